@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the tools the tests need, skipping whatever is already present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_target() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
+for t in thumbv7em-none-eabihf; do
+  have_target "$t" || rustup target add "$t"
+done
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+# Node.js (vector generator and the official SDK cross-checks).
+command -v node >/dev/null || { apt-get update && apt-get install -y nodejs npm; }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project. Installs what is missing first
+# (idempotently: whatever is already present is skipped).
+#
+#   scripts/test.sh            everything
+#   SKIP_INSTALL=1 scripts/test.sh   assume the tools are present
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  step "install missing tools"
+  scripts/install.sh
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "no_std build of x402-core (thumbv7em-none-eabihf, no default features)"
+cargo build -p x402-core --no-default-features --target thumbv7em-none-eabihf --locked
+
+step "cargo doc -Dwarnings"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
+
+step "cargo test"
+cargo test --workspace --locked
+
+printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"

@@ -1,0 +1,299 @@
+//! One error type for the whole crate.
+//!
+//! Every rejection carries three things:
+//! - a [`Reason`]: the protocol's reason string (`invalid_payload`,
+//!   `invalid_exact_evm_signature`, ...), exactly as the reference SDK emits it in
+//!   `invalidReason`, so it can be forwarded to a peer unchanged;
+//! - an [`ErrorKind`]: what precisely was wrong, for people and for tests;
+//! - the field it concerns (`accepted.amount`), when there is one.
+//!
+//! [`Error`] is `Copy` and allocation-free, so it is cheap on every path,
+//! including `no_std` without `alloc`.
+
+use core::fmt;
+
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident => $s:literal, )*) => {
+        /// A reason string of the x402 protocol, as carried in `invalidReason` or
+        /// `errorReason`.
+        ///
+        /// [`Reason::as_str`] gives the exact string the reference TypeScript SDK
+        /// emits; [`Reason::from_wire`] reads one back.
+        #[non_exhaustive]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The protocol's spelling of this reason.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $( Reason::$variant => $s, )* }
+            }
+
+            /// Reads a reason string back; `None` if this crate does not know it.
+            #[must_use]
+            pub fn from_wire(s: &str) -> Option<Reason> {
+                match s { $( $s => Some(Reason::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The payment payload is malformed (bad JSON, bad base64, a missing or mistyped field).
+    InvalidPayload => "invalid_payload",
+    /// The payment requirements are malformed.
+    InvalidPaymentRequirements => "invalid_payment_requirements",
+    /// `x402Version` is not 1 or 2, or the payload's version differs from the requirements'.
+    InvalidX402Version => "invalid_x402_version",
+    /// The network is not a canonical CAIP-2 identifier (v2) or a known v1 name.
+    InvalidNetwork => "invalid_network",
+    /// The scheme is not one this verifier implements.
+    UnsupportedScheme => "unsupported_scheme",
+    /// A response body (VerifyResponse, SettleResponse, SupportedResponse) is malformed.
+    InvalidResponse => "invalid_response",
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON type a field was expected to have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum JsonType {
+    /// `"..."`
+    String,
+    /// `123`
+    Number,
+    /// `true` / `false`
+    Bool,
+    /// `{...}`
+    Object,
+    /// `[...]`
+    Array,
+    /// `null`
+    Null,
+}
+
+impl JsonType {
+    /// Lower-case name, as used in messages.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Bool => "boolean",
+            JsonType::Object => "object",
+            JsonType::Array => "array",
+            JsonType::Null => "null",
+        }
+    }
+}
+
+/// What exactly was wrong.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The input is longer than the configured limit (in bytes, after base64 decoding).
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Not canonical standard base64 with padding.
+    Base64,
+    /// Not valid UTF-8.
+    Utf8,
+    /// Not valid JSON (RFC 8259) at the byte offset given.
+    Syntax {
+        /// Byte offset of the first offending byte.
+        offset: usize,
+    },
+    /// Something other than whitespace follows the JSON value.
+    TrailingBytes {
+        /// Byte offset of the first trailing byte.
+        offset: usize,
+    },
+    /// Arrays and objects are nested deeper than the limit.
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// An object has more members (counting the open enclosing objects) than the limit.
+    TooManyMembers {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// An object has the same key twice (compared after unescaping).
+    DuplicateKey {
+        /// Byte offset of the second occurrence.
+        offset: usize,
+    },
+    /// A `\uD800`-`\uDFFF` escape that is not part of a valid surrogate pair.
+    LoneSurrogate {
+        /// Byte offset of the escape.
+        offset: usize,
+    },
+    /// The field has the wrong JSON type.
+    WrongType {
+        /// The type the protocol requires.
+        expected: JsonType,
+    },
+    /// A required field is absent.
+    MissingField,
+    /// `x402Version` is not one this crate speaks (1 or 2), or does not fit the context.
+    UnsupportedVersion,
+    /// A decimal string is not in canonical form; the text says how.
+    NotCanonical(&'static str),
+    /// A number exceeds its range (2^256 - 1 for amounts, 2^64 - 1 for times).
+    Overflow,
+    /// Not a hex string of the required form; the text says how.
+    Hex(&'static str),
+    /// A mixed-case address whose EIP-55 checksum is wrong.
+    Checksum,
+    /// Not a valid network identifier; the text says how.
+    Network(&'static str),
+    /// A value the protocol does not allow here; the text says which.
+    Invalid(&'static str),
+    /// The caller's output buffer is too small.
+    BufferTooSmall,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ErrorKind::TooLarge { limit } => write!(f, "larger than the limit of {limit} bytes"),
+            ErrorKind::Base64 => f.write_str("not canonical standard base64 with padding"),
+            ErrorKind::Utf8 => f.write_str("not valid UTF-8"),
+            ErrorKind::Syntax { offset } => write!(f, "invalid JSON at byte {offset}"),
+            ErrorKind::TrailingBytes { offset } => {
+                write!(f, "unexpected bytes after the JSON value at byte {offset}")
+            }
+            ErrorKind::TooDeep { limit } => write!(f, "nested deeper than {limit} levels"),
+            ErrorKind::TooManyMembers { limit } => {
+                write!(f, "more than {limit} object members open at once")
+            }
+            ErrorKind::DuplicateKey { offset } => write!(f, "duplicate key at byte {offset}"),
+            ErrorKind::LoneSurrogate { offset } => {
+                write!(f, "lone UTF-16 surrogate escape at byte {offset}")
+            }
+            ErrorKind::WrongType { expected } => write!(f, "must be a JSON {}", expected.as_str()),
+            ErrorKind::MissingField => f.write_str("is required"),
+            ErrorKind::UnsupportedVersion => f.write_str("unsupported x402Version"),
+            ErrorKind::NotCanonical(why) => write!(f, "not a canonical decimal string: {why}"),
+            ErrorKind::Overflow => f.write_str("out of range"),
+            ErrorKind::Hex(why) => write!(f, "invalid hex: {why}"),
+            ErrorKind::Checksum => f.write_str("mixed-case address with a wrong EIP-55 checksum"),
+            ErrorKind::Network(why) => write!(f, "invalid network: {why}"),
+            ErrorKind::Invalid(why) => f.write_str(why),
+            ErrorKind::BufferTooSmall => f.write_str("output buffer too small"),
+        }
+    }
+}
+
+/// An error of this crate: a protocol [`Reason`], an [`ErrorKind`] and the field concerned.
+///
+/// ```
+/// use x402_core::{header, Reason};
+/// let err = header::decode_payment_signature("not base64!", &mut [0u8; 64]).unwrap_err();
+/// assert_eq!(err.reason(), Reason::InvalidPayload);
+/// assert_eq!(err.reason().as_str(), "invalid_payload");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Error {
+    reason: Reason,
+    kind: ErrorKind,
+    object: &'static str,
+    field: &'static str,
+}
+
+impl Error {
+    /// An error with a reason and kind, not tied to a field.
+    #[must_use]
+    pub const fn new(reason: Reason, kind: ErrorKind) -> Error {
+        Error {
+            reason,
+            kind,
+            object: "",
+            field: "",
+        }
+    }
+
+    /// The protocol reason string for this error.
+    #[must_use]
+    pub const fn reason(&self) -> Reason {
+        self.reason
+    }
+
+    /// What exactly was wrong.
+    #[must_use]
+    pub const fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The field concerned (`amount`), or `""`.
+    #[must_use]
+    pub const fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// The object holding the field (`accepted`), or `""`.
+    #[must_use]
+    pub const fn object(&self) -> &'static str {
+        self.object
+    }
+
+    /// Names the field, keeping an already-named one (the innermost name wins).
+    #[must_use]
+    pub(crate) const fn at(mut self, field: &'static str) -> Error {
+        if self.field.is_empty() {
+            self.field = field;
+        }
+        self
+    }
+
+    /// Names the enclosing object, keeping an already-named one.
+    #[must_use]
+    pub(crate) const fn in_object(mut self, object: &'static str) -> Error {
+        if self.object.is_empty() {
+            self.object = object;
+        }
+        self
+    }
+
+    /// Replaces the reason, unless the error already carries a more specific one
+    /// (`invalid_network`, `invalid_x402_version`).
+    #[must_use]
+    pub(crate) const fn with_reason(mut self, reason: Reason) -> Error {
+        match self.reason {
+            Reason::InvalidNetwork | Reason::InvalidX402Version => {}
+            _ => self.reason = reason,
+        }
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason.as_str())?;
+        f.write_str(": ")?;
+        match (self.object.is_empty(), self.field.is_empty()) {
+            (true, true) => {}
+            (true, false) => write!(f, "{} ", self.field)?,
+            (false, true) => write!(f, "{} ", self.object)?,
+            (false, false) => write!(f, "{}.{} ", self.object, self.field)?,
+        }
+        write!(f, "{}", self.kind)
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,28 @@
+//! Ethereum building blocks: addresses, 32-byte words, Keccak-256.
+
+mod address;
+
+pub use address::{Address, B256};
+
+use sha3::{Digest, Keccak256};
+
+/// Keccak-256 of `data` (the Ethereum hash, not NIST SHA3-256).
+///
+/// ```
+/// let h = x402_core::evm::keccak256(b"");
+/// assert_eq!(h[..4], [0xc5, 0xd2, 0x46, 0x01]);
+/// ```
+#[must_use]
+pub fn keccak256(data: &[u8]) -> [u8; 32] {
+    Keccak256::digest(data).into()
+}
+
+/// Keccak-256 over several slices, without concatenating them first.
+#[must_use]
+pub fn keccak256_concat(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}

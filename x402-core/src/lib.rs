@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod amount;
+pub mod error;
+pub mod evm;
+pub mod header;
+pub mod json;
+pub mod mcp;
+pub mod network;
+pub mod types;
+
+pub use amount::Amount;
+pub use error::{Error, ErrorKind, Reason, Result};
+pub use network::Network;

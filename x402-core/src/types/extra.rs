@@ -1,0 +1,119 @@
+//! `extra`: scheme-specific fields of a requirement.
+
+use super::{FromJson, object, present, read_members, string, unknown_members, write_members};
+use crate::error::{Error, Reason};
+use crate::evm::Address;
+use crate::json::{JsonObject, JsonStr, JsonValue, Sink, SinkFull, ToJson};
+
+/// The `extra` object of a requirement: the fields this crate knows are typed,
+/// the rest is kept as received.
+///
+/// ```
+/// use x402_core::types::Extra;
+/// use x402_core::json::JsonStr;
+/// let extra = Extra { name: Some(JsonStr::new("USDC")), version: Some(JsonStr::new("2")), ..Extra::EMPTY };
+/// assert!(extra.name.unwrap() == "USDC");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extra<'a> {
+    /// EIP-712 domain name of the token (`USD Coin`, `USDC`).
+    pub name: Option<JsonStr<'a>>,
+    /// EIP-712 domain version of the token (`2`).
+    pub version: Option<JsonStr<'a>>,
+    /// `eip3009` (the default) or `permit2`.
+    pub asset_transfer_method: Option<JsonStr<'a>>,
+    /// For `upto`: the facilitator address the client must put in the witness.
+    pub facilitator_address: Option<JsonStr<'a>>,
+    /// The object as received; its unknown members are re-emitted on encode.
+    pub source: JsonObject<'a>,
+}
+
+const KNOWN: &[&str] = &[
+    "name",
+    "version",
+    "assetTransferMethod",
+    "facilitatorAddress",
+];
+
+impl<'a> Extra<'a> {
+    /// No fields.
+    pub const EMPTY: Extra<'static> = Extra {
+        name: None,
+        version: None,
+        asset_transfer_method: None,
+        facilitator_address: None,
+        source: JsonObject::EMPTY,
+    };
+
+    /// Members other than the typed ones, in order.
+    pub fn unknown(&self) -> impl Iterator<Item = (JsonStr<'a>, JsonValue<'a>)> + 'a {
+        unknown_members(self.source, KNOWN)
+    }
+
+    /// Whether the requirement asks for Permit2 (`assetTransferMethod: "permit2"`).
+    #[must_use]
+    pub fn is_permit2(&self) -> bool {
+        self.asset_transfer_method.is_some_and(|m| m == "permit2")
+    }
+
+    /// `facilitatorAddress` as an EVM address.
+    ///
+    /// # Errors
+    /// `invalid_payment_requirements` when absent or malformed.
+    pub fn facilitator_evm_address(&self) -> Result<Address, Error> {
+        let s = super::required(
+            self.facilitator_address,
+            Reason::InvalidPaymentRequirements,
+            "facilitatorAddress",
+        )?;
+        let mut buf = [0u8; 42];
+        let text = s.unescape_into(&mut buf).unwrap_or("");
+        Address::parse(text).map_err(|k| {
+            super::err(Reason::InvalidPaymentRequirements, k, "facilitatorAddress")
+                .in_object("extra")
+        })
+    }
+}
+
+impl<'a> FromJson<'a> for Extra<'a> {
+    const REASON: Reason = Reason::InvalidPaymentRequirements;
+
+    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
+        let r = Self::REASON;
+        let source = object(v, r, "extra")?;
+        let mut e = Extra {
+            source,
+            ..Extra::EMPTY
+        };
+        read_members(source, KNOWN, |i, v| {
+            let Some(v) = present(Some(v)) else {
+                return Ok(());
+            };
+            let field = KNOWN.get(i).copied().unwrap_or("");
+            let s = Some(string(v, r, field)?);
+            match i {
+                0 => e.name = s,
+                1 => e.version = s,
+                2 => e.asset_transfer_method = s,
+                _ => e.facilitator_address = s,
+            }
+            Ok(())
+        })
+        .map_err(|e| e.in_object("extra"))?;
+        Ok(e)
+    }
+}
+
+impl ToJson for Extra<'_> {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        write_members(out, self.source, KNOWN, |i, w| {
+            let (key, value) = match i {
+                0 => ("name", self.name),
+                1 => ("version", self.version),
+                2 => ("assetTransferMethod", self.asset_transfer_method),
+                _ => ("facilitatorAddress", self.facilitator_address),
+            };
+            w.opt_str_field(key, value)
+        })
+    }
+}
