@@ -56,7 +56,88 @@ reasons! {
     /// The scheme is not one this verifier implements.
     UnsupportedScheme => "unsupported_scheme",
     /// A response body (VerifyResponse, SettleResponse, SupportedResponse) is malformed.
+    /// (Not a reference string: local to clients of this crate.)
     InvalidResponse => "invalid_response",
+    /// The scheme payload's shape does not fit the scheme (e.g. EIP-3009 for `upto`).
+    UnsupportedPayloadType => "unsupported_payload_type",
+
+    /// `exact`: the payload's or the requirements' scheme is not `exact`.
+    ExactEvmScheme => "invalid_exact_evm_scheme",
+    /// `exact`: `extra.name` or `extra.version` (the token's EIP-712 domain) is missing.
+    ExactEvmMissingEip712Domain => "invalid_exact_evm_missing_eip712_domain",
+    /// `exact`: the payload's network differs from the requirements'.
+    ExactEvmNetworkMismatch => "invalid_exact_evm_network_mismatch",
+    /// `exact`: the signature does not recover to `authorization.from` (or breaks the signature policy).
+    ExactEvmSignature => "invalid_exact_evm_signature",
+    /// `exact`: `authorization.to` is not `payTo`.
+    ExactEvmRecipientMismatch => "invalid_exact_evm_recipient_mismatch",
+    /// `exact`: `validBefore` is less than 6 seconds after now.
+    ExactEvmValidBefore => "invalid_exact_evm_payload_authorization_valid_before",
+    /// `exact`: `validAfter` is after now.
+    ExactEvmValidAfter => "invalid_exact_evm_payload_authorization_valid_after",
+    /// `exact` v2: `value` differs from `amount`.
+    ExactEvmValueMismatch => "invalid_exact_evm_payload_authorization_value_mismatch",
+    /// `exact` v1: `value` differs from `maxAmountRequired`.
+    ExactEvmAuthorizationValue => "invalid_exact_evm_authorization_value",
+    /// Chain: the asset has no contract code.
+    AssetNotDeployedContract => "asset_not_deployed_contract",
+    /// Chain: the token does not implement EIP-3009.
+    ExactEvmEip3009NotSupported => "invalid_exact_evm_eip3009_not_supported",
+    /// Chain: the EIP-3009 nonce was already used.
+    ExactEvmNonceAlreadyUsed => "invalid_exact_evm_nonce_already_used",
+    /// Chain: the token's `name()` differs from `extra.name`.
+    ExactEvmTokenNameMismatch => "invalid_exact_evm_token_name_mismatch",
+    /// Chain: the token's `version()` differs from `extra.version`.
+    ExactEvmTokenVersionMismatch => "invalid_exact_evm_token_version_mismatch",
+    /// Chain: the payer's balance is below the amount.
+    ExactEvmInsufficientBalance => "invalid_exact_evm_insufficient_balance",
+    /// Chain: simulating `transferWithAuthorization` failed for another reason.
+    ExactEvmTransactionSimulationFailed => "invalid_exact_evm_transaction_simulation_failed",
+    /// Chain: the settlement transaction failed.
+    ExactEvmTransactionFailed => "invalid_exact_evm_transaction_failed",
+
+    /// Permit2: `spender` is not the x402 proxy of the scheme.
+    Permit2Spender => "invalid_permit2_spender",
+    /// Permit2: `witness.to` is not `payTo`.
+    Permit2RecipientMismatch => "invalid_permit2_recipient_mismatch",
+    /// Permit2: `deadline` is less than 6 seconds after now.
+    Permit2DeadlineExpired => "permit2_deadline_expired",
+    /// Permit2: `witness.validAfter` is after now.
+    Permit2NotYetValid => "permit2_not_yet_valid",
+    /// Permit2: `permitted.amount` differs from `amount`.
+    Permit2AmountMismatch => "permit2_amount_mismatch",
+    /// Permit2: `permitted.token` is not the asset.
+    Permit2TokenMismatch => "permit2_token_mismatch",
+    /// Permit2: the signature does not recover to `from` (or breaks the signature policy).
+    Permit2Signature => "invalid_permit2_signature",
+    /// Chain: the payer has not approved Permit2 for the amount.
+    Permit2AllowanceRequired => "permit2_allowance_required",
+    /// Chain: simulating the proxy's `settle` failed for another reason.
+    Permit2SimulationFailed => "permit2_simulation_failed",
+    /// Chain: the payer's balance is below the amount.
+    Permit2InsufficientBalance => "permit2_insufficient_balance",
+    /// Chain: the x402 Permit2 proxy is not deployed.
+    Permit2ProxyNotDeployed => "permit2_proxy_not_deployed",
+
+    /// `upto`: the payload's or the requirements' scheme is not `upto`.
+    UptoEvmScheme => "invalid_upto_evm_scheme",
+    /// `upto`: the payload's network differs from the requirements'.
+    UptoEvmNetworkMismatch => "invalid_upto_evm_network_mismatch",
+    /// `upto`: `witness.facilitator` is not one of this facilitator's addresses.
+    UptoFacilitatorMismatch => "upto_facilitator_mismatch",
+    /// `upto` settlement: the amount to settle exceeds `permitted.amount`.
+    UptoSettlementExceedsAmount => "invalid_upto_evm_payload_settlement_exceeds_amount",
+
+    /// Generic: the scheme is not supported (spec §9).
+    InvalidScheme => "invalid_scheme",
+    /// Generic: the payer lacks funds (spec §9).
+    InsufficientFunds => "insufficient_funds",
+    /// Generic: the transaction failed or was rejected (spec §9).
+    InvalidTransactionState => "invalid_transaction_state",
+    /// Generic: verification failed unexpectedly (spec §9).
+    UnexpectedVerifyError => "unexpected_verify_error",
+    /// Generic: settlement failed unexpectedly (spec §9).
+    UnexpectedSettleError => "unexpected_settle_error",
 }
 
 impl fmt::Display for Reason {

@@ -18,6 +18,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod amount;
+pub mod client;
 pub mod error;
 pub mod evm;
 pub mod header;
@@ -25,6 +26,7 @@ pub mod json;
 pub mod mcp;
 pub mod network;
 pub mod types;
+pub mod verify;
 
 pub use amount::Amount;
 pub use error::{Error, ErrorKind, Reason, Result};

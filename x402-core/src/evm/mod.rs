@@ -1,8 +1,12 @@
-//! Ethereum building blocks: addresses, 32-byte words, Keccak-256.
+//! Ethereum building blocks: addresses, 32-byte words, Keccak-256, EIP-712
+//! hashing and secp256k1 signatures.
 
 mod address;
+pub mod eip712;
+pub mod signature;
 
-pub use address::{Address, B256};
+pub use address::{Address, B256, ChecksumAddress, HexString};
+pub use signature::{PrivateKey, Signature, SignatureError};
 
 use sha3::{Digest, Keccak256};
 

@@ -1,0 +1,452 @@
+//! secp256k1 signatures: parsing with Ethereum's rules, public-key recovery,
+//! RFC 6979 signing, and private keys that never leak.
+//!
+//! Policy, stricter than the reference SDK where the chain is stricter too:
+//! - exactly 65 bytes `r ‖ s ‖ v`; 64-byte EIP-2098 compact signatures are refused
+//!   (EIP-3009 tokens take `v, r, s`);
+//! - `v` of 27/28, or 0/1 (normalised to 27/28 on output);
+//! - `r` and `s` in `[1, n-1]`, and `s ≤ n/2` (EIP-2): a high-s signature is the
+//!   malleable twin of a valid one; token contracts (USDC's `ecrecover` wrapper,
+//!   OpenZeppelin's `ECDSA`) revert on it, so accepting it offline would promise a
+//!   payment that cannot settle.
+
+use core::fmt;
+
+use k256::elliptic_curve::PrimeField;
+use k256::elliptic_curve::group::Group;
+use k256::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
+use k256::elliptic_curve::point::DecompressPoint;
+use k256::elliptic_curve::scalar::IsHigh;
+use k256::elliptic_curve::sec1::ToSec1Point;
+use k256::elliptic_curve::subtle::Choice;
+use k256::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{Address, keccak256};
+use crate::json::JsonStr;
+
+/// Why a signature was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// Not `0x` followed by hex digits.
+    NotHex,
+    /// 64 bytes: an EIP-2098 compact signature.
+    Compact,
+    /// Neither 65 nor 64 bytes (smart-wallet signatures need an on-chain check).
+    Length,
+    /// `v` is not 27, 28, 0 or 1.
+    BadV,
+    /// `r` or `s` is zero or not below the curve order.
+    OutOfRange,
+    /// `s` is in the upper half of the order (EIP-2).
+    HighS,
+    /// No public key recovers from this signature and digest.
+    Unrecoverable,
+    /// The private key is zero or not below the curve order.
+    BadKey,
+}
+
+impl SignatureError {
+    /// A sentence for people (used as `invalidMessage`).
+    #[must_use]
+    pub const fn message(self) -> &'static str {
+        match self {
+            SignatureError::NotHex => "signature is not 0x-prefixed hex",
+            SignatureError::Compact => {
+                "64-byte EIP-2098 compact signatures are not accepted; send 65 bytes r||s||v"
+            }
+            SignatureError::Length => {
+                "signature is not 65 bytes; smart-wallet (EIP-1271/ERC-6492) signatures need an on-chain check"
+            }
+            SignatureError::BadV => "signature v must be 27, 28, 0 or 1",
+            SignatureError::OutOfRange => "signature r or s is zero or not below the curve order",
+            SignatureError::HighS => {
+                "signature s is in the upper half of the curve order (EIP-2); token contracts reject it on chain"
+            }
+            SignatureError::Unrecoverable => "no public key recovers from this signature",
+            SignatureError::BadKey => "private key is zero or not below the curve order",
+        }
+    }
+}
+
+impl fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl core::error::Error for SignatureError {}
+
+/// A parsed, policy-checked secp256k1 signature.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    r: Scalar,
+    s: Scalar,
+    r_bytes: [u8; 32],
+    y_odd: bool,
+}
+
+impl Signature {
+    /// Parses 65 bytes `r ‖ s ‖ v` under the policy above.
+    ///
+    /// # Errors
+    /// The [`SignatureError`] saying which rule failed.
+    pub fn from_bytes(b: &[u8]) -> Result<Signature, SignatureError> {
+        let (rs, v) = match b.len() {
+            65 => b.split_at(64),
+            64 => return Err(SignatureError::Compact),
+            _ => return Err(SignatureError::Length),
+        };
+        let y_odd = match v {
+            [27 | 0] => false,
+            [28 | 1] => true,
+            _ => return Err(SignatureError::BadV),
+        };
+        let (r_slice, s_slice) = rs.split_at(32);
+        let mut r_bytes = [0u8; 32];
+        let mut s_bytes = [0u8; 32];
+        r_bytes.copy_from_slice(r_slice);
+        s_bytes.copy_from_slice(s_slice);
+        let r = nonzero_scalar(r_bytes).ok_or(SignatureError::OutOfRange)?;
+        let s = nonzero_scalar(s_bytes).ok_or(SignatureError::OutOfRange)?;
+        if bool::from(s.is_high()) {
+            return Err(SignatureError::HighS);
+        }
+        Ok(Signature {
+            r,
+            s,
+            r_bytes,
+            y_odd,
+        })
+    }
+
+    /// Parses `0x` + 130 hex digits.
+    ///
+    /// # Errors
+    /// The [`SignatureError`] saying which rule failed.
+    pub fn parse_hex(s: JsonStr<'_>) -> Result<Signature, SignatureError> {
+        let mut buf = [0u8; 65];
+        let mut n = 0usize;
+        let mut chars = s.chars();
+        if chars.next() != Some('0') || chars.next() != Some('x') {
+            return Err(SignatureError::NotHex);
+        }
+        let mut hi: Option<u8> = None;
+        let mut digits = 0usize;
+        for c in chars {
+            let d = c.to_digit(16).ok_or(SignatureError::NotHex)? as u8;
+            digits += 1;
+            match hi.take() {
+                None => hi = Some(d),
+                Some(h) => {
+                    if let Some(slot) = buf.get_mut(n) {
+                        *slot = (h << 4) | d;
+                    }
+                    n += 1;
+                }
+            }
+        }
+        match digits {
+            _ if hi.is_some() => Err(SignatureError::NotHex),
+            128 => Err(SignatureError::Compact),
+            130 => Signature::from_bytes(buf.get(..n).unwrap_or_default()),
+            _ => Err(SignatureError::Length),
+        }
+    }
+
+    /// `r ‖ s ‖ v` with `v` of 27 or 28.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; 65] {
+        let mut out = [0u8; 65];
+        if let Some(r) = out.get_mut(..32) {
+            r.copy_from_slice(&self.r_bytes);
+        }
+        if let Some(s) = out.get_mut(32..64) {
+            s.copy_from_slice(&self.s.to_repr());
+        }
+        out[64] = if self.y_odd { 28 } else { 27 };
+        out
+    }
+
+    /// `0x` + 130 lower-case hex digits (v = 27/28).
+    #[must_use]
+    pub fn to_hex(&self) -> super::address::HexString<132> {
+        let mut out = [0u8; 132];
+        super::address::encode_prefixed_hex(&self.to_bytes(), &mut out);
+        super::address::HexString(out)
+    }
+
+    /// `v` as 27 or 28.
+    #[must_use]
+    pub fn v(&self) -> u8 {
+        if self.y_odd { 28 } else { 27 }
+    }
+
+    /// Recovers the signer's address from the digest it signed.
+    ///
+    /// One multi-scalar multiplication, `Q = r⁻¹(s·R − z·G)`, computed with k256's
+    /// own arithmetic; unlike `VerifyingKey::recover_from_prehash` it does not
+    /// re-verify the signature it has just recovered from (recovery already
+    /// proves it: `Q` is by construction the one key this signature verifies under).
+    ///
+    /// # Errors
+    /// [`SignatureError::Unrecoverable`] if `r` is not the x-coordinate of a curve
+    /// point or the result is the point at infinity.
+    pub fn recover(&self, digest: &[u8; 32]) -> Result<Address, SignatureError> {
+        let r_point = AffinePoint::decompress(
+            &FieldBytes::from(self.r_bytes),
+            Choice::from(u8::from(self.y_odd)),
+        );
+        let r_point: ProjectivePoint = Option::<AffinePoint>::from(r_point)
+            .ok_or(SignatureError::Unrecoverable)?
+            .into();
+        let z = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*digest));
+        let r_inv =
+            Option::<Scalar>::from(self.r.invert_vartime()).ok_or(SignatureError::Unrecoverable)?;
+        let u1 = -(r_inv * z);
+        let u2 = r_inv * self.s;
+        let q = ProjectivePoint::mul_by_generator_and_mul_add_vartime(&u1, &u2, &r_point);
+        address_of_point(&q).ok_or(SignatureError::Unrecoverable)
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", self.to_hex())
+    }
+}
+
+fn nonzero_scalar(bytes: [u8; 32]) -> Option<Scalar> {
+    let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(bytes)))?;
+    (!bool::from(s.is_zero())).then_some(s)
+}
+
+/// The Ethereum address of a public key point: the last 20 bytes of the
+/// Keccak-256 of its uncompressed coordinates.
+fn address_of_point(q: &ProjectivePoint) -> Option<Address> {
+    if bool::from(q.is_identity()) {
+        return None;
+    }
+    let encoded = q.to_affine().to_sec1_point(false);
+    let xy = encoded.as_bytes().get(1..65)?;
+    let h = keccak256(xy);
+    let mut a = [0u8; 20];
+    a.copy_from_slice(h.get(12..)?);
+    Some(Address(a))
+}
+
+/// A secp256k1 private key. Zeroized on drop; `Debug` never shows it.
+///
+/// ```
+/// use x402_core::evm::signature::PrivateKey;
+/// let key = PrivateKey::from_bytes(&[1u8; 32]).unwrap();
+/// assert_eq!(format!("{key:?}"), "PrivateKey(<redacted>)");
+/// let sig = key.sign_digest(&[7u8; 32]);
+/// assert_eq!(sig.recover(&[7u8; 32]).unwrap(), key.address());
+/// ```
+#[derive(Clone)]
+pub struct PrivateKey {
+    d: NonZeroScalar,
+}
+
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        self.d.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for PrivateKey {}
+
+impl PrivateKey {
+    /// From 32 big-endian bytes.
+    ///
+    /// # Errors
+    /// [`SignatureError::BadKey`] if zero or not below the curve order.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<PrivateKey, SignatureError> {
+        let d = NonZeroScalar::from_repr(FieldBytes::from(*bytes));
+        Option::<NonZeroScalar>::from(d)
+            .map(|d| PrivateKey { d })
+            .ok_or(SignatureError::BadKey)
+    }
+
+    /// From `0x` + 64 hex digits (or 64 hex digits).
+    ///
+    /// # Errors
+    /// [`SignatureError::BadKey`].
+    pub fn from_hex(s: &str) -> Result<PrivateKey, SignatureError> {
+        let s = s.trim();
+        let digits = s.strip_prefix("0x").unwrap_or(s);
+        let mut prefixed = [0u8; 66];
+        prefixed[0] = b'0';
+        prefixed[1] = b'x';
+        let dst = prefixed
+            .get_mut(2..2 + digits.len())
+            .ok_or(SignatureError::BadKey)?;
+        dst.copy_from_slice(digits.as_bytes());
+        let text = core::str::from_utf8(prefixed.get(..2 + digits.len()).unwrap_or_default())
+            .map_err(|_| SignatureError::BadKey)?;
+        let mut bytes =
+            super::address::decode_prefixed_hex::<32>(text).map_err(|_| SignatureError::BadKey)?;
+        prefixed.zeroize();
+        let key = PrivateKey::from_bytes(&bytes);
+        bytes.zeroize();
+        key
+    }
+
+    /// The key's Ethereum address.
+    #[must_use]
+    pub fn address(&self) -> Address {
+        let q = ProjectivePoint::mul_by_generator(&self.d);
+        address_of_point(&q).unwrap_or_default()
+    }
+
+    /// Signs a 32-byte digest: deterministic RFC 6979 nonce, low-s normalised,
+    /// the recovery bit in `v`.
+    #[must_use]
+    pub fn sign_digest(&self, digest: &[u8; 32]) -> Signature {
+        let (sig, recid) = ecdsa::hazmat::sign_prehashed_rfc6979::<k256::Secp256k1, sha2::Sha256>(
+            &self.d,
+            digest,
+            &[],
+        );
+        let (r, s) = sig.split_scalars();
+        let r: Scalar = *r;
+        let mut s: Scalar = *s;
+        let mut y_odd = recid.is_y_odd();
+        // k256 normalises s already; keep the invariant explicit.
+        if bool::from(s.is_high()) {
+            s = -s;
+            y_odd = !y_odd;
+        }
+        Signature {
+            r,
+            s,
+            r_bytes: r.to_repr().into(),
+            y_odd,
+        }
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig_bytes(hex: &str) -> Vec<u8> {
+        let h = hex.strip_prefix("0x").unwrap();
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn policy() {
+        let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+        let digest = [9u8; 32];
+        let sig = key.sign_digest(&digest);
+        let bytes = sig.to_bytes();
+        assert_eq!(
+            Signature::from_bytes(&bytes)
+                .unwrap()
+                .recover(&digest)
+                .unwrap(),
+            key.address()
+        );
+        // v = 0/1 accepted and equivalent.
+        let mut v01 = bytes;
+        v01[64] -= 27;
+        assert_eq!(
+            Signature::from_bytes(&v01)
+                .unwrap()
+                .recover(&digest)
+                .unwrap(),
+            key.address()
+        );
+        // v = 29 refused.
+        let mut v29 = bytes;
+        v29[64] = 29;
+        assert_eq!(Signature::from_bytes(&v29), Err(SignatureError::BadV));
+        // The high-s twin (s' = n - s, v flipped) recovers the same key mathematically, but is refused.
+        let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(
+            <[u8; 32]>::try_from(&bytes[32..64]).unwrap(),
+        )))
+        .unwrap();
+        let mut high = bytes;
+        high[32..64].copy_from_slice(&(-s).to_repr());
+        high[64] = if bytes[64] == 27 { 28 } else { 27 };
+        assert_eq!(Signature::from_bytes(&high), Err(SignatureError::HighS));
+        assert_eq!(
+            Signature::from_bytes(&bytes[..64]),
+            Err(SignatureError::Compact)
+        );
+        assert_eq!(
+            Signature::from_bytes(&[0u8; 66]),
+            Err(SignatureError::Length)
+        );
+        let mut zero_r = bytes;
+        zero_r[..32].fill(0);
+        assert_eq!(
+            Signature::from_bytes(&zero_r),
+            Err(SignatureError::OutOfRange)
+        );
+        let mut big_s = bytes;
+        big_s[32..64].fill(0xff);
+        assert_eq!(
+            Signature::from_bytes(&big_s),
+            Err(SignatureError::OutOfRange)
+        );
+        assert_eq!(
+            PrivateKey::from_bytes(&[0u8; 32]).unwrap_err(),
+            SignatureError::BadKey
+        );
+        assert_eq!(
+            PrivateKey::from_bytes(&[0xff; 32]).unwrap_err(),
+            SignatureError::BadKey
+        );
+    }
+
+    #[test]
+    fn spec_example_recovers_to_its_payer() {
+        // scheme_exact_evm.md: the example authorization on Base Sepolia USDC.
+        let sig = Signature::parse_hex(JsonStr::new("0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c")).unwrap();
+        let digest: [u8; 32] =
+            sig_bytes("0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6")
+                .try_into()
+                .unwrap();
+        assert_eq!(
+            sig.recover(&digest).unwrap().to_string(),
+            "0x857b06519E91e3A54538791bDbb0E22373e36b66"
+        );
+    }
+
+    #[test]
+    fn parse_hex_rules() {
+        assert_eq!(
+            Signature::parse_hex(JsonStr::new("2d6a")),
+            Err(SignatureError::NotHex)
+        );
+        assert_eq!(
+            Signature::parse_hex(JsonStr::new("0x2d6g")),
+            Err(SignatureError::NotHex)
+        );
+        assert_eq!(
+            Signature::parse_hex(JsonStr::new("0x2d6")),
+            Err(SignatureError::NotHex)
+        );
+        assert_eq!(
+            Signature::parse_hex(JsonStr::new(&format!("0x{}", "11".repeat(64)))),
+            Err(SignatureError::Compact)
+        );
+        assert_eq!(
+            Signature::parse_hex(JsonStr::new(&format!("0x{}", "11".repeat(66)))),
+            Err(SignatureError::Length)
+        );
+    }
+}
