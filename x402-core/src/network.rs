@@ -95,7 +95,9 @@ impl Network {
             ));
         }
         if !(1..=64).contains(&reference.len())
-            || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_+/=.".contains(&b))
+            || !reference
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_+/=.".contains(&b))
         {
             return Err(ErrorKind::Network(
                 "reference must be 1-64 characters of [-_a-zA-Z0-9+/=.]",

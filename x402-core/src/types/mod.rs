@@ -3,7 +3,7 @@
 //! Every type here is a view over text it borrows: a decoded header or body, or
 //! strings and slices the caller owns. Nothing allocates. Fields the protocol
 //! fixes are typed and checked when decoded ([`Amount`], [`Network`],
-//! [`Address`](crate::evm::Address), ...); fields it leaves open (`extensions`,
+//! [`Address`], ...); fields it leaves open (`extensions`,
 //! unknown members of any object) are kept as received, so that decoding and
 //! re-encoding a document keeps them, in their original order.
 //!

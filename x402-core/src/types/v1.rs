@@ -1,7 +1,7 @@
 //! Protocol version 1 documents (v1 network names, `X-PAYMENT` headers).
 
 use super::{
-    Extra, FromJson, List, RawObject, amount, fields, integer, network_v1, object, present,
+    Extra, FromJson, List, RawObject, amount, fields, integer, network_any, object, present,
     required, string, unknown_members, version, write_members,
 };
 use crate::amount::Amount;
@@ -18,7 +18,8 @@ pub const X402_VERSION: u64 = 1;
 pub struct PaymentRequirements<'a> {
     /// The payment scheme (`exact`).
     pub scheme: JsonStr<'a>,
-    /// v1 network name (`base-sepolia`).
+    /// v1 network name (`base-sepolia`); a CAIP-2 identifier is read too, so that a
+    /// verifier can answer the reference's `..._network_mismatch` rather than fail.
     pub network: Network,
     /// The amount; the `exact` scheme requires exactly this.
     pub max_amount_required: Amount,
@@ -104,7 +105,7 @@ impl<'a> FromJson<'a> for PaymentRequirements<'a> {
         };
         Ok(PaymentRequirements {
             scheme: string(required(scheme, r, "scheme")?, r, "scheme")?,
-            network: network_v1(required(network, r, "network")?, r, "network")?,
+            network: network_any(required(network, r, "network")?, r, "network")?,
             max_amount_required: amount(
                 required(max_amount, r, "maxAmountRequired")?,
                 r,
@@ -238,7 +239,7 @@ impl<'a> FromJson<'a> for PaymentPayload<'a> {
         )?;
         Ok(PaymentPayload {
             scheme: string(required(scheme, r, "scheme")?, r, "scheme")?,
-            network: network_v1(required(network, r, "network")?, r, "network")?,
+            network: network_any(required(network, r, "network")?, r, "network")?,
             payload: RawObject::Json(object(required(payload, r, "payload")?, r, "payload")?),
             source,
         })

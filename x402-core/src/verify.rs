@@ -1,0 +1,731 @@
+//! Offline verification of payments, with the reference facilitator's order of
+//! checks and reason strings.
+//!
+//! [`verify`] takes a decoded `POST /verify` body (or [`verify_json`] its bytes)
+//! and the current unix time — the core reads no clock — and returns a
+//! [`Verdict`]: valid, or the first failed check's [`Reason`] with a message for
+//! people, and the payer. A valid verdict lists the [`ChainCheck`]s the host still
+//! owes (contract code, nonce state, balance, allowance, simulation): they need
+//! an RPC node, and this crate never pretends to have done them.
+//!
+//! Dispatch follows the reference facilitator: on the requirements' scheme
+//! (`exact`, `upto`), then on the payload's shape (`permit2Authorization` →
+//! Permit2, otherwise EIP-3009).
+//!
+//! # Where this verifier is stricter than the reference
+//! - **High-s signatures** (EIP-2) are refused with the scheme's signature reason:
+//!   the reference accepts them offline, but token contracts revert on them, so
+//!   the payment could never settle.
+//! - **64-byte (EIP-2098) and non-65-byte signatures** are refused: the reference
+//!   refuses 64-byte ones too, and checks longer smart-wallet signatures with an
+//!   EIP-1271 call, which needs a chain (see below).
+//! - **Malformed values** (`"010"`, `" 1"`, `"0x0a"` amounts, wrong-checksum
+//!   addresses, `eip155:08453`) are `invalid_payload` / `invalid_payment_requirements`
+//!   / `invalid_network` here; the reference's `BigInt` and `getAddress` accept some
+//!   of them and throw on others.
+//! - **Duplicate JSON keys, lone surrogates, trailing bytes** are refused when the
+//!   body is read (see [`crate::json`]).
+//!
+//! # What it does not do
+//! Smart-wallet payers (a contract at `from`: EIP-1271, ERC-6492) need the chain;
+//! this verifier checks ECDSA signatures of EOAs only. A host that supports smart
+//! wallets runs the reference's `getCode(from)` first.
+
+use core::fmt::{self, Write as _};
+
+use crate::amount::Amount;
+use crate::error::{Error, Reason};
+use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
+use crate::evm::{Address, B256, Signature};
+use crate::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson};
+use crate::network::Network;
+use crate::types::FromJson;
+use crate::types::facilitator::{PaymentPayload, PaymentRequirements, VerifyRequest};
+use crate::types::payload::{ExactEvmPayload, Permit2Payload, SchemePayload};
+use crate::types::{Extra, v1, v2};
+
+/// The window the reference facilitator keeps before `validBefore`/`deadline`:
+/// a payment must stay valid for at least this many seconds after `now`.
+pub const EXPIRY_MARGIN_SECONDS: u64 = 6;
+
+/// What the verifier needs to know about itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Config<'a> {
+    /// This facilitator's signer addresses: `upto` payments must name one of them
+    /// in `witness.facilitator`.
+    pub facilitator_addresses: &'a [Address],
+}
+
+/// A check that needs the chain, owed by the host after a valid offline verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChainCheck {
+    /// `asset` has contract code (`eth_getCode`), else `asset_not_deployed_contract`.
+    AssetIsContract {
+        /// The token.
+        asset: Address,
+    },
+    /// `authorizationState(authorizer, nonce)` is false, else `invalid_exact_evm_nonce_already_used`.
+    Eip3009NonceUnused {
+        /// The token.
+        asset: Address,
+        /// The payer.
+        authorizer: Address,
+        /// The authorization nonce.
+        nonce: B256,
+    },
+    /// `balanceOf(owner) >= amount`, else the scheme's insufficient-balance reason.
+    BalanceAtLeast {
+        /// The token.
+        asset: Address,
+        /// The payer.
+        owner: Address,
+        /// The amount owed.
+        amount: Amount,
+    },
+    /// `allowance(owner, Permit2) >= amount`, else `permit2_allowance_required`.
+    Permit2AllowanceAtLeast {
+        /// The token.
+        asset: Address,
+        /// The payer.
+        owner: Address,
+        /// The amount owed.
+        amount: Amount,
+    },
+    /// Simulating `transferWithAuthorization` on `asset` succeeds, else
+    /// `invalid_exact_evm_transaction_simulation_failed` (after the checks above).
+    SimulateEip3009Transfer {
+        /// The token.
+        asset: Address,
+    },
+    /// Simulating the x402 proxy's `settle` succeeds, else `permit2_simulation_failed`.
+    SimulatePermit2Settle {
+        /// The proxy.
+        proxy: Address,
+    },
+}
+
+impl ChainCheck {
+    fn name(&self) -> &'static str {
+        match self {
+            ChainCheck::AssetIsContract { .. } => "assetIsContract",
+            ChainCheck::Eip3009NonceUnused { .. } => "eip3009NonceUnused",
+            ChainCheck::BalanceAtLeast { .. } => "balanceAtLeast",
+            ChainCheck::Permit2AllowanceAtLeast { .. } => "permit2AllowanceAtLeast",
+            ChainCheck::SimulateEip3009Transfer { .. } => "simulateEip3009Transfer",
+            ChainCheck::SimulatePermit2Settle { .. } => "simulatePermit2Settle",
+        }
+    }
+}
+
+impl ToJson for ChainCheck {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.str_field("check", JsonStr::new(self.name()))?;
+        match self {
+            ChainCheck::AssetIsContract { asset }
+            | ChainCheck::SimulateEip3009Transfer { asset } => {
+                w.field("asset", asset)?;
+            }
+            ChainCheck::Eip3009NonceUnused {
+                asset,
+                authorizer,
+                nonce,
+            } => {
+                w.field("asset", asset)?;
+                w.field("authorizer", authorizer)?;
+                w.field("nonce", nonce)?;
+            }
+            ChainCheck::BalanceAtLeast {
+                asset,
+                owner,
+                amount,
+            }
+            | ChainCheck::Permit2AllowanceAtLeast {
+                asset,
+                owner,
+                amount,
+            } => {
+                w.field("asset", asset)?;
+                w.field("owner", owner)?;
+                w.field("amount", amount)?;
+            }
+            ChainCheck::SimulatePermit2Settle { proxy } => w.field("proxy", proxy)?,
+        }
+        w.end()
+    }
+}
+
+/// A message for people, kept on the stack (truncated at 200 bytes).
+#[derive(Clone, Copy)]
+pub struct Message {
+    buf: [u8; 200],
+    len: u8,
+}
+
+impl Message {
+    const fn empty() -> Message {
+        Message {
+            buf: [0; 200],
+            len: 0,
+        }
+    }
+
+    fn from_display(d: &dyn fmt::Display) -> Message {
+        let mut m = Message::empty();
+        let _ = write!(m, "{d}");
+        m
+    }
+
+    /// The text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or_default();
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            // Truncation happens at char boundaries; keep the valid prefix regardless.
+            Err(e) => bytes
+                .get(..e.valid_up_to())
+                .and_then(|b| core::str::from_utf8(b).ok())
+                .unwrap_or(""),
+        }
+    }
+}
+
+impl fmt::Write for Message {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let used = usize::from(self.len);
+        let room = self.buf.len() - used;
+        let mut n = s.len().min(room);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(used..used + n), s.as_bytes().get(..n)) {
+            dst.copy_from_slice(src);
+            self.len = (used + n) as u8;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// The outcome of offline verification.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    /// `None` when valid; else the reference's reason string.
+    pub reason: Option<Reason>,
+    /// Why, for people (empty when valid).
+    pub message: Message,
+    /// The payer, when the payload named one.
+    pub payer: Option<Address>,
+    checks: [Option<ChainCheck>; 4],
+}
+
+impl Verdict {
+    fn valid(payer: Address, checks: [Option<ChainCheck>; 4]) -> Verdict {
+        Verdict {
+            reason: None,
+            message: Message::empty(),
+            payer: Some(payer),
+            checks,
+        }
+    }
+
+    fn invalid(reason: Reason, message: &dyn fmt::Display, payer: Option<Address>) -> Verdict {
+        Verdict {
+            reason: Some(reason),
+            message: Message::from_display(message),
+            payer,
+            checks: [None; 4],
+        }
+    }
+
+    fn from_error(e: &Error, payer: Option<Address>) -> Verdict {
+        Verdict::invalid(e.reason(), e, payer)
+    }
+
+    /// Whether the payment passed every offline check.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        self.reason.is_none()
+    }
+
+    /// The chain checks the host still owes (empty unless valid).
+    pub fn chain_checks(&self) -> impl Iterator<Item = ChainCheck> + '_ {
+        self.checks.iter().flatten().copied()
+    }
+}
+
+impl ToJson for Verdict {
+    /// A `VerifyResponse`: `{isValid, invalidReason?, invalidMessage?, payer?}`, and for
+    /// a valid verdict `extra.chainChecks`: what the host must still check on chain.
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.bool_field("isValid", self.is_valid())?;
+        if let Some(r) = self.reason {
+            w.str_field("invalidReason", JsonStr::new(r.as_str()))?;
+            w.str_field("invalidMessage", JsonStr::new(self.message.as_str()))?;
+        }
+        if let Some(p) = &self.payer {
+            w.field("payer", p)?;
+        }
+        if self.chain_checks().next().is_some() {
+            w.key(JsonStr::new("extra"))?;
+            let mut extra = ObjectWriter::new(w.sink())?;
+            extra.key(JsonStr::new("chainChecks"))?;
+            let s = extra.sink();
+            s.put(b"[")?;
+            for (i, c) in self.chain_checks().enumerate() {
+                if i > 0 {
+                    s.put(b",")?;
+                }
+                c.write_json(s)?;
+            }
+            s.put(b"]")?;
+            extra.end()?;
+        }
+        w.end()
+    }
+}
+
+/// Reads a `POST /verify` body and verifies it. Malformed bodies are invalid
+/// verdicts (`invalid_payload`, `invalid_payment_requirements`, ...), never panics.
+///
+/// ```
+/// use x402_core::verify::{verify_json, Config};
+/// let v = verify_json(b"{}", 1_750_000_000, &Config::default());
+/// assert!(!v.is_valid());
+/// assert_eq!(v.reason.unwrap().as_str(), "invalid_x402_version");
+/// ```
+#[must_use]
+pub fn verify_json(body: &[u8], now: u64, config: &Config<'_>) -> Verdict {
+    let limits = Limits {
+        max_len: 64 * 1024,
+        ..Limits::DEFAULT
+    };
+    match VerifyRequest::from_json_bytes(body, &limits) {
+        Ok(req) => verify(&req, now, config),
+        Err(e) => Verdict::from_error(&e, None),
+    }
+}
+
+/// Verifies a payment header value (`PAYMENT-SIGNATURE` or `X-PAYMENT`) against the
+/// server's requirements (JSON of the version the header carries). `scratch`
+/// receives the decoded header: [`crate::header::base64_decoded_len`] of the
+/// value's length suffices.
+#[must_use]
+pub fn verify_header(
+    header_value: &str,
+    requirements_json: &[u8],
+    now: u64,
+    config: &Config<'_>,
+    scratch: &mut [u8],
+) -> Verdict {
+    let payload = match crate::header::decode_payment_signature(header_value, scratch) {
+        Ok(p) => p,
+        Err(e) => return Verdict::from_error(&e, None),
+    };
+    let parsed = crate::json::parse(requirements_json, &Limits::DEFAULT)
+        .map_err(|k| Error::new(Reason::InvalidPaymentRequirements, k))
+        .and_then(|v| PaymentRequirements::from_json_version(v, payload.x402_version()));
+    match parsed {
+        Ok(requirements) => verify_parts(&payload, &requirements, now, config),
+        Err(e) => Verdict::from_error(&e, None),
+    }
+}
+
+/// Verifies a decoded `POST /verify` body.
+#[must_use]
+pub fn verify(req: &VerifyRequest<'_>, now: u64, config: &Config<'_>) -> Verdict {
+    verify_parts(&req.payment_payload, &req.payment_requirements, now, config)
+}
+
+/// Verifies a payment against requirements of the same protocol version.
+#[must_use]
+pub fn verify_parts(
+    payload: &PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    now: u64,
+    config: &Config<'_>,
+) -> Verdict {
+    match (payload, requirements) {
+        (PaymentPayload::V2(p), PaymentRequirements::V2(r)) => verify_v2(p, r, now, config),
+        (PaymentPayload::V1(p), PaymentRequirements::V1(r)) => verify_v1(p, r, now),
+        _ => Verdict::invalid(
+            Reason::InvalidX402Version,
+            &"payload and requirements are of different protocol versions",
+            None,
+        ),
+    }
+}
+
+/// The parts of a requirement the EVM verifiers read, for either version.
+struct Req<'a> {
+    scheme: JsonStr<'a>,
+    network: Network,
+    amount: Amount,
+    asset: JsonStr<'a>,
+    pay_to: JsonStr<'a>,
+    extra: Option<Extra<'a>>,
+    v1: bool,
+}
+
+fn scheme_payload(
+    obj: Result<crate::json::JsonObject<'_>, Error>,
+) -> Result<SchemePayload<'_>, Error> {
+    SchemePayload::from_object(obj?)
+}
+
+fn verify_v2(
+    p: &v2::PaymentPayload<'_>,
+    r: &v2::PaymentRequirements<'_>,
+    now: u64,
+    config: &Config<'_>,
+) -> Verdict {
+    let req = Req {
+        scheme: r.scheme,
+        network: r.network,
+        amount: r.amount,
+        asset: r.asset,
+        pay_to: r.pay_to,
+        extra: r.extra,
+        v1: false,
+    };
+    let payload = match scheme_payload(p.payload_json()) {
+        Ok(s) => s,
+        Err(e) => return Verdict::from_error(&e, None),
+    };
+    if r.scheme == "exact" {
+        match payload {
+            SchemePayload::Permit2(pp) => {
+                verify_permit2(&pp, p.accepted.scheme, p.accepted.network, &req, now, None)
+            }
+            SchemePayload::Eip3009(e) => {
+                verify_eip3009(&e, p.accepted.scheme, p.accepted.network, &req, now)
+            }
+            SchemePayload::Batch(_) => Verdict::invalid(
+                Reason::UnsupportedPayloadType,
+                &"exact expects an EIP-3009 or Permit2 payload",
+                None,
+            ),
+        }
+    } else if r.scheme == "upto" {
+        match payload {
+            SchemePayload::Permit2(pp) if pp.authorization.witness.facilitator.is_some() => {
+                verify_permit2(
+                    &pp,
+                    p.accepted.scheme,
+                    p.accepted.network,
+                    &req,
+                    now,
+                    Some(config.facilitator_addresses),
+                )
+            }
+            _ => Verdict::invalid(
+                Reason::UnsupportedPayloadType,
+                &"upto expects a Permit2 payload with witness.facilitator",
+                None,
+            ),
+        }
+    } else {
+        Verdict::invalid(
+            Reason::UnsupportedScheme,
+            &"no verifier for this scheme",
+            None,
+        )
+    }
+}
+
+fn verify_v1(p: &v1::PaymentPayload<'_>, r: &v1::PaymentRequirements<'_>, now: u64) -> Verdict {
+    let req = Req {
+        scheme: r.scheme,
+        network: r.network,
+        amount: r.max_amount_required,
+        asset: r.asset,
+        pay_to: r.pay_to,
+        extra: r.extra,
+        v1: true,
+    };
+    if r.scheme != "exact" {
+        return Verdict::invalid(
+            Reason::UnsupportedScheme,
+            &"no v1 verifier for this scheme",
+            None,
+        );
+    }
+    match scheme_payload(p.payload_json()) {
+        Ok(SchemePayload::Eip3009(e)) => verify_eip3009(&e, p.scheme, p.network, &req, now),
+        Ok(_) => Verdict::invalid(
+            Reason::InvalidPayload,
+            &"v1 exact takes an EIP-3009 payload",
+            None,
+        ),
+        Err(e) => Verdict::from_error(&e, None),
+    }
+}
+
+const NOT_EVM: &str = "not an EVM network (eip155:<chainId>)";
+
+/// Chain id of a requirement's network (`eip155:N`, or a v1 name).
+fn chain_id(network: &Network, v1: bool) -> Option<u64> {
+    if v1 {
+        network.v1_name().filter(|_| !network.is_caip2()).and(network.evm_chain_id())
+    } else {
+        network.namespace().filter(|ns| *ns == "eip155").and(network.evm_chain_id())
+    }
+}
+
+fn verify_eip3009(
+    e: &ExactEvmPayload<'_>,
+    accepted_scheme: JsonStr<'_>,
+    accepted_network: Network,
+    req: &Req<'_>,
+    now: u64,
+) -> Verdict {
+    let auth = &e.authorization;
+    let payer = Some(auth.from);
+    let fail = |reason, msg: &dyn fmt::Display| Verdict::invalid(reason, msg, payer);
+    if accepted_scheme != "exact" || req.scheme != "exact" {
+        return fail(Reason::ExactEvmScheme, &"scheme is not exact");
+    }
+    // v1 resolves the network name before anything else.
+    let chain = if req.v1 {
+        match chain_id(&accepted_network, true) {
+            Some(c) => Some(c),
+            None => return fail(Reason::ExactEvmNetworkMismatch, &"unknown v1 network"),
+        }
+    } else {
+        None
+    };
+    let domain_fields = req
+        .extra
+        .and_then(|x| x.name.zip(x.version))
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty());
+    let Some((name, version)) = domain_fields else {
+        return fail(
+            Reason::ExactEvmMissingEip712Domain,
+            &"extra.name and extra.version (the token's EIP-712 domain) are required",
+        );
+    };
+    let asset = match req.asset_address() {
+        Ok(a) => a,
+        Err(err) => return Verdict::from_error(&err, payer),
+    };
+    if accepted_network != req.network {
+        return fail(
+            Reason::ExactEvmNetworkMismatch,
+            &"payload network differs from the requirements'",
+        );
+    }
+    let chain = match chain {
+        Some(c) => c,
+        None => match chain_id(&req.network, false) {
+            Some(c) => c,
+            None => return fail(Reason::InvalidNetwork, &NOT_EVM),
+        },
+    };
+    let signature = match Signature::parse_hex(e.signature) {
+        Ok(s) => s,
+        Err(err) => return fail(Reason::ExactEvmSignature, &err),
+    };
+    let digest = eip712::eip3009_digest(&Domain::eip3009(name, version, chain, asset), auth);
+    match signature.recover(&digest) {
+        Ok(signer) if signer == auth.from => {}
+        Ok(_) => {
+            return fail(
+                Reason::ExactEvmSignature,
+                &"signature does not recover to authorization.from",
+            );
+        }
+        Err(err) => return fail(Reason::ExactEvmSignature, &err),
+    }
+    let pay_to = match req.pay_to_address() {
+        Ok(a) => a,
+        Err(err) => return Verdict::from_error(&err, payer),
+    };
+    if auth.to != pay_to {
+        return fail(
+            Reason::ExactEvmRecipientMismatch,
+            &"authorization.to is not payTo",
+        );
+    }
+    if auth.valid_before < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
+        return fail(
+            Reason::ExactEvmValidBefore,
+            &"authorization.validBefore is less than 6 seconds from now",
+        );
+    }
+    if auth.valid_after > Amount::from(now) {
+        return fail(
+            Reason::ExactEvmValidAfter,
+            &"authorization.validAfter is in the future",
+        );
+    }
+    if auth.value != req.amount {
+        let reason = if req.v1 {
+            Reason::ExactEvmAuthorizationValue
+        } else {
+            Reason::ExactEvmValueMismatch
+        };
+        return fail(
+            reason,
+            &"authorization.value differs from the required amount",
+        );
+    }
+    Verdict::valid(
+        auth.from,
+        [
+            Some(ChainCheck::AssetIsContract { asset }),
+            Some(ChainCheck::Eip3009NonceUnused {
+                asset,
+                authorizer: auth.from,
+                nonce: auth.nonce,
+            }),
+            Some(ChainCheck::BalanceAtLeast {
+                asset,
+                owner: auth.from,
+                amount: auth.value,
+            }),
+            Some(ChainCheck::SimulateEip3009Transfer { asset }),
+        ],
+    )
+}
+
+/// Permit2 for `exact` (`facilitators` is `None`) and `upto` (the configured addresses).
+fn verify_permit2(
+    pp: &Permit2Payload<'_>,
+    accepted_scheme: JsonStr<'_>,
+    accepted_network: Network,
+    req: &Req<'_>,
+    now: u64,
+    facilitators: Option<&[Address]>,
+) -> Verdict {
+    let auth = &pp.authorization;
+    let payer = Some(auth.from);
+    let fail = |reason, msg: &dyn fmt::Display| Verdict::invalid(reason, msg, payer);
+    let upto = facilitators.is_some();
+    let (scheme, scheme_reason, network_reason, proxy) = if upto {
+        (
+            "upto",
+            Reason::UptoEvmScheme,
+            Reason::UptoEvmNetworkMismatch,
+            X402_UPTO_PERMIT2_PROXY,
+        )
+    } else {
+        (
+            "exact",
+            Reason::UnsupportedPayloadType,
+            Reason::ExactEvmNetworkMismatch,
+            X402_EXACT_PERMIT2_PROXY,
+        )
+    };
+    if accepted_scheme != scheme || req.scheme != scheme {
+        return fail(scheme_reason, &"scheme does not match the payload");
+    }
+    if accepted_network != req.network {
+        return fail(
+            network_reason,
+            &"payload network differs from the requirements'",
+        );
+    }
+    let Some(chain) = chain_id(&req.network, req.v1) else {
+        return fail(Reason::InvalidNetwork, &NOT_EVM);
+    };
+    let (asset, pay_to) = match (req.asset_address(), req.pay_to_address()) {
+        (Ok(a), Ok(p)) => (a, p),
+        (Err(err), _) | (_, Err(err)) => return Verdict::from_error(&err, payer),
+    };
+    if auth.spender != proxy {
+        return fail(
+            Reason::Permit2Spender,
+            &"spender is not the x402 Permit2 proxy",
+        );
+    }
+    if auth.witness.to != pay_to {
+        return fail(Reason::Permit2RecipientMismatch, &"witness.to is not payTo");
+    }
+    if let (Some(allowed), Some(f)) = (facilitators, auth.witness.facilitator) {
+        if !allowed.contains(&f) {
+            return fail(
+                Reason::UptoFacilitatorMismatch,
+                &"witness.facilitator is not one of this facilitator's addresses",
+            );
+        }
+    }
+    if auth.deadline < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
+        return fail(
+            Reason::Permit2DeadlineExpired,
+            &"deadline is less than 6 seconds from now",
+        );
+    }
+    if auth.witness.valid_after > Amount::from(now) {
+        return fail(
+            Reason::Permit2NotYetValid,
+            &"witness.validAfter is in the future",
+        );
+    }
+    if auth.permitted.amount != req.amount {
+        return fail(
+            Reason::Permit2AmountMismatch,
+            &"permitted.amount differs from the required amount",
+        );
+    }
+    if auth.permitted.token != asset {
+        return fail(
+            Reason::Permit2TokenMismatch,
+            &"permitted.token is not the asset",
+        );
+    }
+    let signature = match Signature::parse_hex(pp.signature) {
+        Ok(s) => s,
+        Err(err) => return fail(Reason::Permit2Signature, &err),
+    };
+    match signature.recover(&eip712::permit2_digest(chain, auth)) {
+        Ok(signer) if signer == auth.from => {}
+        Ok(_) => {
+            return fail(
+                Reason::Permit2Signature,
+                &"signature does not recover to permit2Authorization.from",
+            );
+        }
+        Err(err) => return fail(Reason::Permit2Signature, &err),
+    }
+    let amount = auth.permitted.amount;
+    Verdict::valid(
+        auth.from,
+        [
+            Some(ChainCheck::AssetIsContract { asset }),
+            Some(ChainCheck::BalanceAtLeast {
+                asset,
+                owner: auth.from,
+                amount,
+            }),
+            Some(ChainCheck::Permit2AllowanceAtLeast {
+                asset,
+                owner: auth.from,
+                amount,
+            }),
+            Some(ChainCheck::SimulatePermit2Settle { proxy }),
+        ],
+    )
+}
+
+impl Req<'_> {
+    fn asset_address(&self) -> Result<Address, Error> {
+        v2::evm_address_field(self.asset, "asset").map_err(|e| e.in_object("paymentRequirements"))
+    }
+
+    fn pay_to_address(&self) -> Result<Address, Error> {
+        v2::evm_address_field(self.pay_to, "payTo").map_err(|e| e.in_object("paymentRequirements"))
+    }
+}
