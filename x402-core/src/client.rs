@@ -1,0 +1,352 @@
+//! The paying side: choose a requirement from a 402 under a [`Policy`], build and
+//! sign the payload, and encode the header the server's protocol version expects.
+//!
+//! Randomness comes from the caller (a 32-byte nonce); with `std`,
+//! [`random_nonce`] draws one from the operating system. Time is an argument too.
+//!
+//! ```
+//! use x402_core::client::{create_payment, Policy};
+//! use x402_core::evm::PrivateKey;
+//! use x402_core::header;
+//!
+//! let pr = br#"{"x402Version":2,"resource":{"url":"https://api.example.com/data"},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]}"#;
+//! let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
+//! let policy = Policy { max_amount: Some(1_000_000u64.into()), ..Policy::default() };
+//! let mut out = [0u8; 2048];
+//! let created = create_payment(pr, &key, [0x22; 32], 1_750_000_000, &policy, &mut out).unwrap();
+//! assert_eq!(created.header, header::HeaderKind::PaymentSignature);
+//! let value = core::str::from_utf8(&out[..created.len]).unwrap();
+//! assert!(header::decode_payment_signature(value, &mut [0u8; 2048]).is_ok());
+//! ```
+
+use crate::amount::Amount;
+use crate::error::{Error, ErrorKind, Reason};
+use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
+use crate::evm::{Address, B256, PrivateKey};
+use crate::header::{self, HeaderKind};
+use crate::json::{BufferTooSmall, JsonStr, Limits, ToJson};
+use crate::network::Network;
+use crate::types::facilitator::{PaymentRequired, PaymentRequirements};
+use crate::types::payload::{
+    Eip3009Authorization, ExactEvmPayload, Permit2Authorization, Permit2Payload, TokenPermissions,
+    Witness,
+};
+use crate::types::{FromJson, RawObject, v1, v2};
+
+/// How far back `validAfter` is set, so that a payer's clock running ahead of
+/// the facilitator's does not make a fresh payment "not yet valid".
+pub const VALID_AFTER_SKEW_SECONDS: u64 = 600;
+
+/// What a client is willing to pay. Empty lists allow anything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Policy<'a> {
+    /// Networks allowed (CAIP-2; v1 names are compared through their CAIP-2 form).
+    pub networks: &'a [Network],
+    /// Tokens allowed.
+    pub assets: &'a [Address],
+    /// The most the client pays for one request, in atomic units; `None`: no cap.
+    pub max_amount: Option<Amount>,
+    /// Whether `upto` (pay up to an amount, settled later) is acceptable.
+    pub allow_upto: bool,
+}
+
+/// How the chosen requirement will be paid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `exact` with an EIP-3009 `transferWithAuthorization` signature.
+    Eip3009,
+    /// `exact` with a Permit2 witness transfer.
+    Permit2,
+    /// `upto` with a Permit2 witness transfer naming the facilitator.
+    Upto,
+}
+
+/// A requirement this client can pay, with what it takes to pay it.
+#[derive(Clone, Copy, Debug)]
+pub struct Selected<'a> {
+    /// Index in `accepts`.
+    pub index: usize,
+    /// The requirement.
+    pub requirements: PaymentRequirements<'a>,
+    /// How it will be paid.
+    pub method: Method,
+    /// EVM chain id of its network.
+    pub chain_id: u64,
+    /// The token.
+    pub asset: Address,
+    /// The recipient.
+    pub pay_to: Address,
+}
+
+fn no_match(why: &'static str) -> Error {
+    Error::new(Reason::InvalidPaymentRequirements, ErrorKind::Invalid(why)).at("accepts")
+}
+
+/// Whether and how `r` can be paid under `policy`.
+fn payable<'a>(
+    index: usize,
+    r: PaymentRequirements<'a>,
+    policy: &Policy<'_>,
+) -> Result<Selected<'a>, &'static str> {
+    let v1 = matches!(r, PaymentRequirements::V1(_));
+    let network = r.network();
+    let chain_id = network
+        .evm_chain_id()
+        .ok_or("not an EVM network this client knows")?;
+    if !v1 && network.namespace() != Some("eip155") {
+        return Err("not an EVM network");
+    }
+    let caip = network.to_caip2().ok_or("unknown network")?;
+    if !policy.networks.is_empty() && !policy.networks.iter().any(|n| n.to_caip2() == Some(caip)) {
+        return Err("network not allowed by the policy");
+    }
+    let asset =
+        v2::evm_address_field(r.asset(), "asset").map_err(|_| "asset is not an EVM address")?;
+    let pay_to =
+        v2::evm_address_field(r.pay_to(), "payTo").map_err(|_| "payTo is not an EVM address")?;
+    if !policy.assets.is_empty() && !policy.assets.contains(&asset) {
+        return Err("asset not allowed by the policy");
+    }
+    if policy.max_amount.is_some_and(|max| r.amount() > max) {
+        return Err("amount above the policy's maximum");
+    }
+    let extra = r.extra();
+    let method = if r.scheme() == "exact" {
+        if extra.is_some_and(|e| e.is_permit2()) {
+            if v1 {
+                return Err("v1 supports EIP-3009 only");
+            }
+            Method::Permit2
+        } else if extra
+            .and_then(|e| e.name.zip(e.version))
+            .is_some_and(|(n, v)| !n.is_empty() && !v.is_empty())
+        {
+            Method::Eip3009
+        } else {
+            return Err("exact with EIP-3009 needs extra.name and extra.version");
+        }
+    } else if r.scheme() == "upto" && policy.allow_upto && !v1 {
+        extra
+            .ok_or("upto needs extra.facilitatorAddress")?
+            .facilitator_evm_address()
+            .map_err(|_| "upto needs extra.facilitatorAddress")?;
+        Method::Upto
+    } else {
+        return Err("scheme not supported");
+    };
+    Ok(Selected {
+        index,
+        requirements: r,
+        method,
+        chain_id,
+        asset,
+        pay_to,
+    })
+}
+
+/// Picks the first requirement, in the server's order of preference, that this
+/// client can pay and the policy allows.
+///
+/// # Errors
+/// `invalid_payment_requirements` saying why the last candidate was refused.
+pub fn select_requirement<'a>(
+    pr: &PaymentRequired<'a>,
+    policy: &Policy<'_>,
+) -> Result<Selected<'a>, Error> {
+    let mut last = "accepts is empty";
+    let candidates: &mut dyn Iterator<Item = PaymentRequirements<'a>> = match pr {
+        PaymentRequired::V1(p) => &mut p.accepts.iter().map(PaymentRequirements::V1),
+        PaymentRequired::V2(p) => &mut p.accepts.iter().map(PaymentRequirements::V2),
+    };
+    for (i, r) in candidates.enumerate() {
+        match payable(i, r, policy) {
+            Ok(s) => return Ok(s),
+            Err(why) => last = why,
+        }
+    }
+    Err(no_match(last))
+}
+
+/// A created payment: the header value was written to the caller's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Created {
+    /// Length of the header value written.
+    pub len: usize,
+    /// The header to send it in (`PAYMENT-SIGNATURE` for v2, `X-PAYMENT` for v1).
+    pub header: HeaderKind,
+    /// Index of the chosen requirement in `accepts`.
+    pub index: usize,
+    /// The payer.
+    pub payer: Address,
+}
+
+/// Reads a PaymentRequired given either as JSON (a v1 402 body, or decoded) or as
+/// a `PAYMENT-REQUIRED` header value; `scratch` holds the decoded header.
+///
+/// # Errors
+/// The decoding error.
+pub fn read_payment_required<'a>(
+    json_or_header: &'a [u8],
+    scratch: &'a mut [u8],
+) -> Result<PaymentRequired<'a>, Error> {
+    let first = json_or_header.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        PaymentRequired::from_json_bytes(json_or_header, &Limits::DEFAULT)
+    } else {
+        let text = core::str::from_utf8(json_or_header)
+            .map_err(|_| Error::new(Reason::InvalidPaymentRequirements, ErrorKind::Utf8))?;
+        header::decode_payment_required(text, scratch)
+    }
+}
+
+/// Chooses, signs and encodes a payment for a PaymentRequired given as JSON or as
+/// a header value; the header value is written to `out`.
+///
+/// # Errors
+/// The decoding or selection error, or `BufferTooSmall` (as an `Error` with that kind).
+pub fn create_payment(
+    payment_required: &[u8],
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    out: &mut [u8],
+) -> Result<Created, Error> {
+    let mut scratch = [0u8; header::DEFAULT_MAX_DECODED];
+    let pr = read_payment_required(payment_required, &mut scratch)?;
+    create_payment_for(&pr, key, nonce, now, policy, out)
+}
+
+/// [`create_payment`] for an already decoded PaymentRequired.
+///
+/// # Errors
+/// The selection error, or `BufferTooSmall`.
+pub fn create_payment_for(
+    pr: &PaymentRequired<'_>,
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    out: &mut [u8],
+) -> Result<Created, Error> {
+    let sel = select_requirement(pr, policy)?;
+    let from = key.address();
+    let r = sel.requirements;
+    let valid_after = Amount::from(now.saturating_sub(VALID_AFTER_SKEW_SECONDS));
+    let deadline = Amount::from(now.saturating_add(r.max_timeout_seconds()));
+    let too_small =
+        |_: BufferTooSmall| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall);
+    let created = |len| Created {
+        len,
+        header: HeaderKind::payment_for_version(pr.x402_version()),
+        index: sel.index,
+        payer: from,
+    };
+    match sel.method {
+        Method::Eip3009 => {
+            let extra = r.extra().unwrap_or(crate::types::Extra::EMPTY);
+            let (name, version) = extra
+                .name
+                .zip(extra.version)
+                .ok_or(no_match("extra.name and extra.version are required"))?;
+            let authorization = Eip3009Authorization {
+                from,
+                to: sel.pay_to,
+                value: r.amount(),
+                valid_after,
+                valid_before: deadline,
+                nonce: B256(nonce),
+            };
+            let domain = Domain::eip3009(name, version, sel.chain_id, sel.asset);
+            let sig = key
+                .sign_digest(&eip712::eip3009_digest(&domain, &authorization))
+                .to_hex();
+            let payload = ExactEvmPayload {
+                authorization,
+                signature: JsonStr::new(sig.as_str()),
+            };
+            write_payload(pr, &r, &payload, out)
+                .map(created)
+                .map_err(too_small)
+        }
+        Method::Permit2 | Method::Upto => {
+            let (spender, facilitator) = if sel.method == Method::Upto {
+                let f = r.extra().map(|e| e.facilitator_evm_address()).transpose()?;
+                (X402_UPTO_PERMIT2_PROXY, f)
+            } else {
+                (X402_EXACT_PERMIT2_PROXY, None)
+            };
+            let authorization = Permit2Authorization {
+                from,
+                permitted: TokenPermissions {
+                    token: sel.asset,
+                    amount: r.amount(),
+                },
+                spender,
+                nonce: Amount::from_be_bytes(nonce),
+                deadline,
+                witness: Witness {
+                    to: sel.pay_to,
+                    facilitator,
+                    valid_after,
+                },
+            };
+            let sig = key
+                .sign_digest(&eip712::permit2_digest(sel.chain_id, &authorization))
+                .to_hex();
+            let payload = Permit2Payload {
+                signature: JsonStr::new(sig.as_str()),
+                authorization,
+            };
+            write_payload(pr, &r, &payload, out)
+                .map(created)
+                .map_err(too_small)
+        }
+    }
+}
+
+/// Wraps a scheme payload in the PaymentPayload of the server's version and
+/// encodes it as a header value. v2 echoes the resource and the extensions.
+fn write_payload(
+    pr: &PaymentRequired<'_>,
+    r: &PaymentRequirements<'_>,
+    payload: &dyn ToJson,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    match r {
+        PaymentRequirements::V2(accepted) => {
+            let (resource, extensions) = match pr {
+                PaymentRequired::V2(p) => (Some(p.resource), p.extensions),
+                PaymentRequired::V1(_) => (None, None),
+            };
+            let doc = v2::PaymentPayload {
+                resource,
+                accepted: *accepted,
+                payload: RawObject::Value(payload),
+                extensions,
+                source: crate::json::JsonObject::EMPTY,
+            };
+            header::encode(&doc, out)
+        }
+        PaymentRequirements::V1(req) => {
+            let doc = v1::PaymentPayload {
+                scheme: req.scheme,
+                network: req.network,
+                payload: RawObject::Value(payload),
+                source: crate::json::JsonObject::EMPTY,
+            };
+            header::encode(&doc, out)
+        }
+    }
+}
+
+/// A nonce from the operating system's random source.
+///
+/// # Errors
+/// The random source's error.
+#[cfg(feature = "std")]
+pub fn random_nonce() -> Result<[u8; 32], getrandom::Error> {
+    let mut n = [0u8; 32];
+    getrandom::fill(&mut n)?;
+    Ok(n)
+}
