@@ -31,4 +31,7 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
 step "cargo test"
 cargo test --workspace --locked
 
+step "official facilitator (@x402/evm) on payments created by this crate"
+x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
+
 printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"

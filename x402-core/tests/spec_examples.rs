@@ -4,13 +4,17 @@
 //! field tables are rejected with the expected reason, or accepted where this crate
 //! is documented to be lenient.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
 use x402_core::header::{self, Decoded};
 use x402_core::json::{Limits, ToJson, parse};
-use x402_core::types::facilitator::{self, SettleResponse, SupportedResponse, VerifyRequest, VerifyResponse};
+use x402_core::types::facilitator::{
+    self, SettleResponse, SupportedResponse, VerifyRequest, VerifyResponse,
+};
 use x402_core::types::{FromJson, v1, v2};
 use x402_core::{Error, mcp};
 
@@ -19,7 +23,8 @@ fn dir() -> PathBuf {
 }
 
 fn manifest() -> Vec<Value> {
-    let m: Value = serde_json::from_slice(&std::fs::read(dir().join("manifest.json")).unwrap()).unwrap();
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(dir().join("manifest.json")).unwrap()).unwrap();
     m["examples"].as_array().unwrap().clone()
 }
 
@@ -28,7 +33,10 @@ fn manifest() -> Vec<Value> {
 fn normalize(v: &Value) -> Value {
     match v {
         Value::Object(o) => Value::Object(
-            o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), normalize(v))).collect(),
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), normalize(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
         other => other.clone(),
@@ -71,19 +79,43 @@ fn nonconformant_expectations() -> BTreeMap<&'static str, Result<(), &'static st
         // A v2 payload that also carries v1-style members: kept as unknown members.
         ("v2-exact-algo-payment-payload-01.json", Ok(())),
         // `transactionId` instead of the required `transaction`.
-        ("v2-exact-hedera-settle-response-01.json", Err("invalid_response")),
+        (
+            "v2-exact-hedera-settle-response-01.json",
+            Err("invalid_response"),
+        ),
         // No `maxTimeoutSeconds` in the requirement.
-        ("v2-batch-cloudflare-payment-required-01.json", Err("invalid_payment_requirements")),
+        (
+            "v2-batch-cloudflare-payment-required-01.json",
+            Err("invalid_payment_requirements"),
+        ),
         // batch-settlement's PAYMENT-RESPONSE is `{amount, asset, network, timestamp}`, not a SettleResponse.
-        ("v2-batch-cloudflare-payment-response-01.json", Err("invalid_response")),
+        (
+            "v2-batch-cloudflare-payment-response-01.json",
+            Err("invalid_response"),
+        ),
         // `x402Version: "2"` (a string).
-        ("v2-ext-eip2612-payment-payload-01.json", Err("invalid_x402_version")),
-        ("v2-ext-erc20-approval-payment-payload-01.json", Err("invalid_x402_version")),
-        ("v2-ext-siwx-payment-required-01.json", Err("invalid_x402_version")),
+        (
+            "v2-ext-eip2612-payment-payload-01.json",
+            Err("invalid_x402_version"),
+        ),
+        (
+            "v2-ext-erc20-approval-payment-payload-01.json",
+            Err("invalid_x402_version"),
+        ),
+        (
+            "v2-ext-siwx-payment-required-01.json",
+            Err("invalid_x402_version"),
+        ),
         // v1 documents carrying v2 `extensions`: kept as unknown members, so accepted.
-        ("v1-ext-offer-receipt-payment-required-eip712-01.json", Ok(())),
+        (
+            "v1-ext-offer-receipt-payment-required-eip712-01.json",
+            Ok(()),
+        ),
         ("v1-ext-offer-receipt-payment-required-jws-01.json", Ok(())),
-        ("v1-ext-offer-receipt-settle-response-eip712-01.json", Ok(())),
+        (
+            "v1-ext-offer-receipt-settle-response-eip712-01.json",
+            Ok(()),
+        ),
         ("v1-ext-offer-receipt-settle-response-jws-01.json", Ok(())),
     ])
 }
@@ -112,7 +144,9 @@ fn spec_documents_decode_and_reencode() {
         let bytes = std::fs::read(dir().join(file)).unwrap();
         let result = roundtrip(kind, e["x402Version"].as_u64(), &bytes);
         let expected = match e["spec_conformant"] {
-            Value::Bool(false) => *expectations.get(file).unwrap_or_else(|| panic!("no expectation for {file}")),
+            Value::Bool(false) => *expectations
+                .get(file)
+                .unwrap_or_else(|| panic!("no expectation for {file}")),
             _ => Ok(()),
         };
         match (result, expected) {
@@ -120,7 +154,11 @@ fn spec_documents_decode_and_reencode() {
                 // decode → encode → decode → encode is a fixed point.
                 let again = roundtrip(kind, e["x402Version"].as_u64(), &out).unwrap();
                 assert_eq!(again, out, "{file}: encoding is not idempotent");
-                assert_eq!(normalize(&json(&out)), normalize(&json(&bytes)), "{file}: re-encoding differs");
+                assert_eq!(
+                    normalize(&json(&out)),
+                    normalize(&json(&bytes)),
+                    "{file}: re-encoding differs"
+                );
             }
             (Err(err), Err(reason)) => assert_eq!(err.reason().as_str(), reason, "{file}: {err}"),
             (Ok(_), Err(reason)) => panic!("{file}: accepted, expected {reason}"),
@@ -136,8 +174,12 @@ fn spec_headers_decode_to_their_documents_and_reencode_byte_for_byte() {
     let mut checked = 0;
     for e in manifest() {
         let file = e["file"].as_str().unwrap();
-        let Some(name) = e["header_name"].as_str() else { continue };
-        let Some(kind) = header::HeaderKind::from_name(name) else { continue };
+        let Some(name) = e["header_name"].as_str() else {
+            continue;
+        };
+        let Some(kind) = header::HeaderKind::from_name(name) else {
+            continue;
+        };
         let value = std::fs::read_to_string(dir().join(file)).unwrap();
         let value = value.trim_end();
         let mut buf = vec![0u8; value.len()];
@@ -155,7 +197,11 @@ fn spec_headers_decode_to_their_documents_and_reencode_byte_for_byte() {
             assert_eq!(json(&decoded.to_json_vec()), json(&documented), "{file}");
         }
         if e["decoded_vs_document"] == "exact" {
-            assert_eq!(header::encode_to_string(&decoded), value, "{file}: re-encoded header differs");
+            assert_eq!(
+                header::encode_to_string(&decoded),
+                value,
+                "{file}: re-encoded header differs"
+            );
         }
         checked += 1;
     }
@@ -166,18 +212,25 @@ fn spec_headers_decode_to_their_documents_and_reencode_byte_for_byte() {
 fn spec_documented_values() {
     let read = |f: &str| std::fs::read(dir().join(f)).unwrap();
     let bytes = read("v2-spec-payment-required-01.json");
-    let facilitator::PaymentRequired::V2(pr) = facilitator::PaymentRequired::from_json_bytes(&bytes, &Limits::DEFAULT).unwrap() else {
+    let facilitator::PaymentRequired::V2(pr) =
+        facilitator::PaymentRequired::from_json_bytes(&bytes, &Limits::DEFAULT).unwrap()
+    else {
         panic!("not v2")
     };
     let req = pr.accepts.get(0).unwrap();
     assert!(req.scheme == "exact");
     assert_eq!(req.network.evm_chain_id(), Some(84532));
-    assert_eq!(req.asset_address().unwrap().to_string(), "0x036CbD53842c5426634e7929541eC2318f3dCF7e");
+    assert_eq!(
+        req.asset_address().unwrap().to_string(),
+        "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+    );
     assert!(req.extra.unwrap().name.unwrap() == "USDC");
     assert!(pr.resource.url.as_str().unwrap().starts_with("https://"));
 
     let bytes = read("v2-spec-payment-payload-01.json");
-    let facilitator::PaymentPayload::V2(p) = facilitator::PaymentPayload::from_json_bytes(&bytes, &Limits::DEFAULT).unwrap() else {
+    let facilitator::PaymentPayload::V2(p) =
+        facilitator::PaymentPayload::from_json_bytes(&bytes, &Limits::DEFAULT).unwrap()
+    else {
         panic!("not v2")
     };
     let x402_core::types::payload::SchemePayload::Eip3009(exact) =
@@ -185,7 +238,10 @@ fn spec_documented_values() {
     else {
         panic!("not EIP-3009")
     };
-    assert_eq!(exact.authorization.from.to_string(), "0x857b06519E91e3A54538791bDbb0E22373e36b66");
+    assert_eq!(
+        exact.authorization.from.to_string(),
+        "0x857b06519E91e3A54538791bDbb0E22373e36b66"
+    );
     assert_eq!(exact.authorization.value, 10_000u64.into());
     assert_eq!(exact.authorization.valid_after, 1_740_672_089u64.into());
     assert_eq!(exact.authorization.valid_before, 1_740_672_154u64.into());
@@ -194,45 +250,91 @@ fn spec_documented_values() {
 #[test]
 fn spec_mcp_examples() {
     let read = |f: &str| std::fs::read(dir().join(f)).unwrap();
-    for (file, version) in [("v2-mcp-payment-required-response-01.json", 2), ("v1-mcp-payment-required-response-01.json", 1)] {
+    for (file, version) in [
+        ("v2-mcp-payment-required-response-01.json", 2),
+        ("v1-mcp-payment-required-response-01.json", 1),
+    ] {
         let bytes = read(file);
         let v = parse(&bytes, &Limits::DEFAULT).unwrap();
-        let result = v.as_object().unwrap().get("result").unwrap().as_object().unwrap();
+        let result = v
+            .as_object()
+            .unwrap()
+            .get("result")
+            .unwrap()
+            .as_object()
+            .unwrap();
         let mut buf = vec![0u8; bytes.len()];
-        let pr = mcp::read_payment_required(result, &mut buf).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let pr =
+            mcp::read_payment_required(result, &mut buf).unwrap_or_else(|e| panic!("{file}: {e}"));
         let expected = &json(&bytes)["result"]["structuredContent"];
-        assert_eq!(normalize(&json(&pr.to_json_vec())), normalize(expected), "{file}");
+        assert_eq!(
+            normalize(&json(&pr.to_json_vec())),
+            normalize(expected),
+            "{file}"
+        );
         let pr_version = match pr {
             facilitator::PaymentRequired::V1(_) => 1,
             facilitator::PaymentRequired::V2(_) => 2,
         };
         assert_eq!(pr_version, version);
         // What we write reads back, through the structured content and through the text alone.
-        let ours = mcp::PaymentRequiredResult { payment_required: &pr }.to_json_vec();
+        let ours = mcp::PaymentRequiredResult {
+            payment_required: &pr,
+        }
+        .to_json_vec();
         let ours_v = parse(&ours, &Limits::DEFAULT).unwrap();
         let mut buf2 = vec![0u8; ours.len()];
         let back = mcp::read_payment_required(ours_v.as_object().unwrap(), &mut buf2).unwrap();
         assert_eq!(back.to_json_vec(), pr.to_json_vec());
         let ours_json = json(&ours);
-        let text_only = serde_json::json!({"isError": true, "content": ours_json["content"]}).to_string();
+        let text_only =
+            serde_json::json!({"isError": true, "content": ours_json["content"]}).to_string();
         let text_v = parse(text_only.as_bytes(), &Limits::DEFAULT).unwrap();
         let mut buf3 = vec![0u8; text_only.len()];
         let back = mcp::read_payment_required(text_v.as_object().unwrap(), &mut buf3).unwrap();
         assert_eq!(back.to_json_vec(), pr.to_json_vec());
     }
-    for file in ["v2-mcp-tool-call-request-01.json", "v1-mcp-tool-call-request-01.json"] {
+    for file in [
+        "v2-mcp-tool-call-request-01.json",
+        "v1-mcp-tool-call-request-01.json",
+    ] {
         let bytes = read(file);
         let v = parse(&bytes, &Limits::DEFAULT).unwrap();
-        let meta = v.as_object().unwrap().get("params").unwrap().as_object().unwrap().get("_meta").unwrap();
-        let p = mcp::payment_from_meta(meta.as_object().unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert_eq!(normalize(&json(&p.to_json_vec())), normalize(&json(&bytes)["params"]["_meta"]["x402/payment"]));
+        let meta = v
+            .as_object()
+            .unwrap()
+            .get("params")
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .get("_meta")
+            .unwrap();
+        let p = mcp::payment_from_meta(meta.as_object().unwrap())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            normalize(&json(&p.to_json_vec())),
+            normalize(&json(&bytes)["params"]["_meta"]["x402/payment"])
+        );
     }
-    for file in ["v2-mcp-settle-response-01.json", "v2-mcp-settle-failure-response-01.json", "v1-mcp-settle-response-01.json"] {
+    for file in [
+        "v2-mcp-settle-response-01.json",
+        "v2-mcp-settle-failure-response-01.json",
+        "v1-mcp-settle-response-01.json",
+    ] {
         let bytes = read(file);
         let v = parse(&bytes, &Limits::DEFAULT).unwrap();
-        let result = v.as_object().unwrap().get("result").unwrap().as_object().unwrap();
-        let Some(meta) = result.get("_meta") else { continue };
-        let r = mcp::payment_response_from_meta(meta.as_object().unwrap()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let result = v
+            .as_object()
+            .unwrap()
+            .get("result")
+            .unwrap()
+            .as_object()
+            .unwrap();
+        let Some(meta) = result.get("_meta") else {
+            continue;
+        };
+        let r = mcp::payment_response_from_meta(meta.as_object().unwrap())
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(
             normalize(&json(&r.to_json_vec())),
             normalize(&json(&bytes)["result"]["_meta"]["x402/payment-response"])
