@@ -350,3 +350,79 @@ pub fn random_nonce() -> Result<[u8; 32], getrandom::Error> {
     getrandom::fill(&mut n)?;
     Ok(n)
 }
+
+/// A [`Policy`] that owns its lists, read from JSON:
+/// `{"networks": ["eip155:8453", "base"], "assets": ["0x…"], "maxAmount": "1000000",
+/// "allowUpto": false}`. Every member is optional (absent: no restriction, and
+/// `upto` refused); networks are CAIP-2 identifiers or v1 names; `maxAmount` is a
+/// decimal string of atomic units. Unknown members are refused, so a misspelt
+/// limit is never silently ignored.
+///
+/// ```
+/// use x402_core::client::OwnedPolicy;
+/// let p = OwnedPolicy::from_json(br#"{"networks":["base-sepolia"],"maxAmount":"10000"}"#).unwrap();
+/// assert_eq!(p.policy().max_amount, Some(10_000u64.into()));
+/// assert!(OwnedPolicy::from_json(br#"{"maxAmmount":"1"}"#).is_err());
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedPolicy {
+    /// See [`Policy::networks`].
+    pub networks: alloc::vec::Vec<Network>,
+    /// See [`Policy::assets`].
+    pub assets: alloc::vec::Vec<Address>,
+    /// See [`Policy::max_amount`].
+    pub max_amount: Option<Amount>,
+    /// See [`Policy::allow_upto`].
+    pub allow_upto: bool,
+}
+
+#[cfg(feature = "alloc")]
+impl OwnedPolicy {
+    /// Reads the policy object described above.
+    ///
+    /// # Errors
+    /// An [`Error`] naming the member (its reason is `invalid_payment_requirements`,
+    /// but a policy is the caller's setting, not a peer's document).
+    pub fn from_json(json: &[u8]) -> Result<OwnedPolicy, Error> {
+        use crate::types::{address, amount, array, boolean, err, network_any, object};
+        const R: Reason = Reason::InvalidPaymentRequirements;
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let mut p = OwnedPolicy::default();
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "networks" {
+                for n in array(v, R, "networks")?.iter() {
+                    p.networks.push(network_any(n, R, "networks")?);
+                }
+            } else if k == "assets" {
+                for a in array(v, R, "assets")?.iter() {
+                    p.assets.push(address(a, R, "assets")?);
+                }
+            } else if k == "maxAmount" {
+                p.max_amount = Some(amount(v, R, "maxAmount")?);
+            } else if k == "allowUpto" {
+                p.allow_upto = boolean(v, R, "allowUpto")?;
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid(
+                        "unknown member (known: networks, assets, maxAmount, allowUpto)",
+                    ),
+                    "",
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    /// The borrowed [`Policy`] that [`create_payment`] takes.
+    #[must_use]
+    pub fn policy(&self) -> Policy<'_> {
+        Policy {
+            networks: &self.networks,
+            assets: &self.assets,
+            max_amount: self.max_amount,
+            allow_upto: self.allow_upto,
+        }
+    }
+}

@@ -509,6 +509,48 @@ pub fn decode_to_vec(value: &str, max_decoded: usize) -> Result<alloc::vec::Vec<
     Ok(v)
 }
 
+/// Reads the JSON document a header of `kind` carries, with the same checks as
+/// [`decode`] (for `PAYMENT-SIGNATURE` / `X-PAYMENT`, `x402Version` must match the
+/// header), so that a document can be validated before [`encode`] turns it into
+/// the header value.
+///
+/// ```
+/// use x402_core::header::{self, HeaderKind};
+/// let json = br#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
+/// let doc = header::decode_json(HeaderKind::PaymentResponse, json).unwrap();
+/// let mut out = [0u8; 128];
+/// let n = header::encode(&doc, &mut out).unwrap();
+/// assert_eq!(&out[..n], b"eyJzdWNjZXNzIjp0cnVlLCJ0cmFuc2FjdGlvbiI6IjB4YWIiLCJuZXR3b3JrIjoiZWlwMTU1Ojg0NTMyIn0=");
+/// ```
+///
+/// # Errors
+/// An [`Error`] with the kind's reason, or `invalid_x402_version`.
+pub fn decode_json(kind: HeaderKind, json: &[u8]) -> Result<Decoded<'_>, Error> {
+    let limits = Limits {
+        max_len: DEFAULT_MAX_DECODED,
+        ..Limits::DEFAULT
+    };
+    match kind {
+        HeaderKind::PaymentRequired => {
+            PaymentRequired::from_json_bytes(json, &limits).map(Decoded::PaymentRequired)
+        }
+        HeaderKind::PaymentSignature | HeaderKind::XPayment => {
+            let p = PaymentPayload::from_json_bytes(json, &limits)?;
+            if p.x402_version() != kind.x402_version() {
+                return Err(Error::new(
+                    Reason::InvalidX402Version,
+                    ErrorKind::Invalid("header name and x402Version disagree"),
+                )
+                .at("x402Version"));
+            }
+            Ok(Decoded::PaymentPayload(p))
+        }
+        HeaderKind::PaymentResponse | HeaderKind::XPaymentResponse => {
+            SettleResponse::from_json_bytes(json, &limits).map(Decoded::SettleResponse)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

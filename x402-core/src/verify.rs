@@ -729,3 +729,59 @@ impl Req<'_> {
         v2::evm_address_field(self.pay_to, "payTo").map_err(|e| e.in_object("paymentRequirements"))
     }
 }
+
+/// A [`Config`] that owns its lists, read from the JSON a host keeps its settings
+/// in: `{"facilitatorAddresses": ["0x…"]}` (every member optional; unknown
+/// members are refused, so a misspelt setting is not silently ignored).
+///
+/// ```
+/// use x402_core::verify::OwnedConfig;
+/// let c = OwnedConfig::from_json(br#"{"facilitatorAddresses":["0xfac11174700000000000000000000000000000fa"]}"#).unwrap();
+/// assert_eq!(c.config().facilitator_addresses.len(), 1);
+/// assert!(OwnedConfig::from_json(br#"{"facilitatorAdresses":[]}"#).is_err());
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnedConfig {
+    /// See [`Config::facilitator_addresses`].
+    pub facilitator_addresses: alloc::vec::Vec<Address>,
+}
+
+#[cfg(feature = "alloc")]
+impl OwnedConfig {
+    /// Reads the settings object described above.
+    ///
+    /// # Errors
+    /// An [`Error`] naming the member (its reason is `invalid_payload`: settings
+    /// are not a protocol document).
+    pub fn from_json(json: &[u8]) -> Result<OwnedConfig, Error> {
+        use crate::error::ErrorKind;
+        use crate::types::{address, array, err, object};
+        const R: Reason = Reason::InvalidPayload;
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let mut config = OwnedConfig::default();
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "facilitatorAddresses" {
+                for a in array(v, R, "facilitatorAddresses")?.iter() {
+                    let a = address(a, R, "facilitatorAddresses")?;
+                    config.facilitator_addresses.push(a);
+                }
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid("unknown member (known: facilitatorAddresses)"),
+                    "",
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    /// The borrowed [`Config`] the verifier takes.
+    #[must_use]
+    pub fn config(&self) -> Config<'_> {
+        Config {
+            facilitator_addresses: &self.facilitator_addresses,
+        }
+    }
+}

@@ -4,6 +4,7 @@
 mod address;
 pub mod eip712;
 pub mod signature;
+pub mod typed_data;
 
 pub use address::{Address, B256, ChecksumAddress, HexString};
 pub use signature::{PrivateKey, Signature, SignatureError};
