@@ -1,11 +1,18 @@
 //! Criterion benchmarks of the hot paths, with the cryptographic floor beside them:
 //! libsecp256k1 (the `secp256k1` crate) and k256's own `recover_from_prehash`,
 //! recovering the same signature of the same digest.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use x402_benches::payment;
 use x402_core::client::{Policy, create_payment};
 use x402_core::evm::eip712::{self, Domain};
 use x402_core::evm::{PrivateKey, Signature, keccak256};
@@ -14,7 +21,6 @@ use x402_core::json::JsonStr;
 use x402_core::types::facilitator::PaymentPayload;
 use x402_core::types::payload::SchemePayload;
 use x402_core::verify::{self, Config};
-use x402_benches::payment;
 
 /// A ~1 KB v2 EIP-3009 PAYMENT-SIGNATURE header made by the official client.
 const PAYMENT: &str = "v2-exact-eip3009-skips-unsupported-first-accept";
@@ -26,17 +32,37 @@ fn benches(c: &mut Criterion) {
 
     // The digest and signature of that payment.
     let decoded = header::decode_payment_signature(&p.header, &mut scratch).unwrap();
-    let PaymentPayload::V2(v2) = decoded else { panic!("v2") };
-    let SchemePayload::Eip3009(exact) = SchemePayload::from_object(v2.payload_json().unwrap()).unwrap() else { panic!("eip3009") };
+    let PaymentPayload::V2(v2) = decoded else {
+        panic!("v2")
+    };
+    let SchemePayload::Eip3009(exact) =
+        SchemePayload::from_object(v2.payload_json().unwrap()).unwrap()
+    else {
+        panic!("eip3009")
+    };
     let extra = v2.accepted.extra.unwrap();
-    let domain = Domain::eip3009(extra.name.unwrap(), extra.version.unwrap(), v2.accepted.network.evm_chain_id().unwrap(), v2.accepted.asset_address().unwrap());
+    let domain = Domain::eip3009(
+        extra.name.unwrap(),
+        extra.version.unwrap(),
+        v2.accepted.network.evm_chain_id().unwrap(),
+        v2.accepted.asset_address().unwrap(),
+    );
     let auth = exact.authorization;
     let sig_hex = exact.signature.as_str().unwrap().to_string();
     let digest = eip712::eip3009_digest(&domain, &auth);
     let sig = Signature::parse_hex(JsonStr::new(&sig_hex)).unwrap();
     let sig_bytes = sig.to_bytes();
     assert_eq!(sig.recover(&digest).unwrap(), auth.from);
-    assert!(verify::verify_header(&p.header, &p.requirements, p.now, &config, &mut vec![0u8; p.header.len()]).is_valid());
+    assert!(
+        verify::verify_header(
+            &p.header,
+            &p.requirements,
+            p.now,
+            &config,
+            &mut vec![0u8; p.header.len()]
+        )
+        .is_valid()
+    );
 
     let mut g = c.benchmark_group("x402");
     g.bench_function("header_decode_payment_signature", |b| {
@@ -46,8 +72,19 @@ fn benches(c: &mut Criterion) {
             black_box(d.x402_version());
         })
     });
-    g.bench_function("eip712_digest_eip3009", |b| b.iter(|| black_box(eip712::eip3009_digest(black_box(&domain), black_box(&auth)))));
-    g.bench_function("recover_x402_core", |b| b.iter(|| black_box(Signature::from_bytes(black_box(&sig_bytes)).unwrap().recover(black_box(&digest)).unwrap())));
+    g.bench_function("eip712_digest_eip3009", |b| {
+        b.iter(|| black_box(eip712::eip3009_digest(black_box(&domain), black_box(&auth))))
+    });
+    g.bench_function("recover_x402_core", |b| {
+        b.iter(|| {
+            black_box(
+                Signature::from_bytes(black_box(&sig_bytes))
+                    .unwrap()
+                    .recover(black_box(&digest))
+                    .unwrap(),
+            )
+        })
+    });
     g.bench_function("recover_k256_recover_from_prehash", |b| {
         use k256::ecdsa::{RecoveryId, Signature as KSig, VerifyingKey};
         b.iter(|| {
@@ -70,15 +107,45 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("verify_v2_header", |b| {
         let mut buf = vec![0u8; p.header.len()];
-        b.iter(|| black_box(verify::verify_header(black_box(&p.header), black_box(&p.requirements), p.now, &config, &mut buf)))
+        b.iter(|| {
+            black_box(verify::verify_header(
+                black_box(&p.header),
+                black_box(&p.requirements),
+                p.now,
+                &config,
+                &mut buf,
+            ))
+        })
     });
-    g.bench_function("verify_json_body", |b| b.iter(|| black_box(verify::verify_json(black_box(&p.verify_body), p.now, &config))));
+    g.bench_function("verify_json_body", |b| {
+        b.iter(|| {
+            black_box(verify::verify_json(
+                black_box(&p.verify_body),
+                p.now,
+                &config,
+            ))
+        })
+    });
     let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
-    g.bench_function("sign_digest", |b| b.iter(|| black_box(key.sign_digest(black_box(&digest)))));
+    g.bench_function("sign_digest", |b| {
+        b.iter(|| black_box(key.sign_digest(black_box(&digest))))
+    });
     g.bench_function("create_payment_v2_eip3009", |b| {
         let mut out = vec![0u8; 4096];
         let policy = Policy::default();
-        b.iter(|| black_box(create_payment(black_box(&p.payment_required), &key, [7; 32], p.now, &policy, &mut out).unwrap()))
+        b.iter(|| {
+            black_box(
+                create_payment(
+                    black_box(&p.payment_required),
+                    &key,
+                    [7; 32],
+                    p.now,
+                    &policy,
+                    &mut out,
+                )
+                .unwrap(),
+            )
+        })
     });
     g.finish();
 }

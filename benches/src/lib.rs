@@ -1,6 +1,11 @@
 //! Shared inputs of the benchmarks: one payment of each kind, taken from the
 //! vectors the official SDK produced (`x402-core/tests/vectors`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use serde_json::Value;
 
@@ -23,7 +28,12 @@ pub struct Payment {
 /// The official client's payment named `name` in `official-payments.json`.
 pub fn payment(name: &str) -> Payment {
     let all: Value = serde_json::from_str(PAYMENTS).unwrap();
-    let v = all["vectors"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap();
+    let v = all["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap();
     let body = serde_json::json!({
         "x402Version": v["x402Version"],
         "paymentPayload": v["paymentPayload"],

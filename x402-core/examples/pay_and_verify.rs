@@ -1,7 +1,12 @@
 //! A client pays a 402 and a server verifies the payment, offline, in one process.
 //!
 //! `cargo run -p x402-core --example pay_and_verify`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,33 +32,64 @@ const PAYMENT_REQUIRED: &str = r#"{
 }"#;
 
 fn main() {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     // A throwaway key: never use a fixed key for real money.
     let key = PrivateKey::from_bytes(&random_nonce().unwrap()).unwrap();
     println!("payer          {}", key.address());
 
     // The server's 402, as a header value.
-    let pr = PaymentRequired::from_json_bytes(PAYMENT_REQUIRED.as_bytes(), &Limits::DEFAULT).unwrap();
+    let pr =
+        PaymentRequired::from_json_bytes(PAYMENT_REQUIRED.as_bytes(), &Limits::DEFAULT).unwrap();
     let pr_header = header::encode_to_string(&pr);
     println!("PAYMENT-REQUIRED  {} bytes", pr_header.len());
 
     // The client: at most 0.05 USDC per request.
-    let policy = Policy { max_amount: Some(50_000u64.into()), ..Policy::default() };
+    let policy = Policy {
+        max_amount: Some(50_000u64.into()),
+        ..Policy::default()
+    };
     let mut out = vec![0u8; 4096];
-    let created = create_payment(pr_header.as_bytes(), &key, random_nonce().unwrap(), now, &policy, &mut out).unwrap();
+    let created = create_payment(
+        pr_header.as_bytes(),
+        &key,
+        random_nonce().unwrap(),
+        now,
+        &policy,
+        &mut out,
+    )
+    .unwrap();
     let value = std::str::from_utf8(&out[..created.len]).unwrap();
-    println!("{}  {} bytes (accepts[{}])", created.header.name(), value.len(), created.index);
+    println!(
+        "{}  {} bytes (accepts[{}])",
+        created.header.name(),
+        value.len(),
+        created.index
+    );
 
     // The server: decode and show the payment, then verify it against its own requirements.
     let mut buf = vec![0u8; value.len()];
-    let PaymentPayload::V2(p) = header::decode_payment_signature(value, &mut buf).unwrap() else { unreachable!() };
-    println!("payload        {}", String::from_utf8(p.payload_json().unwrap().as_value().to_json_vec()).unwrap());
+    let PaymentPayload::V2(p) = header::decode_payment_signature(value, &mut buf).unwrap() else {
+        unreachable!()
+    };
+    println!(
+        "payload        {}",
+        String::from_utf8(p.payload_json().unwrap().as_value().to_json_vec()).unwrap()
+    );
     let requirements = p.accepted.to_json_vec();
     let verdict = verify::verify_header(value, &requirements, now, &Config::default(), &mut buf);
     println!("VerifyResponse {}", verdict.to_json_string());
     assert!(verdict.is_valid());
 
     // Ten minutes later the same payment has expired.
-    let late = verify::verify_header(value, &requirements, now + 600, &Config::default(), &mut buf);
+    let late = verify::verify_header(
+        value,
+        &requirements,
+        now + 600,
+        &Config::default(),
+        &mut buf,
+    );
     println!("10 min later   {}", late.reason.unwrap());
 }

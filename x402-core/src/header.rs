@@ -142,6 +142,18 @@ pub const fn base64_decoded_len(len: usize) -> usize {
     len / 4 * 3
 }
 
+/// The decoded length of a base64 text, counting its padding (an upper bound
+/// for malformed text, which the decoder then refuses).
+fn exact_decoded_len(value: &str) -> usize {
+    let pad = value
+        .bytes()
+        .rev()
+        .take(2)
+        .take_while(|&b| b == b'=')
+        .count();
+    base64_decoded_len(value.len()).saturating_sub(pad)
+}
+
 /// The encoded length of `len` bytes.
 #[must_use]
 pub const fn base64_encoded_len(len: usize) -> usize {
@@ -299,7 +311,7 @@ pub fn decode_to_json<'b>(
     reason: Reason,
 ) -> Result<&'b [u8], Error> {
     let value = trim_ows(value);
-    if base64_decoded_len(value.len()) > max_decoded {
+    if exact_decoded_len(value) > max_decoded {
         return Err(Error::new(
             reason,
             ErrorKind::TooLarge { limit: max_decoded },
@@ -497,7 +509,7 @@ pub fn encode_to_string(doc: &dyn ToJson) -> alloc::string::String {
 #[cfg(feature = "alloc")]
 pub fn decode_to_vec(value: &str, max_decoded: usize) -> Result<alloc::vec::Vec<u8>, Error> {
     let value = trim_ows(value);
-    if base64_decoded_len(value.len()) > max_decoded {
+    if exact_decoded_len(value) > max_decoded {
         return Err(Error::new(
             Reason::InvalidPayload,
             ErrorKind::TooLarge { limit: max_decoded },

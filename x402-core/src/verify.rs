@@ -479,9 +479,15 @@ const NOT_EVM: &str = "not an EVM network (eip155:<chainId>)";
 /// Chain id of a requirement's network (`eip155:N`, or a v1 name).
 fn chain_id(network: &Network, v1: bool) -> Option<u64> {
     if v1 {
-        network.v1_name().filter(|_| !network.is_caip2()).and(network.evm_chain_id())
+        network
+            .v1_name()
+            .filter(|_| !network.is_caip2())
+            .and(network.evm_chain_id())
     } else {
-        network.namespace().filter(|ns| *ns == "eip155").and(network.evm_chain_id())
+        network
+            .namespace()
+            .filter(|ns| *ns == "eip155")
+            .and(network.evm_chain_id())
     }
 }
 

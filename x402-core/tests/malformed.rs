@@ -599,10 +599,11 @@ fn missing_field_cases() -> Vec<Case> {
     }
     missing(Ty::VerifyResponse, VRESP2, "VerifyResponse", "/isValid", RESPONSE, "", "isValid");
     missing(Ty::SupportedResponse, SUP2, "SupportedResponse", "/kinds", RESPONSE, "", "kinds");
+    // Errors inside a list's elements are named by the list.
     for f in ["scheme", "network"] {
-        missing(Ty::SupportedResponse, SUP2, "SupportedResponse", &format!("/kinds/0/{f}"), RESPONSE, "", f);
+        missing(Ty::SupportedResponse, SUP2, "SupportedResponse", &format!("/kinds/0/{f}"), RESPONSE, "kinds", f);
     }
-    missing(Ty::SupportedResponse, SUP2, "SupportedResponse", "/kinds/0/x402Version", VERSION, "", "x402Version");
+    missing(Ty::SupportedResponse, SUP2, "SupportedResponse", "/kinds/0/x402Version", VERSION, "kinds", "x402Version");
     cases.push(j("missing EIP-3009 payload/payload/authorization", Ty::SchemePayload, without(PP2, "/payload/authorization"), PAYLOAD, k!(Invalid(_))).at("", "payload"));
     cases
 }

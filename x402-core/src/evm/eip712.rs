@@ -78,7 +78,8 @@ pub const PERMIT_WITNESS_TRANSFER_FROM_UPTO_TYPEHASH: [u8; 32] =
     hex_bytes(b"51dff6974ad4388c499e7fcfe838d2bd767162553a144098ce20ea661d70c2ee");
 
 /// The canonical Permit2 contract (same address on every chain).
-pub const PERMIT2_ADDRESS: Address = Address(hex_bytes(b"000000000022d473030f116ddee9f6b43ac78ba3"));
+pub const PERMIT2_ADDRESS: Address =
+    Address(hex_bytes(b"000000000022d473030f116ddee9f6b43ac78ba3"));
 /// The x402 `exact` Permit2 proxy: the `spender` of exact Permit2 payments.
 pub const X402_EXACT_PERMIT2_PROXY: Address =
     Address(hex_bytes(b"402085c248eea27d92e8b30b2c58ed07f9e20001"));

@@ -53,6 +53,62 @@ pub trait FromJson<'a>: Sized {
     }
 }
 
+/// An owned JSON document (with `alloc`): keep a decoded header or body beyond the
+/// buffer it came in, and take typed views of it when needed.
+///
+/// ```
+/// use x402_core::types::{Document, facilitator::SettleResponse};
+/// let doc = Document::from_header("eyJzdWNjZXNzIjp0cnVlLCJ0cmFuc2FjdGlvbiI6IjB4YWIiLCJuZXR3b3JrIjoiZWlwMTU1Ojg0NTMyIn0=").unwrap();
+/// let r: SettleResponse<'_> = doc.view().unwrap();
+/// assert!(r.success);
+/// ```
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Document {
+    json: alloc::boxed::Box<[u8]>,
+}
+
+#[cfg(feature = "alloc")]
+impl Document {
+    /// Copies `json` after checking it is one strict JSON document.
+    ///
+    /// # Errors
+    /// `invalid_payload` with the JSON problem.
+    pub fn from_json(json: &[u8], limits: &Limits) -> Result<Document, Error> {
+        crate::json::parse(json, limits).map_err(|k| Error::new(Reason::InvalidPayload, k))?;
+        Ok(Document { json: json.into() })
+    }
+
+    /// Decodes a header value (any kind) into an owned document.
+    ///
+    /// # Errors
+    /// `invalid_payload` for bad base64, size or JSON.
+    pub fn from_header(value: &str) -> Result<Document, Error> {
+        let json = crate::header::decode_to_vec(value, crate::header::DEFAULT_MAX_DECODED)?;
+        Document::from_json(&json, &Limits::DEFAULT)
+    }
+
+    /// The JSON text.
+    #[must_use]
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// A typed view of the document.
+    ///
+    /// # Errors
+    /// `T`'s decoding error.
+    pub fn view<'a, T: FromJson<'a>>(&'a self) -> Result<T, Error> {
+        T::from_json_bytes(
+            &self.json,
+            &Limits {
+                max_len: self.json.len(),
+                ..Limits::DEFAULT
+            },
+        )
+    }
+}
+
 /// An object the crate carries but does not interpret: either received JSON, or
 /// a value of the caller's that writes itself (for documents being built).
 #[derive(Clone, Copy)]
@@ -176,7 +232,7 @@ impl<'a, T: FromJson<'a> + Copy> List<'a, T> {
     fn decode(v: JsonValue<'a>, field: &'static str) -> Result<Self, Error> {
         let arr = array(v, T::REASON, field)?;
         for el in arr.iter() {
-            T::from_json(el).map_err(|e| e.at(field))?;
+            T::from_json(el).map_err(|e| e.in_object(field))?;
         }
         Ok(List::Json(arr))
     }

@@ -63,15 +63,17 @@ impl<'a> FromJson<'a> for Eip3009Authorization {
         let o = object(v, R, "authorization")?;
         let [from, to, value, after, before, nonce] = fields(o, AUTH_KNOWN);
         let get = |v: Option<JsonValue<'a>>, f| required(v, R, f);
-        Ok(Eip3009Authorization {
-            from: address(get(from, "from")?, R, "from")?,
-            to: address(get(to, "to")?, R, "to")?,
-            value: uint_string(get(value, "value")?, R, "value")?,
-            valid_after: uint_string(get(after, "validAfter")?, R, "validAfter")?,
-            valid_before: uint_string(get(before, "validBefore")?, R, "validBefore")?,
-            nonce: b256(get(nonce, "nonce")?, R, "nonce")?,
-        })
-        .map_err(|e: Error| e.in_object("authorization"))
+        let read = || -> Result<Self, Error> {
+            Ok(Eip3009Authorization {
+                from: address(get(from, "from")?, R, "from")?,
+                to: address(get(to, "to")?, R, "to")?,
+                value: uint_string(get(value, "value")?, R, "value")?,
+                valid_after: uint_string(get(after, "validAfter")?, R, "validAfter")?,
+                valid_before: uint_string(get(before, "validBefore")?, R, "validBefore")?,
+                nonce: b256(get(nonce, "nonce")?, R, "nonce")?,
+            })
+        };
+        read().map_err(|e| e.in_object("authorization"))
     }
 }
 
@@ -102,11 +104,17 @@ impl<'a> FromJson<'a> for ExactEvmPayload<'a> {
     fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
         let o = object(v, R, "payload")?;
         let [auth, sig] = fields(o, &["authorization", "signature"]);
-        Ok(ExactEvmPayload {
-            authorization: Eip3009Authorization::from_json(required(auth, R, "authorization")?)?,
-            signature: hex_string(required(sig, R, "signature")?, "signature")?,
-        })
-        .map_err(|e: Error| e.in_object("payload"))
+        let read = || -> Result<Self, Error> {
+            Ok(ExactEvmPayload {
+                authorization: Eip3009Authorization::from_json(required(
+                    auth,
+                    R,
+                    "authorization",
+                )?)?,
+                signature: hex_string(required(sig, R, "signature")?, "signature")?,
+            })
+        };
+        read().map_err(|e| e.in_object("payload"))
     }
 }
 
@@ -273,11 +281,13 @@ impl<'a> FromJson<'a> for BatchSettlementPayload<'a> {
     fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
         let o = object(v, R, "payload")?;
         let [amount, asset] = fields(o, &["amount", "asset"]);
-        Ok(BatchSettlementPayload {
-            amount: uint_string(required(amount, R, "amount")?, R, "amount")?,
-            asset: string(required(asset, R, "asset")?, R, "asset")?,
-        })
-        .map_err(|e: Error| e.in_object("payload"))
+        let read = || -> Result<Self, Error> {
+            Ok(BatchSettlementPayload {
+                amount: uint_string(required(amount, R, "amount")?, R, "amount")?,
+                asset: string(required(asset, R, "asset")?, R, "asset")?,
+            })
+        };
+        read().map_err(|e| e.in_object("payload"))
     }
 }
 

@@ -180,8 +180,7 @@ impl<'a> FromJson<'a> for PaymentRequired<'a> {
         )?;
         Ok(PaymentRequired {
             error: present(error).map(|v| string(v, r, "error")).transpose()?,
-            accepts: List::decode(required(accepts, r, "accepts")?, "accepts")
-                .map_err(|e| e.in_object("accepts"))?,
+            accepts: List::decode(required(accepts, r, "accepts")?, "accepts")?,
             source,
         })
     }

@@ -234,8 +234,7 @@ impl<'a> FromJson<'a> for PaymentRequired<'a> {
         Ok(PaymentRequired {
             error: present(error).map(|v| string(v, r, "error")).transpose()?,
             resource: ResourceInfo::from_json(required(resource, r, "resource")?)?,
-            accepts: List::decode(required(accepts, r, "accepts")?, "accepts")
-                .map_err(|e| e.in_object("accepts"))?,
+            accepts: List::decode(required(accepts, r, "accepts")?, "accepts")?,
             extensions: present(extensions)
                 .map(|v| object(v, r, "extensions").map(RawObject::Json))
                 .transpose()?,
