@@ -106,6 +106,10 @@ fn typed_data_with_other_definitions_is_refused() {
         let e = with(bad).unwrap_err();
         assert_eq!(e.reason().as_str(), "invalid_payload");
     }
+    // Errors name the object they concern.
+    let message = serde_json::to_vec(&v["message"]).unwrap();
+    let e = eip3009_hash_json(b"{}", &message).unwrap_err();
+    assert_eq!((e.object(), e.field()), ("domain", "name"));
     // A Permit2 document must use Permit2's own domain.
     let p = vectors("eip712.json")
         .into_iter()

@@ -128,20 +128,22 @@ pub fn domain_from_json(v: JsonValue<'_>) -> Result<Domain<'_>, Error> {
         o,
         &["name", "version", "chainId", "verifyingContract", "salt"],
     );
-    if salt.is_some() {
-        return Err(invalid("salt is not supported", "salt").in_object("domain"));
-    }
-    Ok(Domain {
-        name: string(required(name, R, "name")?, R, "name")?,
-        version: version.map(|v| string(v, R, "version")).transpose()?,
-        chain_id: chain_id(required(chain, R, "chainId")?)?,
-        verifying_contract: address(
-            required(contract, R, "verifyingContract")?,
-            R,
-            "verifyingContract",
-        )?,
-    })
-    .map_err(|e: Error| e.in_object("domain"))
+    let read = || -> Result<Domain<'_>, Error> {
+        if salt.is_some() {
+            return Err(invalid("salt is not supported", "salt"));
+        }
+        Ok(Domain {
+            name: string(required(name, R, "name")?, R, "name")?,
+            version: version.map(|v| string(v, R, "version")).transpose()?,
+            chain_id: chain_id(required(chain, R, "chainId")?)?,
+            verifying_contract: address(
+                required(contract, R, "verifyingContract")?,
+                R,
+                "verifyingContract",
+            )?,
+        })
+    };
+    read().map_err(|e| e.in_object("domain"))
 }
 
 /// Reads a `PermitWitnessTransferFrom` message (`from`, when present, is ignored:
