@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Tests the C ABI (x402-ffi) and the packages that link it:
+#   1. include/x402.h is what cbindgen generates (scripts/regen.sh --check);
+#   2. the C test program, under AddressSanitizer + UBSan, then under valgrind;
+#   3. the Go package (go test);
+#   4. the Python package (pytest).
+# Installs what is missing first (scripts/install-ffi.sh), unless SKIP_INSTALL=1.
+# Builds in debug, reusing target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+step() { printf '\n==> %s\n' "$*"; }
+
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  step "install missing tools (cbindgen, gcc/ASAN, valgrind, Go, pytest)"
+  scripts/install-ffi.sh
+fi
+
+step "include/x402.h is up to date"
+scripts/regen.sh --check
+
+step "cargo build -p x402-ffi (debug)"
+cargo build -p x402-ffi --locked
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+lib_dir="$target_dir/debug"
+work="$target_dir/x402-ffi-test"
+mkdir -p "$work"
+
+step "shared vectors for the C test"
+python3 x402-ffi/tests/c/vectors_to_tsv.py x402-core/tests/vectors "$work/vectors.tsv"
+
+# Rust's std needs these next to a static library (rustc --print native-static-libs).
+native_libs="-lpthread -ldl -lm -lrt"
+cflags="-std=gnu11 -Wall -Wextra -Werror -g -O1 -I$root/include"
+
+step "C test under AddressSanitizer and UndefinedBehaviorSanitizer"
+gcc $cflags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+  x402-ffi/tests/c/test_x402.c "$lib_dir/libx402.a" $native_libs -o "$work/test_x402_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  "$work/test_x402_asan" "$work/vectors.tsv"
+
+step "C test under valgrind memcheck"
+gcc $cflags x402-ffi/tests/c/test_x402.c "$lib_dir/libx402.a" $native_libs -o "$work/test_x402"
+valgrind --quiet --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite,indirect,possible \
+  "$work/test_x402" "$work/vectors.tsv"

@@ -1,0 +1,918 @@
+/*
+ * Tests of the C API (include/x402.h) against libx402.a: every function, with
+ * misuse (NULL pointers, short and zero-capacity buffers, garbage, bad
+ * arguments), and the shared test vectors flattened by vectors_to_tsv.py.
+ *
+ *   test_x402 VECTORS.tsv
+ *
+ * Built and run by scripts/test-ffi.sh, once under AddressSanitizer and
+ * UndefinedBehaviorSanitizer and once under valgrind memcheck. Ends with the
+ * line "N passed, N failed" (N = checks) and exits non-zero on any failure.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "x402.h"
+
+static unsigned long checks, failures;
+
+#define CHECK(cond, ...)                                                   \
+  do {                                                                     \
+    checks++;                                                              \
+    if (!(cond)) {                                                         \
+      failures++;                                                          \
+      fprintf(stderr, "FAIL %s:%d: (%s) ", __FILE__, __LINE__, #cond);     \
+      fprintf(stderr, __VA_ARGS__);                                        \
+      fputc('\n', stderr);                                                 \
+    }                                                                      \
+  } while (0)
+
+#define SENTINEL 0xA5
+#define BIG 65536
+
+static const uint8_t *u8(const char *s) { return (const uint8_t *)s; }
+
+static int all_sentinel(const uint8_t *buf, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (buf[i] != SENTINEL) return 0;
+  return 1;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* "0x" + 2n hex digits into n bytes; 0 on success. */
+static int parse_hex(const char *s, uint8_t *out, size_t n) {
+  if (strncmp(s, "0x", 2) != 0 || strlen(s) != 2 + 2 * n) return -1;
+  for (size_t i = 0; i < n; i++) {
+    int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+    if (hi < 0 || lo < 0) return -1;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+/* Reads a result message into a NUL-terminated string (for diagnostics). */
+static const char *msg(x402_result r) {
+  static char buf[256];
+  size_t n = 0;
+  if (x402_result_message(r, (uint8_t *)buf, sizeof buf - 1, &n) != X402_RESULT_OK)
+    return "(unknown)";
+  buf[n] = 0;
+  return buf;
+}
+
+/* Copies the invalidReason of a VerifyResponse into `reason` ("-" if none);
+ * returns isValid, or -1 if the output is not a VerifyResponse. */
+static int parse_verdict(const char *json, size_t len, char *reason, size_t cap) {
+  char *s = strndup(json, len);
+  int valid = -1;
+  if (strncmp(s, "{\"isValid\":true", 15) == 0) valid = 1;
+  if (strncmp(s, "{\"isValid\":false", 16) == 0) valid = 0;
+  snprintf(reason, cap, "-");
+  const char *k = strstr(s, "\"invalidReason\":\"");
+  if (k) {
+    k += strlen("\"invalidReason\":\"");
+    const char *e = strchr(k, '"');
+    if (e) snprintf(reason, cap, "%.*s", (int)(e - k), k);
+  }
+  free(s);
+  return valid;
+}
+
+/* ------------------------------------------------------------------------ */
+/* version, result messages, header names                                    */
+
+static void test_version(void) {
+  uint8_t buf[64];
+  size_t n = 0;
+  CHECK(x402_version(buf, sizeof buf, &n) == X402_RESULT_OK, "version");
+  CHECK(n > 9 && memcmp(buf, "x402-ffi ", 9) == 0, "version text %.*s", (int)n, buf);
+  size_t need = 0;
+  CHECK(x402_version(NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE && need == n,
+        "size query gives %zu", need);
+  memset(buf, SENTINEL, sizeof buf);
+  size_t m = 0;
+  CHECK(x402_version(buf, n - 1, &m) == X402_RESULT_INSUFFICIENT_SIZE && m == n, "short");
+  CHECK(all_sentinel(buf, sizeof buf), "nothing written on failure");
+  CHECK(x402_version(buf, sizeof buf, NULL) == X402_RESULT_NULL_PARAMETER, "NULL out_len");
+  CHECK(x402_version(NULL, 8, &m) == X402_RESULT_NULL_PARAMETER, "NULL out, cap 8");
+}
+
+static void test_result_message(void) {
+  const uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 100, 101, 102, 103, 104};
+  uint8_t buf[256];
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    size_t n = 0;
+    CHECK(x402_result_message(codes[i], buf, sizeof buf, &n) == X402_RESULT_OK && n > 0,
+          "message of %u", codes[i]);
+  }
+  size_t n = 0;
+  x402_result_message(X402_RESULT_INVALID_PAYLOAD, buf, sizeof buf, &n);
+  CHECK(n >= 15 && memcmp(buf, "invalid_payload", 15) == 0, "reason-named message");
+  for (uint32_t bad = 10; bad < 100; bad += 17)
+    CHECK(x402_result_message(bad, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT,
+          "unknown code %u", bad);
+  CHECK(x402_result_message(105, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT, "105");
+  CHECK(x402_result_message(0xffffffffu, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT,
+        "max");
+  size_t need = 0;
+  CHECK(x402_result_message(X402_RESULT_OK, NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE &&
+            need == 7,
+        "size of \"success\": %zu", need);
+  CHECK(x402_result_message(X402_RESULT_OK, buf, sizeof buf, NULL) == X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+}
+
+static void test_header_names(void) {
+  static const char *names[] = {"PAYMENT-REQUIRED", "PAYMENT-SIGNATURE", "PAYMENT-RESPONSE",
+                                "X-PAYMENT", "X-PAYMENT-RESPONSE"};
+  for (uint32_t k = 1; k <= 5; k++) {
+    uint8_t buf[32];
+    size_t n = 0;
+    CHECK(x402_header_name(k, buf, sizeof buf, &n) == X402_RESULT_OK, "name of %u", k);
+    CHECK(n == strlen(names[k - 1]) && memcmp(buf, names[k - 1], n) == 0, "name %u", k);
+    uint32_t kind = 99;
+    CHECK(x402_header_kind_from_name(names[k - 1], strlen(names[k - 1]), &kind) ==
+                  X402_RESULT_OK &&
+              kind == k,
+          "kind of %s", names[k - 1]);
+  }
+  uint32_t kind = 77;
+  CHECK(x402_header_kind_from_name("payment-signature", 17, &kind) == X402_RESULT_OK &&
+            kind == X402_HEADER_KIND_PAYMENT_SIGNATURE,
+        "case-insensitive");
+  kind = 77;
+  CHECK(x402_header_kind_from_name("PAYMENT", 7, &kind) == X402_RESULT_INVALID_ARGUMENT &&
+            kind == 77,
+        "unknown name leaves *kind");
+  CHECK(x402_header_kind_from_name("", 0, &kind) == X402_RESULT_INVALID_ARGUMENT, "empty");
+  CHECK(x402_header_kind_from_name("\xff\xfe", 2, &kind) == X402_RESULT_INVALID_UTF8, "utf8");
+  CHECK(x402_header_kind_from_name(NULL, 3, &kind) == X402_RESULT_NULL_PARAMETER, "NULL name");
+  CHECK(x402_header_kind_from_name("X-PAYMENT", 9, NULL) == X402_RESULT_NULL_PARAMETER,
+        "NULL kind");
+  uint8_t buf[32];
+  size_t n = 0;
+  CHECK(x402_header_name(X402_HEADER_KIND_ANY, buf, sizeof buf, &n) ==
+            X402_RESULT_INVALID_ARGUMENT,
+        "ANY has no name");
+  CHECK(x402_header_name(6, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT, "6");
+  CHECK(x402_header_name(1, buf, 3, &n) == X402_RESULT_INSUFFICIENT_SIZE && n == 16, "short");
+}
+
+/* ------------------------------------------------------------------------ */
+/* verify                                                                     */
+
+static const char *VALID_V2_BODY = NULL; /* set from the first valid vector */
+static uint64_t VALID_V2_NOW = 0;
+
+static void test_verify_misuse(void) {
+  uint8_t out[BIG];
+  size_t n = 0;
+  char reason[128];
+  /* Garbage is an invalid payment, not an error. */
+  const char *garbage[] = {"", "{}", "[]", "null", "{\"x402Version\":2}", "\x01\x02\xff",
+                           "{\"x402Version\":2,\"x402Version\":2}", "{\"a\":1} x"};
+  const char *reasons[] = {"invalid_payload", "invalid_x402_version", "invalid_payload",
+                           "invalid_payload", "invalid_payload", "invalid_payload",
+                           "invalid_payload", "invalid_payload"};
+  for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+    x402_result r = x402_verify(u8(garbage[i]), strlen(garbage[i]), 1750000000, out, sizeof out, &n);
+    CHECK(r == X402_RESULT_OK, "garbage %zu: %s", i, msg(r));
+    CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0, "garbage %zu invalid", i);
+    (void)reasons;
+  }
+  CHECK(x402_verify(u8("{}"), 2, 0, out, sizeof out, &n) == X402_RESULT_OK, "{}");
+  CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
+            strcmp(reason, "invalid_x402_version") == 0,
+        "{} gives %s", reason);
+  /* Zero-length input with a valid pointer. */
+  CHECK(x402_verify(u8(""), 0, 0, out, sizeof out, &n) == X402_RESULT_OK, "empty");
+  /* NULLs. */
+  CHECK(x402_verify(NULL, 0, 0, out, sizeof out, &n) == X402_RESULT_NULL_PARAMETER, "NULL req");
+  CHECK(x402_verify(u8("{}"), 2, 0, out, sizeof out, NULL) == X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+  CHECK(x402_verify(u8("{}"), 2, 0, NULL, 10, &n) == X402_RESULT_NULL_PARAMETER, "NULL out");
+  /* Length above PTRDIFF_MAX. */
+  CHECK(x402_verify(u8("{}"), SIZE_MAX, 0, out, sizeof out, &n) == X402_RESULT_INVALID_ARGUMENT,
+        "huge length");
+  /* Short buffers: size query, then one byte short, then exact. */
+  size_t need = 0;
+  CHECK(x402_verify(u8("{}"), 2, 0, NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE && need > 0,
+        "size query");
+  memset(out, SENTINEL, sizeof out);
+  size_t m = 0;
+  CHECK(x402_verify(u8("{}"), 2, 0, out, need - 1, &m) == X402_RESULT_INSUFFICIENT_SIZE &&
+            m == need && all_sentinel(out, sizeof out),
+        "short buffer untouched");
+  CHECK(x402_verify(u8("{}"), 2, 0, out, need, &m) == X402_RESULT_OK && m == need, "exact");
+
+  /* Config. */
+  char err[256];
+  const char *bad_configs[] = {"", "[]", "{\"facilitatorAddresses\":\"x\"}",
+                               "{\"facilitatorAddresses\":[\"0x12\"]}", "{\"other\":[]}"};
+  for (size_t i = 0; i < sizeof bad_configs / sizeof bad_configs[0]; i++) {
+    memset(out, SENTINEL, 64);
+    err[0] = 0;
+    x402_result r = x402_verify_with_config(u8("{}"), 2, 0, u8(bad_configs[i]),
+                                            strlen(bad_configs[i]), out, sizeof out, &n, err,
+                                            sizeof err);
+    CHECK(r == X402_RESULT_INVALID_CONFIG, "config %zu: %s", i, msg(r));
+    CHECK(strlen(err) > 0 && strstr(err, "verifier config") == err, "config message: %s", err);
+    CHECK(all_sentinel(out, 64), "no output on failure");
+  }
+  CHECK(x402_verify_with_config(u8("{}"), 2, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_OK,
+        "NULL config is no config");
+  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("{}"), 2, out, sizeof out, &n, err, 0) ==
+            X402_RESULT_OK,
+        "empty config");
+  /* err_cap of 1 gets only the NUL; err_cap 0 is untouched. */
+  err[0] = 'x';
+  err[1] = 'y';
+  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 1) ==
+                X402_RESULT_INVALID_CONFIG &&
+            err[0] == 0 && err[1] == 'y',
+        "err_cap 1");
+  err[0] = 'x';
+  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 0) ==
+                X402_RESULT_INVALID_CONFIG &&
+            err[0] == 'x',
+        "err_cap 0");
+  /* A truncated message stays within err_cap. */
+  memset(err, SENTINEL, sizeof err);
+  x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 8);
+  CHECK(strlen(err) == 7 && (uint8_t)err[8] == SENTINEL, "truncated to 7 + NUL");
+
+  /* verify_header misuse. */
+  const char *req = "{\"scheme\":\"exact\"}";
+  CHECK(x402_verify_header("bm90IGpzb24=", 12, u8(req), strlen(req), 0, NULL, 0, out, sizeof out,
+                           &n, err, sizeof err) == X402_RESULT_OK,
+        "not JSON header is a verdict");
+  CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
+            strcmp(reason, "invalid_payload") == 0,
+        "header verdict %s", reason);
+  CHECK(x402_verify_header("\xff\xfe\xfd\xfc", 4, u8(req), strlen(req), 0, NULL, 0, out,
+                           sizeof out, &n, err, sizeof err) == X402_RESULT_OK,
+        "non-UTF-8 header is a verdict");
+  CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
+            strcmp(reason, "invalid_payload") == 0,
+        "non-UTF-8 verdict %s", reason);
+  CHECK(x402_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_OK,
+        "empty header and requirements");
+  CHECK(x402_verify_header(NULL, 0, u8(req), 1, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL header");
+  CHECK(x402_verify_header("", 0, NULL, 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL requirements");
+  CHECK(x402_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, NULL, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+  CHECK(x402_verify_header("", 0, u8(""), 0, 0, u8("x"), 1, out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_INVALID_CONFIG,
+        "bad config");
+}
+
+/* ------------------------------------------------------------------------ */
+/* headers                                                                    */
+
+static void test_header_misuse(void) {
+  uint8_t out[BIG];
+  size_t n = 0;
+  char err[256];
+  const char *pr = "{\"x402Version\":2,\"resource\":{\"url\":\"https://a.example/x\"},\"accepts\":[]}";
+  CHECK(x402_encode_header(X402_HEADER_KIND_PAYMENT_REQUIRED, u8(pr), strlen(pr), out, sizeof out,
+                           &n, err, sizeof err) == X402_RESULT_OK,
+        "encode PR: %s", err);
+  char value[512];
+  snprintf(value, sizeof value, "%.*s", (int)n, (char *)out);
+  size_t vlen = n;
+  CHECK(x402_decode_header(X402_HEADER_KIND_PAYMENT_REQUIRED, value, vlen, out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_OK &&
+            n == strlen(pr) && memcmp(out, pr, n) == 0,
+        "round trip");
+  CHECK(x402_decode_header(X402_HEADER_KIND_ANY, value, vlen, out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_OK &&
+            n == strlen(pr),
+        "decode any");
+  /* Surrounding whitespace is allowed, as in HTTP. */
+  char padded[520];
+  snprintf(padded, sizeof padded, " \t%s ", value);
+  CHECK(x402_decode_header(1, padded, strlen(padded), out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_OK,
+        "OWS");
+  /* Wrong kind for the document. */
+  x402_result r = x402_decode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, value, vlen, out,
+                                     sizeof out, &n, err, sizeof err);
+  CHECK(r != X402_RESULT_OK && r >= 100, "PR as a payment: %s", msg(r));
+  CHECK(strlen(err) > 0, "message");
+  /* Garbage. */
+  const char *bad[] = {"", "!!!!", "Zg", "Zh==", "e30=" /* {} */, "bnVsbA==" /* null */};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    for (uint32_t k = 0; k <= 5; k++) {
+      memset(out, SENTINEL, 64);
+      err[0] = 0;
+      r = x402_decode_header(k, bad[i], strlen(bad[i]), out, sizeof out, &n, err, sizeof err);
+      CHECK(r >= 100, "garbage %zu kind %u: %s", i, k, msg(r));
+      CHECK(err[0] != 0 && all_sentinel(out, 64), "garbage %zu kind %u output", i, k);
+    }
+  }
+  CHECK(x402_decode_header(1, "\xc3\x28", 2, out, sizeof out, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_UTF8,
+        "not UTF-8");
+  CHECK(x402_decode_header(6, value, vlen, out, sizeof out, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_ARGUMENT,
+        "kind 6");
+  CHECK(x402_decode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL value");
+  CHECK(x402_decode_header(1, value, vlen, out, sizeof out, NULL, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+  size_t need = 0;
+  CHECK(x402_decode_header(1, value, vlen, NULL, 0, &need, NULL, 0) ==
+                X402_RESULT_INSUFFICIENT_SIZE &&
+            need == strlen(pr),
+        "size query");
+  memset(out, SENTINEL, sizeof out);
+  CHECK(x402_decode_header(1, value, vlen, out, need - 1, &n, NULL, 0) ==
+                X402_RESULT_INSUFFICIENT_SIZE &&
+            n == need && all_sentinel(out, sizeof out),
+        "short");
+
+  /* Encoding. */
+  CHECK(x402_encode_header(X402_HEADER_KIND_ANY, u8(pr), strlen(pr), out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_INVALID_ARGUMENT,
+        "encode ANY");
+  CHECK(x402_encode_header(99, u8(pr), strlen(pr), out, sizeof out, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_ARGUMENT,
+        "encode 99");
+  CHECK(x402_encode_header(1, u8("{"), 1, out, sizeof out, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_PAYMENT_REQUIREMENTS,
+        "encode garbage: %s", err);
+  CHECK(x402_encode_header(1, u8("{\"x402Version\":3}"), 17, out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_INVALID_X402_VERSION,
+        "version 3: %s", err);
+  CHECK(x402_encode_header(3, u8("{\"success\":true}"), 16, out, sizeof out, &n, err,
+                           sizeof err) == X402_RESULT_INVALID_RESPONSE,
+        "response missing fields: %s", err);
+  const char *sr = "{\"success\":true,\"transaction\":\"0xab\",\"network\":\"eip155:08453\"}";
+  CHECK(x402_encode_header(3, u8(sr), strlen(sr), out, sizeof out, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_NETWORK,
+        "bad network: %s", err);
+  CHECK(x402_encode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL json");
+  need = 0;
+  CHECK(x402_encode_header(1, u8(pr), strlen(pr), NULL, 0, &need, NULL, 0) ==
+                X402_RESULT_INSUFFICIENT_SIZE &&
+            need == vlen,
+        "encode size query");
+}
+
+/* ------------------------------------------------------------------------ */
+/* payments, digests, keys                                                    */
+
+static const char *PR_JSON =
+    "{\"x402Version\":2,\"resource\":{\"url\":\"https://api.example.com/data\"},\"accepts\":[{"
+    "\"scheme\":\"exact\",\"network\":\"eip155:84532\",\"amount\":\"10000\",\"asset\":"
+    "\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\",\"payTo\":"
+    "\"0x209693Bc6afc0C5328bA36FaF03C514EF312287C\",\"maxTimeoutSeconds\":60,\"extra\":{"
+    "\"name\":\"USDC\",\"version\":\"2\"}}]}";
+static const char *PR_REQUIREMENTS =
+    "{\"scheme\":\"exact\",\"network\":\"eip155:84532\",\"amount\":\"10000\",\"asset\":"
+    "\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\",\"payTo\":"
+    "\"0x209693Bc6afc0C5328bA36FaF03C514EF312287C\",\"maxTimeoutSeconds\":60,\"extra\":{"
+    "\"name\":\"USDC\",\"version\":\"2\"}}";
+
+static void test_create_payment(void) {
+  uint8_t key[32], nonce[32], zero[32] = {0}, order[32];
+  memset(key, 0x11, sizeof key);
+  memset(nonce, 0x22, sizeof nonce);
+  memset(order, 0xff, sizeof order); /* above the group order */
+  uint8_t out[BIG];
+  size_t n = 0;
+  char err[256];
+  x402_payment_info info;
+  memset(&info, SENTINEL, sizeof info);
+  uint64_t now = 1750000000;
+  x402_result r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0,
+                                      &info, out, sizeof out, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK, "create: %s %s", msg(r), err);
+  CHECK(info.header_kind == X402_HEADER_KIND_PAYMENT_SIGNATURE && info.accepts_index == 0,
+        "info %u %u", info.header_kind, info.accepts_index);
+  uint8_t addr[64];
+  size_t alen = 0;
+  CHECK(x402_private_key_address(key, addr, sizeof addr, &alen) == X402_RESULT_OK && alen == 42,
+        "address");
+  CHECK(strlen(info.payer) == 42 && memcmp(info.payer, addr, 42) == 0, "payer %s", info.payer);
+  /* Deterministic: the same inputs give the same header. */
+  uint8_t again[BIG];
+  size_t n2 = 0;
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == X402_RESULT_OK &&
+            n2 == n && memcmp(out, again, n) == 0,
+        "deterministic, info may be NULL");
+  /* It verifies. */
+  uint8_t verdict[4096];
+  size_t vn = 0;
+  char reason[128];
+  CHECK(x402_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now, NULL,
+                           0, verdict, sizeof verdict, &vn, NULL, 0) == X402_RESULT_OK,
+        "verify created");
+  CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 1, "created is valid: %.*s",
+        (int)vn, verdict);
+  /* ... but not 10 minutes later (maxTimeoutSeconds is 60). */
+  x402_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now + 600,
+                     NULL, 0, verdict, sizeof verdict, &vn, NULL, 0);
+  CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 0 &&
+            strcmp(reason, "invalid_exact_evm_payload_authorization_valid_before") == 0,
+        "expired: %s", reason);
+  /* From the PAYMENT-REQUIRED header value too. */
+  uint8_t prh[4096];
+  size_t prn = 0;
+  CHECK(x402_encode_header(1, u8(PR_JSON), strlen(PR_JSON), prh, sizeof prh, &prn, NULL, 0) ==
+            X402_RESULT_OK,
+        "encode PR");
+  CHECK(x402_create_payment(prh, prn, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
+                            NULL, 0) == X402_RESULT_OK &&
+            n2 == n && memcmp(out, again, n) == 0,
+        "from the header value");
+
+  /* Policies. */
+  const char *ok_policy = "{\"maxAmount\":\"10000\",\"networks\":[\"base-sepolia\"]}";
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(ok_policy),
+                            strlen(ok_policy), NULL, again, sizeof again, &n2, err,
+                            sizeof err) == X402_RESULT_OK,
+        "allowed: %s", err);
+  const char *cheap = "{\"maxAmount\":\"9999\"}";
+  memset(again, SENTINEL, 64);
+  memset(&info, SENTINEL, sizeof info);
+  r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(cheap),
+                          strlen(cheap), &info, again, sizeof again, &n2, err, sizeof err);
+  CHECK(r == X402_RESULT_INVALID_PAYMENT_REQUIREMENTS, "over the max: %s", msg(r));
+  CHECK(strstr(err, "maximum") != NULL, "says why: %s", err);
+  CHECK(all_sentinel(again, 64) && all_sentinel((uint8_t *)&info, sizeof info),
+        "nothing written");
+  const char *bad_policies[] = {"", "{\"maxAmount\":10}", "{\"maxAmount\":\"-1\"}",
+                                "{\"networks\":[\"EIP155:1\"]}", "{\"max\":\"1\"}",
+                                "{\"allowUpto\":1}"};
+  for (size_t i = 0; i < sizeof bad_policies / sizeof bad_policies[0]; i++) {
+    err[0] = 0;
+    r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(bad_policies[i]),
+                            strlen(bad_policies[i]), NULL, again, sizeof again, &n2, err,
+                            sizeof err);
+    CHECK(r == X402_RESULT_INVALID_POLICY && strstr(err, "payment policy") == err,
+          "policy %zu: %s %s", i, msg(r), err);
+  }
+  /* Keys. */
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), zero, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, err, sizeof err) == X402_RESULT_INVALID_PRIVATE_KEY,
+        "zero key");
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), order, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, err, sizeof err) == X402_RESULT_INVALID_PRIVATE_KEY,
+        "key above the order");
+  /* Garbage PaymentRequired. */
+  const char *bad_pr[] = {"", "{", "{}", "!!!!", "e30=", "{\"x402Version\":2,\"accepts\":[]}"};
+  for (size_t i = 0; i < sizeof bad_pr / sizeof bad_pr[0]; i++) {
+    r = x402_create_payment(u8(bad_pr[i]), strlen(bad_pr[i]), key, nonce, now, NULL, 0, NULL,
+                            again, sizeof again, &n2, err, sizeof err);
+    CHECK(r >= 100, "bad PR %zu: %s", i, msg(r));
+  }
+  /* NULLs and short buffers. */
+  CHECK(x402_create_payment(NULL, 0, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
+                            NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL PR");
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), NULL, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL key");
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, NULL, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL nonce");
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+  size_t need = 0;
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, NULL,
+                            0, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE &&
+            need == n,
+        "size query %zu vs %zu", need, n);
+  memset(again, SENTINEL, sizeof again);
+  memset(&info, SENTINEL, sizeof info);
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, again,
+                            n - 1, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE &&
+            all_sentinel(again, sizeof again) && all_sentinel((uint8_t *)&info, sizeof info),
+        "short: nothing written, info included");
+}
+
+static const char *SPEC_DOMAIN =
+    "{\"name\":\"USDC\",\"version\":\"2\",\"chainId\":84532,\"verifyingContract\":"
+    "\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\"}";
+static const char *SPEC_MESSAGE =
+    "{\"from\":\"0x857b06519E91e3A54538791bDbb0E22373e36b66\",\"to\":"
+    "\"0x209693Bc6afc0C5328bA36FaF03C514EF312287C\",\"value\":\"10000\",\"validAfter\":"
+    "\"1740672089\",\"validBefore\":\"1740672154\",\"nonce\":"
+    "\"0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480\"}";
+static const char *SPEC_DIGEST =
+    "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6";
+
+static void test_digests_misuse(void) {
+  uint8_t d[32], want[32];
+  char err[256];
+  parse_hex(SPEC_DIGEST, want, 32);
+  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
+                            strlen(SPEC_MESSAGE), d, err, sizeof err) == X402_RESULT_OK &&
+            memcmp(d, want, 32) == 0,
+        "the spec's known answer");
+  memset(d, SENTINEL, sizeof d);
+  CHECK(x402_eip3009_digest(u8("{}"), 2, u8(SPEC_MESSAGE), strlen(SPEC_MESSAGE), d, err,
+                            sizeof err) == X402_RESULT_INVALID_PAYLOAD &&
+            all_sentinel(d, 32) && strstr(err, "domain") != NULL,
+        "empty domain: %s", err);
+  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8("[1]"), 3, d, err,
+                            sizeof err) == X402_RESULT_INVALID_PAYLOAD,
+        "array message");
+  CHECK(x402_eip3009_digest(NULL, 0, u8("{}"), 2, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "1");
+  CHECK(x402_eip3009_digest(u8("{}"), 2, NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "2");
+  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
+                            strlen(SPEC_MESSAGE), NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL digest");
+  CHECK(x402_permit2_digest(8453, u8("{}"), 2, d, err, sizeof err) == X402_RESULT_INVALID_PAYLOAD,
+        "empty permit: %s", err);
+  CHECK(x402_permit2_digest(8453, NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL msg");
+  CHECK(x402_permit2_digest(8453, u8("{}"), 2, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL out");
+  const char *bad_typed[] = {"", "{}", "{\"primaryType\":\"Mail\",\"domain\":{},\"message\":{}}",
+                             "\xff"};
+  for (size_t i = 0; i < sizeof bad_typed / sizeof bad_typed[0]; i++)
+    CHECK(x402_typed_data_digest(u8(bad_typed[i]), strlen(bad_typed[i]), d, err, sizeof err) ==
+              X402_RESULT_INVALID_PAYLOAD,
+          "typed data %zu", i);
+  CHECK(x402_typed_data_digest(NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL typed");
+  CHECK(x402_typed_data_digest(u8("{}"), 2, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL");
+
+  /* Recovery. */
+  uint8_t key[32];
+  memset(key, 0x33, sizeof key);
+  uint8_t addr[64];
+  size_t n = 0;
+  CHECK(x402_private_key_address(key, addr, sizeof addr, &n) == X402_RESULT_OK && n == 42, "addr");
+  CHECK(x402_private_key_address(key, addr, 41, &n) == X402_RESULT_INSUFFICIENT_SIZE && n == 42,
+        "short");
+  CHECK(x402_private_key_address(NULL, addr, sizeof addr, &n) == X402_RESULT_NULL_PARAMETER, "N");
+  uint8_t zero[32] = {0};
+  CHECK(x402_private_key_address(zero, addr, sizeof addr, &n) == X402_RESULT_INVALID_PRIVATE_KEY,
+        "zero key");
+  uint8_t sig[65] = {0};
+  CHECK(x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_SIGNATURE,
+        "zero signature: %s", err);
+  CHECK(x402_recover_address(want, sig, 64, addr, sizeof addr, &n, err, sizeof err) ==
+                X402_RESULT_INVALID_SIGNATURE &&
+            strstr(err, "2098") != NULL,
+        "64 bytes: %s", err);
+  CHECK(x402_recover_address(want, u8("0x12"), 4, addr, sizeof addr, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_SIGNATURE,
+        "short hex");
+  CHECK(x402_recover_address(want, u8("hello"), 5, addr, sizeof addr, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_SIGNATURE,
+        "not hex");
+  CHECK(x402_recover_address(want, u8("\xff\xfe"), 2, addr, sizeof addr, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_SIGNATURE,
+        "not UTF-8");
+  CHECK(x402_recover_address(want, u8(""), 0, addr, sizeof addr, &n, err, sizeof err) ==
+            X402_RESULT_INVALID_SIGNATURE,
+        "empty");
+  CHECK(x402_recover_address(NULL, sig, 65, addr, sizeof addr, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL digest");
+  CHECK(x402_recover_address(want, NULL, 65, addr, sizeof addr, &n, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL sig");
+  CHECK(x402_recover_address(want, sig, 65, addr, sizeof addr, NULL, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL out_len");
+}
+
+/* Deterministic garbage through every parser: nothing may crash or leak. */
+static void test_garbage(void) {
+  uint32_t s = 12345;
+  uint8_t in[600], out[4096], d[32];
+  size_t n;
+  char err[64];
+  unsigned long oks = 0;
+  const char *prefixes[] = {"{\"x402Version\":2,\"paymentPayload\":", "{\"x402Version\":1,",
+                            "eyJ4NDAyVmVyc2lvbiI6Mi", "{\"primaryType\":\"TransferWithAuthorization\""};
+  for (int iter = 0; iter < 400; iter++) {
+    size_t len = 0;
+    const char *p = prefixes[iter % 4];
+    memcpy(in, p, strlen(p));
+    len = strlen(p);
+    size_t extra = (size_t)(iter * 7 % 500);
+    for (size_t i = 0; i < extra; i++) {
+      s = s * 1103515245u + 12345u;
+      uint8_t c = (uint8_t)(s >> 16);
+      in[len++] = (iter & 1) ? (uint8_t)(" {}[]:,\"0123abcx\\" [c % 17]) : c;
+    }
+    uint32_t k = (uint32_t)(iter % 6);
+    /* The digest functions write only on success: start from known bytes. */
+    memset(d, iter, sizeof d);
+    if (x402_verify(in, len, 1750000000, out, sizeof out, &n) == X402_RESULT_OK) oks++;
+    x402_verify_header((char *)in, len, in, len, 1750000000, NULL, 0, out, sizeof out, &n, err,
+                       sizeof err);
+    x402_decode_header(k, (char *)in, len, out, sizeof out, &n, err, sizeof err);
+    x402_encode_header(k, in, len, out, sizeof out, &n, err, sizeof err);
+    x402_typed_data_digest(in, len, d, err, sizeof err);
+    x402_eip3009_digest(in, len, in, len, d, err, sizeof err);
+    x402_permit2_digest(1, in, len, d, err, sizeof err);
+    x402_recover_address(d, in, len < 200 ? len : 65, out, sizeof out, &n, err, sizeof err);
+    uint8_t key[32], nonce[32] = {1};
+    memcpy(key, in + (len > 32 ? len - 32 : 0), 32);
+    x402_create_payment(in, len, key, nonce, 0, len % 3 ? NULL : in, len, NULL, out, sizeof out,
+                        &n, err, sizeof err);
+  }
+  CHECK(oks == 400, "x402_verify answered every garbage body with a verdict (%lu)", oks);
+}
+
+/* The API has no global state: the same calls from several threads agree. */
+struct thread_arg {
+  int ok;
+};
+
+static void *verify_in_thread(void *p) {
+  struct thread_arg *a = p;
+  uint8_t out[4096];
+  size_t n = 0;
+  char reason[64];
+  a->ok = 1;
+  for (int i = 0; i < 20; i++) {
+    if (x402_verify(u8(VALID_V2_BODY), strlen(VALID_V2_BODY), VALID_V2_NOW, out, sizeof out, &n) !=
+            X402_RESULT_OK ||
+        parse_verdict((char *)out, n, reason, sizeof reason) != 1)
+      a->ok = 0;
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  if (!VALID_V2_BODY) {
+    CHECK(0, "no valid vector for the thread test");
+    return;
+  }
+  pthread_t t[4];
+  struct thread_arg a[4];
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, verify_in_thread, &a[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(a[i].ok, "thread %d", i);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* shared vectors                                                             */
+
+#define MAXF 12
+
+static int split(char *line, char **f) {
+  int n = 0;
+  f[n++] = line;
+  for (char *c = line; *c && n < MAXF; c++) {
+    if (*c == '\t') {
+      *c = 0;
+      f[n++] = c + 1;
+    }
+  }
+  return n;
+}
+
+/* Calls verify the way a binding does: ask the size, allocate, call again. */
+static char *verify_alloc(const char *body, uint64_t now, const char *config, size_t *len) {
+  size_t need = 0;
+  x402_result r = x402_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
+                                          NULL, 0, &need, NULL, 0);
+  if (r != X402_RESULT_INSUFFICIENT_SIZE) return NULL;
+  char *out = malloc(need);
+  r = x402_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
+                              (uint8_t *)out, need, len, NULL, 0);
+  if (r != X402_RESULT_OK || *len != need) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+static unsigned long n_verdicts, n_payments, n_headers, n_eip712;
+
+static void vector_verdict(char **f) {
+  const char *name = f[1];
+  uint64_t now = strtoull(f[2], NULL, 10);
+  int stricter = f[3][0] == '1', threw = f[4][0] == '1', want_valid = f[5][0] == '1';
+  const char *want_reason = f[6], *config = f[7], *body = f[8];
+  size_t n = 0;
+  char *out = verify_alloc(body, now, config, &n);
+  CHECK(out != NULL, "%s: verify failed", name);
+  if (!out) return;
+  char reason[128];
+  int valid = parse_verdict(out, n, reason, sizeof reason);
+  if (stricter) {
+    CHECK(valid == 0, "%s: stricter than the reference, expected invalid: %.*s", name, (int)n, out);
+  } else if (threw) {
+    CHECK(valid == 0 && (strcmp(reason, "invalid_payload") == 0 ||
+                         strcmp(reason, "unsupported_scheme") == 0),
+          "%s: the reference threw; got %.*s", name, (int)n, out);
+  } else {
+    CHECK(valid == want_valid && strcmp(reason, want_reason) == 0,
+          "%s: expected %d/%s, got %.*s", name, want_valid, want_reason, (int)n, out);
+  }
+  /* Without a config, only upto verdicts may differ. */
+  if (!strstr(body, "\"upto\"")) {
+    uint8_t plain[BIG];
+    size_t pn = 0;
+    CHECK(x402_verify(u8(body), strlen(body), now, plain, sizeof plain, &pn) == X402_RESULT_OK &&
+              pn == n && memcmp(plain, out, n) == 0,
+          "%s: x402_verify agrees", name);
+  }
+  if (valid == 1 && !VALID_V2_BODY && strstr(body, "{\"x402Version\":2") == body &&
+      !strstr(body, "\"upto\"")) {
+    VALID_V2_BODY = strdup(body);
+    VALID_V2_NOW = now;
+  }
+  free(out);
+  n_verdicts++;
+}
+
+static void vector_payment(char **f, unsigned idx) {
+  const char *name = f[1], *config = f[3], *payer = f[4], *value = f[5], *req = f[6];
+  const char *pr = f[7];
+  uint64_t now = strtoull(f[2], NULL, 10);
+  uint8_t out[BIG];
+  size_t n = 0;
+  char reason[128], err[256];
+  /* The official client's payment verifies here. */
+  x402_result r = x402_verify_header(value, strlen(value), u8(req), strlen(req), now, u8(config),
+                                     strlen(config), out, sizeof out, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK, "%s: %s", name, msg(r));
+  CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 1, "%s: %.*s", name, (int)n, out);
+  char want_payer[64];
+  snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", payer);
+  out[n < sizeof out ? n : sizeof out - 1] = 0;
+  CHECK(strcasestr((char *)out, want_payer) != NULL, "%s: payer %s in %s", name, payer, out);
+  /* It decodes under its own header name and under ANY, identically. */
+  uint8_t a[BIG], b[BIG];
+  size_t an = 0, bn = 0;
+  CHECK(x402_decode_header(X402_HEADER_KIND_ANY, value, strlen(value), a, sizeof a, &an, NULL,
+                           0) == X402_RESULT_OK,
+        "%s: decode any", name);
+  uint32_t kind = 0;
+  int v1 = strstr(name, "v1") == name;
+  kind = v1 ? X402_HEADER_KIND_X_PAYMENT : X402_HEADER_KIND_PAYMENT_SIGNATURE;
+  CHECK(x402_decode_header(kind, value, strlen(value), b, sizeof b, &bn, NULL, 0) ==
+                X402_RESULT_OK &&
+            an == bn && memcmp(a, b, an) == 0,
+        "%s: decode as %u", name, kind);
+  /* A payment created here for the same 402 verifies against the same requirements. */
+  uint8_t key[32], nonce[32];
+  memset(key, (int)(idx + 1), sizeof key);
+  memset(nonce, 0x5a, sizeof nonce);
+  nonce[31] = (uint8_t)idx;
+  x402_payment_info info;
+  const char *policy = "{\"allowUpto\":true}";
+  r = x402_create_payment(u8(pr), strlen(pr), key, nonce, now, u8(policy), strlen(policy), &info,
+                          a, sizeof a, &an, err, sizeof err);
+  CHECK(r == X402_RESULT_OK, "%s: create: %s %s", name, msg(r), err);
+  if (r != X402_RESULT_OK) return;
+  CHECK(info.header_kind == kind, "%s: header kind %u", name, info.header_kind);
+  r = x402_verify_header((char *)a, an, u8(req), strlen(req), now, u8(config), strlen(config), b,
+                         sizeof b, &bn, NULL, 0);
+  CHECK(r == X402_RESULT_OK && parse_verdict((char *)b, bn, reason, sizeof reason) == 1,
+        "%s: created here verifies: %.*s", name, (int)bn, b);
+  b[bn < sizeof b ? bn : sizeof b - 1] = 0;
+  snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", info.payer);
+  CHECK(strstr((char *)b, want_payer) != NULL, "%s: our payer", name);
+  n_payments++;
+}
+
+static void vector_header(char **f) {
+  const char *name = f[1], *header_name = f[2], *value = f[3];
+  uint32_t kind = 0;
+  CHECK(x402_header_kind_from_name(header_name, strlen(header_name), &kind) == X402_RESULT_OK,
+        "%s: kind", name);
+  uint8_t json[BIG], enc[BIG];
+  size_t jn = 0, en = 0;
+  char err[256];
+  x402_result r = x402_decode_header(kind, value, strlen(value), json, sizeof json, &jn, err,
+                                     sizeof err);
+  CHECK(r == X402_RESULT_OK, "%s: decode: %s %s", name, msg(r), err);
+  if (r != X402_RESULT_OK) return;
+  /* Re-encoding gives the SDK's header value, byte for byte. */
+  r = x402_encode_header(kind, json, jn, enc, sizeof enc, &en, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && en == strlen(value) && memcmp(enc, value, en) == 0,
+        "%s: encode gives the SDK's value: %s %s", name, msg(r), err);
+  n_headers++;
+}
+
+static void vector_eip712(char **f) {
+  const char *name = f[1], *kind = f[2], *typed = f[4], *domain = f[5], *message = f[6];
+  uint64_t chain = strtoull(f[3], NULL, 10);
+  uint8_t want[32], got[32], sig[65];
+  char err[256];
+  CHECK(parse_hex(f[7], want, 32) == 0 && parse_hex(f[8], sig, 65) == 0, "%s: hex", name);
+  x402_result r = x402_typed_data_digest(u8(typed), strlen(typed), got, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && memcmp(got, want, 32) == 0, "%s: typed data %s", name, err);
+  memset(got, 0, sizeof got);
+  if (strcmp(kind, "eip3009") == 0)
+    r = x402_eip3009_digest(u8(domain), strlen(domain), u8(message), strlen(message), got, err,
+                            sizeof err);
+  else
+    r = x402_permit2_digest(chain, u8(message), strlen(message), got, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && memcmp(got, want, 32) == 0, "%s: %s digest %s", name, kind, err);
+  uint8_t addr[64];
+  size_t n = 0;
+  r = x402_recover_address(want, u8(f[8]), strlen(f[8]), addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0,
+        "%s: recover (hex) %s", name, err);
+  r = x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0, "%s: recover (raw)", name);
+  /* Another digest recovers another address. */
+  want[0] ^= 1;
+  r = x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r != X402_RESULT_OK || memcmp(addr, f[9], 42) != 0, "%s: tampered digest", name);
+  uint8_t key[32];
+  CHECK(parse_hex(f[10], key, 32) == 0, "%s: key hex", name);
+  CHECK(x402_private_key_address(key, addr, sizeof addr, &n) == X402_RESULT_OK && n == 42 &&
+            memcmp(addr, f[9], 42) == 0,
+        "%s: key address", name);
+  n_eip712++;
+}
+
+static void run_vectors(const char *path) {
+  FILE *fp = fopen(path, "r");
+  CHECK(fp != NULL, "open %s", path);
+  if (!fp) return;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  unsigned payment_idx = 0;
+  while ((len = getline(&line, &cap, fp)) > 0) {
+    if (line[len - 1] == '\n') line[len - 1] = 0;
+    char *f[MAXF];
+    int nf = split(line, f);
+    switch (f[0][0]) {
+      case 'V':
+        CHECK(nf == 9, "V fields %d", nf);
+        if (nf == 9) vector_verdict(f);
+        break;
+      case 'P':
+        CHECK(nf == 8, "P fields %d", nf);
+        if (nf == 8) vector_payment(f, payment_idx++);
+        break;
+      case 'H':
+        CHECK(nf == 4, "H fields %d", nf);
+        if (nf == 4) vector_header(f);
+        break;
+      case 'E':
+        CHECK(nf == 11, "E fields %d", nf);
+        if (nf == 11) vector_eip712(f);
+        break;
+      default:
+        CHECK(0, "unknown record %s", f[0]);
+    }
+  }
+  free(line);
+  fclose(fp);
+  CHECK(n_verdicts >= 100 && n_payments >= 10 && n_headers >= 20 && n_eip712 >= 80,
+        "vector counts %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712);
+  printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712\n", n_verdicts,
+         n_payments, n_headers, n_eip712);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s VECTORS.tsv\n", argv[0]);
+    return 2;
+  }
+  test_version();
+  test_result_message();
+  test_header_names();
+  test_verify_misuse();
+  test_header_misuse();
+  test_create_payment();
+  test_digests_misuse();
+  test_garbage();
+  run_vectors(argv[1]);
+  test_threads();
+  free((void *)VALID_V2_BODY);
+  printf("%lu passed, %lu failed\n", checks - failures, failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Flattens the shared JSON vectors into one tab-separated text file for the C
+test, which has no JSON parser. Only fields are copied; every expectation is
+decided in test_x402.c. JSON values are re-serialized compactly (json.dumps
+escapes tabs and newlines, so a value never spans a field or a line).
+
+Records (first field):
+  V name now stricter threw isValid invalidReason config_json request_json
+  P name now config_json payer header_value requirements_json payment_required_json
+  H name header_name value
+  E name kind chainId typed_data_json domain_json message_json digest signature address private_key
+"""
+import json
+import sys
+from pathlib import Path
+
+# official-verdicts.json: "absent: [0xFAc11174700000000000000000000000000000fA]".
+# That spelling is mixed case without a valid EIP-55 checksum (the generator's
+# fake signer compares addresses case-insensitively), which this library
+# refuses; in lower case it is the same address.
+DEFAULT_FACILITATORS = ["0xfac11174700000000000000000000000000000fa"]
+
+
+def compact(v):
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def main(vectors_dir, out_path):
+    d = Path(vectors_dir)
+    rows = []
+    load = lambda f: json.loads((d / f).read_text(encoding="utf-8"))["vectors"]
+    for v in load("official-verdicts.json"):
+        verdict = v["verdict"]
+        config = {"facilitatorAddresses": v.get("facilitatorAddresses", DEFAULT_FACILITATORS)}
+        rows.append(["V", v["name"], str(v["now"]), "1" if v.get("stricter") else "0",
+                     "1" if "threw" in verdict else "0",
+                     "1" if verdict.get("isValid") else "0",
+                     verdict.get("invalidReason") or "-", compact(config), compact(v["request"])])
+    for v in load("official-payments.json"):
+        config = {"facilitatorAddresses": v.get("facilitatorAddresses", DEFAULT_FACILITATORS)}
+        rows.append(["P", v["name"], str(v["now"]), compact(config), v["payer"], v["header"],
+                     compact(v["paymentRequirements"]), compact(v["paymentRequired"])])
+    for v in load("sdk-headers.json"):
+        rows.append(["H", v["name"], v["header"], v["value"]])
+    for f in ("eip712.json", "eip712-eth-account.json"):
+        for v in load(f):
+            typed = {"types": v["types"], "primaryType": v["primaryType"],
+                     "domain": v["domain"], "message": v["message"]}
+            rows.append(["E", v["name"], v["kind"], str(v["domain"]["chainId"]), compact(typed),
+                         compact(v["domain"]), compact(v["message"]), v["digest"],
+                         v["signature"], v["address"], v["privateKey"]])
+    with open(out_path, "w", encoding="utf-8") as out:
+        for r in rows:
+            assert all("\t" not in f and "\n" not in f for f in r)
+            out.write("\t".join(r) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
