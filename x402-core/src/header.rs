@@ -416,25 +416,8 @@ impl ToJson for Decoded<'_> {
 /// # Errors
 /// An [`Error`] with the kind's reason.
 pub fn decode<'b>(kind: HeaderKind, value: &str, buf: &'b mut [u8]) -> Result<Decoded<'b>, Error> {
-    match kind {
-        HeaderKind::PaymentRequired => {
-            decode_payment_required(value, buf).map(Decoded::PaymentRequired)
-        }
-        HeaderKind::PaymentSignature | HeaderKind::XPayment => {
-            let p = decode_payment_signature(value, buf)?;
-            if p.x402_version() != kind.x402_version() {
-                return Err(Error::new(
-                    Reason::InvalidX402Version,
-                    ErrorKind::Invalid("header name and x402Version disagree"),
-                )
-                .at("x402Version"));
-            }
-            Ok(Decoded::PaymentPayload(p))
-        }
-        HeaderKind::PaymentResponse | HeaderKind::XPaymentResponse => {
-            decode_payment_response(value, buf).map(Decoded::SettleResponse)
-        }
-    }
+    let json = decode_to_json(value, buf, DEFAULT_MAX_DECODED, kind.reason())?;
+    decode_json(kind, json)
 }
 
 /// Decodes a header value without knowing its kind: the JSON's shape decides
