@@ -44,3 +44,14 @@ gcc $cflags x402-ffi/tests/c/test_x402.c "$lib_dir/libx402.a" $native_libs -o "$
 valgrind --quiet --error-exitcode=1 --leak-check=full \
   --errors-for-leak-kinds=definite,indirect,possible \
   "$work/test_x402" "$work/vectors.tsv"
+
+step "Go package (cgo, linked statically against the debug libx402.a)"
+# A directory holding only the static library, so that cgo's -lx402 cannot pick
+# libx402.so.
+mkdir -p "$work/lib-static"
+ln -sf "$lib_dir/libx402.a" "$work/lib-static/libx402.a"
+(cd x402-ffi/go &&
+  CGO_ENABLED=1 CGO_LDFLAGS="-L$work/lib-static" GOPROXY=off GOFLAGS=-mod=mod \
+    go test -count=1 -v ./... >"$work/go-test.log" 2>&1) || { cat "$work/go-test.log"; exit 1; }
+grep -E '^(--- FAIL|ok|FAIL)' "$work/go-test.log" || true
+printf 'go: %s tests and subtests passed\n' "$(grep -cE '^ *--- PASS' "$work/go-test.log")"

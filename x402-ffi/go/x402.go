@@ -1,0 +1,426 @@
+// Package x402 is the x402 payment protocol (HTTP 402) for Go: it verifies
+// payments, decodes and encodes the x402 headers, creates payments and
+// computes EIP-712 digests through libx402, the C ABI of the Rust core
+// x402-rs (include/x402.h). Every protocol decision is made there.
+//
+// # Linking
+//
+// The package links libx402 with cgo. Build the library with
+// `cargo build -p x402-ffi --release` and point cgo at it, for example
+//
+//	CGO_LDFLAGS="-L$PWD/target/release" go build ./...
+//
+// With both libx402.a and libx402.so in that directory the linker picks the
+// shared library (set LD_LIBRARY_PATH at run time); a directory holding only
+// libx402.a gives a self-contained binary.
+//
+// # Errors
+//
+// An invalid payment is not an error: Verify returns a VerifyResponse with
+// IsValid false and the reference SDK's reason string. Errors (*Error) report
+// unreadable documents, bad settings and misuse, with the library's result
+// code and a description.
+package x402
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -lx402 -lpthread -ldl -lm
+#include <stdlib.h>
+#include "x402.h"
+*/
+import "C"
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Result is a result code of the C API (x402_result).
+type Result uint32
+
+// The result codes; their numbers are part of the ABI and never reused.
+const (
+	ResultOK                         Result = C.X402_RESULT_OK
+	ResultNullParameter              Result = C.X402_RESULT_NULL_PARAMETER
+	ResultInsufficientSize           Result = C.X402_RESULT_INSUFFICIENT_SIZE
+	ResultPanic                      Result = C.X402_RESULT_PANIC
+	ResultInvalidArgument            Result = C.X402_RESULT_INVALID_ARGUMENT
+	ResultInvalidUTF8                Result = C.X402_RESULT_INVALID_UTF8
+	ResultInvalidConfig              Result = C.X402_RESULT_INVALID_CONFIG
+	ResultInvalidPolicy              Result = C.X402_RESULT_INVALID_POLICY
+	ResultInvalidPrivateKey          Result = C.X402_RESULT_INVALID_PRIVATE_KEY
+	ResultInvalidSignature           Result = C.X402_RESULT_INVALID_SIGNATURE
+	ResultInvalidPayload             Result = C.X402_RESULT_INVALID_PAYLOAD
+	ResultInvalidPaymentRequirements Result = C.X402_RESULT_INVALID_PAYMENT_REQUIREMENTS
+	ResultInvalidResponse            Result = C.X402_RESULT_INVALID_RESPONSE
+	ResultInvalidX402Version         Result = C.X402_RESULT_INVALID_X402_VERSION
+	ResultInvalidNetwork             Result = C.X402_RESULT_INVALID_NETWORK
+)
+
+// String is the library's sentence for the code.
+func (r Result) String() string {
+	var buf [256]byte
+	var n C.size_t
+	if C.x402_result_message(C.uint32_t(r), (*C.uint8_t)(&buf[0]), C.size_t(len(buf)), &n) != C.X402_RESULT_OK {
+		return fmt.Sprintf("unknown x402 result %d", uint32(r))
+	}
+	return string(buf[:n])
+}
+
+// Error is a failed call: its result code and a description.
+type Error struct {
+	Code    Result
+	Message string
+}
+
+func (e *Error) Error() string { return "x402: " + e.Message }
+
+// Reason is the protocol reason string the description starts with
+// ("invalid_payload", ...), or "" when the error is not about a document.
+func (e *Error) Reason() string {
+	if e.Code < ResultInvalidPayload {
+		return ""
+	}
+	if i := strings.Index(e.Message, ":"); i > 0 {
+		return e.Message[:i]
+	}
+	return ""
+}
+
+// HeaderKind names an x402 HTTP header.
+type HeaderKind uint32
+
+// The header kinds.
+const (
+	// HeaderAny is for decoding only: the document's shape decides.
+	HeaderAny              HeaderKind = C.X402_HEADER_KIND_ANY
+	HeaderPaymentRequired  HeaderKind = C.X402_HEADER_KIND_PAYMENT_REQUIRED
+	HeaderPaymentSignature HeaderKind = C.X402_HEADER_KIND_PAYMENT_SIGNATURE
+	HeaderPaymentResponse  HeaderKind = C.X402_HEADER_KIND_PAYMENT_RESPONSE
+	HeaderXPayment         HeaderKind = C.X402_HEADER_KIND_X_PAYMENT
+	HeaderXPaymentResponse HeaderKind = C.X402_HEADER_KIND_X_PAYMENT_RESPONSE
+)
+
+// String is the header's name as the specification spells it.
+func (k HeaderKind) String() string {
+	s, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
+		return C.x402_header_name(C.uint32_t(k), out, cap, n)
+	}, 32)
+	if err != nil {
+		return fmt.Sprintf("HeaderKind(%d)", uint32(k))
+	}
+	return s
+}
+
+// HeaderKindFromName looks a header name up, ignoring ASCII case.
+func HeaderKindFromName(name string) (HeaderKind, error) {
+	b := []byte(name)
+	var k C.uint32_t
+	r := C.x402_header_kind_from_name((*C.char)(unsafe.Pointer(ptr(b))), C.size_t(len(b)), &k)
+	if r != C.X402_RESULT_OK {
+		return 0, &Error{Code: Result(r), Message: fmt.Sprintf("%q: %s", name, Result(r))}
+	}
+	return HeaderKind(k), nil
+}
+
+// zero backs the pointer passed for empty inputs: the C API wants non-NULL.
+var zero [1]byte
+
+func ptr(b []byte) *C.uint8_t {
+	if len(b) == 0 {
+		return (*C.uint8_t)(unsafe.Pointer(&zero[0]))
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
+}
+
+// optPtr is NULL for a nil slice (an absent optional input).
+func optPtr(b []byte) *C.uint8_t {
+	if b == nil {
+		return nil
+	}
+	return ptr(b)
+}
+
+type outCall func(out *C.uint8_t, cap C.size_t, n *C.size_t, errBuf *C.char, errCap C.size_t) C.x402_result
+
+// outBytes calls f with a buffer of `guess` bytes, growing it to the size the
+// library asks for on X402_RESULT_INSUFFICIENT_SIZE.
+func outBytes(f outCall, guess int) ([]byte, error) {
+	var errBuf [512]C.char
+	buf := make([]byte, guess)
+	for attempt := 0; attempt < 3; attempt++ {
+		var n C.size_t
+		errBuf[0] = 0
+		r := f(ptr(buf), C.size_t(len(buf)), &n, &errBuf[0], C.size_t(len(errBuf)))
+		switch r {
+		case C.X402_RESULT_OK:
+			return buf[:n], nil
+		case C.X402_RESULT_INSUFFICIENT_SIZE:
+			buf = make([]byte, int(n))
+			continue
+		}
+		msg := C.GoString(&errBuf[0])
+		if msg == "" {
+			msg = Result(r).String()
+		}
+		return nil, &Error{Code: Result(r), Message: msg}
+	}
+	return nil, &Error{Code: ResultInsufficientSize, Message: Result(ResultInsufficientSize).String()}
+}
+
+func outText(f outCall, guess int) (string, error) {
+	b, err := outBytes(f, guess)
+	return string(b), err
+}
+
+func unixSeconds(t time.Time) C.uint64_t {
+	if s := t.Unix(); s > 0 {
+		return C.uint64_t(s)
+	}
+	return 0
+}
+
+// Version is the linked library's version ("x402-ffi 0.1.0").
+func Version() string {
+	s, _ := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
+		return C.x402_version(out, cap, n)
+	}, 64)
+	return s
+}
+
+// ChainCheck is a check that needs the chain, owed by the host after a valid
+// offline verdict (contract code, nonce state, balance, allowance, simulation).
+type ChainCheck struct {
+	Check      string `json:"check"`
+	Asset      string `json:"asset,omitempty"`
+	Authorizer string `json:"authorizer,omitempty"`
+	Nonce      string `json:"nonce,omitempty"`
+	Owner      string `json:"owner,omitempty"`
+	Amount     string `json:"amount,omitempty"`
+	Proxy      string `json:"proxy,omitempty"`
+}
+
+// VerifyResponse is the facilitator's answer to POST /verify.
+type VerifyResponse struct {
+	IsValid        bool   `json:"isValid"`
+	InvalidReason  string `json:"invalidReason,omitempty"`
+	InvalidMessage string `json:"invalidMessage,omitempty"`
+	Payer          string `json:"payer,omitempty"`
+	Extra          *struct {
+		ChainChecks []ChainCheck `json:"chainChecks"`
+	} `json:"extra,omitempty"`
+	// JSON is the response as the library wrote it.
+	JSON []byte `json:"-"`
+}
+
+// ChainChecks lists what the host must still check on chain (empty unless valid).
+func (v *VerifyResponse) ChainChecks() []ChainCheck {
+	if v.Extra == nil {
+		return nil
+	}
+	return v.Extra.ChainChecks
+}
+
+func verifyResponse(b []byte, err error) (VerifyResponse, error) {
+	var v VerifyResponse
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("x402: reading the VerifyResponse: %w", err)
+	}
+	v.JSON = b
+	return v, nil
+}
+
+// Verifier holds a verifier's settings. The zero value has none: `upto`
+// payments are then refused (they must name one of FacilitatorAddresses).
+type Verifier struct {
+	// FacilitatorAddresses are this facilitator's signer addresses.
+	FacilitatorAddresses []string `json:"facilitatorAddresses,omitempty"`
+}
+
+func (v *Verifier) configJSON() ([]byte, error) {
+	if v == nil || len(v.FacilitatorAddresses) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(v)
+}
+
+// Verify verifies a POST /verify body ({x402Version, paymentPayload,
+// paymentRequirements}, v1 or v2) offline at time now.
+func (v *Verifier) Verify(req []byte, now time.Time) (VerifyResponse, error) {
+	cfg, err := v.configJSON()
+	if err != nil {
+		return VerifyResponse{}, err
+	}
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_verify_with_config(ptr(req), C.size_t(len(req)), unixSeconds(now),
+			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
+	}, 512))
+}
+
+// VerifyHeader verifies a PAYMENT-SIGNATURE or X-PAYMENT header value against
+// the server's own requirements (PaymentRequirements JSON of the header's
+// version), offline at time now.
+func (v *Verifier) VerifyHeader(header string, requirements []byte, now time.Time) (VerifyResponse, error) {
+	cfg, err := v.configJSON()
+	if err != nil {
+		return VerifyResponse{}, err
+	}
+	h := []byte(header)
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_verify_header((*C.char)(unsafe.Pointer(ptr(h))), C.size_t(len(h)),
+			ptr(requirements), C.size_t(len(requirements)), unixSeconds(now),
+			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
+	}, 512))
+}
+
+// Verify verifies a POST /verify body with no verifier settings; see Verifier.Verify.
+func Verify(req []byte, now time.Time) (VerifyResponse, error) {
+	return (*Verifier)(nil).Verify(req, now)
+}
+
+// VerifyHeader verifies a payment header with no verifier settings; see
+// Verifier.VerifyHeader.
+func VerifyHeader(header string, requirements []byte, now time.Time) (VerifyResponse, error) {
+	return (*Verifier)(nil).VerifyHeader(header, requirements, now)
+}
+
+// DecodeHeader decodes a header value of the given kind (HeaderAny: by shape)
+// and returns its document as compact JSON, strictly validated.
+func DecodeHeader(kind HeaderKind, value string) ([]byte, error) {
+	v := []byte(value)
+	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_decode_header(C.uint32_t(kind), (*C.char)(unsafe.Pointer(ptr(v))), C.size_t(len(v)),
+			out, cap, n, e, ec)
+	}, len(v))
+}
+
+// EncodeHeader validates a JSON document for the header kind and returns the
+// header value (base64 of its compact JSON).
+func EncodeHeader(kind HeaderKind, doc []byte) (string, error) {
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_encode_header(C.uint32_t(kind), ptr(doc), C.size_t(len(doc)), out, cap, n, e, ec)
+	}, len(doc)*4/3+8)
+}
+
+// Policy limits what CreatePayment pays. Empty lists allow anything.
+type Policy struct {
+	// Networks allowed: CAIP-2 identifiers or v1 names.
+	Networks []string `json:"networks,omitempty"`
+	// Assets allowed (token addresses).
+	Assets []string `json:"assets,omitempty"`
+	// MaxAmount is the most paid for one request, in atomic units (decimal); "" for no cap.
+	MaxAmount string `json:"maxAmount,omitempty"`
+	// AllowUpto accepts `upto` (pay up to an amount, settled later).
+	AllowUpto bool `json:"allowUpto,omitempty"`
+}
+
+// Payment is a created payment.
+type Payment struct {
+	// Header is the header to send Value in: PAYMENT-SIGNATURE (v2) or X-PAYMENT (v1).
+	Header HeaderKind
+	// Value is the header value.
+	Value string
+	// AcceptsIndex is the index of the chosen requirement in accepts.
+	AcceptsIndex int
+	// Payer is the payer's address (EIP-55).
+	Payer string
+}
+
+// CreatePayment pays a 402: paymentRequired is the PaymentRequired JSON or a
+// PAYMENT-REQUIRED header value; the first requirement the policy allows is
+// signed with privateKey. The nonce comes from crypto/rand.
+func CreatePayment(paymentRequired []byte, privateKey [32]byte, now time.Time, policy *Policy) (Payment, error) {
+	var nonce [32]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return Payment{}, err
+	}
+	return CreatePaymentWithNonce(paymentRequired, privateKey, nonce, now, policy)
+}
+
+// CreatePaymentWithNonce is CreatePayment with the caller's 32-byte nonce: the
+// same inputs give the same payment, so a nonce must never be reused.
+func CreatePaymentWithNonce(paymentRequired []byte, privateKey, nonce [32]byte, now time.Time, policy *Policy) (Payment, error) {
+	var pol []byte
+	if policy != nil {
+		var err error
+		if pol, err = json.Marshal(policy); err != nil {
+			return Payment{}, err
+		}
+	}
+	var info C.x402_payment_info
+	value, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_create_payment(ptr(paymentRequired), C.size_t(len(paymentRequired)),
+			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), (*C.uint8_t)(unsafe.Pointer(&nonce[0])),
+			unixSeconds(now), optPtr(pol), C.size_t(len(pol)), &info, out, cap, n, e, ec)
+	}, 2048)
+	for i := range privateKey {
+		privateKey[i] = 0
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	return Payment{
+		Header:       HeaderKind(info.header_kind),
+		Value:        value,
+		AcceptsIndex: int(info.accepts_index),
+		Payer:        C.GoString(&info.payer[0]),
+	}, nil
+}
+
+func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result) ([32]byte, error) {
+	var d [32]byte
+	var errBuf [512]C.char
+	if r := f((*C.uint8_t)(unsafe.Pointer(&d[0])), &errBuf[0], C.size_t(len(errBuf))); r != C.X402_RESULT_OK {
+		return d, &Error{Code: Result(r), Message: C.GoString(&errBuf[0])}
+	}
+	return d, nil
+}
+
+// Eip3009Digest is the EIP-712 digest an EIP-3009 payer signs, from the domain
+// JSON ({name, version, chainId, verifyingContract}) and the
+// TransferWithAuthorization message JSON (a payload's authorization).
+func Eip3009Digest(domain, message []byte) ([32]byte, error) {
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_eip3009_digest(ptr(domain), C.size_t(len(domain)), ptr(message), C.size_t(len(message)), d, e, ec)
+	})
+}
+
+// Permit2Digest is the EIP-712 digest a Permit2 payer signs on chainID, from
+// the PermitWitnessTransferFrom message JSON (a payload's permit2Authorization).
+func Permit2Digest(chainID uint64, message []byte) ([32]byte, error) {
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_permit2_digest(C.uint64_t(chainID), ptr(message), C.size_t(len(message)), d, e, ec)
+	})
+}
+
+// TypedDataDigest is the EIP-712 digest of a typed-data document ({types,
+// primaryType, domain, message}) of an x402 primary type.
+func TypedDataDigest(typedData []byte) ([32]byte, error) {
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_typed_data_digest(ptr(typedData), C.size_t(len(typedData)), d, e, ec)
+	})
+}
+
+// RecoverAddress returns the EIP-55 address that signed digest. signature is
+// 65 raw bytes r||s||v or the text "0x" + 130 hex digits; high-s and 64-byte
+// signatures are refused.
+func RecoverAddress(digest [32]byte, signature []byte) (string, error) {
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+		return C.x402_recover_address((*C.uint8_t)(unsafe.Pointer(&digest[0])), ptr(signature),
+			C.size_t(len(signature)), out, cap, n, e, ec)
+	}, 42)
+}
+
+// PrivateKeyAddress returns the EIP-55 address of a secp256k1 private key.
+func PrivateKeyAddress(privateKey [32]byte) (string, error) {
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
+		return C.x402_private_key_address((*C.uint8_t)(unsafe.Pointer(&privateKey[0])), out, cap, n)
+	}, 42)
+}
