@@ -55,3 +55,14 @@ ln -sf "$lib_dir/libx402.a" "$work/lib-static/libx402.a"
     go test -count=1 -v ./... >"$work/go-test.log" 2>&1) || { cat "$work/go-test.log"; exit 1; }
 grep -E '^(--- FAIL|ok|FAIL)' "$work/go-test.log" || true
 printf 'go: %s tests and subtests passed\n' "$(grep -cE '^ *--- PASS' "$work/go-test.log")"
+
+step "Python package (ctypes over the debug libx402.so, pytest)"
+set +e
+X402_LIB="$lib_dir/libx402.so" x402-ffi/python/.venv/bin/python -m pytest -q -p no:cacheprovider x402-ffi/python
+status=$?
+set -e
+case $status in
+  0) ;;
+  5) echo "pytest collected no tests: the Python tests are missing" >&2; exit 1 ;;
+  *) echo "pytest failed (exit $status)" >&2; exit "$status" ;;
+esac

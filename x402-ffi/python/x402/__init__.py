@@ -1,0 +1,379 @@
+"""The x402 payment protocol (HTTP 402) for Python, through libx402.
+
+Every protocol decision is made by the Rust core behind the C ABI
+(include/x402.h); this package converts Python values and forwards them.
+An invalid payment is not an error: :func:`verify` returns a
+:class:`VerifyResponse` with ``is_valid`` false and the reference SDK's reason
+string. :class:`X402Error` reports unreadable documents, bad settings and
+misuse, with the library's result code.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as _dt
+import enum
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+from . import _native
+
+__all__ = [
+    "ChainCheck", "HeaderKind", "Payment", "Policy", "Result", "VerifyResponse", "X402Error",
+    "create_payment", "decode_header", "eip3009_digest", "encode_header", "header_kind_from_name",
+    "library_path", "permit2_digest", "private_key_address", "recover_address",
+    "typed_data_digest", "verify", "verify_header", "version",
+]
+
+_lib = _native.lib
+
+Json = Union[bytes, bytearray, str, dict, list]
+Time = Union[int, float, _dt.datetime]
+
+
+class Result(enum.IntEnum):
+    """The C API's result codes (x402_result); numbers are never reused."""
+
+    OK = 0
+    NULL_PARAMETER = 1
+    INSUFFICIENT_SIZE = 2
+    PANIC = 3
+    INVALID_ARGUMENT = 4
+    INVALID_UTF8 = 5
+    INVALID_CONFIG = 6
+    INVALID_POLICY = 7
+    INVALID_PRIVATE_KEY = 8
+    INVALID_SIGNATURE = 9
+    INVALID_PAYLOAD = 100
+    INVALID_PAYMENT_REQUIREMENTS = 101
+    INVALID_RESPONSE = 102
+    INVALID_X402_VERSION = 103
+    INVALID_NETWORK = 104
+
+    @property
+    def message(self) -> str:
+        """The library's sentence for this code."""
+        return _result_message(int(self))
+
+
+class HeaderKind(enum.IntEnum):
+    """The x402 HTTP headers (x402_header_kind)."""
+
+    ANY = 0  #: decoding only: the document's shape decides
+    PAYMENT_REQUIRED = 1
+    PAYMENT_SIGNATURE = 2
+    PAYMENT_RESPONSE = 3
+    X_PAYMENT = 4
+    X_PAYMENT_RESPONSE = 5
+
+    @property
+    def header_name(self) -> str:
+        """The name as the specification spells it (``PAYMENT-SIGNATURE``)."""
+        return _out_bytes(lambda o, c, n, e, ec: _lib.x402_header_name(int(self), o, c, n), 32).decode()
+
+
+class X402Error(Exception):
+    """A failed call: the result code and the library's description."""
+
+    def __init__(self, code: int, message: str):
+        try:
+            self.code: Union[Result, int] = Result(code)
+        except ValueError:
+            self.code = code
+        self.message = message
+        super().__init__(message)
+
+    @property
+    def reason(self) -> Optional[str]:
+        """The protocol reason string the description starts with, if any."""
+        if int(self.code) >= 100 and ":" in self.message:
+            return self.message.split(":", 1)[0]
+        return None
+
+
+def _result_message(code: int) -> str:
+    buf = ctypes.create_string_buffer(256)
+    n = ctypes.c_size_t()
+    if _lib.x402_result_message(code, buf, 256, ctypes.byref(n)) != 0:
+        return f"unknown x402 result {code}"
+    return buf.raw[: n.value].decode()
+
+
+def _out_bytes(call: Callable, guess: int) -> bytes:
+    """Calls ``call(out, cap, out_len, err_buf, err_cap)`` with a buffer of
+    ``guess`` bytes, growing it on INSUFFICIENT_SIZE."""
+    err = ctypes.create_string_buffer(512)
+    cap = max(guess, 1)
+    for _ in range(3):
+        buf = ctypes.create_string_buffer(cap)
+        n = ctypes.c_size_t()
+        err[0] = b"\0"
+        r = call(buf, cap, ctypes.byref(n), err, len(err))
+        if r == Result.OK:
+            return buf.raw[: n.value]
+        if r == Result.INSUFFICIENT_SIZE:
+            cap = n.value
+            continue
+        raise X402Error(r, err.value.decode("utf-8", "replace") or _result_message(r))
+    raise X402Error(Result.INSUFFICIENT_SIZE, _result_message(Result.INSUFFICIENT_SIZE))
+
+
+def _bytes(v: Json) -> bytes:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _unix(now: Time) -> int:
+    if isinstance(now, _dt.datetime):
+        now = now.timestamp()
+    return max(0, int(now))
+
+
+def _fixed32(v: Union[bytes, bytearray, str], what: str) -> bytes:
+    if isinstance(v, str):
+        v = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+    v = bytes(v)
+    if len(v) != 32:
+        raise ValueError(f"{what} must be 32 bytes, got {len(v)}")
+    return v
+
+
+def version() -> str:
+    """The linked library's version (``x402-ffi 0.1.0``)."""
+    return _out_bytes(lambda o, c, n, e, ec: _lib.x402_version(o, c, n), 64).decode()
+
+
+def library_path() -> Optional[str]:
+    """The path of the loaded libx402."""
+    return _native.path
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """A check that needs the chain, owed after a valid offline verdict."""
+
+    check: str
+    asset: Optional[str] = None
+    authorizer: Optional[str] = None
+    nonce: Optional[str] = None
+    owner: Optional[str] = None
+    amount: Optional[str] = None
+    proxy: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class VerifyResponse:
+    """The answer of POST /verify."""
+
+    is_valid: bool
+    invalid_reason: Optional[str] = None
+    invalid_message: Optional[str] = None
+    payer: Optional[str] = None
+    chain_checks: List[ChainCheck] = field(default_factory=list)
+    json: bytes = b""
+
+    @classmethod
+    def _from_json(cls, raw: bytes) -> "VerifyResponse":
+        d = json.loads(raw)
+        checks = [ChainCheck(**c) for c in d.get("extra", {}).get("chainChecks", [])]
+        return cls(
+            is_valid=d["isValid"],
+            invalid_reason=d.get("invalidReason"),
+            invalid_message=d.get("invalidMessage"),
+            payer=d.get("payer"),
+            chain_checks=checks,
+            json=raw,
+        )
+
+
+def _config(facilitator_addresses: Optional[Sequence[str]]) -> Optional[bytes]:
+    if not facilitator_addresses:
+        return None
+    return _bytes({"facilitatorAddresses": list(facilitator_addresses)})
+
+
+def verify(request: Json, now: Time, *, facilitator_addresses: Optional[Sequence[str]] = None) -> VerifyResponse:
+    """Verifies a POST /verify body (``{x402Version, paymentPayload,
+    paymentRequirements}``, v1 or v2) offline at ``now`` (unix seconds or a
+    datetime). ``facilitator_addresses``: this facilitator's signer addresses,
+    which ``upto`` payments must name (without them, upto is refused)."""
+    body, cfg = _bytes(request), _config(facilitator_addresses)
+    t = _unix(now)
+    raw = _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_verify_with_config(
+            body, len(body), t, cfg, len(cfg or b""), o, c, n, e, ec
+        ),
+        512,
+    )
+    return VerifyResponse._from_json(raw)
+
+
+def verify_header(
+    header: Union[str, bytes],
+    requirements: Json,
+    now: Time,
+    *,
+    facilitator_addresses: Optional[Sequence[str]] = None,
+) -> VerifyResponse:
+    """Verifies a PAYMENT-SIGNATURE or X-PAYMENT header value against the
+    server's own requirements (PaymentRequirements of the header's version)."""
+    h = header.encode("utf-8") if isinstance(header, str) else bytes(header)
+    req, cfg = _bytes(requirements), _config(facilitator_addresses)
+    t = _unix(now)
+    raw = _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_verify_header(
+            h, len(h), req, len(req), t, cfg, len(cfg or b""), o, c, n, e, ec
+        ),
+        512,
+    )
+    return VerifyResponse._from_json(raw)
+
+
+def header_kind_from_name(name: str) -> HeaderKind:
+    """Looks a header name up, ignoring ASCII case."""
+    b = name.encode("utf-8")
+    k = ctypes.c_uint32()
+    r = _lib.x402_header_kind_from_name(b, len(b), ctypes.byref(k))
+    if r != Result.OK:
+        raise X402Error(r, f"{name!r}: {_result_message(r)}")
+    return HeaderKind(k.value)
+
+
+def decode_header(kind: Union[HeaderKind, int], value: Union[str, bytes]) -> dict:
+    """Decodes a header value of ``kind`` (``HeaderKind.ANY``: by shape) into
+    its document, strictly validated."""
+    v = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    raw = _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_decode_header(int(kind), v, len(v), o, c, n, e, ec), len(v)
+    )
+    return json.loads(raw)
+
+
+def encode_header(kind: Union[HeaderKind, int], document: Json) -> str:
+    """Validates a document for the header ``kind`` and returns the header value."""
+    doc = _bytes(document)
+    raw = _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_encode_header(int(kind), doc, len(doc), o, c, n, e, ec),
+        len(doc) * 4 // 3 + 8,
+    )
+    return raw.decode("ascii")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What :func:`create_payment` may pay. Empty lists allow anything."""
+
+    networks: Sequence[str] = ()  #: CAIP-2 identifiers or v1 names
+    assets: Sequence[str] = ()  #: token addresses
+    max_amount: Optional[Union[int, str]] = None  #: atomic units
+    allow_upto: bool = False
+
+    def _json(self) -> bytes:
+        d: dict = {}
+        if self.networks:
+            d["networks"] = list(self.networks)
+        if self.assets:
+            d["assets"] = list(self.assets)
+        if self.max_amount is not None:
+            d["maxAmount"] = str(self.max_amount)
+        if self.allow_upto:
+            d["allowUpto"] = True
+        return _bytes(d)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A created payment: send ``value`` in the header ``header_name``."""
+
+    header: HeaderKind
+    header_name: str
+    value: str
+    accepts_index: int
+    payer: str
+
+
+def create_payment(
+    payment_required: Json,
+    private_key: Union[bytes, str],
+    now: Time,
+    *,
+    policy: Optional[Policy] = None,
+    nonce: Optional[bytes] = None,
+) -> Payment:
+    """Pays a 402: ``payment_required`` is the PaymentRequired (JSON, dict or a
+    PAYMENT-REQUIRED header value); the first requirement the policy allows is
+    signed with the 32-byte ``private_key``. ``nonce`` (32 bytes) defaults to
+    ``os.urandom(32)``; the same inputs give the same payment, so never reuse one."""
+    pr = _bytes(payment_required)
+    key = _fixed32(private_key, "private_key")
+    n32 = _fixed32(nonce if nonce is not None else os.urandom(32), "nonce")
+    pol = policy._json() if policy is not None else None
+    info = _native.PaymentInfo()
+    t = _unix(now)
+    raw = _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_create_payment(
+            pr, len(pr), key, n32, t, pol, len(pol or b""), ctypes.byref(info), o, c, n, e, ec
+        ),
+        2048,
+    )
+    kind = HeaderKind(info.header_kind)
+    return Payment(
+        header=kind,
+        header_name=kind.header_name,
+        value=raw.decode("ascii"),
+        accepts_index=info.accepts_index,
+        payer=info.payer.decode("ascii"),
+    )
+
+
+def _digest(call: Callable) -> bytes:
+    out = ctypes.create_string_buffer(32)
+    err = ctypes.create_string_buffer(512)
+    r = call(out, err, len(err))
+    if r != Result.OK:
+        raise X402Error(r, err.value.decode("utf-8", "replace") or _result_message(r))
+    return out.raw
+
+
+def eip3009_digest(domain: Json, message: Json) -> bytes:
+    """The EIP-712 digest an EIP-3009 payer signs: domain ``{name, version,
+    chainId, verifyingContract}``, message a payload's ``authorization``."""
+    d, m = _bytes(domain), _bytes(message)
+    return _digest(lambda o, e, ec: _lib.x402_eip3009_digest(d, len(d), m, len(m), o, e, ec))
+
+
+def permit2_digest(chain_id: int, message: Json) -> bytes:
+    """The EIP-712 digest a Permit2 payer signs on ``chain_id``; message a
+    payload's ``permit2Authorization``."""
+    m = _bytes(message)
+    return _digest(lambda o, e, ec: _lib.x402_permit2_digest(chain_id, m, len(m), o, e, ec))
+
+
+def typed_data_digest(typed_data: Json) -> bytes:
+    """The EIP-712 digest of a typed-data document ``{types, primaryType,
+    domain, message}`` of an x402 primary type."""
+    t = _bytes(typed_data)
+    return _digest(lambda o, e, ec: _lib.x402_typed_data_digest(t, len(t), o, e, ec))
+
+
+def recover_address(digest: bytes, signature: Union[bytes, str]) -> str:
+    """The EIP-55 address that signed ``digest``; ``signature`` is 65 raw
+    bytes or ``0x`` + 130 hex digits. High-s and 64-byte signatures are refused."""
+    d = _fixed32(digest, "digest")
+    s = signature.encode("ascii") if isinstance(signature, str) else bytes(signature)
+    return _out_bytes(
+        lambda o, c, n, e, ec: _lib.x402_recover_address(d, s, len(s), o, c, n, e, ec), 42
+    ).decode("ascii")
+
+
+def private_key_address(private_key: Union[bytes, str]) -> str:
+    """The EIP-55 address of a 32-byte secp256k1 private key."""
+    k = _fixed32(private_key, "private_key")
+    return _out_bytes(lambda o, c, n, e, ec: _lib.x402_private_key_address(k, o, c, n), 42).decode(
+        "ascii"
+    )
