@@ -365,6 +365,14 @@ extern "C" {
     #[wasm_bindgen(js_name = Error)]
     type CodedError;
 
+    /// The verifier's settings (`VerifyOptions` in TypeScript).
+    #[wasm_bindgen(typescript_type = "VerifyOptions")]
+    pub type VerifyOptions;
+
+    /// A client's policy and inputs (`PaymentOptions` in TypeScript).
+    #[wasm_bindgen(typescript_type = "PaymentOptions")]
+    pub type PaymentOptions;
+
     #[wasm_bindgen(constructor, js_class = "Error")]
     fn new(message: &str) -> CodedError;
 
@@ -398,11 +406,10 @@ fn json_arg(value: &JsValue, what: &str) -> Result<String, JsValue> {
 }
 
 /// Like [`json_arg`], but `undefined` and `null` mean "not given".
-fn optional_json_arg(value: &JsValue, what: &str) -> Result<Option<String>, JsValue> {
-    if value.is_undefined() || value.is_null() {
-        Ok(None)
-    } else {
-        json_arg(value, what).map(Some)
+fn optional_json_arg(value: Option<&JsValue>, what: &str) -> Result<Option<String>, JsValue> {
+    match value {
+        Some(v) if !v.is_undefined() && !v.is_null() => json_arg(v, what).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -426,10 +433,10 @@ fn now_or_clock(now_unix: Option<f64>) -> Result<u64, JsValue> {
 pub fn verify_js(
     #[wasm_bindgen(unchecked_param_type = "VerifyRequest | string")] request: JsValue,
     #[wasm_bindgen(js_name = nowUnix)] now_unix: Option<f64>,
-    #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: JsValue,
+    options: Option<VerifyOptions>,
 ) -> Result<JsValue, JsValue> {
     let body = json_arg(&request, "request")?;
-    let settings = optional_json_arg(&options, "options")?;
+    let settings = optional_json_arg(options.as_deref(), "options")?;
     let now = now_or_clock(now_unix)?;
     parse_out(&js(verify_text(&body, now, settings.as_deref()))?)
 }
@@ -444,10 +451,10 @@ pub fn verify_payment_header_js(
     #[wasm_bindgen(unchecked_param_type = "PaymentRequirements | PaymentRequirementsV1 | string")]
     requirements: JsValue,
     #[wasm_bindgen(js_name = nowUnix)] now_unix: Option<f64>,
-    #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options: JsValue,
+    options: Option<VerifyOptions>,
 ) -> Result<JsValue, JsValue> {
     let requirements = json_arg(&requirements, "requirements")?;
-    let settings = optional_json_arg(&options, "options")?;
+    let settings = optional_json_arg(options.as_deref(), "options")?;
     let now = now_or_clock(now_unix)?;
     parse_out(&js(verify_header_text(
         header,
@@ -493,11 +500,11 @@ pub fn create_payment_js(
     )]
     payment_required: JsValue,
     #[wasm_bindgen(js_name = privateKey)] private_key: &str,
-    #[wasm_bindgen(unchecked_param_type = "PaymentOptions")] options: JsValue,
+    options: Option<PaymentOptions>,
 ) -> Result<String, JsValue> {
     let pr = json_arg(&payment_required, "paymentRequired")?;
     let opts = js(read_options(
-        optional_json_arg(&options, "options")?.as_deref(),
+        optional_json_arg(options.as_deref(), "options")?.as_deref(),
     ))?;
     let key = js(read_private_key(private_key))?;
     let now = match opts.now {
@@ -524,11 +531,11 @@ pub fn select_requirement_js(
         unchecked_param_type = "PaymentRequired | PaymentRequiredV1 | string"
     )]
     payment_required: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "PaymentOptions")] options: JsValue,
+    options: Option<PaymentOptions>,
 ) -> Result<JsValue, JsValue> {
     let pr = json_arg(&payment_required, "paymentRequired")?;
     let opts = js(read_options(
-        optional_json_arg(&options, "options")?.as_deref(),
+        optional_json_arg(options.as_deref(), "options")?.as_deref(),
     ))?;
     parse_out(&js(select_requirement_text(&pr, &opts.policy))?)
 }

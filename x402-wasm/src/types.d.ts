@@ -186,8 +186,8 @@ export interface VerifyOptions {
  * runtime. Unknown members are refused, so a misspelt limit never goes unseen.
  */
 export interface PaymentOptions {
-  /** Most paid for one request, in atomic units (decimal string or safe integer). No cap if absent. */
-  maxAmount?: string | number;
+  /** Most paid for one request, in atomic units (a decimal string). No cap if absent. */
+  maxAmount?: string;
   /** Networks allowed (CAIP-2 or v1 names). Any if absent. */
   networks?: string[];
   /** Tokens allowed. Any if absent. */

@@ -53,12 +53,13 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 
 /**
  * Starts a child process that is killed by its PID after `timeoutMs` at the
- * latest, and by `stop()`. Output is collected in `out` / `err`.
+ * latest, and by `stop()`. Output is collected in `out` / `err`. `env` is added
+ * to this process's environment, or replaces it with `replaceEnv`.
  */
-export function startProcess(cmd, args, { env, cwd, timeoutMs = 60_000 } = {}) {
+export function startProcess(cmd, args, { env, cwd, timeoutMs = 60_000, replaceEnv = false } = {}) {
   const child = spawn(cmd, args, {
     cwd,
-    env: { ...process.env, ...env },
+    env: replaceEnv ? env : { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the x402-wasm npm package and tests it on its runtimes:
+#   node      Node's test runner: the shared vectors, the API, the TypeScript types
+#   workerd   the example Worker served by workerd, paid by a Node client, with a
+#             stub facilitator
+#   chromium  the web build in headless Chromium
+#
+#   scripts/test-wasm.sh                   install what is missing, build, test all
+#   scripts/test-wasm.sh node workerd      only these runtimes
+#   SKIP_INSTALL=1 scripts/test-wasm.sh    assume the tools are present
+#
+# Every server a test starts listens on 127.0.0.1 only and is stopped by its PID
+# when its test ends; each runtime's run is bounded by `timeout` as well.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  scripts/install-wasm.sh
+fi
+SKIP_INSTALL=1 x402-wasm/build.sh
+
+# Tests import the package by its name, through its package.json `exports`.
+ln -sfn ../pkg x402-wasm/node_modules/x402-wasm
+
+runtimes=("$@")
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd chromium)
+
+# A stopped run takes its process group with it (the test runner and anything
+# it started); the tests themselves stop their servers by PID.
+pgid_cleanup() { [ -n "${runner:-}" ] && kill -- "-$runner" 2>/dev/null || true; }
+trap pgid_cleanup EXIT INT TERM
+
+cd "$root/x402-wasm/tests"
+for runtime in "${runtimes[@]}"; do
+  case "$runtime" in
+    node | workerd | chromium) ;;
+    *) echo "test-wasm: unknown runtime $runtime (node, workerd, chromium)" >&2; exit 2 ;;
+  esac
+  printf '\n==> x402-wasm: %s\n' "$runtime"
+  setsid timeout --kill-after=10 600 node --test "$runtime"/*.test.mjs &
+  runner=$!
+  wait "$runner"
+  runner=
+done

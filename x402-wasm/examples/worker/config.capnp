@@ -1,0 +1,40 @@
+# workerd configuration of the example Worker, using the npm package as built
+# by x402-wasm/build.sh (in x402-wasm/pkg). Run it with
+#
+#   PAY_TO=0x... workerd serve config.capnp --socket-addr http=127.0.0.1:8787
+#
+# The settings come from the environment (unset ones are null in `env`).
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .paidWorker),
+    # fetch() from the Worker: the public internet, and this machine's loopback
+    # (where a local facilitator may listen).
+    (name = "internet", network = (allow = ["public", "local"])),
+  ],
+  sockets = [
+    # The address is given on the command line: --socket-addr http=HOST:PORT
+    (name = "http", http = (), service = "main"),
+  ],
+);
+
+const paidWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    # The package: its workerd entry point, the glue, and the module itself.
+    (name = "x402-wasm", esModule = embed "../../pkg/workerd.mjs"),
+    (name = "x402_wasm.js", esModule = embed "../../pkg/x402_wasm.js"),
+    (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/x402_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [
+    (name = "PAY_TO", fromEnvironment = "PAY_TO"),
+    (name = "NETWORK", fromEnvironment = "NETWORK"),
+    (name = "ASSET", fromEnvironment = "ASSET"),
+    (name = "PRICE", fromEnvironment = "PRICE"),
+    (name = "TOKEN_NAME", fromEnvironment = "TOKEN_NAME"),
+    (name = "TOKEN_VERSION", fromEnvironment = "TOKEN_VERSION"),
+    (name = "FACILITATOR_URL", fromEnvironment = "FACILITATOR_URL"),
+  ],
+);

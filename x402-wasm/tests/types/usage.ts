@@ -1,0 +1,71 @@
+// Compiled with `tsc --strict --noEmit` by node/types.test.mjs: every export,
+// used as the README shows, against the package's declarations.
+import {
+  createPayment,
+  decodeHeader,
+  encodeHeader,
+  hashTypedData,
+  privateKeyToAddress,
+  reasons,
+  recoverAddress,
+  selectRequirement,
+  verify,
+  verifyPaymentHeader,
+  type PaymentOptions,
+  type PaymentRequired,
+  type PaymentRequirements,
+  type SettleResponse,
+  type VerifyResponse,
+  type X402Error,
+} from "x402-wasm";
+
+const requirements: PaymentRequirements = {
+  scheme: "exact",
+  network: "eip155:84532",
+  amount: "10000",
+  asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+  payTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+  maxTimeoutSeconds: 60,
+  extra: { name: "USDC", version: "2" },
+};
+const paymentRequired: PaymentRequired = {
+  x402Version: 2,
+  resource: { url: "https://api.example.com/data" },
+  accepts: [requirements],
+};
+
+const header: string = encodeHeader("PAYMENT-REQUIRED", paymentRequired);
+const options: PaymentOptions = { maxAmount: "10000", networks: ["eip155:84532"] };
+const payment: string = createPayment(header, "0x" + "11".repeat(32), options);
+createPayment(paymentRequired, "0x" + "11".repeat(32));
+
+const verdict: VerifyResponse = verifyPaymentHeader(payment, requirements);
+const reason: string | undefined = verdict.invalidReason;
+const checks: string[] = verdict.extra?.chainChecks.map((c) => c.check) ?? [];
+verify({ x402Version: 2, paymentPayload: decodeHeader("PAYMENT-SIGNATURE", payment) as never, paymentRequirements: requirements }, 1_750_000_000);
+verify("{}", undefined, { facilitatorAddresses: [] });
+
+const selected = selectRequirement(paymentRequired, { allowUpto: true });
+const index: number = selected.index;
+const method: "eip3009" | "permit2" | "upto" = selected.method;
+
+const settled: SettleResponse = { success: true, transaction: "0xab", network: "eip155:84532" };
+encodeHeader("PAYMENT-RESPONSE", settled);
+
+const digest: string = hashTypedData({
+  primaryType: "TransferWithAuthorization",
+  domain: { name: "USDC", version: "2", chainId: 84532, verifyingContract: requirements.asset },
+  message: {},
+}).digest;
+const signer: string = recoverAddress(digest, "0x");
+const me: string = privateKeyToAddress("0x" + "11".repeat(32));
+const codes: string[] = reasons();
+
+try {
+  createPayment(paymentRequired, "0x00");
+} catch (e) {
+  const code: string = (e as X402Error).code;
+  void code;
+}
+
+void [reason, checks, index, method, signer, me, codes];
