@@ -38,12 +38,16 @@ gcc $cflags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
   x402-ffi/tests/c/test_x402.c "$lib_dir/libx402.a" $native_libs -o "$work/test_x402_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=1 UBSAN_OPTIONS=print_stacktrace=1 \
   "$work/test_x402_asan" "$work/vectors.tsv"
+echo "AddressSanitizer, LeakSanitizer, UBSan: no error reported"
 
 step "C test under valgrind memcheck"
 gcc $cflags x402-ffi/tests/c/test_x402.c "$lib_dir/libx402.a" $native_libs -o "$work/test_x402"
-valgrind --quiet --error-exitcode=1 --leak-check=full \
+# Any error (invalid access, uninitialised use, a leak) fails the run; the
+# closing ERROR SUMMARY line gives the count.
+valgrind --error-exitcode=1 --leak-check=full \
   --errors-for-leak-kinds=definite,indirect,possible \
-  "$work/test_x402" "$work/vectors.tsv"
+  "$work/test_x402" "$work/vectors.tsv" 2>&1 | grep -vE '^==[0-9]+== *($|Memcheck|Copyright|Using Valgrind|Command|For lists|HEAP SUMMARY|  *(in use|total heap))'
+test "${PIPESTATUS[0]}" -eq 0
 
 step "Go package (cgo, linked statically against the debug libx402.a)"
 # A directory holding only the static library, so that cgo's -lx402 cannot pick
