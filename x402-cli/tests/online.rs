@@ -1,0 +1,489 @@
+//! `x402 serve`, `fetch` and `demo`, run as processes on 127.0.0.1: payments,
+//! refusals (replay, expired, wrong key, underpayment), a facilitator, a port in use.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+
+/// A merchant address and a running paywall selling `/paid` for 0.01 test-USDC.
+fn paywall(dir: &TempDir, extra: &[&str]) -> (Server, String) {
+    let (_, merchant) = dir.key("merchant.key");
+    let mut args = vec![
+        "--pay-to", &merchant, "--price", "0.01", "--port", "0", "--path", "/paid",
+    ];
+    args.extend_from_slice(extra);
+    (serve(dir.path(), &args), merchant)
+}
+
+/// The server's PAYMENT-REQUIRED header value.
+fn payment_required_of(url: &str) -> String {
+    let (status, headers, _) = http_get(url, &[]);
+    assert_eq!(status, 402);
+    header(&headers, "payment-required").unwrap().to_string()
+}
+
+#[test]
+fn serve_and_fetch_pay_and_get_the_content() {
+    let dir = TempDir::new();
+    let (server, merchant) = paywall(&dir, &["--content", "the paid text"]);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let (key, payer) = dir.key("payer.key");
+    let out = dir.run(&["fetch", &server.url, "--key-file", &key]);
+    out.code(0)
+        .no_panic()
+        .says("PAYMENT-RESPONSE")
+        .says("\"success\": true")
+        .says("simulated:0x")
+        .says("the paid text")
+        .says("→ 402 Payment Required")
+        .says("→ 200 OK");
+    // Machine-readable too.
+    let out = dir.run(&["fetch", "--json", &server.url, "--key-file", &key]);
+    out.code(0);
+    let v = out.json();
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["paid"], true);
+    assert_eq!(v["accepted"]["payTo"], merchant.as_str());
+    assert_eq!(v["accepted"]["amount"], "10000");
+    assert_eq!(v["paymentResponse"]["payer"], payer.as_str());
+    assert_eq!(v["body"], "the paid text");
+    let log = server.stderr();
+    assert!(log.contains("SIMULATED"), "{log}");
+    assert!(log.contains("settled (simulated)"), "{log}");
+}
+
+#[test]
+fn serve_answers_402_with_a_decodable_header() {
+    let dir = TempDir::new();
+    let (server, merchant) = paywall(&dir, &[]);
+    let (status, headers, body) = http_get(&server.url, &[]);
+    assert_eq!(status, 402);
+    let pr = header(&headers, "payment-required").unwrap();
+    let doc = unb64(pr);
+    assert_eq!(doc["x402Version"], 2);
+    assert_eq!(doc["resource"]["url"], server.url.as_str());
+    assert_eq!(doc["accepts"][0]["payTo"], merchant.as_str());
+    assert_eq!(doc["accepts"][0]["amount"], "10000");
+    assert_eq!(doc["accepts"][0]["network"], "eip155:84532");
+    // The body repeats the document.
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body, doc);
+    // `x402 decode` reads it.
+    dir.run(&["decode", pr])
+        .code(0)
+        .says("payable with `x402 pay`");
+    // Other paths and methods.
+    let (status, _, _) = http_get(&format!("{}/other", server.origin()), &[]);
+    assert_eq!(status, 404);
+}
+
+/// Sends `value` as PAYMENT-SIGNATURE and returns (status, PaymentRequired error).
+fn send_payment(url: &str, value: &str) -> (u16, String) {
+    let (status, headers, _) = http_get(url, &[("PAYMENT-SIGNATURE", value)]);
+    let error = header(&headers, "payment-required")
+        .map(|v| unb64(v)["error"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    (status, error)
+}
+
+#[test]
+fn serve_refuses_a_replayed_payment() {
+    let dir = TempDir::new();
+    let (server, _) = paywall(&dir, &[]);
+    let (key, _) = dir.key("payer.key");
+    let pr = payment_required_of(&server.url);
+    let out = dir.run(&["pay", "--key-file", &key, &pr]);
+    out.code(0);
+    let sig = header_value(&out.stdout);
+    let (status, headers, _) = http_get(&server.url, &[("PAYMENT-SIGNATURE", &sig)]);
+    assert_eq!(status, 200);
+    let response = unb64(header(&headers, "payment-response").unwrap());
+    assert_eq!(response["success"], true);
+    let (status, error) = send_payment(&server.url, &sig);
+    assert_eq!(status, 402);
+    assert!(
+        error.starts_with("invalid_exact_evm_nonce_already_used"),
+        "{error}"
+    );
+}
+
+#[test]
+fn serve_refuses_expired_wrong_key_and_underpaid_payments() {
+    let dir = TempDir::new();
+    let (server, merchant) = paywall(&dir, &[]);
+    let (key, _) = dir.key("payer.key");
+    let pr = payment_required_of(&server.url);
+
+    // Signed two minutes ago with a 60-second window: expired.
+    let past = (now() - 120).to_string();
+    let out = dir.run(&["pay", "--key-file", &key, "--now", &past, &pr]);
+    let (status, error) = send_payment(&server.url, &header_value(&out.stdout));
+    assert_eq!(status, 402);
+    assert!(
+        error.starts_with("invalid_exact_evm_payload_authorization_valid_before"),
+        "{error}"
+    );
+
+    // Signed by one key, claiming to be from another.
+    let out = dir.run(&["pay", "--key-file", &key, &pr]);
+    let mut doc = unb64(&header_value(&out.stdout));
+    let (_, other) = dir.key("other.key");
+    doc["payload"]["authorization"]["from"] = serde_json::json!(other);
+    let (status, error) = send_payment(&server.url, &to_header(&doc));
+    assert_eq!(status, 402);
+    assert!(error.starts_with("invalid_exact_evm_signature"), "{error}");
+
+    // A valid signature for a cheaper requirement.
+    let cheap = payment_required(&merchant, "1");
+    let out = dir.run(&["pay", "--key-file", &key, &cheap]);
+    let (status, error) = send_payment(&server.url, &header_value(&out.stdout));
+    assert_eq!(status, 402);
+    assert!(
+        error.starts_with("invalid_exact_evm_payload_authorization_value_mismatch"),
+        "{error}"
+    );
+
+    // A truncated header.
+    let out = dir.run(&["pay", "--key-file", &key, &pr]);
+    let sig = header_value(&out.stdout);
+    let (status, error) = send_payment(&server.url, &sig[..sig.len() - 5]);
+    assert_eq!(status, 402);
+    assert!(error.starts_with("invalid_payload"), "{error}");
+
+    // v1's header on a v2 server.
+    let (status, headers, _) = http_get(&server.url, &[("X-PAYMENT", &sig)]);
+    assert_eq!(status, 402);
+    let error = unb64(header(&headers, "payment-required").unwrap())["error"].clone();
+    assert!(
+        error.as_str().unwrap().contains("x402 version 2"),
+        "{error}"
+    );
+
+    // None of these moved money or killed the server: a good payment still works.
+    let (status, _) = send_payment(&server.url, &sig);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn serve_fails_clearly_on_a_port_in_use() {
+    let dir = TempDir::new();
+    let (_, merchant) = dir.key("m.key");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = dir.run(&[
+        "serve", "--pay-to", &merchant, "--price", "0.01", "--port", &port,
+    ]);
+    out.code(2)
+        .no_panic()
+        .says(&format!("127.0.0.1:{port}"))
+        .says("already in use")
+        .says("--port");
+    // The demo too.
+    let out = dir.run(&["demo", "--port", &port]);
+    out.code(2).says("already in use");
+    drop(taken);
+}
+
+#[test]
+fn serve_on_a_chosen_free_port() {
+    let dir = TempDir::new();
+    let (_, merchant) = dir.key("m.key");
+    let port = free_port().to_string();
+    let server = serve(
+        dir.path(),
+        &["--pay-to", &merchant, "--price", "0.25", "--port", &port],
+    );
+    assert_eq!(server.url, format!("http://127.0.0.1:{port}/"));
+    let pr = unb64(&payment_required_of(&server.url));
+    assert_eq!(pr["accepts"][0]["amount"], "250000");
+}
+
+#[test]
+fn serve_usage_errors() {
+    let dir = TempDir::new();
+    let (_, merchant) = dir.key("m.key");
+    for (args, says) in [
+        (vec!["serve", "--price", "0.01"], "needs --pay-to"),
+        (vec!["serve", "--pay-to", &merchant], "needs --price"),
+        (
+            vec!["serve", "--pay-to", &merchant, "--price", "1e3"],
+            "--price \"1e3\"",
+        ),
+        (
+            vec!["serve", "--pay-to", &merchant, "--price", "0.0000001"],
+            "more than 6 decimal places",
+        ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                "0x209693bc6afc0c5328ba36faf03c514ef312287C",
+                "--price",
+                "1",
+            ],
+            "--pay-to",
+        ),
+        (
+            vec![
+                "serve", "--pay-to", &merchant, "--price", "1", "--port", "70000",
+            ],
+            "--port 70000",
+        ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                &merchant,
+                "--price",
+                "1",
+                "--network",
+                "eip155:1",
+            ],
+            "--asset is needed",
+        ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                &merchant,
+                "--price",
+                "1",
+                "--facilitator",
+                "ftp://x",
+            ],
+            "--facilitator",
+        ),
+    ] {
+        dir.run(&args).code(2).no_panic().says(says);
+    }
+}
+
+#[test]
+fn serve_json_events() {
+    let dir = TempDir::new();
+    let (server, _) = paywall(&dir, &["--json"]);
+    let (key, _) = dir.key("payer.key");
+    dir.run(&["fetch", &server.url, "--key-file", &key]).code(0);
+    let mut events = Vec::new();
+    while let Ok(line) = server.stdout_lines.recv_timeout(Duration::from_secs(5)) {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let e = v["event"].as_str().unwrap().to_string();
+        let done = e == "served";
+        events.push(v);
+        if done {
+            break;
+        }
+    }
+    let names: Vec<&str> = events
+        .iter()
+        .map(|v| v["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "request",
+            "paymentRequired",
+            "request",
+            "verified",
+            "chainChecks",
+            "settled",
+            "served"
+        ]
+    );
+    assert_eq!(events[3]["verifyResponse"]["isValid"], true);
+    assert_eq!(events[5]["simulated"], true);
+}
+
+#[test]
+fn fetch_refusals_and_errors() {
+    let dir = TempDir::new();
+    let (server, _) = paywall(&dir, &[]);
+    let (key, _) = dir.key("payer.key");
+    dir.run(&[
+        "fetch",
+        &server.url,
+        "--key-file",
+        &key,
+        "--max-amount",
+        "9999",
+    ])
+    .code(1)
+    .says("above the policy's maximum");
+    dir.run(&[
+        "fetch",
+        &format!("{}/nothing", server.origin()),
+        "--key-file",
+        &key,
+    ])
+    .code(1)
+    .says("404");
+    let closed = free_port();
+    dir.run(&[
+        "fetch",
+        &format!("http://127.0.0.1:{closed}/"),
+        "--key-file",
+        &key,
+    ])
+    .code(2)
+    .no_panic()
+    .says("failed");
+    dir.run(&["fetch", "https://127.0.0.1:1/", "--key-file", &key])
+        .code(2)
+        .says("--features tls");
+    dir.run(&["fetch", "ftp://x", "--key-file", &key]).code(2);
+    dir.run(&["fetch", &server.url]).code(2).says("--key-file");
+    let bad = dir.write("bad.key", "0xzz\n");
+    dir.run(&["fetch", &server.url, "--key-file", &bad])
+        .code(2)
+        .says("not a secp256k1 private key");
+}
+
+/// A stand-in facilitator: answers `POST /settle` with `answer` and records the bodies.
+fn facilitator(answer: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = h.split_once(':') {
+                    if n.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock()
+                .unwrap()
+                .push(format!("{path} {}", String::from_utf8(body).unwrap()));
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+            let _ = stream.write_all(resp.as_bytes());
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn serve_settles_through_a_facilitator() {
+    let (fac, bodies) = facilitator(
+        r#"{"success":true,"payer":"0x857b06519E91e3A54538791bDbb0E22373e36b66","transaction":"0xabababababababababababababababababababababababababababababababab","network":"eip155:84532"}"#,
+    );
+    let dir = TempDir::new();
+    let (server, merchant) = paywall(&dir, &["--facilitator", &fac]);
+    let (key, payer) = dir.key("payer.key");
+    let out = dir.run(&["fetch", "--json", &server.url, "--key-file", &key]);
+    out.code(0);
+    let v = out.json();
+    assert_eq!(
+        v["paymentResponse"]["transaction"],
+        "0xabababababababababababababababababababababababababababababababab"
+    );
+    let seen = bodies.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (path, body) = seen[0].split_once(' ').unwrap();
+    assert_eq!(path, "/settle");
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["x402Version"], 2);
+    assert_eq!(body["paymentRequirements"]["payTo"], merchant.as_str());
+    assert_eq!(
+        body["paymentPayload"]["payload"]["authorization"]["from"],
+        payer.as_str()
+    );
+}
+
+#[test]
+fn serve_reports_a_facilitator_refusal_and_absence() {
+    let (fac, _) = facilitator(
+        r#"{"success":false,"errorReason":"invalid_exact_evm_insufficient_balance","transaction":"","network":"eip155:84532"}"#,
+    );
+    let dir = TempDir::new();
+    let (server, _) = paywall(&dir, &["--facilitator", &fac]);
+    let (key, _) = dir.key("payer.key");
+    let out = dir.run(&["fetch", "--json", &server.url, "--key-file", &key]);
+    out.code(1);
+    assert_eq!(
+        out.json()["refused"],
+        "invalid_exact_evm_insufficient_balance"
+    );
+    // No facilitator listening: a 502, said plainly.
+    let gone = format!("http://127.0.0.1:{}", free_port());
+    let (server, _) = paywall(&TempDir::new(), &["--facilitator", &gone]);
+    let out = dir.run(&["fetch", &server.url, "--key-file", &key]);
+    out.code(1).says("502").says("facilitator");
+}
+
+#[test]
+fn demo_runs_end_to_end() {
+    let out = run(&["demo"]);
+    out.code(0).no_panic();
+    for s in [
+        "SIMULATED",
+        "[1/9] wallets",
+        "→ 402 Payment Required",
+        "decoded PAYMENT-REQUIRED",
+        "agent: chooses accepts[0]",
+        "transferWithAuthorization",
+        "\"isValid\": true",
+        "simulated:0x",
+        "→ 200 OK",
+        "0.990000 test-USDC",
+        "nonce already used, refused as it must be",
+        "all 9 steps succeeded",
+    ] {
+        out.says(s);
+    }
+}
+
+#[test]
+fn demo_json_has_a_line_per_step() {
+    let out = run(&["demo", "--json"]);
+    out.code(0);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 10, "{}", out.stdout);
+    for (i, step) in lines[..9].iter().enumerate() {
+        assert_eq!(step["step"], i as u64 + 1);
+        assert_eq!(step["ok"], true, "{step}");
+    }
+    assert_eq!(lines[6]["details"]["verifyResponse"]["isValid"], true);
+    assert_eq!(lines[6]["details"]["settleResponse"]["success"], true);
+    assert_eq!(lines[7]["details"]["payerBalance"], "0.990000 test-USDC");
+    assert_eq!(lines[9]["ok"], true);
+}
