@@ -3,13 +3,22 @@
 // same Worker settling through a stub facilitator (a Node server on 127.0.0.1
 // that records each POST /settle and answers like the specification's).
 import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { createPayment, decodeHeader, encodeHeader, privateKeyToAddress } from "x402-wasm";
 
-import { BIN_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
+import {
+  BIN_DIR,
+  PKG_DIR,
+  WASM_DIR,
+  freePort,
+  startProcess,
+  waitForHttp,
+} from "../lib/harness.mjs";
 
 const EXAMPLE_DIR = join(WASM_DIR, "examples", "worker");
 const PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
@@ -71,8 +80,8 @@ async function startFacilitator() {
   };
 }
 
-/** workerd serving the example on a free port of 127.0.0.1. */
-async function startWorker(extraEnv) {
+/** workerd serving the example (or another config in `cwd`) on a free port of 127.0.0.1. */
+async function startWorker(extraEnv, cwd = EXAMPLE_DIR) {
   const port = await freePort();
   const env = { PAY_TO, PRICE, ...extraEnv };
   if (!("FACILITATOR_URL" in extraEnv)) env.FACILITATOR_URL = undefined;
@@ -82,7 +91,7 @@ async function startWorker(extraEnv) {
   const proc = startProcess(
     join(BIN_DIR, "workerd"),
     ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`],
-    { cwd: EXAMPLE_DIR, env: childEnv, timeoutMs: 180_000, replaceEnv: true },
+    { cwd, env: childEnv, timeoutMs: 180_000, replaceEnv: true },
   );
   const url = `http://127.0.0.1:${port}/premium`;
   await waitForHttp(url, proc);
@@ -253,5 +262,59 @@ describe("workerd: the example Worker settling through a facilitator", () => {
     assert.equal(res.status, 502);
     assert.equal(res.body.error, "settlement failed");
     assert.equal(res.headers.get("payment-response"), null);
+  });
+});
+
+describe("workerd: the Worker example of the package's README", () => {
+  let dir;
+  let worker;
+  before(async () => {
+    // The README's first js block, as written, beside a copy of the package.
+    const readme = readFileSync(join(WASM_DIR, "README.md"), "utf8");
+    const code = readme.match(/```js\n([\s\S]*?)```/)[1];
+    dir = mkdtempSync(join(tmpdir(), "x402-readme-worker-"));
+    writeFileSync(join(dir, "worker.mjs"), code);
+    for (const f of ["workerd.mjs", "x402_wasm.js", "x402_wasm_bg.wasm"]) {
+      copyFileSync(join(PKG_DIR, f), join(dir, f));
+    }
+    writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w)],
+  sockets = [(name = "http", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "x402-wasm", esModule = embed "workerd.mjs"),
+    (name = "x402_wasm.js", esModule = embed "x402_wasm.js"),
+    (name = "x402_wasm_bg.wasm", wasm = embed "x402_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+);
+`);
+    worker = await startWorker({}, dir);
+  });
+  after(async () => {
+    await worker?.proc.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("402, then paid: 200 with the content; a bad payment: 402 with its reason", async () => {
+    const first = await fetch(worker.url);
+    assert.equal(first.status, 402);
+    const offer = first.headers.get("payment-required");
+    assert.equal(decodeHeader("PAYMENT-REQUIRED", offer).accepts[0].payTo, PAY_TO);
+    const payment = createPayment(offer, PAYER_KEY, { maxAmount: "10000" });
+    const paid = await fetch(worker.url, { headers: { "PAYMENT-SIGNATURE": payment } });
+    assert.equal(paid.status, 200);
+    assert.equal(await paid.text(), "the paid content");
+    const bad = await fetch(worker.url, {
+      headers: { "PAYMENT-SIGNATURE": tampered(payment, "value", "1") },
+    });
+    assert.equal(bad.status, 402);
+    assert.equal(
+      decodeHeader("PAYMENT-REQUIRED", bad.headers.get("payment-required")).error,
+      "invalid_exact_evm_signature",
+    );
   });
 });
