@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # The demo: runs on a fresh machine with nothing but a Rust toolchain.
+# `x402 demo`: an agent pays for an HTTP resource end to end, in one process on
+# 127.0.0.1 (settlement simulated by a local test-USDC ledger).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f x402-core/examples/decode_headers.rs ]; then
-  cargo run --quiet -p x402-core --example decode_headers
-  echo
-fi
-cargo run --quiet -p x402-core --example pay_and_verify
+exec cargo run --quiet -p x402-cli -- demo "$@"
