@@ -128,6 +128,46 @@ reasons! {
     /// `upto` settlement: the amount to settle exceeds `permitted.amount`.
     UptoSettlementExceedsAmount => "invalid_upto_evm_payload_settlement_exceeds_amount",
 
+    /// `batch-settlement` on `cloudflare:402`: the request has no `PAYMENT-SIGNATURE`.
+    /// (Not a reference string: no x402 SDK implements this network; see the `batch` module.)
+    BatchCloudflarePaymentMissing => "invalid_batch_settlement_cloudflare_payment_missing",
+    /// `cloudflare:402`: the request has no `Signature-Agent`, or sends it twice.
+    BatchCloudflareSignatureAgentMissing => "invalid_batch_settlement_cloudflare_signature_agent_missing",
+    /// `cloudflare:402`: `Signature-Input` or `Signature` is absent or malformed.
+    BatchCloudflareSignatureMalformed => "invalid_batch_settlement_cloudflare_signature_malformed",
+    /// `cloudflare:402`: no signature carries `tag="web-bot-auth"`.
+    BatchCloudflareSignatureTag => "invalid_batch_settlement_cloudflare_signature_tag",
+    /// `cloudflare:402`: the signature does not cover `@authority`, `signature-agent` and `payment-signature`.
+    BatchCloudflareSignatureCoverage => "invalid_batch_settlement_cloudflare_signature_coverage",
+    /// `cloudflare:402`: `alg` names an algorithm other than `ed25519`.
+    BatchCloudflareSignatureAlgorithm => "invalid_batch_settlement_cloudflare_signature_algorithm",
+    /// `cloudflare:402`: the signature has no `keyid`.
+    BatchCloudflareKeyidMissing => "invalid_batch_settlement_cloudflare_keyid_missing",
+    /// `cloudflare:402`: `created` is absent, in the future, or older than the verifier allows.
+    BatchCloudflareSignatureCreated => "invalid_batch_settlement_cloudflare_signature_created",
+    /// `cloudflare:402`: `expires` is absent, before `created`, or further out than the verifier allows.
+    BatchCloudflareSignatureExpires => "invalid_batch_settlement_cloudflare_signature_expires",
+    /// `cloudflare:402`: the signature has expired.
+    BatchCloudflareSignatureExpired => "invalid_batch_settlement_cloudflare_signature_expired",
+    /// `cloudflare:402`: the signature agent is not one the network knows.
+    BatchCloudflareSignatureAgentUnknown => "invalid_batch_settlement_cloudflare_signature_agent_unknown",
+    /// `cloudflare:402`: the agent's directory has no key with this `keyid`.
+    BatchCloudflareKeyUnknown => "invalid_batch_settlement_cloudflare_key_unknown",
+    /// `cloudflare:402`: a covered component cannot be resolved in the request.
+    BatchCloudflareSignatureComponent => "invalid_batch_settlement_cloudflare_signature_component",
+    /// `cloudflare:402`: the Ed25519 signature does not verify.
+    BatchCloudflareSignature => "invalid_batch_settlement_cloudflare_signature",
+    /// `cloudflare:402`: `accepted.scheme` is not `batch-settlement`.
+    BatchCloudflareScheme => "invalid_batch_settlement_cloudflare_scheme",
+    /// `cloudflare:402`: `accepted.network` is not `cloudflare:402`.
+    BatchCloudflareNetworkMismatch => "invalid_batch_settlement_cloudflare_network_mismatch",
+    /// `cloudflare:402`: `accepted` is not one of the offered requirements.
+    BatchCloudflareAcceptedMismatch => "invalid_batch_settlement_cloudflare_accepted_mismatch",
+    /// `cloudflare:402`: `payload.amount` differs from `accepted.amount`.
+    BatchCloudflareAmountMismatch => "invalid_batch_settlement_cloudflare_amount_mismatch",
+    /// `cloudflare:402`: `payload.asset` differs from `accepted.asset`.
+    BatchCloudflareAssetMismatch => "invalid_batch_settlement_cloudflare_asset_mismatch",
+
     /// Generic: the scheme is not supported (spec §9).
     InvalidScheme => "invalid_scheme",
     /// Generic: the payer lacks funds (spec §9).

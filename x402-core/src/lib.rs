@@ -29,6 +29,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod amount;
+#[cfg(feature = "batch")]
+pub mod batch;
 pub mod client;
 pub mod error;
 pub mod evm;
