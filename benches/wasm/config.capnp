@@ -1,0 +1,22 @@
+# workerd configuration of the benchmark Worker (run.mjs starts it with
+# --socket-addr http=127.0.0.1:PORT). out/official.bundle.mjs is esbuild's
+# bundle of official.mjs; the package is x402-wasm/pkg as built by build.sh.
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .bench)],
+  sockets = [(name = "http", http = (), service = "main")],
+);
+
+const bench :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "official.bundle.mjs", esModule = embed "out/official.bundle.mjs"),
+    (name = "x402-wasm", esModule = embed "../../x402-wasm/pkg/workerd.mjs"),
+    (name = "x402_wasm.js", esModule = embed "../../x402-wasm/pkg/x402_wasm.js"),
+    (name = "x402_wasm_bg.wasm", wasm = embed "../../x402-wasm/pkg/x402_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  # The official SDK's fake chain module imports node:fs, node:path, node:url.
+  compatibilityFlags = ["nodejs_compat"],
+);
