@@ -5,6 +5,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::fail::Failure;
@@ -103,14 +104,35 @@ pub(crate) fn bind(port: u16) -> Result<TcpListener, Failure> {
 /// The request handler.
 pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// Connections served at once; more are closed unanswered until one ends.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Decrements the count of open connections when a connection's thread ends.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Accepts connections until the process ends, each on its own thread.
 pub(crate) fn serve(listener: TcpListener, handler: Handler) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let slot = Slot(Arc::clone(&open));
         let handler = Arc::clone(&handler);
         let _ = std::thread::Builder::new()
             .name("x402-http".into())
-            .spawn(move || connection(stream, &handler));
+            .spawn(move || {
+                let _slot = slot;
+                connection(stream, &handler);
+            });
     }
 }
 

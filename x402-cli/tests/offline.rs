@@ -55,6 +55,17 @@ fn decode_detects_every_spec_header() {
 }
 
 #[test]
+fn decode_says_what_it_cannot_check() {
+    let batch = include_str!(
+        "../../x402-core/tests/vectors/spec/v2-batch-cloudflare-payment-signature-header-01.b64"
+    );
+    run(&["decode", batch.trim()])
+        .code(0)
+        .says("\"scheme\": \"batch-settlement\"")
+        .says("no offline verifier for scheme batch-settlement here");
+}
+
+#[test]
 fn decode_prints_the_json_for_people() {
     let out = run(&["decode", SPEC_PR.trim()]);
     out.code(0)

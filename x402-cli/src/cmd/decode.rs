@@ -6,7 +6,7 @@ use x402_core::json::ToJson;
 use x402_core::types::facilitator::{PaymentPayload, PaymentRequired, PaymentRequirements};
 use x402_core::types::{List, v1, v2};
 use x402_core::verify::{self, Config};
-use x402_core::{Error, ErrorKind};
+use x402_core::{Error, ErrorKind, Reason};
 
 use crate::args::{self, flag, value};
 use crate::fail::{EXIT_INVALID, Failure, field_of};
@@ -154,6 +154,10 @@ fn check(doc: &Decoded<'_>, now: u64, problems: &mut Vec<Problem>, notes: &mut V
                 &Config::default(),
             );
             match v.reason {
+                Some(Reason::UnsupportedScheme) => notes.push(format!(
+                    "no offline verifier for scheme {} here: its signature and amounts are not checked",
+                    p.accepted.scheme
+                )),
                 None => notes.push(format!(
                     "checked against its own `accepted` as of {now}: signature, recipient, \
                      validity window and amount agree (a server checks it against its own requirements)"
