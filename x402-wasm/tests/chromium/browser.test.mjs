@@ -76,6 +76,7 @@ async function dumpDom(url) {
       "--headless",
       "--no-sandbox",
       "--disable-gpu",
+      "--disable-dev-shm-usage",
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",

@@ -44,10 +44,10 @@ function stopAll() {
   running.clear();
 }
 process.on("exit", stopAll);
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+for (const [sig, number] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]]) {
   process.on(sig, () => {
     stopAll();
-    process.exit(128 + 1);
+    process.exit(128 + number);
   });
 }
 
