@@ -29,7 +29,7 @@ cargo build -p x402-wasm --lib --target wasm32-unknown-unknown --profile release
   --config 'target.wasm32-unknown-unknown.rustflags = ["--cfg", "cpubits=\"32\""]' \
   --config 'profile.release-small.package.sha3.opt-level = 3' \
   --config 'profile.release-small.package.keccak.opt-level = 3'
-raw="$root/target/wasm32-unknown-unknown/release-small/x402_wasm.wasm"
+raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release-small/x402_wasm.wasm"
 
 # A clean directory, built beside the final one and swapped in at the end.
 stage=$(mktemp -d "$out.build.XXXXXX")
