@@ -99,11 +99,8 @@ pub struct ExactEvmPayload<'a> {
     pub signature: JsonStr<'a>,
 }
 
-impl<'a> FromJson<'a> for ExactEvmPayload<'a> {
-    const REASON: Reason = R;
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let o = object(v, R, "payload")?;
-        let [auth, sig] = fields(o, &["authorization", "signature"]);
+impl<'a> ExactEvmPayload<'a> {
+    fn from_parts(auth: Option<JsonValue<'a>>, sig: Option<JsonValue<'a>>) -> Result<Self, Error> {
         let read = || -> Result<Self, Error> {
             Ok(ExactEvmPayload {
                 authorization: Eip3009Authorization::from_json(required(
@@ -115,6 +112,14 @@ impl<'a> FromJson<'a> for ExactEvmPayload<'a> {
             })
         };
         read().map_err(|e| e.in_object("payload"))
+    }
+}
+
+impl<'a> FromJson<'a> for ExactEvmPayload<'a> {
+    const REASON: Reason = R;
+    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
+        let [auth, sig] = fields(object(v, R, "payload")?, &["authorization", "signature"]);
+        ExactEvmPayload::from_parts(auth, sig)
     }
 }
 
@@ -240,11 +245,8 @@ pub struct Permit2Payload<'a> {
     pub authorization: Permit2Authorization,
 }
 
-impl<'a> FromJson<'a> for Permit2Payload<'a> {
-    const REASON: Reason = R;
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let o = object(v, R, "payload")?;
-        let [sig, auth] = fields(o, &["signature", "permit2Authorization"]);
+impl<'a> Permit2Payload<'a> {
+    fn from_parts(sig: Option<JsonValue<'a>>, auth: Option<JsonValue<'a>>) -> Result<Self, Error> {
         let auth = object(
             required(auth, R, "permit2Authorization")?,
             R,
@@ -254,6 +256,17 @@ impl<'a> FromJson<'a> for Permit2Payload<'a> {
             signature: hex_string(required(sig, R, "signature")?, "signature")?,
             authorization: read_permit2(auth).map_err(|e| e.in_object("permit2Authorization"))?,
         })
+    }
+}
+
+impl<'a> FromJson<'a> for Permit2Payload<'a> {
+    const REASON: Reason = R;
+    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
+        let [sig, auth] = fields(
+            object(v, R, "payload")?,
+            &["signature", "permit2Authorization"],
+        );
+        Permit2Payload::from_parts(sig, auth)
     }
 }
 
@@ -276,11 +289,11 @@ pub struct BatchSettlementPayload<'a> {
     pub asset: JsonStr<'a>,
 }
 
-impl<'a> FromJson<'a> for BatchSettlementPayload<'a> {
-    const REASON: Reason = R;
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let o = object(v, R, "payload")?;
-        let [amount, asset] = fields(o, &["amount", "asset"]);
+impl<'a> BatchSettlementPayload<'a> {
+    fn from_parts(
+        amount: Option<JsonValue<'a>>,
+        asset: Option<JsonValue<'a>>,
+    ) -> Result<Self, Error> {
         let read = || -> Result<Self, Error> {
             Ok(BatchSettlementPayload {
                 amount: uint_string(required(amount, R, "amount")?, R, "amount")?,
@@ -288,6 +301,14 @@ impl<'a> FromJson<'a> for BatchSettlementPayload<'a> {
             })
         };
         read().map_err(|e| e.in_object("payload"))
+    }
+}
+
+impl<'a> FromJson<'a> for BatchSettlementPayload<'a> {
+    const REASON: Reason = R;
+    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
+        let [amount, asset] = fields(object(v, R, "payload")?, &["amount", "asset"]);
+        BatchSettlementPayload::from_parts(amount, asset)
     }
 }
 
@@ -318,12 +339,23 @@ impl<'a> SchemePayload<'a> {
     /// # Errors
     /// `invalid_payload` naming the field.
     pub fn from_object(o: JsonObject<'a>) -> Result<Self, Error> {
-        if o.get("permit2Authorization").is_some() {
-            Permit2Payload::from_json(o.as_value()).map(SchemePayload::Permit2)
-        } else if o.get("authorization").is_some() {
-            ExactEvmPayload::from_json(o.as_value()).map(SchemePayload::Eip3009)
-        } else if o.get("amount").is_some() && o.get("asset").is_some() {
-            BatchSettlementPayload::from_json(o.as_value()).map(SchemePayload::Batch)
+        // One pass over the members finds the shape and the values.
+        let [p2, auth, sig, amount, asset] = fields(
+            o,
+            &[
+                "permit2Authorization",
+                "authorization",
+                "signature",
+                "amount",
+                "asset",
+            ],
+        );
+        if p2.is_some() {
+            Permit2Payload::from_parts(sig, p2).map(SchemePayload::Permit2)
+        } else if auth.is_some() {
+            ExactEvmPayload::from_parts(auth, sig).map(SchemePayload::Eip3009)
+        } else if amount.is_some() && asset.is_some() {
+            BatchSettlementPayload::from_parts(amount, asset).map(SchemePayload::Batch)
         } else {
             Err(err(
                 R,
