@@ -34,4 +34,7 @@ cargo test --workspace --locked
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 
+step "C ABI, Go and Python (scripts/test-ffi.sh)"
+scripts/test-ffi.sh
+
 printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"
