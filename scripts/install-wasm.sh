@@ -37,15 +37,18 @@ fi
 
 command -v node >/dev/null 2>&1 || { note "node (>= 20) is required"; exit 1; }
 
-# npm ci only when node_modules is absent or older than the lockfile.
+# npm install only when node_modules is absent or older than the lockfile. Not
+# `npm ci`: the registry mirror lacks workerd's binaries for other platforms,
+# which the lockfile therefore cannot list, and `npm ci` refuses such a lock;
+# `npm install` installs exactly the locked versions and leaves the lock as is.
 npm_ready() {
   local dir=$1 stamp="$1/node_modules/.package-lock.json"
   [ -f "$stamp" ] && [ ! "$dir/package-lock.json" -nt "$stamp" ]
 }
 for dir in x402-wasm; do
   if ! npm_ready "$dir"; then
-    note "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    note "npm install (locked) in $dir"
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error >&2)
     touch "$dir/node_modules/.package-lock.json"
   fi
 done
