@@ -340,6 +340,108 @@ fn write_payload(
     }
 }
 
+/// A created `batch-settlement` commitment: the `PAYMENT-SIGNATURE` value was
+/// written to the caller's buffer.
+#[cfg(feature = "batch")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchCreated {
+    /// Length of the header value written.
+    pub len: usize,
+    /// Index of the chosen requirement in `accepts`.
+    pub index: usize,
+    /// The amount committed to, in the asset's smallest unit.
+    pub amount: Amount,
+}
+
+/// Chooses the first `batch-settlement` requirement on `cloudflare:402` the
+/// policy allows and writes the `PAYMENT-SIGNATURE` value that commits to it:
+/// `{x402Version: 2, resource, accepted, payload: {amount, asset}, extensions}`,
+/// echoing the 402's resource and extensions like every v2 payment.
+///
+/// The commitment binds only once the request carrying it is signed with
+/// [`crate::batch::sign_request`]; nothing is signed here. The policy's
+/// `networks` must allow `cloudflare:402` when not empty, and its `assets` (EVM
+/// tokens) must be empty, since the asset is a currency code.
+///
+/// ```
+/// use x402_core::batch::{self, directory::Directory, ed25519::SigningKey, Request, SignParams};
+/// use x402_core::client::{create_batch_payment, read_payment_required, Policy};
+///
+/// let offer = br#"{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepts":[{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}}]}"#;
+/// let mut scratch = [0u8; 1024];
+/// let pr = read_payment_required(offer, &mut scratch).unwrap();
+/// let mut out = [0u8; 1024];
+/// let created = create_batch_payment(&pr, &Policy::default(), &mut out).unwrap();
+/// let payment = core::str::from_utf8(&out[..created.len]).unwrap();
+///
+/// // Sign the request that carries it, and the server's verifier accepts it.
+/// let key = SigningKey::from_seed(&[7; 32]);
+/// let url = "https://example.com/article";
+/// let unsigned = [("PAYMENT-SIGNATURE", payment)];
+/// let params = SignParams { label: "sig1", signature_agent: "\"https://agent.example\"",
+///     signature_agent_key: None, created: 1_750_000_000, expires: 1_750_000_060, nonce: None };
+/// let signed = batch::sign_request_alloc(&Request { method: "GET", url, headers: &unsigned }, &key, &params).unwrap();
+/// let headers = [
+///     ("PAYMENT-SIGNATURE", payment),
+///     ("Signature-Agent", signed.signature_agent.as_str()),
+///     ("Signature-Input", signed.signature_input.as_str()),
+///     ("Signature", signed.signature.as_str()),
+/// ];
+/// let mut jwks = Vec::new();
+/// batch::directory::write_directory(&[key.public_key()], &mut jwks).unwrap();
+/// let dir = Directory::parse(&jwks).unwrap();
+/// let req = Request { method: "GET", url, headers: &headers };
+/// let v = batch::verify_batch_settlement_alloc(&req, offer, &dir, 1_750_000_010, &batch::Config::DEFAULT);
+/// assert!(v.is_valid(), "{:?}", v.message);
+/// assert_eq!(v.commitment.unwrap().amount, 5u64.into());
+/// ```
+///
+/// # Errors
+/// `invalid_payment_requirements` naming `accepts` when no requirement fits
+/// (saying why the last candidate was refused), or `BufferTooSmall`.
+#[cfg(feature = "batch")]
+pub fn create_batch_payment(
+    pr: &PaymentRequired<'_>,
+    policy: &Policy<'_>,
+    out: &mut [u8],
+) -> Result<BatchCreated, Error> {
+    use crate::batch::{NETWORK, SCHEME};
+    use crate::types::payload::BatchSettlementPayload;
+    let PaymentRequired::V2(p) = pr else {
+        return Err(no_match("batch-settlement is an x402 version 2 scheme"));
+    };
+    let mut last = "no batch-settlement requirement on cloudflare:402";
+    for (index, r) in p.accepts.iter().enumerate() {
+        if r.scheme != SCHEME || r.network != NETWORK {
+            continue;
+        }
+        if !policy.networks.is_empty() && !policy.networks.iter().any(|n| *n == NETWORK) {
+            last = "network not allowed by the policy";
+            continue;
+        }
+        if !policy.assets.is_empty() {
+            last = "asset not allowed by the policy";
+            continue;
+        }
+        if policy.max_amount.is_some_and(|max| r.amount > max) {
+            last = "amount above the policy's maximum";
+            continue;
+        }
+        let payload = BatchSettlementPayload {
+            amount: r.amount,
+            asset: r.asset,
+        };
+        let len = write_payload(pr, &PaymentRequirements::V2(r), &payload, out)
+            .map_err(|_| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall))?;
+        return Ok(BatchCreated {
+            len,
+            index,
+            amount: r.amount,
+        });
+    }
+    Err(no_match(last))
+}
+
 /// A nonce from the operating system's random source.
 ///
 /// # Errors
@@ -424,5 +526,99 @@ impl OwnedPolicy {
             max_amount: self.max_amount,
             allow_upto: self.allow_upto,
         }
+    }
+}
+
+#[cfg(all(test, feature = "batch"))]
+mod batch_tests {
+    use super::*;
+
+    const OFFER: &[u8] = br#"{"x402Version":2,"resource":{"url":"https://example.com/a"},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"1","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}},{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}}],"extensions":{"http-message-signatures":{"info":{"tags":["web-bot-auth"]}}}}"#;
+
+    fn created(policy: &Policy<'_>) -> Result<(BatchCreated, String), Error> {
+        let mut scratch = [0u8; 2048];
+        let pr = read_payment_required(OFFER, &mut scratch)?;
+        let mut out = [0u8; 2048];
+        let c = create_batch_payment(&pr, policy, &mut out)?;
+        let value = core::str::from_utf8(&out[..c.len]).unwrap().to_string();
+        Ok((c, value))
+    }
+
+    #[test]
+    fn commits_to_the_batch_requirement_and_echoes_the_402() {
+        let (c, value) = created(&Policy::default()).unwrap();
+        assert_eq!((c.index, c.amount), (1, Amount::from(5u64)));
+        let json = header::decode_to_vec(&value, header::DEFAULT_MAX_DECODED).unwrap();
+        assert_eq!(
+            core::str::from_utf8(&json).unwrap(),
+            r#"{"x402Version":2,"resource":{"url":"https://example.com/a"},"accepted":{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}},"payload":{"amount":"5","asset":"USD"},"extensions":{"http-message-signatures":{"info":{"tags":["web-bot-auth"]}}}}"#
+        );
+    }
+
+    #[test]
+    fn policy_refusals_say_why() {
+        let base = Network::parse_caip2("eip155:8453").unwrap();
+        let usdc = Address::parse("0x036CbD53842c5426634e7929541eC2318f3dCF7e").unwrap();
+        for (policy, why) in [
+            (
+                Policy {
+                    max_amount: Some(4u64.into()),
+                    ..Policy::default()
+                },
+                "amount above the policy's maximum",
+            ),
+            (
+                Policy {
+                    networks: core::slice::from_ref(&base),
+                    ..Policy::default()
+                },
+                "network not allowed by the policy",
+            ),
+            (
+                Policy {
+                    assets: core::slice::from_ref(&usdc),
+                    ..Policy::default()
+                },
+                "asset not allowed by the policy",
+            ),
+        ] {
+            let e = created(&policy).unwrap_err();
+            assert_eq!(e.reason(), Reason::InvalidPaymentRequirements);
+            assert_eq!(e.kind(), ErrorKind::Invalid(why));
+            assert_eq!(e.field(), "accepts");
+        }
+        let cf = Network::parse_caip2("cloudflare:402").unwrap();
+        let ok = Policy {
+            networks: core::slice::from_ref(&cf),
+            max_amount: Some(5u64.into()),
+            ..Policy::default()
+        };
+        assert!(created(&ok).is_ok());
+    }
+
+    #[test]
+    fn v1_and_evm_only_402s_have_nothing_to_commit_to() {
+        let v1 = br#"{"x402Version":1,"accepts":[]}"#;
+        let mut scratch = [0u8; 256];
+        let pr = read_payment_required(v1, &mut scratch).unwrap();
+        let e = create_batch_payment(&pr, &Policy::default(), &mut [0u8; 256]).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Invalid("batch-settlement is an x402 version 2 scheme")
+        );
+        let evm = br#"{"x402Version":2,"resource":{"url":"u"},"accepts":[]}"#;
+        let pr = read_payment_required(evm, &mut scratch).unwrap();
+        let e = create_batch_payment(&pr, &Policy::default(), &mut [0u8; 256]).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Invalid("no batch-settlement requirement on cloudflare:402")
+        );
+        // Too small a buffer is an error, not a panic.
+        let (c, _) = created(&Policy::default()).unwrap();
+        let mut scratch = [0u8; 2048];
+        let pr = read_payment_required(OFFER, &mut scratch).unwrap();
+        let e =
+            create_batch_payment(&pr, &Policy::default(), &mut vec![0u8; c.len - 1]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
     }
 }
