@@ -200,6 +200,9 @@ export interface PaymentOptions {
   nonce?: string;
 }
 
+/** The spending policy: the members of `PaymentOptions` that limit what is paid. */
+export type Policy = Pick<PaymentOptions, "maxAmount" | "networks" | "assets" | "allowUpto">;
+
 /** The requirement a client would pay. */
 export interface SelectedRequirement {
   /** Index in `accepts`. */

@@ -14,6 +14,7 @@ import {
   type PaymentOptions,
   type PaymentRequired,
   type PaymentRequirements,
+  type Policy,
   type SettleResponse,
   type VerifyResponse,
   type X402Error,
@@ -35,7 +36,8 @@ const paymentRequired: PaymentRequired = {
 };
 
 const header: string = encodeHeader("PAYMENT-REQUIRED", paymentRequired);
-const options: PaymentOptions = { maxAmount: "10000", networks: ["eip155:84532"] };
+const policy: Policy = { maxAmount: "10000", networks: ["eip155:84532"] };
+const options: PaymentOptions = { ...policy, nowUnix: 1_750_000_000 };
 const payment: string = createPayment(header, "0x" + "11".repeat(32), options);
 createPayment(paymentRequired, "0x" + "11".repeat(32));
 
