@@ -13,7 +13,9 @@
 //! - [`signature_base`]: the RFC 9421 signature base.
 //! - [`ed25519`]: keys and signatures.
 //! - [`directory`]: the agent's JWK Set and RFC 7638 key ids.
-//! - [`verify_batch_settlement`] (server) and [`sign_request`] (client).
+//! - [`verify_batch_settlement`] (server) and [`sign_request`] (client); with
+//!   `alloc`, JSON-in/JSON-out forms for bindings: [`verify_batch_settlement_json`]
+//!   and [`sign_request_json`].
 //!
 //! ```
 //! use x402_core::batch::{self, ed25519::SigningKey, directory::Directory, Request, SignParams};
@@ -63,10 +65,14 @@
 
 pub mod directory;
 pub mod ed25519;
+#[cfg(feature = "alloc")]
+mod json_api;
 mod scheme;
 pub mod sfv;
 pub mod signature_base;
 
+#[cfg(feature = "alloc")]
+pub use json_api::{sign_request_json, verify_batch_settlement_json};
 pub use scheme::{
     BatchVerdict, Commitment, Config, KeyLookup, KeyLookupError, Note, PaymentResponse, SignParams,
     SignedHeaders, network_error_code, sign_request, verify_batch_settlement,
