@@ -95,6 +95,10 @@ reasons! {
     ExactEvmTransactionSimulationFailed => "invalid_exact_evm_transaction_simulation_failed",
     /// Chain: the settlement transaction failed.
     ExactEvmTransactionFailed => "invalid_exact_evm_transaction_failed",
+    /// Settlement: the transaction succeeded without the token's `Transfer(from, to, value)` log.
+    ExactEvmTransferEventMismatch => "invalid_exact_evm_transfer_event_mismatch",
+    /// Settlement: the transaction was sent, but no receipt arrived in time.
+    SettlementPending => "settlement_pending",
 
     /// Permit2: `spender` is not the x402 proxy of the scheme.
     Permit2Spender => "invalid_permit2_spender",
@@ -118,6 +122,24 @@ reasons! {
     Permit2InsufficientBalance => "permit2_insufficient_balance",
     /// Chain: the x402 Permit2 proxy is not deployed.
     Permit2ProxyNotDeployed => "permit2_proxy_not_deployed",
+    /// Permit2 settlement: the proxy reverted with `InvalidAmount` (nothing to transfer).
+    Permit2InvalidAmount => "permit2_invalid_amount",
+    /// Permit2 settlement: the proxy reverted with `InvalidDestination` (`witness.to` is zero).
+    Permit2InvalidDestination => "permit2_invalid_destination",
+    /// Permit2 settlement: the proxy reverted with `InvalidOwner` (`from` is zero).
+    Permit2InvalidOwner => "permit2_invalid_owner",
+    /// Permit2 settlement: the proxy reverted with `PaymentTooEarly` (before `witness.validAfter`).
+    Permit2PaymentTooEarly => "permit2_payment_too_early",
+    /// Permit2 settlement: Permit2 reverted with `InvalidNonce` (the nonce was used).
+    Permit2InvalidNonce => "permit2_invalid_nonce",
+    /// Permit2 settlement: the EIP-2612 permit's value differs from the permitted amount.
+    Permit2Eip2612AmountMismatch => "permit2_2612_amount_mismatch",
+    /// `upto` settlement: the proxy reverted with `AmountExceedsPermitted`.
+    UptoAmountExceedsPermitted => "upto_amount_exceeds_permitted",
+    /// `upto` settlement: the proxy reverted with `UnauthorizedFacilitator` (the sender is not `witness.facilitator`).
+    UptoUnauthorizedFacilitator => "upto_unauthorized_facilitator",
+    /// `upto` settlement: the transaction failed.
+    UptoEvmTransactionFailed => "invalid_upto_evm_transaction_failed",
 
     /// `upto`: the payload's or the requirements' scheme is not `upto`.
     UptoEvmScheme => "invalid_upto_evm_scheme",

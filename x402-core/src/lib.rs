@@ -38,6 +38,8 @@ pub mod header;
 pub mod json;
 pub mod mcp;
 pub mod network;
+pub mod rpc;
+pub mod settle;
 pub mod types;
 pub mod verify;
 

@@ -1,9 +1,12 @@
 //! Ethereum building blocks: addresses, 32-byte words, Keccak-256, EIP-712
 //! hashing and secp256k1 signatures.
 
+pub mod abi;
 mod address;
 pub mod eip712;
+pub mod rlp;
 pub mod signature;
+pub mod tx;
 pub mod typed_data;
 
 pub use address::{Address, B256, ChecksumAddress, HexString};
