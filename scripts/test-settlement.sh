@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Settlement on a real EVM: compiles the test contracts (pinned solc), starts a
+# local Hardhat network on 127.0.0.1, and runs x402-core's on-chain tests
+# (x402-core/tests/settlement_onchain.rs) against it. The chain is stopped by
+# its PID when the script exits, and cannot outlive a time limit.
+#
+#   scripts/test-settlement.sh               install what is missing, then test
+#   SKIP_INSTALL=1 scripts/test-settlement.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+chain="$root/x402-core/tests/chain"
+
+[ -n "${SKIP_INSTALL:-}" ] || scripts/install-settlement.sh
+
+work=$(mktemp -d)
+node_pid=""
+cleanup() {
+  if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
+    kill "$node_pid" 2>/dev/null || true
+    wait "$node_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+node "$chain/compile.mjs" "$work/contracts.json"
+
+port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+(
+  cd "$chain"
+  HARDHAT_DISABLE_TELEMETRY_PROMPT=true exec timeout 600 node node_modules/hardhat/internal/cli/cli.js \
+    --config hardhat.config.cjs node --hostname 127.0.0.1 --port "$port"
+) >"$work/chain.log" 2>&1 &
+node_pid=$!
+
+url="http://127.0.0.1:$port"
+ready=""
+for _ in $(seq 1 120); do
+  if node -e 'fetch(process.argv[1],{method:"POST",headers:{"content-type":"application/json"},body:JSON.stringify({jsonrpc:"2.0",id:1,method:"eth_chainId",params:[]})}).then(r=>r.json()).then(j=>process.exit(j.result?0:1),()=>process.exit(1))' "$url" 2>/dev/null; then
+    ready=1
+    break
+  fi
+  kill -0 "$node_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$ready" ]; then
+  echo "test-settlement: the local chain did not start" >&2
+  cat "$work/chain.log" >&2
+  exit 1
+fi
+echo "test-settlement: local chain at $url (pid $node_pid)" >&2
+
+X402_TEST_RPC="$url" X402_TEST_CONTRACTS="$work/contracts.json" \
+  cargo test -p x402-core --test settlement_onchain --locked -- --ignored --test-threads=1

@@ -1,0 +1,1005 @@
+//! Settlement on a real EVM: payments created by this crate are verified,
+//! simulated and settled through calldata, JSON-RPC requests and signed
+//! transactions built by this crate, against contracts compiled from
+//! `tests/chain/contracts` and running on a local Hardhat network.
+//!
+//! These tests need the chain: `scripts/test-settlement.sh` starts it on
+//! 127.0.0.1, compiles the contracts and runs them with `--ignored`, passing
+//! `X402_TEST_RPC` (the node's URL) and `X402_TEST_CONTRACTS` (the compiled
+//! bytecode). The HTTP client below is a minimal one over `TcpStream`, so that
+//! the crate itself stays free of I/O.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use x402_core::Amount;
+use x402_core::client::{Policy, create_payment};
+use x402_core::evm::eip712::{PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
+use x402_core::evm::tx::{Eip1559Transaction, create_address};
+use x402_core::evm::{Address, B256, PrivateKey, abi, keccak256};
+use x402_core::header;
+use x402_core::json::ToJson;
+use x402_core::rpc::{self, BlockTag, CallRequest, Envelope, Request};
+use x402_core::settle::{Machine, Options, Outcome, Settlement};
+use x402_core::types::FromJson;
+use x402_core::types::facilitator::{PaymentPayload, SettleResponse};
+use x402_core::verify::Config;
+
+const NEEDS_CHAIN: &str = "needs a local chain: run scripts/test-settlement.sh";
+
+// ---------------------------------------------------------------- transport
+
+/// POSTs `body` to the node and returns the response body. 127.0.0.1 only.
+fn http_post(url: &str, body: &str) -> Vec<u8> {
+    let host = url
+        .strip_prefix("http://")
+        .expect("http URL")
+        .trim_end_matches('/');
+    assert!(
+        host.starts_with("127.0.0.1:"),
+        "tests talk to 127.0.0.1 only"
+    );
+    let mut s = TcpStream::connect(host).expect("connect to the local chain");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("HTTP header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "HTTP status: {head}");
+    let payload = &raw[split + 4..];
+    if head.contains("transfer-encoding: chunked") {
+        dechunk(payload)
+    } else {
+        payload.to_vec()
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
+        let size_text = std::str::from_utf8(&b[..eol]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        b = &b[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+// ---------------------------------------------------------------- the chain
+
+struct Chain {
+    url: String,
+    chain_id: u64,
+    network: String,
+    token: Address,
+    deployer: PrivateKey,
+}
+
+static CHAIN: OnceLock<Chain> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// One test at a time: they share the deployer's account nonce.
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn key(label: &str) -> PrivateKey {
+    PrivateKey::from_bytes(&keccak256(
+        format!("x402 settlement test/{label}").as_bytes(),
+    ))
+    .unwrap()
+}
+
+/// A JSON-RPC call for test setup (Hardhat's own methods), through serde_json.
+fn raw_rpc(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc":"2.0","id":1,"method":method,"params":params}).to_string();
+    let resp: Value = serde_json::from_slice(&http_post(url, &body)).unwrap();
+    if let Some(e) = resp.get("error") {
+        panic!("{method} failed: {e}");
+    }
+    resp["result"].clone()
+}
+
+/// A call through this crate's codec; returns the response body.
+fn call(url: &str, request: Request<'_>) -> Vec<u8> {
+    http_post(url, &Envelope { id: 42, request }.to_json_string())
+}
+
+fn selector(sig: &str) -> [u8; 4] {
+    keccak256(sig.as_bytes())[..4].try_into().unwrap()
+}
+
+fn word_u(v: u128) -> [u8; 32] {
+    abi::uint_word(&Amount::from(v))
+}
+
+/// ABI encoding of `(string, string, string)` (the token's constructor).
+fn abi_strings(items: &[&str]) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut tail = Vec::new();
+    for s in items {
+        head.extend_from_slice(&word_u((items.len() * 32 + tail.len()) as u128));
+        tail.extend_from_slice(&word_u(s.len() as u128));
+        tail.extend_from_slice(s.as_bytes());
+        tail.resize(tail.len().div_ceil(32) * 32, 0);
+    }
+    head.extend_from_slice(&tail);
+    head
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let h = s.strip_prefix("0x").unwrap();
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+impl Chain {
+    fn get() -> &'static Chain {
+        CHAIN.get_or_init(Chain::setup)
+    }
+
+    fn setup() -> Chain {
+        let url = std::env::var("X402_TEST_RPC").expect(NEEDS_CHAIN);
+        let artifacts: Value = serde_json::from_slice(
+            &std::fs::read(std::env::var("X402_TEST_CONTRACTS").expect(NEEDS_CHAIN)).unwrap(),
+        )
+        .unwrap();
+        let contract = |name: &str, field: &str| {
+            artifacts["contracts"][name][field]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let chain_id = u64::from_str_radix(
+            raw_rpc(&url, "eth_chainId", json!([]))
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        // Permit2 and the two x402 proxies sit at their canonical addresses.
+        for (addr, name) in [
+            (PERMIT2_ADDRESS, "Permit2SignatureTransfer"),
+            (X402_EXACT_PERMIT2_PROXY, "X402ExactPermit2Proxy"),
+            (X402_UPTO_PERMIT2_PROXY, "X402UptoPermit2Proxy"),
+        ] {
+            raw_rpc(
+                &url,
+                "hardhat_setCode",
+                json!([hex(&addr.0), contract(name, "deployedBytecode")]),
+            );
+        }
+        let deployer = key("deployer");
+        fund(&url, &deployer.address());
+        // The token is created by a contract-creation transaction built and signed here.
+        let mut init = unhex(&contract("Eip3009Token", "bytecode"));
+        init.extend_from_slice(&abi_strings(&["USD Coin", "2", "USDC"]));
+        let nonce = account_nonce(&url, &deployer.address());
+        let receipt = send_tx(&url, chain_id, &deployer, None, &init, None);
+        assert!(receipt.status, "token deployment reverted");
+        let token = receipt.contract_address.expect("contractAddress");
+        assert_eq!(token, create_address(&deployer.address(), nonce));
+        Chain {
+            network: format!("eip155:{chain_id}"),
+            url,
+            chain_id,
+            token,
+            deployer,
+        }
+    }
+
+    fn mint(&self, to: &Address, amount: u128) {
+        let mut data = selector("mint(address,uint256)").to_vec();
+        data.extend_from_slice(&to.to_word());
+        data.extend_from_slice(&word_u(amount));
+        let r = send_tx(
+            &self.url,
+            self.chain_id,
+            &self.deployer,
+            Some(self.token),
+            &data,
+            None,
+        );
+        assert!(r.status, "mint reverted");
+    }
+
+    fn approve_permit2(&self, owner: &PrivateKey) {
+        fund(&self.url, &owner.address());
+        let mut data = selector("approve(address,uint256)").to_vec();
+        data.extend_from_slice(&PERMIT2_ADDRESS.to_word());
+        data.extend_from_slice(&abi::uint_word(&Amount::MAX));
+        let r = send_tx(
+            &self.url,
+            self.chain_id,
+            owner,
+            Some(self.token),
+            &data,
+            None,
+        );
+        assert!(r.status, "approve reverted");
+    }
+
+    fn token_call(&self, data: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+        eth_call(&self.url, self.token, data)
+    }
+
+    fn balance(&self, owner: &Address) -> Amount {
+        abi::decode_uint(&self.token_call(&abi::balance_of(owner)).unwrap()).unwrap()
+    }
+
+    fn eth_balance(&self, a: &Address) -> Amount {
+        let body = call(
+            &self.url,
+            Request::GetBalance {
+                address: *a,
+                block: BlockTag::Latest,
+            },
+        );
+        rpc::quantity_amount(rpc::parse_response(&body).unwrap().result.unwrap()).unwrap()
+    }
+
+    fn now(&self) -> u64 {
+        let body = call(
+            &self.url,
+            Request::GetBlockByNumber {
+                block: BlockTag::Latest,
+            },
+        );
+        rpc::BlockHeader::from_json(rpc::parse_response(&body).unwrap().result.unwrap())
+            .unwrap()
+            .timestamp
+    }
+}
+
+fn fund(url: &str, a: &Address) {
+    // 100 ETH for gas.
+    raw_rpc(
+        url,
+        "hardhat_setBalance",
+        json!([hex(&a.0), "0x56bc75e2d63100000"]),
+    );
+}
+
+fn account_nonce(url: &str, a: &Address) -> u64 {
+    let body = call(
+        url,
+        Request::GetTransactionCount {
+            address: *a,
+            block: BlockTag::Pending,
+        },
+    );
+    rpc::quantity_u64(rpc::parse_response(&body).unwrap().result.unwrap()).unwrap()
+}
+
+/// `eth_call`: `Ok(return data)` or `Err(revert data)`.
+fn eth_call(url: &str, to: Address, data: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    let body = call(
+        url,
+        Request::Call {
+            call: CallRequest {
+                from: None,
+                to,
+                data,
+                gas: None,
+            },
+            block: BlockTag::Latest,
+        },
+    );
+    let mut out = vec![0u8; 4096];
+    match rpc::parse_response(&body).unwrap().result {
+        Ok(v) => Ok(rpc::data(v, &mut out).unwrap().to_vec()),
+        Err(e) => {
+            assert!(e.is_revert(), "not a revert: {e}");
+            Err(e.revert_data(&mut out).unwrap().to_vec())
+        }
+    }
+}
+
+struct Mined {
+    status: bool,
+    hash: B256,
+    contract_address: Option<Address>,
+}
+
+/// Builds, signs and sends an EIP-1559 transaction with this crate; waits for
+/// its receipt. `gas` skips estimation (to send what a simulation would refuse).
+fn send_tx(
+    url: &str,
+    chain_id: u64,
+    key: &PrivateKey,
+    to: Option<Address>,
+    data: &[u8],
+    gas: Option<u64>,
+) -> Mined {
+    let gas_limit = gas.unwrap_or_else(|| {
+        let body = call(
+            url,
+            Request::EstimateGas {
+                call: CallRequest {
+                    from: Some(key.address()),
+                    to: to.unwrap_or_default(),
+                    data,
+                    gas: None,
+                },
+            },
+        );
+        // Contract creation: estimate through serde (CallRequest always has a `to`).
+        let est = if to.is_none() {
+            let v = raw_rpc(
+                url,
+                "eth_estimateGas",
+                json!([{"from": hex(&key.address().0), "data": hex(data)}]),
+            );
+            u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+        } else {
+            rpc::quantity_u64(rpc::parse_response(&body).unwrap().result.unwrap()).unwrap()
+        };
+        est * 12 / 10
+    });
+    let base = {
+        let body = call(
+            url,
+            Request::GetBlockByNumber {
+                block: BlockTag::Latest,
+            },
+        );
+        rpc::BlockHeader::from_json(rpc::parse_response(&body).unwrap().result.unwrap())
+            .unwrap()
+            .base_fee_per_gas
+            .unwrap()
+    };
+    let tx = Eip1559Transaction {
+        chain_id,
+        nonce: account_nonce(url, &key.address()),
+        max_priority_fee_per_gas: 1_000_000,
+        max_fee_per_gas: base * 2 + 1_000_000,
+        gas_limit,
+        to,
+        value: Amount::ZERO,
+        data,
+    };
+    let signed = tx.sign(key);
+    let body = call(url, Request::SendRawTransaction { tx: signed });
+    let sent = rpc::parse_response(&body)
+        .unwrap()
+        .result
+        .expect("sendRawTransaction");
+    let hash = rpc::hash(sent, "result").unwrap();
+    assert_eq!(hash, signed.hash(), "the node's transaction hash is ours");
+    let body = call(url, Request::GetTransactionReceipt { hash });
+    let r = rpc::Receipt::from_json(rpc::parse_response(&body).unwrap().result.unwrap())
+        .unwrap()
+        .expect("mined (automine)");
+    Mined {
+        status: r.status,
+        hash: r.transaction_hash,
+        contract_address: r.contract_address,
+    }
+}
+
+// ---------------------------------------------------------------- payments
+
+struct Paid {
+    /// The `POST /verify` (and `/settle`) body.
+    body: String,
+    payer: Address,
+    nonce: [u8; 32],
+}
+
+/// A PaymentRequired for `amount` of the test token; `edit` adjusts its only accept.
+fn payment_required(
+    chain: &Chain,
+    pay_to: &Address,
+    amount: u128,
+    edit: impl FnOnce(&mut Value),
+) -> Value {
+    let mut accept = json!({
+        "scheme": "exact",
+        "network": chain.network,
+        "amount": amount.to_string(),
+        "asset": chain.token.to_string(),
+        "payTo": pay_to.to_string(),
+        "maxTimeoutSeconds": 300,
+        "extra": {"name": "USD Coin", "version": "2"}
+    });
+    edit(&mut accept);
+    json!({
+        "x402Version": 2,
+        "resource": {"url": "http://127.0.0.1/paid"},
+        "accepts": [accept]
+    })
+}
+
+/// The payer pays `pr` with this crate's client; returns the facilitator body.
+fn pay(chain: &Chain, payer: &PrivateKey, pr: &Value, nonce_label: &str) -> Paid {
+    let nonce = keccak256(nonce_label.as_bytes());
+    let policy = Policy {
+        allow_upto: true,
+        ..Policy::default()
+    };
+    let mut out = [0u8; 4096];
+    let created = create_payment(
+        pr.to_string().as_bytes(),
+        payer,
+        nonce,
+        chain.now(),
+        &policy,
+        &mut out,
+    )
+    .unwrap();
+    let value = std::str::from_utf8(&out[..created.len]).unwrap();
+    let mut scratch = [0u8; 4096];
+    let payload: PaymentPayload<'_> =
+        header::decode_payment_signature(value, &mut scratch).unwrap();
+    let payload_json: Value = serde_json::from_str(&payload.to_json_string()).unwrap();
+    let body = json!({
+        "x402Version": 2,
+        "paymentPayload": payload_json,
+        "paymentRequirements": pr["accepts"][0],
+    });
+    Paid {
+        body: body.to_string(),
+        payer: created.payer,
+        nonce,
+    }
+}
+
+/// Runs a machine to its end over HTTP; returns the outcome and the methods called.
+fn run(chain: &Chain, mut m: Machine) -> (Outcome, Vec<String>) {
+    let mut methods = Vec::new();
+    let outcome = *m
+        .drive(
+            |request: &str, delay_ms: u32| -> Result<Vec<u8>, std::convert::Infallible> {
+                std::thread::sleep(Duration::from_millis(u64::from(delay_ms.min(200))));
+                let v: Value = serde_json::from_str(request).unwrap();
+                methods.push(v["method"].as_str().unwrap().to_owned());
+                Ok(http_post(&chain.url, request))
+            },
+        )
+        .unwrap();
+    (outcome, methods)
+}
+
+fn verify(chain: &Chain, body: &str, facilitators: &[Address]) -> (Outcome, Vec<String>) {
+    let config = Config {
+        facilitator_addresses: facilitators,
+    };
+    run(
+        chain,
+        Machine::verify_json(body.as_bytes(), chain.now(), &config, &Options::default()),
+    )
+}
+
+fn settle(chain: &Chain, body: &str, facilitator: &PrivateKey) -> (Settlement, Vec<String>) {
+    let (o, calls) = run(
+        chain,
+        Machine::settle_json(
+            body.as_bytes(),
+            chain.now(),
+            facilitator,
+            &Options::default(),
+        ),
+    );
+    match o {
+        Outcome::Settled(s) => (s, calls),
+        Outcome::Verified(_) => panic!("a settle machine answered a verdict"),
+    }
+}
+
+fn reason(o: &Outcome) -> Option<&'static str> {
+    o.reason().map(|r| r.as_str())
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+const VERIFY_CALLS: &[&str] = &["eth_chainId", "eth_getCode", "eth_call"];
+const SETTLE_CALLS: &[&str] = &[
+    "eth_chainId",
+    "eth_getCode",
+    "eth_estimateGas",
+    "eth_getTransactionCount",
+    "eth_getBlockByNumber",
+    "eth_maxPriorityFeePerGas",
+    "eth_sendRawTransaction",
+    "eth_getTransactionReceipt",
+];
+
+/// Checks a successful settlement: its SettleResponse, the node's view of the
+/// transaction, and that the facilitator paid exactly the gas.
+fn check_settled(
+    chain: &Chain,
+    s: &Settlement,
+    payer: &Address,
+    facilitator: &PrivateKey,
+    eth_before: Amount,
+) {
+    assert!(s.success, "settlement failed: {:?} {}", s.reason, s.message);
+    let tx = s.transaction.expect("transaction hash");
+    let json = s.to_json_string();
+    let resp = SettleResponse::from_json_bytes(json.as_bytes(), &Default::default()).unwrap();
+    assert!(resp.success);
+    assert_eq!(resp.transaction.as_str(), Some(tx.to_string().as_str()));
+    assert_eq!(resp.network.as_str(), chain.network);
+    assert_eq!(
+        resp.payer.unwrap().as_str(),
+        Some(payer.to_string().as_str())
+    );
+    // The node's record of the transaction: type 2, from the facilitator, nonce and hash ours.
+    let t = raw_rpc(
+        &chain.url,
+        "eth_getTransactionByHash",
+        json!([tx.to_string()]),
+    );
+    assert_eq!(t["type"], "0x2");
+    assert_eq!(
+        t["from"].as_str().unwrap().to_lowercase(),
+        hex(&facilitator.address().0)
+    );
+    let paid = Amount::from(u128::from(s.gas_used.unwrap()) * s.effective_gas_price.unwrap());
+    assert_eq!(
+        chain.eth_balance(&facilitator.address()),
+        eth_before.checked_sub(&paid).unwrap(),
+        "the facilitator paid exactly gasUsed × effectiveGasPrice"
+    );
+}
+
+/// The high-s twin of a 65-byte signature: s' = n − s, v flipped.
+fn high_s_twin(sig: &[u8; 65]) -> [u8; 65] {
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36,
+        0x41, 0x41,
+    ];
+    let mut out = *sig;
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(N[i]) - i16::from(sig[32 + i]) - borrow;
+        out[32 + i] = (d.rem_euclid(256)) as u8;
+        borrow = i16::from(d < 0);
+    }
+    out[64] = if sig[64] == 27 { 28 } else { 27 };
+    out
+}
+
+fn body_signature(body: &str) -> [u8; 65] {
+    let v: Value = serde_json::from_str(body).unwrap();
+    unhex(
+        v["paymentPayload"]["payload"]["signature"]
+            .as_str()
+            .unwrap(),
+    )
+    .try_into()
+    .unwrap()
+}
+
+fn with_signature(body: &str, sig: &[u8]) -> String {
+    let mut v: Value = serde_json::from_str(body).unwrap();
+    v["paymentPayload"]["payload"]["signature"] = json!(hex(sig));
+    v.to_string()
+}
+
+fn authorization(body: &str) -> x402_core::types::payload::Eip3009Authorization {
+    let v: Value = serde_json::from_str(body).unwrap();
+    let a = &v["paymentPayload"]["payload"]["authorization"];
+    let amt = |k: &str| a[k].as_str().unwrap().parse::<Amount>().unwrap();
+    x402_core::types::payload::Eip3009Authorization {
+        from: a["from"].as_str().unwrap().parse().unwrap(),
+        to: a["to"].as_str().unwrap().parse().unwrap(),
+        value: amt("value"),
+        valid_after: amt("validAfter"),
+        valid_before: amt("validBefore"),
+        nonce: a["nonce"].as_str().unwrap().parse().unwrap(),
+    }
+}
+
+fn revert_text(data: &[u8]) -> String {
+    abi::decode_revert(data).to_string()
+}
+
+// ---------------------------------------------------------------- scenarios
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn eip3009_payment_is_verified_simulated_and_settled_with_exact_balance_moves() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("eip3009/payer");
+    let pay_to = key("eip3009/merchant").address();
+    let facilitator = key("eip3009/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 5_000_000);
+    let pr = payment_required(chain, &pay_to, 1_250_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "eip3009/nonce");
+
+    let (verdict, calls) = verify(chain, &paid.body, &[]);
+    assert!(verdict.is_success(), "{verdict:?}");
+    assert_eq!(calls, strs(VERIFY_CALLS));
+    assert_eq!(
+        verdict.to_json_string(),
+        format!(r#"{{"isValid":true,"payer":"{}"}}"#, paid.payer)
+    );
+
+    let (payer_before, merchant_before) = (chain.balance(&paid.payer), chain.balance(&pay_to));
+    let eth_before = chain.eth_balance(&facilitator.address());
+    let (s, calls) = settle(chain, &paid.body, &facilitator);
+    assert_eq!(calls, strs(SETTLE_CALLS));
+    check_settled(chain, &s, &paid.payer, &facilitator, eth_before);
+    assert_eq!(
+        chain.balance(&paid.payer),
+        payer_before.checked_sub(&1_250_000u64.into()).unwrap()
+    );
+    assert_eq!(
+        chain.balance(&pay_to),
+        merchant_before.checked_add(&1_250_000u64.into()).unwrap()
+    );
+    let used = chain
+        .token_call(&abi::authorization_state(&paid.payer, &B256(paid.nonce)))
+        .unwrap();
+    assert_eq!(abi::decode_bool(&used), Ok(true));
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn replay_is_rejected_by_the_token_and_diagnosed_as_nonce_already_used() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("replay/payer");
+    let pay_to = key("replay/merchant").address();
+    let facilitator = key("replay/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 3_000_000);
+    let pr = payment_required(chain, &pay_to, 1_000_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "replay/nonce");
+    let eth_before = chain.eth_balance(&facilitator.address());
+    let (first, _) = settle(chain, &paid.body, &facilitator);
+    check_settled(chain, &first, &paid.payer, &facilitator, eth_before);
+    let after_first = chain.balance(&paid.payer);
+
+    // The same payment again: the chain says the nonce is used.
+    let (verdict, calls) = verify(chain, &paid.body, &[]);
+    assert_eq!(
+        reason(&verdict),
+        Some("invalid_exact_evm_nonce_already_used")
+    );
+    assert_eq!(
+        calls,
+        strs(&["eth_chainId", "eth_getCode", "eth_call", "eth_call"])
+    );
+    let nonce_before = account_nonce(&chain.url, &facilitator.address());
+    let (again, _) = settle(chain, &paid.body, &facilitator);
+    assert!(!again.success);
+    assert_eq!(
+        again.reason.map(|r| r.as_str()),
+        Some("invalid_exact_evm_nonce_already_used")
+    );
+    assert_eq!(again.transaction, None, "no transaction was sent");
+    assert_eq!(
+        account_nonce(&chain.url, &facilitator.address()),
+        nonce_before
+    );
+
+    // Sent anyway, without simulation: the token rejects it on chain.
+    let calldata = abi::transfer_with_authorization_sig(
+        &authorization(&paid.body),
+        &body_signature(&paid.body),
+    );
+    assert_eq!(
+        revert_text(&chain.token_call(&calldata).unwrap_err()),
+        "execution reverted: EIP3009: authorization is used or canceled"
+    );
+    let forced = send_tx(
+        &chain.url,
+        chain.chain_id,
+        &facilitator,
+        Some(chain.token),
+        &calldata,
+        Some(150_000),
+    );
+    assert!(
+        !forced.status,
+        "the replay reverted on chain ({})",
+        forced.hash
+    );
+    assert_eq!(chain.balance(&paid.payer), after_first, "paid once only");
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn high_s_signature_is_refused_offline_and_rejected_on_chain_as_predicted() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("high-s/payer");
+    let pay_to = key("high-s/merchant").address();
+    let facilitator = key("high-s/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 2_000_000);
+    let pr = payment_required(chain, &pay_to, 700_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "high-s/nonce");
+    let low = body_signature(&paid.body);
+    let high = high_s_twin(&low);
+    let twin_body = with_signature(&paid.body, &high);
+
+    // The verifier refuses the twin before any RPC call, naming EIP-2.
+    let (verdict, calls) = verify(chain, &twin_body, &[]);
+    assert_eq!(reason(&verdict), Some("invalid_exact_evm_signature"));
+    assert!(calls.is_empty(), "refused offline: {calls:?}");
+    let Outcome::Verified(v) = verdict else {
+        unreachable!()
+    };
+    assert!(v.message.as_str().contains("EIP-2"), "{}", v.message);
+
+    // The token agrees: the same authorization with the twin reverts on chain.
+    let auth = authorization(&paid.body);
+    let twin_call = abi::transfer_with_authorization_sig(&auth, &high);
+    assert_eq!(
+        revert_text(&chain.token_call(&twin_call).unwrap_err()),
+        "execution reverted: ECRecover: invalid signature 's' value"
+    );
+    let forced = send_tx(
+        &chain.url,
+        chain.chain_id,
+        &facilitator,
+        Some(chain.token),
+        &twin_call,
+        Some(150_000),
+    );
+    assert!(!forced.status, "the high-s transaction reverted on chain");
+
+    // The low-s original settles.
+    let eth_before = chain.eth_balance(&facilitator.address());
+    let before = chain.balance(&paid.payer);
+    let (s, _) = settle(chain, &paid.body, &facilitator);
+    check_settled(chain, &s, &paid.payer, &facilitator, eth_before);
+    assert_eq!(
+        chain.balance(&paid.payer),
+        before.checked_sub(&700_000u64.into()).unwrap()
+    );
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn underfunded_payer_is_diagnosed_as_insufficient_balance() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("poor/payer");
+    let pay_to = key("poor/merchant").address();
+    let facilitator = key("poor/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 999);
+    let pr = payment_required(chain, &pay_to, 1_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "poor/nonce");
+    let (verdict, calls) = verify(chain, &paid.body, &[]);
+    assert_eq!(
+        reason(&verdict),
+        Some("invalid_exact_evm_insufficient_balance")
+    );
+    // authorizationState, name, version, balanceOf: the reference's order.
+    assert_eq!(calls.len(), 7, "{calls:?}");
+    let nonce_before = account_nonce(&chain.url, &facilitator.address());
+    let (s, _) = settle(chain, &paid.body, &facilitator);
+    assert_eq!(
+        s.reason.map(|r| r.as_str()),
+        Some("invalid_exact_evm_insufficient_balance")
+    );
+    assert_eq!(s.transaction, None);
+    assert_eq!(
+        account_nonce(&chain.url, &facilitator.address()),
+        nonce_before
+    );
+    assert_eq!(chain.balance(&paid.payer), Amount::from(999u64));
+    let j: Value = serde_json::from_str(&s.to_json_string()).unwrap();
+    assert_eq!(j["success"], false);
+    assert_eq!(j["transaction"], "");
+    assert_eq!(j["errorReason"], "invalid_exact_evm_insufficient_balance");
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn token_domain_mismatches_and_missing_contracts_are_diagnosed() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("domain/payer");
+    let pay_to = key("domain/merchant").address();
+    chain.mint(&payer.address(), 1_000_000);
+    // The client signs with the domain the server announced; the token's differs.
+    let wrong_name = payment_required(chain, &pay_to, 10, |a| a["extra"]["name"] = json!("USDC"));
+    let paid = pay(chain, &payer, &wrong_name, "domain/name");
+    let (v, _) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("invalid_exact_evm_token_name_mismatch"));
+    let wrong_version =
+        payment_required(chain, &pay_to, 10, |a| a["extra"]["version"] = json!("1"));
+    let paid = pay(chain, &payer, &wrong_version, "domain/version");
+    let (v, _) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("invalid_exact_evm_token_version_mismatch"));
+    // An asset without code.
+    let nowhere = payment_required(chain, &pay_to, 10, |a| {
+        a["asset"] = json!("0x000000000000000000000000000000000000dEaD")
+    });
+    let paid = pay(chain, &payer, &nowhere, "domain/nowhere");
+    let (v, calls) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("asset_not_deployed_contract"));
+    assert_eq!(calls, strs(&["eth_chainId", "eth_getCode"]));
+    // A payment for another chain than the node's.
+    let elsewhere = payment_required(chain, &pay_to, 10, |a| a["network"] = json!("eip155:8453"));
+    let paid = pay(chain, &payer, &elsewhere, "domain/elsewhere");
+    let (v, calls) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("unexpected_verify_error"));
+    assert_eq!(calls, strs(&["eth_chainId"]));
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn v_is_normalised_for_both_transfer_with_authorization_overloads() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("v01/payer");
+    let pay_to = key("v01/merchant").address();
+    chain.mint(&payer.address(), 50_000);
+    let pr = payment_required(chain, &pay_to, 50_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "v01/nonce");
+    let auth = authorization(&paid.body);
+    let mut sig01 = body_signature(&paid.body);
+    sig01[64] -= 27;
+    // Written with v = 0/1, as some wallets sign: the encoders send 27/28 and the token accepts.
+    assert_eq!(
+        chain.token_call(&abi::transfer_with_authorization_sig(&auth, &sig01)),
+        Ok(vec![])
+    );
+    let mut buf = [0u8; 512];
+    let n = abi::transfer_with_authorization_bytes(&auth, &sig01, &mut buf).unwrap();
+    assert_eq!(chain.token_call(&buf[..n]), Ok(vec![]));
+    // Unnormalised, as peers pass it through: the token rejects v = 0/1.
+    let mut raw = abi::transfer_with_authorization_sig(&auth, &sig01);
+    raw[4 + 6 * 32 + 31] = sig01[64];
+    assert_eq!(
+        revert_text(&chain.token_call(&raw).unwrap_err()),
+        "execution reverted: ECRecover: invalid signature 'v' value"
+    );
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn permit2_exact_payment_settles_through_the_x402_proxy() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("permit2/payer");
+    let pay_to = key("permit2/merchant").address();
+    let facilitator = key("permit2/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 4_000_000);
+    let pr = payment_required(chain, &pay_to, 1_500_000, |a| {
+        a["extra"]["assetTransferMethod"] = json!("permit2")
+    });
+    let paid = pay(chain, &payer, &pr, "permit2/nonce");
+
+    // Without an allowance to Permit2 the simulation fails and says why.
+    let (v, _) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("permit2_allowance_required"));
+
+    chain.approve_permit2(&payer);
+    let (v, calls) = verify(chain, &paid.body, &[]);
+    assert!(v.is_success(), "{v:?}");
+    assert_eq!(calls, strs(VERIFY_CALLS));
+    let before = (chain.balance(&paid.payer), chain.balance(&pay_to));
+    let eth_before = chain.eth_balance(&facilitator.address());
+    let (s, calls) = settle(chain, &paid.body, &facilitator);
+    assert_eq!(calls, strs(SETTLE_CALLS));
+    check_settled(chain, &s, &paid.payer, &facilitator, eth_before);
+    assert_eq!(
+        chain.balance(&paid.payer),
+        before.0.checked_sub(&1_500_000u64.into()).unwrap()
+    );
+    assert_eq!(
+        chain.balance(&pay_to),
+        before.1.checked_add(&1_500_000u64.into()).unwrap()
+    );
+
+    // A replay: Permit2's nonce is spent. Verify reports the reference's
+    // simulation failure with Permit2's error; settle maps the error.
+    let (v, _) = verify(chain, &paid.body, &[]);
+    assert_eq!(reason(&v), Some("permit2_simulation_failed"));
+    let Outcome::Verified(cv) = v else {
+        unreachable!()
+    };
+    assert!(
+        cv.message.as_str().contains("InvalidNonce()"),
+        "{}",
+        cv.message
+    );
+    let (s, _) = settle(chain, &paid.body, &facilitator);
+    assert_eq!(s.reason.map(|r| r.as_str()), Some("permit2_invalid_nonce"));
+    assert_eq!(s.transaction, None);
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn upto_payment_settles_the_metered_amount() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("upto/payer");
+    let pay_to = key("upto/merchant").address();
+    let facilitator = key("upto/facilitator");
+    let other = key("upto/other-facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 2_000_000);
+    chain.approve_permit2(&payer);
+    let fac = facilitator.address();
+    let pr = payment_required(chain, &pay_to, 1_000_000, |a| {
+        a["scheme"] = json!("upto");
+        a["extra"] = json!({"facilitatorAddress": fac.to_string()});
+    });
+    let paid = pay(chain, &payer, &pr, "upto/nonce");
+    let (v, calls) = verify(chain, &paid.body, &[fac]);
+    assert!(v.is_success(), "{v:?}");
+    assert_eq!(calls, strs(VERIFY_CALLS));
+
+    // The resource server settles what was used: 400000 of the permitted 1000000.
+    let mut body: Value = serde_json::from_str(&paid.body).unwrap();
+    body["paymentRequirements"]["amount"] = json!("400000");
+    let metered = body.to_string();
+    // Only the facilitator the payer named may settle.
+    let (s, calls) = settle(chain, &metered, &other);
+    assert_eq!(
+        s.reason.map(|r| r.as_str()),
+        Some("upto_facilitator_mismatch")
+    );
+    assert!(calls.is_empty());
+    body["paymentRequirements"]["amount"] = json!("1000001");
+    let (s, _) = settle(chain, &body.to_string(), &facilitator);
+    assert_eq!(
+        s.reason.map(|r| r.as_str()),
+        Some("invalid_upto_evm_payload_settlement_exceeds_amount")
+    );
+
+    let before = (chain.balance(&paid.payer), chain.balance(&pay_to));
+    let eth_before = chain.eth_balance(&fac);
+    let (s, calls) = settle(chain, &metered, &facilitator);
+    assert_eq!(calls, strs(SETTLE_CALLS));
+    check_settled(chain, &s, &paid.payer, &facilitator, eth_before);
+    assert_eq!(s.amount, Some(400_000u64.into()));
+    let j: Value = serde_json::from_str(&s.to_json_string()).unwrap();
+    assert_eq!(j["amount"], "400000");
+    assert_eq!(
+        chain.balance(&paid.payer),
+        before.0.checked_sub(&400_000u64.into()).unwrap()
+    );
+    assert_eq!(
+        chain.balance(&pay_to),
+        before.1.checked_add(&400_000u64.into()).unwrap()
+    );
+}
