@@ -102,6 +102,27 @@ pub fn verify_header_text(
     Ok(verdict.to_json_string())
 }
 
+/// Verifies a request paying with `batch-settlement` on `cloudflare:402`
+/// (HTTP Message Signatures); the input and output JSON are those of
+/// [`x402_core::batch::verify_batch_settlement_json`].
+///
+/// # Errors
+/// Only for a malformed input object: a bad payment is an invalid verdict.
+pub fn verify_batch_settlement_text(input: &str) -> Result<String, Failure> {
+    Ok(x402_core::batch::verify_batch_settlement_json(
+        input.as_bytes(),
+    )?)
+}
+
+/// Signs a request for `batch-settlement` with an Ed25519 key; the input and
+/// output JSON are those of [`x402_core::batch::sign_request_json`].
+///
+/// # Errors
+/// What the core refuses, named.
+pub fn sign_request_text(input: &str) -> Result<String, Failure> {
+    Ok(x402_core::batch::sign_request_json(input.as_bytes())?)
+}
+
 fn read_config(settings: Option<&str>) -> Result<OwnedConfig, Failure> {
     match settings {
         Some(s) => Ok(OwnedConfig::from_json(s.as_bytes())?),
@@ -462,6 +483,33 @@ pub fn verify_payment_header_js(
         now,
         settings.as_deref(),
     ))?)
+}
+
+/// Verifies a request paying with `batch-settlement` on `cloudflare:402`: its
+/// HTTP Message Signature (Ed25519, tag `web-bot-auth`, covering `@authority`,
+/// `signature-agent` and `payment-signature`) against the agents' key
+/// directories, its times, and its payment against the offered requirements.
+/// `input` is `{request: {method, url, headers: [[name, value]]}, requirements,
+/// directories: {agent: JWKS}, now, config?}` (or its JSON text). Answers
+/// `{verdict, paymentResponse?}`; a bad payment is an invalid verdict.
+#[wasm_bindgen(js_name = verifyBatchSettlement, unchecked_return_type = "BatchSettlementResult")]
+pub fn verify_batch_settlement_js(
+    #[wasm_bindgen(unchecked_param_type = "BatchSettlementInput | string")] input: JsValue,
+) -> Result<JsValue, JsValue> {
+    let input = json_arg(&input, "input")?;
+    parse_out(&js(verify_batch_settlement_text(&input))?)
+}
+
+/// Signs a request for `batch-settlement`: `input` is `{request, privateKey (JWK
+/// d), signatureAgent, signatureAgentKey?, label?, created, expires, nonce?}`
+/// (or its JSON text). Answers the `Signature-Agent`, `Signature-Input` and
+/// `Signature` values and the key id.
+#[wasm_bindgen(js_name = signRequest, unchecked_return_type = "SignedRequestHeaders")]
+pub fn sign_request_js(
+    #[wasm_bindgen(unchecked_param_type = "SignRequestInput | string")] input: JsValue,
+) -> Result<JsValue, JsValue> {
+    let input = json_arg(&input, "input")?;
+    parse_out(&js(sign_request_text(&input))?)
 }
 
 /// Decodes the value of an x402 header, named case-insensitively

@@ -185,3 +185,60 @@ fn typed_data_hashes_and_recovery_match_the_spec_example() {
         key().address().checksummed().as_str()
     );
 }
+
+#[test]
+fn batch_settlement_sign_then_verify() {
+    let payment = "eyJ4NDAyVmVyc2lvbiI6MiwicGF5bG9hZCI6eyJhbW91bnQiOiI1IiwiYXNzZXQiOiJVU0QifSwiYWNjZXB0ZWQiOnsic2NoZW1lIjoiYmF0Y2gtc2V0dGxlbWVudCIsIm5ldHdvcmsiOiJjbG91ZGZsYXJlOjQwMiIsImFtb3VudCI6IjUiLCJhc3NldCI6IlVTRCIsInBheVRvIjoibWVyY2hhbnQiLCJtYXhUaW1lb3V0U2Vjb25kcyI6MzB9fQ==";
+    let request = json!({"method": "GET", "url": "https://example.com/article",
+                         "headers": [["PAYMENT-SIGNATURE", payment]]});
+    let signed: Value = serde_json::from_str(
+        &sign_request_text(
+            &json!({
+                "request": request,
+                "privateKey": "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU",
+                "signatureAgent": "\"https://agent.example\"",
+                "created": NOW, "expires": NOW + 60
+            })
+            .to_string(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        signed["keyid"],
+        "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U"
+    );
+    let input = json!({
+        "request": {"method": "GET", "url": "https://example.com/article", "headers": [
+            ["PAYMENT-SIGNATURE", payment],
+            ["Signature-Agent", signed["signatureAgent"]],
+            ["Signature-Input", signed["signatureInput"]],
+            ["Signature", signed["signature"]]]},
+        "requirements": [{"scheme": "batch-settlement", "network": "cloudflare:402", "amount": "5",
+                          "asset": "USD", "payTo": "merchant", "maxTimeoutSeconds": 30}],
+        "directories": {"https://agent.example": {"keys": [{"kty": "OKP", "crv": "Ed25519",
+            "x": "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}]}},
+        "now": NOW + 5
+    });
+    let out: Value =
+        serde_json::from_str(&verify_batch_settlement_text(&input.to_string()).unwrap()).unwrap();
+    assert_eq!(out["verdict"]["isValid"], true, "{out}");
+    assert!(out["paymentResponse"].is_string());
+    // A stranger agent is refused with the network's code.
+    let mut other = input.clone();
+    other["directories"] = json!({});
+    let out: Value =
+        serde_json::from_str(&verify_batch_settlement_text(&other.to_string()).unwrap()).unwrap();
+    assert_eq!(
+        out["verdict"]["invalidReason"],
+        "invalid_batch_settlement_cloudflare_signature_agent_unknown"
+    );
+    assert_eq!(
+        out["verdict"]["extra"]["errorCode"],
+        "signature_agent_unknown"
+    );
+    assert_eq!(
+        verify_batch_settlement_text("[]").unwrap_err().code(),
+        "invalid_payload"
+    );
+}
