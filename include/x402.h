@@ -308,6 +308,31 @@ x402_result x402_recover_address(const uint8_t *digest, const uint8_t *signature
 // writes (or NULL when `out_cap` is 0); `out_len` for one write.
 x402_result x402_private_key_address(const uint8_t *private_key, uint8_t *out, size_t out_cap, size_t *out_len);
 
+// Verifies a request paying with `batch-settlement` on `cloudflare:402` (HTTP
+// Message Signatures, Ed25519, tag `web-bot-auth`) and writes
+// `{"verdict": <VerifyResponse>, "paymentResponse"?: "<PAYMENT-RESPONSE value>"}`.
+// `input_json` is `{"request": {"method", "url", "headers": [[name, value], ...]},
+// "requirements": <PaymentRequired | [PaymentRequirements] | PaymentRequirements>,
+// "directories": {"<agent>": <JWK Set>}, "now": <unix seconds>, "config"?: {...}}`.
+// A bad payment is a successful call answering `isValid` false; a malformed
+// input object is `X402_RESULT_INVALID_PAYLOAD`.
+//
+// # Safety
+// `input_json` is valid for `input_len` bytes of reads; `out` for `out_cap`
+// bytes of writes (or NULL when `out_cap` is 0); `out_len` for one write;
+// `err_buf`, when not NULL, for `err_cap` bytes of writes.
+x402_result x402_verify_batch_settlement(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+
+// Signs a request for `batch-settlement` with an Ed25519 key and writes
+// `{"signatureAgent", "signatureInput", "signature", "keyid"}`. `input_json` is
+// `{"request": {...}, "privateKey": "<JWK d>", "signatureAgent",
+// "signatureAgentKey"?, "label"?, "created", "expires", "nonce"?}`; the request
+// must carry its `PAYMENT-SIGNATURE`.
+//
+// # Safety
+// As `x402_verify_batch_settlement`.
+x402_result x402_sign_request(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

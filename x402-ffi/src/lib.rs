@@ -661,3 +661,68 @@ pub unsafe extern "C" fn x402_private_key_address(
         })
     }
 }
+
+/// Verifies a request paying with `batch-settlement` on `cloudflare:402` (HTTP
+/// Message Signatures, Ed25519, tag `web-bot-auth`) and writes
+/// `{"verdict": <VerifyResponse>, "paymentResponse"?: "<PAYMENT-RESPONSE value>"}`.
+/// `input_json` is `{"request": {"method", "url", "headers": [[name, value], ...]},
+/// "requirements": <PaymentRequired | [PaymentRequirements] | PaymentRequirements>,
+/// "directories": {"<agent>": <JWK Set>}, "now": <unix seconds>, "config"?: {...}}`.
+/// A bad payment is a successful call answering `isValid` false; a malformed
+/// input object is `X402_RESULT_INVALID_PAYLOAD`.
+///
+/// # Safety
+/// `input_json` is valid for `input_len` bytes of reads; `out` for `out_cap`
+/// bytes of writes (or NULL when `out_cap` is 0); `out_len` for one write;
+/// `err_buf`, when not NULL, for `err_cap` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn x402_verify_batch_settlement(
+    input_json: *const u8,
+    input_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err_buf: *mut c_char,
+    err_cap: usize,
+) -> x402_result {
+    // SAFETY: the pointer rules are the caller's contract, checked where checkable.
+    unsafe {
+        boundary(ErrBuf::new(err_buf, err_cap), || {
+            let input = bytes(input_json, input_len)?;
+            let out = Out::new(out, out_cap, out_len)?;
+            let answer = x402_core::batch::verify_batch_settlement_json(input)
+                .map_err(|e| Failure::core(&e))?;
+            out.put(answer.as_bytes())
+        })
+    }
+}
+
+/// Signs a request for `batch-settlement` with an Ed25519 key and writes
+/// `{"signatureAgent", "signatureInput", "signature", "keyid"}`. `input_json` is
+/// `{"request": {...}, "privateKey": "<JWK d>", "signatureAgent",
+/// "signatureAgentKey"?, "label"?, "created", "expires", "nonce"?}`; the request
+/// must carry its `PAYMENT-SIGNATURE`.
+///
+/// # Safety
+/// As `x402_verify_batch_settlement`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn x402_sign_request(
+    input_json: *const u8,
+    input_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err_buf: *mut c_char,
+    err_cap: usize,
+) -> x402_result {
+    // SAFETY: the pointer rules are the caller's contract, checked where checkable.
+    unsafe {
+        boundary(ErrBuf::new(err_buf, err_cap), || {
+            let input = bytes(input_json, input_len)?;
+            let out = Out::new(out, out_cap, out_len)?;
+            let answer =
+                x402_core::batch::sign_request_json(input).map_err(|e| Failure::core(&e))?;
+            out.put(answer.as_bytes())
+        })
+    }
+}
