@@ -42,6 +42,12 @@ pub(crate) enum Step {
         value: String,
         json: Vec<u8>,
     },
+    /// A deferred payment: the commitment (decoded) and the request's headers
+    /// that carry and sign it (RFC 9421).
+    SignedRequest {
+        json: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+    },
 }
 
 /// The outcome of a fetch.
@@ -53,6 +59,8 @@ pub(crate) struct Outcome {
     pub(crate) paid: bool,
     /// The payment header sent (name, value), to show or replay.
     pub(crate) payment: Option<(&'static str, String)>,
+    /// For a deferred payment, the signature headers sent with it.
+    pub(crate) signature_headers: Vec<(&'static str, String)>,
     /// The decoded `PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE`.
     pub(crate) payment_response: Option<Vec<u8>>,
     /// The server's reason when it refused the payment (its PaymentRequired `error`).
@@ -135,6 +143,7 @@ pub(crate) fn fetch(
             body: first.body,
             paid: false,
             payment: None,
+            signature_headers: Vec::new(),
             payment_response: None,
             refused: None,
         });
@@ -178,6 +187,7 @@ pub(crate) fn fetch(
         body: second.body,
         paid: true,
         payment: Some((header_name, value)),
+        signature_headers: Vec::new(),
         payment_response,
         refused,
     })
@@ -245,4 +255,130 @@ pub(crate) fn refusal_of(reply: &Reply) -> String {
                 })
         })
         .unwrap_or_else(|| "the server refused the payment without saying why".into())
+}
+
+/// The deferred agent's identity: its Ed25519 key and the origin that serves
+/// its key directory (what `Signature-Agent` names).
+pub(crate) struct DeferredAgent<'a> {
+    pub(crate) key: &'a x402_core::batch::ed25519::SigningKey,
+    pub(crate) origin: &'a str,
+}
+
+/// Fetches `url`, committing to pay later (`batch-settlement`) if the server
+/// asks: the request that carries the commitment is signed (RFC 9421).
+pub(crate) fn fetch_deferred(
+    url: &str,
+    agent: &DeferredAgent<'_>,
+    policy: &OwnedPolicy,
+    step: &mut dyn FnMut(Step),
+) -> Result<Outcome, Failure> {
+    use x402_core::batch::{self, Request, SignParams};
+
+    step(Step::Request {
+        url: url.to_string(),
+        payment_header: None,
+    });
+    let first = client_http::get(url, &[])?;
+    step(Step::Response {
+        status: first.status,
+    });
+    if first.status != 402 {
+        return Ok(Outcome {
+            status: first.status,
+            body: first.body,
+            paid: false,
+            payment: None,
+            signature_headers: Vec::new(),
+            payment_response: None,
+            refused: None,
+        });
+    }
+    let (header_value, pr_json) = payment_required_of(&first)?;
+    let mut scratch = vec![0u8; header::DEFAULT_MAX_DECODED];
+    let pr = client::read_payment_required(&pr_json, &mut scratch)
+        .map_err(|e| Failure::core("the server's PaymentRequired", &e))?;
+    step(Step::PaymentRequired {
+        header_value,
+        json: pr.to_json_vec(),
+    });
+    let mut out = vec![0u8; 2 * header::DEFAULT_MAX_DECODED];
+    let created = client::create_batch_payment(&pr, &policy.policy(), &mut out)
+        .map_err(|e| Failure::core("no deferred requirement of the 402 can be paid", &e))?;
+    out.truncate(created.len);
+    let value =
+        String::from_utf8(out).map_err(|_| Failure::invalid("the payment header is not ASCII"))?;
+    let json = header::decode_to_vec(&value, header::DEFAULT_MAX_DECODED)
+        .map_err(|e| Failure::core("the payment header just created", &e))?;
+    if let PaymentRequired::V2(p) = &pr {
+        if let Some(r) = p.accepts.get(created.index) {
+            step(Step::Chosen {
+                index: created.index,
+                json: r.to_json_vec(),
+                scheme: r.scheme.to_cow().into_owned(),
+                network: r.network.as_str().to_string(),
+                amount: r.amount,
+                asset: r.asset.to_cow().into_owned(),
+                pay_to: r.pay_to.to_cow().into_owned(),
+            });
+        }
+    }
+    let payment = HeaderKind::PaymentSignature.name();
+    let unsigned = [(payment, value.as_str())];
+    let at = now();
+    let signature_agent = crate::out::quote(agent.origin);
+    let nonce = client::random_nonce().map_err(|e| Failure::io("drawing a random nonce", e))?;
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let params = SignParams {
+        label: "sig1",
+        signature_agent: &signature_agent,
+        signature_agent_key: None,
+        created: at,
+        expires: at + 60,
+        nonce: Some(&nonce),
+    };
+    let request = Request {
+        method: "GET",
+        url,
+        headers: &unsigned,
+    };
+    let signed = batch::sign_request_alloc(&request, agent.key, &params)
+        .map_err(|e| Failure::core("signing the request", &e))?;
+    let signature_headers = vec![
+        ("Signature-Agent", signed.signature_agent),
+        ("Signature-Input", signed.signature_input),
+        ("Signature", signed.signature),
+    ];
+    let mut headers = vec![(payment, value.clone())];
+    headers.extend(signature_headers.iter().cloned());
+    step(Step::SignedRequest {
+        json,
+        headers: headers.clone(),
+    });
+    step(Step::Request {
+        url: url.to_string(),
+        payment_header: Some(payment),
+    });
+    let sent: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let second = client_http::get(url, &sent)?;
+    step(Step::Response {
+        status: second.status,
+    });
+    // The deferred receipt is {amount, asset, network, timestamp}, not a SettleResponse.
+    let payment_response = match second.header(HeaderKind::PaymentResponse.name()) {
+        Some(v) => Some(
+            header::decode_to_vec(v, header::DEFAULT_MAX_DECODED)
+                .map_err(|e| Failure::core("the server's PAYMENT-RESPONSE", &e))?,
+        ),
+        None => None,
+    };
+    let refused = (second.status == 402).then(|| refusal_of(&second));
+    Ok(Outcome {
+        status: second.status,
+        body: second.body,
+        paid: true,
+        payment: Some((payment, value)),
+        signature_headers,
+        payment_response,
+        refused,
+    })
 }

@@ -3,8 +3,10 @@
 //! core, settling (on the simulated ledger, or through a facilitator's
 //! `POST /settle`), and serving the content with `PAYMENT-RESPONSE`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use x402_core::batch::{self, KeyLookupError, directory::Directory, ed25519::PublicKey};
 use x402_core::evm::Address;
 use x402_core::header::{self, HeaderKind};
 use x402_core::json::{JsonObject, JsonStr, Limits, ToJson};
@@ -12,7 +14,7 @@ use x402_core::types::facilitator::{
     PaymentPayload, PaymentRequirements, SettleResponse, VerifyRequest,
 };
 use x402_core::types::payload::SchemePayload;
-use x402_core::types::{Extra, FromJson, List, v2};
+use x402_core::types::{Extra, FromJson, List, RawObject, v2};
 use x402_core::verify::{self, Config, Verdict};
 use x402_core::{Amount, Network, Reason};
 
@@ -37,6 +39,55 @@ pub(crate) struct Offer {
     pub(crate) description: String,
     pub(crate) mime_type: String,
     pub(crate) content: Vec<u8>,
+}
+
+/// A deferred-payment route: `batch-settlement` on `cloudflare:402`. The agent
+/// signs its request (RFC 9421); the server verifies, serves and records the
+/// commitment, which the network bills later, off-chain.
+#[derive(Debug, Clone)]
+pub(crate) struct DeferredOffer {
+    pub(crate) path: String,
+    /// Price in the asset's smallest unit.
+    pub(crate) amount: Amount,
+    /// A currency code (`USD`).
+    pub(crate) asset: String,
+    /// The merchant's account name with the network.
+    pub(crate) pay_to: String,
+    pub(crate) description: String,
+    pub(crate) mime_type: String,
+    pub(crate) content: Vec<u8>,
+}
+
+/// A commitment accepted on the deferred route, kept for billing.
+#[derive(Debug, Clone)]
+pub(crate) struct Commitment {
+    /// The agent, as `Signature-Agent` names it.
+    pub(crate) agent: String,
+    pub(crate) amount: Amount,
+    pub(crate) asset: String,
+    /// The key that signed (its JWK thumbprint).
+    pub(crate) keyid: String,
+    pub(crate) created: u64,
+}
+
+/// The deferred route's state.
+struct Deferred {
+    offer: DeferredOffer,
+    requirement_json: Vec<u8>,
+    /// Agents known to the network: their origins.
+    agents: Mutex<Vec<String>>,
+    /// Key directories fetched, by agent.
+    directories: Mutex<HashMap<String, Vec<u8>>>,
+    /// Commitments accepted, in order.
+    book: Mutex<Vec<Commitment>>,
+}
+
+/// The path listing the agents registered for deferred payments
+/// (`registrationUrl` of the `http-message-signatures` extension).
+pub(crate) const AGENTS_PATH: &str = "/agents";
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Where payments settle.
@@ -70,6 +121,14 @@ pub(crate) enum Event {
     Served { status: u16, bytes: usize },
     /// Anything else that went wrong (a facilitator unreachable, a bad request).
     Problem { message: String },
+    /// An agent's key directory was fetched (deferred route).
+    DirectoryFetched { agent: String, keys: usize },
+    /// A deferred commitment was recorded for later billing.
+    Recorded {
+        agent: String,
+        amount: Amount,
+        asset: String,
+    },
 }
 
 /// The paywall's state.
@@ -79,6 +138,8 @@ pub(crate) struct Paywall {
     requirement_json: Vec<u8>,
     settlement: Settlement,
     events: Box<dyn Fn(Event) + Send + Sync>,
+    deferred: Option<Deferred>,
+    origin: String,
 }
 
 fn now() -> u64 {
@@ -119,7 +180,57 @@ impl Paywall {
             requirement_json,
             settlement,
             events,
+            deferred: None,
+            origin: origin.to_string(),
         }
+    }
+
+    /// Adds a deferred-payment route.
+    pub(crate) fn with_deferred(mut self, offer: DeferredOffer) -> Paywall {
+        let requirement = v2::PaymentRequirements {
+            scheme: JsonStr::new(batch::SCHEME),
+            network: Network::parse_caip2(batch::NETWORK).unwrap_or(self.offer.network),
+            amount: offer.amount,
+            asset: JsonStr::new(&offer.asset),
+            pay_to: JsonStr::new(&offer.pay_to),
+            max_timeout_seconds: 30,
+            extra: Some(Extra {
+                version: Some(JsonStr::new("1")),
+                ..Extra::EMPTY
+            }),
+            source: JsonObject::EMPTY,
+        };
+        let requirement_json = requirement.to_json_vec();
+        self.deferred = Some(Deferred {
+            offer,
+            requirement_json,
+            agents: Mutex::new(Vec::new()),
+            directories: Mutex::new(HashMap::new()),
+            book: Mutex::new(Vec::new()),
+        });
+        self
+    }
+
+    /// Registers an agent (its origin) for deferred payments.
+    pub(crate) fn register_agent(&self, origin: &str) {
+        if let Some(d) = &self.deferred {
+            lock(&d.agents).push(origin.to_string());
+        }
+    }
+
+    /// The deferred route's URL.
+    pub(crate) fn deferred_url(&self) -> Option<String> {
+        self.deferred
+            .as_ref()
+            .map(|d| format!("{}{}", self.origin, d.offer.path))
+    }
+
+    /// The commitments accepted on the deferred route.
+    pub(crate) fn commitments(&self) -> Vec<Commitment> {
+        self.deferred
+            .as_ref()
+            .map(|d| lock(&d.book).clone())
+            .unwrap_or_default()
     }
 
     /// The resource's URL.
@@ -177,6 +288,22 @@ impl Paywall {
                 .map(|_| HeaderKind::PaymentSignature.name())
                 .or(v1_payment.map(|_| HeaderKind::XPayment.name())),
         });
+        if let Some(d) = &self.deferred {
+            if req.path() == d.offer.path {
+                return self.handle_deferred(d, req);
+            }
+            if req.path() == AGENTS_PATH {
+                let list = lock(&d.agents).join("\n");
+                return Response::new(
+                    200,
+                    "text/plain; charset=utf-8",
+                    format!(
+                        "Agents registered for deferred payments on this server \
+                         (registration is by its operator):\n{list}\n"
+                    ),
+                );
+            }
+        }
         if req.path() != self.offer.path {
             return Response::new(
                 404,
@@ -238,6 +365,161 @@ impl Paywall {
                 Response::new(502, "text/plain; charset=utf-8", format!("{message}\n"))
             }
         }
+    }
+
+    /// The deferred route's PaymentRequired, with `error` when a payment was refused.
+    fn deferred_payment_required(&self, d: &Deferred, error: Option<&str>) -> Vec<u8> {
+        let Ok(req) =
+            v2::PaymentRequirements::from_json_bytes(&d.requirement_json, &Limits::DEFAULT)
+        else {
+            return Vec::new();
+        };
+        let extensions = format!(
+            "{{\"{}\":{{\"info\":{{\"registrationUrl\":{},\"signatureSchemes\":[\"ed25519\"],\"tags\":[\"{}\"]}}}}}}",
+            batch::EXTENSION,
+            crate::out::quote(&format!("{}{AGENTS_PATH}", self.origin)),
+            batch::TAG
+        );
+        let Some(ext) = x402_core::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
+            .ok()
+            .and_then(|v| v.as_object())
+        else {
+            return Vec::new();
+        };
+        let url = format!("{}{}", self.origin, d.offer.path);
+        let accepts = [req];
+        v2::PaymentRequired {
+            error: error.map(JsonStr::new),
+            resource: v2::ResourceInfo {
+                url: JsonStr::new(&url),
+                description: Some(JsonStr::new(&d.offer.description)),
+                mime_type: Some(JsonStr::new(&d.offer.mime_type)),
+                source: JsonObject::EMPTY,
+            },
+            accepts: List::Slice(&accepts),
+            extensions: Some(RawObject::Json(ext)),
+            source: JsonObject::EMPTY,
+        }
+        .to_json_vec()
+    }
+
+    fn deferred_402(&self, d: &Deferred, error: Option<String>) -> Response {
+        let json = self.deferred_payment_required(d, error.as_deref());
+        (self.events)(Event::PaymentRequired { error });
+        let value = header_value(&json);
+        Response::new(402, "application/json", json)
+            .with_header(HeaderKind::PaymentRequired.name(), value)
+    }
+
+    /// The agent's key, from its directory (fetched once, from registered agents only).
+    fn lookup_key(
+        &self,
+        d: &Deferred,
+        agent: &str,
+        keyid: &str,
+    ) -> Result<PublicKey, KeyLookupError> {
+        if !lock(&d.agents).iter().any(|a| a == agent) {
+            return Err(KeyLookupError::UnknownAgent);
+        }
+        let cached = lock(&d.directories).get(agent).cloned();
+        let jwks = match cached {
+            Some(j) => j,
+            None => {
+                let url = format!(
+                    "{}{}",
+                    agent.trim_end_matches('/'),
+                    batch::directory::WELL_KNOWN_PATH
+                );
+                let reply = client_http::get(&url, &[]).map_err(|f| {
+                    (self.events)(Event::Problem {
+                        message: format!("the key directory of {agent}: {}", f.message),
+                    });
+                    KeyLookupError::UnknownAgent
+                })?;
+                let keys = Directory::parse(&reply.body)
+                    .map(|dir| dir.keys().count())
+                    .map_err(|e| {
+                        (self.events)(Event::Problem {
+                            message: format!("the key directory of {agent}: {e}"),
+                        });
+                        KeyLookupError::UnknownAgent
+                    })?;
+                (self.events)(Event::DirectoryFetched {
+                    agent: agent.to_string(),
+                    keys,
+                });
+                lock(&d.directories).insert(agent.to_string(), reply.body.clone());
+                reply.body
+            }
+        };
+        Directory::parse(&jwks)
+            .ok()
+            .and_then(|dir| dir.find(keyid))
+            .ok_or(KeyLookupError::UnknownKey)
+    }
+
+    /// Verifies a signed request committing to pay later, serves, and records it.
+    fn handle_deferred(&self, d: &Deferred, req: &Request) -> Response {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
+                .with_header("Allow", "GET, HEAD");
+        }
+        if req.header(HeaderKind::PaymentSignature.name()).is_none() {
+            return self.deferred_402(d, Some("PAYMENT-SIGNATURE header is required".into()));
+        }
+        // The signature covers @authority as the agent addressed this server.
+        let url = match req.header("Host") {
+            Some(host) => format!("http://{host}{}", req.target),
+            None => format!("{}{}", self.origin, req.target),
+        };
+        let headers: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = batch::Request {
+            method: &req.method,
+            url: &url,
+            headers: &headers,
+        };
+        let at = now();
+        let lookup = |agent: &str, keyid: &str| self.lookup_key(d, agent, keyid);
+        let verdict = batch::verify_batch_settlement_alloc(
+            &request,
+            &d.requirement_json,
+            &lookup,
+            at,
+            &batch::Config::DEFAULT,
+        );
+        (self.events)(Event::Verified {
+            valid: verdict.is_valid(),
+            response: verdict.to_json_string(),
+        });
+        let (Some(c), Some(receipt)) = (verdict.commitment, verdict.payment_response(at)) else {
+            let reason = verdict.reason.map_or("invalid_payload", |r| r.as_str());
+            return self.deferred_402(d, Some(format!("{reason}: {}", verdict.message.as_str())));
+        };
+        let commitment = Commitment {
+            agent: verdict.payer.unwrap_or_default().to_string(),
+            amount: c.amount,
+            asset: c.asset.to_cow().into_owned(),
+            keyid: c.keyid.as_plain().unwrap_or_default().to_string(),
+            created: c.created,
+        };
+        (self.events)(Event::Recorded {
+            agent: commitment.agent.clone(),
+            amount: commitment.amount,
+            asset: commitment.asset.clone(),
+        });
+        lock(&d.book).push(commitment);
+        (self.events)(Event::Served {
+            status: 200,
+            bytes: d.offer.content.len(),
+        });
+        Response::new(200, &d.offer.mime_type, d.offer.content.clone()).with_header(
+            HeaderKind::PaymentResponse.name(),
+            header::encode_to_string(&receipt),
+        )
     }
 
     fn settle_on_ledger(

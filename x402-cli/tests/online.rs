@@ -452,7 +452,7 @@ fn demo_runs_end_to_end() {
     out.code(0).no_panic();
     for s in [
         "SIMULATED",
-        "[1/9] wallets",
+        "[1/16] wallets",
         "→ 402 Payment Required",
         "decoded PAYMENT-REQUIRED",
         "agent: chooses accepts[0]",
@@ -462,7 +462,15 @@ fn demo_runs_end_to_end() {
         "→ 200 OK",
         "0.990000 test-USDC",
         "nonce already used, refused as it must be",
-        "all 9 steps succeeded",
+        "[10/16] deferred agent: a fresh Ed25519 key",
+        "\"scheme\": \"batch-settlement\"",
+        "Signature-Input",
+        "tag=\"web-bot-auth\"",
+        "server: key directory",
+        "\"network\": \"cloudflare:402\"",
+        "the signature no longer verifies, refused as it must be",
+        "1 deferred commitment(s) recorded",
+        "all 16 steps succeeded",
     ] {
         out.says(s);
     }
@@ -477,13 +485,27 @@ fn demo_json_has_a_line_per_step() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 10, "{}", out.stdout);
-    for (i, step) in lines[..9].iter().enumerate() {
+    assert_eq!(lines.len(), 17, "{}", out.stdout);
+    for (i, step) in lines[..16].iter().enumerate() {
         assert_eq!(step["step"], i as u64 + 1);
         assert_eq!(step["ok"], true, "{step}");
     }
     assert_eq!(lines[6]["details"]["verifyResponse"]["isValid"], true);
     assert_eq!(lines[6]["details"]["settleResponse"]["success"], true);
     assert_eq!(lines[7]["details"]["payerBalance"], "0.990000 test-USDC");
-    assert_eq!(lines[9]["ok"], true);
+    // The deferred agent: its signed request verified, the receipt, the tampered copy refused.
+    let paid = &lines[13]["details"];
+    assert_eq!(paid["verifyResponse"]["isValid"], true);
+    assert_eq!(
+        paid["verifyResponse"]["extra"]["scheme"],
+        "batch-settlement"
+    );
+    assert_eq!(paid["paymentResponse"]["network"], "cloudflare:402");
+    assert_eq!(paid["paymentResponse"]["amount"], "5");
+    assert_eq!(
+        lines[14]["details"]["verifyResponse"]["invalidReason"],
+        "invalid_batch_settlement_cloudflare_signature"
+    );
+    assert_eq!(lines[16]["ok"], true);
+    assert_eq!(lines[16]["steps"], 16);
 }

@@ -10,14 +10,17 @@ use std::sync::{Arc, Mutex};
 
 use x402_core::Amount;
 use x402_core::Network;
+use x402_core::Reason;
+use x402_core::batch::{self, directory, ed25519::SigningKey};
 use x402_core::evm::Address;
 
 use crate::agent::{self, Step};
 use crate::args::{self, flag, value};
 use crate::fail::{EXIT_INVALID, Failure};
+use crate::http::Response;
 use crate::ledger::Ledger;
 use crate::out::{J, indent, pretty, usdc};
-use crate::paywall::{Event, Offer, Paywall, Settlement};
+use crate::paywall::{DeferredOffer, Event, Offer, Paywall, Settlement};
 
 const HELP: &str = "\
 usage: x402 demo [--json] [--port N]
@@ -26,8 +29,15 @@ Runs x402 end to end in this process, on 127.0.0.1: a paywalled resource, a fres
 test wallet, and an agent that fetches the resource, gets 402, chooses a requirement,
 signs an EIP-3009 authorization, retries and gets the content; the server verifies
 the payment offline and settles it. Settlement is SIMULATED by a local ledger of
-test-USDC balances: no chain is contacted and no money moves. Finally the agent
+test-USDC balances: no chain is contacted and no money moves. The agent then
 replays the same payment, which must be refused.
+
+Then a deferred agent (batch-settlement on cloudflare:402) does the same with an
+Ed25519 key: it publishes its key directory on 127.0.0.1, commits to pay in
+PAYMENT-SIGNATURE and signs the request (RFC 9421); the server fetches the
+directory, verifies the signature and the commitment, serves, and records what the
+network will bill later. A copy of the request with the amount changed after
+signing must be refused.
 
 Each step prints a progress line and what was exchanged (the request, the decoded
 402, the chosen requirement, the signed payload, the verification result, the
@@ -42,7 +52,7 @@ cannot be bound.
 const SPEC: &[args::Opt] = &[flag("json"), value("port")];
 
 /// Steps of the demo, for the `[n/N]` progress lines.
-const STEPS: usize = 9;
+const STEPS: usize = 16;
 /// The price of the resource: 0.01 test-USDC.
 const PRICE: u64 = 10_000;
 /// What the faucet gives the payer: 1 test-USDC.
@@ -51,6 +61,19 @@ const FAUCET: u64 = 1_000_000;
 const AGENT_LIMIT: u64 = 50_000;
 /// The network the simulation pretends to be (Base Sepolia).
 const NETWORK: &str = "eip155:84532";
+/// The deferred route's price, in the smallest unit of USD.
+const DEFERRED_PRICE: u64 = 5;
+/// The deferred agent's limit per request.
+const DEFERRED_LIMIT: u64 = 10;
+
+/// Which of the two payment flows a sequence of steps belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// `exact` on EVM: signed EIP-3009 authorization, settled now.
+    Exact,
+    /// `batch-settlement`: a signed request, billed later.
+    Deferred,
+}
 
 /// What a step shows.
 enum Detail {
@@ -170,6 +193,20 @@ fn server_details(events: Vec<Event>, out: &mut Vec<Detail>, brief: bool) {
             Event::Problem { message } => {
                 out.push(Detail::Text("problem", "server: problem".into(), message))
             }
+            Event::DirectoryFetched { agent, keys } => out.push(Detail::Text(
+                "directoryFetched",
+                "server: key directory".into(),
+                format!("fetched from {agent}: {keys} key(s)"),
+            )),
+            Event::Recorded {
+                agent,
+                amount,
+                asset,
+            } => out.push(Detail::Text(
+                "recorded",
+                "server: recorded".into(),
+                format!("{agent} committed {amount} {asset}, to be billed later"),
+            )),
         }
     }
 }
@@ -204,7 +241,8 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     };
     if !json {
         crate::say(
-            "x402 demo: an agent pays for an HTTP resource with x402, end to end, in this process on 127.0.0.1.\n\
+            "x402 demo: an agent pays for an HTTP resource with x402, end to end, in this process on 127.0.0.1;\n\
+             then a deferred agent pays for another by signing its request (batch-settlement).\n\
              Settlement is SIMULATED: a local ledger of test-USDC balances stands in for the chain;\n\
              no chain is contacted and no money moves.\n\n",
         );
@@ -265,14 +303,25 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         .local_addr()
         .map_err(|e| Failure::io("reading the bound address", e))?;
     let (tx, rx) = mpsc::channel::<Event>();
-    let paywall = Arc::new(Paywall::new(
-        offer,
-        &format!("http://{addr}"),
-        Settlement::Ledger(Arc::clone(&ledger)),
-        Box::new(move |e| {
-            let _ = tx.send(e);
+    let paywall = Arc::new(
+        Paywall::new(
+            offer,
+            &format!("http://{addr}"),
+            Settlement::Ledger(Arc::clone(&ledger)),
+            Box::new(move |e| {
+                let _ = tx.send(e);
+            }),
+        )
+        .with_deferred(DeferredOffer {
+            path: "/article".into(),
+            amount: Amount::from(DEFERRED_PRICE),
+            asset: "USD".into(),
+            pay_to: "merchant".into(),
+            description: "A premium article, billed later".into(),
+            mime_type: "text/plain; charset=utf-8".into(),
+            content: b"The premium article: deferred payments, explained.\n".to_vec(),
         }),
-    ));
+    );
     let url = paywall.url().to_string();
     let requirement = paywall.requirement_json().to_vec();
     let server = Arc::clone(&paywall);
@@ -280,15 +329,17 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         .name("x402-demo-server".into())
         .spawn(move || crate::http::serve(listener, Arc::new(move |req| server.handle(req))))
         .map_err(|e| Failure::io("starting the server thread", e))?;
+    let deferred_url = paywall.deferred_url().unwrap_or_default();
     say.step(
         &format!(
-            "paywalled resource: {url}, {} test-USDC per request, settled on the SIMULATED ledger",
+            "resource server: {url} for {} test-USDC (exact, settled on the SIMULATED ledger), \
+             and {deferred_url} (batch-settlement, billed later)",
             usdc(&Amount::from(PRICE))
         ),
         true,
         vec![Detail::Text(
             "requirement",
-            "it offers".into(),
+            "/weather offers".into(),
             String::from_utf8_lossy(&requirement).into_owned(),
         )],
     );
@@ -303,7 +354,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
             records.push(Record::Server(rx.try_iter().collect()));
         }
     });
-    narrate_fetch(&mut say, records, &result, &url);
+    narrate_fetch(&mut say, records, &result, &url, Flow::Exact);
     let outcome = match result {
         Ok(o) => o,
         Err(f) => return Ok(finish(&mut say, Some(f))),
@@ -364,7 +415,164 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         Err(f) => (format!("agent: replay failed: {}", f.message), false),
     };
     say.step(&title, ok, details);
+
+    // 10-16. The deferred agent.
+    deferred(&mut say, &paywall, &rx)?;
     Ok(finish(&mut say, None))
+}
+
+/// Steps 10-16: a deferred (batch-settlement) agent pays with a signed request.
+fn deferred(
+    say: &mut Narrator,
+    paywall: &Paywall,
+    rx: &mpsc::Receiver<Event>,
+) -> Result<(), Failure> {
+    // 10. The agent's key and its directory, served on its own origin.
+    let mut seed =
+        x402_core::client::random_nonce().map_err(|e| Failure::io("drawing a random key", e))?;
+    let key = SigningKey::from_seed(&seed);
+    zeroize::Zeroize::zeroize(&mut seed);
+    let public = key.public_key();
+    let keyid = directory::thumbprint(&public).to_string();
+    let mut jwks: Vec<u8> = Vec::new();
+    directory::write_directory(&[public], &mut jwks)
+        .map_err(|_| Failure::invalid("writing the key directory"))?;
+    let listener = crate::http::bind(0)?;
+    let origin = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map_err(|e| Failure::io("reading the bound address", e))?
+    );
+    let served = jwks.clone();
+    std::thread::Builder::new()
+        .name("x402-demo-agent".into())
+        .spawn(move || {
+            crate::http::serve(
+                listener,
+                Arc::new(move |req| {
+                    if req.path() == directory::WELL_KNOWN_PATH {
+                        Response::new(200, directory::MEDIA_TYPE, served.clone())
+                    } else {
+                        Response::new(404, "text/plain; charset=utf-8", "not found\n")
+                    }
+                }),
+            )
+        })
+        .map_err(|e| Failure::io("starting the agent's directory server", e))?;
+    paywall.register_agent(&origin);
+    say.step(
+        &format!(
+            "deferred agent: a fresh Ed25519 key; its key directory is served at {origin}{}; \
+             the resource server knows the agent",
+            directory::WELL_KNOWN_PATH
+        ),
+        true,
+        vec![
+            Detail::Text("keyid", "keyid (JWK thumbprint)".into(), keyid),
+            Detail::Json("directory", "its key directory (JWK set)".into(), jwks),
+        ],
+    );
+
+    // 11-14. It fetches, commits, signs and retries.
+    let url = paywall.deferred_url().unwrap_or_default();
+    let policy = agent::policy(Some(&DEFERRED_LIMIT.to_string()), &[batch::NETWORK], &[])?;
+    let who = agent::DeferredAgent {
+        key: &key,
+        origin: &origin,
+    };
+    let mut records = Vec::new();
+    let result = agent::fetch_deferred(&url, &who, &policy, &mut |s| {
+        let is_response = matches!(s, Step::Response { .. });
+        records.push(Record::Agent(s));
+        if is_response {
+            records.push(Record::Server(rx.try_iter().collect()));
+        }
+    });
+    narrate_fetch(say, records, &result, &url, Flow::Deferred);
+    let Ok(outcome) = result else {
+        return Ok(());
+    };
+
+    // 15. The same signed request, its commitment lowered after signing.
+    let Some((name, value)) = outcome.payment else {
+        return Ok(());
+    };
+    let json = x402_core::header::decode_to_vec(&value, x402_core::header::DEFAULT_MAX_DECODED)
+        .map_err(|e| Failure::core("the agent's PAYMENT-SIGNATURE", &e))?;
+    let text = String::from_utf8_lossy(&json).into_owned();
+    let lowered = text.replace(
+        &format!("\"payload\":{{\"amount\":\"{DEFERRED_PRICE}\""),
+        "\"payload\":{\"amount\":\"1\"",
+    );
+    let tampered = crate::paywall::header_value(lowered.as_bytes());
+    let mut headers: Vec<(&str, &str)> = vec![(name, tampered.as_str())];
+    headers.extend(
+        outcome
+            .signature_headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str())),
+    );
+    let reply = crate::client_http::get(&url, &headers);
+    let mut details = Vec::new();
+    server_details(rx.try_iter().collect(), &mut details, false);
+    let (title, ok) = match &reply {
+        Ok(r) => {
+            let why = if r.status == 402 {
+                agent::refusal_of(r)
+            } else {
+                String::new()
+            };
+            let refused = lowered != text
+                && r.status == 402
+                && why.starts_with(&format!("{}:", Reason::BatchCloudflareSignature));
+            (
+                format!(
+                    "deferred agent: the same signed request with payload.amount lowered to 1 → {}{}",
+                    status_text(r.status),
+                    if refused {
+                        ": the signature no longer verifies, refused as it must be"
+                    } else {
+                        ": NOT refused"
+                    }
+                ),
+                refused,
+            )
+        }
+        Err(f) => (
+            format!("deferred agent: request failed: {}", f.message),
+            false,
+        ),
+    };
+    say.step(&title, ok, details);
+
+    // 16. What the network will bill.
+    let book = paywall.commitments();
+    let recorded = book.len() == 1
+        && book
+            .first()
+            .is_some_and(|c| c.amount == Amount::from(DEFERRED_PRICE) && c.agent == origin);
+    say.step(
+        &format!(
+            "resource server: {} deferred commitment(s) recorded for the network to bill later \
+             (off-chain; nothing settles now)",
+            book.len()
+        ),
+        recorded,
+        book.iter()
+            .map(|c| {
+                Detail::Text(
+                    "commitment",
+                    "commitment".into(),
+                    format!(
+                        "{} owes {} {} (key {}, signed at {})",
+                        c.agent, c.amount, c.asset, c.keyid, c.created
+                    ),
+                )
+            })
+            .collect(),
+    );
+    Ok(())
 }
 
 fn lock(ledger: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
@@ -393,7 +601,12 @@ fn narrate_fetch(
     records: Vec<Record>,
     result: &Result<agent::Outcome, Failure>,
     url: &str,
+    flow: Flow,
 ) {
+    let who = match flow {
+        Flow::Exact => "agent",
+        Flow::Deferred => "deferred agent",
+    };
     // The step being built: title, details, ok.
     let mut current: Option<(String, Vec<Detail>, bool)> = None;
     let flush = |say: &mut Narrator, c: &mut Option<(String, Vec<Detail>, bool)>| {
@@ -407,9 +620,12 @@ fn narrate_fetch(
             Record::Agent(Step::Request { payment_header, .. }) => {
                 flush(say, &mut current);
                 paid_request = payment_header.is_some();
-                let title = match payment_header {
-                    Some(h) => format!("agent: GET {url} with {h}"),
-                    None => format!("agent: GET {url}"),
+                let title = match (payment_header, flow) {
+                    (Some(h), Flow::Exact) => format!("{who}: GET {url} with {h}"),
+                    (Some(h), Flow::Deferred) => {
+                        format!("{who}: GET {url} with {h} and its signature")
+                    }
+                    (None, _) => format!("{who}: GET {url}"),
                 };
                 current = Some((title, Vec::new(), true));
             }
@@ -446,17 +662,23 @@ fn narrate_fetch(
                 scheme,
                 network,
                 amount,
+                asset,
                 pay_to,
-                ..
             }) => {
                 flush(say, &mut current);
                 current = Some((
-                    format!(
-                        "agent: chooses accepts[{index}]: {scheme} on {network}, {} test-USDC to {pay_to} \
-                         (its limit: {} per request)",
-                        usdc(&amount),
-                        usdc(&Amount::from(AGENT_LIMIT))
-                    ),
+                    match flow {
+                        Flow::Exact => format!(
+                            "{who}: chooses accepts[{index}]: {scheme} on {network}, {} test-USDC \
+                             to {pay_to} (its limit: {} per request)",
+                            usdc(&amount),
+                            usdc(&Amount::from(AGENT_LIMIT))
+                        ),
+                        Flow::Deferred => format!(
+                            "{who}: chooses accepts[{index}]: {scheme} on {network}, {amount} {asset} \
+                             (smallest unit) to {pay_to}, paid later (its limit: {DEFERRED_LIMIT})"
+                        ),
+                    },
                     vec![Detail::Json(
                         "accepted",
                         "the chosen requirement".into(),
@@ -472,8 +694,9 @@ fn narrate_fetch(
             }) => {
                 flush(say, &mut current);
                 current = Some((
-                    "agent: signs an EIP-3009 transferWithAuthorization (EIP-712) with its key"
-                        .into(),
+                    format!(
+                        "{who}: signs an EIP-3009 transferWithAuthorization (EIP-712) with its key"
+                    ),
                     vec![
                         Detail::Text(
                             "paymentHeader",
@@ -486,6 +709,30 @@ fn narrate_fetch(
                             json,
                         ),
                     ],
+                    true,
+                ));
+            }
+            Record::Agent(Step::SignedRequest { json, headers }) => {
+                flush(say, &mut current);
+                let mut details = vec![Detail::Json(
+                    "paymentPayload",
+                    "decoded PAYMENT-SIGNATURE (the commitment)".into(),
+                    json,
+                )];
+                for (name, value) in headers.into_iter().skip(1) {
+                    let key = match name {
+                        "Signature-Agent" => "signatureAgent",
+                        "Signature-Input" => "signatureInput",
+                        _ => "signature",
+                    };
+                    details.push(Detail::Text(key, name.into(), value));
+                }
+                current = Some((
+                    format!(
+                        "{who}: commits to pay in PAYMENT-SIGNATURE and signs the request \
+                         (RFC 9421, Ed25519, tag web-bot-auth)"
+                    ),
+                    details,
                     true,
                 ));
             }
@@ -540,7 +787,8 @@ fn finish(say: &mut Narrator, error: Option<Failure>) -> u8 {
     } else {
         match failed {
             None if say.n == STEPS => crate::say(&format!(
-                "\nall {STEPS} steps succeeded (settlement was SIMULATED on a local test-USDC ledger)\n"
+                "\nall {STEPS} steps succeeded (settlement was SIMULATED on a local test-USDC ledger; \
+                 the deferred commitment is recorded, not billed)\n"
             )),
             None => crate::say(&format!(
                 "\nthe demo stopped after {} of {STEPS} steps\n",

@@ -82,6 +82,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
                 Step::Signed { header, value, .. } => {
                     format!("signed {header} ({} characters)", value.len())
                 }
+                Step::SignedRequest { .. } => "signed the request".into(),
             };
             if !line.is_empty() {
                 crate::say_err(&format!("{line}\n"));

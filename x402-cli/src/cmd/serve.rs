@@ -300,6 +300,14 @@ fn log(e: &Event, json: bool) {
         }
         Event::Served { status, bytes } => format!("  → {status}, {bytes} bytes"),
         Event::Problem { message } => format!("  problem: {message}"),
+        Event::DirectoryFetched { agent, keys } => {
+            format!("  fetched the key directory of {agent}: {keys} key(s)")
+        }
+        Event::Recorded {
+            agent,
+            amount,
+            asset,
+        } => format!("  recorded: {agent} committed {amount} {asset}, billed later"),
     };
     crate::say_err(&format!("{line}\n"));
 }
@@ -360,6 +368,21 @@ pub(crate) fn event_json(e: &Event) -> J {
         Event::Problem { message } => J::obj(vec![
             ("event", J::str("problem")),
             ("message", J::str(message)),
+        ]),
+        Event::DirectoryFetched { agent, keys } => J::obj(vec![
+            ("event", J::str("directoryFetched")),
+            ("agent", J::str(agent)),
+            ("keys", J::Num(*keys as u64)),
+        ]),
+        Event::Recorded {
+            agent,
+            amount,
+            asset,
+        } => J::obj(vec![
+            ("event", J::str("recorded")),
+            ("agent", J::str(agent)),
+            ("amount", J::str(amount.to_string())),
+            ("asset", J::str(asset)),
         ]),
     }
 }
