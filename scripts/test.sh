@@ -34,6 +34,9 @@ cargo test --workspace --locked
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 
+step "deferred payments: batch-settlement cross-check with web-bot-auth (scripts/test-batch.sh)"
+scripts/test-batch.sh
+
 step "C ABI, Go and Python (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
