@@ -14,6 +14,7 @@ node src/dump-sdk-types.mjs | .venv/bin/python py/gen_eip712_eth_account.py
 node src/crosscheck-eth-account.mjs
 node src/gen-payments.mjs
 node src/gen-verdicts.mjs
+node src/gen-settlement.mjs
 
 # Self-tests of check mode: it must reproduce every recorded verdict, and accept
 # every official payment.
