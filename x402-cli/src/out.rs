@@ -176,6 +176,16 @@ pub(crate) fn indent(text: &str, n: usize) -> String {
         .join("\n")
 }
 
+/// `0x` and lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + 2 * bytes.len());
+    s.push_str("0x");
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
 /// An amount of a 6-decimal token (USDC) for people: `10000` → `0.010000`.
 pub(crate) fn usdc(atomic: &x402_core::Amount) -> String {
     match atomic.to_u64() {

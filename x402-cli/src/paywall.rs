@@ -129,6 +129,9 @@ pub(crate) enum Event {
         amount: Amount,
         asset: String,
     },
+    /// The call a facilitator would send to the token to settle on chain
+    /// (shown, never sent: the ledger is simulated).
+    Calldata { to: Address, data: Vec<u8> },
 }
 
 /// The paywall's state.
@@ -529,18 +532,18 @@ impl Paywall {
         value: &str,
     ) -> Result<Vec<u8>, Refusal> {
         let mut buf = vec![0u8; header::base64_decoded_len(value.len())];
-        let auth = match header::decode_payment_signature(value, &mut buf) {
+        let exact = match header::decode_payment_signature(value, &mut buf) {
             Ok(PaymentPayload::V2(p)) => p
                 .payload_json()
                 .and_then(SchemePayload::from_object)
                 .ok()
                 .and_then(|s| match s {
-                    SchemePayload::Eip3009(e) => Some(e.authorization),
+                    SchemePayload::Eip3009(e) => Some(e),
                     _ => None,
                 }),
             _ => None,
         };
-        let Some(auth) = auth else {
+        let Some(exact) = exact else {
             let message = "the simulated ledger settles EIP-3009 authorizations only".to_string();
             (self.events)(Event::SettleFailed {
                 reason: Reason::UnsupportedPayloadType.as_str().into(),
@@ -551,6 +554,14 @@ impl Paywall {
                 Reason::UnsupportedPayloadType
             )));
         };
+        let auth = exact.authorization;
+        if let Ok(sig) = x402_core::evm::Signature::parse_hex(exact.signature) {
+            let data = x402_core::evm::abi::transfer_with_authorization_sig(&auth, &sig.to_bytes());
+            (self.events)(Event::Calldata {
+                to: self.offer.asset,
+                data: data.to_vec(),
+            });
+        }
         let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
         match ledger.settle(verdict, &auth) {
             Ok((settled, checks)) => {

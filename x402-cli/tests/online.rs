@@ -300,13 +300,26 @@ fn serve_json_events() {
             "paymentRequired",
             "request",
             "verified",
+            "calldata",
             "chainChecks",
             "settled",
             "served"
         ]
     );
     assert_eq!(events[3]["verifyResponse"]["isValid"], true);
-    assert_eq!(events[5]["simulated"], true);
+    // transferWithAuthorization (v, r, s), shown and not sent.
+    assert_eq!(events[4]["sent"], false);
+    assert!(
+        events[4]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("0xe3ee160e")
+    );
+    assert_eq!(
+        events[4]["data"].as_str().unwrap().len(),
+        2 + 2 * (4 + 9 * 32)
+    );
+    assert_eq!(events[6]["simulated"], true);
 }
 
 #[test]
@@ -493,6 +506,20 @@ fn demo_json_has_a_line_per_step() {
     assert_eq!(lines[6]["details"]["verifyResponse"]["isValid"], true);
     assert_eq!(lines[6]["details"]["settleResponse"]["success"], true);
     assert_eq!(lines[7]["details"]["payerBalance"], "0.990000 test-USDC");
+    let calldata = &lines[6]["details"]["calldata"];
+    assert_eq!(calldata["sent"], false);
+    assert_eq!(calldata["to"], "0x036CbD53842c5426634e7929541eC2318f3dCF7e");
+    let payer = lines[0]["details"]["payer"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
+    let data = calldata["data"].as_str().unwrap();
+    assert!(data.starts_with("0xe3ee160e"), "{data}");
+    assert_eq!(
+        &data[10 + 24..10 + 64],
+        &payer[2..],
+        "the first word is `from`"
+    );
     // The deferred agent: its signed request verified, the receipt, the tampered copy refused.
     let paid = &lines[13]["details"];
     assert_eq!(paid["verifyResponse"]["isValid"], true);

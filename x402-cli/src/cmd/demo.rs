@@ -19,7 +19,7 @@ use crate::args::{self, flag, value};
 use crate::fail::{EXIT_INVALID, Failure};
 use crate::http::Response;
 use crate::ledger::Ledger;
-use crate::out::{J, indent, pretty, usdc};
+use crate::out::{J, hex, indent, pretty, usdc};
 use crate::paywall::{DeferredOffer, Event, Offer, Paywall, Settlement};
 
 const HELP: &str = "\
@@ -81,7 +81,22 @@ enum Detail {
     Text(&'static str, String, String),
     /// A labelled JSON document, shown indented.
     Json(&'static str, String, Vec<u8>),
+    /// The `transferWithAuthorization` call a facilitator would send on a chain.
+    Calldata(Address, Vec<u8>),
 }
+
+/// The argument names of `transferWithAuthorization` (v, r, s overload), one per word.
+const TRANSFER_WITH_AUTHORIZATION_ARGS: [&str; 9] = [
+    "from",
+    "to",
+    "value",
+    "validAfter",
+    "validBefore",
+    "nonce",
+    "v",
+    "r",
+    "s",
+];
 
 /// Prints the steps, for people or as JSON lines.
 struct Narrator {
@@ -102,6 +117,14 @@ impl Narrator {
                 match detail {
                     Detail::Text(key, _, text) => d.push((key, J::Str(text))),
                     Detail::Json(key, _, json) => d.push((key, J::raw(&json))),
+                    Detail::Calldata(to, data) => d.push((
+                        "calldata",
+                        J::obj(vec![
+                            ("sent", J::Bool(false)),
+                            ("to", J::str(to.to_string())),
+                            ("data", J::str(hex(&data))),
+                        ]),
+                    )),
                 }
             }
             let j = J::obj(vec![
@@ -126,6 +149,21 @@ impl Narrator {
                 }
                 Detail::Json(_, label, json) => {
                     s.push_str(&format!("      {label}:\n{}\n", indent(&pretty(&json), 8)));
+                }
+                Detail::Calldata(to, data) => {
+                    s.push_str(&format!(
+                        "      on a chain, the facilitator would send this call to {to} \
+                         (NOT sent: the ledger is simulated):\n"
+                    ));
+                    let (selector, words) = data.split_at(data.len().min(4));
+                    s.push_str(&format!(
+                        "        {}  transferWithAuthorization(address,address,uint256,uint256,\
+                         uint256,bytes32,uint8,bytes32,bytes32)\n",
+                        hex(selector)
+                    ));
+                    for (word, name) in words.chunks(32).zip(TRANSFER_WITH_AUTHORIZATION_ARGS) {
+                        s.push_str(&format!("        {}  {name}\n", hex(word)));
+                    }
                 }
             }
         }
@@ -198,6 +236,8 @@ fn server_details(events: Vec<Event>, out: &mut Vec<Detail>, brief: bool) {
                 "server: key directory".into(),
                 format!("fetched from {agent}: {keys} key(s)"),
             )),
+            Event::Calldata { .. } if brief => {}
+            Event::Calldata { to, data } => out.push(Detail::Calldata(to, data)),
             Event::Recorded {
                 agent,
                 amount,

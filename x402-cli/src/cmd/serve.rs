@@ -308,6 +308,10 @@ fn log(e: &Event, json: bool) {
             amount,
             asset,
         } => format!("  recorded: {agent} committed {amount} {asset}, billed later"),
+        Event::Calldata { to, data } => format!(
+            "  on a chain a facilitator would send to {to} (not sent, the ledger is simulated): {}",
+            crate::out::hex(data)
+        ),
     };
     crate::say_err(&format!("{line}\n"));
 }
@@ -383,6 +387,12 @@ pub(crate) fn event_json(e: &Event) -> J {
             ("agent", J::str(agent)),
             ("amount", J::str(amount.to_string())),
             ("asset", J::str(asset)),
+        ]),
+        Event::Calldata { to, data } => J::obj(vec![
+            ("event", J::str("calldata")),
+            ("sent", J::Bool(false)),
+            ("to", J::str(to.to_string())),
+            ("data", J::str(crate::out::hex(data))),
         ]),
     }
 }
