@@ -125,6 +125,77 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Reads settings from the JSON a host keeps them in; every member is
+    /// optional (absent: the default), unknown members are refused so that a
+    /// misspelt setting is not silently ignored:
+    /// `{"checkChainId": true, "gasLimitMarginPercent": 20, "baseFeeMultiplier": 2,
+    /// "priorityFeePerGas": "1000000", "maxFeePerGas": "50000000000", "nonce": 7,
+    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000}` (wei amounts are
+    /// decimal strings, counts are numbers).
+    ///
+    /// ```
+    /// use x402_core::settle::Options;
+    /// let o = Options::from_json(br#"{"maxFeePerGas":"30000000000","nonce":4}"#).unwrap();
+    /// assert_eq!(o.max_fee_per_gas, Some(30_000_000_000));
+    /// assert_eq!(o.nonce, Some(4));
+    /// assert!(o.check_chain_id);
+    /// assert!(Options::from_json(br#"{"maxFeePerGass":"1"}"#).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// An [`Error`] naming the member (reason `invalid_payload`: settings are not
+    /// a protocol document).
+    pub fn from_json(json: &[u8]) -> Result<Options, Error> {
+        use crate::types::{amount, boolean, err, integer, object};
+        const R: Reason = Reason::InvalidPayload;
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let mut o = Options::DEFAULT;
+        let wei = |v, f| -> Result<u128, Error> {
+            let a = amount(v, R, f)?;
+            let b = a.to_be_bytes();
+            let (hi, lo) = b.split_at(16);
+            if hi.iter().any(|x| *x != 0) {
+                return Err(err(R, ErrorKind::Overflow, f));
+            }
+            let mut w = [0u8; 16];
+            w.copy_from_slice(lo);
+            Ok(u128::from_be_bytes(w))
+        };
+        let small = |v, f| -> Result<u32, Error> {
+            u32::try_from(integer(v, R, f)?).map_err(|_| err(R, ErrorKind::Overflow, f))
+        };
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "checkChainId" {
+                o.check_chain_id = boolean(v, R, "checkChainId")?;
+            } else if k == "gasLimitMarginPercent" {
+                o.gas_limit_margin_percent = small(v, "gasLimitMarginPercent")?;
+            } else if k == "baseFeeMultiplier" {
+                o.base_fee_multiplier = small(v, "baseFeeMultiplier")?;
+            } else if k == "priorityFeePerGas" {
+                o.priority_fee_per_gas = Some(wei(v, "priorityFeePerGas")?);
+            } else if k == "maxFeePerGas" {
+                o.max_fee_per_gas = Some(wei(v, "maxFeePerGas")?);
+            } else if k == "nonce" {
+                o.nonce = Some(integer(v, R, "nonce")?);
+            } else if k == "maxReceiptPolls" {
+                o.max_receipt_polls = small(v, "maxReceiptPolls")?;
+            } else if k == "receiptPollIntervalMs" {
+                o.receipt_poll_interval_ms = small(v, "receiptPollIntervalMs")?;
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid(
+                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs)",
+                    ),
+                    "",
+                ));
+            }
+        }
+        Ok(o)
+    }
+}
+
 /// A message for people, on the stack (truncated at 240 bytes).
 #[derive(Clone, Copy)]
 pub struct Detail {
