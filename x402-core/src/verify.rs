@@ -696,7 +696,13 @@ fn verify_permit2(
         Ok(s) => s,
         Err(err) => return fail(Reason::Permit2Signature, &err),
     };
-    match signature.recover(&eip712::permit2_digest(chain, auth)) {
+    // The exact proxy checks the exact witness, which has no facilitator: hash
+    // what it checks, as the reference does, whatever else the witness carries.
+    let mut signed = *auth;
+    if !upto {
+        signed.witness.facilitator = None;
+    }
+    match signature.recover(&eip712::permit2_digest(chain, &signed)) {
         Ok(signer) if signer == auth.from => {}
         Ok(_) => {
             return fail(

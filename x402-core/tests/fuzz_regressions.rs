@@ -1,0 +1,74 @@
+//! Regression tests for what the fuzz targets (`fuzz/`) found, one test per finding.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use serde_json::{Value, json};
+use x402_core::client::{Policy, create_payment};
+use x402_core::evm::PrivateKey;
+use x402_core::evm::eip712;
+use x402_core::header;
+use x402_core::types::FromJson;
+use x402_core::types::payload::Permit2Payload;
+use x402_core::verify::{Config, verify_json};
+
+const NOW: u64 = 1_750_000_000;
+
+/// A valid `exact` Permit2 `POST /verify` body made by the client.
+fn exact_permit2_body(key: &PrivateKey) -> Value {
+    let requirements = json!({
+        "scheme": "exact", "network": "eip155:8453", "amount": "10000",
+        "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+        "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "maxTimeoutSeconds": 60,
+        "extra": {"assetTransferMethod": "permit2", "name": "USD Coin", "version": "2"},
+    });
+    let pr = json!({"x402Version": 2, "resource": {"url": "https://api.example.com/r"}, "accepts": [requirements]});
+    let mut out = [0u8; 4096];
+    let created = create_payment(
+        &serde_json::to_vec(&pr).unwrap(),
+        key,
+        [7; 32],
+        NOW,
+        &Policy::default(),
+        &mut out,
+    )
+    .unwrap();
+    let value = std::str::from_utf8(&out[..created.len]).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&header::decode_to_vec(value, 1 << 14).unwrap()).unwrap();
+    json!({"x402Version": 2, "paymentPayload": payload, "paymentRequirements": requirements})
+}
+
+fn verdict(body: &Value) -> Option<&'static str> {
+    let v = verify_json(&serde_json::to_vec(body).unwrap(), NOW, &Config::default());
+    v.reason.map(|r| r.as_str())
+}
+
+/// Found by `payment_mutation`: an `exact` Permit2 payload whose witness names a
+/// facilitator, signed over the `upto` witness type, was valid: the verifier
+/// hashed the witness it found rather than the one the exact proxy checks. The
+/// proxy (and the reference facilitator) hash the exact witness, so that
+/// signature can never settle: it must be `invalid_permit2_signature`, while a
+/// signature over the exact witness stays valid whatever else the witness holds.
+#[test]
+fn exact_permit2_hashes_the_exact_witness_whatever_the_payload_carries() {
+    let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+    let mut body = exact_permit2_body(&key);
+    assert_eq!(verdict(&body), None);
+
+    let witness = &mut body["paymentPayload"]["payload"]["permit2Authorization"]["witness"];
+    witness["facilitator"] = json!("0x5662a4802869C4A40Eeb8885cfB07aBc736Ce967");
+    // The exact signature still holds: the facilitator is not part of what is checked.
+    assert_eq!(verdict(&body), None);
+
+    // Re-signed over the upto witness (with the facilitator): not what the proxy checks.
+    let payload = serde_json::to_vec(&body["paymentPayload"]["payload"]).unwrap();
+    let p = Permit2Payload::from_json_bytes(&payload, &Default::default()).unwrap();
+    assert!(p.authorization.witness.facilitator.is_some());
+    let sig = key.sign_digest(&eip712::permit2_digest(8453, &p.authorization));
+    body["paymentPayload"]["payload"]["signature"] = json!(sig.to_hex().as_str());
+    assert_eq!(verdict(&body), Some("invalid_permit2_signature"));
+}
