@@ -109,8 +109,10 @@ fn now() -> u64 {
 /// Reads the PaymentRequired of a 402: the v2 header, else a v1 JSON body.
 fn payment_required_of(reply: &Reply) -> Result<(Option<String>, Vec<u8>), Failure> {
     if let Some(v) = reply.header(HeaderKind::PaymentRequired.name()) {
-        let json = header::decode_to_vec(v, header::DEFAULT_MAX_DECODED)
-            .map_err(|e| Failure::core("the server's PAYMENT-REQUIRED header", &e))?;
+        let mut buf = vec![0u8; header::base64_decoded_len(v.len()) + 3];
+        let json = header::decode_payment_required(v, &mut buf)
+            .map_err(|e| Failure::core("the server's PAYMENT-REQUIRED header", &e))?
+            .to_json_vec();
         return Ok((Some(v.to_string()), json));
     }
     let first = reply.body.iter().find(|b| !b.is_ascii_whitespace());

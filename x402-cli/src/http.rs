@@ -139,7 +139,7 @@ pub(crate) fn serve(listener: TcpListener, handler: Handler) {
 fn connection(mut stream: TcpStream, handler: &Handler) {
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
-    let response = match read_request(&stream) {
+    match read_request(&stream) {
         Ok(req) => {
             let mut resp = handler(&req);
             if req.method == "HEAD" {
@@ -149,12 +149,20 @@ fn connection(mut stream: TcpStream, handler: &Handler) {
                 resp.headers
                     .push(("Content-Length".into(), len.to_string()));
             }
-            resp
+            let _ = write_response(&mut stream, &resp);
+            let _ = stream.flush();
         }
-        Err((status, why)) => Response::new(status, "text/plain; charset=utf-8", why),
-    };
-    let _ = write_response(&mut stream, &response);
-    let _ = stream.flush();
+        Err((status, why)) => {
+            let resp = Response::new(status, "text/plain; charset=utf-8", why);
+            let _ = write_response(&mut stream, &resp);
+            let _ = stream.flush();
+            // Read what the client is still sending, so that closing does not
+            // reset the connection before it reads the answer.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
+        }
+    }
 }
 
 fn read_request(stream: &TcpStream) -> Result<Request, (u16, String)> {

@@ -3,6 +3,11 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Failures are reported as messages; should a bug ever panic, say so in one
+    // line instead of printing a backtrace hint.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("x402: internal error (please report it): {info}");
+    }));
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();

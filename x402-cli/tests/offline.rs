@@ -122,6 +122,22 @@ fn decode_names_url_safe_base64_and_whitespace() {
 }
 
 #[test]
+fn decode_refuses_oversized_values_before_decoding() {
+    let huge = "A".repeat(30_000);
+    let out = run(&["decode", "--json", &huge]);
+    out.code(1).no_panic();
+    let v = out.json();
+    assert!(
+        v["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the limit"),
+        "{v}"
+    );
+    assert!(v["hints"][0].as_str().unwrap().contains("at most"), "{v}");
+}
+
+#[test]
 fn decode_names_the_field_that_is_wrong() {
     let mut doc = unb64(SPEC_SIG.trim());
     doc["accepted"]["amount"] = serde_json::json!("010");

@@ -366,6 +366,67 @@ fn fetch_refusals_and_errors() {
         .says("not a secp256k1 private key");
 }
 
+/// A one-shot server answering every request with `response` (raw HTTP).
+fn canned(response: String) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+            }
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn fetch_a_truncated_or_missing_payment_required() {
+    let dir = TempDir::new();
+    let (key, _) = dir.key("payer.key");
+    let pr = payment_required("0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "10");
+    let truncated = &pr[..pr.len() - 6];
+    let url = canned(format!(
+        "HTTP/1.1 402 Payment Required\r\nPAYMENT-REQUIRED: {truncated}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    let out = dir.run(&["fetch", "--json", &url, "--key-file", &key]);
+    out.code(1).no_panic();
+    let e = &out.json()["error"];
+    assert_eq!(e["reason"], "invalid_payment_requirements");
+    assert!(
+        e["message"].as_str().unwrap().contains("PAYMENT-REQUIRED"),
+        "{e}"
+    );
+    let url = canned(
+        "HTTP/1.1 402 Payment Required\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+            .to_string(),
+    );
+    dir.run(&["fetch", &url, "--key-file", &key])
+        .code(1)
+        .says("without a PAYMENT-REQUIRED header");
+}
+
+#[test]
+fn serve_refuses_oversized_requests() {
+    let dir = TempDir::new();
+    let (server, _) = paywall(&dir, &[]);
+    let huge = "A".repeat(70 * 1024);
+    let (status, _, _) = http_get(&server.url, &[("PAYMENT-SIGNATURE", &huge)]);
+    assert_eq!(status, 431);
+    // Still serving.
+    let (status, _, _) = http_get(&server.url, &[]);
+    assert_eq!(status, 402);
+}
+
 /// A stand-in facilitator: answers `POST /settle` with `answer` and records the bodies.
 fn facilitator(answer: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
