@@ -17,7 +17,8 @@
  * - Input pointers must not be NULL (even with length 0) unless a function says
  *   so; inputs are (pointer, length) pairs and need no NUL terminator. Inputs
  *   and outputs must not overlap. Nothing is retained after a call returns and
- *   nothing allocated is handed to the caller: there is nothing to free.
+ *   nothing allocated is handed to the caller: there is nothing to free, except
+ *   the x402_chain handle of the chain functions (x402_chain_free releases it).
  * - No global state: every function is thread-safe and reentrant.
  * - A Rust panic never crosses the boundary: it becomes X402_RESULT_PANIC.
  */
@@ -112,6 +113,9 @@ typedef enum x402_header_kind x402_header_kind;
 typedef uint32_t x402_header_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// A verification with the chain, or a settlement, in progress (opaque).
+typedef struct x402_chain x402_chain;
 
 // What `x402_create_payment` chose, besides the header value.
 typedef struct x402_payment_info {
@@ -332,6 +336,74 @@ x402_result x402_verify_batch_settlement(const uint8_t *input_json, size_t input
 // # Safety
 // As `x402_verify_batch_settlement`.
 x402_result x402_sign_request(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+
+// Starts verifying a facilitator `POST /verify` body with the chain at unix
+// time `now_unix`: the offline checks of `x402_verify`, then the JSON-RPC calls
+// `x402_chain_next` asks for (chain id, the asset's code, a simulation of the
+// transfer and, when it fails, the reference facilitator's diagnosis). Writes a
+// new handle to `*out_chain`; free it with `x402_chain_free`.
+//
+// `config_json` may be NULL, or `{"facilitatorAddresses":["0x..."]}` as for
+// `x402_verify_with_config`. `options_json` may be NULL (defaults), or
+// `{"checkChainId":true,"gasLimitMarginPercent":20,"baseFeeMultiplier":2,
+// "priorityFeePerGas":"1000000","maxFeePerGas":"50000000000","nonce":7,
+// "maxReceiptPolls":60,"receiptPollIntervalMs":1000}` (every member optional;
+// wei amounts as decimal strings). A bad config or options is
+// `X402_RESULT_INVALID_CONFIG`. An unreadable or invalid payment is not an
+// error: the handle is then already done with `"isValid":false`.
+//
+// # Safety
+// `request_json` is valid for `request_len` bytes of reads, `config_json` and
+// `options_json` (when not NULL) for their lengths; `out_chain` for one write;
+// `err_buf`, when not NULL, for `err_cap` bytes of writes.
+x402_result x402_chain_verify_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, const uint8_t *options_json, size_t options_len, struct x402_chain **out_chain, char *err_buf, size_t err_cap);
+
+// Starts settling a facilitator `POST /settle` body at unix time `now_unix`,
+// paying gas from the account of the 32-byte big-endian secp256k1
+// `private_key`: the offline checks, then the calls `x402_chain_next` asks for
+// (chain id, asset code, gas estimation, which simulates the transfer, the
+// account nonce, fees, `eth_sendRawTransaction` of an EIP-1559 transaction
+// signed with the key, and the receipt until mined). For `upto`,
+// `paymentRequirements.amount` is the amount to charge. `options_json` as for
+// `x402_chain_verify_new`. Writes a new handle to `*out_chain`; free it with
+// `x402_chain_free`.
+//
+// # Safety
+// As `x402_chain_verify_new`; `private_key` is valid for 32 bytes of reads.
+x402_result x402_chain_settle_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *private_key, const uint8_t *options_json, size_t options_len, struct x402_chain **out_chain, char *err_buf, size_t err_cap);
+
+// Writes what to do next. While the machine needs the chain, `*done` is 0 and
+// `out` receives a JSON-RPC request body to POST to the node after waiting
+// `*delay_ms` milliseconds (non-zero between receipt polls). Once finished,
+// `*done` is 1 and `out` receives the outcome: a VerifyResponse
+// (`{"isValid":...,"invalidReason":...,"invalidMessage":...,"payer":...}`) or a
+// SettleResponse (`{"success":...,"errorReason":...,"payer":...,
+// "transaction":...,"network":...}`). The call does not change the machine, so
+// it may be repeated (to retry a request, or with a larger buffer).
+//
+// # Safety
+// `chain` is a live handle; `out` is valid for `out_cap` bytes of writes (or
+// NULL when `out_cap` is 0); `out_len`, `delay_ms` and `done` for one write each.
+x402_result x402_chain_next(const struct x402_chain *chain, uint8_t *out, size_t out_cap, size_t *out_len, uint32_t *delay_ms, uint8_t *done);
+
+// Hands the response body of the request `x402_chain_next` wrote to the
+// machine. A body that is not a JSON-RPC response to that request (malformed,
+// another id) is `X402_RESULT_INVALID_RESPONSE` and leaves the machine as it
+// was: send the same request again. Node errors (a reverted simulation, a
+// rejected transaction) are answers, not failures: they lead to the outcome.
+//
+// # Safety
+// `chain` is a live handle not used concurrently; `response` is valid for
+// `response_len` bytes of reads; `err_buf`, when not NULL, for `err_cap` bytes
+// of writes.
+x402_result x402_chain_feed(struct x402_chain *chain, const uint8_t *response, size_t response_len, char *err_buf, size_t err_cap);
+
+// Releases a handle from `x402_chain_verify_new` or `x402_chain_settle_new`
+// (the facilitator key it holds is zeroed). NULL is accepted and ignored.
+//
+// # Safety
+// `chain` is NULL or a handle not yet freed, not used afterwards.
+void x402_chain_free(struct x402_chain *chain);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -21,6 +21,7 @@
 //! The Go (`x402-ffi/go`) and Python (`x402-ffi/python`) packages wrap this ABI.
 
 mod boundary;
+mod chain;
 mod result;
 
 use std::ffi::c_char;
@@ -33,6 +34,10 @@ use x402_core::json::{JsonStr, ToJson};
 use x402_core::verify::{self, OwnedConfig};
 
 use boundary::{ErrBuf, Failure, Fixed, Out, Outcome, array32, boundary, bytes, optional, text};
+pub use chain::{
+    x402_chain, x402_chain_feed, x402_chain_free, x402_chain_next, x402_chain_settle_new,
+    x402_chain_verify_new,
+};
 pub use result::x402_result;
 
 /// The x402 HTTP headers, for the `kind` arguments (passed as `uint32_t`).

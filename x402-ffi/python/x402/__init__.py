@@ -25,6 +25,7 @@ __all__ = [
     "create_payment", "decode_header", "eip3009_digest", "encode_header", "header_kind_from_name",
     "library_path", "permit2_digest", "private_key_address", "recover_address",
     "typed_data_digest", "verify", "verify_header", "version",
+    "Chain", "SettleResponse", "http_transport", "settle", "verify_with_chain",
 ]
 
 _lib = _native.lib
@@ -377,3 +378,6 @@ def private_key_address(private_key: Union[bytes, str]) -> str:
     return _out_bytes(lambda o, c, n, e, ec: _lib.x402_private_key_address(k, o, c, n), 42).decode(
         "ascii"
     )
+
+
+from .chain import Chain, SettleResponse, http_transport, settle, verify_with_chain  # noqa: E402

@@ -897,6 +897,144 @@ static void run_vectors(const char *path) {
          n_payments, n_headers, n_eip712);
 }
 
+/* -------------------------------------------------------------------------- */
+/* verification with the chain and settlement (x402_chain_*)                  */
+
+/* Answers the chain's JSON-RPC request `req` as a node of chain 84532 would,
+ * for a healthy payment; sendRawTransaction is refused (no funds). */
+static int chain_answer(const char *req, size_t len, char *resp, size_t cap) {
+  char text[8192];
+  if (len >= sizeof text) return -1;
+  memcpy(text, req, len);
+  text[len] = 0;
+  const char *id = strstr(text, "\"id\":");
+  if (!id) return -1;
+  unsigned long n = strtoul(id + 5, NULL, 10);
+  const char *result = NULL, *error = NULL;
+  if (strstr(text, "\"eth_chainId\"")) result = "\"0x14a34\"";
+  else if (strstr(text, "\"eth_getCode\"")) result = "\"0x6080\"";
+  else if (strstr(text, "\"eth_call\"")) result = "\"0x\"";
+  else if (strstr(text, "\"eth_estimateGas\"")) result = "\"0x186a0\"";
+  else if (strstr(text, "\"eth_getTransactionCount\"")) result = "\"0x0\"";
+  else if (strstr(text, "\"eth_getBlockByNumber\""))
+    result = "{\"number\":\"0x10\",\"timestamp\":\"0x6853b0f0\",\"baseFeePerGas\":\"0x3b9aca00\"}";
+  else if (strstr(text, "\"eth_maxPriorityFeePerGas\"")) result = "\"0x1\"";
+  else if (strstr(text, "\"eth_sendRawTransaction\""))
+    error = "{\"code\":-32000,\"message\":\"insufficient funds for gas * price + value\"}";
+  else return -1;
+  if (result)
+    return snprintf(resp, cap, "{\"jsonrpc\":\"2.0\",\"id\":%lu,\"result\":%s}", n, result);
+  return snprintf(resp, cap, "{\"jsonrpc\":\"2.0\",\"id\":%lu,\"error\":%s}", n, error);
+}
+
+/* Drives a handle to its end; returns the number of requests made. */
+static int chain_drive(x402_chain *chain, char *outcome, size_t cap, size_t *olen) {
+  uint8_t buf[8192];
+  char resp[1024];
+  for (int calls = 0; calls < 32; calls++) {
+    size_t n = 0;
+    uint32_t delay = 99;
+    uint8_t done = 9;
+    x402_result r = x402_chain_next(chain, buf, sizeof buf, &n, &delay, &done);
+    CHECK(r == X402_RESULT_OK, "next: %s", msg(r));
+    if (r != X402_RESULT_OK) return -1;
+    if (done) {
+      CHECK(n < cap, "outcome fits");
+      memcpy(outcome, buf, n);
+      outcome[n] = 0;
+      *olen = n;
+      return calls;
+    }
+    int m = chain_answer((char *)buf, n, resp, sizeof resp);
+    CHECK(m > 0, "an answer for %.*s", (int)n, buf);
+    if (m <= 0) return -1;
+    r = x402_chain_feed(chain, u8(resp), (size_t)m, NULL, 0);
+    CHECK(r == X402_RESULT_OK, "feed: %s", msg(r));
+  }
+  return -1;
+}
+
+static void test_chain(void) {
+  uint8_t key[32], nonce[32], fac[32];
+  memset(key, 0x11, sizeof key);
+  memset(nonce, 0x33, sizeof nonce);
+  memset(fac, 0x44, sizeof fac);
+  uint64_t now = 1750000000;
+  uint8_t header[BIG];
+  size_t hn = 0;
+  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, header,
+                            sizeof header, &hn, NULL, 0) == X402_RESULT_OK,
+        "payment for the chain test");
+  uint8_t payload[BIG];
+  size_t pn = 0;
+  CHECK(x402_decode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, (char *)header, hn, payload,
+                           sizeof payload, &pn, NULL, 0) == X402_RESULT_OK,
+        "decode the payment");
+  static char body[BIG];
+  int bn = snprintf(body, sizeof body,
+                    "{\"x402Version\":2,\"paymentPayload\":%.*s,\"paymentRequirements\":%s}",
+                    (int)pn, payload, PR_REQUIREMENTS);
+  char outcome[4096];
+  size_t on = 0;
+
+  /* Verify: chain id, asset code, simulation: valid. */
+  x402_chain *chain = NULL;
+  char err[256];
+  x402_result r = x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, &chain, err,
+                                        sizeof err);
+  CHECK(r == X402_RESULT_OK && chain != NULL, "verify_new: %s %s", msg(r), err);
+  int calls = chain_drive(chain, outcome, sizeof outcome, &on);
+  CHECK(calls == 3, "three calls, got %d", calls);
+  CHECK(strncmp(outcome, "{\"isValid\":true,\"payer\":\"0x", 27) == 0, "valid: %s", outcome);
+  /* A finished machine refuses answers, and its outcome can be read again. */
+  const char *late = "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\"0x\"}";
+  CHECK(x402_chain_feed(chain, u8(late), strlen(late), err, sizeof err) ==
+            X402_RESULT_INVALID_RESPONSE,
+        "feed after done");
+  size_t n = 0;
+  uint32_t delay = 0;
+  uint8_t done = 0;
+  CHECK(x402_chain_next(chain, NULL, 0, &n, &delay, &done) == X402_RESULT_INSUFFICIENT_SIZE &&
+            n == on,
+        "size query %zu", n);
+  x402_chain_free(chain);
+  x402_chain_free(NULL);
+
+  /* Settle: the transaction is signed and sent; the node refuses it. */
+  chain = NULL;
+  const char *options = "{\"maxFeePerGas\":\"3000000000\"}";
+  r = x402_chain_settle_new(u8(body), (size_t)bn, now, fac, u8(options), strlen(options), &chain,
+                            err, sizeof err);
+  CHECK(r == X402_RESULT_OK && chain != NULL, "settle_new: %s %s", msg(r), err);
+  calls = chain_drive(chain, outcome, sizeof outcome, &on);
+  CHECK(calls == 7, "seven calls, got %d", calls);
+  CHECK(strstr(outcome, "\"success\":false,\"errorReason\":\"invalid_exact_evm_transaction_failed\"") &&
+            strstr(outcome, "insufficient funds") && strstr(outcome, "\"transaction\":\"\"") &&
+            strstr(outcome, "\"network\":\"eip155:84532\""),
+        "settle outcome: %s", outcome);
+  x402_chain_free(chain);
+
+  /* Misuse. */
+  CHECK(x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, NULL, NULL, 0) ==
+            X402_RESULT_NULL_PARAMETER,
+        "NULL out_chain");
+  chain = (x402_chain *)0x1;
+  CHECK(x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, u8("{\"nonce\":-1}"), 12, &chain,
+                              err, sizeof err) == X402_RESULT_INVALID_CONFIG &&
+            chain == (x402_chain *)0x1,
+        "bad options: %s", err);
+  uint8_t zero[32] = {0};
+  chain = NULL;
+  CHECK(x402_chain_settle_new(u8(body), (size_t)bn, now, zero, NULL, 0, &chain, NULL, 0) ==
+            X402_RESULT_INVALID_PRIVATE_KEY &&
+            chain == NULL,
+        "zero key");
+  CHECK(x402_chain_next(NULL, NULL, 0, &n, &delay, &done) == X402_RESULT_NULL_PARAMETER,
+        "NULL chain");
+  CHECK(x402_chain_feed(NULL, u8(late), strlen(late), NULL, 0) == X402_RESULT_NULL_PARAMETER,
+        "NULL chain feed");
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s VECTORS.tsv\n", argv[0]);
@@ -910,6 +1048,7 @@ int main(int argc, char **argv) {
   test_create_payment();
   test_digests_misuse();
   test_garbage();
+  test_chain();
   run_vectors(argv[1]);
   test_threads();
   free((void *)VALID_V2_BODY);
