@@ -4,51 +4,66 @@
 #   x402-wasm/build.sh [OUT_DIR]        default OUT_DIR: x402-wasm/pkg
 #   SKIP_INSTALL=1 x402-wasm/build.sh   assume the tools are present
 #
-# Steps: cargo (wasm32, profile release-small) -> wasm-bindgen --target web ->
-# wasm-opt -Oz (binaryen from npm) -> the package files (entry points for Node, browsers and workerd,
-# package.json, README) -> sizes (raw, wasm-opt'd, gzipped) in SIZES.txt.
+# Two flavours of the module, each with its glue and entry points:
+#   .      `x402-wasm`        x402 payments (EVM exact and upto, v1 and v2, headers,
+#                             EIP-712); held to the 100 KiB (gzipped) budget
+#   full/  `x402-wasm/full`   the same, plus batch-settlement on cloudflare:402
+#                             (RFC 9421 HTTP Message Signatures, Ed25519)
+# For each: cargo (wasm32, profile release-small) -> wasm-bindgen --target web ->
+# wasm-opt -Oz (binaryen from npm) -> entry points for Node, browsers and workerd.
+# Then package.json, README and the sizes (raw, wasm-opt'd, gzipped) in SIZES.txt.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 out=${1:-$here/pkg}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+budget=102400 # bytes, gzipped, of the default flavour's module
 
 [ -n "${SKIP_INSTALL:-}" ] || "$root/scripts/install-wasm.sh"
-
 cd "$root"
-# Build settings of the package, passed here rather than kept in a profile:
-# - k256 and crypto-bigint pick 64-bit limbs on wasm32, where every 64x64-bit
-#   multiply becomes a 128-bit software routine; their 32-bit backends use the
-#   native i64.mul instead: 40 KB less code and about 1.7x faster.
-# - Keccak at opt-level 3 (the rest at "s"): hashing twice as fast for 1 KB.
-if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
-  echo "build: RUSTFLAGS is set, so cargo ignores the wasm32 target's flags (cpubits=32)" >&2
-fi
-cargo build -p x402-wasm --lib --target wasm32-unknown-unknown --profile release-small --locked \
-  --config 'target.wasm32-unknown-unknown.rustflags = ["--cfg", "cpubits=\"32\""]' \
-  --config 'profile.release-small.package.sha3.opt-level = 3' \
-  --config 'profile.release-small.package.keccak.opt-level = 3'
-raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release-small/x402_wasm.wasm"
 
 # A clean directory, built beside the final one and swapped in at the end.
 stage=$(mktemp -d "$out.build.XXXXXX")
 chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 
-wasm-bindgen --target web --out-dir "$stage" --out-name x402_wasm "$raw"
-bindgen_size=$(wc -c <"$stage/x402_wasm_bg.wasm")
+if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+  echo "build: RUSTFLAGS is set, so cargo ignores the wasm32 target's flags (cpubits=32)" >&2
+fi
 
-# binaryen from npm (132): Debian's wasm-opt 108 rewrites wasm-bindgen's
-# externref table as anyref, which engines then refuse. The Rust target emits
-# these post-MVP features, which wasm-opt must be told about.
-"$here/node_modules/.bin/wasm-opt" -Oz --converge \
-  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$stage/x402_wasm_bg.wasm" -o "$stage/x402_wasm_bg.opt.wasm"
-mv "$stage/x402_wasm_bg.opt.wasm" "$stage/x402_wasm_bg.wasm"
+sizes=""
+# build_module DIR CARGO_FEATURE_ARGS...
+build_module() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  # Build settings of the package, passed here rather than kept in a profile:
+  # - k256 and crypto-bigint pick 64-bit limbs on wasm32, where every 64x64-bit
+  #   multiply becomes a 128-bit software routine; their 32-bit backends use the
+  #   native i64.mul instead: 40 KB less code and about 1.7x faster.
+  # - Keccak at opt-level 3 (the rest at "s"): hashing twice as fast for 1 KB.
+  cargo build -p x402-wasm --lib --target wasm32-unknown-unknown --profile release-small --locked \
+    --config 'target.wasm32-unknown-unknown.rustflags = ["--cfg", "cpubits=\"32\""]' \
+    --config 'profile.release-small.package.sha3.opt-level = 3' \
+    --config 'profile.release-small.package.keccak.opt-level = 3' \
+    "$@"
+  local raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release-small/x402_wasm.wasm"
 
-cat >"$stage/node.mjs" <<'EOF'
+  wasm-bindgen --target web --out-dir "$dir" --out-name x402_wasm "$raw"
+  local bindgen_size
+  bindgen_size=$(wc -c <"$dir/x402_wasm_bg.wasm")
+
+  # binaryen from npm (132): Debian's wasm-opt 108 rewrites wasm-bindgen's
+  # externref table as anyref, which engines then refuse. The Rust target emits
+  # these post-MVP features, which wasm-opt must be told about.
+  "$here/node_modules/.bin/wasm-opt" -Oz --converge \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$dir/x402_wasm_bg.wasm" -o "$dir/x402_wasm_bg.opt.wasm"
+  mv "$dir/x402_wasm_bg.opt.wasm" "$dir/x402_wasm_bg.wasm"
+
+  cat >"$dir/node.mjs" <<'EOF'
 // Node entry point: instantiates the module synchronously from the file beside
 // this one, so that every export is ready on import.
 import { readFileSync } from "node:fs";
@@ -60,7 +75,7 @@ export * from "./x402_wasm.js";
 export { default } from "./x402_wasm.js";
 EOF
 
-cat >"$stage/workerd.mjs" <<'EOF'
+  cat >"$dir/workerd.mjs" <<'EOF'
 // Cloudflare Workers (workerd) entry point: the runtime compiles the .wasm import
 // into a WebAssembly.Module at deploy time; it is instantiated synchronously here.
 import wasmModule from "./x402_wasm_bg.wasm";
@@ -72,6 +87,33 @@ export * from "./x402_wasm.js";
 export { default } from "./x402_wasm.js";
 EOF
 
+  local name=${dir#"$stage"}
+  name=${name#/}
+  sizes+="${name:-.}/x402_wasm_bg.wasm, in bytes
+  cargo (release-small):     $(wc -c <"$raw")
+  after wasm-bindgen:        $bindgen_size
+  after wasm-opt -Oz:        $(wc -c <"$dir/x402_wasm_bg.wasm")
+  gzip -9 of the above:      $(gzip -9 -c "$dir/x402_wasm_bg.wasm" | wc -c)
+${name:-.}/x402_wasm.js (glue), gzip -9: $(gzip -9 -c "$dir/x402_wasm.js" | wc -c)
+"
+}
+
+build_module "$stage" --no-default-features
+build_module "$stage/full" --features batch
+
+# Both flavours, for each runtime: `x402-wasm` and `x402-wasm/full`.
+entry() {
+  local d=$1
+  cat <<EOF
+{
+      "types": "./${d}x402_wasm.d.ts",
+      "workerd": "./${d}workerd.mjs",
+      "node": "./${d}node.mjs",
+      "browser": "./${d}x402_wasm.js",
+      "default": "./${d}x402_wasm.js"
+    }
+EOF
+}
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$root/Cargo.toml")
 cat >"$stage/package.json" <<EOF
 {
@@ -90,26 +132,18 @@ cat >"$stage/package.json" <<EOF
   "module": "./x402_wasm.js",
   "types": "./x402_wasm.d.ts",
   "exports": {
-    ".": {
-      "types": "./x402_wasm.d.ts",
-      "workerd": "./workerd.mjs",
-      "node": "./node.mjs",
-      "browser": "./x402_wasm.js",
-      "default": "./x402_wasm.js"
-    },
+    ".": $(entry ""),
+    "./full": $(entry "full/"),
     "./web": {
       "types": "./x402_wasm.d.ts",
       "default": "./x402_wasm.js"
     },
-    "./node": {
-      "types": "./x402_wasm.d.ts",
-      "default": "./node.mjs"
-    },
-    "./workerd": {
-      "types": "./x402_wasm.d.ts",
-      "default": "./workerd.mjs"
+    "./full/web": {
+      "types": "./full/x402_wasm.d.ts",
+      "default": "./full/x402_wasm.js"
     },
     "./x402_wasm_bg.wasm": "./x402_wasm_bg.wasm",
+    "./full/x402_wasm_bg.wasm": "./full/x402_wasm_bg.wasm",
     "./package.json": "./package.json"
   },
   "files": [
@@ -119,29 +153,18 @@ cat >"$stage/package.json" <<EOF
     "x402_wasm_bg.wasm.d.ts",
     "node.mjs",
     "workerd.mjs",
+    "full/",
     "README.md",
     "SIZES.txt"
   ],
-  "sideEffects": ["./node.mjs", "./workerd.mjs"],
+  "sideEffects": ["./node.mjs", "./workerd.mjs", "./full/node.mjs", "./full/workerd.mjs"],
   "engines": {
     "node": ">=20"
   }
 }
 EOF
 cp "$here/README.md" "$stage/README.md"
-
-opt_size=$(wc -c <"$stage/x402_wasm_bg.wasm")
-gz_size=$(gzip -9 -c "$stage/x402_wasm_bg.wasm" | wc -c)
-raw_size=$(wc -c <"$raw")
-glue_gz=$(gzip -9 -c "$stage/x402_wasm.js" | wc -c)
-cat >"$stage/SIZES.txt" <<EOF
-x402_wasm_bg.wasm, in bytes
-  cargo (release-small):     $raw_size
-  after wasm-bindgen:        $bindgen_size
-  after wasm-opt -Oz:        $opt_size
-  gzip -9 of the above:      $gz_size
-x402_wasm.js (glue), gzip -9: $glue_gz
-EOF
+printf '%s' "$sizes" >"$stage/SIZES.txt"
 
 rm -rf "$out.old"
 [ -d "$out" ] && mv "$out" "$out.old"
@@ -149,7 +172,8 @@ mv "$stage" "$out"
 rm -rf "$out.old"
 trap - EXIT
 cat "$out/SIZES.txt"
-if [ "$gz_size" -gt 102400 ]; then
+gz_size=$(gzip -9 -c "$out/x402_wasm_bg.wasm" | wc -c)
+if [ "$gz_size" -gt "$budget" ]; then
   echo "build: the gzipped module ($gz_size bytes) is over the 100 KiB budget" >&2
   exit 1
 fi

@@ -103,11 +103,12 @@ pub fn verify_header_text(
 }
 
 /// Verifies a request paying with `batch-settlement` on `cloudflare:402`
-/// (HTTP Message Signatures); the input and output JSON are those of
+/// (HTTP Message Signatures; feature `batch`); the input and output JSON are those of
 /// [`x402_core::batch::verify_batch_settlement_json`].
 ///
 /// # Errors
 /// Only for a malformed input object: a bad payment is an invalid verdict.
+#[cfg(feature = "batch")]
 pub fn verify_batch_settlement_text(input: &str) -> Result<String, Failure> {
     Ok(x402_core::batch::verify_batch_settlement_json(
         input.as_bytes(),
@@ -119,6 +120,7 @@ pub fn verify_batch_settlement_text(input: &str) -> Result<String, Failure> {
 ///
 /// # Errors
 /// What the core refuses, named.
+#[cfg(feature = "batch")]
 pub fn sign_request_text(input: &str) -> Result<String, Failure> {
     Ok(x402_core::batch::sign_request_json(input.as_bytes())?)
 }
@@ -492,6 +494,7 @@ pub fn verify_payment_header_js(
 /// `input` is `{request: {method, url, headers: [[name, value]]}, requirements,
 /// directories: {agent: JWKS}, now, config?}` (or its JSON text). Answers
 /// `{verdict, paymentResponse?}`; a bad payment is an invalid verdict.
+#[cfg(feature = "batch")]
 #[wasm_bindgen(js_name = verifyBatchSettlement, unchecked_return_type = "BatchSettlementResult")]
 pub fn verify_batch_settlement_js(
     #[wasm_bindgen(unchecked_param_type = "BatchSettlementInput | string")] input: JsValue,
@@ -504,6 +507,7 @@ pub fn verify_batch_settlement_js(
 /// d), signatureAgent, signatureAgentKey?, label?, created, expires, nonce?}`
 /// (or its JSON text). Answers the `Signature-Agent`, `Signature-Input` and
 /// `Signature` values and the key id.
+#[cfg(feature = "batch")]
 #[wasm_bindgen(js_name = signRequest, unchecked_return_type = "SignedRequestHeaders")]
 pub fn sign_request_js(
     #[wasm_bindgen(unchecked_param_type = "SignRequestInput | string")] input: JsValue,
@@ -624,6 +628,10 @@ pub fn reasons_js() -> Vec<String> {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPESCRIPT: &str = include_str!("types.d.ts");
+
+#[cfg(feature = "batch")]
+#[wasm_bindgen(typescript_custom_section)]
+const TYPESCRIPT_BATCH: &str = include_str!("batch.d.ts");
 
 #[cfg(test)]
 mod tests;

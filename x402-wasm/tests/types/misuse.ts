@@ -1,6 +1,7 @@
 // Must NOT compile (node/types.test.mjs checks that tsc refuses each line): the
 // declarations are precise, not `any`.
 import { createPayment, verify, selectRequirement } from "x402-wasm";
+import { signRequest } from "x402-wasm"; // only the full flavour signs requests
 
 const valid: string = verify("{}").isValid; // a boolean is not a string
 createPayment({ x402Version: 2 }, "0x11"); // PaymentRequired needs resource and accepts

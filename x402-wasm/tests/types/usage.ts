@@ -19,6 +19,12 @@ import {
   type VerifyResponse,
   type X402Error,
 } from "x402-wasm";
+import {
+  signRequest,
+  verifyBatchSettlement,
+  type BatchSettlementResult,
+  type SignedRequestHeaders,
+} from "x402-wasm/full";
 
 const requirements: PaymentRequirements = {
   scheme: "exact",
@@ -70,4 +76,20 @@ try {
   void code;
 }
 
-void [reason, checks, index, method, signer, me, codes];
+const request = { method: "GET", url: "https://example.com/a", headers: [["PAYMENT-SIGNATURE", payment]] as [string, string][] };
+const signedHeaders: SignedRequestHeaders = signRequest({
+  request,
+  privateKey: "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU",
+  signatureAgent: '"https://agent.example"',
+  created: 1_750_000_000,
+  expires: 1_750_000_060,
+});
+const deferred: BatchSettlementResult = verifyBatchSettlement({
+  request,
+  requirements: [],
+  directories: {},
+  now: 1_750_000_000,
+});
+const deferredOk: boolean = deferred.verdict.isValid;
+
+void [signedHeaders, deferredOk, reason, checks, index, method, signer, me, codes];
