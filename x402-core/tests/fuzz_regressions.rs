@@ -72,3 +72,38 @@ fn exact_permit2_hashes_the_exact_witness_whatever_the_payload_carries() {
     body["paymentPayload"]["payload"]["signature"] = json!(sig.to_hex().as_str());
     assert_eq!(verdict(&body), Some("invalid_permit2_signature"));
 }
+
+/// Found by `structured_fields`: a value parsed under limits wider than the
+/// defaults was walked again under the defaults, so a member with more than 32
+/// parameters (or a dictionary of more than 64 members) silently ended the walk:
+/// the dictionary serialized as nothing and its members went missing.
+#[cfg(feature = "batch")]
+#[test]
+fn structured_fields_parsed_with_wide_limits_are_walked_whole() {
+    use x402_core::batch::sfv::{Dictionary, Limits, List, parse_inner_list};
+    let wide = Limits {
+        max_len: 1 << 16,
+        max_members: 1024,
+        max_inner_items: 1024,
+        max_params: 256,
+    };
+    let params: String = (0..40).map(|i| format!(";p{i}={i}")).collect();
+    let members: Vec<String> = (0..70).map(|i| format!("m{i}=1")).collect();
+    let value = format!("a=1{params}, {}", members.join(", "));
+    let d = Dictionary::parse(&value, &wide).unwrap();
+    assert_eq!(d.len(), 71);
+    assert_eq!(d.get("a").unwrap().params().len(), 40);
+    assert!(d.get("m69").is_some());
+    let mut out = Vec::new();
+    d.serialize(&mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), value);
+
+    let items: Vec<String> = (0..70).map(|i| format!("i{i}")).collect();
+    let joined = items.join(", ");
+    let list = List::parse(&joined, &wide).unwrap();
+    assert_eq!(list.iter().count(), 70);
+    let text = format!("({}){params}", items.join(" "));
+    let inner = parse_inner_list(&text, &wide).unwrap();
+    assert_eq!(inner.len(), 70);
+    assert_eq!(inner.params.len(), 40);
+}

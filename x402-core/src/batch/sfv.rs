@@ -386,7 +386,7 @@ impl<'a> Parameters<'a> {
     /// The parameters as `(key, value)` pairs in order (a parameter without a
     /// value is `Boolean(true)`).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, BareItem<'a>)> + 'a {
-        let mut p = Parser::new(self.text, Limits::DEFAULT);
+        let mut p = Parser::new(self.text, VALIDATED);
         core::iter::from_fn(move || {
             if p.peek() != Some(b';') {
                 return None;
@@ -497,7 +497,7 @@ pub struct InnerList<'a> {
 impl<'a> InnerList<'a> {
     /// The items in order.
     pub fn iter(&self) -> impl Iterator<Item = Item<'a>> + 'a {
-        let mut p = Parser::new(self.items, Limits::DEFAULT);
+        let mut p = Parser::new(self.items, VALIDATED);
         core::iter::from_fn(move || {
             p.skip_sp();
             if p.at_end() {
@@ -623,7 +623,7 @@ impl<'a> Dictionary<'a> {
 
     /// The members as `(key, value)` in order, duplicates included.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Member<'a>)> + 'a {
-        let mut p = Parser::new(self.text, Limits::DEFAULT);
+        let mut p = Parser::new(self.text, VALIDATED);
         core::iter::from_fn(move || {
             if p.at_end() {
                 return None;
@@ -731,7 +731,7 @@ impl<'a> List<'a> {
 
     /// The members in order.
     pub fn iter(&self) -> impl Iterator<Item = Member<'a>> + 'a {
-        let mut p = Parser::new(self.text, Limits::DEFAULT);
+        let mut p = Parser::new(self.text, VALIDATED);
         core::iter::from_fn(move || {
             if p.at_end() {
                 return None;
@@ -835,6 +835,16 @@ fn canonical_base64(s: &[u8]) -> bool {
         _ => true,
     }
 }
+
+/// Limits for walking text a parse already validated under the caller's
+/// limits: checking it again against narrower ones would silently cut short a
+/// value parsed with wider ones.
+const VALIDATED: Limits = Limits {
+    max_len: usize::MAX,
+    max_members: usize::MAX,
+    max_inner_items: usize::MAX,
+    max_params: usize::MAX,
+};
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str, limits: Limits) -> Self {
