@@ -265,19 +265,15 @@ describe("workerd: the example Worker settling through a facilitator", () => {
   });
 });
 
-describe("workerd: the Worker example of the package's README", () => {
-  let dir;
-  let worker;
-  before(async () => {
-    // The README's first js block, as written, beside a copy of the package.
-    const readme = readFileSync(join(WASM_DIR, "README.md"), "utf8");
-    const code = readme.match(/```js\n([\s\S]*?)```/)[1];
-    dir = mkdtempSync(join(tmpdir(), "x402-readme-worker-"));
-    writeFileSync(join(dir, "worker.mjs"), code);
-    for (const f of ["workerd.mjs", "x402_wasm.js", "x402_wasm_bg.wasm"]) {
-      copyFileSync(join(PKG_DIR, f), join(dir, f));
-    }
-    writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+/** A temporary directory with `worker.mjs` (the given code) and one flavour of
+ * the package (`pkgDir`), and the workerd config that serves them. */
+function workerDir(code, pkgDir) {
+  const dir = mkdtempSync(join(tmpdir(), "x402-worker-"));
+  writeFileSync(join(dir, "worker.mjs"), code);
+  for (const f of ["workerd.mjs", "x402_wasm.js", "x402_wasm_bg.wasm"]) {
+    copyFileSync(join(pkgDir, f), join(dir, f));
+  }
+  writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [(name = "main", worker = .w)],
   sockets = [(name = "http", http = (), service = "main")],
@@ -292,6 +288,57 @@ const w :Workerd.Worker = (
   compatibilityDate = "2025-09-01",
 );
 `);
+  return dir;
+}
+
+describe("workerd: the full flavour (batch-settlement)", () => {
+  let dir;
+  let worker;
+  before(async () => {
+    // Signs a request with the RFC 9421 Ed25519 test key and verifies it, in the Worker.
+    dir = workerDir(`import { encodeHeader, signRequest, verifyBatchSettlement } from "x402-wasm";
+export default {
+  async fetch(request) {
+    const now = Math.floor(Date.now() / 1000);
+    const accepted = { scheme: "batch-settlement", network: "cloudflare:402", amount: "5",
+      asset: "USD", payTo: "merchant", maxTimeoutSeconds: 30 };
+    const payment = encodeHeader("PAYMENT-SIGNATURE",
+      { x402Version: 2, payload: { amount: "5", asset: "USD" }, accepted });
+    const req = { method: "GET", url: "https://example.com/article",
+      headers: [["PAYMENT-SIGNATURE", payment]] };
+    const signed = signRequest({ request: req, privateKey: "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU",
+      signatureAgent: '"https://agent.example"', created: now, expires: now + 60 });
+    req.headers.push(["Signature-Agent", signed.signatureAgent],
+      ["Signature-Input", signed.signatureInput], ["Signature", signed.signature]);
+    const out = verifyBatchSettlement({ request: req, requirements: [accepted], now,
+      directories: { "https://agent.example": { keys: [{ kty: "OKP", crv: "Ed25519",
+        x: "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs" }] } } });
+    return Response.json({ keyid: signed.keyid, verdict: out.verdict });
+  },
+};
+`, join(PKG_DIR, "full"));
+    worker = await startWorker({}, dir);
+  });
+  after(async () => {
+    await worker?.proc.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a request signed in the Worker verifies in the Worker", async () => {
+    const res = await fetch(worker.url);
+    const body = await res.json();
+    assert.equal(body.keyid, "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U");
+    assert.equal(body.verdict.isValid, true, JSON.stringify(body));
+  });
+});
+
+describe("workerd: the Worker example of the package's README", () => {
+  let dir;
+  let worker;
+  before(async () => {
+    // The README's first js block, as written, beside a copy of the package.
+    const readme = readFileSync(join(WASM_DIR, "README.md"), "utf8");
+    dir = workerDir(readme.match(/```js\n([\s\S]*?)```/)[1], PKG_DIR);
     worker = await startWorker({}, dir);
   });
   after(async () => {
