@@ -7,8 +7,10 @@
 # Two flavours of the module, each with its glue and entry points:
 #   .      `x402-wasm`        x402 payments (EVM exact and upto, v1 and v2, headers,
 #                             EIP-712); held to the 100 KiB (gzipped) budget
-#   full/  `x402-wasm/full`   the same, plus batch-settlement on cloudflare:402
-#                             (RFC 9421 HTTP Message Signatures, Ed25519)
+#   full/  `x402-wasm/full`   the crate with its default features: the same, plus
+#                             batch-settlement on cloudflare:402 (RFC 9421 HTTP
+#                             Message Signatures, Ed25519), and whatever else
+#                             is too large for the budget
 # For each: cargo (wasm32, profile release-small) -> wasm-bindgen --target web ->
 # wasm-opt -Oz (binaryen from npm) -> entry points for Node, browsers and workerd.
 # Then package.json, README and the sizes (raw, wasm-opt'd, gzipped) in SIZES.txt.
@@ -99,7 +101,7 @@ ${name:-.}/x402_wasm.js (glue), gzip -9: $(gzip -9 -c "$dir/x402_wasm.js" | wc -
 }
 
 build_module "$stage" --no-default-features
-build_module "$stage/full" --features batch
+build_module "$stage/full" # the default features: everything
 
 # Both flavours, for each runtime: `x402-wasm` and `x402-wasm/full`.
 entry() {
