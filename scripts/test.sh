@@ -37,6 +37,9 @@ x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 step "deferred payments: batch-settlement cross-check with web-bot-auth (scripts/test-batch.sh)"
 scripts/test-batch.sh
 
+step "wasm package in Node, workerd and headless Chromium (scripts/test-wasm.sh)"
+scripts/test-wasm.sh
+
 step "C ABI, Go and Python (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
