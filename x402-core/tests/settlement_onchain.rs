@@ -1003,3 +1003,39 @@ fn upto_payment_settles_the_metered_amount() {
         before.1.checked_add(&400_000u64.into()).unwrap()
     );
 }
+
+/// Not a scenario: when `X402_TEST_FIXTURE` names a file, funds a payer, an
+/// underfunded payer and a facilitator for the Worker example's on-chain test
+/// (`x402-wasm/tests/chain`), and writes their keys and the token there.
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn fixture_for_the_worker_example() {
+    let Ok(path) = std::env::var("X402_TEST_FIXTURE") else {
+        return;
+    };
+    let _g = serial();
+    let chain = Chain::get();
+    let label_key = |label: &str| {
+        hex(&keccak256(
+            format!("x402 settlement test/{label}").as_bytes(),
+        ))
+    };
+    let payer = key("worker/payer");
+    let poor = key("worker/poor-payer");
+    let facilitator = key("worker/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 10_000_000);
+    chain.mint(&poor.address(), 5);
+    let fixture = json!({
+        "rpcUrl": chain.url,
+        "network": chain.network,
+        "token": chain.token.to_string(),
+        "tokenName": "USD Coin",
+        "tokenVersion": "2",
+        "payerKey": label_key("worker/payer"),
+        "poorPayerKey": label_key("worker/poor-payer"),
+        "facilitatorKey": label_key("worker/facilitator"),
+        "payTo": key("worker/merchant").address().to_string(),
+    });
+    std::fs::write(path, fixture.to_string()).unwrap();
+}

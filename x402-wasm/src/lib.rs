@@ -633,5 +633,8 @@ const TYPESCRIPT: &str = include_str!("types.d.ts");
 #[wasm_bindgen(typescript_custom_section)]
 const TYPESCRIPT_BATCH: &str = include_str!("batch.d.ts");
 
+#[cfg(feature = "chain")]
+pub mod chain;
+
 #[cfg(test)]
 mod tests;

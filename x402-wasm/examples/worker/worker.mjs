@@ -4,16 +4,27 @@
 //   GET /premium + PAYMENT-SIGNATURE    -> 200 and the content, PAYMENT-RESPONSE
 //                 (invalid or refused)  -> 402, PAYMENT-REQUIRED whose `error` is the reason
 //
-// The payment is verified here, in microseconds, with no round trip. If
-// env.FACILITATOR_URL is set, it is then settled through that facilitator's
-// POST /settle before the content is served, and PAYMENT-RESPONSE carries the
-// facilitator's answer. Without a facilitator the Worker only verifies: its
-// PAYMENT-RESPONSE has an empty `transaction`, and settling the signed
-// authorization (and refusing its replay until then) is left to the operator.
+// The payment is verified here, in microseconds, with no round trip. Then:
+// - if env.FACILITATOR_URL is set, it is settled through that facilitator's
+//   POST /settle before the content is served, and PAYMENT-RESPONSE carries the
+//   facilitator's answer;
+// - otherwise, if env.RPC_URL and env.FACILITATOR_PRIVATE_KEY are set, the
+//   Worker settles it itself: x402-wasm's ChainMachine builds the calls (chain
+//   id, the token's code, a simulation, the account nonce, fees, an EIP-1559
+//   transaction signed with that key, its receipt) and the Worker sends each to
+//   the node with fetch. PAYMENT-RESPONSE carries the transaction hash; a
+//   payment the chain refuses (replayed, underfunded) is a 402 with the reason.
+//   ChainMachine is in the package's `full` flavour (config-rpc.capnp);
+// - otherwise the Worker only verifies: its PAYMENT-RESPONSE has an empty
+//   `transaction`, and settling the signed authorization (and refusing its
+//   replay until then) is left to the operator.
 //
 // Settings (env): PAY_TO (required), NETWORK, ASSET, PRICE (atomic units),
-// TOKEN_NAME and TOKEN_VERSION (the token's EIP-712 domain), FACILITATOR_URL.
-import { decodeHeader, encodeHeader, verifyPaymentHeader } from "x402-wasm";
+// TOKEN_NAME and TOKEN_VERSION (the token's EIP-712 domain), FACILITATOR_URL,
+// RPC_URL and FACILITATOR_PRIVATE_KEY (0x + 64 hex digits; it pays the gas).
+import * as x402 from "x402-wasm";
+
+const { decodeHeader, encodeHeader, verifyPaymentHeader } = x402;
 
 const json = (body, status, headers = {}) =>
   new Response(JSON.stringify(body), {
@@ -58,6 +69,34 @@ async function settle(facilitatorUrl, paymentPayload, paymentRequirements) {
   return answer;
 }
 
+/**
+ * Settles through a node's JSON-RPC at `rpcUrl`, paying gas with `privateKey`:
+ * the ChainMachine says which request to send, this loop sends it.
+ */
+async function settleOnChain(rpcUrl, privateKey, paymentPayload, paymentRequirements) {
+  if (typeof x402.ChainMachine !== "function") {
+    throw new Error("this build of x402-wasm has no ChainMachine: use the `full` flavour");
+  }
+  const body = { x402Version: 2, paymentPayload, paymentRequirements };
+  const machine = x402.ChainMachine.settle(body, privateKey);
+  try {
+    for (;;) {
+      const step = machine.next();
+      if (step.done) return step.outcome;
+      if (step.delayMs) await new Promise((resolve) => setTimeout(resolve, step.delayMs));
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: step.request,
+      });
+      if (!res.ok) throw new Error(`the RPC node answered HTTP ${res.status}`);
+      machine.feed(await res.text());
+    }
+  } finally {
+    machine.free();
+  }
+}
+
 export default {
   async fetch(request, env) {
     if (new URL(request.url).pathname !== "/premium") {
@@ -79,10 +118,13 @@ export default {
       network: requirements.network,
       payer: verdict.payer,
     };
-    if (env.FACILITATOR_URL) {
+    const onChain = !env.FACILITATOR_URL && env.RPC_URL && env.FACILITATOR_PRIVATE_KEY;
+    if (env.FACILITATOR_URL || onChain) {
       try {
         const payload = decodeHeader("PAYMENT-SIGNATURE", header);
-        settlement = await settle(env.FACILITATOR_URL, payload, requirements);
+        settlement = onChain
+          ? await settleOnChain(env.RPC_URL, env.FACILITATOR_PRIVATE_KEY, payload, requirements)
+          : await settle(env.FACILITATOR_URL, payload, requirements);
       } catch (e) {
         return json({ error: "settlement failed", detail: String(e?.message ?? e) }, 502);
       }

@@ -20,9 +20,12 @@ import {
   type X402Error,
 } from "x402-wasm";
 import {
+  ChainMachine,
   signRequest,
   verifyBatchSettlement,
   type BatchSettlementResult,
+  type ChainOptions,
+  type ChainStep,
   type SignedRequestHeaders,
 } from "x402-wasm/full";
 
@@ -93,3 +96,24 @@ const deferred: BatchSettlementResult = verifyBatchSettlement({
 const deferredOk: boolean = deferred.verdict.isValid;
 
 void [signedHeaders, deferredOk, reason, checks, index, method, signer, me, codes];
+
+// Verification with the chain and settlement through a node's JSON-RPC.
+async function settleOnChain(rpcUrl: string, key: string, body: string): Promise<SettleResponse> {
+  const options: ChainOptions = { maxFeePerGas: "50000000000", receiptPollIntervalMs: 500 };
+  const machine = ChainMachine.settle(body, key, undefined, options);
+  try {
+    for (;;) {
+      const step: ChainStep = machine.next();
+      if (step.done) return step.outcome as SettleResponse;
+      const res = await fetch(rpcUrl, { method: "POST", body: step.request });
+      machine.feed(await res.text());
+    }
+  } finally {
+    machine.free();
+  }
+}
+const verifying = ChainMachine.verify(JSON.stringify({}), 1750000000, { facilitatorAddresses: [] }, { checkChainId: false });
+const firstStep: ChainStep = verifying.next();
+const verifiedOnChain: VerifyResponse | undefined = firstStep.done ? (firstStep.outcome as VerifyResponse) : undefined;
+void settleOnChain;
+void verifiedOnChain;

@@ -1,0 +1,44 @@
+# workerd configuration of the example Worker settling through a node's
+# JSON-RPC (RPC_URL, FACILITATOR_PRIVATE_KEY), with the package's `full` flavour
+# as built by x402-wasm/build.sh (in x402-wasm/pkg/full). Run it with
+#
+#   PAY_TO=0x... RPC_URL=http://127.0.0.1:8545 FACILITATOR_PRIVATE_KEY=0x... \
+#     workerd serve config-rpc.capnp --socket-addr http=127.0.0.1:8787
+#
+# The settings come from the environment (unset ones are null in `env`).
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .paidWorker),
+    # fetch() from the Worker: the public internet, and this machine's loopback
+    # (where a local facilitator may listen).
+    (name = "internet", network = (allow = ["public", "local"])),
+  ],
+  sockets = [
+    # The address is given on the command line: --socket-addr http=HOST:PORT
+    (name = "http", http = (), service = "main"),
+  ],
+);
+
+const paidWorker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    # The package: its workerd entry point, the glue, and the module itself.
+    (name = "x402-wasm", esModule = embed "../../pkg/full/workerd.mjs"),
+    (name = "x402_wasm.js", esModule = embed "../../pkg/full/x402_wasm.js"),
+    (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/full/x402_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  bindings = [
+    (name = "PAY_TO", fromEnvironment = "PAY_TO"),
+    (name = "NETWORK", fromEnvironment = "NETWORK"),
+    (name = "ASSET", fromEnvironment = "ASSET"),
+    (name = "PRICE", fromEnvironment = "PRICE"),
+    (name = "TOKEN_NAME", fromEnvironment = "TOKEN_NAME"),
+    (name = "TOKEN_VERSION", fromEnvironment = "TOKEN_VERSION"),
+    (name = "FACILITATOR_URL", fromEnvironment = "FACILITATOR_URL"),
+    (name = "RPC_URL", fromEnvironment = "RPC_URL"),
+    (name = "FACILITATOR_PRIVATE_KEY", fromEnvironment = "FACILITATOR_PRIVATE_KEY"),
+  ],
+);
