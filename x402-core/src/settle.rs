@@ -1518,6 +1518,19 @@ mod tests {
         )
     }
 
+    trait OwnedJson {
+        fn to_owned_json(&self) -> String;
+    }
+
+    impl OwnedJson for Step<'_> {
+        fn to_owned_json(&self) -> String {
+            match self {
+                Step::Call(c) => c.to_json_string(),
+                Step::Done(o) => o.to_json_string(),
+            }
+        }
+    }
+
     fn facilitator() -> PrivateKey {
         PrivateKey::from_bytes(&[0x22; 32]).unwrap()
     }
@@ -1565,9 +1578,11 @@ mod tests {
             word_hex(abi::u64_word(32)),
             word_hex(abi::u64_word(s.len() as u64))
         );
-        let mut w = [0u8; 32];
-        w[..s.len()].copy_from_slice(s.as_bytes());
-        data.push_str(&word_hex(w));
+        for chunk in s.as_bytes().chunks(32) {
+            let mut w = [0u8; 32];
+            w[..chunk.len()].copy_from_slice(chunk);
+            data.push_str(&word_hex(w));
+        }
         format!("\"0x{data}\"")
     }
 
@@ -1846,6 +1861,55 @@ mod tests {
         assert_eq!(s.reason, Some(Reason::ExactEvmValidBefore));
         assert!(!s.success);
         assert_eq!(s.transaction, None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever a node answers, in whatever shape, the machine never panics
+        /// and never loops without asking: each fed answer moves it or is refused.
+        #[test]
+        fn any_answers_never_panic(
+            answers in proptest::collection::vec(
+                (0usize..12, proptest::prelude::any::<u64>(), "[ -~]{0,40}"),
+                1..24,
+            ),
+            settle in proptest::prelude::any::<bool>(),
+        ) {
+            let b = body("");
+            let mut m = if settle {
+                Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default())
+            } else {
+                Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default())
+            };
+            for (shape, n, text) in answers {
+                let id = match m.step() {
+                    Step::Call(c) => c.envelope.id,
+                    Step::Done(_) => break,
+                };
+                let quoted = format!("{text:?}");
+                let result = match shape {
+                    0 => format!("\"0x{n:x}\""),
+                    1 => "\"0x\"".into(),
+                    2 => "null".into(),
+                    3 => quoted.clone(),
+                    4 => format!("{{\"number\":\"0x{n:x}\",\"timestamp\":\"0x1\",\"baseFeePerGas\":\"0x{:x}\"}}", n % 1000),
+                    5 => format!("\"0x{}\"", word_hex(abi::u64_word(n))),
+                    6 => format!("{{\"transactionHash\":\"0x{}\",\"status\":\"0x{}\",\"blockNumber\":\"0x1\",\"gasUsed\":\"0x5\",\"logs\":[{quoted}]}}", word_hex(abi::u64_word(n)), n % 3),
+                    7 => abi_string(&text),
+                    _ => String::new(),
+                };
+                let answer = if result.is_empty() {
+                    format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{},"message":{quoted},"data":"0x08c379a0"}}}}"#, n % 7)
+                } else {
+                    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+                };
+                let before = m.step().to_owned_json();
+                if m.feed(answer.as_bytes()).is_err() {
+                    // Refused: nothing changed.
+                    proptest::prop_assert_eq!(before, m.step().to_owned_json());
+                }
+            }
+        }
     }
 
     #[test]
