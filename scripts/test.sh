@@ -40,6 +40,9 @@ scripts/test-batch.sh
 step "wasm package in Node, workerd and headless Chromium (scripts/test-wasm.sh)"
 scripts/test-wasm.sh
 
+step "settlement on a local EVM: Hardhat on 127.0.0.1 (scripts/test-settlement.sh)"
+scripts/test-settlement.sh
+
 step "C ABI, Go and Python (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
