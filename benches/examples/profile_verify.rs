@@ -1,20 +1,99 @@
-//! Runs one verification many times, for a profiler:
-//! `valgrind --tool=callgrind target/release/examples/profile_verify`.
-#![allow(clippy::unwrap_used, missing_docs)]
+//! Runs one operation many times, for an instruction-counting profiler whose
+//! counts do not depend on the machine's load:
+//!
+//! `valgrind --tool=callgrind target/release/examples/profile_verify MODE [N]`
+//!
+//! MODE is `verify` (a whole `POST /verify` body), `recover` (this crate's
+//! recovery of the same signature), `k256` (k256's `recover_from_prehash`),
+//! `libsecp256k1`, or `decode` (the PAYMENT-SIGNATURE header alone).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::hint::black_box;
+
+use x402_core::evm::{Signature, keccak256};
+use x402_core::header;
+use x402_core::json::JsonStr;
+use x402_core::types::facilitator::PaymentPayload;
+use x402_core::types::payload::SchemePayload;
 
 fn main() {
     let p = x402_benches::payment("v2-exact-eip3009-skips-unsupported-first-accept");
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "verify".into());
     let n: usize = std::env::args()
-        .nth(1)
+        .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
     let config = x402_core::verify::Config::default();
-    let mut valid = 0;
+
+    let mut scratch = vec![0u8; p.header.len()];
+    let PaymentPayload::V2(v2) = header::decode_payment_signature(&p.header, &mut scratch).unwrap()
+    else {
+        panic!("v2")
+    };
+    let SchemePayload::Eip3009(exact) =
+        SchemePayload::from_object(v2.payload_json().unwrap()).unwrap()
+    else {
+        panic!("EIP-3009")
+    };
+    let extra = v2.accepted.extra.unwrap();
+    let domain = x402_core::evm::eip712::Domain::eip3009(
+        extra.name.unwrap(),
+        extra.version.unwrap(),
+        v2.accepted.network.evm_chain_id().unwrap(),
+        v2.accepted.asset_address().unwrap(),
+    );
+    let digest = x402_core::evm::eip712::eip3009_digest(&domain, &exact.authorization);
+    let sig = Signature::parse_hex(JsonStr::new(exact.signature.as_str().unwrap()))
+        .unwrap()
+        .to_bytes();
+
+    let mut buf = vec![0u8; p.header.len()];
     for _ in 0..n {
-        valid += usize::from(
-            x402_core::verify::verify_json(std::hint::black_box(&p.verify_body), p.now, &config)
-                .is_valid(),
-        );
+        match mode.as_str() {
+            "verify" => assert!(
+                x402_core::verify::verify_json(black_box(&p.verify_body), p.now, &config)
+                    .is_valid()
+            ),
+            "decode" => {
+                black_box(
+                    header::decode_payment_signature(black_box(&p.header), &mut buf).unwrap(),
+                );
+            }
+            "recover" => {
+                black_box(
+                    Signature::from_bytes(black_box(&sig))
+                        .unwrap()
+                        .recover(black_box(&digest))
+                        .unwrap(),
+                );
+            }
+            "k256" => {
+                use k256::ecdsa::{RecoveryId, Signature as KSig, VerifyingKey};
+                let s = KSig::from_slice(&black_box(sig)[..64]).unwrap();
+                let vk = VerifyingKey::recover_from_prehash(
+                    black_box(&digest),
+                    &s,
+                    RecoveryId::try_from(sig[64] - 27).unwrap(),
+                )
+                .unwrap();
+                black_box(keccak256(&vk.to_sec1_point(false).as_bytes()[1..]));
+            }
+            "libsecp256k1" => {
+                use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+                let id = RecoveryId::try_from(i32::from(sig[64] - 27)).unwrap();
+                let s = RecoverableSignature::from_compact(&black_box(sig)[..64], id).unwrap();
+                let pk = s
+                    .recover_ecdsa(secp256k1::Message::from_digest(black_box(digest)))
+                    .unwrap();
+                black_box(keccak256(&pk.serialize_uncompressed()[1..]));
+            }
+            other => panic!("unknown mode {other}"),
+        }
     }
-    assert_eq!(valid, n);
 }
