@@ -200,6 +200,25 @@ reasons! {
     UnexpectedVerifyError => "unexpected_verify_error",
     /// Generic: settlement failed unexpectedly (spec §9).
     UnexpectedSettleError => "unexpected_settle_error",
+
+    /// Resource server: the payment's `accepted` (scheme, network, asset) matches none of
+    /// the route's requirements. (Not a reference string: local to [`crate::lifecycle`].)
+    NoMatchingRequirements => "no_matching_payment_requirements",
+    /// Resource server: another request is settling or delivering this payment now (409).
+    /// (Not a reference string.)
+    PaymentInProgress => "payment_in_progress",
+    /// Resource server: this payment was settled and delivered already (409, with the
+    /// earlier `PAYMENT-RESPONSE`). (Not a reference string.)
+    PaymentAlreadyDelivered => "payment_already_delivered",
+    /// Resource server: settlement may have happened and is recorded for reconciliation
+    /// (502); the client must not pay again. (Not a reference string.)
+    SettlementUncertain => "settlement_uncertain",
+    /// Resource server: the settlement request did not reach the facilitator; nothing
+    /// settled (502). (Not a reference string.)
+    FacilitatorUnavailable => "facilitator_unavailable",
+    /// Resource server: the facilitator refused the settlement request itself (a 4xx
+    /// without a SettleResponse); nothing settled (502). (Not a reference string.)
+    FacilitatorError => "facilitator_error",
 }
 
 impl fmt::Display for Reason {

@@ -36,6 +36,8 @@ pub mod error;
 pub mod evm;
 pub mod header;
 pub mod json;
+#[cfg(feature = "alloc")]
+pub mod lifecycle;
 pub mod mcp;
 pub mod network;
 pub mod rpc;

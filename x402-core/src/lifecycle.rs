@@ -1,0 +1,2138 @@
+//! The life of one paid request on a resource server, as a host-driven state
+//! machine (with `alloc`): what to check, in which order, what to store, when
+//! to settle, and what to answer, for every outcome. The core does no I/O: a
+//! [`Lifecycle`] says what the host must do next ([`Lifecycle::next`]) — read
+//! or swap a record of its replay store, fetch an agent's key directory, run
+//! the resource's handler with its response held back, `POST /settle` to a
+//! facilitator, send an answer — and the host feeds the result back.
+//!
+//! # The rules
+//! - **The route's own requirements.** The payment's `accepted` only selects
+//!   which of the route's requirements it pays (same scheme, network and
+//!   asset); price, `payTo`, asset, network and scheme are then the route's,
+//!   for verification and for settlement. A payment for a cheaper route, or to
+//!   someone else, fails verification against the dearer route.
+//! - **Settle before delivering.** The handler runs with its response held
+//!   back; only a 2xx response is settled, and it is released, with
+//!   `PAYMENT-RESPONSE`, only once settlement answered `success: true` with a
+//!   transaction. A handler that fails (any status outside 2xx: 3xx, 4xx, 5xx,
+//!   or an exception) is not settled: its answer goes out without a charge and
+//!   the payment stays usable.
+//! - **HEAD is never settled**: with or without a payment it gets the 402 a GET
+//!   without payment gets.
+//! - **Delivered at most once.** Every payment has a replay key: `(network,
+//!   asset, payer, nonce)` for EVM payments (the EIP-3009 nonce, or Permit2's),
+//!   the signed commitment for `batch-settlement` (agent, key id, `created`,
+//!   `expires`, `nonce` of its signature). The host's store holds one record per
+//!   key, which the lifecycle reads before verifying and changes only by
+//!   compare-and-swap, so that two requests (two threads, two processes, two
+//!   Worker locations) presenting the same payment never both settle: the
+//!   record is claimed before the handler runs, marked `settling` before the
+//!   settlement request leaves, and `settled`, then `delivered`, after.
+//! - **Never a second charge.** A request presenting a payment whose record is
+//!   claimed or settling answers 409 `payment_in_progress`; one already
+//!   delivered answers 409 `payment_already_delivered` with the earlier
+//!   `PAYMENT-RESPONSE`; one settled but not delivered (the server stopped
+//!   between settlement and response) is delivered now, with the earlier
+//!   `PAYMENT-RESPONSE`, without settling again.
+//! - **Facilitator failures never deliver**, and never answer 402 for a payment
+//!   that may have settled. Each reply is classified ([`classify_settle_reply`]):
+//!   - settled: HTTP 2xx, a `SettleResponse` with `success: true`, a non-empty
+//!     `transaction` and the route's network → the content is released;
+//!   - refused: `success: false` with a reason that says the payment was not
+//!     used (invalid signature, insufficient balance, ...) → 402 with that
+//!     reason, the record is removed and the client may pay again;
+//!   - not sent: the request never reached the facilitator (connection refused)
+//!     or it refused the request itself (4xx without a `SettleResponse`) → 502
+//!     `facilitator_unavailable`/`facilitator_error`, the record is removed,
+//!     and the same payment can be presented again;
+//!   - uncertain: no answer in time, a 5xx (whatever its body says), a body that
+//!     is not a `SettleResponse` (HTML, garbage, truncated JSON), `success:
+//!     true` without a transaction, a 409, or `success: false` with a reason
+//!     that says the payment may have been used or is pending
+//!     (`settlement_pending`, nonce already used, a duplicate, any reason this
+//!     crate does not know) → 502 `settlement_uncertain`; the record becomes
+//!     `uncertain`, with what reconciliation needs (payer, nonce, amount,
+//!     network, asset, route, time, cause); later presentations of the payment
+//!     get the same 502 until an operator resolves it.
+//! - **Paid responses are private**: `Cache-Control: private, no-store`, so no
+//!   shared cache serves them to someone who did not pay.
+//!
+//! # Records
+//! The store maps a key (text) to a record (JSON text) that only this module
+//! writes; hosts compare records byte for byte and never read them, except to
+//! list those whose `state` is `uncertain` for reconciliation. A host's store
+//! needs two operations: `get(key)` and `swap(key, expected, new)`, which sets
+//! the record to `new` (`None`: removes it) only if it is `expected` (`None`:
+//! absent), atomically, and answers the current record when it is not.
+//!
+//! ```
+//! use x402_core::lifecycle::{Action, Lifecycle, Request, Route, Settings};
+//! let route = Route::from_json(br#"{"x402Version":2,"resource":{"url":"https://example.com/report"},
+//!   "accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000",
+//!   "asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+//!   "maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]}"#).unwrap();
+//! let request = Request { method: "GET", url: "https://example.com/report", headers: &[] };
+//! let life = Lifecycle::new(&route, &request, 1_750_000_000, "req-1", &Settings::default());
+//! match life.next() {
+//!     Action::Respond(answer) => assert_eq!(answer.status, 402),
+//!     _ => unreachable!(),
+//! }
+//! ```
+
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use crate::amount::Amount;
+use crate::error::{Error, ErrorKind, Reason};
+use crate::evm::Address;
+use crate::header::{self, HeaderKind};
+use crate::json::{JsonObject, JsonStr, JsonValue, Limits, ObjectWriter, ToJson};
+use crate::network::Network;
+use crate::types::facilitator::{
+    PaymentPayload, PaymentRequirements, SettleResponse, VerifyRequest,
+};
+use crate::types::payload::SchemePayload;
+use crate::types::{FromJson, v2};
+use crate::verify;
+
+/// `Cache-Control` of every paid response.
+pub const PAID_CACHE_CONTROL: &str = "private, no-store";
+/// `Cache-Control` of the answers this module writes itself (402, 409, 502).
+pub const ANSWER_CACHE_CONTROL: &str = "no-store";
+/// How many times a compare-and-swap that lost a race is retried.
+const MAX_SWAPS: u8 = 6;
+/// The largest route document accepted.
+const MAX_ROUTE: usize = 64 * 1024;
+
+fn limits(max_len: usize) -> Limits {
+    Limits {
+        max_len,
+        ..Limits::DEFAULT
+    }
+}
+
+fn bad(reason: Reason, why: &'static str) -> Error {
+    Error::new(reason, ErrorKind::Invalid(why))
+}
+
+// ---------------------------------------------------------------------------
+// Route
+
+/// What a route sells: the `PaymentRequired` it answers (x402 version 2, its
+/// `resource`, `accepts` and `extensions`; `error` is set per answer).
+///
+/// `accepts` may hold `exact` and `upto` requirements on EVM networks and
+/// (feature `batch`) `batch-settlement` on `cloudflare:402`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    doc: Box<[u8]>,
+}
+
+impl Route {
+    /// Reads and checks a route's `PaymentRequired`.
+    ///
+    /// # Errors
+    /// `invalid_payment_requirements` naming what is wrong: a malformed
+    /// document, no requirement, an EVM requirement whose asset or `payTo` is
+    /// not an address, or a scheme this lifecycle cannot settle.
+    pub fn from_json(json: &[u8]) -> Result<Route, Error> {
+        let pr = v2::PaymentRequired::from_json_bytes(json, &limits(MAX_ROUTE))?;
+        if pr.accepts.is_empty() {
+            return Err(bad(
+                Reason::InvalidPaymentRequirements,
+                "a route offers at least one requirement",
+            )
+            .at("accepts"));
+        }
+        for r in pr.accepts.iter() {
+            if is_batch(&r) {
+                if !cfg!(feature = "batch") {
+                    return Err(bad(
+                        Reason::InvalidPaymentRequirements,
+                        "batch-settlement needs the `batch` feature",
+                    )
+                    .at("scheme"));
+                }
+                if r.network.as_str() != BATCH_NETWORK {
+                    return Err(bad(
+                        Reason::InvalidPaymentRequirements,
+                        "batch-settlement is offered on cloudflare:402 only",
+                    )
+                    .at("network"));
+                }
+            } else if r.scheme == "exact" || r.scheme == "upto" {
+                r.asset_address()?;
+                r.pay_to_address()?;
+                if r.network.namespace() != Some("eip155") || r.network.evm_chain_id().is_none() {
+                    return Err(bad(
+                        Reason::InvalidPaymentRequirements,
+                        "exact and upto are offered on eip155 networks",
+                    )
+                    .at("network"));
+                }
+            } else {
+                return Err(bad(
+                    Reason::InvalidPaymentRequirements,
+                    "this lifecycle settles exact, upto and batch-settlement",
+                )
+                .at("scheme"));
+            }
+        }
+        Ok(Route { doc: json.into() })
+    }
+
+    /// The route's document, as given.
+    #[must_use]
+    pub fn json(&self) -> &[u8] {
+        &self.doc
+    }
+
+    fn parsed(&self) -> Option<v2::PaymentRequired<'_>> {
+        v2::PaymentRequired::from_json_bytes(&self.doc, &limits(MAX_ROUTE)).ok()
+    }
+
+    /// The `PaymentRequired` JSON this route answers, with `error`.
+    #[must_use]
+    pub fn payment_required_json(&self, error: Option<&str>) -> String {
+        match self.parsed() {
+            Some(pr) => v2::PaymentRequired {
+                error: error.map(JsonStr::new),
+                ..pr
+            }
+            .to_json_string(),
+            None => String::new(),
+        }
+    }
+}
+
+#[cfg(feature = "batch")]
+const BATCH_SCHEME: &str = crate::batch::SCHEME;
+#[cfg(not(feature = "batch"))]
+const BATCH_SCHEME: &str = "batch-settlement";
+#[cfg(feature = "batch")]
+const BATCH_NETWORK: &str = crate::batch::NETWORK;
+#[cfg(not(feature = "batch"))]
+const BATCH_NETWORK: &str = "cloudflare:402";
+
+fn is_batch(r: &v2::PaymentRequirements<'_>) -> bool {
+    r.scheme == BATCH_SCHEME
+}
+
+// ---------------------------------------------------------------------------
+// Settings and inputs
+
+/// How long things may take, and what the verifier needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The host's deadline for `POST /settle`, in seconds (at most the
+    /// requirement's `maxTimeoutSeconds` is used).
+    pub settle_timeout_seconds: u64,
+    /// How long a claim (the handler running) or a delivery lasts before
+    /// another request may take the payment over, in seconds.
+    pub claim_seconds: u64,
+    /// `Retry-After` of a 409 `payment_in_progress` and a 502
+    /// `facilitator_unavailable`, in seconds.
+    pub retry_after_seconds: u64,
+    /// The facilitator's signer addresses (`upto` payments must name one).
+    pub facilitator_addresses: Vec<Address>,
+    /// Time limits of `batch-settlement` signatures.
+    #[cfg(feature = "batch")]
+    pub batch: crate::batch::Config,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            settle_timeout_seconds: 30,
+            claim_seconds: 60,
+            retry_after_seconds: 2,
+            facilitator_addresses: Vec::new(),
+            #[cfg(feature = "batch")]
+            batch: crate::batch::Config::DEFAULT,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `{"settleTimeoutSeconds", "claimSeconds", "retryAfterSeconds",
+    /// "facilitatorAddresses"}` (every member optional; unknown members are
+    /// refused so that a misspelt setting is not silently ignored).
+    ///
+    /// ```
+    /// use x402_core::lifecycle::Settings;
+    /// let s = Settings::from_json(br#"{"settleTimeoutSeconds":5}"#).unwrap();
+    /// assert_eq!(s.settle_timeout_seconds, 5);
+    /// assert!(Settings::from_json(br#"{"settleTimeout":5}"#).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// `invalid_payload` naming the member.
+    pub fn from_json(json: &[u8]) -> Result<Settings, Error> {
+        use crate::types::{address, array, err, integer, object};
+        const R: Reason = Reason::InvalidPayload;
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let mut s = Settings::default();
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "settleTimeoutSeconds" {
+                s.settle_timeout_seconds = integer(v, R, "settleTimeoutSeconds")?;
+            } else if k == "claimSeconds" {
+                s.claim_seconds = integer(v, R, "claimSeconds")?;
+            } else if k == "retryAfterSeconds" {
+                s.retry_after_seconds = integer(v, R, "retryAfterSeconds")?;
+            } else if k == "facilitatorAddresses" {
+                for a in array(v, R, "facilitatorAddresses")?.iter() {
+                    s.facilitator_addresses
+                        .push(address(a, R, "facilitatorAddresses")?);
+                }
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid(
+                        "unknown member (known: settleTimeoutSeconds, claimSeconds, retryAfterSeconds, facilitatorAddresses)",
+                    ),
+                    "",
+                ));
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// The request as the host received it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `GET`, `HEAD`, `POST`, ...
+    pub method: &'a str,
+    /// The full URL the client addressed (`https://example.com/report?x=1`):
+    /// `batch-settlement` signatures cover its authority.
+    pub url: &'a str,
+    /// Every header line, in order.
+    pub headers: &'a [(&'a str, &'a str)],
+}
+
+impl Request<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    }
+}
+
+/// What the handler did with the request (its response held back by the host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandlerResult<'a> {
+    /// It answered with this status.
+    Status(u16),
+    /// It threw, or could not answer; the text is for the log.
+    Failed(&'a str),
+}
+
+/// What became of `POST /settle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettleReply<'a> {
+    /// The request never reached the facilitator: the connection was refused,
+    /// the name did not resolve, the URL is unusable. Nothing can have settled.
+    NotSent,
+    /// The request was sent (or may have been), and no complete answer came:
+    /// a timeout, a reset, a body cut short.
+    NoAnswer,
+    /// An HTTP answer arrived, complete.
+    Answered {
+        /// Its status.
+        status: u16,
+        /// Its body.
+        body: &'a [u8],
+    },
+}
+
+/// How a settlement reply is read (see the module docs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Settled: the `SettleResponse` to send as `PAYMENT-RESPONSE` (compact JSON).
+    Success(String),
+    /// Definitely not settled: the payment's fault; answer 402 with this reason.
+    Refused {
+        /// The facilitator's `errorReason`.
+        reason: String,
+        /// Its `errorMessage`, if any.
+        message: String,
+    },
+    /// Definitely not settled: the facilitator could not be used; the payment
+    /// may be presented again. `reason` is `facilitator_unavailable` or
+    /// `facilitator_error`.
+    NotSettled {
+        /// Which.
+        reason: Reason,
+        /// What happened, for people.
+        cause: String,
+    },
+    /// Maybe settled: record for reconciliation, answer 502.
+    Uncertain {
+        /// What happened, for people and the record.
+        cause: String,
+    },
+}
+
+/// `success: false` reasons that prove the payment was not used: the
+/// facilitator checked it and refused before sending anything.
+const REFUSALS: &[Reason] = &[
+    Reason::InvalidPayload,
+    Reason::InvalidPaymentRequirements,
+    Reason::InvalidX402Version,
+    Reason::InvalidNetwork,
+    Reason::UnsupportedScheme,
+    Reason::UnsupportedPayloadType,
+    Reason::ExactEvmScheme,
+    Reason::ExactEvmMissingEip712Domain,
+    Reason::ExactEvmNetworkMismatch,
+    Reason::ExactEvmSignature,
+    Reason::ExactEvmRecipientMismatch,
+    Reason::ExactEvmValidBefore,
+    Reason::ExactEvmValidAfter,
+    Reason::ExactEvmValueMismatch,
+    Reason::ExactEvmAuthorizationValue,
+    Reason::AssetNotDeployedContract,
+    Reason::ExactEvmEip3009NotSupported,
+    Reason::ExactEvmTokenNameMismatch,
+    Reason::ExactEvmTokenVersionMismatch,
+    Reason::ExactEvmInsufficientBalance,
+    Reason::ExactEvmTransactionSimulationFailed,
+    Reason::ExactEvmTransactionFailed,
+    Reason::Permit2Spender,
+    Reason::Permit2RecipientMismatch,
+    Reason::Permit2DeadlineExpired,
+    Reason::Permit2NotYetValid,
+    Reason::Permit2AmountMismatch,
+    Reason::Permit2TokenMismatch,
+    Reason::Permit2Signature,
+    Reason::Permit2AllowanceRequired,
+    Reason::Permit2SimulationFailed,
+    Reason::Permit2InsufficientBalance,
+    Reason::Permit2ProxyNotDeployed,
+    Reason::Permit2InvalidAmount,
+    Reason::Permit2InvalidDestination,
+    Reason::Permit2InvalidOwner,
+    Reason::Permit2PaymentTooEarly,
+    Reason::Permit2Eip2612AmountMismatch,
+    Reason::UptoAmountExceedsPermitted,
+    Reason::UptoUnauthorizedFacilitator,
+    Reason::UptoEvmTransactionFailed,
+    Reason::UptoEvmScheme,
+    Reason::UptoEvmNetworkMismatch,
+    Reason::UptoFacilitatorMismatch,
+    Reason::UptoSettlementExceedsAmount,
+    Reason::InvalidScheme,
+    Reason::InsufficientFunds,
+];
+
+/// Other SDKs' spellings of refusals (the spec's §9 list, the Python SDK).
+const REFUSAL_ALIASES: &[&str] = &[
+    "invalid_exact_evm_payload_signature",
+    "invalid_exact_evm_payload_recipient_mismatch",
+    "invalid_exact_evm_payload_authorization_value",
+    "invalid_exact_evm_payload_authorization_value_mismatch",
+    "network_mismatch",
+    "invalid_exact_evm_payload_authorization_valid_after",
+];
+
+/// Reads a facilitator's reply to `POST /settle` for a payment on `network`
+/// (the rules are in the module docs).
+///
+/// ```
+/// use x402_core::lifecycle::{classify_settle_reply, Settled, SettleReply};
+/// use x402_core::Network;
+/// let net = Network::parse_caip2("eip155:84532").unwrap();
+/// let ok = br#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
+/// assert!(matches!(classify_settle_reply(SettleReply::Answered { status: 200, body: ok }, net), Settled::Success(_)));
+/// // The same body with a 503 is not believed.
+/// assert!(matches!(classify_settle_reply(SettleReply::Answered { status: 503, body: ok }, net), Settled::Uncertain { .. }));
+/// assert!(matches!(classify_settle_reply(SettleReply::NoAnswer, net), Settled::Uncertain { .. }));
+/// ```
+#[must_use]
+pub fn classify_settle_reply(reply: SettleReply<'_>, network: Network) -> Settled {
+    let (status, body) = match reply {
+        SettleReply::NotSent => {
+            return Settled::NotSettled {
+                reason: Reason::FacilitatorUnavailable,
+                cause: "the settlement request did not reach the facilitator".into(),
+            };
+        }
+        SettleReply::NoAnswer => {
+            return Settled::Uncertain {
+                cause: "the facilitator did not answer the settlement request in time".into(),
+            };
+        }
+        SettleReply::Answered { status, body } => (status, body),
+    };
+    let parsed = SettleResponse::from_json_bytes(body, &limits(64 * 1024));
+    if status >= 500 {
+        return Settled::Uncertain {
+            cause: format!("the facilitator answered HTTP {status}"),
+        };
+    }
+    if status == 409 {
+        return Settled::Uncertain {
+            cause:
+                "the facilitator answered HTTP 409 (a conflict: the payment may be settled already)"
+                    .into(),
+        };
+    }
+    let two_xx = (200..300).contains(&status);
+    let r = match parsed {
+        Ok(r) => r,
+        Err(e) if two_xx => {
+            return Settled::Uncertain {
+                cause: format!(
+                    "the facilitator answered HTTP {status} without a SettleResponse ({e})"
+                ),
+            };
+        }
+        Err(_) => {
+            return Settled::NotSettled {
+                reason: Reason::FacilitatorError,
+                cause: format!("the facilitator refused the settlement request with HTTP {status}"),
+            };
+        }
+    };
+    if r.success {
+        if !two_xx {
+            return Settled::Uncertain {
+                cause: format!("the facilitator answered success with HTTP {status}"),
+            };
+        }
+        if r.transaction.is_empty() {
+            return Settled::Uncertain {
+                cause: "the facilitator answered success without a transaction".into(),
+            };
+        }
+        if r.network != network {
+            return Settled::Uncertain {
+                cause: format!(
+                    "the facilitator answered success on another network ({})",
+                    r.network.as_str()
+                ),
+            };
+        }
+        return Settled::Success(r.to_json_string());
+    }
+    let reason = r
+        .error_reason
+        .map(|s| s.to_cow().into_owned())
+        .unwrap_or_default();
+    let message = r
+        .error_message
+        .map(|s| s.to_cow().into_owned())
+        .unwrap_or_default();
+    let refused = Reason::from_wire(&reason).is_some_and(|k| REFUSALS.contains(&k))
+        || REFUSAL_ALIASES.contains(&reason.as_str());
+    if refused {
+        Settled::Refused { reason, message }
+    } else {
+        let why = if reason.is_empty() {
+            String::from("success: false without errorReason")
+        } else {
+            format!("success: false with errorReason {reason} (the payment may be used or pending)")
+        };
+        Settled::Uncertain { cause: why }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What the host does
+
+/// What the request came to, for logs and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// 402: no payment, HEAD, or a payment refused before settlement or by it.
+    PaymentRequired,
+    /// The handler's 2xx response, released after settlement.
+    Delivered,
+    /// A payment settled earlier but never delivered, delivered now.
+    Redelivered,
+    /// The handler failed: its answer, not settled.
+    NotSettled,
+    /// 409: another request holds this payment (claimed or settling).
+    InProgress,
+    /// 409: the payment was delivered already; the earlier `PAYMENT-RESPONSE`.
+    AlreadyDelivered,
+    /// 502: settlement may have happened; recorded for reconciliation.
+    Uncertain,
+    /// 502: the facilitator could not be used; nothing settled.
+    FacilitatorUnavailable,
+    /// 500: the replay store holds something this module did not write.
+    StoreError,
+}
+
+impl Outcome {
+    /// Its name in JSON (`paymentRequired`, `delivered`, ...).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::PaymentRequired => "paymentRequired",
+            Outcome::Delivered => "delivered",
+            Outcome::Redelivered => "redelivered",
+            Outcome::NotSettled => "notSettled",
+            Outcome::InProgress => "inProgress",
+            Outcome::AlreadyDelivered => "alreadyDelivered",
+            Outcome::Uncertain => "uncertain",
+            Outcome::FacilitatorUnavailable => "facilitatorUnavailable",
+            Outcome::StoreError => "storeError",
+        }
+    }
+}
+
+/// An answer for the host to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The status (the handler's own when `use_handler_response`).
+    pub status: u16,
+    /// What this answer means.
+    pub outcome: Outcome,
+    /// The reason (`invalid_exact_evm_signature`, `settlement_uncertain`, ...), or empty.
+    pub reason: String,
+    /// A sentence for people (and logs), or empty.
+    pub message: String,
+    /// Headers to set, replacing any the handler set with the same name.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body; `None` when `use_handler_response`.
+    pub body: Option<String>,
+    /// Send the handler's status, headers and body, with `headers` set over them.
+    pub use_handler_response: bool,
+}
+
+impl Answer {
+    /// The value of one of `headers`.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the host must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action<'m> {
+    /// Read the record of `key` and [`Lifecycle::feed_record`] it.
+    Lookup {
+        /// The payment's replay key.
+        key: &'m str,
+    },
+    /// Set the record of `key` to `new` (`None`: remove it) if it is `expected`
+    /// (`None`: absent), atomically; then [`Lifecycle::feed_swap`].
+    Swap {
+        /// The payment's replay key.
+        key: &'m str,
+        /// The record the lifecycle last saw.
+        expected: Option<&'m str>,
+        /// The record to write.
+        new: Option<&'m str>,
+    },
+    /// Find the key directory (a JWK Set) of this `batch-settlement` agent, if
+    /// it is one the host recognises, and [`Lifecycle::feed_directory`] it.
+    Directory {
+        /// The agent, as its `Signature-Agent` names it.
+        agent: &'m str,
+    },
+    /// Run the resource's handler, keep its response back, and
+    /// [`Lifecycle::feed_handler`] its status.
+    Handle,
+    /// `POST` `body` (JSON) to the facilitator's `/settle`, waiting at most
+    /// `timeout_ms`, and [`Lifecycle::feed_settle`] what came of it.
+    Settle {
+        /// The request body: `{x402Version, paymentPayload, paymentRequirements}`.
+        body: &'m str,
+        /// The deadline.
+        timeout_ms: u64,
+    },
+    /// Send this answer, then [`Lifecycle::responded`].
+    Respond(&'m Answer),
+    /// Nothing more.
+    Done,
+}
+
+// ---------------------------------------------------------------------------
+// Records
+
+/// The state part of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Claimed,
+    Settling,
+    Settled,
+    Delivered,
+    Uncertain,
+}
+
+impl State {
+    const fn as_str(self) -> &'static str {
+        match self {
+            State::Claimed => "claimed",
+            State::Settling => "settling",
+            State::Settled => "settled",
+            State::Delivered => "delivered",
+            State::Uncertain => "uncertain",
+        }
+    }
+
+    fn from_str(s: &str) -> Option<State> {
+        [
+            State::Claimed,
+            State::Settling,
+            State::Settled,
+            State::Delivered,
+            State::Uncertain,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// A record read back.
+struct Seen {
+    state: State,
+    until: u64,
+    payment_response: Option<String>,
+    cause: String,
+    /// The `payment` member as written, kept when the record is rewritten.
+    payment: String,
+}
+
+fn payment_time(payment: &str) -> Option<u64> {
+    crate::json::parse(payment.as_bytes(), &Limits::DEFAULT)
+        .ok()?
+        .as_object()?
+        .get("time")?
+        .as_u64()
+}
+
+fn read_record(text: &str) -> Option<Seen> {
+    let v = crate::json::parse(text.as_bytes(), &limits(64 * 1024)).ok()?;
+    let o = v.as_object()?;
+    let s = |k: &str| {
+        o.get(k)
+            .and_then(|v| v.as_str())
+            .map(|s| s.to_cow().into_owned())
+    };
+    Some(Seen {
+        state: State::from_str(&s("state")?)?,
+        until: o.get("until").and_then(|v| v.as_u64()).unwrap_or(0),
+        payment_response: s("paymentResponse"),
+        cause: s("cause").unwrap_or_default(),
+        payment: o.get("payment")?.as_object()?.raw().to_owned(),
+    })
+}
+
+/// Fields of the reconciliation part of a record, for [`record_info`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordInfo {
+    /// `claimed`, `settling`, `settled`, `delivered` or `uncertain`.
+    pub state: String,
+    /// The payer (EVM address or `batch-settlement` agent).
+    pub payer: String,
+    /// The payment's nonce (EIP-3009 hex, Permit2 decimal, or the signature's
+    /// key id, times and nonce for `batch-settlement`).
+    pub nonce: String,
+    /// The amount, in atomic units.
+    pub amount: String,
+    /// The network.
+    pub network: String,
+    /// The asset.
+    pub asset: String,
+    /// The route's resource URL.
+    pub route: String,
+    /// When the payment was first claimed (unix seconds).
+    pub time: u64,
+    /// Why it is uncertain, for `uncertain` records.
+    pub cause: String,
+    /// The `PAYMENT-RESPONSE` value, for `settled` and `delivered` records.
+    pub payment_response: String,
+}
+
+/// Reads what a host may show of a record (to list those to reconcile).
+///
+/// # Errors
+/// `invalid_payload` if the text is not a record this module wrote.
+pub fn record_info(record: &str) -> Result<RecordInfo, Error> {
+    let seen = read_record(record).ok_or(bad(Reason::InvalidPayload, "not a payment record"))?;
+    let v = crate::json::parse(seen.payment.as_bytes(), &Limits::DEFAULT)
+        .map_err(|k| Error::new(Reason::InvalidPayload, k))?;
+    let o = v
+        .as_object()
+        .ok_or(bad(Reason::InvalidPayload, "not a payment record"))?;
+    let s = |k: &str| {
+        o.get(k)
+            .and_then(|v| v.as_str())
+            .map(|s| s.to_cow().into_owned())
+            .unwrap_or_default()
+    };
+    Ok(RecordInfo {
+        state: seen.state.as_str().into(),
+        payer: s("payer"),
+        nonce: s("nonce"),
+        amount: s("amount"),
+        network: s("network"),
+        asset: s("asset"),
+        route: s("route"),
+        time: o.get("time").and_then(|v| v.as_u64()).unwrap_or(0),
+        cause: seen.cause,
+        payment_response: seen.payment_response.unwrap_or_default(),
+    })
+}
+
+/// Who pays what: a payment's replay key and the `payment` member of its records.
+#[derive(Clone, Debug, Default)]
+struct Payment {
+    key: String,
+    json: String,
+}
+
+impl Payment {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        kind: &str,
+        payer: &str,
+        nonce: &str,
+        amount: Amount,
+        network: &str,
+        asset: &str,
+        route: &str,
+        time: u64,
+    ) -> Payment {
+        let amount = amount.to_string();
+        let mut json = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut json)?;
+            w.str_field("scheme", JsonStr::new(kind))?;
+            w.str_field("payer", JsonStr::new(payer))?;
+            w.str_field("nonce", JsonStr::new(nonce))?;
+            w.str_field("amount", JsonStr::new(&amount))?;
+            w.str_field("network", JsonStr::new(network))?;
+            w.str_field("asset", JsonStr::new(asset))?;
+            w.str_field("route", JsonStr::new(route))?;
+            w.u64_field("time", time)?;
+            w.end()
+        })();
+        Payment {
+            key: format!("{network}/{asset}/{payer}/{nonce}"),
+            json: String::from_utf8(json).unwrap_or_default(),
+        }
+    }
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// A header value: standard base64, with padding, of a JSON text.
+fn b64(json: &[u8]) -> String {
+    let mut out = alloc::vec![0u8; header::base64_encoded_len(json.len())];
+    match header::base64_encode(json, &mut out) {
+        Ok(n) => {
+            out.truncate(n);
+            String::from_utf8(out).unwrap_or_default()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The machine
+
+/// What the next swap is for: decides what a success and a lost race mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// Take a free (or expired) record for this request.
+    Claim,
+    /// Take a settled, undelivered record for its delivery.
+    ClaimDelivery,
+    /// claimed → settling: the settlement request may leave after this.
+    MarkSettling,
+    /// claimed → (none): the handler failed or the payment was refused.
+    Release,
+    /// delivering → settled: a redelivery whose handler failed.
+    ReleaseDelivery,
+    /// settling → settled (or batch: claimed → settled).
+    RecordSettled,
+    /// settling → uncertain, or an expired settling record → uncertain.
+    RecordUncertain,
+    /// settled → delivered, after the answer went out.
+    MarkDelivered,
+}
+
+#[derive(Clone, Debug)]
+enum Phase {
+    Lookup,
+    #[cfg_attr(not(feature = "batch"), allow(dead_code))]
+    Directory(String),
+    Swap {
+        purpose: Purpose,
+        expected: Option<String>,
+        new: Option<String>,
+    },
+    Handle {
+        redelivery: Option<String>,
+    },
+    Settle {
+        body: String,
+        timeout_ms: u64,
+    },
+    Respond {
+        answer: Answer,
+        /// The swap to make once the answer is out (mark delivered).
+        after: Option<(Option<String>, Option<String>)>,
+    },
+    Done,
+}
+
+/// The payment as this request presents it.
+#[derive(Clone, Debug)]
+enum Presented {
+    /// `exact`/`upto` on EVM: the decoded header (JSON) and the index of the
+    /// route requirement it pays.
+    Evm { json: Vec<u8>, index: usize },
+    /// `batch-settlement`: verified once the directory is known.
+    #[cfg(feature = "batch")]
+    Batch {
+        directories: Vec<(String, Vec<u8>)>,
+        response: Option<String>,
+    },
+}
+
+/// One request's lifecycle (see the module docs).
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "batch"), allow(dead_code))]
+pub struct Lifecycle {
+    route: Route,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    now: u64,
+    id: String,
+    settings: Settings,
+    presented: Option<Presented>,
+    payment: Payment,
+    /// The record as last seen in the store.
+    seen: Option<String>,
+    /// The status the handler answered.
+    handler_status: u16,
+    /// The `PAYMENT-RESPONSE` value once settled.
+    payment_response: Option<String>,
+    /// The answer decided, held while the record is written.
+    pending: Option<Answer>,
+    /// The uncertain record written, for the host's log.
+    uncertain: Option<String>,
+    swaps: u8,
+    phase: Phase,
+    outcome: Option<Outcome>,
+}
+
+impl Lifecycle {
+    /// Starts the lifecycle of `request` on `route` at `now` (unix seconds).
+    /// `id` names this request in the records it writes (any text unique to
+    /// it: a counter, a UUID).
+    #[must_use]
+    pub fn new(
+        route: &Route,
+        request: &Request<'_>,
+        now: u64,
+        id: &str,
+        settings: &Settings,
+    ) -> Lifecycle {
+        let mut life = Lifecycle {
+            route: route.clone(),
+            method: request.method.to_owned(),
+            url: request.url.to_owned(),
+            headers: request
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            now,
+            id: id.to_owned(),
+            settings: settings.clone(),
+            presented: None,
+            payment: Payment::default(),
+            seen: None,
+            handler_status: 0,
+            payment_response: None,
+            pending: None,
+            uncertain: None,
+            swaps: 0,
+            phase: Phase::Done,
+            outcome: None,
+        };
+        life.start(request);
+        life
+    }
+
+    /// What the host must do next.
+    #[must_use]
+    pub fn next(&self) -> Action<'_> {
+        match &self.phase {
+            Phase::Lookup => Action::Lookup {
+                key: &self.payment.key,
+            },
+            Phase::Directory(agent) => Action::Directory { agent },
+            Phase::Swap { expected, new, .. } => Action::Swap {
+                key: &self.payment.key,
+                expected: expected.as_deref(),
+                new: new.as_deref(),
+            },
+            Phase::Handle { .. } => Action::Handle,
+            Phase::Settle { body, timeout_ms } => Action::Settle {
+                body,
+                timeout_ms: *timeout_ms,
+            },
+            Phase::Respond { answer, .. } => Action::Respond(answer),
+            Phase::Done => Action::Done,
+        }
+    }
+
+    /// What the request came to, once decided.
+    #[must_use]
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+    }
+
+    /// The payment's replay key, once known.
+    #[must_use]
+    pub fn key(&self) -> Option<&str> {
+        Some(self.payment.key.as_str()).filter(|k| !k.is_empty())
+    }
+
+    /// The `uncertain` record this request wrote, for the host's log of
+    /// payments to reconcile.
+    #[must_use]
+    pub fn uncertain_record(&self) -> Option<&str> {
+        self.uncertain.as_deref()
+    }
+
+    #[cfg_attr(not(feature = "batch"), allow(dead_code))]
+    fn request(&self) -> (Vec<(&str, &str)>, &str) {
+        (
+            self.headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+            self.url.as_str(),
+        )
+    }
+
+    // ---- answers
+
+    fn answer(&mut self, answer: Answer) {
+        self.outcome = Some(answer.outcome);
+        self.phase = Phase::Respond {
+            answer,
+            after: None,
+        };
+    }
+
+    fn payment_required(&mut self, reason: &str, message: &str) {
+        let error = match (reason.is_empty(), message.is_empty()) {
+            (true, _) => message.to_owned(),
+            (false, true) => reason.to_owned(),
+            (false, false) => format!("{reason}: {message}"),
+        };
+        let json = self.route.payment_required_json(Some(&error));
+        let value = b64(json.as_bytes());
+        self.answer(Answer {
+            status: 402,
+            outcome: Outcome::PaymentRequired,
+            reason: reason.to_owned(),
+            message: message.to_owned(),
+            headers: alloc::vec![
+                (HeaderKind::PaymentRequired.name(), value),
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", ANSWER_CACHE_CONTROL.into()),
+            ],
+            body: Some(json),
+            use_handler_response: false,
+        });
+    }
+
+    fn problem(&mut self, status: u16, outcome: Outcome, reason: Reason, message: &str) {
+        let mut body = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut body)?;
+            w.str_field("error", JsonStr::new(reason.as_str()))?;
+            w.str_field("message", JsonStr::new(message))?;
+            w.end()
+        })();
+        let mut headers = alloc::vec![
+            ("Content-Type", String::from("application/json")),
+            ("Cache-Control", ANSWER_CACHE_CONTROL.into()),
+        ];
+        if matches!(
+            outcome,
+            Outcome::InProgress | Outcome::FacilitatorUnavailable
+        ) {
+            headers.push(("Retry-After", self.settings.retry_after_seconds.to_string()));
+        }
+        if let (Outcome::AlreadyDelivered, Some(pr)) = (outcome, &self.payment_response) {
+            headers.push((HeaderKind::PaymentResponse.name(), pr.clone()));
+        }
+        self.answer(Answer {
+            status,
+            outcome,
+            reason: reason.as_str().into(),
+            message: message.to_owned(),
+            headers,
+            body: Some(String::from_utf8(body).unwrap_or_default()),
+            use_handler_response: false,
+        });
+    }
+
+    fn in_progress(&mut self) {
+        self.problem(
+            409,
+            Outcome::InProgress,
+            Reason::PaymentInProgress,
+            "another request is using this payment now; retry it shortly",
+        );
+    }
+
+    fn uncertain_answer(&mut self, cause: &str) {
+        let message = format!(
+            "settlement of this payment may have happened and is recorded for reconciliation; do not pay again ({cause})"
+        );
+        self.problem(
+            502,
+            Outcome::Uncertain,
+            Reason::SettlementUncertain,
+            &message,
+        );
+    }
+
+    fn deliver(&mut self, outcome: Outcome, payment_response: String, settled: &str) {
+        let delivered = self.record(State::Delivered, 0, Some(&payment_response), "");
+        self.outcome = Some(outcome);
+        self.phase = Phase::Respond {
+            answer: Answer {
+                status: self.handler_status,
+                outcome,
+                reason: String::new(),
+                message: String::new(),
+                headers: alloc::vec![
+                    (HeaderKind::PaymentResponse.name(), payment_response),
+                    ("Cache-Control", PAID_CACHE_CONTROL.into()),
+                ],
+                body: None,
+                use_handler_response: true,
+            },
+            after: Some((Some(settled.to_owned()), Some(delivered))),
+        };
+    }
+
+    // ---- records
+
+    fn record(
+        &self,
+        state: State,
+        until: u64,
+        payment_response: Option<&str>,
+        cause: &str,
+    ) -> String {
+        let mut out = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut out)?;
+            w.str_field("state", JsonStr::new(state.as_str()))?;
+            if until > 0 {
+                w.u64_field("until", until)?;
+            }
+            w.str_field("id", JsonStr::new(&self.id))?;
+            if let Some(pr) = payment_response {
+                w.str_field("paymentResponse", JsonStr::new(pr))?;
+            }
+            if !cause.is_empty() {
+                w.str_field("cause", JsonStr::new(cause))?;
+            }
+            w.key(JsonStr::new("payment"))?;
+            w.sink().put(self.payment.json.as_bytes())?;
+            w.end()
+        })();
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn swap(&mut self, purpose: Purpose, new: Option<String>) {
+        self.phase = Phase::Swap {
+            purpose,
+            expected: self.seen.clone(),
+            new,
+        };
+    }
+
+    /// Keeps the original `payment` member (first claim time) when rewriting
+    /// another request's record.
+    fn adopt(&mut self, seen: &Seen) {
+        self.payment.json.clone_from(&seen.payment);
+    }
+
+    // ---- steps
+
+    fn start(&mut self, request: &Request<'_>) {
+        let head = request.method.eq_ignore_ascii_case("HEAD");
+        let signature = request.header(HeaderKind::PaymentSignature.name());
+        let x_payment = request.header(HeaderKind::XPayment.name());
+        if head {
+            // Never settled: the same 402 as a GET without payment, whatever it carries.
+            let message = match signature.or(x_payment) {
+                Some(_) => "HEAD is never settled: send the payment with GET",
+                None => "PAYMENT-SIGNATURE header is required",
+            };
+            self.payment_required("", message);
+            return;
+        }
+        let value = match (signature, x_payment) {
+            (Some(v), _) => v,
+            (None, Some(_)) => {
+                self.payment_required(
+                    Reason::InvalidX402Version.as_str(),
+                    "this server speaks x402 version 2: send PAYMENT-SIGNATURE, not X-PAYMENT",
+                );
+                return;
+            }
+            (None, None) => {
+                self.payment_required("", "PAYMENT-SIGNATURE header is required");
+                return;
+            }
+        };
+        let json = match header::decode_to_vec(value, header::DEFAULT_MAX_DECODED) {
+            Ok(j) => j,
+            Err(e) => {
+                self.payment_required(e.reason().as_str(), &e.to_string());
+                return;
+            }
+        };
+        let scheme = crate::json::parse(&json, &Limits::DEFAULT)
+            .ok()
+            .and_then(|v| v.as_object())
+            .and_then(|o| o.get("accepted"))
+            .and_then(|a| a.as_object())
+            .and_then(|a| a.get("scheme"))
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s == BATCH_SCHEME);
+        if scheme {
+            self.start_batch();
+        } else {
+            self.start_evm(json);
+        }
+    }
+
+    fn start_evm(&mut self, json: Vec<u8>) {
+        let payload = match PaymentPayload::from_json_bytes(&json, &limits(json.len())) {
+            Ok(PaymentPayload::V2(p)) => p,
+            Ok(PaymentPayload::V1(_)) => {
+                self.payment_required(
+                    Reason::InvalidX402Version.as_str(),
+                    "this server speaks x402 version 2",
+                );
+                return;
+            }
+            Err(e) => {
+                self.payment_required(e.reason().as_str(), &e.to_string());
+                return;
+            }
+        };
+        let Some(route) = self.route.parsed() else {
+            self.problem(
+                500,
+                Outcome::StoreError,
+                Reason::InvalidPaymentRequirements,
+                "the route cannot be read",
+            );
+            return;
+        };
+        let accepted = payload.accepted;
+        let same_asset =
+            |r: &v2::PaymentRequirements<'_>| match (r.asset_address(), accepted.asset_address()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+        let found = route.accepts.iter().enumerate().find(|(_, r)| {
+            !is_batch(r)
+                && r.scheme == accepted.scheme
+                && r.network == accepted.network
+                && same_asset(r)
+        });
+        let Some((index, req)) = found else {
+            self.payment_required(
+                Reason::NoMatchingRequirements.as_str(),
+                "accepted (scheme, network, asset) matches none of this route's requirements",
+            );
+            return;
+        };
+        // The key: the route's network and asset, the payload's payer and nonce.
+        let asset = req
+            .asset_address()
+            .map(|a| lower(a.checksummed().as_str()))
+            .unwrap_or_default();
+        let ids = payload
+            .payload_json()
+            .and_then(SchemePayload::from_object)
+            .ok()
+            .and_then(|s| match s {
+                SchemePayload::Eip3009(e) => Some((
+                    e.authorization.from,
+                    String::from(e.authorization.nonce.to_hex().as_str()),
+                )),
+                SchemePayload::Permit2(p) => {
+                    Some((p.authorization.from, p.authorization.nonce.to_string()))
+                }
+                SchemePayload::Batch(_) => None,
+            });
+        let Some((payer, nonce)) = ids else {
+            // Not a payment that can be keyed: verification says what is wrong.
+            let verdict = verify::verify_parts(
+                &PaymentPayload::V2(payload),
+                &PaymentRequirements::V2(req),
+                self.now,
+                &verify::Config::default(),
+            );
+            let reason = verdict.reason.unwrap_or(Reason::InvalidPayload);
+            self.payment_required(reason.as_str(), verdict.message.as_str());
+            return;
+        };
+        let scheme = req.scheme.to_cow().into_owned();
+        let network = req.network;
+        let amount = req.amount;
+        let route_url = route.resource.url.to_cow().into_owned();
+        self.payment = Payment::new(
+            &scheme,
+            &lower(payer.checksummed().as_str()),
+            &nonce,
+            amount,
+            network.as_str(),
+            &asset,
+            &route_url,
+            self.now,
+        );
+        self.presented = Some(Presented::Evm { json, index });
+        self.phase = Phase::Lookup;
+    }
+
+    #[cfg(not(feature = "batch"))]
+    fn start_batch(&mut self) {
+        self.payment_required(
+            Reason::UnsupportedScheme.as_str(),
+            "batch-settlement is not supported by this build",
+        );
+    }
+
+    #[cfg(feature = "batch")]
+    fn start_batch(&mut self) {
+        let offered = self
+            .route
+            .parsed()
+            .is_some_and(|pr| pr.accepts.iter().any(|r| is_batch(&r)));
+        if !offered {
+            self.payment_required(
+                Reason::NoMatchingRequirements.as_str(),
+                "this route does not offer batch-settlement",
+            );
+            return;
+        }
+        self.presented = Some(Presented::Batch {
+            directories: Vec::new(),
+            response: None,
+        });
+        self.verify_batch();
+    }
+
+    /// Verifies a batch-settlement request with the directories known so far;
+    /// asks for the agent's directory the first time it is needed.
+    #[cfg(feature = "batch")]
+    fn verify_batch(&mut self) {
+        use crate::batch::{self, KeyLookupError, directory::Directory};
+        use core::cell::RefCell;
+        use core::fmt::Write as _;
+        let Some(Presented::Batch { directories, .. }) = &self.presented else {
+            return;
+        };
+        let asked: RefCell<Option<String>> = RefCell::new(None);
+        let lookup = |agent: &str, keyid: &str| match directories.iter().find(|(a, _)| a == agent) {
+            Some((_, jwks)) if jwks.is_empty() => Err(KeyLookupError::UnknownAgent),
+            Some((_, jwks)) => Directory::parse(jwks)
+                .ok()
+                .and_then(|d| d.find(keyid))
+                .ok_or(KeyLookupError::UnknownKey),
+            None => {
+                *asked.borrow_mut() = Some(agent.to_owned());
+                Err(KeyLookupError::UnknownAgent)
+            }
+        };
+        let (headers, url) = self.request();
+        let req = batch::Request {
+            method: &self.method,
+            url,
+            headers: &headers,
+        };
+        let doc = self.route.json();
+        let verdict = batch::verify_batch_settlement_alloc(
+            &req,
+            doc,
+            &lookup,
+            self.now,
+            &self.settings.batch,
+        );
+        if let Some(agent) = asked.borrow_mut().take() {
+            self.phase = Phase::Directory(agent);
+            return;
+        }
+        let (Some(c), Some(payer)) = (verdict.commitment, verdict.payer) else {
+            let reason = verdict.reason.unwrap_or(Reason::InvalidPayload);
+            let message = String::from(verdict.message.as_str());
+            self.payment_required(reason.as_str(), &message);
+            return;
+        };
+        let response = verdict
+            .payment_response(self.now)
+            .map(|r| header::encode_to_string(&r));
+        // The commitment: what the agent signed, which no one else can sign.
+        let mut nonce = String::new();
+        let _ = write!(nonce, "{}", c.keyid.as_plain().unwrap_or_default());
+        let _ = write!(nonce, ";created={};expires={}", c.created, c.expires);
+        if let Some(n) = c.nonce {
+            let _ = write!(nonce, ";nonce={}", n.as_plain().unwrap_or_default());
+        }
+        let asset = c.asset.to_cow().into_owned();
+        let route_url = self
+            .route
+            .parsed()
+            .map(|pr| pr.resource.url.to_cow().into_owned())
+            .unwrap_or_default();
+        let payer = payer.to_owned();
+        let amount = c.amount;
+        self.payment = Payment::new(
+            BATCH_SCHEME,
+            &payer,
+            &nonce,
+            amount,
+            BATCH_NETWORK,
+            &asset,
+            &route_url,
+            self.now,
+        );
+        if let Some(Presented::Batch { response: r, .. }) = &mut self.presented {
+            *r = response;
+        }
+        self.phase = Phase::Lookup;
+    }
+
+    /// Feeds the record of the key ([`Action::Lookup`]), or the current record
+    /// after a lost swap.
+    pub fn feed_record(&mut self, record: Option<&str>) {
+        if !matches!(self.phase, Phase::Lookup) {
+            return;
+        }
+        self.seen = record.map(str::to_owned);
+        self.decide_on_record(true);
+    }
+
+    /// Decides from the record in `self.seen`: `fresh` when it comes from a
+    /// lookup (verification not done yet).
+    fn decide_on_record(&mut self, fresh: bool) {
+        let now = self.now;
+        let Some(text) = self.seen.clone() else {
+            if fresh {
+                self.verify();
+            } else {
+                self.claim();
+            }
+            return;
+        };
+        let Some(seen) = read_record(&text) else {
+            self.problem(
+                500,
+                Outcome::StoreError,
+                Reason::UnexpectedSettleError,
+                "the replay store holds a record this server cannot read for this payment",
+            );
+            return;
+        };
+        match seen.state {
+            State::Claimed if seen.until > now => self.in_progress(),
+            // A claim whose holder is gone: nothing was sent, take it over.
+            State::Claimed => {
+                if fresh {
+                    self.verify();
+                } else {
+                    self.claim();
+                }
+            }
+            State::Settling if seen.until > now => self.in_progress(),
+            // The holder is gone while the settlement request may have been out.
+            State::Settling => {
+                self.adopt(&seen);
+                let cause = "the server handling this payment stopped while settling it";
+                let new = self.record(State::Uncertain, 0, None, cause);
+                self.pending = None;
+                self.uncertain = Some(new.clone());
+                self.swap(Purpose::RecordUncertain, Some(new));
+            }
+            State::Settled if seen.until > now => self.in_progress(),
+            State::Settled => {
+                // Settled, never delivered: deliver now, without settling again,
+                // to whoever holds the signed payment (checked as it was when
+                // first claimed: it may have expired since).
+                if fresh {
+                    let first = payment_time(&seen.payment).unwrap_or(now);
+                    if let Some((reason, message)) = self.check(first) {
+                        self.payment_required(reason.as_str(), &message);
+                        return;
+                    }
+                }
+                self.adopt(&seen);
+                let pr = seen.payment_response.unwrap_or_default();
+                let until = now.saturating_add(self.settings.claim_seconds);
+                let new = self.record(State::Settled, until, Some(&pr), "");
+                self.payment_response = Some(pr);
+                self.swap(Purpose::ClaimDelivery, Some(new));
+            }
+            State::Delivered => {
+                self.payment_response = seen.payment_response;
+                self.problem(
+                    409,
+                    Outcome::AlreadyDelivered,
+                    Reason::PaymentAlreadyDelivered,
+                    "this payment was settled and its content delivered already; PAYMENT-RESPONSE is the earlier result",
+                );
+            }
+            State::Uncertain => {
+                let cause = seen.cause;
+                self.uncertain_answer(&cause);
+            }
+        }
+    }
+
+    /// Offline verification against the route's own requirement.
+    fn verify(&mut self) {
+        match self.check(self.now) {
+            Some((reason, message)) => self.payment_required(reason.as_str(), &message),
+            None => self.claim(),
+        }
+    }
+
+    /// Why the payment fails verification at `at`, if it does.
+    fn check(&self, at: u64) -> Option<(Reason, String)> {
+        match &self.presented {
+            Some(Presented::Evm { json, index }) => {
+                let route = self.route.parsed();
+                let req = route.as_ref().and_then(|r| r.accepts.get(*index));
+                let payload = PaymentPayload::from_json_bytes(json, &limits(json.len()));
+                match (payload, req) {
+                    (Ok(p), Some(r)) => {
+                        let config = verify::Config {
+                            facilitator_addresses: &self.settings.facilitator_addresses,
+                        };
+                        let v = verify::verify_parts(&p, &PaymentRequirements::V2(r), at, &config);
+                        v.reason.map(|r| (r, String::from(v.message.as_str())))
+                    }
+                    _ => Some((Reason::InvalidPayload, String::new())),
+                }
+            }
+            // Verified before the key was known.
+            #[cfg(feature = "batch")]
+            Some(Presented::Batch { .. }) => None,
+            None => Some((Reason::InvalidPayload, String::new())),
+        }
+    }
+
+    fn claim(&mut self) {
+        let until = self.now.saturating_add(self.settings.claim_seconds);
+        let new = self.record(State::Claimed, until, None, "");
+        self.swap(Purpose::Claim, Some(new));
+    }
+
+    /// Feeds the result of [`Action::Directory`]: the agent's JWK Set, or
+    /// `None` if the agent is not one the host recognises.
+    pub fn feed_directory(&mut self, jwks: Option<&[u8]>) {
+        let Phase::Directory(agent) = &self.phase else {
+            return;
+        };
+        #[cfg(feature = "batch")]
+        {
+            let agent = agent.clone();
+            if let Some(Presented::Batch { directories, .. }) = &mut self.presented {
+                directories.push((agent, jwks.map(<[u8]>::to_vec).unwrap_or_default()));
+            }
+            self.verify_batch();
+        }
+        #[cfg(not(feature = "batch"))]
+        {
+            let _ = (agent, jwks);
+        }
+    }
+
+    /// Feeds the result of [`Action::Swap`]: `Ok(())` when the record was
+    /// written, else `Err(current)` (the record as it is now; `None`: absent).
+    pub fn feed_swap(&mut self, result: Result<(), Option<&str>>) {
+        let Phase::Swap { purpose, new, .. } = &self.phase else {
+            return;
+        };
+        let (purpose, new) = (*purpose, new.clone());
+        match result {
+            Ok(()) => {
+                self.seen = new;
+                self.swaps = 0;
+                self.swapped(purpose);
+            }
+            Err(current) => {
+                self.seen = current.map(str::to_owned);
+                self.swaps = self.swaps.saturating_add(1);
+                self.lost(purpose);
+            }
+        }
+    }
+
+    fn swapped(&mut self, purpose: Purpose) {
+        match purpose {
+            Purpose::Claim => self.phase = Phase::Handle { redelivery: None },
+            Purpose::ClaimDelivery => {
+                self.phase = Phase::Handle {
+                    redelivery: self.payment_response.clone(),
+                }
+            }
+            Purpose::MarkSettling => self.settle_request(),
+            Purpose::Release | Purpose::ReleaseDelivery | Purpose::RecordUncertain => {
+                self.release_pending()
+            }
+            Purpose::RecordSettled => {
+                let pr = self.payment_response.clone().unwrap_or_default();
+                let settled = self.seen.clone().unwrap_or_default();
+                self.deliver(Outcome::Delivered, pr, &settled);
+            }
+            Purpose::MarkDelivered => self.phase = Phase::Done,
+        }
+    }
+
+    /// The answer held while a record was written, or the uncertain answer.
+    fn release_pending(&mut self) {
+        match self.pending.take() {
+            Some(a) => self.answer(a),
+            None => {
+                let cause = self
+                    .seen
+                    .as_deref()
+                    .and_then(read_record)
+                    .map(|s| s.cause)
+                    .unwrap_or_default();
+                self.uncertain_answer(&cause);
+            }
+        }
+    }
+
+    fn lost(&mut self, purpose: Purpose) {
+        if self.swaps > MAX_SWAPS {
+            self.problem(
+                500,
+                Outcome::StoreError,
+                Reason::UnexpectedSettleError,
+                "the replay store kept changing under this request",
+            );
+            return;
+        }
+        match purpose {
+            // Someone else got there first: decide again on what is there now.
+            Purpose::Claim | Purpose::ClaimDelivery => self.decide_on_record(false),
+            // The claim was taken over (this request was too slow): nothing was
+            // sent, and the handler's response is not released.
+            Purpose::MarkSettling => self.in_progress(),
+            // Someone else holds the record now: leave it to them.
+            Purpose::Release | Purpose::ReleaseDelivery | Purpose::RecordUncertain => {
+                self.release_pending()
+            }
+            // Settled through the facilitator: that is what the record must
+            // say, whatever another request wrote meanwhile (an expired lease
+            // marked uncertain). A batch commitment is only recorded while this
+            // request holds the claim: another request took it over.
+            Purpose::RecordSettled => {
+                let evm = matches!(self.presented, Some(Presented::Evm { .. }));
+                if evm {
+                    let new = self.phase_new();
+                    self.swap(Purpose::RecordSettled, new);
+                } else {
+                    self.in_progress();
+                }
+            }
+            Purpose::MarkDelivered => self.phase = Phase::Done,
+        }
+    }
+
+    fn phase_new(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Swap { new, .. } => new.clone(),
+            _ => None,
+        }
+    }
+
+    /// Feeds the handler's result ([`Action::Handle`]).
+    pub fn feed_handler(&mut self, result: HandlerResult<'_>) {
+        let Phase::Handle { redelivery } = &self.phase else {
+            return;
+        };
+        let redelivery = redelivery.clone();
+        let status = match result {
+            HandlerResult::Status(s) => s,
+            HandlerResult::Failed(_) => 0,
+        };
+        self.handler_status = status;
+        if !(200..300).contains(&status) {
+            // Not settled; the payment stays usable.
+            let answer = if status == 0 {
+                let mut body = Vec::new();
+                let _ = (|| {
+                    let mut w = ObjectWriter::new(&mut body)?;
+                    w.str_field("error", JsonStr::new("handler_failed"))?;
+                    w.str_field(
+                        "message",
+                        JsonStr::new(
+                            "the resource could not be produced; the payment was not settled",
+                        ),
+                    )?;
+                    w.end()
+                })();
+                Answer {
+                    status: 500,
+                    outcome: Outcome::NotSettled,
+                    reason: String::new(),
+                    message: "the handler failed; not settled".into(),
+                    headers: alloc::vec![
+                        ("Content-Type", String::from("application/json")),
+                        ("Cache-Control", ANSWER_CACHE_CONTROL.into()),
+                    ],
+                    body: Some(String::from_utf8(body).unwrap_or_default()),
+                    use_handler_response: false,
+                }
+            } else {
+                Answer {
+                    status,
+                    outcome: Outcome::NotSettled,
+                    reason: String::new(),
+                    message: format!("the handler answered {status}; not settled"),
+                    headers: Vec::new(),
+                    body: None,
+                    use_handler_response: true,
+                }
+            };
+            self.pending = Some(answer);
+            match redelivery {
+                Some(pr) => {
+                    // Back to settled-undelivered, for a later retry.
+                    let new = self.record(State::Settled, 0, Some(&pr), "");
+                    self.swap(Purpose::ReleaseDelivery, Some(new));
+                }
+                None => self.swap(Purpose::Release, None),
+            }
+            return;
+        }
+        if let Some(pr) = redelivery {
+            let settled = self.seen.clone().unwrap_or_default();
+            self.deliver(Outcome::Redelivered, pr, &settled);
+            return;
+        }
+        match &self.presented {
+            Some(Presented::Evm { .. }) => {
+                let until = self.now.saturating_add(
+                    self.settle_timeout_seconds()
+                        .saturating_add(self.settings.claim_seconds),
+                );
+                let new = self.record(State::Settling, until, None, "");
+                self.swap(Purpose::MarkSettling, Some(new));
+            }
+            // The commitment is the payment: recording it is settling it.
+            #[cfg(feature = "batch")]
+            Some(Presented::Batch { response, .. }) => {
+                let pr = response.clone().unwrap_or_default();
+                let until = self.now.saturating_add(self.settings.claim_seconds);
+                let new = self.record(State::Settled, until, Some(&pr), "");
+                self.payment_response = Some(pr);
+                self.swap(Purpose::RecordSettled, Some(new));
+            }
+            None => self.phase = Phase::Done,
+        }
+    }
+
+    fn settle_timeout_seconds(&self) -> u64 {
+        let max = match &self.presented {
+            Some(Presented::Evm { index, .. }) => self
+                .route
+                .parsed()
+                .and_then(|r| r.accepts.get(*index))
+                .map_or(0, |r| r.max_timeout_seconds),
+            _ => 0,
+        };
+        let t = self.settings.settle_timeout_seconds;
+        if max > 0 { t.min(max) } else { t }
+    }
+
+    fn settle_request(&mut self) {
+        let body = match &self.presented {
+            Some(Presented::Evm { json, index }) => {
+                let route = self.route.parsed();
+                let req = route.as_ref().and_then(|r| r.accepts.get(*index));
+                match (
+                    PaymentPayload::from_json_bytes(json, &limits(json.len())),
+                    req,
+                ) {
+                    (Ok(p), Some(r)) => VerifyRequest {
+                        payment_payload: p,
+                        payment_requirements: PaymentRequirements::V2(r),
+                        source: JsonObject::EMPTY,
+                    }
+                    .to_json_string(),
+                    _ => String::new(),
+                }
+            }
+            _ => String::new(),
+        };
+        self.phase = Phase::Settle {
+            body,
+            timeout_ms: self.settle_timeout_seconds().saturating_mul(1000),
+        };
+    }
+
+    /// Feeds what came of `POST /settle` ([`Action::Settle`]); `detail` (an
+    /// error message, or empty) goes into the record of an uncertain payment.
+    pub fn feed_settle(&mut self, reply: SettleReply<'_>, detail: &str) {
+        if !matches!(self.phase, Phase::Settle { .. }) {
+            return;
+        }
+        let network = match &self.presented {
+            Some(Presented::Evm { index, .. }) => self
+                .route
+                .parsed()
+                .and_then(|r| r.accepts.get(*index))
+                .map(|r| r.network),
+            _ => None,
+        };
+        let Some(network) = network else {
+            self.phase = Phase::Done;
+            return;
+        };
+        match classify_settle_reply(reply, network) {
+            Settled::Success(json) => {
+                let pr = b64(json.as_bytes());
+                let until = self.now.saturating_add(self.settings.claim_seconds);
+                let new = self.record(State::Settled, until, Some(&pr), "");
+                self.payment_response = Some(pr);
+                self.swap(Purpose::RecordSettled, Some(new));
+            }
+            Settled::Refused { reason, message } => {
+                self.payment_required(&reason, &message);
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+            Settled::NotSettled { reason, cause } => {
+                let cause = with_detail(cause, detail);
+                let status = 502;
+                self.problem(
+                    status,
+                    Outcome::FacilitatorUnavailable,
+                    reason,
+                    &format!("{cause}; nothing was settled: present the same payment again later"),
+                );
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+            Settled::Uncertain { cause } => {
+                let cause = with_detail(cause, detail);
+                let new = self.record(State::Uncertain, 0, None, &cause);
+                self.uncertain = Some(new.clone());
+                self.pending = None;
+                self.swap(Purpose::RecordUncertain, Some(new));
+            }
+        }
+    }
+
+    fn take_answer(&mut self) -> Option<Answer> {
+        match core::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Respond { answer, .. } => Some(answer),
+            other => {
+                self.phase = other;
+                None
+            }
+        }
+    }
+
+    /// Says the answer of [`Action::Respond`] was sent (or handed to the
+    /// runtime); a paid answer is then recorded as delivered.
+    pub fn responded(&mut self) {
+        let Phase::Respond { after, .. } = &self.phase else {
+            return;
+        };
+        match after.clone() {
+            Some((expected, new)) => {
+                self.seen = expected;
+                self.swap(Purpose::MarkDelivered, new);
+            }
+            None => self.phase = Phase::Done,
+        }
+    }
+}
+
+fn with_detail(cause: String, detail: &str) -> String {
+    if detail.is_empty() {
+        cause
+    } else {
+        format!("{cause}: {detail}")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// JSON form, for bindings
+
+impl Lifecycle {
+    /// Starts a lifecycle from JSON (for bindings): `request` is
+    /// `{"method", "url", "headers": [[name, value], ...]}`.
+    ///
+    /// # Errors
+    /// `invalid_payload` for a request that is not that object, or settings
+    /// [`Settings::from_json`] refuses.
+    pub fn from_json(
+        route: &Route,
+        request_json: &[u8],
+        now: u64,
+        id: &str,
+        settings_json: Option<&[u8]>,
+    ) -> Result<Lifecycle, Error> {
+        let settings = match settings_json {
+            Some(s) => Settings::from_json(s)?,
+            None => Settings::default(),
+        };
+        let v = crate::json::parse(request_json, &limits(256 * 1024))
+            .map_err(|k| Error::new(Reason::InvalidPayload, k))?;
+        let o = v.as_object().ok_or(bad(
+            Reason::InvalidPayload,
+            "request must be {method, url, headers}",
+        ))?;
+        let text = |k: &'static str| {
+            o.get(k)
+                .and_then(|v| v.as_str())
+                .map(|s| s.to_cow().into_owned())
+                .ok_or(Error::new(Reason::InvalidPayload, ErrorKind::MissingField).at(k))
+        };
+        let method = text("method")?;
+        let url = text("url")?;
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let list = o.get("headers").and_then(|h| h.as_array()).ok_or(
+            bad(
+                Reason::InvalidPayload,
+                "headers must be an array of [name, value] pairs",
+            )
+            .at("headers"),
+        )?;
+        for h in list.iter() {
+            let pair = h.as_array().map(|a| {
+                let mut it = a.iter();
+                (it.next(), it.next(), it.next())
+            });
+            let Some((Some(n), Some(v), None)) = pair else {
+                return Err(
+                    bad(Reason::InvalidPayload, "a header is a [name, value] pair").at("headers"),
+                );
+            };
+            let (Some(n), Some(v)) = (n.as_str(), v.as_str()) else {
+                return Err(bad(
+                    Reason::InvalidPayload,
+                    "a header is a [name, value] pair of strings",
+                )
+                .at("headers"));
+            };
+            headers.push((n.to_cow().into_owned(), v.to_cow().into_owned()));
+        }
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let request = Request {
+            method: &method,
+            url: &url,
+            headers: &pairs,
+        };
+        Ok(Lifecycle::new(route, &request, now, id, &settings))
+    }
+
+    /// [`Lifecycle::next`] as JSON: `{"action": "lookup", "key"}`,
+    /// `{"action": "swap", "key", "expected", "new"}`, `{"action":
+    /// "directory", "agent"}`, `{"action": "handle"}`, `{"action": "settle",
+    /// "body", "timeoutMs"}`, `{"action": "respond", "status", "outcome",
+    /// "reason", "message", "headers": [[name, value]], "body",
+    /// "useHandlerResponse"}`, `{"action": "done", "outcome"}`; records and
+    /// bodies are JSON texts inside strings.
+    #[must_use]
+    pub fn next_json(&self) -> String {
+        let mut out = Vec::with_capacity(512);
+        let opt = |w: &mut ObjectWriter<'_>, k: &str, v: Option<&str>| match v {
+            Some(s) => w.str_field(k, JsonStr::new(s)),
+            None => {
+                w.key(JsonStr::new(k))?;
+                w.sink().put(b"null")
+            }
+        };
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut out)?;
+            match self.next() {
+                Action::Lookup { key } => {
+                    w.str_field("action", JsonStr::new("lookup"))?;
+                    w.str_field("key", JsonStr::new(key))?;
+                }
+                Action::Swap { key, expected, new } => {
+                    w.str_field("action", JsonStr::new("swap"))?;
+                    w.str_field("key", JsonStr::new(key))?;
+                    opt(&mut w, "expected", expected)?;
+                    opt(&mut w, "new", new)?;
+                }
+                Action::Directory { agent } => {
+                    w.str_field("action", JsonStr::new("directory"))?;
+                    w.str_field("agent", JsonStr::new(agent))?;
+                }
+                Action::Handle => w.str_field("action", JsonStr::new("handle"))?,
+                Action::Settle { body, timeout_ms } => {
+                    w.str_field("action", JsonStr::new("settle"))?;
+                    w.str_field("body", JsonStr::new(body))?;
+                    w.u64_field("timeoutMs", timeout_ms)?;
+                }
+                Action::Respond(a) => {
+                    w.str_field("action", JsonStr::new("respond"))?;
+                    w.u64_field("status", u64::from(a.status))?;
+                    w.str_field("outcome", JsonStr::new(a.outcome.as_str()))?;
+                    w.str_field("reason", JsonStr::new(&a.reason))?;
+                    w.str_field("message", JsonStr::new(&a.message))?;
+                    w.key(JsonStr::new("headers"))?;
+                    let s = w.sink();
+                    s.put(b"[")?;
+                    for (i, (n, v)) in a.headers.iter().enumerate() {
+                        if i > 0 {
+                            s.put(b",")?;
+                        }
+                        s.put(b"[")?;
+                        crate::json::write_escaped(s, JsonStr::new(n))?;
+                        s.put(b",")?;
+                        crate::json::write_escaped(s, JsonStr::new(v))?;
+                        s.put(b"]")?;
+                    }
+                    s.put(b"]")?;
+                    opt(&mut w, "body", a.body.as_deref())?;
+                    w.bool_field("useHandlerResponse", a.use_handler_response)?;
+                }
+                Action::Done => {
+                    w.str_field("action", JsonStr::new("done"))?;
+                    opt(&mut w, "outcome", self.outcome.map(Outcome::as_str))?;
+                }
+            }
+            if let Some(u) = &self.uncertain {
+                w.str_field("uncertainRecord", JsonStr::new(u))?;
+            }
+            w.end()
+        })();
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Feeds the result of the current action as JSON: `{"record": text|null}`
+    /// (lookup), `{"swapped": true}` or `{"swapped": false, "record":
+    /// text|null}` (swap), `{"directory": jwks|null}` (the JWK Set as an object
+    /// or its text), `{"status": n}` or `{"error": text}` (handle), `{"status":
+    /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle),
+    /// `{}` (respond).
+    ///
+    /// # Errors
+    /// `invalid_payload` for a JSON text that is not the answer to the current action.
+    pub fn feed_json(&mut self, json: &[u8]) -> Result<(), Error> {
+        let v = crate::json::parse(json, &limits(1024 * 1024))
+            .map_err(|k| Error::new(Reason::InvalidPayload, k))?;
+        let o = v
+            .as_object()
+            .ok_or(bad(Reason::InvalidPayload, "the answer is an object"))?;
+        let text = |v: Option<JsonValue<'_>>| -> Result<Option<String>, Error> {
+            match v {
+                None => Ok(None),
+                Some(v) if v.is_null() => Ok(None),
+                Some(v) => v
+                    .as_str()
+                    .map(|s| Some(s.to_cow().into_owned()))
+                    .ok_or(bad(Reason::InvalidPayload, "must be a string or null")),
+            }
+        };
+        let wrong = || {
+            bad(
+                Reason::InvalidPayload,
+                "not the answer to the current action",
+            )
+        };
+        match self.next() {
+            Action::Lookup { .. } => {
+                let r = text(Some(o.get("record").ok_or_else(wrong)?))?;
+                self.feed_record(r.as_deref());
+            }
+            Action::Swap { .. } => {
+                let ok = o
+                    .get("swapped")
+                    .and_then(|v| v.as_bool())
+                    .ok_or_else(wrong)?;
+                if ok {
+                    self.feed_swap(Ok(()));
+                } else {
+                    let r = text(o.get("record"))?;
+                    self.feed_swap(Err(r.as_deref()));
+                }
+            }
+            Action::Directory { .. } => {
+                let d = o.get("directory").ok_or_else(wrong)?;
+                if d.is_null() {
+                    self.feed_directory(None);
+                } else if let Some(s) = d.as_str() {
+                    let s = s.to_cow().into_owned();
+                    self.feed_directory(Some(s.as_bytes()));
+                } else {
+                    self.feed_directory(Some(d.raw().as_bytes()));
+                }
+            }
+            Action::Handle => {
+                if let Some(s) = o.get("status") {
+                    let s = s.as_u64().and_then(|s| u16::try_from(s).ok()).ok_or(
+                        bad(Reason::InvalidPayload, "status is an HTTP status").at("status"),
+                    )?;
+                    self.feed_handler(HandlerResult::Status(s));
+                } else {
+                    let e = text(o.get("error"))?.ok_or_else(wrong)?;
+                    self.feed_handler(HandlerResult::Failed(&e));
+                }
+            }
+            Action::Settle { .. } => {
+                if let Some(why) = text(o.get("notSent"))? {
+                    self.feed_settle(SettleReply::NotSent, &why);
+                } else if let Some(why) = text(o.get("noAnswer"))? {
+                    self.feed_settle(SettleReply::NoAnswer, &why);
+                } else {
+                    let status = o
+                        .get("status")
+                        .and_then(|s| s.as_u64())
+                        .and_then(|s| u16::try_from(s).ok())
+                        .ok_or_else(wrong)?;
+                    let body = text(o.get("body"))?.unwrap_or_default();
+                    self.feed_settle(
+                        SettleReply::Answered {
+                            status,
+                            body: body.as_bytes(),
+                        },
+                        "",
+                    );
+                }
+            }
+            Action::Respond(_) => self.responded(),
+            Action::Done => return Err(wrong()),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

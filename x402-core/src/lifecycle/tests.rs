@@ -1,0 +1,1022 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::client::{self, Policy};
+use crate::evm::PrivateKey;
+
+const NOW: u64 = 1_750_000_000;
+const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+const USDC: &str = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+const TX: &str = "0xabababababababababababababababababababababababababababababababab";
+
+fn route_json(amount: &str, pay_to: &str) -> String {
+    format!(
+        r#"{{"x402Version":2,"resource":{{"url":"https://example.com/report"}},"accepts":[{{"scheme":"exact","network":"eip155:84532","amount":"{amount}","asset":"{USDC}","payTo":"{pay_to}","maxTimeoutSeconds":60,"extra":{{"name":"USDC","version":"2"}}}}]}}"#
+    )
+}
+
+fn route() -> Route {
+    Route::from_json(route_json("10000", PAY_TO).as_bytes()).unwrap()
+}
+
+fn key(b: u8) -> PrivateKey {
+    PrivateKey::from_bytes(&[b; 32]).unwrap()
+}
+
+/// A payment for what `offer` (a route JSON) asks, signed at `now`.
+fn pay_for(offer: &str, k: &PrivateKey, nonce: u8, now: u64) -> String {
+    let mut out = vec![0u8; 8192];
+    let c = client::create_payment(
+        offer.as_bytes(),
+        k,
+        [nonce; 32],
+        now,
+        &Policy::default(),
+        &mut out,
+    )
+    .unwrap();
+    out.truncate(c.len);
+    String::from_utf8(out).unwrap()
+}
+
+fn pay(nonce: u8) -> String {
+    pay_for(&route_json("10000", PAY_TO), &key(0x11), nonce, NOW)
+}
+
+fn settled_body() -> String {
+    format!(
+        r#"{{"success":true,"payer":"{}","transaction":"{TX}","network":"eip155:84532"}}"#,
+        key(0x11).address()
+    )
+}
+
+#[derive(Default)]
+struct Store {
+    records: HashMap<String, String>,
+}
+
+impl Store {
+    fn swap(
+        &mut self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), Option<String>> {
+        let current = self.records.get(key).cloned();
+        if current.as_deref() != expected {
+            return Err(current);
+        }
+        match new {
+            Some(n) => self.records.insert(key.to_owned(), n.to_owned()),
+            None => self.records.remove(key),
+        };
+        Ok(())
+    }
+
+    fn state(&self, key: &str) -> Option<String> {
+        self.records.get(key).map(|r| record_info(r).unwrap().state)
+    }
+}
+
+/// What happened on one request.
+#[derive(Debug)]
+struct Run {
+    answer: Answer,
+    settles: Vec<String>,
+    handled: bool,
+    key: Option<String>,
+}
+
+/// Drives a lifecycle to its end: the handler answers `status` (0: throws),
+/// the facilitator `reply`.
+fn drive(
+    life: &mut Lifecycle,
+    store: &mut Store,
+    status: u16,
+    reply: &dyn Fn() -> (SettleReply<'static>, &'static str),
+) -> Run {
+    let mut settles = Vec::new();
+    let mut handled = false;
+    let mut answer = None;
+    for _ in 0..50 {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Directory { .. } => life.feed_directory(None),
+            Action::Handle => {
+                handled = true;
+                if status == 0 {
+                    life.feed_handler(HandlerResult::Failed("boom"));
+                } else {
+                    life.feed_handler(HandlerResult::Status(status));
+                }
+            }
+            Action::Settle { body, timeout_ms } => {
+                assert_eq!(timeout_ms, 30_000);
+                settles.push(body.to_owned());
+                let (r, detail) = reply();
+                life.feed_settle(r, detail);
+            }
+            Action::Respond(a) => {
+                answer = Some(a.clone());
+                life.responded();
+            }
+            Action::Done => {
+                return Run {
+                    answer: answer.unwrap(),
+                    settles,
+                    handled,
+                    key: life.key().map(str::to_owned),
+                };
+            }
+        }
+    }
+    panic!("no end");
+}
+
+fn get(payment: Option<&str>) -> Lifecycle {
+    request("GET", payment, NOW, "r")
+}
+
+fn request(method: &str, payment: Option<&str>, now: u64, id: &str) -> Lifecycle {
+    let headers: Vec<(&str, &str)> = payment
+        .map(|p| ("PAYMENT-SIGNATURE", p))
+        .into_iter()
+        .collect();
+    let req = Request {
+        method,
+        url: "https://example.com/report",
+        headers: &headers,
+    };
+    Lifecycle::new(&route(), &req, now, id, &Settings::default())
+}
+
+fn ok() -> (SettleReply<'static>, &'static str) {
+    let body: &'static str = Box::leak(settled_body().into_boxed_str());
+    (
+        SettleReply::Answered {
+            status: 200,
+            body: body.as_bytes(),
+        },
+        "",
+    )
+}
+
+fn error_of(a: &Answer) -> String {
+    let v = header::decode_to_vec(a.header("PAYMENT-REQUIRED").unwrap(), 1 << 14).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&v).unwrap();
+    v["error"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn unpaid_get_and_head_get_the_same_402() {
+    let mut store = Store::default();
+    let g = drive(&mut get(None), &mut store, 200, &ok).answer;
+    let h = drive(&mut request("HEAD", None, NOW, "r"), &mut store, 200, &ok).answer;
+    assert_eq!(g.status, 402);
+    assert_eq!(g, h);
+    assert_eq!(error_of(&g), "PAYMENT-SIGNATURE header is required");
+    assert_eq!(g.header("Cache-Control"), Some("no-store"));
+    assert_eq!(
+        g.body.as_deref().unwrap().as_bytes(),
+        header::decode_to_vec(g.header("PAYMENT-REQUIRED").unwrap(), 1 << 14).unwrap()
+    );
+}
+
+#[test]
+fn paid_head_is_never_settled() {
+    let mut store = Store::default();
+    let run = drive(
+        &mut request("HEAD", Some(&pay(1)), NOW, "r"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(run.answer.status, 402);
+    assert!(run.settles.is_empty() && !run.handled);
+    assert!(store.records.is_empty());
+}
+
+#[test]
+fn paid_get_settles_then_delivers_once() {
+    let mut store = Store::default();
+    let p = pay(1);
+    let run = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+    let a = &run.answer;
+    assert_eq!((a.status, a.outcome), (200, Outcome::Delivered));
+    assert!(a.use_handler_response);
+    assert_eq!(a.header("Cache-Control"), Some("private, no-store"));
+    let pr = header::decode_to_vec(a.header("PAYMENT-RESPONSE").unwrap(), 1 << 14).unwrap();
+    let pr: serde_json::Value = serde_json::from_slice(&pr).unwrap();
+    assert_eq!(pr["transaction"], TX);
+    assert_eq!(run.settles.len(), 1);
+    // The settlement carries the route's requirement and the client's payload.
+    let body: serde_json::Value = serde_json::from_str(&run.settles[0]).unwrap();
+    assert_eq!(body["paymentRequirements"]["amount"], "10000");
+    assert_eq!(body["paymentRequirements"]["payTo"], PAY_TO);
+    let key = run.key.unwrap();
+    assert_eq!(
+        key,
+        format!(
+            "eip155:84532/{}/{}/0x{}",
+            USDC.to_lowercase(),
+            key_addr(0x11),
+            "01".repeat(32)
+        )
+    );
+    assert_eq!(store.state(&key).as_deref(), Some("delivered"));
+    // A retry gets the earlier result: 409 with the same PAYMENT-RESPONSE, no second settlement.
+    let again = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+    assert_eq!(
+        (again.answer.status, again.answer.outcome),
+        (409, Outcome::AlreadyDelivered)
+    );
+    assert_eq!(again.answer.reason, "payment_already_delivered");
+    assert_eq!(
+        again.answer.header("PAYMENT-RESPONSE"),
+        a.header("PAYMENT-RESPONSE")
+    );
+    assert!(again.settles.is_empty() && !again.handled);
+}
+
+fn key_addr(b: u8) -> String {
+    key(b).address().checksummed().as_str().to_lowercase()
+}
+
+#[test]
+fn the_route_decides_price_recipient_and_asset() {
+    let mut store = Store::default();
+    // Signed for a cheaper offer of the same asset: fails against the route's price.
+    let cheap = pay_for(&route_json("1", PAY_TO), &key(0x11), 2, NOW);
+    let a = drive(&mut get(Some(&cheap)), &mut store, 200, &ok).answer;
+    assert_eq!(a.status, 402);
+    assert!(error_of(&a).starts_with("invalid_exact_evm_payload_authorization_value_mismatch"));
+    // Paid to someone else.
+    let other = pay_for(
+        &route_json("10000", "0x000000000000000000000000000000000000dEaD"),
+        &key(0x11),
+        3,
+        NOW,
+    );
+    let a = drive(&mut get(Some(&other)), &mut store, 200, &ok).answer;
+    assert!(
+        error_of(&a).starts_with("invalid_exact_evm_recipient_mismatch"),
+        "{}",
+        error_of(&a)
+    );
+    // Another asset: no requirement of the route matches.
+    let json =
+        route_json("10000", PAY_TO).replace(USDC, "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913");
+    let a = drive(
+        &mut get(Some(&pay_for(&json, &key(0x11), 4, NOW))),
+        &mut store,
+        200,
+        &ok,
+    )
+    .answer;
+    assert!(error_of(&a).starts_with("no_matching_payment_requirements"));
+    assert!(store.records.is_empty());
+}
+
+#[test]
+fn handler_failures_are_not_settled_and_the_payment_stays_usable() {
+    for status in [0, 302, 404, 500, 503] {
+        let mut store = Store::default();
+        let p = pay(5);
+        let run = drive(&mut get(Some(&p)), &mut store, status, &ok);
+        assert!(run.settles.is_empty(), "{status}");
+        assert_eq!(run.answer.outcome, Outcome::NotSettled);
+        if status == 0 {
+            assert_eq!(run.answer.status, 500);
+            assert!(!run.answer.use_handler_response);
+        } else {
+            assert_eq!(run.answer.status, status);
+            assert!(run.answer.use_handler_response);
+            assert!(run.answer.header("PAYMENT-RESPONSE").is_none());
+        }
+        assert!(store.records.is_empty(), "{status}");
+        let run = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+        assert_eq!(run.answer.outcome, Outcome::Delivered);
+    }
+}
+
+fn answered(status: u16, body: &'static str) -> impl Fn() -> (SettleReply<'static>, &'static str) {
+    move || {
+        (
+            SettleReply::Answered {
+                status,
+                body: body.as_bytes(),
+            },
+            "",
+        )
+    }
+}
+
+/// A facilitator behaviour: name, reply, status and reason expected, recorded as uncertain.
+type Case = (
+    &'static str,
+    Box<dyn Fn() -> (SettleReply<'static>, &'static str)>,
+    u16,
+    &'static str,
+    bool,
+);
+
+#[test]
+fn facilitator_failures_never_deliver_nor_ask_to_pay_again() {
+    let success = r#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
+    let cases: Vec<Case> = vec![
+        (
+            "timeout",
+            Box::new(|| (SettleReply::NoAnswer, "timed out")),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "refused",
+            Box::new(|| (SettleReply::NotSent, "connection refused")),
+            502,
+            "facilitator_unavailable",
+            false,
+        ),
+        (
+            "502 html",
+            Box::new(answered(502, "<html>bad gateway</html>")),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "503 success body",
+            Box::new(answered(503, success)),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "garbage",
+            Box::new(answered(200, "garbage")),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "truncated",
+            Box::new(answered(200, r#"{"success":true,"transac"#)),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "no transaction",
+            Box::new(answered(
+                200,
+                r#"{"success":true,"transaction":"","network":"eip155:84532"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "other network",
+            Box::new(answered(
+                200,
+                r#"{"success":true,"transaction":"0xab","network":"eip155:8453"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "pending",
+            Box::new(answered(
+                200,
+                r#"{"success":false,"errorReason":"settlement_pending","transaction":"0xab","network":"eip155:84532"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "nonce used",
+            Box::new(answered(
+                200,
+                r#"{"success":false,"errorReason":"invalid_exact_evm_nonce_already_used","transaction":"","network":"eip155:84532"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "duplicate 409",
+            Box::new(answered(
+                409,
+                r#"{"success":false,"errorReason":"duplicate_settlement","transaction":"","network":"eip155:84532"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "unknown reason",
+            Box::new(answered(
+                200,
+                r#"{"success":false,"errorReason":"something_new","transaction":"","network":"eip155:84532"}"#,
+            )),
+            502,
+            "settlement_uncertain",
+            true,
+        ),
+        (
+            "404",
+            Box::new(answered(404, "not found")),
+            502,
+            "facilitator_error",
+            false,
+        ),
+        (
+            "refusal",
+            Box::new(answered(
+                200,
+                r#"{"success":false,"errorReason":"invalid_exact_evm_insufficient_balance","transaction":"","network":"eip155:84532"}"#,
+            )),
+            402,
+            "invalid_exact_evm_insufficient_balance",
+            false,
+        ),
+        (
+            "refusal 400",
+            Box::new(answered(
+                400,
+                r#"{"success":false,"errorReason":"invalid_exact_evm_signature","transaction":"","network":"eip155:84532"}"#,
+            )),
+            402,
+            "invalid_exact_evm_signature",
+            false,
+        ),
+    ];
+    for (name, reply, status, reason, recorded) in cases {
+        let mut store = Store::default();
+        let p = pay(6);
+        let run = drive(&mut get(Some(&p)), &mut store, 200, &*reply);
+        let a = &run.answer;
+        assert_eq!(
+            (a.status, a.reason.as_str()),
+            (status, reason),
+            "{name}: {a:?}"
+        );
+        assert!(a.header("PAYMENT-RESPONSE").is_none(), "{name}");
+        assert_eq!(run.settles.len(), 1, "{name}");
+        let key = run.key.unwrap();
+        if recorded {
+            let info = record_info(&store.records[&key]).unwrap();
+            assert_eq!(info.state, "uncertain", "{name}");
+            assert_eq!(info.payer, key_addr(0x11));
+            assert_eq!(info.nonce, format!("0x{}", "06".repeat(32)));
+            assert_eq!(info.amount, "10000");
+            assert_eq!(info.route, "https://example.com/report");
+            assert_eq!(info.time, NOW);
+            assert!(!info.cause.is_empty());
+            // Presented again: the same 502, never a second settlement nor a 402.
+            let again = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+            assert_eq!(
+                (again.answer.status, again.answer.outcome),
+                (502, Outcome::Uncertain),
+                "{name}"
+            );
+            assert!(again.settles.is_empty() && !again.handled, "{name}");
+        } else {
+            assert!(store.records.is_empty(), "{name}");
+            // Nothing settled: the same payment goes through once the facilitator works.
+            let again = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+            assert_eq!(again.answer.outcome, Outcome::Delivered, "{name}");
+        }
+    }
+}
+
+#[test]
+fn concurrent_presentations_settle_once() {
+    let mut store = Store::default();
+    let p = pay(7);
+    // Eight requests interleaved step by step: only one gets past its claim.
+    let mut lives: Vec<Lifecycle> = (0..8)
+        .map(|i| request("GET", Some(&p), NOW, &format!("r{i}")))
+        .collect();
+    let mut answers: Vec<Option<Answer>> = vec![None; 8];
+    let mut settles = 0;
+    for _ in 0..20 {
+        for (i, life) in lives.iter_mut().enumerate() {
+            match life.next() {
+                Action::Lookup { key } => {
+                    let r = store.records.get(key).cloned();
+                    life.feed_record(r.as_deref());
+                }
+                Action::Swap { key, expected, new } => {
+                    let (key, expected, new) = (
+                        key.to_owned(),
+                        expected.map(str::to_owned),
+                        new.map(str::to_owned),
+                    );
+                    let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                    life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+                }
+                Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+                Action::Settle { .. } => {
+                    settles += 1;
+                    let (r, d) = ok();
+                    life.feed_settle(r, d);
+                }
+                Action::Respond(a) => {
+                    answers[i] = Some(a.clone());
+                    life.responded();
+                }
+                Action::Directory { .. } | Action::Done => {}
+            }
+        }
+    }
+    assert_eq!(settles, 1);
+    let delivered = answers
+        .iter()
+        .flatten()
+        .filter(|a| a.outcome == Outcome::Delivered)
+        .count();
+    let busy = answers.iter().flatten().filter(|a| a.status == 409).count();
+    assert_eq!((delivered, busy), (1, 7), "{answers:?}");
+}
+
+#[test]
+fn a_settled_payment_whose_answer_was_lost_is_delivered_later_without_settling() {
+    let mut store = Store::default();
+    let p = pay(8);
+    let mut life = get(Some(&p));
+    // Run until the answer, then "crash": no `responded`.
+    let key;
+    loop {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+            Action::Settle { .. } => {
+                let (r, d) = ok();
+                life.feed_settle(r, d);
+            }
+            Action::Respond(_) => {
+                key = life.key().unwrap().to_owned();
+                break;
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(store.state(&key).as_deref(), Some("settled"));
+    // While the first request may still be answering: in progress.
+    let soon = drive(
+        &mut request("GET", Some(&p), NOW + 1, "r2"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(soon.answer.status, 409);
+    // After its lease, even past the payment's validBefore: delivered, not settled again.
+    let later = NOW + 3600;
+    let run = drive(
+        &mut request("GET", Some(&p), later, "r3"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(run.answer.outcome, Outcome::Redelivered);
+    assert!(run.settles.is_empty());
+    assert!(run.answer.header("PAYMENT-RESPONSE").is_some());
+    assert_eq!(store.state(&key).as_deref(), Some("delivered"));
+}
+
+#[test]
+fn a_forged_payment_cannot_take_a_settled_delivery() {
+    let mut store = Store::default();
+    let p = pay(9);
+    let mut life = get(Some(&p));
+    loop {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+            Action::Settle { .. } => {
+                let (r, d) = ok();
+                life.feed_settle(r, d);
+            }
+            Action::Respond(_) => break,
+            _ => unreachable!(),
+        }
+    }
+    // Same payer and nonce, another value: the signature no longer matches.
+    let json = header::decode_to_vec(&p, 1 << 14).unwrap();
+    let forged = String::from_utf8(json)
+        .unwrap()
+        .replace("\"value\":\"10000\"", "\"value\":\"10001\"");
+    let forged = b64(forged.as_bytes());
+    let run = drive(
+        &mut request("GET", Some(&forged), NOW + 3600, "x"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(run.answer.status, 402);
+    assert!(!run.handled);
+}
+
+#[test]
+fn an_abandoned_settlement_becomes_uncertain() {
+    let mut store = Store::default();
+    let p = pay(10);
+    let mut life = get(Some(&p));
+    let key;
+    loop {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+            Action::Settle { .. } => {
+                key = life.key().unwrap().to_owned();
+                break;
+            }
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(store.state(&key).as_deref(), Some("settling"));
+    let run = drive(
+        &mut request("GET", Some(&p), NOW + 3600, "r2"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(
+        (run.answer.status, run.answer.outcome),
+        (502, Outcome::Uncertain)
+    );
+    assert!(run.settles.is_empty());
+    assert_eq!(store.state(&key).as_deref(), Some("uncertain"));
+    // The first request's settlement comes back after all: the record says settled.
+    let (r, d) = ok();
+    life.feed_settle(r, d);
+    let a = drive(&mut life, &mut store, 200, &ok).answer;
+    assert_eq!(a.outcome, Outcome::Delivered);
+    assert_eq!(store.state(&key).as_deref(), Some("delivered"));
+}
+
+#[test]
+fn malformed_payments_and_v1() {
+    let mut store = Store::default();
+    for (value, reason) in [
+        ("bm90IGEgcGF5bWVudA==", "invalid_payload"),
+        ("not base64!", "invalid_payload"),
+    ] {
+        let a = drive(&mut get(Some(value)), &mut store, 200, &ok).answer;
+        assert_eq!(a.status, 402);
+        assert!(error_of(&a).starts_with(reason), "{}", error_of(&a));
+    }
+    let headers = [("X-PAYMENT", "e30=")];
+    let req = Request {
+        method: "GET",
+        url: "https://example.com/report",
+        headers: &headers,
+    };
+    let mut life = Lifecycle::new(&route(), &req, NOW, "r", &Settings::default());
+    let a = drive(&mut life, &mut store, 200, &ok).answer;
+    assert!(error_of(&a).starts_with("invalid_x402_version"));
+    assert!(store.records.is_empty());
+}
+
+#[test]
+fn an_unreadable_record_is_a_store_error() {
+    let mut store = Store::default();
+    let p = pay(11);
+    let run = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+    let key = run.key.unwrap();
+    store.records.insert(key, "garbage".into());
+    let a = drive(&mut get(Some(&p)), &mut store, 200, &ok).answer;
+    assert_eq!((a.status, a.outcome), (500, Outcome::StoreError));
+}
+
+#[test]
+fn routes_are_checked() {
+    for bad in [
+        r#"{"x402Version":2,"resource":{"url":"u"},"accepts":[]}"#.to_owned(),
+        route_json("10000", "merchant"),
+        route_json("10000", PAY_TO).replace("eip155:84532", "solana:abc"),
+        route_json("10000", PAY_TO).replace("\"exact\"", "\"deferred\""),
+    ] {
+        assert!(Route::from_json(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_json_form_drives_the_same_machine() {
+    let p = pay(12);
+    let request = format!(
+        r#"{{"method":"GET","url":"https://example.com/report","headers":[["Payment-Signature","{p}"]]}}"#
+    );
+    let mut life = Lifecycle::from_json(
+        &route(),
+        request.as_bytes(),
+        NOW,
+        "j",
+        Some(br#"{"settleTimeoutSeconds":5}"#),
+    )
+    .unwrap();
+    let mut store = Store::default();
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let step: serde_json::Value = serde_json::from_str(&life.next_json()).unwrap();
+        let action = step["action"].as_str().unwrap().to_owned();
+        seen.push(action.clone());
+        let reply = match action.as_str() {
+            "lookup" => {
+                serde_json::json!({"record": store.records.get(step["key"].as_str().unwrap())})
+            }
+            "swap" => {
+                let r = store.swap(
+                    step["key"].as_str().unwrap(),
+                    step["expected"].as_str(),
+                    step["new"].as_str(),
+                );
+                match r {
+                    Ok(()) => serde_json::json!({"swapped": true}),
+                    Err(c) => serde_json::json!({"swapped": false, "record": c}),
+                }
+            }
+            "handle" => serde_json::json!({"status": 200}),
+            "settle" => {
+                assert_eq!(step["timeoutMs"], 5000);
+                serde_json::json!({"status": 200, "body": settled_body()})
+            }
+            "respond" => {
+                assert_eq!(step["status"], 200);
+                assert_eq!(step["useHandlerResponse"], true);
+                let h = step["headers"].as_array().unwrap();
+                assert!(
+                    h.iter()
+                        .any(|p| p[0] == "Cache-Control" && p[1] == "private, no-store")
+                );
+                serde_json::json!({})
+            }
+            "done" => {
+                assert_eq!(step["outcome"], "delivered");
+                break;
+            }
+            other => panic!("{other}"),
+        };
+        life.feed_json(reply.to_string().as_bytes()).unwrap();
+    }
+    assert_eq!(
+        seen,
+        [
+            "lookup", "swap", "handle", "swap", "settle", "swap", "respond", "swap", "done"
+        ]
+    );
+    assert!(life.feed_json(b"{}").is_err());
+}
+
+#[test]
+fn settle_replies_are_classified() {
+    let net = Network::parse_caip2("eip155:84532").unwrap();
+    let c = |status, body: &str| {
+        classify_settle_reply(
+            SettleReply::Answered {
+                status,
+                body: body.as_bytes(),
+            },
+            net,
+        )
+    };
+    assert!(matches!(c(200, &settled_body()), Settled::Success(_)));
+    assert!(matches!(c(201, &settled_body()), Settled::Success(_)));
+    assert!(matches!(c(302, &settled_body()), Settled::Uncertain { .. }));
+    assert!(matches!(c(500, "{}"), Settled::Uncertain { .. }));
+    assert!(matches!(
+        c(429, "slow down"),
+        Settled::NotSettled {
+            reason: Reason::FacilitatorError,
+            ..
+        }
+    ));
+    assert!(matches!(
+        c(
+            200,
+            r#"{"success":false,"errorReason":"invalid_exact_evm_payload_signature","transaction":"","network":"eip155:84532"}"#
+        ),
+        Settled::Refused { .. }
+    ));
+    assert!(matches!(
+        c(
+            200,
+            r#"{"success":false,"errorReason":"invalid_transaction_state","transaction":"","network":"eip155:84532"}"#
+        ),
+        Settled::Uncertain { .. }
+    ));
+    assert!(matches!(
+        c(
+            200,
+            r#"{"success":false,"transaction":"","network":"eip155:84532"}"#
+        ),
+        Settled::Uncertain { .. }
+    ));
+}
+
+#[cfg(feature = "batch")]
+mod batch_route {
+    use super::*;
+    use crate::batch::{self, SignParams, ed25519::SigningKey};
+
+    const AGENT: &str = "https://agent.example";
+
+    fn route() -> Route {
+        Route::from_json(br#"{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepts":[{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}}]}"#).unwrap()
+    }
+
+    fn signed(created: u64) -> Vec<(String, String)> {
+        let json = br#"{"x402Version":2,"payload":{"amount":"5","asset":"USD"},"accepted":{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}}}"#;
+        let payment = b64(json);
+        let key = SigningKey::from_seed(&[42; 32]);
+        let unsigned = [("PAYMENT-SIGNATURE", payment.as_str())];
+        let req = batch::Request {
+            method: "GET",
+            url: "https://example.com/article",
+            headers: &unsigned,
+        };
+        let params = SignParams {
+            label: "sig1",
+            signature_agent: "\"https://agent.example\"",
+            signature_agent_key: None,
+            created,
+            expires: created + 60,
+            nonce: None,
+        };
+        let s = batch::sign_request_alloc(&req, &key, &params).unwrap();
+        vec![
+            ("PAYMENT-SIGNATURE".into(), payment),
+            ("Signature-Agent".into(), s.signature_agent),
+            ("Signature-Input".into(), s.signature_input),
+            ("Signature".into(), s.signature),
+        ]
+    }
+
+    fn jwks() -> Vec<u8> {
+        let mut out = Vec::new();
+        batch::directory::write_directory(
+            &[SigningKey::from_seed(&[42; 32]).public_key()],
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    fn run(headers: &[(String, String)], store: &mut Store, known: bool) -> (Answer, Vec<String>) {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let req = Request {
+            method: "GET",
+            url: "https://example.com/article",
+            headers: &pairs,
+        };
+        let mut life = Lifecycle::new(&route(), &req, NOW + 5, "b", &Settings::default());
+        let mut actions = Vec::new();
+        loop {
+            match life.next() {
+                Action::Directory { agent } => {
+                    assert_eq!(agent, AGENT);
+                    actions.push("directory".to_owned());
+                    let j = jwks();
+                    life.feed_directory(known.then_some(j.as_slice()));
+                }
+                Action::Lookup { key } => {
+                    actions.push("lookup".into());
+                    let r = store.records.get(key).cloned();
+                    life.feed_record(r.as_deref());
+                }
+                Action::Swap { key, expected, new } => {
+                    actions.push("swap".into());
+                    let (key, expected, new) = (
+                        key.to_owned(),
+                        expected.map(str::to_owned),
+                        new.map(str::to_owned),
+                    );
+                    let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                    life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+                }
+                Action::Handle => {
+                    actions.push("handle".into());
+                    life.feed_handler(HandlerResult::Status(200));
+                }
+                Action::Settle { .. } => panic!("batch-settlement has no facilitator"),
+                Action::Respond(a) => {
+                    let a = a.clone();
+                    life.responded();
+                    while let Action::Swap { key, expected, new } = life.next() {
+                        let (key, expected, new) = (
+                            key.to_owned(),
+                            expected.map(str::to_owned),
+                            new.map(str::to_owned),
+                        );
+                        let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                        life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+                    }
+                    return (a, actions);
+                }
+                Action::Done => unreachable!(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_signed_commitment_is_recorded_and_delivered_once() {
+        let mut store = Store::default();
+        let h = signed(NOW);
+        let (a, actions) = run(&h, &mut store, true);
+        assert_eq!((a.status, a.outcome), (200, Outcome::Delivered), "{a:?}");
+        assert_eq!(actions, ["directory", "lookup", "swap", "handle", "swap"]);
+        let pr = header::decode_to_vec(a.header("PAYMENT-RESPONSE").unwrap(), 1 << 14).unwrap();
+        assert_eq!(
+            core::str::from_utf8(&pr).unwrap(),
+            format!(
+                r#"{{"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":{}}}"#,
+                NOW + 5
+            )
+        );
+        let (key, record) = store.records.iter().next().unwrap();
+        assert!(
+            key.starts_with("cloudflare:402/USD/https://agent.example/"),
+            "{key}"
+        );
+        let info = record_info(record).unwrap();
+        assert_eq!(
+            (info.state.as_str(), info.amount.as_str()),
+            ("delivered", "5")
+        );
+        // The same signed request again: the earlier result, not a second delivery.
+        let (again, _) = run(&h, &mut store, true);
+        assert_eq!(
+            (again.status, again.outcome),
+            (409, Outcome::AlreadyDelivered)
+        );
+        // A new signature (another `created`) is a new commitment.
+        let (other, _) = run(&signed(NOW + 1), &mut store, true);
+        assert_eq!(other.outcome, Outcome::Delivered);
+    }
+
+    #[test]
+    fn an_unknown_agent_is_refused() {
+        let mut store = Store::default();
+        let (a, actions) = run(&signed(NOW), &mut store, false);
+        assert_eq!(a.status, 402);
+        assert_eq!(actions, ["directory"]);
+        assert!(
+            error_of(&a).starts_with("invalid_batch_settlement_cloudflare_signature_agent_unknown")
+        );
+    }
+}
