@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Writes the fuzz seeds, fuzz/seeds/<target>/, from the test vectors.
+
+Sources: the specification's examples (x402-core/tests/vectors/spec, listed in
+its manifest.json), the vectors produced by independent implementations
+(x402-core/tests/vectors/*.json), the structured-field test suite
+(vectors/sfv) and the HTTP message signature vectors (vectors/batch). Every
+seed is a file named after where it came from (identical contents are kept
+once). The directory is rewritten from scratch, so the output depends only on
+the vectors:
+
+    python3 fuzz/seeds.py
+"""
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+VECTORS = FUZZ.parent / "x402-core" / "tests" / "vectors"
+SPEC = VECTORS / "spec"
+OUT = FUZZ / "seeds"
+
+TARGETS = [
+    "address",
+    "amount",
+    "batch_verify",
+    "client_payment",
+    "header_decode",
+    "json_parse",
+    "json_types",
+    "mcp",
+    "network",
+    "payment_mutation",
+    "signature",
+    "signature_base",
+    "structured_fields",
+    "typed_data",
+    "verify_body",
+]
+
+seeds = {t: {} for t in TARGETS}
+seen = {t: set() for t in TARGETS}
+
+
+def add(target, name, data):
+    if isinstance(data, str):
+        data = data.encode()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-")
+    if data not in seen[target]:
+        seen[target].add(data)
+        seeds[target].setdefault(name, data)
+
+
+def compact(value):
+    """Compact JSON as JSON.stringify writes it (key order kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def walk(value):
+    """Every value inside a JSON value, the value itself first."""
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from walk(v)
+
+
+def strings(value):
+    return [v for v in walk(value) if isinstance(v, str)]
+
+
+def json_seeds(name, doc):
+    """A document for the JSON targets, with its protocol objects on their own."""
+    add("json_parse", name, compact(doc))
+    add("json_types", name, compact(doc))
+    for i, v in enumerate(walk(doc)):
+        if not isinstance(v, dict) or v is doc:
+            continue
+        keys = set(v)
+        known = (
+            {"scheme", "network"} <= keys
+            or {"authorization", "signature"} <= keys
+            or {"permit2Authorization", "signature"} <= keys
+            or {"from", "to", "value", "validAfter"} <= keys
+            or {"amount", "asset"} <= keys
+            or {"url"} <= keys
+            or {"isValid"} <= keys
+            or {"success"} <= keys
+            or {"kinds"} <= keys
+            or {"name", "version"} <= keys
+        )
+        if known:
+            add("json_types", f"{name}-{i}", compact(v))
+        if "accepts" in keys:
+            add("client_payment", f"{name}-{i}", compact(v))
+    if isinstance(doc, dict) and "accepts" in doc:
+        add("client_payment", name, compact(doc))
+    scalars(name, doc)
+
+
+def scalars(name, doc):
+    """Addresses, amounts, networks and signatures found in a document."""
+    for s in strings(doc):
+        h = hashlib.sha1(s.encode()).hexdigest()[:10]
+        if re.fullmatch(r"0x[0-9a-fA-F]{40}", s):
+            add("address", f"addr-{h}", s)
+        elif re.fullmatch(r"0x[0-9a-fA-F]{130}", s):
+            add("signature", f"sighex-{h}", s)
+        elif re.fullmatch(r"[0-9]{1,80}", s):
+            add("amount", f"dec-{h}", s)
+        elif re.fullmatch(r"[-a-z0-9]{3,32}:[-_a-zA-Z0-9+/=.]{1,64}", s):
+            add("network", f"caip2-{h}", s)
+
+
+def spec_examples():
+    manifest = json.loads((SPEC / "manifest.json").read_text())
+    for e in manifest["examples"]:
+        f = SPEC / e["file"]
+        raw = f.read_bytes().rstrip(b"\n")
+        stem = "spec-" + f.stem
+        for n in e.get("networks") or []:
+            add("network", f"spec-{n}", n)
+        if e["format"] == "json":
+            doc = json.loads(raw)
+            add("json_parse", stem + "-pretty", raw)
+            json_seeds(stem, doc)
+            if e["kind"].startswith("Mcp"):
+                for i, v in enumerate(walk(doc)):
+                    if isinstance(v, dict) and (
+                        "isError" in v or "x402/payment" in v or "x402/payment-response" in v
+                    ):
+                        add("mcp", f"{stem}-{i}", compact(v))
+            if e["kind"] == "VerifyRequest":
+                add("verify_body", stem, compact(doc))
+        elif e["format"] == "text":
+            # Examples that are not valid JSON (templates, comments): good negatives.
+            add("json_parse", stem, raw)
+        elif e["format"] == "base64" and e["kind"] == "Header":
+            add("header_decode", stem, raw)
+            if "payment-required" in e["file"]:
+                add("client_payment", stem, raw)
+
+
+def vector_file(name):
+    return json.loads((VECTORS / name).read_text())["vectors"]
+
+
+def vectors():
+    for v in vector_file("sdk-headers.json"):
+        stem = "sdk-" + v["name"]
+        add("header_decode", stem, v["value"])
+        if v["header"] == "PAYMENT-REQUIRED":
+            add("client_payment", stem, v["value"])
+        json_seeds(stem, v["json"])
+
+    for v in vector_file("official-payments.json"):
+        stem = "payment-" + v["name"]
+        add("header_decode", stem, v["header"])
+        body = {
+            "x402Version": v["x402Version"],
+            "paymentPayload": v["paymentPayload"],
+            "paymentRequirements": v["paymentRequirements"],
+        }
+        add("verify_body", stem, compact(body))
+        add("client_payment", stem, compact(v["paymentRequired"]))
+        json_seeds(stem, body)
+        json_seeds(stem + "-required", v["paymentRequired"])
+        json_seeds(stem + "-verdict", v["verdict"])
+
+    for v in vector_file("official-verdicts.json"):
+        stem = "verdict-" + v["name"]
+        add("verify_body", stem, compact(v["request"]))
+        json_seeds(stem, v["request"])
+        json_seeds(stem + "-response", v["verdict"])
+
+    for file in ("eip712.json", "eip712-eth-account.json"):
+        for v in vector_file(file):
+            stem = "eip712-" + v["name"]
+            digest = bytes.fromhex(v["digest"][2:])
+            sig = bytes.fromhex(v["signature"][2:])
+            add("signature", stem, digest + sig)
+            add("signature", stem + "-hex", v["signature"])
+            doc = {
+                "types": v["types"],
+                "primaryType": v["primaryType"],
+                "domain": v["domain"],
+                "message": v["message"],
+            }
+            add("typed_data", stem, compact(doc))
+            scalars(stem, doc)
+
+
+def batch():
+    """Structured fields (the httpwg test suite) and HTTP message signatures."""
+    for f in sorted((VECTORS / "sfv").glob("*.json")):
+        for t in json.loads(f.read_text()):
+            if "raw" in t:
+                add("structured_fields", f"sfv-{f.stem}-{t['name']}", ", ".join(t["raw"]))
+            if "canonical" in t:
+                add("structured_fields", f"sfv-{f.stem}-{t['name']}-canonical", ", ".join(t["canonical"]))
+    rfc = json.loads((VECTORS / "batch" / "rfc9421.json").read_text())
+    for v in rfc["vectors"]:
+        doc = {"source": v["source"], "message": v["message"],
+               "signatureParams": v["signatureParams"]}
+        if "base" in v:
+            doc["base"] = v["base"]
+        add("signature_base", "rfc9421-" + v["name"], compact(doc))
+        add("structured_fields", "rfc9421-" + v["name"], v["signatureParams"])
+    wba = json.loads((VECTORS / "batch" / "web-bot-auth.json").read_text())
+    for v in wba["vectors"]:
+        stem = "web-bot-auth-" + v["name"]
+        for name, value in v["request"]["headers"]:
+            if name.lower() in ("signature-input", "signature", "signature-agent"):
+                add("structured_fields", f"{stem}-{name.lower()}", value)
+                if name.lower() == "signature-input":
+                    add("signature_base", stem, compact({"message": v["request"], "signatureInput": value}))
+        doc = {"request": v["request"], "requirements": v["offer"],
+               "directories": {v["agent"]: {"keys": [v["jwk"]]}}, "now": int(v["now"])}
+        add("batch_verify", stem, compact(doc))
+    draft = json.loads((VECTORS / "batch" / "web-bot-auth-draft.json").read_text())
+    for i, v in enumerate(draft["vectors"]):
+        msg = {"method": "GET", "url": v["target_url"], "headers": [["Signature", v["signature"]]]}
+        add("signature_base", f"web-bot-auth-draft-{i}", compact({"message": msg, "signatureInput": v["signature_input"]}))
+        add("structured_fields", f"web-bot-auth-draft-{i}-input", v["signature_input"])
+        add("structured_fields", f"web-bot-auth-draft-{i}-signature", v["signature"])
+
+
+def extras():
+    # Amounts at the edges of u64, u128 and uint256, alone and in pairs.
+    for n in ["0", "1", str(2**64 - 1), str(2**64), str(2**128 - 1), str(2**128),
+              str(2**256 - 1), str(2**256)]:
+        add("amount", "edge-" + n[:12] + "-" + str(len(n)), n)
+    add("amount", "pair-u64", f"{2**64 - 1},{2**64}")
+    add("amount", "pair-max", f"{2**256 - 1},1")
+    for name, caip in [("base", "eip155:8453"), ("base-sepolia", "eip155:84532"),
+                       ("solana", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp")]:
+        add("network", "v1-" + name, name)
+        add("network", "caip2-" + name, caip)
+    add("network", "cloudflare", "cloudflare:402")
+    # The structure-aware target reads its input through `arbitrary`: any bytes
+    # make a payment; a few fixed ones start the corpus.
+    block = b"x402-fuzz"
+    for i in range(16):
+        block = hashlib.sha512(block).digest()
+        add("payment_mutation", f"seed-{i:02}", block * 8)
+
+
+def main():
+    if not SPEC.is_dir():
+        sys.exit(f"no vectors at {VECTORS}")
+    spec_examples()
+    vectors()
+    batch()
+    extras()
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    total = 0
+    for target, files in seeds.items():
+        d = OUT / target
+        d.mkdir(parents=True)
+        for name, data in sorted(files.items()):
+            (d / name).write_bytes(data)
+        total += len(files)
+        print(f"{target:18} {len(files):4} seeds")
+    print(f"{'total':18} {total:4}")
+
+
+if __name__ == "__main__":
+    main()
