@@ -39,6 +39,7 @@ pub mod json;
 #[cfg(feature = "alloc")]
 pub mod lifecycle;
 pub mod mcp;
+pub mod message;
 pub mod network;
 pub mod rpc;
 pub mod settle;

@@ -56,6 +56,7 @@
 //! underfunded payment costs no gas; `v` is always sent as 27/28; upto's
 //! `invalid_upto_evm_transaction_failed` is used for upto transactions.
 
+use crate::message::Message;
 use core::fmt::{self, Write as _};
 
 use crate::amount::Amount;
@@ -196,79 +197,13 @@ impl Options {
     }
 }
 
-/// A message for people, on the stack (truncated at 240 bytes).
-#[derive(Clone, Copy)]
-pub struct Detail {
-    buf: [u8; 240],
-    len: u8,
-}
-
-impl Detail {
-    const EMPTY: Detail = Detail {
-        buf: [0; 240],
-        len: 0,
-    };
-
-    fn of(d: &dyn fmt::Display) -> Detail {
-        let mut m = Detail::EMPTY;
-        let _ = write!(m, "{d}");
-        m
-    }
-
-    /// The text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or("")
-    }
-
-    /// Whether there is no text.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl fmt::Write for Detail {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let used = usize::from(self.len);
-        let mut n = s.len().min(self.buf.len() - used);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(used..used + n), s.as_bytes().get(..n)) {
-            dst.copy_from_slice(src);
-            self.len = (used + n) as u8;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Detail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for Detail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl PartialEq for Detail {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
 /// The verdict of verification with the chain: a `VerifyResponse`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ChainVerdict {
     /// `None` when valid; else the reference's reason.
     pub reason: Option<Reason>,
     /// Why, for people (`invalidMessage`; empty when valid).
-    pub message: Detail,
+    pub message: Message,
     /// The payer, when known.
     pub payer: Option<Address>,
 }
@@ -307,7 +242,7 @@ pub struct Settlement {
     /// Why not (`errorReason`).
     pub reason: Option<Reason>,
     /// Why not, for people (`errorMessage`).
-    pub message: Detail,
+    pub message: Message,
     /// The payer.
     pub payer: Option<Address>,
     /// The transaction hash, once one was sent (also on failure).
@@ -547,7 +482,7 @@ pub struct Machine {
     calldata_len: usize,
     aux: [u8; 68],
     aux_len: usize,
-    failure: Detail,
+    failure: Message,
     mapped: Option<Reason>,
     network: Option<Network>,
     payer: Option<Address>,
@@ -583,7 +518,7 @@ impl Machine {
             calldata_len: 0,
             aux: [0; 68],
             aux_len: 0,
-            failure: Detail::EMPTY,
+            failure: Message::EMPTY,
             mapped: None,
             network: None,
             payer: None,
@@ -706,8 +641,11 @@ impl Machine {
                 }
                 if charge.is_zero() {
                     // Nothing to charge: settled without a transaction, as the reference does.
-                    self.outcome =
-                        Some(Outcome::Settled(self.settlement(true, None, Detail::EMPTY)));
+                    self.outcome = Some(Outcome::Settled(self.settlement(
+                        true,
+                        None,
+                        Message::EMPTY,
+                    )));
                     return;
                 }
             } else {
@@ -918,12 +856,12 @@ impl Machine {
                     let data = e.revert_data(&mut buf).unwrap_or_default();
                     let revert = abi::decode_revert(data);
                     self.failure = if !e.is_revert() {
-                        Detail::of(&format_args!("{method} failed: {e}"))
+                        Message::new(&format_args!("{method} failed: {e}"))
                     } else if revert == Revert::Empty {
                         // Nodes put the reason in the message when they attach no data.
-                        Detail::of(&e.message)
+                        Message::new(&e.message)
                     } else {
-                        Detail::of(&revert)
+                        Message::new(&revert)
                     };
                     self.mapped = map_revert(p, &revert, self.failure.as_str());
                     self.begin_diagnosis(p);
@@ -1175,7 +1113,11 @@ impl Machine {
         }
         let (from, to, value) = p.expected_transfer();
         if r.has_transfer(&p.asset, &from, &to, &value) {
-            self.outcome = Some(Outcome::Settled(self.settlement(true, None, Detail::EMPTY)));
+            self.outcome = Some(Outcome::Settled(self.settlement(
+                true,
+                None,
+                Message::EMPTY,
+            )));
             self.stage = Stage::Done;
         } else {
             self.finish(
@@ -1185,7 +1127,7 @@ impl Machine {
         }
     }
 
-    fn settlement(&self, success: bool, reason: Option<Reason>, message: Detail) -> Settlement {
+    fn settlement(&self, success: bool, reason: Option<Reason>, message: Message) -> Settlement {
         let upto = self.payment.as_ref().filter(|p| p.is_upto());
         Settlement {
             success,
@@ -1206,7 +1148,7 @@ impl Machine {
     }
 
     fn finish(&mut self, reason: Reason, message: &dyn fmt::Display) {
-        let mut message = Detail::of(message);
+        let mut message = Message::new(message);
         let diagnosing = matches!(
             self.stage,
             Stage::AuthorizationState
@@ -1235,7 +1177,7 @@ impl Machine {
     fn finish_valid(&mut self) {
         self.outcome = Some(Outcome::Verified(ChainVerdict {
             reason: None,
-            message: Detail::EMPTY,
+            message: Message::EMPTY,
             payer: self.payer,
         }));
         self.stage = Stage::Done;

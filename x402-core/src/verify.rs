@@ -31,13 +31,14 @@
 //! this verifier checks ECDSA signatures of EOAs only. A host that supports smart
 //! wallets runs the reference's `getCode(from)` first.
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
 use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
 use crate::evm::{Address, B256, Signature};
 use crate::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson};
+pub use crate::message::Message;
 use crate::network::Network;
 use crate::types::FromJson;
 use crate::types::facilitator::{PaymentPayload, PaymentRequirements, VerifyRequest};
@@ -155,70 +156,6 @@ impl ToJson for ChainCheck {
     }
 }
 
-/// A message for people, kept on the stack (truncated at 200 bytes).
-#[derive(Clone, Copy)]
-pub struct Message {
-    buf: [u8; 200],
-    len: u8,
-}
-
-impl Message {
-    const fn empty() -> Message {
-        Message {
-            buf: [0; 200],
-            len: 0,
-        }
-    }
-
-    fn from_display(d: &dyn fmt::Display) -> Message {
-        let mut m = Message::empty();
-        let _ = write!(m, "{d}");
-        m
-    }
-
-    /// The text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or_default();
-        match core::str::from_utf8(bytes) {
-            Ok(s) => s,
-            // Truncation happens at char boundaries; keep the valid prefix regardless.
-            Err(e) => bytes
-                .get(..e.valid_up_to())
-                .and_then(|b| core::str::from_utf8(b).ok())
-                .unwrap_or(""),
-        }
-    }
-}
-
-impl fmt::Write for Message {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let used = usize::from(self.len);
-        let room = self.buf.len() - used;
-        let mut n = s.len().min(room);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(used..used + n), s.as_bytes().get(..n)) {
-            dst.copy_from_slice(src);
-            self.len = (used + n) as u8;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Message {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl PartialEq for Message {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
 /// The outcome of offline verification.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Verdict {
@@ -235,7 +172,7 @@ impl Verdict {
     fn valid(payer: Address, checks: [Option<ChainCheck>; 4]) -> Verdict {
         Verdict {
             reason: None,
-            message: Message::empty(),
+            message: Message::EMPTY,
             payer: Some(payer),
             checks,
         }
@@ -244,7 +181,7 @@ impl Verdict {
     fn invalid(reason: Reason, message: &dyn fmt::Display, payer: Option<Address>) -> Verdict {
         Verdict {
             reason: Some(reason),
-            message: Message::from_display(message),
+            message: Message::new(message),
             payer,
             checks: [None; 4],
         }

@@ -74,7 +74,7 @@ pub mod signature_base;
 #[cfg(feature = "alloc")]
 pub use json_api::{sign_request_json, verify_batch_settlement_json};
 pub use scheme::{
-    BatchVerdict, Commitment, Config, KeyLookup, KeyLookupError, Note, PaymentResponse, SignParams,
+    BatchVerdict, Commitment, Config, KeyLookup, KeyLookupError, PaymentResponse, SignParams,
     SignedHeaders, network_error_code, sign_request, verify_batch_settlement,
 };
 #[cfg(feature = "alloc")]

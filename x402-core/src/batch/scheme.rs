@@ -1,7 +1,7 @@
 //! The `batch-settlement` scheme on `cloudflare:402`: verify a signed request
 //! (server) and sign one (client).
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 
 use super::directory::{Directory, thumbprint};
 use super::ed25519::{PublicKey, SigningKey};
@@ -14,6 +14,7 @@ use crate::json::{
     Counter, JsonObject, JsonStr, JsonValue, Limits, ObjectWriter, Sink, SinkFull, SliceSink,
     ToJson,
 };
+use crate::message::Message as Text;
 use crate::types::FromJson;
 use crate::types::payload::BatchSettlementPayload;
 
@@ -85,63 +86,6 @@ impl KeyLookup for Directory<'_> {
     }
 }
 
-/// A message for people, kept on the stack (truncated at 160 bytes).
-#[derive(Clone, Copy)]
-pub struct Note {
-    buf: [u8; 160],
-    len: u8,
-}
-
-impl Note {
-    const fn empty() -> Note {
-        Note {
-            buf: [0; 160],
-            len: 0,
-        }
-    }
-
-    fn of(d: &dyn fmt::Display) -> Note {
-        let mut n = Note::empty();
-        let _ = write!(n, "{d}");
-        n
-    }
-
-    /// The text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or("")
-    }
-}
-
-impl fmt::Write for Note {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let used = usize::from(self.len);
-        let room = self.buf.len().saturating_sub(used);
-        let mut n = s.len().min(room);
-        while !s.is_char_boundary(n) {
-            n -= 1;
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(used..used + n), s.as_bytes().get(..n)) {
-            dst.copy_from_slice(src);
-            self.len = u8::try_from(used + n).unwrap_or(u8::MAX);
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Note {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl PartialEq for Note {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
 /// What a valid payment commits to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Commitment<'a> {
@@ -167,7 +111,7 @@ pub struct BatchVerdict<'a> {
     /// `None` when valid; else why not.
     pub reason: Option<Reason>,
     /// Why, for people (empty when valid).
-    pub message: Note,
+    pub message: Text,
     /// The payer: the `Signature-Agent` the request names (identity used for
     /// the key lookup), when there is one.
     pub payer: Option<&'a str>,
@@ -179,7 +123,7 @@ impl<'a> BatchVerdict<'a> {
     fn fail(reason: Reason, message: &dyn fmt::Display, payer: Option<&'a str>) -> Self {
         BatchVerdict {
             reason: Some(reason),
-            message: Note::of(message),
+            message: Text::new(message),
             payer,
             commitment: None,
         }
@@ -675,7 +619,7 @@ pub fn verify_batch_settlement<'a>(
     match check_payment(payment_header, requirements_json, payment_buf) {
         Ok((amount, asset)) => BatchVerdict {
             reason: None,
-            message: Note::empty(),
+            message: Text::EMPTY,
             payer: Some(agent),
             commitment: Some(Commitment {
                 amount,
