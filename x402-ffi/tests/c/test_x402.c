@@ -712,7 +712,7 @@ static char *verify_alloc(const char *body, uint64_t now, const char *config, si
   return out;
 }
 
-static unsigned long n_verdicts, n_payments, n_headers, n_eip712;
+static unsigned long n_verdicts, n_payments, n_headers, n_eip712, n_batch;
 
 static void vector_verdict(char **f) {
   const char *name = f[1];
@@ -856,6 +856,9 @@ static void vector_eip712(char **f) {
   n_eip712++;
 }
 
+static void vector_batch_key(char **f);
+static void vector_batch(char **f);
+
 static void run_vectors(const char *path) {
   FILE *fp = fopen(path, "r");
   CHECK(fp != NULL, "open %s", path);
@@ -885,16 +888,26 @@ static void run_vectors(const char *path) {
         CHECK(nf == 11, "E fields %d", nf);
         if (nf == 11) vector_eip712(f);
         break;
+      case 'K':
+        CHECK(nf == 5, "K fields %d", nf);
+        if (nf == 5) vector_batch_key(f);
+        break;
+      case 'B':
+        CHECK(nf == 8, "B fields %d", nf);
+        if (nf == 8) vector_batch(f);
+        break;
       default:
         CHECK(0, "unknown record %s", f[0]);
     }
   }
   free(line);
   fclose(fp);
-  CHECK(n_verdicts >= 100 && n_payments >= 10 && n_headers >= 20 && n_eip712 >= 80,
-        "vector counts %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712);
-  printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712\n", n_verdicts,
-         n_payments, n_headers, n_eip712);
+  CHECK(n_verdicts >= 100 && n_payments >= 10 && n_headers >= 20 && n_eip712 >= 80 &&
+            n_batch >= 26,
+        "vector counts %lu %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712,
+        n_batch);
+  printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712, %lu batch-settlement\n",
+         n_verdicts, n_payments, n_headers, n_eip712, n_batch);
 }
 
 /* -------------------------------------------------------------------------- */
@@ -1035,6 +1048,570 @@ static void test_chain(void) {
         "NULL chain feed");
 }
 
+/* -------------------------------------------------------------------------- */
+/* batch-settlement on cloudflare:402 (x402_sign_request,                      */
+/* x402_verify_batch_settlement)                                              */
+
+/* The Ed25519 test key of RFC 9421 Appendix B.1.4 (the K record of the shared
+ * vectors): its JWK d and x, and its RFC 7638 thumbprint (the keyid). */
+static char BATCH_D[64], BATCH_X[64], BATCH_KID[64];
+
+static const char *BATCH_HOST = "example.com";
+static const char *BATCH_URL = "https://example.com/article";
+/* The agent's identity; its Signature-Agent value is this URI as an sf-string. */
+static const char *BATCH_AGENT = "https://agent.example";
+static const char *BATCH_REQUIREMENT =
+    "{\"scheme\":\"batch-settlement\",\"network\":\"cloudflare:402\",\"amount\":\"5\",\"asset\":"
+    "\"USD\",\"payTo\":\"merchant\",\"maxTimeoutSeconds\":30}";
+static const uint64_t BATCH_CREATED = 1750000000, BATCH_EXPIRES = 1750000060;
+static const uint64_t BATCH_NOW = 1750000010;
+/* base64 of {"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010} */
+static const char *BATCH_RECEIPT =
+    "eyJhbW91bnQiOiI1IiwiYXNzZXQiOiJVU0QiLCJuZXR3b3JrIjoiY2xvdWRmbGFyZTo0MDIiLCJ0aW1lc3RhbXAiOj"
+    "E3NTAwMDAwMTB9";
+
+static void vector_batch_key(char **f) {
+  if (strcmp(f[1], "test-key-ed25519") != 0) return;
+  snprintf(BATCH_D, sizeof BATCH_D, "%s", f[2]);
+  snprintf(BATCH_X, sizeof BATCH_X, "%s", f[3]);
+  snprintf(BATCH_KID, sizeof BATCH_KID, "%s", f[4]);
+}
+
+/* The JSON string value of member `key` in the NUL-terminated `json` (its
+ * first occurrence), quotes and escapes included, as written: `*len` bytes at
+ * the returned pointer. NULL when absent. The raw token can be pasted into
+ * another JSON document unchanged. */
+static const char *json_string(const char *json, const char *key, size_t *len) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":\"", key);
+  const char *p = strstr(json, pat);
+  if (!p) return NULL;
+  const char *start = p + strlen(pat) - 1;
+  for (const char *c = start + 1; *c; c++) {
+    if (*c == '\\' && c[1]) {
+      c++;
+      continue;
+    }
+    if (*c == '"') {
+      *len = (size_t)(c - start + 1);
+      return start;
+    }
+  }
+  return NULL;
+}
+
+/* Whether member `key` of `json` is the JSON string token `want` (quoted). */
+static int json_string_is(const char *json, const char *key, const char *want) {
+  size_t n = 0;
+  const char *t = json_string(json, key, &n);
+  return t && n == strlen(want) && memcmp(t, want, n) == 0;
+}
+
+/* Writes the PAYMENT-SIGNATURE value committing to BATCH_REQUIREMENT, with
+ * `accepted_amount` in its accepted requirement and `payload_amount` in its
+ * payload, NUL-terminated. */
+static void batch_commitment(const char *accepted_amount, const char *payload_amount, char *out,
+                             size_t cap) {
+  char doc[1024];
+  int dn = snprintf(doc, sizeof doc,
+                    "{\"x402Version\":2,\"resource\":{\"url\":\"%s\"},\"accepted\":{\"scheme\":"
+                    "\"batch-settlement\",\"network\":\"cloudflare:402\",\"amount\":\"%s\","
+                    "\"asset\":\"USD\",\"payTo\":\"merchant\",\"maxTimeoutSeconds\":30},"
+                    "\"payload\":{\"amount\":\"%s\",\"asset\":\"USD\"}}",
+                    BATCH_URL, accepted_amount, payload_amount);
+  size_t n = 0;
+  char err[256] = "";
+  x402_result r = x402_encode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, u8(doc), (size_t)dn,
+                                     (uint8_t *)out, cap - 1, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK, "encode the commitment: %s %s", msg(r), err);
+  out[r == X402_RESULT_OK ? n : 0] = 0;
+}
+
+/* The sign input for a GET of `url` (Host `host`) carrying `payment`. */
+static int batch_sign_input(char *in, size_t cap, const char *url, const char *host,
+                            const char *payment, uint64_t created, uint64_t expires) {
+  return snprintf(in, cap,
+                  "{\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"headers\":[[\"Host\",\"%s\"],"
+                  "[\"PAYMENT-SIGNATURE\",\"%s\"]]},\"privateKey\":\"%s\",\"signatureAgent\":"
+                  "\"\\\"%s\\\"\",\"created\":%llu,\"expires\":%llu,\"nonce\":\"c-test-1\"}",
+                  url, host, payment, BATCH_D, BATCH_AGENT, (unsigned long long)created,
+                  (unsigned long long)expires);
+}
+
+/* Signs; the output JSON is NUL-terminated in `out`. */
+static x402_result batch_sign(const char *url, const char *host, const char *payment,
+                              uint64_t created, uint64_t expires, char *out, size_t cap,
+                              size_t *n) {
+  char in[4096], err[256] = "";
+  int len = batch_sign_input(in, sizeof in, url, host, payment, created, expires);
+  x402_result r =
+      x402_sign_request(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n, err, sizeof err);
+  out[r == X402_RESULT_OK ? *n : 0] = 0;
+  CHECK(r == X402_RESULT_OK, "sign: %s %s", msg(r), err);
+  return r;
+}
+
+/* The header lines of the request as the server receives it: Host, the
+ * payment, and the three headers of the signer's output `signed_json`. */
+static void batch_headers(char *out, size_t cap, const char *host, const char *payment,
+                          const char *signed_json) {
+  size_t an = 0, in = 0, sn = 0;
+  const char *a = json_string(signed_json, "signatureAgent", &an);
+  const char *i = json_string(signed_json, "signatureInput", &in);
+  const char *s = json_string(signed_json, "signature", &sn);
+  CHECK(a && i && s, "signed headers in %s", signed_json);
+  if (!a || !i || !s) {
+    out[0] = 0;
+    return;
+  }
+  snprintf(out, cap,
+           "[\"Host\",\"%s\"],[\"PAYMENT-SIGNATURE\",\"%s\"],[\"Signature-Agent\",%.*s],"
+           "[\"Signature-Input\",%.*s],[\"Signature\",%.*s]",
+           host, payment, (int)an, a, (int)in, i, (int)sn, s);
+}
+
+/* The directories input: `agent` publishes the key whose JWK x is `x`. */
+static void batch_directories(char *out, size_t cap, const char *agent, const char *x) {
+  snprintf(out, cap,
+           "{\"%s\":{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}]}}", agent, x);
+}
+
+/* Verifies a GET of `url` with header lines `headers` (the members of the
+ * JSON array) against `requirements`, with `directories`, at `now`, with the
+ * verifier settings `config` (NULL: none). The output is NUL-terminated. */
+static x402_result batch_verify(const char *url, const char *headers, const char *requirements,
+                                const char *directories, uint64_t now, const char *config,
+                                char *out, size_t cap, size_t *n) {
+  static char in[16384];
+  char cfg[128] = "";
+  if (config) snprintf(cfg, sizeof cfg, ",\"config\":%s", config);
+  int len = snprintf(in, sizeof in,
+                     "{\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"headers\":[%s]},"
+                     "\"requirements\":%s,\"directories\":%s,\"now\":%llu%s}",
+                     url, headers, requirements, directories, (unsigned long long)now, cfg);
+  CHECK(len > 0 && (size_t)len < sizeof in, "verify input fits");
+  char err[256] = "";
+  x402_result r = x402_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n,
+                                               err, sizeof err);
+  out[r == X402_RESULT_OK ? *n : 0] = 0;
+  CHECK(r == X402_RESULT_OK, "verify: %s %s", msg(r), err);
+  return r;
+}
+
+/* Checks an invalid verdict: its exact reason, the network's error code, a
+ * message, and no PAYMENT-RESPONSE. */
+static void check_batch_invalid(const char *what, const char *out, const char *reason,
+                                const char *code) {
+  char want[256];
+  snprintf(want, sizeof want, "{\"verdict\":{\"isValid\":false,\"invalidReason\":\"%s\",", reason);
+  CHECK(strncmp(out, want, strlen(want)) == 0, "%s: want %s, got %s", what, reason, out);
+  snprintf(want, sizeof want, "\"%s\"", code);
+  CHECK(json_string_is(out, "errorCode", want), "%s: error code %s in %s", what, code, out);
+  size_t n = 0;
+  CHECK(json_string(out, "invalidMessage", &n) && n > 2, "%s: a message", what);
+  CHECK(strstr(out, "paymentResponse") == NULL, "%s: no PAYMENT-RESPONSE when invalid", what);
+}
+
+static void test_batch_sign_and_verify(void) {
+  char payment[1024], out[8192], headers[8192], dirs[512], want[1024];
+  size_t n = 0;
+  batch_commitment("5", "5", payment, sizeof payment);
+  batch_directories(dirs, sizeof dirs, BATCH_AGENT, BATCH_X);
+
+  /* Signing: the three header values and the key id. */
+  if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, out, sizeof out,
+                 &n) != X402_RESULT_OK)
+    return;
+  snprintf(want, sizeof want, "\"%s\"", BATCH_KID);
+  CHECK(json_string_is(out, "keyid", want), "keyid is the thumbprint: %s", out);
+  snprintf(want, sizeof want, "\"\\\"%s\\\"\"", BATCH_AGENT);
+  CHECK(json_string_is(out, "signatureAgent", want), "Signature-Agent: %s", out);
+  snprintf(want, sizeof want,
+           "\"sig1=(\\\"@authority\\\" \\\"signature-agent\\\" \\\"payment-signature\\\");"
+           "created=%llu;expires=%llu;keyid=\\\"%s\\\";alg=\\\"ed25519\\\";nonce=\\\"c-test-1\\\";"
+           "tag=\\\"web-bot-auth\\\"\"",
+           (unsigned long long)BATCH_CREATED, (unsigned long long)BATCH_EXPIRES, BATCH_KID);
+  CHECK(json_string_is(out, "signatureInput", want), "Signature-Input: %s", out);
+  size_t sn = 0;
+  const char *sig = json_string(out, "signature", &sn);
+  /* sig1=:<88 characters of base64>: between the quotes. */
+  CHECK(sig && sn == 2 + 6 + 88 + 1 && memcmp(sig, "\"sig1=:", 7) == 0 && sig[sn - 2] == ':',
+        "Signature: %.*s", (int)sn, sig ? sig : "");
+  /* Ed25519 is deterministic: the same input, the same output. */
+  char again[8192];
+  size_t n2 = 0;
+  batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, again, sizeof again,
+             &n2);
+  CHECK(n2 == n && memcmp(out, again, n) == 0, "deterministic signature");
+  char signed_json[8192];
+  memcpy(signed_json, out, n + 1);
+  batch_headers(headers, sizeof headers, BATCH_HOST, payment, signed_json);
+
+  /* Verifying: valid against the 402's PaymentRequired, an array of
+   * requirements, or the one requirement; the verdict and the PAYMENT-RESPONSE. */
+  char offer[2048], list[1024];
+  snprintf(offer, sizeof offer,
+           "{\"x402Version\":2,\"resource\":{\"url\":\"%s\"},\"accepts\":[%s,%s]}", BATCH_URL,
+           PR_REQUIREMENTS, BATCH_REQUIREMENT);
+  snprintf(list, sizeof list, "[%s]", BATCH_REQUIREMENT);
+  const char *forms[] = {offer, list, BATCH_REQUIREMENT};
+  char expected[1024];
+  snprintf(expected, sizeof expected,
+           "{\"verdict\":{\"isValid\":true,\"payer\":\"%s\",\"extra\":{\"scheme\":"
+           "\"batch-settlement\",\"network\":\"cloudflare:402\",\"amount\":\"5\",\"asset\":"
+           "\"USD\",\"keyid\":\"%s\",\"label\":\"sig1\",\"created\":%llu,\"expires\":%llu}},"
+           "\"paymentResponse\":\"%s\"}",
+           BATCH_AGENT, BATCH_KID, (unsigned long long)BATCH_CREATED,
+           (unsigned long long)BATCH_EXPIRES, BATCH_RECEIPT);
+  for (size_t i = 0; i < 3; i++) {
+    batch_verify(BATCH_URL, headers, forms[i], dirs, BATCH_NOW, NULL, out, sizeof out, &n);
+    CHECK(n == strlen(expected) && strcmp(out, expected) == 0, "valid (requirements form %zu): %s",
+          i, out);
+  }
+  snprintf(want, sizeof want, "\"%s\"", BATCH_RECEIPT);
+  CHECK(json_string_is(out, "paymentResponse", want), "PAYMENT-RESPONSE %s", out);
+  /* The time limits, at their edges: skew 30 s, expires inclusive. */
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, dirs, BATCH_CREATED - 30, NULL, out,
+               sizeof out, &n);
+  CHECK(strncmp(out, "{\"verdict\":{\"isValid\":true", 26) == 0, "30 s early: %s", out);
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, dirs, BATCH_EXPIRES, NULL, out, sizeof out,
+               &n);
+  CHECK(strncmp(out, "{\"verdict\":{\"isValid\":true", 26) == 0, "at expires: %s", out);
+
+  /* Tampered requests and other refusals: exact reasons. */
+  const char *R_SIG = "invalid_batch_settlement_cloudflare_signature";
+  /* The amount changed after signing: another commitment in PAYMENT-SIGNATURE,
+   * which the server would accept if it had been signed. */
+  char other[1024], tampered[8192];
+  batch_commitment("6", "6", other, sizeof other);
+  batch_headers(tampered, sizeof tampered, BATCH_HOST, other, signed_json);
+  char offer6[1024];
+  snprintf(offer6, sizeof offer6,
+           "{\"scheme\":\"batch-settlement\",\"network\":\"cloudflare:402\",\"amount\":\"6\","
+           "\"asset\":\"USD\",\"payTo\":\"merchant\",\"maxTimeoutSeconds\":30}");
+  batch_verify(BATCH_URL, tampered, offer6, dirs, BATCH_NOW, NULL, out, sizeof out, &n);
+  check_batch_invalid("amount changed after signing", out, R_SIG, "invalid_signature");
+  /* Another authority than the one signed. */
+  batch_headers(tampered, sizeof tampered, "example.org", payment, signed_json);
+  batch_verify("https://example.org/article", tampered, BATCH_REQUIREMENT, dirs, BATCH_NOW, NULL,
+               out, sizeof out, &n);
+  check_batch_invalid("wrong authority", out, R_SIG, "invalid_signature");
+  /* Expired; created too far in the future; too old for the verifier's maxAge. */
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, dirs, BATCH_EXPIRES + 1, NULL, out,
+               sizeof out, &n);
+  check_batch_invalid("expired", out, "invalid_batch_settlement_cloudflare_signature_expired",
+                      "invalid_signature");
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, dirs, BATCH_CREATED - 31, NULL, out,
+               sizeof out, &n);
+  check_batch_invalid("created in the future", out,
+                      "invalid_batch_settlement_cloudflare_signature_created",
+                      "invalid_signature");
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, dirs, BATCH_NOW, "{\"maxAge\":5}", out,
+               sizeof out, &n);
+  check_batch_invalid("older than maxAge", out,
+                      "invalid_batch_settlement_cloudflare_signature_created",
+                      "invalid_signature");
+  /* The agent is unknown to the network; its directory lacks the key. */
+  char other_dirs[512];
+  batch_directories(other_dirs, sizeof other_dirs, "https://other.example", BATCH_X);
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, other_dirs, BATCH_NOW, NULL, out, sizeof out,
+               &n);
+  check_batch_invalid("unknown agent", out,
+                      "invalid_batch_settlement_cloudflare_signature_agent_unknown",
+                      "signature_agent_unknown");
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, "{}", BATCH_NOW, NULL, out, sizeof out, &n);
+  check_batch_invalid("no directories", out,
+                      "invalid_batch_settlement_cloudflare_signature_agent_unknown",
+                      "signature_agent_unknown");
+  batch_directories(other_dirs, sizeof other_dirs, BATCH_AGENT,
+                    "xGq6Sl39fNFm1k5gQ8xCNd_3I5ya15riLqevXLDhWu0");
+  batch_verify(BATCH_URL, headers, BATCH_REQUIREMENT, other_dirs, BATCH_NOW, NULL, out, sizeof out,
+               &n);
+  check_batch_invalid("unknown key", out, "invalid_batch_settlement_cloudflare_key_unknown",
+                      "invalid_signature");
+  /* The server's price changed: the signed commitment was not offered. */
+  batch_verify(BATCH_URL, headers, offer6, dirs, BATCH_NOW, NULL, out, sizeof out, &n);
+  check_batch_invalid("accepted not offered", out,
+                      "invalid_batch_settlement_cloudflare_accepted_mismatch",
+                      "price_not_acceptable");
+  /* A signed commitment whose payload pays less than it accepted. */
+  char cheap[1024], cheap_signed[8192];
+  batch_commitment("5", "4", cheap, sizeof cheap);
+  if (batch_sign(BATCH_URL, BATCH_HOST, cheap, BATCH_CREATED, BATCH_EXPIRES, cheap_signed,
+                 sizeof cheap_signed, &n) == X402_RESULT_OK) {
+    batch_headers(tampered, sizeof tampered, BATCH_HOST, cheap, cheap_signed);
+    batch_verify(BATCH_URL, tampered, BATCH_REQUIREMENT, dirs, BATCH_NOW, NULL, out, sizeof out,
+                 &n);
+    check_batch_invalid("payload amount below accepted", out,
+                        "invalid_batch_settlement_cloudflare_amount_mismatch",
+                        "price_not_acceptable");
+  }
+  /* Headers missing: the Signature; the payment. */
+  char *cut = strstr(headers, ",[\"Signature\",");
+  CHECK(cut != NULL, "Signature line");
+  if (cut) {
+    snprintf(tampered, sizeof tampered, "%.*s", (int)(cut - headers), headers);
+    batch_verify(BATCH_URL, tampered, BATCH_REQUIREMENT, dirs, BATCH_NOW, NULL, out, sizeof out,
+                 &n);
+    check_batch_invalid("no Signature", out,
+                        "invalid_batch_settlement_cloudflare_signature_malformed",
+                        "invalid_signature");
+  }
+  batch_verify(BATCH_URL, "[\"Host\",\"example.com\"]", BATCH_REQUIREMENT, dirs, BATCH_NOW, NULL,
+               out, sizeof out, &n);
+  check_batch_invalid("no payment", out, "invalid_batch_settlement_cloudflare_payment_missing",
+                      "blocked");
+}
+
+static void test_batch_misuse(void) {
+  char payment[1024], headers[8192], signed_json[8192], dirs[512], err[256];
+  uint8_t out[8192];
+  size_t n = 0;
+  batch_commitment("5", "5", payment, sizeof payment);
+  batch_directories(dirs, sizeof dirs, BATCH_AGENT, BATCH_X);
+  if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, signed_json,
+                 sizeof signed_json, &n) != X402_RESULT_OK)
+    return;
+  batch_headers(headers, sizeof headers, BATCH_HOST, payment, signed_json);
+  static char in[16384];
+  int len = snprintf(in, sizeof in,
+                     "{\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"headers\":[%s]},"
+                     "\"requirements\":%s,\"directories\":%s,\"now\":%llu}",
+                     BATCH_URL, headers, BATCH_REQUIREMENT, dirs, (unsigned long long)BATCH_NOW);
+  char sign_in[4096];
+  int sign_len = batch_sign_input(sign_in, sizeof sign_in, BATCH_URL, BATCH_HOST, payment,
+                                  BATCH_CREATED, BATCH_EXPIRES);
+
+  /* NULL pointers and lengths, for both functions. */
+  typedef x402_result (*json_fn)(const uint8_t *, size_t, uint8_t *, size_t, size_t *, char *,
+                                 size_t);
+  const json_fn fns[] = {x402_verify_batch_settlement, x402_sign_request};
+  const char *inputs[] = {in, sign_in};
+  const size_t lens[] = {(size_t)len, (size_t)sign_len};
+  const char *names[] = {"verify", "sign"};
+  for (int k = 0; k < 2; k++) {
+    json_fn f = fns[k];
+    const uint8_t *i = u8(inputs[k]);
+    size_t l = lens[k];
+    CHECK(f(NULL, 0, out, sizeof out, &n, NULL, 0) == X402_RESULT_NULL_PARAMETER, "%s: NULL input",
+          names[k]);
+    CHECK(f(NULL, l, out, sizeof out, &n, err, sizeof err) == X402_RESULT_NULL_PARAMETER,
+          "%s: NULL input with a length", names[k]);
+    CHECK(f(i, l, out, sizeof out, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+          "%s: NULL out_len", names[k]);
+    CHECK(f(i, l, NULL, 16, &n, NULL, 0) == X402_RESULT_NULL_PARAMETER, "%s: NULL out, cap 16",
+          names[k]);
+    CHECK(f(i, SIZE_MAX, out, sizeof out, &n, NULL, 0) == X402_RESULT_INVALID_ARGUMENT,
+          "%s: length above PTRDIFF_MAX", names[k]);
+    /* Short buffers: ask the size, one byte short (nothing written), exact. */
+    size_t need = 0, m = 0;
+    CHECK(f(i, l, NULL, 0, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE && need > 0,
+          "%s: size query", names[k]);
+    memset(out, SENTINEL, sizeof out);
+    CHECK(f(i, l, out, need - 1, &m, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE && m == need &&
+              all_sentinel(out, sizeof out),
+          "%s: one byte short: %zu, %zu", names[k], m, need);
+    CHECK(f(i, l, out, need, &m, NULL, 0) == X402_RESULT_OK && m == need, "%s: exact size",
+          names[k]);
+    CHECK(f(i, l, out, need, &m, NULL, 0) == X402_RESULT_OK && m == need &&
+              memcmp(out, k == 0 ? "{\"verdict\":{\"isValid\":true" : "{\"signatureAgent\":",
+                     k == 0 ? 26 : 18) == 0,
+          "%s: output %.*s", names[k], (int)m, out);
+    /* Unreadable inputs: INVALID_PAYLOAD with a description, nothing written. */
+    const char *garbage[] = {"", "{", "[]", "null", "{}", "\xff\xfe", "{\"request\":{}}",
+                             "{\"request\":{\"method\":\"GET\",\"url\":\"https://a.example/\","
+                             "\"headers\":[[\"A\",\"b\",\"c\"]]}}",
+                             "{\"a\":1} x"};
+    for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; g++) {
+      memset(out, SENTINEL, 64);
+      memset(err, 0, sizeof err);
+      x402_result r = f(u8(garbage[g]), strlen(garbage[g]), out, sizeof out, &n, err, sizeof err);
+      CHECK(r == X402_RESULT_INVALID_PAYLOAD, "%s: garbage %zu: %s", names[k], g, msg(r));
+      CHECK(strncmp(err, "invalid_payload: ", 17) == 0 && all_sentinel(out, 64),
+            "%s: garbage %zu: %s", names[k], g, err);
+    }
+    /* err_cap 1 receives only the NUL; err_cap 0 and NULL are untouched / fine. */
+    err[0] = 'x';
+    err[1] = 'y';
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 1) == X402_RESULT_INVALID_PAYLOAD &&
+              err[0] == 0 && err[1] == 'y',
+          "%s: err_cap 1", names[k]);
+    err[0] = 'x';
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 0) == X402_RESULT_INVALID_PAYLOAD &&
+              err[0] == 'x',
+          "%s: err_cap 0", names[k]);
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, NULL, 0) == X402_RESULT_INVALID_PAYLOAD,
+          "%s: NULL err_buf", names[k]);
+    memset(err, SENTINEL, sizeof err);
+    f(u8("{"), 1, out, sizeof out, &n, err, 10);
+    CHECK(strlen(err) == 9 && (uint8_t)err[10] == SENTINEL, "%s: truncated to 9 + NUL",
+          names[k]);
+  }
+
+  /* Verifier inputs that cannot be read: each says what is wrong. */
+  struct {
+    const char *requirements, *directories, *now, *config, *says;
+  } bad_verify[] = {
+      {NULL, dirs, "1750000010", NULL, "requirements"},
+      {BATCH_REQUIREMENT, NULL, "1750000010", NULL, "directories"},
+      {BATCH_REQUIREMENT, "[]", "1750000010", NULL, "directories"},
+      {BATCH_REQUIREMENT, dirs, NULL, NULL, "now"},
+      {BATCH_REQUIREMENT, dirs, "-1", NULL, "now"},
+      {BATCH_REQUIREMENT, dirs, "\"1750000010\"", NULL, "now"},
+      {BATCH_REQUIREMENT, dirs, "1750000010", "{\"maxSkew\":1}", "config"},
+      {BATCH_REQUIREMENT, dirs, "1750000010", "[]", "config"},
+      /* A published directory must not carry the private key. */
+      {BATCH_REQUIREMENT, "{\"https://agent.example\":{\"keys\":[{\"kty\":\"OKP\",\"crv\":"
+                          "\"Ed25519\",\"x\":\"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs\","
+                          "\"d\":\"n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU\"}]}}",
+       "1750000010", NULL, "private"},
+      {BATCH_REQUIREMENT, "{\"https://agent.example\":{\"keys\":[{\"kty\":\"OKP\",\"crv\":"
+                          "\"Ed25519\",\"x\":\"short\"}]}}",
+       "1750000010", NULL, "43 characters"},
+  };
+  for (size_t b = 0; b < sizeof bad_verify / sizeof bad_verify[0]; b++) {
+    int pl = snprintf(in, sizeof in,
+                      "{\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"headers\":[%s]}",
+                      BATCH_URL, headers);
+    if (bad_verify[b].requirements)
+      pl += snprintf(in + pl, sizeof in - (size_t)pl, ",\"requirements\":%s",
+                     bad_verify[b].requirements);
+    if (bad_verify[b].directories)
+      pl += snprintf(in + pl, sizeof in - (size_t)pl, ",\"directories\":%s",
+                     bad_verify[b].directories);
+    if (bad_verify[b].now)
+      pl += snprintf(in + pl, sizeof in - (size_t)pl, ",\"now\":%s", bad_verify[b].now);
+    if (bad_verify[b].config)
+      pl += snprintf(in + pl, sizeof in - (size_t)pl, ",\"config\":%s", bad_verify[b].config);
+    pl += snprintf(in + pl, sizeof in - (size_t)pl, "}");
+    memset(err, 0, sizeof err);
+    x402_result r = x402_verify_batch_settlement(u8(in), (size_t)pl, out, sizeof out, &n, err,
+                                                 sizeof err);
+    CHECK(r == X402_RESULT_INVALID_PAYLOAD && strstr(err, bad_verify[b].says) != NULL,
+          "bad verify input %zu: %s %s", b, msg(r), err);
+  }
+
+  /* Signer inputs that cannot be signed: each says what is wrong. */
+  struct {
+    const char *find, *replace, *says;
+  } bad_sign[] = {
+      {BATCH_D, "short", "privateKey"},
+      {BATCH_D, "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcV", "privateKey"}, /* not canonical */
+      {"\"PAYMENT-SIGNATURE\"", "\"X-PAYMENT\"", "PAYMENT-SIGNATURE"},
+      {"\"expires\":1750000060", "\"expires\":1749999999", "expires"},
+      {"\"nonce\":\"c-test-1\"", "\"nonce\":\"\\u0001\"", "nonce"},
+      {"\"nonce\":\"c-test-1\"", "\"label\":\"Sig1\"", "label"},
+      {"\"signatureAgent\"", "\"agent\"", "signatureAgent"},
+      {"\"created\"", "\"made\"", "created"},
+  };
+  for (size_t b = 0; b < sizeof bad_sign / sizeof bad_sign[0]; b++) {
+    char edited[4096];
+    const char *at = strstr(sign_in, bad_sign[b].find);
+    CHECK(at != NULL, "sign input %zu has %s", b, bad_sign[b].find);
+    if (!at) continue;
+    int el = snprintf(edited, sizeof edited, "%.*s%s%s", (int)(at - sign_in), sign_in,
+                      bad_sign[b].replace, at + strlen(bad_sign[b].find));
+    memset(err, 0, sizeof err);
+    memset(out, SENTINEL, 64);
+    x402_result r = x402_sign_request(u8(edited), (size_t)el, out, sizeof out, &n, err, sizeof err);
+    CHECK(r == X402_RESULT_INVALID_PAYLOAD && strstr(err, bad_sign[b].says) != NULL &&
+              all_sentinel(out, 64),
+          "bad sign input %zu: %s %s", b, msg(r), err);
+  }
+}
+
+/* Deterministic mutations of valid inputs: every answer is a verdict or
+ * INVALID_PAYLOAD, never a panic, and nothing leaks. */
+static void test_batch_garbage(void) {
+  char payment[1024], headers[8192], signed_json[8192], dirs[512];
+  size_t n = 0;
+  batch_commitment("5", "5", payment, sizeof payment);
+  batch_directories(dirs, sizeof dirs, BATCH_AGENT, BATCH_X);
+  if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, signed_json,
+                 sizeof signed_json, &n) != X402_RESULT_OK)
+    return;
+  batch_headers(headers, sizeof headers, BATCH_HOST, payment, signed_json);
+  static char in[16384], sign_in[4096], buf[16384];
+  int len = snprintf(in, sizeof in,
+                     "{\"request\":{\"method\":\"GET\",\"url\":\"%s\",\"headers\":[%s]},"
+                     "\"requirements\":%s,\"directories\":%s,\"now\":%llu}",
+                     BATCH_URL, headers, BATCH_REQUIREMENT, dirs, (unsigned long long)BATCH_NOW);
+  int sign_len = batch_sign_input(sign_in, sizeof sign_in, BATCH_URL, BATCH_HOST, payment,
+                                  BATCH_CREATED, BATCH_EXPIRES);
+  static const char alphabet[] = "\"\\;=:,()[]{} ?&%*aZ09-_\x01\xff";
+  uint32_t s = 402;
+  unsigned long verdicts = 0, refused = 0, others = 0;
+  uint8_t out[8192];
+  for (int iter = 0; iter < 600; iter++) {
+    const char *src = iter & 1 ? sign_in : in;
+    size_t l = (size_t)(iter & 1 ? sign_len : len);
+    memcpy(buf, src, l);
+    for (int k = 0; k <= iter % 3; k++) {
+      s = s * 1103515245u + 12345u;
+      size_t pos = (s >> 8) % l;
+      s = s * 1103515245u + 12345u;
+      buf[pos] = alphabet[(s >> 16) % (sizeof alphabet - 1)];
+    }
+    x402_result r = iter & 1
+                        ? x402_sign_request(u8(buf), l, out, sizeof out, &n, NULL, 0)
+                        : x402_verify_batch_settlement(u8(buf), l, out, sizeof out, &n, NULL, 0);
+    if (r == X402_RESULT_OK) verdicts++;
+    else if (r == X402_RESULT_INVALID_PAYLOAD) refused++;
+    else others++;
+  }
+  CHECK(others == 0 && verdicts > 0 && refused > 0,
+        "mutated inputs: %lu answered, %lu refused, %lu other codes", verdicts, refused, others);
+}
+
+/* A web-bot-auth vector: Cloudflare's signer, the verdict x402-core must reach.
+ * The network's registry knows one agent, https://agent.example, whose
+ * directory holds the vector's key. */
+static void vector_batch(char **f) {
+  const char *name = f[1], *now = f[2], *reason = f[4], *jwk = f[5], *request = f[6];
+  const char *offer = f[7];
+  int want_valid = f[3][0] == '1';
+  size_t cap = strlen(request) + strlen(offer) + strlen(jwk) + 256;
+  char *in = malloc(cap);
+  int len = snprintf(in, cap,
+                     "{\"request\":%s,\"requirements\":%s,\"directories\":{\"%s\":{\"keys\":[%s]}},"
+                     "\"now\":%s}",
+                     request, offer, BATCH_AGENT, jwk, now);
+  size_t need = 0, n = 0;
+  x402_result r = x402_verify_batch_settlement(u8(in), (size_t)len, NULL, 0, &need, NULL, 0);
+  CHECK(r == X402_RESULT_INSUFFICIENT_SIZE, "%s: size query: %s", name, msg(r));
+  char *out = malloc(need + 1);
+  char err[256] = "";
+  r = x402_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, need, &n, err, sizeof err);
+  CHECK(r == X402_RESULT_OK && n == need, "%s: %s %s", name, msg(r), err);
+  out[r == X402_RESULT_OK ? n : 0] = 0;
+  if (want_valid) {
+    char want[160];
+    snprintf(want, sizeof want, "{\"verdict\":{\"isValid\":true,\"payer\":\"%s\",", BATCH_AGENT);
+    CHECK(strncmp(out, want, strlen(want)) == 0, "%s: expected valid, got %s", name, out);
+    size_t pn = 0;
+    CHECK(json_string(out, "paymentResponse", &pn) && pn > 2, "%s: PAYMENT-RESPONSE", name);
+  } else {
+    char want[160];
+    snprintf(want, sizeof want, "\"%s\"", reason);
+    CHECK(strncmp(out, "{\"verdict\":{\"isValid\":false", 27) == 0 &&
+              json_string_is(out, "invalidReason", want),
+          "%s: expected %s, got %s", name, reason, out);
+    CHECK(strstr(out, "paymentResponse") == NULL, "%s: no PAYMENT-RESPONSE", name);
+  }
+  free(out);
+  free(in);
+  n_batch++;
+}
+
+static void test_batch(void) {
+  CHECK(strlen(BATCH_D) == 43 && strlen(BATCH_X) == 43 && strlen(BATCH_KID) == 43,
+        "the RFC 9421 Ed25519 test key from the vectors");
+  if (strlen(BATCH_D) != 43) return;
+  test_batch_sign_and_verify();
+  test_batch_misuse();
+  test_batch_garbage();
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s VECTORS.tsv\n", argv[0]);
@@ -1050,6 +1627,7 @@ int main(int argc, char **argv) {
   test_garbage();
   test_chain();
   run_vectors(argv[1]);
+  test_batch();
   test_threads();
   free((void *)VALID_V2_BODY);
   printf("%lu passed, %lu failed\n", checks - failures, failures);

@@ -9,6 +9,8 @@ Records (first field):
   P name now config_json payer header_value requirements_json payment_required_json
   H name header_name value
   E name kind chainId typed_data_json domain_json message_json digest signature address private_key
+  K name d x thumbprint                          (batch/rfc9421.json: the Ed25519 test key)
+  B name now isValid invalidReason jwk_json request_json offer_json   (batch/web-bot-auth.json)
 """
 import json
 import sys
@@ -49,6 +51,15 @@ def main(vectors_dir, out_path):
             rows.append(["E", v["name"], v["kind"], str(v["domain"]["chainId"]), compact(typed),
                          compact(v["domain"]), compact(v["message"]), v["digest"],
                          v["signature"], v["address"], v["privateKey"]])
+    batch = lambda f: json.loads((d / "batch" / f).read_text(encoding="utf-8"))
+    for name, k in batch("rfc9421.json")["keys"].items():
+        if k.get("kty") == "OKP":
+            rows.append(["K", name, k["d"], k["x"], k["thumbprint"]])
+    for v in batch("web-bot-auth.json")["vectors"]:
+        expect = v["expect"]
+        rows.append(["B", v["name"], str(v["now"]), "1" if expect["isValid"] else "0",
+                     expect.get("invalidReason") or "-", compact(v["jwk"]), compact(v["request"]),
+                     compact(v["offer"])])
     with open(out_path, "w", encoding="utf-8") as out:
         for r in rows:
             assert all("\t" not in f and "\n" not in f for f in r)
