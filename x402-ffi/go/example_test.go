@@ -1,6 +1,8 @@
 package x402_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -37,4 +39,54 @@ func Example() {
 	// PAYMENT-SIGNATURE 0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf
 	// true 0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf 4
 	// false invalid_exact_evm_payload_authorization_valid_before
+}
+
+// An agent signs a request that pays with batch-settlement on cloudflare:402,
+// and the server verifies it against the agent's key directory.
+func ExampleVerifyBatchSettlement() {
+	requirement := `{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30}`
+	created := time.Unix(1750000000, 0)
+
+	// The agent: its commitment to pay goes in PAYMENT-SIGNATURE, and the
+	// request is signed with its Ed25519 key (RFC 9421's test key here).
+	payment, err := x402.EncodeHeader(x402.HeaderPaymentSignature, []byte(
+		`{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepted":`+requirement+`,"payload":{"amount":"5","asset":"USD"}}`))
+	if err != nil {
+		panic(err)
+	}
+	seed, _ := base64.RawURLEncoding.DecodeString("n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU")
+	var key [32]byte
+	copy(key[:], seed)
+	req := x402.HTTPRequest{Method: "GET", URL: "https://example.com/article", Headers: [][2]string{
+		{"Host", "example.com"}, {"PAYMENT-SIGNATURE", payment},
+	}}
+	signed, err := x402.SignRequest(req, key, x402.SignParams{
+		SignatureAgent: `"https://agent.example"`, Created: created, Expires: created.Add(time.Minute),
+	})
+	if err != nil {
+		panic(err)
+	}
+	req.Headers = append(req.Headers, signed.Headers()...)
+	fmt.Println(signed.KeyID)
+
+	// The server: the agents the network knows, each with its JWK Set.
+	directories := map[string]json.RawMessage{
+		"https://agent.example": json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}]}`),
+	}
+	res, err := x402.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(10*time.Second))
+	if err != nil {
+		panic(err)
+	}
+	receipt, _ := base64.StdEncoding.DecodeString(res.PaymentResponse)
+	fmt.Println(res.Verdict.IsValid, res.Verdict.Payer, res.Verdict.Extra.Amount, res.Verdict.Extra.Asset)
+	fmt.Println(string(receipt))
+
+	// Two minutes later the signature has expired.
+	res, _ = x402.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(2*time.Minute))
+	fmt.Println(res.Verdict.IsValid, res.Verdict.InvalidReason)
+	// Output:
+	// poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U
+	// true https://agent.example 5 USD
+	// {"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010}
+	// false invalid_batch_settlement_cloudflare_signature_expired
 }

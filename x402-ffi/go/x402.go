@@ -1,7 +1,8 @@
 // Package x402 is the x402 payment protocol (HTTP 402) for Go: it verifies
-// payments, decodes and encodes the x402 headers, creates payments and
-// computes EIP-712 digests through libx402, the C ABI of the Rust core
-// x402-rs (include/x402.h). Every protocol decision is made there.
+// payments, decodes and encodes the x402 headers, creates payments, computes
+// EIP-712 digests, and signs and verifies deferred payments (batch-settlement
+// on cloudflare:402) through libx402, the C ABI of the Rust core x402-rs
+// (include/x402.h). Every protocol decision is made there.
 //
 // # Linking
 //
