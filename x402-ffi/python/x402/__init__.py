@@ -26,6 +26,8 @@ __all__ = [
     "library_path", "permit2_digest", "private_key_address", "recover_address",
     "typed_data_digest", "verify", "verify_header", "version",
     "Chain", "SettleResponse", "http_transport", "settle", "verify_with_chain",
+    "BatchSettlementResult", "BatchVerdict", "HttpRequest", "SignedRequest", "sign_request",
+    "verify_batch_settlement",
 ]
 
 _lib = _native.lib
@@ -381,3 +383,7 @@ def private_key_address(private_key: Union[bytes, str]) -> str:
 
 
 from .chain import Chain, SettleResponse, http_transport, settle, verify_with_chain  # noqa: E402
+from .batch import (  # noqa: E402
+    BatchSettlementResult, BatchVerdict, HttpRequest, SignedRequest, sign_request,
+    verify_batch_settlement,
+)

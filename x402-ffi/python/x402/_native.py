@@ -80,6 +80,8 @@ _SIGNATURES = {
     "x402_typed_data_digest": [_u8p, _size, _out, _err, _size],
     "x402_recover_address": [_u8p, _u8p, _size, _out, _size, _sizep, _err, _size],
     "x402_private_key_address": [_u8p, _out, _size, _sizep],
+    "x402_verify_batch_settlement": [_u8p, _size, _out, _size, _sizep, _err, _size],
+    "x402_sign_request": [_u8p, _size, _out, _size, _sizep, _err, _size],
 }
 
 for _name, _args in _SIGNATURES.items():
