@@ -30,7 +30,8 @@
 //!   record is claimed before the handler runs, marked `settling` before the
 //!   settlement request leaves, and `settled`, then `delivered`, after.
 //! - **Never a second charge.** A request presenting a payment whose record is
-//!   claimed or settling answers 409 `payment_in_progress`; one already
+//!   claimed or settling answers 409 `payment_in_progress` (with the earlier
+//!   `PAYMENT-RESPONSE` once it is settled and its answer on its way); one already
 //!   delivered answers 409 `payment_already_delivered` with the earlier
 //!   `PAYMENT-RESPONSE`; one settled but not delivered (the server stopped
 //!   between settlement and response) is delivered now, with the earlier
@@ -704,6 +705,15 @@ struct Seen {
     payment: String,
 }
 
+fn read_payer(payment: &str) -> Option<String> {
+    crate::json::parse(payment.as_bytes(), &Limits::DEFAULT)
+        .ok()?
+        .as_object()?
+        .get("payer")?
+        .as_str()
+        .map(|s| s.to_cow().into_owned())
+}
+
 fn payment_time(payment: &str) -> Option<u64> {
     crate::json::parse(payment.as_bytes(), &Limits::DEFAULT)
         .ok()?
@@ -928,6 +938,8 @@ pub struct Lifecycle {
     pending: Option<Answer>,
     /// The uncertain record written, for the host's log.
     uncertain: Option<String>,
+    /// The verification verdict (a VerifyResponse), once verified.
+    verdict: Option<String>,
     swaps: u8,
     phase: Phase,
     outcome: Option<Outcome>,
@@ -964,6 +976,7 @@ impl Lifecycle {
             payment_response: None,
             pending: None,
             uncertain: None,
+            verdict: None,
             swaps: 0,
             phase: Phase::Done,
             outcome: None,
@@ -1005,6 +1018,13 @@ impl Lifecycle {
     #[must_use]
     pub fn key(&self) -> Option<&str> {
         Some(self.payment.key.as_str()).filter(|k| !k.is_empty())
+    }
+
+    /// The verification verdict, as a `VerifyResponse` (JSON), once the
+    /// payment was verified (for the host's log).
+    #[must_use]
+    pub fn verdict_json(&self) -> Option<&str> {
+        self.verdict.as_deref()
     }
 
     /// The `uncertain` record this request wrote, for the host's log of
@@ -1073,10 +1093,13 @@ impl Lifecycle {
         if matches!(
             outcome,
             Outcome::InProgress | Outcome::FacilitatorUnavailable
-        ) {
+        ) || status == 503
+        {
             headers.push(("Retry-After", self.settings.retry_after_seconds.to_string()));
         }
-        if let (Outcome::AlreadyDelivered, Some(pr)) = (outcome, &self.payment_response) {
+        if let (Outcome::AlreadyDelivered | Outcome::InProgress, Some(pr)) =
+            (outcome, &self.payment_response)
+        {
             headers.push((HeaderKind::PaymentResponse.name(), pr.clone()));
         }
         self.answer(Answer {
@@ -1386,9 +1409,11 @@ impl Lifecycle {
             self.phase = Phase::Directory(agent);
             return;
         }
+        let verdict_json = verdict.to_json_string();
         let (Some(c), Some(payer)) = (verdict.commitment, verdict.payer) else {
             let reason = verdict.reason.unwrap_or(Reason::InvalidPayload);
             let message = String::from(verdict.message.as_str());
+            self.verdict = Some(verdict_json);
             self.payment_required(reason.as_str(), &message);
             return;
         };
@@ -1423,6 +1448,7 @@ impl Lifecycle {
         if let Some(Presented::Batch { response: r, .. }) = &mut self.presented {
             *r = response;
         }
+        self.verdict = Some(verdict_json);
         self.phase = Phase::Lookup;
     }
 
@@ -1477,7 +1503,11 @@ impl Lifecycle {
                 self.uncertain = Some(new.clone());
                 self.swap(Purpose::RecordUncertain, Some(new));
             }
-            State::Settled if seen.until > now => self.in_progress(),
+            // Settled, its answer on its way: say so, with the settlement.
+            State::Settled if seen.until > now => {
+                self.payment_response = seen.payment_response;
+                self.in_progress();
+            }
             State::Settled => {
                 // Settled, never delivered: deliver now, without settling again,
                 // to whoever holds the signed payment (checked as it was when
@@ -1514,10 +1544,30 @@ impl Lifecycle {
 
     /// Offline verification against the route's own requirement.
     fn verify(&mut self) {
-        match self.check(self.now) {
+        let failed = self.check(self.now);
+        self.verdict = self.verdict_of(failed.as_ref());
+        match failed {
             Some((reason, message)) => self.payment_required(reason.as_str(), &message),
             None => self.claim(),
         }
+    }
+
+    /// A VerifyResponse for an EVM payment's verdict.
+    fn verdict_of(&self, failed: Option<&(Reason, String)>) -> Option<String> {
+        if !matches!(self.presented, Some(Presented::Evm { .. })) {
+            return self.verdict.clone();
+        }
+        let payer = read_payer(&self.payment.json);
+        let payer = payer.as_deref();
+        Some(
+            match failed {
+                Some((r, m)) => {
+                    crate::types::facilitator::VerifyResponse::invalid(r.as_str(), Some(m), payer)
+                }
+                None => crate::types::facilitator::VerifyResponse::valid(payer),
+            }
+            .to_json_string(),
+        )
     }
 
     /// Why the payment fails verification at `at`, if it does.
@@ -1589,6 +1639,42 @@ impl Lifecycle {
                 self.swaps = self.swaps.saturating_add(1);
                 self.lost(purpose);
             }
+        }
+    }
+
+    /// Says the store could not be read or written for [`Action::Lookup`] or
+    /// [`Action::Swap`]. Before settlement nothing happens (503); after a
+    /// settlement the content is delivered all the same (the record stays
+    /// `settling`, which a later presentation turns into `uncertain`).
+    pub fn feed_store_error(&mut self, detail: &str) {
+        let purpose = match &self.phase {
+            Phase::Lookup => None,
+            Phase::Swap { purpose, .. } => Some(*purpose),
+            _ => return,
+        };
+        let unavailable = |life: &mut Lifecycle| {
+            life.problem(
+                503,
+                Outcome::StoreError,
+                Reason::UnexpectedSettleError,
+                &format!("the replay store is unavailable ({detail}); nothing was settled"),
+            );
+        };
+        let evm = matches!(self.presented, Some(Presented::Evm { .. }));
+        match purpose {
+            None | Some(Purpose::Claim | Purpose::ClaimDelivery | Purpose::MarkSettling) => {
+                unavailable(self)
+            }
+            Some(Purpose::RecordSettled) if !evm => unavailable(self),
+            Some(Purpose::RecordSettled) => {
+                let new = self.phase_new();
+                self.seen = new;
+                self.swapped(Purpose::RecordSettled);
+            }
+            Some(Purpose::Release | Purpose::ReleaseDelivery | Purpose::RecordUncertain) => {
+                self.release_pending()
+            }
+            Some(Purpose::MarkDelivered) => self.phase = Phase::Done,
         }
     }
 

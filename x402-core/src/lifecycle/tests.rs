@@ -598,6 +598,8 @@ fn a_settled_payment_whose_answer_was_lost_is_delivered_later_without_settling()
         &ok,
     );
     assert_eq!(soon.answer.status, 409);
+    assert_eq!(soon.answer.reason, "payment_in_progress");
+    assert!(soon.answer.header("PAYMENT-RESPONSE").is_some());
     // After its lease, even past the payment's validBefore: delivered, not settled again.
     let later = NOW + 3600;
     let run = drive(
