@@ -106,11 +106,72 @@ pub(crate) fn get(url: &str, headers: &[(&str, &str)]) -> Result<Reply, Failure>
     reply(url, req.call())
 }
 
-/// `POST url` with a JSON body.
-pub(crate) fn post_json(url: &str, body: &[u8]) -> Result<Reply, Failure> {
-    check_url(url)?;
-    let req = agent(url)
+/// What became of a request whose effect must not be guessed (a settlement).
+#[derive(Debug)]
+pub(crate) enum Posted {
+    /// It never left: the name did not resolve, the connection was refused,
+    /// the URL is unusable. The server did nothing.
+    NotSent(String),
+    /// It was sent (or may have been), and no complete answer came back.
+    NoAnswer(String),
+    /// A complete answer.
+    Answered { status: u16, body: Vec<u8> },
+}
+
+/// How long connecting may take before a request counts as never sent.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether a failed request certainly never reached the server.
+fn never_sent(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::Timeout(t) => matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::BadUri(_)
+        | ureq::Error::Http(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::ConnectProxyFailed(_)
+        | ureq::Error::RequireHttpsOnly(_) => true,
+        // Refusals happen while connecting; nothing was written.
+        ureq::Error::Io(io) => matches!(
+            io.kind(),
+            K::ConnectionRefused | K::AddrNotAvailable | K::NetworkUnreachable | K::HostUnreachable
+        ),
+        _ => false,
+    }
+}
+
+/// `POST url` with a JSON body, once (never retried, no redirects), within
+/// `timeout`; says whether it can have had an effect.
+pub(crate) fn post_json_once(url: &str, body: &[u8], timeout: Duration) -> Posted {
+    if let Err(f) = check_url(url) {
+        return Posted::NotSent(f.message);
+    }
+    let builder = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("x402-cli/", env!("CARGO_PKG_VERSION")));
+    let builder = if is_loopback(url) {
+        builder.proxy(None)
+    } else {
+        builder
+    };
+    let agent: ureq::Agent = builder.build().into();
+    let sent = agent
         .post(url)
-        .header("Content-Type", "application/json");
-    reply(url, req.send(body))
+        .header("Content-Type", "application/json")
+        .send(body);
+    let mut r = match sent {
+        Ok(r) => r,
+        Err(e) if never_sent(&e) => return Posted::NotSent(e.to_string()),
+        Err(e) => return Posted::NoAnswer(e.to_string()),
+    };
+    let status = r.status().as_u16();
+    match r.body_mut().with_config().limit(MAX_BODY).read_to_vec() {
+        Ok(body) => Posted::Answered { status, body },
+        Err(e) => Posted::NoAnswer(format!("HTTP {status}, then the body failed: {e}")),
+    }
 }

@@ -43,12 +43,25 @@ impl Request {
     }
 }
 
+/// What to do once a response was written (`true`) or could not be (`false`).
+pub(crate) type After = Box<dyn FnOnce(bool) + Send>;
+
 /// A response.
-#[derive(Debug)]
 pub(crate) struct Response {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
+    after: Option<After>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.body.len())
+            .finish()
+    }
 }
 
 impl Response {
@@ -57,6 +70,7 @@ impl Response {
             status,
             headers: vec![("Content-Type".into(), content_type.into())],
             body: body.into(),
+            after: None,
         }
     }
 
@@ -64,19 +78,43 @@ impl Response {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// Sets a header, replacing every header of that name (case-insensitive).
+    pub(crate) fn set_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.with_header(name, value)
+    }
+
+    /// Runs `f` once the response was written to the connection, or failed to be.
+    pub(crate) fn after(mut self, f: After) -> Response {
+        self.after = Some(f);
+        self
+    }
 }
 
 fn status_text(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         402 => "Payment Required",
         404 => "Not Found",
+        409 => "Conflict",
         405 => "Method Not Allowed",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Unknown",
     }
 }
@@ -149,8 +187,10 @@ fn connection(mut stream: TcpStream, handler: &Handler) {
                 resp.headers
                     .push(("Content-Length".into(), len.to_string()));
             }
-            let _ = write_response(&mut stream, &resp);
-            let _ = stream.flush();
+            let written = write_response(&mut stream, &resp).and_then(|()| stream.flush());
+            if let Some(after) = resp.after.take() {
+                after(written.is_ok());
+            }
         }
         Err((status, why)) => {
             let resp = Response::new(status, "text/plain; charset=utf-8", why);

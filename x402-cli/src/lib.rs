@@ -12,6 +12,7 @@ mod keyfile;
 mod ledger;
 mod out;
 mod paywall;
+mod store;
 
 use std::io::Write as _;
 

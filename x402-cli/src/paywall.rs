@@ -1,26 +1,34 @@
-//! The resource server: one paywalled resource answering 402 with a
-//! `PAYMENT-REQUIRED` header, verifying `PAYMENT-SIGNATURE` offline with the
-//! core, settling (on the simulated ledger, or through a facilitator's
-//! `POST /settle`), and serving the content with `PAYMENT-RESPONSE`.
+//! The resource server: a paywalled resource answering 402 with a
+//! `PAYMENT-REQUIRED` header, and an optional deferred-payment route. Each
+//! request is driven through `x402_core::lifecycle`, which decides everything
+//! about the payment (which requirement it pays, verification, the replay
+//! record, when to settle, what to answer); this host only does the I/O: it
+//! reads and swaps records in its replay store, runs the handler (static
+//! content, or an upstream server), settles (on the simulated ledger, or
+//! through a facilitator's `POST /settle`) and sends the answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use x402_core::batch::{self, KeyLookupError, directory::Directory, ed25519::PublicKey};
+use x402_core::batch::{self, directory::Directory};
 use x402_core::evm::Address;
 use x402_core::header::{self, HeaderKind};
 use x402_core::json::{JsonObject, JsonStr, Limits, ToJson};
-use x402_core::types::facilitator::{
-    PaymentPayload, PaymentRequirements, SettleResponse, VerifyRequest,
+use x402_core::lifecycle::{
+    self, Action, Answer, HandlerResult, Lifecycle, Outcome, Route, Settings, SettleReply,
 };
+use x402_core::types::facilitator::{PaymentPayload, SettleResponse};
 use x402_core::types::payload::SchemePayload;
 use x402_core::types::{Extra, FromJson, List, RawObject, v2};
-use x402_core::verify::{self, Config, Verdict};
-use x402_core::{Amount, Network, Reason};
+use x402_core::verify::{self, Config};
+use x402_core::{Amount, Network};
 
-use crate::client_http;
+use crate::client_http::{self, Posted};
 use crate::http::{Request, Response};
 use crate::ledger::{CheckResult, Ledger};
+use crate::store::{MemoryStore, ReplayStore};
 
 /// What is sold, for how much, to whom.
 #[derive(Debug, Clone)]
@@ -73,7 +81,7 @@ pub(crate) struct Commitment {
 /// The deferred route's state.
 struct Deferred {
     offer: DeferredOffer,
-    requirement_json: Vec<u8>,
+    route: Route,
     /// Agents known to the network: their origins.
     agents: Mutex<Vec<String>>,
     /// Key directories fetched, by agent.
@@ -96,6 +104,16 @@ pub(crate) enum Settlement {
     Ledger(Arc<Mutex<Ledger>>),
     /// A facilitator's base URL: `POST {url}/settle`.
     Facilitator(String),
+}
+
+/// What produces the paid content.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    /// The offer's own bytes.
+    Fixed,
+    /// `GET {base}{target}` on an upstream HTTP server, its answer held back
+    /// until the payment settles.
+    Upstream(String),
 }
 
 /// What the server did, for its log (serve) or for the demo's narration.
@@ -132,6 +150,17 @@ pub(crate) enum Event {
     /// The call a facilitator would send to the token to settle on chain
     /// (shown, never sent: the ledger is simulated).
     Calldata { to: Address, data: Vec<u8> },
+    /// A payment answered without its content and without a 402: in progress
+    /// (409), delivered already (409), its handler failed (not settled), the
+    /// facilitator unavailable (502).
+    Answered {
+        status: u16,
+        outcome: &'static str,
+        reason: String,
+        message: String,
+    },
+    /// Settlement may have happened: the record kept for reconciliation.
+    Uncertain { record: String },
 }
 
 /// The paywall's state.
@@ -139,10 +168,18 @@ pub(crate) struct Paywall {
     offer: Offer,
     resource_url: String,
     requirement_json: Vec<u8>,
+    route: Route,
     settlement: Settlement,
     events: Box<dyn Fn(Event) + Send + Sync>,
     deferred: Option<Deferred>,
     origin: String,
+    store: Arc<dyn ReplayStore>,
+    settings: Settings,
+    content: Content,
+    /// Stop the process once a settlement is recorded, before answering
+    /// (`X402_SERVE_FAULT=exit-after-settle`: to test recovery after a crash).
+    exit_after_settle: bool,
+    next_id: AtomicU64,
 }
 
 fn now() -> u64 {
@@ -152,8 +189,19 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A route built by this program from its own options: always well-formed.
+fn route_of(json: &[u8]) -> Route {
+    Route::from_json(json).unwrap_or_else(|e| {
+        crate::say_err(&format!(
+            "x402: internal error: a route this program built: {e}\n"
+        ));
+        std::process::exit(2)
+    })
+}
+
 impl Paywall {
-    /// A paywall for `offer`, served at `origin` (`http://127.0.0.1:4020`).
+    /// A paywall for `offer`, served at `origin` (`http://127.0.0.1:4020`),
+    /// with an in-memory replay store.
     pub(crate) fn new(
         offer: Offer,
         origin: &str,
@@ -177,15 +225,47 @@ impl Paywall {
             source: JsonObject::EMPTY,
         };
         let requirement_json = requirement.to_json_vec();
+        let resource_url = format!("{origin}{}", offer.path);
+        let route = route_of(&payment_required_doc(
+            &requirement_json,
+            &resource_url,
+            &offer,
+            None,
+        ));
         Paywall {
-            resource_url: format!("{origin}{}", offer.path),
+            resource_url,
             offer,
             requirement_json,
+            route,
             settlement,
             events,
             deferred: None,
             origin: origin.to_string(),
+            store: Arc::new(MemoryStore::default()),
+            settings: Settings::default(),
+            content: Content::Fixed,
+            exit_after_settle: std::env::var("X402_SERVE_FAULT").as_deref()
+                == Ok("exit-after-settle"),
+            next_id: AtomicU64::new(0),
         }
+    }
+
+    /// Keeps replay records in `store` instead of memory.
+    pub(crate) fn with_store(mut self, store: Arc<dyn ReplayStore>) -> Paywall {
+        self.store = store;
+        self
+    }
+
+    /// Settle timeouts and leases.
+    pub(crate) fn with_settings(mut self, settings: Settings) -> Paywall {
+        self.settings = settings;
+        self
+    }
+
+    /// Where the content comes from.
+    pub(crate) fn with_content(mut self, content: Content) -> Paywall {
+        self.content = content;
+        self
     }
 
     /// Adds a deferred-payment route.
@@ -203,10 +283,10 @@ impl Paywall {
             }),
             source: JsonObject::EMPTY,
         };
-        let requirement_json = requirement.to_json_vec();
+        let json = self.deferred_payment_required(&offer, &requirement.to_json_vec());
         self.deferred = Some(Deferred {
             offer,
-            requirement_json,
+            route: route_of(&json),
             agents: Mutex::new(Vec::new()),
             directories: Mutex::new(HashMap::new()),
             book: Mutex::new(Vec::new()),
@@ -246,38 +326,40 @@ impl Paywall {
         &self.requirement_json
     }
 
-    fn requirement(&self) -> Option<v2::PaymentRequirements<'_>> {
-        v2::PaymentRequirements::from_json_bytes(&self.requirement_json, &Limits::DEFAULT).ok()
-    }
-
-    /// The PaymentRequired document, with `error` when a payment was refused.
-    pub(crate) fn payment_required(&self, error: Option<&str>) -> Vec<u8> {
-        let Some(req) = self.requirement() else {
+    /// The deferred route's PaymentRequired: its requirement and the
+    /// `http-message-signatures` extension.
+    fn deferred_payment_required(&self, offer: &DeferredOffer, requirement: &[u8]) -> Vec<u8> {
+        let Ok(req) = v2::PaymentRequirements::from_json_bytes(requirement, &Limits::DEFAULT)
+        else {
             return Vec::new();
         };
+        let extensions = format!(
+            "{{\"{}\":{{\"info\":{{\"registrationUrl\":{},\"signatureSchemes\":[\"ed25519\"],\"tags\":[\"{}\"]}}}}}}",
+            batch::EXTENSION,
+            crate::out::quote(&format!("{}{AGENTS_PATH}", self.origin)),
+            batch::TAG
+        );
+        let Some(ext) = x402_core::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
+            .ok()
+            .and_then(|v| v.as_object())
+        else {
+            return Vec::new();
+        };
+        let url = format!("{}{}", self.origin, offer.path);
         let accepts = [req];
-        let pr = v2::PaymentRequired {
-            error: error.map(JsonStr::new),
+        v2::PaymentRequired {
+            error: None,
             resource: v2::ResourceInfo {
-                url: JsonStr::new(&self.resource_url),
-                description: Some(JsonStr::new(&self.offer.description)),
-                mime_type: Some(JsonStr::new(&self.offer.mime_type)),
+                url: JsonStr::new(&url),
+                description: Some(JsonStr::new(&offer.description)),
+                mime_type: Some(JsonStr::new(&offer.mime_type)),
                 source: JsonObject::EMPTY,
             },
             accepts: List::Slice(&accepts),
-            extensions: None,
+            extensions: Some(RawObject::Json(ext)),
             source: JsonObject::EMPTY,
-        };
-        pr.to_json_vec()
-    }
-
-    fn answer_402(&self, error: Option<String>) -> Response {
-        let json = self.payment_required(error.as_deref());
-        (self.events)(Event::PaymentRequired { error });
-        // The header carries the document; the body repeats it for people and v1 clients.
-        let value = header_value(&json);
-        Response::new(402, "application/json", json)
-            .with_header(HeaderKind::PaymentRequired.name(), value)
+        }
+        .to_json_vec()
     }
 
     /// Handles one request.
@@ -293,7 +375,11 @@ impl Paywall {
         });
         if let Some(d) = &self.deferred {
             if req.path() == d.offer.path {
-                return self.handle_deferred(d, req);
+                if req.method != "GET" && req.method != "HEAD" {
+                    return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
+                        .with_header("Allow", "GET, HEAD");
+                }
+                return self.run(req, true);
             }
             if req.path() == AGENTS_PATH {
                 let list = lock(&d.agents).join("\n");
@@ -318,159 +404,16 @@ impl Paywall {
             return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
                 .with_header("Allow", "GET, HEAD");
         }
-        let value = match (signature, v1_payment) {
-            (Some(v), _) => v,
-            (None, Some(_)) => {
-                return self.answer_402(Some(format!(
-                    "{}: this server speaks x402 version 2: send PAYMENT-SIGNATURE, not X-PAYMENT",
-                    Reason::InvalidX402Version
-                )));
-            }
-            (None, None) => {
-                return self.answer_402(Some("PAYMENT-SIGNATURE header is required".into()));
-            }
-        };
-        let at = now();
-        let mut scratch = vec![0u8; header::base64_decoded_len(value.len())];
-        let verdict = verify::verify_header(
-            value,
-            &self.requirement_json,
-            at,
-            &Config::default(),
-            &mut scratch,
-        );
-        (self.events)(Event::Verified {
-            valid: verdict.is_valid(),
-            response: verdict.to_json_string(),
-        });
-        if !verdict.is_valid() {
-            return self.answer_402(Some(verdict_error(&verdict)));
-        }
-        let settled = match &self.settlement {
-            Settlement::Ledger(ledger) => self.settle_on_ledger(ledger, &verdict, value),
-            Settlement::Facilitator(url) => self.settle_with_facilitator(url, value),
-        };
-        match settled {
-            Ok(response_json) => {
-                let value = header_value(&response_json);
-                (self.events)(Event::Served {
-                    status: 200,
-                    bytes: self.offer.content.len(),
-                });
-                Response::new(200, &self.offer.mime_type, self.offer.content.clone())
-                    .with_header(HeaderKind::PaymentResponse.name(), value)
-            }
-            Err(Refusal::Payment(error)) => self.answer_402(Some(error)),
-            Err(Refusal::Upstream(message)) => {
-                (self.events)(Event::Problem {
-                    message: message.clone(),
-                });
-                Response::new(502, "text/plain; charset=utf-8", format!("{message}\n"))
-            }
-        }
+        self.run(req, false)
     }
 
-    /// The deferred route's PaymentRequired, with `error` when a payment was refused.
-    fn deferred_payment_required(&self, d: &Deferred, error: Option<&str>) -> Vec<u8> {
-        let Ok(req) =
-            v2::PaymentRequirements::from_json_bytes(&d.requirement_json, &Limits::DEFAULT)
-        else {
-            return Vec::new();
+    /// Drives one request's lifecycle: the core decides, this does the I/O.
+    fn run(&self, req: &Request, deferred: bool) -> Response {
+        let route = match (&self.deferred, deferred) {
+            (Some(d), true) => &d.route,
+            _ => &self.route,
         };
-        let extensions = format!(
-            "{{\"{}\":{{\"info\":{{\"registrationUrl\":{},\"signatureSchemes\":[\"ed25519\"],\"tags\":[\"{}\"]}}}}}}",
-            batch::EXTENSION,
-            crate::out::quote(&format!("{}{AGENTS_PATH}", self.origin)),
-            batch::TAG
-        );
-        let Some(ext) = x402_core::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
-            .ok()
-            .and_then(|v| v.as_object())
-        else {
-            return Vec::new();
-        };
-        let url = format!("{}{}", self.origin, d.offer.path);
-        let accepts = [req];
-        v2::PaymentRequired {
-            error: error.map(JsonStr::new),
-            resource: v2::ResourceInfo {
-                url: JsonStr::new(&url),
-                description: Some(JsonStr::new(&d.offer.description)),
-                mime_type: Some(JsonStr::new(&d.offer.mime_type)),
-                source: JsonObject::EMPTY,
-            },
-            accepts: List::Slice(&accepts),
-            extensions: Some(RawObject::Json(ext)),
-            source: JsonObject::EMPTY,
-        }
-        .to_json_vec()
-    }
-
-    fn deferred_402(&self, d: &Deferred, error: Option<String>) -> Response {
-        let json = self.deferred_payment_required(d, error.as_deref());
-        (self.events)(Event::PaymentRequired { error });
-        let value = header_value(&json);
-        Response::new(402, "application/json", json)
-            .with_header(HeaderKind::PaymentRequired.name(), value)
-    }
-
-    /// The agent's key, from its directory (fetched once, from registered agents only).
-    fn lookup_key(
-        &self,
-        d: &Deferred,
-        agent: &str,
-        keyid: &str,
-    ) -> Result<PublicKey, KeyLookupError> {
-        if !lock(&d.agents).iter().any(|a| a == agent) {
-            return Err(KeyLookupError::UnknownAgent);
-        }
-        let cached = lock(&d.directories).get(agent).cloned();
-        let jwks = match cached {
-            Some(j) => j,
-            None => {
-                let url = format!(
-                    "{}{}",
-                    agent.trim_end_matches('/'),
-                    batch::directory::WELL_KNOWN_PATH
-                );
-                let reply = client_http::get(&url, &[]).map_err(|f| {
-                    (self.events)(Event::Problem {
-                        message: format!("the key directory of {agent}: {}", f.message),
-                    });
-                    KeyLookupError::UnknownAgent
-                })?;
-                let keys = Directory::parse(&reply.body)
-                    .map(|dir| dir.keys().count())
-                    .map_err(|e| {
-                        (self.events)(Event::Problem {
-                            message: format!("the key directory of {agent}: {e}"),
-                        });
-                        KeyLookupError::UnknownAgent
-                    })?;
-                (self.events)(Event::DirectoryFetched {
-                    agent: agent.to_string(),
-                    keys,
-                });
-                lock(&d.directories).insert(agent.to_string(), reply.body.clone());
-                reply.body
-            }
-        };
-        Directory::parse(&jwks)
-            .ok()
-            .and_then(|dir| dir.find(keyid))
-            .ok_or(KeyLookupError::UnknownKey)
-    }
-
-    /// Verifies a signed request committing to pay later, serves, and records it.
-    fn handle_deferred(&self, d: &Deferred, req: &Request) -> Response {
-        if req.method != "GET" && req.method != "HEAD" {
-            return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
-                .with_header("Allow", "GET, HEAD");
-        }
-        if req.header(HeaderKind::PaymentSignature.name()).is_none() {
-            return self.deferred_402(d, Some("PAYMENT-SIGNATURE header is required".into()));
-        }
-        // The signature covers @authority as the agent addressed this server.
+        // Signatures of deferred payments cover @authority as the client addressed it.
         let url = match req.header("Host") {
             Some(host) => format!("http://{host}{}", req.target),
             None => format!("{}{}", self.origin, req.target),
@@ -480,34 +423,189 @@ impl Paywall {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let request = batch::Request {
+        let request = lifecycle::Request {
             method: &req.method,
             url: &url,
             headers: &headers,
         };
-        let at = now();
-        let lookup = |agent: &str, keyid: &str| self.lookup_key(d, agent, keyid);
-        let verdict = batch::verify_batch_settlement_alloc(
-            &request,
-            &d.requirement_json,
-            &lookup,
-            at,
-            &batch::Config::DEFAULT,
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            self.next_id.fetch_add(1, Ordering::Relaxed)
         );
-        (self.events)(Event::Verified {
-            valid: verdict.is_valid(),
-            response: verdict.to_json_string(),
+        let mut life = Lifecycle::new(route, &request, now(), &id, &self.settings);
+        let mut held: Option<Response> = None;
+        let mut settled_through = false;
+        let mut verdict_told = false;
+        for _ in 0..64 {
+            if !verdict_told {
+                if let Some(v) = life.verdict_json() {
+                    verdict_told = true;
+                    (self.events)(Event::Verified {
+                        valid: v.starts_with("{\"isValid\":true"),
+                        response: v.to_string(),
+                    });
+                }
+            }
+            match life.next() {
+                Action::Lookup { key } => match self.store.get(key) {
+                    Ok(r) => life.feed_record(r.as_deref()),
+                    Err(e) => self.store_error(&mut life, &e),
+                },
+                Action::Swap { key, expected, new } => match self.store.swap(key, expected, new) {
+                    Ok(r) => life.feed_swap(r.as_ref().map(|_| ()).map_err(Option::as_deref)),
+                    Err(e) => self.store_error(&mut life, &e),
+                },
+                Action::Directory { agent } => {
+                    let agent = agent.to_string();
+                    let jwks = self.directory(&agent);
+                    life.feed_directory(jwks.as_deref());
+                }
+                Action::Handle => {
+                    let produced = self.produce(req, deferred);
+                    match &produced {
+                        Ok(r) => life.feed_handler(HandlerResult::Status(r.status)),
+                        Err(e) => {
+                            (self.events)(Event::Problem {
+                                message: format!("the content could not be produced: {e}"),
+                            });
+                            life.feed_handler(HandlerResult::Failed(e));
+                        }
+                    }
+                    held = produced.ok();
+                }
+                Action::Settle { body, timeout_ms } => {
+                    settled_through = true;
+                    let body = body.to_string();
+                    let (reply, detail) = self.settle(&body, timeout_ms);
+                    let (r, d) = (reply.as_reply(), detail);
+                    life.feed_settle(r, &d);
+                }
+                Action::Respond(answer) => {
+                    let answer = answer.clone();
+                    if let Some(record) = life.uncertain_record() {
+                        (self.events)(Event::Uncertain {
+                            record: record.to_string(),
+                        });
+                    }
+                    self.tell(&answer, settled_through, deferred, &life);
+                    if self.exit_after_settle && answer.outcome == Outcome::Delivered {
+                        crate::say_err(
+                            "x402: X402_SERVE_FAULT=exit-after-settle: stopping before the answer\n",
+                        );
+                        std::process::exit(3);
+                    }
+                    let response = build(&answer, held.take());
+                    if matches!(answer.outcome, Outcome::Delivered | Outcome::Redelivered) {
+                        (self.events)(Event::Served {
+                            status: response.status,
+                            bytes: response.body.len(),
+                        });
+                    }
+                    let store = Arc::clone(&self.store);
+                    return response.after(Box::new(move |written| {
+                        // Not written: the record stays settled, and the
+                        // payment's next presentation gets the content.
+                        if written {
+                            life.responded();
+                            finish(&mut life, store.as_ref());
+                        }
+                    }));
+                }
+                Action::Done => break,
+            }
+        }
+        Response::new(
+            500,
+            "text/plain; charset=utf-8",
+            "the request's lifecycle ended without an answer\n",
+        )
+    }
+
+    fn store_error(&self, life: &mut Lifecycle, e: &str) {
+        (self.events)(Event::Problem {
+            message: format!("replay store: {e}"),
         });
-        let (Some(c), Some(receipt)) = (verdict.commitment, verdict.payment_response(at)) else {
-            let reason = verdict.reason.map_or("invalid_payload", |r| r.as_str());
-            return self.deferred_402(d, Some(format!("{reason}: {}", verdict.message.as_str())));
+        life.feed_store_error(e);
+    }
+
+    /// Narrates an answer in the log.
+    fn tell(&self, a: &Answer, settled_through: bool, deferred: bool, life: &Lifecycle) {
+        let simulated = matches!(self.settlement, Settlement::Ledger(_));
+        match a.outcome {
+            Outcome::PaymentRequired => {
+                if settled_through {
+                    (self.events)(Event::SettleFailed {
+                        reason: a.reason.clone(),
+                        message: a.message.clone(),
+                    });
+                }
+                let error = match (a.reason.is_empty(), a.message.is_empty()) {
+                    (true, _) => a.message.clone(),
+                    (false, true) => a.reason.clone(),
+                    (false, false) => format!("{}: {}", a.reason, a.message),
+                };
+                (self.events)(Event::PaymentRequired { error: Some(error) });
+            }
+            Outcome::Delivered | Outcome::Redelivered => {
+                let response = a
+                    .header(HeaderKind::PaymentResponse.name())
+                    .and_then(|v| header::decode_to_vec(v, header::DEFAULT_MAX_DECODED).ok())
+                    .map(|j| String::from_utf8_lossy(&j).into_owned())
+                    .unwrap_or_default();
+                if deferred {
+                    self.book(life);
+                } else if a.outcome == Outcome::Delivered && !simulated {
+                    (self.events)(Event::Settled {
+                        response,
+                        simulated,
+                    });
+                }
+                if a.outcome == Outcome::Redelivered {
+                    (self.events)(Event::Answered {
+                        status: a.status,
+                        outcome: a.outcome.as_str(),
+                        reason: String::new(),
+                        message:
+                            "settled earlier, never delivered: delivered now, not settled again"
+                                .into(),
+                    });
+                }
+            }
+            _ => (self.events)(Event::Answered {
+                status: a.status,
+                outcome: a.outcome.as_str(),
+                reason: a.reason.clone(),
+                message: a.message.clone(),
+            }),
+        }
+    }
+
+    /// Records a delivered deferred commitment in the book, for billing.
+    fn book(&self, life: &Lifecycle) {
+        let Some(d) = &self.deferred else { return };
+        let Some(v) = life
+            .verdict_json()
+            .and_then(|v| x402_core::json::parse(v.as_bytes(), &Limits::DEFAULT).ok())
+            .and_then(|v| v.as_object())
+        else {
+            return;
+        };
+        let text = |o: JsonObject<'_>, k: &str| {
+            o.get(k)
+                .and_then(|v| v.as_str())
+                .map(|s| s.to_cow().into_owned())
+                .unwrap_or_default()
+        };
+        let Some(extra) = v.get("extra").and_then(|e| e.as_object()) else {
+            return;
         };
         let commitment = Commitment {
-            agent: verdict.payer.unwrap_or_default().to_string(),
-            amount: c.amount,
-            asset: c.asset.to_cow().into_owned(),
-            keyid: c.keyid.as_plain().unwrap_or_default().to_string(),
-            created: c.created,
+            agent: text(v, "payer"),
+            amount: text(extra, "amount").parse().unwrap_or(Amount::ZERO),
+            asset: text(extra, "asset"),
+            keyid: text(extra, "keyid"),
+            created: extra.get("created").and_then(|c| c.as_u64()).unwrap_or(0),
         };
         (self.events)(Event::Recorded {
             agent: commitment.agent.clone(),
@@ -515,25 +613,141 @@ impl Paywall {
             asset: commitment.asset.clone(),
         });
         lock(&d.book).push(commitment);
-        (self.events)(Event::Served {
-            status: 200,
-            bytes: d.offer.content.len(),
-        });
-        Response::new(200, &d.offer.mime_type, d.offer.content.clone()).with_header(
-            HeaderKind::PaymentResponse.name(),
-            header::encode_to_string(&receipt),
-        )
     }
 
-    fn settle_on_ledger(
-        &self,
-        ledger: &Mutex<Ledger>,
-        verdict: &Verdict,
-        value: &str,
-    ) -> Result<Vec<u8>, Refusal> {
-        let mut buf = vec![0u8; header::base64_decoded_len(value.len())];
-        let exact = match header::decode_payment_signature(value, &mut buf) {
-            Ok(PaymentPayload::V2(p)) => p
+    /// The content, held back: the offer's bytes, or the upstream's answer.
+    fn produce(&self, req: &Request, deferred: bool) -> Result<Response, String> {
+        if let (Some(d), true) = (&self.deferred, deferred) {
+            return Ok(Response::new(
+                200,
+                &d.offer.mime_type,
+                d.offer.content.clone(),
+            ));
+        }
+        match &self.content {
+            Content::Fixed => Ok(Response::new(
+                200,
+                &self.offer.mime_type,
+                self.offer.content.clone(),
+            )),
+            Content::Upstream(base) => {
+                let url = format!("{}{}", base.trim_end_matches('/'), req.target);
+                let reply = client_http::get(&url, &[]).map_err(|f| f.message)?;
+                let mut resp = Response::new(reply.status, "application/octet-stream", reply.body);
+                resp.headers.clear();
+                for (n, v) in reply.headers {
+                    let hop = [
+                        "connection",
+                        "keep-alive",
+                        "transfer-encoding",
+                        "content-length",
+                    ];
+                    if !hop.iter().any(|h| n.eq_ignore_ascii_case(h)) {
+                        resp.headers.push((n, v));
+                    }
+                }
+                Ok(resp)
+            }
+        }
+    }
+
+    /// The key directory of a registered agent (fetched once).
+    fn directory(&self, agent: &str) -> Option<Vec<u8>> {
+        let d = self.deferred.as_ref()?;
+        if !lock(&d.agents).iter().any(|a| a == agent) {
+            return None;
+        }
+        if let Some(j) = lock(&d.directories).get(agent) {
+            return Some(j.clone());
+        }
+        let url = format!(
+            "{}{}",
+            agent.trim_end_matches('/'),
+            batch::directory::WELL_KNOWN_PATH
+        );
+        let reply = match client_http::get(&url, &[]) {
+            Ok(r) => r,
+            Err(f) => {
+                (self.events)(Event::Problem {
+                    message: format!("the key directory of {agent}: {}", f.message),
+                });
+                return None;
+            }
+        };
+        match Directory::parse(&reply.body) {
+            Ok(dir) => (self.events)(Event::DirectoryFetched {
+                agent: agent.to_string(),
+                keys: dir.keys().count(),
+            }),
+            Err(e) => {
+                (self.events)(Event::Problem {
+                    message: format!("the key directory of {agent}: {e}"),
+                });
+                return None;
+            }
+        }
+        lock(&d.directories).insert(agent.to_string(), reply.body.clone());
+        Some(reply.body)
+    }
+
+    /// Settles a `POST /settle` body: on the ledger, or at the facilitator.
+    fn settle(&self, body: &str, timeout_ms: u64) -> (Posted, String) {
+        match &self.settlement {
+            Settlement::Ledger(ledger) => (
+                Posted::Answered {
+                    status: 200,
+                    body: self.settle_on_ledger(ledger, body),
+                },
+                String::new(),
+            ),
+            Settlement::Facilitator(base) => {
+                let url = format!("{}/settle", base.trim_end_matches('/'));
+                let timeout = Duration::from_millis(timeout_ms.max(1));
+                let posted = client_http::post_json_once(&url, body.as_bytes(), timeout);
+                let detail = match &posted {
+                    Posted::NotSent(why) | Posted::NoAnswer(why) => {
+                        (self.events)(Event::Problem {
+                            message: format!("facilitator {url}: {why}"),
+                        });
+                        why.clone()
+                    }
+                    Posted::Answered { .. } => String::new(),
+                };
+                (posted, detail)
+            }
+        }
+    }
+
+    /// The ledger as a facilitator: verifies the body, discharges the chain
+    /// checks, moves the balances; answers a SettleResponse.
+    fn settle_on_ledger(&self, ledger: &Mutex<Ledger>, body: &str) -> Vec<u8> {
+        let verdict = verify::verify_json(body.as_bytes(), now(), &Config::default());
+        let refused = |reason: &str, message: &str| {
+            (self.events)(Event::SettleFailed {
+                reason: reason.into(),
+                message: message.into(),
+            });
+            let network = self.offer.network;
+            SettleResponse {
+                success: false,
+                error_reason: Some(JsonStr::new(reason)),
+                error_message: Some(JsonStr::new(message)),
+                payer: None,
+                transaction: JsonStr::new(""),
+                network,
+                amount: None,
+                extensions: None,
+                source: JsonObject::EMPTY,
+            }
+            .to_json_vec()
+        };
+        let request = x402_core::json::parse(body.as_bytes(), &Limits::DEFAULT)
+            .ok()
+            .and_then(|v| v.as_object())
+            .and_then(|o| o.get("paymentPayload"))
+            .and_then(|p| PaymentPayload::from_json(p).ok());
+        let exact = match request {
+            Some(PaymentPayload::V2(p)) => p
                 .payload_json()
                 .and_then(SchemePayload::from_object)
                 .ok()
@@ -544,15 +758,10 @@ impl Paywall {
             _ => None,
         };
         let Some(exact) = exact else {
-            let message = "the simulated ledger settles EIP-3009 authorizations only".to_string();
-            (self.events)(Event::SettleFailed {
-                reason: Reason::UnsupportedPayloadType.as_str().into(),
-                message: message.clone(),
-            });
-            return Err(Refusal::Payment(format!(
-                "{}: {message}",
-                Reason::UnsupportedPayloadType
-            )));
+            return refused(
+                x402_core::Reason::UnsupportedPayloadType.as_str(),
+                "the simulated ledger settles EIP-3009 authorizations only",
+            );
         };
         let auth = exact.authorization;
         if let Ok(sig) = x402_core::evm::Signature::parse_hex(exact.signature) {
@@ -562,12 +771,12 @@ impl Paywall {
                 data: data.to_vec(),
             });
         }
-        let mut ledger = ledger.lock().unwrap_or_else(|e| e.into_inner());
-        match ledger.settle(verdict, &auth) {
+        let mut ledger = lock(ledger);
+        match ledger.settle(&verdict, &auth) {
             Ok((settled, checks)) => {
                 (self.events)(Event::ChainChecks(checks));
                 let payer = settled.from.to_string();
-                let response = SettleResponse {
+                let json = SettleResponse {
                     success: true,
                     error_reason: None,
                     error_message: None,
@@ -577,99 +786,89 @@ impl Paywall {
                     amount: None,
                     extensions: None,
                     source: JsonObject::EMPTY,
-                };
-                let json = response.to_json_vec();
+                }
+                .to_json_vec();
                 (self.events)(Event::Settled {
                     response: String::from_utf8_lossy(&json).into_owned(),
                     simulated: true,
                 });
-                Ok(json)
+                json
             }
             Err(rejected) => {
                 (self.events)(Event::ChainChecks(rejected.checks));
-                (self.events)(Event::SettleFailed {
-                    reason: rejected.reason.as_str().into(),
-                    message: rejected.message.clone(),
-                });
-                Err(Refusal::Payment(format!(
-                    "{}: {}",
-                    rejected.reason, rejected.message
-                )))
+                refused(rejected.reason.as_str(), &rejected.message)
             }
         }
     }
+}
 
-    fn settle_with_facilitator(&self, base: &str, value: &str) -> Result<Vec<u8>, Refusal> {
-        let mut buf = vec![0u8; header::base64_decoded_len(value.len())];
-        let (Ok(payload), Some(req)) = (
-            header::decode_payment_signature(value, &mut buf),
-            self.requirement(),
-        ) else {
-            return Err(Refusal::Payment(Reason::InvalidPayload.as_str().into()));
-        };
-        let body = VerifyRequest {
-            payment_payload: payload,
-            payment_requirements: PaymentRequirements::V2(req),
-            source: JsonObject::EMPTY,
-        }
-        .to_json_vec();
-        let url = format!("{}/settle", base.trim_end_matches('/'));
-        let reply = client_http::post_json(&url, &body)
-            .map_err(|f| Refusal::Upstream(format!("facilitator: {}", f.message)))?;
-        let limits = Limits {
-            max_len: 64 * 1024,
-            ..Limits::DEFAULT
-        };
-        let response = SettleResponse::from_json_bytes(&reply.body, &limits).map_err(|e| {
-            Refusal::Upstream(format!(
-                "facilitator {url} answered {} with no SettleResponse: {e}",
-                reply.status
-            ))
-        })?;
-        let json = response.to_json_vec();
-        if response.success {
-            (self.events)(Event::Settled {
-                response: String::from_utf8_lossy(&json).into_owned(),
-                simulated: false,
-            });
-            Ok(json)
-        } else {
-            let reason = response.error_reason.map_or_else(
-                || Reason::UnexpectedSettleError.as_str().into(),
-                |r| r.to_cow().into_owned(),
-            );
-            let message = response
-                .error_message
-                .map(|m| m.to_cow().into_owned())
-                .unwrap_or_default();
-            (self.events)(Event::SettleFailed {
-                reason: reason.clone(),
-                message: message.clone(),
-            });
-            Err(Refusal::Payment(if message.is_empty() {
-                reason
-            } else {
-                format!("{reason}: {message}")
-            }))
+impl Posted {
+    fn as_reply(&self) -> SettleReply<'_> {
+        match self {
+            Posted::NotSent(_) => SettleReply::NotSent,
+            Posted::NoAnswer(_) => SettleReply::NoAnswer,
+            Posted::Answered { status, body } => SettleReply::Answered {
+                status: *status,
+                body,
+            },
         }
     }
 }
 
-/// Why a valid payment was not served.
-enum Refusal {
-    /// Settlement refused the payment: answer 402.
-    Payment(String),
-    /// The facilitator could not be used: answer 502.
-    Upstream(String),
+/// The response for an answer: the held handler response with the answer's
+/// headers set over it, or the answer's own.
+fn build(a: &Answer, held: Option<Response>) -> Response {
+    let mut resp = match (a.use_handler_response, held) {
+        (true, Some(r)) => r,
+        (true, None) => Response::new(500, "text/plain; charset=utf-8", "no response\n"),
+        (false, _) => {
+            let ct = a.header("Content-Type").unwrap_or("application/json");
+            Response::new(a.status, ct, a.body.clone().unwrap_or_default())
+        }
+    };
+    for (n, v) in &a.headers {
+        resp = resp.set_header(n, v);
+    }
+    resp
 }
 
-/// `reason: message` of an invalid verdict (the PaymentRequired `error`).
-fn verdict_error(v: &Verdict) -> String {
-    let reason = v.reason.map_or("invalid_payload", |r| r.as_str());
-    if v.message.as_str().is_empty() {
-        reason.to_string()
-    } else {
-        format!("{reason}: {}", v.message.as_str())
+/// The paid route's PaymentRequired document.
+fn payment_required_doc(
+    requirement_json: &[u8],
+    resource_url: &str,
+    offer: &Offer,
+    error: Option<&str>,
+) -> Vec<u8> {
+    let Ok(req) = v2::PaymentRequirements::from_json_bytes(requirement_json, &Limits::DEFAULT)
+    else {
+        return Vec::new();
+    };
+    let accepts = [req];
+    v2::PaymentRequired {
+        error: error.map(JsonStr::new),
+        resource: v2::ResourceInfo {
+            url: JsonStr::new(resource_url),
+            description: Some(JsonStr::new(&offer.description)),
+            mime_type: Some(JsonStr::new(&offer.mime_type)),
+            source: JsonObject::EMPTY,
+        },
+        accepts: List::Slice(&accepts),
+        extensions: None,
+        source: JsonObject::EMPTY,
+    }
+    .to_json_vec()
+}
+
+/// Runs the lifecycle's last steps (the delivered record) after the answer went out.
+fn finish(life: &mut Lifecycle, store: &dyn ReplayStore) {
+    for _ in 0..16 {
+        match life.next() {
+            Action::Swap { key, expected, new } => match store.swap(key, expected, new) {
+                Ok(r) => life.feed_swap(r.as_ref().map(|_| ()).map_err(Option::as_deref)),
+                Err(e) => life.feed_store_error(&e),
+            },
+            _ => return,
+        }
     }
 }
 

@@ -112,14 +112,16 @@ fn serve_refuses_a_replayed_payment() {
     let sig = header_value(&out.stdout);
     let (status, headers, _) = http_get(&server.url, &[("PAYMENT-SIGNATURE", &sig)]);
     assert_eq!(status, 200);
-    let response = unb64(header(&headers, "payment-response").unwrap());
+    let first = header(&headers, "payment-response").unwrap().to_string();
+    let response = unb64(&first);
     assert_eq!(response["success"], true);
-    let (status, error) = send_payment(&server.url, &sig);
-    assert_eq!(status, 402);
-    assert!(
-        error.starts_with("invalid_exact_evm_nonce_already_used"),
-        "{error}"
-    );
+    // Neither served nor charged again: 409 with the earlier PAYMENT-RESPONSE.
+    let (status, headers, body) = http_get(&server.url, &[("PAYMENT-SIGNATURE", &sig)]);
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(header(&headers, "payment-response"), Some(first.as_str()));
+    assert!(header(&headers, "payment-required").is_none());
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "payment_already_delivered");
 }
 
 #[test]
@@ -535,7 +537,7 @@ fn demo_runs_end_to_end() {
         "simulated:0x",
         "→ 200 OK",
         "0.990000 test-USDC",
-        "nonce already used, refused as it must be",
+        "already delivered, answered with the earlier PAYMENT-RESPONSE",
         "[10/16] deferred agent: a fresh Ed25519 key",
         "\"scheme\": \"batch-settlement\"",
         "Signature-Input",

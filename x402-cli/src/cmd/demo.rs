@@ -247,6 +247,21 @@ fn server_details(events: Vec<Event>, out: &mut Vec<Detail>, brief: bool) {
                 "server: recorded".into(),
                 format!("{agent} committed {amount} {asset}, to be billed later"),
             )),
+            Event::Answered {
+                status,
+                outcome,
+                reason,
+                message,
+            } => out.push(Detail::Text(
+                "answered",
+                format!("server answered {status} ({outcome})"),
+                format!("{reason}: {message}"),
+            )),
+            Event::Uncertain { record } => out.push(Detail::Json(
+                "uncertain",
+                "server: settlement uncertain, recorded for reconciliation".into(),
+                record.into_bytes(),
+            )),
         }
     }
 }
@@ -256,6 +271,7 @@ fn status_text(status: u16) -> String {
         200 => "OK",
         402 => "Payment Required",
         404 => "Not Found",
+        409 => "Conflict",
         502 => "Bad Gateway",
         _ => "",
     };
@@ -414,7 +430,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         balances(&ledger, payer, merchant),
     );
 
-    // 9. A replay of the same payment must be refused.
+    // 9. A replay of the same payment must not be served, nor charged, again.
     let Some((name, value)) = outcome.payment else {
         return Ok(finish(&mut say, None));
     };
@@ -423,13 +439,10 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     server_details(rx.try_iter().collect(), &mut details, true);
     let (title, ok) = match &replay {
         Ok(r) => {
-            let why = if r.status == 402 {
-                agent::refusal_of(r)
-            } else {
-                String::new()
-            };
-            let refused = r.status == 402
-                && why.starts_with(x402_core::Reason::ExactEvmNonceAlreadyUsed.as_str());
+            // 409 with the earlier PAYMENT-RESPONSE (delivered, or its answer
+            // still on its way): served once, charged once.
+            let earlier = r.header(x402_core::header::HeaderKind::PaymentResponse.name());
+            let refused = r.status == 409 && earlier.is_some();
             let unchanged = lock(&ledger).balance(&payer) == payer_balance;
             details.push(Detail::Text(
                 "balances",
@@ -444,7 +457,8 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
                     "agent: replays the same {name} → {}{}",
                     status_text(r.status),
                     if refused {
-                        ": nonce already used, refused as it must be"
+                        ": already delivered, answered with the earlier PAYMENT-RESPONSE, \
+                         neither served nor charged again, as it must be"
                     } else {
                         ": the replay was NOT refused"
                     }

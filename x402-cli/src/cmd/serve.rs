@@ -1,25 +1,44 @@
 //! `x402 serve`: a paywalled HTTP resource on 127.0.0.1.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use x402_core::evm::Address;
+use x402_core::lifecycle::{Settings, record_info};
 use x402_core::{Amount, Network};
 
 use crate::args::{self, flag, value};
 use crate::fail::Failure;
 use crate::ledger::Ledger;
 use crate::out::{J, usdc};
-use crate::paywall::{Event, Offer, Paywall, Settlement};
+use crate::paywall::{Content, Event, Offer, Paywall, Settlement};
+use crate::store::{ReplayStore, SqliteStore};
 
 const HELP: &str = "\
 usage: x402 serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]
                   [--network eip155:ID] [--asset ADDR --asset-name NAME --asset-version V]
-                  [--facilitator URL] [--content TEXT | --content-file FILE] [--json]
+                  [--facilitator URL] [--state FILE]
+                  [--content TEXT | --content-file FILE | --upstream URL] [--json]
+       x402 serve --state FILE --list-uncertain
 
 Serves one paywalled resource on 127.0.0.1 (never another interface). A request
 without payment gets 402 with a PAYMENT-REQUIRED header (scheme exact, EIP-3009);
-a request with PAYMENT-SIGNATURE is verified offline, settled, and served with a
-PAYMENT-RESPONSE header. A refused payment gets 402 again, its reason in `error`.
+a request with PAYMENT-SIGNATURE is verified offline against this route's own
+requirement, the content is produced and held back, the payment is settled, and
+only then is the content served, with PAYMENT-RESPONSE and
+`Cache-Control: private, no-store`. A refused payment gets 402 again, its
+reason in `error`.
+
+Each payment is delivered at most once: a record per payment (network, asset,
+payer, nonce) is claimed before the content is produced and marked before
+settlement. The same payment presented while another request settles it gets
+409 payment_in_progress; presented after delivery, 409 payment_already_delivered
+with the earlier PAYMENT-RESPONSE; presented after a settlement whose answer
+was lost (the server stopped), the content without a second settlement. A
+facilitator that fails never gets content delivered nor the client asked to pay
+again: 502 facilitator_unavailable when nothing can have settled (the same
+payment may be sent again), 502 settlement_uncertain when it may have (the
+record is kept for reconciliation). HEAD is never settled.
 
   --pay-to ADDR       who is paid (an EVM address)
   --price PRICE       the price in whole tokens, e.g. 0.01 (USDC has 6 decimals)
@@ -31,8 +50,18 @@ PAYMENT-RESPONSE header. A refused payment gets 402 again, its reason in `error`
   --asset-name NAME   the token's EIP-712 name (default: USDC's on that network)
   --asset-version V   the token's EIP-712 version (default 2)
   --facilitator URL   settle through this facilitator's POST /settle
+  --settle-timeout S  how long to wait for the facilitator, in seconds (default 30)
+  --lease S           how long a request may hold a payment before another may
+                      take it over, in seconds (default 60)
+  --state FILE        keep payment records in this SQLite file (created if needed):
+                      they survive a restart, and several servers may share it
+  --list-uncertain    with --state: print the payments to reconcile (one JSON
+                      object per line: payer, nonce, amount, route, time, cause) and exit
   --content TEXT      the resource served once paid (default: a small JSON document)
   --content-file F    the same, from a file
+  --upstream URL      the same, from GET URL+PATH on another HTTP server: its answer
+                      is held back until the payment settles, and not settled
+                      unless it is a 2xx
   --mime-type TYPE    its media type (default application/json)
 
 Without --facilitator, payments settle on a SIMULATED ledger of test-USDC in this
@@ -61,6 +90,11 @@ const SPEC: &[args::Opt] = &[
     value("content"),
     value("content-file"),
     value("mime-type"),
+    value("state"),
+    flag("list-uncertain"),
+    value("upstream"),
+    value("settle-timeout"),
+    value("lease"),
 ];
 
 /// USDC on the networks the defaults know: (network, address, EIP-712 name, version).
@@ -156,6 +190,15 @@ fn offer(p: &args::Parsed) -> Result<Offer, Failure> {
             "--path {path:?}: a path such as /weather"
         )));
     }
+    let given = ["content", "content-file", "upstream"]
+        .iter()
+        .filter(|o| p.has(o))
+        .count();
+    if given > 1 {
+        return Err(Failure::usage(
+            "give one of --content, --content-file and --upstream",
+        ));
+    }
     let content = match (p.get("content"), p.get("content-file")) {
         (Some(_), Some(_)) => {
             return Err(Failure::usage("give --content or --content-file, not both"));
@@ -189,7 +232,46 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     if let Some(extra) = p.positionals.first() {
         return Err(Failure::usage(format!("unexpected argument {extra:?}")));
     }
+    let store: Option<Arc<SqliteStore>> = match p.get("state") {
+        Some(path) => Some(Arc::new(
+            SqliteStore::open(Path::new(path))
+                .map_err(|e| Failure::io(format!("--state {path}"), e))?,
+        )),
+        None => None,
+    };
+    if p.has("list-uncertain") {
+        let Some(store) = store else {
+            return Err(Failure::usage(
+                "--list-uncertain reads the records of --state FILE",
+            ));
+        };
+        return list_uncertain(store.as_ref());
+    }
     let offer = offer(&p)?;
+    let mut settings = Settings::default();
+    if let Some(t) = p.u64("settle-timeout")? {
+        if t == 0 {
+            return Err(Failure::usage("--settle-timeout: at least 1 second"));
+        }
+        settings.settle_timeout_seconds = t;
+    }
+    if let Some(t) = p.u64("lease")? {
+        if t == 0 {
+            return Err(Failure::usage("--lease: at least 1 second"));
+        }
+        settings.claim_seconds = t;
+    }
+    let content = match p.get("upstream") {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Content::Upstream(url.to_string())
+        }
+        Some(url) => {
+            return Err(Failure::usage(format!(
+                "--upstream {url:?}: an http:// or https:// URL"
+            )));
+        }
+        None => Content::Fixed,
+    };
     let port = p.u64("port")?.unwrap_or(4020);
     let port =
         u16::try_from(port).map_err(|_| Failure::usage(format!("--port {port}: at most 65535")))?;
@@ -216,12 +298,17 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let simulated = matches!(settlement, Settlement::Ledger(_));
     let facilitator = p.get("facilitator").map(str::to_string);
     let price = offer.amount;
-    let paywall = Paywall::new(
+    let mut paywall = Paywall::new(
         offer,
         &format!("http://{addr}"),
         settlement,
         Box::new(move |e| log(&e, json)),
-    );
+    )
+    .with_settings(settings)
+    .with_content(content);
+    if let Some(store) = store {
+        paywall = paywall.with_store(store);
+    }
     let url = paywall.url().to_string();
     if json {
         let j = J::obj(vec![
@@ -252,6 +339,27 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     }
     let paywall = Arc::new(paywall);
     crate::http::serve(listener, Arc::new(move |req| paywall.handle(req)));
+    Ok(0)
+}
+
+/// Prints the payments whose settlement is uncertain, one JSON object a line.
+fn list_uncertain(store: &SqliteStore) -> Result<u8, Failure> {
+    let records = store.uncertain().map_err(|e| Failure::io("--state", e))?;
+    for (key, record) in records {
+        let info = record_info(&record).unwrap_or_default();
+        let j = J::obj(vec![
+            ("key", J::str(&key)),
+            ("payer", J::str(&info.payer)),
+            ("nonce", J::str(&info.nonce)),
+            ("amount", J::str(&info.amount)),
+            ("network", J::str(&info.network)),
+            ("asset", J::str(&info.asset)),
+            ("route", J::str(&info.route)),
+            ("time", J::Num(info.time)),
+            ("cause", J::str(&info.cause)),
+        ]);
+        crate::say(&format!("{}\n", j.compact()));
+    }
     Ok(0)
 }
 
@@ -312,6 +420,15 @@ fn log(e: &Event, json: bool) {
             "  on a chain a facilitator would send to {to} (not sent, the ledger is simulated): {}",
             crate::out::hex(data)
         ),
+        Event::Answered {
+            status,
+            outcome,
+            reason,
+            message,
+        } => format!("  → {status} ({outcome}) {reason}: {message}"),
+        Event::Uncertain { record } => {
+            format!("  UNCERTAIN settlement, recorded for reconciliation: {record}")
+        }
     };
     crate::say_err(&format!("{line}\n"));
 }
@@ -393,6 +510,22 @@ pub(crate) fn event_json(e: &Event) -> J {
             ("sent", J::Bool(false)),
             ("to", J::str(to.to_string())),
             ("data", J::str(crate::out::hex(data))),
+        ]),
+        Event::Answered {
+            status,
+            outcome,
+            reason,
+            message,
+        } => J::obj(vec![
+            ("event", J::str("answered")),
+            ("status", J::Num(u64::from(*status))),
+            ("outcome", J::str(outcome)),
+            ("reason", J::str(reason)),
+            ("message", J::str(message)),
+        ]),
+        Event::Uncertain { record } => J::obj(vec![
+            ("event", J::str("uncertain")),
+            ("record", J::raw(record.as_bytes())),
         ]),
     }
 }

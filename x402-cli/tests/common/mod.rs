@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod doubles;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -182,9 +184,15 @@ impl Server {
 /// Starts `x402 serve args...` and waits (bounded) for its first stdout line.
 /// With `--json`, the first line is the `listening` event.
 pub fn serve(dir: &Path, args: &[&str]) -> Server {
+    serve_env(dir, args, &[])
+}
+
+/// [`serve`] with extra environment variables.
+pub fn serve_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(bin())
         .arg("serve")
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
