@@ -36,6 +36,7 @@ TARGETS = [
     "mcp",
     "network",
     "payment_mutation",
+    "rpc_response",
     "signature",
     "signature_base",
     "structured_fields",
@@ -232,6 +233,39 @@ def batch():
         add("structured_fields", f"web-bot-auth-draft-{i}-signature", v["signature"])
 
 
+def rpc():
+    """A node's answers: the settlement vectors' call results and revert data,
+    quantities, a block and a receipt with an ERC-20 Transfer log."""
+    def answer(name, **member):
+        add("rpc_response", name, compact({"jsonrpc": "2.0", "id": 1, **member}))
+
+    settlement = json.loads((VECTORS / "settlement.json").read_text())
+    for v in settlement["results"]:
+        answer("result-" + v["name"], result=v["data"])
+    for v in settlement["reverts"]:
+        answer("revert-" + v["name"], error={"code": 3, "message": "execution reverted", "data": v["data"]})
+        answer("revert-hardhat-" + v["name"], error={
+            "code": -32603, "message": "Error: VM Exception while processing transaction",
+            "data": {"message": "reverted", "data": v["data"]}})
+    for q in ["0x0", "0x2105", hex(2**64 - 1), hex(2**64), hex(2**128 - 1), hex(2**256 - 1), "0x", "0x00ff"]:
+        answer("quantity-" + q[:12], result=q)
+    add("rpc_response", "id-string", '{"jsonrpc":"2.0","id":"7","result":"0x1"}')
+    answer("block", result={
+        "number": "0x1b4", "timestamp": "0x6853c2e0", "baseFeePerGas": "0x3b9aca00",
+        "hash": "0x" + "ab" * 32, "parentHash": "0x" + "cd" * 32})
+    topic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+    word = lambda a: "0x" + "0" * 24 + a[2:].lower()
+    payer, pay_to = "0x857b06519E91e3A54538791bDbb0E22373e36b66", "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+    answer("receipt", result={
+        "transactionHash": "0x" + "12" * 32, "status": "0x1", "blockNumber": "0x1b4",
+        "gasUsed": "0x1d8a8", "effectiveGasPrice": "0x3b9aca07", "contractAddress": None,
+        "logs": [{"address": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+                  "topics": [topic, word(payer), word(pay_to)],
+                  "data": "0x" + "0" * 60 + "2710"}]})
+    answer("receipt-pending", result=None)
+    answer("error-plain", error={"code": -32000, "message": "nonce too low"})
+
+
 def extras():
     # Amounts at the edges of u64, u128 and uint256, alone and in pairs.
     for n in ["0", "1", str(2**64 - 1), str(2**64), str(2**128 - 1), str(2**128),
@@ -258,6 +292,7 @@ def main():
     spec_examples()
     vectors()
     batch()
+    rpc()
     extras()
     if OUT.exists():
         shutil.rmtree(OUT)
