@@ -2124,7 +2124,8 @@ impl Lifecycle {
 
     /// Feeds the result of the current action as JSON: `{"record": text|null}`
     /// (lookup), `{"swapped": true}` or `{"swapped": false, "record":
-    /// text|null}` (swap), `{"directory": jwks|null}` (the JWK Set as an object
+    /// text|null}` (swap), `{"storeError": text}` (lookup or swap: the store
+    /// failed), `{"directory": jwks|null}` (the JWK Set as an object
     /// or its text), `{"status": n}` or `{"error": text}` (handle), `{"status":
     /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle),
     /// `{}` (respond).
@@ -2153,6 +2154,14 @@ impl Lifecycle {
                 "not the answer to the current action",
             )
         };
+        if let Some(e) = o.get("storeError") {
+            if !matches!(self.next(), Action::Lookup { .. } | Action::Swap { .. }) {
+                return Err(wrong());
+            }
+            let e = text(Some(e))?.unwrap_or_default();
+            self.feed_store_error(&e);
+            return Ok(());
+        }
         match self.next() {
             Action::Lookup { .. } => {
                 let r = text(Some(o.get("record").ok_or_else(wrong)?))?;

@@ -823,6 +823,55 @@ fn the_json_form_drives_the_same_machine() {
 }
 
 #[test]
+fn a_failing_store_never_settles_and_never_loses_a_settlement() {
+    // Before settlement: 503, nothing settled.
+    let p = pay(13);
+    let mut life = get(Some(&p));
+    life.feed_json(br#"{"storeError":"disk full"}"#).unwrap();
+    match life.next() {
+        Action::Respond(a) => {
+            assert_eq!((a.status, a.outcome), (503, Outcome::StoreError));
+            assert!(a.header("Retry-After").is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    // After settlement: delivered all the same.
+    let mut store = Store::default();
+    let mut life = get(Some(&p));
+    loop {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                if new.is_some_and(|n| n.contains("\"settled\"")) {
+                    life.feed_store_error("disk full");
+                    continue;
+                }
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+            Action::Settle { .. } => {
+                let (r, d) = ok();
+                life.feed_settle(r, d);
+            }
+            Action::Respond(a) => {
+                assert_eq!((a.status, a.outcome), (200, Outcome::Delivered));
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
 fn settle_replies_are_classified() {
     let net = Network::parse_caip2("eip155:84532").unwrap();
     let c = |status, body: &str| {
