@@ -636,5 +636,8 @@ const TYPESCRIPT_BATCH: &str = include_str!("batch.d.ts");
 #[cfg(feature = "chain")]
 pub mod chain;
 
+#[cfg(feature = "lifecycle")]
+pub mod lifecycle;
+
 #[cfg(test)]
 mod tests;

@@ -8,3 +8,4 @@ createPayment({ x402Version: 2 }, "0x11"); // PaymentRequired needs resource and
 createPayment("{}", "0x11", { maxAmount: 10000 }); // amounts are decimal strings
 selectRequirement("{}", { maxAmmount: "1" }); // unknown option
 verify("{}", "now"); // nowUnix is a number
+import { PaymentLifecycle } from "x402-wasm"; // only the full flavour has the lifecycle

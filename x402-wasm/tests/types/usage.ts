@@ -21,11 +21,16 @@ import {
 } from "x402-wasm";
 import {
   ChainMachine,
+  PaymentLifecycle,
+  recordInfo,
   signRequest,
   verifyBatchSettlement,
   type BatchSettlementResult,
   type ChainOptions,
   type ChainStep,
+  type LifecycleResult,
+  type LifecycleStep,
+  type PaymentRecordInfo,
   type SignedRequestHeaders,
 } from "x402-wasm/full";
 
@@ -117,3 +122,51 @@ const firstStep: ChainStep = verifying.next();
 const verifiedOnChain: VerifyResponse | undefined = firstStep.done ? (firstStep.outcome as VerifyResponse) : undefined;
 void settleOnChain;
 void verifiedOnChain;
+
+// One paid request on a resource server: the lifecycle decides, the host does the I/O.
+async function serve(records: Map<string, string>, facilitator: string): Promise<Response> {
+  const life = PaymentLifecycle.start(paymentRequired, { method: "GET", url: "https://api.example.com/data", headers: [] },
+    { nowUnix: 1_750_000_000, id: "r1", settings: { settleTimeoutSeconds: 10 } });
+  try {
+    for (;;) {
+      const step: LifecycleStep = life.next();
+      let result: LifecycleResult;
+      switch (step.action) {
+        case "lookup":
+          result = { record: records.get(step.key) ?? null };
+          break;
+        case "swap":
+          if ((records.get(step.key) ?? null) !== step.expected) result = { swapped: false, record: records.get(step.key) ?? null };
+          else {
+            if (step.new === null) records.delete(step.key);
+            else records.set(step.key, step.new);
+            result = { swapped: true };
+          }
+          break;
+        case "directory":
+          result = { directory: null };
+          break;
+        case "handle":
+          result = { status: 200 };
+          break;
+        case "settle": {
+          const res = await fetch(facilitator, { method: "POST", body: step.body, signal: AbortSignal.timeout(step.timeoutMs) });
+          result = { status: res.status, body: await res.text() };
+          break;
+        }
+        case "respond":
+          life.feed({});
+          return new Response(step.body, { status: step.status, headers: step.headers });
+        case "done":
+          return new Response(null, { status: 500 });
+      }
+      life.feed(result);
+    }
+  } finally {
+    life.free();
+  }
+}
+const info: PaymentRecordInfo = recordInfo("{}");
+const state: "claimed" | "settling" | "settled" | "delivered" | "uncertain" = info.state;
+void serve;
+void state;
