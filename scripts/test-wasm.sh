@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds the x402-wasm npm package and tests it on its runtimes:
 #   node      Node's test runner: the shared vectors, the API, the TypeScript types
-#   workerd   the example Worker served by workerd, paid by a Node client, with a
-#             stub facilitator
+#   workerd   Workers built on the package (the full flavour, the README's),
+#             served by workerd, paid by a Node client
+#   paywall   the example Worker and its Durable Object in workerd, against a
+#             facilitator double told to misbehave (x402-core/tests/vectors/paywall.json),
+#             concurrency, restarts, handler failures, the deferred route
 #   chromium  the web build in headless Chromium
 #
 #   scripts/test-wasm.sh                   install what is missing, build, test all
@@ -24,7 +27,7 @@ SKIP_INSTALL=1 x402-wasm/build.sh
 ln -sfn ../pkg x402-wasm/node_modules/x402-wasm
 
 runtimes=("$@")
-[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd chromium)
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd paywall chromium)
 
 # A stopped run takes its process group with it (the test runner and anything
 # it started); the tests themselves stop their servers by PID.
@@ -34,8 +37,8 @@ trap pgid_cleanup EXIT INT TERM
 cd "$root/x402-wasm/tests"
 for runtime in "${runtimes[@]}"; do
   case "$runtime" in
-    node | workerd | chromium) ;;
-    *) echo "test-wasm: unknown runtime $runtime (node, workerd, chromium)" >&2; exit 2 ;;
+    node | workerd | paywall | chromium) ;;
+    *) echo "test-wasm: unknown runtime $runtime (node, workerd, paywall, chromium)" >&2; exit 2 ;;
   esac
   printf '\n==> x402-wasm: %s\n' "$runtime"
   setsid timeout --kill-after=10 600 node --test "$runtime"/*.test.mjs &

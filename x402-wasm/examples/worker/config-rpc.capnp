@@ -5,7 +5,9 @@
 #   PAY_TO=0x... RPC_URL=http://127.0.0.1:8545 FACILITATOR_PRIVATE_KEY=0x... \
 #     workerd serve config-rpc.capnp --socket-addr http=127.0.0.1:8787
 #
-# The settings come from the environment (unset ones are null in `env`).
+# The settings come from the environment (unset ones are null in `env`). The
+# payments' records (the PaymentRecords Durable Object) are kept in memory here,
+# for as long as workerd runs; config.capnp keeps them on disk.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -30,7 +32,12 @@ const paidWorker :Workerd.Worker = (
     (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/full/x402_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
+  durableObjectNamespaces = [
+    (className = "PaymentRecords", uniqueKey = "x402-example-payment-records"),
+  ],
+  durableObjectStorage = (inMemory = void),
   bindings = [
+    (name = "PAYMENTS", durableObjectNamespace = "PaymentRecords"),
     (name = "PAY_TO", fromEnvironment = "PAY_TO"),
     (name = "NETWORK", fromEnvironment = "NETWORK"),
     (name = "ASSET", fromEnvironment = "ASSET"),
@@ -40,5 +47,8 @@ const paidWorker :Workerd.Worker = (
     (name = "FACILITATOR_URL", fromEnvironment = "FACILITATOR_URL"),
     (name = "RPC_URL", fromEnvironment = "RPC_URL"),
     (name = "FACILITATOR_PRIVATE_KEY", fromEnvironment = "FACILITATOR_PRIVATE_KEY"),
+    (name = "SETTLE_TIMEOUT_SECONDS", fromEnvironment = "SETTLE_TIMEOUT_SECONDS"),
+    (name = "CLAIM_SECONDS", fromEnvironment = "CLAIM_SECONDS"),
+    (name = "ADMIN_TOKEN", fromEnvironment = "ADMIN_TOKEN"),
   ],
 );

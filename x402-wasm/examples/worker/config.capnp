@@ -1,17 +1,24 @@
-# workerd configuration of the example Worker, using the npm package as built
-# by x402-wasm/build.sh (in x402-wasm/pkg). Run it with
+# workerd configuration of the example Worker, using the npm package's `full`
+# flavour as built by x402-wasm/build.sh (in x402-wasm/pkg/full). Run it with
 #
-#   PAY_TO=0x... workerd serve config.capnp --socket-addr http=127.0.0.1:8787
+#   mkdir -p state
+#   PAY_TO=0x... FACILITATOR_URL=https://... \
+#     workerd serve config.capnp --socket-addr http=127.0.0.1:8787 \
+#       --directory-path payments-disk=$PWD/state
 #
-# The settings come from the environment (unset ones are null in `env`).
+# The settings come from the environment (unset ones are null in `env`). The
+# payments' records (the PaymentRecords Durable Object) are kept in the
+# directory given for `payments-disk`, and survive a restart.
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .paidWorker),
     # fetch() from the Worker: the public internet, and this machine's loopback
-    # (where a local facilitator may listen).
+    # (where a local facilitator, node or agent may listen).
     (name = "internet", network = (allow = ["public", "local"])),
+    # Where the Durable Object keeps its storage: --directory-path payments-disk=DIR
+    (name = "payments-disk", disk = (writable = true)),
   ],
   sockets = [
     # The address is given on the command line: --socket-addr http=HOST:PORT
@@ -22,13 +29,19 @@ const config :Workerd.Config = (
 const paidWorker :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
-    # The package: its workerd entry point, the glue, and the module itself.
-    (name = "x402-wasm", esModule = embed "../../pkg/workerd.mjs"),
-    (name = "x402_wasm.js", esModule = embed "../../pkg/x402_wasm.js"),
-    (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/x402_wasm_bg.wasm"),
+    # The package's full flavour (PaymentLifecycle, batch-settlement,
+    # ChainMachine): its workerd entry point, the glue, and the module itself.
+    (name = "x402-wasm", esModule = embed "../../pkg/full/workerd.mjs"),
+    (name = "x402_wasm.js", esModule = embed "../../pkg/full/x402_wasm.js"),
+    (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/full/x402_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
+  durableObjectNamespaces = [
+    (className = "PaymentRecords", uniqueKey = "x402-example-payment-records"),
+  ],
+  durableObjectStorage = (localDisk = "payments-disk"),
   bindings = [
+    (name = "PAYMENTS", durableObjectNamespace = "PaymentRecords"),
     (name = "PAY_TO", fromEnvironment = "PAY_TO"),
     (name = "NETWORK", fromEnvironment = "NETWORK"),
     (name = "ASSET", fromEnvironment = "ASSET"),
@@ -36,5 +49,13 @@ const paidWorker :Workerd.Worker = (
     (name = "TOKEN_NAME", fromEnvironment = "TOKEN_NAME"),
     (name = "TOKEN_VERSION", fromEnvironment = "TOKEN_VERSION"),
     (name = "FACILITATOR_URL", fromEnvironment = "FACILITATOR_URL"),
+    (name = "RPC_URL", fromEnvironment = "RPC_URL"),
+    (name = "FACILITATOR_PRIVATE_KEY", fromEnvironment = "FACILITATOR_PRIVATE_KEY"),
+    (name = "SETTLE_TIMEOUT_SECONDS", fromEnvironment = "SETTLE_TIMEOUT_SECONDS"),
+    (name = "CLAIM_SECONDS", fromEnvironment = "CLAIM_SECONDS"),
+    (name = "PREMIUM_ORIGIN", fromEnvironment = "PREMIUM_ORIGIN"),
+    (name = "AGENTS", fromEnvironment = "AGENTS"),
+    (name = "DEFERRED_PRICE", fromEnvironment = "DEFERRED_PRICE"),
+    (name = "ADMIN_TOKEN", fromEnvironment = "ADMIN_TOKEN"),
   ],
 );

@@ -1,0 +1,157 @@
+// Test doubles on 127.0.0.1 for the paywall tests: a facilitator that can be
+// told to misbehave, an origin whose answer can be switched, an agent's key
+// directory. Each is closed by its test; held connections are destroyed then.
+import { createServer } from "node:http";
+
+/** A SettleResponse with success for a POST /settle body; the transaction is a
+ * stand-in: the authorization nonce's hex digits, reversed. */
+export function settledBody(request) {
+  const auth = request?.paymentPayload?.payload?.authorization ?? {};
+  const nonce = String(auth.nonce ?? "0x").replace(/^0x/, "");
+  return JSON.stringify({
+    success: true,
+    transaction: `0x${[...nonce].reverse().join("")}`,
+    network: request?.paymentRequirements?.network,
+    payer: auth.from,
+  });
+}
+
+/** A facilitator mode from a vector's `reply` (x402-core/tests/vectors/paywall.json). */
+export function modeOf(reply) {
+  if (reply.hang) return { hang: true };
+  if (reply.refuse) return { refuse: true };
+  return {
+    status: reply.status,
+    contentType: reply.contentType ?? "application/json",
+    body: typeof reply.body === "string" ? reply.body : null, // null: settled
+    cutOff: Boolean(reply.cutOff),
+  };
+}
+
+export const SETTLED = { status: 200, contentType: "application/json", body: null };
+
+function listen(server, port = 0) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve(server.address().port);
+    });
+  });
+}
+
+function close(server, sockets) {
+  for (const s of sockets) s.destroy();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** The facilitator double: records each POST /settle body, answers as `mode` says. */
+export async function startFacilitator(initial = SETTLED) {
+  let mode = initial;
+  const calls = [];
+  const sockets = new Set();
+  const server = createServer(async (req, res) => {
+    let text = "";
+    for await (const chunk of req) text += chunk;
+    if (req.method !== "POST" || req.url !== "/settle") {
+      // GET /supported, and anything else: the facilitator is up.
+      res.writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ kinds: [], extensions: [], signers: {} }));
+      return;
+    }
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    calls.push(body);
+    const m = mode;
+    if (m.hang) return; // never answered; destroyed on close
+    if (m.delayMs) await new Promise((r) => setTimeout(r, m.delayMs));
+    const payload = Buffer.from(m.body ?? settledBody(body));
+    res.writeHead(m.status, { "content-type": m.contentType, "content-length": payload.length });
+    if (m.cutOff) {
+      res.write(payload.subarray(0, payload.length >> 1));
+      res.socket.destroy();
+      return;
+    }
+    res.end(payload);
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const port = await listen(server);
+  let listening = true;
+  const f = {
+    url: `http://127.0.0.1:${port}/`,
+    calls,
+    /** Switches the behaviour; `{refuse: true}` stops listening (connections refused). */
+    async set(next) {
+      mode = next;
+      if (next.refuse && listening) {
+        listening = false;
+        await close(server, sockets);
+      } else if (!next.refuse && !listening) {
+        await listen(server, port);
+        listening = true;
+      }
+    },
+    /** Waits (bounded) until `n` settlements arrived. */
+    async waitCalls(n) {
+      const deadline = Date.now() + 20_000;
+      while (calls.length < n) {
+        if (Date.now() > deadline) throw new Error(`${calls.length} calls, expected ${n}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    close: () => (listening ? close(server, sockets) : Promise.resolve()),
+  };
+  if (initial.refuse) await f.set(initial);
+  return f;
+}
+
+/** An origin whose answer is `ok` (200, cacheable), `fail` (500) or `moved` (302). */
+export async function startOrigin() {
+  let mode = "ok";
+  let hits = 0;
+  const sockets = new Set();
+  const server = createServer((req, res) => {
+    hits++;
+    if (mode === "fail") res.writeHead(500, { "content-type": "text/plain" }).end("oops\n");
+    else if (mode === "moved") res.writeHead(302, { location: "/elsewhere" }).end();
+    else {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "public, max-age=600" })
+        .end("origin content\n");
+    }
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const port = await listen(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    set: (m) => (mode = m),
+    hits: () => hits,
+    close: () => close(server, sockets),
+  };
+}
+
+/** An agent's origin serving its key directory (a JWK Set). */
+export async function startAgent(jwks) {
+  const sockets = new Set();
+  const server = createServer((req, res) => {
+    if (req.url === "/.well-known/http-message-signatures-directory") {
+      res.writeHead(200, { "content-type": "application/http-message-signatures-directory+json" })
+        .end(JSON.stringify(jwks));
+    } else res.writeHead(404).end();
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  const port = await listen(server);
+  return { origin: `http://127.0.0.1:${port}`, close: () => close(server, sockets) };
+}
