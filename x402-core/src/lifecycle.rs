@@ -18,8 +18,9 @@
 //!   transaction. A handler that fails (any status outside 2xx: 3xx, 4xx, 5xx,
 //!   or an exception) is not settled: its answer goes out without a charge and
 //!   the payment stays usable.
-//! - **HEAD is never settled**: with or without a payment it gets the 402 a GET
-//!   without payment gets.
+//! - **HEAD is never settled**: without a payment it gets the 402 a GET
+//!   without payment gets; with one, the same 402 whose `error` says to pay
+//!   with GET, and the payment is left untouched.
 //! - **Delivered at most once.** Every payment has a replay key: `(network,
 //!   asset, payer, nonce)` for EVM payments (the EIP-3009 nonce, or Permit2's),
 //!   the signed commitment for `batch-settlement` (agent, key id, `created`,

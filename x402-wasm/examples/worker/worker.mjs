@@ -20,7 +20,7 @@
 // - content only after settlement answered success with a transaction, with
 //   PAYMENT-RESPONSE and Cache-Control: private, no-store;
 // - a handler that fails (not 2xx, or throws) is not settled;
-// - HEAD is never settled: it gets the 402 a GET without payment gets;
+// - HEAD is never settled: it gets a 402, and its payment is left untouched;
 // - each payment is delivered at most once: the same payment presented again
 //   gets 409 (in progress, or delivered with the earlier PAYMENT-RESPONSE),
 //   never a second settlement;
