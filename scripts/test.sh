@@ -46,4 +46,7 @@ scripts/test-settlement.sh
 step "C ABI, Go and Python (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
+step "fuzz targets: build all, smoke-run each (scripts/test-fuzz.sh)"
+scripts/test-fuzz.sh
+
 printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"
