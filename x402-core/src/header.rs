@@ -142,6 +142,26 @@ pub const fn base64_decoded_len(len: usize) -> usize {
     len / 4 * 3
 }
 
+/// Whether `s` is canonical standard base64 with padding (the only form
+/// [`base64_decode`] accepts), without decoding it.
+#[must_use]
+pub fn is_canonical_base64(s: &[u8]) -> bool {
+    if !s.len().is_multiple_of(4) {
+        return false;
+    }
+    let pad = s.iter().rev().take_while(|&&b| b == b'=').count();
+    let data = s.get(..s.len().saturating_sub(pad)).unwrap_or_default();
+    if pad > 2 || !data.iter().all(|&b| sextet(b).is_some()) {
+        return false;
+    }
+    // The bits that padding drops must be zero.
+    match (pad, data.last().and_then(|&b| sextet(b))) {
+        (1, Some(v)) => v & 0x03 == 0,
+        (2, Some(v)) => v & 0x0f == 0,
+        _ => true,
+    }
+}
+
 /// The decoded length of a base64 text, counting its padding (an upper bound
 /// for malformed text, which the decoder then refuses).
 fn exact_decoded_len(value: &str) -> usize {
@@ -166,7 +186,7 @@ pub const fn base64_encoded_len(len: usize) -> usize {
 /// [`ErrorKind::Base64`] for anything but canonical padded base64;
 /// [`ErrorKind::BufferTooSmall`] if `out` is too short.
 pub fn base64_decode(input: &[u8], out: &mut [u8]) -> Result<usize, ErrorKind> {
-    if input.len() % 4 != 0 {
+    if !input.len().is_multiple_of(4) {
         return Err(ErrorKind::Base64);
     }
     let pad = match input {

@@ -132,7 +132,7 @@ fn b64(bytes: &[u8]) -> String {
 /// ends with `pad` padding characters.
 fn payload_b64_with_padding(pad: usize) -> String {
     let mut json = serde_json::to_vec(&doc(PP2)).unwrap();
-    while (json.len() + pad) % 3 != 0 {
+    while !(json.len() + pad).is_multiple_of(3) {
         json.push(b' ');
     }
     let v = b64(&json);

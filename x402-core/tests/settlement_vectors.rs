@@ -28,7 +28,7 @@ fn vectors() -> Value {
 
 fn unhex(s: &str) -> Vec<u8> {
     let h = s.strip_prefix("0x").unwrap();
-    assert!(h.len() % 2 == 0, "{s}");
+    assert!(h.len().is_multiple_of(2), "{s}");
     (0..h.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())

@@ -290,7 +290,7 @@ fn hints(e: &Error, value: &str, is_json: bool) -> Vec<String> {
             {
                 h.push(format!("it contains {c:?}, which is not a base64 character"));
             }
-            if value.len() % 4 != 0 {
+            if !value.len().is_multiple_of(4) {
                 h.push(format!(
                     "its length ({}) is not a multiple of 4: the value is truncated, or its '=' padding was dropped",
                     value.len()

@@ -805,37 +805,6 @@ fn is_key_char(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b)
 }
 
-fn sextet(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// Canonical standard base64 with padding, unused bits zero.
-fn canonical_base64(s: &[u8]) -> bool {
-    if s.len() % 4 != 0 {
-        return false;
-    }
-    let pad = s.iter().rev().take_while(|&&b| b == b'=').count();
-    if pad > 2 {
-        return false;
-    }
-    let data = s.get(..s.len() - pad).unwrap_or_default();
-    if !data.iter().all(|&b| sextet(b).is_some()) {
-        return false;
-    }
-    match (pad, data.last().and_then(|&b| sextet(b))) {
-        (1, Some(v)) => v & 0x03 == 0,
-        (2, Some(v)) => v & 0x0f == 0,
-        _ => true,
-    }
-}
-
 /// Limits for walking text a parse already validated under the caller's
 /// limits: checking it again against narrower ones would silently cut short a
 /// value parsed with wider ones.
@@ -1143,7 +1112,7 @@ impl<'a> Parser<'a> {
         if self.peek() != Some(b':') {
             return Err(self.error("unterminated byte sequence"));
         }
-        if !canonical_base64(base64.as_bytes()) {
+        if !crate::header::is_canonical_base64(base64.as_bytes()) {
             return Err(SfvError {
                 offset: start,
                 what: "byte sequence is not canonical padded base64",

@@ -29,7 +29,7 @@ fn hex_string<'a>(v: JsonValue<'a>, field: &'static str) -> Result<JsonStr<'a>, 
         }
         n += 1;
     }
-    if n % 2 != 0 {
+    if !n.is_multiple_of(2) {
         return Err(err(R, ErrorKind::Hex("odd number of digits"), field));
     }
     if n / 2 > MAX_SIGNATURE_BYTES {
