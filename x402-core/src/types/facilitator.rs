@@ -3,7 +3,7 @@
 
 use super::{
     FromJson, List, RawObject, amount, boolean, detect_version, err, fields, network_any, object,
-    present, required, string, unknown_members, v1, v2, write_members,
+    present, required, string, unknown_members, v1, v2, version_of, write_members,
 };
 use crate::amount::Amount;
 use crate::error::{Error, ErrorKind, Reason};
@@ -201,8 +201,9 @@ impl<'a> FromJson<'a> for VerifyRequest<'a> {
     fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
         let r = Self::REASON;
         let source = object(v, r, "")?;
-        let version = detect_version(source)?;
-        let [_, payload, requirements] = fields(source, VR_KNOWN);
+        // One pass over the body's members, and one over the payload's.
+        let [ver, payload, requirements] = fields(source, VR_KNOWN);
+        let version = version_of(ver)?;
         let payload_obj = object(required(payload, r, "paymentPayload")?, r, "paymentPayload")?;
         if detect_version(payload_obj).map_err(|e| e.in_object("paymentPayload"))? != version {
             return Err(err(
@@ -211,7 +212,11 @@ impl<'a> FromJson<'a> for VerifyRequest<'a> {
                 "x402Version",
             ));
         }
-        let payment_payload = PaymentPayload::from_json(payload_obj.as_value()).map_err(|e| {
+        let payment_payload = match version {
+            1 => v1::PaymentPayload::from_json(payload_obj.as_value()).map(PaymentPayload::V1),
+            _ => v2::PaymentPayload::from_json(payload_obj.as_value()).map(PaymentPayload::V2),
+        };
+        let payment_payload = payment_payload.map_err(|e| {
             e.with_reason(Reason::InvalidPayload)
                 .in_object("paymentPayload")
         })?;

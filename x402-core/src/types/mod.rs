@@ -450,7 +450,12 @@ pub(crate) fn version(v: JsonValue<'_>, want: u64) -> Result<u64, Error> {
 /// # Errors
 /// `invalid_x402_version` when absent, not an integer, or not 1 or 2.
 pub fn detect_version(obj: JsonObject<'_>) -> Result<u8, Error> {
-    let v = obj.get("x402Version").ok_or(err(
+    version_of(obj.get("x402Version"))
+}
+
+/// [`detect_version`] for an already looked-up `x402Version` member.
+pub(crate) fn version_of(v: Option<JsonValue<'_>>) -> Result<u8, Error> {
+    let v = v.ok_or(err(
         Reason::InvalidX402Version,
         ErrorKind::MissingField,
         "x402Version",
