@@ -715,6 +715,36 @@ fn read_payer(payment: &str) -> Option<String> {
         .map(|s| s.to_cow().into_owned())
 }
 
+/// Whether two `payment` members of records describe the same purchase: same
+/// scheme, amount and route path (the key already fixes network, asset, payer
+/// and nonce). The route is compared without its origin, so that replicas
+/// reached under different host names or ports agree.
+fn same_purchase(a: &str, b: &str) -> bool {
+    let read = |text: &str| -> Option<[String; 3]> {
+        let v = crate::json::parse(text.as_bytes(), &Limits::DEFAULT).ok()?;
+        let o = v.as_object()?;
+        let f = |k: &str| {
+            o.get(k)
+                .and_then(|v| v.as_str())
+                .map(|s| s.to_cow().into_owned())
+        };
+        Some([
+            f("scheme")?,
+            f("amount")?,
+            route_path(&f("route")?).to_owned(),
+        ])
+    };
+    matches!((read(a), read(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// `https://host:port/a/b?q` → `/a/b?q`; text without an origin is kept.
+fn route_path(route: &str) -> &str {
+    match route.split_once("://") {
+        Some((_, rest)) => rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/"),
+        None => route,
+    }
+}
+
 fn payment_time(payment: &str) -> Option<u64> {
     crate::json::parse(payment.as_bytes(), &Limits::DEFAULT)
         .ok()?
@@ -1512,7 +1542,16 @@ impl Lifecycle {
             State::Settled => {
                 // Settled, never delivered: deliver now, without settling again,
                 // to whoever holds the signed payment (checked as it was when
-                // first claimed: it may have expired since).
+                // first claimed: it may have expired since) — but only for the
+                // purchase that was settled: the same nonce signed again for a
+                // dearer route or amount must not unlock it.
+                if !same_purchase(&self.payment.json, &seen.payment) {
+                    self.payment_required(
+                        Reason::ExactEvmNonceAlreadyUsed.as_str(),
+                        "this authorization's nonce was settled for another purchase; sign a new payment",
+                    );
+                    return;
+                }
                 if fresh {
                     let first = payment_time(&seen.payment).unwrap_or(now);
                     if let Some((reason, message)) = self.check(first) {
