@@ -994,10 +994,16 @@ impl Machine {
                 Err(e) if contains_ci(e.message, "already known") || contains_ci(e.message, "known transaction") => {
                     self.stage = Stage::Receipt;
                 }
-                Err(e) => {
+                // The node refused the transaction itself: it was not broadcast.
+                Err(e) if NOT_BROADCAST.iter().any(|m| contains_ci(e.message, m)) => {
                     self.tx_hash = None;
                     self.finish(p.failed_tx_reason(), &format_args!("eth_sendRawTransaction failed: {e}"));
                 }
+                // Anything else ("nonce too low" after a resend, an internal error,
+                // a timeout reported as an error) may follow a broadcast: look for
+                // the receipt; if none comes, the settlement is pending, never
+                // "failed" (which would tell the payer to pay again).
+                Err(_) => self.stage = Stage::Receipt,
             },
             Stage::Receipt => {
                 let Ok(v) = result else {
@@ -1304,6 +1310,20 @@ fn in_order_ci(hay: &str, words: &[&str]) -> bool {
     }
     true
 }
+
+/// Node errors that mean a transaction was refused before broadcast (so it can
+/// never be mined); every other send error leaves the outcome open.
+const NOT_BROADCAST: &[&str] = &[
+    "insufficient funds",
+    "intrinsic gas too low",
+    "exceeds block gas limit",
+    "gas limit reached",
+    "less than block base fee",
+    "transaction underpriced",
+    "nonce too high",
+    "invalid sender",
+    "invalid signature",
+];
 
 fn contains_ci(hay: JsonStr<'_>, needle: &str) -> bool {
     hay.as_str()
@@ -1774,13 +1794,31 @@ mod tests {
             r#"{"number":"0x10","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
         );
         ok(&mut m, "\"0x1\"");
+        // "nonce too low" may mean this very transaction was mined already:
+        // never "failed" (the payer would be asked to pay again); look for it.
         err(&mut m, r#"{"code":-32000,"message":"nonce too low"}"#);
+        assert!(request(&m).contains("eth_getTransactionReceipt"));
+        // A refusal of the transaction itself: never broadcast, so it failed.
+        let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+        ok(&mut m, "\"0x7a69\"");
+        ok(&mut m, "\"0x6080\"");
+        ok(&mut m, "\"0x186a0\"");
+        ok(&mut m, "\"0x5\"");
+        ok(
+            &mut m,
+            r#"{"number":"0x10","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+        );
+        ok(&mut m, "\"0x1\"");
+        err(
+            &mut m,
+            r#"{"code":-32000,"message":"insufficient funds for gas * price + value"}"#,
+        );
         let Outcome::Settled(s) = done(&m) else {
             unreachable!()
         };
         assert_eq!(s.reason, Some(Reason::ExactEvmTransactionFailed));
         assert_eq!(s.transaction, None);
-        assert!(s.message.as_str().contains("nonce too low"));
+        assert!(s.message.as_str().contains("insufficient funds"));
     }
 
     #[test]
