@@ -37,6 +37,11 @@ use crate::types::{FromJson, RawObject, v1, v2};
 /// the facilitator's does not make a fresh payment "not yet valid".
 pub const VALID_AFTER_SKEW_SECONDS: u64 = 600;
 
+/// The longest a created authorization stays valid, whatever `maxTimeoutSeconds`
+/// the server asks for: a hostile server must not obtain an authorization it
+/// can settle at any time in the future.
+pub const MAX_VALIDITY_SECONDS: u64 = 3600;
+
 /// What a client is willing to pay. Empty lists allow anything.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Policy<'a> {
@@ -233,7 +238,8 @@ pub fn create_payment_for(
     let from = key.address();
     let r = sel.requirements;
     let valid_after = Amount::from(now.saturating_sub(VALID_AFTER_SKEW_SECONDS));
-    let deadline = Amount::from(now.saturating_add(r.max_timeout_seconds()));
+    let validity = r.max_timeout_seconds().min(MAX_VALIDITY_SECONDS);
+    let deadline = Amount::from(now.saturating_add(validity));
     let too_small =
         |_: BufferTooSmall| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall);
     let created = |len| Created {
