@@ -101,6 +101,10 @@ fn payable<'a>(
     if !v1 && network.namespace() != Some("eip155") {
         return Err("not an EVM network");
     }
+    // v1 names its networks; a v1 verifier refuses a CAIP-2 network.
+    if v1 && network.is_caip2() {
+        return Err("a v1 requirement must name its network (base-sepolia), not CAIP-2");
+    }
     let caip = network.to_caip2().ok_or("unknown network")?;
     if !policy.networks.is_empty() && !policy.networks.iter().any(|n| n.to_caip2() == Some(caip)) {
         return Err("network not allowed by the policy");

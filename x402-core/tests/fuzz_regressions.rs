@@ -107,3 +107,38 @@ fn structured_fields_parsed_with_wide_limits_are_walked_whole() {
     assert_eq!(inner.len(), 70);
     assert_eq!(inner.params.len(), 40);
 }
+
+/// Found by the `client_payment` target: a v1 402 whose requirement names its
+/// network in CAIP-2 form was paid, and every v1 verifier refuses the payment.
+#[test]
+fn a_v1_requirement_with_a_caip2_network_is_not_paid() {
+    let pr = br#"{"x402Version":1,"accepts":[{"scheme":"exact","network":"eip155:84532","maxAmountRequired":"10000","resource":"https://api.example.com/premium-data","description":"d","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","extra":{"name":"USDC","version":"2"}}]}"#;
+    let key = PrivateKey::from_bytes(&[7; 32]).unwrap();
+    let mut out = vec![0u8; 4096];
+    let err = create_payment(
+        pr,
+        &key,
+        [1; 32],
+        1_750_000_000,
+        &Policy::default(),
+        &mut out,
+    )
+    .unwrap_err();
+    assert_eq!(err.reason().as_str(), "invalid_payment_requirements");
+    assert!(err.to_string().contains("CAIP-2"), "{err}");
+    // The same requirement with the v1 name is paid.
+    let named = std::str::from_utf8(pr)
+        .unwrap()
+        .replace("eip155:84532", "base-sepolia");
+    assert!(
+        create_payment(
+            named.as_bytes(),
+            &key,
+            [1; 32],
+            1_750_000_000,
+            &Policy::default(),
+            &mut out
+        )
+        .is_ok()
+    );
+}
