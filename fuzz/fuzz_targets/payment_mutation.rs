@@ -12,7 +12,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use x402_core::client::{Policy, create_payment};
+use x402_core::client::{self, Policy, create_payment};
 use x402_core::evm::eip712::{self, Domain};
 use x402_core::evm::{Address, B256, PrivateKey};
 use x402_core::header;
@@ -184,7 +184,9 @@ fuzz_target!(|input: Input| {
     }
     let max_timeout = u64::from(input.max_timeout.max(6));
     let now = input.now;
-    let verify_now = now.saturating_add(u64::from(input.delay) % (max_timeout - 5));
+    // The client signs for maxTimeoutSeconds, at most MAX_VALIDITY_SECONDS.
+    let window = max_timeout.min(client::MAX_VALIDITY_SECONDS);
+    let verify_now = now.saturating_add(u64::from(input.delay) % (window - 5));
     let asset = Address(input.asset);
     let pay_to = Address(input.pay_to);
     let facilitator = Address(input.facilitator);
