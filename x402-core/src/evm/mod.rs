@@ -3,6 +3,7 @@
 
 pub mod abi;
 mod address;
+mod ecmult;
 pub mod eip712;
 pub mod rlp;
 pub mod signature;

@@ -14,7 +14,7 @@ use core::fmt;
 
 use k256::elliptic_curve::PrimeField;
 use k256::elliptic_curve::group::Group;
-use k256::elliptic_curve::ops::{MulByGeneratorVartime, Reduce};
+use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::point::DecompressPoint;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::elliptic_curve::sec1::ToSec1Point;
@@ -206,7 +206,7 @@ impl Signature {
             Option::<Scalar>::from(self.r.invert_vartime()).ok_or(SignatureError::Unrecoverable)?;
         let u1 = -(r_inv * z);
         let u2 = r_inv * self.s;
-        let q = ProjectivePoint::mul_by_generator_and_mul_add_vartime(&u1, &u2, &r_point);
+        let q = super::ecmult::mul_g_add_vartime(&u1, &u2, &r_point);
         address_of_point(&q).ok_or(SignatureError::Unrecoverable)
     }
 }
