@@ -113,6 +113,53 @@ const KNOWN_TEXT_HASHES: [(&str, [u8; 32]); 5] = [
     ),
 ];
 
+/// A domain as the separator table below keys it: `(name, version, chainId,
+/// verifyingContract)`.
+type DomainKey = (&'static str, Option<&'static str>, u64, [u8; 20]);
+
+/// Domain separators of the domains x402 payments mostly sign in (USDC and
+/// Permit2 on Base and Base Sepolia), precomputed: each costs two Keccak-f
+/// permutations otherwise, a tenth of what the rest of a verification hashes.
+/// A test recomputes every entry, and the viem vectors cover them.
+const KNOWN_SEPARATORS: [(DomainKey, [u8; 32]); 4] = [
+    (
+        (
+            "USD Coin",
+            Some("2"),
+            8453,
+            hex_bytes(b"833589fcd6edb6e08f4c7c32d4f71b54bda02913"),
+        ),
+        hex_bytes(b"02fa7265e7c5d81118673727957699e4d68f74cd74b7db77da710fe8a2c7834f"),
+    ),
+    (
+        (
+            "USDC",
+            Some("2"),
+            84532,
+            hex_bytes(b"036cbd53842c5426634e7929541ec2318f3dcf7e"),
+        ),
+        hex_bytes(b"71f17a3b2ff373b803d70a5a07c046c1a2bc8e89c09ef722fcb047abe94c9818"),
+    ),
+    (
+        (
+            "Permit2",
+            None,
+            8453,
+            hex_bytes(b"000000000022d473030f116ddee9f6b43ac78ba3"),
+        ),
+        hex_bytes(b"3b6f35e4fce979ef8eac3bcdc8c3fc38fe7911bb0c69c8fe72bf1fd1a17e6f07"),
+    ),
+    (
+        (
+            "Permit2",
+            None,
+            84532,
+            hex_bytes(b"000000000022d473030f116ddee9f6b43ac78ba3"),
+        ),
+        hex_bytes(b"010f27a92fb9a32622f44f001dc4d15706a85b33499cfc2ce9033113ab26592c"),
+    ),
+];
+
 /// Keccak-256 of a JSON string's decoded UTF-8 text (EIP-712 encodes `string`
 /// members as the hash of their bytes).
 #[must_use]
@@ -189,6 +236,30 @@ impl<'a> Domain<'a> {
     /// `hashStruct(domain)`.
     #[must_use]
     pub fn separator(&self) -> [u8; 32] {
+        if let Some(known) = self.known_separator() {
+            return known;
+        }
+        self.computed_separator()
+    }
+
+    fn known_separator(&self) -> Option<[u8; 32]> {
+        let name = self.name.as_str()?;
+        let version = match self.version {
+            Some(v) => Some(v.as_str()?),
+            None => None,
+        };
+        KNOWN_SEPARATORS
+            .iter()
+            .find(|((n, v, c, a), _)| {
+                *c == self.chain_id
+                    && *a == self.verifying_contract.0
+                    && *n == name
+                    && *v == version
+            })
+            .map(|(_, sep)| *sep)
+    }
+
+    fn computed_separator(&self) -> [u8; 32] {
         let name = keccak_text(self.name);
         let chain = u64_word(self.chain_id);
         let contract = self.verifying_contract.to_word();
@@ -304,6 +375,27 @@ pub fn permit2_digest(chain_id: u64, p: &Permit2Authorization) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn known_separators_are_the_computed_ones() {
+        for ((name, version, chain_id, contract), sep) in KNOWN_SEPARATORS {
+            let d = Domain {
+                name: JsonStr::new(name),
+                version: version.map(JsonStr::new),
+                chain_id,
+                verifying_contract: Address(contract),
+            };
+            assert_eq!(d.known_separator(), Some(sep), "{name}");
+            assert_eq!(d.computed_separator(), sep, "{name} on {chain_id}");
+            // Any other field and the table is not used.
+            let other = Domain {
+                chain_id: chain_id + 1,
+                ..d
+            };
+            assert_eq!(other.known_separator(), None);
+            assert_eq!(other.separator(), other.computed_separator());
+        }
+    }
 
     #[test]
     fn known_text_hashes_are_their_keccak() {
