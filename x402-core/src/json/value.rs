@@ -428,6 +428,12 @@ impl<'a> JsonStr<'a> {
     /// FNV-1a over the decoded UTF-8 bytes; used for duplicate-key detection.
     pub(crate) fn fnv1a(&self) -> u32 {
         let mut h: u32 = 0x811c_9dc5;
+        if let Some(text) = self.as_str() {
+            for &b in text.as_bytes() {
+                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+            }
+            return h;
+        }
         let mut buf = [0u8; 4];
         for c in self.chars() {
             for b in c.encode_utf8(&mut buf).bytes() {

@@ -333,12 +333,20 @@ pub(crate) fn integer(v: JsonValue<'_>, reason: Reason, field: &'static str) -> 
 
 /// Short ASCII protocol values are copied out of the (possibly escaped) string.
 fn ascii<'b, const N: usize>(
-    s: JsonStr<'_>,
+    s: JsonStr<'b>,
     buf: &'b mut [u8; N],
     reason: Reason,
     field: &'static str,
     what: ErrorKind,
 ) -> Result<&'b str, Error> {
+    if let Some(text) = s.as_str() {
+        // No escapes: the text itself, under the same length and ASCII rules.
+        return if text.len() <= N && text.is_ascii() {
+            Ok(text)
+        } else {
+            Err(err(reason, what, field))
+        };
+    }
     let (arr, n) = s.ascii_array::<N>().ok_or(err(reason, what, field))?;
     *buf = arr;
     buf.get(..n)
