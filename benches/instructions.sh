@@ -12,13 +12,13 @@ cargo build --quiet --release -p x402-benches --example profile_verify
 bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/examples/profile_verify
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 declare -A per
-for mode in decode recover k256 libsecp256k1 verify; do
+for mode in decode recover k256 libsecp256k1 header verify; do
   base=$(count "$mode" 0)
   total=$(count "$mode" "$n")
   per[$mode]=$(( (total - base) / n ))
 done
 printf '| operation | instructions | ÷ this crate'"'"'s recovery | ÷ libsecp256k1 recovery |\n|---|---:|---:|---:|\n'
-for mode in decode recover k256 libsecp256k1 verify; do
+for mode in decode recover k256 libsecp256k1 header verify; do
   python3 -c "import sys; m,v,r,l=sys.argv[1],int(sys.argv[2]),int(sys.argv[3]),int(sys.argv[4]); print(f'| {m} | {v:,} | {v/r:.2f} | {v/l:.2f} |')" \
     "$mode" "${per[$mode]}" "${per[recover]}" "${per[libsecp256k1]}"
 done
