@@ -15,18 +15,22 @@
 //! Everything here is variable time: it only ever sees public data (a
 //! signature and a digest). Points are added with k256's complete formulas, so
 //! no special case (doubling, inverses, the identity) needs a branch. Without
-//! `alloc` the generator's tables cannot be kept and k256's path is used.
+//! `alloc` the generator's tables cannot be kept and k256's path is used
+//! (the unit tests compare the two).
 
-use k256::elliptic_curve::ops::MulByGeneratorVartime;
 use k256::{ProjectivePoint, Scalar};
 
 /// Computes `u1·G + u2·R`.
 pub(crate) fn mul_g_add_vartime(u1: &Scalar, u2: &Scalar, r: &ProjectivePoint) -> ProjectivePoint {
     #[cfg(feature = "alloc")]
-    if let Some(q) = tables::mul_g_add(u1, u2, r) {
-        return q;
+    {
+        tables::mul_g_add(u1, u2, r)
     }
-    ProjectivePoint::mul_by_generator_and_mul_add_vartime(u1, u2, r)
+    #[cfg(not(feature = "alloc"))]
+    {
+        use k256::elliptic_curve::ops::MulByGeneratorVartime;
+        ProjectivePoint::mul_by_generator_and_mul_add_vartime(u1, u2, r)
+    }
 }
 
 /// The digits of a width-`w` non-adjacent form of `k < 2¹²⁸`, least
@@ -132,6 +136,8 @@ mod tables {
     }
 
     impl Tables {
+        #[cold]
+        #[inline(never)]
         fn new() -> Tables {
             let mut h = ProjectivePoint::GENERATOR;
             for _ in 0..128 {
@@ -244,13 +250,8 @@ mod tables {
         }
     }
 
-    /// `u1·G + u2·R`, or `None` in the one case the GLV bounds would not hold
-    /// (they are proven to; the caller then uses k256's path).
-    pub(super) fn mul_g_add(
-        u1: &Scalar,
-        u2: &Scalar,
-        r: &ProjectivePoint,
-    ) -> Option<ProjectivePoint> {
+    /// `u1·G + u2·R`.
+    pub(super) fn mul_g_add(u1: &Scalar, u2: &Scalar, r: &ProjectivePoint) -> ProjectivePoint {
         let t = TABLES.get_or_init(|| Box::new(Tables::new()));
 
         let u1_bytes = u1.to_bytes();
@@ -261,7 +262,11 @@ mod tables {
         b.copy_from_slice(hi_bytes);
         let (g_hi, g_hi_len) = wnaf(u128::from_be_bytes(b), G_WINDOW);
 
-        let ((k1, neg1), (k2, neg2)) = split_lambda(t, u2)?;
+        let Some(((k1, neg1), (k2, neg2))) = split_lambda(t, u2) else {
+            // Unreachable: both halves are proven below 2¹²⁸ (a test checks the
+            // constants). The identity makes the recovery refuse, never accept.
+            return ProjectivePoint::IDENTITY;
+        };
         let (r1, r1_len) = wnaf(k1, R_WINDOW);
         let (r2, r2_len) = wnaf(k2, R_WINDOW);
         let r_table = odd_multiples::<R_ENTRIES>(*r);
@@ -277,7 +282,7 @@ mod tables {
             add_affine(&mut acc, digit(&g_lo), &t.g);
             add_affine(&mut acc, digit(&g_hi), &t.h);
         }
-        Some(acc)
+        acc
     }
 
     #[cfg(test)]
@@ -319,6 +324,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use k256::FieldBytes;
+    use k256::elliptic_curve::ops::MulByGeneratorVartime;
     use k256::elliptic_curve::ops::Reduce;
     use sha2::{Digest, Sha256};
 
