@@ -1,6 +1,9 @@
-//! Where the time of one recovery goes, and the alternative of splitting the
-//! multi-scalar multiplication into a basepoint-table multiplication plus a wNAF one
-//! (measured slower with k256 0.14: the joint GLV/wNAF lincomb is kept).
+//! Where the time of one recovery goes, and the two multi-scalar
+//! multiplications k256 0.14 offers: its joint GLV/wNAF lincomb (four tables
+//! built per call) and a basepoint-table multiplication plus a wNAF one (slower
+//! still). This crate's recovery uses neither: its own generator tables are
+//! built once (`x402-core/src/evm/ecmult.rs`; instruction counts in
+//! benches/README.md).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
