@@ -4,10 +4,10 @@
 //! k256's own `mul_by_generator_and_mul_add_vartime` builds four width-5 wNAF
 //! tables on every call (`±R`, `±λR`, `±G`, `±λG`). Here:
 //! - the generator's tables are built once per process (under `alloc`) and kept
-//!   in affine form: odd multiples `1·G … 127·G` and `1·H … 127·H` with
+//!   in affine form: odd multiples `1·G … 255·G` and `1·H … 255·H` with
 //!   `H = 2¹²⁸·G`, so `u1·G = lo·G + hi·H` needs neither a GLV split nor a
 //!   table per call, and its additions are mixed (affine) ones with a window of
-//!   width 8 (≈ 29 additions instead of ≈ 43);
+//!   width 9 (≈ 26 additions instead of ≈ 43);
 //! - `R`'s table (`1·R … 15·R`) is built once per call, and `λR`'s is derived
 //!   from it by the endomorphism (`λ·(x, y) = (β·x, y)`, one field
 //!   multiplication per entry) instead of a second table.
@@ -16,7 +16,7 @@
 //! signature and a digest). Points are added with k256's complete formulas, so
 //! no special case (doubling, inverses, the identity) needs a branch. Without
 //! `alloc` the generator's tables cannot be kept and k256's path is used
-//! (the unit tests compare the two).
+//! (the unit tests, which run with `alloc`, compare this one with it).
 
 use k256::{ProjectivePoint, Scalar};
 
@@ -37,8 +37,10 @@ pub(crate) fn mul_g_add_vartime(u1: &Scalar, u2: &Scalar, r: &ProjectivePoint) -
 /// significant first: `k = Σ dᵢ·2ⁱ`, every nonzero `dᵢ` odd with
 /// `|dᵢ| < 2^(w−1)`, and any `w` consecutive digits hold at most one nonzero.
 /// Returns the digits and how many positions are in use (at most 129).
+/// `w` is a window width in `2..=15` (digits must fit an `i16`).
 #[cfg_attr(not(feature = "alloc"), allow(dead_code))]
 fn wnaf(k: u128, w: u32) -> ([i16; 129], usize) {
+    debug_assert!((2..=15).contains(&w), "window width {w}");
     let mut digits = [0i16; 129];
     let mut len = 0;
     let mut carry = 0u32;
@@ -50,12 +52,14 @@ fn wnaf(k: u128, w: u32) -> ([i16; 129], usize) {
             continue;
         }
         let now = w.min(128 - i);
-        // Bits i..i+now of k (now ≤ 8, so the cast keeps them all), plus the
-        // carry: odd, in [1, 2^now − 1].
+        // Bits i..i+now of k (now ≤ w ≤ 15, so the cast keeps them all), plus
+        // the carry: odd, in [1, 2^now − 1].
         let mut word = ((k >> i) as u32 & ((1u32 << now) - 1)) + carry;
         carry = (word >> (w - 1)) & 1;
         word = word.wrapping_sub(carry << w);
-        if let Some(d) = digits.get_mut(i as usize) {
+        let slot = digits.get_mut(i as usize);
+        debug_assert!(slot.is_some(), "i < 128");
+        if let Some(d) = slot {
             // word is in (−2^(w−1), 2^(w−1)) as a two's-complement u32.
             *d = word as i32 as i16;
         }
@@ -82,12 +86,16 @@ mod tables {
 
     use super::wnaf;
 
-    /// Window of the generator's tables: odd multiples up to 2⁷ − 1.
+    /// Window of the generator's tables: odd multiples up to 2⁸ − 1.
     const G_WINDOW: u32 = 9;
     const G_ENTRIES: usize = 1 << (G_WINDOW - 2);
     /// Window of `R`'s table: odd multiples up to 2⁴ − 1.
     const R_WINDOW: u32 = 5;
     const R_ENTRIES: usize = 1 << (R_WINDOW - 2);
+    // A digit d of a width-w NAF indexes entry |d| >> 1 < 2^(w−2): each table
+    // must have exactly that many entries, or digits would be dropped.
+    const _: () = assert!(G_ENTRIES == 1 << (G_WINDOW - 2) && G_WINDOW <= 15);
+    const _: () = assert!(R_ENTRIES == 1 << (R_WINDOW - 2) && R_WINDOW <= 15);
 
     /// GLV lattice projection constants g1 = round(2³⁸⁴·b2/n) and
     /// g2 = round(2³⁸⁴·(−b1)/n), little-endian 64-bit limbs.
@@ -228,7 +236,9 @@ mod tables {
         if d == 0 {
             return;
         }
-        if let Some(p) = table.get(usize::from(d.unsigned_abs() >> 1)) {
+        let entry = table.get(usize::from(d.unsigned_abs() >> 1));
+        debug_assert!(entry.is_some(), "digit {d} beyond the table");
+        if let Some(p) = entry {
             if (d < 0) != negate {
                 *acc -= p;
             } else {
@@ -241,7 +251,9 @@ mod tables {
         if d == 0 {
             return;
         }
-        if let Some(p) = table.get(usize::from(d.unsigned_abs() >> 1)) {
+        let entry = table.get(usize::from(d.unsigned_abs() >> 1));
+        debug_assert!(entry.is_some(), "digit {d} beyond the table");
+        if let Some(p) = entry {
             if d < 0 {
                 *acc -= p;
             } else {
@@ -319,7 +331,7 @@ mod tables {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
