@@ -463,6 +463,7 @@ impl Paywall {
                 }
                 Action::Handle => {
                     let produced = self.produce(req, deferred);
+                    life.advance_clock(now());
                     match &produced {
                         Ok(r) => life.feed_handler(HandlerResult::Status(r.status)),
                         Err(e) => {
@@ -478,6 +479,7 @@ impl Paywall {
                     settled_through = true;
                     let body = body.to_string();
                     let (reply, detail) = self.settle(&body, timeout_ms);
+                    life.advance_clock(now());
                     let (r, d) = (reply.as_reply(), detail);
                     life.feed_settle(r, &d);
                 }

@@ -1799,6 +1799,18 @@ impl Lifecycle {
         }
     }
 
+    /// Moves the lifecycle's clock to `now` (unix seconds), the host's time
+    /// when a slow step (the handler, settlement) has ended: the leases and
+    /// claims written afterwards run from then, not from the request's start.
+    /// An earlier time than the lifecycle's is ignored.
+    ///
+    /// Call it before [`Lifecycle::feed_handler`] and
+    /// [`Lifecycle::feed_settle`]; [`Lifecycle::feed_json`] takes it as the
+    /// answer's optional `"now"` member.
+    pub fn advance_clock(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
     /// Feeds the handler's result ([`Action::Handle`]).
     pub fn feed_handler(&mut self, result: HandlerResult<'_>) {
         let Phase::Handle { redelivery } = &self.phase else {
@@ -2168,7 +2180,8 @@ impl Lifecycle {
     /// failed), `{"directory": jwks|null}` (the JWK Set as an object
     /// or its text), `{"status": n}` or `{"error": text}` (handle), `{"status":
     /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle),
-    /// `{}` (respond).
+    /// `{}` (respond). Any of them may add `"now"`: the host's clock in unix
+    /// seconds, given to [`Lifecycle::advance_clock`] first.
     ///
     /// # Errors
     /// `invalid_payload` for a JSON text that is not the answer to the current action.
@@ -2178,6 +2191,12 @@ impl Lifecycle {
         let o = v
             .as_object()
             .ok_or(bad(Reason::InvalidPayload, "the answer is an object"))?;
+        if let Some(now) = o.get("now") {
+            let now = now
+                .as_u64()
+                .ok_or(bad(Reason::InvalidPayload, "now is unix seconds").at("now"))?;
+            self.advance_clock(now);
+        }
         let text = |v: Option<JsonValue<'_>>| -> Result<Option<String>, Error> {
             match v {
                 None => Ok(None),

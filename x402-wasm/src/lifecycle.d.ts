@@ -58,8 +58,12 @@ export type LifecycleStep = { uncertainRecord?: string } & (
   | { action: "done"; outcome: LifecycleOutcome | null }
 );
 
-/** The result of a step, for `feed`. */
-export type LifecycleResult =
+/**
+ * The result of a step, for `feed`. Any of them may carry `now`, the host's
+ * clock in unix seconds once the step is over (after the handler and after
+ * settlement): the leases written next run from then.
+ */
+export type LifecycleResult = (
   | { record: string | null }
   | { swapped: true }
   | { swapped: false; record: string | null }
@@ -70,7 +74,8 @@ export type LifecycleResult =
   | { status: number; body: string }
   | { notSent: string }
   | { noAnswer: string }
-  | Record<string, never>;
+  | Record<string, never>
+) & { now?: number };
 
 /** What `recordInfo` shows of a payment record. */
 export interface PaymentRecordInfo {

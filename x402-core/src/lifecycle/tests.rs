@@ -1071,3 +1071,68 @@ mod batch_route {
         );
     }
 }
+
+/// The `until` of the settling record written after the handler answered,
+/// with the host's clock at `handler_done` then (`None`: not told).
+fn settling_until(handler_done: Option<u64>, json: bool) -> u64 {
+    let mut store = Store::default();
+    let p = pay(1);
+    let mut life = get(Some(&p));
+    for _ in 0..50 {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let info = new.as_deref().map(|n| record_info(n).unwrap().state);
+                if info.as_deref() == Some("settling") {
+                    let v: serde_json::Value =
+                        serde_json::from_str(new.as_deref().unwrap()).unwrap();
+                    return v["until"].as_u64().unwrap();
+                }
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => match (handler_done, json) {
+                (Some(t), true) => life
+                    .feed_json(format!(r#"{{"status":200,"now":{t}}}"#).as_bytes())
+                    .unwrap(),
+                (Some(t), false) => {
+                    life.advance_clock(t);
+                    life.feed_handler(HandlerResult::Status(200));
+                }
+                (None, _) => life.feed_handler(HandlerResult::Status(200)),
+            },
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("no settling record");
+}
+
+#[test]
+fn the_settling_lease_runs_from_when_the_handler_finished() {
+    let at_start = settling_until(None, false);
+    assert!(at_start > NOW);
+    // A handler that took 100 s: the lease starts 100 s later.
+    assert_eq!(settling_until(Some(NOW + 100), false), at_start + 100);
+    assert_eq!(settling_until(Some(NOW + 100), true), at_start + 100);
+    // A clock behind the lifecycle's is ignored.
+    assert_eq!(settling_until(Some(NOW - 50), false), at_start);
+    assert_eq!(settling_until(Some(NOW - 50), true), at_start);
+}
+
+#[test]
+fn now_in_a_json_answer_must_be_unix_seconds() {
+    let mut life = get(None);
+    let e = life
+        .feed_json(br#"{"record":null,"now":"soon"}"#)
+        .unwrap_err();
+    assert_eq!(e.reason().as_str(), "invalid_payload");
+    assert!(e.to_string().contains("now"), "{e}");
+}

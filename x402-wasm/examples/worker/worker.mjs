@@ -271,6 +271,11 @@ function answer(step, held) {
   return res;
 }
 
+// The clock in unix seconds. A Worker's clock stands still while it computes
+// and moves on across I/O: after the handler and after settlement it tells the
+// lifecycle how long those took, and the leases it writes next run from then.
+const unixNow = () => Math.floor(Date.now() / 1000);
+
 async function paid(request, env, route, handler) {
   const store = recordStore(env);
   if (!store) return json({ error: "no replay store: bind PAYMENTS to the PaymentRecords Durable Object" }, 500);
@@ -304,13 +309,13 @@ async function paid(request, env, route, handler) {
         case "handle":
           try {
             held = await handler(request, env);
-            life.feed({ status: held.status });
+            life.feed({ status: held.status, now: unixNow() });
           } catch (e) {
-            life.feed({ error: String(e?.message ?? e) });
+            life.feed({ error: String(e?.message ?? e), now: unixNow() });
           }
           break;
         case "settle":
-          life.feed(await settle(env, step.body, step.timeoutMs));
+          life.feed({ ...(await settle(env, step.body, step.timeoutMs)), now: unixNow() });
           break;
         case "respond": {
           if (step.uncertainRecord) {
