@@ -187,7 +187,7 @@ impl Signature {
     ///
     /// One multi-scalar multiplication, `Q = r⁻¹(s·R − z·G)`, on k256's point
     /// arithmetic with the generator's tables built once per process (under
-    /// `alloc`); unlike `VerifyingKey::recover_from_prehash` it does not
+    /// `std`); unlike `VerifyingKey::recover_from_prehash` it does not
     /// re-verify the signature it has just recovered from (recovery already
     /// proves it: `Q` is by construction the one key this signature verifies under).
     ///
