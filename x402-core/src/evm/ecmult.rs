@@ -83,6 +83,7 @@ fn wnaf(k: u128, w: u32) -> ([i16; 129], usize) {
 #[cfg(feature = "std")]
 mod tables {
 
+    use core::ops::{AddAssign, SubAssign};
     use k256::elliptic_curve::BatchNormalize;
     use k256::elliptic_curve::scalar::IsHigh;
     use k256::{AffinePoint, ProjectivePoint, Scalar};
@@ -149,7 +150,6 @@ mod tables {
 
     impl Tables {
         #[cold]
-        #[inline(never)]
         fn new() -> Tables {
             let mut h = ProjectivePoint::GENERATOR;
             for _ in 0..128 {
@@ -230,13 +230,12 @@ mod tables {
         Some((signed_half(r1)?, signed_half(r2)?))
     }
 
-    /// Adds `d·P` (or `−d·P` when `negate`) for an odd wNAF digit `d`.
-    fn add_projective(
-        acc: &mut ProjectivePoint,
-        d: i16,
-        negate: bool,
-        table: &[ProjectivePoint; R_ENTRIES],
-    ) {
+    /// Adds `d·P` (or `−d·P` when `negate`) for an odd wNAF digit `d`, `P`
+    /// from a table of odd multiples (projective for R, affine for G).
+    fn add_digit<T>(acc: &mut ProjectivePoint, d: i16, negate: bool, table: &[T])
+    where
+        for<'t> ProjectivePoint: AddAssign<&'t T> + SubAssign<&'t T>,
+    {
         if d == 0 {
             return;
         }
@@ -244,21 +243,6 @@ mod tables {
         debug_assert!(entry.is_some(), "digit {d} beyond the table");
         if let Some(p) = entry {
             if (d < 0) != negate {
-                *acc -= p;
-            } else {
-                *acc += p;
-            }
-        }
-    }
-
-    fn add_affine(acc: &mut ProjectivePoint, d: i16, table: &[AffinePoint; G_ENTRIES]) {
-        if d == 0 {
-            return;
-        }
-        let entry = table.get(usize::from(d.unsigned_abs() >> 1));
-        debug_assert!(entry.is_some(), "digit {d} beyond the table");
-        if let Some(p) = entry {
-            if d < 0 {
                 *acc -= p;
             } else {
                 *acc += p;
@@ -293,10 +277,10 @@ mod tables {
         for i in (0..len).rev() {
             acc = acc.double();
             let digit = |d: &[i16; 129]| d.get(i).copied().unwrap_or(0);
-            add_projective(&mut acc, digit(&r1), neg1, &r_table);
-            add_projective(&mut acc, digit(&r2), neg2, &lambda_r_table);
-            add_affine(&mut acc, digit(&g_lo), &t.g);
-            add_affine(&mut acc, digit(&g_hi), &t.h);
+            add_digit(&mut acc, digit(&r1), neg1, &r_table);
+            add_digit(&mut acc, digit(&r2), neg2, &lambda_r_table);
+            add_digit(&mut acc, digit(&g_lo), false, &t.g);
+            add_digit(&mut acc, digit(&g_hi), false, &t.h);
         }
         acc
     }

@@ -427,20 +427,14 @@ impl<'a> JsonStr<'a> {
 
     /// FNV-1a over the decoded UTF-8 bytes; used for duplicate-key detection.
     pub(crate) fn fnv1a(&self) -> u32 {
-        let mut h: u32 = 0x811c_9dc5;
-        if let Some(text) = self.as_str() {
-            for &b in text.as_bytes() {
-                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-            }
-            return h;
+        let step = |h: u32, b: u8| (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        let seed: u32 = 0x811c_9dc5;
+        match self.as_str() {
+            Some(text) => text.bytes().fold(seed, step),
+            None => self.chars().fold(seed, |h, c| {
+                c.encode_utf8(&mut [0u8; 4]).bytes().fold(h, step)
+            }),
         }
-        let mut buf = [0u8; 4];
-        for c in self.chars() {
-            for b in c.encode_utf8(&mut buf).bytes() {
-                h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-            }
-        }
-        h
     }
 
     /// The decoded text, borrowed when no unescaping is needed.
