@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use x402_core::lifecycle::record_info;
+use x402_core::lifecycle::{record_forgettable, record_info};
 
 /// The outcome of a swap: written, or the record as it is now.
 pub(crate) type Swapped = Result<(), Option<String>>;
@@ -35,15 +35,63 @@ fn state_of(record: &str) -> String {
     record_info(record).map(|i| i.state).unwrap_or_default()
 }
 
-/// Records in this process only.
-#[derive(Default)]
+/// Records in this process only, at most `limit` of them. Records that can
+/// no longer matter are forgotten (`x402_core::lifecycle::record_forgettable`:
+/// delivered payments whose signature has expired); records of uncertain
+/// settlements and of settled payments never are. When the limit is reached
+/// with nothing to forget, a new payment is refused (the lifecycle answers
+/// 503 with `Retry-After`) instead of growing without end.
 pub(crate) struct MemoryStore {
-    records: Mutex<HashMap<String, String>>,
+    records: Mutex<Memory>,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct Memory {
+    map: HashMap<String, String>,
+    /// New keys since the last sweep for forgettable records.
+    inserted: usize,
+}
+
+/// The default bound of a memory store (about 1.4 KB a record).
+pub(crate) const DEFAULT_MEMORY_RECORDS: usize = 100_000;
+
+/// New keys between two sweeps for forgettable records.
+const SWEEP_EVERY: usize = 1024;
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_limit(DEFAULT_MEMORY_RECORDS)
+    }
+}
+
+impl MemoryStore {
+    /// A store of at most `limit` records.
+    pub(crate) fn with_limit(limit: usize) -> MemoryStore {
+        MemoryStore {
+            records: Mutex::new(Memory::default()),
+            limit: limit.max(1),
+        }
+    }
+
+    /// How many records it holds.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.records).map.len()
+    }
+}
+
+impl Memory {
+    fn sweep(&mut self) {
+        let now = u64::try_from(unix_now()).unwrap_or(0);
+        self.map.retain(|_, r| !record_forgettable(r, now));
+        self.inserted = 0;
+    }
 }
 
 impl ReplayStore for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
-        Ok(lock(&self.records).get(key).cloned())
+        Ok(lock(&self.records).map.get(key).cloned())
     }
 
     fn swap(
@@ -53,19 +101,34 @@ impl ReplayStore for MemoryStore {
         new: Option<&str>,
     ) -> Result<Swapped, String> {
         let mut records = lock(&self.records);
-        let current = records.get(key);
+        let current = records.map.get(key);
         if current.map(String::as_str) != expected {
             return Ok(Err(current.cloned()));
         }
         match new {
-            Some(n) => records.insert(key.to_string(), n.to_string()),
-            None => records.remove(key),
+            Some(n) => {
+                if current.is_none() {
+                    if records.inserted >= SWEEP_EVERY || records.map.len() >= self.limit {
+                        records.sweep();
+                    }
+                    if records.map.len() >= self.limit {
+                        return Err(format!(
+                            "the memory store holds its limit of {} payment records, none of them forgettable yet",
+                            self.limit
+                        ));
+                    }
+                    records.inserted += 1;
+                }
+                records.map.insert(key.to_string(), n.to_string())
+            }
+            None => records.map.remove(key),
         };
         Ok(Ok(()))
     }
 
     fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
         let mut out: Vec<(String, String)> = lock(&self.records)
+            .map
             .iter()
             .filter(|(_, r)| state_of(r) == "uncertain")
             .map(|(k, r)| (k.clone(), r.clone()))
@@ -204,6 +267,35 @@ mod tests {
     #[test]
     fn memory_swaps() {
         exercise(&MemoryStore::default());
+    }
+
+    /// A delivered record whose payment expired at `expires`.
+    fn delivered(expires: u64) -> String {
+        format!(
+            r#"{{"state":"delivered","id":"r","paymentResponse":"e30=","payment":{{"scheme":"exact","payer":"0x1","nonce":"0x2","amount":"1","network":"eip155:84532","asset":"0x3","route":"/","time":1,"expires":{expires}}}}}"#
+        )
+    }
+
+    #[test]
+    fn memory_is_bounded_and_forgets_only_expired_deliveries() {
+        let s = MemoryStore::with_limit(3);
+        let now = u64::try_from(unix_now()).unwrap();
+        let live = delivered(now + 3600);
+        let uncertain = live
+            .replace("\"delivered\"", "\"uncertain\"")
+            .replace("\"paymentResponse\":\"e30=\",", "\"cause\":\"x\",");
+        assert_eq!(s.swap("a", None, Some(&live)).unwrap(), Ok(()));
+        assert_eq!(s.swap("b", None, Some(&uncertain)).unwrap(), Ok(()));
+        assert_eq!(s.swap("c", None, Some(&delivered(1))).unwrap(), Ok(()));
+        // Full: the expired delivery is forgotten to make room.
+        assert_eq!(s.swap("d", None, Some(&live)).unwrap(), Ok(()));
+        assert_eq!(s.get("c").unwrap(), None);
+        assert_eq!(s.len(), 3);
+        // Full of records that matter: refused, nothing lost.
+        assert!(s.swap("e", None, Some(&live)).is_err());
+        assert_eq!(s.get("b").unwrap().as_deref(), Some(uncertain.as_str()));
+        // Changing a record already held is never refused.
+        assert_eq!(s.swap("a", Some(&live), Some(&uncertain)).unwrap(), Ok(()));
     }
 
     #[test]

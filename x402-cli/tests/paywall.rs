@@ -530,3 +530,123 @@ fn list_uncertain_needs_a_state_file() {
     out.code(0);
     assert!(out.stdout.is_empty());
 }
+
+/// `payment` with its signature replaced by one another key made.
+fn forged(shop: &Shop, server: &Server, payment: &str) -> String {
+    let dir = TempDir::new();
+    let (other_key, _) = dir.key("other.key");
+    let (_, headers, _) = request("GET", &server.url, &[]).unwrap();
+    let out = dir.run(&[
+        "pay",
+        "--key-file",
+        &other_key,
+        header(&headers, "payment-required").unwrap(),
+    ]);
+    out.code(0);
+    let theirs = unb64(&header_value(&out.stdout));
+    let mut v = unb64(payment);
+    v["payload"]["signature"] = theirs["payload"]["signature"].clone();
+    let _ = shop;
+    to_header(&v)
+}
+
+#[test]
+fn a_payment_that_does_not_verify_learns_nothing_of_the_record_it_names() {
+    let shop = Shop::new();
+    let fac = Facilitator::start(Mode::settled());
+    let state = shop.state();
+    let server = shop.serve(&fac.url(), &["--state", &state]);
+    // A delivered payment and an uncertain one.
+    let delivered = shop.pay(&server);
+    assert_eq!(get(&server.url, Some(&delivered)).status, 200);
+    fac.set(Mode::Hang);
+    let uncertain = shop.pay(&server);
+    assert_eq!(get(&server.url, Some(&uncertain)).status, 502);
+    fac.set(Mode::settled());
+    let calls = fac.calls().len();
+    for (p, state_before) in [(&delivered, "delivered"), (&uncertain, "uncertain")] {
+        let nonce = nonce_of(p);
+        let got = get(&server.url, Some(&forged(&shop, &server, p)));
+        assert_eq!(got.status, 402, "{state_before}: {}", got.body);
+        assert!(
+            got.reason.starts_with("invalid_exact_evm_signature"),
+            "{}",
+            got.reason
+        );
+        assert!(got.payment_response.is_none());
+        assert_eq!(shop.record_state(&nonce), state_before);
+        // The payer's own payment still reads its record.
+        let got = get(&server.url, Some(p));
+        assert_eq!(
+            got.status,
+            if state_before == "delivered" {
+                409
+            } else {
+                502
+            }
+        );
+    }
+    assert_eq!(fac.calls().len(), calls);
+}
+
+#[test]
+fn two_payment_headers_are_a_bad_request() {
+    let shop = Shop::new();
+    let fac = Facilitator::start(Mode::settled());
+    let server = shop.serve(&fac.url(), &[]);
+    let a = shop.pay(&server);
+    let b = shop.pay(&server);
+    for headers in [
+        vec![
+            ("PAYMENT-SIGNATURE", a.as_str()),
+            ("PAYMENT-SIGNATURE", b.as_str()),
+        ],
+        vec![("PAYMENT-SIGNATURE", a.as_str()), ("X-PAYMENT", a.as_str())],
+    ] {
+        let (status, _, body) = request("GET", &server.url, &headers).unwrap();
+        assert_eq!(status, 400);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "duplicate_payment_header");
+    }
+    assert!(fac.calls().is_empty());
+    assert_eq!(get(&server.url, Some(&a)).status, 200);
+}
+
+#[test]
+fn forwarded_signatures_carry_v_27_or_28() {
+    let shop = Shop::new();
+    let fac = Facilitator::start(Mode::settled());
+    let server = shop.serve(&fac.url(), &[]);
+    let payment = shop.pay(&server);
+    let mut v = unb64(&payment);
+    let sig = v["payload"]["signature"].as_str().unwrap().to_string();
+    let (rs, last) = sig.split_at(sig.len() - 2);
+    let zero_one = if last == "1b" { "00" } else { "01" };
+    v["payload"]["signature"] = format!("{rs}{zero_one}").into();
+    let got = get(&server.url, Some(&to_header(&v)));
+    assert_eq!(got.status, 200, "{}", got.body);
+    let sent = &fac.calls()[0];
+    assert_eq!(sent["paymentPayload"]["payload"]["signature"], sig.as_str());
+}
+
+#[test]
+fn the_memory_store_is_bounded() {
+    let shop = Shop::new();
+    let fac = Facilitator::start(Mode::settled());
+    let server = shop.serve(&fac.url(), &["--max-records", "1"]);
+    let first = shop.pay(&server);
+    assert_eq!(get(&server.url, Some(&first)).status, 200);
+    // Its record matters until the payment expires: no room for a second one.
+    let second = shop.pay(&server);
+    let (status, headers, _) = request(
+        "GET",
+        &server.url,
+        &[("PAYMENT-SIGNATURE", second.as_str())],
+    )
+    .unwrap();
+    assert_eq!(status, 503);
+    assert!(header(&headers, "retry-after").is_some());
+    assert_eq!(fac.calls().len(), 1, "the second payment was not settled");
+    // The first is still remembered.
+    assert_eq!(get(&server.url, Some(&first)).status, 409);
+}

@@ -219,6 +219,10 @@ reasons! {
     /// Resource server: the facilitator refused the settlement request itself (a 4xx
     /// without a SettleResponse); nothing settled (502). (Not a reference string.)
     FacilitatorError => "facilitator_error",
+    /// Resource server: one request carries two payments (two `PAYMENT-SIGNATURE`
+    /// headers, or `PAYMENT-SIGNATURE` and `X-PAYMENT`); answered 400, nothing read.
+    /// (Not a reference string.)
+    DuplicatePaymentHeader => "duplicate_payment_header",
 }
 
 impl fmt::Display for Reason {

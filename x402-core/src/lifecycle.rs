@@ -25,7 +25,7 @@
 //!   asset, payer, nonce)` for EVM payments (the EIP-3009 nonce, or Permit2's),
 //!   the signed commitment for `batch-settlement` (agent, key id, `created`,
 //!   `expires`, `nonce` of its signature). The host's store holds one record per
-//!   key, which the lifecycle reads before verifying and changes only by
+//!   key, which the lifecycle reads after verifying and changes only by
 //!   compare-and-swap, so that two requests (two threads, two processes, two
 //!   Worker locations) presenting the same payment never both settle: the
 //!   record is claimed before the handler runs, marked `settling` before the
@@ -41,22 +41,37 @@
 //!   that may have settled. Each reply is classified ([`classify_settle_reply`]):
 //!   - settled: HTTP 2xx, a `SettleResponse` with `success: true`, a non-empty
 //!     `transaction` and the route's network → the content is released;
-//!   - refused: `success: false` with a reason that says the payment was not
-//!     used (invalid signature, insufficient balance, ...) → 402 with that
-//!     reason, the record is removed and the client may pay again;
+//!   - refused, only when the answer proves nothing moved: `success: false`
+//!     without a transaction and with a reason decided before anything is
+//!     sent (invalid signature, insufficient balance, expired, ...), or
+//!     `success: false` with a transaction hash and a reason saying that
+//!     transaction reverted (`…_transaction_failed`, `invalid_transaction_state`)
+//!     → 402 with that reason, the record is removed and the client may pay again;
 //!   - not sent: the request never reached the facilitator (connection refused)
 //!     or it refused the request itself (4xx without a `SettleResponse`) → 502
 //!     `facilitator_unavailable`/`facilitator_error`, the record is removed,
 //!     and the same payment can be presented again;
 //!   - uncertain: no answer in time, a 5xx (whatever its body says), a body that
 //!     is not a `SettleResponse` (HTML, garbage, truncated JSON), `success:
-//!     true` without a transaction, a 409, or `success: false` with a reason
-//!     that says the payment may have been used or is pending
-//!     (`settlement_pending`, nonce already used, a duplicate, any reason this
-//!     crate does not know) → 502 `settlement_uncertain`; the record becomes
-//!     `uncertain`, with what reconciliation needs (payer, nonce, amount,
-//!     network, asset, route, time, cause); later presentations of the payment
-//!     get the same 502 until an operator resolves it.
+//!     true` without a transaction ([`settlement_has_transaction`]), a 409, or
+//!     `success: false` with a reason that says the payment may have been used
+//!     or is pending (`settlement_pending`, nonce already used, a duplicate,
+//!     `…_transaction_failed` without a transaction hash — the reference
+//!     facilitator answers so when its receipt wait fails after the broadcast —,
+//!     any other reason with a transaction hash, any reason this crate does
+//!     not know) → 502 `settlement_uncertain`; the record becomes `uncertain`,
+//!     with what reconciliation needs (payer, nonce, amount, network, asset,
+//!     route, time, cause, and the transaction when one was named); later
+//!     presentations of the payment get the same 502 until an operator
+//!     resolves it.
+//! - **Verified first.** Nothing about a payment's record (whether it exists,
+//!   its state, its `PAYMENT-RESPONSE`, its cause) is read, revealed or changed
+//!   for a payment that does not verify against the route; one that fails only
+//!   its validity window is still looked up (it may be one settled earlier).
+//! - **One payment per request**: two payment headers answer 400
+//!   `duplicate_payment_header`.
+//! - **Forwarded as the token takes it**: a 65-byte signature with `v` = 0/1
+//!   is sent to `POST /settle` with `v` = 27/28.
 //! - **Paid responses are private**: `Cache-Control: private, no-store`, so no
 //!   shared cache serves them to someone who did not pay.
 //!
@@ -98,7 +113,7 @@ use crate::types::facilitator::{
     PaymentPayload, PaymentRequirements, SettleResponse, VerifyRequest,
 };
 use crate::types::payload::SchemePayload;
-use crate::types::{FromJson, v2};
+use crate::types::{FromJson, RawObject, v2};
 use crate::verify;
 
 /// `Cache-Control` of every paid response.
@@ -377,6 +392,9 @@ pub enum Settled {
     Uncertain {
         /// What happened, for people and the record.
         cause: String,
+        /// The settlement transaction the facilitator named (`settlement_pending`
+        /// with a hash, say), or empty: reconciliation starts from it.
+        transaction: String,
     },
 }
 
@@ -404,7 +422,6 @@ const REFUSALS: &[Reason] = &[
     Reason::ExactEvmTokenVersionMismatch,
     Reason::ExactEvmInsufficientBalance,
     Reason::ExactEvmTransactionSimulationFailed,
-    Reason::ExactEvmTransactionFailed,
     Reason::Permit2Spender,
     Reason::Permit2RecipientMismatch,
     Reason::Permit2DeadlineExpired,
@@ -423,13 +440,24 @@ const REFUSALS: &[Reason] = &[
     Reason::Permit2Eip2612AmountMismatch,
     Reason::UptoAmountExceedsPermitted,
     Reason::UptoUnauthorizedFacilitator,
-    Reason::UptoEvmTransactionFailed,
     Reason::UptoEvmScheme,
     Reason::UptoEvmNetworkMismatch,
     Reason::UptoFacilitatorMismatch,
     Reason::UptoSettlementExceedsAmount,
     Reason::InvalidScheme,
     Reason::InsufficientFunds,
+];
+
+/// `success: false` reasons that, with a transaction hash, say the settlement
+/// transaction was mined and reverted: nothing moved. Without a hash they say
+/// nothing of the kind: the reference facilitator answers
+/// `invalid_exact_evm_transaction_failed` with an empty `transaction` from one
+/// `catch` around sending the transaction *and* waiting for its receipt, so a
+/// receipt wait that timed out after the broadcast reads the same.
+const REVERTED: &[Reason] = &[
+    Reason::ExactEvmTransactionFailed,
+    Reason::UptoEvmTransactionFailed,
+    Reason::InvalidTransactionState,
 ];
 
 /// Other SDKs' spellings of refusals (the spec's §9 list, the Python SDK).
@@ -442,21 +470,50 @@ const REFUSAL_ALIASES: &[&str] = &[
     "invalid_exact_evm_payload_authorization_valid_after",
 ];
 
-/// Reads a facilitator's reply to `POST /settle` for a payment on `network`
-/// (the rules are in the module docs).
+/// Whether a successful settlement of `scheme` on `network` names a
+/// transaction: `true` for the schemes that settle each payment on chain
+/// (`exact`, `upto`), whose `success: true` without a transaction proves
+/// nothing; `false` for `batch-settlement`, whose receipts legitimately carry
+/// an empty `transaction` (on `cloudflare:402` the network bills later,
+/// off-chain; on EVM a voucher is claimed later, in bulk). `network` is for
+/// schemes whose rule differs by network; none does today.
+///
+/// ```
+/// use x402_core::lifecycle::settlement_has_transaction;
+/// use x402_core::Network;
+/// let base = Network::parse_caip2("eip155:8453").unwrap();
+/// assert!(settlement_has_transaction("exact", &base));
+/// assert!(!settlement_has_transaction("batch-settlement", &base));
+/// ```
+#[must_use]
+pub fn settlement_has_transaction(scheme: &str, network: &Network) -> bool {
+    let _ = network;
+    scheme != BATCH_SCHEME
+}
+
+/// Reads a facilitator's reply to `POST /settle` for a payment of `scheme` on
+/// `network` (the rules are in the module docs).
 ///
 /// ```
 /// use x402_core::lifecycle::{classify_settle_reply, Settled, SettleReply};
 /// use x402_core::Network;
 /// let net = Network::parse_caip2("eip155:84532").unwrap();
 /// let ok = br#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
-/// assert!(matches!(classify_settle_reply(SettleReply::Answered { status: 200, body: ok }, net), Settled::Success(_)));
+/// let c = |reply| classify_settle_reply(reply, "exact", net);
+/// assert!(matches!(c(SettleReply::Answered { status: 200, body: ok }), Settled::Success(_)));
 /// // The same body with a 503 is not believed.
-/// assert!(matches!(classify_settle_reply(SettleReply::Answered { status: 503, body: ok }, net), Settled::Uncertain { .. }));
-/// assert!(matches!(classify_settle_reply(SettleReply::NoAnswer, net), Settled::Uncertain { .. }));
+/// assert!(matches!(c(SettleReply::Answered { status: 503, body: ok }), Settled::Uncertain { .. }));
+/// assert!(matches!(c(SettleReply::NoAnswer), Settled::Uncertain { .. }));
+/// // "transaction failed" without a hash may follow a broadcast: uncertain, never "pay again".
+/// let failed = br#"{"success":false,"errorReason":"invalid_exact_evm_transaction_failed","transaction":"","network":"eip155:84532"}"#;
+/// assert!(matches!(c(SettleReply::Answered { status: 200, body: failed }), Settled::Uncertain { .. }));
 /// ```
 #[must_use]
-pub fn classify_settle_reply(reply: SettleReply<'_>, network: Network) -> Settled {
+pub fn classify_settle_reply(reply: SettleReply<'_>, scheme: &str, network: Network) -> Settled {
+    let uncertain = |cause: String| Settled::Uncertain {
+        cause,
+        transaction: String::new(),
+    };
     let (status, body) = match reply {
         SettleReply::NotSent => {
             return Settled::NotSettled {
@@ -465,34 +522,38 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, network: Network) -> Settle
             };
         }
         SettleReply::NoAnswer => {
-            return Settled::Uncertain {
-                cause: "the facilitator did not answer the settlement request in time".into(),
-            };
+            return uncertain(
+                "the facilitator did not answer the settlement request in time".into(),
+            );
         }
         SettleReply::Answered { status, body } => (status, body),
     };
     let parsed = SettleResponse::from_json_bytes(body, &limits(64 * 1024));
+    // A transaction named in any readable answer is kept for reconciliation.
+    let named = parsed
+        .as_ref()
+        .map(|r| r.transaction.to_cow().into_owned())
+        .unwrap_or_default();
+    let uncertain_tx = |cause: String| Settled::Uncertain {
+        cause,
+        transaction: named.clone(),
+    };
     if status >= 500 {
-        return Settled::Uncertain {
-            cause: format!("the facilitator answered HTTP {status}"),
-        };
+        return uncertain_tx(format!("the facilitator answered HTTP {status}"));
     }
     if status == 409 {
-        return Settled::Uncertain {
-            cause:
-                "the facilitator answered HTTP 409 (a conflict: the payment may be settled already)"
-                    .into(),
-        };
+        return uncertain_tx(
+            "the facilitator answered HTTP 409 (a conflict: the payment may be settled already)"
+                .into(),
+        );
     }
     let two_xx = (200..300).contains(&status);
     let r = match parsed {
         Ok(r) => r,
         Err(e) if two_xx => {
-            return Settled::Uncertain {
-                cause: format!(
-                    "the facilitator answered HTTP {status} without a SettleResponse ({e})"
-                ),
-            };
+            return uncertain(format!(
+                "the facilitator answered HTTP {status} without a SettleResponse ({e})"
+            ));
         }
         Err(_) => {
             return Settled::NotSettled {
@@ -503,22 +564,18 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, network: Network) -> Settle
     };
     if r.success {
         if !two_xx {
-            return Settled::Uncertain {
-                cause: format!("the facilitator answered success with HTTP {status}"),
-            };
+            return uncertain_tx(format!(
+                "the facilitator answered success with HTTP {status}"
+            ));
         }
-        if r.transaction.is_empty() {
-            return Settled::Uncertain {
-                cause: "the facilitator answered success without a transaction".into(),
-            };
+        if r.transaction.is_empty() && settlement_has_transaction(scheme, &network) {
+            return uncertain("the facilitator answered success without a transaction".into());
         }
         if r.network != network {
-            return Settled::Uncertain {
-                cause: format!(
-                    "the facilitator answered success on another network ({})",
-                    r.network.as_str()
-                ),
-            };
+            return uncertain_tx(format!(
+                "the facilitator answered success on another network ({})",
+                r.network.as_str()
+            ));
         }
         return Settled::Success(r.to_json_string());
     }
@@ -530,18 +587,40 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, network: Network) -> Settle
         .error_message
         .map(|s| s.to_cow().into_owned())
         .unwrap_or_default();
-    let refused = Reason::from_wire(&reason).is_some_and(|k| REFUSALS.contains(&k))
-        || REFUSAL_ALIASES.contains(&reason.as_str());
-    if refused {
-        Settled::Refused { reason, message }
-    } else {
-        let why = if reason.is_empty() {
-            String::from("success: false without errorReason")
-        } else {
-            format!("success: false with errorReason {reason} (the payment may be used or pending)")
-        };
-        Settled::Uncertain { cause: why }
+    let known = Reason::from_wire(&reason);
+    if !named.is_empty() {
+        // A transaction exists. Only a reverted one proves nothing moved.
+        if known.is_some_and(|k| REVERTED.contains(&k)) {
+            let message = if message.is_empty() {
+                format!("the settlement transaction {named} reverted; nothing was transferred")
+            } else {
+                message
+            };
+            return Settled::Refused { reason, message };
+        }
+        return uncertain_tx(format!(
+            "success: false with errorReason {reason:?} and transaction {named} (the payment may be used or pending)"
+        ));
     }
+    let refused =
+        known.is_some_and(|k| REFUSALS.contains(&k)) || REFUSAL_ALIASES.contains(&reason.as_str());
+    if refused {
+        return Settled::Refused { reason, message };
+    }
+    let mut why = if reason.is_empty() {
+        String::from("success: false without errorReason")
+    } else if known.is_some_and(|k| REVERTED.contains(&k)) {
+        format!(
+            "success: false with errorReason {reason} and no transaction: the transaction may have been sent before the facilitator lost track of it"
+        )
+    } else {
+        format!("success: false with errorReason {reason} (the payment may be used or pending)")
+    };
+    if !message.is_empty() {
+        why.push_str(": ");
+        why.push_str(&message);
+    }
+    uncertain(why)
 }
 
 // ---------------------------------------------------------------------------
@@ -568,6 +647,8 @@ pub enum Outcome {
     FacilitatorUnavailable,
     /// 500: the replay store holds something this module did not write.
     StoreError,
+    /// 400: the request carries two payments.
+    BadRequest,
 }
 
 impl Outcome {
@@ -584,6 +665,7 @@ impl Outcome {
             Outcome::Uncertain => "uncertain",
             Outcome::FacilitatorUnavailable => "facilitatorUnavailable",
             Outcome::StoreError => "storeError",
+            Outcome::BadRequest => "badRequest",
         }
     }
 }
@@ -702,6 +784,7 @@ struct Seen {
     until: u64,
     payment_response: Option<String>,
     cause: String,
+    transaction: String,
     /// The `payment` member as written, kept when the record is rewritten.
     payment: String,
 }
@@ -766,6 +849,7 @@ fn read_record(text: &str) -> Option<Seen> {
         until: o.get("until").and_then(|v| v.as_u64()).unwrap_or(0),
         payment_response: s("paymentResponse"),
         cause: s("cause").unwrap_or_default(),
+        transaction: s("transaction").unwrap_or_default(),
         payment: o.get("payment")?.as_object()?.raw().to_owned(),
     })
 }
@@ -790,10 +874,51 @@ pub struct RecordInfo {
     pub route: String,
     /// When the payment was first claimed (unix seconds).
     pub time: u64,
+    /// When the signed payment stops being valid (unix seconds: EIP-3009
+    /// `validBefore`, Permit2 `deadline`, the signature's `expires` for
+    /// `batch-settlement`), or 0 if unknown.
+    pub expires: u64,
     /// Why it is uncertain, for `uncertain` records.
     pub cause: String,
+    /// The settlement transaction a facilitator named for an `uncertain`
+    /// record (`settlement_pending` with a hash), or empty.
+    pub transaction: String,
     /// The `PAYMENT-RESPONSE` value, for `settled` and `delivered` records.
     pub payment_response: String,
+}
+
+impl ToJson for RecordInfo {
+    /// `{state, payer, nonce, amount, network, asset, route, time, expires?,
+    /// cause?, transaction?, paymentResponse?}`: what a host lists of a record
+    /// (empty members and a zero `expires` are left out).
+    fn write_json(&self, out: &mut dyn crate::json::Sink) -> Result<(), crate::json::SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        for (k, v) in [
+            ("state", &self.state),
+            ("payer", &self.payer),
+            ("nonce", &self.nonce),
+            ("amount", &self.amount),
+            ("network", &self.network),
+            ("asset", &self.asset),
+            ("route", &self.route),
+        ] {
+            w.str_field(k, JsonStr::new(v))?;
+        }
+        w.u64_field("time", self.time)?;
+        if self.expires > 0 {
+            w.u64_field("expires", self.expires)?;
+        }
+        for (k, v) in [
+            ("cause", &self.cause),
+            ("transaction", &self.transaction),
+            ("paymentResponse", &self.payment_response),
+        ] {
+            if !v.is_empty() {
+                w.str_field(k, JsonStr::new(v))?;
+            }
+        }
+        w.end()
+    }
 }
 
 /// Reads what a host may show of a record (to list those to reconcile).
@@ -822,9 +947,53 @@ pub fn record_info(record: &str) -> Result<RecordInfo, Error> {
         asset: s("asset"),
         route: s("route"),
         time: o.get("time").and_then(|v| v.as_u64()).unwrap_or(0),
+        expires: o.get("expires").and_then(|v| v.as_u64()).unwrap_or(0),
         cause: seen.cause,
+        transaction: seen.transaction,
         payment_response: seen.payment_response.unwrap_or_default(),
     })
+}
+
+/// Whether a host's store may forget this record at `now` (unix seconds):
+/// the payment's signature has expired (with a minute's margin for clocks),
+/// so it can no longer be presented, and the record holds nothing anyone
+/// is owed or must reconcile — it is `delivered`, or a `claimed` record whose
+/// holder is gone before settling. Never an `uncertain`, `settling` or
+/// `settled` record (a payer may be owed content, or a transfer may have
+/// happened), never a record without a known expiry, and never a
+/// `batch-settlement` commitment (the record the network bills from).
+///
+/// ```
+/// use x402_core::lifecycle::record_forgettable;
+/// assert!(!record_forgettable("not a record", 2_000_000_000));
+/// ```
+#[must_use]
+pub fn record_forgettable(record: &str, now: u64) -> bool {
+    /// Slack for a presenting client's clock and the verifier's margin.
+    const MARGIN: u64 = 60;
+    let Some(seen) = read_record(record) else {
+        return false;
+    };
+    let over = match seen.state {
+        State::Delivered => true,
+        State::Claimed => seen.until <= now,
+        State::Settling | State::Settled | State::Uncertain => false,
+    };
+    if !over {
+        return false;
+    }
+    let Ok(v) = crate::json::parse(seen.payment.as_bytes(), &Limits::DEFAULT) else {
+        return false;
+    };
+    let Some(o) = v.as_object() else {
+        return false;
+    };
+    let batch = o
+        .get("scheme")
+        .and_then(|s| s.as_str())
+        .is_some_and(|s| s == BATCH_SCHEME);
+    let expires = o.get("expires").and_then(|v| v.as_u64()).unwrap_or(0);
+    !batch && expires > 0 && expires.saturating_add(MARGIN) < now
 }
 
 /// Who pays what: a payment's replay key and the `payment` member of its records.
@@ -845,6 +1014,7 @@ impl Payment {
         asset: &str,
         route: &str,
         time: u64,
+        expires: u64,
     ) -> Payment {
         let amount = amount.to_string();
         let mut json = Vec::new();
@@ -858,6 +1028,9 @@ impl Payment {
             w.str_field("asset", JsonStr::new(asset))?;
             w.str_field("route", JsonStr::new(route))?;
             w.u64_field("time", time)?;
+            if expires > 0 {
+                w.u64_field("expires", expires)?;
+            }
             w.end()
         })();
         Payment {
@@ -869,6 +1042,43 @@ impl Payment {
 
 fn lower(s: &str) -> String {
     s.to_ascii_lowercase()
+}
+
+/// A scheme payload as forwarded to `POST /settle`: its 65-byte ECDSA
+/// `signature`, if it has one, re-encoded with `v` = 27/28 (the signature the
+/// payer made, normalised: USDC's `transferWithAuthorization` and Permit2's
+/// `ecrecover` take only 27/28, so a `v` of 0/1 could never settle); every
+/// other member as received. Signatures of other lengths (smart wallets) go
+/// as they are.
+struct Normalized<'a> {
+    payload: JsonObject<'a>,
+    signature: Option<crate::evm::HexString<132>>,
+}
+
+impl<'a> Normalized<'a> {
+    fn of(payload: JsonObject<'a>) -> Normalized<'a> {
+        let signature = payload
+            .get("signature")
+            .and_then(|v| v.as_str())
+            .and_then(|s| crate::evm::Signature::parse_hex(s).ok())
+            .map(|s| s.to_hex());
+        Normalized { payload, signature }
+    }
+}
+
+impl ToJson for Normalized<'_> {
+    fn write_json(&self, out: &mut dyn crate::json::Sink) -> Result<(), crate::json::SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        for (k, v) in self.payload.members() {
+            match &self.signature {
+                Some(sig) if k == "signature" => {
+                    w.str_field("signature", JsonStr::new(sig.as_str()))?
+                }
+                _ => w.value_field(k, v)?,
+            }
+        }
+        w.end()
+    }
 }
 
 /// A header value: standard base64, with padding, of a JSON text.
@@ -971,6 +1181,13 @@ pub struct Lifecycle {
     uncertain: Option<String>,
     /// The verification verdict (a VerifyResponse), once verified.
     verdict: Option<String>,
+    /// Why the payment fails verification now, when it fails only for its
+    /// validity window (the payer signed it for this route): such a payment
+    /// may still be one this server settled earlier, and its record decides.
+    /// `None` when it verifies now.
+    outside_window: Option<(Reason, String)>,
+    /// The settlement transaction a facilitator named in an uncertain answer.
+    transaction: String,
     swaps: u8,
     phase: Phase,
     outcome: Option<Outcome>,
@@ -1008,6 +1225,8 @@ impl Lifecycle {
             pending: None,
             uncertain: None,
             verdict: None,
+            outside_window: None,
+            transaction: String::new(),
             swaps: 0,
             phase: Phase::Done,
             outcome: None,
@@ -1208,6 +1427,9 @@ impl Lifecycle {
             if !cause.is_empty() {
                 w.str_field("cause", JsonStr::new(cause))?;
             }
+            if state == State::Uncertain && !self.transaction.is_empty() {
+                w.str_field("transaction", JsonStr::new(&self.transaction))?;
+            }
             w.key(JsonStr::new("payment"))?;
             w.sink().put(self.payment.json.as_bytes())?;
             w.end()
@@ -1232,6 +1454,28 @@ impl Lifecycle {
     // ---- steps
 
     fn start(&mut self, request: &Request<'_>) {
+        // Two payments in one request: a proxy or a meter reading the other
+        // one would disagree with this server about what was paid. Runtimes
+        // that fold repeated headers into one value join them with ", ";
+        // base64 has no comma, so a comma means two headers too.
+        let presented = request
+            .headers
+            .iter()
+            .filter(|(n, _)| {
+                n.eq_ignore_ascii_case(HeaderKind::PaymentSignature.name())
+                    || n.eq_ignore_ascii_case(HeaderKind::XPayment.name())
+            })
+            .map(|(_, v)| 1 + v.matches(',').count())
+            .sum::<usize>();
+        if presented > 1 {
+            self.problem(
+                400,
+                Outcome::BadRequest,
+                Reason::DuplicatePaymentHeader,
+                "one request carries one payment: send a single PAYMENT-SIGNATURE header (and no X-PAYMENT beside it)",
+            );
+            return;
+        }
         let head = request.method.eq_ignore_ascii_case("HEAD");
         let signature = request.header(HeaderKind::PaymentSignature.name());
         let x_payment = request.header(HeaderKind::XPayment.name());
@@ -1336,13 +1580,16 @@ impl Lifecycle {
                 SchemePayload::Eip3009(e) => Some((
                     e.authorization.from,
                     String::from(e.authorization.nonce.to_hex().as_str()),
+                    e.authorization.valid_before,
                 )),
-                SchemePayload::Permit2(p) => {
-                    Some((p.authorization.from, p.authorization.nonce.to_string()))
-                }
+                SchemePayload::Permit2(p) => Some((
+                    p.authorization.from,
+                    p.authorization.nonce.to_string(),
+                    p.authorization.deadline,
+                )),
                 SchemePayload::Batch(_) => None,
             });
-        let Some((payer, nonce)) = ids else {
+        let Some((payer, nonce, expires)) = ids else {
             // Not a payment that can be keyed: verification says what is wrong.
             let verdict = verify::verify_parts(
                 &PaymentPayload::V2(payload),
@@ -1367,9 +1614,28 @@ impl Lifecycle {
             &asset,
             &route_url,
             self.now,
+            expires.to_u64().unwrap_or(u64::MAX),
         );
         self.presented = Some(Presented::Evm { json, index });
-        self.phase = Phase::Lookup;
+        self.verify_first();
+    }
+
+    /// Verifies before anything about a record is read: a payment the payer
+    /// did not sign for this route learns nothing of the payment it names
+    /// (whether it exists, its state, its `PAYMENT-RESPONSE`), and changes no
+    /// record. One that fails only for its validity window is looked up all
+    /// the same: it may be one this server settled and still owes.
+    fn verify_first(&mut self) {
+        let failed = self.check(self.now);
+        self.verdict = self.verdict_of(failed.as_ref());
+        match failed {
+            None => self.phase = Phase::Lookup,
+            Some((reason, message)) if is_window(reason) && self.check_any_time().is_none() => {
+                self.outside_window = Some((reason, message));
+                self.phase = Phase::Lookup;
+            }
+            Some((reason, message)) => self.payment_required(reason.as_str(), &message),
+        }
     }
 
     #[cfg(not(feature = "batch"))]
@@ -1475,6 +1741,7 @@ impl Lifecycle {
             &asset,
             &route_url,
             self.now,
+            c.expires,
         );
         if let Some(Presented::Batch { response: r, .. }) = &mut self.presented {
             *r = response;
@@ -1494,15 +1761,12 @@ impl Lifecycle {
     }
 
     /// Decides from the record in `self.seen`: `fresh` when it comes from a
-    /// lookup (verification not done yet).
+    /// lookup, rather than from a lost swap. The payment was verified before
+    /// the lookup (at least as the payer's, for this route).
     fn decide_on_record(&mut self, fresh: bool) {
         let now = self.now;
         let Some(text) = self.seen.clone() else {
-            if fresh {
-                self.verify();
-            } else {
-                self.claim();
-            }
+            self.claim_if_valid();
             return;
         };
         let Some(seen) = read_record(&text) else {
@@ -1517,13 +1781,7 @@ impl Lifecycle {
         match seen.state {
             State::Claimed if seen.until > now => self.in_progress(),
             // A claim whose holder is gone: nothing was sent, take it over.
-            State::Claimed => {
-                if fresh {
-                    self.verify();
-                } else {
-                    self.claim();
-                }
-            }
+            State::Claimed => self.claim_if_valid(),
             State::Settling if seen.until > now => self.in_progress(),
             // The holder is gone while the settlement request may have been out.
             State::Settling => {
@@ -1582,13 +1840,12 @@ impl Lifecycle {
         }
     }
 
-    /// Offline verification against the route's own requirement.
-    fn verify(&mut self) {
-        let failed = self.check(self.now);
-        self.verdict = self.verdict_of(failed.as_ref());
-        match failed {
-            Some((reason, message)) => self.payment_required(reason.as_str(), &message),
+    /// Claims the payment for this request if it verifies now; else the 402
+    /// its validity window earns (nothing was settled for it).
+    fn claim_if_valid(&mut self) {
+        match self.outside_window.clone() {
             None => self.claim(),
+            Some((reason, message)) => self.payment_required(reason.as_str(), &message),
         }
     }
 
@@ -1632,6 +1889,29 @@ impl Lifecycle {
             #[cfg(feature = "batch")]
             Some(Presented::Batch { .. }) => None,
             None => Some((Reason::InvalidPayload, String::new())),
+        }
+    }
+
+    /// Why the payment fails every offline check but its validity window, if
+    /// it does: `None` says the payer signed it for this route.
+    fn check_any_time(&self) -> Option<(Reason, String)> {
+        let Some(Presented::Evm { json, index }) = &self.presented else {
+            return Some((Reason::InvalidPayload, String::new()));
+        };
+        let route = self.route.parsed();
+        let req = route.as_ref().and_then(|r| r.accepts.get(*index));
+        match (
+            PaymentPayload::from_json_bytes(json, &limits(json.len())),
+            req,
+        ) {
+            (Ok(p), Some(r)) => {
+                let config = verify::Config {
+                    facilitator_addresses: &self.settings.facilitator_addresses,
+                };
+                let v = verify::verify_parts_any_time(&p, &PaymentRequirements::V2(r), &config);
+                v.reason.map(|r| (r, String::from(v.message.as_str())))
+            }
+            _ => Some((Reason::InvalidPayload, String::new())),
         }
     }
 
@@ -1920,12 +2200,22 @@ impl Lifecycle {
                     PaymentPayload::from_json_bytes(json, &limits(json.len())),
                     req,
                 ) {
-                    (Ok(p), Some(r)) => VerifyRequest {
-                        payment_payload: p,
-                        payment_requirements: PaymentRequirements::V2(r),
-                        source: JsonObject::EMPTY,
+                    (Ok(PaymentPayload::V2(p)), Some(r)) => {
+                        let normalized = p.payload_json().ok().map(Normalized::of);
+                        let payload = match &normalized {
+                            Some(n) => v2::PaymentPayload {
+                                payload: RawObject::Value(n),
+                                ..p
+                            },
+                            None => p,
+                        };
+                        VerifyRequest {
+                            payment_payload: PaymentPayload::V2(payload),
+                            payment_requirements: PaymentRequirements::V2(r),
+                            source: JsonObject::EMPTY,
+                        }
+                        .to_json_string()
                     }
-                    .to_json_string(),
                     _ => String::new(),
                 }
             }
@@ -1943,19 +2233,19 @@ impl Lifecycle {
         if !matches!(self.phase, Phase::Settle { .. }) {
             return;
         }
-        let network = match &self.presented {
+        let offered = match &self.presented {
             Some(Presented::Evm { index, .. }) => self
                 .route
                 .parsed()
                 .and_then(|r| r.accepts.get(*index))
-                .map(|r| r.network),
+                .map(|r| (r.scheme.to_cow().into_owned(), r.network)),
             _ => None,
         };
-        let Some(network) = network else {
+        let Some((scheme, network)) = offered else {
             self.phase = Phase::Done;
             return;
         };
-        match classify_settle_reply(reply, network) {
+        match classify_settle_reply(reply, &scheme, network) {
             Settled::Success(json) => {
                 let pr = b64(json.as_bytes());
                 let until = self.now.saturating_add(self.settings.claim_seconds);
@@ -1980,8 +2270,9 @@ impl Lifecycle {
                 self.pending = self.take_answer();
                 self.swap(Purpose::Release, None);
             }
-            Settled::Uncertain { cause } => {
+            Settled::Uncertain { cause, transaction } => {
                 let cause = with_detail(cause, detail);
+                self.transaction = transaction;
                 let new = self.record(State::Uncertain, 0, None, &cause);
                 self.uncertain = Some(new.clone());
                 self.pending = None;
@@ -2014,6 +2305,17 @@ impl Lifecycle {
             None => self.phase = Phase::Done,
         }
     }
+}
+
+/// Reasons that say only that a payment is outside its validity window.
+fn is_window(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::ExactEvmValidBefore
+            | Reason::ExactEvmValidAfter
+            | Reason::Permit2DeadlineExpired
+            | Reason::Permit2NotYetValid
+    )
 }
 
 fn with_detail(cause: String, detail: &str) -> String {

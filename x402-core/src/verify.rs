@@ -295,6 +295,31 @@ pub fn verify_parts(
     now: u64,
     config: &Config<'_>,
 ) -> Verdict {
+    verify_at(payload, requirements, Some(now), config)
+}
+
+/// Every offline check of [`verify_parts`] except the validity window
+/// (`validAfter`/`validBefore`, Permit2's `witness.validAfter`/`deadline`):
+/// whether the payer signed this payment for these requirements, at whatever
+/// time. A resource server uses it to recognise, after the window has closed,
+/// a payment it settled earlier, without revealing anything to whoever
+/// presents a payment the payer did not sign.
+#[must_use]
+pub fn verify_parts_any_time(
+    payload: &PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    config: &Config<'_>,
+) -> Verdict {
+    verify_at(payload, requirements, None, config)
+}
+
+/// `now: None` skips the validity-window checks.
+fn verify_at(
+    payload: &PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    now: Option<u64>,
+    config: &Config<'_>,
+) -> Verdict {
     match (payload, requirements) {
         (PaymentPayload::V2(p), PaymentRequirements::V2(r)) => verify_v2(p, r, now, config),
         (PaymentPayload::V1(p), PaymentRequirements::V1(r)) => verify_v1(p, r, now),
@@ -326,7 +351,7 @@ fn scheme_payload(
 fn verify_v2(
     p: &v2::PaymentPayload<'_>,
     r: &v2::PaymentRequirements<'_>,
-    now: u64,
+    now: Option<u64>,
     config: &Config<'_>,
 ) -> Verdict {
     let req = Req {
@@ -383,7 +408,11 @@ fn verify_v2(
     }
 }
 
-fn verify_v1(p: &v1::PaymentPayload<'_>, r: &v1::PaymentRequirements<'_>, now: u64) -> Verdict {
+fn verify_v1(
+    p: &v1::PaymentPayload<'_>,
+    r: &v1::PaymentRequirements<'_>,
+    now: Option<u64>,
+) -> Verdict {
     let req = Req {
         scheme: r.scheme,
         network: r.network,
@@ -433,7 +462,7 @@ fn verify_eip3009(
     accepted_scheme: JsonStr<'_>,
     accepted_network: Network,
     req: &Req<'_>,
-    now: u64,
+    now: Option<u64>,
 ) -> Verdict {
     let auth = &e.authorization;
     let payer = Some(auth.from);
@@ -502,17 +531,19 @@ fn verify_eip3009(
             &"authorization.to is not payTo",
         );
     }
-    if auth.valid_before < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
-        return fail(
-            Reason::ExactEvmValidBefore,
-            &"authorization.validBefore is less than 6 seconds from now",
-        );
-    }
-    if auth.valid_after > Amount::from(now) {
-        return fail(
-            Reason::ExactEvmValidAfter,
-            &"authorization.validAfter is in the future",
-        );
+    if let Some(now) = now {
+        if auth.valid_before < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
+            return fail(
+                Reason::ExactEvmValidBefore,
+                &"authorization.validBefore is less than 6 seconds from now",
+            );
+        }
+        if auth.valid_after > Amount::from(now) {
+            return fail(
+                Reason::ExactEvmValidAfter,
+                &"authorization.validAfter is in the future",
+            );
+        }
     }
     if auth.value != req.amount {
         let reason = if req.v1 {
@@ -550,7 +581,7 @@ fn verify_permit2(
     accepted_scheme: JsonStr<'_>,
     accepted_network: Network,
     req: &Req<'_>,
-    now: u64,
+    now: Option<u64>,
     facilitators: Option<&[Address]>,
 ) -> Verdict {
     let auth = &pp.authorization;
@@ -605,17 +636,19 @@ fn verify_permit2(
             );
         }
     }
-    if auth.deadline < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
-        return fail(
-            Reason::Permit2DeadlineExpired,
-            &"deadline is less than 6 seconds from now",
-        );
-    }
-    if auth.witness.valid_after > Amount::from(now) {
-        return fail(
-            Reason::Permit2NotYetValid,
-            &"witness.validAfter is in the future",
-        );
+    if let Some(now) = now {
+        if auth.deadline < Amount::from(now.saturating_add(EXPIRY_MARGIN_SECONDS)) {
+            return fail(
+                Reason::Permit2DeadlineExpired,
+                &"deadline is less than 6 seconds from now",
+            );
+        }
+        if auth.witness.valid_after > Amount::from(now) {
+            return fail(
+                Reason::Permit2NotYetValid,
+                &"witness.validAfter is in the future",
+            );
+        }
     }
     if auth.permitted.amount != req.amount {
         return fail(

@@ -894,6 +894,35 @@ fn v_is_normalised_for_both_transfer_with_authorization_overloads() {
 
 #[test]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn a_payment_signed_with_v_0_or_1_settles() {
+    let _g = serial();
+    let chain = Chain::get();
+    let payer = key("v01settle/payer");
+    let pay_to = key("v01settle/merchant").address();
+    let facilitator = key("v01settle/facilitator");
+    fund(&chain.url, &facilitator.address());
+    chain.mint(&payer.address(), 70_000);
+    let pr = payment_required(chain, &pay_to, 70_000, |_| {});
+    let paid = pay(chain, &payer, &pr, "v01settle/nonce");
+    let mut sig01 = body_signature(&paid.body);
+    sig01[64] -= 27;
+    let body = with_signature(&paid.body, &sig01);
+    let (payer_before, merchant_before) = (chain.balance(&paid.payer), chain.balance(&pay_to));
+    let eth_before = chain.eth_balance(&facilitator.address());
+    let (s, _) = settle(chain, &body, &facilitator);
+    check_settled(chain, &s, &paid.payer, &facilitator, eth_before);
+    assert_eq!(
+        chain.balance(&paid.payer),
+        payer_before.checked_sub(&70_000u64.into()).unwrap()
+    );
+    assert_eq!(
+        chain.balance(&pay_to),
+        merchant_before.checked_add(&70_000u64.into()).unwrap()
+    );
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 fn permit2_exact_payment_settles_through_the_x402_proxy() {
     let _g = serial();
     let chain = Chain::get();

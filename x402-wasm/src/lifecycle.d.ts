@@ -35,7 +35,8 @@ export type LifecycleOutcome =
   | "alreadyDelivered"
   | "uncertain"
   | "facilitatorUnavailable"
-  | "storeError";
+  | "storeError"
+  | "badRequest";
 
 /** What the host must do next. Records and bodies are JSON texts. */
 export type LifecycleStep = { uncertainRecord?: string } & (
@@ -87,6 +88,10 @@ export interface PaymentRecordInfo {
   asset: string;
   route: string;
   time: number;
+  /** When the signed payment stops being valid (unix seconds), when known. */
+  expires?: number;
   cause?: string;
+  /** The settlement transaction a facilitator named for an uncertain payment. */
+  transaction?: string;
   paymentResponse?: string;
 }

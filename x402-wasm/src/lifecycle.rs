@@ -35,32 +35,8 @@ pub fn lifecycle_start(
 /// # Errors
 /// `invalid_payload` if it is not a record the lifecycle wrote.
 pub fn record_info_text(record: &str) -> Result<String, Failure> {
-    let i = record_info(record)?;
-    let mut out = Vec::with_capacity(256);
-    let _ = (|| {
-        use x402_core::json::{JsonStr, ObjectWriter};
-        let mut w = ObjectWriter::new(&mut out)?;
-        for (k, v) in [
-            ("state", &i.state),
-            ("payer", &i.payer),
-            ("nonce", &i.nonce),
-            ("amount", &i.amount),
-            ("network", &i.network),
-            ("asset", &i.asset),
-            ("route", &i.route),
-        ] {
-            w.str_field(k, JsonStr::new(v))?;
-        }
-        w.u64_field("time", i.time)?;
-        if !i.cause.is_empty() {
-            w.str_field("cause", JsonStr::new(&i.cause))?;
-        }
-        if !i.payment_response.is_empty() {
-            w.str_field("paymentResponse", JsonStr::new(&i.payment_response))?;
-        }
-        w.end()
-    })();
-    String::from_utf8(out).map_err(|_| Failure::argument("record", "is not UTF-8"))
+    use x402_core::json::ToJson;
+    Ok(record_info(record)?.to_json_string())
 }
 
 #[wasm_bindgen]

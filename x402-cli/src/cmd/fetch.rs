@@ -112,12 +112,28 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         if let Some(r) = &outcome.payment_response {
             crate::say(&format!("PAYMENT-RESPONSE\n{}\n\n", pretty(r)));
         }
+        let error = error_member(&outcome.body);
         if let Some(why) = &outcome.refused {
             crate::say_err(&format!("the server refused the payment: {why}\n"));
+        } else if outcome.paid && error.as_deref() == Some("settlement_uncertain") {
+            crate::say_err(&format!(
+                "the server answered {}: the payment may have been charged; it is recorded for \
+                 reconciliation on the server. Do not pay again.\n",
+                outcome.status
+            ));
         } else if !ok {
             crate::say_err(&format!("the server answered {}\n", outcome.status));
         }
         crate::say(&String::from_utf8_lossy(&outcome.body));
     }
     Ok(if ok { 0 } else { EXIT_INVALID })
+}
+
+/// The `error` member of a JSON body, if it has one.
+fn error_member(body: &[u8]) -> Option<String> {
+    let v = x402_core::json::parse(body, &x402_core::json::Limits::DEFAULT).ok()?;
+    v.as_object()?
+        .get("error")?
+        .as_str()
+        .map(|s| s.to_cow().into_owned())
 }

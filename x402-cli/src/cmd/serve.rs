@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use x402_core::evm::Address;
+use x402_core::json::{JsonStr, Limits, ObjectWriter, ToJson};
 use x402_core::lifecycle::{Settings, record_info};
 use x402_core::{Amount, Network};
 
@@ -12,12 +13,12 @@ use crate::fail::Failure;
 use crate::ledger::Ledger;
 use crate::out::{J, usdc};
 use crate::paywall::{Content, Event, Offer, Paywall, Settlement};
-use crate::store::{ReplayStore, SqliteStore};
+use crate::store::{MemoryStore, ReplayStore, SqliteStore};
 
 const HELP: &str = "\
 usage: x402 serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]
                   [--network eip155:ID] [--asset ADDR --asset-name NAME --asset-version V]
-                  [--facilitator URL] [--state FILE]
+                  [--facilitator URL] [--state FILE | --max-records N]
                   [--content TEXT | --content-file FILE | --upstream URL] [--json]
        x402 serve --state FILE --list-uncertain
 
@@ -55,6 +56,10 @@ record is kept for reconciliation). HEAD is never settled.
                       take it over, in seconds (default 60)
   --state FILE        keep payment records in this SQLite file (created if needed):
                       they survive a restart, and several servers may share it
+  --max-records N     without --state: keep at most N payment records in memory
+                      (default 100000). Delivered payments are forgotten once their
+                      signature has expired; uncertain and settled ones never are.
+                      At the limit, new payments get 503 with Retry-After.
   --list-uncertain    with --state: print the payments to reconcile (one JSON
                       object per line: payer, nonce, amount, route, time, cause) and exit
   --content TEXT      the resource served once paid (default: a small JSON document)
@@ -95,6 +100,7 @@ const SPEC: &[args::Opt] = &[
     value("upstream"),
     value("settle-timeout"),
     value("lease"),
+    value("max-records"),
 ];
 
 /// USDC on the networks the defaults know: (network, address, EIP-712 name, version).
@@ -306,8 +312,19 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     )
     .with_settings(settings)
     .with_content(content);
-    if let Some(store) = store {
-        paywall = paywall.with_store(store);
+    match (store, p.u64("max-records")?) {
+        (Some(_), Some(_)) => {
+            return Err(Failure::usage(
+                "--max-records bounds the memory store: not with --state",
+            ));
+        }
+        (Some(store), None) => paywall = paywall.with_store(store),
+        (None, Some(0)) => return Err(Failure::usage("--max-records: at least 1")),
+        (None, Some(n)) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            paywall = paywall.with_store(Arc::new(MemoryStore::with_limit(n)));
+        }
+        (None, None) => {}
     }
     let url = paywall.url().to_string();
     if json {
@@ -346,19 +363,23 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
 fn list_uncertain(store: &SqliteStore) -> Result<u8, Failure> {
     let records = store.uncertain().map_err(|e| Failure::io("--state", e))?;
     for (key, record) in records {
-        let info = record_info(&record).unwrap_or_default();
-        let j = J::obj(vec![
-            ("key", J::str(&key)),
-            ("payer", J::str(&info.payer)),
-            ("nonce", J::str(&info.nonce)),
-            ("amount", J::str(&info.amount)),
-            ("network", J::str(&info.network)),
-            ("asset", J::str(&info.asset)),
-            ("route", J::str(&info.route)),
-            ("time", J::Num(info.time)),
-            ("cause", J::str(&info.cause)),
-        ]);
-        crate::say(&format!("{}\n", j.compact()));
+        // The key, then what the core lists of the record.
+        let listed = record_info(&record).unwrap_or_default().to_json_string();
+        let mut line = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut line)?;
+            w.str_field("key", JsonStr::new(&key))?;
+            if let Some(o) = x402_core::json::parse(listed.as_bytes(), &Limits::DEFAULT)
+                .ok()
+                .and_then(|v| v.as_object())
+            {
+                for (k, v) in o.members() {
+                    w.value_field(k, v)?;
+                }
+            }
+            w.end()
+        })();
+        crate::say(&format!("{}\n", String::from_utf8_lossy(&line)));
     }
     Ok(0)
 }

@@ -880,6 +880,7 @@ fn settle_replies_are_classified() {
                 status,
                 body: body.as_bytes(),
             },
+            "exact",
             net,
         )
     };
@@ -1135,4 +1136,427 @@ fn now_in_a_json_answer_must_be_unix_seconds() {
         .unwrap_err();
     assert_eq!(e.reason().as_str(), "invalid_payload");
     assert!(e.to_string().contains("now"), "{e}");
+}
+
+/// A facilitator's `success: false` body.
+fn failed_body(reason: &str, tx: &str) -> String {
+    format!(
+        r#"{{"success":false,"errorReason":"{reason}","transaction":"{tx}","network":"eip155:84532"}}"#
+    )
+}
+
+#[test]
+fn a_failed_transaction_without_a_hash_is_uncertain_and_with_one_a_refusal() {
+    let net = Network::parse_caip2("eip155:84532").unwrap();
+    for scheme in ["exact", "upto"] {
+        for reason in [
+            "invalid_exact_evm_transaction_failed",
+            "invalid_upto_evm_transaction_failed",
+            "invalid_transaction_state",
+        ] {
+            let c = |tx: &str| {
+                let body = failed_body(reason, tx);
+                classify_settle_reply(
+                    SettleReply::Answered {
+                        status: 200,
+                        body: body.as_bytes(),
+                    },
+                    scheme,
+                    net,
+                )
+            };
+            assert!(
+                matches!(c(""), Settled::Uncertain { ref transaction, .. } if transaction.is_empty()),
+                "{scheme} {reason} without a hash: {:?}",
+                c("")
+            );
+            assert!(
+                matches!(c(TX), Settled::Refused { reason: ref r, .. } if r == reason),
+                "{scheme} {reason} with a hash: {:?}",
+                c(TX)
+            );
+        }
+        // Any other reason with a transaction hash: something was sent.
+        for reason in [
+            "settlement_pending",
+            "invalid_exact_evm_insufficient_balance",
+            "something_new",
+        ] {
+            let body = failed_body(reason, TX);
+            let got = classify_settle_reply(
+                SettleReply::Answered {
+                    status: 200,
+                    body: body.as_bytes(),
+                },
+                scheme,
+                net,
+            );
+            assert!(
+                matches!(got, Settled::Uncertain { ref transaction, .. } if transaction == TX),
+                "{scheme} {reason}: {got:?}"
+            );
+        }
+    }
+    // Success without a transaction: uncertain for on-chain schemes only.
+    let empty = r#"{"success":true,"transaction":"","network":"eip155:84532"}"#;
+    let reply = SettleReply::Answered {
+        status: 200,
+        body: empty.as_bytes(),
+    };
+    assert!(matches!(
+        classify_settle_reply(reply, "exact", net),
+        Settled::Uncertain { .. }
+    ));
+    assert!(matches!(
+        classify_settle_reply(reply, "upto", net),
+        Settled::Uncertain { .. }
+    ));
+    assert!(matches!(
+        classify_settle_reply(reply, "batch-settlement", net),
+        Settled::Success(_)
+    ));
+}
+
+#[test]
+fn transaction_failed_through_the_lifecycle() {
+    // Without a hash: 502, recorded uncertain, never 402 nor a second /settle.
+    for reason in [
+        "invalid_exact_evm_transaction_failed",
+        "invalid_upto_evm_transaction_failed",
+    ] {
+        let mut store = Store::default();
+        let p = pay(40);
+        let body: &'static str = Box::leak(failed_body(reason, "").into_boxed_str());
+        let run = drive(&mut get(Some(&p)), &mut store, 200, &answered(200, body));
+        assert_eq!(
+            (run.answer.status, run.answer.reason.as_str()),
+            (502, "settlement_uncertain"),
+            "{reason}"
+        );
+        let key = run.key.unwrap();
+        let info = record_info(&store.records[&key]).unwrap();
+        assert_eq!(info.state, "uncertain");
+        assert!(info.cause.contains(reason), "{}", info.cause);
+        for _ in 0..3 {
+            let again = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+            assert_eq!((again.answer.status, again.settles.len()), (502, 0));
+        }
+        // With a hash: the transaction reverted, nothing moved: 402, the payment usable.
+        let mut store = Store::default();
+        let body: &'static str = Box::leak(failed_body(reason, TX).into_boxed_str());
+        let run = drive(&mut get(Some(&p)), &mut store, 200, &answered(200, body));
+        assert_eq!(
+            (run.answer.status, run.answer.reason.as_str()),
+            (402, reason)
+        );
+        assert!(store.records.is_empty());
+    }
+}
+
+#[test]
+fn a_pending_settlement_keeps_its_transaction_for_reconciliation() {
+    let mut store = Store::default();
+    let p = pay(41);
+    let body: &'static str = Box::leak(failed_body("settlement_pending", TX).into_boxed_str());
+    let run = drive(&mut get(Some(&p)), &mut store, 200, &answered(200, body));
+    assert_eq!(run.answer.status, 502);
+    let info = record_info(&store.records[&run.key.unwrap()]).unwrap();
+    assert_eq!(
+        (info.state.as_str(), info.transaction.as_str()),
+        ("uncertain", TX)
+    );
+    assert!(run.answer.message.contains("do not pay again"));
+}
+
+/// A payment with the payer and nonce of `p` whose signature is another key's.
+fn forged_like(p: &str) -> String {
+    let theirs: serde_json::Value =
+        serde_json::from_slice(&header::decode_to_vec(p, 1 << 14).unwrap()).unwrap();
+    let mine: serde_json::Value = serde_json::from_slice(
+        &header::decode_to_vec(
+            &pay_for(&route_json("10000", PAY_TO), &key(0x22), 7, NOW),
+            1 << 14,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut forged = theirs.clone();
+    forged["payload"]["signature"] = mine["payload"]["signature"].clone();
+    b64(forged.to_string().as_bytes())
+}
+
+#[test]
+fn nothing_of_a_record_is_revealed_or_changed_for_a_payment_that_does_not_verify() {
+    // One payment per state a record can be in.
+    let mut store = Store::default();
+    let delivered = pay(42);
+    drive(&mut get(Some(&delivered)), &mut store, 200, &ok);
+    let uncertain = pay(43);
+    drive(&mut get(Some(&uncertain)), &mut store, 200, &|| {
+        (SettleReply::NoAnswer, "timed out")
+    });
+    let settling = pay(44);
+    let mut life = get(Some(&settling));
+    loop {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Handle => life.feed_handler(HandlerResult::Status(200)),
+            Action::Settle { .. } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let before = store.records.clone();
+    for p in [&delivered, &uncertain, &settling] {
+        // Long after the settling lease: a verified presentation would mark it uncertain.
+        for at in [NOW, NOW + 3600] {
+            let forged = forged_like(p);
+            let life = request("GET", Some(&forged), at, "attacker");
+            let a = match life.next() {
+                Action::Respond(a) => a.clone(),
+                other => panic!("a forged payment reached {other:?}"),
+            };
+            assert_eq!(a.status, 402);
+            assert!(
+                error_of(&a).starts_with("invalid_exact_evm_signature"),
+                "{}",
+                error_of(&a)
+            );
+            assert!(a.header("PAYMENT-RESPONSE").is_none());
+        }
+    }
+    assert_eq!(store.records, before);
+}
+
+#[test]
+fn an_expired_payment_of_the_payer_still_reads_its_record() {
+    let mut store = Store::default();
+    let p = pay(45);
+    let first = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+    assert_eq!(first.answer.outcome, Outcome::Delivered);
+    // Days later, the payment has expired: the payer still gets the earlier receipt.
+    let later = NOW + 5 * 86_400;
+    let run = drive(
+        &mut request("GET", Some(&p), later, "late"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(run.answer.status, 409);
+    assert!(run.answer.header("PAYMENT-RESPONSE").is_some());
+    // An expired payment without a record: the 402 its window earns, nothing stored.
+    let fresh = pay(46);
+    let run = drive(
+        &mut request("GET", Some(&fresh), later, "late"),
+        &mut store,
+        200,
+        &ok,
+    );
+    assert_eq!(run.answer.status, 402);
+    assert!(
+        error_of(&run.answer).starts_with("invalid_exact_evm_payload_authorization_valid_before"),
+        "{}",
+        error_of(&run.answer)
+    );
+    assert!(run.settles.is_empty() && !run.handled);
+    assert_eq!(store.records.len(), 1);
+}
+
+/// `p` with its signature's v byte as 0/1 instead of 27/28.
+fn with_v_zero_one(p: &str) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&header::decode_to_vec(p, 1 << 14).unwrap()).unwrap();
+    let sig = v["payload"]["signature"].as_str().unwrap().to_owned();
+    let (rs, last) = sig.split_at(sig.len() - 2);
+    let flipped = match last {
+        "1b" => "00",
+        "1c" => "01",
+        other => panic!("v = {other}"),
+    };
+    v["payload"]["signature"] = format!("{rs}{flipped}").into();
+    b64(v.to_string().as_bytes())
+}
+
+#[test]
+fn forwarded_signatures_carry_v_27_or_28() {
+    let mut store = Store::default();
+    let p = pay(47);
+    let original: serde_json::Value =
+        serde_json::from_slice(&header::decode_to_vec(&p, 1 << 14).unwrap()).unwrap();
+    let zero_one = with_v_zero_one(&p);
+    let run = drive(&mut get(Some(&zero_one)), &mut store, 200, &ok);
+    assert_eq!(run.answer.outcome, Outcome::Delivered);
+    let sent: serde_json::Value = serde_json::from_str(&run.settles[0]).unwrap();
+    assert_eq!(
+        sent["paymentPayload"]["payload"]["signature"],
+        original["payload"]["signature"]
+    );
+    // Everything else as received.
+    assert_eq!(
+        sent["paymentPayload"]["payload"]["authorization"],
+        original["payload"]["authorization"]
+    );
+    assert_eq!(sent["paymentPayload"]["accepted"], original["accepted"]);
+}
+
+#[test]
+fn two_payment_headers_are_a_bad_request() {
+    let p = pay(48);
+    let q = pay(49);
+    let joined = format!("{p}, {q}");
+    for headers in [
+        vec![
+            ("PAYMENT-SIGNATURE", p.as_str()),
+            ("payment-signature", q.as_str()),
+        ],
+        vec![("PAYMENT-SIGNATURE", p.as_str()), ("X-PAYMENT", q.as_str())],
+        vec![("PAYMENT-SIGNATURE", joined.as_str())],
+        vec![("X-PAYMENT", p.as_str()), ("X-Payment", p.as_str())],
+    ] {
+        for method in ["GET", "HEAD"] {
+            let req = Request {
+                method,
+                url: "https://example.com/report",
+                headers: &headers,
+            };
+            let mut store = Store::default();
+            let mut life = Lifecycle::new(&route(), &req, NOW, "r", &Settings::default());
+            let run = drive(&mut life, &mut store, 200, &ok);
+            assert_eq!(
+                (run.answer.status, run.answer.reason.as_str()),
+                (400, "duplicate_payment_header"),
+                "{headers:?}"
+            );
+            assert_eq!(run.answer.outcome, Outcome::BadRequest);
+            assert!(!run.handled && run.settles.is_empty() && store.records.is_empty());
+        }
+    }
+}
+
+#[test]
+fn stores_may_forget_only_expired_delivered_records() {
+    let mut store = Store::default();
+    let delivered = pay(50);
+    let key = drive(&mut get(Some(&delivered)), &mut store, 200, &ok)
+        .key
+        .unwrap();
+    let record = store.records[&key].clone();
+    let info = record_info(&record).unwrap();
+    // The client signs for at most an hour.
+    assert!(
+        info.expires > NOW && info.expires <= NOW + 3600,
+        "{}",
+        info.expires
+    );
+    assert!(!record_forgettable(&record, NOW));
+    assert!(!record_forgettable(&record, info.expires));
+    assert!(record_forgettable(&record, info.expires + 61));
+    // Uncertain and settled records are never forgotten.
+    let uncertain = pay(51);
+    let run = drive(&mut get(Some(&uncertain)), &mut store, 200, &|| {
+        (SettleReply::NoAnswer, "timed out")
+    });
+    let record = store.records[&run.key.unwrap()].clone();
+    assert!(!record_forgettable(&record, u64::MAX / 2));
+    assert!(!record_forgettable("{}", u64::MAX / 2));
+}
+
+/// Every row of the shared paywall vectors, through the machine alone (the
+/// hosts run the same rows against a facilitator double on 127.0.0.1).
+#[test]
+fn every_row_of_the_shared_paywall_vectors() {
+    let text = include_str!("../../tests/vectors/paywall.json");
+    let vectors: serde_json::Value = serde_json::from_str(text).unwrap();
+    let rows = vectors["vectors"].as_array().unwrap();
+    for (i, v) in rows.iter().enumerate() {
+        let name = v["name"].as_str().unwrap();
+        let reply = &v["reply"];
+        let body: &'static str = match &reply["body"] {
+            serde_json::Value::String(s) => Box::leak(s.clone().into_boxed_str()),
+            serde_json::Value::Object(_) => Box::leak(settled_body().into_boxed_str()),
+            _ => "",
+        };
+        let status = reply["status"].as_u64().unwrap_or(0) as u16;
+        let (hang, refuse, cut) = (
+            reply["hang"] == true,
+            reply["refuse"] == true,
+            reply["cutOff"] == true,
+        );
+        let answer = move || -> (SettleReply<'static>, &'static str) {
+            if refuse {
+                (SettleReply::NotSent, "connection refused")
+            } else if hang || cut {
+                (SettleReply::NoAnswer, "no complete answer")
+            } else {
+                (
+                    SettleReply::Answered {
+                        status,
+                        body: body.as_bytes(),
+                    },
+                    "",
+                )
+            }
+        };
+        let expect = &v["expect"];
+        let mut store = Store::default();
+        let p = pay(100 + u8::try_from(i).unwrap());
+        let run = drive(&mut get(Some(&p)), &mut store, 200, &answer);
+        let a = &run.answer;
+        assert_eq!(
+            u64::from(a.status),
+            expect["status"].as_u64().unwrap(),
+            "{name}: {a:?}"
+        );
+        let reason = if a.status == 402 {
+            error_of(a)
+        } else {
+            a.reason.clone()
+        };
+        if expect["delivered"] != true {
+            assert!(
+                reason.starts_with(expect["reason"].as_str().unwrap()),
+                "{name}: {reason}"
+            );
+        }
+        assert_eq!(
+            a.header("PAYMENT-RESPONSE").is_some(),
+            expect["delivered"] == true,
+            "{name}"
+        );
+        let key = run.key.unwrap();
+        let state = store.state(&key).unwrap_or_else(|| "none".into());
+        assert_eq!(state, expect["record"].as_str().unwrap(), "{name}");
+        if let Some(again) = expect.get("again") {
+            let run = drive(&mut get(Some(&p)), &mut store, 200, &answer);
+            assert_eq!(
+                u64::from(run.answer.status),
+                again["status"].as_u64().unwrap(),
+                "{name} again"
+            );
+            assert_eq!(
+                run.settles.len(),
+                usize::from(run.answer.status == 402),
+                "{name} again"
+            );
+        }
+        if let Some(recovered) = expect.get("recovered") {
+            let run = drive(&mut get(Some(&p)), &mut store, 200, &ok);
+            assert_eq!(
+                u64::from(run.answer.status),
+                recovered["status"].as_u64().unwrap(),
+                "{name}"
+            );
+        }
+    }
 }

@@ -252,6 +252,48 @@ describe("workerd paywall: rules before settlement", () => {
     });
   });
 
+  test("a signature with v = 0/1 is forwarded with v = 27/28", async () => {
+    const payment = createPayment(offer, PAYER_KEY);
+    const p = decodeHeader("PAYMENT-SIGNATURE", payment);
+    const sig = p.payload.signature;
+    p.payload.signature = sig.slice(0, -2) + (sig.endsWith("1b") ? "00" : "01");
+    assert.equal((await send(worker.url, { payment: encodeHeader("PAYMENT-SIGNATURE", p) })).status, 200);
+    assert.equal(facilitator.calls.at(-1).paymentPayload.payload.signature, sig);
+  });
+
+  test("two payment headers: 400, nothing read, nothing settled", async () => {
+    const a = createPayment(offer, PAYER_KEY);
+    const b = createPayment(offer, PAYER_KEY);
+    const before = facilitator.calls.length;
+    // fetch folds repeated header names into one value joined by ", ".
+    for (const headers of [
+      new Headers([["PAYMENT-SIGNATURE", a], ["PAYMENT-SIGNATURE", b]]),
+      new Headers([["PAYMENT-SIGNATURE", a], ["X-PAYMENT", a]]),
+    ]) {
+      const res = await fetch(worker.url, { headers, signal: AbortSignal.timeout(20_000) });
+      assert.equal(res.status, 400);
+      assert.equal((await res.json()).error, "duplicate_payment_header");
+    }
+    assert.equal(facilitator.calls.length, before);
+    assert.equal((await send(worker.url, { payment: a })).status, 200);
+  });
+
+  test("a payment that does not verify learns nothing of the record it names", async () => {
+    const payment = createPayment(offer, PAYER_KEY);
+    assert.equal((await send(worker.url, { payment })).status, 200);
+    const forged = decodeHeader("PAYMENT-SIGNATURE", payment);
+    forged.payload.signature = decodeHeader(
+      "PAYMENT-SIGNATURE",
+      createPayment(offer, "0x" + "6b".repeat(32)),
+    ).payload.signature;
+    const got = await send(worker.url, { payment: encodeHeader("PAYMENT-SIGNATURE", forged) });
+    assert.equal(got.status, 402);
+    assert.ok(got.reason.startsWith("invalid_exact_evm_signature"), got.reason);
+    assert.equal(got.headers.get("payment-response"), null);
+    // The payer's own payment still reads its record.
+    assert.equal((await send(worker.url, { payment })).status, 409);
+  });
+
   test("eight concurrent presentations of one payment settle once, deliver once", async () => {
     await facilitator.set({ ...SETTLED, delayMs: 400 });
     const payment = createPayment(offer, PAYER_KEY);
