@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the C ABI's tests need, skipping whatever is already present:
 # cbindgen (pinned), gcc (with AddressSanitizer), valgrind, Go (Debian's
-# golang-go, for cgo), and a Python venv with pytest for x402-ffi/python.
+# golang-go, for cgo), and a Python venv with pytest and the wheel's build
+# backend for x402-ffi/python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CBINDGEN_VERSION=0.29.4
 PYTEST_VERSION=8.3.4
+SETUPTOOLS_VERSION=80.9.0
+SETUPTOOLS_RUST_VERSION=1.13.0
+WHEEL_VERSION=0.45.1
 
 apt_updated=
 apt_install() {
@@ -38,8 +42,15 @@ if [ ${#need[@]} -gt 0 ]; then
   apt_install "${need[@]}"
 fi
 
+# The Python build and test venv: pytest, and the wheel's build backend
+# (setuptools + setuptools-rust), pinned, so the test command builds the wheel
+# without fetching anything (pip wheel --no-build-isolation).
 venv=x402-ffi/python/.venv
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/pytest" --version 2>&1 | grep -q "$PYTEST_VERSION"; then
+want="pytest==$PYTEST_VERSION setuptools==$SETUPTOOLS_VERSION setuptools-rust==$SETUPTOOLS_RUST_VERSION wheel==$WHEEL_VERSION"
+stamp="$venv/.installed"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "pytest==$PYTEST_VERSION"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want
+  printf '%s' "$want" >"$stamp"
 fi

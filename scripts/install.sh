@@ -7,6 +7,8 @@ have_target() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
 for t in thumbv7em-none-eabihf; do
   have_target "$t" || rustup target add "$t"
 done
+# The core's minimum Rust version, for the test command's MSRV check.
+scripts/msrv.sh install
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every generated file that is checked in. One generator per file:
 #
-#   include/x402.h   cbindgen (pinned below) from x402-ffi/src; all of its
+#   include/paywire.h   cbindgen (pinned below) from x402-ffi/src; all of its
 #                    configuration is in x402-ffi/cbindgen.toml
 #
 # To add a generator: write a gen_* function that writes the file named by its
@@ -24,7 +24,7 @@ gen_c_header() {
 }
 
 GENERATORS=(
-  "include/x402.h gen_c_header"
+  "include/paywire.h gen_c_header"
 )
 
 check=

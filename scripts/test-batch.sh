@@ -10,7 +10,7 @@ cd "$ROOT"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-X402_BATCH_SIGNED_OUT="$OUT/x402-signed.json" cargo test -p x402-core \
+PAYWIRE_BATCH_SIGNED_OUT="$OUT/x402-signed.json" cargo test -p paywire \
   --test batch_known_answers --test batch_sfv_suite --test batch_scheme --test batch_crosscheck
-cargo test -p x402-core --doc batch
+cargo test -p paywire --doc batch
 x402-core/tests/vectors/gen-batch/check.sh "$OUT/x402-signed.json"

@@ -3,7 +3,7 @@
 # with a facilitator double on 127.0.0.1 told to misbehave (the behaviours of
 # x402-core/tests/vectors/paywall.json), concurrency, restarts and crashes.
 #
-#   `x402 serve`                cargo test -p x402-cli --test paywall (memory and SQLite)
+#   `paywire serve`                cargo test -p paywire-cli --test paywall (memory and SQLite)
 #   the example Worker          scripts/test-wasm.sh paywall (workerd, Durable Object)
 #
 #   scripts/test-paywall.sh                  install what is missing, then both
@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-printf '\n==> x402 serve\n'
-cargo test -p x402-cli --test paywall --locked
+printf '\n==> paywire serve\n'
+cargo test -p paywire-cli --test paywall --locked
 
 printf '\n==> the example Worker in workerd\n'
 scripts/test-wasm.sh paywall

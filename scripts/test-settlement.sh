@@ -51,19 +51,22 @@ if [ -z "$ready" ]; then
 fi
 echo "test-settlement: local chain at $url (pid $node_pid)" >&2
 
-X402_TEST_RPC="$url" X402_TEST_CONTRACTS="$work/contracts.json" X402_TEST_FIXTURE="$work/fixture.json" \
-  cargo test -p x402-core --test settlement_onchain --locked -- --ignored --test-threads=1
+PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$work/contracts.json" PAYWIRE_TEST_FIXTURE="$work/fixture.json" \
+  cargo test -p paywire --test settlement_onchain --locked -- --ignored --test-threads=1
 
 # The example Worker (x402-wasm) settling on the same chain, when the wasm
 # package's tools are installed (scripts/install-wasm.sh); built if needed.
 wasm="$root/x402-wasm"
 if [ -x "$wasm/node_modules/.bin/workerd" ] && command -v wasm-bindgen >/dev/null 2>&1; then
-  if ! grep -qs ChainMachine "$wasm/pkg/full/x402_wasm.js"; then
+  if ! grep -qs ChainMachine "$wasm/pkg/full/paywire_wasm.js"; then
     SKIP_INSTALL=1 "$wasm/build.sh" >&2
   fi
-  ln -sfn ../pkg "$wasm/node_modules/x402-wasm"
+  # The tests import the package by its name (scripts/test-wasm.sh installs
+  # the packed tarball there; a copy of the build does as well here).
+  rm -rf "$wasm/node_modules/paywire" "$wasm/node_modules/x402-wasm"
+  cp -r "$wasm/pkg" "$wasm/node_modules/paywire"
   printf '\n==> the example Worker settling on the local chain\n'
-  (cd "$wasm/tests" && X402_TEST_FIXTURE="$work/fixture.json" timeout 300 node --test chain/*.test.mjs)
+  (cd "$wasm/tests" && PAYWIRE_TEST_FIXTURE="$work/fixture.json" timeout 300 node --test chain/*.test.mjs)
 else
   echo "test-settlement: NOT RUN: the Worker's on-chain test needs the wasm tools (scripts/install-wasm.sh)" >&2
 fi

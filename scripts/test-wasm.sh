@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the x402-wasm npm package and tests it on its runtimes:
+# Builds the npm package `paywire` and tests it on its runtimes:
 #   node      Node's test runner: the shared vectors, the API, the TypeScript types
 #   workerd   Workers built on the package (the full flavour, the README's),
 #             served by workerd, paid by a Node client
@@ -7,6 +7,9 @@
 #             facilitator double told to misbehave (x402-core/tests/vectors/paywall.json),
 #             concurrency, restarts, handler failures, the deferred route
 #   chromium  the web build in headless Chromium
+#   consumer  the packed tarball installed with npm in a fresh directory, and
+#             imported from there by Node, the example Worker in workerd and
+#             a page in headless Chromium
 #
 #   scripts/test-wasm.sh                   install what is missing, build, test all
 #   scripts/test-wasm.sh node workerd      only these runtimes
@@ -23,22 +26,33 @@ if [ -z "${SKIP_INSTALL:-}" ]; then
 fi
 SKIP_INSTALL=1 x402-wasm/build.sh
 
-# Tests import the package by its name, through its package.json `exports`.
-ln -sfn ../pkg x402-wasm/node_modules/x402-wasm
+# The package as it ships: npm pack, then the tarball's contents installed as
+# x402-wasm/node_modules/paywire (a copy: the tests import the package by its
+# name, through its package.json `exports`, from what was packed); the
+# `consumer` runtime installs the tarball with npm outside the repository.
+pack_dir=$(mktemp -d "${TMPDIR:-/tmp}/paywire-pack.XXXXXX")
+trap 'rm -rf "$pack_dir"' EXIT
+(cd x402-wasm/pkg && npm pack --silent --pack-destination "$pack_dir" >/dev/null)
+export PAYWIRE_TARBALL
+PAYWIRE_TARBALL=$(ls "$pack_dir"/paywire-*.tgz)
+echo "packed $(basename "$PAYWIRE_TARBALL") ($(wc -c <"$PAYWIRE_TARBALL") bytes)"
+rm -rf x402-wasm/node_modules/paywire x402-wasm/node_modules/x402-wasm
+mkdir -p x402-wasm/node_modules/paywire
+tar -xzf "$PAYWIRE_TARBALL" -C x402-wasm/node_modules/paywire --strip-components=1
 
 runtimes=("$@")
-[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd paywall chromium)
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd paywall chromium consumer)
 
 # A stopped run takes its process group with it (the test runner and anything
 # it started); the tests themselves stop their servers by PID.
 pgid_cleanup() { [ -n "${runner:-}" ] && kill -- "-$runner" 2>/dev/null || true; }
-trap pgid_cleanup EXIT INT TERM
+trap 'pgid_cleanup; rm -rf "$pack_dir"' EXIT INT TERM
 
 cd "$root/x402-wasm/tests"
 for runtime in "${runtimes[@]}"; do
   case "$runtime" in
-    node | workerd | paywall | chromium) ;;
-    *) echo "test-wasm: unknown runtime $runtime (node, workerd, paywall, chromium)" >&2; exit 2 ;;
+    node | workerd | paywall | chromium | consumer) ;;
+    *) echo "test-wasm: unknown runtime $runtime (node, workerd, paywall, chromium, consumer)" >&2; exit 2 ;;
   esac
   printf '\n==> x402-wasm: %s\n' "$runtime"
   setsid timeout --kill-after=10 600 node --test "$runtime"/*.test.mjs &

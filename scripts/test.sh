@@ -1,15 +1,47 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project. Installs what is missing first
-# (idempotently: whatever is already present is skipped).
+# (idempotently: whatever is already present is skipped). Prints the seconds
+# each step took, and a summary at the end.
 #
-#   scripts/test.sh            everything
+#   scripts/test.sh                  everything
 #   SKIP_INSTALL=1 scripts/test.sh   assume the tools are present
+#
+# The slow tier (full-size load and fault tests, long fuzzing, the feature
+# powerset, benchmarks) is scripts/test-long.sh, not run here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+timings=()
+current=""
+step_started=0
+finish_step() {
+  if [ -n "$current" ]; then
+    local took=$(($(date +%s) - step_started))
+    printf '    (%ss)\n' "$took"
+    timings+=("$(printf '%5ss  %s' "$took" "$current")")
+  fi
+}
+step() {
+  finish_step
+  current="$*"
+  step_started=$(date +%s)
+  printf '\n==> %s\n' "$*"
+}
+summary() {
+  local status=$?
+  finish_step
+  current=""
+  printf '\nseconds per step:\n'
+  printf '%s\n' "${timings[@]}"
+  if [ "$status" -eq 0 ]; then
+    printf '\nall checks passed in %ss\n' "$(($(date +%s) - started))"
+  else
+    printf '\nFAILED (exit %s) after %ss\n' "$status" "$(($(date +%s) - started))"
+  fi
+}
+trap summary EXIT
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   step "install missing tools"
@@ -22,8 +54,11 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "no_std build of x402-core (thumbv7em-none-eabihf, no default features)"
-cargo build -p x402-core --no-default-features --target thumbv7em-none-eabihf --locked
+step "no_std build of the core (thumbv7em-none-eabihf, no default features)"
+cargo build -p paywire --no-default-features --target thumbv7em-none-eabihf --locked
+
+step "the core's Rust version: cargo +$(scripts/msrv.sh) check -p paywire"
+scripts/msrv.sh check
 
 step "cargo doc -Dwarnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
@@ -37,16 +72,17 @@ x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 step "deferred payments: batch-settlement cross-check with web-bot-auth (scripts/test-batch.sh)"
 scripts/test-batch.sh
 
-step "wasm package in Node, workerd and headless Chromium (scripts/test-wasm.sh)"
+step "the npm package in Node, workerd, headless Chromium, and installed from its tarball (scripts/test-wasm.sh)"
 scripts/test-wasm.sh
 
 step "settlement on a local EVM: Hardhat on 127.0.0.1 (scripts/test-settlement.sh)"
 scripts/test-settlement.sh
 
-step "C ABI, Go and Python (scripts/test-ffi.sh)"
+step "the crates as published: cargo package (paywire, paywire-cli), cargo install --path x402-cli"
+scripts/test-packages.sh
+
+step "C ABI, Go and Python, each installed with its own tool (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
 step "fuzz targets: build all, smoke-run each (scripts/test-fuzz.sh)"
 scripts/test-fuzz.sh
-
-printf '\nall checks passed in %ss\n' "$(( $(date +%s) - started ))"

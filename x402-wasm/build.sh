@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds the x402-wasm npm package.
+# Builds the npm package `paywire` (from the crate paywire-wasm).
 #
 #   x402-wasm/build.sh [OUT_DIR]        default OUT_DIR: x402-wasm/pkg
 #   SKIP_INSTALL=1 x402-wasm/build.sh   assume the tools are present
 #
 # Two flavours of the module, each with its glue and entry points:
-#   .      `x402-wasm`        x402 payments (EVM exact and upto, v1 and v2, headers,
+#   .      `paywire`          x402 payments (EVM exact and upto, v1 and v2, headers,
 #                             EIP-712); held to the 100 KiB (gzipped) budget
-#   full/  `x402-wasm/full`   the crate with its default features: the same, plus
+#   full/  `paywire/full`     the crate with its default features: the same, plus
 #                             batch-settlement on cloudflare:402 (RFC 9421 HTTP
 #                             Message Signatures, Ed25519), and whatever else
 #                             is too large for the budget
@@ -45,16 +45,16 @@ build_module() {
   #   multiply becomes a 128-bit software routine; their 32-bit backends use the
   #   native i64.mul instead: 40 KB less code and about 1.7x faster.
   # - Keccak at opt-level 3 (the rest at "s"): hashing twice as fast for 1 KB.
-  cargo build -p x402-wasm --lib --target wasm32-unknown-unknown --profile release-small --locked \
+  cargo build -p paywire-wasm --lib --target wasm32-unknown-unknown --profile release-small --locked \
     --config 'target.wasm32-unknown-unknown.rustflags = ["--cfg", "cpubits=\"32\""]' \
     --config 'profile.release-small.package.sha3.opt-level = 3' \
     --config 'profile.release-small.package.keccak.opt-level = 3' \
     "$@"
-  local raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release-small/x402_wasm.wasm"
+  local raw="${CARGO_TARGET_DIR:-$root/target}/wasm32-unknown-unknown/release-small/paywire_wasm.wasm"
 
-  wasm-bindgen --target web --out-dir "$dir" --out-name x402_wasm "$raw"
+  wasm-bindgen --target web --out-dir "$dir" --out-name paywire_wasm "$raw"
   local bindgen_size
-  bindgen_size=$(wc -c <"$dir/x402_wasm_bg.wasm")
+  bindgen_size=$(wc -c <"$dir/paywire_wasm_bg.wasm")
 
   # binaryen from npm (132): Debian's wasm-opt 108 rewrites wasm-bindgen's
   # externref table as anyref, which engines then refuse. The Rust target emits
@@ -62,102 +62,99 @@ build_module() {
   "$here/node_modules/.bin/wasm-opt" -Oz --converge \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$dir/x402_wasm_bg.wasm" -o "$dir/x402_wasm_bg.opt.wasm"
-  mv "$dir/x402_wasm_bg.opt.wasm" "$dir/x402_wasm_bg.wasm"
+    "$dir/paywire_wasm_bg.wasm" -o "$dir/paywire_wasm_bg.opt.wasm"
+  mv "$dir/paywire_wasm_bg.opt.wasm" "$dir/paywire_wasm_bg.wasm"
 
   cat >"$dir/node.mjs" <<'EOF'
 // Node entry point: instantiates the module synchronously from the file beside
 // this one, so that every export is ready on import.
 import { readFileSync } from "node:fs";
-import { initSync } from "./x402_wasm.js";
+import { initSync } from "./paywire_wasm.js";
 
-initSync({ module: readFileSync(new URL("./x402_wasm_bg.wasm", import.meta.url)) });
+initSync({ module: readFileSync(new URL("./paywire_wasm_bg.wasm", import.meta.url)) });
 
-export * from "./x402_wasm.js";
-export { default } from "./x402_wasm.js";
+export * from "./paywire_wasm.js";
+export { default } from "./paywire_wasm.js";
 EOF
 
   cat >"$dir/workerd.mjs" <<'EOF'
 // Cloudflare Workers (workerd) entry point: the runtime compiles the .wasm import
 // into a WebAssembly.Module at deploy time; it is instantiated synchronously here.
-import wasmModule from "./x402_wasm_bg.wasm";
-import { initSync } from "./x402_wasm.js";
+import wasmModule from "./paywire_wasm_bg.wasm";
+import { initSync } from "./paywire_wasm.js";
 
 initSync({ module: wasmModule });
 
-export * from "./x402_wasm.js";
-export { default } from "./x402_wasm.js";
+export * from "./paywire_wasm.js";
+export { default } from "./paywire_wasm.js";
 EOF
 
   local name=${dir#"$stage"}
   name=${name#/}
-  sizes+="${name:-.}/x402_wasm_bg.wasm, in bytes
+  sizes+="${name:-.}/paywire_wasm_bg.wasm, in bytes
   cargo (release-small):     $(wc -c <"$raw")
   after wasm-bindgen:        $bindgen_size
-  after wasm-opt -Oz:        $(wc -c <"$dir/x402_wasm_bg.wasm")
-  gzip -9 of the above:      $(gzip -9 -c "$dir/x402_wasm_bg.wasm" | wc -c)
-${name:-.}/x402_wasm.js (glue), gzip -9: $(gzip -9 -c "$dir/x402_wasm.js" | wc -c)
+  after wasm-opt -Oz:        $(wc -c <"$dir/paywire_wasm_bg.wasm")
+  gzip -9 of the above:      $(gzip -9 -c "$dir/paywire_wasm_bg.wasm" | wc -c)
+${name:-.}/paywire_wasm.js (glue), gzip -9: $(gzip -9 -c "$dir/paywire_wasm.js" | wc -c)
 "
 }
 
 build_module "$stage" --no-default-features
 build_module "$stage/full" # the default features: everything
 
-# Both flavours, for each runtime: `x402-wasm` and `x402-wasm/full`.
+# Both flavours, for each runtime: `paywire` and `paywire/full`.
 entry() {
   local d=$1
   cat <<EOF
 {
-      "types": "./${d}x402_wasm.d.ts",
+      "types": "./${d}paywire_wasm.d.ts",
       "workerd": "./${d}workerd.mjs",
       "node": "./${d}node.mjs",
-      "browser": "./${d}x402_wasm.js",
-      "default": "./${d}x402_wasm.js"
+      "browser": "./${d}paywire_wasm.js",
+      "default": "./${d}paywire_wasm.js"
     }
 EOF
 }
 version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$root/Cargo.toml")
 cat >"$stage/package.json" <<EOF
 {
-  "name": "x402-wasm",
+  "name": "paywire",
   "version": "$version",
   "description": "The x402 payment protocol (HTTP 402) in WebAssembly: verify and create payments in Cloudflare Workers, browsers and Node.",
   "license": "MIT OR Apache-2.0",
-  "repository": {
-    "type": "git",
-    "url": "git+https://github.com/x402-rs/x402-rs.git",
-    "directory": "x402-wasm"
-  },
   "keywords": ["x402", "http-402", "payments", "eip-3009", "permit2", "cloudflare-workers", "wasm"],
   "type": "module",
   "main": "./node.mjs",
-  "module": "./x402_wasm.js",
-  "types": "./x402_wasm.d.ts",
+  "module": "./paywire_wasm.js",
+  "types": "./paywire_wasm.d.ts",
   "exports": {
     ".": $(entry ""),
     "./full": $(entry "full/"),
     "./web": {
-      "types": "./x402_wasm.d.ts",
-      "default": "./x402_wasm.js"
+      "types": "./paywire_wasm.d.ts",
+      "default": "./paywire_wasm.js"
     },
     "./full/web": {
-      "types": "./full/x402_wasm.d.ts",
-      "default": "./full/x402_wasm.js"
+      "types": "./full/paywire_wasm.d.ts",
+      "default": "./full/paywire_wasm.js"
     },
-    "./x402_wasm_bg.wasm": "./x402_wasm_bg.wasm",
-    "./full/x402_wasm_bg.wasm": "./full/x402_wasm_bg.wasm",
+    "./paywire_wasm_bg.wasm": "./paywire_wasm_bg.wasm",
+    "./full/paywire_wasm_bg.wasm": "./full/paywire_wasm_bg.wasm",
     "./package.json": "./package.json"
   },
   "files": [
-    "x402_wasm.js",
-    "x402_wasm.d.ts",
-    "x402_wasm_bg.wasm",
-    "x402_wasm_bg.wasm.d.ts",
+    "paywire_wasm.js",
+    "paywire_wasm.d.ts",
+    "paywire_wasm_bg.wasm",
+    "paywire_wasm_bg.wasm.d.ts",
     "node.mjs",
     "workerd.mjs",
     "full/",
     "README.md",
-    "SIZES.txt"
+    "SIZES.txt",
+    "LICENSE-MIT",
+    "LICENSE-APACHE"
   ],
   "sideEffects": ["./node.mjs", "./workerd.mjs", "./full/node.mjs", "./full/workerd.mjs"],
   "engines": {
@@ -166,6 +163,7 @@ cat >"$stage/package.json" <<EOF
 }
 EOF
 cp "$here/README.md" "$stage/README.md"
+cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$stage/"
 printf '%s' "$sizes" >"$stage/SIZES.txt"
 
 rm -rf "$out.old"
@@ -174,7 +172,7 @@ mv "$stage" "$out"
 rm -rf "$out.old"
 trap - EXIT
 cat "$out/SIZES.txt"
-gz_size=$(gzip -9 -c "$out/x402_wasm_bg.wasm" | wc -c)
+gz_size=$(gzip -9 -c "$out/paywire_wasm_bg.wasm" | wc -c)
 if [ "$gz_size" -gt "$budget" ]; then
   echo "build: the gzipped module ($gz_size bytes) is over the 100 KiB budget" >&2
   exit 1

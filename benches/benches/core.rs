@@ -12,15 +12,15 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use x402_benches::payment;
-use x402_core::client::{Policy, create_payment};
-use x402_core::evm::eip712::{self, Domain};
-use x402_core::evm::{PrivateKey, Signature, keccak256};
-use x402_core::header;
-use x402_core::json::JsonStr;
-use x402_core::types::facilitator::PaymentPayload;
-use x402_core::types::payload::SchemePayload;
-use x402_core::verify::{self, Config};
+use paywire_benches::payment;
+use paywire::client::{Policy, create_payment};
+use paywire::evm::eip712::{self, Domain};
+use paywire::evm::{PrivateKey, Signature, keccak256};
+use paywire::header;
+use paywire::json::JsonStr;
+use paywire::types::facilitator::PaymentPayload;
+use paywire::types::payload::SchemePayload;
+use paywire::verify::{self, Config};
 
 /// A ~1 KB v2 EIP-3009 PAYMENT-SIGNATURE header made by the official client.
 const PAYMENT: &str = "v2-exact-eip3009-skips-unsupported-first-accept";

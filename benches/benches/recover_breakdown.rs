@@ -20,7 +20,7 @@ use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
 use std::hint::black_box;
 
 fn parts() -> ([u8; 32], [u8; 32], bool, [u8; 32]) {
-    let key = x402_core::evm::PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+    let key = paywire::evm::PrivateKey::from_bytes(&[0x42; 32]).unwrap();
     let d = [9u8; 32];
     let b = key.sign_digest(&d).to_bytes();
     (
@@ -77,7 +77,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(black_box(q).to_affine()))
     });
     g.bench_function("keccak64", |b| {
-        b.iter(|| black_box(x402_core::evm::keccak256(black_box(&[1u8; 64]))))
+        b.iter(|| black_box(paywire::evm::keccak256(black_box(&[1u8; 64]))))
     });
     g.finish();
 }

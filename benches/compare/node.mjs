@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, "..", "..");
 const GEN = join(ROOT, "x402-core", "tests", "vectors", "gen");
-const WASM = join(process.env.X402_WASM_PKG ?? join(ROOT, "x402-wasm", "pkg"), "node.mjs");
+const WASM = join(process.env.PAYWIRE_WASM_PKG ?? join(ROOT, "x402-wasm", "pkg"), "node.mjs");
 const PAYMENT = "v2-exact-eip3009-skips-unsupported-first-accept";
 
 const v = JSON.parse(readFileSync(join(ROOT, "x402-core/tests/vectors/official-payments.json"), "utf8"))
@@ -68,12 +68,12 @@ const node = `Node ${process.versions.node}`;
 
 if (existsSync(WASM)) {
   const x402 = await import(pathToFileURL(WASM).href);
-  await emit("x402-wasm in " + node, "verify", "verify(JSON.parse(body), now)", () =>
+  await emit("paywire (wasm) in " + node, "verify", "verify(JSON.parse(body), now)", () =>
     x402.verify(JSON.parse(body), v.now).isValid,
   );
   const typed = { primaryType: "TransferWithAuthorization", domain, message: auth };
   const sig = v.paymentPayload.payload.signature;
-  await emit("x402-wasm in " + node, "signature", "hashTypedData + recoverAddress (typed data object)", () => {
+  await emit("paywire (wasm) in " + node, "signature", "hashTypedData + recoverAddress (typed data object)", () => {
     const d = x402.hashTypedData(typed);
     const digest = typeof d === "string" ? d : d.digest;
     return x402.recoverAddress(digest, sig).toLowerCase() === v.payer.toLowerCase();

@@ -31,10 +31,10 @@ def main():
     results_path, load_start, load_end = sys.argv[1:4]
     readme = Path(sys.argv[4]) if len(sys.argv) > 4 else None
     rows = [json.loads(l) for l in Path(results_path).read_text().splitlines() if l.strip()]
-    native = {r["op"]: r for r in rows if r["impl"].startswith("x402-core (native")}
+    native = {r["op"]: r for r in rows if r["impl"].startswith("paywire (native")}
 
     table = [
-        "| operation | implementation | what is timed | min µs | median µs | ÷ x402-core native (min / median) |",
+        "| operation | implementation | what is timed | min µs | median µs | ÷ paywire native (min / median) |",
         "|---|---|---|---:|---:|---:|",
     ]
     for op in OPS:

@@ -20,14 +20,14 @@ root=$(cd "$here/../.." && pwd)
 
 ETH_ACCOUNT=0.14.0
 COINCURVE=21.0.0
-X402_PYPI=2.25.0
+OFFICIAL_X402_PYPI=2.25.0
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 load_start=$(cut -d' ' -f1 /proc/loadavg)
 
 echo "==> native" >&2
-cargo build --release --locked -q -p x402-benches --example compare_native --manifest-path "$root/Cargo.toml"
+cargo build --release --locked -q -p paywire-benches --example compare_native --manifest-path "$root/Cargo.toml"
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 "$target_dir/release/examples/compare_native" >>"$results"
@@ -36,16 +36,16 @@ echo "==> node" >&2
 (source "$root/x402-core/tests/vectors/gen/_env.sh" && ensure_node)
 wasm_pkg="$target_dir/compare-wasm-pkg"
 if [ -x "$root/x402-wasm/build.sh" ] && "$root/x402-wasm/build.sh" "$wasm_pkg" >/dev/null 2>&1; then
-  export X402_WASM_PKG="$wasm_pkg"
+  export PAYWIRE_WASM_PKG="$wasm_pkg"
 else
   echo "compare: x402-wasm did not build; its rows are left out" >&2
-  export X402_WASM_PKG=/nonexistent
+  export PAYWIRE_WASM_PKG=/nonexistent
 fi
 node "$here/node.mjs" >>"$results"
 
 echo "==> python" >&2
 venv="$here/.venv"
-want="eth-account==$ETH_ACCOUNT coincurve==$COINCURVE x402[evm]==$X402_PYPI"
+want="eth-account==$ETH_ACCOUNT coincurve==$COINCURVE x402[evm]==$OFFICIAL_X402_PYPI"
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
   python3 -m venv "$venv"
   # shellcheck disable=SC2086

@@ -3,7 +3,7 @@
 //! at least 20 ms each; µs per call, min and median). Prints one JSON line per
 //! operation.
 //!
-//! `cargo run --release -p x402-benches --example compare_native`
+//! `cargo run --release -p paywire-benches --example compare_native`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,10 +16,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use x402_core::evm::Signature;
-use x402_core::evm::typed_data::typed_data_hash_json;
-use x402_core::json::JsonStr;
-use x402_core::verify::{Config, verify_json};
+use paywire::evm::Signature;
+use paywire::evm::typed_data::typed_data_hash_json;
+use paywire::json::JsonStr;
+use paywire::verify::{Config, verify_json};
 
 /// The payment every implementation verifies.
 const PAYMENT: &str = "v2-exact-eip3009-skips-unsupported-first-accept";
@@ -56,7 +56,7 @@ fn measure(mut f: impl FnMut() -> bool) -> (f64, f64) {
 
 fn emit(op: &str, what: &str, (min, median): (f64, f64)) {
     let line = json!({
-        "impl": "x402-core (native, release)",
+        "impl": "paywire (native, release)",
         "op": op,
         "what": what,
         "min_us": min,
@@ -66,7 +66,7 @@ fn emit(op: &str, what: &str, (min, median): (f64, f64)) {
 }
 
 fn main() {
-    let p = x402_benches::payment(PAYMENT);
+    let p = paywire_benches::payment(PAYMENT);
     let config = Config::default();
     let body = p.verify_body.clone();
     emit(
@@ -91,7 +91,7 @@ fn main() {
     });
     let typed = serde_json::to_vec(&typed).unwrap();
     let sig = payload["signature"].as_str().unwrap().to_owned();
-    let payer: x402_core::evm::Address = payload["authorization"]["from"]
+    let payer: paywire::evm::Address = payload["authorization"]["from"]
         .as_str()
         .unwrap()
         .parse()

@@ -17,20 +17,20 @@
 
 use std::hint::black_box;
 
-use x402_core::evm::{Signature, keccak256};
-use x402_core::header;
-use x402_core::json::JsonStr;
-use x402_core::types::facilitator::PaymentPayload;
-use x402_core::types::payload::SchemePayload;
+use paywire::evm::{Signature, keccak256};
+use paywire::header;
+use paywire::json::JsonStr;
+use paywire::types::facilitator::PaymentPayload;
+use paywire::types::payload::SchemePayload;
 
 fn main() {
-    let p = x402_benches::payment("v2-exact-eip3009-skips-unsupported-first-accept");
+    let p = paywire_benches::payment("v2-exact-eip3009-skips-unsupported-first-accept");
     let mode = std::env::args().nth(1).unwrap_or_else(|| "verify".into());
     let n: usize = std::env::args()
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let config = x402_core::verify::Config::default();
+    let config = paywire::verify::Config::default();
 
     let mut scratch = vec![0u8; p.header.len()];
     let PaymentPayload::V2(v2) = header::decode_payment_signature(&p.header, &mut scratch).unwrap()
@@ -43,13 +43,13 @@ fn main() {
         panic!("EIP-3009")
     };
     let extra = v2.accepted.extra.unwrap();
-    let domain = x402_core::evm::eip712::Domain::eip3009(
+    let domain = paywire::evm::eip712::Domain::eip3009(
         extra.name.unwrap(),
         extra.version.unwrap(),
         v2.accepted.network.evm_chain_id().unwrap(),
         v2.accepted.asset_address().unwrap(),
     );
-    let digest = x402_core::evm::eip712::eip3009_digest(&domain, &exact.authorization);
+    let digest = paywire::evm::eip712::eip3009_digest(&domain, &exact.authorization);
     let sig = Signature::parse_hex(JsonStr::new(exact.signature.as_str().unwrap()))
         .unwrap()
         .to_bytes();
@@ -61,12 +61,12 @@ fn main() {
     for _ in 0..=n {
         match mode.as_str() {
             "verify" => assert!(
-                x402_core::verify::verify_json(black_box(&p.verify_body), p.now, &config)
+                paywire::verify::verify_json(black_box(&p.verify_body), p.now, &config)
                     .is_valid()
             ),
             "header" => {
                 assert!(
-                    x402_core::verify::verify_header(
+                    paywire::verify::verify_header(
                         black_box(&p.header),
                         black_box(&p.requirements),
                         p.now,

@@ -47,3 +47,8 @@ pub fn payment(name: &str) -> Payment {
         now: v["now"].as_u64().unwrap(),
     }
 }
+
+/// The Rust examples of the repository's README, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;

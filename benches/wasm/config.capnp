@@ -12,9 +12,9 @@ const bench :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "official.bundle.mjs", esModule = embed "out/official.bundle.mjs"),
-    (name = "x402-wasm", esModule = embed "../../x402-wasm/pkg/workerd.mjs"),
-    (name = "x402_wasm.js", esModule = embed "../../x402-wasm/pkg/x402_wasm.js"),
-    (name = "x402_wasm_bg.wasm", wasm = embed "../../x402-wasm/pkg/x402_wasm_bg.wasm"),
+    (name = "paywire", esModule = embed "../../x402-wasm/pkg/workerd.mjs"),
+    (name = "paywire_wasm.js", esModule = embed "../../x402-wasm/pkg/paywire_wasm.js"),
+    (name = "paywire_wasm_bg.wasm", wasm = embed "../../x402-wasm/pkg/paywire_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   # The official SDK's fake chain module imports node:fs, node:path, node:url.

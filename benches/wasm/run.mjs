@@ -123,9 +123,9 @@ async function measure(run) {
 }
 
 const OPS = {
-  "wasm-request": "x402-wasm `verify(body)`: a POST /verify body as an object",
-  "wasm-header": "x402-wasm `verifyPaymentHeader(header, requirements)`",
-  "wasm-sig": "x402-wasm `hashTypedData` + `recoverAddress`: the signature part alone",
+  "wasm-request": "paywire `verify(body)`: a POST /verify body as an object",
+  "wasm-header": "paywire `verifyPaymentHeader(header, requirements)`",
+  "wasm-sig": "paywire `hashTypedData` + `recoverAddress`: the signature part alone",
   viem: "viem 2.57.1 `verifyTypedData`: the signature part alone",
   official: "official @x402/evm 2.27.0 facilitator `verify` (fake healthy chain)",
   instantiate: "`new WebAssembly.Instance` of the x402-wasm module",
@@ -160,7 +160,7 @@ try {
 // --- Node: the same functions, timed in-process.
 const x402 = await import(pathToFileURL(join(PKG, "node.mjs")).href);
 const official = await import(pathToFileURL(join(HERE, "out", "official.bundle.mjs")).href);
-const wasmBytes = readFileSync(join(PKG, "x402_wasm_bg.wasm"));
+const wasmBytes = readFileSync(join(PKG, "paywire_wasm_bg.wasm"));
 const wasmModule = new WebAssembly.Module(wasmBytes);
 const stubImports = {};
 for (const { module, name } of WebAssembly.Module.imports(wasmModule)) {
@@ -201,8 +201,8 @@ Date.now = realNow;
 // process): compile the bytes, instantiate through the glue (initSync), and the
 // whole import of the package (read, compile, instantiate).
 const cold = { compile: [], initSync: [], import: [] };
-const glue = pathToFileURL(join(PKG, "x402_wasm.js")).href;
-const wasmPath = join(PKG, "x402_wasm_bg.wasm");
+const glue = pathToFileURL(join(PKG, "paywire_wasm.js")).href;
+const wasmPath = join(PKG, "paywire_wasm_bg.wasm");
 for (let i = 0; i < ROUNDS; i++) {
   const out = execFileSync(process.execPath, [
     "--input-type=module",
@@ -277,7 +277,7 @@ ${lines.join("\n")}
 | node | \`new WebAssembly.Instance\` | ${round1(results.node.instantiate.min)} | ${round1(results.node.instantiate.median)} |
 | node | \`new WebAssembly.Module\` (compile), first in a fresh process | ${round1(results.node.compile.min)} | ${round1(results.node.compile.median)} |
 | node | \`initSync({ module })\` (instantiate through the glue), first in a fresh process | ${round1(results.node.initSync.min)} | ${round1(results.node.initSync.median)} |
-| node | \`import("x402-wasm")\` in a fresh process: read, compile, instantiate | ${round1(results.node.import.min)} | ${round1(results.node.import.median)} |
+| node | \`import("paywire")\` in a fresh process: read, compile, instantiate | ${round1(results.node.import.min)} | ${round1(results.node.import.median)} |
 
 - *x402-wasm \`verify\`* is the whole offline verification: \`JSON.stringify\` of the body, the core's strict parsing, EIP-712 hashing, secp256k1 recovery, every check of the reference facilitator, and the VerifyResponse back as an object (with the chain checks still owed).
 - *official facilitator \`verify\`* does the same checks in TypeScript with viem for the signature; its \`FacilitatorEvmSigner\` is the vector generator's fake healthy chain (code for the token, none for the payer, an EOA; simulation succeeds), built once, with \`Date.now\` pinned to the payment's time. A real deployment adds the RPC round trips of \`eth_getCode\` and the \`transferWithAuthorization\` simulation.

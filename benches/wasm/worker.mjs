@@ -1,8 +1,8 @@
 // The benchmark Worker: runs one implementation `n` times per request, on the
 // inputs posted to /setup. The driver (run.mjs) times requests from outside,
 // since a Worker's clock does not advance while it computes.
-import * as x402 from "x402-wasm";
-import wasmModule from "x402_wasm_bg.wasm";
+import * as x402 from "paywire";
+import wasmModule from "paywire_wasm_bg.wasm";
 import {
   authorizationTypes,
   makeFakeChain,

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::ErrorKind;
-use x402_core::evm::{Address, keccak256};
+use paywire::ErrorKind;
+use paywire::evm::{Address, keccak256};
 
 /// EIP-55, from the specification's description.
 fn eip55(lower_hex: &str) -> String {

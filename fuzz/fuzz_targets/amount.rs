@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::{Amount, ErrorKind};
+use paywire::{Amount, ErrorKind};
 
 /// Big-endian bytes of a decimal string with base-2^8 long multiplication, or
 /// `None` above 2^256 − 1.
@@ -40,7 +40,7 @@ fn check(s: &str) -> Option<Amount> {
             matches!(parsed, Err(ErrorKind::NotCanonical(_))),
             "{s:?}: {parsed:?}"
         );
-        assert!(x402_core::amount::parse_u64(s).is_err());
+        assert!(paywire::amount::parse_u64(s).is_err());
         return None;
     }
     let Some(be) = reference_be(s) else {
@@ -60,11 +60,11 @@ fn check(s: &str) -> Option<Amount> {
         Ok(v) => {
             assert_eq!(a, Amount::from(v));
             assert_eq!(a.to_u64(), Some(v));
-            assert_eq!(x402_core::amount::parse_u64(s), Ok(v));
+            assert_eq!(paywire::amount::parse_u64(s), Ok(v));
         }
         Err(_) => {
             assert_eq!(a.to_u64(), None);
-            assert_eq!(x402_core::amount::parse_u64(s), Err(ErrorKind::Overflow));
+            assert_eq!(paywire::amount::parse_u64(s), Err(ErrorKind::Overflow));
         }
     }
     Some(a)

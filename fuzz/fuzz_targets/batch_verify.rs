@@ -10,13 +10,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use x402_core::Reason;
-use x402_core::batch::sfv::{Dictionary, Limits};
-use x402_core::batch::verify_batch_settlement_json;
-use x402_core::header;
-use x402_core::json;
-use x402_core::types::FromJson;
-use x402_core::types::facilitator::VerifyResponse;
+use paywire::Reason;
+use paywire::batch::sfv::{Dictionary, Limits};
+use paywire::batch::verify_batch_settlement_json;
+use paywire::header;
+use paywire::json;
+use paywire::types::FromJson;
+use paywire::types::facilitator::VerifyResponse;
 
 fn headers<'a>(v: &'a Value, name: &str) -> Vec<&'a str> {
     v["request"]["headers"]
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let out = match verify_batch_settlement_json(data) {
         Ok(out) => out,
         Err(e) => {
-            x402_fuzz::check_error(&e);
+            paywire_fuzz::check_error(&e);
             assert_eq!(verify_batch_settlement_json(data).err(), Some(e));
             return;
         }
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         Some(&out),
         "not deterministic"
     );
-    let v = json::parse(out.as_bytes(), &x402_fuzz::WIDE).expect("the answer is strict JSON");
+    let v = json::parse(out.as_bytes(), &paywire_fuzz::WIDE).expect("the answer is strict JSON");
     let o = v.as_object().expect("an object");
     let verdict =
         VerifyResponse::from_json(o.get("verdict").expect("a verdict")).expect("a VerifyResponse");

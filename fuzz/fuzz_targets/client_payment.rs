@@ -5,14 +5,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::client::{self, Policy, create_payment};
-use x402_core::evm::PrivateKey;
-use x402_core::header;
-use x402_core::json::ToJson;
-use x402_core::types::facilitator::{PaymentRequired, PaymentRequirements};
-use x402_core::verify::{Config, verify_header};
-use x402_core::{Reason, verify};
-use x402_fuzz::NOW;
+use paywire::client::{self, Policy, create_payment};
+use paywire::evm::PrivateKey;
+use paywire::header;
+use paywire::json::ToJson;
+use paywire::types::facilitator::{PaymentRequired, PaymentRequirements};
+use paywire::verify::{Config, verify_header};
+use paywire::{Reason, verify};
+use paywire_fuzz::NOW;
 
 fuzz_target!(|data: &[u8]| {
     let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let created = match create_payment(data, &key, [0x22; 32], NOW, &policy, &mut out) {
         Ok(c) => c,
         Err(e) => {
-            x402_fuzz::check_error(&e);
+            paywire_fuzz::check_error(&e);
             return;
         }
     };

@@ -12,9 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::Reason;
-use x402_core::header::{self, Decoded, HeaderKind};
-use x402_core::json::{self, Limits};
+use paywire::Reason;
+use paywire::header::{self, Decoded, HeaderKind};
+use paywire::json::{self, Limits};
 
 fn b64(bytes: &[u8]) -> String {
     let mut out = vec![0u8; header::base64_encoded_len(bytes.len())];
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         let decoded = match header::decode(kind, value, &mut buf) {
             Ok(d) => d,
             Err(e) => {
-                x402_fuzz::check_error(&e);
+                paywire_fuzz::check_error(&e);
                 let r = e.reason();
                 assert!(
                     r == kind.reason()
@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
             }
             _ => panic!("{} decoded as {:?}", kind.name(), decoded.kind()),
         }
-        let json_doc = x402_fuzz::encode_checked(&decoded);
+        let json_doc = paywire_fuzz::encode_checked(&decoded);
         let enc = {
             let mut out = vec![0u8; header::encoded_len(&decoded)];
             let n = header::encode(&decoded, &mut out).expect("encoded_len suffices");
@@ -106,9 +106,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(raw_json, b64_decode(trimmed));
         let direct = header::decode_json(kind, raw_json).expect("decode_json agrees with decode");
         assert_eq!(header::encode_to_string(&direct), enc);
-        let compact = x402_fuzz::compact(raw_json, &json_limits).expect("strict JSON");
+        let compact = paywire_fuzz::compact(raw_json, &json_limits).expect("strict JSON");
         let parsed = json::parse(&compact, &json_limits).expect("compact parses");
-        if !x402_fuzz::has_null(parsed) {
+        if !paywire_fuzz::has_null(parsed) {
             assert_eq!(
                 json_doc,
                 compact,
@@ -125,7 +125,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         // The owned document reads the same JSON.
-        let doc = x402_core::types::Document::from_header(value).expect("decoded already");
+        let doc = paywire::types::Document::from_header(value).expect("decoded already");
         assert_eq!(doc.json(), raw_json);
     }
 });

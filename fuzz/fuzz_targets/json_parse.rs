@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use x402_core::json::{self, JsonValue, Limits};
+use paywire::json::{self, JsonValue, Limits};
 
 /// Compares a view of this reader with serde_json's value, recursively.
 fn same(ours: JsonValue<'_>, theirs: &Value) {
@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(v) => v,
         Err(_) => return,
     };
-    let compact = x402_fuzz::compact(data, &limits).expect("accepted input writes compactly");
+    let compact = paywire_fuzz::compact(data, &limits).expect("accepted input writes compactly");
     assert!(
         compact.len() <= data.len(),
         "compact form is longer than the input"
@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // write_compact is idempotent.
-    let again = x402_fuzz::compact(&compact, &limits).expect("compact form parses");
+    let again = paywire_fuzz::compact(&compact, &limits).expect("compact form parses");
     assert_eq!(again, compact, "write_compact is not idempotent");
     // The typed view of the compact form has the same shape.
     let reparsed = json::parse(&compact, &limits).expect("compact form parses");

@@ -5,16 +5,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::json::{self, Limits};
-use x402_core::types::facilitator::{
+use paywire::json::{self, Limits};
+use paywire::types::facilitator::{
     PaymentPayload, PaymentRequired, SettleResponse, SupportedKind, SupportedResponse,
     VerifyRequest, VerifyResponse,
 };
-use x402_core::types::payload::{
+use paywire::types::payload::{
     BatchSettlementPayload, Eip3009Authorization, ExactEvmPayload, Permit2Payload, SchemePayload,
 };
-use x402_core::types::{Extra, v1, v2};
-use x402_fuzz::roundtrip;
+use paywire::types::{Extra, v1, v2};
+use paywire_fuzz::roundtrip;
 
 fuzz_target!(|data: &[u8]| {
     let l = Limits::DEFAULT;
@@ -56,16 +56,16 @@ fuzz_target!(|data: &[u8]| {
             match SchemePayload::from_object(o) {
                 Ok(SchemePayload::Eip3009(x)) => {
                     assert!(o.get("permit2Authorization").is_none());
-                    assert_eq!(e.as_deref(), Some(&x402_fuzz::encode_checked(&x)[..]));
+                    assert_eq!(e.as_deref(), Some(&paywire_fuzz::encode_checked(&x)[..]));
                 }
                 Ok(SchemePayload::Permit2(x)) => {
-                    assert_eq!(p.as_deref(), Some(&x402_fuzz::encode_checked(&x)[..]));
+                    assert_eq!(p.as_deref(), Some(&paywire_fuzz::encode_checked(&x)[..]));
                 }
                 Ok(SchemePayload::Batch(x)) => {
                     assert!(o.get("authorization").is_none());
-                    assert_eq!(b.as_deref(), Some(&x402_fuzz::encode_checked(&x)[..]));
+                    assert_eq!(b.as_deref(), Some(&paywire_fuzz::encode_checked(&x)[..]));
                 }
-                Err(err) => x402_fuzz::check_error(&err),
+                Err(err) => paywire_fuzz::check_error(&err),
             }
         }
     }

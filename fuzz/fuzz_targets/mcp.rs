@@ -6,14 +6,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::json::{self, Limits, ToJson};
-use x402_core::mcp::{
+use paywire::json::{self, Limits, ToJson};
+use paywire::mcp::{
     self, Meta, PAYMENT_META_KEY, PAYMENT_RESPONSE_META_KEY, PaymentRequiredResult,
 };
 
 /// A text-only tool result: the `content` of `result`, without `structuredContent`.
 fn text_only(result: &[u8]) -> Vec<u8> {
-    let v = json::parse(result, &x402_fuzz::WIDE).expect("written by the crate");
+    let v = json::parse(result, &paywire_fuzz::WIDE).expect("written by the crate");
     let o = v.as_object().expect("an object");
     let mut out = b"{".to_vec();
     let mut first = true;
@@ -43,21 +43,21 @@ fuzz_target!(|data: &[u8]| {
 
     let mut buf = vec![0u8; data.len()];
     match mcp::read_payment_required(obj, &mut buf) {
-        Err(e) => x402_fuzz::check_error(&e),
+        Err(e) => paywire_fuzz::check_error(&e),
         Ok(pr) => {
-            let doc = x402_fuzz::encode_checked(&pr);
-            let result = x402_fuzz::encode_checked(&PaymentRequiredResult {
+            let doc = paywire_fuzz::encode_checked(&pr);
+            let result = paywire_fuzz::encode_checked(&PaymentRequiredResult {
                 payment_required: &pr,
             });
             // Through structuredContent.
-            let rv = json::parse(&result, &x402_fuzz::WIDE).expect("strict JSON");
+            let rv = json::parse(&result, &paywire_fuzz::WIDE).expect("strict JSON");
             let mut buf2 = vec![0u8; result.len()];
             let back = mcp::read_payment_required(rv.as_object().unwrap(), &mut buf2)
                 .unwrap_or_else(|e| panic!("own tool result refused: {e}"));
             assert_eq!(back.to_json_vec(), doc, "structuredContent round trip");
             // Through the text of content[0].
             let text = text_only(&result);
-            let tv = json::parse(&text, &x402_fuzz::WIDE).expect("strict JSON");
+            let tv = json::parse(&text, &paywire_fuzz::WIDE).expect("strict JSON");
             let mut buf3 = vec![0u8; text.len()];
             let back = mcp::read_payment_required(tv.as_object().unwrap(), &mut buf3)
                 .unwrap_or_else(|e| panic!("own tool result text refused: {e}"));
@@ -66,28 +66,28 @@ fuzz_target!(|data: &[u8]| {
     }
 
     match mcp::payment_from_meta(obj) {
-        Err(e) => x402_fuzz::check_error(&e),
+        Err(e) => paywire_fuzz::check_error(&e),
         Ok(p) => {
-            let doc = x402_fuzz::encode_checked(&p);
-            let meta = x402_fuzz::encode_checked(&Meta {
+            let doc = paywire_fuzz::encode_checked(&p);
+            let meta = paywire_fuzz::encode_checked(&Meta {
                 key: PAYMENT_META_KEY,
                 value: &p,
             });
-            let mv = json::parse(&meta, &x402_fuzz::WIDE).expect("strict JSON");
+            let mv = json::parse(&meta, &paywire_fuzz::WIDE).expect("strict JSON");
             let back = mcp::payment_from_meta(mv.as_object().unwrap()).expect("own _meta");
             assert_eq!(back.to_json_vec(), doc);
         }
     }
 
     match mcp::payment_response_from_meta(obj) {
-        Err(e) => x402_fuzz::check_error(&e),
+        Err(e) => paywire_fuzz::check_error(&e),
         Ok(r) => {
-            let doc = x402_fuzz::encode_checked(&r);
-            let meta = x402_fuzz::encode_checked(&Meta {
+            let doc = paywire_fuzz::encode_checked(&r);
+            let meta = paywire_fuzz::encode_checked(&Meta {
                 key: PAYMENT_RESPONSE_META_KEY,
                 value: &r,
             });
-            let mv = json::parse(&meta, &x402_fuzz::WIDE).expect("strict JSON");
+            let mv = json::parse(&meta, &paywire_fuzz::WIDE).expect("strict JSON");
             let back = mcp::payment_response_from_meta(mv.as_object().unwrap()).expect("own _meta");
             assert_eq!(back.to_json_vec(), doc);
         }

@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::Network;
-use x402_core::network::V1_NETWORKS;
+use paywire::Network;
+use paywire::network::V1_NETWORKS;
 
 fn caip2_model(s: &str) -> Option<Option<u64>> {
     let (ns, reference) = s.split_once(':')?;

@@ -12,18 +12,18 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
-use x402_core::client::{self, Policy, create_payment};
-use x402_core::evm::eip712::{self, Domain};
-use x402_core::evm::{Address, B256, PrivateKey};
-use x402_core::header;
-use x402_core::json::Limits;
-use x402_core::network::V1_NETWORKS;
-use x402_core::types::FromJson;
-use x402_core::types::facilitator::{PaymentPayload, VerifyRequest};
-use x402_core::types::payload::SchemePayload;
-use x402_core::verify::{Config, verify_json};
-use x402_core::{Amount, Reason};
-use x402_fuzz::reference::negate_scalar;
+use paywire::client::{self, Policy, create_payment};
+use paywire::evm::eip712::{self, Domain};
+use paywire::evm::{Address, B256, PrivateKey};
+use paywire::header;
+use paywire::json::Limits;
+use paywire::network::V1_NETWORKS;
+use paywire::types::FromJson;
+use paywire::types::facilitator::{PaymentPayload, VerifyRequest};
+use paywire::types::payload::SchemePayload;
+use paywire::verify::{Config, verify_json};
+use paywire::{Amount, Reason};
+use paywire_fuzz::reference::negate_scalar;
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -126,7 +126,7 @@ fn signature_bytes(body: &Value) -> Vec<u8> {
     let s = body["paymentPayload"]["payload"]["signature"]
         .as_str()
         .unwrap();
-    x402_fuzz::reference::hex_bytes(s).unwrap()
+    paywire_fuzz::reference::hex_bytes(s).unwrap()
 }
 
 fn set_signature(body: &mut Value, sig: &[u8]) {
@@ -165,7 +165,7 @@ fn resign(body: &mut Value, key: &PrivateKey, chain: u64) {
     set_signature(body, &sig);
 }
 
-fn verify(body: &Value, now: u64, config: &Config<'_>) -> x402_core::verify::Verdict {
+fn verify(body: &Value, now: u64, config: &Config<'_>) -> paywire::verify::Verdict {
     verify_json(&serde_json::to_vec(body).unwrap(), now, config)
 }
 

@@ -7,10 +7,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::Amount;
-use x402_core::evm::Address;
-use x402_core::json::{self, JsonValue, Limits};
-use x402_core::rpc::{
+use paywire::Amount;
+use paywire::evm::Address;
+use paywire::json::{self, JsonValue, Limits};
+use paywire::rpc::{
     self, BlockHeader, Receipt, data, data_is_empty, parse_response, quantity_amount, quantity_u64,
     quantity_u128, write_data, write_quantity,
 };
@@ -74,7 +74,7 @@ fuzz_target!(|data_in: &[u8]| {
     let resp = match parse_response(data_in) {
         Ok(r) => r,
         Err(e) => {
-            x402_fuzz::check_error(&e);
+            paywire_fuzz::check_error(&e);
             return;
         }
     };

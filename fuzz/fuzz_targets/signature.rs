@@ -14,9 +14,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::evm::{Signature, SignatureError};
-use x402_core::json::{self, JsonStr, Limits};
-use x402_fuzz::reference::{HALF_ORDER, ORDER, negate_scalar, recover};
+use paywire::evm::{Signature, SignatureError};
+use paywire::json::{self, JsonStr, Limits};
+use paywire_fuzz::reference::{HALF_ORDER, ORDER, negate_scalar, recover};
 
 /// Ethereum's rules, written out.
 fn model(b: &[u8]) -> Result<(), SignatureError> {
@@ -129,7 +129,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(sig) = plain {
         assert!(is_hex);
         assert_eq!(sig.to_hex().as_str(), {
-            let mut b = x402_fuzz::reference::hex_bytes(text).unwrap();
+            let mut b = paywire_fuzz::reference::hex_bytes(text).unwrap();
             b[64] = sig.v();
             hex(&b)
         });

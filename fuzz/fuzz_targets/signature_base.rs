@@ -14,9 +14,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use x402_core::batch::sfv::{self, Dictionary, InnerList, Limits};
-use x402_core::batch::signature_base::{BaseError, Message, Request, write_signature_base};
-use x402_core::json::{Counter, SliceSink};
+use paywire::batch::sfv::{self, Dictionary, InnerList, Limits};
+use paywire::batch::signature_base::{BaseError, Message, Request, write_signature_base};
+use paywire::json::{Counter, SliceSink};
 
 fn base(msg: &Message<'_>, list: &InnerList<'_>) -> Result<Vec<u8>, BaseError> {
     let mut out = Vec::new();

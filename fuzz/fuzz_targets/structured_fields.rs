@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::batch::sfv::{self, Dictionary, Item, Limits, List, Member};
+use paywire::batch::sfv::{self, Dictionary, Item, Limits, List, Member};
 
 const WIDE: Limits = Limits {
     max_len: 64 * 1024,

@@ -6,15 +6,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use x402_core::evm::eip712;
-use x402_core::evm::typed_data::{eip3009_hash_json, permit2_hash_json, typed_data_hash_json};
-use x402_core::json::{self, Limits};
+use paywire::evm::eip712;
+use paywire::evm::typed_data::{eip3009_hash_json, permit2_hash_json, typed_data_hash_json};
+use paywire::json::{self, Limits};
 
 fuzz_target!(|data: &[u8]| {
     let h = match typed_data_hash_json(data) {
         Ok(h) => h,
         Err(e) => {
-            x402_fuzz::check_error(&e);
+            paywire_fuzz::check_error(&e);
             return;
         }
     };
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         .as_object()
         .unwrap();
     let compact = |key: &str| {
-        x402_fuzz::compact(o.get(key).unwrap().raw().as_bytes(), &Limits::DEFAULT).unwrap()
+        paywire_fuzz::compact(o.get(key).unwrap().raw().as_bytes(), &Limits::DEFAULT).unwrap()
     };
     let (domain, message) = (compact("domain"), compact("message"));
     let primary = o.get("primaryType").unwrap().as_str().unwrap();
@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn eip712_chain(domain: json::JsonValue<'_>) -> u64 {
-    x402_core::evm::typed_data::domain_from_json(domain)
+    paywire::evm::typed_data::domain_from_json(domain)
         .expect("the domain was read once")
         .chain_id
 }

@@ -11,20 +11,20 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use x402_core::evm::Address;
-use x402_core::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
-use x402_core::header;
-use x402_core::json::{JsonStr, Limits, ToJson};
-use x402_core::network::V1_NETWORKS;
-use x402_core::types::FromJson;
-use x402_core::types::facilitator::{
+use paywire::evm::Address;
+use paywire::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
+use paywire::header;
+use paywire::json::{JsonStr, Limits, ToJson};
+use paywire::network::V1_NETWORKS;
+use paywire::types::FromJson;
+use paywire::types::facilitator::{
     PaymentPayload, PaymentRequirements, VerifyRequest, VerifyResponse,
 };
-use x402_core::types::payload::SchemePayload;
-use x402_core::verify::{ChainCheck, Config, Verdict, verify_header, verify_json};
-use x402_core::{Amount, Network};
-use x402_fuzz::NOW;
-use x402_fuzz::reference::{dec, dec_cmp, hex_bytes, recover_strict, same_address, str_at};
+use paywire::types::payload::SchemePayload;
+use paywire::verify::{ChainCheck, Config, Verdict, verify_header, verify_json};
+use paywire::{Amount, Network};
+use paywire_fuzz::NOW;
+use paywire_fuzz::reference::{dec, dec_cmp, hex_bytes, recover_strict, same_address, str_at};
 
 /// The facilitator addresses of the vectors' `upto` payments.
 const FACILITATORS: [&str; 3] = [
@@ -173,7 +173,7 @@ fuzz_target!(|data: &[u8]| {
     );
 
     // The verdict as a VerifyResponse.
-    let json = x402_fuzz::encode_checked(&verdict);
+    let json = paywire_fuzz::encode_checked(&verdict);
     let resp = VerifyResponse::from_json_bytes(&json, &Limits::DEFAULT).expect("a VerifyResponse");
     assert_eq!(resp.is_valid, verdict.is_valid());
     assert_eq!(
@@ -189,7 +189,7 @@ fuzz_target!(|data: &[u8]| {
     match verdict.reason {
         Some(reason) => {
             assert!(!verdict.message.as_str().is_empty(), "{reason}: no message");
-            assert_eq!(x402_core::Reason::from_wire(reason.as_str()), Some(reason));
+            assert_eq!(paywire::Reason::from_wire(reason.as_str()), Some(reason));
             assert_eq!(verdict.chain_checks().count(), 0);
         }
         None => {

@@ -4,8 +4,8 @@
 
 pub mod reference;
 
-use x402_core::json::{self, JsonValue, Limits, SliceSink, ToJson};
-use x402_core::{Error, Reason};
+use paywire::json::{self, JsonValue, Limits, SliceSink, ToJson};
+use paywire::{Error, Reason};
 
 /// The time the verification targets run at (the vectors' `now`).
 pub const NOW: u64 = 1_750_000_000;
@@ -113,10 +113,10 @@ pub fn check_slice_sink(doc: &dyn ToJson, expected: &[u8]) {
 #[macro_export]
 macro_rules! roundtrip {
     ($t:ty, $bytes:expr, $limits:expr, exact = $exact:expr) => {{
-        use x402_core::json::ToJson as _;
-        use x402_core::types::FromJson as _;
+        use paywire::json::ToJson as _;
+        use paywire::types::FromJson as _;
         let bytes: &[u8] = $bytes;
-        let limits: x402_core::json::Limits = $limits;
+        let limits: paywire::json::Limits = $limits;
         match <$t>::from_json_bytes(bytes, &limits) {
             Err(e) => {
                 $crate::check_error(&e);
@@ -142,7 +142,7 @@ macro_rules! roundtrip {
                 let ac = <$t>::from_json_bytes(&c, &limits).unwrap_or_else(|e| {
                     panic!("{}: the compact form is refused: {e}", stringify!($t))
                 });
-                let parsed = x402_core::json::parse(&c, &limits).expect("compact parses");
+                let parsed = paywire::json::parse(&c, &limits).expect("compact parses");
                 if !$crate::has_null(parsed) {
                     assert!(
                         ac == b,

@@ -6,7 +6,7 @@
 use secp256k1::Message;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use serde_json::Value;
-use x402_core::evm::keccak256;
+use paywire::evm::keccak256;
 
 /// secp256k1's group order n, big-endian.
 pub const ORDER: [u8; 32] = [

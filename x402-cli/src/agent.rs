@@ -1,12 +1,12 @@
 //! The paying client: GET; on 402 decode the requirements, choose one under the
 //! policy, sign, retry with the payment header; decode `PAYMENT-RESPONSE`.
 
-use x402_core::client::{self, OwnedPolicy};
-use x402_core::evm::PrivateKey;
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::ToJson;
-use x402_core::types::facilitator::PaymentRequired;
-use x402_core::{Amount, Network};
+use paywire::client::{self, OwnedPolicy};
+use paywire::evm::PrivateKey;
+use paywire::header::{self, HeaderKind};
+use paywire::json::ToJson;
+use paywire::types::facilitator::PaymentRequired;
+use paywire::{Amount, Network};
 
 use crate::client_http::{self, Reply};
 use crate::fail::Failure;
@@ -262,7 +262,7 @@ pub(crate) fn refusal_of(reply: &Reply) -> String {
 /// The deferred agent's identity: its Ed25519 key and the origin that serves
 /// its key directory (what `Signature-Agent` names).
 pub(crate) struct DeferredAgent<'a> {
-    pub(crate) key: &'a x402_core::batch::ed25519::SigningKey,
+    pub(crate) key: &'a paywire::batch::ed25519::SigningKey,
     pub(crate) origin: &'a str,
 }
 
@@ -274,7 +274,7 @@ pub(crate) fn fetch_deferred(
     policy: &OwnedPolicy,
     step: &mut dyn FnMut(Step),
 ) -> Result<Outcome, Failure> {
-    use x402_core::batch::{self, Request, SignParams};
+    use paywire::batch::{self, Request, SignParams};
 
     step(Step::Request {
         url: url.to_string(),

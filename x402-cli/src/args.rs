@@ -71,7 +71,7 @@ impl Parsed {
     pub(crate) fn require(&self, name: &str, command: &str) -> Result<&str, Failure> {
         self.get(name).ok_or_else(|| {
             Failure::usage(format!(
-                "`x402 {command}` needs --{name} (see `x402 {command} --help`)"
+                "`paywire {command}` needs --{name} (see `paywire {command} --help`)"
             ))
         })
     }
@@ -92,10 +92,10 @@ impl Parsed {
         match self.positionals.as_slice() {
             [one] => Ok(one),
             [] => Err(Failure::usage(format!(
-                "`x402 {command}` needs {what} (see `x402 {command} --help`)"
+                "`paywire {command}` needs {what} (see `paywire {command} --help`)"
             ))),
             [_, extra, ..] => Err(Failure::usage(format!(
-                "`x402 {command}` takes one {what}; unexpected extra argument {extra:?} \
+                "`paywire {command}` takes one {what}; unexpected extra argument {extra:?} \
                  (quote a value that contains spaces)"
             ))),
         }
@@ -121,8 +121,8 @@ pub(crate) fn parse(args: &[String], spec: &[Opt], command: &str) -> Result<Pars
             // (URL-safe base64, which `decode` then diagnoses).
             if arg.len() == 2 && arg.starts_with('-') {
                 return Err(Failure::usage(format!(
-                    "unknown option {arg:?} for `x402 {command}` (options are spelt --name; \
-                     see `x402 {command} --help`)"
+                    "unknown option {arg:?} for `paywire {command}` (options are spelt --name; \
+                     see `paywire {command} --help`)"
                 )));
             }
             parsed.positionals.push(arg.clone());
@@ -134,7 +134,7 @@ pub(crate) fn parse(args: &[String], spec: &[Opt], command: &str) -> Result<Pars
         };
         let Some(opt) = spec.iter().find(|o| o.name == name) else {
             return Err(Failure::usage(format!(
-                "unknown option --{name} for `x402 {command}` (see `x402 {command} --help`)"
+                "unknown option --{name} for `paywire {command}` (see `paywire {command} --help`)"
             )));
         };
         if !opt.repeat && parsed.options.iter().any(|(n, _)| *n == opt.name) {

@@ -37,8 +37,8 @@ fn check_url(url: &str) -> Result<(), Failure> {
             return Ok(());
         }
         return Err(
-            Failure::usage(format!("{url}: this x402 was built without HTTPS support")).hint(
-                "build it with `--features tls` (cargo run -p x402-cli --features tls -- ...)",
+            Failure::usage(format!("{url}: this paywire was built without HTTPS support")).hint(
+                "build it with `--features tls` (cargo run -p paywire-cli --features tls -- ...)",
             ),
         );
     }
@@ -62,7 +62,7 @@ fn agent(url: &str) -> ureq::Agent {
         .timeout_global(Some(TIMEOUT))
         .http_status_as_error(false)
         .max_redirects(0)
-        .user_agent(concat!("x402-cli/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("paywire/", env!("CARGO_PKG_VERSION")));
     // A proxy from the environment never gets requests for this machine.
     let builder = if is_loopback(url) {
         builder.proxy(None)
@@ -153,7 +153,7 @@ pub(crate) fn post_json_once(url: &str, body: &[u8], timeout: Duration) -> Poste
         .timeout_connect(Some(timeout.min(CONNECT_TIMEOUT)))
         .http_status_as_error(false)
         .max_redirects(0)
-        .user_agent(concat!("x402-cli/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("paywire/", env!("CARGO_PKG_VERSION")));
     let builder = if is_loopback(url) {
         builder.proxy(None)
     } else {

@@ -52,7 +52,7 @@ impl Failure {
     }
 
     /// A core error (exit 1), prefixed with what was being read.
-    pub(crate) fn core(context: &str, e: &x402_core::Error) -> Failure {
+    pub(crate) fn core(context: &str, e: &paywire::Error) -> Failure {
         let field = field_of(e);
         Failure {
             code: EXIT_INVALID,
@@ -84,13 +84,13 @@ impl Failure {
         J::obj(vec![("error", J::obj(e))])
     }
 
-    /// The failure for people: `x402 CMD: MESSAGE` and a line per hint.
+    /// The failure for people: `paywire CMD: MESSAGE` and a line per hint.
     pub(crate) fn to_text(&self, command: &str) -> String {
         let mut s = String::new();
         let prefix = if command.is_empty() {
-            "x402".to_string()
+            "paywire".to_string()
         } else {
-            format!("x402 {command}")
+            format!("paywire {command}")
         };
         let _ = writeln!(s, "{prefix}: {}", self.message);
         for h in &self.hints {
@@ -101,7 +101,7 @@ impl Failure {
 }
 
 /// `object.field` of a core error, when it names one.
-pub(crate) fn field_of(e: &x402_core::Error) -> Option<String> {
+pub(crate) fn field_of(e: &paywire::Error) -> Option<String> {
     match (e.object(), e.field()) {
         ("", "") => None,
         ("", f) => Some(f.to_string()),

@@ -166,7 +166,7 @@ pub(crate) fn serve(listener: TcpListener, handler: Handler) {
         let slot = Slot(Arc::clone(&open));
         let handler = Arc::clone(&handler);
         let _ = std::thread::Builder::new()
-            .name("x402-http".into())
+            .name("paywire-http".into())
             .spawn(move || {
                 let _slot = slot;
                 connection(stream, &handler);

@@ -4,7 +4,7 @@
 use std::io::Read as _;
 use std::path::Path;
 
-use x402_core::header::HeaderKind;
+use paywire::header::HeaderKind;
 
 use crate::fail::Failure;
 

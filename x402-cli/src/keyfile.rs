@@ -3,8 +3,8 @@
 
 use std::io::Write as _;
 
-use x402_core::client::random_nonce;
-use x402_core::evm::PrivateKey;
+use paywire::client::random_nonce;
+use paywire::evm::PrivateKey;
 
 use crate::fail::Failure;
 
@@ -22,7 +22,7 @@ pub(crate) fn read(path: &str) -> Result<PrivateKey, Failure> {
             "key file {path}: not a secp256k1 private key: expected 0x followed by 64 hex \
              digits, non-zero and below the curve order"
         ))
-        .hint("create a test key with `x402 keygen --out FILE`")
+        .hint("create a test key with `paywire keygen --out FILE`")
     })
 }
 
@@ -33,7 +33,7 @@ fn warn_if_shared(path: &str) {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             eprintln!(
-                "x402: warning: key file {path} can be read by other users (mode {mode:o}); \
+                "paywire: warning: key file {path} can be read by other users (mode {mode:o}); \
                  run `chmod 600 {path}`"
             );
         }
@@ -61,7 +61,7 @@ pub(crate) fn write_new(path: &str, key_hex: &str, address: &str) -> Result<(), 
         }
     })?;
     let text =
-        format!("# x402 test key (secp256k1) for {address}: for test networks only\n{key_hex}\n");
+        format!("# paywire test key (secp256k1) for {address}: for test networks only\n{key_hex}\n");
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| Failure::io(format!("writing key file {path}"), e))

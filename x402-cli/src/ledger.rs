@@ -1,5 +1,5 @@
 //! A SIMULATED ledger of test-USDC balances: it stands in for the token contract
-//! so that the demo and `x402 serve` can settle without a chain. No chain is
+//! so that the demo and `paywire serve` can settle without a chain. No chain is
 //! contacted and nothing here is money.
 //!
 //! It discharges the chain checks the core's verifier returns (the token exists,
@@ -9,10 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use x402_core::evm::{Address, B256};
-use x402_core::types::payload::Eip3009Authorization;
-use x402_core::verify::{ChainCheck, Verdict};
-use x402_core::{Amount, Reason};
+use paywire::evm::{Address, B256};
+use paywire::types::payload::Eip3009Authorization;
+use paywire::verify::{ChainCheck, Verdict};
+use paywire::{Amount, Reason};
 
 /// What every transaction id of the simulation starts with, so that nobody takes
 /// one for a chain's transaction hash.
@@ -153,7 +153,7 @@ impl Ledger {
         self.balances.insert(auth.from, from_balance);
         self.balances.insert(auth.to, to_balance);
         self.used_nonces.insert((auth.from, auth.nonce));
-        let id = x402_core::evm::keccak256_concat(&[
+        let id = paywire::evm::keccak256_concat(&[
             b"x402 simulated ledger",
             &self.token.0,
             &auth.from.0,

@@ -19,9 +19,9 @@ use std::io::Write as _;
 use fail::{EXIT_USAGE, Failure};
 
 const USAGE: &str = "\
-x402: the x402 payment protocol (HTTP 402) from the command line
+paywire: the x402 payment protocol (HTTP 402) from the command line
 
-usage: x402 <command> [options]
+usage: paywire <command> [options]
 
 commands:
   decode   pretty-print any x402 header (kind detected) and list what is wrong with it
@@ -32,7 +32,7 @@ commands:
   fetch    GET a URL, paying once if it answers 402
   demo     an agent pays for a resource end to end, in this process, on 127.0.0.1
 
-`x402 <command> --help` describes a command. Every command takes --json for scripts.
+`paywire <command> --help` describes a command. Every command takes --json for scripts.
 Exit status: 0 success, 1 an invalid or refused payment (or a failed demo step),
 2 a usage or I/O error.
 ";
@@ -62,11 +62,11 @@ pub fn run(args: Vec<String>) -> u8 {
             Ok(0)
         }
         "--version" | "-V" => {
-            say(&format!("x402 {}\n", env!("CARGO_PKG_VERSION")));
+            say(&format!("paywire {}\n", env!("CARGO_PKG_VERSION")));
             Ok(0)
         }
         other => Err(Failure::usage(format!("unknown command {other:?}"))
-            .hint("the commands are decode, verify, pay, keygen, serve, fetch and demo (see `x402 --help`)")),
+            .hint("the commands are decode, verify, pay, keygen, serve, fetch and demo (see `paywire --help`)")),
     };
     match result {
         Ok(code) => code,

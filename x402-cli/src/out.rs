@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use x402_core::error::JsonType;
-use x402_core::json::{self, JsonStr, JsonValue, Limits};
+use paywire::error::JsonType;
+use paywire::json::{self, JsonStr, JsonValue, Limits};
 
 /// A JSON value built by the CLI for its own reports.
 #[derive(Debug, Clone)]
@@ -187,7 +187,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// An amount of a 6-decimal token (USDC) for people: `10000` → `0.010000`.
-pub(crate) fn usdc(atomic: &x402_core::Amount) -> String {
+pub(crate) fn usdc(atomic: &paywire::Amount) -> String {
     match atomic.to_u64() {
         Some(n) => format!("{}.{:06}", n / 1_000_000, n % 1_000_000),
         None => format!("{atomic} atomic units"),

@@ -1,6 +1,6 @@
 //! The resource server: a paywalled resource answering 402 with a
 //! `PAYMENT-REQUIRED` header, and an optional deferred-payment route. Each
-//! request is driven through `x402_core::lifecycle`, which decides everything
+//! request is driven through `paywire::lifecycle`, which decides everything
 //! about the payment (which requirement it pays, verification, the replay
 //! record, when to settle, what to answer); this host only does the I/O: it
 //! reads and swaps records in its replay store, runs the handler (static
@@ -12,18 +12,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use x402_core::batch::{self, directory::Directory};
-use x402_core::evm::Address;
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::{JsonObject, JsonStr, Limits, ToJson};
-use x402_core::lifecycle::{
+use paywire::batch::{self, directory::Directory};
+use paywire::evm::Address;
+use paywire::header::{self, HeaderKind};
+use paywire::json::{JsonObject, JsonStr, Limits, ToJson};
+use paywire::lifecycle::{
     self, Action, Answer, HandlerResult, Lifecycle, Outcome, Route, Settings, SettleReply,
 };
-use x402_core::types::facilitator::{PaymentPayload, SettleResponse};
-use x402_core::types::payload::SchemePayload;
-use x402_core::types::{Extra, FromJson, List, RawObject, v2};
-use x402_core::verify::{self, Config};
-use x402_core::{Amount, Network};
+use paywire::types::facilitator::{PaymentPayload, SettleResponse};
+use paywire::types::payload::SchemePayload;
+use paywire::types::{Extra, FromJson, List, RawObject, v2};
+use paywire::verify::{self, Config};
+use paywire::{Amount, Network};
 
 use crate::client_http::{self, Posted};
 use crate::http::{Request, Response};
@@ -177,7 +177,7 @@ pub(crate) struct Paywall {
     settings: Settings,
     content: Content,
     /// Stop the process once a settlement is recorded, before answering
-    /// (`X402_SERVE_FAULT=exit-after-settle`: to test recovery after a crash).
+    /// (`PAYWIRE_SERVE_FAULT=exit-after-settle`: to test recovery after a crash).
     exit_after_settle: bool,
     next_id: AtomicU64,
 }
@@ -193,7 +193,7 @@ fn now() -> u64 {
 fn route_of(json: &[u8]) -> Route {
     Route::from_json(json).unwrap_or_else(|e| {
         crate::say_err(&format!(
-            "x402: internal error: a route this program built: {e}\n"
+            "paywire: internal error: a route this program built: {e}\n"
         ));
         std::process::exit(2)
     })
@@ -244,7 +244,7 @@ impl Paywall {
             store: Arc::new(MemoryStore::default()),
             settings: Settings::default(),
             content: Content::Fixed,
-            exit_after_settle: std::env::var("X402_SERVE_FAULT").as_deref()
+            exit_after_settle: std::env::var("PAYWIRE_SERVE_FAULT").as_deref()
                 == Ok("exit-after-settle"),
             next_id: AtomicU64::new(0),
         }
@@ -339,7 +339,7 @@ impl Paywall {
             crate::out::quote(&format!("{}{AGENTS_PATH}", self.origin)),
             batch::TAG
         );
-        let Some(ext) = x402_core::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
+        let Some(ext) = paywire::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
             .ok()
             .and_then(|v| v.as_object())
         else {
@@ -493,7 +493,7 @@ impl Paywall {
                     self.tell(&answer, settled_through, deferred, &life);
                     if self.exit_after_settle && answer.outcome == Outcome::Delivered {
                         crate::say_err(
-                            "x402: X402_SERVE_FAULT=exit-after-settle: stopping before the answer\n",
+                            "paywire: PAYWIRE_SERVE_FAULT=exit-after-settle: stopping before the answer\n",
                         );
                         std::process::exit(3);
                     }
@@ -588,7 +588,7 @@ impl Paywall {
         let Some(d) = &self.deferred else { return };
         let Some(v) = life
             .verdict_json()
-            .and_then(|v| x402_core::json::parse(v.as_bytes(), &Limits::DEFAULT).ok())
+            .and_then(|v| paywire::json::parse(v.as_bytes(), &Limits::DEFAULT).ok())
             .and_then(|v| v.as_object())
         else {
             return;
@@ -743,7 +743,7 @@ impl Paywall {
             }
             .to_json_vec()
         };
-        let request = x402_core::json::parse(body.as_bytes(), &Limits::DEFAULT)
+        let request = paywire::json::parse(body.as_bytes(), &Limits::DEFAULT)
             .ok()
             .and_then(|v| v.as_object())
             .and_then(|o| o.get("paymentPayload"))
@@ -761,13 +761,13 @@ impl Paywall {
         };
         let Some(exact) = exact else {
             return refused(
-                x402_core::Reason::UnsupportedPayloadType.as_str(),
+                paywire::Reason::UnsupportedPayloadType.as_str(),
                 "the simulated ledger settles EIP-3009 authorizations only",
             );
         };
         let auth = exact.authorization;
-        if let Ok(sig) = x402_core::evm::Signature::parse_hex(exact.signature) {
-            let data = x402_core::evm::abi::transfer_with_authorization_sig(&auth, &sig.to_bytes());
+        if let Ok(sig) = paywire::evm::Signature::parse_hex(exact.signature) {
+            let data = paywire::evm::abi::transfer_with_authorization_sig(&auth, &sig.to_bytes());
             (self.events)(Event::Calldata {
                 to: self.offer.asset,
                 data: data.to_vec(),

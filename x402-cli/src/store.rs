@@ -1,5 +1,5 @@
-//! Replay stores for `x402 serve`: one record per payment, read and changed by
-//! compare-and-swap as `x402_core::lifecycle` asks. In memory by default; in a
+//! Replay stores for `paywire serve`: one record per payment, read and changed by
+//! compare-and-swap as `paywire::lifecycle` asks. In memory by default; in a
 //! SQLite file with `--state FILE`, which survives a restart and can be shared
 //! by several server processes on one machine (SQLite's own locking makes each
 //! swap atomic across them).
@@ -7,14 +7,14 @@
 //! The records are the core's JSON texts; the store keeps them as given and
 //! compares them byte for byte. The SQLite table also keeps each record's
 //! `state` in a column, so that payments to reconcile can be listed with
-//! `sqlite3 FILE "select key, record from x402_payments where state = 'uncertain'"`.
+//! `sqlite3 FILE "select key, record from paywire_payments where state = 'uncertain'"`.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use x402_core::lifecycle::{record_forgettable, record_info};
+use paywire::lifecycle::{record_forgettable, record_info};
 
 /// The outcome of a swap: written, or the record as it is now.
 pub(crate) type Swapped = Result<(), Option<String>>;
@@ -36,7 +36,7 @@ fn state_of(record: &str) -> String {
 }
 
 /// Records in this process only, at most `limit` of them. Records that can
-/// no longer matter are forgotten (`x402_core::lifecycle::record_forgettable`:
+/// no longer matter are forgotten (`paywire::lifecycle::record_forgettable`:
 /// delivered payments whose signature has expired); records of uncertain
 /// settlements and of settled payments never are. When the limit is reached
 /// with nothing to forget, a new payment is refused (the lifecycle answers
@@ -147,7 +147,7 @@ pub(crate) struct SqliteStore {
     conn: Mutex<Connection>,
 }
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS x402_payments (
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS paywire_payments (
     key TEXT PRIMARY KEY NOT NULL,
     record TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -189,7 +189,7 @@ impl ReplayStore for SqliteStore {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
         lock(&self.conn)
             .query_row(
-                "SELECT record FROM x402_payments WHERE key = ?1",
+                "SELECT record FROM paywire_payments WHERE key = ?1",
                 params![key],
                 |r| r.get(0),
             )
@@ -211,7 +211,7 @@ impl ReplayStore for SqliteStore {
             .map_err(db)?;
         let current: Option<String> = tx
             .query_row(
-                "SELECT record FROM x402_payments WHERE key = ?1",
+                "SELECT record FROM paywire_payments WHERE key = ?1",
                 params![key],
                 |r| r.get(0),
             )
@@ -223,13 +223,13 @@ impl ReplayStore for SqliteStore {
         match new {
             Some(n) => tx
                 .execute(
-                    "INSERT INTO x402_payments (key, record, state, updated) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO paywire_payments (key, record, state, updated) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(key) DO UPDATE SET record = ?2, state = ?3, updated = ?4",
                     params![key, n, state_of(n), unix_now()],
                 )
                 .map_err(db)?,
             None => tx
-                .execute("DELETE FROM x402_payments WHERE key = ?1", params![key])
+                .execute("DELETE FROM paywire_payments WHERE key = ?1", params![key])
                 .map_err(db)?,
         };
         tx.commit().map_err(db)?;
@@ -239,7 +239,7 @@ impl ReplayStore for SqliteStore {
     fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
         let conn = lock(&self.conn);
         let mut stmt = conn
-            .prepare("SELECT key, record FROM x402_payments WHERE state = 'uncertain' ORDER BY key")
+            .prepare("SELECT key, record FROM paywire_payments WHERE state = 'uncertain' ORDER BY key")
             .map_err(db)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn sqlite_swaps_and_persists() {
-        let dir = std::env::temp_dir().join(format!("x402-store-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("paywire-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
         let _ = std::fs::remove_file(&path);

@@ -1,4 +1,4 @@
-//! `x402 decode`, `verify`, `pay` and `keygen`, run as processes, on good and bad input.
+//! `paywire decode`, `verify`, `pay` and `keygen`, run as processes, on good and bad input.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -441,7 +441,7 @@ fn pay_with_a_wrong_or_missing_key_file() {
             .code(2)
             .no_panic()
             .says(&format!("key file {path}: not a secp256k1 private key"))
-            .says("x402 keygen");
+            .says("paywire keygen");
     }
     dir.run(&["pay", "--key-file", "nowhere.key", SPEC_PR.trim()])
         .code(2)
@@ -563,8 +563,8 @@ fn help_and_unknown_commands() {
     ] {
         run(&[c, "--help"])
             .code(0)
-            .says(&format!("usage: x402 {c}"));
+            .says(&format!("usage: paywire {c}"));
     }
     run(&["frobnicate"]).code(2).says("unknown command");
-    run(&[]).code(2).says("usage: x402");
+    run(&[]).code(2).says("usage: paywire");
 }

@@ -1,4 +1,4 @@
-//! `x402 serve`, `fetch` and `demo`, run as processes on 127.0.0.1: payments,
+//! `paywire serve`, `fetch` and `demo`, run as processes on 127.0.0.1: payments,
 //! refusals (replay, expired, wrong key, underpayment), a facilitator, a port in use.
 #![allow(
     clippy::unwrap_used,
@@ -83,10 +83,10 @@ fn serve_answers_402_with_a_decodable_header() {
     // The body repeats the document.
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body, doc);
-    // `x402 decode` reads it.
+    // `paywire decode` reads it.
     dir.run(&["decode", pr])
         .code(0)
-        .says("payable with `x402 pay`");
+        .says("payable with `paywire pay`");
     // Other paths and methods.
     let (status, _, _) = http_get(&format!("{}/other", server.origin()), &[]);
     assert_eq!(status, 404);

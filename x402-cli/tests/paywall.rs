@@ -1,4 +1,4 @@
-//! `x402 serve` never loses money: content only after a settlement with a
+//! `paywire serve` never loses money: content only after a settlement with a
 //! transaction, each payment delivered at most once (concurrently, across two
 //! servers sharing a state file, across a crash), the route's own
 //! requirements, HEAD never settled, handler failures never settled, paid
@@ -23,7 +23,7 @@ use common::*;
 const VECTORS: &str = include_str!("../../x402-core/tests/vectors/paywall.json");
 const CONTENT: &str = "the paid text";
 
-/// A merchant, a payer, and `x402 serve` selling `/paid` for 0.01 USDC through `fac`.
+/// A merchant, a payer, and `paywire serve` selling `/paid` for 0.01 USDC through `fac`.
 struct Shop {
     dir: TempDir,
     payer_key: String,
@@ -90,7 +90,7 @@ impl Shop {
     fn record_state(&self, nonce: &str) -> String {
         let db = rusqlite::Connection::open(self.state()).unwrap();
         db.query_row(
-            "SELECT state FROM x402_payments WHERE key LIKE ?1",
+            "SELECT state FROM paywire_payments WHERE key LIKE ?1",
             [format!("%/{nonce}")],
             |r| r.get::<_, String>(0),
         )
@@ -422,7 +422,7 @@ fn a_crash_between_settlement_and_answer_delivers_later_without_a_second_charge(
     let mut first = serve_env(
         shop.dir.path(),
         &args,
-        &[("X402_SERVE_FAULT", "exit-after-settle")],
+        &[("PAYWIRE_SERVE_FAULT", "exit-after-settle")],
     );
     let payment = shop.pay(&first);
     let headers = [("PAYMENT-SIGNATURE", payment.as_str())];

@@ -1,7 +1,7 @@
 //! Decodes the example headers of the x402 specification and prints what they say.
 //!
 //! ```text
-//! cargo run -p x402-core --example decode_headers
+//! cargo run -p paywire --example decode_headers
 //! ```
 //!
 //! Exits with a failure status if any header does not decode.
@@ -14,11 +14,11 @@
 
 use std::process::ExitCode;
 
-use x402_core::Error;
-use x402_core::header::{self, Decoded, HeaderKind};
-use x402_core::json::ToJson;
-use x402_core::types::facilitator::{PaymentPayload, PaymentRequired, PaymentRequirements};
-use x402_core::types::payload::SchemePayload;
+use paywire::Error;
+use paywire::header::{self, Decoded, HeaderKind};
+use paywire::json::ToJson;
+use paywire::types::facilitator::{PaymentPayload, PaymentRequired, PaymentRequirements};
+use paywire::types::payload::SchemePayload;
 
 /// The spec's examples (`tests/vectors/spec`, see `manifest.json`), by header name.
 const HEADERS: &[(&str, &str)] = &[

@@ -1,6 +1,6 @@
 //! A client pays a 402 and a server verifies the payment, offline, in one process.
 //!
-//! `cargo run -p x402-core --example pay_and_verify`
+//! `cargo run -p paywire --example pay_and_verify`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,13 +10,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use x402_core::client::{Policy, create_payment, random_nonce};
-use x402_core::evm::PrivateKey;
-use x402_core::header;
-use x402_core::json::{Limits, ToJson};
-use x402_core::types::FromJson;
-use x402_core::types::facilitator::{PaymentPayload, PaymentRequired};
-use x402_core::verify::{self, Config};
+use paywire::client::{Policy, create_payment, random_nonce};
+use paywire::evm::PrivateKey;
+use paywire::header;
+use paywire::json::{Limits, ToJson};
+use paywire::types::FromJson;
+use paywire::types::facilitator::{PaymentPayload, PaymentRequired};
+use paywire::verify::{self, Config};
 
 /// What a server on Base Sepolia answers in `PAYMENT-REQUIRED` (as JSON here).
 const PAYMENT_REQUIRED: &str = r#"{

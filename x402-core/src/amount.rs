@@ -14,7 +14,7 @@ use crate::error::ErrorKind;
 /// An unsigned 256-bit integer: a token amount in atomic units.
 ///
 /// ```
-/// use x402_core::Amount;
+/// use paywire::Amount;
 /// let a: Amount = "10000".parse().unwrap();
 /// assert_eq!(a, Amount::from(10_000u64));
 /// assert!("010".parse::<Amount>().is_err());
@@ -214,8 +214,8 @@ fn check_canonical_digits(s: &str) -> Result<(), ErrorKind> {
 /// Parses a canonical decimal string into a `u64` (unix seconds, counts).
 ///
 /// ```
-/// assert_eq!(x402_core::amount::parse_u64("1740672089"), Ok(1740672089));
-/// assert!(x402_core::amount::parse_u64("18446744073709551616").is_err());
+/// assert_eq!(paywire::amount::parse_u64("1740672089"), Ok(1740672089));
+/// assert!(paywire::amount::parse_u64("18446744073709551616").is_err());
 /// ```
 ///
 /// # Errors

@@ -5,9 +5,9 @@
 //! [`random_nonce`] draws one from the operating system. Time is an argument too.
 //!
 //! ```
-//! use x402_core::client::{create_payment, Policy};
-//! use x402_core::evm::PrivateKey;
-//! use x402_core::header;
+//! use paywire::client::{create_payment, Policy};
+//! use paywire::evm::PrivateKey;
+//! use paywire::header;
 //!
 //! let pr = br#"{"x402Version":2,"resource":{"url":"https://api.example.com/data"},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]}"#;
 //! let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
@@ -374,8 +374,8 @@ pub struct BatchCreated {
 /// tokens) must be empty, since the asset is a currency code.
 ///
 /// ```
-/// use x402_core::batch::{self, directory::Directory, ed25519::SigningKey, Request, SignParams};
-/// use x402_core::client::{create_batch_payment, read_payment_required, Policy};
+/// use paywire::batch::{self, directory::Directory, ed25519::SigningKey, Request, SignParams};
+/// use paywire::client::{create_batch_payment, read_payment_required, Policy};
 ///
 /// let offer = br#"{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepts":[{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","maxTimeoutSeconds":30,"extra":{"version":"1"}}]}"#;
 /// let mut scratch = [0u8; 1024];
@@ -410,6 +410,7 @@ pub struct BatchCreated {
 /// `invalid_payment_requirements` naming `accepts` when no requirement fits
 /// (saying why the last candidate was refused), or `BufferTooSmall`.
 #[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub fn create_batch_payment(
     pr: &PaymentRequired<'_>,
     policy: &Policy<'_>,
@@ -457,6 +458,7 @@ pub fn create_batch_payment(
 /// # Errors
 /// The random source's error.
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub fn random_nonce() -> Result<[u8; 32], getrandom::Error> {
     let mut n = [0u8; 32];
     getrandom::fill(&mut n)?;
@@ -471,7 +473,7 @@ pub fn random_nonce() -> Result<[u8; 32], getrandom::Error> {
 /// limit is never silently ignored.
 ///
 /// ```
-/// use x402_core::client::OwnedPolicy;
+/// use paywire::client::OwnedPolicy;
 /// let p = OwnedPolicy::from_json(br#"{"networks":["base-sepolia"],"maxAmount":"10000"}"#).unwrap();
 /// assert_eq!(p.policy().max_amount, Some(10_000u64.into()));
 /// assert!(OwnedPolicy::from_json(br#"{"maxAmmount":"1"}"#).is_err());

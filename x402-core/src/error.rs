@@ -366,7 +366,7 @@ impl fmt::Display for ErrorKind {
 /// An error of this crate: a protocol [`Reason`], an [`ErrorKind`] and the field concerned.
 ///
 /// ```
-/// use x402_core::{header, Reason};
+/// use paywire::{header, Reason};
 /// let err = header::decode_payment_signature("not base64!", &mut [0u8; 64]).unwrap_err();
 /// assert_eq!(err.reason(), Reason::InvalidPayload);
 /// assert_eq!(err.reason().as_str(), "invalid_payload");

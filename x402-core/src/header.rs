@@ -14,9 +14,9 @@
 //! parties cannot decode one header two ways.
 //!
 //! ```
-//! use x402_core::header;
-//! use x402_core::types::facilitator::SettleResponse;
-//! use x402_core::json::JsonStr;
+//! use paywire::header;
+//! use paywire::types::facilitator::SettleResponse;
+//! use paywire::json::JsonStr;
 //! let value = "eyJzdWNjZXNzIjp0cnVlLCJ0cmFuc2FjdGlvbiI6IjB4YWIiLCJuZXR3b3JrIjoiZWlwMTU1Ojg0NTMyIn0=";
 //! let mut buf = [0u8; 256];
 //! let r = header::decode_payment_response(value, &mut buf).unwrap();
@@ -546,6 +546,7 @@ pub fn encode_to_string(doc: &dyn ToJson) -> alloc::string::String {
 /// # Errors
 /// `invalid_payload` with [`ErrorKind::TooLarge`] or [`ErrorKind::Base64`].
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub fn decode_to_vec(value: &str, max_decoded: usize) -> Result<alloc::vec::Vec<u8>, Error> {
     let value = trim_ows(value);
     if exact_decoded_len(value) > max_decoded {
@@ -566,7 +567,7 @@ pub fn decode_to_vec(value: &str, max_decoded: usize) -> Result<alloc::vec::Vec<
 /// the header value.
 ///
 /// ```
-/// use x402_core::header::{self, HeaderKind};
+/// use paywire::header::{self, HeaderKind};
 /// let json = br#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
 /// let doc = header::decode_json(HeaderKind::PaymentResponse, json).unwrap();
 /// let mut out = [0u8; 128];

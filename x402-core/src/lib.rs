@@ -30,6 +30,7 @@ extern crate std;
 
 pub mod amount;
 #[cfg(feature = "batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub mod batch;
 pub mod client;
 pub mod error;
@@ -37,6 +38,7 @@ pub mod evm;
 pub mod header;
 pub mod json;
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod lifecycle;
 pub mod mcp;
 pub mod message;

@@ -84,7 +84,7 @@
 //! absent), atomically, and answers the current record when it is not.
 //!
 //! ```
-//! use x402_core::lifecycle::{Action, Lifecycle, Request, Route, Settings};
+//! use paywire::lifecycle::{Action, Lifecycle, Request, Route, Settings};
 //! let route = Route::from_json(br#"{"x402Version":2,"resource":{"url":"https://example.com/report"},
 //!   "accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000",
 //!   "asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
@@ -280,7 +280,7 @@ impl Settings {
     /// refused so that a misspelt setting is not silently ignored).
     ///
     /// ```
-    /// use x402_core::lifecycle::Settings;
+    /// use paywire::lifecycle::Settings;
     /// let s = Settings::from_json(br#"{"settleTimeoutSeconds":5}"#).unwrap();
     /// assert_eq!(s.settle_timeout_seconds, 5);
     /// assert!(Settings::from_json(br#"{"settleTimeout":5}"#).is_err());
@@ -479,8 +479,8 @@ const REFUSAL_ALIASES: &[&str] = &[
 /// schemes whose rule differs by network; none does today.
 ///
 /// ```
-/// use x402_core::lifecycle::settlement_has_transaction;
-/// use x402_core::Network;
+/// use paywire::lifecycle::settlement_has_transaction;
+/// use paywire::Network;
 /// let base = Network::parse_caip2("eip155:8453").unwrap();
 /// assert!(settlement_has_transaction("exact", &base));
 /// assert!(!settlement_has_transaction("batch-settlement", &base));
@@ -495,8 +495,8 @@ pub fn settlement_has_transaction(scheme: &str, network: &Network) -> bool {
 /// `network` (the rules are in the module docs).
 ///
 /// ```
-/// use x402_core::lifecycle::{classify_settle_reply, Settled, SettleReply};
-/// use x402_core::Network;
+/// use paywire::lifecycle::{classify_settle_reply, Settled, SettleReply};
+/// use paywire::Network;
 /// let net = Network::parse_caip2("eip155:84532").unwrap();
 /// let ok = br#"{"success":true,"transaction":"0xab","network":"eip155:84532"}"#;
 /// let c = |reply| classify_settle_reply(reply, "exact", net);
@@ -964,7 +964,7 @@ pub fn record_info(record: &str) -> Result<RecordInfo, Error> {
 /// `batch-settlement` commitment (the record the network bills from).
 ///
 /// ```
-/// use x402_core::lifecycle::record_forgettable;
+/// use paywire::lifecycle::record_forgettable;
 /// assert!(!record_forgettable("not a record", 2_000_000_000));
 /// ```
 #[must_use]

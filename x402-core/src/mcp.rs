@@ -10,14 +10,14 @@
 //!   [`payment_response_from_meta`] read them.
 //!
 //! ```
-//! use x402_core::mcp::{Meta, PAYMENT_META_KEY};
-//! use x402_core::json::ToJson;
+//! use paywire::mcp::{Meta, PAYMENT_META_KEY};
+//! use paywire::json::ToJson;
 //! let settle = br#"{"success":true,"transaction":"0x01","network":"eip155:8453"}"#;
-//! let v = x402_core::json::parse(settle, &Default::default()).unwrap();
-//! let meta = Meta { key: x402_core::mcp::PAYMENT_RESPONSE_META_KEY, value: &v };
+//! let v = paywire::json::parse(settle, &Default::default()).unwrap();
+//! let meta = Meta { key: paywire::mcp::PAYMENT_RESPONSE_META_KEY, value: &v };
 //! let json = meta.to_json_string();
-//! let back = x402_core::json::parse(json.as_bytes(), &Default::default()).unwrap();
-//! let r = x402_core::mcp::payment_response_from_meta(back.as_object().unwrap()).unwrap();
+//! let back = paywire::json::parse(json.as_bytes(), &Default::default()).unwrap();
+//! let r = paywire::mcp::payment_response_from_meta(back.as_object().unwrap()).unwrap();
 //! assert!(r.success);
 //! # let _ = PAYMENT_META_KEY;
 //! ```

@@ -9,7 +9,7 @@ pub const MESSAGE_CAPACITY: usize = 240;
 /// Text beyond [`MESSAGE_CAPACITY`] bytes is cut at a character boundary.
 ///
 /// ```
-/// use x402_core::message::Message;
+/// use paywire::message::Message;
 /// let m = Message::new(&format_args!("validBefore {} is past", 17));
 /// assert_eq!(m.as_str(), "validBefore 17 is past");
 /// ```

@@ -55,7 +55,7 @@ pub const MAX_NETWORK_LEN: usize = 97;
 /// A network identifier, validated and stored inline (it is `Copy`).
 ///
 /// ```
-/// use x402_core::Network;
+/// use paywire::Network;
 /// let n = Network::parse_caip2("eip155:84532").unwrap();
 /// assert_eq!(n.evm_chain_id(), Some(84532));
 /// assert_eq!(Network::parse_v1("base-sepolia").unwrap().to_caip2(), Some(n));

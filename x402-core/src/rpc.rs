@@ -11,8 +11,8 @@
 //! a [`BlockHeader`] or a [`Receipt`].
 //!
 //! ```
-//! use x402_core::json::ToJson;
-//! use x402_core::rpc::{parse_response, quantity_u64, Envelope, Request};
+//! use paywire::json::ToJson;
+//! use paywire::rpc::{parse_response, quantity_u64, Envelope, Request};
 //! let req = Envelope { id: 1, request: Request::ChainId };
 //! assert_eq!(req.to_json_string(), r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#);
 //! let resp = parse_response(br#"{"jsonrpc":"2.0","id":1,"result":"0x2105"}"#).unwrap();

@@ -7,8 +7,8 @@
 //! [`Machine::drive`] runs that loop over any transport closure.
 //!
 //! ```
-//! use x402_core::settle::{Machine, Options, Step};
-//! use x402_core::verify::Config;
+//! use paywire::settle::{Machine, Options, Step};
+//! use paywire::verify::Config;
 //! // A body that fails offline never reaches the chain.
 //! let m = Machine::verify_json(b"{}", 1_750_000_000, &Config::default(), &Options::default());
 //! match m.step() {
@@ -136,7 +136,7 @@ impl Options {
     /// decimal strings, counts are numbers).
     ///
     /// ```
-    /// use x402_core::settle::Options;
+    /// use paywire::settle::Options;
     /// let o = Options::from_json(br#"{"maxFeePerGas":"30000000000","nonce":4}"#).unwrap();
     /// assert_eq!(o.max_fee_per_gas, Some(30_000_000_000));
     /// assert_eq!(o.nonce, Some(4));

@@ -239,7 +239,7 @@ impl ToJson for Verdict {
 /// verdicts (`invalid_payload`, `invalid_payment_requirements`, ...), never panics.
 ///
 /// ```
-/// use x402_core::verify::{verify_json, Config};
+/// use paywire::verify::{verify_json, Config};
 /// let v = verify_json(b"{}", 1_750_000_000, &Config::default());
 /// assert!(!v.is_valid());
 /// assert_eq!(v.reason.unwrap().as_str(), "invalid_x402_version");
@@ -717,7 +717,7 @@ impl Req<'_> {
 /// members are refused, so a misspelt setting is not silently ignored).
 ///
 /// ```
-/// use x402_core::verify::OwnedConfig;
+/// use paywire::verify::OwnedConfig;
 /// let c = OwnedConfig::from_json(br#"{"facilitatorAddresses":["0xfac11174700000000000000000000000000000fa"]}"#).unwrap();
 /// assert_eq!(c.config().facilitator_addresses.len(), 1);
 /// assert!(OwnedConfig::from_json(br#"{"facilitatorAdresses":[]}"#).is_err());

@@ -1,7 +1,7 @@
 //! Cross-checks with Cloudflare's web-bot-auth, both ways:
 //! - its signatures (`tests/vectors/batch/web-bot-auth.json`, written by
 //!   `gen-batch/generate.sh`) reach the verdict each vector expects here;
-//! - requests signed here are written (when `X402_BATCH_SIGNED_OUT` names a file)
+//! - requests signed here are written (when `PAYWIRE_BATCH_SIGNED_OUT` names a file)
 //!   for `gen-batch/check.sh`, which runs web-bot-auth's verify on them.
 #![cfg(feature = "batch")]
 #![allow(
@@ -12,12 +12,12 @@
 )]
 
 use serde_json::{Value, json};
-use x402_core::batch::directory::{Directory, thumbprint};
-use x402_core::batch::ed25519::{PublicKey, SigningKey};
-use x402_core::batch::{
+use paywire::batch::directory::{Directory, thumbprint};
+use paywire::batch::ed25519::{PublicKey, SigningKey};
+use paywire::batch::{
     Config, KeyLookupError, Request, SignParams, sign_request_alloc, verify_batch_settlement_alloc,
 };
-use x402_core::header;
+use paywire::header;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/batch/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -154,7 +154,7 @@ fn signed_here() -> Vec<Value> {
             json!(["Signature", h.signature]),
         ];
         let mut jwk_text = Vec::new();
-        x402_core::batch::directory::write_jwk(&key.public_key(), &mut jwk_text).unwrap();
+        paywire::batch::directory::write_jwk(&key.public_key(), &mut jwk_text).unwrap();
         let x = serde_json::from_slice::<Value>(&jwk_text).unwrap()["x"].clone();
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
         // Every fourth request is tampered after signing: both sides must refuse it.
@@ -195,7 +195,7 @@ fn signatures_made_here_verify_here_and_are_written_for_web_bot_auth() {
             v["now"].as_u64().unwrap(),
             &Config::DEFAULT,
         );
-        let signature_ok = verdict.reason != Some(x402_core::Reason::BatchCloudflareSignature);
+        let signature_ok = verdict.reason != Some(paywire::Reason::BatchCloudflareSignature);
         assert_eq!(
             signature_ok,
             v["webBotAuthVerifies"].as_bool().unwrap(),
@@ -204,7 +204,7 @@ fn signatures_made_here_verify_here_and_are_written_for_web_bot_auth() {
             verdict.reason
         );
     }
-    if let Ok(path) = std::env::var("X402_BATCH_SIGNED_OUT") {
+    if let Ok(path) = std::env::var("PAYWIRE_BATCH_SIGNED_OUT") {
         let doc = json!({
             "description": "Requests signed by x402-core's batch::sign_request (tests/batch_crosscheck.rs), for web-bot-auth's verify.",
             "vectors": vectors,

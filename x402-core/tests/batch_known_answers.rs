@@ -10,10 +10,10 @@
 )]
 
 use serde_json::Value;
-use x402_core::batch::directory::{Directory, thumbprint};
-use x402_core::batch::ed25519::{PublicKey, SigningKey};
-use x402_core::batch::sfv::{Dictionary, Limits, parse_inner_list};
-use x402_core::batch::signature_base::{
+use paywire::batch::directory::{Directory, thumbprint};
+use paywire::batch::ed25519::{PublicKey, SigningKey};
+use paywire::batch::sfv::{Dictionary, Limits, parse_inner_list};
+use paywire::batch::signature_base::{
     BaseError, Message, Request, Response, write_signature_base,
 };
 
@@ -48,7 +48,7 @@ fn b64url(s: &str) -> Vec<u8> {
 
 fn b64(s: &str) -> Vec<u8> {
     let mut out = vec![0u8; s.len()];
-    let n = x402_core::header::base64_decode(s.as_bytes(), &mut out).unwrap();
+    let n = paywire::header::base64_decode(s.as_bytes(), &mut out).unwrap();
     out.truncate(n);
     out
 }

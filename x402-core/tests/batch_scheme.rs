@@ -8,17 +8,17 @@
     clippy::indexing_slicing
 )]
 
-use x402_core::Reason;
-use x402_core::batch::directory::{Directory, thumbprint, write_directory};
-use x402_core::batch::ed25519::{PublicKey, SigningKey};
-use x402_core::batch::sfv::{Limits, parse_inner_list};
-use x402_core::batch::signature_base::write_signature_base;
-use x402_core::batch::{
+use paywire::Reason;
+use paywire::batch::directory::{Directory, thumbprint, write_directory};
+use paywire::batch::ed25519::{PublicKey, SigningKey};
+use paywire::batch::sfv::{Limits, parse_inner_list};
+use paywire::batch::signature_base::write_signature_base;
+use paywire::batch::{
     self, Config, KeyLookupError, Message, Request, SignParams, sign_request_alloc,
     verify_batch_settlement, verify_batch_settlement_alloc,
 };
-use x402_core::header;
-use x402_core::json::ToJson;
+use paywire::header;
+use paywire::json::ToJson;
 
 const NOW: u64 = 1_750_000_010;
 const OFFER: &[u8] = br#"{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepts":[{"scheme":"exact","network":"eip155:8453","amount":"10000","asset":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60},{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","extra":{"version":"1.0.0"}}]}"#;

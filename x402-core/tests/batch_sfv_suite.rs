@@ -9,7 +9,7 @@
 )]
 
 use serde_json::{Value, json};
-use x402_core::batch::sfv::{
+use paywire::batch::sfv::{
     BareItem, Dictionary, InnerList, Item, Limits, List, Member, Parameters,
 };
 

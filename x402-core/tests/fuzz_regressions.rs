@@ -7,13 +7,13 @@
 )]
 
 use serde_json::{Value, json};
-use x402_core::client::{Policy, create_payment};
-use x402_core::evm::PrivateKey;
-use x402_core::evm::eip712;
-use x402_core::header;
-use x402_core::types::FromJson;
-use x402_core::types::payload::Permit2Payload;
-use x402_core::verify::{Config, verify_json};
+use paywire::client::{Policy, create_payment};
+use paywire::evm::PrivateKey;
+use paywire::evm::eip712;
+use paywire::header;
+use paywire::types::FromJson;
+use paywire::types::payload::Permit2Payload;
+use paywire::verify::{Config, verify_json};
 
 const NOW: u64 = 1_750_000_000;
 
@@ -80,7 +80,7 @@ fn exact_permit2_hashes_the_exact_witness_whatever_the_payload_carries() {
 #[cfg(feature = "batch")]
 #[test]
 fn structured_fields_parsed_with_wide_limits_are_walked_whole() {
-    use x402_core::batch::sfv::{Dictionary, Limits, List, parse_inner_list};
+    use paywire::batch::sfv::{Dictionary, Limits, List, parse_inner_list};
     let wide = Limits {
         max_len: 1 << 16,
         max_members: 1024,

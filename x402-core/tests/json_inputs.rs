@@ -12,12 +12,12 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use x402_core::client::{OwnedPolicy, create_payment};
-use x402_core::evm::typed_data::{eip3009_hash_json, permit2_hash_json, typed_data_hash_json};
-use x402_core::evm::{B256, PrivateKey};
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::ToJson;
-use x402_core::verify::{self, OwnedConfig};
+use paywire::client::{OwnedPolicy, create_payment};
+use paywire::evm::typed_data::{eip3009_hash_json, permit2_hash_json, typed_data_hash_json};
+use paywire::evm::{B256, PrivateKey};
+use paywire::header::{self, HeaderKind};
+use paywire::json::ToJson;
+use paywire::verify::{self, OwnedConfig};
 
 fn vectors(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

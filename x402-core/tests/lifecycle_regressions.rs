@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use x402_core::client::{self, Policy};
-use x402_core::evm::PrivateKey;
-use x402_core::lifecycle::{
+use paywire::client::{self, Policy};
+use paywire::evm::PrivateKey;
+use paywire::lifecycle::{
     Action, Answer, HandlerResult, Lifecycle, Request, Route, Settings, SettleReply,
 };
 

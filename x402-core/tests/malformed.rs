@@ -12,15 +12,15 @@
 )]
 
 use serde_json::{Value, json};
-use x402_core::error::JsonType;
-use x402_core::header::{self, DEFAULT_MAX_DECODED, HeaderKind};
-use x402_core::json::Limits;
-use x402_core::types::facilitator::{
+use paywire::error::JsonType;
+use paywire::header::{self, DEFAULT_MAX_DECODED, HeaderKind};
+use paywire::json::Limits;
+use paywire::types::facilitator::{
     self, SettleResponse, SupportedResponse, VerifyRequest, VerifyResponse,
 };
-use x402_core::types::payload::SchemePayload;
-use x402_core::types::{FromJson, v1, v2};
-use x402_core::{Error, ErrorKind};
+use paywire::types::payload::SchemePayload;
+use paywire::types::{FromJson, v1, v2};
+use paywire::{Error, ErrorKind};
 
 const PP2: &str = include_str!("vectors/spec/v2-spec-payment-payload-01.json");
 const PR2: &str = include_str!("vectors/spec/v2-spec-payment-required-01.json");

@@ -19,15 +19,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use x402_core::client::{Policy, create_payment};
-use x402_core::evm::eip712::{self, Domain};
-use x402_core::evm::{Address, B256, PrivateKey, Signature};
-use x402_core::json::JsonStr;
-use x402_core::types::payload::{
+use paywire::client::{Policy, create_payment};
+use paywire::evm::eip712::{self, Domain};
+use paywire::evm::{Address, B256, PrivateKey, Signature};
+use paywire::json::JsonStr;
+use paywire::types::payload::{
     Eip3009Authorization, Permit2Authorization, TokenPermissions, Witness,
 };
-use x402_core::verify::{self, Config};
-use x402_core::{Amount, header};
+use paywire::verify::{self, Config};
+use paywire::{Amount, header};
 
 fn vectors(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -183,7 +183,7 @@ fn official_client_payments_verify() {
         // The header decodes to the payload the SDK says it sent.
         let decoded = header::decode_payment_signature(value, &mut scratch).unwrap();
         let ours: Value =
-            serde_json::from_slice(&x402_core::json::ToJson::to_json_vec(&decoded)).unwrap();
+            serde_json::from_slice(&paywire::json::ToJson::to_json_vec(&decoded)).unwrap();
         assert_eq!(ours, v["paymentPayload"], "{name}");
         n += 1;
     }
@@ -296,13 +296,13 @@ fn payments_created_here_verify_and_are_exported_for_the_official_check() {
         let mut scratch = vec![0u8; value.len()];
         let payload = header::decode_payment_signature(value, &mut scratch).unwrap();
         let payload_json: Value =
-            serde_json::from_slice(&x402_core::json::ToJson::to_json_vec(&payload)).unwrap();
+            serde_json::from_slice(&paywire::json::ToJson::to_json_vec(&payload)).unwrap();
         let requirements = match &payload {
-            x402_core::types::facilitator::PaymentPayload::V2(p) => {
-                serde_json::from_slice::<Value>(&x402_core::json::ToJson::to_json_vec(&p.accepted))
+            paywire::types::facilitator::PaymentPayload::V2(p) => {
+                serde_json::from_slice::<Value>(&paywire::json::ToJson::to_json_vec(&p.accepted))
                     .unwrap()
             }
-            x402_core::types::facilitator::PaymentPayload::V1(_) => {
+            paywire::types::facilitator::PaymentPayload::V1(_) => {
                 let accepts = v["paymentRequired"]["accepts"].as_array().unwrap();
                 accepts[created.index].clone()
             }

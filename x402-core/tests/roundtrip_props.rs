@@ -23,13 +23,13 @@ use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::Value;
-use x402_core::evm::{Address, B256};
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::{self, Limits, ToJson};
-use x402_core::types::facilitator::{self, SettleResponse, VerifyResponse};
-use x402_core::types::payload::SchemePayload;
-use x402_core::types::{FromJson, v1, v2};
-use x402_core::{Amount, Error};
+use paywire::evm::{Address, B256};
+use paywire::header::{self, HeaderKind};
+use paywire::json::{self, Limits, ToJson};
+use paywire::types::facilitator::{self, SettleResponse, VerifyResponse};
+use paywire::types::payload::SchemePayload;
+use paywire::types::{FromJson, v1, v2};
+use paywire::{Amount, Error};
 
 // ---------------------------------------------------------------------------
 // JSON trees with ordered members.

@@ -12,8 +12,8 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use x402_core::header::{self, Decoded, HeaderKind};
-use x402_core::json::ToJson;
+use paywire::header::{self, Decoded, HeaderKind};
+use paywire::json::ToJson;
 
 fn vectors() -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/sdk-headers.json");

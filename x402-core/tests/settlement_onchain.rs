@@ -5,7 +5,7 @@
 //!
 //! These tests need the chain: `scripts/test-settlement.sh` starts it on
 //! 127.0.0.1, compiles the contracts and runs them with `--ignored`, passing
-//! `X402_TEST_RPC` (the node's URL) and `X402_TEST_CONTRACTS` (the compiled
+//! `PAYWIRE_TEST_RPC` (the node's URL) and `PAYWIRE_TEST_CONTRACTS` (the compiled
 //! bytecode). The HTTP client below is a minimal one over `TcpStream`, so that
 //! the crate itself stays free of I/O.
 #![allow(
@@ -21,18 +21,18 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use x402_core::Amount;
-use x402_core::client::{Policy, create_payment};
-use x402_core::evm::eip712::{PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
-use x402_core::evm::tx::{Eip1559Transaction, create_address};
-use x402_core::evm::{Address, B256, PrivateKey, abi, keccak256};
-use x402_core::header;
-use x402_core::json::ToJson;
-use x402_core::rpc::{self, BlockTag, CallRequest, Envelope, Request};
-use x402_core::settle::{Machine, Options, Outcome, Settlement};
-use x402_core::types::FromJson;
-use x402_core::types::facilitator::{PaymentPayload, SettleResponse};
-use x402_core::verify::Config;
+use paywire::Amount;
+use paywire::client::{Policy, create_payment};
+use paywire::evm::eip712::{PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
+use paywire::evm::tx::{Eip1559Transaction, create_address};
+use paywire::evm::{Address, B256, PrivateKey, abi, keccak256};
+use paywire::header;
+use paywire::json::ToJson;
+use paywire::rpc::{self, BlockTag, CallRequest, Envelope, Request};
+use paywire::settle::{Machine, Options, Outcome, Settlement};
+use paywire::types::FromJson;
+use paywire::types::facilitator::{PaymentPayload, SettleResponse};
+use paywire::verify::Config;
 
 const NEEDS_CHAIN: &str = "needs a local chain: run scripts/test-settlement.sh";
 
@@ -171,9 +171,9 @@ impl Chain {
     }
 
     fn setup() -> Chain {
-        let url = std::env::var("X402_TEST_RPC").expect(NEEDS_CHAIN);
+        let url = std::env::var("PAYWIRE_TEST_RPC").expect(NEEDS_CHAIN);
         let artifacts: Value = serde_json::from_slice(
-            &std::fs::read(std::env::var("X402_TEST_CONTRACTS").expect(NEEDS_CHAIN)).unwrap(),
+            &std::fs::read(std::env::var("PAYWIRE_TEST_CONTRACTS").expect(NEEDS_CHAIN)).unwrap(),
         )
         .unwrap();
         let contract = |name: &str, field: &str| {
@@ -613,11 +613,11 @@ fn with_signature(body: &str, sig: &[u8]) -> String {
     v.to_string()
 }
 
-fn authorization(body: &str) -> x402_core::types::payload::Eip3009Authorization {
+fn authorization(body: &str) -> paywire::types::payload::Eip3009Authorization {
     let v: Value = serde_json::from_str(body).unwrap();
     let a = &v["paymentPayload"]["payload"]["authorization"];
     let amt = |k: &str| a[k].as_str().unwrap().parse::<Amount>().unwrap();
-    x402_core::types::payload::Eip3009Authorization {
+    paywire::types::payload::Eip3009Authorization {
         from: a["from"].as_str().unwrap().parse().unwrap(),
         to: a["to"].as_str().unwrap().parse().unwrap(),
         value: amt("value"),
@@ -1033,13 +1033,13 @@ fn upto_payment_settles_the_metered_amount() {
     );
 }
 
-/// Not a scenario: when `X402_TEST_FIXTURE` names a file, funds a payer, an
+/// Not a scenario: when `PAYWIRE_TEST_FIXTURE` names a file, funds a payer, an
 /// underfunded payer and a facilitator for the Worker example's on-chain test
 /// (`x402-wasm/tests/chain`), and writes their keys and the token there.
 #[test]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 fn fixture_for_the_worker_example() {
-    let Ok(path) = std::env::var("X402_TEST_FIXTURE") else {
+    let Ok(path) = std::env::var("PAYWIRE_TEST_FIXTURE") else {
         return;
     };
     let _g = serial();

@@ -12,12 +12,12 @@
 )]
 
 use serde_json::Value;
-use x402_core::Amount;
-use x402_core::evm::abi::{self, Revert};
-use x402_core::evm::rlp::{self, Item};
-use x402_core::evm::tx::{Eip1559Transaction, create_address};
-use x402_core::evm::{Address, B256, PrivateKey};
-use x402_core::types::payload::{
+use paywire::Amount;
+use paywire::evm::abi::{self, Revert};
+use paywire::evm::rlp::{self, Item};
+use paywire::evm::tx::{Eip1559Transaction, create_address};
+use paywire::evm::{Address, B256, PrivateKey};
+use paywire::types::payload::{
     Eip3009Authorization, Permit2Authorization, TokenPermissions, Witness,
 };
 

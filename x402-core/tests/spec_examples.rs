@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use x402_core::header::{self, Decoded};
-use x402_core::json::{Limits, ToJson, parse};
-use x402_core::types::facilitator::{
+use paywire::header::{self, Decoded};
+use paywire::json::{Limits, ToJson, parse};
+use paywire::types::facilitator::{
     self, SettleResponse, SupportedResponse, VerifyRequest, VerifyResponse,
 };
-use x402_core::types::{FromJson, v1, v2};
-use x402_core::{Error, mcp};
+use paywire::types::{FromJson, v1, v2};
+use paywire::{Error, mcp};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/spec")
@@ -238,8 +238,8 @@ fn spec_documented_values() {
     else {
         panic!("not v2")
     };
-    let x402_core::types::payload::SchemePayload::Eip3009(exact) =
-        x402_core::types::payload::SchemePayload::from_object(p.payload_json().unwrap()).unwrap()
+    let paywire::types::payload::SchemePayload::Eip3009(exact) =
+        paywire::types::payload::SchemePayload::from_object(p.payload_json().unwrap()).unwrap()
     else {
         panic!("not EIP-3009")
     };

@@ -1,4 +1,4 @@
-"""x402 through Python ctypes, and eth-account recovering the same EIP-712
+"""paywire through Python ctypes, and eth-account recovering the same EIP-712
 signature. Prints one JSON line per measurement. Run by run.sh, once per
 eth_keys backend (ECC_BACKEND_CLASS)."""
 
@@ -22,19 +22,19 @@ def emit(name, what, fn):
     print(json.dumps({"name": name, "what": what, **measure(fn)}), flush=True)
 
 
-if which == "x402":
-    import x402
+if which == "paywire":
+    import paywire
 
-    assert x402.verify(body, now).is_valid
-    emit("x402 via Python ctypes", "verify (POST /verify body, bytes in, VerifyResponse dataclass out)",
-         lambda: x402.verify(body, now))
+    assert paywire.verify(body, now).is_valid
+    emit("paywire via Python ctypes", "verify (POST /verify body, bytes in, VerifyResponse dataclass out)",
+         lambda: paywire.verify(body, now))
     typed_json = json.dumps(typed, separators=(",", ":")).encode()
 
     def recover():
-        return x402.recover_address(x402.typed_data_digest(typed_json), sig)
+        return paywire.recover_address(paywire.typed_data_digest(typed_json), sig)
 
     assert recover() == payer
-    emit("x402 via Python ctypes", "EIP-712 digest + recover (typed data JSON)", recover)
+    emit("paywire via Python ctypes", "EIP-712 digest + recover (typed data JSON)", recover)
 else:
     from eth_account import Account
     from eth_account.messages import encode_typed_data

@@ -31,7 +31,7 @@ def main(results_path, readme_path, versions):
         f"from `x402-core/tests/vectors/official-payments.json` (v2, `exact`, EIP-3009 on Base Sepolia; "
         f"its `POST /verify` body is {body_bytes} bytes of compact JSON), the one the criterion benches use. "
         "Each figure is µs per call over 30 samples of about 20 ms each (min and median). "
-        "The x402 rows use the release `libx402` (Go links `libx402.a`, Python loads `libx402.so`).",
+        "The x402 rows use the release `libpaywire` (Go links `libpaywire.a`, Python loads `libpaywire.so`).",
         "",
         "| implementation | operation | min µs | median µs | median ÷ x402 (ctypes), same operation |",
         "|---|---|---:|---:|---:|",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The FFI benchmark (not a test): one payment verified through Go (cgo) and
-# through Python (ctypes) over the release libx402, beside eth-account (with
+# through Python (ctypes) over the release libpaywire, beside eth-account (with
 # and without coincurve) recovering the same EIP-712 signature, and the
 # official x402 Python package's facilitator verify over a faked chain.
 # Writes the table into benches/README.md, section "FFI: Go and Python".
@@ -12,15 +12,13 @@ bench=$(pwd)
 root=$(cd ../.. && pwd)
 
 ETH_ACCOUNT=0.14.0
-X402_OFFICIAL=2.25.0
+OFFICIAL_X402_PYPI=2.25.0
 COINCURVE=21.0.0
 
-cargo build -p x402-ffi --release --locked --manifest-path "$root/Cargo.toml"
+cargo build -p paywire-ffi --release --locked --manifest-path "$root/Cargo.toml"
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 lib="$target_dir/release"
-mkdir -p "$target_dir/x402-ffi-bench/lib-static"
-ln -sf "$lib/libx402.a" "$target_dir/x402-ffi-bench/lib-static/libx402.a"
 
 venv() { # dir, packages...
   local dir=$1; shift
@@ -30,22 +28,22 @@ venv() { # dir, packages...
     echo "$*" >"$dir/.installed"
   fi
 }
-# Two environments: the official package's import name is `x402`, as is ours.
+# Two environments, one per package under test (ours imports as `paywire`, the
+# official one as `x402`), so that neither's dependencies affect the other.
 venv .venv "eth-account==$ETH_ACCOUNT" "coincurve==$COINCURVE"
-venv .venv-official "x402[evm]==$X402_OFFICIAL" "eth-account==$ETH_ACCOUNT" "coincurve==$COINCURVE"
+venv .venv-official "x402[evm]==$OFFICIAL_X402_PYPI" "eth-account==$ETH_ACCOUNT" "coincurve==$COINCURVE"
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 native=eth_keys.backends.NativeECCBackend
 coincurve=eth_keys.backends.CoinCurveECCBackend
 
-(cd go && CGO_LDFLAGS="-L$target_dir/x402-ffi-bench/lib-static" GOPROXY=off GOFLAGS=-mod=mod \
-  go run . "$root") >>"$results"
-X402_LIB="$lib/libx402.so" .venv/bin/python bench_python.py x402 >>"$results"
+(cd go && GOPROXY=off GOFLAGS=-mod=mod go run . "$root") >>"$results"
+PAYWIRE_LIB="$lib/libpaywire.so" .venv/bin/python bench_python.py paywire >>"$results"
 ECC_BACKEND_CLASS=$native .venv/bin/python bench_python.py eth-account >>"$results"
 ECC_BACKEND_CLASS=$coincurve .venv/bin/python bench_python.py eth-account >>"$results"
-ECC_BACKEND_CLASS=$native .venv-official/bin/python bench_official.py "$X402_OFFICIAL" >>"$results"
-ECC_BACKEND_CLASS=$coincurve .venv-official/bin/python bench_official.py "$X402_OFFICIAL" >>"$results"
+ECC_BACKEND_CLASS=$native .venv-official/bin/python bench_official.py "$OFFICIAL_X402_PYPI" >>"$results"
+ECC_BACKEND_CLASS=$coincurve .venv-official/bin/python bench_official.py "$OFFICIAL_X402_PYPI" >>"$results"
 
 python3 render.py "$results" "$root/benches/README.md" \
-  "Python $(python3 -c 'import platform; print(platform.python_version())'), $(go version | cut -d' ' -f3), eth-account $ETH_ACCOUNT, coincurve $COINCURVE, x402 (PyPI) $X402_OFFICIAL"
+  "Python $(python3 -c 'import platform; print(platform.python_version())'), $(go version | cut -d' ' -f3), eth-account $ETH_ACCOUNT, coincurve $COINCURVE, x402 (PyPI) $OFFICIAL_X402_PYPI"

@@ -1,8 +1,8 @@
-package x402
+package paywire
 
 /*
 #include <stdlib.h>
-#include "x402.h"
+#include "paywire.h"
 */
 import "C"
 
@@ -85,8 +85,8 @@ func marshal(v interface{}) ([]byte, error) {
 }
 
 // jsonCall calls a JSON-in, JSON-out function of the C API with input.
-func jsonCall(f func(in *C.uint8_t, inLen C.size_t, out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result, input []byte, guess int) ([]byte, error) {
-	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
+func jsonCall(f func(in *C.uint8_t, inLen C.size_t, out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result, input []byte, guess int) ([]byte, error) {
+	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
 		return f(ptr(input), C.size_t(len(input)), out, cap, n, e, ec)
 	}, guess)
 }
@@ -122,15 +122,15 @@ func (v *BatchVerifier) VerifyBatchSettlement(req HTTPRequest, requirements []by
 	if err != nil {
 		return BatchSettlementResult{}, err
 	}
-	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_verify_batch_settlement(i, il, o, c, n, e, ec)
+	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_verify_batch_settlement(i, il, o, c, n, e, ec)
 	}, in, 1024)
 	var res BatchSettlementResult
 	if err != nil {
 		return res, err
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
-		return res, fmt.Errorf("x402: reading the batch-settlement verdict: %w", err)
+		return res, fmt.Errorf("paywire: reading the batch-settlement verdict: %w", err)
 	}
 	res.JSON = out
 	return res, nil
@@ -212,8 +212,8 @@ func SignRequest(req HTTPRequest, privateKey [32]byte, params SignParams) (Signe
 	base64.RawURLEncoding.Encode(in[len(prefix):], privateKey[:])
 	in = append(in, `",`...)
 	in = append(in, rest[1:]...)
-	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_sign_request(i, il, o, c, n, e, ec)
+	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_sign_request(i, il, o, c, n, e, ec)
 	}, in, 512+len(params.SignatureAgent))
 	for i := range in {
 		in[i] = 0
@@ -226,7 +226,7 @@ func SignRequest(req HTTPRequest, privateKey [32]byte, params SignParams) (Signe
 		return s, err
 	}
 	if err := json.Unmarshal(out, &s); err != nil {
-		return s, fmt.Errorf("x402: reading the signed headers: %w", err)
+		return s, fmt.Errorf("paywire: reading the signed headers: %w", err)
 	}
 	s.JSON = out
 	return s, nil

@@ -1,8 +1,8 @@
-package x402
+package paywire
 
 /*
 #include <stdlib.h>
-#include "x402.h"
+#include "paywire.h"
 */
 import "C"
 
@@ -44,13 +44,13 @@ func (o *ChainOptions) json() ([]byte, error) {
 // to its node and hands the answer back (Feed), until Next reports done with
 // the outcome. Run does that loop over a transport. Close releases it.
 type Chain struct {
-	p *C.x402_chain
+	p *C.paywire_chain
 }
 
-func newChain(f func(out **C.x402_chain, e *C.char, ec C.size_t) C.x402_result) (*Chain, error) {
-	var p *C.x402_chain
+func newChain(f func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result) (*Chain, error) {
+	var p *C.paywire_chain
 	var errBuf [512]C.char
-	if r := f(&p, &errBuf[0], C.size_t(len(errBuf))); r != C.X402_RESULT_OK {
+	if r := f(&p, &errBuf[0], C.size_t(len(errBuf))); r != C.PAYWIRE_RESULT_OK {
 		msg := C.GoString(&errBuf[0])
 		if msg == "" {
 			msg = Result(r).String()
@@ -75,8 +75,8 @@ func NewChainVerify(request []byte, now time.Time, v *Verifier, options *ChainOp
 	if err != nil {
 		return nil, err
 	}
-	return newChain(func(out **C.x402_chain, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_chain_verify_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
+	return newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_chain_verify_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
 			optPtr(cfg), C.size_t(len(cfg)), optPtr(opts), C.size_t(len(opts)), out, e, ec)
 	})
 }
@@ -90,8 +90,8 @@ func NewChainSettle(request []byte, now time.Time, privateKey [32]byte, options 
 	if err != nil {
 		return nil, err
 	}
-	c, err := newChain(func(out **C.x402_chain, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_chain_settle_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
+	c, err := newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_chain_settle_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
 			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), optPtr(opts), C.size_t(len(opts)), out, e, ec)
 	})
 	for i := range privateKey {
@@ -108,8 +108,8 @@ func (c *Chain) Next() (body []byte, delay time.Duration, done bool, err error) 
 	}
 	var ms C.uint32_t
 	var d C.uint8_t
-	body, err = outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
-		return C.x402_chain_next(c.p, out, cap, n, &ms, &d)
+	body, err = outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+		return C.paywire_chain_next(c.p, out, cap, n, &ms, &d)
 	}, 4096)
 	runtime.KeepAlive(c)
 	return body, time.Duration(ms) * time.Millisecond, d != 0, err
@@ -123,9 +123,9 @@ func (c *Chain) Feed(response []byte) error {
 		return &Error{Code: ResultNullParameter, Message: "closed chain"}
 	}
 	var errBuf [512]C.char
-	r := C.x402_chain_feed(c.p, ptr(response), C.size_t(len(response)), &errBuf[0], C.size_t(len(errBuf)))
+	r := C.paywire_chain_feed(c.p, ptr(response), C.size_t(len(response)), &errBuf[0], C.size_t(len(errBuf)))
 	runtime.KeepAlive(c)
-	if r != C.X402_RESULT_OK {
+	if r != C.PAYWIRE_RESULT_OK {
 		return &Error{Code: Result(r), Message: C.GoString(&errBuf[0])}
 	}
 	return nil
@@ -134,7 +134,7 @@ func (c *Chain) Feed(response []byte) error {
 // Close releases the machine (and zeroes the key it holds). Safe to call twice.
 func (c *Chain) Close() {
 	if c != nil && c.p != nil {
-		C.x402_chain_free(c.p)
+		C.paywire_chain_free(c.p)
 		c.p = nil
 	}
 }
@@ -177,7 +177,7 @@ func HTTPTransport(client *http.Client, url string) func([]byte) ([]byte, error)
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("x402: RPC node answered HTTP %d", resp.StatusCode)
+			return nil, fmt.Errorf("paywire: RPC node answered HTTP %d", resp.StatusCode)
 		}
 		return b, nil
 	}

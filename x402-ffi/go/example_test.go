@@ -1,4 +1,4 @@
-package x402_test
+package paywire_test
 
 import (
 	"encoding/base64"
@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	x402 "github.com/x402-rs/x402-rs/x402-ffi/go"
+	"paywire/go"
 )
 
 // A client pays a 402 and the server verifies the payment, offline.
@@ -16,24 +16,24 @@ func Example() {
 	now := time.Unix(1750000000, 0)
 
 	// The client: at most 0.05 USDC. (A fixed key and nonce keep the output
-	// stable; use your own key and x402.CreatePayment, which draws the nonce.)
+	// stable; use your own key and paywire.CreatePayment, which draws the nonce.)
 	var key, nonce [32]byte
 	key[31], nonce[31] = 1, 7
-	payment, err := x402.CreatePaymentWithNonce(paymentRequired, key, nonce, now, &x402.Policy{MaxAmount: "50000"})
+	payment, err := paywire.CreatePaymentWithNonce(paymentRequired, key, nonce, now, &paywire.Policy{MaxAmount: "50000"})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(payment.Header, payment.Payer)
 
 	// The server.
-	v, err := x402.VerifyHeader(payment.Value, requirements, now)
+	v, err := paywire.VerifyHeader(payment.Value, requirements, now)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(v.IsValid, v.Payer, len(v.ChainChecks()))
 
 	// Ten minutes later the authorization has expired.
-	v, _ = x402.VerifyHeader(payment.Value, requirements, now.Add(10*time.Minute))
+	v, _ = paywire.VerifyHeader(payment.Value, requirements, now.Add(10*time.Minute))
 	fmt.Println(v.IsValid, v.InvalidReason)
 	// Output:
 	// PAYMENT-SIGNATURE 0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf
@@ -49,7 +49,7 @@ func ExampleVerifyBatchSettlement() {
 
 	// The agent: its commitment to pay goes in PAYMENT-SIGNATURE, and the
 	// request is signed with its Ed25519 key (RFC 9421's test key here).
-	payment, err := x402.EncodeHeader(x402.HeaderPaymentSignature, []byte(
+	payment, err := paywire.EncodeHeader(paywire.HeaderPaymentSignature, []byte(
 		`{"x402Version":2,"resource":{"url":"https://example.com/article"},"accepted":`+requirement+`,"payload":{"amount":"5","asset":"USD"}}`))
 	if err != nil {
 		panic(err)
@@ -57,10 +57,10 @@ func ExampleVerifyBatchSettlement() {
 	seed, _ := base64.RawURLEncoding.DecodeString("n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU")
 	var key [32]byte
 	copy(key[:], seed)
-	req := x402.HTTPRequest{Method: "GET", URL: "https://example.com/article", Headers: [][2]string{
+	req := paywire.HTTPRequest{Method: "GET", URL: "https://example.com/article", Headers: [][2]string{
 		{"Host", "example.com"}, {"PAYMENT-SIGNATURE", payment},
 	}}
-	signed, err := x402.SignRequest(req, key, x402.SignParams{
+	signed, err := paywire.SignRequest(req, key, paywire.SignParams{
 		SignatureAgent: `"https://agent.example"`, Created: created, Expires: created.Add(time.Minute),
 	})
 	if err != nil {
@@ -73,7 +73,7 @@ func ExampleVerifyBatchSettlement() {
 	directories := map[string]json.RawMessage{
 		"https://agent.example": json.RawMessage(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}]}`),
 	}
-	res, err := x402.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(10*time.Second))
+	res, err := paywire.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(10*time.Second))
 	if err != nil {
 		panic(err)
 	}
@@ -82,7 +82,7 @@ func ExampleVerifyBatchSettlement() {
 	fmt.Println(string(receipt))
 
 	// Two minutes later the signature has expired.
-	res, _ = x402.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(2*time.Minute))
+	res, _ = paywire.VerifyBatchSettlement(req, []byte(requirement), directories, created.Add(2*time.Minute))
 	fmt.Println(res.Verdict.IsValid, res.Verdict.InvalidReason)
 	// Output:
 	// poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U

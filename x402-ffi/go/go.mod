@@ -1,3 +1,3 @@
-module github.com/x402-rs/x402-rs/x402-ffi/go
+module paywire/go
 
 go 1.19

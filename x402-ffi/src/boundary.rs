@@ -3,21 +3,21 @@
 //! Every exported function is `boundary(err, || { ... })`: its body runs inside
 //! `catch_unwind`, checks every pointer before doing any work, and returns
 //! `Err(Failure)` for anything but success. A panic (a bug) becomes
-//! `X402_RESULT_PANIC` instead of unwinding into C, Go or Python.
+//! `PAYWIRE_RESULT_PANIC` instead of unwinding into C, Go or Python.
 
 use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::result::x402_result;
+use crate::result::paywire_result;
 
 /// Why a call failed: its code and, when there is more to say, a description.
 pub(crate) struct Failure {
-    pub(crate) code: x402_result,
+    pub(crate) code: paywire_result,
     pub(crate) detail: Option<String>,
 }
 
 impl Failure {
-    pub(crate) fn new(code: x402_result, detail: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: paywire_result, detail: impl Into<String>) -> Failure {
         Failure {
             code,
             detail: Some(detail.into()),
@@ -25,13 +25,13 @@ impl Failure {
     }
 
     /// A document the core refused: the code of its reason, the core's description.
-    pub(crate) fn core(e: &x402_core::Error) -> Failure {
-        Failure::new(x402_result::for_reason(e.reason()), e.to_string())
+    pub(crate) fn core(e: &paywire::Error) -> Failure {
+        Failure::new(paywire_result::for_reason(e.reason()), e.to_string())
     }
 
     /// A setting (config, policy) the core refused: described without a protocol
     /// reason, since a setting is not a peer's document.
-    pub(crate) fn setting(code: x402_result, what: &str, e: &x402_core::Error) -> Failure {
+    pub(crate) fn setting(code: paywire_result, what: &str, e: &paywire::Error) -> Failure {
         let at = match (e.object(), e.field()) {
             ("", "") => String::new(),
             ("", f) | (f, "") => format!(" {f}"),
@@ -41,8 +41,8 @@ impl Failure {
     }
 }
 
-impl From<x402_result> for Failure {
-    fn from(code: x402_result) -> Failure {
+impl From<paywire_result> for Failure {
+    fn from(code: paywire_result) -> Failure {
         Failure { code, detail: None }
     }
 }
@@ -90,11 +90,11 @@ impl ErrBuf {
 ///
 /// # Safety
 /// `err` follows the `err_buf` rules of the header.
-pub(crate) unsafe fn boundary(err: ErrBuf, body: impl FnOnce() -> Outcome) -> x402_result {
+pub(crate) unsafe fn boundary(err: ErrBuf, body: impl FnOnce() -> Outcome) -> paywire_result {
     let (code, detail) = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => return x402_result::Ok,
+        Ok(Ok(())) => return paywire_result::Ok,
         Ok(Err(f)) => (f.code, f.detail),
-        Err(_) => (x402_result::Panic, None),
+        Err(_) => (paywire_result::Panic, None),
     };
     let text = detail.as_deref().unwrap_or(code.message());
     // SAFETY: forwarded from the caller.
@@ -108,10 +108,10 @@ pub(crate) unsafe fn boundary(err: ErrBuf, body: impl FnOnce() -> Outcome) -> x4
 /// `ptr`, when not NULL, is valid for `len` bytes of reads for `'a`.
 pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Failure> {
     if ptr.is_null() {
-        return Err(x402_result::NullParameter.into());
+        return Err(paywire_result::NullParameter.into());
     }
     if isize::try_from(len).is_err() {
-        return Err(x402_result::InvalidArgument.into());
+        return Err(paywire_result::InvalidArgument.into());
     }
     // SAFETY: non-NULL, length in range, validity promised by the caller.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -124,7 +124,7 @@ pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], F
 pub(crate) unsafe fn text<'a>(ptr: *const c_char, len: usize) -> Result<&'a str, Failure> {
     // SAFETY: forwarded.
     let b = unsafe { bytes(ptr.cast::<u8>(), len) }?;
-    std::str::from_utf8(b).map_err(|_| x402_result::InvalidUtf8.into())
+    std::str::from_utf8(b).map_err(|_| paywire_result::InvalidUtf8.into())
 }
 
 /// Borrows an optional input (NULL: absent).
@@ -158,7 +158,7 @@ pub(crate) struct Fixed<const N: usize>(*mut u8);
 impl<const N: usize> Fixed<N> {
     pub(crate) fn new(ptr: *mut u8) -> Result<Self, Failure> {
         if ptr.is_null() {
-            return Err(x402_result::NullParameter.into());
+            return Err(paywire_result::NullParameter.into());
         }
         Ok(Fixed(ptr))
     }
@@ -183,13 +183,13 @@ impl Out {
     /// `out_len` must not be NULL; `out` may be NULL only when `out_cap` is 0.
     pub(crate) fn new(ptr: *mut u8, cap: usize, len: *mut usize) -> Result<Out, Failure> {
         if len.is_null() || (ptr.is_null() && cap != 0) {
-            return Err(x402_result::NullParameter.into());
+            return Err(paywire_result::NullParameter.into());
         }
         Ok(Out { ptr, cap, len })
     }
 
     /// Writes `v` and its length, or only the length needed with
-    /// `X402_RESULT_INSUFFICIENT_SIZE`.
+    /// `PAYWIRE_RESULT_INSUFFICIENT_SIZE`.
     ///
     /// # Safety
     /// `ptr` is valid for `cap` bytes of writes and `len` for one `size_t`.
@@ -197,7 +197,7 @@ impl Out {
         // SAFETY: `len` is non-NULL (checked in `new`) and valid by contract.
         unsafe { *self.len = v.len() };
         if v.len() > self.cap {
-            return Err(x402_result::InsufficientSize.into());
+            return Err(paywire_result::InsufficientSize.into());
         }
         if !v.is_empty() {
             // SAFETY: v.len() <= cap, so `ptr` is non-NULL and has room.
@@ -223,13 +223,13 @@ mod tests {
                 }
             })
         };
-        assert_eq!(code, x402_result::Panic);
+        assert_eq!(code, paywire_result::Panic);
         let text: Vec<u8> = buf
             .iter()
             .take_while(|c| **c != 0)
             .map(|c| *c as u8)
             .collect();
-        assert_eq!(text, &x402_result::Panic.message().as_bytes()[..15]);
+        assert_eq!(text, &paywire_result::Panic.message().as_bytes()[..15]);
     }
 
     #[test]

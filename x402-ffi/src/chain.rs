@@ -1,25 +1,25 @@
 //! Verification with the chain and settlement: the core's host-driven state
-//! machine ([`x402_core::settle::Machine`]) behind an opaque handle.
+//! machine ([`paywire::settle::Machine`]) behind an opaque handle.
 //!
-//! The host makes the JSON-RPC calls: `x402_chain_next` writes the next request
+//! The host makes the JSON-RPC calls: `paywire_chain_next` writes the next request
 //! body (or, once done, the VerifyResponse / SettleResponse), the host POSTs it
-//! to its node and hands the response body to `x402_chain_feed`. This is the one
+//! to its node and hands the response body to `paywire_chain_feed`. This is the one
 //! part of the API that keeps state between calls, so it is the one that
-//! allocates: `x402_chain_free` releases the handle.
+//! allocates: `paywire_chain_free` releases the handle.
 
 use std::ffi::c_char;
 
-use x402_core::evm::PrivateKey;
-use x402_core::json::ToJson;
-use x402_core::settle::{Machine, Options, Step};
+use paywire::evm::PrivateKey;
+use paywire::json::ToJson;
+use paywire::settle::{Machine, Options, Step};
 
 use crate::boundary::{ErrBuf, Failure, Out, array32, boundary, bytes, optional};
 use crate::read_config;
-use crate::result::x402_result;
+use crate::result::paywire_result;
 
 /// A verification with the chain, or a settlement, in progress (opaque).
 #[allow(non_camel_case_types)]
-pub struct x402_chain {
+pub struct paywire_chain {
     machine: Machine,
 }
 
@@ -27,31 +27,31 @@ fn read_options(options_json: Option<&[u8]>) -> Result<Options, Failure> {
     match options_json {
         None => Ok(Options::default()),
         Some(json) => Options::from_json(json)
-            .map_err(|e| Failure::setting(x402_result::InvalidConfig, "chain options", &e)),
+            .map_err(|e| Failure::setting(paywire_result::InvalidConfig, "chain options", &e)),
     }
 }
 
 /// # Safety
 /// `out_chain` is valid for one write.
-unsafe fn hand_out(machine: Machine, out_chain: *mut *mut x402_chain) {
-    let boxed = Box::new(x402_chain { machine });
+unsafe fn hand_out(machine: Machine, out_chain: *mut *mut paywire_chain) {
+    let boxed = Box::new(paywire_chain { machine });
     // SAFETY: non-NULL (checked by the callers) and valid by contract.
     unsafe { *out_chain = Box::into_raw(boxed) };
 }
 
 /// Starts verifying a facilitator `POST /verify` body with the chain at unix
-/// time `now_unix`: the offline checks of `x402_verify`, then the JSON-RPC calls
-/// `x402_chain_next` asks for (chain id, the asset's code, a simulation of the
+/// time `now_unix`: the offline checks of `paywire_verify`, then the JSON-RPC calls
+/// `paywire_chain_next` asks for (chain id, the asset's code, a simulation of the
 /// transfer and, when it fails, the reference facilitator's diagnosis). Writes a
-/// new handle to `*out_chain`; free it with `x402_chain_free`.
+/// new handle to `*out_chain`; free it with `paywire_chain_free`.
 ///
 /// `config_json` may be NULL, or `{"facilitatorAddresses":["0x..."]}` as for
-/// `x402_verify_with_config`. `options_json` may be NULL (defaults), or
+/// `paywire_verify_with_config`. `options_json` may be NULL (defaults), or
 /// `{"checkChainId":true,"gasLimitMarginPercent":20,"baseFeeMultiplier":2,
 /// "priorityFeePerGas":"1000000","maxFeePerGas":"50000000000","nonce":7,
 /// "maxReceiptPolls":60,"receiptPollIntervalMs":1000}` (every member optional;
 /// wei amounts as decimal strings). A bad config or options is
-/// `X402_RESULT_INVALID_CONFIG`. An unreadable or invalid payment is not an
+/// `PAYWIRE_RESULT_INVALID_CONFIG`. An unreadable or invalid payment is not an
 /// error: the handle is then already done with `"isValid":false`.
 ///
 /// # Safety
@@ -59,7 +59,7 @@ unsafe fn hand_out(machine: Machine, out_chain: *mut *mut x402_chain) {
 /// `options_json` (when not NULL) for their lengths; `out_chain` for one write;
 /// `err_buf`, when not NULL, for `err_cap` bytes of writes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn x402_chain_verify_new(
+pub unsafe extern "C" fn paywire_chain_verify_new(
     request_json: *const u8,
     request_len: usize,
     now_unix: u64,
@@ -67,10 +67,10 @@ pub unsafe extern "C" fn x402_chain_verify_new(
     config_len: usize,
     options_json: *const u8,
     options_len: usize,
-    out_chain: *mut *mut x402_chain,
+    out_chain: *mut *mut paywire_chain,
     err_buf: *mut c_char,
     err_cap: usize,
-) -> x402_result {
+) -> paywire_result {
     // SAFETY: the pointer rules are the caller's contract, checked where checkable.
     unsafe {
         boundary(ErrBuf::new(err_buf, err_cap), || {
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn x402_chain_verify_new(
             let config = optional(config_json, config_len)?;
             let options = optional(options_json, options_len)?;
             if out_chain.is_null() {
-                return Err(x402_result::NullParameter.into());
+                return Err(paywire_result::NullParameter.into());
             }
             let config = read_config(config)?;
             let options = read_options(options)?;
@@ -91,28 +91,28 @@ pub unsafe extern "C" fn x402_chain_verify_new(
 
 /// Starts settling a facilitator `POST /settle` body at unix time `now_unix`,
 /// paying gas from the account of the 32-byte big-endian secp256k1
-/// `private_key`: the offline checks, then the calls `x402_chain_next` asks for
+/// `private_key`: the offline checks, then the calls `paywire_chain_next` asks for
 /// (chain id, asset code, gas estimation, which simulates the transfer, the
 /// account nonce, fees, `eth_sendRawTransaction` of an EIP-1559 transaction
 /// signed with the key, and the receipt until mined). For `upto`,
 /// `paymentRequirements.amount` is the amount to charge. `options_json` as for
-/// `x402_chain_verify_new`. Writes a new handle to `*out_chain`; free it with
-/// `x402_chain_free`.
+/// `paywire_chain_verify_new`. Writes a new handle to `*out_chain`; free it with
+/// `paywire_chain_free`.
 ///
 /// # Safety
-/// As `x402_chain_verify_new`; `private_key` is valid for 32 bytes of reads.
+/// As `paywire_chain_verify_new`; `private_key` is valid for 32 bytes of reads.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn x402_chain_settle_new(
+pub unsafe extern "C" fn paywire_chain_settle_new(
     request_json: *const u8,
     request_len: usize,
     now_unix: u64,
     private_key: *const u8,
     options_json: *const u8,
     options_len: usize,
-    out_chain: *mut *mut x402_chain,
+    out_chain: *mut *mut paywire_chain,
     err_buf: *mut c_char,
     err_cap: usize,
-) -> x402_result {
+) -> paywire_result {
     // SAFETY: as above.
     unsafe {
         boundary(ErrBuf::new(err_buf, err_cap), || {
@@ -120,11 +120,11 @@ pub unsafe extern "C" fn x402_chain_settle_new(
             let mut key_bytes = array32(private_key)?;
             let options = optional(options_json, options_len)?;
             if out_chain.is_null() {
-                return Err(x402_result::NullParameter.into());
+                return Err(paywire_result::NullParameter.into());
             }
             let key = PrivateKey::from_bytes(&key_bytes);
             key_bytes.fill(0);
-            let key = key.map_err(|e| Failure::new(x402_result::InvalidPrivateKey, e.message()))?;
+            let key = key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
             let options = read_options(options)?;
             let m = Machine::settle_json(request, now_unix, &key, &options);
             hand_out(m, out_chain);
@@ -146,19 +146,19 @@ pub unsafe extern "C" fn x402_chain_settle_new(
 /// `chain` is a live handle; `out` is valid for `out_cap` bytes of writes (or
 /// NULL when `out_cap` is 0); `out_len`, `delay_ms` and `done` for one write each.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn x402_chain_next(
-    chain: *const x402_chain,
+pub unsafe extern "C" fn paywire_chain_next(
+    chain: *const paywire_chain,
     out: *mut u8,
     out_cap: usize,
     out_len: *mut usize,
     delay_ms: *mut u32,
     done: *mut u8,
-) -> x402_result {
+) -> paywire_result {
     // SAFETY: as above.
     unsafe {
         boundary(ErrBuf::NONE, || {
             if chain.is_null() || delay_ms.is_null() || done.is_null() {
-                return Err(x402_result::NullParameter.into());
+                return Err(paywire_result::NullParameter.into());
             }
             let out = Out::new(out, out_cap, out_len)?;
             let (body, wait, finished) = match (*chain).machine.step() {
@@ -173,9 +173,9 @@ pub unsafe extern "C" fn x402_chain_next(
     }
 }
 
-/// Hands the response body of the request `x402_chain_next` wrote to the
+/// Hands the response body of the request `paywire_chain_next` wrote to the
 /// machine. A body that is not a JSON-RPC response to that request (malformed,
-/// another id) is `X402_RESULT_INVALID_RESPONSE` and leaves the machine as it
+/// another id) is `PAYWIRE_RESULT_INVALID_RESPONSE` and leaves the machine as it
 /// was: send the same request again. Node errors (a reverted simulation, a
 /// rejected transaction) are answers, not failures: they lead to the outcome.
 ///
@@ -184,18 +184,18 @@ pub unsafe extern "C" fn x402_chain_next(
 /// `response_len` bytes of reads; `err_buf`, when not NULL, for `err_cap` bytes
 /// of writes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn x402_chain_feed(
-    chain: *mut x402_chain,
+pub unsafe extern "C" fn paywire_chain_feed(
+    chain: *mut paywire_chain,
     response: *const u8,
     response_len: usize,
     err_buf: *mut c_char,
     err_cap: usize,
-) -> x402_result {
+) -> paywire_result {
     // SAFETY: as above.
     unsafe {
         boundary(ErrBuf::new(err_buf, err_cap), || {
             if chain.is_null() {
-                return Err(x402_result::NullParameter.into());
+                return Err(paywire_result::NullParameter.into());
             }
             let response = bytes(response, response_len)?;
             (*chain)
@@ -206,13 +206,13 @@ pub unsafe extern "C" fn x402_chain_feed(
     }
 }
 
-/// Releases a handle from `x402_chain_verify_new` or `x402_chain_settle_new`
+/// Releases a handle from `paywire_chain_verify_new` or `paywire_chain_settle_new`
 /// (the facilitator key it holds is zeroed). NULL is accepted and ignored.
 ///
 /// # Safety
 /// `chain` is NULL or a handle not yet freed, not used afterwards.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn x402_chain_free(chain: *mut x402_chain) {
+pub unsafe extern "C" fn paywire_chain_free(chain: *mut paywire_chain) {
     if chain.is_null() {
         return;
     }
@@ -230,9 +230,9 @@ mod tests {
     #[test]
     fn an_unreadable_body_is_done_at_once_and_the_handle_frees() {
         let body = b"{}";
-        let mut chain: *mut x402_chain = std::ptr::null_mut();
+        let mut chain: *mut paywire_chain = std::ptr::null_mut();
         let r = unsafe {
-            x402_chain_verify_new(
+            paywire_chain_verify_new(
                 body.as_ptr(),
                 body.len(),
                 1_750_000_000,
@@ -245,11 +245,11 @@ mod tests {
                 0,
             )
         };
-        assert_eq!(r, x402_result::Ok);
+        assert_eq!(r, paywire_result::Ok);
         let mut out = [0u8; 512];
         let (mut len, mut delay, mut done) = (0usize, 7u32, 0u8);
         let r = unsafe {
-            x402_chain_next(
+            paywire_chain_next(
                 chain,
                 out.as_mut_ptr(),
                 out.len(),
@@ -258,7 +258,7 @@ mod tests {
                 &mut done,
             )
         };
-        assert_eq!(r, x402_result::Ok);
+        assert_eq!(r, paywire_result::Ok);
         assert_eq!(done, 1);
         assert_eq!(delay, 0);
         assert!(
@@ -268,19 +268,19 @@ mod tests {
         );
         let feed = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\"}";
         let r =
-            unsafe { x402_chain_feed(chain, feed.as_ptr(), feed.len(), std::ptr::null_mut(), 0) };
-        assert_eq!(r, x402_result::InvalidResponse);
-        unsafe { x402_chain_free(chain) };
-        unsafe { x402_chain_free(std::ptr::null_mut()) };
+            unsafe { paywire_chain_feed(chain, feed.as_ptr(), feed.len(), std::ptr::null_mut(), 0) };
+        assert_eq!(r, paywire_result::InvalidResponse);
+        unsafe { paywire_chain_free(chain) };
+        unsafe { paywire_chain_free(std::ptr::null_mut()) };
     }
 
     #[test]
     fn bad_options_are_a_config_error() {
         let body = b"{}";
         let opts = br#"{"nonce":"seven"}"#;
-        let mut chain: *mut x402_chain = std::ptr::null_mut();
+        let mut chain: *mut paywire_chain = std::ptr::null_mut();
         let r = unsafe {
-            x402_chain_verify_new(
+            paywire_chain_verify_new(
                 body.as_ptr(),
                 body.len(),
                 0,
@@ -293,7 +293,7 @@ mod tests {
                 0,
             )
         };
-        assert_eq!(r, x402_result::InvalidConfig);
+        assert_eq!(r, paywire_result::InvalidConfig);
         assert!(chain.is_null());
     }
 }

@@ -1,18 +1,18 @@
 //! The result codes.
 
-use x402_core::Reason;
+use paywire::Reason;
 
-/// What a call did. `X402_RESULT_OK` (0) is success; every other value is an
+/// What a call did. `PAYWIRE_RESULT_OK` (0) is success; every other value is an
 /// error. Numbers are part of the ABI: they are never changed nor reused.
 ///
 /// Codes 1-99 report misuse of the API; codes 100 and up report an input
 /// document that could not be read, named after the protocol's reason string.
-/// An invalid *payment* is never an error code: `x402_verify` succeeds and its
+/// An invalid *payment* is never an error code: `paywire_verify` succeeds and its
 /// output says `"isValid":false`.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
-pub enum x402_result {
+pub enum paywire_result {
     /// Success.
     Ok = 0,
     /// A required pointer argument was NULL.
@@ -49,28 +49,28 @@ pub enum x402_result {
 }
 
 /// Every code, for the message function and the tests.
-pub(crate) const ALL_RESULTS: [x402_result; 15] = [
-    x402_result::Ok,
-    x402_result::NullParameter,
-    x402_result::InsufficientSize,
-    x402_result::Panic,
-    x402_result::InvalidArgument,
-    x402_result::InvalidUtf8,
-    x402_result::InvalidConfig,
-    x402_result::InvalidPolicy,
-    x402_result::InvalidPrivateKey,
-    x402_result::InvalidSignature,
-    x402_result::InvalidPayload,
-    x402_result::InvalidPaymentRequirements,
-    x402_result::InvalidResponse,
-    x402_result::InvalidX402Version,
-    x402_result::InvalidNetwork,
+pub(crate) const ALL_RESULTS: [paywire_result; 15] = [
+    paywire_result::Ok,
+    paywire_result::NullParameter,
+    paywire_result::InsufficientSize,
+    paywire_result::Panic,
+    paywire_result::InvalidArgument,
+    paywire_result::InvalidUtf8,
+    paywire_result::InvalidConfig,
+    paywire_result::InvalidPolicy,
+    paywire_result::InvalidPrivateKey,
+    paywire_result::InvalidSignature,
+    paywire_result::InvalidPayload,
+    paywire_result::InvalidPaymentRequirements,
+    paywire_result::InvalidResponse,
+    paywire_result::InvalidX402Version,
+    paywire_result::InvalidNetwork,
 ];
 
-impl x402_result {
+impl paywire_result {
     /// The code for a raw number, if it is one.
     #[must_use]
-    pub fn from_u32(code: u32) -> Option<x402_result> {
+    pub fn from_u32(code: u32) -> Option<paywire_result> {
         ALL_RESULTS.into_iter().find(|r| *r as u32 == code)
     }
 
@@ -78,50 +78,50 @@ impl x402_result {
     #[must_use]
     pub const fn message(self) -> &'static str {
         match self {
-            x402_result::Ok => "success",
-            x402_result::NullParameter => "a required pointer argument was NULL",
-            x402_result::InsufficientSize => {
+            paywire_result::Ok => "success",
+            paywire_result::NullParameter => "a required pointer argument was NULL",
+            paywire_result::InsufficientSize => {
                 "the output buffer is too small; *out_len holds the size needed"
             }
-            x402_result::Panic => {
+            paywire_result::Panic => {
                 "internal error: a Rust panic was caught at the FFI boundary (please report it)"
             }
-            x402_result::InvalidArgument => {
+            paywire_result::InvalidArgument => {
                 "an argument is out of range (unknown header kind, name or result code, or a length above PTRDIFF_MAX)"
             }
-            x402_result::InvalidUtf8 => "a text argument is not valid UTF-8",
-            x402_result::InvalidConfig => "the verifier configuration JSON is invalid",
-            x402_result::InvalidPolicy => "the payment policy JSON is invalid",
-            x402_result::InvalidPrivateKey => {
+            paywire_result::InvalidUtf8 => "a text argument is not valid UTF-8",
+            paywire_result::InvalidConfig => "the verifier configuration JSON is invalid",
+            paywire_result::InvalidPolicy => "the payment policy JSON is invalid",
+            paywire_result::InvalidPrivateKey => {
                 "the private key is zero or not below the secp256k1 group order"
             }
-            x402_result::InvalidSignature => {
+            paywire_result::InvalidSignature => {
                 "the signature is malformed, not 65 bytes, high-s, or recovers no key"
             }
-            x402_result::InvalidPayload => "invalid_payload: the document could not be read",
-            x402_result::InvalidPaymentRequirements => {
+            paywire_result::InvalidPayload => "invalid_payload: the document could not be read",
+            paywire_result::InvalidPaymentRequirements => {
                 "invalid_payment_requirements: the requirements could not be read, or none is payable under the policy"
             }
-            x402_result::InvalidResponse => {
+            paywire_result::InvalidResponse => {
                 "invalid_response: the settlement response could not be read"
             }
-            x402_result::InvalidX402Version => {
+            paywire_result::InvalidX402Version => {
                 "invalid_x402_version: x402Version is missing, unsupported or disagrees with the header"
             }
-            x402_result::InvalidNetwork => {
+            paywire_result::InvalidNetwork => {
                 "invalid_network: not a canonical CAIP-2 identifier or v1 network name"
             }
         }
     }
 
     /// The code for a document the core could not read.
-    pub(crate) fn for_reason(reason: Reason) -> x402_result {
+    pub(crate) fn for_reason(reason: Reason) -> paywire_result {
         match reason {
-            Reason::InvalidPaymentRequirements => x402_result::InvalidPaymentRequirements,
-            Reason::InvalidResponse => x402_result::InvalidResponse,
-            Reason::InvalidX402Version => x402_result::InvalidX402Version,
-            Reason::InvalidNetwork => x402_result::InvalidNetwork,
-            _ => x402_result::InvalidPayload,
+            Reason::InvalidPaymentRequirements => paywire_result::InvalidPaymentRequirements,
+            Reason::InvalidResponse => paywire_result::InvalidResponse,
+            Reason::InvalidX402Version => paywire_result::InvalidX402Version,
+            Reason::InvalidNetwork => paywire_result::InvalidNetwork,
+            _ => paywire_result::InvalidPayload,
         }
     }
 }

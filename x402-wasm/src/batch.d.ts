@@ -1,5 +1,5 @@
 
-// batch-settlement on cloudflare:402 (the `x402-wasm/full` flavour).
+// batch-settlement on cloudflare:402 (the `paywire/full` flavour).
 
 /** An HTTP request as `verifyBatchSettlement` and `signRequest` read it. */
 export interface HttpRequestParts {

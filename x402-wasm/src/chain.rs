@@ -1,12 +1,12 @@
 //! Verification with the chain and settlement (feature `chain`): the core's
-//! host-driven state machine ([`x402_core::settle::Machine`]) as a JavaScript
+//! host-driven state machine ([`paywire::settle::Machine`]) as a JavaScript
 //! class. The machine says which JSON-RPC request to send; JavaScript sends it
 //! with `fetch` and feeds the answer back, until the machine is done with a
 //! VerifyResponse or a SettleResponse.
 
 use wasm_bindgen::prelude::*;
-use x402_core::json::{JsonStr, ObjectWriter, ToJson, write_escaped};
-use x402_core::settle::{Machine, Options, Step};
+use paywire::json::{JsonStr, ObjectWriter, ToJson, write_escaped};
+use paywire::settle::{Machine, Options, Step};
 
 use crate::{
     Failure, js, json_arg, now_or_clock, optional_json_arg, parse_out, read_config,

@@ -1,5 +1,5 @@
-//! JavaScript bindings of [`x402_core`], built with wasm-bindgen into the
-//! `x402-wasm` npm package (Cloudflare Workers, browsers, Node).
+//! JavaScript bindings of [`paywire`], built with wasm-bindgen into the
+//! `paywire` npm package (Cloudflare Workers, browsers, Node).
 //!
 //! Every function converts and forwards: JavaScript values are turned into JSON
 //! text (`JSON.stringify`, or the string as given), read by the core's strict
@@ -17,13 +17,13 @@
 //! them panics, as with any wasm-bindgen import.
 
 use wasm_bindgen::prelude::*;
-use x402_core::client::{self, Method, OwnedPolicy};
-use x402_core::evm::typed_data::typed_data_hash_json;
-use x402_core::evm::{B256, PrivateKey, Signature};
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::{JsonStr, JsonValue, Limits, ObjectWriter, ToJson};
-use x402_core::verify::{self, OwnedConfig};
-use x402_core::{Error, Reason};
+use paywire::client::{self, Method, OwnedPolicy};
+use paywire::evm::typed_data::typed_data_hash_json;
+use paywire::evm::{B256, PrivateKey, Signature};
+use paywire::header::{self, HeaderKind};
+use paywire::json::{JsonStr, JsonValue, Limits, ObjectWriter, ToJson};
+use paywire::verify::{self, OwnedConfig};
+use paywire::{Error, Reason};
 
 /// The `code` of errors about arguments that are not protocol documents.
 pub const INVALID_ARGUMENT: &str = "invalid_argument";
@@ -104,25 +104,25 @@ pub fn verify_header_text(
 
 /// Verifies a request paying with `batch-settlement` on `cloudflare:402`
 /// (HTTP Message Signatures; feature `batch`); the input and output JSON are those of
-/// [`x402_core::batch::verify_batch_settlement_json`].
+/// [`paywire::batch::verify_batch_settlement_json`].
 ///
 /// # Errors
 /// Only for a malformed input object: a bad payment is an invalid verdict.
 #[cfg(feature = "batch")]
 pub fn verify_batch_settlement_text(input: &str) -> Result<String, Failure> {
-    Ok(x402_core::batch::verify_batch_settlement_json(
+    Ok(paywire::batch::verify_batch_settlement_json(
         input.as_bytes(),
     )?)
 }
 
 /// Signs a request for `batch-settlement` with an Ed25519 key; the input and
-/// output JSON are those of [`x402_core::batch::sign_request_json`].
+/// output JSON are those of [`paywire::batch::sign_request_json`].
 ///
 /// # Errors
 /// What the core refuses, named.
 #[cfg(feature = "batch")]
 pub fn sign_request_text(input: &str) -> Result<String, Failure> {
-    Ok(x402_core::batch::sign_request_json(input.as_bytes())?)
+    Ok(paywire::batch::sign_request_json(input.as_bytes())?)
 }
 
 fn read_config(settings: Option<&str>) -> Result<OwnedConfig, Failure> {
@@ -190,7 +190,7 @@ pub fn read_options(json: Option<&str>) -> Result<ClientOptions, Failure> {
         return Ok(ClientOptions::default());
     };
     let limits = Limits::DEFAULT;
-    let value = x402_core::json::parse(json.as_bytes(), &limits)
+    let value = paywire::json::parse(json.as_bytes(), &limits)
         .map_err(|k| Failure::argument("options", format_args!("is not JSON: {k}")))?;
     let obj = value
         .as_object()
@@ -275,7 +275,7 @@ pub fn create_payment_text(
                     .map_err(|_| Failure::argument("payment", "encoding failed"));
             }
             Err(e)
-                if e.kind() == x402_core::ErrorKind::BufferTooSmall
+                if e.kind() == paywire::ErrorKind::BufferTooSmall
                     && cap < 4 * header::DEFAULT_MAX_DECODED =>
             {
                 cap *= 2;

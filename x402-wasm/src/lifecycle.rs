@@ -1,11 +1,11 @@
-//! One paid request's lifecycle ([`x402_core::lifecycle`]) as a JavaScript
+//! One paid request's lifecycle ([`paywire::lifecycle`]) as a JavaScript
 //! class: the core decides (which requirement the payment pays, verification,
 //! the replay record, when to settle, what to answer); JavaScript does the I/O
 //! (its store, the handler, `fetch` to the facilitator) and feeds the results
 //! back. Steps and results cross as JSON, read by the core's strict parser.
 
 use wasm_bindgen::prelude::*;
-use x402_core::lifecycle::{Lifecycle, Route, record_info};
+use paywire::lifecycle::{Lifecycle, Route, record_info};
 
 use crate::{Failure, js, json_arg, now_or_clock, optional_json_arg, parse_out};
 
@@ -35,7 +35,7 @@ pub fn lifecycle_start(
 /// # Errors
 /// `invalid_payload` if it is not a record the lifecycle wrote.
 pub fn record_info_text(record: &str) -> Result<String, Failure> {
-    use x402_core::json::ToJson;
+    use paywire::json::ToJson;
     Ok(record_info(record)?.to_json_string())
 }
 
@@ -124,7 +124,7 @@ fn read_start_options(json: Option<&str>) -> Result<StartOptions, Failure> {
     let Some(json) = json else {
         return Ok((None, None, None));
     };
-    let v = x402_core::json::parse(json.as_bytes(), &x402_core::json::Limits::DEFAULT)
+    let v = paywire::json::parse(json.as_bytes(), &paywire::json::Limits::DEFAULT)
         .map_err(|k| Failure::argument("options", format_args!("is not JSON: {k}")))?;
     let o = v
         .as_object()

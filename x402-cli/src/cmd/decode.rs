@@ -1,19 +1,19 @@
-//! `x402 decode`: pretty-prints any x402 header and lists what is wrong with it.
+//! `paywire decode`: pretty-prints any x402 header and lists what is wrong with it.
 
-use x402_core::client::{self, Policy};
-use x402_core::header::{self, Decoded, HeaderKind};
-use x402_core::json::ToJson;
-use x402_core::types::facilitator::{PaymentPayload, PaymentRequired, PaymentRequirements};
-use x402_core::types::{List, v1, v2};
-use x402_core::verify::{self, Config};
-use x402_core::{Error, ErrorKind, Reason};
+use paywire::client::{self, Policy};
+use paywire::header::{self, Decoded, HeaderKind};
+use paywire::json::ToJson;
+use paywire::types::facilitator::{PaymentPayload, PaymentRequired, PaymentRequirements};
+use paywire::types::{List, v1, v2};
+use paywire::verify::{self, Config};
+use paywire::{Error, ErrorKind, Reason};
 
 use crate::args::{self, flag, value};
 use crate::fail::{EXIT_INVALID, Failure, field_of};
 use crate::out::{J, indent, pretty};
 
 const HELP: &str = "\
-usage: x402 decode [--json] [--now UNIX_SECONDS] <HEADER | ->
+usage: paywire decode [--json] [--now UNIX_SECONDS] <HEADER | ->
 
 Decodes an x402 header value (PAYMENT-REQUIRED, PAYMENT-SIGNATURE, PAYMENT-RESPONSE,
 X-PAYMENT, X-PAYMENT-RESPONSE; the kind is detected from the content, or taken from a
@@ -173,7 +173,7 @@ fn check(doc: &Decoded<'_>, now: u64, problems: &mut Vec<Problem>, notes: &mut V
             }
         }
         Decoded::PaymentPayload(PaymentPayload::V1(_)) => notes.push(
-            "a v1 payment carries no requirements: check it with `x402 verify --requirements FILE`"
+            "a v1 payment carries no requirements: check it with `paywire verify --requirements FILE`"
                 .into(),
         ),
         Decoded::PaymentRequired(pr) => {
@@ -214,7 +214,7 @@ fn payable_notes(pr: &PaymentRequired<'_>, notes: &mut Vec<String>) {
         notes.push(
             match client::select_requirement(single, &Policy::default()) {
                 Ok(s) => format!(
-                    "accepts[{i}]: payable with `x402 pay` ({} on {}, {} atomic units)",
+                    "accepts[{i}]: payable with `paywire pay` ({} on {}, {} atomic units)",
                     s.requirements.scheme(),
                     s.requirements.network(),
                     s.requirements.amount()

@@ -1,4 +1,4 @@
-//! `x402 demo`: the end-to-end demo, in one process, on 127.0.0.1.
+//! `paywire demo`: the end-to-end demo, in one process, on 127.0.0.1.
 //!
 //! A paywalled resource, a fresh test wallet, and an agent that fetches the
 //! resource, gets 402, pays, retries and gets the content; the payment settles
@@ -8,11 +8,11 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use x402_core::Amount;
-use x402_core::Network;
-use x402_core::Reason;
-use x402_core::batch::{self, directory, ed25519::SigningKey};
-use x402_core::evm::Address;
+use paywire::Amount;
+use paywire::Network;
+use paywire::Reason;
+use paywire::batch::{self, directory, ed25519::SigningKey};
+use paywire::evm::Address;
 
 use crate::agent::{self, Step};
 use crate::args::{self, flag, value};
@@ -23,7 +23,7 @@ use crate::out::{J, hex, indent, pretty, usdc};
 use crate::paywall::{DeferredOffer, Event, Offer, Paywall, Settlement};
 
 const HELP: &str = "\
-usage: x402 demo [--json] [--port N]
+usage: paywire demo [--json] [--port N]
 
 Runs x402 end to end in this process, on 127.0.0.1: a paywalled resource, a fresh
 test wallet, and an agent that fetches the resource, gets 402, chooses a requirement,
@@ -297,7 +297,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     };
     if !json {
         crate::say(
-            "x402 demo: an agent pays for an HTTP resource with x402, end to end, in this process on 127.0.0.1;\n\
+            "paywire demo: an agent pays for an HTTP resource with x402, end to end, in this process on 127.0.0.1;\n\
              then a deferred agent pays for another by signing its request (batch-settlement).\n\
              Settlement is SIMULATED: a local ledger of test-USDC balances stands in for the chain;\n\
              no chain is contacted and no money moves.\n\n",
@@ -382,7 +382,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let requirement = paywall.requirement_json().to_vec();
     let server = Arc::clone(&paywall);
     std::thread::Builder::new()
-        .name("x402-demo-server".into())
+        .name("paywire-demo-server".into())
         .spawn(move || crate::http::serve(listener, Arc::new(move |req| server.handle(req))))
         .map_err(|e| Failure::io("starting the server thread", e))?;
     let deferred_url = paywall.deferred_url().unwrap_or_default();
@@ -441,7 +441,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         Ok(r) => {
             // 409 with the earlier PAYMENT-RESPONSE (delivered, or its answer
             // still on its way): served once, charged once.
-            let earlier = r.header(x402_core::header::HeaderKind::PaymentResponse.name());
+            let earlier = r.header(paywire::header::HeaderKind::PaymentResponse.name());
             let refused = r.status == 409 && earlier.is_some();
             let unchanged = lock(&ledger).balance(&payer) == payer_balance;
             details.push(Detail::Text(
@@ -483,7 +483,7 @@ fn deferred(
 ) -> Result<(), Failure> {
     // 10. The agent's key and its directory, served on its own origin.
     let mut seed =
-        x402_core::client::random_nonce().map_err(|e| Failure::io("drawing a random key", e))?;
+        paywire::client::random_nonce().map_err(|e| Failure::io("drawing a random key", e))?;
     let key = SigningKey::from_seed(&seed);
     zeroize::Zeroize::zeroize(&mut seed);
     let public = key.public_key();
@@ -500,7 +500,7 @@ fn deferred(
     );
     let served = jwks.clone();
     std::thread::Builder::new()
-        .name("x402-demo-agent".into())
+        .name("paywire-demo-agent".into())
         .spawn(move || {
             crate::http::serve(
                 listener,
@@ -552,7 +552,7 @@ fn deferred(
     let Some((name, value)) = outcome.payment else {
         return Ok(());
     };
-    let json = x402_core::header::decode_to_vec(&value, x402_core::header::DEFAULT_MAX_DECODED)
+    let json = paywire::header::decode_to_vec(&value, paywire::header::DEFAULT_MAX_DECODED)
         .map_err(|e| Failure::core("the agent's PAYMENT-SIGNATURE", &e))?;
     let text = String::from_utf8_lossy(&json).into_owned();
     let lowered = text.replace(

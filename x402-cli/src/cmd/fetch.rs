@@ -1,4 +1,4 @@
-//! `x402 fetch`: the client: GET, on 402 choose, pay, retry.
+//! `paywire fetch`: the client: GET, on 402 choose, pay, retry.
 
 use crate::agent::{self, Step};
 use crate::args::{self, flag, value, values};
@@ -6,7 +6,7 @@ use crate::fail::{EXIT_INVALID, Failure};
 use crate::out::{J, pretty, usdc};
 
 const HELP: &str = "\
-usage: x402 fetch URL --key-file FILE [--max-amount N] [--network NET]... [--asset ADDR]...
+usage: paywire fetch URL --key-file FILE [--max-amount N] [--network NET]... [--asset ADDR]...
                   [--json]
 
 GETs URL. If the server answers 402, chooses the first requirement this client can
@@ -14,7 +14,7 @@ pay within the policy, signs it with the key, and retries with the payment heade
 Prints the decoded PAYMENT-RESPONSE and the body on standard output, and the steps
 on standard error (with --json: one JSON object on standard output).
 
-  --key-file FILE   the payer's key (write one with `x402 keygen`)
+  --key-file FILE   the payer's key (write one with `paywire keygen`)
   --max-amount N    the most to pay, in the token's atomic units (default 100000:
                     0.10 of a 6-decimal token such as USDC)
   --network NET     allowed networks (CAIP-2 or v1 names; default: any)
@@ -131,7 +131,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
 
 /// The `error` member of a JSON body, if it has one.
 fn error_member(body: &[u8]) -> Option<String> {
-    let v = x402_core::json::parse(body, &x402_core::json::Limits::DEFAULT).ok()?;
+    let v = paywire::json::parse(body, &paywire::json::Limits::DEFAULT).ok()?;
     v.as_object()?
         .get("error")?
         .as_str()

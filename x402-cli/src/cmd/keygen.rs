@@ -1,4 +1,4 @@
-//! `x402 keygen`: writes a new test key file (mode 0600) and prints its address.
+//! `paywire keygen`: writes a new test key file (mode 0600) and prints its address.
 
 use std::fmt::Write as _;
 
@@ -9,7 +9,7 @@ use crate::fail::Failure;
 use crate::out::J;
 
 const HELP: &str = "\
-usage: x402 keygen [--out FILE] [--force] [--json]
+usage: paywire keygen [--out FILE] [--force] [--json]
 
 Draws a secp256k1 key from the operating system's random source, writes it to FILE
 (default x402.key) readable by its owner only (mode 0600), and prints its address.
@@ -31,7 +31,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
             "unexpected argument {extra:?}: give the file with --out"
         )));
     }
-    let path = p.get("out").unwrap_or("x402.key");
+    let path = p.get("out").unwrap_or("paywire.key");
     let (key, mut bytes) = crate::keyfile::fresh()?;
     let mut hex = String::with_capacity(66);
     hex.push_str("0x");

@@ -1,7 +1,7 @@
-//! `x402 pay`: signs a payment for a PAYMENT-REQUIRED header.
+//! `paywire pay`: signs a payment for a PAYMENT-REQUIRED header.
 
-use x402_core::client;
-use x402_core::header;
+use paywire::client;
+use paywire::header;
 
 use crate::agent::{self, Step};
 use crate::args::{self, flag, value, values};
@@ -9,14 +9,14 @@ use crate::fail::Failure;
 use crate::out::{J, usdc};
 
 const HELP: &str = "\
-usage: x402 pay --key-file FILE [--max-amount N] [--network NET]... [--asset ADDR]...
+usage: paywire pay --key-file FILE [--max-amount N] [--network NET]... [--asset ADDR]...
                 [--now UNIX_SECONDS] [--json] <PAYMENT-REQUIRED | 402 JSON BODY | ->
 
 Chooses the first requirement of the 402 that this client can pay and the policy
 allows, signs it with the key (EIP-3009, or Permit2 when the requirement asks), and
 prints the payment header: PAYMENT-SIGNATURE for x402 v2, X-PAYMENT for v1.
 
-  --key-file FILE   the payer's key (write one with `x402 keygen`)
+  --key-file FILE   the payer's key (write one with `paywire keygen`)
   --max-amount N    the most to pay, in the token's atomic units (default 100000:
                     0.10 of a 6-decimal token such as USDC)
   --network NET     allowed networks (CAIP-2 or v1 names; default: any)

@@ -1,12 +1,12 @@
-//! `x402 serve`: a paywalled HTTP resource on 127.0.0.1.
+//! `paywire serve`: a paywalled HTTP resource on 127.0.0.1.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use x402_core::evm::Address;
-use x402_core::json::{JsonStr, Limits, ObjectWriter, ToJson};
-use x402_core::lifecycle::{Settings, record_info};
-use x402_core::{Amount, Network};
+use paywire::evm::Address;
+use paywire::json::{JsonStr, Limits, ObjectWriter, ToJson};
+use paywire::lifecycle::{Settings, record_info};
+use paywire::{Amount, Network};
 
 use crate::args::{self, flag, value};
 use crate::fail::Failure;
@@ -16,11 +16,11 @@ use crate::paywall::{Content, Event, Offer, Paywall, Settlement};
 use crate::store::{MemoryStore, ReplayStore, SqliteStore};
 
 const HELP: &str = "\
-usage: x402 serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]
+usage: paywire serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]
                   [--network eip155:ID] [--asset ADDR --asset-name NAME --asset-version V]
                   [--facilitator URL] [--state FILE | --max-records N]
                   [--content TEXT | --content-file FILE | --upstream URL] [--json]
-       x402 serve --state FILE --list-uncertain
+       paywire serve --state FILE --list-uncertain
 
 Serves one paywalled resource on 127.0.0.1 (never another interface). A request
 without payment gets 402 with a PAYMENT-REQUIRED header (scheme exact, EIP-3009);
@@ -369,7 +369,7 @@ fn list_uncertain(store: &SqliteStore) -> Result<u8, Failure> {
         let _ = (|| {
             let mut w = ObjectWriter::new(&mut line)?;
             w.str_field("key", JsonStr::new(&key))?;
-            if let Some(o) = x402_core::json::parse(listed.as_bytes(), &Limits::DEFAULT)
+            if let Some(o) = paywire::json::parse(listed.as_bytes(), &Limits::DEFAULT)
                 .ok()
                 .and_then(|v| v.as_object())
             {

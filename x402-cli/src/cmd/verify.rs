@@ -1,17 +1,17 @@
-//! `x402 verify`: offline verification; prints a VerifyResponse.
+//! `paywire verify`: offline verification; prints a VerifyResponse.
 
-use x402_core::evm::Address;
-use x402_core::header::{self, HeaderKind};
-use x402_core::json::ToJson;
-use x402_core::types::facilitator::PaymentPayload;
-use x402_core::verify::{self, Config, Verdict};
+use paywire::evm::Address;
+use paywire::header::{self, HeaderKind};
+use paywire::json::ToJson;
+use paywire::types::facilitator::PaymentPayload;
+use paywire::verify::{self, Config, Verdict};
 
 use crate::args::{self, flag, value, values};
 use crate::fail::{EXIT_INVALID, Failure};
 use crate::out::pretty;
 
 const HELP: &str = "\
-usage: x402 verify [--json] [--now UNIX_SECONDS] [--requirements FILE]
+usage: paywire verify [--json] [--now UNIX_SECONDS] [--requirements FILE]
                    [--facilitator-address ADDR]... <REQUEST.json | HEADER | ->
 
 Verifies a payment offline, with the reference facilitator's order of checks and

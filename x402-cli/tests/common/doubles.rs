@@ -282,7 +282,7 @@ pub fn settled_body(request: &serde_json::Value) -> Vec<u8> {
     .into_bytes()
 }
 
-/// An upstream origin for `x402 serve --upstream`: its answer is switched by
+/// An upstream origin for `paywire serve --upstream`: its answer is switched by
 /// `set` (`ok`, `fail`, `moved`).
 pub struct Upstream {
     pub port: u16,

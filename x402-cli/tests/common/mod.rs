@@ -86,10 +86,10 @@ impl Out {
 }
 
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_x402")
+    env!("CARGO_BIN_EXE_paywire")
 }
 
-/// Runs `x402 args...` in `dir` with `stdin`, within [`TIMEOUT`].
+/// Runs `paywire args...` in `dir` with `stdin`, within [`TIMEOUT`].
 pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Out {
     let mut child = Command::new(bin())
         .args(args)
@@ -111,7 +111,7 @@ pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Out {
     wait_bounded(guard)
 }
 
-/// Runs `x402 args...` in a scratch directory.
+/// Runs `paywire args...` in a scratch directory.
 pub fn run(args: &[&str]) -> Out {
     run_in(&std::env::temp_dir(), args, None)
 }
@@ -161,7 +161,7 @@ impl Drop for Guard {
     }
 }
 
-/// A running `x402 serve`: its URL, its standard error so far on demand, killed on drop.
+/// A running `paywire serve`: its URL, its standard error so far on demand, killed on drop.
 pub struct Server {
     pub url: String,
     pub guard: Guard,
@@ -181,7 +181,7 @@ impl Server {
     }
 }
 
-/// Starts `x402 serve args...` and waits (bounded) for its first stdout line.
+/// Starts `paywire serve args...` and waits (bounded) for its first stdout line.
 /// With `--json`, the first line is the `listening` event.
 pub fn serve(dir: &Path, args: &[&str]) -> Server {
     serve_env(dir, args, &[])
@@ -198,7 +198,7 @@ pub fn serve_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn x402 serve");
+        .expect("spawn paywire serve");
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let guard = Guard(Some(child));
@@ -226,7 +226,7 @@ pub fn serve_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         .unwrap_or_else(|_| {
             std::thread::sleep(Duration::from_millis(200));
             panic!(
-                "x402 serve printed nothing within 30 s; stderr:\n{}",
+                "paywire serve printed nothing within 30 s; stderr:\n{}",
                 err_buf.lock().unwrap()
             )
         });
@@ -275,12 +275,12 @@ impl TempDir {
         p
     }
 
-    /// Runs `x402 args...` in this directory.
+    /// Runs `paywire args...` in this directory.
     pub fn run(&self, args: &[&str]) -> Out {
         run_in(&self.0, args, None)
     }
 
-    /// A new key file (through `x402 keygen`) and its address.
+    /// A new key file (through `paywire keygen`) and its address.
     pub fn key(&self, name: &str) -> (String, String) {
         let out = self.run(&["keygen", "--out", name, "--json"]);
         out.code(0);
@@ -348,15 +348,15 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
 
 /// Standard base64 of `bytes` (through the core's codec).
 pub fn b64(bytes: &[u8]) -> String {
-    let mut out = vec![0u8; x402_core::header::base64_encoded_len(bytes.len())];
-    let n = x402_core::header::base64_encode(bytes, &mut out).unwrap();
+    let mut out = vec![0u8; paywire::header::base64_encoded_len(bytes.len())];
+    let n = paywire::header::base64_encode(bytes, &mut out).unwrap();
     out.truncate(n);
     String::from_utf8(out).unwrap()
 }
 
 /// The JSON inside a header value.
 pub fn unb64(value: &str) -> serde_json::Value {
-    let json = x402_core::header::decode_to_vec(value.trim(), 1 << 20).unwrap();
+    let json = paywire::header::decode_to_vec(value.trim(), 1 << 20).unwrap();
     serde_json::from_slice(&json).unwrap()
 }
 
@@ -388,7 +388,7 @@ pub fn payment_required(pay_to: &str, amount: &str) -> String {
     to_header(&pr)
 }
 
-/// `x402 pay` output's header value (after `NAME: `).
+/// `paywire pay` output's header value (after `NAME: `).
 pub fn header_value(line: &str) -> String {
     line.trim().split_once(": ").unwrap().1.to_string()
 }

@@ -4,8 +4,8 @@
 //! signature carries.
 //!
 //! ```
-//! use x402_core::batch::directory::{Directory, thumbprint};
-//! use x402_core::batch::ed25519::SigningKey;
+//! use paywire::batch::directory::{Directory, thumbprint};
+//! use paywire::batch::ed25519::SigningKey;
 //! let jwks = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs"}]}"#;
 //! let dir = Directory::parse(jwks).unwrap();
 //! let key = dir.find("poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U").unwrap();

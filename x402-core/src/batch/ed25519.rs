@@ -7,7 +7,7 @@
 //! from any RFC 8032 signer pass it.
 //!
 //! ```
-//! use x402_core::batch::ed25519::SigningKey;
+//! use paywire::batch::ed25519::SigningKey;
 //! let key = SigningKey::from_seed(&[7u8; 32]);
 //! let sig = key.sign(b"signature base");
 //! assert!(key.public_key().verify(b"signature base", &sig).is_ok());

@@ -16,7 +16,7 @@
 //! and answers `{"signatureAgent", "signatureInput", "signature", "keyid"}`.
 //!
 //! ```
-//! use x402_core::batch::{sign_request_json, verify_batch_settlement_json};
+//! use paywire::batch::{sign_request_json, verify_batch_settlement_json};
 //! let payment = "eyJ4NDAyVmVyc2lvbiI6MiwicGF5bG9hZCI6eyJhbW91bnQiOiI1IiwiYXNzZXQiOiJVU0QifSwiYWNjZXB0ZWQiOnsic2NoZW1lIjoiYmF0Y2gtc2V0dGxlbWVudCIsIm5ldHdvcmsiOiJjbG91ZGZsYXJlOjQwMiIsImFtb3VudCI6IjUiLCJhc3NldCI6IlVTRCIsInBheVRvIjoibWVyY2hhbnQiLCJtYXhUaW1lb3V0U2Vjb25kcyI6MzB9fQ==";
 //! let signed = sign_request_json(format!(r#"{{"request":{{"method":"GET","url":"https://example.com/article","headers":[["PAYMENT-SIGNATURE","{payment}"]]}},
 //!   "privateKey":"n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU","signatureAgent":"\"https://agent.example\"","created":1700000000,"expires":1700000060}}"#).as_bytes()).unwrap();

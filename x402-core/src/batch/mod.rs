@@ -18,8 +18,8 @@
 //!   and [`sign_request_json`].
 //!
 //! ```
-//! use x402_core::batch::{self, ed25519::SigningKey, directory::Directory, Request, SignParams};
-//! use x402_core::header;
+//! use paywire::batch::{self, ed25519::SigningKey, directory::Directory, Request, SignParams};
+//! use paywire::header;
 //!
 //! // The server's offer and the client's payment header.
 //! let offer = br#"[{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","payTo":"merchant","extra":{"version":"1.0.0"}}]"#;
@@ -72,12 +72,14 @@ pub mod sfv;
 pub mod signature_base;
 
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use json_api::{sign_request_json, verify_batch_settlement_json};
 pub use scheme::{
     BatchVerdict, Commitment, Config, KeyLookup, KeyLookupError, PaymentResponse, SignParams,
     SignedHeaders, network_error_code, sign_request, verify_batch_settlement,
 };
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use scheme::{OwnedSignedHeaders, sign_request_alloc, verify_batch_settlement_alloc};
 pub use signature_base::{Message, Request, Response};
 

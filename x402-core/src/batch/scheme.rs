@@ -917,7 +917,7 @@ fn write_input(p: &SignParams<'_>, keyid: &str, out: &mut dyn Sink) -> Result<()
 /// too small (about 300 bytes plus the signature base suffice).
 ///
 /// ```
-/// use x402_core::batch::{sign_request, SignParams, Request, ed25519::SigningKey};
+/// use paywire::batch::{sign_request, SignParams, Request, ed25519::SigningKey};
 /// let req = Request {
 ///     method: "GET",
 ///     url: "https://example.com/article",
@@ -1048,6 +1048,7 @@ pub struct OwnedSignedHeaders {
 /// # Errors
 /// As [`sign_request`], never for a small buffer.
 #[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub fn sign_request_alloc(
     req: &Request<'_>,
     key: &SigningKey,

@@ -25,7 +25,7 @@
 //! and [`Parameters::has_duplicates`] let a caller refuse them.
 //!
 //! ```
-//! use x402_core::batch::sfv::{Dictionary, Limits};
+//! use paywire::batch::sfv::{Dictionary, Limits};
 //! let d = Dictionary::parse("a=1,    b=2;x=1;y=2,   c=(a   b   c)", &Limits::DEFAULT).unwrap();
 //! let mut out = Vec::new();
 //! d.serialize(&mut out).unwrap();

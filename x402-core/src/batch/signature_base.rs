@@ -29,8 +29,8 @@
 //! empty; `@query` is `?` when there is no query.
 //!
 //! ```
-//! use x402_core::batch::sfv::{parse_inner_list, Limits};
-//! use x402_core::batch::signature_base::{write_signature_base, Message, Request};
+//! use paywire::batch::sfv::{parse_inner_list, Limits};
+//! use paywire::batch::signature_base::{write_signature_base, Message, Request};
 //! let req = Request {
 //!     method: "GET",
 //!     url: "https://example.com/article",

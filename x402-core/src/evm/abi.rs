@@ -22,7 +22,7 @@
 //! wallet signs with 0/1 would otherwise see a valid payment fail on chain.
 //!
 //! ```
-//! use x402_core::evm::{abi, Address};
+//! use paywire::evm::{abi, Address};
 //! let owner: Address = "0x857b06519E91e3A54538791bDbb0E22373e36b66".parse().unwrap();
 //! let call = abi::balance_of(&owner);
 //! assert_eq!(call[..4], [0x70, 0xa0, 0x82, 0x31]);

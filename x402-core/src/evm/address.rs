@@ -57,7 +57,7 @@ pub(crate) fn encode_prefixed_hex<'b>(bytes: &[u8], out: &'b mut [u8]) -> &'b st
 /// the EIP-55 form.
 ///
 /// ```
-/// use x402_core::evm::Address;
+/// use paywire::evm::Address;
 /// let a: Address = "0x036cbd53842c5426634e7929541ec2318f3dcf7e".parse().unwrap();
 /// assert_eq!(a.to_string(), "0x036CbD53842c5426634e7929541eC2318f3dCF7e");
 /// assert!("0x036CbD53842c5426634e7929541eC2318f3dCF7E".parse::<Address>().is_err());
@@ -156,7 +156,7 @@ impl fmt::Debug for ChecksumAddress {
 /// A 32-byte word written as `0x` + 64 hex digits: a nonce, a hash.
 ///
 /// ```
-/// use x402_core::evm::B256;
+/// use paywire::evm::B256;
 /// let n: B256 = "0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480".parse().unwrap();
 /// assert_eq!(n.0[0], 0xf3);
 /// ```

@@ -303,9 +303,9 @@ pub fn transfer_with_authorization_hash(a: &Eip3009Authorization) -> [u8; 32] {
 /// The digest an EIP-3009 payer signs.
 ///
 /// ```
-/// use x402_core::evm::eip712::{Domain, eip3009_digest};
-/// use x402_core::types::payload::Eip3009Authorization;
-/// use x402_core::json::JsonStr;
+/// use paywire::evm::eip712::{Domain, eip3009_digest};
+/// use paywire::types::payload::Eip3009Authorization;
+/// use paywire::json::JsonStr;
 /// // The example of the exact-EVM scheme specification.
 /// let auth = Eip3009Authorization {
 ///     from: "0x857b06519E91e3A54538791bDbb0E22373e36b66".parse().unwrap(),
@@ -318,7 +318,7 @@ pub fn transfer_with_authorization_hash(a: &Eip3009Authorization) -> [u8; 32] {
 /// let usdc = "0x036CbD53842c5426634e7929541eC2318f3dCF7e".parse().unwrap();
 /// let domain = Domain::eip3009(JsonStr::new("USDC"), JsonStr::new("2"), 84532, usdc);
 /// let d = eip3009_digest(&domain, &auth);
-/// assert_eq!(x402_core::evm::B256(d).to_string(), "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6");
+/// assert_eq!(paywire::evm::B256(d).to_string(), "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6");
 /// ```
 #[must_use]
 pub fn eip3009_digest(domain: &Domain<'_>, a: &Eip3009Authorization) -> [u8; 32] {

@@ -18,7 +18,7 @@ use sha3::{Digest, Keccak256};
 /// Keccak-256 of `data` (the Ethereum hash, not NIST SHA3-256).
 ///
 /// ```
-/// let h = x402_core::evm::keccak256(b"");
+/// let h = paywire::evm::keccak256(b"");
 /// assert_eq!(h[..4], [0xc5, 0xd2, 0x46, 0x01]);
 /// ```
 #[must_use]

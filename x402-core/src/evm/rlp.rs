@@ -6,7 +6,7 @@
 //! writing anything.
 //!
 //! ```
-//! use x402_core::evm::rlp::{encode, Item};
+//! use paywire::evm::rlp::{encode, Item};
 //! // The Yellow Paper's examples: "dog", [ "cat", "dog" ], 0, 1024.
 //! let mut out = [0u8; 16];
 //! let n = encode(&Item::Bytes(b"dog"), &mut out).unwrap();

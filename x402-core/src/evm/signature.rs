@@ -240,7 +240,7 @@ fn address_of_point(q: &ProjectivePoint) -> Option<Address> {
 /// A secp256k1 private key. Zeroized on drop; `Debug` never shows it.
 ///
 /// ```
-/// use x402_core::evm::signature::PrivateKey;
+/// use paywire::evm::signature::PrivateKey;
 /// let key = PrivateKey::from_bytes(&[1u8; 32]).unwrap();
 /// assert_eq!(format!("{key:?}"), "PrivateKey(<redacted>)");
 /// let sig = key.sign_digest(&[7u8; 32]);

@@ -9,8 +9,8 @@
 //! proxy, where an access list saves nothing.
 //!
 //! ```
-//! use x402_core::evm::tx::Eip1559Transaction;
-//! use x402_core::evm::{Address, PrivateKey};
+//! use paywire::evm::tx::Eip1559Transaction;
+//! use paywire::evm::{Address, PrivateKey};
 //! let key = PrivateKey::from_bytes(&[0x46; 32]).unwrap();
 //! let tx = Eip1559Transaction {
 //!     chain_id: 8453,
@@ -27,7 +27,7 @@
 //! let mut raw = [0u8; 256];
 //! let n = signed.encode(&mut raw).unwrap();
 //! assert_eq!(raw[0], 0x02);
-//! assert_eq!(x402_core::evm::keccak256(&raw[..n]), signed.hash().0);
+//! assert_eq!(paywire::evm::keccak256(&raw[..n]), signed.hash().0);
 //! ```
 
 use sha3::{Digest, Keccak256};

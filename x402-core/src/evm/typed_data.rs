@@ -13,11 +13,11 @@
 //! Errors carry [`Reason::InvalidPayload`] and name the field.
 //!
 //! ```
-//! use x402_core::evm::typed_data::eip3009_hash_json;
+//! use paywire::evm::typed_data::eip3009_hash_json;
 //! let domain = br#"{"name":"USDC","version":"2","chainId":84532,"verifyingContract":"0x036CbD53842c5426634e7929541eC2318f3dCF7e"}"#;
 //! let message = br#"{"from":"0x857b06519E91e3A54538791bDbb0E22373e36b66","to":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","value":"10000","validAfter":"1740672089","validBefore":"1740672154","nonce":"0xf3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480"}"#;
 //! let h = eip3009_hash_json(domain, message).unwrap();
-//! assert_eq!(x402_core::evm::B256(h.digest).to_string(), "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6");
+//! assert_eq!(paywire::evm::B256(h.digest).to_string(), "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6");
 //! ```
 
 use super::eip712::{

@@ -15,7 +15,7 @@
 //! [`JsonStr`]s: they decode escapes lazily, so no buffer is needed to read them.
 //!
 //! ```
-//! use x402_core::json::{parse, Limits};
+//! use paywire::json::{parse, Limits};
 //! let v = parse(br#"{"scheme":"exact","n":[1,2]}"#, &Limits::DEFAULT).unwrap();
 //! let obj = v.as_object().unwrap();
 //! assert!(obj.get("scheme").unwrap().as_str().unwrap() == "exact");

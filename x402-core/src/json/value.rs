@@ -322,7 +322,7 @@ fn value_end(b: &[u8], p: usize) -> Option<usize> {
 /// produces the canonical escaping (that of `JSON.stringify`).
 ///
 /// ```
-/// use x402_core::json::JsonStr;
+/// use paywire::json::JsonStr;
 /// let s = JsonStr::new("exact");
 /// assert!(s == "exact");
 /// assert_eq!(s.as_str(), Some("exact"));

@@ -250,7 +250,7 @@ pub fn write_compact(out: &mut dyn Sink, v: JsonValue<'_>) -> Result<(), SinkFul
 /// Writes an object member by member, placing the commas.
 ///
 /// ```
-/// use x402_core::json::{ObjectWriter, SliceSink, JsonStr};
+/// use paywire::json::{ObjectWriter, SliceSink, JsonStr};
 /// let mut buf = [0u8; 64];
 /// let mut sink = SliceSink::new(&mut buf);
 /// let mut w = ObjectWriter::new(&mut sink).unwrap();

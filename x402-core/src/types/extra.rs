@@ -9,8 +9,8 @@ use crate::json::{JsonObject, JsonStr, JsonValue, Sink, SinkFull, ToJson};
 /// the rest is kept as received.
 ///
 /// ```
-/// use x402_core::types::Extra;
-/// use x402_core::json::JsonStr;
+/// use paywire::types::Extra;
+/// use paywire::json::JsonStr;
 /// let extra = Extra { name: Some(JsonStr::new("USDC")), version: Some(JsonStr::new("2")), ..Extra::EMPTY };
 /// assert!(extra.name.unwrap() == "USDC");
 /// ```

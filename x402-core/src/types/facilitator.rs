@@ -251,8 +251,8 @@ impl ToJson for VerifyRequest<'_> {
 /// `VerifyResponse`: the verdict on a payment.
 ///
 /// ```
-/// use x402_core::types::facilitator::VerifyResponse;
-/// use x402_core::json::{JsonStr, ToJson};
+/// use paywire::types::facilitator::VerifyResponse;
+/// use paywire::json::{JsonStr, ToJson};
 /// let r = VerifyResponse::invalid("invalid_exact_evm_signature", Some("signature does not recover to authorization.from"), None);
 /// assert_eq!(r.to_json_string(), r#"{"isValid":false,"invalidReason":"invalid_exact_evm_signature","invalidMessage":"signature does not recover to authorization.from"}"#);
 /// ```

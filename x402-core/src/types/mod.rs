@@ -57,7 +57,7 @@ pub trait FromJson<'a>: Sized {
 /// buffer it came in, and take typed views of it when needed.
 ///
 /// ```
-/// use x402_core::types::{Document, facilitator::SettleResponse};
+/// use paywire::types::{Document, facilitator::SettleResponse};
 /// let doc = Document::from_header("eyJzdWNjZXNzIjp0cnVlLCJ0cmFuc2FjdGlvbiI6IjB4YWIiLCJuZXR3b3JrIjoiZWlwMTU1Ojg0NTMyIn0=").unwrap();
 /// let r: SettleResponse<'_> = doc.view().unwrap();
 /// assert!(r.success);

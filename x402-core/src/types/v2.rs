@@ -94,9 +94,9 @@ impl ToJson for ResourceInfo<'_> {
 /// `PaymentRequirements`: one way the server accepts to be paid.
 ///
 /// ```
-/// use x402_core::types::v2::PaymentRequirements;
-/// use x402_core::types::FromJson;
-/// use x402_core::json::{Limits, ToJson};
+/// use paywire::types::v2::PaymentRequirements;
+/// use paywire::types::FromJson;
+/// use paywire::json::{Limits, ToJson};
 /// let json = br#"{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}"#;
 /// let req = PaymentRequirements::from_json_bytes(json, &Limits::DEFAULT).unwrap();
 /// assert_eq!(req.amount, 10_000u64.into());

@@ -1,4 +1,4 @@
-// Command bench times x402.Verify (Go, cgo over libx402) on the payment the
+// Command bench times paywire.Verify (Go, cgo over libpaywire) on the payment the
 // other benchmarks use, and prints one JSON line: µs per call, min and median.
 package main
 
@@ -10,7 +10,7 @@ import (
 	"sort"
 	"time"
 
-	x402 "github.com/x402-rs/x402-rs/x402-ffi/go"
+	"paywire/go"
 )
 
 const payment = "v2-exact-eip3009-skips-unsupported-first-accept"
@@ -41,14 +41,14 @@ func main() {
 			"x402Version": v.X402Version, "paymentPayload": v.PaymentPayload, "paymentRequirements": v.PaymentRequirements,
 		})
 		now := time.Unix(v.Now, 0)
-		r, err := x402.Verify(body, now)
+		r, err := paywire.Verify(body, now)
 		if err != nil || !r.IsValid {
 			panic(fmt.Sprint(r, err))
 		}
-		op := func() { _, _ = x402.Verify(body, now) }
+		op := func() { _, _ = paywire.Verify(body, now) }
 		min, median, n := measure(op, 30, 20*time.Millisecond)
 		out, _ := json.Marshal(map[string]interface{}{
-			"name": "x402 via Go (cgo)", "what": "Verify (POST /verify body, []byte in, VerifyResponse struct out)",
+			"name": "paywire via Go (cgo)", "what": "Verify (POST /verify body, []byte in, VerifyResponse struct out)",
 			"min_us": min, "median_us": median, "calls_per_sample": n, "samples": 30, "body_bytes": len(body),
 		})
 		fmt.Println(string(out))

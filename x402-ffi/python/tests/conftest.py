@@ -1,3 +1,4 @@
+import os
 import json
 from pathlib import Path
 
@@ -16,3 +17,13 @@ def vectors(name):
 
 def facilitators(v):
     return v.get("facilitatorAddresses", DEFAULT_FACILITATORS)
+
+
+def pytest_configure(config):
+    # scripts/test-ffi.sh runs the tests against the installed wheel: make sure
+    # that is what they import, not the source tree.
+    if os.environ.get("PAYWIRE_EXPECT_INSTALLED"):
+        import paywire
+
+        assert "site-packages" in paywire.__file__, paywire.__file__
+        assert "site-packages" in paywire.library_path(), paywire.library_path()

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-import x402
+import paywire
 from conftest import VECTORS, vectors
 
 WEB_BOT_AUTH = vectors("batch/web-bot-auth.json")
@@ -44,12 +44,12 @@ def commitment(amount="5", pay_amount="5"):
     paying ``pay_amount``."""
     doc = {"x402Version": 2, "resource": {"url": URL}, "accepted": dict(REQUIREMENT, amount=amount),
            "payload": {"amount": pay_amount, "asset": "USD"}}
-    return x402.encode_header(x402.HeaderKind.PAYMENT_SIGNATURE, doc)
+    return paywire.encode_header(paywire.HeaderKind.PAYMENT_SIGNATURE, doc)
 
 
 def signed_get(payment, url=URL, host="example.com", key=KEY["d"]):
-    req = x402.HttpRequest("GET", url, (("Host", host), ("PAYMENT-SIGNATURE", payment)))
-    s = x402.sign_request(req, key, signature_agent=f'"{AGENT}"', created=CREATED,
+    req = paywire.HttpRequest("GET", url, (("Host", host), ("PAYMENT-SIGNATURE", payment)))
+    s = paywire.sign_request(req, key, signature_agent=f'"{AGENT}"', created=CREATED,
                           expires=EXPIRES, nonce="py-test-1")
     return req.with_headers(*s.headers()), s
 
@@ -57,7 +57,7 @@ def signed_get(payment, url=URL, host="example.com", key=KEY["d"]):
 def replaced(req, name, value=None):
     """``req`` with header ``name`` set to ``value`` (removed when None)."""
     lines = [(n, value if n == name else v) for n, v in req.headers if n != name or value is not None]
-    return x402.HttpRequest(req.method, req.url, tuple(lines))
+    return paywire.HttpRequest(req.method, req.url, tuple(lines))
 
 
 def test_vector_count():
@@ -67,7 +67,7 @@ def test_vector_count():
 @pytest.mark.parametrize("v", WEB_BOT_AUTH, ids=[v["name"] for v in WEB_BOT_AUTH])
 def test_web_bot_auth(v):
     # The network's registry knows one agent, whose directory holds the vector's key.
-    res = x402.verify_batch_settlement(v["request"], v["offer"], {AGENT: {"keys": [v["jwk"]]}}, v["now"])
+    res = paywire.verify_batch_settlement(v["request"], v["offer"], {AGENT: {"keys": [v["jwk"]]}}, v["now"])
     want = v["expect"]
     assert (res.verdict.is_valid, res.verdict.invalid_reason) == (want["isValid"], want.get("invalidReason"))
     assert (res.payment_response is not None) == want["isValid"]
@@ -91,7 +91,7 @@ def test_sign_then_verify():
     offer = {"x402Version": 2, "resource": {"url": URL}, "accepts": [EXACT, REQUIREMENT]}
     forms = (offer, [REQUIREMENT], REQUIREMENT, json.dumps(REQUIREMENT), json.dumps(offer).encode())
     for requirements in forms:
-        res = x402.verify_batch_settlement(req, requirements, DIRS, NOW)
+        res = paywire.verify_batch_settlement(req, requirements, DIRS, NOW)
         v = res.verdict
         assert res.is_valid and v.invalid_reason is None and v.error_code is None, res.json
         assert (v.payer, v.scheme, v.network, v.amount, v.asset) == (
@@ -101,7 +101,7 @@ def test_sign_then_verify():
             "amount": "5", "asset": "USD", "network": "cloudflare:402", "timestamp": NOW}
     # The directory as published (text) and a datetime for now.
     at = datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)
-    assert x402.verify_batch_settlement(req, REQUIREMENT, {AGENT: json.dumps(DIRS[AGENT])}, at).is_valid
+    assert paywire.verify_batch_settlement(req, REQUIREMENT, {AGENT: json.dumps(DIRS[AGENT])}, at).is_valid
 
 
 REQ, _ = signed_get(commitment())
@@ -112,7 +112,7 @@ SIG = "invalid_batch_settlement_cloudflare_signature"
 REFUSALS = [
     ("amount changed after signing", replaced(REQ, "PAYMENT-SIGNATURE", commitment("6", "6")), OFFER6,
      DIRS, NOW, {}, SIG, "invalid_signature"),
-    ("wrong authority", x402.HttpRequest("GET", "https://example.org/article",
+    ("wrong authority", paywire.HttpRequest("GET", "https://example.org/article",
                                          replaced(REQ, "Host", "example.org").headers),
      REQUIREMENT, DIRS, NOW, {}, SIG, "invalid_signature"),
     ("expired", REQ, REQUIREMENT, DIRS, EXPIRES + 1, {}, SIG + "_expired", "invalid_signature"),
@@ -142,7 +142,7 @@ REFUSALS = [
 @pytest.mark.parametrize("name,req,requirements,dirs,now,limits,reason,code", REFUSALS,
                          ids=[r[0] for r in REFUSALS])
 def test_refusals(name, req, requirements, dirs, now, limits, reason, code):
-    res = x402.verify_batch_settlement(req, requirements, dirs, now, **limits)
+    res = paywire.verify_batch_settlement(req, requirements, dirs, now, **limits)
     v = res.verdict
     assert (v.is_valid, v.invalid_reason, v.error_code) == (False, reason, code), res.json
     assert v.invalid_message and res.payment_response is None and v.amount is None
@@ -150,10 +150,10 @@ def test_refusals(name, req, requirements, dirs, now, limits, reason, code):
 
 def test_time_limits_at_their_edges():
     for now in (CREATED - 30, EXPIRES):
-        assert x402.verify_batch_settlement(REQ, REQUIREMENT, DIRS, now).is_valid
-    assert x402.verify_batch_settlement(REQ, REQUIREMENT, DIRS, NOW, max_age=3600).is_valid
-    assert not x402.verify_batch_settlement(REQ, REQUIREMENT, DIRS, CREATED - 1, max_clock_skew=0).is_valid
-    assert not x402.verify_batch_settlement(REQ, REQUIREMENT, DIRS, NOW, max_validity=59).is_valid
+        assert paywire.verify_batch_settlement(REQ, REQUIREMENT, DIRS, now).is_valid
+    assert paywire.verify_batch_settlement(REQ, REQUIREMENT, DIRS, NOW, max_age=3600).is_valid
+    assert not paywire.verify_batch_settlement(REQ, REQUIREMENT, DIRS, CREATED - 1, max_clock_skew=0).is_valid
+    assert not paywire.verify_batch_settlement(REQ, REQUIREMENT, DIRS, NOW, max_validity=59).is_valid
 
 
 @pytest.mark.parametrize("jwks,says", [
@@ -163,9 +163,9 @@ def test_time_limits_at_their_edges():
     ([], "keys array"),
 ])
 def test_unreadable_directories_are_errors(jwks, says):
-    with pytest.raises(x402.X402Error) as e:
-        x402.verify_batch_settlement(REQ, REQUIREMENT, {AGENT: jwks}, NOW)
-    assert e.value.code == x402.Result.INVALID_PAYLOAD and e.value.reason == "invalid_payload"
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.verify_batch_settlement(REQ, REQUIREMENT, {AGENT: jwks}, NOW)
+    assert e.value.code == paywire.Result.INVALID_PAYLOAD and e.value.reason == "invalid_payload"
     assert says in e.value.message
 
 
@@ -173,12 +173,12 @@ def test_documents_must_be_one_json_value():
     # Nothing a directory holds can reach past its place in the input.
     for bad in ("", "{", '{"keys":[]}},"https://other.example":{"keys":[]}', b"\xff"):
         with pytest.raises(ValueError):
-            x402.verify_batch_settlement(REQ, REQUIREMENT, {AGENT: bad}, NOW)
+            paywire.verify_batch_settlement(REQ, REQUIREMENT, {AGENT: bad}, NOW)
         with pytest.raises(ValueError):
-            x402.verify_batch_settlement(REQ, bad, DIRS, NOW)
-    with pytest.raises(x402.X402Error) as e:
-        x402.verify_batch_settlement({"method": "GET", "url": URL}, REQUIREMENT, DIRS, NOW)
-    assert e.value.code == x402.Result.INVALID_PAYLOAD and "headers" in e.value.message
+            paywire.verify_batch_settlement(REQ, bad, DIRS, NOW)
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.verify_batch_settlement({"method": "GET", "url": URL}, REQUIREMENT, DIRS, NOW)
+    assert e.value.code == paywire.Result.INVALID_PAYLOAD and "headers" in e.value.message
 
 
 @pytest.mark.parametrize("kwargs,says", [
@@ -191,31 +191,31 @@ def test_documents_must_be_one_json_value():
 def test_sign_refusals(kwargs, says):
     args = dict(signature_agent=f'"{AGENT}"', created=CREATED, expires=EXPIRES)
     args.update(kwargs)
-    with pytest.raises(x402.X402Error) as e:
-        x402.sign_request(REQ, KEY["d"], **args)
-    assert e.value.code == x402.Result.INVALID_PAYLOAD and says in e.value.message
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.sign_request(REQ, KEY["d"], **args)
+    assert e.value.code == paywire.Result.INVALID_PAYLOAD and says in e.value.message
 
 
 def test_sign_misuse():
     args = dict(signature_agent=f'"{AGENT}"', created=CREATED, expires=EXPIRES)
-    with pytest.raises(x402.X402Error) as e:
-        x402.sign_request(x402.HttpRequest("GET", URL), KEY["d"], **args)
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.sign_request(paywire.HttpRequest("GET", URL), KEY["d"], **args)
     assert "PAYMENT-SIGNATURE" in e.value.message
-    with pytest.raises(x402.X402Error) as e:
-        x402.sign_request(REQ, "not a key", **args)
-    assert e.value.code == x402.Result.INVALID_PAYLOAD and "privateKey" in e.value.message
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.sign_request(REQ, "not a key", **args)
+    assert e.value.code == paywire.Result.INVALID_PAYLOAD and "privateKey" in e.value.message
     with pytest.raises(ValueError):
-        x402.sign_request(REQ, b"short", **args)
+        paywire.sign_request(REQ, b"short", **args)
 
 
 def test_dictionary_agent_label_and_large_outputs():
     agent = "https://agent.example/" + "a" * 1500
-    req = x402.HttpRequest("POST", URL, (("PAYMENT-SIGNATURE", commitment()),))
-    s = x402.sign_request(req, KEY["d"], signature_agent=f'agent2="{agent}"', signature_agent_key="agent2",
+    req = paywire.HttpRequest("POST", URL, (("PAYMENT-SIGNATURE", commitment()),))
+    s = paywire.sign_request(req, KEY["d"], signature_agent=f'agent2="{agent}"', signature_agent_key="agent2",
                           label="pay", created=CREATED, expires=EXPIRES)
     assert s.signature_input.startswith(
         'pay=("@authority" "signature-agent";key="agent2" "payment-signature")')
-    res = x402.verify_batch_settlement(req.with_headers(*s.headers()), REQUIREMENT,
+    res = paywire.verify_batch_settlement(req.with_headers(*s.headers()), REQUIREMENT,
                                        {agent: directory(KEY["x"])}, NOW)
     assert res.is_valid and res.verdict.payer == agent and res.verdict.label == "pay"
     assert len(res.json) > 1500

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-import x402
+import paywire
 
 PR = {
     "x402Version": 2,
@@ -31,8 +31,8 @@ RESULTS = {
 
 
 def body():
-    p = x402.create_payment(PR, bytes([0x11] * 32), NOW, nonce=bytes([0x66] * 32))
-    payload = x402.decode_header(p.header, p.value)
+    p = paywire.create_payment(PR, bytes([0x11] * 32), NOW, nonce=bytes([0x66] * 32))
+    payload = paywire.decode_header(p.header, p.value)
     return {"x402Version": 2, "paymentPayload": payload, "paymentRequirements": PR["accepts"][0]}
 
 
@@ -53,14 +53,14 @@ class Node:
 
 def test_verify_with_chain():
     node = Node()
-    v = x402.verify_with_chain(body(), NOW, node)
+    v = paywire.verify_with_chain(body(), NOW, node)
     assert v.is_valid and v.payer
     assert node.methods == ["eth_chainId", "eth_getCode", "eth_call"]
 
 
 def test_settle_signs_and_sends():
     node = Node()
-    s = x402.settle(body(), NOW, "0x" + "07" * 32, node, options={"maxFeePerGas": "5000000000"})
+    s = paywire.settle(body(), NOW, "0x" + "07" * 32, node, options={"maxFeePerGas": "5000000000"})
     assert not s.success
     assert s.error_reason == "invalid_exact_evm_transaction_failed"
     assert "insufficient funds" in s.error_message
@@ -69,20 +69,20 @@ def test_settle_signs_and_sends():
 
 
 def test_step_by_step_and_misuse():
-    with x402.Chain.verify(body(), NOW, options={"checkChainId": False}) as c:
+    with paywire.Chain.verify(body(), NOW, options={"checkChainId": False}) as c:
         req, delay, done = c.next()
         assert not done and delay == 0 and json.loads(req)["method"] == "eth_getCode"
-        with pytest.raises(x402.X402Error) as e:
+        with pytest.raises(paywire.PaywireError) as e:
             c.feed(b'{"jsonrpc":"2.0","id":42,"result":"0x"}')
-        assert e.value.code == x402.Result.INVALID_RESPONSE
+        assert e.value.code == paywire.Result.INVALID_RESPONSE
         c.feed(b'{"jsonrpc":"2.0","id":1,"result":"0x"}')
         out, _, done = c.next()
         assert done and json.loads(out)["invalidReason"] == "asset_not_deployed_contract"
-    with pytest.raises(x402.X402Error):
+    with pytest.raises(paywire.PaywireError):
         c.next()
-    with pytest.raises(x402.X402Error) as e:
-        x402.Chain.verify(body(), NOW, options={"gasLimitMargin": 5})
-    assert e.value.code == x402.Result.INVALID_CONFIG
-    with pytest.raises(x402.X402Error) as e:
-        x402.Chain.settle(body(), NOW, bytes(32))
-    assert e.value.code == x402.Result.INVALID_PRIVATE_KEY
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.Chain.verify(body(), NOW, options={"gasLimitMargin": 5})
+    assert e.value.code == paywire.Result.INVALID_CONFIG
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.Chain.settle(body(), NOW, bytes(32))
+    assert e.value.code == paywire.Result.INVALID_PRIVATE_KEY

@@ -2,7 +2,7 @@
 
 import pytest
 
-import x402
+import paywire
 from conftest import facilitators, vectors
 
 VERDICTS = vectors("official-verdicts.json")
@@ -18,7 +18,7 @@ def test_vector_counts():
 
 @pytest.mark.parametrize("v", VERDICTS, ids=[v["name"] for v in VERDICTS])
 def test_official_verdict(v):
-    got = x402.verify(v["request"], v["now"], facilitator_addresses=facilitators(v))
+    got = paywire.verify(v["request"], v["now"], facilitator_addresses=facilitators(v))
     want = v["verdict"]
     if v.get("stricter"):
         # Deliberately stricter than the reference (high-s signatures).
@@ -37,41 +37,41 @@ def test_official_verdict(v):
 def test_official_payment(i, v):
     now = v["now"]
     fac = facilitators(v)
-    got = x402.verify_header(v["header"], v["paymentRequirements"], now, facilitator_addresses=fac)
+    got = paywire.verify_header(v["header"], v["paymentRequirements"], now, facilitator_addresses=fac)
     assert got.is_valid, got
     assert got.payer.lower() == v["payer"].lower()
-    kind = x402.header_kind_from_name(v["headerName"])
-    assert x402.decode_header(kind, v["header"]) == v["paymentPayload"]
+    kind = paywire.header_kind_from_name(v["headerName"])
+    assert paywire.decode_header(kind, v["header"]) == v["paymentPayload"]
     # A payment created here for the same 402 verifies the same way.
-    p = x402.create_payment(
-        v["paymentRequired"], bytes([i + 1]) * 32, now, policy=x402.Policy(allow_upto=True),
+    p = paywire.create_payment(
+        v["paymentRequired"], bytes([i + 1]) * 32, now, policy=paywire.Policy(allow_upto=True),
         nonce=b"\x5a" * 32,
     )
     assert p.header == kind and p.header_name == v["headerName"]
-    mine = x402.verify_header(p.value, v["paymentRequirements"], now, facilitator_addresses=fac)
+    mine = paywire.verify_header(p.value, v["paymentRequirements"], now, facilitator_addresses=fac)
     assert mine.is_valid and mine.payer == p.payer, mine
 
 
 @pytest.mark.parametrize("v", HEADERS, ids=[v["name"] for v in HEADERS])
 def test_sdk_header(v):
-    kind = x402.header_kind_from_name(v["header"])
+    kind = paywire.header_kind_from_name(v["header"])
     assert kind.header_name == v["header"]
-    doc = x402.decode_header(kind, v["value"])
+    doc = paywire.decode_header(kind, v["value"])
     assert doc == v["json"]
-    assert x402.decode_header(x402.HeaderKind.ANY, v["value"]) == doc
+    assert paywire.decode_header(paywire.HeaderKind.ANY, v["value"]) == doc
     # Python's dict keeps the order: re-encoding gives the SDK's value, byte for byte.
-    assert x402.encode_header(kind, doc) == v["value"]
+    assert paywire.encode_header(kind, doc) == v["value"]
 
 
 @pytest.mark.parametrize("v", EIP712, ids=[v["name"] for v in EIP712])
 def test_eip712(v):
     want = bytes.fromhex(v["digest"][2:])
     typed = {k: v[k] for k in ("types", "primaryType", "domain", "message")}
-    assert x402.typed_data_digest(typed) == want
+    assert paywire.typed_data_digest(typed) == want
     if v["kind"] == "eip3009":
-        assert x402.eip3009_digest(v["domain"], v["message"]) == want
+        assert paywire.eip3009_digest(v["domain"], v["message"]) == want
     else:
-        assert x402.permit2_digest(v["domain"]["chainId"], v["message"]) == want
-    assert x402.recover_address(want, v["signature"]) == v["address"]
-    assert x402.recover_address(want, bytes.fromhex(v["signature"][2:])) == v["address"]
-    assert x402.private_key_address(v["privateKey"]) == v["address"]
+        assert paywire.permit2_digest(v["domain"]["chainId"], v["message"]) == want
+    assert paywire.recover_address(want, v["signature"]) == v["address"]
+    assert paywire.recover_address(want, bytes.fromhex(v["signature"][2:])) == v["address"]
+    assert paywire.private_key_address(v["privateKey"]) == v["address"]

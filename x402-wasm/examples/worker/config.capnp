@@ -31,9 +31,9 @@ const paidWorker :Workerd.Worker = (
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     # The package's full flavour (PaymentLifecycle, batch-settlement,
     # ChainMachine): its workerd entry point, the glue, and the module itself.
-    (name = "x402-wasm", esModule = embed "../../pkg/full/workerd.mjs"),
-    (name = "x402_wasm.js", esModule = embed "../../pkg/full/x402_wasm.js"),
-    (name = "x402_wasm_bg.wasm", wasm = embed "../../pkg/full/x402_wasm_bg.wasm"),
+    (name = "paywire", esModule = embed "../../pkg/full/workerd.mjs"),
+    (name = "paywire_wasm.js", esModule = embed "../../pkg/full/paywire_wasm.js"),
+    (name = "paywire_wasm_bg.wasm", wasm = embed "../../pkg/full/paywire_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   durableObjectNamespaces = [

@@ -37,7 +37,7 @@
 // allowed to pay /deferred, comma-separated), DEFERRED_PRICE (cents of USD),
 // ADMIN_TOKEN. Bindings: PAYMENTS, the PaymentRecords Durable Object namespace.
 import { DurableObject } from "cloudflare:workers";
-import * as x402 from "x402-wasm";
+import * as x402 from "paywire";
 
 const { PaymentLifecycle, recordInfo } = x402;
 
@@ -196,7 +196,7 @@ async function settleThroughFacilitator(facilitatorUrl, body, timeoutMs) {
  */
 async function settleOnChain(rpcUrl, privateKey, body) {
   if (typeof x402.ChainMachine !== "function") {
-    return { notSent: "this build of x402-wasm has no ChainMachine: use the `full` flavour" };
+    return { notSent: "this build of paywire has no ChainMachine: use the `full` flavour" };
   }
   let machine;
   let sent = false; // once a transaction may be out, a failure is uncertain
@@ -319,7 +319,7 @@ async function paid(request, env, route, handler) {
           break;
         case "respond": {
           if (step.uncertainRecord) {
-            console.log("x402: settlement uncertain, recorded for reconciliation:", step.uncertainRecord);
+            console.log("paywire: settlement uncertain, recorded for reconciliation:", step.uncertainRecord);
           }
           const res = answer(step, held);
           // Marks a delivered payment delivered before the answer leaves.

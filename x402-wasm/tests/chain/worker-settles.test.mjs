@@ -4,19 +4,19 @@
 // transfer, and PAYMENT-RESPONSE carries the mined transaction.
 //
 // Run by scripts/test-settlement.sh, which starts the local chain, deploys the
-// test token and writes the fixture this reads (X402_TEST_FIXTURE).
+// test token and writes the fixture this reads (PAYWIRE_TEST_FIXTURE).
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { createPayment, decodeHeader, privateKeyToAddress } from "x402-wasm";
+import { createPayment, decodeHeader, privateKeyToAddress } from "paywire";
 
 import { BIN_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
 
 const EXAMPLE_DIR = join(WASM_DIR, "examples", "worker");
 const PRICE = "250000";
-const fixturePath = process.env.X402_TEST_FIXTURE;
+const fixturePath = process.env.PAYWIRE_TEST_FIXTURE;
 const fx = fixturePath ? JSON.parse(readFileSync(fixturePath, "utf8")) : null;
 
 async function rpc(method, params) {
@@ -44,7 +44,7 @@ async function get(url, payment) {
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
 
-describe("workerd: the example Worker settling through a node's JSON-RPC", { skip: !fx && "X402_TEST_FIXTURE is not set" }, () => {
+describe("workerd: the example Worker settling through a node's JSON-RPC", { skip: !fx && "PAYWIRE_TEST_FIXTURE is not set" }, () => {
   let worker;
   let offer;
   before(async () => {

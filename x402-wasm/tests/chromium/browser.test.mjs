@@ -3,23 +3,12 @@
 // (virtual time budget, --dump-dom) and the test reads the page's report from
 // the dumped DOM. Chromium is bounded in time and stopped by its PID.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:http";
-import { tmpdir } from "node:os";
-import { extname, join, normalize, sep } from "node:path";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { privateKeyToAddress } from "x402-wasm";
+import { privateKeyToAddress } from "paywire";
 
-import { PKG_DIR, TESTS_DIR, VECTORS_DIR, startProcess } from "../lib/harness.mjs";
-
-const TYPES = {
-  ".html": "text/html; charset=utf-8",
-  ".mjs": "text/javascript",
-  ".js": "text/javascript",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-};
+import { PKG_DIR, TESTS_DIR, VECTORS_DIR, dumpDom, serveStatic } from "../lib/harness.mjs";
 
 /** URL prefix -> directory served under it (nothing else is served). */
 const ROOTS = [
@@ -29,75 +18,15 @@ const ROOTS = [
   ["/", join(TESTS_DIR, "chromium")],
 ];
 
-function resolvePath(urlPath) {
-  const path = urlPath === "/" ? "/page.html" : urlPath;
-  for (const [prefix, dir] of ROOTS) {
-    if (!path.startsWith(prefix)) continue;
-    const file = normalize(join(dir, decodeURIComponent(path.slice(prefix.length))));
-    return file.startsWith(dir + sep) ? file : null;
-  }
-  return null;
-}
-
 let server;
 let origin;
-const requests = [];
+let requests;
 
 before(async () => {
-  server = createServer((req, res) => {
-    const path = new URL(req.url, "http://127.0.0.1").pathname;
-    requests.push(path);
-    const file = resolvePath(path);
-    let body;
-    try {
-      body = file && readFileSync(file);
-    } catch {
-      body = null;
-    }
-    if (!body) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
-    res.end(body);
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${server.address().port}`;
+  ({ server, origin, requests } = await serveStatic(ROOTS, "/page.html"));
 });
 
 after(() => new Promise((resolve) => server.close(resolve)));
-
-/** Loads `url` in headless Chromium and answers the serialized DOM. */
-async function dumpDom(url) {
-  const profile = mkdtempSync(join(tmpdir(), "x402-chromium-"));
-  const chromium = startProcess(
-    process.env.CHROMIUM ?? "chromium",
-    [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      `--user-data-dir=${profile}`,
-      "--virtual-time-budget=20000",
-      "--dump-dom",
-      url,
-    ],
-    { timeoutMs: 120_000 },
-  );
-  try {
-    const { code } = await chromium.exited;
-    assert.ok(!chromium.timedOut, "chromium did not finish in time");
-    assert.equal(code, 0, chromium.err);
-    return chromium.out;
-  } finally {
-    await chromium.stop();
-    rmSync(profile, { recursive: true, force: true });
-  }
-}
 
 const unescapeHtml = (s) =>
   s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
@@ -112,7 +41,7 @@ test("the page loads the web build and reports", async () => {
   assert.equal(report.error, undefined, report.error);
   assert.equal(report.done, true);
   assert.match(report.userAgent, /Chrome/);
-  assert.ok(requests.includes("/pkg/x402_wasm_bg.wasm"), requests.join(" "));
+  assert.ok(requests.includes("/pkg/paywire_wasm_bg.wasm"), requests.join(" "));
 });
 
 test("a payment created in the page verifies in the page", () => {

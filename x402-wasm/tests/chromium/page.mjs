@@ -1,7 +1,7 @@
 // Runs in headless Chromium: loads the web build, creates and verifies payments
 // in the page, replays the official verdicts, and writes a JSON report into
 // <pre id="result"> for the test to read from the dumped DOM.
-import init, * as x402 from "/pkg/x402_wasm.js";
+import init, * as x402 from "/pkg/paywire_wasm.js";
 import { differences, expectedVerdict, verifyOptions } from "/lib/expect.mjs";
 
 const report = { userAgent: navigator.userAgent };
@@ -22,7 +22,7 @@ function reasonOf(header, requirements = offer, now = undefined) {
 
 try {
   const started = performance.now();
-  await init(); // fetches x402_wasm_bg.wasm from beside the module
+  await init(); // fetches paywire_wasm_bg.wasm from beside the module
   report.initMs = performance.now() - started;
 
   const key = "0x" + "3c".repeat(32);

@@ -1,9 +1,12 @@
 // Helpers shared by the runtime tests: paths, vectors, free ports, and child
 // processes that are bounded in time and always stopped by their own PID.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const TESTS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -115,4 +118,81 @@ export async function waitForHttp(url, proc, timeoutMs = 20_000) {
     }
   }
   throw new Error(`nothing answered at ${url} within ${timeoutMs} ms:\n${proc.err}${proc.out}`);
+}
+
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".mjs": "text/javascript",
+  ".js": "text/javascript",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
+
+/**
+ * A static file server on 127.0.0.1 for `roots` ([URL prefix, directory]
+ * pairs, first match wins; nothing else is served); `/` serves `index`.
+ * Answers `{server, origin, requests}` (the paths asked for, in order).
+ */
+export async function serveStatic(roots, index = "/index.html") {
+  const requests = [];
+  const resolvePath = (urlPath) => {
+    const path = urlPath === "/" ? index : urlPath;
+    for (const [prefix, dir] of roots) {
+      if (!path.startsWith(prefix)) continue;
+      const file = normalize(join(dir, decodeURIComponent(path.slice(prefix.length))));
+      return file.startsWith(dir + sep) ? file : null;
+    }
+    return null;
+  };
+  const server = createHttpServer((req, res) => {
+    const path = new URL(req.url, "http://127.0.0.1").pathname;
+    requests.push(path);
+    const file = resolvePath(path);
+    let body;
+    try {
+      body = file && readFileSync(file);
+    } catch {
+      body = null;
+    }
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    res.end(body);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}`, requests };
+}
+
+/** Loads `url` in headless Chromium (bounded, stopped by its PID) and answers the serialized DOM. */
+export async function dumpDom(url) {
+  const profile = mkdtempSync(join(tmpdir(), "paywire-chromium-"));
+  const chromium = startProcess(
+    process.env.CHROMIUM ?? "chromium",
+    [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      `--user-data-dir=${profile}`,
+      "--virtual-time-budget=20000",
+      "--dump-dom",
+      url,
+    ],
+    { timeoutMs: 120_000 },
+  );
+  try {
+    const { code } = await chromium.exited;
+    assert.ok(!chromium.timedOut, "chromium did not finish in time");
+    assert.equal(code, 0, chromium.err);
+    return chromium.out;
+  } finally {
+    await chromium.stop();
+    rmSync(profile, { recursive: true, force: true });
+  }
 }

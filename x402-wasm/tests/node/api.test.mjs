@@ -15,7 +15,7 @@ import init, {
   selectRequirement,
   verify,
   verifyPaymentHeader,
-} from "x402-wasm";
+} from "paywire";
 
 const KEY = "0x" + "42".repeat(32);
 const USDC_BASE_SEPOLIA = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { ChainMachine, createPayment, decodeHeader } from "x402-wasm/full";
+import { ChainMachine, createPayment, decodeHeader } from "paywire/full";
 
 const NOW = 1750000000;
 const ACCEPT = {

@@ -1,11 +1,11 @@
-// The `x402-wasm/full` flavour: the same payments API, plus batch-settlement on
+// The `paywire/full` flavour: the same payments API, plus batch-settlement on
 // cloudflare:402 (RFC 9421 signatures with Ed25519), which the default flavour
 // leaves out to stay small.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import * as lean from "x402-wasm";
-import * as full from "x402-wasm/full";
+import * as lean from "paywire";
+import * as full from "paywire/full";
 
 import { vectors } from "../lib/harness.mjs";
 import { differences, expectedVerdict, verifyOptions } from "../lib/expect.mjs";

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createPayment, encodeHeader, privateKeyToAddress } from "x402-wasm";
-import { PaymentLifecycle, recordInfo } from "x402-wasm/full";
+import { createPayment, encodeHeader, privateKeyToAddress } from "paywire";
+import { PaymentLifecycle, recordInfo } from "paywire/full";
 
 const NOW = 1_750_000_000;
 const KEY = "0x" + "11".repeat(32);

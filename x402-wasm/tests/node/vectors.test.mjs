@@ -14,7 +14,7 @@ import {
   selectRequirement,
   verify,
   verifyPaymentHeader,
-} from "x402-wasm";
+} from "paywire";
 
 import { vectors } from "../lib/harness.mjs";
 import { differences, expectedVerdict, verifyOptions } from "../lib/expect.mjs";

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { createPayment, decodeHeader, encodeHeader, privateKeyToAddress } from "x402-wasm";
-import { signRequest } from "x402-wasm/full";
+import { createPayment, decodeHeader, encodeHeader, privateKeyToAddress } from "paywire";
+import { signRequest } from "paywire/full";
 
 import { BIN_DIR, VECTORS_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
 import { SETTLED, modeOf, settledBody, startAgent, startFacilitator, startOrigin } from "./doubles.mjs";

@@ -18,7 +18,7 @@ import {
   type SettleResponse,
   type VerifyResponse,
   type X402Error,
-} from "x402-wasm";
+} from "paywire";
 import {
   ChainMachine,
   PaymentLifecycle,
@@ -32,7 +32,7 @@ import {
   type LifecycleStep,
   type PaymentRecordInfo,
   type SignedRequestHeaders,
-} from "x402-wasm/full";
+} from "paywire/full";
 
 const requirements: PaymentRequirements = {
   scheme: "exact",

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { createPayment, decodeHeader, encodeHeader } from "x402-wasm";
+import { createPayment, decodeHeader, encodeHeader } from "paywire";
 
 import {
   BIN_DIR,
@@ -51,13 +51,13 @@ function tampered(value, field, to) {
  * package (`pkgDir`) under the module name `entry`, and the workerd config
  * that serves them; `durableObject` names a class bound as RECORDS (in
  * memory), `env` the variables bound from the environment. */
-function workerDir(code, pkgDir, { entry = "x402-wasm", durableObject = null, env = [] } = {}) {
+function workerDir(code, pkgDir, { entry = "paywire", durableObject = null, env = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "x402-worker-"));
   writeFileSync(join(dir, "worker.mjs"), code);
-  for (const f of ["workerd.mjs", "x402_wasm.js", "x402_wasm_bg.wasm"]) {
+  for (const f of ["workerd.mjs", "paywire_wasm.js", "paywire_wasm_bg.wasm"]) {
     copyFileSync(join(pkgDir, f), join(dir, f));
   }
-  // The entry point imports "./x402_wasm.js": beside its own module name.
+  // The entry point imports "./paywire_wasm.js": beside its own module name.
   const base = entry.includes("/") ? entry.slice(0, entry.lastIndexOf("/") + 1) : "";
   const bindings = env.map((n) => `(name = "${n}", fromEnvironment = "${n}")`);
   let objects = "";
@@ -78,8 +78,8 @@ const w :Workerd.Worker = (
   modules = [
     (name = "worker.mjs", esModule = embed "worker.mjs"),
     (name = "${entry}", esModule = embed "workerd.mjs"),
-    (name = "${base}x402_wasm.js", esModule = embed "x402_wasm.js"),
-    (name = "${base}x402_wasm_bg.wasm", wasm = embed "x402_wasm_bg.wasm"),
+    (name = "${base}paywire_wasm.js", esModule = embed "paywire_wasm.js"),
+    (name = "${base}paywire_wasm_bg.wasm", wasm = embed "paywire_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
   ${objects}
@@ -94,7 +94,7 @@ describe("workerd: the full flavour (batch-settlement)", () => {
   let worker;
   before(async () => {
     // Signs a request with the RFC 9421 Ed25519 test key and verifies it, in the Worker.
-    dir = workerDir(`import { encodeHeader, signRequest, verifyBatchSettlement } from "x402-wasm";
+    dir = workerDir(`import { encodeHeader, signRequest, verifyBatchSettlement } from "paywire";
 export default {
   async fetch(request) {
     const now = Math.floor(Date.now() / 1000);
@@ -139,7 +139,7 @@ describe("workerd: the Worker of the package's README", () => {
     // The README's first js block, as written, beside a copy of the full flavour.
     const readme = readFileSync(join(WASM_DIR, "README.md"), "utf8");
     dir = workerDir(readme.match(/```js\n([\s\S]*?)```/)[1], join(PKG_DIR, "full"), {
-      entry: "x402-wasm/full",
+      entry: "paywire/full",
       durableObject: "Records",
       env: ["FACILITATOR_URL"],
     });

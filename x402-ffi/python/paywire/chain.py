@@ -22,32 +22,32 @@ _lib = _native.lib
 _size = ctypes.c_size_t
 _chainp = ctypes.c_void_p
 
-_lib.x402_chain_verify_new.argtypes = [
+_lib.paywire_chain_verify_new.argtypes = [
     ctypes.c_char_p, _size, ctypes.c_uint64, ctypes.c_char_p, _size, ctypes.c_char_p, _size,
     ctypes.POINTER(_chainp), ctypes.c_void_p, _size,
 ]
-_lib.x402_chain_settle_new.argtypes = [
+_lib.paywire_chain_settle_new.argtypes = [
     ctypes.c_char_p, _size, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, _size,
     ctypes.POINTER(_chainp), ctypes.c_void_p, _size,
 ]
-_lib.x402_chain_next.argtypes = [
+_lib.paywire_chain_next.argtypes = [
     _chainp, ctypes.c_void_p, _size, ctypes.POINTER(_size), ctypes.POINTER(ctypes.c_uint32),
     ctypes.POINTER(ctypes.c_uint8),
 ]
-_lib.x402_chain_feed.argtypes = [_chainp, ctypes.c_char_p, _size, ctypes.c_void_p, _size]
-for _f in (_lib.x402_chain_verify_new, _lib.x402_chain_settle_new, _lib.x402_chain_next,
-           _lib.x402_chain_feed):
+_lib.paywire_chain_feed.argtypes = [_chainp, ctypes.c_char_p, _size, ctypes.c_void_p, _size]
+for _f in (_lib.paywire_chain_verify_new, _lib.paywire_chain_settle_new, _lib.paywire_chain_next,
+           _lib.paywire_chain_feed):
     _f.restype = ctypes.c_uint32
-_lib.x402_chain_free.argtypes = [_chainp]
-_lib.x402_chain_free.restype = None
+_lib.paywire_chain_free.argtypes = [_chainp]
+_lib.paywire_chain_free.restype = None
 
 Transport = Callable[[bytes], bytes]
 
 
 def _error(code: int, err: ctypes.Array) -> Exception:
-    from . import X402Error, _result_message
+    from . import PaywireError, _result_message
 
-    return X402Error(code, err.value.decode("utf-8", "replace") or _result_message(code))
+    return PaywireError(code, err.value.decode("utf-8", "replace") or _result_message(code))
 
 
 class Chain:
@@ -74,7 +74,7 @@ class Chain:
 
         body, cfg, opts = _bytes(request), _config(facilitator_addresses), _options(options)
         t = _unix(now)
-        return cls._new(lambda out, e, ec: _lib.x402_chain_verify_new(
+        return cls._new(lambda out, e, ec: _lib.paywire_chain_verify_new(
             body, len(body), t, cfg, len(cfg or b""), opts, len(opts or b""), out, e, ec))
 
     @classmethod
@@ -86,14 +86,14 @@ class Chain:
 
         body, key, opts = _bytes(request), _fixed32(private_key, "private_key"), _options(options)
         t = _unix(now)
-        return cls._new(lambda out, e, ec: _lib.x402_chain_settle_new(
+        return cls._new(lambda out, e, ec: _lib.paywire_chain_settle_new(
             body, len(body), t, key, opts, len(opts or b""), out, e, ec))
 
     def _handle(self) -> int:
         if self._h is None:
-            from . import Result, X402Error
+            from . import Result, PaywireError
 
-            raise X402Error(Result.NULL_PARAMETER, "closed chain")
+            raise PaywireError(Result.NULL_PARAMETER, "closed chain")
         return self._h
 
     def next(self) -> Tuple[bytes, float, bool]:
@@ -103,16 +103,16 @@ class Chain:
 
         h = self._handle()
         delay, done = ctypes.c_uint32(), ctypes.c_uint8()
-        body = _out_bytes(lambda o, c, n, e, ec: _lib.x402_chain_next(
+        body = _out_bytes(lambda o, c, n, e, ec: _lib.paywire_chain_next(
             h, o, c, n, ctypes.byref(delay), ctypes.byref(done)), 4096)
         return body, delay.value / 1000.0, bool(done.value)
 
     def feed(self, response: bytes) -> None:
         """Hands the node's response body to the machine; a body that does not
-        answer the last request raises :class:`X402Error` (INVALID_RESPONSE)."""
+        answer the last request raises :class:`PaywireError` (INVALID_RESPONSE)."""
         h = self._handle()
         err = ctypes.create_string_buffer(512)
-        r = _lib.x402_chain_feed(h, bytes(response), len(response), err, len(err))
+        r = _lib.paywire_chain_feed(h, bytes(response), len(response), err, len(err))
         if r != 0:
             raise _error(r, err)
 
@@ -129,7 +129,7 @@ class Chain:
     def close(self) -> None:
         """Releases the machine (its key is zeroed). Safe to call twice."""
         if self._h is not None:
-            _lib.x402_chain_free(self._h)
+            _lib.paywire_chain_free(self._h)
             self._h = None
 
     def __enter__(self) -> "Chain":

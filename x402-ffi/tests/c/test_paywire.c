@@ -1,5 +1,5 @@
 /*
- * Tests of the C API (include/x402.h) against libx402.a: every function, with
+ * Tests of the C API (include/paywire.h) against libpaywire.a: every function, with
  * misuse (NULL pointers, short and zero-capacity buffers, garbage, bad
  * arguments), and the shared test vectors flattened by vectors_to_tsv.py.
  *
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "x402.h"
+#include "paywire.h"
 
 static unsigned long checks, failures;
 
@@ -62,10 +62,10 @@ static int parse_hex(const char *s, uint8_t *out, size_t n) {
 }
 
 /* Reads a result message into a NUL-terminated string (for diagnostics). */
-static const char *msg(x402_result r) {
+static const char *msg(paywire_result r) {
   static char buf[256];
   size_t n = 0;
-  if (x402_result_message(r, (uint8_t *)buf, sizeof buf - 1, &n) != X402_RESULT_OK)
+  if (paywire_result_message(r, (uint8_t *)buf, sizeof buf - 1, &n) != PAYWIRE_RESULT_OK)
     return "(unknown)";
   buf[n] = 0;
   return buf;
@@ -95,17 +95,17 @@ static int parse_verdict(const char *json, size_t len, char *reason, size_t cap)
 static void test_version(void) {
   uint8_t buf[64];
   size_t n = 0;
-  CHECK(x402_version(buf, sizeof buf, &n) == X402_RESULT_OK, "version");
-  CHECK(n > 9 && memcmp(buf, "x402-ffi ", 9) == 0, "version text %.*s", (int)n, buf);
+  CHECK(paywire_version(buf, sizeof buf, &n) == PAYWIRE_RESULT_OK, "version");
+  CHECK(n > 12 && memcmp(buf, "paywire-ffi ", 12) == 0, "version text %.*s", (int)n, buf);
   size_t need = 0;
-  CHECK(x402_version(NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE && need == n,
+  CHECK(paywire_version(NULL, 0, &need) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need == n,
         "size query gives %zu", need);
   memset(buf, SENTINEL, sizeof buf);
   size_t m = 0;
-  CHECK(x402_version(buf, n - 1, &m) == X402_RESULT_INSUFFICIENT_SIZE && m == n, "short");
+  CHECK(paywire_version(buf, n - 1, &m) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && m == n, "short");
   CHECK(all_sentinel(buf, sizeof buf), "nothing written on failure");
-  CHECK(x402_version(buf, sizeof buf, NULL) == X402_RESULT_NULL_PARAMETER, "NULL out_len");
-  CHECK(x402_version(NULL, 8, &m) == X402_RESULT_NULL_PARAMETER, "NULL out, cap 8");
+  CHECK(paywire_version(buf, sizeof buf, NULL) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL out_len");
+  CHECK(paywire_version(NULL, 8, &m) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL out, cap 8");
 }
 
 static void test_result_message(void) {
@@ -113,23 +113,23 @@ static void test_result_message(void) {
   uint8_t buf[256];
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     size_t n = 0;
-    CHECK(x402_result_message(codes[i], buf, sizeof buf, &n) == X402_RESULT_OK && n > 0,
+    CHECK(paywire_result_message(codes[i], buf, sizeof buf, &n) == PAYWIRE_RESULT_OK && n > 0,
           "message of %u", codes[i]);
   }
   size_t n = 0;
-  x402_result_message(X402_RESULT_INVALID_PAYLOAD, buf, sizeof buf, &n);
+  paywire_result_message(PAYWIRE_RESULT_INVALID_PAYLOAD, buf, sizeof buf, &n);
   CHECK(n >= 15 && memcmp(buf, "invalid_payload", 15) == 0, "reason-named message");
   for (uint32_t bad = 10; bad < 100; bad += 17)
-    CHECK(x402_result_message(bad, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT,
+    CHECK(paywire_result_message(bad, buf, sizeof buf, &n) == PAYWIRE_RESULT_INVALID_ARGUMENT,
           "unknown code %u", bad);
-  CHECK(x402_result_message(105, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT, "105");
-  CHECK(x402_result_message(0xffffffffu, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_result_message(105, buf, sizeof buf, &n) == PAYWIRE_RESULT_INVALID_ARGUMENT, "105");
+  CHECK(paywire_result_message(0xffffffffu, buf, sizeof buf, &n) == PAYWIRE_RESULT_INVALID_ARGUMENT,
         "max");
   size_t need = 0;
-  CHECK(x402_result_message(X402_RESULT_OK, NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_result_message(PAYWIRE_RESULT_OK, NULL, 0, &need) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == 7,
         "size of \"success\": %zu", need);
-  CHECK(x402_result_message(X402_RESULT_OK, buf, sizeof buf, NULL) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_result_message(PAYWIRE_RESULT_OK, buf, sizeof buf, NULL) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
 }
 
@@ -139,34 +139,34 @@ static void test_header_names(void) {
   for (uint32_t k = 1; k <= 5; k++) {
     uint8_t buf[32];
     size_t n = 0;
-    CHECK(x402_header_name(k, buf, sizeof buf, &n) == X402_RESULT_OK, "name of %u", k);
+    CHECK(paywire_header_name(k, buf, sizeof buf, &n) == PAYWIRE_RESULT_OK, "name of %u", k);
     CHECK(n == strlen(names[k - 1]) && memcmp(buf, names[k - 1], n) == 0, "name %u", k);
     uint32_t kind = 99;
-    CHECK(x402_header_kind_from_name(names[k - 1], strlen(names[k - 1]), &kind) ==
-                  X402_RESULT_OK &&
+    CHECK(paywire_header_kind_from_name(names[k - 1], strlen(names[k - 1]), &kind) ==
+                  PAYWIRE_RESULT_OK &&
               kind == k,
           "kind of %s", names[k - 1]);
   }
   uint32_t kind = 77;
-  CHECK(x402_header_kind_from_name("payment-signature", 17, &kind) == X402_RESULT_OK &&
-            kind == X402_HEADER_KIND_PAYMENT_SIGNATURE,
+  CHECK(paywire_header_kind_from_name("payment-signature", 17, &kind) == PAYWIRE_RESULT_OK &&
+            kind == PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE,
         "case-insensitive");
   kind = 77;
-  CHECK(x402_header_kind_from_name("PAYMENT", 7, &kind) == X402_RESULT_INVALID_ARGUMENT &&
+  CHECK(paywire_header_kind_from_name("PAYMENT", 7, &kind) == PAYWIRE_RESULT_INVALID_ARGUMENT &&
             kind == 77,
         "unknown name leaves *kind");
-  CHECK(x402_header_kind_from_name("", 0, &kind) == X402_RESULT_INVALID_ARGUMENT, "empty");
-  CHECK(x402_header_kind_from_name("\xff\xfe", 2, &kind) == X402_RESULT_INVALID_UTF8, "utf8");
-  CHECK(x402_header_kind_from_name(NULL, 3, &kind) == X402_RESULT_NULL_PARAMETER, "NULL name");
-  CHECK(x402_header_kind_from_name("X-PAYMENT", 9, NULL) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_header_kind_from_name("", 0, &kind) == PAYWIRE_RESULT_INVALID_ARGUMENT, "empty");
+  CHECK(paywire_header_kind_from_name("\xff\xfe", 2, &kind) == PAYWIRE_RESULT_INVALID_UTF8, "utf8");
+  CHECK(paywire_header_kind_from_name(NULL, 3, &kind) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL name");
+  CHECK(paywire_header_kind_from_name("X-PAYMENT", 9, NULL) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL kind");
   uint8_t buf[32];
   size_t n = 0;
-  CHECK(x402_header_name(X402_HEADER_KIND_ANY, buf, sizeof buf, &n) ==
-            X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_header_name(PAYWIRE_HEADER_KIND_ANY, buf, sizeof buf, &n) ==
+            PAYWIRE_RESULT_INVALID_ARGUMENT,
         "ANY has no name");
-  CHECK(x402_header_name(6, buf, sizeof buf, &n) == X402_RESULT_INVALID_ARGUMENT, "6");
-  CHECK(x402_header_name(1, buf, 3, &n) == X402_RESULT_INSUFFICIENT_SIZE && n == 16, "short");
+  CHECK(paywire_header_name(6, buf, sizeof buf, &n) == PAYWIRE_RESULT_INVALID_ARGUMENT, "6");
+  CHECK(paywire_header_name(1, buf, 3, &n) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && n == 16, "short");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -186,35 +186,35 @@ static void test_verify_misuse(void) {
                            "invalid_payload", "invalid_payload", "invalid_payload",
                            "invalid_payload", "invalid_payload"};
   for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
-    x402_result r = x402_verify(u8(garbage[i]), strlen(garbage[i]), 1750000000, out, sizeof out, &n);
-    CHECK(r == X402_RESULT_OK, "garbage %zu: %s", i, msg(r));
+    paywire_result r = paywire_verify(u8(garbage[i]), strlen(garbage[i]), 1750000000, out, sizeof out, &n);
+    CHECK(r == PAYWIRE_RESULT_OK, "garbage %zu: %s", i, msg(r));
     CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0, "garbage %zu invalid", i);
     (void)reasons;
   }
-  CHECK(x402_verify(u8("{}"), 2, 0, out, sizeof out, &n) == X402_RESULT_OK, "{}");
+  CHECK(paywire_verify(u8("{}"), 2, 0, out, sizeof out, &n) == PAYWIRE_RESULT_OK, "{}");
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_x402_version") == 0,
         "{} gives %s", reason);
   /* Zero-length input with a valid pointer. */
-  CHECK(x402_verify(u8(""), 0, 0, out, sizeof out, &n) == X402_RESULT_OK, "empty");
+  CHECK(paywire_verify(u8(""), 0, 0, out, sizeof out, &n) == PAYWIRE_RESULT_OK, "empty");
   /* NULLs. */
-  CHECK(x402_verify(NULL, 0, 0, out, sizeof out, &n) == X402_RESULT_NULL_PARAMETER, "NULL req");
-  CHECK(x402_verify(u8("{}"), 2, 0, out, sizeof out, NULL) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_verify(NULL, 0, 0, out, sizeof out, &n) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL req");
+  CHECK(paywire_verify(u8("{}"), 2, 0, out, sizeof out, NULL) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
-  CHECK(x402_verify(u8("{}"), 2, 0, NULL, 10, &n) == X402_RESULT_NULL_PARAMETER, "NULL out");
+  CHECK(paywire_verify(u8("{}"), 2, 0, NULL, 10, &n) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL out");
   /* Length above PTRDIFF_MAX. */
-  CHECK(x402_verify(u8("{}"), SIZE_MAX, 0, out, sizeof out, &n) == X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_verify(u8("{}"), SIZE_MAX, 0, out, sizeof out, &n) == PAYWIRE_RESULT_INVALID_ARGUMENT,
         "huge length");
   /* Short buffers: size query, then one byte short, then exact. */
   size_t need = 0;
-  CHECK(x402_verify(u8("{}"), 2, 0, NULL, 0, &need) == X402_RESULT_INSUFFICIENT_SIZE && need > 0,
+  CHECK(paywire_verify(u8("{}"), 2, 0, NULL, 0, &need) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0,
         "size query");
   memset(out, SENTINEL, sizeof out);
   size_t m = 0;
-  CHECK(x402_verify(u8("{}"), 2, 0, out, need - 1, &m) == X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_verify(u8("{}"), 2, 0, out, need - 1, &m) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             m == need && all_sentinel(out, sizeof out),
         "short buffer untouched");
-  CHECK(x402_verify(u8("{}"), 2, 0, out, need, &m) == X402_RESULT_OK && m == need, "exact");
+  CHECK(paywire_verify(u8("{}"), 2, 0, out, need, &m) == PAYWIRE_RESULT_OK && m == need, "exact");
 
   /* Config. */
   char err[256];
@@ -223,64 +223,64 @@ static void test_verify_misuse(void) {
   for (size_t i = 0; i < sizeof bad_configs / sizeof bad_configs[0]; i++) {
     memset(out, SENTINEL, 64);
     err[0] = 0;
-    x402_result r = x402_verify_with_config(u8("{}"), 2, 0, u8(bad_configs[i]),
+    paywire_result r = paywire_verify_with_config(u8("{}"), 2, 0, u8(bad_configs[i]),
                                             strlen(bad_configs[i]), out, sizeof out, &n, err,
                                             sizeof err);
-    CHECK(r == X402_RESULT_INVALID_CONFIG, "config %zu: %s", i, msg(r));
+    CHECK(r == PAYWIRE_RESULT_INVALID_CONFIG, "config %zu: %s", i, msg(r));
     CHECK(strlen(err) > 0 && strstr(err, "verifier config") == err, "config message: %s", err);
     CHECK(all_sentinel(out, 64), "no output on failure");
   }
-  CHECK(x402_verify_with_config(u8("{}"), 2, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_OK,
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_OK,
         "NULL config is no config");
-  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("{}"), 2, out, sizeof out, &n, err, 0) ==
-            X402_RESULT_OK,
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("{}"), 2, out, sizeof out, &n, err, 0) ==
+            PAYWIRE_RESULT_OK,
         "empty config");
   /* err_cap of 1 gets only the NUL; err_cap 0 is untouched. */
   err[0] = 'x';
   err[1] = 'y';
-  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 1) ==
-                X402_RESULT_INVALID_CONFIG &&
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 1) ==
+                PAYWIRE_RESULT_INVALID_CONFIG &&
             err[0] == 0 && err[1] == 'y',
         "err_cap 1");
   err[0] = 'x';
-  CHECK(x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 0) ==
-                X402_RESULT_INVALID_CONFIG &&
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 0) ==
+                PAYWIRE_RESULT_INVALID_CONFIG &&
             err[0] == 'x',
         "err_cap 0");
   /* A truncated message stays within err_cap. */
   memset(err, SENTINEL, sizeof err);
-  x402_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 8);
+  paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 8);
   CHECK(strlen(err) == 7 && (uint8_t)err[8] == SENTINEL, "truncated to 7 + NUL");
 
   /* verify_header misuse. */
   const char *req = "{\"scheme\":\"exact\"}";
-  CHECK(x402_verify_header("bm90IGpzb24=", 12, u8(req), strlen(req), 0, NULL, 0, out, sizeof out,
-                           &n, err, sizeof err) == X402_RESULT_OK,
+  CHECK(paywire_verify_header("bm90IGpzb24=", 12, u8(req), strlen(req), 0, NULL, 0, out, sizeof out,
+                           &n, err, sizeof err) == PAYWIRE_RESULT_OK,
         "not JSON header is a verdict");
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_payload") == 0,
         "header verdict %s", reason);
-  CHECK(x402_verify_header("\xff\xfe\xfd\xfc", 4, u8(req), strlen(req), 0, NULL, 0, out,
-                           sizeof out, &n, err, sizeof err) == X402_RESULT_OK,
+  CHECK(paywire_verify_header("\xff\xfe\xfd\xfc", 4, u8(req), strlen(req), 0, NULL, 0, out,
+                           sizeof out, &n, err, sizeof err) == PAYWIRE_RESULT_OK,
         "non-UTF-8 header is a verdict");
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_payload") == 0,
         "non-UTF-8 verdict %s", reason);
-  CHECK(x402_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_OK,
+  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_OK,
         "empty header and requirements");
-  CHECK(x402_verify_header(NULL, 0, u8(req), 1, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_verify_header(NULL, 0, u8(req), 1, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL header");
-  CHECK(x402_verify_header("", 0, NULL, 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_verify_header("", 0, NULL, 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL requirements");
-  CHECK(x402_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, NULL, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, NULL, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
-  CHECK(x402_verify_header("", 0, u8(""), 0, 0, u8("x"), 1, out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_INVALID_CONFIG,
+  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, u8("x"), 1, out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_INVALID_CONFIG,
         "bad config");
 }
 
@@ -292,30 +292,30 @@ static void test_header_misuse(void) {
   size_t n = 0;
   char err[256];
   const char *pr = "{\"x402Version\":2,\"resource\":{\"url\":\"https://a.example/x\"},\"accepts\":[]}";
-  CHECK(x402_encode_header(X402_HEADER_KIND_PAYMENT_REQUIRED, u8(pr), strlen(pr), out, sizeof out,
-                           &n, err, sizeof err) == X402_RESULT_OK,
+  CHECK(paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(pr), strlen(pr), out, sizeof out,
+                           &n, err, sizeof err) == PAYWIRE_RESULT_OK,
         "encode PR: %s", err);
   char value[512];
   snprintf(value, sizeof value, "%.*s", (int)n, (char *)out);
   size_t vlen = n;
-  CHECK(x402_decode_header(X402_HEADER_KIND_PAYMENT_REQUIRED, value, vlen, out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_OK &&
+  CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, value, vlen, out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_OK &&
             n == strlen(pr) && memcmp(out, pr, n) == 0,
         "round trip");
-  CHECK(x402_decode_header(X402_HEADER_KIND_ANY, value, vlen, out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_OK &&
+  CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, value, vlen, out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_OK &&
             n == strlen(pr),
         "decode any");
   /* Surrounding whitespace is allowed, as in HTTP. */
   char padded[520];
   snprintf(padded, sizeof padded, " \t%s ", value);
-  CHECK(x402_decode_header(1, padded, strlen(padded), out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_OK,
+  CHECK(paywire_decode_header(1, padded, strlen(padded), out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_OK,
         "OWS");
   /* Wrong kind for the document. */
-  x402_result r = x402_decode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, value, vlen, out,
+  paywire_result r = paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, value, vlen, out,
                                      sizeof out, &n, err, sizeof err);
-  CHECK(r != X402_RESULT_OK && r >= 100, "PR as a payment: %s", msg(r));
+  CHECK(r != PAYWIRE_RESULT_OK && r >= 100, "PR as a payment: %s", msg(r));
   CHECK(strlen(err) > 0, "message");
   /* Garbage. */
   const char *bad[] = {"", "!!!!", "Zg", "Zh==", "e30=" /* {} */, "bnVsbA==" /* null */};
@@ -323,60 +323,60 @@ static void test_header_misuse(void) {
     for (uint32_t k = 0; k <= 5; k++) {
       memset(out, SENTINEL, 64);
       err[0] = 0;
-      r = x402_decode_header(k, bad[i], strlen(bad[i]), out, sizeof out, &n, err, sizeof err);
+      r = paywire_decode_header(k, bad[i], strlen(bad[i]), out, sizeof out, &n, err, sizeof err);
       CHECK(r >= 100, "garbage %zu kind %u: %s", i, k, msg(r));
       CHECK(err[0] != 0 && all_sentinel(out, 64), "garbage %zu kind %u output", i, k);
     }
   }
-  CHECK(x402_decode_header(1, "\xc3\x28", 2, out, sizeof out, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_UTF8,
+  CHECK(paywire_decode_header(1, "\xc3\x28", 2, out, sizeof out, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_UTF8,
         "not UTF-8");
-  CHECK(x402_decode_header(6, value, vlen, out, sizeof out, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_decode_header(6, value, vlen, out, sizeof out, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_ARGUMENT,
         "kind 6");
-  CHECK(x402_decode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_decode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL value");
-  CHECK(x402_decode_header(1, value, vlen, out, sizeof out, NULL, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_decode_header(1, value, vlen, out, sizeof out, NULL, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
   size_t need = 0;
-  CHECK(x402_decode_header(1, value, vlen, NULL, 0, &need, NULL, 0) ==
-                X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_decode_header(1, value, vlen, NULL, 0, &need, NULL, 0) ==
+                PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == strlen(pr),
         "size query");
   memset(out, SENTINEL, sizeof out);
-  CHECK(x402_decode_header(1, value, vlen, out, need - 1, &n, NULL, 0) ==
-                X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_decode_header(1, value, vlen, out, need - 1, &n, NULL, 0) ==
+                PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             n == need && all_sentinel(out, sizeof out),
         "short");
 
   /* Encoding. */
-  CHECK(x402_encode_header(X402_HEADER_KIND_ANY, u8(pr), strlen(pr), out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_encode_header(PAYWIRE_HEADER_KIND_ANY, u8(pr), strlen(pr), out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_INVALID_ARGUMENT,
         "encode ANY");
-  CHECK(x402_encode_header(99, u8(pr), strlen(pr), out, sizeof out, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_ARGUMENT,
+  CHECK(paywire_encode_header(99, u8(pr), strlen(pr), out, sizeof out, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_ARGUMENT,
         "encode 99");
-  CHECK(x402_encode_header(1, u8("{"), 1, out, sizeof out, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_PAYMENT_REQUIREMENTS,
+  CHECK(paywire_encode_header(1, u8("{"), 1, out, sizeof out, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS,
         "encode garbage: %s", err);
-  CHECK(x402_encode_header(1, u8("{\"x402Version\":3}"), 17, out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_INVALID_X402_VERSION,
+  CHECK(paywire_encode_header(1, u8("{\"x402Version\":3}"), 17, out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_INVALID_X402_VERSION,
         "version 3: %s", err);
-  CHECK(x402_encode_header(3, u8("{\"success\":true}"), 16, out, sizeof out, &n, err,
-                           sizeof err) == X402_RESULT_INVALID_RESPONSE,
+  CHECK(paywire_encode_header(3, u8("{\"success\":true}"), 16, out, sizeof out, &n, err,
+                           sizeof err) == PAYWIRE_RESULT_INVALID_RESPONSE,
         "response missing fields: %s", err);
   const char *sr = "{\"success\":true,\"transaction\":\"0xab\",\"network\":\"eip155:08453\"}";
-  CHECK(x402_encode_header(3, u8(sr), strlen(sr), out, sizeof out, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_NETWORK,
+  CHECK(paywire_encode_header(3, u8(sr), strlen(sr), out, sizeof out, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_NETWORK,
         "bad network: %s", err);
-  CHECK(x402_encode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_encode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL json");
   need = 0;
-  CHECK(x402_encode_header(1, u8(pr), strlen(pr), NULL, 0, &need, NULL, 0) ==
-                X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_encode_header(1, u8(pr), strlen(pr), NULL, 0, &need, NULL, 0) ==
+                PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == vlen,
         "encode size query");
 }
@@ -404,37 +404,37 @@ static void test_create_payment(void) {
   uint8_t out[BIG];
   size_t n = 0;
   char err[256];
-  x402_payment_info info;
+  paywire_payment_info info;
   memset(&info, SENTINEL, sizeof info);
   uint64_t now = 1750000000;
-  x402_result r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0,
+  paywire_result r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0,
                                       &info, out, sizeof out, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK, "create: %s %s", msg(r), err);
-  CHECK(info.header_kind == X402_HEADER_KIND_PAYMENT_SIGNATURE && info.accepts_index == 0,
+  CHECK(r == PAYWIRE_RESULT_OK, "create: %s %s", msg(r), err);
+  CHECK(info.header_kind == PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE && info.accepts_index == 0,
         "info %u %u", info.header_kind, info.accepts_index);
   uint8_t addr[64];
   size_t alen = 0;
-  CHECK(x402_private_key_address(key, addr, sizeof addr, &alen) == X402_RESULT_OK && alen == 42,
+  CHECK(paywire_private_key_address(key, addr, sizeof addr, &alen) == PAYWIRE_RESULT_OK && alen == 42,
         "address");
   CHECK(strlen(info.payer) == 42 && memcmp(info.payer, addr, 42) == 0, "payer %s", info.payer);
   /* Deterministic: the same inputs give the same header. */
   uint8_t again[BIG];
   size_t n2 = 0;
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == X402_RESULT_OK &&
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_OK &&
             n2 == n && memcmp(out, again, n) == 0,
         "deterministic, info may be NULL");
   /* It verifies. */
   uint8_t verdict[4096];
   size_t vn = 0;
   char reason[128];
-  CHECK(x402_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now, NULL,
-                           0, verdict, sizeof verdict, &vn, NULL, 0) == X402_RESULT_OK,
+  CHECK(paywire_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now, NULL,
+                           0, verdict, sizeof verdict, &vn, NULL, 0) == PAYWIRE_RESULT_OK,
         "verify created");
   CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 1, "created is valid: %.*s",
         (int)vn, verdict);
   /* ... but not 10 minutes later (maxTimeoutSeconds is 60). */
-  x402_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now + 600,
+  paywire_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now + 600,
                      NULL, 0, verdict, sizeof verdict, &vn, NULL, 0);
   CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_exact_evm_payload_authorization_valid_before") == 0,
@@ -442,26 +442,26 @@ static void test_create_payment(void) {
   /* From the PAYMENT-REQUIRED header value too. */
   uint8_t prh[4096];
   size_t prn = 0;
-  CHECK(x402_encode_header(1, u8(PR_JSON), strlen(PR_JSON), prh, sizeof prh, &prn, NULL, 0) ==
-            X402_RESULT_OK,
+  CHECK(paywire_encode_header(1, u8(PR_JSON), strlen(PR_JSON), prh, sizeof prh, &prn, NULL, 0) ==
+            PAYWIRE_RESULT_OK,
         "encode PR");
-  CHECK(x402_create_payment(prh, prn, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
-                            NULL, 0) == X402_RESULT_OK &&
+  CHECK(paywire_create_payment(prh, prn, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
+                            NULL, 0) == PAYWIRE_RESULT_OK &&
             n2 == n && memcmp(out, again, n) == 0,
         "from the header value");
 
   /* Policies. */
   const char *ok_policy = "{\"maxAmount\":\"10000\",\"networks\":[\"base-sepolia\"]}";
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(ok_policy),
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(ok_policy),
                             strlen(ok_policy), NULL, again, sizeof again, &n2, err,
-                            sizeof err) == X402_RESULT_OK,
+                            sizeof err) == PAYWIRE_RESULT_OK,
         "allowed: %s", err);
   const char *cheap = "{\"maxAmount\":\"9999\"}";
   memset(again, SENTINEL, 64);
   memset(&info, SENTINEL, sizeof info);
-  r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(cheap),
+  r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(cheap),
                           strlen(cheap), &info, again, sizeof again, &n2, err, sizeof err);
-  CHECK(r == X402_RESULT_INVALID_PAYMENT_REQUIREMENTS, "over the max: %s", msg(r));
+  CHECK(r == PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS, "over the max: %s", msg(r));
   CHECK(strstr(err, "maximum") != NULL, "says why: %s", err);
   CHECK(all_sentinel(again, 64) && all_sentinel((uint8_t *)&info, sizeof info),
         "nothing written");
@@ -470,48 +470,48 @@ static void test_create_payment(void) {
                                 "{\"allowUpto\":1}"};
   for (size_t i = 0; i < sizeof bad_policies / sizeof bad_policies[0]; i++) {
     err[0] = 0;
-    r = x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(bad_policies[i]),
+    r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(bad_policies[i]),
                             strlen(bad_policies[i]), NULL, again, sizeof again, &n2, err,
                             sizeof err);
-    CHECK(r == X402_RESULT_INVALID_POLICY && strstr(err, "payment policy") == err,
+    CHECK(r == PAYWIRE_RESULT_INVALID_POLICY && strstr(err, "payment policy") == err,
           "policy %zu: %s %s", i, msg(r), err);
   }
   /* Keys. */
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), zero, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, err, sizeof err) == X402_RESULT_INVALID_PRIVATE_KEY,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), zero, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, err, sizeof err) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "zero key");
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), order, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, err, sizeof err) == X402_RESULT_INVALID_PRIVATE_KEY,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), order, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, err, sizeof err) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "key above the order");
   /* Garbage PaymentRequired. */
   const char *bad_pr[] = {"", "{", "{}", "!!!!", "e30=", "{\"x402Version\":2,\"accepts\":[]}"};
   for (size_t i = 0; i < sizeof bad_pr / sizeof bad_pr[0]; i++) {
-    r = x402_create_payment(u8(bad_pr[i]), strlen(bad_pr[i]), key, nonce, now, NULL, 0, NULL,
+    r = paywire_create_payment(u8(bad_pr[i]), strlen(bad_pr[i]), key, nonce, now, NULL, 0, NULL,
                             again, sizeof again, &n2, err, sizeof err);
     CHECK(r >= 100, "bad PR %zu: %s", i, msg(r));
   }
   /* NULLs and short buffers. */
-  CHECK(x402_create_payment(NULL, 0, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
-                            NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_create_payment(NULL, 0, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
+                            NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL PR");
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), NULL, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), NULL, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL key");
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, NULL, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, NULL, now, NULL, 0, NULL, again,
+                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL nonce");
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
+                            sizeof again, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
   size_t need = 0;
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, NULL,
-                            0, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, NULL,
+                            0, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == n,
         "size query %zu vs %zu", need, n);
   memset(again, SENTINEL, sizeof again);
   memset(&info, SENTINEL, sizeof info);
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, again,
-                            n - 1, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, again,
+                            n - 1, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             all_sentinel(again, sizeof again) && all_sentinel((uint8_t *)&info, sizeof info),
         "short: nothing written, info included");
 }
@@ -531,77 +531,77 @@ static void test_digests_misuse(void) {
   uint8_t d[32], want[32];
   char err[256];
   parse_hex(SPEC_DIGEST, want, 32);
-  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
-                            strlen(SPEC_MESSAGE), d, err, sizeof err) == X402_RESULT_OK &&
+  CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
+                            strlen(SPEC_MESSAGE), d, err, sizeof err) == PAYWIRE_RESULT_OK &&
             memcmp(d, want, 32) == 0,
         "the spec's known answer");
   memset(d, SENTINEL, sizeof d);
-  CHECK(x402_eip3009_digest(u8("{}"), 2, u8(SPEC_MESSAGE), strlen(SPEC_MESSAGE), d, err,
-                            sizeof err) == X402_RESULT_INVALID_PAYLOAD &&
+  CHECK(paywire_eip3009_digest(u8("{}"), 2, u8(SPEC_MESSAGE), strlen(SPEC_MESSAGE), d, err,
+                            sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
             all_sentinel(d, 32) && strstr(err, "domain") != NULL,
         "empty domain: %s", err);
-  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8("[1]"), 3, d, err,
-                            sizeof err) == X402_RESULT_INVALID_PAYLOAD,
+  CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8("[1]"), 3, d, err,
+                            sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD,
         "array message");
-  CHECK(x402_eip3009_digest(NULL, 0, u8("{}"), 2, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "1");
-  CHECK(x402_eip3009_digest(u8("{}"), 2, NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "2");
-  CHECK(x402_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
-                            strlen(SPEC_MESSAGE), NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_eip3009_digest(NULL, 0, u8("{}"), 2, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "1");
+  CHECK(paywire_eip3009_digest(u8("{}"), 2, NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "2");
+  CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
+                            strlen(SPEC_MESSAGE), NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL digest");
-  CHECK(x402_permit2_digest(8453, u8("{}"), 2, d, err, sizeof err) == X402_RESULT_INVALID_PAYLOAD,
+  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, d, err, sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD,
         "empty permit: %s", err);
-  CHECK(x402_permit2_digest(8453, NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL msg");
-  CHECK(x402_permit2_digest(8453, u8("{}"), 2, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_permit2_digest(8453, NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL msg");
+  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out");
   const char *bad_typed[] = {"", "{}", "{\"primaryType\":\"Mail\",\"domain\":{},\"message\":{}}",
                              "\xff"};
   for (size_t i = 0; i < sizeof bad_typed / sizeof bad_typed[0]; i++)
-    CHECK(x402_typed_data_digest(u8(bad_typed[i]), strlen(bad_typed[i]), d, err, sizeof err) ==
-              X402_RESULT_INVALID_PAYLOAD,
+    CHECK(paywire_typed_data_digest(u8(bad_typed[i]), strlen(bad_typed[i]), d, err, sizeof err) ==
+              PAYWIRE_RESULT_INVALID_PAYLOAD,
           "typed data %zu", i);
-  CHECK(x402_typed_data_digest(NULL, 0, d, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL typed");
-  CHECK(x402_typed_data_digest(u8("{}"), 2, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER, "NULL");
+  CHECK(paywire_typed_data_digest(NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL typed");
+  CHECK(paywire_typed_data_digest(u8("{}"), 2, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL");
 
   /* Recovery. */
   uint8_t key[32];
   memset(key, 0x33, sizeof key);
   uint8_t addr[64];
   size_t n = 0;
-  CHECK(x402_private_key_address(key, addr, sizeof addr, &n) == X402_RESULT_OK && n == 42, "addr");
-  CHECK(x402_private_key_address(key, addr, 41, &n) == X402_RESULT_INSUFFICIENT_SIZE && n == 42,
+  CHECK(paywire_private_key_address(key, addr, sizeof addr, &n) == PAYWIRE_RESULT_OK && n == 42, "addr");
+  CHECK(paywire_private_key_address(key, addr, 41, &n) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && n == 42,
         "short");
-  CHECK(x402_private_key_address(NULL, addr, sizeof addr, &n) == X402_RESULT_NULL_PARAMETER, "N");
+  CHECK(paywire_private_key_address(NULL, addr, sizeof addr, &n) == PAYWIRE_RESULT_NULL_PARAMETER, "N");
   uint8_t zero[32] = {0};
-  CHECK(x402_private_key_address(zero, addr, sizeof addr, &n) == X402_RESULT_INVALID_PRIVATE_KEY,
+  CHECK(paywire_private_key_address(zero, addr, sizeof addr, &n) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "zero key");
   uint8_t sig[65] = {0};
-  CHECK(x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_SIGNATURE,
+  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_SIGNATURE,
         "zero signature: %s", err);
-  CHECK(x402_recover_address(want, sig, 64, addr, sizeof addr, &n, err, sizeof err) ==
-                X402_RESULT_INVALID_SIGNATURE &&
+  CHECK(paywire_recover_address(want, sig, 64, addr, sizeof addr, &n, err, sizeof err) ==
+                PAYWIRE_RESULT_INVALID_SIGNATURE &&
             strstr(err, "2098") != NULL,
         "64 bytes: %s", err);
-  CHECK(x402_recover_address(want, u8("0x12"), 4, addr, sizeof addr, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_SIGNATURE,
+  CHECK(paywire_recover_address(want, u8("0x12"), 4, addr, sizeof addr, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_SIGNATURE,
         "short hex");
-  CHECK(x402_recover_address(want, u8("hello"), 5, addr, sizeof addr, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_SIGNATURE,
+  CHECK(paywire_recover_address(want, u8("hello"), 5, addr, sizeof addr, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_SIGNATURE,
         "not hex");
-  CHECK(x402_recover_address(want, u8("\xff\xfe"), 2, addr, sizeof addr, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_SIGNATURE,
+  CHECK(paywire_recover_address(want, u8("\xff\xfe"), 2, addr, sizeof addr, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_SIGNATURE,
         "not UTF-8");
-  CHECK(x402_recover_address(want, u8(""), 0, addr, sizeof addr, &n, err, sizeof err) ==
-            X402_RESULT_INVALID_SIGNATURE,
+  CHECK(paywire_recover_address(want, u8(""), 0, addr, sizeof addr, &n, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_SIGNATURE,
         "empty");
-  CHECK(x402_recover_address(NULL, sig, 65, addr, sizeof addr, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_recover_address(NULL, sig, 65, addr, sizeof addr, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL digest");
-  CHECK(x402_recover_address(want, NULL, 65, addr, sizeof addr, &n, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_recover_address(want, NULL, 65, addr, sizeof addr, &n, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL sig");
-  CHECK(x402_recover_address(want, sig, 65, addr, sizeof addr, NULL, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, NULL, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
 }
 
@@ -628,21 +628,21 @@ static void test_garbage(void) {
     uint32_t k = (uint32_t)(iter % 6);
     /* The digest functions write only on success: start from known bytes. */
     memset(d, iter, sizeof d);
-    if (x402_verify(in, len, 1750000000, out, sizeof out, &n) == X402_RESULT_OK) oks++;
-    x402_verify_header((char *)in, len, in, len, 1750000000, NULL, 0, out, sizeof out, &n, err,
+    if (paywire_verify(in, len, 1750000000, out, sizeof out, &n) == PAYWIRE_RESULT_OK) oks++;
+    paywire_verify_header((char *)in, len, in, len, 1750000000, NULL, 0, out, sizeof out, &n, err,
                        sizeof err);
-    x402_decode_header(k, (char *)in, len, out, sizeof out, &n, err, sizeof err);
-    x402_encode_header(k, in, len, out, sizeof out, &n, err, sizeof err);
-    x402_typed_data_digest(in, len, d, err, sizeof err);
-    x402_eip3009_digest(in, len, in, len, d, err, sizeof err);
-    x402_permit2_digest(1, in, len, d, err, sizeof err);
-    x402_recover_address(d, in, len < 200 ? len : 65, out, sizeof out, &n, err, sizeof err);
+    paywire_decode_header(k, (char *)in, len, out, sizeof out, &n, err, sizeof err);
+    paywire_encode_header(k, in, len, out, sizeof out, &n, err, sizeof err);
+    paywire_typed_data_digest(in, len, d, err, sizeof err);
+    paywire_eip3009_digest(in, len, in, len, d, err, sizeof err);
+    paywire_permit2_digest(1, in, len, d, err, sizeof err);
+    paywire_recover_address(d, in, len < 200 ? len : 65, out, sizeof out, &n, err, sizeof err);
     uint8_t key[32], nonce[32] = {1};
     memcpy(key, in + (len > 32 ? len - 32 : 0), 32);
-    x402_create_payment(in, len, key, nonce, 0, len % 3 ? NULL : in, len, NULL, out, sizeof out,
+    paywire_create_payment(in, len, key, nonce, 0, len % 3 ? NULL : in, len, NULL, out, sizeof out,
                         &n, err, sizeof err);
   }
-  CHECK(oks == 400, "x402_verify answered every garbage body with a verdict (%lu)", oks);
+  CHECK(oks == 400, "paywire_verify answered every garbage body with a verdict (%lu)", oks);
 }
 
 /* The API has no global state: the same calls from several threads agree. */
@@ -657,8 +657,8 @@ static void *verify_in_thread(void *p) {
   char reason[64];
   a->ok = 1;
   for (int i = 0; i < 20; i++) {
-    if (x402_verify(u8(VALID_V2_BODY), strlen(VALID_V2_BODY), VALID_V2_NOW, out, sizeof out, &n) !=
-            X402_RESULT_OK ||
+    if (paywire_verify(u8(VALID_V2_BODY), strlen(VALID_V2_BODY), VALID_V2_NOW, out, sizeof out, &n) !=
+            PAYWIRE_RESULT_OK ||
         parse_verdict((char *)out, n, reason, sizeof reason) != 1)
       a->ok = 0;
   }
@@ -699,13 +699,13 @@ static int split(char *line, char **f) {
 /* Calls verify the way a binding does: ask the size, allocate, call again. */
 static char *verify_alloc(const char *body, uint64_t now, const char *config, size_t *len) {
   size_t need = 0;
-  x402_result r = x402_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
+  paywire_result r = paywire_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
                                           NULL, 0, &need, NULL, 0);
-  if (r != X402_RESULT_INSUFFICIENT_SIZE) return NULL;
+  if (r != PAYWIRE_RESULT_INSUFFICIENT_SIZE) return NULL;
   char *out = malloc(need);
-  r = x402_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
+  r = paywire_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
                               (uint8_t *)out, need, len, NULL, 0);
-  if (r != X402_RESULT_OK || *len != need) {
+  if (r != PAYWIRE_RESULT_OK || *len != need) {
     free(out);
     return NULL;
   }
@@ -739,9 +739,9 @@ static void vector_verdict(char **f) {
   if (!strstr(body, "\"upto\"")) {
     uint8_t plain[BIG];
     size_t pn = 0;
-    CHECK(x402_verify(u8(body), strlen(body), now, plain, sizeof plain, &pn) == X402_RESULT_OK &&
+    CHECK(paywire_verify(u8(body), strlen(body), now, plain, sizeof plain, &pn) == PAYWIRE_RESULT_OK &&
               pn == n && memcmp(plain, out, n) == 0,
-          "%s: x402_verify agrees", name);
+          "%s: paywire_verify agrees", name);
   }
   if (valid == 1 && !VALID_V2_BODY && strstr(body, "{\"x402Version\":2") == body &&
       !strstr(body, "\"upto\"")) {
@@ -760,9 +760,9 @@ static void vector_payment(char **f, unsigned idx) {
   size_t n = 0;
   char reason[128], err[256];
   /* The official client's payment verifies here. */
-  x402_result r = x402_verify_header(value, strlen(value), u8(req), strlen(req), now, u8(config),
+  paywire_result r = paywire_verify_header(value, strlen(value), u8(req), strlen(req), now, u8(config),
                                      strlen(config), out, sizeof out, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK, "%s: %s", name, msg(r));
+  CHECK(r == PAYWIRE_RESULT_OK, "%s: %s", name, msg(r));
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 1, "%s: %.*s", name, (int)n, out);
   char want_payer[64];
   snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", payer);
@@ -771,14 +771,14 @@ static void vector_payment(char **f, unsigned idx) {
   /* It decodes under its own header name and under ANY, identically. */
   uint8_t a[BIG], b[BIG];
   size_t an = 0, bn = 0;
-  CHECK(x402_decode_header(X402_HEADER_KIND_ANY, value, strlen(value), a, sizeof a, &an, NULL,
-                           0) == X402_RESULT_OK,
+  CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, value, strlen(value), a, sizeof a, &an, NULL,
+                           0) == PAYWIRE_RESULT_OK,
         "%s: decode any", name);
   uint32_t kind = 0;
   int v1 = strstr(name, "v1") == name;
-  kind = v1 ? X402_HEADER_KIND_X_PAYMENT : X402_HEADER_KIND_PAYMENT_SIGNATURE;
-  CHECK(x402_decode_header(kind, value, strlen(value), b, sizeof b, &bn, NULL, 0) ==
-                X402_RESULT_OK &&
+  kind = v1 ? PAYWIRE_HEADER_KIND_X_PAYMENT : PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE;
+  CHECK(paywire_decode_header(kind, value, strlen(value), b, sizeof b, &bn, NULL, 0) ==
+                PAYWIRE_RESULT_OK &&
             an == bn && memcmp(a, b, an) == 0,
         "%s: decode as %u", name, kind);
   /* A payment created here for the same 402 verifies against the same requirements. */
@@ -786,16 +786,16 @@ static void vector_payment(char **f, unsigned idx) {
   memset(key, (int)(idx + 1), sizeof key);
   memset(nonce, 0x5a, sizeof nonce);
   nonce[31] = (uint8_t)idx;
-  x402_payment_info info;
+  paywire_payment_info info;
   const char *policy = "{\"allowUpto\":true}";
-  r = x402_create_payment(u8(pr), strlen(pr), key, nonce, now, u8(policy), strlen(policy), &info,
+  r = paywire_create_payment(u8(pr), strlen(pr), key, nonce, now, u8(policy), strlen(policy), &info,
                           a, sizeof a, &an, err, sizeof err);
-  CHECK(r == X402_RESULT_OK, "%s: create: %s %s", name, msg(r), err);
-  if (r != X402_RESULT_OK) return;
+  CHECK(r == PAYWIRE_RESULT_OK, "%s: create: %s %s", name, msg(r), err);
+  if (r != PAYWIRE_RESULT_OK) return;
   CHECK(info.header_kind == kind, "%s: header kind %u", name, info.header_kind);
-  r = x402_verify_header((char *)a, an, u8(req), strlen(req), now, u8(config), strlen(config), b,
+  r = paywire_verify_header((char *)a, an, u8(req), strlen(req), now, u8(config), strlen(config), b,
                          sizeof b, &bn, NULL, 0);
-  CHECK(r == X402_RESULT_OK && parse_verdict((char *)b, bn, reason, sizeof reason) == 1,
+  CHECK(r == PAYWIRE_RESULT_OK && parse_verdict((char *)b, bn, reason, sizeof reason) == 1,
         "%s: created here verifies: %.*s", name, (int)bn, b);
   b[bn < sizeof b ? bn : sizeof b - 1] = 0;
   snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", info.payer);
@@ -806,18 +806,18 @@ static void vector_payment(char **f, unsigned idx) {
 static void vector_header(char **f) {
   const char *name = f[1], *header_name = f[2], *value = f[3];
   uint32_t kind = 0;
-  CHECK(x402_header_kind_from_name(header_name, strlen(header_name), &kind) == X402_RESULT_OK,
+  CHECK(paywire_header_kind_from_name(header_name, strlen(header_name), &kind) == PAYWIRE_RESULT_OK,
         "%s: kind", name);
   uint8_t json[BIG], enc[BIG];
   size_t jn = 0, en = 0;
   char err[256];
-  x402_result r = x402_decode_header(kind, value, strlen(value), json, sizeof json, &jn, err,
+  paywire_result r = paywire_decode_header(kind, value, strlen(value), json, sizeof json, &jn, err,
                                      sizeof err);
-  CHECK(r == X402_RESULT_OK, "%s: decode: %s %s", name, msg(r), err);
-  if (r != X402_RESULT_OK) return;
+  CHECK(r == PAYWIRE_RESULT_OK, "%s: decode: %s %s", name, msg(r), err);
+  if (r != PAYWIRE_RESULT_OK) return;
   /* Re-encoding gives the SDK's header value, byte for byte. */
-  r = x402_encode_header(kind, json, jn, enc, sizeof enc, &en, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && en == strlen(value) && memcmp(enc, value, en) == 0,
+  r = paywire_encode_header(kind, json, jn, enc, sizeof enc, &en, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && en == strlen(value) && memcmp(enc, value, en) == 0,
         "%s: encode gives the SDK's value: %s %s", name, msg(r), err);
   n_headers++;
 }
@@ -828,29 +828,29 @@ static void vector_eip712(char **f) {
   uint8_t want[32], got[32], sig[65];
   char err[256];
   CHECK(parse_hex(f[7], want, 32) == 0 && parse_hex(f[8], sig, 65) == 0, "%s: hex", name);
-  x402_result r = x402_typed_data_digest(u8(typed), strlen(typed), got, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && memcmp(got, want, 32) == 0, "%s: typed data %s", name, err);
+  paywire_result r = paywire_typed_data_digest(u8(typed), strlen(typed), got, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && memcmp(got, want, 32) == 0, "%s: typed data %s", name, err);
   memset(got, 0, sizeof got);
   if (strcmp(kind, "eip3009") == 0)
-    r = x402_eip3009_digest(u8(domain), strlen(domain), u8(message), strlen(message), got, err,
+    r = paywire_eip3009_digest(u8(domain), strlen(domain), u8(message), strlen(message), got, err,
                             sizeof err);
   else
-    r = x402_permit2_digest(chain, u8(message), strlen(message), got, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && memcmp(got, want, 32) == 0, "%s: %s digest %s", name, kind, err);
+    r = paywire_permit2_digest(chain, u8(message), strlen(message), got, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && memcmp(got, want, 32) == 0, "%s: %s digest %s", name, kind, err);
   uint8_t addr[64];
   size_t n = 0;
-  r = x402_recover_address(want, u8(f[8]), strlen(f[8]), addr, sizeof addr, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0,
+  r = paywire_recover_address(want, u8(f[8]), strlen(f[8]), addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0,
         "%s: recover (hex) %s", name, err);
-  r = x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0, "%s: recover (raw)", name);
+  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0, "%s: recover (raw)", name);
   /* Another digest recovers another address. */
   want[0] ^= 1;
-  r = x402_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
-  CHECK(r != X402_RESULT_OK || memcmp(addr, f[9], 42) != 0, "%s: tampered digest", name);
+  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  CHECK(r != PAYWIRE_RESULT_OK || memcmp(addr, f[9], 42) != 0, "%s: tampered digest", name);
   uint8_t key[32];
   CHECK(parse_hex(f[10], key, 32) == 0, "%s: key hex", name);
-  CHECK(x402_private_key_address(key, addr, sizeof addr, &n) == X402_RESULT_OK && n == 42 &&
+  CHECK(paywire_private_key_address(key, addr, sizeof addr, &n) == PAYWIRE_RESULT_OK && n == 42 &&
             memcmp(addr, f[9], 42) == 0,
         "%s: key address", name);
   n_eip712++;
@@ -911,7 +911,7 @@ static void run_vectors(const char *path) {
 }
 
 /* -------------------------------------------------------------------------- */
-/* verification with the chain and settlement (x402_chain_*)                  */
+/* verification with the chain and settlement (paywire_chain_*)                  */
 
 /* Answers the chain's JSON-RPC request `req` as a node of chain 84532 would,
  * for a healthy payment; sendRawTransaction is refused (no funds). */
@@ -941,16 +941,16 @@ static int chain_answer(const char *req, size_t len, char *resp, size_t cap) {
 }
 
 /* Drives a handle to its end; returns the number of requests made. */
-static int chain_drive(x402_chain *chain, char *outcome, size_t cap, size_t *olen) {
+static int chain_drive(paywire_chain *chain, char *outcome, size_t cap, size_t *olen) {
   uint8_t buf[8192];
   char resp[1024];
   for (int calls = 0; calls < 32; calls++) {
     size_t n = 0;
     uint32_t delay = 99;
     uint8_t done = 9;
-    x402_result r = x402_chain_next(chain, buf, sizeof buf, &n, &delay, &done);
-    CHECK(r == X402_RESULT_OK, "next: %s", msg(r));
-    if (r != X402_RESULT_OK) return -1;
+    paywire_result r = paywire_chain_next(chain, buf, sizeof buf, &n, &delay, &done);
+    CHECK(r == PAYWIRE_RESULT_OK, "next: %s", msg(r));
+    if (r != PAYWIRE_RESULT_OK) return -1;
     if (done) {
       CHECK(n < cap, "outcome fits");
       memcpy(outcome, buf, n);
@@ -961,8 +961,8 @@ static int chain_drive(x402_chain *chain, char *outcome, size_t cap, size_t *ole
     int m = chain_answer((char *)buf, n, resp, sizeof resp);
     CHECK(m > 0, "an answer for %.*s", (int)n, buf);
     if (m <= 0) return -1;
-    r = x402_chain_feed(chain, u8(resp), (size_t)m, NULL, 0);
-    CHECK(r == X402_RESULT_OK, "feed: %s", msg(r));
+    r = paywire_chain_feed(chain, u8(resp), (size_t)m, NULL, 0);
+    CHECK(r == PAYWIRE_RESULT_OK, "feed: %s", msg(r));
   }
   return -1;
 }
@@ -975,13 +975,13 @@ static void test_chain(void) {
   uint64_t now = 1750000000;
   uint8_t header[BIG];
   size_t hn = 0;
-  CHECK(x402_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, header,
-                            sizeof header, &hn, NULL, 0) == X402_RESULT_OK,
+  CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, header,
+                            sizeof header, &hn, NULL, 0) == PAYWIRE_RESULT_OK,
         "payment for the chain test");
   uint8_t payload[BIG];
   size_t pn = 0;
-  CHECK(x402_decode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, (char *)header, hn, payload,
-                           sizeof payload, &pn, NULL, 0) == X402_RESULT_OK,
+  CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, (char *)header, hn, payload,
+                           sizeof payload, &pn, NULL, 0) == PAYWIRE_RESULT_OK,
         "decode the payment");
   static char body[BIG];
   int bn = snprintf(body, sizeof body,
@@ -991,66 +991,66 @@ static void test_chain(void) {
   size_t on = 0;
 
   /* Verify: chain id, asset code, simulation: valid. */
-  x402_chain *chain = NULL;
+  paywire_chain *chain = NULL;
   char err[256];
-  x402_result r = x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, &chain, err,
+  paywire_result r = paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, &chain, err,
                                         sizeof err);
-  CHECK(r == X402_RESULT_OK && chain != NULL, "verify_new: %s %s", msg(r), err);
+  CHECK(r == PAYWIRE_RESULT_OK && chain != NULL, "verify_new: %s %s", msg(r), err);
   int calls = chain_drive(chain, outcome, sizeof outcome, &on);
   CHECK(calls == 3, "three calls, got %d", calls);
   CHECK(strncmp(outcome, "{\"isValid\":true,\"payer\":\"0x", 27) == 0, "valid: %s", outcome);
   /* A finished machine refuses answers, and its outcome can be read again. */
   const char *late = "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\"0x\"}";
-  CHECK(x402_chain_feed(chain, u8(late), strlen(late), err, sizeof err) ==
-            X402_RESULT_INVALID_RESPONSE,
+  CHECK(paywire_chain_feed(chain, u8(late), strlen(late), err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_RESPONSE,
         "feed after done");
   size_t n = 0;
   uint32_t delay = 0;
   uint8_t done = 0;
-  CHECK(x402_chain_next(chain, NULL, 0, &n, &delay, &done) == X402_RESULT_INSUFFICIENT_SIZE &&
+  CHECK(paywire_chain_next(chain, NULL, 0, &n, &delay, &done) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             n == on,
         "size query %zu", n);
-  x402_chain_free(chain);
-  x402_chain_free(NULL);
+  paywire_chain_free(chain);
+  paywire_chain_free(NULL);
 
   /* Settle: the transaction is signed and sent; the node refuses it. */
   chain = NULL;
   const char *options = "{\"maxFeePerGas\":\"3000000000\"}";
-  r = x402_chain_settle_new(u8(body), (size_t)bn, now, fac, u8(options), strlen(options), &chain,
+  r = paywire_chain_settle_new(u8(body), (size_t)bn, now, fac, u8(options), strlen(options), &chain,
                             err, sizeof err);
-  CHECK(r == X402_RESULT_OK && chain != NULL, "settle_new: %s %s", msg(r), err);
+  CHECK(r == PAYWIRE_RESULT_OK && chain != NULL, "settle_new: %s %s", msg(r), err);
   calls = chain_drive(chain, outcome, sizeof outcome, &on);
   CHECK(calls == 7, "seven calls, got %d", calls);
   CHECK(strstr(outcome, "\"success\":false,\"errorReason\":\"invalid_exact_evm_transaction_failed\"") &&
             strstr(outcome, "insufficient funds") && strstr(outcome, "\"transaction\":\"\"") &&
             strstr(outcome, "\"network\":\"eip155:84532\""),
         "settle outcome: %s", outcome);
-  x402_chain_free(chain);
+  paywire_chain_free(chain);
 
   /* Misuse. */
-  CHECK(x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, NULL, NULL, 0) ==
-            X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, NULL, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_chain");
-  chain = (x402_chain *)0x1;
-  CHECK(x402_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, u8("{\"nonce\":-1}"), 12, &chain,
-                              err, sizeof err) == X402_RESULT_INVALID_CONFIG &&
-            chain == (x402_chain *)0x1,
+  chain = (paywire_chain *)0x1;
+  CHECK(paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, u8("{\"nonce\":-1}"), 12, &chain,
+                              err, sizeof err) == PAYWIRE_RESULT_INVALID_CONFIG &&
+            chain == (paywire_chain *)0x1,
         "bad options: %s", err);
   uint8_t zero[32] = {0};
   chain = NULL;
-  CHECK(x402_chain_settle_new(u8(body), (size_t)bn, now, zero, NULL, 0, &chain, NULL, 0) ==
-            X402_RESULT_INVALID_PRIVATE_KEY &&
+  CHECK(paywire_chain_settle_new(u8(body), (size_t)bn, now, zero, NULL, 0, &chain, NULL, 0) ==
+            PAYWIRE_RESULT_INVALID_PRIVATE_KEY &&
             chain == NULL,
         "zero key");
-  CHECK(x402_chain_next(NULL, NULL, 0, &n, &delay, &done) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_chain_next(NULL, NULL, 0, &n, &delay, &done) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL chain");
-  CHECK(x402_chain_feed(NULL, u8(late), strlen(late), NULL, 0) == X402_RESULT_NULL_PARAMETER,
+  CHECK(paywire_chain_feed(NULL, u8(late), strlen(late), NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL chain feed");
 }
 
 /* -------------------------------------------------------------------------- */
-/* batch-settlement on cloudflare:402 (x402_sign_request,                      */
-/* x402_verify_batch_settlement)                                              */
+/* batch-settlement on cloudflare:402 (paywire_sign_request,                      */
+/* paywire_verify_batch_settlement)                                              */
 
 /* The Ed25519 test key of RFC 9421 Appendix B.1.4 (the K record of the shared
  * vectors): its JWK d and x, and its RFC 7638 thumbprint (the keyid). */
@@ -1121,10 +1121,10 @@ static void batch_commitment(const char *accepted_amount, const char *payload_am
                     BATCH_URL, accepted_amount, payload_amount);
   size_t n = 0;
   char err[256] = "";
-  x402_result r = x402_encode_header(X402_HEADER_KIND_PAYMENT_SIGNATURE, u8(doc), (size_t)dn,
+  paywire_result r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, u8(doc), (size_t)dn,
                                      (uint8_t *)out, cap - 1, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK, "encode the commitment: %s %s", msg(r), err);
-  out[r == X402_RESULT_OK ? n : 0] = 0;
+  CHECK(r == PAYWIRE_RESULT_OK, "encode the commitment: %s %s", msg(r), err);
+  out[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
 }
 
 /* The sign input for a GET of `url` (Host `host`) carrying `payment`. */
@@ -1139,15 +1139,15 @@ static int batch_sign_input(char *in, size_t cap, const char *url, const char *h
 }
 
 /* Signs; the output JSON is NUL-terminated in `out`. */
-static x402_result batch_sign(const char *url, const char *host, const char *payment,
+static paywire_result batch_sign(const char *url, const char *host, const char *payment,
                               uint64_t created, uint64_t expires, char *out, size_t cap,
                               size_t *n) {
   char in[4096], err[256] = "";
   int len = batch_sign_input(in, sizeof in, url, host, payment, created, expires);
-  x402_result r =
-      x402_sign_request(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n, err, sizeof err);
-  out[r == X402_RESULT_OK ? *n : 0] = 0;
-  CHECK(r == X402_RESULT_OK, "sign: %s %s", msg(r), err);
+  paywire_result r =
+      paywire_sign_request(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n, err, sizeof err);
+  out[r == PAYWIRE_RESULT_OK ? *n : 0] = 0;
+  CHECK(r == PAYWIRE_RESULT_OK, "sign: %s %s", msg(r), err);
   return r;
 }
 
@@ -1179,7 +1179,7 @@ static void batch_directories(char *out, size_t cap, const char *agent, const ch
 /* Verifies a GET of `url` with header lines `headers` (the members of the
  * JSON array) against `requirements`, with `directories`, at `now`, with the
  * verifier settings `config` (NULL: none). The output is NUL-terminated. */
-static x402_result batch_verify(const char *url, const char *headers, const char *requirements,
+static paywire_result batch_verify(const char *url, const char *headers, const char *requirements,
                                 const char *directories, uint64_t now, const char *config,
                                 char *out, size_t cap, size_t *n) {
   static char in[16384];
@@ -1191,10 +1191,10 @@ static x402_result batch_verify(const char *url, const char *headers, const char
                      url, headers, requirements, directories, (unsigned long long)now, cfg);
   CHECK(len > 0 && (size_t)len < sizeof in, "verify input fits");
   char err[256] = "";
-  x402_result r = x402_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n,
+  paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n,
                                                err, sizeof err);
-  out[r == X402_RESULT_OK ? *n : 0] = 0;
-  CHECK(r == X402_RESULT_OK, "verify: %s %s", msg(r), err);
+  out[r == PAYWIRE_RESULT_OK ? *n : 0] = 0;
+  CHECK(r == PAYWIRE_RESULT_OK, "verify: %s %s", msg(r), err);
   return r;
 }
 
@@ -1220,7 +1220,7 @@ static void test_batch_sign_and_verify(void) {
 
   /* Signing: the three header values and the key id. */
   if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, out, sizeof out,
-                 &n) != X402_RESULT_OK)
+                 &n) != PAYWIRE_RESULT_OK)
     return;
   snprintf(want, sizeof want, "\"%s\"", BATCH_KID);
   CHECK(json_string_is(out, "keyid", want), "keyid is the thumbprint: %s", out);
@@ -1338,7 +1338,7 @@ static void test_batch_sign_and_verify(void) {
   char cheap[1024], cheap_signed[8192];
   batch_commitment("5", "4", cheap, sizeof cheap);
   if (batch_sign(BATCH_URL, BATCH_HOST, cheap, BATCH_CREATED, BATCH_EXPIRES, cheap_signed,
-                 sizeof cheap_signed, &n) == X402_RESULT_OK) {
+                 sizeof cheap_signed, &n) == PAYWIRE_RESULT_OK) {
     batch_headers(tampered, sizeof tampered, BATCH_HOST, cheap, cheap_signed);
     batch_verify(BATCH_URL, tampered, BATCH_REQUIREMENT, dirs, BATCH_NOW, NULL, out, sizeof out,
                  &n);
@@ -1370,7 +1370,7 @@ static void test_batch_misuse(void) {
   batch_commitment("5", "5", payment, sizeof payment);
   batch_directories(dirs, sizeof dirs, BATCH_AGENT, BATCH_X);
   if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, signed_json,
-                 sizeof signed_json, &n) != X402_RESULT_OK)
+                 sizeof signed_json, &n) != PAYWIRE_RESULT_OK)
     return;
   batch_headers(headers, sizeof headers, BATCH_HOST, payment, signed_json);
   static char in[16384];
@@ -1383,9 +1383,9 @@ static void test_batch_misuse(void) {
                                   BATCH_CREATED, BATCH_EXPIRES);
 
   /* NULL pointers and lengths, for both functions. */
-  typedef x402_result (*json_fn)(const uint8_t *, size_t, uint8_t *, size_t, size_t *, char *,
+  typedef paywire_result (*json_fn)(const uint8_t *, size_t, uint8_t *, size_t, size_t *, char *,
                                  size_t);
-  const json_fn fns[] = {x402_verify_batch_settlement, x402_sign_request};
+  const json_fn fns[] = {paywire_verify_batch_settlement, paywire_sign_request};
   const char *inputs[] = {in, sign_in};
   const size_t lens[] = {(size_t)len, (size_t)sign_len};
   const char *names[] = {"verify", "sign"};
@@ -1393,27 +1393,27 @@ static void test_batch_misuse(void) {
     json_fn f = fns[k];
     const uint8_t *i = u8(inputs[k]);
     size_t l = lens[k];
-    CHECK(f(NULL, 0, out, sizeof out, &n, NULL, 0) == X402_RESULT_NULL_PARAMETER, "%s: NULL input",
+    CHECK(f(NULL, 0, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL input",
           names[k]);
-    CHECK(f(NULL, l, out, sizeof out, &n, err, sizeof err) == X402_RESULT_NULL_PARAMETER,
+    CHECK(f(NULL, l, out, sizeof out, &n, err, sizeof err) == PAYWIRE_RESULT_NULL_PARAMETER,
           "%s: NULL input with a length", names[k]);
-    CHECK(f(i, l, out, sizeof out, NULL, NULL, 0) == X402_RESULT_NULL_PARAMETER,
+    CHECK(f(i, l, out, sizeof out, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
           "%s: NULL out_len", names[k]);
-    CHECK(f(i, l, NULL, 16, &n, NULL, 0) == X402_RESULT_NULL_PARAMETER, "%s: NULL out, cap 16",
+    CHECK(f(i, l, NULL, 16, &n, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL out, cap 16",
           names[k]);
-    CHECK(f(i, SIZE_MAX, out, sizeof out, &n, NULL, 0) == X402_RESULT_INVALID_ARGUMENT,
+    CHECK(f(i, SIZE_MAX, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_INVALID_ARGUMENT,
           "%s: length above PTRDIFF_MAX", names[k]);
     /* Short buffers: ask the size, one byte short (nothing written), exact. */
     size_t need = 0, m = 0;
-    CHECK(f(i, l, NULL, 0, &need, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE && need > 0,
+    CHECK(f(i, l, NULL, 0, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0,
           "%s: size query", names[k]);
     memset(out, SENTINEL, sizeof out);
-    CHECK(f(i, l, out, need - 1, &m, NULL, 0) == X402_RESULT_INSUFFICIENT_SIZE && m == need &&
+    CHECK(f(i, l, out, need - 1, &m, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && m == need &&
               all_sentinel(out, sizeof out),
           "%s: one byte short: %zu, %zu", names[k], m, need);
-    CHECK(f(i, l, out, need, &m, NULL, 0) == X402_RESULT_OK && m == need, "%s: exact size",
+    CHECK(f(i, l, out, need, &m, NULL, 0) == PAYWIRE_RESULT_OK && m == need, "%s: exact size",
           names[k]);
-    CHECK(f(i, l, out, need, &m, NULL, 0) == X402_RESULT_OK && m == need &&
+    CHECK(f(i, l, out, need, &m, NULL, 0) == PAYWIRE_RESULT_OK && m == need &&
               memcmp(out, k == 0 ? "{\"verdict\":{\"isValid\":true" : "{\"signatureAgent\":",
                      k == 0 ? 26 : 18) == 0,
           "%s: output %.*s", names[k], (int)m, out);
@@ -1425,22 +1425,22 @@ static void test_batch_misuse(void) {
     for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; g++) {
       memset(out, SENTINEL, 64);
       memset(err, 0, sizeof err);
-      x402_result r = f(u8(garbage[g]), strlen(garbage[g]), out, sizeof out, &n, err, sizeof err);
-      CHECK(r == X402_RESULT_INVALID_PAYLOAD, "%s: garbage %zu: %s", names[k], g, msg(r));
+      paywire_result r = f(u8(garbage[g]), strlen(garbage[g]), out, sizeof out, &n, err, sizeof err);
+      CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD, "%s: garbage %zu: %s", names[k], g, msg(r));
       CHECK(strncmp(err, "invalid_payload: ", 17) == 0 && all_sentinel(out, 64),
             "%s: garbage %zu: %s", names[k], g, err);
     }
     /* err_cap 1 receives only the NUL; err_cap 0 and NULL are untouched / fine. */
     err[0] = 'x';
     err[1] = 'y';
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 1) == X402_RESULT_INVALID_PAYLOAD &&
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 1) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
               err[0] == 0 && err[1] == 'y',
           "%s: err_cap 1", names[k]);
     err[0] = 'x';
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 0) == X402_RESULT_INVALID_PAYLOAD &&
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
               err[0] == 'x',
           "%s: err_cap 0", names[k]);
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, NULL, 0) == X402_RESULT_INVALID_PAYLOAD,
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
           "%s: NULL err_buf", names[k]);
     memset(err, SENTINEL, sizeof err);
     f(u8("{"), 1, out, sizeof out, &n, err, 10);
@@ -1485,9 +1485,9 @@ static void test_batch_misuse(void) {
       pl += snprintf(in + pl, sizeof in - (size_t)pl, ",\"config\":%s", bad_verify[b].config);
     pl += snprintf(in + pl, sizeof in - (size_t)pl, "}");
     memset(err, 0, sizeof err);
-    x402_result r = x402_verify_batch_settlement(u8(in), (size_t)pl, out, sizeof out, &n, err,
+    paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)pl, out, sizeof out, &n, err,
                                                  sizeof err);
-    CHECK(r == X402_RESULT_INVALID_PAYLOAD && strstr(err, bad_verify[b].says) != NULL,
+    CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strstr(err, bad_verify[b].says) != NULL,
           "bad verify input %zu: %s %s", b, msg(r), err);
   }
 
@@ -1513,8 +1513,8 @@ static void test_batch_misuse(void) {
                       bad_sign[b].replace, at + strlen(bad_sign[b].find));
     memset(err, 0, sizeof err);
     memset(out, SENTINEL, 64);
-    x402_result r = x402_sign_request(u8(edited), (size_t)el, out, sizeof out, &n, err, sizeof err);
-    CHECK(r == X402_RESULT_INVALID_PAYLOAD && strstr(err, bad_sign[b].says) != NULL &&
+    paywire_result r = paywire_sign_request(u8(edited), (size_t)el, out, sizeof out, &n, err, sizeof err);
+    CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strstr(err, bad_sign[b].says) != NULL &&
               all_sentinel(out, 64),
           "bad sign input %zu: %s %s", b, msg(r), err);
   }
@@ -1528,7 +1528,7 @@ static void test_batch_garbage(void) {
   batch_commitment("5", "5", payment, sizeof payment);
   batch_directories(dirs, sizeof dirs, BATCH_AGENT, BATCH_X);
   if (batch_sign(BATCH_URL, BATCH_HOST, payment, BATCH_CREATED, BATCH_EXPIRES, signed_json,
-                 sizeof signed_json, &n) != X402_RESULT_OK)
+                 sizeof signed_json, &n) != PAYWIRE_RESULT_OK)
     return;
   batch_headers(headers, sizeof headers, BATCH_HOST, payment, signed_json);
   static char in[16384], sign_in[4096], buf[16384];
@@ -1552,11 +1552,11 @@ static void test_batch_garbage(void) {
       s = s * 1103515245u + 12345u;
       buf[pos] = alphabet[(s >> 16) % (sizeof alphabet - 1)];
     }
-    x402_result r = iter & 1
-                        ? x402_sign_request(u8(buf), l, out, sizeof out, &n, NULL, 0)
-                        : x402_verify_batch_settlement(u8(buf), l, out, sizeof out, &n, NULL, 0);
-    if (r == X402_RESULT_OK) verdicts++;
-    else if (r == X402_RESULT_INVALID_PAYLOAD) refused++;
+    paywire_result r = iter & 1
+                        ? paywire_sign_request(u8(buf), l, out, sizeof out, &n, NULL, 0)
+                        : paywire_verify_batch_settlement(u8(buf), l, out, sizeof out, &n, NULL, 0);
+    if (r == PAYWIRE_RESULT_OK) verdicts++;
+    else if (r == PAYWIRE_RESULT_INVALID_PAYLOAD) refused++;
     else others++;
   }
   CHECK(others == 0 && verdicts > 0 && refused > 0,
@@ -1577,13 +1577,13 @@ static void vector_batch(char **f) {
                      "\"now\":%s}",
                      request, offer, BATCH_AGENT, jwk, now);
   size_t need = 0, n = 0;
-  x402_result r = x402_verify_batch_settlement(u8(in), (size_t)len, NULL, 0, &need, NULL, 0);
-  CHECK(r == X402_RESULT_INSUFFICIENT_SIZE, "%s: size query: %s", name, msg(r));
+  paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)len, NULL, 0, &need, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_INSUFFICIENT_SIZE, "%s: size query: %s", name, msg(r));
   char *out = malloc(need + 1);
   char err[256] = "";
-  r = x402_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, need, &n, err, sizeof err);
-  CHECK(r == X402_RESULT_OK && n == need, "%s: %s %s", name, msg(r), err);
-  out[r == X402_RESULT_OK ? n : 0] = 0;
+  r = paywire_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, need, &n, err, sizeof err);
+  CHECK(r == PAYWIRE_RESULT_OK && n == need, "%s: %s %s", name, msg(r), err);
+  out[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
   if (want_valid) {
     char want[160];
     snprintf(want, sizeof want, "{\"verdict\":{\"isValid\":true,\"payer\":\"%s\",", BATCH_AGENT);

@@ -1,19 +1,22 @@
-// Package x402 is the x402 payment protocol (HTTP 402) for Go: it verifies
+// Package paywire is the x402 payment protocol (HTTP 402) for Go: it verifies
 // payments, decodes and encodes the x402 headers, creates payments, computes
 // EIP-712 digests, and signs and verifies deferred payments (batch-settlement
-// on cloudflare:402) through libx402, the C ABI of the Rust core x402-rs
-// (include/x402.h). Every protocol decision is made there.
+// on cloudflare:402) through libpaywire, the C ABI of paywire's Rust core
+// (include/paywire.h). Every protocol decision is made there.
 //
-// # Linking
+// # Building
 //
-// The package links libx402 with cgo. Build the library with
-// `cargo build -p x402-ffi --release` and point cgo at it, for example
+// The package links the static library libpaywire.a from the checkout it
+// lives in (target/release, beside this directory), so a module that requires
+// it needs no CGO_* variables, only one build step first, in the checkout:
 //
-//	CGO_LDFLAGS="-L$PWD/target/release" go build ./...
+//	cargo build --release -p paywire-ffi
 //
-// With both libx402.a and libx402.so in that directory the linker picks the
-// shared library (set LD_LIBRARY_PATH at run time); a directory holding only
-// libx402.a gives a self-contained binary.
+// A module outside the checkout requires the package through a replace
+// directive:
+//
+//	require paywire/go v0.0.0
+//	replace paywire/go => /path/to/checkout/x402-ffi/go
 //
 // # Errors
 //
@@ -21,13 +24,13 @@
 // IsValid false and the reference SDK's reason string. Errors (*Error) report
 // unreadable documents, bad settings and misuse, with the library's result
 // code and a description.
-package x402
+package paywire
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -lx402 -lpthread -ldl -lm
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libpaywire.a -lpthread -ldl -lm
 #include <stdlib.h>
-#include "x402.h"
+#include "paywire.h"
 */
 import "C"
 
@@ -40,33 +43,33 @@ import (
 	"unsafe"
 )
 
-// Result is a result code of the C API (x402_result).
+// Result is a result code of the C API (paywire_result).
 type Result uint32
 
 // The result codes; their numbers are part of the ABI and never reused.
 const (
-	ResultOK                         Result = C.X402_RESULT_OK
-	ResultNullParameter              Result = C.X402_RESULT_NULL_PARAMETER
-	ResultInsufficientSize           Result = C.X402_RESULT_INSUFFICIENT_SIZE
-	ResultPanic                      Result = C.X402_RESULT_PANIC
-	ResultInvalidArgument            Result = C.X402_RESULT_INVALID_ARGUMENT
-	ResultInvalidUTF8                Result = C.X402_RESULT_INVALID_UTF8
-	ResultInvalidConfig              Result = C.X402_RESULT_INVALID_CONFIG
-	ResultInvalidPolicy              Result = C.X402_RESULT_INVALID_POLICY
-	ResultInvalidPrivateKey          Result = C.X402_RESULT_INVALID_PRIVATE_KEY
-	ResultInvalidSignature           Result = C.X402_RESULT_INVALID_SIGNATURE
-	ResultInvalidPayload             Result = C.X402_RESULT_INVALID_PAYLOAD
-	ResultInvalidPaymentRequirements Result = C.X402_RESULT_INVALID_PAYMENT_REQUIREMENTS
-	ResultInvalidResponse            Result = C.X402_RESULT_INVALID_RESPONSE
-	ResultInvalidX402Version         Result = C.X402_RESULT_INVALID_X402_VERSION
-	ResultInvalidNetwork             Result = C.X402_RESULT_INVALID_NETWORK
+	ResultOK                         Result = C.PAYWIRE_RESULT_OK
+	ResultNullParameter              Result = C.PAYWIRE_RESULT_NULL_PARAMETER
+	ResultInsufficientSize           Result = C.PAYWIRE_RESULT_INSUFFICIENT_SIZE
+	ResultPanic                      Result = C.PAYWIRE_RESULT_PANIC
+	ResultInvalidArgument            Result = C.PAYWIRE_RESULT_INVALID_ARGUMENT
+	ResultInvalidUTF8                Result = C.PAYWIRE_RESULT_INVALID_UTF8
+	ResultInvalidConfig              Result = C.PAYWIRE_RESULT_INVALID_CONFIG
+	ResultInvalidPolicy              Result = C.PAYWIRE_RESULT_INVALID_POLICY
+	ResultInvalidPrivateKey          Result = C.PAYWIRE_RESULT_INVALID_PRIVATE_KEY
+	ResultInvalidSignature           Result = C.PAYWIRE_RESULT_INVALID_SIGNATURE
+	ResultInvalidPayload             Result = C.PAYWIRE_RESULT_INVALID_PAYLOAD
+	ResultInvalidPaymentRequirements Result = C.PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS
+	ResultInvalidResponse            Result = C.PAYWIRE_RESULT_INVALID_RESPONSE
+	ResultInvalidX402Version         Result = C.PAYWIRE_RESULT_INVALID_X402_VERSION
+	ResultInvalidNetwork             Result = C.PAYWIRE_RESULT_INVALID_NETWORK
 )
 
 // String is the library's sentence for the code.
 func (r Result) String() string {
 	var buf [256]byte
 	var n C.size_t
-	if C.x402_result_message(C.uint32_t(r), (*C.uint8_t)(&buf[0]), C.size_t(len(buf)), &n) != C.X402_RESULT_OK {
+	if C.paywire_result_message(C.uint32_t(r), (*C.uint8_t)(&buf[0]), C.size_t(len(buf)), &n) != C.PAYWIRE_RESULT_OK {
 		return fmt.Sprintf("unknown x402 result %d", uint32(r))
 	}
 	return string(buf[:n])
@@ -78,7 +81,7 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return "x402: " + e.Message }
+func (e *Error) Error() string { return "paywire: " + e.Message }
 
 // Reason is the protocol reason string the description starts with
 // ("invalid_payload", ...), or "" when the error is not about a document.
@@ -98,18 +101,18 @@ type HeaderKind uint32
 // The header kinds.
 const (
 	// HeaderAny is for decoding only: the document's shape decides.
-	HeaderAny              HeaderKind = C.X402_HEADER_KIND_ANY
-	HeaderPaymentRequired  HeaderKind = C.X402_HEADER_KIND_PAYMENT_REQUIRED
-	HeaderPaymentSignature HeaderKind = C.X402_HEADER_KIND_PAYMENT_SIGNATURE
-	HeaderPaymentResponse  HeaderKind = C.X402_HEADER_KIND_PAYMENT_RESPONSE
-	HeaderXPayment         HeaderKind = C.X402_HEADER_KIND_X_PAYMENT
-	HeaderXPaymentResponse HeaderKind = C.X402_HEADER_KIND_X_PAYMENT_RESPONSE
+	HeaderAny              HeaderKind = C.PAYWIRE_HEADER_KIND_ANY
+	HeaderPaymentRequired  HeaderKind = C.PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED
+	HeaderPaymentSignature HeaderKind = C.PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE
+	HeaderPaymentResponse  HeaderKind = C.PAYWIRE_HEADER_KIND_PAYMENT_RESPONSE
+	HeaderXPayment         HeaderKind = C.PAYWIRE_HEADER_KIND_X_PAYMENT
+	HeaderXPaymentResponse HeaderKind = C.PAYWIRE_HEADER_KIND_X_PAYMENT_RESPONSE
 )
 
 // String is the header's name as the specification spells it.
 func (k HeaderKind) String() string {
-	s, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
-		return C.x402_header_name(C.uint32_t(k), out, cap, n)
+	s, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+		return C.paywire_header_name(C.uint32_t(k), out, cap, n)
 	}, 32)
 	if err != nil {
 		return fmt.Sprintf("HeaderKind(%d)", uint32(k))
@@ -121,8 +124,8 @@ func (k HeaderKind) String() string {
 func HeaderKindFromName(name string) (HeaderKind, error) {
 	b := []byte(name)
 	var k C.uint32_t
-	r := C.x402_header_kind_from_name((*C.char)(unsafe.Pointer(ptr(b))), C.size_t(len(b)), &k)
-	if r != C.X402_RESULT_OK {
+	r := C.paywire_header_kind_from_name((*C.char)(unsafe.Pointer(ptr(b))), C.size_t(len(b)), &k)
+	if r != C.PAYWIRE_RESULT_OK {
 		return 0, &Error{Code: Result(r), Message: fmt.Sprintf("%q: %s", name, Result(r))}
 	}
 	return HeaderKind(k), nil
@@ -146,10 +149,10 @@ func optPtr(b []byte) *C.uint8_t {
 	return ptr(b)
 }
 
-type outCall func(out *C.uint8_t, cap C.size_t, n *C.size_t, errBuf *C.char, errCap C.size_t) C.x402_result
+type outCall func(out *C.uint8_t, cap C.size_t, n *C.size_t, errBuf *C.char, errCap C.size_t) C.paywire_result
 
 // outBytes calls f with a buffer of `guess` bytes, growing it to the size the
-// library asks for on X402_RESULT_INSUFFICIENT_SIZE.
+// library asks for on PAYWIRE_RESULT_INSUFFICIENT_SIZE.
 func outBytes(f outCall, guess int) ([]byte, error) {
 	var errBuf [512]C.char
 	buf := make([]byte, guess)
@@ -158,9 +161,9 @@ func outBytes(f outCall, guess int) ([]byte, error) {
 		errBuf[0] = 0
 		r := f(ptr(buf), C.size_t(len(buf)), &n, &errBuf[0], C.size_t(len(errBuf)))
 		switch r {
-		case C.X402_RESULT_OK:
+		case C.PAYWIRE_RESULT_OK:
 			return buf[:n], nil
-		case C.X402_RESULT_INSUFFICIENT_SIZE:
+		case C.PAYWIRE_RESULT_INSUFFICIENT_SIZE:
 			buf = make([]byte, int(n))
 			continue
 		}
@@ -185,10 +188,10 @@ func unixSeconds(t time.Time) C.uint64_t {
 	return 0
 }
 
-// Version is the linked library's version ("x402-ffi 0.1.0").
+// Version is the linked library's version ("paywire-ffi 0.1.0").
 func Version() string {
-	s, _ := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
-		return C.x402_version(out, cap, n)
+	s, _ := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+		return C.paywire_version(out, cap, n)
 	}, 64)
 	return s
 }
@@ -232,7 +235,7 @@ func verifyResponse(b []byte, err error) (VerifyResponse, error) {
 		return v, err
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("x402: reading the VerifyResponse: %w", err)
+		return v, fmt.Errorf("paywire: reading the VerifyResponse: %w", err)
 	}
 	v.JSON = b
 	return v, nil
@@ -259,8 +262,8 @@ func (v *Verifier) Verify(req []byte, now time.Time) (VerifyResponse, error) {
 	if err != nil {
 		return VerifyResponse{}, err
 	}
-	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_verify_with_config(ptr(req), C.size_t(len(req)), unixSeconds(now),
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_verify_with_config(ptr(req), C.size_t(len(req)), unixSeconds(now),
 			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
 	}, 512))
 }
@@ -274,8 +277,8 @@ func (v *Verifier) VerifyHeader(header string, requirements []byte, now time.Tim
 		return VerifyResponse{}, err
 	}
 	h := []byte(header)
-	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_verify_header((*C.char)(unsafe.Pointer(ptr(h))), C.size_t(len(h)),
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_verify_header((*C.char)(unsafe.Pointer(ptr(h))), C.size_t(len(h)),
 			ptr(requirements), C.size_t(len(requirements)), unixSeconds(now),
 			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
 	}, 512))
@@ -296,8 +299,8 @@ func VerifyHeader(header string, requirements []byte, now time.Time) (VerifyResp
 // and returns its document as compact JSON, strictly validated.
 func DecodeHeader(kind HeaderKind, value string) ([]byte, error) {
 	v := []byte(value)
-	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_decode_header(C.uint32_t(kind), (*C.char)(unsafe.Pointer(ptr(v))), C.size_t(len(v)),
+	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_decode_header(C.uint32_t(kind), (*C.char)(unsafe.Pointer(ptr(v))), C.size_t(len(v)),
 			out, cap, n, e, ec)
 	}, len(v))
 }
@@ -305,8 +308,8 @@ func DecodeHeader(kind HeaderKind, value string) ([]byte, error) {
 // EncodeHeader validates a JSON document for the header kind and returns the
 // header value (base64 of its compact JSON).
 func EncodeHeader(kind HeaderKind, doc []byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_encode_header(C.uint32_t(kind), ptr(doc), C.size_t(len(doc)), out, cap, n, e, ec)
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_encode_header(C.uint32_t(kind), ptr(doc), C.size_t(len(doc)), out, cap, n, e, ec)
 	}, len(doc)*4/3+8)
 }
 
@@ -355,9 +358,9 @@ func CreatePaymentWithNonce(paymentRequired []byte, privateKey, nonce [32]byte, 
 			return Payment{}, err
 		}
 	}
-	var info C.x402_payment_info
-	value, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_create_payment(ptr(paymentRequired), C.size_t(len(paymentRequired)),
+	var info C.paywire_payment_info
+	value, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_create_payment(ptr(paymentRequired), C.size_t(len(paymentRequired)),
 			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), (*C.uint8_t)(unsafe.Pointer(&nonce[0])),
 			unixSeconds(now), optPtr(pol), C.size_t(len(pol)), &info, out, cap, n, e, ec)
 	}, 2048)
@@ -375,10 +378,10 @@ func CreatePaymentWithNonce(paymentRequired []byte, privateKey, nonce [32]byte, 
 	}, nil
 }
 
-func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result) ([32]byte, error) {
+func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result) ([32]byte, error) {
 	var d [32]byte
 	var errBuf [512]C.char
-	if r := f((*C.uint8_t)(unsafe.Pointer(&d[0])), &errBuf[0], C.size_t(len(errBuf))); r != C.X402_RESULT_OK {
+	if r := f((*C.uint8_t)(unsafe.Pointer(&d[0])), &errBuf[0], C.size_t(len(errBuf))); r != C.PAYWIRE_RESULT_OK {
 		return d, &Error{Code: Result(r), Message: C.GoString(&errBuf[0])}
 	}
 	return d, nil
@@ -388,24 +391,24 @@ func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result) ([32]byt
 // JSON ({name, version, chainId, verifyingContract}) and the
 // TransferWithAuthorization message JSON (a payload's authorization).
 func Eip3009Digest(domain, message []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_eip3009_digest(ptr(domain), C.size_t(len(domain)), ptr(message), C.size_t(len(message)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_eip3009_digest(ptr(domain), C.size_t(len(domain)), ptr(message), C.size_t(len(message)), d, e, ec)
 	})
 }
 
 // Permit2Digest is the EIP-712 digest a Permit2 payer signs on chainID, from
 // the PermitWitnessTransferFrom message JSON (a payload's permit2Authorization).
 func Permit2Digest(chainID uint64, message []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_permit2_digest(C.uint64_t(chainID), ptr(message), C.size_t(len(message)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_permit2_digest(C.uint64_t(chainID), ptr(message), C.size_t(len(message)), d, e, ec)
 	})
 }
 
 // TypedDataDigest is the EIP-712 digest of a typed-data document ({types,
 // primaryType, domain, message}) of an x402 primary type.
 func TypedDataDigest(typedData []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_typed_data_digest(ptr(typedData), C.size_t(len(typedData)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_typed_data_digest(ptr(typedData), C.size_t(len(typedData)), d, e, ec)
 	})
 }
 
@@ -413,15 +416,15 @@ func TypedDataDigest(typedData []byte) ([32]byte, error) {
 // 65 raw bytes r||s||v or the text "0x" + 130 hex digits; high-s and 64-byte
 // signatures are refused.
 func RecoverAddress(digest [32]byte, signature []byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.x402_result {
-		return C.x402_recover_address((*C.uint8_t)(unsafe.Pointer(&digest[0])), ptr(signature),
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+		return C.paywire_recover_address((*C.uint8_t)(unsafe.Pointer(&digest[0])), ptr(signature),
 			C.size_t(len(signature)), out, cap, n, e, ec)
 	}, 42)
 }
 
 // PrivateKeyAddress returns the EIP-55 address of a secp256k1 private key.
 func PrivateKeyAddress(privateKey [32]byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.x402_result {
-		return C.x402_private_key_address((*C.uint8_t)(unsafe.Pointer(&privateKey[0])), out, cap, n)
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+		return C.paywire_private_key_address((*C.uint8_t)(unsafe.Pointer(&privateKey[0])), out, cap, n)
 	}, 42)
 }

@@ -1,4 +1,4 @@
-package x402
+package paywire
 
 import (
 	"bytes"
@@ -320,7 +320,7 @@ func TestErrors(t *testing.T) {
 	if Result(42).String() != "unknown x402 result 42" {
 		t.Errorf("42: %s", Result(42))
 	}
-	if !strings.HasPrefix(Version(), "x402-ffi ") {
+	if !strings.HasPrefix(Version(), "paywire-ffi ") {
 		t.Errorf("version %q", Version())
 	}
 }

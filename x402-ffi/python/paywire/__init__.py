@@ -1,10 +1,10 @@
-"""The x402 payment protocol (HTTP 402) for Python, through libx402.
+"""The x402 payment protocol (HTTP 402) for Python, through libpaywire.
 
 Every protocol decision is made by the Rust core behind the C ABI
-(include/x402.h); this package converts Python values and forwards them.
+(include/paywire.h); this package converts Python values and forwards them.
 An invalid payment is not an error: :func:`verify` returns a
 :class:`VerifyResponse` with ``is_valid`` false and the reference SDK's reason
-string. :class:`X402Error` reports unreadable documents, bad settings and
+string. :class:`PaywireError` reports unreadable documents, bad settings and
 misuse, with the library's result code.
 """
 
@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional, Sequence, Union
 from . import _native
 
 __all__ = [
-    "ChainCheck", "HeaderKind", "Payment", "Policy", "Result", "VerifyResponse", "X402Error",
+    "ChainCheck", "HeaderKind", "Payment", "Policy", "Result", "VerifyResponse", "PaywireError",
     "create_payment", "decode_header", "eip3009_digest", "encode_header", "header_kind_from_name",
     "library_path", "permit2_digest", "private_key_address", "recover_address",
     "typed_data_digest", "verify", "verify_header", "version",
@@ -37,7 +37,7 @@ Time = Union[int, float, _dt.datetime]
 
 
 class Result(enum.IntEnum):
-    """The C API's result codes (x402_result); numbers are never reused."""
+    """The C API's result codes (paywire_result); numbers are never reused."""
 
     OK = 0
     NULL_PARAMETER = 1
@@ -62,7 +62,7 @@ class Result(enum.IntEnum):
 
 
 class HeaderKind(enum.IntEnum):
-    """The x402 HTTP headers (x402_header_kind)."""
+    """The x402 HTTP headers (paywire_header_kind)."""
 
     ANY = 0  #: decoding only: the document's shape decides
     PAYMENT_REQUIRED = 1
@@ -74,10 +74,10 @@ class HeaderKind(enum.IntEnum):
     @property
     def header_name(self) -> str:
         """The name as the specification spells it (``PAYMENT-SIGNATURE``)."""
-        return _out_bytes(lambda o, c, n, e, ec: _lib.x402_header_name(int(self), o, c, n), 32).decode()
+        return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_header_name(int(self), o, c, n), 32).decode()
 
 
-class X402Error(Exception):
+class PaywireError(Exception):
     """A failed call: the result code and the library's description."""
 
     def __init__(self, code: int, message: str):
@@ -99,7 +99,7 @@ class X402Error(Exception):
 def _result_message(code: int) -> str:
     buf = ctypes.create_string_buffer(256)
     n = ctypes.c_size_t()
-    if _lib.x402_result_message(code, buf, 256, ctypes.byref(n)) != 0:
+    if _lib.paywire_result_message(code, buf, 256, ctypes.byref(n)) != 0:
         return f"unknown x402 result {code}"
     return buf.raw[: n.value].decode()
 
@@ -119,8 +119,8 @@ def _out_bytes(call: Callable, guess: int) -> bytes:
         if r == Result.INSUFFICIENT_SIZE:
             cap = n.value
             continue
-        raise X402Error(r, err.value.decode("utf-8", "replace") or _result_message(r))
-    raise X402Error(Result.INSUFFICIENT_SIZE, _result_message(Result.INSUFFICIENT_SIZE))
+        raise PaywireError(r, err.value.decode("utf-8", "replace") or _result_message(r))
+    raise PaywireError(Result.INSUFFICIENT_SIZE, _result_message(Result.INSUFFICIENT_SIZE))
 
 
 def _bytes(v: Json) -> bytes:
@@ -147,12 +147,12 @@ def _fixed32(v: Union[bytes, bytearray, str], what: str) -> bytes:
 
 
 def version() -> str:
-    """The linked library's version (``x402-ffi 0.1.0``)."""
-    return _out_bytes(lambda o, c, n, e, ec: _lib.x402_version(o, c, n), 64).decode()
+    """The linked library's version (``paywire-ffi 0.1.0``)."""
+    return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_version(o, c, n), 64).decode()
 
 
 def library_path() -> Optional[str]:
-    """The path of the loaded libx402."""
+    """The path of the loaded libpaywire."""
     return _native.path
 
 
@@ -208,7 +208,7 @@ def verify(request: Json, now: Time, *, facilitator_addresses: Optional[Sequence
     body, cfg = _bytes(request), _config(facilitator_addresses)
     t = _unix(now)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_verify_with_config(
+        lambda o, c, n, e, ec: _lib.paywire_verify_with_config(
             body, len(body), t, cfg, len(cfg or b""), o, c, n, e, ec
         ),
         512,
@@ -229,7 +229,7 @@ def verify_header(
     req, cfg = _bytes(requirements), _config(facilitator_addresses)
     t = _unix(now)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_verify_header(
+        lambda o, c, n, e, ec: _lib.paywire_verify_header(
             h, len(h), req, len(req), t, cfg, len(cfg or b""), o, c, n, e, ec
         ),
         512,
@@ -241,9 +241,9 @@ def header_kind_from_name(name: str) -> HeaderKind:
     """Looks a header name up, ignoring ASCII case."""
     b = name.encode("utf-8")
     k = ctypes.c_uint32()
-    r = _lib.x402_header_kind_from_name(b, len(b), ctypes.byref(k))
+    r = _lib.paywire_header_kind_from_name(b, len(b), ctypes.byref(k))
     if r != Result.OK:
-        raise X402Error(r, f"{name!r}: {_result_message(r)}")
+        raise PaywireError(r, f"{name!r}: {_result_message(r)}")
     return HeaderKind(k.value)
 
 
@@ -252,7 +252,7 @@ def decode_header(kind: Union[HeaderKind, int], value: Union[str, bytes]) -> dic
     its document, strictly validated."""
     v = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_decode_header(int(kind), v, len(v), o, c, n, e, ec), len(v)
+        lambda o, c, n, e, ec: _lib.paywire_decode_header(int(kind), v, len(v), o, c, n, e, ec), len(v)
     )
     return json.loads(raw)
 
@@ -261,7 +261,7 @@ def encode_header(kind: Union[HeaderKind, int], document: Json) -> str:
     """Validates a document for the header ``kind`` and returns the header value."""
     doc = _bytes(document)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_encode_header(int(kind), doc, len(doc), o, c, n, e, ec),
+        lambda o, c, n, e, ec: _lib.paywire_encode_header(int(kind), doc, len(doc), o, c, n, e, ec),
         len(doc) * 4 // 3 + 8,
     )
     return raw.decode("ascii")
@@ -319,7 +319,7 @@ def create_payment(
     info = _native.PaymentInfo()
     t = _unix(now)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_create_payment(
+        lambda o, c, n, e, ec: _lib.paywire_create_payment(
             pr, len(pr), key, n32, t, pol, len(pol or b""), ctypes.byref(info), o, c, n, e, ec
         ),
         2048,
@@ -339,7 +339,7 @@ def _digest(call: Callable) -> bytes:
     err = ctypes.create_string_buffer(512)
     r = call(out, err, len(err))
     if r != Result.OK:
-        raise X402Error(r, err.value.decode("utf-8", "replace") or _result_message(r))
+        raise PaywireError(r, err.value.decode("utf-8", "replace") or _result_message(r))
     return out.raw
 
 
@@ -347,21 +347,21 @@ def eip3009_digest(domain: Json, message: Json) -> bytes:
     """The EIP-712 digest an EIP-3009 payer signs: domain ``{name, version,
     chainId, verifyingContract}``, message a payload's ``authorization``."""
     d, m = _bytes(domain), _bytes(message)
-    return _digest(lambda o, e, ec: _lib.x402_eip3009_digest(d, len(d), m, len(m), o, e, ec))
+    return _digest(lambda o, e, ec: _lib.paywire_eip3009_digest(d, len(d), m, len(m), o, e, ec))
 
 
 def permit2_digest(chain_id: int, message: Json) -> bytes:
     """The EIP-712 digest a Permit2 payer signs on ``chain_id``; message a
     payload's ``permit2Authorization``."""
     m = _bytes(message)
-    return _digest(lambda o, e, ec: _lib.x402_permit2_digest(chain_id, m, len(m), o, e, ec))
+    return _digest(lambda o, e, ec: _lib.paywire_permit2_digest(chain_id, m, len(m), o, e, ec))
 
 
 def typed_data_digest(typed_data: Json) -> bytes:
     """The EIP-712 digest of a typed-data document ``{types, primaryType,
     domain, message}`` of an x402 primary type."""
     t = _bytes(typed_data)
-    return _digest(lambda o, e, ec: _lib.x402_typed_data_digest(t, len(t), o, e, ec))
+    return _digest(lambda o, e, ec: _lib.paywire_typed_data_digest(t, len(t), o, e, ec))
 
 
 def recover_address(digest: bytes, signature: Union[bytes, str]) -> str:
@@ -370,14 +370,14 @@ def recover_address(digest: bytes, signature: Union[bytes, str]) -> str:
     d = _fixed32(digest, "digest")
     s = signature.encode("ascii") if isinstance(signature, str) else bytes(signature)
     return _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_recover_address(d, s, len(s), o, c, n, e, ec), 42
+        lambda o, c, n, e, ec: _lib.paywire_recover_address(d, s, len(s), o, c, n, e, ec), 42
     ).decode("ascii")
 
 
 def private_key_address(private_key: Union[bytes, str]) -> str:
     """The EIP-55 address of a 32-byte secp256k1 private key."""
     k = _fixed32(private_key, "private_key")
-    return _out_bytes(lambda o, c, n, e, ec: _lib.x402_private_key_address(k, o, c, n), 42).decode(
+    return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_private_key_address(k, o, c, n), 42).decode(
         "ascii"
     )
 

@@ -114,7 +114,7 @@ def verify_batch_settlement(
     seconds (defaults: 30 of clock skew, 300 of age, a window of 24 hours).
 
     A bad payment is a result whose verdict is invalid; a directory the library
-    cannot read raises :class:`x402.X402Error`."""
+    cannot read raises :class:`paywire.PaywireError`."""
     from . import _bytes, _out_bytes, _unix
 
     config = {k: v for k, v in (("maxClockSkew", max_clock_skew), ("maxAge", max_age),
@@ -127,7 +127,7 @@ def verify_batch_settlement(
             + b',"now":' + str(_unix(now)).encode()
             + (b',"config":' + _bytes(config) if config else b"") + b"}")
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_verify_batch_settlement(data, len(data), o, c, n, e, ec),
+        lambda o, c, n, e, ec: _lib.paywire_verify_batch_settlement(data, len(data), o, c, n, e, ec),
         1024,
     )
     d = json.loads(raw)
@@ -208,7 +208,7 @@ def sign_request(
             doc[k] = v
     data = _bytes(doc)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.x402_sign_request(data, len(data), o, c, n, e, ec),
+        lambda o, c, n, e, ec: _lib.paywire_sign_request(data, len(data), o, c, n, e, ec),
         512 + len(signature_agent),
     )
     s = json.loads(raw)

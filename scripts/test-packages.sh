@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The crates meant for crates.io, as they would be published: `cargo package`
+# (which builds each packaged crate, the later ones against the earlier ones'
+# packages) with their docs.rs metadata, and `cargo install --path x402-cli`,
+# which installs the `paywire` command. The install builds in the workspace's
+# target directory with the release profile, the one the C library, the Python
+# wheel and the Go package use: nothing is compiled twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+crates=(paywire paywire-cli)
+
+args=()
+for c in "${crates[@]}"; do args+=(-p "$c"); done
+# --allow-dirty: the test command may run on a tree with uncommitted changes;
+# what is packaged is the tree as it is.
+cargo package --locked --allow-dirty "${args[@]}"
+for c in "${crates[@]}"; do
+  crate=$(ls target/package/"$c"-[0-9]*.crate)
+  listing=$(tar -tzf "$crate")
+  for f in LICENSE-MIT LICENSE-APACHE README.md Cargo.toml; do
+    grep -qx "${c}-[0-9.]*/$f" <<<"$listing" ||
+      { echo "test-packages: $crate lacks $f" >&2; exit 1; }
+  done
+  manifest=$(tar -xzOf "$crate" "$(basename "$crate" .crate)/Cargo.toml")
+  grep -q '^\[package.metadata.docs.rs\]' <<<"$manifest" ||
+    { echo "test-packages: $c has no docs.rs metadata" >&2; exit 1; }
+  echo "packaged $(basename "$crate") ($(wc -c <"$crate") bytes)"
+done
+
+bin=$(mktemp -d "${TMPDIR:-/tmp}/paywire-install.XXXXXX")
+trap 'rm -rf "$bin"' EXIT
+cargo install --locked --quiet --path x402-cli --root "$bin" --target-dir "$root/target"
+"$bin/bin/paywire" --version
