@@ -12,7 +12,6 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use paywire_benches::payment;
 use paywire::client::{Policy, create_payment};
 use paywire::evm::eip712::{self, Domain};
 use paywire::evm::{PrivateKey, Signature, keccak256};
@@ -21,6 +20,7 @@ use paywire::json::JsonStr;
 use paywire::types::facilitator::PaymentPayload;
 use paywire::types::payload::SchemePayload;
 use paywire::verify::{self, Config};
+use paywire_benches::payment;
 
 /// A ~1 KB v2 EIP-3009 PAYMENT-SIGNATURE header made by the official client.
 const PAYMENT: &str = "v2-exact-eip3009-skips-unsupported-first-accept";

@@ -15,11 +15,11 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use paywire::evm::Signature;
 use paywire::evm::typed_data::typed_data_hash_json;
 use paywire::json::JsonStr;
 use paywire::verify::{Config, verify_json};
+use serde_json::{Value, json};
 
 /// The payment every implementation verifies.
 const PAYMENT: &str = "v2-exact-eip3009-skips-unsupported-first-accept";

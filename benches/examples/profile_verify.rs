@@ -61,8 +61,7 @@ fn main() {
     for _ in 0..=n {
         match mode.as_str() {
             "verify" => assert!(
-                paywire::verify::verify_json(black_box(&p.verify_body), p.now, &config)
-                    .is_valid()
+                paywire::verify::verify_json(black_box(&p.verify_body), p.now, &config).is_valid()
             ),
             "header" => {
                 assert!(

@@ -9,7 +9,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
 use paywire::Reason;
 use paywire::batch::sfv::{Dictionary, Limits};
 use paywire::batch::verify_batch_settlement_json;
@@ -17,6 +16,7 @@ use paywire::header;
 use paywire::json;
 use paywire::types::FromJson;
 use paywire::types::facilitator::VerifyResponse;
+use serde_json::Value;
 
 fn headers<'a>(v: &'a Value, name: &str) -> Vec<&'a str> {
     v["request"]["headers"]

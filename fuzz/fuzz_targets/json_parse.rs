@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
 use paywire::json::{self, JsonValue, Limits};
+use serde_json::Value;
 
 /// Compares a view of this reader with serde_json's value, recursively.
 fn same(ours: JsonValue<'_>, theirs: &Value) {

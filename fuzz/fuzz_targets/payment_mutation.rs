@@ -11,7 +11,6 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use serde_json::{Value, json};
 use paywire::client::{self, Policy, create_payment};
 use paywire::evm::eip712::{self, Domain};
 use paywire::evm::{Address, B256, PrivateKey};
@@ -24,6 +23,7 @@ use paywire::types::payload::SchemePayload;
 use paywire::verify::{Config, verify_json};
 use paywire::{Amount, Reason};
 use paywire_fuzz::reference::negate_scalar;
+use serde_json::{Value, json};
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq)]
 enum Kind {

@@ -13,10 +13,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
 use paywire::batch::sfv::{self, Dictionary, InnerList, Limits};
 use paywire::batch::signature_base::{BaseError, Message, Request, write_signature_base};
 use paywire::json::{Counter, SliceSink};
+use serde_json::Value;
 
 fn base(msg: &Message<'_>, list: &InnerList<'_>) -> Result<Vec<u8>, BaseError> {
     let mut out = Vec::new();

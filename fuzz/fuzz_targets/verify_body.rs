@@ -10,7 +10,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
 use paywire::evm::Address;
 use paywire::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
 use paywire::header;
@@ -25,6 +24,7 @@ use paywire::verify::{ChainCheck, Config, Verdict, verify_header, verify_json};
 use paywire::{Amount, Network};
 use paywire_fuzz::NOW;
 use paywire_fuzz::reference::{dec, dec_cmp, hex_bytes, recover_strict, same_address, str_at};
+use serde_json::Value;
 
 /// The facilitator addresses of the vectors' `upto` payments.
 const FACILITATORS: [&str; 3] = [

@@ -3,10 +3,10 @@
 //! addresses compared case-insensitively, and the signature recovered with
 //! libsecp256k1 (not k256, which the core uses).
 
+use paywire::evm::keccak256;
 use secp256k1::Message;
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use serde_json::Value;
-use paywire::evm::keccak256;
 
 /// secp256k1's group order n, big-endian.
 pub const ORDER: [u8; 32] = [

@@ -36,11 +36,10 @@ fn check_url(url: &str) -> Result<(), Failure> {
         if cfg!(feature = "tls") {
             return Ok(());
         }
-        return Err(
-            Failure::usage(format!("{url}: this paywire was built without HTTPS support")).hint(
-                "build it with `--features tls` (cargo run -p paywire-cli --features tls -- ...)",
-            ),
-        );
+        return Err(Failure::usage(format!(
+            "{url}: this paywire was built without HTTPS support"
+        ))
+        .hint("build it with `--features tls` (cargo run -p paywire-cli --features tls -- ...)"));
     }
     Err(Failure::usage(format!(
         "{url:?} is not an http:// or https:// URL"

@@ -60,8 +60,9 @@ pub(crate) fn write_new(path: &str, key_hex: &str, address: &str) -> Result<(), 
             f
         }
     })?;
-    let text =
-        format!("# paywire test key (secp256k1) for {address}: for test networks only\n{key_hex}\n");
+    let text = format!(
+        "# paywire test key (secp256k1) for {address}: for test networks only\n{key_hex}\n"
+    );
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| Failure::io(format!("writing key file {path}"), e))

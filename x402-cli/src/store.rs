@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use paywire::lifecycle::{record_forgettable, record_info};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The outcome of a swap: written, or the record as it is now.
 pub(crate) type Swapped = Result<(), Option<String>>;
@@ -239,7 +239,9 @@ impl ReplayStore for SqliteStore {
     fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
         let conn = lock(&self.conn);
         let mut stmt = conn
-            .prepare("SELECT key, record FROM paywire_payments WHERE state = 'uncertain' ORDER BY key")
+            .prepare(
+                "SELECT key, record FROM paywire_payments WHERE state = 'uncertain' ORDER BY key",
+            )
             .map_err(db)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -5,10 +5,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use paywire::header;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use paywire::header;
 
 fn ours(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = vec![0u8; header::base64_decoded_len(text.len())];

@@ -11,13 +11,13 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::{Value, json};
 use paywire::batch::directory::{Directory, thumbprint};
 use paywire::batch::ed25519::{PublicKey, SigningKey};
 use paywire::batch::{
     Config, KeyLookupError, Request, SignParams, sign_request_alloc, verify_batch_settlement_alloc,
 };
 use paywire::header;
+use serde_json::{Value, json};
 
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/batch/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -9,13 +9,11 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::Value;
 use paywire::batch::directory::{Directory, thumbprint};
 use paywire::batch::ed25519::{PublicKey, SigningKey};
 use paywire::batch::sfv::{Dictionary, Limits, parse_inner_list};
-use paywire::batch::signature_base::{
-    BaseError, Message, Request, Response, write_signature_base,
-};
+use paywire::batch::signature_base::{BaseError, Message, Request, Response, write_signature_base};
+use serde_json::Value;
 
 fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/batch/{name}", env!("CARGO_MANIFEST_DIR"));

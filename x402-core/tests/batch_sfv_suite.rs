@@ -8,10 +8,10 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::{Value, json};
 use paywire::batch::sfv::{
     BareItem, Dictionary, InnerList, Item, Limits, List, Member, Parameters,
 };
+use serde_json::{Value, json};
 
 fn base32(bytes: &[u8]) -> String {
     const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

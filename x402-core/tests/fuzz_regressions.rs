@@ -6,7 +6,6 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::{Value, json};
 use paywire::client::{Policy, create_payment};
 use paywire::evm::PrivateKey;
 use paywire::evm::eip712;
@@ -14,6 +13,7 @@ use paywire::header;
 use paywire::types::FromJson;
 use paywire::types::payload::Permit2Payload;
 use paywire::verify::{Config, verify_json};
+use serde_json::{Value, json};
 
 const NOW: u64 = 1_750_000_000;
 

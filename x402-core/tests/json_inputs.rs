@@ -11,13 +11,13 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use paywire::client::{OwnedPolicy, create_payment};
 use paywire::evm::typed_data::{eip3009_hash_json, permit2_hash_json, typed_data_hash_json};
 use paywire::evm::{B256, PrivateKey};
 use paywire::header::{self, HeaderKind};
 use paywire::json::ToJson;
 use paywire::verify::{self, OwnedConfig};
+use serde_json::{Value, json};
 
 fn vectors(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

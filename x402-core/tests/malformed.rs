@@ -11,7 +11,6 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::{Value, json};
 use paywire::error::JsonType;
 use paywire::header::{self, DEFAULT_MAX_DECODED, HeaderKind};
 use paywire::json::Limits;
@@ -21,6 +20,7 @@ use paywire::types::facilitator::{
 use paywire::types::payload::SchemePayload;
 use paywire::types::{FromJson, v1, v2};
 use paywire::{Error, ErrorKind};
+use serde_json::{Value, json};
 
 const PP2: &str = include_str!("vectors/spec/v2-spec-payment-payload-01.json");
 const PR2: &str = include_str!("vectors/spec/v2-spec-payment-required-01.json");

@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::{Value, json};
 use paywire::client::{Policy, create_payment};
 use paywire::evm::eip712::{self, Domain};
 use paywire::evm::{Address, B256, PrivateKey, Signature};
@@ -28,6 +27,7 @@ use paywire::types::payload::{
 };
 use paywire::verify::{self, Config};
 use paywire::{Amount, header};
+use serde_json::{Value, json};
 
 fn vectors(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -18,11 +18,6 @@
     clippy::indexing_slicing
 )]
 
-use proptest::collection::vec;
-use proptest::option;
-use proptest::prelude::*;
-use proptest::sample::select;
-use serde_json::Value;
 use paywire::evm::{Address, B256};
 use paywire::header::{self, HeaderKind};
 use paywire::json::{self, Limits, ToJson};
@@ -30,6 +25,11 @@ use paywire::types::facilitator::{self, SettleResponse, VerifyResponse};
 use paywire::types::payload::SchemePayload;
 use paywire::types::{FromJson, v1, v2};
 use paywire::{Amount, Error};
+use proptest::collection::vec;
+use proptest::option;
+use proptest::prelude::*;
+use proptest::sample::select;
+use serde_json::Value;
 
 // ---------------------------------------------------------------------------
 // JSON trees with ordered members.

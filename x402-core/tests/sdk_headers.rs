@@ -11,9 +11,9 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
 use paywire::header::{self, Decoded, HeaderKind};
 use paywire::json::ToJson;
+use serde_json::Value;
 
 fn vectors() -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/sdk-headers.json");

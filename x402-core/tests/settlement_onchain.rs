@@ -20,7 +20,6 @@ use std::net::TcpStream;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use paywire::Amount;
 use paywire::client::{Policy, create_payment};
 use paywire::evm::eip712::{PERMIT2_ADDRESS, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
@@ -33,6 +32,7 @@ use paywire::settle::{Machine, Options, Outcome, Settlement};
 use paywire::types::FromJson;
 use paywire::types::facilitator::{PaymentPayload, SettleResponse};
 use paywire::verify::Config;
+use serde_json::{Value, json};
 
 const NEEDS_CHAIN: &str = "needs a local chain: run scripts/test-settlement.sh";
 

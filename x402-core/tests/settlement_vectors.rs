@@ -11,7 +11,6 @@
     clippy::indexing_slicing
 )]
 
-use serde_json::Value;
 use paywire::Amount;
 use paywire::evm::abi::{self, Revert};
 use paywire::evm::rlp::{self, Item};
@@ -20,6 +19,7 @@ use paywire::evm::{Address, B256, PrivateKey};
 use paywire::types::payload::{
     Eip3009Authorization, Permit2Authorization, TokenPermissions, Witness,
 };
+use serde_json::Value;
 
 fn vectors() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/settlement.json");

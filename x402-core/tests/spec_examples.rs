@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::Value;
 use paywire::header::{self, Decoded};
 use paywire::json::{Limits, ToJson, parse};
 use paywire::types::facilitator::{
@@ -22,6 +21,7 @@ use paywire::types::facilitator::{
 };
 use paywire::types::{FromJson, v1, v2};
 use paywire::{Error, mcp};
+use serde_json::Value;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/spec")

@@ -124,7 +124,8 @@ pub unsafe extern "C" fn paywire_chain_settle_new(
             }
             let key = PrivateKey::from_bytes(&key_bytes);
             key_bytes.fill(0);
-            let key = key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
+            let key =
+                key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
             let options = read_options(options)?;
             let m = Machine::settle_json(request, now_unix, &key, &options);
             hand_out(m, out_chain);
@@ -267,8 +268,9 @@ mod tests {
                 .starts_with(r#"{"isValid":false,"invalidReason":"invalid_x402_version""#)
         );
         let feed = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\"}";
-        let r =
-            unsafe { paywire_chain_feed(chain, feed.as_ptr(), feed.len(), std::ptr::null_mut(), 0) };
+        let r = unsafe {
+            paywire_chain_feed(chain, feed.as_ptr(), feed.len(), std::ptr::null_mut(), 0)
+        };
         assert_eq!(r, paywire_result::InvalidResponse);
         unsafe { paywire_chain_free(chain) };
         unsafe { paywire_chain_free(std::ptr::null_mut()) };

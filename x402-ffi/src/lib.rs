@@ -35,8 +35,8 @@ use paywire::verify::{self, OwnedConfig};
 
 use boundary::{ErrBuf, Failure, Fixed, Out, Outcome, array32, boundary, bytes, optional, text};
 pub use chain::{
-    paywire_chain, paywire_chain_feed, paywire_chain_free, paywire_chain_next, paywire_chain_settle_new,
-    paywire_chain_verify_new,
+    paywire_chain, paywire_chain_feed, paywire_chain_free, paywire_chain_next,
+    paywire_chain_settle_new, paywire_chain_verify_new,
 };
 pub use result::paywire_result;
 
@@ -408,8 +408,8 @@ pub unsafe extern "C" fn paywire_encode_header(
             let kind = kind_from_u32(kind)?;
             let doc = header::decode_json(kind, json).map_err(|e| Failure::core(&e))?;
             let mut value = vec![0u8; header::encoded_len(&doc)];
-            let n =
-                header::encode(&doc, &mut value).map_err(|_| Failure::from(paywire_result::Panic))?;
+            let n = header::encode(&doc, &mut value)
+                .map_err(|_| Failure::from(paywire_result::Panic))?;
             out.put(value.get(..n).unwrap_or_default())
         })
     }
@@ -466,7 +466,8 @@ pub unsafe extern "C" fn paywire_create_payment(
             let out = Out::new(out, out_cap, out_len)?;
             let key = PrivateKey::from_bytes(&key_bytes);
             key_bytes.fill(0);
-            let key = key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
+            let key =
+                key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
             let policy = match policy {
                 None => OwnedPolicy::default(),
                 Some(json) => OwnedPolicy::from_json(json).map_err(|e| {
@@ -725,8 +726,7 @@ pub unsafe extern "C" fn paywire_sign_request(
         boundary(ErrBuf::new(err_buf, err_cap), || {
             let input = bytes(input_json, input_len)?;
             let out = Out::new(out, out_cap, out_len)?;
-            let answer =
-                paywire::batch::sign_request_json(input).map_err(|e| Failure::core(&e))?;
+            let answer = paywire::batch::sign_request_json(input).map_err(|e| Failure::core(&e))?;
             out.put(answer.as_bytes())
         })
     }

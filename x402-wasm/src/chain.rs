@@ -4,9 +4,9 @@
 //! with `fetch` and feeds the answer back, until the machine is done with a
 //! VerifyResponse or a SettleResponse.
 
-use wasm_bindgen::prelude::*;
 use paywire::json::{JsonStr, ObjectWriter, ToJson, write_escaped};
 use paywire::settle::{Machine, Options, Step};
+use wasm_bindgen::prelude::*;
 
 use crate::{
     Failure, js, json_arg, now_or_clock, optional_json_arg, parse_out, read_config,

@@ -16,7 +16,6 @@
 //! the conversions. On targets other than wasm32 the exports compile but calling
 //! them panics, as with any wasm-bindgen import.
 
-use wasm_bindgen::prelude::*;
 use paywire::client::{self, Method, OwnedPolicy};
 use paywire::evm::typed_data::typed_data_hash_json;
 use paywire::evm::{B256, PrivateKey, Signature};
@@ -24,6 +23,7 @@ use paywire::header::{self, HeaderKind};
 use paywire::json::{JsonStr, JsonValue, Limits, ObjectWriter, ToJson};
 use paywire::verify::{self, OwnedConfig};
 use paywire::{Error, Reason};
+use wasm_bindgen::prelude::*;
 
 /// The `code` of errors about arguments that are not protocol documents.
 pub const INVALID_ARGUMENT: &str = "invalid_argument";

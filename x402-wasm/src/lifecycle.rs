@@ -4,8 +4,8 @@
 //! (its store, the handler, `fetch` to the facilitator) and feeds the results
 //! back. Steps and results cross as JSON, read by the core's strict parser.
 
-use wasm_bindgen::prelude::*;
 use paywire::lifecycle::{Lifecycle, Route, record_info};
+use wasm_bindgen::prelude::*;
 
 use crate::{Failure, js, json_arg, now_or_clock, optional_json_arg, parse_out};
 
