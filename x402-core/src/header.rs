@@ -120,36 +120,13 @@ impl HeaderKind {
 }
 
 // ---------------------------------------------------------------------------
-// Base64 (RFC 4648 §4, standard alphabet, with padding).
+// Base64 (RFC 4648 §4, standard alphabet, with padding), through the `base64`
+// crate: its STANDARD engine requires canonical padding and refuses non-zero
+// trailing bits, which is exactly the strictness headers need; without default
+// features it is no_std and writes into caller buffers.
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-const fn sextet(c: u8) -> Option<u8> {
-    match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
-}
-
-/// [`sextet`] as a table: the value, or `0xFF` for a byte outside the alphabet.
-// Evaluated at compile time: an index out of bounds would not compile.
-#[allow(clippy::indexing_slicing)]
-const SEXTETS: [u8; 256] = {
-    let mut t = [0xFFu8; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = match sextet(c as u8) {
-            Some(v) => v,
-            None => 0xFF,
-        };
-        c += 1;
-    }
-    t
-};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 
 /// The decoded length of a well-formed base64 text of `len` characters (an upper
 /// bound for malformed ones).
@@ -159,34 +136,26 @@ pub const fn base64_decoded_len(len: usize) -> usize {
 }
 
 /// Whether `s` is canonical standard base64 with padding (the only form
-/// [`base64_decode`] accepts), without decoding it.
+/// [`base64_decode`] accepts), without keeping what it decodes to.
 #[must_use]
 pub fn is_canonical_base64(s: &[u8]) -> bool {
-    if !s.len().is_multiple_of(4) {
-        return false;
-    }
-    let pad = s.iter().rev().take_while(|&&b| b == b'=').count();
-    let data = s.get(..s.len().saturating_sub(pad)).unwrap_or_default();
-    if pad > 2 || !data.iter().all(|&b| sextet(b).is_some()) {
-        return false;
-    }
-    // The bits that padding drops must be zero.
-    match (pad, data.last().and_then(|&b| sextet(b))) {
-        (1, Some(v)) => v & 0x03 == 0,
-        (2, Some(v)) => v & 0x0f == 0,
-        _ => true,
-    }
+    // Decoded a chunk at a time into a stack buffer: padding may only end the
+    // last chunk, which the decoder checks as it would for the whole text.
+    const CHUNK: usize = 256;
+    let mut scratch = [0u8; CHUNK / 4 * 3];
+    s.len().is_multiple_of(4)
+        && s.chunks(CHUNK)
+            .all(|chunk| STANDARD.decode_slice(chunk, &mut scratch).is_ok())
 }
 
 /// The decoded length of a base64 text, counting its padding (an upper bound
 /// for malformed text, which the decoder then refuses).
-fn exact_decoded_len(value: &str) -> usize {
-    let pad = value
-        .bytes()
-        .rev()
-        .take(2)
-        .take_while(|&b| b == b'=')
-        .count();
+fn exact_decoded_len(value: &[u8]) -> usize {
+    let pad = match value {
+        [.., b'=', b'='] => 2,
+        [.., b'='] => 1,
+        _ => 0,
+    };
     base64_decoded_len(value.len()).saturating_sub(pad)
 }
 
@@ -205,96 +174,48 @@ pub fn base64_decode(input: &[u8], out: &mut [u8]) -> Result<usize, ErrorKind> {
     if !input.len().is_multiple_of(4) {
         return Err(ErrorKind::Base64);
     }
-    let pad = match input {
-        [.., b'=', b'='] => 2,
-        [.., b'='] => 1,
-        _ => 0,
-    };
-    let n = base64_decoded_len(input.len()) - pad;
-    let out = out.get_mut(..n).ok_or(ErrorKind::BufferTooSmall)?;
-    // Every group but the last has no padding: decode those through the table,
-    // four characters to three bytes at a time.
-    let full = (input.len() / 4).saturating_sub(1);
-    let (body, tail) = input.split_at(full * 4);
-    let (out_body, out_tail) = out.split_at_mut(full * 3);
-    for (g, dst) in body.chunks_exact(4).zip(out_body.chunks_exact_mut(3)) {
-        let &[a, b, c, d] = g else {
-            return Err(ErrorKind::Base64);
-        };
-        let [a, b, c, d] =
-            [a, b, c, d].map(|x| SEXTETS.get(usize::from(x)).copied().unwrap_or(0xFF));
-        if (a | b | c | d) & 0xC0 != 0 {
-            return Err(ErrorKind::Base64);
-        }
-        let v = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
-        let [_, x, y, z] = v.to_be_bytes();
-        dst.copy_from_slice(&[x, y, z]);
-    }
-    let out = out_tail;
-    let input = tail;
-    let mut o = 0;
-    let groups = input.chunks_exact(4);
-    let last = groups.len().saturating_sub(1);
-    for (gi, g) in groups.enumerate() {
-        let mut vals = [0u8; 4];
-        let used = if gi == last { 4 - pad } else { 4 };
-        for (i, (v, &c)) in vals.iter_mut().zip(g).enumerate() {
-            if i < used {
-                *v = sextet(c).ok_or(ErrorKind::Base64)?;
-            } else if c != b'=' {
-                return Err(ErrorKind::Base64);
-            }
-        }
-        let [a, b, c, d] = vals;
-        let bytes = [(a << 2) | (b >> 4), (b << 4) | (c >> 2), (c << 6) | d];
-        // Canonical form: the bits dropped by padding must be zero.
-        let stray = match used {
-            2 => b & 0x0f,
-            3 => c & 0x03,
-            _ => 0,
-        };
-        if stray != 0 {
-            return Err(ErrorKind::Base64);
-        }
-        for &byte in bytes.iter().take(used - 1) {
-            *out.get_mut(o).ok_or(ErrorKind::Base64)? = byte;
-            o += 1;
-        }
-    }
-    Ok(full * 3 + o)
+    let out = out
+        .get_mut(..exact_decoded_len(input))
+        .ok_or(ErrorKind::BufferTooSmall)?;
+    STANDARD.decode_slice(input, out).map_err(|e| match e {
+        base64::DecodeSliceError::OutputSliceTooSmall => ErrorKind::BufferTooSmall,
+        base64::DecodeSliceError::DecodeError(_) => ErrorKind::Base64,
+    })
 }
 
 /// A sink that base64-encodes what it is given into another sink, so JSON can be
 /// written straight into a header value without an intermediate buffer.
 pub struct Base64Sink<S: Sink> {
     inner: S,
-    pending: [u8; 3],
+    /// Bytes not yet encoded: whole groups of three are encoded as the buffer
+    /// fills, the rest (with padding) by [`Base64Sink::finish`].
+    pending: [u8; BATCH],
     npending: usize,
 }
+
+/// How many bytes a [`Base64Sink`] encodes at a time (a multiple of 3: no
+/// padding inside).
+const BATCH: usize = 3 * 64;
 
 impl<S: Sink> Base64Sink<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
         Base64Sink {
             inner,
-            pending: [0; 3],
+            pending: [0; BATCH],
             npending: 0,
         }
     }
 
-    fn emit(&mut self, group: [u8; 3], n: usize) -> Result<(), SinkFull> {
-        let [a, b, c] = group;
-        let idx = [
-            a >> 2,
-            ((a & 0x03) << 4) | (b >> 4),
-            ((b & 0x0f) << 2) | (c >> 6),
-            c & 0x3f,
-        ];
-        let mut out = [b'='; 4];
-        for (o, i) in out.iter_mut().zip(idx).take(n + 1) {
-            *o = ALPHABET.get(usize::from(i)).copied().unwrap_or(b'=');
-        }
-        self.inner.put(&out)
+    /// Encodes the pending bytes (padded if they are not whole groups).
+    fn flush(&mut self) -> Result<(), SinkFull> {
+        let mut text = [0u8; BATCH / 3 * 4];
+        let bytes = self.pending.get(..self.npending).unwrap_or_default();
+        let n = STANDARD
+            .encode_slice(bytes, &mut text)
+            .map_err(|_| SinkFull)?;
+        self.npending = 0;
+        self.inner.put(text.get(..n).unwrap_or_default())
     }
 
     /// Flushes the last partial group with padding and returns the inner sink.
@@ -303,14 +224,7 @@ impl<S: Sink> Base64Sink<S> {
     /// [`SinkFull`] from the inner sink.
     pub fn finish(mut self) -> Result<S, SinkFull> {
         if self.npending > 0 {
-            let mut g = [0u8; 3];
-            if let (Some(dst), Some(src)) = (
-                g.get_mut(..self.npending),
-                self.pending.get(..self.npending),
-            ) {
-                dst.copy_from_slice(src);
-            }
-            self.emit(g, self.npending)?;
+            self.flush()?;
         }
         Ok(self.inner)
     }
@@ -318,15 +232,19 @@ impl<S: Sink> Base64Sink<S> {
 
 impl<S: Sink> Sink for Base64Sink<S> {
     fn put(&mut self, mut bytes: &[u8]) -> Result<(), SinkFull> {
-        while let Some((&b, rest)) = bytes.split_first() {
-            if let Some(slot) = self.pending.get_mut(self.npending) {
-                *slot = b;
+        while !bytes.is_empty() {
+            let room = BATCH - self.npending;
+            let (now, rest) = bytes.split_at(room.min(bytes.len()));
+            if let Some(dst) = self
+                .pending
+                .get_mut(self.npending..self.npending + now.len())
+            {
+                dst.copy_from_slice(now);
             }
-            self.npending += 1;
+            self.npending += now.len();
             bytes = rest;
-            if self.npending == 3 {
-                self.npending = 0;
-                self.emit(self.pending, 3)?;
+            if self.npending == BATCH {
+                self.flush()?;
             }
         }
         Ok(())
@@ -339,10 +257,8 @@ impl<S: Sink> Sink for Base64Sink<S> {
 /// [`BufferTooSmall`] with the needed size.
 pub fn base64_encode(input: &[u8], out: &mut [u8]) -> Result<usize, BufferTooSmall> {
     let needed = base64_encoded_len(input.len());
-    let mut s = Base64Sink::new(SliceSink::new(out));
-    s.put(input).map_err(|_| BufferTooSmall { needed })?;
-    s.finish()
-        .map(|s| s.len())
+    STANDARD
+        .encode_slice(input, out)
         .map_err(|_| BufferTooSmall { needed })
 }
 
@@ -367,7 +283,7 @@ pub fn decode_to_json<'b>(
     reason: Reason,
 ) -> Result<&'b [u8], Error> {
     let value = trim_ows(value);
-    if exact_decoded_len(value) > max_decoded {
+    if exact_decoded_len(value.as_bytes()) > max_decoded {
         return Err(Error::new(
             reason,
             ErrorKind::TooLarge { limit: max_decoded },
@@ -549,7 +465,7 @@ pub fn encode_to_string(doc: &dyn ToJson) -> alloc::string::String {
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub fn decode_to_vec(value: &str, max_decoded: usize) -> Result<alloc::vec::Vec<u8>, Error> {
     let value = trim_ows(value);
-    if exact_decoded_len(value) > max_decoded {
+    if exact_decoded_len(value.as_bytes()) > max_decoded {
         return Err(Error::new(
             Reason::InvalidPayload,
             ErrorKind::TooLarge { limit: max_decoded },

@@ -213,8 +213,6 @@ impl ToJson for CallRequest<'_> {
     }
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// Hex-encodes whatever is written through it.
 struct HexSink<'s>(&'s mut dyn Sink);
 
@@ -222,16 +220,8 @@ impl Sink for HexSink<'_> {
     fn put(&mut self, bytes: &[u8]) -> Result<(), SinkFull> {
         let mut buf = [0u8; 128];
         for chunk in bytes.chunks(64) {
-            let mut n = 0;
-            for b in chunk {
-                for nib in [b >> 4, b & 0xf] {
-                    if let (Some(slot), Some(h)) = (buf.get_mut(n), HEX.get(usize::from(nib))) {
-                        *slot = *h;
-                    }
-                    n += 1;
-                }
-            }
-            self.0.put(buf.get(..n).unwrap_or_default())?;
+            let text = base16ct::lower::encode(chunk, &mut buf).map_err(|_| SinkFull)?;
+            self.0.put(text)?;
         }
         Ok(())
     }
@@ -253,21 +243,10 @@ pub fn write_data(out: &mut dyn Sink, bytes: &[u8]) -> Result<(), SinkFull> {
 /// [`SinkFull`] from the sink.
 pub fn write_quantity(out: &mut dyn Sink, v: u128) -> Result<(), SinkFull> {
     let mut buf = [0u8; 32];
-    let mut n = 0;
-    let digits = if v == 0 {
-        1
-    } else {
-        (128 - v.leading_zeros()).div_ceil(4)
-    };
-    for i in (0..digits).rev() {
-        let nib = ((v >> (4 * i)) & 0xf) as usize;
-        if let (Some(slot), Some(h)) = (buf.get_mut(n), HEX.get(nib)) {
-            *slot = *h;
-        }
-        n += 1;
-    }
+    let digits = base16ct::lower::encode(&v.to_be_bytes(), &mut buf).map_err(|_| SinkFull)?;
+    let significant = digits.iter().position(|&d| d != b'0').unwrap_or(31);
     out.put(b"\"0x")?;
-    out.put(buf.get(..n).unwrap_or_default())?;
+    out.put(digits.get(significant..).unwrap_or(b"0"))?;
     out.put(b"\"")
 }
 
@@ -534,14 +513,8 @@ fn decode_hex<'b>(
     let out = buf
         .get_mut(..n)
         .ok_or(invalid(ErrorKind::BufferTooSmall, field))?;
-    for (o, pair) in out.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
-        let (hi, lo) = match pair {
-            [h, l] => (hex_digit(*h), hex_digit(*l)),
-            _ => (None, None),
-        };
-        *o = (hi.ok_or(invalid(ErrorKind::Hex("not a hex digit"), field))? << 4)
-            | lo.ok_or(invalid(ErrorKind::Hex("not a hex digit"), field))?;
-    }
+    base16ct::mixed::decode(digits, out)
+        .map_err(|_| invalid(ErrorKind::Hex("not a hex digit"), field))?;
     Ok(out)
 }
 

@@ -58,59 +58,28 @@ impl fmt::Display for KeyId {
     }
 }
 
-const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Base64url without padding of 32 bytes: 43 characters.
 pub(crate) fn base64url_32(bytes: &[u8; 32]) -> [u8; 43] {
     let mut out = [b'A'; 43];
-    let mut o = out.iter_mut();
-    for chunk in bytes.chunks(3) {
-        let mut g = [0u8; 3];
-        for (d, s) in g.iter_mut().zip(chunk) {
-            *d = *s;
-        }
-        let [a, b, c] = g;
-        let idx = [
-            a >> 2,
-            ((a & 0x03) << 4) | (b >> 4),
-            ((b & 0x0f) << 2) | (c >> 6),
-            c & 0x3f,
-        ];
-        for i in idx.iter().take(chunk.len() + 1) {
-            if let Some(slot) = o.next() {
-                *slot = URL_ALPHABET.get(usize::from(*i)).copied().unwrap_or(b'A');
-            }
-        }
-    }
+    // 32 bytes always encode to 43 characters: the buffer fits.
+    let _ = URL_SAFE_NO_PAD.encode_slice(bytes, &mut out);
     out
 }
 
-fn url_sextet(c: u8) -> Option<u8> {
-    URL_ALPHABET.iter().position(|&a| a == c).map(|p| p as u8)
-}
-
-/// Decodes canonical base64url without padding of exactly 32 bytes.
+/// Decodes canonical base64url without padding of exactly 32 bytes (the
+/// engine refuses padding and non-zero trailing bits).
 pub(crate) fn base64url_decode_32(text: &str) -> Option<[u8; 32]> {
-    let t = text.as_bytes();
-    if t.len() != 43 {
+    if text.len() != 43 {
         return None;
     }
     let mut out = [0u8; 32];
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    let mut o = 0usize;
-    for &c in t {
-        acc = (acc << 6) | u32::from(url_sextet(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(o)? = (acc >> bits) as u8;
-            o += 1;
-            acc &= (1 << bits) - 1;
-        }
+    match URL_SAFE_NO_PAD.decode_slice(text, &mut out) {
+        Ok(32) => Some(out),
+        _ => None,
     }
-    // 43 characters carry 258 bits: the 2 left over must be zero.
-    (o == 32 && acc == 0).then_some(out)
 }
 
 /// The RFC 7638 thumbprint of an Ed25519 public key:

@@ -4,7 +4,6 @@ use core::fmt;
 
 use super::keccak256;
 use crate::error::ErrorKind;
-use crate::json::hex_digit;
 
 /// Decodes `0x` + exactly `2N` hex digits (either case) into `N` bytes.
 pub(crate) fn decode_prefixed_hex<const N: usize>(s: &str) -> Result<[u8; N], ErrorKind> {
@@ -15,38 +14,22 @@ pub(crate) fn decode_prefixed_hex<const N: usize>(s: &str) -> Result<[u8; N], Er
         return Err(ErrorKind::Hex("wrong length"));
     }
     let mut out = [0u8; N];
-    for (o, pair) in out.iter_mut().zip(digits.as_bytes().chunks_exact(2)) {
-        let (hi, lo) = match pair {
-            [h, l] => (hex_digit(*h), hex_digit(*l)),
-            _ => (None, None),
-        };
-        *o = (hi.ok_or(ErrorKind::Hex("not a hex digit"))? << 4)
-            | lo.ok_or(ErrorKind::Hex("not a hex digit"))?;
-    }
+    base16ct::mixed::decode(digits, &mut out).map_err(|_| ErrorKind::Hex("not a hex digit"))?;
     Ok(out)
 }
 
 /// Writes `0x` + lower-case hex of `bytes` into `out` (which must hold `2 + 2 * bytes.len()`).
 pub(crate) fn encode_prefixed_hex<'b>(bytes: &[u8], out: &'b mut [u8]) -> &'b str {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut n = 0;
-    for b in [b'0', b'x'] {
-        if let Some(o) = out.get_mut(n) {
-            *o = b;
-            n += 1;
-        }
+    let n = 2 + 2 * bytes.len();
+    let Some(out) = out.get_mut(..n) else {
+        return "";
+    };
+    let (prefix, digits) = out.split_at_mut(2);
+    prefix.copy_from_slice(b"0x");
+    if base16ct::lower::encode(bytes, digits).is_err() {
+        return "";
     }
-    for &b in bytes {
-        for nib in [b >> 4, b & 0xf] {
-            if let Some(o) = out.get_mut(n) {
-                *o = HEX.get(usize::from(nib)).copied().unwrap_or(b'0');
-                n += 1;
-            }
-        }
-    }
-    out.get(..n)
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .unwrap_or("")
+    core::str::from_utf8(out).unwrap_or("")
 }
 
 /// A 20-byte EVM address.

@@ -126,31 +126,34 @@ impl Signature {
     /// # Errors
     /// The [`SignatureError`] saying which rule failed.
     pub fn parse_hex(s: JsonStr<'_>) -> Result<Signature, SignatureError> {
-        let mut buf = [0u8; 65];
-        let mut n = 0usize;
-        let mut chars = s.chars();
-        if chars.next() != Some('0') || chars.next() != Some('x') {
+        // A JSON string may spell its characters as escapes: read it as text
+        // first (an escaped signature longer than any valid one is refused by
+        // length below all the same).
+        let mut text = [0u8; 2 + 2 * 65];
+        let t = match s.as_str() {
+            Some(t) => t,
+            None => s.unescape_into(&mut text).map_err(|_| {
+                // Longer than any signature: refused for what it holds first.
+                let mut c = s.chars();
+                let prefixed = c.next() == Some('0') && c.next() == Some('x');
+                if prefixed && c.all(|c| c.is_ascii_hexdigit()) {
+                    SignatureError::Length
+                } else {
+                    SignatureError::NotHex
+                }
+            })?,
+        };
+        let digits = t.strip_prefix("0x").ok_or(SignatureError::NotHex)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) || digits.len() % 2 != 0 {
             return Err(SignatureError::NotHex);
         }
-        let mut hi: Option<u8> = None;
-        let mut digits = 0usize;
-        for c in chars {
-            let d = c.to_digit(16).ok_or(SignatureError::NotHex)? as u8;
-            digits += 1;
-            match hi.take() {
-                None => hi = Some(d),
-                Some(h) => {
-                    if let Some(slot) = buf.get_mut(n) {
-                        *slot = (h << 4) | d;
-                    }
-                    n += 1;
-                }
-            }
-        }
-        match digits {
-            _ if hi.is_some() => Err(SignatureError::NotHex),
+        match digits.len() {
             128 => Err(SignatureError::Compact),
-            130 => Signature::from_bytes(buf.get(..n).unwrap_or_default()),
+            130 => {
+                let mut buf = [0u8; 65];
+                base16ct::mixed::decode(digits, &mut buf).map_err(|_| SignatureError::NotHex)?;
+                Signature::from_bytes(&buf)
+            }
             _ => Err(SignatureError::Length),
         }
     }
