@@ -77,35 +77,31 @@ impl Ledger {
         self.balances.insert(who, b);
     }
 
-    fn check(&self, c: &ChainCheck) -> Result<(), (Reason, String)> {
+    /// Whether the ledger satisfies `c`, else why not (the core names the
+    /// reason: [`Verdict::failure_reason`]).
+    fn check(&self, c: &ChainCheck) -> Result<(), String> {
         match c {
-            ChainCheck::AssetIsContract { asset } => (*asset == self.token).then_some(()).ok_or((
-                Reason::AssetNotDeployedContract,
-                format!(
+            ChainCheck::AssetIsContract { asset } => {
+                (*asset == self.token).then_some(()).ok_or(format!(
                     "the simulated ledger holds {} only, not {asset}",
                     self.token
-                ),
-            )),
+                ))
+            }
             ChainCheck::Eip3009NonceUnused {
                 authorizer, nonce, ..
             } => (!self.used_nonces.contains(&(*authorizer, *nonce)))
                 .then_some(())
-                .ok_or((
-                    Reason::ExactEvmNonceAlreadyUsed,
-                    format!("authorization nonce {nonce} of {authorizer} was already used"),
+                .ok_or(format!(
+                    "authorization nonce {nonce} of {authorizer} was already used"
                 )),
             ChainCheck::BalanceAtLeast { owner, amount, .. } => {
                 let have = self.balance(owner);
-                (have >= *amount).then_some(()).ok_or((
-                    Reason::ExactEvmInsufficientBalance,
-                    format!("{owner} holds {have}, needs {amount}"),
-                ))
+                (have >= *amount)
+                    .then_some(())
+                    .ok_or(format!("{owner} holds {have}, needs {amount}"))
             }
             ChainCheck::SimulateEip3009Transfer { .. } => Ok(()),
-            _ => Err((
-                Reason::UnsupportedPayloadType,
-                "the simulated ledger settles EIP-3009 authorizations only".into(),
-            )),
+            _ => Err("the simulated ledger settles EIP-3009 authorizations only".into()),
         }
     }
 
@@ -130,12 +126,12 @@ impl Ledger {
         for c in verdict.chain_checks() {
             let result = self.check(&c);
             checks.push(CheckResult {
-                name: check_name(&c),
+                name: c.name(),
                 ok: result.is_ok(),
             });
-            if let Err((reason, message)) = result {
+            if let Err(message) = result {
                 return Err(Rejected {
-                    reason,
+                    reason: verdict.failure_reason(&c),
                     message,
                     checks,
                 });
@@ -166,17 +162,5 @@ impl Ledger {
             },
             checks,
         ))
-    }
-}
-
-/// The name the core gives a chain check in its VerifyResponse (`extra.chainChecks`).
-pub(crate) fn check_name(c: &ChainCheck) -> &'static str {
-    match c {
-        ChainCheck::AssetIsContract { .. } => "assetIsContract",
-        ChainCheck::Eip3009NonceUnused { .. } => "eip3009NonceUnused",
-        ChainCheck::BalanceAtLeast { .. } => "balanceAtLeast",
-        ChainCheck::Permit2AllowanceAtLeast { .. } => "permit2AllowanceAtLeast",
-        ChainCheck::SimulateEip3009Transfer { .. } => "simulateEip3009Transfer",
-        ChainCheck::SimulatePermit2Settle { .. } => "simulatePermit2Settle",
     }
 }

@@ -21,7 +21,7 @@ use paywire::lifecycle::{
 };
 use paywire::types::facilitator::{PaymentPayload, SettleResponse};
 use paywire::types::payload::SchemePayload;
-use paywire::types::{Extra, FromJson, List, RawObject, v2};
+use paywire::types::{Extra, FromJson, List, v2};
 use paywire::verify::{self, Config};
 use paywire::{Amount, Network};
 
@@ -270,20 +270,18 @@ impl Paywall {
 
     /// Adds a deferred-payment route.
     pub(crate) fn with_deferred(mut self, offer: DeferredOffer) -> Paywall {
-        let requirement = v2::PaymentRequirements {
-            scheme: JsonStr::new(batch::SCHEME),
-            network: Network::parse_caip2(batch::NETWORK).unwrap_or(self.offer.network),
+        let url = format!("{}{}", self.origin, offer.path);
+        let registration = format!("{}{AGENTS_PATH}", self.origin);
+        let json = batch::Offer {
+            url: &url,
+            description: Some(&offer.description),
+            mime_type: Some(&offer.mime_type),
             amount: offer.amount,
-            asset: JsonStr::new(&offer.asset),
-            pay_to: JsonStr::new(&offer.pay_to),
-            max_timeout_seconds: 30,
-            extra: Some(Extra {
-                version: Some(JsonStr::new("1")),
-                ..Extra::EMPTY
-            }),
-            source: JsonObject::EMPTY,
-        };
-        let json = self.deferred_payment_required(&offer, &requirement.to_json_vec());
+            asset: &offer.asset,
+            pay_to: &offer.pay_to,
+            registration_url: &registration,
+        }
+        .to_json_vec();
         self.deferred = Some(Deferred {
             offer,
             route: route_of(&json),
@@ -324,42 +322,6 @@ impl Paywall {
     /// The one requirement offered, as compact JSON.
     pub(crate) fn requirement_json(&self) -> &[u8] {
         &self.requirement_json
-    }
-
-    /// The deferred route's PaymentRequired: its requirement and the
-    /// `http-message-signatures` extension.
-    fn deferred_payment_required(&self, offer: &DeferredOffer, requirement: &[u8]) -> Vec<u8> {
-        let Ok(req) = v2::PaymentRequirements::from_json_bytes(requirement, &Limits::DEFAULT)
-        else {
-            return Vec::new();
-        };
-        let extensions = format!(
-            "{{\"{}\":{{\"info\":{{\"registrationUrl\":{},\"signatureSchemes\":[\"ed25519\"],\"tags\":[\"{}\"]}}}}}}",
-            batch::EXTENSION,
-            crate::out::quote(&format!("{}{AGENTS_PATH}", self.origin)),
-            batch::TAG
-        );
-        let Some(ext) = paywire::json::parse(extensions.as_bytes(), &Limits::DEFAULT)
-            .ok()
-            .and_then(|v| v.as_object())
-        else {
-            return Vec::new();
-        };
-        let url = format!("{}{}", self.origin, offer.path);
-        let accepts = [req];
-        v2::PaymentRequired {
-            error: None,
-            resource: v2::ResourceInfo {
-                url: JsonStr::new(&url),
-                description: Some(JsonStr::new(&offer.description)),
-                mime_type: Some(JsonStr::new(&offer.mime_type)),
-                source: JsonObject::EMPTY,
-            },
-            accepts: List::Slice(&accepts),
-            extensions: Some(RawObject::Json(ext)),
-            source: JsonObject::EMPTY,
-        }
-        .to_json_vec()
     }
 
     /// Handles one request.

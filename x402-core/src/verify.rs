@@ -106,7 +106,10 @@ pub enum ChainCheck {
 }
 
 impl ChainCheck {
-    fn name(&self) -> &'static str {
+    /// Its name in a valid VerifyResponse's `extra.chainChecks`
+    /// (`assetIsContract`, `eip3009NonceUnused`, ...).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
         match self {
             ChainCheck::AssetIsContract { .. } => "assetIsContract",
             ChainCheck::Eip3009NonceUnused { .. } => "eip3009NonceUnused",
@@ -175,6 +178,42 @@ impl Verdict {
             message: Message::EMPTY,
             payer: Some(payer),
             checks,
+        }
+    }
+
+    /// The reason the reference facilitator gives when `check`, one of this
+    /// verdict's [`Verdict::chain_checks`], fails: `asset_not_deployed_contract`,
+    /// `invalid_exact_evm_nonce_already_used`, the scheme's insufficient-balance
+    /// reason (EIP-3009 or Permit2), `permit2_allowance_required`, or the
+    /// scheme's simulation failure.
+    ///
+    /// ```
+    /// use paywire::verify::{ChainCheck, verify_json, Config};
+    /// # let body = br#"{}"#;
+    /// let verdict = verify_json(body, 1_750_000_000, &Config::default());
+    /// for check in verdict.chain_checks() {
+    ///     let _if_it_fails = verdict.failure_reason(&check);
+    /// }
+    /// ```
+    #[must_use]
+    pub fn failure_reason(&self, check: &ChainCheck) -> Reason {
+        let permit2 = self.checks.iter().flatten().any(|c| {
+            matches!(
+                c,
+                ChainCheck::Permit2AllowanceAtLeast { .. }
+                    | ChainCheck::SimulatePermit2Settle { .. }
+            )
+        });
+        match check {
+            ChainCheck::AssetIsContract { .. } => Reason::AssetNotDeployedContract,
+            ChainCheck::Eip3009NonceUnused { .. } => Reason::ExactEvmNonceAlreadyUsed,
+            ChainCheck::BalanceAtLeast { .. } if permit2 => Reason::Permit2InsufficientBalance,
+            ChainCheck::BalanceAtLeast { .. } => Reason::ExactEvmInsufficientBalance,
+            ChainCheck::Permit2AllowanceAtLeast { .. } => Reason::Permit2AllowanceRequired,
+            ChainCheck::SimulateEip3009Transfer { .. } => {
+                Reason::ExactEvmTransactionSimulationFailed
+            }
+            ChainCheck::SimulatePermit2Settle { .. } => Reason::Permit2SimulationFailed,
         }
     }
 

@@ -67,6 +67,7 @@ pub mod directory;
 pub mod ed25519;
 #[cfg(feature = "alloc")]
 mod json_api;
+mod offer;
 mod scheme;
 pub mod sfv;
 pub mod signature_base;
@@ -74,6 +75,7 @@ pub mod signature_base;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use json_api::{sign_request_json, verify_batch_settlement_json};
+pub use offer::{Offer, SCHEME_VERSION};
 pub use scheme::{
     BatchVerdict, Commitment, Config, KeyLookup, KeyLookupError, PaymentResponse, SignParams,
     SignedHeaders, network_error_code, sign_request, verify_batch_settlement,
