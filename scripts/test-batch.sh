@@ -10,7 +10,6 @@ cd "$ROOT"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-PAYWIRE_BATCH_SIGNED_OUT="$OUT/x402-signed.json" cargo test -p paywire \
-  --test batch_known_answers --test batch_sfv_suite --test batch_scheme --test batch_crosscheck
+PAYWIRE_BATCH_SIGNED_OUT="$OUT/x402-signed.json" cargo test -p paywire --test it -- batch_
 cargo test -p paywire --doc batch
 x402-core/tests/vectors/gen-batch/check.sh "$OUT/x402-signed.json"

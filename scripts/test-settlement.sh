@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Settlement on a real EVM: compiles the test contracts (pinned solc), starts a
 # local Hardhat network on 127.0.0.1, and runs x402-core's on-chain tests
-# (x402-core/tests/settlement_onchain.rs) against it. The chain is stopped by
+# (x402-core/tests/it/settlement_onchain.rs) against it. The chain is stopped by
 # its PID when the script exits, and cannot outlive a time limit.
 #
 #   scripts/test-settlement.sh               install what is missing, then test
@@ -52,7 +52,7 @@ fi
 echo "test-settlement: local chain at $url (pid $node_pid)" >&2
 
 PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$work/contracts.json" PAYWIRE_TEST_FIXTURE="$work/fixture.json" \
-  cargo test -p paywire --test settlement_onchain --locked -- --ignored --test-threads=1
+  cargo test -p paywire --test it --locked -- settlement_onchain:: --ignored --test-threads=1
 
 # The example Worker (x402-wasm) settling on the same chain, when the wasm
 # package's tools are installed (scripts/install-wasm.sh); built if needed.

@@ -3,7 +3,8 @@
 //!
 //! k256's own `mul_by_generator_and_mul_add_vartime` builds four width-5 wNAF
 //! tables on every call (`±R`, `±λR`, `±G`, `±λG`). Here:
-//! - the generator's tables are built once per process (under `std`) and kept
+//! - the generator's tables are built once per process (feature
+//!   `precomputed-tables`) and kept
 //!   in affine form: odd multiples `1·G … 255·G` and `1·H … 255·H` with
 //!   `H = 2¹²⁸·G`, so `u1·G = lo·G + hi·H` needs neither a GLV split nor a
 //!   table per call, and its additions are mixed (affine) ones with a window of
@@ -16,22 +17,22 @@
 //! signature and a digest). Points are added with k256's complete formulas, so
 //! no special case (doubling, inverses, the identity) needs a branch.
 //!
-//! Without `std` k256's path is used: a no_std target may have nowhere to keep
-//! the tables, and in wasm (`x402-wasm` builds with `alloc` only, on k256's
+//! Without the feature k256's path is used: a no_std target may have nowhere to keep
+//! the tables, and in wasm (the npm package builds with `alloc` only, on k256's
 //! 32-bit backend) they were measured to gain 2 % per recovery in Node while
 //! their one-time set-up added about 1.5 ms to the first verification of an
-//! isolate, and 4 KB to the gzipped module. The unit tests (with `std`)
+//! isolate, and 4 KB to the gzipped module. The unit tests (with the feature)
 //! compare this path with k256's.
 
 use k256::{ProjectivePoint, Scalar};
 
 /// Computes `u1·G + u2·R`.
 pub(crate) fn mul_g_add_vartime(u1: &Scalar, u2: &Scalar, r: &ProjectivePoint) -> ProjectivePoint {
-    #[cfg(feature = "std")]
+    #[cfg(feature = "precomputed-tables")]
     {
         tables::mul_g_add(u1, u2, r)
     }
-    #[cfg(not(feature = "std"))]
+    #[cfg(not(feature = "precomputed-tables"))]
     {
         use k256::elliptic_curve::ops::MulByGeneratorVartime;
         ProjectivePoint::mul_by_generator_and_mul_add_vartime(u1, u2, r)
@@ -43,7 +44,7 @@ pub(crate) fn mul_g_add_vartime(u1: &Scalar, u2: &Scalar, r: &ProjectivePoint) -
 /// `|dᵢ| < 2^(w−1)`, and any `w` consecutive digits hold at most one nonzero.
 /// Returns the digits and how many positions are in use (at most 129).
 /// `w` is a window width in `2..=15` (digits must fit an `i16`).
-#[cfg_attr(not(feature = "std"), allow(dead_code))]
+#[cfg_attr(not(feature = "precomputed-tables"), allow(dead_code))]
 fn wnaf(k: u128, w: u32) -> ([i16; 129], usize) {
     debug_assert!((2..=15).contains(&w), "window width {w}");
     let mut digits = [0i16; 129];
@@ -80,7 +81,7 @@ fn wnaf(k: u128, w: u32) -> ([i16; 129], usize) {
     (digits, len)
 }
 
-#[cfg(feature = "std")]
+#[cfg(feature = "precomputed-tables")]
 mod tables {
 
     use core::ops::{AddAssign, SubAssign};
@@ -319,7 +320,7 @@ mod tables {
     }
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(all(test, feature = "precomputed-tables"))]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;

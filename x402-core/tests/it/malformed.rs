@@ -22,21 +22,21 @@ use paywire::types::{FromJson, v1, v2};
 use paywire::{Error, ErrorKind};
 use serde_json::{Value, json};
 
-const PP2: &str = include_str!("vectors/spec/v2-spec-payment-payload-01.json");
-const PR2: &str = include_str!("vectors/spec/v2-spec-payment-required-01.json");
-const PP1: &str = include_str!("vectors/spec/v1-spec-payment-payload-01.json");
-const PR1: &str = include_str!("vectors/spec/v1-spec-payment-required-01.json");
-const VREQ2: &str = include_str!("vectors/spec/v2-spec-verify-request-01.json");
-const VREQ1: &str = include_str!("vectors/spec/v1-spec-verify-request-01.json");
-const SR2: &str = include_str!("vectors/spec/v2-spec-settle-response-01.json");
-const VRESP2: &str = include_str!("vectors/spec/v2-spec-verify-response-01.json");
-const SUP2: &str = include_str!("vectors/spec/v2-spec-supported-01.json");
+const PP2: &str = include_str!("../vectors/spec/v2-spec-payment-payload-01.json");
+const PR2: &str = include_str!("../vectors/spec/v2-spec-payment-required-01.json");
+const PP1: &str = include_str!("../vectors/spec/v1-spec-payment-payload-01.json");
+const PR1: &str = include_str!("../vectors/spec/v1-spec-payment-required-01.json");
+const VREQ2: &str = include_str!("../vectors/spec/v2-spec-verify-request-01.json");
+const VREQ1: &str = include_str!("../vectors/spec/v1-spec-verify-request-01.json");
+const SR2: &str = include_str!("../vectors/spec/v2-spec-settle-response-01.json");
+const VRESP2: &str = include_str!("../vectors/spec/v2-spec-verify-response-01.json");
+const SUP2: &str = include_str!("../vectors/spec/v2-spec-supported-01.json");
 
-const BATCH: &str = include_str!("vectors/spec/v2-batch-cloudflare-payment-payload-01.json");
+const BATCH: &str = include_str!("../vectors/spec/v2-batch-cloudflare-payment-payload-01.json");
 
 /// A v2 Permit2 payload, as the official SDK writes it (`tests/vectors/sdk-headers.json`).
 fn permit2_doc() -> String {
-    let file: Value = serde_json::from_str(include_str!("vectors/sdk-headers.json")).unwrap();
+    let file: Value = serde_json::from_str(include_str!("../vectors/sdk-headers.json")).unwrap();
     let v = file["vectors"]
         .as_array()
         .unwrap()

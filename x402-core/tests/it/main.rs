@@ -1,0 +1,19 @@
+//! The integration tests of the core, in one binary (one link instead of one per
+//! file). Each module is one concern; `cargo test -p paywire --test it MODULE::`
+//! runs one of them.
+
+mod base64_props;
+mod batch_crosscheck;
+mod batch_known_answers;
+mod batch_scheme;
+mod batch_sfv_suite;
+mod fuzz_regressions;
+mod json_inputs;
+mod lifecycle_regressions;
+mod malformed;
+mod official_vectors;
+mod roundtrip_props;
+mod sdk_headers;
+mod settlement_onchain;
+mod settlement_vectors;
+mod spec_examples;
