@@ -14,3 +14,9 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 
 # Node.js (vector generator and the official SDK cross-checks).
 command -v node >/dev/null || { apt-get update && apt-get install -y nodejs npm; }
+
+# cargo-deny: licences, bans (duplicate versions) and sources (deny.toml).
+CARGO_DENY_VERSION=0.20.2
+if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
+fi

@@ -60,6 +60,12 @@ cargo build -p paywire --no-default-features --target thumbv7em-none-eabihf --lo
 step "the core's Rust version: cargo +$(scripts/msrv.sh) check -p paywire"
 scripts/msrv.sh check
 
+step "the core's feature combinations (scripts/test-features.sh)"
+scripts/test-features.sh
+
+step "dependencies: cargo deny check licenses bans sources"
+cargo deny --workspace check licenses bans sources
+
 step "cargo doc -Dwarnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The slow tier: what takes too long for the test command (scripts/test.sh),
+# run before resolving the work that needs it, its results in the notes.
+#
+#   scripts/test-long.sh            everything below
+#   scripts/test-long.sh features   only the named parts (features, fuzz)
+#
+#   features  the core's full feature powerset (cargo hack), each under clippy
+#   fuzz      every fuzz target for FUZZ_SECONDS (default 600) each
+#             (scripts/fuzz-long.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CARGO_HACK_VERSION=0.6.46
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(features fuzz)
+
+started=$(date +%s)
+for part in "${parts[@]}"; do
+  t0=$(date +%s)
+  printf '\n==> %s\n' "$part"
+  case "$part" in
+    features)
+      if ! cargo hack --version 2>/dev/null | grep -q "$CARGO_HACK_VERSION"; then
+        cargo install cargo-hack --version "$CARGO_HACK_VERSION" --locked
+      fi
+      cargo hack --feature-powerset --package paywire clippy --locked --quiet -- -D warnings
+      ;;
+    fuzz)
+      scripts/fuzz-long.sh "${FUZZ_SECONDS:-600}"
+      ;;
+    *) echo "test-long: unknown part $part (features, fuzz)" >&2; exit 2 ;;
+  esac
+  printf '    (%ss)\n' "$(($(date +%s) - t0))"
+done
+printf '\ntest-long: done in %ss\n' "$(($(date +%s) - started))"
