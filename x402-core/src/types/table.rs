@@ -13,12 +13,14 @@
 //!   written (see [`Member`]);
 //! - its presence, which is also the name of the function in [`read`] that reads
 //!   it: `required` (absent is `MissingField`; `null` goes to the reader like any
-//!   value) or `optional` (absent and `null` are `None`; the field is an `Option`,
-//!   and `None` is not written);
+//!   value), `optional` (absent and `null` are `None`; the field is an `Option`,
+//!   and `None` is not written), or `any` (the reader is handed the member as
+//!   found, `None` when absent, and decides);
 //! - its JSON key, which is also the field named in errors;
 //! - its reader: a `fn(JsonValue<'a>, Reason, &'static str) -> Result<T, Error>`
 //!   (`string`, `amount`, `network_caip2`, `integer`, `object`, ... in [`super`]),
-//!   or a closure of that shape; it is called with the type's reason and the key.
+//!   or a closure of that shape; it is called with the type's reason and the key
+//!   (for `any`, with an `Option<JsonValue<'a>>`).
 //!
 //! Before the rows, `"x402Version" = X402_VERSION,` declares a document that
 //! carries its protocol version first: read (it must be exactly that value; a
@@ -33,7 +35,7 @@
 //! reported when several are wrong:
 //! - `in table order`: members are looked up in one pass, then read row by row;
 //! - `in document order`: members are read as they come in the object, then the
-//!   missing required ones are reported in table order.
+//!   missing required ones are reported in table order (rows may not use `any`).
 //!
 //! `FromJson as InvalidPayload` (any [`Reason`](crate::Reason)) after it also
 //! implements [`FromJson`] with that reason, reading a top-level object; without
@@ -41,7 +43,7 @@
 
 use super::{FromJson, List, RawObject};
 use crate::amount::Amount;
-use crate::json::{JsonStr, ObjectWriter, SinkFull, ToJson};
+use crate::json::{JsonObject, JsonStr, ObjectWriter, SinkFull, ToJson};
 use crate::network::Network;
 
 /// Declares a document type from its table of members (see the module docs).
@@ -213,6 +215,16 @@ pub(crate) mod read {
             .map(|v| read(v, r, key))
             .transpose()
     }
+
+    /// `read` is handed the member as found (`None` when absent) and decides.
+    pub(crate) fn any<'a, T>(
+        v: Option<JsonValue<'a>>,
+        r: Reason,
+        key: &'static str,
+        read: impl FnOnce(Option<JsonValue<'a>>, Reason, &'static str) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        read(v, r, key)
+    }
 }
 
 /// How a field's value is written as a member of its object: by its type.
@@ -248,9 +260,23 @@ impl Member for u64 {
     }
 }
 
+/// A protocol version.
+impl Member for u8 {
+    fn put(&self, w: &mut ObjectWriter<'_>, key: &str) -> Result<(), SinkFull> {
+        w.u64_field(key, u64::from(*self))
+    }
+}
+
 impl Member for bool {
     fn put(&self, w: &mut ObjectWriter<'_>, key: &str) -> Result<(), SinkFull> {
         w.bool_field(key, *self)
+    }
+}
+
+/// A received object, written as it came.
+impl Member for JsonObject<'_> {
+    fn put(&self, w: &mut ObjectWriter<'_>, key: &str) -> Result<(), SinkFull> {
+        w.field(key, &self.as_value())
     }
 }
 
