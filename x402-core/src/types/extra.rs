@@ -1,39 +1,32 @@
 //! `extra`: scheme-specific fields of a requirement.
 
-use super::{FromJson, object, present, read_members, string, unknown_members, write_members};
+use super::{FromJson, object, string, unknown_members};
 use crate::error::{Error, Reason};
 use crate::evm::Address;
-use crate::json::{JsonObject, JsonStr, JsonValue, Sink, SinkFull, ToJson};
+use crate::json::{JsonObject, JsonStr, JsonValue};
 
-/// The `extra` object of a requirement: the fields this crate knows are typed,
-/// the rest is kept as received.
-///
-/// ```
-/// use paywire::types::Extra;
-/// use paywire::json::JsonStr;
-/// let extra = Extra { name: Some(JsonStr::new("USDC")), version: Some(JsonStr::new("2")), ..Extra::EMPTY };
-/// assert!(extra.name.unwrap() == "USDC");
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Extra<'a> {
-    /// EIP-712 domain name of the token (`USD Coin`, `USDC`).
-    pub name: Option<JsonStr<'a>>,
-    /// EIP-712 domain version of the token (`2`).
-    pub version: Option<JsonStr<'a>>,
-    /// `eip3009` (the default) or `permit2`.
-    pub asset_transfer_method: Option<JsonStr<'a>>,
-    /// For `upto`: the facilitator address the client must put in the witness.
-    pub facilitator_address: Option<JsonStr<'a>>,
-    /// The object as received; its unknown members are re-emitted on encode.
-    pub source: JsonObject<'a>,
+document! {
+    /// The `extra` object of a requirement: the fields this crate knows are typed,
+    /// the rest is kept as received.
+    ///
+    /// ```
+    /// use paywire::types::Extra;
+    /// use paywire::json::JsonStr;
+    /// let extra = Extra { name: Some(JsonStr::new("USDC")), version: Some(JsonStr::new("2")), ..Extra::EMPTY };
+    /// assert!(extra.name.unwrap() == "USDC");
+    /// ```
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Extra<'a> in document order {
+        /// EIP-712 domain name of the token (`USD Coin`, `USDC`).
+        pub name: Option<JsonStr<'a>> = optional "name" string,
+        /// EIP-712 domain version of the token (`2`).
+        pub version: Option<JsonStr<'a>> = optional "version" string,
+        /// `eip3009` (the default) or `permit2`.
+        pub asset_transfer_method: Option<JsonStr<'a>> = optional "assetTransferMethod" string,
+        /// For `upto`: the facilitator address the client must put in the witness.
+        pub facilitator_address: Option<JsonStr<'a>> = optional "facilitatorAddress" string,
+    }
 }
-
-const KNOWN: &[&str] = &[
-    "name",
-    "version",
-    "assetTransferMethod",
-    "facilitatorAddress",
-];
 
 impl<'a> Extra<'a> {
     /// No fields.
@@ -47,7 +40,7 @@ impl<'a> Extra<'a> {
 
     /// Members other than the typed ones, in order.
     pub fn unknown(&self) -> impl Iterator<Item = (JsonStr<'a>, JsonValue<'a>)> + 'a {
-        unknown_members(self.source, KNOWN)
+        unknown_members(self.source, Self::KNOWN)
     }
 
     /// Whether the requirement asks for Permit2 (`assetTransferMethod: "permit2"`).
@@ -81,39 +74,6 @@ impl<'a> FromJson<'a> for Extra<'a> {
     fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
         let r = Self::REASON;
         let source = object(v, r, "extra")?;
-        let mut e = Extra {
-            source,
-            ..Extra::EMPTY
-        };
-        read_members(source, KNOWN, |i, v| {
-            let Some(v) = present(Some(v)) else {
-                return Ok(());
-            };
-            let field = KNOWN.get(i).copied().unwrap_or("");
-            let s = Some(string(v, r, field)?);
-            match i {
-                0 => e.name = s,
-                1 => e.version = s,
-                2 => e.asset_transfer_method = s,
-                _ => e.facilitator_address = s,
-            }
-            Ok(())
-        })
-        .map_err(|e| e.in_object("extra"))?;
-        Ok(e)
-    }
-}
-
-impl ToJson for Extra<'_> {
-    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        write_members(out, self.source, KNOWN, |i, w| {
-            let (key, value) = match i {
-                0 => ("name", self.name),
-                1 => ("version", self.version),
-                2 => ("assetTransferMethod", self.asset_transfer_method),
-                _ => ("facilitatorAddress", self.facilitator_address),
-            };
-            w.opt_str_field(key, value)
-        })
+        Self::read_object(source, r).map_err(|e| e.in_object("extra"))
     }
 }

@@ -2,8 +2,9 @@
 //! responses shared by v1 and v2, and version-detecting wrappers.
 
 use super::{
-    FromJson, List, RawObject, amount, boolean, detect_version, err, fields, network_any, object,
-    present, required, string, unknown_members, v1, v2, version_of, write_members,
+    FromJson, List, RawObject, amount, boolean, detect_version, err, fields, list, network_any,
+    object, present, raw_object, required, string, unknown_members, v1, v2, version_of,
+    write_members,
 };
 use crate::amount::Amount;
 use crate::error::{Error, ErrorKind, Reason};
@@ -168,6 +169,10 @@ impl ToJson for PaymentRequirements<'_> {
     }
 }
 
+// Not a `document!` table: the body's `x402Version` decides how both other
+// members are read (and must match the payload's own), and it is written from the
+// payload rather than stored, which rows that read each member on its own cannot say.
+
 /// The body of `POST /verify` and of `POST /settle`:
 /// `{x402Version, paymentPayload, paymentRequirements}`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -248,37 +253,29 @@ impl ToJson for VerifyRequest<'_> {
     }
 }
 
-/// `VerifyResponse`: the verdict on a payment.
-///
-/// ```
-/// use paywire::types::facilitator::VerifyResponse;
-/// use paywire::json::{JsonStr, ToJson};
-/// let r = VerifyResponse::invalid("invalid_exact_evm_signature", Some("signature does not recover to authorization.from"), None);
-/// assert_eq!(r.to_json_string(), r#"{"isValid":false,"invalidReason":"invalid_exact_evm_signature","invalidMessage":"signature does not recover to authorization.from"}"#);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct VerifyResponse<'a> {
-    /// Whether the payment is valid.
-    pub is_valid: bool,
-    /// Why not: a protocol reason string.
-    pub invalid_reason: Option<JsonStr<'a>>,
-    /// Why not, for people.
-    pub invalid_message: Option<JsonStr<'a>>,
-    /// Who pays.
-    pub payer: Option<JsonStr<'a>>,
-    /// Extensions.
-    pub extensions: Option<RawObject<'a>>,
-    /// The object as received; [`JsonObject::EMPTY`] when built.
-    pub source: JsonObject<'a>,
+document! {
+    /// `VerifyResponse`: the verdict on a payment.
+    ///
+    /// ```
+    /// use paywire::types::facilitator::VerifyResponse;
+    /// use paywire::json::{JsonStr, ToJson};
+    /// let r = VerifyResponse::invalid("invalid_exact_evm_signature", Some("signature does not recover to authorization.from"), None);
+    /// assert_eq!(r.to_json_string(), r#"{"isValid":false,"invalidReason":"invalid_exact_evm_signature","invalidMessage":"signature does not recover to authorization.from"}"#);
+    /// ```
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct VerifyResponse<'a> in table order, FromJson as InvalidResponse {
+        /// Whether the payment is valid.
+        pub is_valid: bool = required "isValid" boolean,
+        /// Why not: a protocol reason string.
+        pub invalid_reason: Option<JsonStr<'a>> = optional "invalidReason" string,
+        /// Why not, for people.
+        pub invalid_message: Option<JsonStr<'a>> = optional "invalidMessage" string,
+        /// Who pays.
+        pub payer: Option<JsonStr<'a>> = optional "payer" string,
+        /// Extensions.
+        pub extensions: Option<RawObject<'a>> = optional "extensions" raw_object,
+    }
 }
-
-const VRESP_KNOWN: &[&str; 5] = &[
-    "isValid",
-    "invalidReason",
-    "invalidMessage",
-    "payer",
-    "extensions",
-];
 
 impl<'a> VerifyResponse<'a> {
     /// A valid verdict.
@@ -322,204 +319,79 @@ impl<'a> VerifyResponse<'a> {
 
     /// Members other than the typed ones.
     pub fn unknown(&self) -> impl Iterator<Item = (JsonStr<'a>, JsonValue<'a>)> + 'a {
-        unknown_members(self.source, VRESP_KNOWN)
+        unknown_members(self.source, Self::KNOWN)
     }
 }
 
-impl<'a> FromJson<'a> for VerifyResponse<'a> {
-    const REASON: Reason = Reason::InvalidResponse;
-
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let r = Self::REASON;
-        let source = object(v, r, "")?;
-        let [valid, reason, message, payer, extensions] = fields(source, VRESP_KNOWN);
-        let opt_str = |v: Option<JsonValue<'a>>, f| present(v).map(|v| string(v, r, f)).transpose();
-        Ok(VerifyResponse {
-            is_valid: boolean(required(valid, r, "isValid")?, r, "isValid")?,
-            invalid_reason: opt_str(reason, "invalidReason")?,
-            invalid_message: opt_str(message, "invalidMessage")?,
-            payer: opt_str(payer, "payer")?,
-            extensions: present(extensions)
-                .map(|v| object(v, r, "extensions").map(RawObject::Json))
-                .transpose()?,
-            source,
-        })
+document! {
+    /// `SettleResponse`: the outcome of settlement (`PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE`).
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct SettleResponse<'a> in table order, FromJson as InvalidResponse {
+        /// Whether the payment settled.
+        pub success: bool = required "success" boolean,
+        /// Why not: a protocol reason string.
+        pub error_reason: Option<JsonStr<'a>> = optional "errorReason" string,
+        /// Why not, for people.
+        pub error_message: Option<JsonStr<'a>> = optional "errorMessage" string,
+        /// Who paid.
+        pub payer: Option<JsonStr<'a>> = optional "payer" string,
+        /// The transaction (hash on EVM; empty on failure).
+        pub transaction: JsonStr<'a> = required "transaction" string,
+        /// The network (CAIP-2 in v2, a name in v1).
+        pub network: Network = required "network" network_any,
+        /// The amount settled (`upto`, `batch-settlement`).
+        pub amount: Option<Amount> = optional "amount" amount,
+        /// Extensions.
+        pub extensions: Option<RawObject<'a>> = optional "extensions" raw_object,
     }
 }
-
-impl ToJson for VerifyResponse<'_> {
-    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        write_members(out, self.source, VRESP_KNOWN, |i, w| match i {
-            0 => w.bool_field("isValid", self.is_valid),
-            1 => w.opt_str_field("invalidReason", self.invalid_reason),
-            2 => w.opt_str_field("invalidMessage", self.invalid_message),
-            3 => w.opt_str_field("payer", self.payer),
-            _ => match &self.extensions {
-                Some(e) => w.field("extensions", e),
-                None => Ok(()),
-            },
-        })
-    }
-}
-
-/// `SettleResponse`: the outcome of settlement (`PAYMENT-RESPONSE` / `X-PAYMENT-RESPONSE`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SettleResponse<'a> {
-    /// Whether the payment settled.
-    pub success: bool,
-    /// Why not: a protocol reason string.
-    pub error_reason: Option<JsonStr<'a>>,
-    /// Why not, for people.
-    pub error_message: Option<JsonStr<'a>>,
-    /// Who paid.
-    pub payer: Option<JsonStr<'a>>,
-    /// The transaction (hash on EVM; empty on failure).
-    pub transaction: JsonStr<'a>,
-    /// The network (CAIP-2 in v2, a name in v1).
-    pub network: Network,
-    /// The amount settled (`upto`, `batch-settlement`).
-    pub amount: Option<Amount>,
-    /// Extensions.
-    pub extensions: Option<RawObject<'a>>,
-    /// The object as received; [`JsonObject::EMPTY`] when built.
-    pub source: JsonObject<'a>,
-}
-
-const SR_KNOWN: &[&str; 8] = &[
-    "success",
-    "errorReason",
-    "errorMessage",
-    "payer",
-    "transaction",
-    "network",
-    "amount",
-    "extensions",
-];
 
 impl<'a> SettleResponse<'a> {
     /// Members other than the typed ones.
     pub fn unknown(&self) -> impl Iterator<Item = (JsonStr<'a>, JsonValue<'a>)> + 'a {
-        unknown_members(self.source, SR_KNOWN)
+        unknown_members(self.source, Self::KNOWN)
     }
 }
 
-impl<'a> FromJson<'a> for SettleResponse<'a> {
-    const REASON: Reason = Reason::InvalidResponse;
-
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let r = Self::REASON;
-        let source = object(v, r, "")?;
-        let [
-            success,
-            reason,
-            message,
-            payer,
-            tx,
-            network,
-            amt,
-            extensions,
-        ] = fields(source, SR_KNOWN);
-        let opt_str = |v: Option<JsonValue<'a>>, f| present(v).map(|v| string(v, r, f)).transpose();
-        Ok(SettleResponse {
-            success: boolean(required(success, r, "success")?, r, "success")?,
-            error_reason: opt_str(reason, "errorReason")?,
-            error_message: opt_str(message, "errorMessage")?,
-            payer: opt_str(payer, "payer")?,
-            transaction: string(required(tx, r, "transaction")?, r, "transaction")?,
-            network: network_any(required(network, r, "network")?, r, "network")?,
-            amount: present(amt).map(|v| amount(v, r, "amount")).transpose()?,
-            extensions: present(extensions)
-                .map(|v| object(v, r, "extensions").map(RawObject::Json))
-                .transpose()?,
-            source,
-        })
+document! {
+    /// One entry of `GET /supported`'s `kinds`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SupportedKind<'a> in table order, FromJson as InvalidResponse {
+        /// Protocol version.
+        pub x402_version: u8 = any "x402Version" |v, _, _| version_of(v),
+        /// Scheme.
+        pub scheme: JsonStr<'a> = required "scheme" string,
+        /// Network (a v1 name for v1 kinds).
+        pub network: Network = required "network" network_any,
+        /// Scheme-specific data (`facilitatorAddress` for `upto`, ...).
+        pub extra: Option<JsonObject<'a>> = optional "extra" object,
     }
 }
 
-impl ToJson for SettleResponse<'_> {
-    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        write_members(out, self.source, SR_KNOWN, |i, w| match i {
-            0 => w.bool_field("success", self.success),
-            1 => w.opt_str_field("errorReason", self.error_reason),
-            2 => w.opt_str_field("errorMessage", self.error_message),
-            3 => w.opt_str_field("payer", self.payer),
-            4 => w.str_field("transaction", self.transaction),
-            5 => w.field("network", &self.network),
-            6 => match &self.amount {
-                Some(a) => w.field("amount", a),
-                None => Ok(()),
-            },
-            _ => match &self.extensions {
-                Some(e) => w.field("extensions", e),
-                None => Ok(()),
-            },
-        })
+document! {
+    /// `GET /supported`: what a facilitator can verify and settle.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct SupportedResponse<'a> in table order {
+        /// The (version, scheme, network) combinations supported.
+        pub kinds: List<'a, SupportedKind<'a>> = required "kinds" list,
+        /// Extension ids supported (v1 facilitators omit the member).
+        pub extensions: Option<List<'a, JsonStr<'a>>> = optional "extensions"
+            |v, r, f| list(v, r, f).map_err(|e| e.with_reason(r)),
+        /// Signer addresses by CAIP family pattern (`eip155:*` → addresses).
+        pub signers: Option<JsonObject<'a>> = optional "signers" signers,
     }
 }
 
-/// One entry of `GET /supported`'s `kinds`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SupportedKind<'a> {
-    /// Protocol version.
-    pub x402_version: u8,
-    /// Scheme.
-    pub scheme: JsonStr<'a>,
-    /// Network (a v1 name for v1 kinds).
-    pub network: Network,
-    /// Scheme-specific data (`facilitatorAddress` for `upto`, ...).
-    pub extra: Option<JsonObject<'a>>,
-    /// The object as received; [`JsonObject::EMPTY`] when built.
-    pub source: JsonObject<'a>,
-}
-
-const SK_KNOWN: &[&str; 4] = &["x402Version", "scheme", "network", "extra"];
-
-impl<'a> FromJson<'a> for SupportedKind<'a> {
-    const REASON: Reason = Reason::InvalidResponse;
-
-    fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
-        let r = Self::REASON;
-        let source = object(v, r, "")?;
-        let x402_version = detect_version(source)?;
-        let [_, scheme, network, extra] = fields(source, SK_KNOWN);
-        Ok(SupportedKind {
-            x402_version,
-            scheme: string(required(scheme, r, "scheme")?, r, "scheme")?,
-            network: network_any(required(network, r, "network")?, r, "network")?,
-            extra: present(extra).map(|v| object(v, r, "extra")).transpose()?,
-            source,
-        })
+/// `signers`: an object whose members are arrays of strings.
+fn signers<'a>(v: JsonValue<'a>, r: Reason, field: &'static str) -> Result<JsonObject<'a>, Error> {
+    let s = object(v, r, field)?;
+    for (_, addrs) in s.members() {
+        for a in super::array(addrs, r, field)?.iter() {
+            string(a, r, field)?;
+        }
     }
+    Ok(s)
 }
-
-impl ToJson for SupportedKind<'_> {
-    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        write_members(out, self.source, SK_KNOWN, |i, w| match i {
-            0 => w.u64_field("x402Version", u64::from(self.x402_version)),
-            1 => w.str_field("scheme", self.scheme),
-            2 => w.field("network", &self.network),
-            _ => match &self.extra {
-                Some(e) => w.field("extra", &e.as_value()),
-                None => Ok(()),
-            },
-        })
-    }
-}
-
-/// `GET /supported`: what a facilitator can verify and settle.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SupportedResponse<'a> {
-    /// The (version, scheme, network) combinations supported.
-    pub kinds: List<'a, SupportedKind<'a>>,
-    /// Extension ids supported (v1 facilitators omit the member).
-    pub extensions: Option<List<'a, JsonStr<'a>>>,
-    /// Signer addresses by CAIP family pattern (`eip155:*` → addresses).
-    pub signers: Option<JsonObject<'a>>,
-    /// The object as received; [`JsonObject::EMPTY`] when built.
-    pub source: JsonObject<'a>,
-}
-
-const SUP_KNOWN: &[&str; 3] = &["kinds", "extensions", "signers"];
 
 impl<'a> FromJson<'a> for SupportedResponse<'a> {
     const REASON: Reason = Reason::InvalidResponse;
@@ -527,41 +399,12 @@ impl<'a> FromJson<'a> for SupportedResponse<'a> {
     fn from_json(v: JsonValue<'a>) -> Result<Self, Error> {
         let r = Self::REASON;
         let source = object(v, r, "")?;
-        let [kinds, extensions, signers] = fields(source, SUP_KNOWN);
-        let signers = present(signers)
-            .map(|v| object(v, r, "signers"))
+        // `signers` is checked before the other members, as it always was: of
+        // several faults, the one reported stays the same.
+        present(source.get("signers"))
+            .map(|v| signers(v, r, "signers"))
             .transpose()?;
-        if let Some(s) = signers {
-            for (_, addrs) in s.members() {
-                for a in super::array(addrs, r, "signers")?.iter() {
-                    string(a, r, "signers")?;
-                }
-            }
-        }
-        Ok(SupportedResponse {
-            kinds: List::decode(required(kinds, r, "kinds")?, "kinds")?,
-            extensions: present(extensions)
-                .map(|v| List::decode(v, "extensions").map_err(|e| e.with_reason(r)))
-                .transpose()?,
-            signers,
-            source,
-        })
-    }
-}
-
-impl ToJson for SupportedResponse<'_> {
-    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        write_members(out, self.source, SUP_KNOWN, |i, w| match i {
-            0 => w.field("kinds", &self.kinds),
-            1 => match &self.extensions {
-                Some(e) => w.field("extensions", e),
-                None => Ok(()),
-            },
-            _ => match &self.signers {
-                Some(s) => w.field("signers", &s.as_value()),
-                None => Ok(()),
-            },
-        })
+        Self::read_object(source, r)
     }
 }
 

@@ -13,6 +13,10 @@
 //!   the responses shared by both versions.
 //! - [`payload`]: the scheme payloads (EIP-3009, Permit2, batch-settlement).
 
+// First, so that the modules below can use `document!`.
+#[macro_use]
+mod table;
+
 pub mod facilitator;
 pub mod payload;
 pub mod v1;
@@ -372,6 +376,34 @@ pub(crate) fn amount(
         ErrorKind::NotCanonical("only the digits 0-9 are allowed"),
     )?;
     Amount::parse_decimal(text).map_err(|k| err(reason, k, field))
+}
+
+/// A member whose value is a type of its own, read by its [`FromJson`] (which
+/// names its own reason and fields).
+pub(crate) fn nested<'a, T: FromJson<'a>>(
+    v: JsonValue<'a>,
+    _: Reason,
+    _: &'static str,
+) -> Result<T, Error> {
+    T::from_json(v)
+}
+
+/// A list whose elements are read by their [`FromJson`].
+pub(crate) fn list<'a, T: FromJson<'a> + Copy>(
+    v: JsonValue<'a>,
+    _: Reason,
+    field: &'static str,
+) -> Result<List<'a, T>, Error> {
+    List::decode(v, field)
+}
+
+/// An object carried as received.
+pub(crate) fn raw_object<'a>(
+    v: JsonValue<'a>,
+    reason: Reason,
+    field: &'static str,
+) -> Result<RawObject<'a>, Error> {
+    object(v, reason, field).map(RawObject::Json)
 }
 
 /// A uint256 decimal string compared against unix time: kept as [`Amount`] so that

@@ -9,6 +9,14 @@ use crate::error::{Error, ErrorKind, Reason};
 use crate::evm::{Address, B256};
 use crate::json::{JsonObject, JsonStr, JsonValue, ObjectWriter, Sink, SinkFull, ToJson};
 
+// These types are written by hand rather than as `document!` tables: they are the
+// signed structures of EIP-3009 and Permit2, encoded from their typed fields alone
+// (a payload keeps no unknown members, so there is no `source` to write around),
+// and they are read in shapes a row cannot say: `SchemePayload` recognises a
+// payload and collects its members in one pass, and a Permit2 authorization reads
+// `permitted` and `witness` before its other members, naming the members of
+// `witness` under it and those of `permitted` directly.
+
 const R: Reason = Reason::InvalidPayload;
 
 /// Longest signature accepted, in bytes: room for ERC-6492-wrapped smart-wallet
