@@ -56,11 +56,17 @@
 //! underfunded payment costs no gas; `v` is always sent as 27/28; upto's
 //! `invalid_upto_evm_transaction_failed` is used for upto transactions.
 
+// One concern per file: the machine as hosts drive it (`machine`), a
+// payment's run through the chain calls (`run`), a failed simulation
+// explained (`diagnose`), settlement's transaction (`transaction`), the
+// payment and its calldata (`payment`), settings (`options`) and outcomes
+// (`outcome`).
 mod diagnose;
 mod machine;
 mod options;
 mod outcome;
 mod payment;
+mod run;
 mod transaction;
 
 pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, Step};

@@ -1,12 +1,11 @@
 //! How a machine ends: a `VerifyResponse` or a `SettleResponse`, and their
 //! JSON.
 
-use crate::message::Message;
-
 use crate::amount::Amount;
 use crate::error::Reason;
 use crate::evm::{Address, B256};
 use crate::json::{JsonStr, ObjectWriter, Sink, SinkFull, ToJson};
+use crate::message::Message;
 use crate::network::Network;
 
 /// The verdict of verification with the chain: a `VerifyResponse`.
@@ -137,5 +136,59 @@ impl ToJson for Outcome {
             Outcome::Verified(v) => v.write_json(out),
             Outcome::Settled(s) => s.write_json(out),
         }
+    }
+}
+
+/// What an outcome reports besides its verdict, as far as the machine got.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Report {
+    /// The payer, as the offline checks named it.
+    pub(super) payer: Option<Address>,
+    /// The network, as the payment named it (`None` if the body was unreadable).
+    pub(super) network: Option<Network>,
+    /// The amount an `upto` settlement charges (reported only once settled).
+    pub(super) amount: Option<Amount>,
+    /// The settlement transaction, once one was signed and not refused.
+    pub(super) transaction: Option<B256>,
+    /// What its receipt said, once mined.
+    pub(super) receipt: Option<Mined>,
+}
+
+/// What a receipt says of a mined settlement transaction.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Mined {
+    /// `blockNumber`.
+    pub(super) block_number: u64,
+    /// `gasUsed`.
+    pub(super) gas_used: u64,
+    /// `effectiveGasPrice`, when the node reports it.
+    pub(super) effective_gas_price: Option<u128>,
+}
+
+impl Report {
+    /// A `VerifyResponse`: valid without `reason`.
+    pub(super) fn verified(self, reason: Option<Reason>, message: Message) -> Outcome {
+        Outcome::Verified(ChainVerdict {
+            reason,
+            message,
+            payer: self.payer,
+        })
+    }
+
+    /// A `SettleResponse`: settled without `reason`.
+    pub(super) fn settled(self, reason: Option<Reason>, message: Message) -> Outcome {
+        let success = reason.is_none();
+        Outcome::Settled(Settlement {
+            success,
+            reason,
+            message,
+            payer: self.payer,
+            transaction: self.transaction,
+            network: self.network,
+            amount: if success { self.amount } else { None },
+            block_number: self.receipt.map(|r| r.block_number),
+            gas_used: self.receipt.map(|r| r.gas_used),
+            effective_gas_price: self.receipt.and_then(|r| r.effective_gas_price),
+        })
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::amount::Amount;
 use crate::error::Reason;
-use crate::evm::abi::{self};
+use crate::evm::abi;
 use crate::evm::eip712::{X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, keccak_text};
 use crate::evm::{Address, Signature};
 use crate::network::Network;
@@ -14,13 +14,46 @@ use crate::types::payload::{Eip3009Authorization, Permit2Authorization, SchemePa
 /// signature is the longest (452 bytes).
 pub(super) const CALLDATA_MAX: usize = 512;
 
+/// Calldata in a fixed buffer: settlement allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Calldata<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Calldata<N> {
+    /// `data`, cut to `N` bytes.
+    pub(super) fn new(data: &[u8]) -> Calldata<N> {
+        let mut c = Calldata {
+            bytes: [0; N],
+            len: 0,
+        };
+        let n = data.len().min(N);
+        if let (Some(dst), Some(src)) = (c.bytes.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        c.len = n;
+        c
+    }
+
+    /// The bytes.
+    pub(super) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// How a payment moves the tokens, with what its settlement call needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
+    /// EIP-3009 `transferWithAuthorization` on the token; the hashes of the
+    /// EIP-712 domain's name and version the payment names, which the
+    /// diagnosis compares with the token's.
     Eip3009 {
         auth: Eip3009Authorization,
         name_hash: [u8; 32],
         version_hash: [u8; 32],
     },
+    /// Permit2, through the x402 proxy of `exact`, or of `upto`.
     Permit2 {
         auth: Permit2Authorization,
         upto: bool,
@@ -30,7 +63,8 @@ pub(super) enum Kind {
 /// What the machine keeps of a payment: no borrow of the request body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Payment {
-    network: Network,
+    /// The network, as the payment named it.
+    pub(super) network: Network,
     pub(super) chain_id: u64,
     pub(super) asset: Address,
     pub(super) payer: Address,
@@ -58,10 +92,13 @@ impl Payment {
         }
     }
 
+    /// Whether this is an `upto` payment (settled for a charge at most the
+    /// permitted amount).
     pub(super) fn is_upto(&self) -> bool {
         matches!(self.kind, Kind::Permit2 { upto: true, .. })
     }
 
+    /// The reason a failed settlement transaction is reported with.
     pub(super) fn failed_tx_reason(&self) -> Reason {
         if self.is_upto() {
             Reason::UptoEvmTransactionFailed
@@ -70,8 +107,9 @@ impl Payment {
         }
     }
 
-    /// The settlement calldata.
-    pub(super) fn calldata(&self, out: &mut [u8]) -> usize {
+    /// The settlement calldata (empty should it not fit, which none does).
+    pub(super) fn calldata(&self) -> Calldata<CALLDATA_MAX> {
+        let mut out = [0u8; CALLDATA_MAX];
         let n = match &self.kind {
             Kind::Eip3009 { auth, .. } => {
                 let c = abi::transfer_with_authorization_sig(auth, &self.signature);
@@ -80,13 +118,13 @@ impl Payment {
                     .map(|()| c.len())
             }
             Kind::Permit2 { auth, upto: false } => {
-                abi::exact_permit2_settle(auth, &self.signature, out).ok()
+                abi::exact_permit2_settle(auth, &self.signature, &mut out).ok()
             }
             Kind::Permit2 { auth, upto: true } => {
-                abi::upto_permit2_settle(auth, &self.amount, &self.signature, out).ok()
+                abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok()
             }
         };
-        n.unwrap_or(0)
+        Calldata::new(out.get(..n.unwrap_or(0)).unwrap_or_default())
     }
 }
 
