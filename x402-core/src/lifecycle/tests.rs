@@ -1,8 +1,11 @@
 use std::collections::HashMap;
 
+use super::answer::b64;
 use super::*;
 use crate::client::{self, Policy};
 use crate::evm::PrivateKey;
+use crate::header;
+use crate::network::Network;
 
 const NOW: u64 = 1_750_000_000;
 const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";

@@ -1,0 +1,259 @@
+//! The handler's result and settlement: what a handler's status leads to,
+//! the `POST /settle` request, and what its reply leads to.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::json::{JsonObject, JsonStr, ObjectWriter, ToJson};
+use crate::types::facilitator::{PaymentPayload, PaymentRequirements, VerifyRequest};
+use crate::types::{FromJson, RawObject, v2};
+
+use super::answer::{ANSWER_CACHE_CONTROL, Answer, Outcome, b64};
+use super::classify::{SettleReply, Settled, classify_settle_reply};
+use super::limits;
+use super::machine::{Lifecycle, Phase, Purpose};
+use super::presented::Presented;
+use super::record::State;
+use super::route::HandlerResult;
+
+/// A scheme payload as forwarded to `POST /settle`: its 65-byte ECDSA
+/// `signature`, if it has one, re-encoded with `v` = 27/28 (the signature the
+/// payer made, normalised: USDC's `transferWithAuthorization` and Permit2's
+/// `ecrecover` take only 27/28, so a `v` of 0/1 could never settle); every
+/// other member as received. Signatures of other lengths (smart wallets) go
+/// as they are.
+struct Normalized<'a> {
+    payload: JsonObject<'a>,
+    signature: Option<crate::evm::HexString<132>>,
+}
+
+impl<'a> Normalized<'a> {
+    fn of(payload: JsonObject<'a>) -> Normalized<'a> {
+        let signature = payload
+            .get("signature")
+            .and_then(|v| v.as_str())
+            .and_then(|s| crate::evm::Signature::parse_hex(s).ok())
+            .map(|s| s.to_hex());
+        Normalized { payload, signature }
+    }
+}
+
+impl ToJson for Normalized<'_> {
+    fn write_json(&self, out: &mut dyn crate::json::Sink) -> Result<(), crate::json::SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        for (k, v) in self.payload.members() {
+            match &self.signature {
+                Some(sig) if k == "signature" => {
+                    w.str_field("signature", JsonStr::new(sig.as_str()))?
+                }
+                _ => w.value_field(k, v)?,
+            }
+        }
+        w.end()
+    }
+}
+
+impl Lifecycle {
+    /// Feeds the handler's result ([`Action::Handle`]).
+    ///
+    /// [`Action::Handle`]: super::Action::Handle
+    pub fn feed_handler(&mut self, result: HandlerResult<'_>) {
+        let Phase::Handle { redelivery } = &self.phase else {
+            return;
+        };
+        let redelivery = redelivery.clone();
+        let status = match result {
+            HandlerResult::Status(s) => s,
+            HandlerResult::Failed(_) => 0,
+        };
+        self.handler_status = status;
+        if !(200..300).contains(&status) {
+            // Not settled; the payment stays usable.
+            let answer = if status == 0 {
+                let mut body = Vec::new();
+                let _ = (|| {
+                    let mut w = ObjectWriter::new(&mut body)?;
+                    w.str_field("error", JsonStr::new("handler_failed"))?;
+                    w.str_field(
+                        "message",
+                        JsonStr::new(
+                            "the resource could not be produced; the payment was not settled",
+                        ),
+                    )?;
+                    w.end()
+                })();
+                Answer {
+                    status: 500,
+                    outcome: Outcome::NotSettled,
+                    reason: String::new(),
+                    message: "the handler failed; not settled".into(),
+                    headers: alloc::vec![
+                        ("Content-Type", String::from("application/json")),
+                        ("Cache-Control", ANSWER_CACHE_CONTROL.into()),
+                    ],
+                    body: Some(String::from_utf8(body).unwrap_or_default()),
+                    use_handler_response: false,
+                }
+            } else {
+                Answer {
+                    status,
+                    outcome: Outcome::NotSettled,
+                    reason: String::new(),
+                    message: format!("the handler answered {status}; not settled"),
+                    headers: Vec::new(),
+                    body: None,
+                    use_handler_response: true,
+                }
+            };
+            self.pending = Some(answer);
+            match redelivery {
+                Some(pr) => {
+                    // Back to settled-undelivered, for a later retry.
+                    let new = self.record(State::Settled, 0, Some(&pr), "");
+                    self.swap(Purpose::ReleaseDelivery, Some(new));
+                }
+                None => self.swap(Purpose::Release, None),
+            }
+            return;
+        }
+        if let Some(pr) = redelivery {
+            let settled = self.seen.clone().unwrap_or_default();
+            self.deliver(Outcome::Redelivered, pr, &settled);
+            return;
+        }
+        match &self.presented {
+            Some(Presented::Evm { .. }) => {
+                let until = self.now.saturating_add(
+                    self.settle_timeout_seconds()
+                        .saturating_add(self.settings.claim_seconds),
+                );
+                let new = self.record(State::Settling, until, None, "");
+                self.swap(Purpose::MarkSettling, Some(new));
+            }
+            // The commitment is the payment: recording it is settling it.
+            #[cfg(feature = "batch")]
+            Some(Presented::Batch { response, .. }) => {
+                let pr = response.clone().unwrap_or_default();
+                let until = self.now.saturating_add(self.settings.claim_seconds);
+                let new = self.record(State::Settled, until, Some(&pr), "");
+                self.payment_response = Some(pr);
+                self.swap(Purpose::RecordSettled, Some(new));
+            }
+            None => self.phase = Phase::Done,
+        }
+    }
+
+    fn settle_timeout_seconds(&self) -> u64 {
+        let max = match &self.presented {
+            Some(Presented::Evm { index, .. }) => self
+                .route
+                .parsed()
+                .and_then(|r| r.accepts.get(*index))
+                .map_or(0, |r| r.max_timeout_seconds),
+            _ => 0,
+        };
+        let t = self.settings.settle_timeout_seconds;
+        if max > 0 { t.min(max) } else { t }
+    }
+
+    pub(super) fn settle_request(&mut self) {
+        let body = match &self.presented {
+            Some(Presented::Evm { json, index }) => {
+                let route = self.route.parsed();
+                let req = route.as_ref().and_then(|r| r.accepts.get(*index));
+                match (
+                    PaymentPayload::from_json_bytes(json, &limits(json.len())),
+                    req,
+                ) {
+                    (Ok(PaymentPayload::V2(p)), Some(r)) => {
+                        let normalized = p.payload_json().ok().map(Normalized::of);
+                        let payload = match &normalized {
+                            Some(n) => v2::PaymentPayload {
+                                payload: RawObject::Value(n),
+                                ..p
+                            },
+                            None => p,
+                        };
+                        VerifyRequest {
+                            payment_payload: PaymentPayload::V2(payload),
+                            payment_requirements: PaymentRequirements::V2(r),
+                            source: JsonObject::EMPTY,
+                        }
+                        .to_json_string()
+                    }
+                    _ => String::new(),
+                }
+            }
+            _ => String::new(),
+        };
+        self.phase = Phase::Settle {
+            body,
+            timeout_ms: self.settle_timeout_seconds().saturating_mul(1000),
+        };
+    }
+
+    /// Feeds what came of `POST /settle` ([`Action::Settle`]); `detail` (an
+    /// error message, or empty) goes into the record of an uncertain payment.
+    ///
+    /// [`Action::Settle`]: super::Action::Settle
+    pub fn feed_settle(&mut self, reply: SettleReply<'_>, detail: &str) {
+        if !matches!(self.phase, Phase::Settle { .. }) {
+            return;
+        }
+        let offered = match &self.presented {
+            Some(Presented::Evm { index, .. }) => self
+                .route
+                .parsed()
+                .and_then(|r| r.accepts.get(*index))
+                .map(|r| (r.scheme.to_cow().into_owned(), r.network)),
+            _ => None,
+        };
+        let Some((scheme, network)) = offered else {
+            self.phase = Phase::Done;
+            return;
+        };
+        match classify_settle_reply(reply, &scheme, network) {
+            Settled::Success(json) => {
+                let pr = b64(json.as_bytes());
+                let until = self.now.saturating_add(self.settings.claim_seconds);
+                let new = self.record(State::Settled, until, Some(&pr), "");
+                self.payment_response = Some(pr);
+                self.swap(Purpose::RecordSettled, Some(new));
+            }
+            Settled::Refused { reason, message } => {
+                self.payment_required(&reason, &message);
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+            Settled::NotSettled { reason, cause } => {
+                let cause = with_detail(cause, detail);
+                let status = 502;
+                self.problem(
+                    status,
+                    Outcome::FacilitatorUnavailable,
+                    reason,
+                    &format!("{cause}; nothing was settled: present the same payment again later"),
+                );
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+            Settled::Uncertain { cause, transaction } => {
+                let cause = with_detail(cause, detail);
+                self.transaction = transaction;
+                let new = self.record(State::Uncertain, 0, None, &cause);
+                self.uncertain = Some(new.clone());
+                self.pending = None;
+                self.swap(Purpose::RecordUncertain, Some(new));
+            }
+        }
+    }
+}
+
+fn with_detail(cause: String, detail: &str) -> String {
+    if detail.is_empty() {
+        cause
+    } else {
+        format!("{cause}: {detail}")
+    }
+}

@@ -1,0 +1,77 @@
+//! Verification with the chain, and settlement, as a host-driven state machine.
+//!
+//! The core does no I/O. A [`Machine`] says which JSON-RPC call to make next
+//! ([`Machine::step`]); the host sends it to its node and feeds the answer back
+//! ([`Machine::feed`]), until the machine is done with an [`Outcome`]: a
+//! `VerifyResponse` ([`ChainVerdict`]) or a `SettleResponse` ([`Settlement`]).
+//! [`Machine::drive`] runs that loop over any transport closure.
+//!
+//! ```
+//! use paywire::settle::{Machine, Options, Step};
+//! use paywire::verify::Config;
+//! // A body that fails offline never reaches the chain.
+//! let m = Machine::verify_json(b"{}", 1_750_000_000, &Config::default(), &Options::default());
+//! match m.step() {
+//!     Step::Done(outcome) => assert_eq!(outcome.reason().unwrap().as_str(), "invalid_x402_version"),
+//!     Step::Call(_) => unreachable!(),
+//! }
+//! ```
+//!
+//! # The calls, in order
+//! Verify (after the offline checks of [`crate::verify`] passed):
+//! 1. `eth_chainId`, when [`Options::check_chain_id`]: the node must serve the
+//!    payment's chain.
+//! 2. `eth_getCode(asset)`: empty → `asset_not_deployed_contract`.
+//! 3. `eth_call` of what settlement will send: `transferWithAuthorization(…, v, r, s)`
+//!    on the token, or the x402 proxy's `settle`. Success → valid.
+//! 4. On failure, the reference facilitator's diagnosis, one `eth_call` at a time
+//!    (the reference batches them through Multicall3, which not every chain has),
+//!    stopping at the first finding, in the reference's order of precedence:
+//!    - EIP-3009: `authorizationState(from, nonce)` fails →
+//!      `invalid_exact_evm_eip3009_not_supported`, is true →
+//!      `invalid_exact_evm_nonce_already_used`; `name()` ≠ `extra.name` →
+//!      `…_token_name_mismatch`; `version()` ≠ `extra.version` →
+//!      `…_token_version_mismatch`; `balanceOf(from)` < amount →
+//!      `…_insufficient_balance`; else `invalid_exact_evm_transaction_simulation_failed`
+//!      with the decoded revert as `invalidMessage`.
+//!    - Permit2 (exact and upto): `PERMIT2()` on the proxy fails →
+//!      `permit2_proxy_not_deployed`; `balanceOf` < amount →
+//!      `permit2_insufficient_balance`; `allowance(from, Permit2)` < amount →
+//!      `permit2_allowance_required`; else `permit2_simulation_failed`.
+//!
+//! Settle: the same offline checks, chain id and code check; then
+//! `eth_estimateGas` of the transaction from the facilitator's address, which
+//! simulates it (a revert is diagnosed as above, then mapped from the revert
+//! data the way the reference maps its write errors, else
+//! `invalid_exact_evm_transaction_failed`); `eth_getTransactionCount(pending)`;
+//! `eth_getBlockByNumber(latest)` for the base fee and `eth_maxPriorityFeePerGas`
+//! (or `eth_gasPrice` when a node lacks it); `eth_sendRawTransaction` of an
+//! EIP-1559 transaction signed with the facilitator's key; and
+//! `eth_getTransactionReceipt` until it is mined. A mined transaction succeeded
+//! only if its status is 1 and, like the reference, its logs hold the token's
+//! `Transfer(from, to, value)`.
+//!
+//! Where this differs from the reference facilitator: settlement always
+//! simulates first (gas estimation does, at no extra call), so a replayed or
+//! underfunded payment costs no gas; `v` is always sent as 27/28; upto's
+//! `invalid_upto_evm_transaction_failed` is used for upto transactions.
+
+// One concern per file: the machine as hosts drive it (`machine`), a
+// payment's run through the chain calls (`run`), a failed simulation
+// explained (`diagnose`), settlement's transaction (`transaction`), the
+// payment and its calldata (`payment`), settings (`options`) and outcomes
+// (`outcome`).
+mod diagnose;
+mod machine;
+mod options;
+mod outcome;
+mod payment;
+mod run;
+mod transaction;
+
+pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, Step};
+pub use options::Options;
+pub use outcome::{ChainVerdict, Outcome, Settlement};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,118 @@
+//! The settings of a [`Machine`](super::Machine), and their JSON form.
+
+use crate::error::{Error, ErrorKind, Reason};
+use crate::json::Limits;
+
+/// Settings of a [`Machine`](super::Machine).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Ask `eth_chainId` first and stop if the node serves another chain.
+    pub check_chain_id: bool,
+    /// Gas limit = estimate × (100 + this) / 100.
+    pub gas_limit_margin_percent: u32,
+    /// `maxFeePerGas` = base fee × this + tip (2 covers six full blocks of base-fee rise).
+    pub base_fee_multiplier: u32,
+    /// A fixed tip per gas in wei, instead of asking `eth_maxPriorityFeePerGas`.
+    pub priority_fee_per_gas: Option<u128>,
+    /// A ceiling on `maxFeePerGas` in wei.
+    pub max_fee_per_gas: Option<u128>,
+    /// The facilitator account's next nonce, for hosts that track it themselves
+    /// (concurrent settlements from one key); `None` asks the node (`pending`).
+    pub nonce: Option<u64>,
+    /// How many `null` receipts to accept before answering `settlement_pending`.
+    pub max_receipt_polls: u32,
+    /// The pause the host should make before each repeated receipt request.
+    pub receipt_poll_interval_ms: u32,
+}
+
+impl Options {
+    /// The defaults: check the chain id, 20 % gas margin, 2 × base fee, the
+    /// node's tip, 60 receipt polls one second apart.
+    pub const DEFAULT: Options = Options {
+        check_chain_id: true,
+        gas_limit_margin_percent: 20,
+        base_fee_multiplier: 2,
+        priority_fee_per_gas: None,
+        max_fee_per_gas: None,
+        nonce: None,
+        max_receipt_polls: 60,
+        receipt_poll_interval_ms: 1000,
+    };
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::DEFAULT
+    }
+}
+
+impl Options {
+    /// Reads settings from the JSON a host keeps them in; every member is
+    /// optional (absent: the default), unknown members are refused so that a
+    /// misspelt setting is not silently ignored:
+    /// `{"checkChainId": true, "gasLimitMarginPercent": 20, "baseFeeMultiplier": 2,
+    /// "priorityFeePerGas": "1000000", "maxFeePerGas": "50000000000", "nonce": 7,
+    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000}` (wei amounts are
+    /// decimal strings, counts are numbers).
+    ///
+    /// ```
+    /// use paywire::settle::Options;
+    /// let o = Options::from_json(br#"{"maxFeePerGas":"30000000000","nonce":4}"#).unwrap();
+    /// assert_eq!(o.max_fee_per_gas, Some(30_000_000_000));
+    /// assert_eq!(o.nonce, Some(4));
+    /// assert!(o.check_chain_id);
+    /// assert!(Options::from_json(br#"{"maxFeePerGass":"1"}"#).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// An [`Error`] naming the member (reason `invalid_payload`: settings are not
+    /// a protocol document).
+    pub fn from_json(json: &[u8]) -> Result<Options, Error> {
+        use crate::types::{amount, boolean, err, integer, object};
+        const R: Reason = Reason::InvalidPayload;
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let mut o = Options::DEFAULT;
+        let wei = |v, f| -> Result<u128, Error> {
+            let a = amount(v, R, f)?;
+            let b = a.to_be_bytes();
+            let (hi, lo) = b.split_at(16);
+            if hi.iter().any(|x| *x != 0) {
+                return Err(err(R, ErrorKind::Overflow, f));
+            }
+            let mut w = [0u8; 16];
+            w.copy_from_slice(lo);
+            Ok(u128::from_be_bytes(w))
+        };
+        let small = |v, f| -> Result<u32, Error> {
+            u32::try_from(integer(v, R, f)?).map_err(|_| err(R, ErrorKind::Overflow, f))
+        };
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "checkChainId" {
+                o.check_chain_id = boolean(v, R, "checkChainId")?;
+            } else if k == "gasLimitMarginPercent" {
+                o.gas_limit_margin_percent = small(v, "gasLimitMarginPercent")?;
+            } else if k == "baseFeeMultiplier" {
+                o.base_fee_multiplier = small(v, "baseFeeMultiplier")?;
+            } else if k == "priorityFeePerGas" {
+                o.priority_fee_per_gas = Some(wei(v, "priorityFeePerGas")?);
+            } else if k == "maxFeePerGas" {
+                o.max_fee_per_gas = Some(wei(v, "maxFeePerGas")?);
+            } else if k == "nonce" {
+                o.nonce = Some(integer(v, R, "nonce")?);
+            } else if k == "maxReceiptPolls" {
+                o.max_receipt_polls = small(v, "maxReceiptPolls")?;
+            } else if k == "receiptPollIntervalMs" {
+                o.receipt_poll_interval_ms = small(v, "receiptPollIntervalMs")?;
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid(
+                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs)",
+                    ),
+                    "",
+                ));
+            }
+        }
+        Ok(o)
+    }
+}

@@ -1,0 +1,173 @@
+//! What the machine keeps of a payment the offline checks accepted, and the
+//! settlement call it makes of it.
+
+use crate::amount::Amount;
+use crate::error::Reason;
+use crate::evm::abi;
+use crate::evm::eip712::{X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, keccak_text};
+use crate::evm::{Address, Signature};
+use crate::network::Network;
+use crate::types::facilitator::{PaymentPayload, PaymentRequirements};
+use crate::types::payload::{Eip3009Authorization, Permit2Authorization, SchemePayload};
+
+/// Calldata kept by the machine: the upto proxy's `settle` with a 65-byte
+/// signature is the longest (452 bytes).
+pub(super) const CALLDATA_MAX: usize = 512;
+
+/// Calldata in a fixed buffer: settlement allocates nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Calldata<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Calldata<N> {
+    /// `data`, cut to `N` bytes.
+    pub(super) fn new(data: &[u8]) -> Calldata<N> {
+        let mut c = Calldata {
+            bytes: [0; N],
+            len: 0,
+        };
+        let n = data.len().min(N);
+        if let (Some(dst), Some(src)) = (c.bytes.get_mut(..n), data.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        c.len = n;
+        c
+    }
+
+    /// The bytes.
+    pub(super) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// How a payment moves the tokens, with what its settlement call needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// EIP-3009 `transferWithAuthorization` on the token; the hashes of the
+    /// EIP-712 domain's name and version the payment names, which the
+    /// diagnosis compares with the token's.
+    Eip3009 {
+        auth: Eip3009Authorization,
+        name_hash: [u8; 32],
+        version_hash: [u8; 32],
+    },
+    /// Permit2, through the x402 proxy of `exact`, or of `upto`.
+    Permit2 {
+        auth: Permit2Authorization,
+        upto: bool,
+    },
+}
+
+/// What the machine keeps of a payment: no borrow of the request body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Payment {
+    /// The network, as the payment named it.
+    pub(super) network: Network,
+    pub(super) chain_id: u64,
+    pub(super) asset: Address,
+    pub(super) payer: Address,
+    /// The amount checked against the balance, and transferred.
+    pub(super) amount: Amount,
+    signature: [u8; 65],
+    pub(super) kind: Kind,
+}
+
+impl Payment {
+    /// Where the settlement transaction goes.
+    pub(super) fn target(&self) -> Address {
+        match self.kind {
+            Kind::Eip3009 { .. } => self.asset,
+            Kind::Permit2 { upto: false, .. } => X402_EXACT_PERMIT2_PROXY,
+            Kind::Permit2 { upto: true, .. } => X402_UPTO_PERMIT2_PROXY,
+        }
+    }
+
+    /// The `Transfer(from, to, value)` settlement must emit.
+    pub(super) fn expected_transfer(&self) -> (Address, Address, Amount) {
+        match &self.kind {
+            Kind::Eip3009 { auth, .. } => (auth.from, auth.to, auth.value),
+            Kind::Permit2 { auth, .. } => (auth.from, auth.witness.to, self.amount),
+        }
+    }
+
+    /// Whether this is an `upto` payment (settled for a charge at most the
+    /// permitted amount).
+    pub(super) fn is_upto(&self) -> bool {
+        matches!(self.kind, Kind::Permit2 { upto: true, .. })
+    }
+
+    /// The reason a failed settlement transaction is reported with.
+    pub(super) fn failed_tx_reason(&self) -> Reason {
+        if self.is_upto() {
+            Reason::UptoEvmTransactionFailed
+        } else {
+            Reason::ExactEvmTransactionFailed
+        }
+    }
+
+    /// The settlement calldata (empty should it not fit, which none does).
+    pub(super) fn calldata(&self) -> Calldata<CALLDATA_MAX> {
+        let mut out = [0u8; CALLDATA_MAX];
+        let n = match &self.kind {
+            Kind::Eip3009 { auth, .. } => {
+                let c = abi::transfer_with_authorization_sig(auth, &self.signature);
+                out.get_mut(..c.len())
+                    .map(|d| d.copy_from_slice(&c))
+                    .map(|()| c.len())
+            }
+            Kind::Permit2 { auth, upto: false } => {
+                abi::exact_permit2_settle(auth, &self.signature, &mut out).ok()
+            }
+            Kind::Permit2 { auth, upto: true } => {
+                abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok()
+            }
+        };
+        Calldata::new(out.get(..n.unwrap_or(0)).unwrap_or_default())
+    }
+}
+
+/// Reads what settlement needs from a payment the offline verifier accepted.
+pub(super) fn extract(
+    payload: &PaymentPayload<'_>,
+    req: &PaymentRequirements<'_>,
+) -> Option<Payment> {
+    let (obj, network) = match payload {
+        PaymentPayload::V1(p) => (p.payload_json().ok()?, p.network),
+        PaymentPayload::V2(p) => (p.payload_json().ok()?, p.accepted.network),
+    };
+    let asset = crate::types::v2::evm_address_field(req.asset(), "asset").ok()?;
+    let chain_id = req.network().evm_chain_id()?;
+    match SchemePayload::from_object(obj).ok()? {
+        SchemePayload::Eip3009(e) => {
+            let extra = req.extra()?;
+            Some(Payment {
+                network,
+                chain_id,
+                asset,
+                payer: e.authorization.from,
+                amount: req.amount(),
+                signature: Signature::parse_hex(e.signature).ok()?.to_bytes(),
+                kind: Kind::Eip3009 {
+                    auth: e.authorization,
+                    name_hash: keccak_text(extra.name?),
+                    version_hash: keccak_text(extra.version?),
+                },
+            })
+        }
+        SchemePayload::Permit2(pp) => Some(Payment {
+            network,
+            chain_id,
+            asset,
+            payer: pp.authorization.from,
+            amount: pp.authorization.permitted.amount,
+            signature: Signature::parse_hex(pp.signature).ok()?.to_bytes(),
+            kind: Kind::Permit2 {
+                auth: pp.authorization,
+                upto: req.scheme() == "upto",
+            },
+        }),
+        SchemePayload::Batch(_) => None,
+    }
+}

@@ -1,0 +1,308 @@
+//! A payment on its way through the chain calls: where it starts, the call
+//! of each stage, what an answer to the first calls leads to, and how a run
+//! ends. The answers of a diagnosis and of settlement's transaction are read
+//! in their own files.
+
+use core::fmt::{self, Write as _};
+
+use crate::error::{Error, ErrorKind, Reason};
+use crate::evm::Address;
+use crate::json::JsonValue;
+use crate::message::Message;
+use crate::rpc::{self, BlockTag, CallRequest, Request, RpcError};
+use crate::types::facilitator::{PaymentPayload, PaymentRequirements};
+use crate::verify::{self, Config};
+
+use super::diagnose::Diagnosis;
+use super::machine::{Mode, State};
+use super::options::Options;
+use super::outcome::Report;
+use super::payment::{CALLDATA_MAX, Calldata, Kind, Payment, extract};
+use super::transaction::{Signed, Transaction};
+
+/// What every stage of a run knows, and the stage.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Run {
+    pub(super) payment: Payment,
+    /// The payer, as the offline checks named it.
+    pub(super) payer: Option<Address>,
+    /// Who the calls come from: the facilitator's account when settling, the
+    /// facilitator an `upto` witness names when verifying (its proxy accepts
+    /// no other), else no one.
+    pub(super) caller: Option<Address>,
+    /// The settlement call: simulated, then sent.
+    pub(super) calldata: Calldata<CALLDATA_MAX>,
+    pub(super) stage: Stage,
+}
+
+/// The calls of a run, in order; each stage holds what it adds.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Stage {
+    /// `eth_chainId`, when [`Options::check_chain_id`].
+    ChainId,
+    /// `eth_getCode(asset)`.
+    AssetCode,
+    /// The settlement call, simulated: `eth_call` to verify, `eth_estimateGas`
+    /// to settle.
+    Simulate,
+    /// Why the simulation failed, one read at a time.
+    Diagnose(Diagnosis),
+    /// Settlement's transaction, from its nonce to its receipt: entered only
+    /// from a passing simulation in [`Mode::Settle`].
+    Transact(Transaction),
+}
+
+impl Stage {
+    /// The transaction sent (or being sent), once signed.
+    pub(super) fn sent(&self) -> Option<&Signed> {
+        match self {
+            Stage::Transact(Transaction::Send(s) | Transaction::Receipt { signed: s, .. }) => {
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The state a payment starts in: done when the offline checks refuse it (or
+/// an `upto` settlement has nothing to charge), else running from its first
+/// call.
+pub(super) fn start(
+    mode: &Mode,
+    options: &Options,
+    payload: &PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    now: u64,
+    config: &Config<'_>,
+) -> State {
+    let network = match payload {
+        PaymentPayload::V1(p) => p.network,
+        PaymentPayload::V2(p) => p.accepted.network,
+    };
+    let extracted = extract(payload, requirements);
+    // upto settles any amount up to the permitted one: the offline checks
+    // compare against the permitted amount, the charge is checked below.
+    let charge = requirements.amount();
+    let mut checked = *requirements;
+    if let (Some(p), PaymentRequirements::V2(r), Mode::Settle { .. }) =
+        (&extracted, &mut checked, mode)
+    {
+        if let Kind::Permit2 { auth, upto: true } = &p.kind {
+            r.amount = auth.permitted.amount;
+        }
+    }
+    let verdict = verify::verify_parts(payload, &checked, now, config);
+    let report = Report {
+        payer: verdict.payer,
+        network: Some(network),
+        ..Report::default()
+    };
+    let end = |reason, message: &dyn fmt::Display| {
+        State::Done(mode.outcome(reason, Message::new(message), report))
+    };
+    if let Some(reason) = verdict.reason {
+        return end(Some(reason), &verdict.message.as_str());
+    }
+    let Some(mut payment) = extracted else {
+        return end(
+            Some(mode.unexpected()),
+            &"this payment cannot be checked on chain",
+        );
+    };
+    let mut caller = match mode {
+        Mode::Verify => None,
+        Mode::Settle { from, .. } => Some(*from),
+    };
+    if let Kind::Permit2 { auth, upto: true } = payment.kind {
+        match mode {
+            Mode::Settle { .. } => {
+                payment.amount = charge;
+                if charge > auth.permitted.amount {
+                    return end(
+                        Some(Reason::UptoSettlementExceedsAmount),
+                        &"the amount to settle exceeds permitted.amount",
+                    );
+                }
+                if charge.is_zero() {
+                    // Nothing to charge: settled without a transaction, as the reference does.
+                    let report = Report {
+                        amount: Some(charge),
+                        ..report
+                    };
+                    return State::Done(mode.outcome(None, Message::EMPTY, report));
+                }
+            }
+            // The upto proxy only accepts the facilitator the witness names.
+            Mode::Verify => caller = auth.witness.facilitator,
+        }
+    }
+    State::Running(Run {
+        calldata: payment.calldata(),
+        payment,
+        payer: verdict.payer,
+        caller,
+        stage: if options.check_chain_id {
+            Stage::ChainId
+        } else {
+            Stage::AssetCode
+        },
+    })
+}
+
+impl Run {
+    /// The call of the current stage.
+    pub(super) fn request(&self, mode: &Mode) -> Request<'_> {
+        let p = &self.payment;
+        let call = |to: Address, data| call_request(self.caller, to, data);
+        match &self.stage {
+            Stage::ChainId => Request::ChainId,
+            Stage::AssetCode => Request::GetCode {
+                address: p.asset,
+                block: BlockTag::Latest,
+            },
+            Stage::Simulate => {
+                let call = call(p.target(), self.calldata.as_slice());
+                match mode {
+                    Mode::Verify => Request::Call {
+                        call,
+                        block: BlockTag::Latest,
+                    },
+                    Mode::Settle { .. } => Request::EstimateGas { call },
+                }
+            }
+            Stage::Diagnose(d) => Request::Call {
+                call: call(d.to(p), d.call.as_slice()),
+                block: BlockTag::Latest,
+            },
+            Stage::Transact(tx) => self.transaction_request(tx),
+        }
+    }
+
+    /// Where an answer to the current call leads.
+    ///
+    /// # Errors
+    /// `invalid_response` for a result that is not what the call returns.
+    pub(super) fn answer(
+        &self,
+        mode: &Mode,
+        options: &Options,
+        result: Result<JsonValue<'_>, RpcError<'_>>,
+    ) -> Result<State, Error> {
+        let method = self.request(mode).method();
+        let p = &self.payment;
+        Ok(match self.stage {
+            Stage::ChainId => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let id = rpc::quantity_u64(v)?;
+                if id == p.chain_id {
+                    self.go(Stage::AssetCode)
+                } else {
+                    self.unexpected(
+                        mode,
+                        &format_args!(
+                            "the RPC node serves chain {id}, the payment is for chain {}",
+                            p.chain_id
+                        ),
+                    )
+                }
+            }
+            Stage::AssetCode => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                match rpc::data_is_empty(v) {
+                    Some(false) => self.go(Stage::Simulate),
+                    Some(true) => self.fail(
+                        mode,
+                        Reason::AssetNotDeployedContract,
+                        &format_args!(
+                            "no contract code at asset {} on chain {}",
+                            p.asset, p.chain_id
+                        ),
+                    ),
+                    None => return Err(rpc_invalid("eth_getCode result is not hex data")),
+                }
+            }
+            Stage::Simulate => match (result, mode) {
+                (Ok(_), Mode::Verify) => self.succeed(mode, self.report()),
+                (Ok(v), Mode::Settle { .. }) => self.estimated(options, rpc::quantity_u64(v)?),
+                (Err(e), _) => self.simulation_failed(method, &e),
+            },
+            Stage::Diagnose(d) => self.on_read(mode, d, result),
+            Stage::Transact(tx) => self.on_transaction(mode, options, tx, method, result)?,
+        })
+    }
+
+    /// The run at another stage.
+    pub(super) fn go(&self, stage: Stage) -> State {
+        State::Running(Run { stage, ..*self })
+    }
+
+    /// What the outcome reports if the run ends now.
+    pub(super) fn report(&self) -> Report {
+        Report {
+            payer: self.payer,
+            network: Some(self.payment.network),
+            amount: self.payment.is_upto().then_some(self.payment.amount),
+            transaction: self.stage.sent().map(|s| s.hash),
+            receipt: None,
+        }
+    }
+
+    /// Ends with success: valid, or settled.
+    pub(super) fn succeed(&self, mode: &Mode, report: Report) -> State {
+        State::Done(mode.outcome(None, Message::EMPTY, report))
+    }
+
+    /// Ends with `reason`.
+    pub(super) fn fail(&self, mode: &Mode, reason: Reason, message: &dyn fmt::Display) -> State {
+        self.fail_with(mode, reason, message, self.report())
+    }
+
+    /// Ends with `reason`, reporting `report`. A finding of a diagnosis says
+    /// what the simulation said too.
+    pub(super) fn fail_with(
+        &self,
+        mode: &Mode,
+        reason: Reason,
+        message: &dyn fmt::Display,
+        report: Report,
+    ) -> State {
+        let mut message = Message::new(message);
+        if let Stage::Diagnose(d) = &self.stage {
+            if !d.failure.is_empty() && message != d.failure {
+                let failure = d.failure;
+                let _ = write!(message, " (simulation: {failure})");
+            }
+        }
+        State::Done(mode.outcome(Some(reason), message, report))
+    }
+
+    /// Ends with `unexpected_verify_error` or `unexpected_settle_error`.
+    pub(super) fn unexpected(&self, mode: &Mode, message: &dyn fmt::Display) -> State {
+        self.fail(mode, mode.unexpected(), message)
+    }
+
+    /// Ends on a node error for a call whose failure has no protocol meaning.
+    pub(super) fn infra(&self, mode: &Mode, method: &str, e: Option<RpcError<'_>>) -> State {
+        match e {
+            Some(e) => self.unexpected(mode, &format_args!("{method} failed: {e}")),
+            None => self.unexpected(mode, &format_args!("{method} failed")),
+        }
+    }
+}
+
+fn call_request(from: Option<Address>, to: Address, data: &[u8]) -> CallRequest<'_> {
+    CallRequest {
+        from,
+        to,
+        data,
+        gas: None,
+    }
+}
+
+fn rpc_invalid(why: &'static str) -> Error {
+    Error::new(Reason::InvalidResponse, ErrorKind::Invalid(why)).in_object("rpc")
+}

@@ -1,0 +1,477 @@
+use super::*;
+use crate::client::{Policy, create_payment};
+use crate::error::Reason;
+use crate::evm::{B256, PrivateKey, abi};
+use crate::header;
+use crate::json::ToJson;
+use crate::verify::Config;
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+const TOKEN: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+const NOW: u64 = 1_750_000_000;
+
+fn body(accept_extra: &str) -> String {
+    let accept = format!(
+        r#"{{"scheme":"exact","network":"eip155:31337","amount":"1000","asset":"{TOKEN}","payTo":"{PAY_TO}","maxTimeoutSeconds":60,"extra":{{"name":"USD Coin","version":"2"{accept_extra}}}}}"#
+    );
+    let pr = format!(
+        r#"{{"x402Version":2,"resource":{{"url":"https://example.com"}},"accepts":[{accept}]}}"#
+    );
+    let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
+    let mut out = [0u8; 4096];
+    let c = create_payment(
+        pr.as_bytes(),
+        &key,
+        [7; 32],
+        NOW,
+        &Policy::default(),
+        &mut out,
+    )
+    .unwrap();
+    let mut scratch = [0u8; 4096];
+    let payload = header::decode_payment_signature(
+        core::str::from_utf8(&out[..c.len]).unwrap(),
+        &mut scratch,
+    )
+    .unwrap();
+    format!(
+        r#"{{"x402Version":2,"paymentPayload":{},"paymentRequirements":{accept}}}"#,
+        payload.to_json_string()
+    )
+}
+
+trait OwnedJson {
+    fn to_owned_json(&self) -> String;
+}
+
+impl OwnedJson for Step<'_> {
+    fn to_owned_json(&self) -> String {
+        match self {
+            Step::Call(c) => c.to_json_string(),
+            Step::Done(o) => o.to_json_string(),
+        }
+    }
+}
+
+fn facilitator() -> PrivateKey {
+    PrivateKey::from_bytes(&[0x22; 32]).unwrap()
+}
+
+/// The request the machine wants, as JSON text.
+fn request(m: &Machine) -> String {
+    match m.step() {
+        Step::Call(c) => c.to_json_string(),
+        Step::Done(o) => panic!("done early: {o:?}"),
+    }
+}
+
+fn ok(m: &mut Machine, result: &str) {
+    let id = match m.step() {
+        Step::Call(c) => c.envelope.id,
+        Step::Done(o) => panic!("done early: {o:?}"),
+    };
+    m.feed(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).as_bytes())
+        .unwrap();
+}
+
+fn err(m: &mut Machine, error: &str) {
+    let id = match m.step() {
+        Step::Call(c) => c.envelope.id,
+        Step::Done(o) => panic!("done early: {o:?}"),
+    };
+    m.feed(format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#).as_bytes())
+        .unwrap();
+}
+
+fn done(m: &Machine) -> Outcome {
+    match m.step() {
+        Step::Done(o) => *o,
+        Step::Call(c) => panic!("still calling {}", c.method()),
+    }
+}
+
+fn word_hex(w: [u8; 32]) -> String {
+    w.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn abi_string(s: &str) -> String {
+    let mut data = format!(
+        "{}{}",
+        word_hex(abi::u64_word(32)),
+        word_hex(abi::u64_word(s.len() as u64))
+    );
+    for chunk in s.as_bytes().chunks(32) {
+        let mut w = [0u8; 32];
+        w[..chunk.len()].copy_from_slice(chunk);
+        data.push_str(&word_hex(w));
+    }
+    format!("\"0x{data}\"")
+}
+
+#[test]
+fn verify_calls_and_valid_verdict() {
+    let b = body("");
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    assert_eq!(
+        request(&m),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#
+    );
+    // Garbage, another id, or an error object where a result is owed leave the machine as it was.
+    assert!(m.feed(b"<html>").is_err());
+    assert!(
+        m.feed(br#"{"jsonrpc":"2.0","id":9,"result":"0x7a69"}"#)
+            .is_err()
+    );
+    assert_eq!(
+        request(&m),
+        r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#
+    );
+    ok(&mut m, "\"0x7a69\"");
+    assert!(request(&m).contains(
+        r#""method":"eth_getCode","params":["0x5fbdb2315678afecb367f032d93f642f64180aa3","latest"]"#
+    ));
+    ok(&mut m, "\"0x6080\"");
+    let sim = request(&m);
+    assert!(sim.contains(r#""method":"eth_call","params":[{"to":"0x5fbdb2315678afecb367f032d93f642f64180aa3","data":"0xe3ee160e"#), "{sim}");
+    ok(&mut m, "\"0x\"");
+    let o = done(&m);
+    assert!(o.is_success());
+    assert!(
+        o.to_json_string()
+            .starts_with(r#"{"isValid":true,"payer":"0x"#)
+    );
+    assert!(
+        m.feed(br#"{"jsonrpc":"2.0","id":4,"result":"0x"}"#)
+            .is_err()
+    );
+}
+
+#[test]
+fn geth_style_revert_is_diagnosed_in_the_reference_order() {
+    let b = body("");
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    let reason = abi_string("FiatTokenV2: invalid signature");
+    err(
+        &mut m,
+        &format!(
+            r#"{{"code":3,"message":"execution reverted: FiatTokenV2: invalid signature","data":"0x08c379a0{}"}}"#,
+            reason.trim_matches('"').trim_start_matches("0x")
+        ),
+    );
+    assert!(
+        request(&m).contains("0xe94a0102"),
+        "authorizationState first"
+    );
+    ok(&mut m, &format!("\"0x{}\"", word_hex([0; 32])));
+    assert!(request(&m).contains("0x06fdde03"), "then name()");
+    ok(&mut m, &abi_string("USD Coin"));
+    assert!(request(&m).contains("0x54fd4d50"), "then version()");
+    ok(&mut m, &abi_string("2"));
+    assert!(request(&m).contains("0x70a08231"), "then balanceOf");
+    ok(&mut m, &format!("\"0x{}\"", word_hex(abi::u64_word(1000))));
+    let o = done(&m);
+    assert_eq!(
+        o.reason(),
+        Some(Reason::ExactEvmTransactionSimulationFailed)
+    );
+    let Outcome::Verified(v) = o else {
+        unreachable!()
+    };
+    assert_eq!(
+        v.message.as_str(),
+        "execution reverted: FiatTokenV2: invalid signature"
+    );
+}
+
+#[test]
+fn version_mismatch_and_unsupported_tokens() {
+    let b = body("");
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    err(&mut m, r#"{"code":-32000,"message":"execution reverted"}"#);
+    ok(&mut m, &format!("\"0x{}\"", word_hex([0; 32])));
+    ok(&mut m, &abi_string("USD Coin"));
+    ok(&mut m, &abi_string("1"));
+    assert_eq!(
+        done(&m).reason(),
+        Some(Reason::ExactEvmTokenVersionMismatch)
+    );
+
+    // No authorizationState: `0x` from a contract without it.
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    err(&mut m, r#"{"code":-32000,"message":"execution reverted"}"#);
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), Some(Reason::ExactEvmEip3009NotSupported));
+}
+
+#[test]
+fn wrong_chain_and_node_failures_end_in_unexpected_errors() {
+    let b = body("");
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    ok(&mut m, "\"0x2105\"");
+    assert_eq!(done(&m).reason(), Some(Reason::UnexpectedVerifyError));
+    let mut m = Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    err(&mut m, r#"{"code":-32005,"message":"rate limited"}"#);
+    let o = done(&m);
+    assert_eq!(o.reason(), Some(Reason::UnexpectedVerifyError));
+    assert!(
+        o.to_json_string()
+            .contains("eth_getCode failed: rate limited")
+    );
+}
+
+/// Drives a settlement up to the receipt; returns the hash it sent.
+fn settle_to_receipt(m: &mut Machine) -> B256 {
+    ok(m, "\"0x7a69\"");
+    ok(m, "\"0x6080\"");
+    assert!(request(m).contains(r#""method":"eth_estimateGas","params":[{"from":"0x"#));
+    ok(m, "\"0x186a0\"");
+    assert!(request(m).contains(r#""pending"]"#));
+    ok(m, "\"0x5\"");
+    ok(
+        m,
+        r#"{"number":"0x10","timestamp":"0x6853b0f0","baseFeePerGas":"0x3b9aca00","transactions":[]}"#,
+    );
+    // No eth_maxPriorityFeePerGas on this node: the tip comes from eth_gasPrice.
+    err(
+        m,
+        r#"{"code":-32601,"message":"the method eth_maxPriorityFeePerGas does not exist"}"#,
+    );
+    assert!(request(m).contains("eth_gasPrice"));
+    ok(m, "\"0x3b9aca64\"");
+    let send = request(m);
+    let hash = m.transaction_hash().unwrap();
+    let raw_hex = send
+        .split("\"params\":[\"0x")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let raw: Vec<u8> = (0..raw_hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&raw_hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(
+        crate::evm::keccak256(&raw),
+        hash.0,
+        "the hash is keccak256 of the raw transaction"
+    );
+    assert_eq!(raw[0], 0x02);
+    ok(m, &format!("\"{hash}\""));
+    hash
+}
+
+fn receipt(hash: &B256, status: u8, logs: &str) -> String {
+    format!(
+        r#"{{"transactionHash":"{hash}","status":"0x{status}","blockNumber":"0x11","gasUsed":"0x1d4c0","effectiveGasPrice":"0x3b9aca64","contractAddress":null,"logs":{logs}}}"#
+    )
+}
+
+#[test]
+fn settlement_polls_then_answers_settlement_pending() {
+    let b = body("");
+    let opts = Options {
+        max_receipt_polls: 3,
+        receipt_poll_interval_ms: 250,
+        ..Options::default()
+    };
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &opts);
+    let hash = settle_to_receipt(&mut m);
+    for i in 0..3 {
+        match m.step() {
+            Step::Call(c) => assert_eq!(c.delay_ms, if i == 0 { 0 } else { 250 }),
+            Step::Done(_) => panic!("done early"),
+        }
+        ok(&mut m, "null");
+    }
+    let o = done(&m);
+    assert_eq!(o.reason(), Some(Reason::SettlementPending));
+    let Outcome::Settled(s) = o else {
+        unreachable!()
+    };
+    assert_eq!(s.transaction, Some(hash));
+    assert!(
+        s.to_json_string()
+            .contains(&format!(r#""transaction":"{hash}""#))
+    );
+}
+
+#[test]
+fn reverted_or_eventless_transactions_fail_with_their_hash() {
+    let b = body("");
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    let hash = settle_to_receipt(&mut m);
+    ok(&mut m, &receipt(&hash, 0, "[]"));
+    let Outcome::Settled(s) = done(&m) else {
+        unreachable!()
+    };
+    assert_eq!(s.reason, Some(Reason::ExactEvmTransactionFailed));
+    assert_eq!(s.transaction, Some(hash));
+    assert_eq!(s.gas_used, Some(120_000));
+
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    let hash = settle_to_receipt(&mut m);
+    ok(&mut m, &receipt(&hash, 1, "[]"));
+    assert_eq!(
+        done(&m).reason(),
+        Some(Reason::ExactEvmTransferEventMismatch)
+    );
+}
+
+#[test]
+fn a_resent_transaction_the_node_knows_is_awaited() {
+    let b = body("");
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x186a0\"");
+    ok(&mut m, "\"0x5\"");
+    ok(
+        &mut m,
+        r#"{"number":"0x10","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+    );
+    ok(&mut m, "\"0x1\"");
+    err(&mut m, r#"{"code":-32000,"message":"already known"}"#);
+    assert!(request(&m).contains("eth_getTransactionReceipt"));
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x186a0\"");
+    ok(&mut m, "\"0x5\"");
+    ok(
+        &mut m,
+        r#"{"number":"0x10","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+    );
+    ok(&mut m, "\"0x1\"");
+    // "nonce too low" may mean this very transaction was mined already:
+    // never "failed" (the payer would be asked to pay again); look for it.
+    err(&mut m, r#"{"code":-32000,"message":"nonce too low"}"#);
+    assert!(request(&m).contains("eth_getTransactionReceipt"));
+    // A refusal of the transaction itself: never broadcast, so it failed.
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x186a0\"");
+    ok(&mut m, "\"0x5\"");
+    ok(
+        &mut m,
+        r#"{"number":"0x10","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+    );
+    ok(&mut m, "\"0x1\"");
+    err(
+        &mut m,
+        r#"{"code":-32000,"message":"insufficient funds for gas * price + value"}"#,
+    );
+    let Outcome::Settled(s) = done(&m) else {
+        unreachable!()
+    };
+    assert_eq!(s.reason, Some(Reason::ExactEvmTransactionFailed));
+    assert_eq!(s.transaction, None);
+    assert!(s.message.as_str().contains("insufficient funds"));
+}
+
+#[test]
+fn settle_maps_token_revert_strings_when_the_reads_find_nothing() {
+    let b = body("");
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    err(
+        &mut m,
+        r#"{"code":-32000,"message":"execution reverted: FiatTokenV2: authorization is expired"}"#,
+    );
+    ok(&mut m, &format!("\"0x{}\"", word_hex([0; 32])));
+    ok(&mut m, &abi_string("USD Coin"));
+    ok(&mut m, &abi_string("2"));
+    ok(&mut m, &format!("\"0x{}\"", word_hex(abi::u64_word(5000))));
+    let Outcome::Settled(s) = done(&m) else {
+        unreachable!()
+    };
+    assert_eq!(s.reason, Some(Reason::ExactEvmValidBefore));
+    assert!(!s.success);
+    assert_eq!(s.transaction, None);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Whatever a node answers, in whatever shape, the machine never panics
+    /// and never loops without asking: each fed answer moves it or is refused.
+    #[test]
+    fn any_answers_never_panic(
+        answers in proptest::collection::vec(
+            (0usize..12, proptest::prelude::any::<u64>(), "[ -~]{0,40}"),
+            1..24,
+        ),
+        settle in proptest::prelude::any::<bool>(),
+    ) {
+        let b = body("");
+        let mut m = if settle {
+            Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default())
+        } else {
+            Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default())
+        };
+        for (shape, n, text) in answers {
+            let id = match m.step() {
+                Step::Call(c) => c.envelope.id,
+                Step::Done(_) => break,
+            };
+            let quoted = format!("{text:?}");
+            let result = match shape {
+                0 => format!("\"0x{n:x}\""),
+                1 => "\"0x\"".into(),
+                2 => "null".into(),
+                3 => quoted.clone(),
+                4 => format!("{{\"number\":\"0x{n:x}\",\"timestamp\":\"0x1\",\"baseFeePerGas\":\"0x{:x}\"}}", n % 1000),
+                5 => format!("\"0x{}\"", word_hex(abi::u64_word(n))),
+                6 => format!("{{\"transactionHash\":\"0x{}\",\"status\":\"0x{}\",\"blockNumber\":\"0x1\",\"gasUsed\":\"0x5\",\"logs\":[{quoted}]}}", word_hex(abi::u64_word(n)), n % 3),
+                7 => abi_string(&text),
+                _ => String::new(),
+            };
+            let answer = if result.is_empty() {
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{},"message":{quoted},"data":"0x08c379a0"}}}}"#, n % 7)
+            } else {
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+            };
+            let before = m.step().to_owned_json();
+            if m.feed(answer.as_bytes()).is_err() {
+                // Refused: nothing changed.
+                proptest::prop_assert_eq!(before, m.step().to_owned_json());
+            }
+        }
+    }
+}
+
+#[test]
+fn unreadable_bodies_and_offline_failures_never_call() {
+    let m = Machine::settle_json(b"{", NOW, &facilitator(), &Options::default());
+    let o = done(&m);
+    assert_eq!(o.reason(), Some(Reason::InvalidPayload));
+    assert_eq!(
+        o.to_json_string()
+            .split(r#","errorMessage""#)
+            .next()
+            .unwrap(),
+        r#"{"success":false,"errorReason":"invalid_payload""#
+    );
+    // An expired payment.
+    let b = body("");
+    let m = Machine::verify_json(
+        b.as_bytes(),
+        NOW + 3600,
+        &Config::default(),
+        &Options::default(),
+    );
+    assert_eq!(done(&m).reason(), Some(Reason::ExactEvmValidBefore));
+    let s: String = done(&m).to_json_string();
+    assert!(s.contains("\"payer\":\"0x"), "{s}");
+}

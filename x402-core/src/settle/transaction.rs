@@ -1,0 +1,333 @@
+//! Settlement's transaction, after a passing gas estimate: its nonce and
+//! fees, its signature, its broadcast, and its receipt.
+
+use crate::amount::Amount;
+use crate::error::{Error, Reason};
+use crate::evm::B256;
+use crate::evm::tx::{Eip1559Transaction, SignedTransaction};
+use crate::json::{JsonStr, JsonValue};
+use crate::rpc::{self, BlockTag, Request, RpcError};
+
+use super::diagnose::find_ci;
+use super::machine::{Mode, State};
+use super::options::Options;
+use super::outcome::{Mined, Report};
+use super::run::{Run, Stage};
+
+/// Where settlement's transaction is; each step holds what is known by then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Transaction {
+    /// `eth_getTransactionCount(from, pending)`: the account's next nonce.
+    Nonce { gas_limit: u64 },
+    /// `eth_getBlockByNumber(latest)`: the base fee.
+    BaseFee { gas_limit: u64, nonce: u64 },
+    /// `eth_maxPriorityFeePerGas`: the tip.
+    PriorityFee {
+        gas_limit: u64,
+        nonce: u64,
+        base_fee: u128,
+    },
+    /// `eth_gasPrice`, from a node without `eth_maxPriorityFeePerGas`: the
+    /// tip is what it asks above the base fee.
+    GasPrice {
+        gas_limit: u64,
+        nonce: u64,
+        base_fee: u128,
+    },
+    /// `eth_sendRawTransaction`.
+    Send(Signed),
+    /// `eth_getTransactionReceipt`, after `polls` answers without one.
+    Receipt { signed: Signed, polls: u32 },
+}
+
+/// The transaction as signed: its hash, and what rebuilds it to send again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Signed {
+    pub(super) hash: B256,
+    nonce: u64,
+    gas_limit: u64,
+    max_fee: u128,
+    tip: u128,
+    y_parity: bool,
+    r: [u8; 32],
+    s: [u8; 32],
+}
+
+/// Node errors that mean a transaction was refused before broadcast (so it can
+/// never be mined); every other send error leaves the outcome open.
+const NOT_BROADCAST: &[&str] = &[
+    "insufficient funds",
+    "intrinsic gas too low",
+    "exceeds block gas limit",
+    "gas limit reached",
+    "less than block base fee",
+    "transaction underpriced",
+    "nonce too high",
+    "invalid sender",
+    "invalid signature",
+];
+
+impl Run {
+    /// After a passing gas estimate: the gas limit with its margin, then the
+    /// nonce (asked of the node unless the host keeps it).
+    pub(super) fn estimated(&self, options: &Options, estimate: u64) -> State {
+        let margin = u64::from(options.gas_limit_margin_percent);
+        let gas_limit = estimate.saturating_mul(100 + margin) / 100;
+        self.go(Stage::Transact(match options.nonce {
+            Some(nonce) => Transaction::BaseFee { gas_limit, nonce },
+            None => Transaction::Nonce { gas_limit },
+        }))
+    }
+
+    /// The call of a transaction step.
+    pub(super) fn transaction_request(&self, tx: &Transaction) -> Request<'_> {
+        match tx {
+            Transaction::Nonce { .. } => Request::GetTransactionCount {
+                address: self.caller.unwrap_or_default(),
+                block: BlockTag::Pending,
+            },
+            Transaction::BaseFee { .. } => Request::GetBlockByNumber {
+                block: BlockTag::Latest,
+            },
+            Transaction::PriorityFee { .. } => Request::MaxPriorityFeePerGas,
+            Transaction::GasPrice { .. } => Request::GasPrice,
+            Transaction::Send(signed) => Request::SendRawTransaction {
+                tx: self.signed_tx(signed),
+            },
+            Transaction::Receipt { signed, .. } => {
+                Request::GetTransactionReceipt { hash: signed.hash }
+            }
+        }
+    }
+
+    /// Reads the answer to a transaction step.
+    pub(super) fn on_transaction(
+        &self,
+        mode: &Mode,
+        options: &Options,
+        tx: Transaction,
+        method: &str,
+        result: Result<JsonValue<'_>, RpcError<'_>>,
+    ) -> Result<State, Error> {
+        let go = |tx| self.go(Stage::Transact(tx));
+        Ok(match tx {
+            Transaction::Nonce { gas_limit } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let nonce = rpc::quantity_u64(v)?;
+                go(Transaction::BaseFee { gas_limit, nonce })
+            }
+            Transaction::BaseFee { gas_limit, nonce } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let header = rpc::BlockHeader::from_json(v)?;
+                let Some(base_fee) = header.base_fee_per_gas else {
+                    return Ok(
+                        self.unexpected(mode, &"the chain has no EIP-1559 base fee (pre-London)")
+                    );
+                };
+                match options.priority_fee_per_gas {
+                    Some(tip) => self.sign(mode, options, gas_limit, nonce, base_fee, tip),
+                    None => go(Transaction::PriorityFee {
+                        gas_limit,
+                        nonce,
+                        base_fee,
+                    }),
+                }
+            }
+            Transaction::PriorityFee {
+                gas_limit,
+                nonce,
+                base_fee,
+            } => match result {
+                Ok(v) => {
+                    let tip = rpc::quantity_u128(v)?;
+                    self.sign(mode, options, gas_limit, nonce, base_fee, tip)
+                }
+                // Nodes without eth_maxPriorityFeePerGas: derive the tip from eth_gasPrice.
+                Err(_) => go(Transaction::GasPrice {
+                    gas_limit,
+                    nonce,
+                    base_fee,
+                }),
+            },
+            Transaction::GasPrice {
+                gas_limit,
+                nonce,
+                base_fee,
+            } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let tip = rpc::quantity_u128(v)?.saturating_sub(base_fee);
+                self.sign(mode, options, gas_limit, nonce, base_fee, tip)
+            }
+            Transaction::Send(signed) => {
+                let wait = || go(Transaction::Receipt { signed, polls: 0 });
+                match result {
+                    Ok(v) => {
+                        let hash = rpc::hash(v, "result")?;
+                        if hash == signed.hash {
+                            wait()
+                        } else {
+                            self.unexpected(
+                                mode,
+                                &format_args!(
+                                    "the node names the transaction {hash}, its hash is {}",
+                                    signed.hash
+                                ),
+                            )
+                        }
+                    }
+                    // A resend of a transaction the node already has: wait for it.
+                    Err(e)
+                        if contains_ci(e.message, "already known")
+                            || contains_ci(e.message, "known transaction") =>
+                    {
+                        wait()
+                    }
+                    // The node refused the transaction itself: it was not broadcast.
+                    Err(e) if NOT_BROADCAST.iter().any(|m| contains_ci(e.message, m)) => {
+                        let report = Report {
+                            transaction: None,
+                            ..self.report()
+                        };
+                        self.fail_with(
+                            mode,
+                            self.payment.failed_tx_reason(),
+                            &format_args!("eth_sendRawTransaction failed: {e}"),
+                            report,
+                        )
+                    }
+                    // Anything else ("nonce too low" after a resend, an internal error,
+                    // a timeout reported as an error) may follow a broadcast: look for
+                    // the receipt; if none comes, the settlement is pending, never
+                    // "failed" (which would tell the payer to pay again).
+                    Err(_) => wait(),
+                }
+            }
+            Transaction::Receipt { signed, polls } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                match rpc::Receipt::from_json(v)? {
+                    None => {
+                        let polls = polls + 1;
+                        if polls >= options.max_receipt_polls {
+                            self.fail(
+                                mode,
+                                Reason::SettlementPending,
+                                &"the transaction was sent but no receipt arrived in time; query it by hash",
+                            )
+                        } else {
+                            go(Transaction::Receipt { signed, polls })
+                        }
+                    }
+                    Some(r) => self.on_receipt(mode, &r),
+                }
+            }
+        })
+    }
+
+    /// Prices the transaction (at most [`Options::max_fee_per_gas`]), signs
+    /// it with the facilitator's key, and sends it next.
+    fn sign(
+        &self,
+        mode: &Mode,
+        options: &Options,
+        gas_limit: u64,
+        nonce: u64,
+        base_fee: u128,
+        tip: u128,
+    ) -> State {
+        let mut max_fee = base_fee
+            .saturating_mul(u128::from(options.base_fee_multiplier))
+            .saturating_add(tip);
+        if let Some(cap) = options.max_fee_per_gas {
+            max_fee = max_fee.min(cap);
+        }
+        let tip = tip.min(max_fee);
+        let Mode::Settle { key, .. } = mode else {
+            return self.unexpected(mode, &"settlement needs the facilitator's key");
+        };
+        let signed = self.unsigned_tx(gas_limit, nonce, max_fee, tip).sign(key);
+        self.go(Stage::Transact(Transaction::Send(Signed {
+            hash: signed.hash(),
+            nonce,
+            gas_limit,
+            max_fee,
+            tip,
+            y_parity: signed.y_parity,
+            r: signed.r,
+            s: signed.s,
+        })))
+    }
+
+    fn unsigned_tx(
+        &self,
+        gas_limit: u64,
+        nonce: u64,
+        max_fee: u128,
+        tip: u128,
+    ) -> Eip1559Transaction<'_> {
+        Eip1559Transaction {
+            chain_id: self.payment.chain_id,
+            nonce,
+            max_priority_fee_per_gas: tip,
+            max_fee_per_gas: max_fee,
+            gas_limit,
+            to: Some(self.payment.target()),
+            value: Amount::ZERO,
+            data: self.calldata.as_slice(),
+        }
+    }
+
+    fn signed_tx(&self, s: &Signed) -> SignedTransaction<'_> {
+        SignedTransaction {
+            tx: self.unsigned_tx(s.gas_limit, s.nonce, s.max_fee, s.tip),
+            y_parity: s.y_parity,
+            r: s.r,
+            s: s.s,
+        }
+    }
+
+    /// A mined transaction settled only if it succeeded and, as the reference
+    /// checks, the token logged the expected `Transfer(from, to, value)`.
+    fn on_receipt(&self, mode: &Mode, r: &rpc::Receipt<'_>) -> State {
+        let p = &self.payment;
+        let report = Report {
+            receipt: Some(Mined {
+                block_number: r.block_number,
+                gas_used: r.gas_used,
+                effective_gas_price: r.effective_gas_price,
+            }),
+            ..self.report()
+        };
+        if !r.status {
+            return self.fail_with(
+                mode,
+                p.failed_tx_reason(),
+                &format_args!("the transaction reverted in block {}", r.block_number),
+                report,
+            );
+        }
+        let (from, to, value) = p.expected_transfer();
+        if r.has_transfer(&p.asset, &from, &to, &value) {
+            self.succeed(mode, report)
+        } else {
+            self.fail_with(
+                mode,
+                Reason::ExactEvmTransferEventMismatch,
+                &"the transaction succeeded without the token's Transfer(from, to, value) log",
+                report,
+            )
+        }
+    }
+}
+
+fn contains_ci(hay: JsonStr<'_>, needle: &str) -> bool {
+    hay.as_str()
+        .is_some_and(|h| find_ci(h, needle, 0).is_some())
+}
