@@ -522,7 +522,8 @@ pub unsafe extern "C" fn paywire_create_payment(
             })?,
         };
         let policy: Policy<'_> = policy.policy();
-        // Into a Vec, the header value takes exactly the room it needs.
+        // A Vec sink holds the header value at whatever length it has: no size
+        // to guess, no call to retry.
         let mut value = Vec::new();
         let created =
             client::create_payment_to_sink(pr, &key, nonce, now_unix, &policy, &mut value)
