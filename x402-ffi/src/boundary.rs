@@ -363,9 +363,7 @@ impl<'a> Out<'a> {
         doc.write_json(&mut UninitSink(dst))
             .map_err(|SinkFull| paywire_result::Panic.into())
     }
-}
 
-impl Out<'_> {
     /// Writes `doc` as a header value (standard base64 of its compact JSON),
     /// straight into the buffer: its exact length is counted first (the core's
     /// `header::encoded_len`).
