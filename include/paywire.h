@@ -7,13 +7,22 @@
  *   succeeds and answers {"isValid":false,...}. Only misuse and unreadable
  *   input documents return error codes. Numbers are never reused.
  * - Outputs are caller-allocated and come last: (uint8_t *out, size_t out_cap,
- *   size_t *out_len). If out_cap is too small the call returns
- *   PAYWIRE_RESULT_INSUFFICIENT_SIZE and writes the size needed to *out_len; out
- *   may be NULL when out_cap is 0, to ask for the size. Outputs are written only
- *   on success. Text outputs are UTF-8 and NOT NUL-terminated: use *out_len.
+ *   size_t *out_len). *out_len receives the exact length of the output; if
+ *   out_cap is too small the call returns PAYWIRE_RESULT_INSUFFICIENT_SIZE and
+ *   writes no output. out may be NULL when out_cap is 0, to ask for the size
+ *   (then call again with a buffer of that size). Outputs are written only on
+ *   success. Text outputs are UTF-8 and NOT NUL-terminated: use *out_len. Some
+ *   sizes are known before the call: PAYWIRE_ADDRESS_LEN, and
+ *   PAYWIRE_VERIFY_RESPONSE_MAX for the verify functions.
  * - Functions that read documents take an optional (char *err_buf, size_t
  *   err_cap): on failure, a NUL-terminated description is written there
  *   (truncated to err_cap - 1 bytes). It may be NULL.
+ * - They also take an optional (char *reason_buf, size_t reason_cap): on
+ *   failure, the protocol reason string of the failure ("invalid_payload",
+ *   "invalid_network", ...), NUL-terminated, or the empty string when the
+ *   failure is not about a document (misuse, a bad setting, a panic).
+ *   PAYWIRE_REASON_CAP bytes hold any reason; a smaller buffer that cannot hold
+ *   the whole reason receives the empty string. It may be NULL.
  * - Input pointers must not be NULL (even with length 0) unless a function says
  *   so; inputs are (pointer, length) pairs and need no NUL terminator. Inputs
  *   and outputs must not overlap. Nothing is retained after a call returns and
@@ -31,6 +40,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+// A `reason_buf` of this many bytes holds any protocol reason string and its
+// NUL terminator.
+#define PAYWIRE_REASON_CAP 64
+
+// The length of an address output (`paywire_recover_address`,
+// `paywire_private_key_address`): `0x` and 40 hex digits, EIP-55 checksummed.
+#define PAYWIRE_ADDRESS_LEN 42
+
+// An output buffer of this many bytes holds any VerifyResponse that
+// `paywire_verify`, `paywire_verify_with_config` and `paywire_verify_header`
+// write: with it, one call always suffices. (The longest is an invalid verdict
+// whose message is all control characters, each escaped as `\u00xx`.)
+#define PAYWIRE_VERIFY_RESPONSE_MAX 1608
 
 // What a call did. `PAYWIRE_RESULT_OK` (0) is success; every other value is an
 // error. Numbers are part of the ABI: they are never changed nor reused.
@@ -150,7 +173,8 @@ paywire_result paywire_result_message(uint32_t code, uint8_t *out, size_t out_ca
 // Verifies a facilitator `POST /verify` body (`{x402Version, paymentPayload,
 // paymentRequirements}`, v1 or v2) offline at unix time `now_unix`, and writes
 // the VerifyResponse JSON: `{"isValid":true,"payer":...,"extra":{"chainChecks":[...]}}`
-// or `{"isValid":false,"invalidReason":...,"invalidMessage":...}`.
+// or `{"isValid":false,"invalidReason":...,"invalidMessage":...}`. An `out`
+// of `PAYWIRE_VERIFY_RESPONSE_MAX` bytes always suffices.
 //
 // A malformed or invalid payment is a successful call (`isValid` false, with
 // the reference SDK's reason string). `chainChecks` lists what the host must
@@ -170,22 +194,25 @@ paywire_result paywire_verify(const uint8_t *request_json, size_t request_len, u
 //
 // # Safety
 // As `paywire_verify`; `config_json`, when not NULL, is valid for `config_len`
-// bytes of reads; `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_verify_with_config(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// bytes of reads; `err_buf` and `reason_buf`, when not NULL, for `err_cap` and
+// `reason_cap` bytes of writes.
+paywire_result paywire_verify_with_config(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Verifies a payment header value (`PAYMENT-SIGNATURE` or `X-PAYMENT`, the
 // version is detected) against the server's own requirements (JSON of that
 // version: `PaymentRequirements`), offline at `now_unix`, and writes the
-// VerifyResponse JSON as `paywire_verify` does. A header that is not base64,
-// not UTF-8 or not a payment is a successful call answering `isValid` false.
-// `config_json` may be NULL (see `paywire_verify_with_config`).
+// VerifyResponse JSON as `paywire_verify` does (`PAYWIRE_VERIFY_RESPONSE_MAX`
+// bytes always suffice). A header that is not base64, not UTF-8 or not a
+// payment is a successful call answering `isValid` false. `config_json` may be
+// NULL (see `paywire_verify_with_config`).
 //
 // # Safety
 // `header_value` is valid for `header_len` bytes of reads, `requirements_json`
 // for `requirements_len`, `config_json` (when not NULL) for `config_len`; `out`
 // for `out_cap` bytes of writes (or NULL when `out_cap` is 0); `out_len` for one
-// write; `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_verify_header(const char *header_value, size_t header_len, const uint8_t *requirements_json, size_t requirements_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// write; `err_buf` and `reason_buf`, when not NULL, for `err_cap` and
+// `reason_cap` bytes of writes.
+paywire_result paywire_verify_header(const char *header_value, size_t header_len, const uint8_t *requirements_json, size_t requirements_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Looks a header name up (ASCII case-insensitive, as HTTP names are) and
 // writes its `paywire_header_kind` to `*kind`. An unknown name is
@@ -210,13 +237,14 @@ paywire_result paywire_header_name(uint32_t kind, uint8_t *out, size_t out_cap, 
 // in order). For the payment headers, `x402Version` must match the header
 // (2 for `PAYMENT-SIGNATURE`, 1 for `X-PAYMENT`). Surrounding spaces and tabs
 // are ignored. A document that cannot be read returns the code of its reason
-// (`PAYWIRE_RESULT_INVALID_PAYLOAD`, ...) with a description in `err_buf`.
+// (`PAYWIRE_RESULT_INVALID_PAYLOAD`, ...), with a description in `err_buf` and
+// the reason string in `reason_buf`.
 //
 // # Safety
 // `value` is valid for `value_len` bytes of reads; `out` for `out_cap` bytes of
-// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf`, when
-// not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_decode_header(uint32_t kind, const char *value, size_t value_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf` and
+// `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_decode_header(uint32_t kind, const char *value, size_t value_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Validates a JSON document for the header `kind` (PaymentRequired for
 // `PAYMENT-REQUIRED`, PaymentPayload of the matching version for the payment
@@ -226,9 +254,9 @@ paywire_result paywire_decode_header(uint32_t kind, const char *value, size_t va
 //
 // # Safety
 // `json` is valid for `json_len` bytes of reads; `out` for `out_cap` bytes of
-// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf`, when
-// not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_encode_header(uint32_t kind, const uint8_t *json, size_t json_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf` and
+// `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_encode_header(uint32_t kind, const uint8_t *json, size_t json_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Pays a 402: reads the PaymentRequired (`payment_required` is either its JSON
 // or a `PAYMENT-REQUIRED` header value), picks the first requirement, in the
@@ -240,6 +268,7 @@ paywire_result paywire_encode_header(uint32_t kind, const uint8_t *json, size_t 
 // EIP-3009 nonce, or the Permit2 nonce as a big-endian integer): the same
 // inputs give the same payment (RFC 6979 signing), so never reuse a nonce.
 // `validAfter` is `now_unix - 600`, the deadline `now_unix + maxTimeoutSeconds`.
+// The same inputs also give the same length: a call with `out_cap` 0 asks it.
 //
 // `policy_json` may be NULL (no limits, `upto` refused), or
 // `{"networks":["eip155:8453","base"],"assets":["0x..."],"maxAmount":"1000000","allowUpto":false}`
@@ -247,15 +276,16 @@ paywire_result paywire_encode_header(uint32_t kind, const uint8_t *json, size_t 
 // NULL, receives the header to use, the chosen index and the payer.
 //
 // Nothing payable under the policy is `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS`,
-// with the reason in `err_buf`; a bad policy is `PAYWIRE_RESULT_INVALID_POLICY`.
+// described in `err_buf` (which requirement was refused, and why), with its
+// reason string in `reason_buf`; a bad policy is `PAYWIRE_RESULT_INVALID_POLICY`.
 //
 // # Safety
 // `payment_required` is valid for `payment_required_len` bytes of reads,
 // `private_key` and `nonce` for 32 bytes each, `policy_json` (when not NULL) for
 // `policy_len`; `info`, when not NULL, for one write; `out` for `out_cap` bytes of
-// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf`, when
-// not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_create_payment(const uint8_t *payment_required, size_t payment_required_len, const uint8_t *private_key, const uint8_t *nonce, uint64_t now_unix, const uint8_t *policy_json, size_t policy_len, struct paywire_payment_info *info, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf` and
+// `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_create_payment(const uint8_t *payment_required, size_t payment_required_len, const uint8_t *private_key, const uint8_t *nonce, uint64_t now_unix, const uint8_t *policy_json, size_t policy_len, struct paywire_payment_info *info, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes the EIP-712 digest an EIP-3009 payer signs, from the domain JSON
 // (`{"name","version","chainId","verifyingContract"}`: the token's `extra.name`,
@@ -266,9 +296,9 @@ paywire_result paywire_create_payment(const uint8_t *payment_required, size_t pa
 //
 // # Safety
 // `domain_json` is valid for `domain_len` bytes of reads, `message_json` for
-// `message_len`; `digest_out` for 32 bytes of writes; `err_buf`, when not NULL,
-// for `err_cap` bytes of writes.
-paywire_result paywire_eip3009_digest(const uint8_t *domain_json, size_t domain_len, const uint8_t *message_json, size_t message_len, uint8_t *digest_out, char *err_buf, size_t err_cap);
+// `message_len`; `digest_out` for 32 bytes of writes; `err_buf` and
+// `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_eip3009_digest(const uint8_t *domain_json, size_t domain_len, const uint8_t *message_json, size_t message_len, uint8_t *digest_out, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes the EIP-712 digest a Permit2 payer signs on `chain_id`, from the
 // `PermitWitnessTransferFrom` message JSON (a payload's `permit2Authorization`:
@@ -278,8 +308,9 @@ paywire_result paywire_eip3009_digest(const uint8_t *domain_json, size_t domain_
 //
 // # Safety
 // `message_json` is valid for `message_len` bytes of reads; `digest_out` for 32
-// bytes of writes; `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_permit2_digest(uint64_t chain_id, const uint8_t *message_json, size_t message_len, uint8_t *digest_out, char *err_buf, size_t err_cap);
+// bytes of writes; `err_buf` and `reason_buf`, when not NULL, for `err_cap` and
+// `reason_cap` bytes of writes.
+paywire_result paywire_permit2_digest(uint64_t chain_id, const uint8_t *message_json, size_t message_len, uint8_t *digest_out, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes the EIP-712 digest of a typed-data document
 // (`{"types","primaryType","domain","message"}`, as `eth_signTypedData_v4`
@@ -289,23 +320,26 @@ paywire_result paywire_permit2_digest(uint64_t chain_id, const uint8_t *message_
 //
 // # Safety
 // `typed_data_json` is valid for `typed_data_len` bytes of reads; `digest_out`
-// for 32 bytes of writes; `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_typed_data_digest(const uint8_t *typed_data_json, size_t typed_data_len, uint8_t *digest_out, char *err_buf, size_t err_cap);
+// for 32 bytes of writes; `err_buf` and `reason_buf`, when not NULL, for
+// `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_typed_data_digest(const uint8_t *typed_data_json, size_t typed_data_len, uint8_t *digest_out, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Recovers the address that signed the 32-byte `digest` and writes it
-// EIP-55 checksummed (42 bytes, `0x...`, not NUL-terminated). `signature` is
-// either 65 raw bytes `r || s || v`, or the text `0x` + 130 hex digits; `v` is
-// 27/28 or 0/1. High-s (EIP-2) and 64-byte (EIP-2098) signatures are
-// `PAYWIRE_RESULT_INVALID_SIGNATURE`, as the verifier refuses them.
+// EIP-55 checksummed (`PAYWIRE_ADDRESS_LEN` bytes, `0x...`, not
+// NUL-terminated). `signature` is either 65 raw bytes `r || s || v`, or the
+// text `0x` + 130 hex digits; `v` is 27/28 or 0/1. High-s (EIP-2) and 64-byte
+// (EIP-2098) signatures are `PAYWIRE_RESULT_INVALID_SIGNATURE`, as the
+// verifier refuses them.
 //
 // # Safety
 // `digest` is valid for 32 bytes of reads, `signature` for `signature_len`;
 // `out` for `out_cap` bytes of writes (or NULL when `out_cap` is 0); `out_len`
-// for one write; `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_recover_address(const uint8_t *digest, const uint8_t *signature, size_t signature_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// for one write; `err_buf` and `reason_buf`, when not NULL, for `err_cap` and
+// `reason_cap` bytes of writes.
+paywire_result paywire_recover_address(const uint8_t *digest, const uint8_t *signature, size_t signature_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes the address of a 32-byte big-endian secp256k1 private key, EIP-55
-// checksummed (42 bytes, not NUL-terminated).
+// checksummed (`PAYWIRE_ADDRESS_LEN` bytes, not NUL-terminated).
 //
 // # Safety
 // `private_key` is valid for 32 bytes of reads; `out` for `out_cap` bytes of
@@ -324,8 +358,9 @@ paywire_result paywire_private_key_address(const uint8_t *private_key, uint8_t *
 // # Safety
 // `input_json` is valid for `input_len` bytes of reads; `out` for `out_cap`
 // bytes of writes (or NULL when `out_cap` is 0); `out_len` for one write;
-// `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_verify_batch_settlement(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+// `err_buf` and `reason_buf`, when not NULL, for `err_cap` and `reason_cap`
+// bytes of writes.
+paywire_result paywire_verify_batch_settlement(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Signs a request for `batch-settlement` with an Ed25519 key and writes
 // `{"signatureAgent", "signatureInput", "signature", "keyid"}`. `input_json` is
@@ -335,7 +370,7 @@ paywire_result paywire_verify_batch_settlement(const uint8_t *input_json, size_t
 //
 // # Safety
 // As `paywire_verify_batch_settlement`.
-paywire_result paywire_sign_request(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap);
+paywire_result paywire_sign_request(const uint8_t *input_json, size_t input_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Starts verifying a facilitator `POST /verify` body with the chain at unix
 // time `now_unix`: the offline checks of `paywire_verify`, then the JSON-RPC calls
@@ -355,8 +390,9 @@ paywire_result paywire_sign_request(const uint8_t *input_json, size_t input_len,
 // # Safety
 // `request_json` is valid for `request_len` bytes of reads, `config_json` and
 // `options_json` (when not NULL) for their lengths; `out_chain` for one write;
-// `err_buf`, when not NULL, for `err_cap` bytes of writes.
-paywire_result paywire_chain_verify_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, const uint8_t *options_json, size_t options_len, struct paywire_chain **out_chain, char *err_buf, size_t err_cap);
+// `err_buf` and `reason_buf`, when not NULL, for `err_cap` and `reason_cap`
+// bytes of writes.
+paywire_result paywire_chain_verify_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *config_json, size_t config_len, const uint8_t *options_json, size_t options_len, struct paywire_chain **out_chain, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Starts settling a facilitator `POST /settle` body at unix time `now_unix`,
 // paying gas from the account of the 32-byte big-endian secp256k1
@@ -370,7 +406,7 @@ paywire_result paywire_chain_verify_new(const uint8_t *request_json, size_t requ
 //
 // # Safety
 // As `paywire_chain_verify_new`; `private_key` is valid for 32 bytes of reads.
-paywire_result paywire_chain_settle_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *private_key, const uint8_t *options_json, size_t options_len, struct paywire_chain **out_chain, char *err_buf, size_t err_cap);
+paywire_result paywire_chain_settle_new(const uint8_t *request_json, size_t request_len, uint64_t now_unix, const uint8_t *private_key, const uint8_t *options_json, size_t options_len, struct paywire_chain **out_chain, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes what to do next. While the machine needs the chain, `*done` is 0 and
 // `out` receives a JSON-RPC request body to POST to the node after waiting
@@ -394,9 +430,9 @@ paywire_result paywire_chain_next(const struct paywire_chain *chain, uint8_t *ou
 //
 // # Safety
 // `chain` is a live handle not used concurrently; `response` is valid for
-// `response_len` bytes of reads; `err_buf`, when not NULL, for `err_cap` bytes
-// of writes.
-paywire_result paywire_chain_feed(struct paywire_chain *chain, const uint8_t *response, size_t response_len, char *err_buf, size_t err_cap);
+// `response_len` bytes of reads; `err_buf` and `reason_buf`, when not NULL, for
+// `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_chain_feed(struct paywire_chain *chain, const uint8_t *response, size_t response_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Releases a handle from `paywire_chain_verify_new` or `paywire_chain_settle_new`
 // (the facilitator key it holds is zeroed). NULL is accepted and ignored.

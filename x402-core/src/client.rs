@@ -24,7 +24,7 @@ use crate::error::{Error, ErrorKind, Reason};
 use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
 use crate::evm::{Address, B256, PrivateKey};
 use crate::header::{self, HeaderKind};
-use crate::json::{BufferTooSmall, JsonStr, Limits, ToJson};
+use crate::json::{JsonStr, Limits, Sink, SinkFull, SliceSink, ToJson};
 use crate::network::Network;
 use crate::types::facilitator::{PaymentRequired, PaymentRequirements};
 use crate::types::payload::{
@@ -226,6 +226,25 @@ pub fn create_payment(
     create_payment_for(&pr, key, nonce, now, policy, out)
 }
 
+/// [`create_payment`] writing the header value to any sink: into a `Vec<u8>`
+/// (with `alloc`), the value takes exactly the room it needs; `Created::len` is
+/// its exact length.
+///
+/// # Errors
+/// The decoding or selection error, or `BufferTooSmall` when the sink fills.
+pub fn create_payment_to_sink(
+    payment_required: &[u8],
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    out: &mut dyn Sink,
+) -> Result<Created, Error> {
+    let mut scratch = [0u8; header::DEFAULT_MAX_DECODED];
+    let pr = read_payment_required(payment_required, &mut scratch)?;
+    create_payment_for_to_sink(&pr, key, nonce, now, policy, out)
+}
+
 /// [`create_payment`] for an already decoded PaymentRequired.
 ///
 /// # Errors
@@ -238,14 +257,29 @@ pub fn create_payment_for(
     policy: &Policy<'_>,
     out: &mut [u8],
 ) -> Result<Created, Error> {
+    create_payment_for_to_sink(pr, key, nonce, now, policy, &mut SliceSink::new(out))
+}
+
+/// [`create_payment_for`] writing the header value to any sink (see
+/// [`create_payment_to_sink`]).
+///
+/// # Errors
+/// The selection error, or `BufferTooSmall` when the sink fills.
+pub fn create_payment_for_to_sink(
+    pr: &PaymentRequired<'_>,
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    out: &mut dyn Sink,
+) -> Result<Created, Error> {
     let sel = select_requirement(pr, policy)?;
     let from = key.address();
     let r = sel.requirements;
     let valid_after = Amount::from(now.saturating_sub(VALID_AFTER_SKEW_SECONDS));
     let validity = r.max_timeout_seconds().min(MAX_VALIDITY_SECONDS);
     let deadline = Amount::from(now.saturating_add(validity));
-    let too_small =
-        |_: BufferTooSmall| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall);
+    let too_small = |_: SinkFull| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall);
     let created = |len| Created {
         len,
         header: HeaderKind::payment_for_version(pr.x402_version()),
@@ -321,8 +355,8 @@ fn write_payload(
     pr: &PaymentRequired<'_>,
     r: &PaymentRequirements<'_>,
     payload: &dyn ToJson,
-    out: &mut [u8],
-) -> Result<usize, BufferTooSmall> {
+    out: &mut dyn Sink,
+) -> Result<usize, SinkFull> {
     match r {
         PaymentRequirements::V2(accepted) => {
             let (resource, extensions) = match pr {
@@ -336,7 +370,7 @@ fn write_payload(
                 extensions,
                 source: crate::json::JsonObject::EMPTY,
             };
-            header::encode(&doc, out)
+            header::encode_to_sink(&doc, out)
         }
         PaymentRequirements::V1(req) => {
             let doc = v1::PaymentPayload {
@@ -345,7 +379,7 @@ fn write_payload(
                 payload: RawObject::Value(payload),
                 source: crate::json::JsonObject::EMPTY,
             };
-            header::encode(&doc, out)
+            header::encode_to_sink(&doc, out)
         }
     }
 }
@@ -442,8 +476,13 @@ pub fn create_batch_payment(
             amount: r.amount,
             asset: r.asset,
         };
-        let len = write_payload(pr, &PaymentRequirements::V2(r), &payload, out)
-            .map_err(|_| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall))?;
+        let len = write_payload(
+            pr,
+            &PaymentRequirements::V2(r),
+            &payload,
+            &mut SliceSink::new(out),
+        )
+        .map_err(|_| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall))?;
         return Ok(BatchCreated {
             len,
             index,
@@ -538,6 +577,37 @@ impl OwnedPolicy {
             max_amount: self.max_amount,
             allow_upto: self.allow_upto,
         }
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod sink_tests {
+    use super::*;
+    use crate::json::Counter;
+
+    const PR: &[u8] = br#"{"x402Version":2,"resource":{"url":"https://api.example.com/data"},"accepts":[{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{"name":"USDC","version":"2"}}]}"#;
+
+    #[test]
+    fn a_sink_receives_the_value_and_a_counter_its_exact_length() {
+        let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
+        let policy = Policy::default();
+        let (nonce, now) = ([0x22; 32], 1_750_000_000);
+        let mut out = [0u8; 4096];
+        let c = create_payment(PR, &key, nonce, now, &policy, &mut out).unwrap();
+
+        let mut counter = Counter(0);
+        let counted = create_payment_to_sink(PR, &key, nonce, now, &policy, &mut counter).unwrap();
+        assert_eq!((counted.len, counter.0), (c.len, c.len));
+
+        let mut v = Vec::new();
+        let into_vec = create_payment_to_sink(PR, &key, nonce, now, &policy, &mut v).unwrap();
+        assert_eq!(into_vec, c);
+        assert_eq!(v, &out[..c.len]);
+
+        // One byte short is BufferTooSmall; the exact length is enough.
+        let e = create_payment(PR, &key, nonce, now, &policy, &mut out[..c.len - 1]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
+        assert!(create_payment(PR, &key, nonce, now, &policy, &mut out[..c.len]).is_ok());
     }
 }
 

@@ -29,6 +29,13 @@ macro_rules! reasons {
             /// Every reason, in declaration order.
             pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
 
+            /// The length in bytes of the longest reason string.
+            pub const MAX_LEN: usize = {
+                let mut max = 0;
+                $( if $s.len() > max { max = $s.len(); } )*
+                max
+            };
+
             /// The protocol's spelling of this reason.
             #[must_use]
             pub const fn as_str(self) -> &'static str {
@@ -463,3 +470,14 @@ impl core::error::Error for Error {}
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn max_len_is_the_longest_reason() {
+        let longest = Reason::ALL.iter().map(|r| r.as_str().len()).max();
+        assert_eq!(longest, Some(Reason::MAX_LEN));
+    }
+}

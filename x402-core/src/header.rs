@@ -436,6 +436,29 @@ pub fn encode(doc: &dyn ToJson, out: &mut [u8]) -> Result<usize, BufferTooSmall>
     })
 }
 
+/// Encodes a document as a header value into any sink, returning the length
+/// written: with a [`Counter`], the exact length of the value.
+///
+/// # Errors
+/// [`SinkFull`] from the sink.
+pub fn encode_to_sink(doc: &dyn ToJson, out: &mut dyn Sink) -> Result<usize, SinkFull> {
+    /// Counts what passes through to the inner sink.
+    struct Counted<'s> {
+        inner: &'s mut dyn Sink,
+        len: usize,
+    }
+    impl Sink for Counted<'_> {
+        fn put(&mut self, bytes: &[u8]) -> Result<(), SinkFull> {
+            self.inner.put(bytes)?;
+            self.len = self.len.saturating_add(bytes.len());
+            Ok(())
+        }
+    }
+    let mut s = Base64Sink::new(Counted { inner: out, len: 0 });
+    doc.write_json(&mut s)?;
+    Ok(s.finish()?.len)
+}
+
 /// The exact length of `doc`'s header value.
 #[must_use]
 pub fn encoded_len(doc: &dyn ToJson) -> usize {

@@ -38,6 +38,7 @@ use crate::error::{Error, Reason};
 use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
 use crate::evm::{Address, B256, Signature};
 use crate::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson};
+use crate::message::MESSAGE_CAPACITY;
 pub use crate::message::Message;
 use crate::network::Network;
 use crate::types::FromJson;
@@ -158,6 +159,43 @@ impl ToJson for ChainCheck {
         w.end()
     }
 }
+
+/// The most bytes a [`Verdict`]'s JSON (its VerifyResponse) can take: a buffer
+/// this large holds the JSON of any verdict ([`ToJson::encoded_len`]), so a caller can size one before
+/// verifying.
+///
+/// The longest is an invalid verdict with the longest [`Reason`], a message of
+/// [`MESSAGE_CAPACITY`] control characters (each escaped as `\u00xx`) and a
+/// payer; a valid one with four chain checks is shorter.
+pub const VERDICT_JSON_MAX: usize = {
+    // "0x" + 40 hex digits; "0x" + 64; the decimal digits of 2^256 - 1.
+    const ADDRESS: usize = 42;
+    const HASH: usize = 66;
+    const AMOUNT: usize = 78;
+    let invalid = r#"{"isValid":false,"invalidReason":"","invalidMessage":"","payer":""}"#.len()
+        + Reason::MAX_LEN
+        + 6 * MESSAGE_CAPACITY
+        + ADDRESS;
+    let nonce_check = r#"{"check":"eip3009NonceUnused","asset":"","authorizer":"","nonce":""}"#
+        .len()
+        + 2 * ADDRESS
+        + HASH;
+    let amount_check = r#"{"check":"permit2AllowanceAtLeast","asset":"","owner":"","amount":""}"#
+        .len()
+        + 2 * ADDRESS
+        + AMOUNT;
+    let check = if nonce_check > amount_check {
+        nonce_check
+    } else {
+        amount_check
+    };
+    let checks = 4;
+    let valid = r#"{"isValid":true,"payer":"","extra":{"chainChecks":[]}}"#.len()
+        + ADDRESS
+        + checks * check
+        + (checks - 1);
+    if invalid > valid { invalid } else { valid }
+};
 
 /// The outcome of offline verification.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -803,6 +841,52 @@ impl OwnedConfig {
     pub fn config(&self) -> Config<'_> {
         Config {
             facilitator_addresses: &self.facilitator_addresses,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_verdict_is_longer_than_verdict_json_max() {
+        let longest = Reason::ALL
+            .iter()
+            .copied()
+            .find(|r| r.as_str().len() == Reason::MAX_LEN)
+            .unwrap_or(Reason::InvalidPayload);
+        let controls = "\u{1}".repeat(MESSAGE_CAPACITY);
+        let payer = Some(Address([0xab; 20]));
+        let invalid = Verdict::invalid(longest, &controls, payer);
+        assert_eq!(invalid.message.as_str().len(), MESSAGE_CAPACITY);
+        // The bound is that of this verdict exactly.
+        assert_eq!(invalid.encoded_len(), VERDICT_JSON_MAX);
+
+        let a = Address([0xcd; 20]);
+        let kinds = [
+            ChainCheck::AssetIsContract { asset: a },
+            ChainCheck::Eip3009NonceUnused {
+                asset: a,
+                authorizer: a,
+                nonce: B256([0xef; 32]),
+            },
+            ChainCheck::BalanceAtLeast {
+                asset: a,
+                owner: a,
+                amount: Amount::MAX,
+            },
+            ChainCheck::Permit2AllowanceAtLeast {
+                asset: a,
+                owner: a,
+                amount: Amount::MAX,
+            },
+            ChainCheck::SimulateEip3009Transfer { asset: a },
+            ChainCheck::SimulatePermit2Settle { proxy: a },
+        ];
+        for c in kinds {
+            let valid = Verdict::valid(a, [Some(c); 4]);
+            assert!(valid.encoded_len() <= VERDICT_JSON_MAX, "{c:?}");
         }
     }
 }

@@ -85,10 +85,11 @@ func marshal(v interface{}) ([]byte, error) {
 }
 
 // jsonCall calls a JSON-in, JSON-out function of the C API with input.
-func jsonCall(f func(in *C.uint8_t, inLen C.size_t, out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result, input []byte, guess int) ([]byte, error) {
-	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
-		return f(ptr(input), C.size_t(len(input)), out, cap, n, e, ec)
-	}, guess)
+// The library is asked the exact size of the answer first.
+func jsonCall(f func(in *C.uint8_t, inLen C.size_t, out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result, input []byte) ([]byte, error) {
+	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return f(ptr(input), C.size_t(len(input)), out, cap, n, e, ec, rb, rc)
+	}, sizeQuery)
 }
 
 // VerifyBatchSettlement verifies a request paying with batch-settlement on
@@ -122,9 +123,9 @@ func (v *BatchVerifier) VerifyBatchSettlement(req HTTPRequest, requirements []by
 	if err != nil {
 		return BatchSettlementResult{}, err
 	}
-	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_verify_batch_settlement(i, il, o, c, n, e, ec)
-	}, in, 1024)
+	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_verify_batch_settlement(i, il, o, c, n, e, ec, rb, rc)
+	}, in)
 	var res BatchSettlementResult
 	if err != nil {
 		return res, err
@@ -212,9 +213,9 @@ func SignRequest(req HTTPRequest, privateKey [32]byte, params SignParams) (Signe
 	base64.RawURLEncoding.Encode(in[len(prefix):], privateKey[:])
 	in = append(in, `",`...)
 	in = append(in, rest[1:]...)
-	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_sign_request(i, il, o, c, n, e, ec)
-	}, in, 512+len(params.SignatureAgent))
+	out, err := jsonCall(func(i *C.uint8_t, il C.size_t, o *C.uint8_t, c C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_sign_request(i, il, o, c, n, e, ec, rb, rc)
+	}, in)
 	for i := range in {
 		in[i] = 0
 	}

@@ -47,15 +47,14 @@ type Chain struct {
 	p *C.paywire_chain
 }
 
-func newChain(f func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result) (*Chain, error) {
+func newChain(f func(out **C.paywire_chain, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result) (*Chain, error) {
 	var p *C.paywire_chain
-	var errBuf [512]C.char
-	if r := f(&p, &errBuf[0], C.size_t(len(errBuf))); r != C.PAYWIRE_RESULT_OK {
-		msg := C.GoString(&errBuf[0])
-		if msg == "" {
-			msg = Result(r).String()
-		}
-		return nil, &Error{Code: Result(r), Message: msg}
+	var rep report
+	r := rep.call(func(e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return f(&p, e, ec, rb, rc)
+	})
+	if r != C.PAYWIRE_RESULT_OK {
+		return nil, rep.err(r)
 	}
 	c := &Chain{p: p}
 	runtime.SetFinalizer(c, (*Chain).Close)
@@ -75,9 +74,9 @@ func NewChainVerify(request []byte, now time.Time, v *Verifier, options *ChainOp
 	if err != nil {
 		return nil, err
 	}
-	return newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result {
+	return newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_chain_verify_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
-			optPtr(cfg), C.size_t(len(cfg)), optPtr(opts), C.size_t(len(opts)), out, e, ec)
+			optPtr(cfg), C.size_t(len(cfg)), optPtr(opts), C.size_t(len(opts)), out, e, ec, rb, rc)
 	})
 }
 
@@ -90,9 +89,9 @@ func NewChainSettle(request []byte, now time.Time, privateKey [32]byte, options 
 	if err != nil {
 		return nil, err
 	}
-	c, err := newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t) C.paywire_result {
+	c, err := newChain(func(out **C.paywire_chain, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_chain_settle_new(ptr(request), C.size_t(len(request)), unixSeconds(now),
-			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), optPtr(opts), C.size_t(len(opts)), out, e, ec)
+			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), optPtr(opts), C.size_t(len(opts)), out, e, ec, rb, rc)
 	})
 	for i := range privateKey {
 		privateKey[i] = 0
@@ -108,9 +107,11 @@ func (c *Chain) Next() (body []byte, delay time.Duration, done bool, err error) 
 	}
 	var ms C.uint32_t
 	var d C.uint8_t
-	body, err = outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+	// Next does not change the machine: the size query and the call that
+	// fills the buffer write the same body.
+	body, err = outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
 		return C.paywire_chain_next(c.p, out, cap, n, &ms, &d)
-	}, 4096)
+	}, sizeQuery)
 	runtime.KeepAlive(c)
 	return body, time.Duration(ms) * time.Millisecond, d != 0, err
 }
@@ -122,11 +123,13 @@ func (c *Chain) Feed(response []byte) error {
 	if c == nil || c.p == nil {
 		return &Error{Code: ResultNullParameter, Message: "closed chain"}
 	}
-	var errBuf [512]C.char
-	r := C.paywire_chain_feed(c.p, ptr(response), C.size_t(len(response)), &errBuf[0], C.size_t(len(errBuf)))
+	var rep report
+	r := rep.call(func(e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_chain_feed(c.p, ptr(response), C.size_t(len(response)), e, ec, rb, rc)
+	})
 	runtime.KeepAlive(c)
 	if r != C.PAYWIRE_RESULT_OK {
-		return &Error{Code: Result(r), Message: C.GoString(&errBuf[0])}
+		return rep.err(r)
 	}
 	return nil
 }

@@ -23,7 +23,8 @@
 // An invalid payment is not an error: Verify returns a VerifyResponse with
 // IsValid false and the reference SDK's reason string. Errors (*Error) report
 // unreadable documents, bad settings and misuse, with the library's result
-// code and a description.
+// code, a description and, for a document, the protocol reason string the
+// library names.
 package paywire
 
 /*
@@ -38,7 +39,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 	"unsafe"
 )
@@ -67,9 +67,12 @@ const (
 
 // String is the library's sentence for the code.
 func (r Result) String() string {
-	var buf [256]byte
 	var n C.size_t
-	if C.paywire_result_message(C.uint32_t(r), (*C.uint8_t)(&buf[0]), C.size_t(len(buf)), &n) != C.PAYWIRE_RESULT_OK {
+	if C.paywire_result_message(C.uint32_t(r), nil, 0, &n) != C.PAYWIRE_RESULT_INSUFFICIENT_SIZE {
+		return fmt.Sprintf("unknown x402 result %d", uint32(r))
+	}
+	buf := make([]byte, int(n))
+	if C.paywire_result_message(C.uint32_t(r), (*C.uint8_t)(&buf[0]), n, &n) != C.PAYWIRE_RESULT_OK {
 		return fmt.Sprintf("unknown x402 result %d", uint32(r))
 	}
 	return string(buf[:n])
@@ -79,20 +82,36 @@ func (r Result) String() string {
 type Error struct {
 	Code    Result
 	Message string
+	reason  string
 }
 
 func (e *Error) Error() string { return "paywire: " + e.Message }
 
-// Reason is the protocol reason string the description starts with
-// ("invalid_payload", ...), or "" when the error is not about a document.
-func (e *Error) Reason() string {
-	if e.Code < ResultInvalidPayload {
-		return ""
+// Reason is the protocol reason string of the failure ("invalid_payload",
+// ...), as the library reports it, or "" when the error is not about a
+// document.
+func (e *Error) Reason() string { return e.reason }
+
+// report receives what the C API writes about a failure: its description
+// (err_buf) and its protocol reason string (reason_buf).
+type report struct {
+	msg    [512]C.char
+	reason [C.PAYWIRE_REASON_CAP]C.char
+}
+
+// call runs f with the report's buffers, emptied first.
+func (rep *report) call(f func(e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result) C.paywire_result {
+	rep.msg[0], rep.reason[0] = 0, 0
+	return f(&rep.msg[0], C.size_t(len(rep.msg)), &rep.reason[0], C.size_t(len(rep.reason)))
+}
+
+// err is the *Error of a call that returned r.
+func (rep *report) err(r C.paywire_result) *Error {
+	msg := C.GoString(&rep.msg[0])
+	if msg == "" {
+		msg = Result(r).String()
 	}
-	if i := strings.Index(e.Message, ":"); i > 0 {
-		return e.Message[:i]
-	}
-	return ""
+	return &Error{Code: Result(r), Message: msg, reason: C.GoString(&rep.reason[0])}
 }
 
 // HeaderKind names an x402 HTTP header.
@@ -111,9 +130,9 @@ const (
 
 // String is the header's name as the specification spells it.
 func (k HeaderKind) String() string {
-	s, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+	s, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
 		return C.paywire_header_name(C.uint32_t(k), out, cap, n)
-	}, 32)
+	}, sizeQuery)
 	if err != nil {
 		return fmt.Sprintf("HeaderKind(%d)", uint32(k))
 	}
@@ -149,35 +168,51 @@ func optPtr(b []byte) *C.uint8_t {
 	return ptr(b)
 }
 
-type outCall func(out *C.uint8_t, cap C.size_t, n *C.size_t, errBuf *C.char, errCap C.size_t) C.paywire_result
+type outCall func(out *C.uint8_t, cap C.size_t, n *C.size_t, errBuf *C.char, errCap C.size_t, reasonBuf *C.char, reasonCap C.size_t) C.paywire_result
 
-// outBytes calls f with a buffer of `guess` bytes, growing it to the size the
-// library asks for on PAYWIRE_RESULT_INSUFFICIENT_SIZE.
-func outBytes(f outCall, guess int) ([]byte, error) {
-	var errBuf [512]C.char
-	buf := make([]byte, guess)
-	for attempt := 0; attempt < 3; attempt++ {
-		var n C.size_t
-		errBuf[0] = 0
-		r := f(ptr(buf), C.size_t(len(buf)), &n, &errBuf[0], C.size_t(len(errBuf)))
-		switch r {
-		case C.PAYWIRE_RESULT_OK:
-			return buf[:n], nil
-		case C.PAYWIRE_RESULT_INSUFFICIENT_SIZE:
-			buf = make([]byte, int(n))
-			continue
+// The sizes outBytes takes: sizeQuery asks the library for the exact size
+// first; the others are sizes the C API states before any call.
+const (
+	sizeQuery         = 0
+	addressLen        = C.PAYWIRE_ADDRESS_LEN
+	verifyResponseMax = C.PAYWIRE_VERIFY_RESPONSE_MAX
+)
+
+// outBytes calls f for its output. With a stated size, once, with a buffer of
+// that size; with sizeQuery, first with no buffer (the library answers
+// PAYWIRE_RESULT_INSUFFICIENT_SIZE with the exact size needed), then with a
+// buffer of exactly that size.
+func outBytes(f outCall, size int) ([]byte, error) {
+	var rep report
+	var n C.size_t
+	call := func(buf []byte) C.paywire_result {
+		var out *C.uint8_t
+		if len(buf) > 0 {
+			out = (*C.uint8_t)(unsafe.Pointer(&buf[0]))
 		}
-		msg := C.GoString(&errBuf[0])
-		if msg == "" {
-			msg = Result(r).String()
-		}
-		return nil, &Error{Code: Result(r), Message: msg}
+		return rep.call(func(e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+			return f(out, C.size_t(len(buf)), &n, e, ec, rb, rc)
+		})
 	}
-	return nil, &Error{Code: ResultInsufficientSize, Message: Result(ResultInsufficientSize).String()}
+	if size == sizeQuery {
+		switch r := call(nil); r {
+		case C.PAYWIRE_RESULT_OK:
+			return []byte{}, nil
+		case C.PAYWIRE_RESULT_INSUFFICIENT_SIZE:
+			size = int(n)
+		default:
+			return nil, rep.err(r)
+		}
+	}
+	buf := make([]byte, size)
+	if r := call(buf); r != C.PAYWIRE_RESULT_OK {
+		return nil, rep.err(r)
+	}
+	return buf[:n], nil
 }
 
-func outText(f outCall, guess int) (string, error) {
-	b, err := outBytes(f, guess)
+func outText(f outCall, size int) (string, error) {
+	b, err := outBytes(f, size)
 	return string(b), err
 }
 
@@ -190,9 +225,9 @@ func unixSeconds(t time.Time) C.uint64_t {
 
 // Version is the linked library's version ("paywire-ffi 0.1.0").
 func Version() string {
-	s, _ := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+	s, _ := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
 		return C.paywire_version(out, cap, n)
-	}, 64)
+	}, sizeQuery)
 	return s
 }
 
@@ -262,10 +297,10 @@ func (v *Verifier) Verify(req []byte, now time.Time) (VerifyResponse, error) {
 	if err != nil {
 		return VerifyResponse{}, err
 	}
-	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_verify_with_config(ptr(req), C.size_t(len(req)), unixSeconds(now),
-			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
-	}, 512))
+			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec, rb, rc)
+	}, verifyResponseMax))
 }
 
 // VerifyHeader verifies a PAYMENT-SIGNATURE or X-PAYMENT header value against
@@ -277,11 +312,11 @@ func (v *Verifier) VerifyHeader(header string, requirements []byte, now time.Tim
 		return VerifyResponse{}, err
 	}
 	h := []byte(header)
-	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+	return verifyResponse(outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_verify_header((*C.char)(unsafe.Pointer(ptr(h))), C.size_t(len(h)),
 			ptr(requirements), C.size_t(len(requirements)), unixSeconds(now),
-			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec)
-	}, 512))
+			optPtr(cfg), C.size_t(len(cfg)), out, cap, n, e, ec, rb, rc)
+	}, verifyResponseMax))
 }
 
 // Verify verifies a POST /verify body with no verifier settings; see Verifier.Verify.
@@ -299,18 +334,18 @@ func VerifyHeader(header string, requirements []byte, now time.Time) (VerifyResp
 // and returns its document as compact JSON, strictly validated.
 func DecodeHeader(kind HeaderKind, value string) ([]byte, error) {
 	v := []byte(value)
-	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+	return outBytes(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_decode_header(C.uint32_t(kind), (*C.char)(unsafe.Pointer(ptr(v))), C.size_t(len(v)),
-			out, cap, n, e, ec)
-	}, len(v))
+			out, cap, n, e, ec, rb, rc)
+	}, sizeQuery)
 }
 
 // EncodeHeader validates a JSON document for the header kind and returns the
 // header value (base64 of its compact JSON).
 func EncodeHeader(kind HeaderKind, doc []byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_encode_header(C.uint32_t(kind), ptr(doc), C.size_t(len(doc)), out, cap, n, e, ec)
-	}, len(doc)*4/3+8)
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_encode_header(C.uint32_t(kind), ptr(doc), C.size_t(len(doc)), out, cap, n, e, ec, rb, rc)
+	}, sizeQuery)
 }
 
 // Policy limits what CreatePayment pays. Empty lists allow anything.
@@ -359,11 +394,13 @@ func CreatePaymentWithNonce(paymentRequired []byte, privateKey, nonce [32]byte, 
 		}
 	}
 	var info C.paywire_payment_info
-	value, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+	// Signing is deterministic (RFC 6979): the size query and the call that
+	// fills the buffer make the same payment.
+	value, err := outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_create_payment(ptr(paymentRequired), C.size_t(len(paymentRequired)),
 			(*C.uint8_t)(unsafe.Pointer(&privateKey[0])), (*C.uint8_t)(unsafe.Pointer(&nonce[0])),
-			unixSeconds(now), optPtr(pol), C.size_t(len(pol)), &info, out, cap, n, e, ec)
-	}, 2048)
+			unixSeconds(now), optPtr(pol), C.size_t(len(pol)), &info, out, cap, n, e, ec, rb, rc)
+	}, sizeQuery)
 	for i := range privateKey {
 		privateKey[i] = 0
 	}
@@ -378,11 +415,16 @@ func CreatePaymentWithNonce(paymentRequired []byte, privateKey, nonce [32]byte, 
 	}, nil
 }
 
-func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result) ([32]byte, error) {
+type digestCall func(d *C.uint8_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result
+
+func digest(f digestCall) ([32]byte, error) {
 	var d [32]byte
-	var errBuf [512]C.char
-	if r := f((*C.uint8_t)(unsafe.Pointer(&d[0])), &errBuf[0], C.size_t(len(errBuf))); r != C.PAYWIRE_RESULT_OK {
-		return d, &Error{Code: Result(r), Message: C.GoString(&errBuf[0])}
+	var rep report
+	r := rep.call(func(e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return f((*C.uint8_t)(unsafe.Pointer(&d[0])), e, ec, rb, rc)
+	})
+	if r != C.PAYWIRE_RESULT_OK {
+		return d, rep.err(r)
 	}
 	return d, nil
 }
@@ -391,24 +433,24 @@ func digest(f func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result) ([32]
 // JSON ({name, version, chainId, verifyingContract}) and the
 // TransferWithAuthorization message JSON (a payload's authorization).
 func Eip3009Digest(domain, message []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_eip3009_digest(ptr(domain), C.size_t(len(domain)), ptr(message), C.size_t(len(message)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_eip3009_digest(ptr(domain), C.size_t(len(domain)), ptr(message), C.size_t(len(message)), d, e, ec, rb, rc)
 	})
 }
 
 // Permit2Digest is the EIP-712 digest a Permit2 payer signs on chainID, from
 // the PermitWitnessTransferFrom message JSON (a payload's permit2Authorization).
 func Permit2Digest(chainID uint64, message []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_permit2_digest(C.uint64_t(chainID), ptr(message), C.size_t(len(message)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_permit2_digest(C.uint64_t(chainID), ptr(message), C.size_t(len(message)), d, e, ec, rb, rc)
 	})
 }
 
 // TypedDataDigest is the EIP-712 digest of a typed-data document ({types,
 // primaryType, domain, message}) of an x402 primary type.
 func TypedDataDigest(typedData []byte) ([32]byte, error) {
-	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t) C.paywire_result {
-		return C.paywire_typed_data_digest(ptr(typedData), C.size_t(len(typedData)), d, e, ec)
+	return digest(func(d *C.uint8_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
+		return C.paywire_typed_data_digest(ptr(typedData), C.size_t(len(typedData)), d, e, ec, rb, rc)
 	})
 }
 
@@ -416,15 +458,15 @@ func TypedDataDigest(typedData []byte) ([32]byte, error) {
 // 65 raw bytes r||s||v or the text "0x" + 130 hex digits; high-s and 64-byte
 // signatures are refused.
 func RecoverAddress(digest [32]byte, signature []byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t) C.paywire_result {
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, e *C.char, ec C.size_t, rb *C.char, rc C.size_t) C.paywire_result {
 		return C.paywire_recover_address((*C.uint8_t)(unsafe.Pointer(&digest[0])), ptr(signature),
-			C.size_t(len(signature)), out, cap, n, e, ec)
-	}, 42)
+			C.size_t(len(signature)), out, cap, n, e, ec, rb, rc)
+	}, addressLen)
 }
 
 // PrivateKeyAddress returns the EIP-55 address of a secp256k1 private key.
 func PrivateKeyAddress(privateKey [32]byte) (string, error) {
-	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+	return outText(func(out *C.uint8_t, cap C.size_t, n *C.size_t, _ *C.char, _ C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
 		return C.paywire_private_key_address((*C.uint8_t)(unsafe.Pointer(&privateKey[0])), out, cap, n)
-	}, 42)
+	}, addressLen)
 }

@@ -285,6 +285,19 @@ func TestErrors(t *testing.T) {
 	if _, err := EncodeHeader(HeaderPaymentRequired, []byte(`{"x402Version":7}`)); code(err) != ResultInvalidX402Version {
 		t.Errorf("version 7: %v", err)
 	}
+	// The reason is the library's, not read out of the message.
+	badNetwork := `{"x402Version":2,"resource":{"url":"u"},"accepts":[{"scheme":"exact","network":"eip155:08453","amount":"1","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60}]}`
+	if _, err := EncodeHeader(HeaderPaymentRequired, []byte(badNetwork)); code(err) != ResultInvalidNetwork ||
+		err.(*Error).Reason() != "invalid_network" {
+		t.Errorf("bad network: %v", err)
+	}
+	if _, err := (&Verifier{FacilitatorAddresses: []string{"0x12"}}).Verify([]byte("{}"), time.Now()); err == nil ||
+		err.(*Error).Reason() != "" || !strings.Contains(err.Error(), ":") {
+		t.Errorf("a setting has no reason, whatever its message says: %v", err)
+	}
+	if _, err := TypedDataDigest([]byte("{}")); code(err) != ResultInvalidPayload || err.(*Error).Reason() != "invalid_payload" {
+		t.Errorf("typed data: %v", err)
+	}
 	if _, err := HeaderKindFromName("payment"); code(err) != ResultInvalidArgument {
 		t.Errorf("unknown name: %v", err)
 	}

@@ -10,10 +10,9 @@
 use std::ffi::c_char;
 
 use paywire::evm::PrivateKey;
-use paywire::json::ToJson;
 use paywire::settle::{Machine, Options, Step};
 
-use crate::boundary::{ErrBuf, Failure, Out, array32, boundary, bytes, optional};
+use crate::boundary::{Failure, Out, Report, Slot, array32, boundary, bytes, optional};
 use crate::read_config;
 use crate::result::paywire_result;
 
@@ -31,12 +30,31 @@ fn read_options(options_json: Option<&[u8]>) -> Result<Options, Failure> {
     }
 }
 
+/// Hands a new handle to the caller, who frees it with `paywire_chain_free`.
+fn hand_out(machine: Machine, out_chain: Slot<'_, *mut paywire_chain>) {
+    out_chain.set(Box::into_raw(Box::new(paywire_chain { machine })));
+}
+
+/// Borrows a live handle.
+///
 /// # Safety
-/// `out_chain` is valid for one write.
-unsafe fn hand_out(machine: Machine, out_chain: *mut *mut paywire_chain) {
-    let boxed = Box::new(paywire_chain { machine });
-    // SAFETY: non-NULL (checked by the callers) and valid by contract.
-    unsafe { *out_chain = Box::into_raw(boxed) };
+/// `chain` is NULL, or a handle from `paywire_chain_verify_new` or
+/// `paywire_chain_settle_new` not yet freed, and not used mutably during `'a`.
+unsafe fn borrow<'a>(chain: *const paywire_chain) -> Result<&'a paywire_chain, Failure> {
+    // SAFETY: when not NULL, a live handle (a `Box` of ours) that nothing
+    // changes during `'a` (the caller's promise).
+    unsafe { chain.as_ref() }.ok_or_else(|| paywire_result::NullParameter.into())
+}
+
+/// Borrows a live handle mutably.
+///
+/// # Safety
+/// `chain` is NULL, or a handle from `paywire_chain_verify_new` or
+/// `paywire_chain_settle_new` not yet freed, and not used otherwise during `'a`.
+unsafe fn borrow_mut<'a>(chain: *mut paywire_chain) -> Result<&'a mut paywire_chain, Failure> {
+    // SAFETY: when not NULL, a live handle (a `Box` of ours) that nothing else
+    // uses during `'a` (the caller's promise).
+    unsafe { chain.as_mut() }.ok_or_else(|| paywire_result::NullParameter.into())
 }
 
 /// Starts verifying a facilitator `POST /verify` body with the chain at unix
@@ -57,7 +75,8 @@ unsafe fn hand_out(machine: Machine, out_chain: *mut *mut paywire_chain) {
 /// # Safety
 /// `request_json` is valid for `request_len` bytes of reads, `config_json` and
 /// `options_json` (when not NULL) for their lengths; `out_chain` for one write;
-/// `err_buf`, when not NULL, for `err_cap` bytes of writes.
+/// `err_buf` and `reason_buf`, when not NULL, for `err_cap` and `reason_cap`
+/// bytes of writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn paywire_chain_verify_new(
     request_json: *const u8,
@@ -70,23 +89,26 @@ pub unsafe extern "C" fn paywire_chain_verify_new(
     out_chain: *mut *mut paywire_chain,
     err_buf: *mut c_char,
     err_cap: usize,
+    reason_buf: *mut c_char,
+    reason_cap: usize,
 ) -> paywire_result {
-    // SAFETY: the pointer rules are the caller's contract, checked where checkable.
-    unsafe {
-        boundary(ErrBuf::new(err_buf, err_cap), || {
-            let request = bytes(request_json, request_len)?;
-            let config = optional(config_json, config_len)?;
-            let options = optional(options_json, options_len)?;
-            if out_chain.is_null() {
-                return Err(paywire_result::NullParameter.into());
-            }
-            let config = read_config(config)?;
-            let options = read_options(options)?;
-            let m = Machine::verify_json(request, now_unix, &config.config(), &options);
-            hand_out(m, out_chain);
-            Ok(())
-        })
-    }
+    // SAFETY: `err_buf` and `reason_buf` follow this function's contract.
+    let report = unsafe { Report::new(err_buf, err_cap, reason_buf, reason_cap) };
+    boundary(report, || {
+        // SAFETY: `request_json` follows this function's contract.
+        let request = unsafe { bytes(request_json, request_len) }?;
+        // SAFETY: `config_json` follows this function's contract.
+        let config = unsafe { optional(config_json, config_len) }?;
+        // SAFETY: `options_json` follows this function's contract.
+        let options = unsafe { optional(options_json, options_len) }?;
+        // SAFETY: `out_chain` follows this function's contract.
+        let out_chain = unsafe { Slot::new(out_chain) }?;
+        let config = read_config(config)?;
+        let options = read_options(options)?;
+        let m = Machine::verify_json(request, now_unix, &config.config(), &options);
+        hand_out(m, out_chain);
+        Ok(())
+    })
 }
 
 /// Starts settling a facilitator `POST /settle` body at unix time `now_unix`,
@@ -112,26 +134,28 @@ pub unsafe extern "C" fn paywire_chain_settle_new(
     out_chain: *mut *mut paywire_chain,
     err_buf: *mut c_char,
     err_cap: usize,
+    reason_buf: *mut c_char,
+    reason_cap: usize,
 ) -> paywire_result {
-    // SAFETY: as above.
-    unsafe {
-        boundary(ErrBuf::new(err_buf, err_cap), || {
-            let request = bytes(request_json, request_len)?;
-            let mut key_bytes = array32(private_key)?;
-            let options = optional(options_json, options_len)?;
-            if out_chain.is_null() {
-                return Err(paywire_result::NullParameter.into());
-            }
-            let key = PrivateKey::from_bytes(&key_bytes);
-            key_bytes.fill(0);
-            let key =
-                key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
-            let options = read_options(options)?;
-            let m = Machine::settle_json(request, now_unix, &key, &options);
-            hand_out(m, out_chain);
-            Ok(())
-        })
-    }
+    // SAFETY: `err_buf` and `reason_buf` follow this function's contract.
+    let report = unsafe { Report::new(err_buf, err_cap, reason_buf, reason_cap) };
+    boundary(report, || {
+        // SAFETY: `request_json` follows this function's contract.
+        let request = unsafe { bytes(request_json, request_len) }?;
+        // SAFETY: `private_key` follows this function's contract.
+        let mut key_bytes = unsafe { array32(private_key) }?;
+        // SAFETY: `options_json` follows this function's contract.
+        let options = unsafe { optional(options_json, options_len) }?;
+        // SAFETY: `out_chain` follows this function's contract.
+        let out_chain = unsafe { Slot::new(out_chain) }?;
+        let key = PrivateKey::from_bytes(&key_bytes);
+        key_bytes.fill(0);
+        let key = key.map_err(|e| Failure::new(paywire_result::InvalidPrivateKey, e.message()))?;
+        let options = read_options(options)?;
+        let m = Machine::settle_json(request, now_unix, &key, &options);
+        hand_out(m, out_chain);
+        Ok(())
+    })
 }
 
 /// Writes what to do next. While the machine needs the chain, `*done` is 0 and
@@ -155,23 +179,29 @@ pub unsafe extern "C" fn paywire_chain_next(
     delay_ms: *mut u32,
     done: *mut u8,
 ) -> paywire_result {
-    // SAFETY: as above.
-    unsafe {
-        boundary(ErrBuf::NONE, || {
-            if chain.is_null() || delay_ms.is_null() || done.is_null() {
-                return Err(paywire_result::NullParameter.into());
+    boundary(Report::NONE, || {
+        // SAFETY: `chain` follows this function's contract.
+        let chain = unsafe { borrow(chain) }?;
+        // SAFETY: `delay_ms` follows this function's contract.
+        let delay_ms = unsafe { Slot::new(delay_ms) }?;
+        // SAFETY: `done` follows this function's contract.
+        let done = unsafe { Slot::new(done) }?;
+        // SAFETY: `out` and `out_len` follow this function's contract.
+        let out = unsafe { Out::new(out, out_cap, out_len) }?;
+        let (wait, finished) = match chain.machine.step() {
+            Step::Call(c) => {
+                out.put_json(&c)?;
+                (c.delay_ms, 0)
             }
-            let out = Out::new(out, out_cap, out_len)?;
-            let (body, wait, finished) = match (*chain).machine.step() {
-                Step::Call(c) => (c.to_json_vec(), c.delay_ms, 0),
-                Step::Done(o) => (o.to_json_vec(), 0, 1),
-            };
-            out.put(&body)?;
-            *delay_ms = wait;
-            *done = finished;
-            Ok(())
-        })
-    }
+            Step::Done(o) => {
+                out.put_json(o)?;
+                (0, 1)
+            }
+        };
+        delay_ms.set(wait);
+        done.set(finished);
+        Ok(())
+    })
 }
 
 /// Hands the response body of the request `paywire_chain_next` wrote to the
@@ -182,8 +212,8 @@ pub unsafe extern "C" fn paywire_chain_next(
 ///
 /// # Safety
 /// `chain` is a live handle not used concurrently; `response` is valid for
-/// `response_len` bytes of reads; `err_buf`, when not NULL, for `err_cap` bytes
-/// of writes.
+/// `response_len` bytes of reads; `err_buf` and `reason_buf`, when not NULL, for
+/// `err_cap` and `reason_cap` bytes of writes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn paywire_chain_feed(
     chain: *mut paywire_chain,
@@ -191,20 +221,18 @@ pub unsafe extern "C" fn paywire_chain_feed(
     response_len: usize,
     err_buf: *mut c_char,
     err_cap: usize,
+    reason_buf: *mut c_char,
+    reason_cap: usize,
 ) -> paywire_result {
-    // SAFETY: as above.
-    unsafe {
-        boundary(ErrBuf::new(err_buf, err_cap), || {
-            if chain.is_null() {
-                return Err(paywire_result::NullParameter.into());
-            }
-            let response = bytes(response, response_len)?;
-            (*chain)
-                .machine
-                .feed(response)
-                .map_err(|e| Failure::core(&e))
-        })
-    }
+    // SAFETY: `err_buf` and `reason_buf` follow this function's contract.
+    let report = unsafe { Report::new(err_buf, err_cap, reason_buf, reason_cap) };
+    boundary(report, || {
+        // SAFETY: `chain` follows this function's contract.
+        let chain = unsafe { borrow_mut(chain) }?;
+        // SAFETY: `response` follows this function's contract.
+        let response = unsafe { bytes(response, response_len) }?;
+        chain.machine.feed(response).map_err(|e| Failure::core(&e))
+    })
 }
 
 /// Releases a handle from `paywire_chain_verify_new` or `paywire_chain_settle_new`
@@ -218,7 +246,8 @@ pub unsafe extern "C" fn paywire_chain_free(chain: *mut paywire_chain) {
         return;
     }
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: a pointer from Box::into_raw, freed once by contract.
+        // SAFETY: a pointer from `Box::into_raw` in `hand_out`, not yet freed
+        // and not used afterwards (this function's contract).
         drop(unsafe { Box::from_raw(chain) });
     }));
 }
@@ -232,6 +261,7 @@ mod tests {
     fn an_unreadable_body_is_done_at_once_and_the_handle_frees() {
         let body = b"{}";
         let mut chain: *mut paywire_chain = std::ptr::null_mut();
+        // SAFETY: every pointer is to a live local of the right size, or NULL where allowed.
         let r = unsafe {
             paywire_chain_verify_new(
                 body.as_ptr(),
@@ -244,11 +274,14 @@ mod tests {
                 &mut chain,
                 std::ptr::null_mut(),
                 0,
+                std::ptr::null_mut(),
+                0,
             )
         };
         assert_eq!(r, paywire_result::Ok);
         let mut out = [0u8; 512];
         let (mut len, mut delay, mut done) = (0usize, 7u32, 0u8);
+        // SAFETY: as above.
         let r = unsafe {
             paywire_chain_next(
                 chain,
@@ -268,11 +301,29 @@ mod tests {
                 .starts_with(r#"{"isValid":false,"invalidReason":"invalid_x402_version""#)
         );
         let feed = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\"}";
+        let mut reason = [0 as c_char; crate::PAYWIRE_REASON_CAP];
+        // SAFETY: as above.
         let r = unsafe {
-            paywire_chain_feed(chain, feed.as_ptr(), feed.len(), std::ptr::null_mut(), 0)
+            paywire_chain_feed(
+                chain,
+                feed.as_ptr(),
+                feed.len(),
+                std::ptr::null_mut(),
+                0,
+                reason.as_mut_ptr(),
+                reason.len(),
+            )
         };
         assert_eq!(r, paywire_result::InvalidResponse);
+        let reason: Vec<u8> = reason
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        assert_eq!(reason, b"invalid_response");
+        // SAFETY: a live handle, not used afterwards.
         unsafe { paywire_chain_free(chain) };
+        // SAFETY: NULL is accepted.
         unsafe { paywire_chain_free(std::ptr::null_mut()) };
     }
 
@@ -281,6 +332,7 @@ mod tests {
         let body = b"{}";
         let opts = br#"{"nonce":"seven"}"#;
         let mut chain: *mut paywire_chain = std::ptr::null_mut();
+        // SAFETY: every pointer is to a live local of the right size, or NULL where allowed.
         let r = unsafe {
             paywire_chain_verify_new(
                 body.as_ptr(),
@@ -291,6 +343,8 @@ mod tests {
                 opts.as_ptr(),
                 opts.len(),
                 &mut chain,
+                std::ptr::null_mut(),
+                0,
                 std::ptr::null_mut(),
                 0,
             )

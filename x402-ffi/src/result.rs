@@ -114,6 +114,19 @@ impl paywire_result {
         }
     }
 
+    /// The protocol reason a document code is named after; `None` for the
+    /// codes below 100, which are not about a document.
+    pub(crate) const fn reason(self) -> Option<Reason> {
+        match self {
+            paywire_result::InvalidPayload => Some(Reason::InvalidPayload),
+            paywire_result::InvalidPaymentRequirements => Some(Reason::InvalidPaymentRequirements),
+            paywire_result::InvalidResponse => Some(Reason::InvalidResponse),
+            paywire_result::InvalidX402Version => Some(Reason::InvalidX402Version),
+            paywire_result::InvalidNetwork => Some(Reason::InvalidNetwork),
+            _ => None,
+        }
+    }
+
     /// The code for a document the core could not read.
     pub(crate) fn for_reason(reason: Reason) -> paywire_result {
         match reason {
@@ -122,6 +135,25 @@ impl paywire_result {
             Reason::InvalidX402Version => paywire_result::InvalidX402Version,
             Reason::InvalidNetwork => paywire_result::InvalidNetwork,
             _ => paywire_result::InvalidPayload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn document_codes_are_named_after_their_reason() {
+        for code in ALL_RESULTS {
+            match code.reason() {
+                Some(r) => {
+                    assert!(code as u32 >= 100, "{code:?}");
+                    assert_eq!(paywire_result::for_reason(r), code);
+                    assert!(code.message().starts_with(r.as_str()), "{code:?}");
+                }
+                None => assert!((code as u32) < 100, "{code:?}"),
+            }
         }
     }
 }

@@ -254,35 +254,20 @@ pub fn create_payment_text(
     now: u64,
     policy: &OwnedPolicy,
 ) -> Result<String, Failure> {
-    // The payload echoes the requirement, the resource and the extensions: it is
-    // at most the PaymentRequired plus the signed authorization, in base64.
-    let mut cap = header::base64_encoded_len(payment_required.len() + 2048);
-    loop {
-        let mut out = vec![0u8; cap];
-        let policy = policy.policy();
-        match client::create_payment(
-            payment_required.as_bytes(),
-            key,
-            nonce,
-            now,
-            &policy,
-            &mut out,
-        ) {
-            Ok(created) => {
-                out.truncate(created.len);
-                // Header values are base64, hence ASCII.
-                return String::from_utf8(out)
-                    .map_err(|_| Failure::argument("payment", "encoding failed"));
-            }
-            Err(e)
-                if e.kind() == paywire::ErrorKind::BufferTooSmall
-                    && cap < 4 * header::DEFAULT_MAX_DECODED =>
-            {
-                cap *= 2;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    // A Vec sink holds the header value at whatever length it has: no size
+    // to guess, no call to retry.
+    let mut out = Vec::new();
+    let policy = policy.policy();
+    client::create_payment_to_sink(
+        payment_required.as_bytes(),
+        key,
+        nonce,
+        now,
+        &policy,
+        &mut out,
+    )?;
+    // Header values are base64, hence ASCII.
+    String::from_utf8(out).map_err(|_| Failure::argument("payment", "encoding failed"))
 }
 
 /// Selects the requirement a client would pay; answers

@@ -5,7 +5,8 @@ Every protocol decision is made by the Rust core behind the C ABI
 An invalid payment is not an error: :func:`verify` returns a
 :class:`VerifyResponse` with ``is_valid`` false and the reference SDK's reason
 string. :class:`PaywireError` reports unreadable documents, bad settings and
-misuse, with the library's result code.
+misuse, with the library's result code and, for a document, the protocol
+reason string the library names.
 """
 
 from __future__ import annotations
@@ -74,53 +75,74 @@ class HeaderKind(enum.IntEnum):
     @property
     def header_name(self) -> str:
         """The name as the specification spells it (``PAYMENT-SIGNATURE``)."""
-        return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_header_name(int(self), o, c, n), 32).decode()
+        return _out_bytes(lambda o, c, n, *_: _lib.paywire_header_name(int(self), o, c, n)).decode()
 
 
 class PaywireError(Exception):
-    """A failed call: the result code and the library's description."""
+    """A failed call: the result code, the library's description and, when the
+    failure is about a document, its protocol reason string (``reason``, as
+    the library reports it; ``None`` otherwise)."""
 
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, reason: Optional[str] = None):
         try:
             self.code: Union[Result, int] = Result(code)
         except ValueError:
             self.code = code
         self.message = message
+        self.reason = reason
         super().__init__(message)
-
-    @property
-    def reason(self) -> Optional[str]:
-        """The protocol reason string the description starts with, if any."""
-        if int(self.code) >= 100 and ":" in self.message:
-            return self.message.split(":", 1)[0]
-        return None
 
 
 def _result_message(code: int) -> str:
-    buf = ctypes.create_string_buffer(256)
     n = ctypes.c_size_t()
-    if _lib.paywire_result_message(code, buf, 256, ctypes.byref(n)) != 0:
+    if _lib.paywire_result_message(code, None, 0, ctypes.byref(n)) != Result.INSUFFICIENT_SIZE:
+        return f"unknown x402 result {code}"
+    buf = ctypes.create_string_buffer(max(n.value, 1))
+    if _lib.paywire_result_message(code, buf, n.value, ctypes.byref(n)) != Result.OK:
         return f"unknown x402 result {code}"
     return buf.raw[: n.value].decode()
 
 
-def _out_bytes(call: Callable, guess: int) -> bytes:
-    """Calls ``call(out, cap, out_len, err_buf, err_cap)`` with a buffer of
-    ``guess`` bytes, growing it on INSUFFICIENT_SIZE."""
-    err = ctypes.create_string_buffer(512)
-    cap = max(guess, 1)
-    for _ in range(3):
-        buf = ctypes.create_string_buffer(cap)
-        n = ctypes.c_size_t()
-        err[0] = b"\0"
-        r = call(buf, cap, ctypes.byref(n), err, len(err))
+class _Report:
+    """The buffers a failed call describes itself in: ``err_buf`` (the
+    description) and ``reason_buf`` (the protocol reason string)."""
+
+    def __init__(self) -> None:
+        self.message = ctypes.create_string_buffer(512)
+        self.reason = ctypes.create_string_buffer(_native.REASON_CAP)
+
+    def args(self) -> tuple:
+        """``(err_buf, err_cap, reason_buf, reason_cap)``, emptied."""
+        self.message[0] = b"\0"
+        self.reason[0] = b"\0"
+        return (self.message, len(self.message), self.reason, len(self.reason))
+
+    def error(self, code: int) -> PaywireError:
+        message = self.message.value.decode("utf-8", "replace") or _result_message(code)
+        return PaywireError(code, message, self.reason.value.decode("ascii") or None)
+
+
+def _out_bytes(call: Callable, size: Optional[int] = None) -> bytes:
+    """Calls ``call(out, out_cap, out_len, err_buf, err_cap, reason_buf,
+    reason_cap)`` for its output. With ``size`` (one the C API states before
+    any call: ``ADDRESS_LEN``, ``VERIFY_RESPONSE_MAX``), once, with a buffer
+    of that size; without, first with no buffer (the library answers
+    INSUFFICIENT_SIZE with the exact size needed), then with a buffer of
+    exactly that size."""
+    report = _Report()
+    n = ctypes.c_size_t()
+    if size is None:
+        r = call(None, 0, ctypes.byref(n), *report.args())
         if r == Result.OK:
-            return buf.raw[: n.value]
-        if r == Result.INSUFFICIENT_SIZE:
-            cap = n.value
-            continue
-        raise PaywireError(r, err.value.decode("utf-8", "replace") or _result_message(r))
-    raise PaywireError(Result.INSUFFICIENT_SIZE, _result_message(Result.INSUFFICIENT_SIZE))
+            return b""
+        if r != Result.INSUFFICIENT_SIZE:
+            raise report.error(r)
+        size = n.value
+    buf = ctypes.create_string_buffer(max(size, 1))
+    r = call(buf, size, ctypes.byref(n), *report.args())
+    if r != Result.OK:
+        raise report.error(r)
+    return buf.raw[: n.value]
 
 
 def _bytes(v: Json) -> bytes:
@@ -148,7 +170,7 @@ def _fixed32(v: Union[bytes, bytearray, str], what: str) -> bytes:
 
 def version() -> str:
     """The linked library's version (``paywire-ffi 0.1.0``)."""
-    return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_version(o, c, n), 64).decode()
+    return _out_bytes(lambda o, c, n, *_: _lib.paywire_version(o, c, n)).decode()
 
 
 def library_path() -> Optional[str]:
@@ -208,10 +230,10 @@ def verify(request: Json, now: Time, *, facilitator_addresses: Optional[Sequence
     body, cfg = _bytes(request), _config(facilitator_addresses)
     t = _unix(now)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_verify_with_config(
-            body, len(body), t, cfg, len(cfg or b""), o, c, n, e, ec
+        lambda o, c, n, *report: _lib.paywire_verify_with_config(
+            body, len(body), t, cfg, len(cfg or b""), o, c, n, *report
         ),
-        512,
+        _native.VERIFY_RESPONSE_MAX,
     )
     return VerifyResponse._from_json(raw)
 
@@ -229,10 +251,10 @@ def verify_header(
     req, cfg = _bytes(requirements), _config(facilitator_addresses)
     t = _unix(now)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_verify_header(
-            h, len(h), req, len(req), t, cfg, len(cfg or b""), o, c, n, e, ec
+        lambda o, c, n, *report: _lib.paywire_verify_header(
+            h, len(h), req, len(req), t, cfg, len(cfg or b""), o, c, n, *report
         ),
-        512,
+        _native.VERIFY_RESPONSE_MAX,
     )
     return VerifyResponse._from_json(raw)
 
@@ -252,7 +274,7 @@ def decode_header(kind: Union[HeaderKind, int], value: Union[str, bytes]) -> dic
     its document, strictly validated."""
     v = value.encode("utf-8") if isinstance(value, str) else bytes(value)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_decode_header(int(kind), v, len(v), o, c, n, e, ec), len(v)
+        lambda o, c, n, *report: _lib.paywire_decode_header(int(kind), v, len(v), o, c, n, *report)
     )
     return json.loads(raw)
 
@@ -261,8 +283,7 @@ def encode_header(kind: Union[HeaderKind, int], document: Json) -> str:
     """Validates a document for the header ``kind`` and returns the header value."""
     doc = _bytes(document)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_encode_header(int(kind), doc, len(doc), o, c, n, e, ec),
-        len(doc) * 4 // 3 + 8,
+        lambda o, c, n, *report: _lib.paywire_encode_header(int(kind), doc, len(doc), o, c, n, *report)
     )
     return raw.decode("ascii")
 
@@ -318,11 +339,12 @@ def create_payment(
     pol = policy._json() if policy is not None else None
     info = _native.PaymentInfo()
     t = _unix(now)
+    # Signing is deterministic (RFC 6979): the size query and the call that
+    # fills the buffer make the same payment.
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_create_payment(
-            pr, len(pr), key, n32, t, pol, len(pol or b""), ctypes.byref(info), o, c, n, e, ec
-        ),
-        2048,
+        lambda o, c, n, *report: _lib.paywire_create_payment(
+            pr, len(pr), key, n32, t, pol, len(pol or b""), ctypes.byref(info), o, c, n, *report
+        )
     )
     kind = HeaderKind(info.header_kind)
     return Payment(
@@ -336,10 +358,10 @@ def create_payment(
 
 def _digest(call: Callable) -> bytes:
     out = ctypes.create_string_buffer(32)
-    err = ctypes.create_string_buffer(512)
-    r = call(out, err, len(err))
+    report = _Report()
+    r = call(out, *report.args())
     if r != Result.OK:
-        raise PaywireError(r, err.value.decode("utf-8", "replace") or _result_message(r))
+        raise report.error(r)
     return out.raw
 
 
@@ -347,21 +369,21 @@ def eip3009_digest(domain: Json, message: Json) -> bytes:
     """The EIP-712 digest an EIP-3009 payer signs: domain ``{name, version,
     chainId, verifyingContract}``, message a payload's ``authorization``."""
     d, m = _bytes(domain), _bytes(message)
-    return _digest(lambda o, e, ec: _lib.paywire_eip3009_digest(d, len(d), m, len(m), o, e, ec))
+    return _digest(lambda o, *report: _lib.paywire_eip3009_digest(d, len(d), m, len(m), o, *report))
 
 
 def permit2_digest(chain_id: int, message: Json) -> bytes:
     """The EIP-712 digest a Permit2 payer signs on ``chain_id``; message a
     payload's ``permit2Authorization``."""
     m = _bytes(message)
-    return _digest(lambda o, e, ec: _lib.paywire_permit2_digest(chain_id, m, len(m), o, e, ec))
+    return _digest(lambda o, *report: _lib.paywire_permit2_digest(chain_id, m, len(m), o, *report))
 
 
 def typed_data_digest(typed_data: Json) -> bytes:
     """The EIP-712 digest of a typed-data document ``{types, primaryType,
     domain, message}`` of an x402 primary type."""
     t = _bytes(typed_data)
-    return _digest(lambda o, e, ec: _lib.paywire_typed_data_digest(t, len(t), o, e, ec))
+    return _digest(lambda o, *report: _lib.paywire_typed_data_digest(t, len(t), o, *report))
 
 
 def recover_address(digest: bytes, signature: Union[bytes, str]) -> str:
@@ -370,16 +392,17 @@ def recover_address(digest: bytes, signature: Union[bytes, str]) -> str:
     d = _fixed32(digest, "digest")
     s = signature.encode("ascii") if isinstance(signature, str) else bytes(signature)
     return _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_recover_address(d, s, len(s), o, c, n, e, ec), 42
+        lambda o, c, n, *report: _lib.paywire_recover_address(d, s, len(s), o, c, n, *report),
+        _native.ADDRESS_LEN,
     ).decode("ascii")
 
 
 def private_key_address(private_key: Union[bytes, str]) -> str:
     """The EIP-55 address of a 32-byte secp256k1 private key."""
     k = _fixed32(private_key, "private_key")
-    return _out_bytes(lambda o, c, n, e, ec: _lib.paywire_private_key_address(k, o, c, n), 42).decode(
-        "ascii"
-    )
+    return _out_bytes(
+        lambda o, c, n, *_: _lib.paywire_private_key_address(k, o, c, n), _native.ADDRESS_LEN
+    ).decode("ascii")
 
 
 from .chain import Chain, SettleResponse, http_transport, settle, verify_with_chain  # noqa: E402

@@ -59,6 +59,11 @@ _u32 = ctypes.c_uint32
 _u64 = ctypes.c_uint64
 _err = ctypes.c_void_p
 
+# Sizes the C API states (include/paywire.h; the tests check they agree).
+REASON_CAP = 64  #: PAYWIRE_REASON_CAP: a reason_buf of this size holds any reason
+ADDRESS_LEN = 42  #: PAYWIRE_ADDRESS_LEN: an address output
+VERIFY_RESPONSE_MAX = 1608  #: PAYWIRE_VERIFY_RESPONSE_MAX: any VerifyResponse fits
+
 
 class PaymentInfo(ctypes.Structure):
     _fields_ = [
@@ -72,25 +77,25 @@ _SIGNATURES = {
     "paywire_version": [_out, _size, _sizep],
     "paywire_result_message": [_u32, _out, _size, _sizep],
     "paywire_verify": [_u8p, _size, _u64, _out, _size, _sizep],
-    "paywire_verify_with_config": [_u8p, _size, _u64, _opt, _size, _out, _size, _sizep, _err, _size],
+    "paywire_verify_with_config": [_u8p, _size, _u64, _opt, _size, _out, _size, _sizep, _err, _size, _err, _size],
     "paywire_verify_header": [
-        _u8p, _size, _u8p, _size, _u64, _opt, _size, _out, _size, _sizep, _err, _size,
+        _u8p, _size, _u8p, _size, _u64, _opt, _size, _out, _size, _sizep, _err, _size, _err, _size,
     ],
     "paywire_header_kind_from_name": [_u8p, _size, ctypes.POINTER(ctypes.c_uint32)],
     "paywire_header_name": [_u32, _out, _size, _sizep],
-    "paywire_decode_header": [_u32, _u8p, _size, _out, _size, _sizep, _err, _size],
-    "paywire_encode_header": [_u32, _u8p, _size, _out, _size, _sizep, _err, _size],
+    "paywire_decode_header": [_u32, _u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
+    "paywire_encode_header": [_u32, _u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
     "paywire_create_payment": [
         _u8p, _size, _u8p, _u8p, _u64, _opt, _size, ctypes.POINTER(PaymentInfo),
-        _out, _size, _sizep, _err, _size,
+        _out, _size, _sizep, _err, _size, _err, _size,
     ],
-    "paywire_eip3009_digest": [_u8p, _size, _u8p, _size, _out, _err, _size],
-    "paywire_permit2_digest": [_u64, _u8p, _size, _out, _err, _size],
-    "paywire_typed_data_digest": [_u8p, _size, _out, _err, _size],
-    "paywire_recover_address": [_u8p, _u8p, _size, _out, _size, _sizep, _err, _size],
+    "paywire_eip3009_digest": [_u8p, _size, _u8p, _size, _out, _err, _size, _err, _size],
+    "paywire_permit2_digest": [_u64, _u8p, _size, _out, _err, _size, _err, _size],
+    "paywire_typed_data_digest": [_u8p, _size, _out, _err, _size, _err, _size],
+    "paywire_recover_address": [_u8p, _u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
     "paywire_private_key_address": [_u8p, _out, _size, _sizep],
-    "paywire_verify_batch_settlement": [_u8p, _size, _out, _size, _sizep, _err, _size],
-    "paywire_sign_request": [_u8p, _size, _out, _size, _sizep, _err, _size],
+    "paywire_verify_batch_settlement": [_u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
+    "paywire_sign_request": [_u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
 }
 
 for _name, _args in _SIGNATURES.items():

@@ -127,8 +127,7 @@ def verify_batch_settlement(
             + b',"now":' + str(_unix(now)).encode()
             + (b',"config":' + _bytes(config) if config else b"") + b"}")
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_verify_batch_settlement(data, len(data), o, c, n, e, ec),
-        1024,
+        lambda o, c, n, *report: _lib.paywire_verify_batch_settlement(data, len(data), o, c, n, *report)
     )
     d = json.loads(raw)
     v, extra = d["verdict"], d["verdict"].get("extra", {})
@@ -208,8 +207,7 @@ def sign_request(
             doc[k] = v
     data = _bytes(doc)
     raw = _out_bytes(
-        lambda o, c, n, e, ec: _lib.paywire_sign_request(data, len(data), o, c, n, e, ec),
-        512 + len(signature_agent),
+        lambda o, c, n, *report: _lib.paywire_sign_request(data, len(data), o, c, n, *report)
     )
     s = json.loads(raw)
     return SignedRequest(

@@ -24,17 +24,19 @@ _chainp = ctypes.c_void_p
 
 _lib.paywire_chain_verify_new.argtypes = [
     ctypes.c_char_p, _size, ctypes.c_uint64, ctypes.c_char_p, _size, ctypes.c_char_p, _size,
-    ctypes.POINTER(_chainp), ctypes.c_void_p, _size,
+    ctypes.POINTER(_chainp), ctypes.c_void_p, _size, ctypes.c_void_p, _size,
 ]
 _lib.paywire_chain_settle_new.argtypes = [
     ctypes.c_char_p, _size, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_char_p, _size,
-    ctypes.POINTER(_chainp), ctypes.c_void_p, _size,
+    ctypes.POINTER(_chainp), ctypes.c_void_p, _size, ctypes.c_void_p, _size,
 ]
 _lib.paywire_chain_next.argtypes = [
     _chainp, ctypes.c_void_p, _size, ctypes.POINTER(_size), ctypes.POINTER(ctypes.c_uint32),
     ctypes.POINTER(ctypes.c_uint8),
 ]
-_lib.paywire_chain_feed.argtypes = [_chainp, ctypes.c_char_p, _size, ctypes.c_void_p, _size]
+_lib.paywire_chain_feed.argtypes = [
+    _chainp, ctypes.c_char_p, _size, ctypes.c_void_p, _size, ctypes.c_void_p, _size,
+]
 for _f in (_lib.paywire_chain_verify_new, _lib.paywire_chain_settle_new, _lib.paywire_chain_next,
            _lib.paywire_chain_feed):
     _f.restype = ctypes.c_uint32
@@ -42,12 +44,6 @@ _lib.paywire_chain_free.argtypes = [_chainp]
 _lib.paywire_chain_free.restype = None
 
 Transport = Callable[[bytes], bytes]
-
-
-def _error(code: int, err: ctypes.Array) -> Exception:
-    from . import PaywireError, _result_message
-
-    return PaywireError(code, err.value.decode("utf-8", "replace") or _result_message(code))
 
 
 class Chain:
@@ -59,11 +55,13 @@ class Chain:
 
     @classmethod
     def _new(cls, call: Callable) -> "Chain":
+        from . import _Report
+
         h = _chainp()
-        err = ctypes.create_string_buffer(512)
-        r = call(ctypes.byref(h), err, len(err))
+        report = _Report()
+        r = call(ctypes.byref(h), *report.args())
         if r != 0:
-            raise _error(r, err)
+            raise report.error(r)
         return cls(h.value)
 
     @classmethod
@@ -74,8 +72,8 @@ class Chain:
 
         body, cfg, opts = _bytes(request), _config(facilitator_addresses), _options(options)
         t = _unix(now)
-        return cls._new(lambda out, e, ec: _lib.paywire_chain_verify_new(
-            body, len(body), t, cfg, len(cfg or b""), opts, len(opts or b""), out, e, ec))
+        return cls._new(lambda out, *report: _lib.paywire_chain_verify_new(
+            body, len(body), t, cfg, len(cfg or b""), opts, len(opts or b""), out, *report))
 
     @classmethod
     def settle(cls, request: Any, now: Any, private_key: Union[bytes, str], *,
@@ -86,8 +84,8 @@ class Chain:
 
         body, key, opts = _bytes(request), _fixed32(private_key, "private_key"), _options(options)
         t = _unix(now)
-        return cls._new(lambda out, e, ec: _lib.paywire_chain_settle_new(
-            body, len(body), t, key, opts, len(opts or b""), out, e, ec))
+        return cls._new(lambda out, *report: _lib.paywire_chain_settle_new(
+            body, len(body), t, key, opts, len(opts or b""), out, *report))
 
     def _handle(self) -> int:
         if self._h is None:
@@ -103,18 +101,22 @@ class Chain:
 
         h = self._handle()
         delay, done = ctypes.c_uint32(), ctypes.c_uint8()
-        body = _out_bytes(lambda o, c, n, e, ec: _lib.paywire_chain_next(
-            h, o, c, n, ctypes.byref(delay), ctypes.byref(done)), 4096)
+        # next does not change the machine: the size query and the call that
+        # fills the buffer write the same body.
+        body = _out_bytes(lambda o, c, n, *_: _lib.paywire_chain_next(
+            h, o, c, n, ctypes.byref(delay), ctypes.byref(done)))
         return body, delay.value / 1000.0, bool(done.value)
 
     def feed(self, response: bytes) -> None:
         """Hands the node's response body to the machine; a body that does not
         answer the last request raises :class:`PaywireError` (INVALID_RESPONSE)."""
+        from . import _Report
+
         h = self._handle()
-        err = ctypes.create_string_buffer(512)
-        r = _lib.paywire_chain_feed(h, bytes(response), len(response), err, len(err))
+        report = _Report()
+        r = _lib.paywire_chain_feed(h, bytes(response), len(response), *report.args())
         if r != 0:
-            raise _error(r, err)
+            raise report.error(r)
 
     def run(self, transport: Transport) -> bytes:
         """Drives the machine to its end over ``transport``; returns the outcome JSON."""

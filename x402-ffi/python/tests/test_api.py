@@ -31,6 +31,44 @@ def test_bad_config_is_an_error():
     assert e.value.reason is None and "verifier config" in e.value.message
 
 
+def test_reasons_come_from_the_library():
+    bad_network = {
+        "x402Version": 2, "resource": {"url": "u"},
+        "accepts": [{
+            "scheme": "exact", "network": "eip155:08453", "amount": "1",
+            "asset": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+            "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", "maxTimeoutSeconds": 60,
+        }],
+    }
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.encode_header(paywire.HeaderKind.PAYMENT_REQUIRED, bad_network)
+    assert e.value.code == paywire.Result.INVALID_NETWORK and e.value.reason == "invalid_network"
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.typed_data_digest({})
+    assert e.value.code == paywire.Result.INVALID_PAYLOAD and e.value.reason == "invalid_payload"
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.recover_address(b"\0" * 32, "0x12")
+    assert e.value.code == paywire.Result.INVALID_SIGNATURE and e.value.reason is None
+
+
+def test_sizes_agree_with_the_header():
+    from pathlib import Path
+
+    from paywire import _native
+
+    header = Path(__file__).resolve().parents[3] / "include" / "paywire.h"
+    if not header.is_file():
+        pytest.skip("no checkout: include/paywire.h is not beside the tests")
+    defines = {}
+    for line in header.read_text().splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "#define":
+            defines[words[1]] = words[2]
+    assert int(defines["PAYWIRE_REASON_CAP"]) == _native.REASON_CAP
+    assert int(defines["PAYWIRE_ADDRESS_LEN"]) == _native.ADDRESS_LEN
+    assert int(defines["PAYWIRE_VERIFY_RESPONSE_MAX"]) == _native.VERIFY_RESPONSE_MAX
+
+
 def test_unreadable_documents_carry_their_reason():
     with pytest.raises(paywire.PaywireError) as e:
         paywire.decode_header(paywire.HeaderKind.PAYMENT_SIGNATURE, "not base64")

@@ -225,62 +225,62 @@ static void test_verify_misuse(void) {
     err[0] = 0;
     paywire_result r = paywire_verify_with_config(u8("{}"), 2, 0, u8(bad_configs[i]),
                                             strlen(bad_configs[i]), out, sizeof out, &n, err,
-                                            sizeof err);
+                                            sizeof err, NULL, 0);
     CHECK(r == PAYWIRE_RESULT_INVALID_CONFIG, "config %zu: %s", i, msg(r));
     CHECK(strlen(err) > 0 && strstr(err, "verifier config") == err, "config message: %s", err);
     CHECK(all_sentinel(out, 64), "no output on failure");
   }
-  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_OK,
         "NULL config is no config");
-  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("{}"), 2, out, sizeof out, &n, err, 0) ==
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("{}"), 2, out, sizeof out, &n, err, 0, NULL, 0) ==
             PAYWIRE_RESULT_OK,
         "empty config");
   /* err_cap of 1 gets only the NUL; err_cap 0 is untouched. */
   err[0] = 'x';
   err[1] = 'y';
-  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 1) ==
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 1, NULL, 0) ==
                 PAYWIRE_RESULT_INVALID_CONFIG &&
             err[0] == 0 && err[1] == 'y',
         "err_cap 1");
   err[0] = 'x';
-  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 0) ==
+  CHECK(paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 0, NULL, 0) ==
                 PAYWIRE_RESULT_INVALID_CONFIG &&
             err[0] == 'x',
         "err_cap 0");
   /* A truncated message stays within err_cap. */
   memset(err, SENTINEL, sizeof err);
-  paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 8);
+  paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, 8, NULL, 0);
   CHECK(strlen(err) == 7 && (uint8_t)err[8] == SENTINEL, "truncated to 7 + NUL");
 
   /* verify_header misuse. */
   const char *req = "{\"scheme\":\"exact\"}";
   CHECK(paywire_verify_header("bm90IGpzb24=", 12, u8(req), strlen(req), 0, NULL, 0, out, sizeof out,
-                           &n, err, sizeof err) == PAYWIRE_RESULT_OK,
+                           &n, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_OK,
         "not JSON header is a verdict");
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_payload") == 0,
         "header verdict %s", reason);
   CHECK(paywire_verify_header("\xff\xfe\xfd\xfc", 4, u8(req), strlen(req), 0, NULL, 0, out,
-                           sizeof out, &n, err, sizeof err) == PAYWIRE_RESULT_OK,
+                           sizeof out, &n, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_OK,
         "non-UTF-8 header is a verdict");
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_payload") == 0,
         "non-UTF-8 verdict %s", reason);
-  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_OK,
         "empty header and requirements");
-  CHECK(paywire_verify_header(NULL, 0, u8(req), 1, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_verify_header(NULL, 0, u8(req), 1, 0, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL header");
-  CHECK(paywire_verify_header("", 0, NULL, 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_verify_header("", 0, NULL, 0, 0, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL requirements");
-  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, NULL, NULL, 0) ==
+  CHECK(paywire_verify_header("", 0, u8(""), 0, 0, NULL, 0, out, sizeof out, NULL, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
   CHECK(paywire_verify_header("", 0, u8(""), 0, 0, u8("x"), 1, out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_INVALID_CONFIG,
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_CONFIG,
         "bad config");
 }
 
@@ -293,28 +293,28 @@ static void test_header_misuse(void) {
   char err[256];
   const char *pr = "{\"x402Version\":2,\"resource\":{\"url\":\"https://a.example/x\"},\"accepts\":[]}";
   CHECK(paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(pr), strlen(pr), out, sizeof out,
-                           &n, err, sizeof err) == PAYWIRE_RESULT_OK,
+                           &n, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_OK,
         "encode PR: %s", err);
   char value[512];
   snprintf(value, sizeof value, "%.*s", (int)n, (char *)out);
   size_t vlen = n;
   CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, value, vlen, out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_OK &&
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_OK &&
             n == strlen(pr) && memcmp(out, pr, n) == 0,
         "round trip");
   CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, value, vlen, out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_OK &&
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_OK &&
             n == strlen(pr),
         "decode any");
   /* Surrounding whitespace is allowed, as in HTTP. */
   char padded[520];
   snprintf(padded, sizeof padded, " \t%s ", value);
-  CHECK(paywire_decode_header(1, padded, strlen(padded), out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_decode_header(1, padded, strlen(padded), out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_OK,
         "OWS");
   /* Wrong kind for the document. */
   paywire_result r = paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, value, vlen, out,
-                                     sizeof out, &n, err, sizeof err);
+                                     sizeof out, &n, err, sizeof err, NULL, 0);
   CHECK(r != PAYWIRE_RESULT_OK && r >= 100, "PR as a payment: %s", msg(r));
   CHECK(strlen(err) > 0, "message");
   /* Garbage. */
@@ -323,59 +323,59 @@ static void test_header_misuse(void) {
     for (uint32_t k = 0; k <= 5; k++) {
       memset(out, SENTINEL, 64);
       err[0] = 0;
-      r = paywire_decode_header(k, bad[i], strlen(bad[i]), out, sizeof out, &n, err, sizeof err);
+      r = paywire_decode_header(k, bad[i], strlen(bad[i]), out, sizeof out, &n, err, sizeof err, NULL, 0);
       CHECK(r >= 100, "garbage %zu kind %u: %s", i, k, msg(r));
       CHECK(err[0] != 0 && all_sentinel(out, 64), "garbage %zu kind %u output", i, k);
     }
   }
-  CHECK(paywire_decode_header(1, "\xc3\x28", 2, out, sizeof out, &n, err, sizeof err) ==
+  CHECK(paywire_decode_header(1, "\xc3\x28", 2, out, sizeof out, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_UTF8,
         "not UTF-8");
-  CHECK(paywire_decode_header(6, value, vlen, out, sizeof out, &n, err, sizeof err) ==
+  CHECK(paywire_decode_header(6, value, vlen, out, sizeof out, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_ARGUMENT,
         "kind 6");
-  CHECK(paywire_decode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_decode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL value");
-  CHECK(paywire_decode_header(1, value, vlen, out, sizeof out, NULL, NULL, 0) ==
+  CHECK(paywire_decode_header(1, value, vlen, out, sizeof out, NULL, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
   size_t need = 0;
-  CHECK(paywire_decode_header(1, value, vlen, NULL, 0, &need, NULL, 0) ==
+  CHECK(paywire_decode_header(1, value, vlen, NULL, 0, &need, NULL, 0, NULL, 0) ==
                 PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == strlen(pr),
         "size query");
   memset(out, SENTINEL, sizeof out);
-  CHECK(paywire_decode_header(1, value, vlen, out, need - 1, &n, NULL, 0) ==
+  CHECK(paywire_decode_header(1, value, vlen, out, need - 1, &n, NULL, 0, NULL, 0) ==
                 PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             n == need && all_sentinel(out, sizeof out),
         "short");
 
   /* Encoding. */
   CHECK(paywire_encode_header(PAYWIRE_HEADER_KIND_ANY, u8(pr), strlen(pr), out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_INVALID_ARGUMENT,
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_ARGUMENT,
         "encode ANY");
-  CHECK(paywire_encode_header(99, u8(pr), strlen(pr), out, sizeof out, &n, err, sizeof err) ==
+  CHECK(paywire_encode_header(99, u8(pr), strlen(pr), out, sizeof out, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_ARGUMENT,
         "encode 99");
-  CHECK(paywire_encode_header(1, u8("{"), 1, out, sizeof out, &n, err, sizeof err) ==
+  CHECK(paywire_encode_header(1, u8("{"), 1, out, sizeof out, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS,
         "encode garbage: %s", err);
   CHECK(paywire_encode_header(1, u8("{\"x402Version\":3}"), 17, out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_INVALID_X402_VERSION,
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_X402_VERSION,
         "version 3: %s", err);
   CHECK(paywire_encode_header(3, u8("{\"success\":true}"), 16, out, sizeof out, &n, err,
-                           sizeof err) == PAYWIRE_RESULT_INVALID_RESPONSE,
+                           sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_RESPONSE,
         "response missing fields: %s", err);
   const char *sr = "{\"success\":true,\"transaction\":\"0xab\",\"network\":\"eip155:08453\"}";
-  CHECK(paywire_encode_header(3, u8(sr), strlen(sr), out, sizeof out, &n, err, sizeof err) ==
+  CHECK(paywire_encode_header(3, u8(sr), strlen(sr), out, sizeof out, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_NETWORK,
         "bad network: %s", err);
-  CHECK(paywire_encode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0) ==
+  CHECK(paywire_encode_header(1, NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL json");
   need = 0;
-  CHECK(paywire_encode_header(1, u8(pr), strlen(pr), NULL, 0, &need, NULL, 0) ==
+  CHECK(paywire_encode_header(1, u8(pr), strlen(pr), NULL, 0, &need, NULL, 0, NULL, 0) ==
                 PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == vlen,
         "encode size query");
@@ -408,7 +408,7 @@ static void test_create_payment(void) {
   memset(&info, SENTINEL, sizeof info);
   uint64_t now = 1750000000;
   paywire_result r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0,
-                                      &info, out, sizeof out, &n, err, sizeof err);
+                                      &info, out, sizeof out, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK, "create: %s %s", msg(r), err);
   CHECK(info.header_kind == PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE && info.accepts_index == 0,
         "info %u %u", info.header_kind, info.accepts_index);
@@ -421,7 +421,7 @@ static void test_create_payment(void) {
   uint8_t again[BIG];
   size_t n2 = 0;
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_OK &&
+                            sizeof again, &n2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK &&
             n2 == n && memcmp(out, again, n) == 0,
         "deterministic, info may be NULL");
   /* It verifies. */
@@ -429,24 +429,24 @@ static void test_create_payment(void) {
   size_t vn = 0;
   char reason[128];
   CHECK(paywire_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now, NULL,
-                           0, verdict, sizeof verdict, &vn, NULL, 0) == PAYWIRE_RESULT_OK,
+                           0, verdict, sizeof verdict, &vn, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK,
         "verify created");
   CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 1, "created is valid: %.*s",
         (int)vn, verdict);
   /* ... but not 10 minutes later (maxTimeoutSeconds is 60). */
   paywire_verify_header((char *)out, n, u8(PR_REQUIREMENTS), strlen(PR_REQUIREMENTS), now + 600,
-                     NULL, 0, verdict, sizeof verdict, &vn, NULL, 0);
+                     NULL, 0, verdict, sizeof verdict, &vn, NULL, 0, NULL, 0);
   CHECK(parse_verdict((char *)verdict, vn, reason, sizeof reason) == 0 &&
             strcmp(reason, "invalid_exact_evm_payload_authorization_valid_before") == 0,
         "expired: %s", reason);
   /* From the PAYMENT-REQUIRED header value too. */
   uint8_t prh[4096];
   size_t prn = 0;
-  CHECK(paywire_encode_header(1, u8(PR_JSON), strlen(PR_JSON), prh, sizeof prh, &prn, NULL, 0) ==
+  CHECK(paywire_encode_header(1, u8(PR_JSON), strlen(PR_JSON), prh, sizeof prh, &prn, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_OK,
         "encode PR");
   CHECK(paywire_create_payment(prh, prn, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
-                            NULL, 0) == PAYWIRE_RESULT_OK &&
+                            NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK &&
             n2 == n && memcmp(out, again, n) == 0,
         "from the header value");
 
@@ -454,13 +454,13 @@ static void test_create_payment(void) {
   const char *ok_policy = "{\"maxAmount\":\"10000\",\"networks\":[\"base-sepolia\"]}";
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(ok_policy),
                             strlen(ok_policy), NULL, again, sizeof again, &n2, err,
-                            sizeof err) == PAYWIRE_RESULT_OK,
+                            sizeof err, NULL, 0) == PAYWIRE_RESULT_OK,
         "allowed: %s", err);
   const char *cheap = "{\"maxAmount\":\"9999\"}";
   memset(again, SENTINEL, 64);
   memset(&info, SENTINEL, sizeof info);
   r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(cheap),
-                          strlen(cheap), &info, again, sizeof again, &n2, err, sizeof err);
+                          strlen(cheap), &info, again, sizeof again, &n2, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS, "over the max: %s", msg(r));
   CHECK(strstr(err, "maximum") != NULL, "says why: %s", err);
   CHECK(all_sentinel(again, 64) && all_sentinel((uint8_t *)&info, sizeof info),
@@ -472,48 +472,183 @@ static void test_create_payment(void) {
     err[0] = 0;
     r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, u8(bad_policies[i]),
                             strlen(bad_policies[i]), NULL, again, sizeof again, &n2, err,
-                            sizeof err);
+                            sizeof err, NULL, 0);
     CHECK(r == PAYWIRE_RESULT_INVALID_POLICY && strstr(err, "payment policy") == err,
           "policy %zu: %s %s", i, msg(r), err);
   }
   /* Keys. */
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), zero, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, err, sizeof err) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
+                            sizeof again, &n2, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "zero key");
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), order, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, err, sizeof err) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
+                            sizeof again, &n2, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "key above the order");
   /* Garbage PaymentRequired. */
   const char *bad_pr[] = {"", "{", "{}", "!!!!", "e30=", "{\"x402Version\":2,\"accepts\":[]}"};
   for (size_t i = 0; i < sizeof bad_pr / sizeof bad_pr[0]; i++) {
     r = paywire_create_payment(u8(bad_pr[i]), strlen(bad_pr[i]), key, nonce, now, NULL, 0, NULL,
-                            again, sizeof again, &n2, err, sizeof err);
+                            again, sizeof again, &n2, err, sizeof err, NULL, 0);
     CHECK(r >= 100, "bad PR %zu: %s", i, msg(r));
   }
   /* NULLs and short buffers. */
   CHECK(paywire_create_payment(NULL, 0, key, nonce, now, NULL, 0, NULL, again, sizeof again, &n2,
-                            NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+                            NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL PR");
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), NULL, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+                            sizeof again, &n2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL key");
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, NULL, now, NULL, 0, NULL, again,
-                            sizeof again, &n2, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+                            sizeof again, &n2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL nonce");
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, again,
-                            sizeof again, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+                            sizeof again, NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
   size_t need = 0;
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, NULL,
-                            0, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
+                            0, &need, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             need == n,
         "size query %zu vs %zu", need, n);
   memset(again, SENTINEL, sizeof again);
   memset(&info, SENTINEL, sizeof info);
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, &info, again,
-                            n - 1, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
+                            n - 1, &need, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE &&
             all_sentinel(again, sizeof again) && all_sentinel((uint8_t *)&info, sizeof info),
         "short: nothing written, info included");
+}
+
+/* ------------------------------------------------------------------------ */
+/* reasons and sizes known before a call                                      */
+
+static void test_reasons(void) {
+  uint8_t out[4096];
+  size_t n = 0;
+  char err[256], reason[PAYWIRE_REASON_CAP];
+  paywire_result r;
+
+  /* A document failure: its code, its description, its reason string. */
+  const char *net =
+      "{\"x402Version\":2,\"resource\":{\"url\":\"u\"},\"accepts\":[{\"scheme\":\"exact\","
+      "\"network\":\"eip155:08453\",\"amount\":\"1\",\"asset\":"
+      "\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\",\"payTo\":"
+      "\"0x209693Bc6afc0C5328bA36FaF03C514EF312287C\",\"maxTimeoutSeconds\":60}]}";
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(net), strlen(net), out,
+                            sizeof out, &n, err, sizeof err, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_NETWORK && strcmp(reason, "invalid_network") == 0,
+        "network: %s [%s] %s", msg(r), reason, err);
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, "!!!!", 4, out, sizeof out, &n, NULL, 0,
+                            reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strcmp(reason, "invalid_payload") == 0,
+        "not base64: %s [%s]", msg(r), reason);
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_RESPONSE, u8("{}"), 2, out, sizeof out, &n,
+                            NULL, 0, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_RESPONSE && strcmp(reason, "invalid_response") == 0,
+        "response: %s [%s]", msg(r), reason);
+  uint8_t key[32], nonce[32];
+  memset(key, 0x11, sizeof key);
+  memset(nonce, 0x22, sizeof nonce);
+  const char *cheap = "{\"maxAmount\":\"9999\"}";
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, 1750000000, u8(cheap),
+                             strlen(cheap), NULL, out, sizeof out, &n, err, sizeof err, reason,
+                             sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS &&
+            strcmp(reason, "invalid_payment_requirements") == 0 && strstr(err, "maximum") != NULL,
+        "nothing payable: %s [%s] %s", msg(r), reason, err);
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_typed_data_digest(u8("{}"), 2, out, NULL, 0, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strcmp(reason, "invalid_payload") == 0,
+        "typed data: %s [%s]", msg(r), reason);
+
+  /* Failures that are not about a document have no reason: the empty string. */
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_verify_with_config(u8("{}"), 2, 0, u8("["), 1, out, sizeof out, &n, err, sizeof err,
+                                 reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_CONFIG && reason[0] == 0, "config: %s", msg(r));
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, NULL, 0, out, sizeof out, &n, NULL, 0, reason,
+                            sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_NULL_PARAMETER && reason[0] == 0, "NULL: %s", msg(r));
+  uint8_t digest[32] = {0};
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_recover_address(digest, u8("0x12"), 4, out, sizeof out, &n, NULL, 0, reason,
+                              sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_SIGNATURE && reason[0] == 0, "signature: %s", msg(r));
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(PR_JSON), strlen(PR_JSON),
+                            out, 4, &n, NULL, 0, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INSUFFICIENT_SIZE && reason[0] == 0, "short: %s", msg(r));
+
+  /* Success leaves the buffers alone. */
+  memset(reason, SENTINEL, sizeof reason);
+  memset(err, SENTINEL, sizeof err);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(PR_JSON), strlen(PR_JSON),
+                            out, sizeof out, &n, err, sizeof err, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_OK && all_sentinel((uint8_t *)reason, sizeof reason) &&
+            all_sentinel((uint8_t *)err, sizeof err),
+        "success writes no reason: %s", msg(r));
+
+  /* A buffer too small for the whole reason gets the empty string, never a
+   * truncated reason; capacity 0 and NULL get nothing. */
+  char small[15]; /* "invalid_network" is 15 bytes, without its NUL */
+  memset(small, SENTINEL, sizeof small);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(net), strlen(net), out,
+                            sizeof out, &n, NULL, 0, small, sizeof small);
+  CHECK(r == PAYWIRE_RESULT_INVALID_NETWORK && small[0] == 0 &&
+            all_sentinel((uint8_t *)small + 1, sizeof small - 1),
+        "small reason buffer");
+  char exact[16];
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(net), strlen(net), out,
+                            sizeof out, &n, NULL, 0, exact, sizeof exact);
+  CHECK(r == PAYWIRE_RESULT_INVALID_NETWORK && strcmp(exact, "invalid_network") == 0,
+        "exact reason buffer [%s]", exact);
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(net), strlen(net), out,
+                            sizeof out, &n, NULL, 0, reason, 0);
+  CHECK(r == PAYWIRE_RESULT_INVALID_NETWORK && all_sentinel((uint8_t *)reason, sizeof reason),
+        "capacity 0");
+  r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_REQUIRED, u8(net), strlen(net), out,
+                            sizeof out, &n, NULL, 0, NULL, 64);
+  CHECK(r == PAYWIRE_RESULT_INVALID_NETWORK, "NULL reason_buf");
+
+  /* The chain functions report reasons too. */
+  paywire_chain *chain = NULL;
+  r = paywire_chain_verify_new(u8("{}"), 2, 0, NULL, 0, NULL, 0, &chain, NULL, 0, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK && chain != NULL, "chain: %s", msg(r));
+  memset(reason, SENTINEL, sizeof reason);
+  r = paywire_chain_feed(chain, u8("nope"), 4, NULL, 0, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_RESPONSE && strcmp(reason, "invalid_response") == 0,
+        "feed: %s [%s]", msg(r), reason);
+  paywire_chain_free(chain);
+}
+
+static void test_known_sizes(void) {
+  /* Every VerifyResponse fits PAYWIRE_VERIFY_RESPONSE_MAX: one call suffices. */
+  static uint8_t verdict[PAYWIRE_VERIFY_RESPONSE_MAX];
+  size_t n = 0;
+  const char *bodies[] = {"{}", "{\"x402Version\":2}", "[", VALID_V2_BODY};
+  CHECK(VALID_V2_BODY != NULL, "a valid v2 body from the vectors");
+  for (size_t i = 0; i < sizeof bodies / sizeof bodies[0] && bodies[i]; i++) {
+    size_t need = 0;
+    CHECK(paywire_verify(u8(bodies[i]), strlen(bodies[i]), VALID_V2_NOW, NULL, 0, &need) ==
+              PAYWIRE_RESULT_INSUFFICIENT_SIZE,
+          "size query %zu", i);
+    CHECK(need <= PAYWIRE_VERIFY_RESPONSE_MAX, "bound %zu: %zu", i, need);
+    CHECK(paywire_verify(u8(bodies[i]), strlen(bodies[i]), VALID_V2_NOW, verdict, sizeof verdict,
+                         &n) == PAYWIRE_RESULT_OK &&
+              n == need,
+          "one call %zu", i);
+  }
+  CHECK(n > 15 && memcmp(verdict, "{\"isValid\":true", 15) == 0, "the valid body: %.*s", (int)n,
+        verdict);
+  /* Addresses are PAYWIRE_ADDRESS_LEN bytes. */
+  uint8_t key[32], addr[PAYWIRE_ADDRESS_LEN];
+  memset(key, 0x11, sizeof key);
+  CHECK(paywire_private_key_address(key, addr, sizeof addr, &n) == PAYWIRE_RESULT_OK &&
+            n == PAYWIRE_ADDRESS_LEN,
+        "address length %zu", n);
 }
 
 static const char *SPEC_DOMAIN =
@@ -532,35 +667,35 @@ static void test_digests_misuse(void) {
   char err[256];
   parse_hex(SPEC_DIGEST, want, 32);
   CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
-                            strlen(SPEC_MESSAGE), d, err, sizeof err) == PAYWIRE_RESULT_OK &&
+                            strlen(SPEC_MESSAGE), d, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_OK &&
             memcmp(d, want, 32) == 0,
         "the spec's known answer");
   memset(d, SENTINEL, sizeof d);
   CHECK(paywire_eip3009_digest(u8("{}"), 2, u8(SPEC_MESSAGE), strlen(SPEC_MESSAGE), d, err,
-                            sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
+                            sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
             all_sentinel(d, 32) && strstr(err, "domain") != NULL,
         "empty domain: %s", err);
   CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8("[1]"), 3, d, err,
-                            sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+                            sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
         "array message");
-  CHECK(paywire_eip3009_digest(NULL, 0, u8("{}"), 2, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "1");
-  CHECK(paywire_eip3009_digest(u8("{}"), 2, NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "2");
+  CHECK(paywire_eip3009_digest(NULL, 0, u8("{}"), 2, d, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "1");
+  CHECK(paywire_eip3009_digest(u8("{}"), 2, NULL, 0, d, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "2");
   CHECK(paywire_eip3009_digest(u8(SPEC_DOMAIN), strlen(SPEC_DOMAIN), u8(SPEC_MESSAGE),
-                            strlen(SPEC_MESSAGE), NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+                            strlen(SPEC_MESSAGE), NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL digest");
-  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, d, err, sizeof err) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, d, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
         "empty permit: %s", err);
-  CHECK(paywire_permit2_digest(8453, NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL msg");
-  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+  CHECK(paywire_permit2_digest(8453, NULL, 0, d, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL msg");
+  CHECK(paywire_permit2_digest(8453, u8("{}"), 2, NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out");
   const char *bad_typed[] = {"", "{}", "{\"primaryType\":\"Mail\",\"domain\":{},\"message\":{}}",
                              "\xff"};
   for (size_t i = 0; i < sizeof bad_typed / sizeof bad_typed[0]; i++)
-    CHECK(paywire_typed_data_digest(u8(bad_typed[i]), strlen(bad_typed[i]), d, err, sizeof err) ==
+    CHECK(paywire_typed_data_digest(u8(bad_typed[i]), strlen(bad_typed[i]), d, err, sizeof err, NULL, 0) ==
               PAYWIRE_RESULT_INVALID_PAYLOAD,
           "typed data %zu", i);
-  CHECK(paywire_typed_data_digest(NULL, 0, d, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL typed");
-  CHECK(paywire_typed_data_digest(u8("{}"), 2, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL");
+  CHECK(paywire_typed_data_digest(NULL, 0, d, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL typed");
+  CHECK(paywire_typed_data_digest(u8("{}"), 2, NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL");
 
   /* Recovery. */
   uint8_t key[32];
@@ -575,32 +710,32 @@ static void test_digests_misuse(void) {
   CHECK(paywire_private_key_address(zero, addr, sizeof addr, &n) == PAYWIRE_RESULT_INVALID_PRIVATE_KEY,
         "zero key");
   uint8_t sig[65] = {0};
-  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_SIGNATURE,
         "zero signature: %s", err);
-  CHECK(paywire_recover_address(want, sig, 64, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, sig, 64, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
                 PAYWIRE_RESULT_INVALID_SIGNATURE &&
             strstr(err, "2098") != NULL,
         "64 bytes: %s", err);
-  CHECK(paywire_recover_address(want, u8("0x12"), 4, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, u8("0x12"), 4, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_SIGNATURE,
         "short hex");
-  CHECK(paywire_recover_address(want, u8("hello"), 5, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, u8("hello"), 5, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_SIGNATURE,
         "not hex");
-  CHECK(paywire_recover_address(want, u8("\xff\xfe"), 2, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, u8("\xff\xfe"), 2, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_SIGNATURE,
         "not UTF-8");
-  CHECK(paywire_recover_address(want, u8(""), 0, addr, sizeof addr, &n, err, sizeof err) ==
+  CHECK(paywire_recover_address(want, u8(""), 0, addr, sizeof addr, &n, err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_SIGNATURE,
         "empty");
-  CHECK(paywire_recover_address(NULL, sig, 65, addr, sizeof addr, &n, NULL, 0) ==
+  CHECK(paywire_recover_address(NULL, sig, 65, addr, sizeof addr, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL digest");
-  CHECK(paywire_recover_address(want, NULL, 65, addr, sizeof addr, &n, NULL, 0) ==
+  CHECK(paywire_recover_address(want, NULL, 65, addr, sizeof addr, &n, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL sig");
-  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, NULL, NULL, 0) ==
+  CHECK(paywire_recover_address(want, sig, 65, addr, sizeof addr, NULL, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_len");
 }
@@ -630,17 +765,17 @@ static void test_garbage(void) {
     memset(d, iter, sizeof d);
     if (paywire_verify(in, len, 1750000000, out, sizeof out, &n) == PAYWIRE_RESULT_OK) oks++;
     paywire_verify_header((char *)in, len, in, len, 1750000000, NULL, 0, out, sizeof out, &n, err,
-                       sizeof err);
-    paywire_decode_header(k, (char *)in, len, out, sizeof out, &n, err, sizeof err);
-    paywire_encode_header(k, in, len, out, sizeof out, &n, err, sizeof err);
-    paywire_typed_data_digest(in, len, d, err, sizeof err);
-    paywire_eip3009_digest(in, len, in, len, d, err, sizeof err);
-    paywire_permit2_digest(1, in, len, d, err, sizeof err);
-    paywire_recover_address(d, in, len < 200 ? len : 65, out, sizeof out, &n, err, sizeof err);
+                       sizeof err, NULL, 0);
+    paywire_decode_header(k, (char *)in, len, out, sizeof out, &n, err, sizeof err, NULL, 0);
+    paywire_encode_header(k, in, len, out, sizeof out, &n, err, sizeof err, NULL, 0);
+    paywire_typed_data_digest(in, len, d, err, sizeof err, NULL, 0);
+    paywire_eip3009_digest(in, len, in, len, d, err, sizeof err, NULL, 0);
+    paywire_permit2_digest(1, in, len, d, err, sizeof err, NULL, 0);
+    paywire_recover_address(d, in, len < 200 ? len : 65, out, sizeof out, &n, err, sizeof err, NULL, 0);
     uint8_t key[32], nonce[32] = {1};
     memcpy(key, in + (len > 32 ? len - 32 : 0), 32);
     paywire_create_payment(in, len, key, nonce, 0, len % 3 ? NULL : in, len, NULL, out, sizeof out,
-                        &n, err, sizeof err);
+                        &n, err, sizeof err, NULL, 0);
   }
   CHECK(oks == 400, "paywire_verify answered every garbage body with a verdict (%lu)", oks);
 }
@@ -700,11 +835,11 @@ static int split(char *line, char **f) {
 static char *verify_alloc(const char *body, uint64_t now, const char *config, size_t *len) {
   size_t need = 0;
   paywire_result r = paywire_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
-                                          NULL, 0, &need, NULL, 0);
+                                          NULL, 0, &need, NULL, 0, NULL, 0);
   if (r != PAYWIRE_RESULT_INSUFFICIENT_SIZE) return NULL;
   char *out = malloc(need);
   r = paywire_verify_with_config(u8(body), strlen(body), now, u8(config), strlen(config),
-                              (uint8_t *)out, need, len, NULL, 0);
+                              (uint8_t *)out, need, len, NULL, 0, NULL, 0);
   if (r != PAYWIRE_RESULT_OK || *len != need) {
     free(out);
     return NULL;
@@ -761,7 +896,7 @@ static void vector_payment(char **f, unsigned idx) {
   char reason[128], err[256];
   /* The official client's payment verifies here. */
   paywire_result r = paywire_verify_header(value, strlen(value), u8(req), strlen(req), now, u8(config),
-                                     strlen(config), out, sizeof out, &n, err, sizeof err);
+                                     strlen(config), out, sizeof out, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK, "%s: %s", name, msg(r));
   CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == 1, "%s: %.*s", name, (int)n, out);
   char want_payer[64];
@@ -772,12 +907,12 @@ static void vector_payment(char **f, unsigned idx) {
   uint8_t a[BIG], b[BIG];
   size_t an = 0, bn = 0;
   CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_ANY, value, strlen(value), a, sizeof a, &an, NULL,
-                           0) == PAYWIRE_RESULT_OK,
+                           0, NULL, 0) == PAYWIRE_RESULT_OK,
         "%s: decode any", name);
   uint32_t kind = 0;
   int v1 = strstr(name, "v1") == name;
   kind = v1 ? PAYWIRE_HEADER_KIND_X_PAYMENT : PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE;
-  CHECK(paywire_decode_header(kind, value, strlen(value), b, sizeof b, &bn, NULL, 0) ==
+  CHECK(paywire_decode_header(kind, value, strlen(value), b, sizeof b, &bn, NULL, 0, NULL, 0) ==
                 PAYWIRE_RESULT_OK &&
             an == bn && memcmp(a, b, an) == 0,
         "%s: decode as %u", name, kind);
@@ -789,12 +924,12 @@ static void vector_payment(char **f, unsigned idx) {
   paywire_payment_info info;
   const char *policy = "{\"allowUpto\":true}";
   r = paywire_create_payment(u8(pr), strlen(pr), key, nonce, now, u8(policy), strlen(policy), &info,
-                          a, sizeof a, &an, err, sizeof err);
+                          a, sizeof a, &an, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK, "%s: create: %s %s", name, msg(r), err);
   if (r != PAYWIRE_RESULT_OK) return;
   CHECK(info.header_kind == kind, "%s: header kind %u", name, info.header_kind);
   r = paywire_verify_header((char *)a, an, u8(req), strlen(req), now, u8(config), strlen(config), b,
-                         sizeof b, &bn, NULL, 0);
+                         sizeof b, &bn, NULL, 0, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && parse_verdict((char *)b, bn, reason, sizeof reason) == 1,
         "%s: created here verifies: %.*s", name, (int)bn, b);
   b[bn < sizeof b ? bn : sizeof b - 1] = 0;
@@ -812,11 +947,11 @@ static void vector_header(char **f) {
   size_t jn = 0, en = 0;
   char err[256];
   paywire_result r = paywire_decode_header(kind, value, strlen(value), json, sizeof json, &jn, err,
-                                     sizeof err);
+                                     sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK, "%s: decode: %s %s", name, msg(r), err);
   if (r != PAYWIRE_RESULT_OK) return;
   /* Re-encoding gives the SDK's header value, byte for byte. */
-  r = paywire_encode_header(kind, json, jn, enc, sizeof enc, &en, err, sizeof err);
+  r = paywire_encode_header(kind, json, jn, enc, sizeof enc, &en, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && en == strlen(value) && memcmp(enc, value, en) == 0,
         "%s: encode gives the SDK's value: %s %s", name, msg(r), err);
   n_headers++;
@@ -828,25 +963,25 @@ static void vector_eip712(char **f) {
   uint8_t want[32], got[32], sig[65];
   char err[256];
   CHECK(parse_hex(f[7], want, 32) == 0 && parse_hex(f[8], sig, 65) == 0, "%s: hex", name);
-  paywire_result r = paywire_typed_data_digest(u8(typed), strlen(typed), got, err, sizeof err);
+  paywire_result r = paywire_typed_data_digest(u8(typed), strlen(typed), got, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && memcmp(got, want, 32) == 0, "%s: typed data %s", name, err);
   memset(got, 0, sizeof got);
   if (strcmp(kind, "eip3009") == 0)
     r = paywire_eip3009_digest(u8(domain), strlen(domain), u8(message), strlen(message), got, err,
-                            sizeof err);
+                            sizeof err, NULL, 0);
   else
-    r = paywire_permit2_digest(chain, u8(message), strlen(message), got, err, sizeof err);
+    r = paywire_permit2_digest(chain, u8(message), strlen(message), got, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && memcmp(got, want, 32) == 0, "%s: %s digest %s", name, kind, err);
   uint8_t addr[64];
   size_t n = 0;
-  r = paywire_recover_address(want, u8(f[8]), strlen(f[8]), addr, sizeof addr, &n, err, sizeof err);
+  r = paywire_recover_address(want, u8(f[8]), strlen(f[8]), addr, sizeof addr, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0,
         "%s: recover (hex) %s", name, err);
-  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && n == 42 && memcmp(addr, f[9], 42) == 0, "%s: recover (raw)", name);
   /* Another digest recovers another address. */
   want[0] ^= 1;
-  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err);
+  r = paywire_recover_address(want, sig, 65, addr, sizeof addr, &n, err, sizeof err, NULL, 0);
   CHECK(r != PAYWIRE_RESULT_OK || memcmp(addr, f[9], 42) != 0, "%s: tampered digest", name);
   uint8_t key[32];
   CHECK(parse_hex(f[10], key, 32) == 0, "%s: key hex", name);
@@ -961,7 +1096,7 @@ static int chain_drive(paywire_chain *chain, char *outcome, size_t cap, size_t *
     int m = chain_answer((char *)buf, n, resp, sizeof resp);
     CHECK(m > 0, "an answer for %.*s", (int)n, buf);
     if (m <= 0) return -1;
-    r = paywire_chain_feed(chain, u8(resp), (size_t)m, NULL, 0);
+    r = paywire_chain_feed(chain, u8(resp), (size_t)m, NULL, 0, NULL, 0);
     CHECK(r == PAYWIRE_RESULT_OK, "feed: %s", msg(r));
   }
   return -1;
@@ -976,12 +1111,12 @@ static void test_chain(void) {
   uint8_t header[BIG];
   size_t hn = 0;
   CHECK(paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, now, NULL, 0, NULL, header,
-                            sizeof header, &hn, NULL, 0) == PAYWIRE_RESULT_OK,
+                            sizeof header, &hn, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK,
         "payment for the chain test");
   uint8_t payload[BIG];
   size_t pn = 0;
   CHECK(paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, (char *)header, hn, payload,
-                           sizeof payload, &pn, NULL, 0) == PAYWIRE_RESULT_OK,
+                           sizeof payload, &pn, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK,
         "decode the payment");
   static char body[BIG];
   int bn = snprintf(body, sizeof body,
@@ -994,14 +1129,14 @@ static void test_chain(void) {
   paywire_chain *chain = NULL;
   char err[256];
   paywire_result r = paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, &chain, err,
-                                        sizeof err);
+                                        sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && chain != NULL, "verify_new: %s %s", msg(r), err);
   int calls = chain_drive(chain, outcome, sizeof outcome, &on);
   CHECK(calls == 3, "three calls, got %d", calls);
   CHECK(strncmp(outcome, "{\"isValid\":true,\"payer\":\"0x", 27) == 0, "valid: %s", outcome);
   /* A finished machine refuses answers, and its outcome can be read again. */
   const char *late = "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":\"0x\"}";
-  CHECK(paywire_chain_feed(chain, u8(late), strlen(late), err, sizeof err) ==
+  CHECK(paywire_chain_feed(chain, u8(late), strlen(late), err, sizeof err, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_RESPONSE,
         "feed after done");
   size_t n = 0;
@@ -1017,7 +1152,7 @@ static void test_chain(void) {
   chain = NULL;
   const char *options = "{\"maxFeePerGas\":\"3000000000\"}";
   r = paywire_chain_settle_new(u8(body), (size_t)bn, now, fac, u8(options), strlen(options), &chain,
-                            err, sizeof err);
+                            err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && chain != NULL, "settle_new: %s %s", msg(r), err);
   calls = chain_drive(chain, outcome, sizeof outcome, &on);
   CHECK(calls == 7, "seven calls, got %d", calls);
@@ -1028,23 +1163,23 @@ static void test_chain(void) {
   paywire_chain_free(chain);
 
   /* Misuse. */
-  CHECK(paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, NULL, NULL, 0) ==
+  CHECK(paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL out_chain");
   chain = (paywire_chain *)0x1;
   CHECK(paywire_chain_verify_new(u8(body), (size_t)bn, now, NULL, 0, u8("{\"nonce\":-1}"), 12, &chain,
-                              err, sizeof err) == PAYWIRE_RESULT_INVALID_CONFIG &&
+                              err, sizeof err, NULL, 0) == PAYWIRE_RESULT_INVALID_CONFIG &&
             chain == (paywire_chain *)0x1,
         "bad options: %s", err);
   uint8_t zero[32] = {0};
   chain = NULL;
-  CHECK(paywire_chain_settle_new(u8(body), (size_t)bn, now, zero, NULL, 0, &chain, NULL, 0) ==
+  CHECK(paywire_chain_settle_new(u8(body), (size_t)bn, now, zero, NULL, 0, &chain, NULL, 0, NULL, 0) ==
             PAYWIRE_RESULT_INVALID_PRIVATE_KEY &&
             chain == NULL,
         "zero key");
   CHECK(paywire_chain_next(NULL, NULL, 0, &n, &delay, &done) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL chain");
-  CHECK(paywire_chain_feed(NULL, u8(late), strlen(late), NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+  CHECK(paywire_chain_feed(NULL, u8(late), strlen(late), NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
         "NULL chain feed");
 }
 
@@ -1122,7 +1257,7 @@ static void batch_commitment(const char *accepted_amount, const char *payload_am
   size_t n = 0;
   char err[256] = "";
   paywire_result r = paywire_encode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, u8(doc), (size_t)dn,
-                                     (uint8_t *)out, cap - 1, &n, err, sizeof err);
+                                     (uint8_t *)out, cap - 1, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK, "encode the commitment: %s %s", msg(r), err);
   out[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
 }
@@ -1145,7 +1280,7 @@ static paywire_result batch_sign(const char *url, const char *host, const char *
   char in[4096], err[256] = "";
   int len = batch_sign_input(in, sizeof in, url, host, payment, created, expires);
   paywire_result r =
-      paywire_sign_request(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n, err, sizeof err);
+      paywire_sign_request(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n, err, sizeof err, NULL, 0);
   out[r == PAYWIRE_RESULT_OK ? *n : 0] = 0;
   CHECK(r == PAYWIRE_RESULT_OK, "sign: %s %s", msg(r), err);
   return r;
@@ -1192,7 +1327,7 @@ static paywire_result batch_verify(const char *url, const char *headers, const c
   CHECK(len > 0 && (size_t)len < sizeof in, "verify input fits");
   char err[256] = "";
   paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, cap - 1, n,
-                                               err, sizeof err);
+                                               err, sizeof err, NULL, 0);
   out[r == PAYWIRE_RESULT_OK ? *n : 0] = 0;
   CHECK(r == PAYWIRE_RESULT_OK, "verify: %s %s", msg(r), err);
   return r;
@@ -1384,7 +1519,7 @@ static void test_batch_misuse(void) {
 
   /* NULL pointers and lengths, for both functions. */
   typedef paywire_result (*json_fn)(const uint8_t *, size_t, uint8_t *, size_t, size_t *, char *,
-                                 size_t);
+                                 size_t, char *, size_t);
   const json_fn fns[] = {paywire_verify_batch_settlement, paywire_sign_request};
   const char *inputs[] = {in, sign_in};
   const size_t lens[] = {(size_t)len, (size_t)sign_len};
@@ -1393,27 +1528,27 @@ static void test_batch_misuse(void) {
     json_fn f = fns[k];
     const uint8_t *i = u8(inputs[k]);
     size_t l = lens[k];
-    CHECK(f(NULL, 0, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL input",
+    CHECK(f(NULL, 0, out, sizeof out, &n, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL input",
           names[k]);
-    CHECK(f(NULL, l, out, sizeof out, &n, err, sizeof err) == PAYWIRE_RESULT_NULL_PARAMETER,
+    CHECK(f(NULL, l, out, sizeof out, &n, err, sizeof err, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
           "%s: NULL input with a length", names[k]);
-    CHECK(f(i, l, out, sizeof out, NULL, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+    CHECK(f(i, l, out, sizeof out, NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
           "%s: NULL out_len", names[k]);
-    CHECK(f(i, l, NULL, 16, &n, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL out, cap 16",
+    CHECK(f(i, l, NULL, 16, &n, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL out, cap 16",
           names[k]);
-    CHECK(f(i, SIZE_MAX, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_INVALID_ARGUMENT,
+    CHECK(f(i, SIZE_MAX, out, sizeof out, &n, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_ARGUMENT,
           "%s: length above PTRDIFF_MAX", names[k]);
     /* Short buffers: ask the size, one byte short (nothing written), exact. */
     size_t need = 0, m = 0;
-    CHECK(f(i, l, NULL, 0, &need, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0,
+    CHECK(f(i, l, NULL, 0, &need, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0,
           "%s: size query", names[k]);
     memset(out, SENTINEL, sizeof out);
-    CHECK(f(i, l, out, need - 1, &m, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && m == need &&
+    CHECK(f(i, l, out, need - 1, &m, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && m == need &&
               all_sentinel(out, sizeof out),
           "%s: one byte short: %zu, %zu", names[k], m, need);
-    CHECK(f(i, l, out, need, &m, NULL, 0) == PAYWIRE_RESULT_OK && m == need, "%s: exact size",
+    CHECK(f(i, l, out, need, &m, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK && m == need, "%s: exact size",
           names[k]);
-    CHECK(f(i, l, out, need, &m, NULL, 0) == PAYWIRE_RESULT_OK && m == need &&
+    CHECK(f(i, l, out, need, &m, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK && m == need &&
               memcmp(out, k == 0 ? "{\"verdict\":{\"isValid\":true" : "{\"signatureAgent\":",
                      k == 0 ? 26 : 18) == 0,
           "%s: output %.*s", names[k], (int)m, out);
@@ -1425,7 +1560,7 @@ static void test_batch_misuse(void) {
     for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; g++) {
       memset(out, SENTINEL, 64);
       memset(err, 0, sizeof err);
-      paywire_result r = f(u8(garbage[g]), strlen(garbage[g]), out, sizeof out, &n, err, sizeof err);
+      paywire_result r = f(u8(garbage[g]), strlen(garbage[g]), out, sizeof out, &n, err, sizeof err, NULL, 0);
       CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD, "%s: garbage %zu: %s", names[k], g, msg(r));
       CHECK(strncmp(err, "invalid_payload: ", 17) == 0 && all_sentinel(out, 64),
             "%s: garbage %zu: %s", names[k], g, err);
@@ -1433,17 +1568,17 @@ static void test_batch_misuse(void) {
     /* err_cap 1 receives only the NUL; err_cap 0 and NULL are untouched / fine. */
     err[0] = 'x';
     err[1] = 'y';
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 1) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 1, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
               err[0] == 0 && err[1] == 'y',
           "%s: err_cap 1", names[k]);
     err[0] = 'x';
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, err, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD &&
               err[0] == 'x',
           "%s: err_cap 0", names[k]);
-    CHECK(f(u8("{"), 1, out, sizeof out, &n, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+    CHECK(f(u8("{"), 1, out, sizeof out, &n, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
           "%s: NULL err_buf", names[k]);
     memset(err, SENTINEL, sizeof err);
-    f(u8("{"), 1, out, sizeof out, &n, err, 10);
+    f(u8("{"), 1, out, sizeof out, &n, err, 10, NULL, 0);
     CHECK(strlen(err) == 9 && (uint8_t)err[10] == SENTINEL, "%s: truncated to 9 + NUL",
           names[k]);
   }
@@ -1486,7 +1621,7 @@ static void test_batch_misuse(void) {
     pl += snprintf(in + pl, sizeof in - (size_t)pl, "}");
     memset(err, 0, sizeof err);
     paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)pl, out, sizeof out, &n, err,
-                                                 sizeof err);
+                                                 sizeof err, NULL, 0);
     CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strstr(err, bad_verify[b].says) != NULL,
           "bad verify input %zu: %s %s", b, msg(r), err);
   }
@@ -1513,7 +1648,7 @@ static void test_batch_misuse(void) {
                       bad_sign[b].replace, at + strlen(bad_sign[b].find));
     memset(err, 0, sizeof err);
     memset(out, SENTINEL, 64);
-    paywire_result r = paywire_sign_request(u8(edited), (size_t)el, out, sizeof out, &n, err, sizeof err);
+    paywire_result r = paywire_sign_request(u8(edited), (size_t)el, out, sizeof out, &n, err, sizeof err, NULL, 0);
     CHECK(r == PAYWIRE_RESULT_INVALID_PAYLOAD && strstr(err, bad_sign[b].says) != NULL &&
               all_sentinel(out, 64),
           "bad sign input %zu: %s %s", b, msg(r), err);
@@ -1553,8 +1688,8 @@ static void test_batch_garbage(void) {
       buf[pos] = alphabet[(s >> 16) % (sizeof alphabet - 1)];
     }
     paywire_result r = iter & 1
-                        ? paywire_sign_request(u8(buf), l, out, sizeof out, &n, NULL, 0)
-                        : paywire_verify_batch_settlement(u8(buf), l, out, sizeof out, &n, NULL, 0);
+                        ? paywire_sign_request(u8(buf), l, out, sizeof out, &n, NULL, 0, NULL, 0)
+                        : paywire_verify_batch_settlement(u8(buf), l, out, sizeof out, &n, NULL, 0, NULL, 0);
     if (r == PAYWIRE_RESULT_OK) verdicts++;
     else if (r == PAYWIRE_RESULT_INVALID_PAYLOAD) refused++;
     else others++;
@@ -1577,11 +1712,11 @@ static void vector_batch(char **f) {
                      "\"now\":%s}",
                      request, offer, BATCH_AGENT, jwk, now);
   size_t need = 0, n = 0;
-  paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)len, NULL, 0, &need, NULL, 0);
+  paywire_result r = paywire_verify_batch_settlement(u8(in), (size_t)len, NULL, 0, &need, NULL, 0, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_INSUFFICIENT_SIZE, "%s: size query: %s", name, msg(r));
   char *out = malloc(need + 1);
   char err[256] = "";
-  r = paywire_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, need, &n, err, sizeof err);
+  r = paywire_verify_batch_settlement(u8(in), (size_t)len, (uint8_t *)out, need, &n, err, sizeof err, NULL, 0);
   CHECK(r == PAYWIRE_RESULT_OK && n == need, "%s: %s %s", name, msg(r), err);
   out[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
   if (want_valid) {
@@ -1626,7 +1761,9 @@ int main(int argc, char **argv) {
   test_digests_misuse();
   test_garbage();
   test_chain();
+  test_reasons();
   run_vectors(argv[1]);
+  test_known_sizes();
   test_batch();
   test_threads();
   free((void *)VALID_V2_BODY);
