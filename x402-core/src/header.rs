@@ -136,9 +136,11 @@ pub const fn base64_decoded_len(len: usize) -> usize {
 }
 
 /// Whether `s` is canonical standard base64 with padding (the only form
-/// [`base64_decode`] accepts), without keeping what it decodes to.
+/// [`base64_decode`] accepts), without keeping what it decodes to (structured
+/// fields' byte sequences).
+#[cfg(feature = "batch")]
 #[must_use]
-pub fn is_canonical_base64(s: &[u8]) -> bool {
+pub(crate) fn is_canonical_base64(s: &[u8]) -> bool {
     // Decoded a chunk at a time into a stack buffer: padding may only end the
     // last chunk, which the decoder checks as it would for the whole text.
     const CHUNK: usize = 256;
@@ -185,7 +187,7 @@ pub fn base64_decode(input: &[u8], out: &mut [u8]) -> Result<usize, ErrorKind> {
 
 /// A sink that base64-encodes what it is given into another sink, so JSON can be
 /// written straight into a header value without an intermediate buffer.
-pub struct Base64Sink<S: Sink> {
+pub(crate) struct Base64Sink<S: Sink> {
     inner: S,
     /// Bytes not yet encoded: whole groups of three are encoded as the buffer
     /// fills, the rest (with padding) by [`Base64Sink::finish`].
@@ -199,7 +201,7 @@ const BATCH: usize = 3 * 64;
 
 impl<S: Sink> Base64Sink<S> {
     /// Wraps `inner`.
-    pub fn new(inner: S) -> Self {
+    pub(crate) fn new(inner: S) -> Self {
         Base64Sink {
             inner,
             pending: [0; BATCH],
@@ -222,7 +224,7 @@ impl<S: Sink> Base64Sink<S> {
     ///
     /// # Errors
     /// [`SinkFull`] from the inner sink.
-    pub fn finish(mut self) -> Result<S, SinkFull> {
+    pub(crate) fn finish(mut self) -> Result<S, SinkFull> {
         if self.npending > 0 {
             self.flush()?;
         }
