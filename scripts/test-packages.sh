@@ -12,6 +12,13 @@ crates=(paywire paywire-cli)
 
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done
+# Cargo verifies a later crate against the earlier ones' packages through a
+# local registry, whose sources it extracts once per name and version: drop
+# what an earlier run extracted, or the verification builds against old code.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+for c in "${crates[@]}"; do
+  rm -rf "$cargo_home"/registry/src/*/"$c"-[0-9]* "$cargo_home"/registry/cache/*/"$c"-[0-9]*.crate
+done
 # --allow-dirty: the test command may run on a tree with uncommitted changes;
 # what is packaged is the tree as it is.
 cargo package --locked --allow-dirty "${args[@]}"
