@@ -224,11 +224,11 @@ impl Machine {
             State::Running(run) => run,
             State::Done(outcome) => return Step::Done(outcome),
         };
-        let delay_ms = match run.stage {
-            Stage::Transact(Transaction::Receipt { polls, .. }) if polls > 0 => {
-                self.options.receipt_poll_interval_ms
-            }
-            _ => 0,
+        let receipt = matches!(run.stage, Stage::Transact(Transaction::Receipt { .. }));
+        let delay_ms = if receipt && run.polls > 0 {
+            self.options.receipt_poll_interval_ms
+        } else {
+            0
         };
         Step::Call(Call {
             envelope: Envelope {

@@ -33,6 +33,11 @@ pub(super) struct Run {
     /// The settlement call: simulated, then sent.
     pub(super) calldata: Calldata<CALLDATA_MAX>,
     pub(super) stage: Stage,
+    /// Receipt requests answered without a receipt so far (0 outside the
+    /// receipt stage). Kept here rather than in the stage: a field every
+    /// state writes is one the host's step can read without first asking
+    /// which stage this is.
+    pub(super) polls: u32,
 }
 
 /// The calls of a run, in order; each stage holds what it adds.
@@ -146,6 +151,7 @@ pub(super) fn start(
         } else {
             Stage::AssetCode
         },
+        polls: 0,
     })
 }
 
@@ -237,7 +243,19 @@ impl Run {
 
     /// The run at another stage.
     pub(super) fn go(&self, stage: Stage) -> State {
-        State::Running(Run { stage, ..*self })
+        State::Running(Run {
+            stage,
+            polls: 0,
+            ..*self
+        })
+    }
+
+    /// The same stage after one more answer without a receipt.
+    pub(super) fn polled(&self) -> State {
+        State::Running(Run {
+            polls: self.polls.saturating_add(1),
+            ..*self
+        })
     }
 
     /// What the outcome reports if the run ends now.

@@ -36,8 +36,9 @@ pub(super) enum Transaction {
     },
     /// `eth_sendRawTransaction`.
     Send(Signed),
-    /// `eth_getTransactionReceipt`, after `polls` answers without one.
-    Receipt { signed: Signed, polls: u32 },
+    /// `eth_getTransactionReceipt` (the answers without one are counted in
+    /// the run).
+    Receipt { signed: Signed },
 }
 
 /// The transaction as signed: its hash, and what rebuilds it to send again.
@@ -165,7 +166,7 @@ impl Run {
                 self.sign(mode, options, gas_limit, nonce, base_fee, tip)
             }
             Transaction::Send(signed) => {
-                let wait = || go(Transaction::Receipt { signed, polls: 0 });
+                let wait = || go(Transaction::Receipt { signed });
                 match result {
                     Ok(v) => {
                         let hash = rpc::hash(v, "result")?;
@@ -208,21 +209,20 @@ impl Run {
                     Err(_) => wait(),
                 }
             }
-            Transaction::Receipt { signed, polls } => {
+            Transaction::Receipt { .. } => {
                 let Ok(v) = result else {
                     return Ok(self.infra(mode, method, result.err()));
                 };
                 match rpc::Receipt::from_json(v)? {
                     None => {
-                        let polls = polls + 1;
-                        if polls >= options.max_receipt_polls {
+                        if self.polls.saturating_add(1) >= options.max_receipt_polls {
                             self.fail(
                                 mode,
                                 Reason::SettlementPending,
                                 &"the transaction was sent but no receipt arrived in time; query it by hash",
                             )
                         } else {
-                            go(Transaction::Receipt { signed, polls })
+                            self.polled()
                         }
                     }
                     Some(r) => self.on_receipt(mode, &r),
