@@ -117,6 +117,14 @@ pub enum Request<'a> {
         /// The transaction hash.
         hash: B256,
     },
+    /// `eth_blockNumber`: the latest block's number.
+    BlockNumber,
+    /// `eth_getTransactionByHash(hash)`: whether the node knows a transaction
+    /// (pending or mined).
+    GetTransactionByHash {
+        /// The transaction hash.
+        hash: B256,
+    },
 }
 
 impl Request<'_> {
@@ -137,13 +145,18 @@ impl Request<'_> {
                 "eth_sendRawTransaction"
             }
             Request::GetTransactionReceipt { .. } => "eth_getTransactionReceipt",
+            Request::BlockNumber => "eth_blockNumber",
+            Request::GetTransactionByHash { .. } => "eth_getTransactionByHash",
         }
     }
 
     fn write_params(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
         out.put(b"[")?;
         match self {
-            Request::ChainId | Request::GasPrice | Request::MaxPriorityFeePerGas => {}
+            Request::ChainId
+            | Request::GasPrice
+            | Request::MaxPriorityFeePerGas
+            | Request::BlockNumber => {}
             Request::GetCode { address, block }
             | Request::GetBalance { address, block }
             | Request::GetTransactionCount { address, block } => {
@@ -167,7 +180,9 @@ impl Request<'_> {
                 out.put(b"\"")?;
             }
             Request::SendRawBytes { raw } => write_data(out, raw)?,
-            Request::GetTransactionReceipt { hash } => write_data(out, &hash.0)?,
+            Request::GetTransactionReceipt { hash } | Request::GetTransactionByHash { hash } => {
+                write_data(out, &hash.0)?
+            }
         }
         out.put(b"]")
     }
@@ -617,6 +632,9 @@ pub struct Receipt<'a> {
     pub status: bool,
     /// `blockNumber`.
     pub block_number: u64,
+    /// `blockHash` (checked again after confirmations: another hash at that
+    /// height means the block was replaced).
+    pub block_hash: Option<B256>,
     /// `gasUsed`.
     pub gas_used: u64,
     /// `effectiveGasPrice` (wei per gas actually paid).
@@ -654,6 +672,10 @@ impl<'a> Receipt<'a> {
             transaction_hash: hash(member(o, "transactionHash")?, "transactionHash")?,
             status,
             block_number: quantity_member_u64(o, "blockNumber")?,
+            block_hash: match o.get("blockHash").filter(|v| !v.is_null()) {
+                Some(h) => Some(hash(h, "blockHash")?),
+                None => None,
+            },
             gas_used: quantity_member_u64(o, "gasUsed")?,
             effective_gas_price: match o.get("effectiveGasPrice").filter(|v| !v.is_null()) {
                 Some(p) => Some(quantity_digits(p, 32, "effectiveGasPrice")?),

@@ -4,8 +4,7 @@
 //! with `fetch` and feeds the answer back, until the machine is done with a
 //! VerifyResponse or a SettleResponse.
 
-use paywire::json::{JsonStr, ObjectWriter, ToJson, write_escaped};
-use paywire::settle::{Machine, Options, Step};
+use paywire::settle::{Machine, Options};
 use wasm_bindgen::prelude::*;
 
 use crate::{
@@ -56,27 +55,12 @@ pub fn chain_settle(
 }
 
 /// The next step as JSON: `{"done":false,"request":"<JSON-RPC body>","delayMs":0}`
-/// or `{"done":true,"outcome":{...}}`.
+/// or `{"done":true,"outcome":{...}}` (the core's form).
 #[must_use]
 pub fn chain_next_text(m: &Machine) -> String {
     let mut out = Vec::with_capacity(1024);
     // Writing to a Vec never fails.
-    let _ = (|| {
-        let mut w = ObjectWriter::new(&mut out)?;
-        match m.step() {
-            Step::Call(c) => {
-                w.bool_field("done", false)?;
-                w.key(JsonStr::new("request"))?;
-                write_escaped(w.sink(), JsonStr::new(&c.to_json_string()))?;
-                w.u64_field("delayMs", u64::from(c.delay_ms))?;
-            }
-            Step::Done(o) => {
-                w.bool_field("done", true)?;
-                w.field("outcome", o)?;
-            }
-        }
-        w.end()
-    })();
+    let _ = m.write_step_json(&mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 

@@ -13,7 +13,7 @@
 //! let m = Machine::verify_json(b"{}", 1_750_000_000, &Config::default(), &Options::default());
 //! match m.step() {
 //!     Step::Done(outcome) => assert_eq!(outcome.reason().unwrap().as_str(), "invalid_x402_version"),
-//!     Step::Call(_) => unreachable!(),
+//!     Step::Call(_) | Step::Sign(_) => unreachable!(),
 //! }
 //! ```
 //!
@@ -46,8 +46,20 @@
 //! `invalid_exact_evm_transaction_failed`); `eth_getTransactionCount(pending)`;
 //! `eth_getBlockByNumber(latest)` for the base fee and `eth_maxPriorityFeePerGas`
 //! (or `eth_gasPrice` when a node lacks it); `eth_sendRawTransaction` of an
-//! EIP-1559 transaction signed with the facilitator's key; and
-//! `eth_getTransactionReceipt` until it is mined. A mined transaction succeeded
+//! EIP-1559 transaction signed with the facilitator's key (by the machine, or
+//! by the host: [`Signer::Host`], [`Step::Sign`]); and
+//! `eth_getTransactionReceipt` until it is mined, then, with
+//! [`Options::confirmations`] above 1, `eth_blockNumber` until its block is
+//! deep enough and the receipt once more (a block replaced meanwhile sends the
+//! same transaction again).
+//!
+//! A host that settles for many payments from one account allocates the
+//! account's nonces itself: it answers `eth_getTransactionCount` from its
+//! allocator (the machine asks only once the simulation passed), keeps
+//! [`Machine::sent_transaction`] durably before `eth_sendRawTransaction`
+//! leaves, and after a restart takes the transaction up again by hash
+//! ([`Machine::resume`]) instead of sending another; one that is stuck is
+//! replaced at its nonce ([`Machine::replace`]). A mined transaction succeeded
 //! only if its status is 1 and, like the reference, its logs hold the token's
 //! `Transfer(from, to, value)`.
 //!
@@ -67,11 +79,13 @@ mod options;
 mod outcome;
 mod payment;
 mod run;
+mod sent;
 mod transaction;
 
-pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, Step};
+pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, SignRequest, Signer, Step};
 pub use options::Options;
 pub use outcome::{ChainVerdict, Outcome, Settlement};
+pub use sent::SentTransaction;
 
 #[cfg(test)]
 mod tests;

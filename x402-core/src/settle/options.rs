@@ -23,6 +23,10 @@ pub struct Options {
     pub max_receipt_polls: u32,
     /// The pause the host should make before each repeated receipt request.
     pub receipt_poll_interval_ms: u32,
+    /// How deep the settlement's block must be before it counts (1: mined).
+    /// Deeper, the receipt is read again once the chain has grown past it: a
+    /// block replaced in between sends the same transaction again.
+    pub confirmations: u32,
 }
 
 impl Options {
@@ -37,6 +41,7 @@ impl Options {
         nonce: None,
         max_receipt_polls: 60,
         receipt_poll_interval_ms: 1000,
+        confirmations: 1,
     };
 }
 
@@ -52,7 +57,8 @@ impl Options {
     /// misspelt setting is not silently ignored:
     /// `{"checkChainId": true, "gasLimitMarginPercent": 20, "baseFeeMultiplier": 2,
     /// "priorityFeePerGas": "1000000", "maxFeePerGas": "50000000000", "nonce": 7,
-    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000}` (wei amounts are
+    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000, "confirmations": 1}`
+    /// (wei amounts are
     /// decimal strings, counts are numbers).
     ///
     /// ```
@@ -103,11 +109,13 @@ impl Options {
                 o.max_receipt_polls = small(v, "maxReceiptPolls")?;
             } else if k == "receiptPollIntervalMs" {
                 o.receipt_poll_interval_ms = small(v, "receiptPollIntervalMs")?;
+            } else if k == "confirmations" {
+                o.confirmations = small(v, "confirmations")?.max(1);
             } else {
                 return Err(err(
                     R,
                     ErrorKind::Invalid(
-                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs)",
+                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs, confirmations)",
                     ),
                     "",
                 ));

@@ -111,6 +111,21 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What a machine would answer in a state that has no next step: none
+    /// exists (every running stage has a call or a signature to ask for).
+    pub(super) const UNREACHABLE: Outcome = Outcome::Settled(Settlement {
+        success: false,
+        reason: Some(Reason::UnexpectedSettleError),
+        message: Message::EMPTY,
+        payer: None,
+        transaction: None,
+        network: None,
+        amount: None,
+        block_number: None,
+        gas_used: None,
+        effective_gas_price: None,
+    });
+
     /// The failure reason, if any.
     #[must_use]
     pub fn reason(&self) -> Option<Reason> {

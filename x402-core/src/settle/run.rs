@@ -38,6 +38,12 @@ pub(super) struct Run {
     /// state writes is one the host's step can read without first asking
     /// which stage this is.
     pub(super) polls: u32,
+    /// The fees a replacement must pay at least (`maxFeePerGas`,
+    /// `maxPriorityFeePerGas`): set when this run replaces a transaction.
+    pub(super) floor: Option<(u128, u128)>,
+    /// The transaction this run replaces: reported as still pending if the
+    /// replacement does not go out.
+    pub(super) replaces: Option<crate::evm::B256>,
 }
 
 /// The calls of a run, in order; each stage holds what it adds.
@@ -61,9 +67,7 @@ impl Stage {
     /// The transaction sent (or being sent), once signed.
     pub(super) fn sent(&self) -> Option<&Signed> {
         match self {
-            Stage::Transact(Transaction::Send(s) | Transaction::Receipt { signed: s, .. }) => {
-                Some(s)
-            }
+            Stage::Transact(t) => t.sent(),
             _ => None,
         }
     }
@@ -152,15 +156,104 @@ pub(super) fn start(
             Stage::AssetCode
         },
         polls: 0,
+        floor: None,
+        replaces: None,
+    })
+}
+
+/// How a run that picks up a transaction already signed starts.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Pickup {
+    /// Look for its receipt; send the same bytes first when `rebroadcast`.
+    Resume { rebroadcast: bool },
+    /// Sign another at the same nonce, paying at least this much more
+    /// (per mille) in both fees, and send it.
+    Replace { bump_per_mille: u32 },
+}
+
+/// The state of a run that takes up `sent`, a settlement transaction signed
+/// earlier for this payment: no offline checks (its validity window may have
+/// closed since), no simulation; the payment only rebuilds the transaction.
+pub(super) fn pick_up(
+    mode: &Mode,
+    payload: &PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    sent: &Signed,
+    pickup: Pickup,
+) -> State {
+    let network = match payload {
+        PaymentPayload::V1(p) => p.network,
+        PaymentPayload::V2(p) => p.accepted.network,
+    };
+    let report = Report {
+        network: Some(network),
+        transaction: Some(sent.hash),
+        ..Report::default()
+    };
+    let Some(mut payment) = extract(payload, requirements) else {
+        return State::Done(mode.outcome(
+            Some(mode.unexpected()),
+            Message::new(&"this payment cannot be settled on chain"),
+            report,
+        ));
+    };
+    if let Kind::Permit2 { upto: true, .. } = payment.kind {
+        payment.amount = requirements.amount();
+    }
+    let caller = match mode {
+        Mode::Verify => None,
+        Mode::Settle { from, .. } => Some(*from),
+    };
+    let run = Run {
+        calldata: payment.calldata(),
+        payer: Some(payment.payer),
+        payment,
+        caller,
+        stage: Stage::ChainId,
+        polls: 0,
+        floor: None,
+        replaces: None,
+    };
+    // The stored transaction must be this payment's: rebuilt from the
+    // payment, it has the same hash, or it is not taken up.
+    if run.signed_tx(sent).hash() != sent.hash {
+        return State::Done(mode.outcome(
+            Some(mode.unexpected()),
+            Message::new(&"the transaction given is not this payment's settlement"),
+            report,
+        ));
+    }
+    let stage = match pickup {
+        Pickup::Resume { rebroadcast: true } => Transaction::Send(*sent),
+        Pickup::Resume { rebroadcast: false } => Transaction::Receipt { signed: *sent },
+        Pickup::Replace { bump_per_mille } => {
+            let bump = |fee: u128| fee.saturating_mul(1000 + u128::from(bump_per_mille)) / 1000 + 1;
+            return State::Running(Run {
+                stage: Stage::Transact(Transaction::BaseFee {
+                    gas_limit: sent.gas_limit,
+                    nonce: sent.nonce,
+                }),
+                floor: Some((
+                    bump(sent.max_fee_per_gas),
+                    bump(sent.max_priority_fee_per_gas),
+                )),
+                replaces: Some(sent.hash),
+                ..run
+            });
+        }
+    };
+    State::Running(Run {
+        stage: Stage::Transact(stage),
+        ..run
     })
 }
 
 impl Run {
-    /// The call of the current stage.
-    pub(super) fn request(&self, mode: &Mode) -> Request<'_> {
+    /// The call of the current stage (`None` while the host signs).
+    pub(super) fn request(&self, mode: &Mode) -> Option<Request<'_>> {
         let p = &self.payment;
         let call = |to: Address, data| call_request(self.caller, to, data);
-        match &self.stage {
+        Some(match &self.stage {
             Stage::ChainId => Request::ChainId,
             Stage::AssetCode => Request::GetCode {
                 address: p.asset,
@@ -180,8 +273,8 @@ impl Run {
                 call: call(d.to(p), d.call.as_slice()),
                 block: BlockTag::Latest,
             },
-            Stage::Transact(tx) => self.transaction_request(tx),
-        }
+            Stage::Transact(tx) => return self.transaction_request(tx),
+        })
     }
 
     /// Where an answer to the current call leads.
@@ -194,7 +287,7 @@ impl Run {
         options: &Options,
         result: Result<JsonValue<'_>, RpcError<'_>>,
     ) -> Result<State, Error> {
-        let method = self.request(mode).method();
+        let method = self.request(mode).map_or("", |r| r.method());
         let p = &self.payment;
         Ok(match self.stage {
             Stage::ChainId => {
@@ -264,7 +357,7 @@ impl Run {
             payer: self.payer,
             network: Some(self.payment.network),
             amount: self.payment.is_upto().then_some(self.payment.amount),
-            transaction: self.stage.sent().map(|s| s.hash),
+            transaction: self.stage.sent().map(|s| s.hash).or(self.replaces),
             receipt: None,
         }
     }

@@ -4,6 +4,7 @@ use crate::error::Reason;
 use crate::evm::{B256, PrivateKey, abi};
 use crate::header;
 use crate::json::ToJson;
+use crate::types::FromJson;
 use crate::verify::Config;
 use std::format;
 use std::string::String;
@@ -51,6 +52,7 @@ impl OwnedJson for Step<'_> {
     fn to_owned_json(&self) -> String {
         match self {
             Step::Call(c) => c.to_json_string(),
+            Step::Sign(r) => format!("sign {} for {}", r.hash, r.from),
             Step::Done(o) => o.to_json_string(),
         }
     }
@@ -64,6 +66,7 @@ fn facilitator() -> PrivateKey {
 fn request(m: &Machine) -> String {
     match m.step() {
         Step::Call(c) => c.to_json_string(),
+        Step::Sign(r) => panic!("asks for a signature: {r:?}"),
         Step::Done(o) => panic!("done early: {o:?}"),
     }
 }
@@ -71,6 +74,7 @@ fn request(m: &Machine) -> String {
 fn ok(m: &mut Machine, result: &str) {
     let id = match m.step() {
         Step::Call(c) => c.envelope.id,
+        Step::Sign(r) => panic!("asks for a signature: {r:?}"),
         Step::Done(o) => panic!("done early: {o:?}"),
     };
     m.feed(format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#).as_bytes())
@@ -80,6 +84,7 @@ fn ok(m: &mut Machine, result: &str) {
 fn err(m: &mut Machine, error: &str) {
     let id = match m.step() {
         Step::Call(c) => c.envelope.id,
+        Step::Sign(r) => panic!("asks for a signature: {r:?}"),
         Step::Done(o) => panic!("done early: {o:?}"),
     };
     m.feed(format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#).as_bytes())
@@ -90,6 +95,7 @@ fn done(m: &Machine) -> Outcome {
     match m.step() {
         Step::Done(o) => *o,
         Step::Call(c) => panic!("still calling {}", c.method()),
+        Step::Sign(r) => panic!("asks for a signature: {r:?}"),
     }
 }
 
@@ -290,7 +296,7 @@ fn settlement_polls_then_answers_settlement_pending() {
     for i in 0..3 {
         match m.step() {
             Step::Call(c) => assert_eq!(c.delay_ms, if i == 0 { 0 } else { 250 }),
-            Step::Done(_) => panic!("done early"),
+            Step::Sign(_) | Step::Done(_) => panic!("done early"),
         }
         ok(&mut m, "null");
     }
@@ -423,7 +429,7 @@ proptest::proptest! {
         for (shape, n, text) in answers {
             let id = match m.step() {
                 Step::Call(c) => c.envelope.id,
-                Step::Done(_) => break,
+                Step::Sign(_) | Step::Done(_) => break,
             };
             let quoted = format!("{text:?}");
             let result = match shape {
@@ -474,4 +480,245 @@ fn unreadable_bodies_and_offline_failures_never_call() {
     assert_eq!(done(&m).reason(), Some(Reason::ExactEvmValidBefore));
     let s: String = done(&m).to_json_string();
     assert!(s.contains("\"payer\":\"0x"), "{s}");
+}
+
+/// The token's `Transfer(payer, PAY_TO, 1000)` log of a successful settlement.
+fn transfer_logs() -> String {
+    let topic = word_hex(crate::evm::keccak256(b"Transfer(address,address,uint256)"));
+    let payer = PrivateKey::from_bytes(&[0x11; 32]).unwrap().address();
+    let pad = |a: &crate::evm::Address| format!("{}{}", "0".repeat(24), word_hex_20(&a.0));
+    let to: crate::evm::Address = PAY_TO.parse().unwrap();
+    format!(
+        r#"[{{"address":"{}","topics":["0x{topic}","0x{}","0x{}"],"data":"0x{}","blockNumber":"0x11","logIndex":"0x0"}}]"#,
+        TOKEN.to_lowercase(),
+        pad(&payer),
+        pad(&to),
+        word_hex(abi::u64_word(1000)),
+    )
+}
+
+fn word_hex_20(a: &[u8; 20]) -> String {
+    a.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mined(hash: &B256, block: u64, block_hash: u8) -> String {
+    format!(
+        r#"{{"transactionHash":"{hash}","status":"0x1","blockNumber":"0x{block:x}","blockHash":"0x{}","gasUsed":"0x1d4c0","effectiveGasPrice":"0x3b9aca64","contractAddress":null,"logs":{}}}"#,
+        format!("{block_hash:02x}").repeat(32),
+        transfer_logs()
+    )
+}
+
+#[test]
+fn a_successful_receipt_settles() {
+    let b = body("");
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &Options::default());
+    let hash = settle_to_receipt(&mut m);
+    ok(&mut m, &mined(&hash, 0x11, 0xaa));
+    let o = done(&m);
+    assert!(o.is_success(), "{o:?}");
+}
+
+#[test]
+fn the_host_can_sign_and_signs_the_same_transaction() {
+    let b = body("");
+    let key = facilitator();
+    let mut by_key = Machine::settle_json(b.as_bytes(), NOW, &key, &Options::default());
+    let expected = settle_to_receipt(&mut by_key);
+    let mut m = Machine::settle_json_as(
+        b.as_bytes(),
+        NOW,
+        Signer::Host(key.address()),
+        &Options::default(),
+    );
+    for answer in [
+        "\"0x7a69\"",
+        "\"0x6080\"",
+        "\"0x186a0\"",
+        "\"0x5\"",
+        r#"{"number":"0x10","timestamp":"0x6853b0f0","baseFeePerGas":"0x3b9aca00","transactions":[]}"#,
+    ] {
+        ok(&mut m, answer);
+    }
+    err(
+        &mut m,
+        r#"{"code":-32601,"message":"the method eth_maxPriorityFeePerGas does not exist"}"#,
+    );
+    ok(&mut m, "\"0x3b9aca64\"");
+    let Step::Sign(req) = m.step() else {
+        panic!("no signature asked: {}", m.step().to_owned_json());
+    };
+    assert_eq!(req.from, key.address());
+    // Another key's signature is refused, the machine unchanged.
+    let wrong = PrivateKey::from_bytes(&[0x33; 32])
+        .unwrap()
+        .sign_digest(&req.hash.0);
+    assert!(m.feed_signature(&wrong).is_err());
+    assert!(matches!(m.step(), Step::Sign(_)));
+    m.feed_signature(&key.sign_digest(&req.hash.0)).unwrap();
+    assert_eq!(m.transaction_hash(), Some(expected));
+    assert!(request(&m).contains("eth_sendRawTransaction"));
+    // drive() cannot sign.
+    let mut again = Machine::settle_json_as(
+        b.as_bytes(),
+        NOW,
+        Signer::Host(key.address()),
+        &Options::default(),
+    );
+    let mut answers = [
+        "\"0x7a69\"",
+        "\"0x6080\"",
+        "\"0x186a0\"",
+        "\"0x5\"",
+        r#"{"number":"0x10","timestamp":"0x6853b0f0","baseFeePerGas":"0x3b9aca00","transactions":[]}"#,
+        "\"0x1\"",
+    ]
+    .into_iter();
+    let r = again.drive(|req: &str, _| -> Result<String, ()> {
+        let id: u64 = req
+            .split("\"id\":")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        Ok(format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
+            answers.next().unwrap()
+        ))
+    });
+    assert!(matches!(r, Err(DriveError::Response(_))));
+}
+
+#[test]
+fn a_sent_transaction_is_kept_and_taken_up_again() {
+    let b = body("");
+    let key = facilitator();
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &key, &Options::default());
+    let hash = settle_to_receipt(&mut m);
+    let sent = m.sent_transaction().unwrap();
+    assert_eq!(sent.hash, hash);
+    assert_eq!(sent.nonce, 5);
+    let json = sent.to_json_string();
+    assert_eq!(SentTransaction::from_json(json.as_bytes()).unwrap(), sent);
+    let req = crate::types::facilitator::VerifyRequest::from_json_bytes(
+        b.as_bytes(),
+        &crate::json::Limits::DEFAULT,
+    )
+    .unwrap();
+    // Long after the payment's window: no offline check, the same bytes again.
+    let mut r = Machine::resume(&req, Signer::Key(&key), &Options::default(), &sent, true);
+    let send = request(&r);
+    assert!(send.contains("eth_sendRawTransaction"), "{send}");
+    err(&mut r, r#"{"code":-32000,"message":"already known"}"#);
+    ok(&mut r, "null");
+    ok(&mut r, &mined(&hash, 0x11, 0xaa));
+    let o = done(&r);
+    assert!(o.is_success());
+    let Outcome::Settled(s) = o else {
+        unreachable!()
+    };
+    assert_eq!(s.transaction, Some(hash));
+    // Without a broadcast: straight to the receipt.
+    let r = Machine::resume(&req, Signer::Key(&key), &Options::default(), &sent, false);
+    assert!(request(&r).contains("eth_getTransactionReceipt"));
+    // Another payment's transaction is refused.
+    let other = SentTransaction { nonce: 6, ..sent };
+    let r = Machine::resume(&req, Signer::Key(&key), &Options::default(), &other, true);
+    assert_eq!(done(&r).reason(), Some(Reason::UnexpectedSettleError));
+}
+
+#[test]
+fn a_stuck_transaction_is_replaced_at_its_nonce_or_reported_pending() {
+    let b = body("");
+    let key = facilitator();
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &key, &Options::default());
+    let hash = settle_to_receipt(&mut m);
+    let sent = m.sent_transaction().unwrap();
+    let req = crate::types::facilitator::VerifyRequest::from_json_bytes(
+        b.as_bytes(),
+        &crate::json::Limits::DEFAULT,
+    )
+    .unwrap();
+    let mut r = Machine::replace(&req, Signer::Key(&key), &Options::default(), &sent, 125);
+    assert!(request(&r).contains("eth_getBlockByNumber"));
+    ok(
+        &mut r,
+        r#"{"number":"0x12","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+    );
+    ok(&mut r, "\"0x1\"");
+    let new = r.sent_transaction().unwrap();
+    assert_eq!(new.nonce, sent.nonce);
+    assert_ne!(new.hash, sent.hash);
+    assert!(new.max_fee_per_gas * 1000 >= sent.max_fee_per_gas * 1125);
+    assert!(new.max_priority_fee_per_gas * 1000 >= sent.max_priority_fee_per_gas * 1125);
+    // The node refuses the replacement: the original is still in flight.
+    err(
+        &mut r,
+        r#"{"code":-32000,"message":"replacement transaction underpriced"}"#,
+    );
+    let Outcome::Settled(s) = done(&r) else {
+        unreachable!()
+    };
+    assert_eq!(s.reason, Some(Reason::SettlementPending));
+    assert_eq!(s.transaction, Some(hash));
+    // A fee cap below what a replacement must pay: pending, naming the original.
+    let capped = Options {
+        max_fee_per_gas: Some(sent.max_fee_per_gas),
+        ..Options::default()
+    };
+    let mut r = Machine::replace(&req, Signer::Key(&key), &capped, &sent, 125);
+    ok(
+        &mut r,
+        r#"{"number":"0x12","timestamp":"0x1","baseFeePerGas":"0x7"}"#,
+    );
+    ok(&mut r, "\"0x1\"");
+    let Outcome::Settled(s) = done(&r) else {
+        unreachable!()
+    };
+    assert_eq!(s.reason, Some(Reason::SettlementPending));
+    assert_eq!(s.transaction, Some(hash));
+}
+
+#[test]
+fn confirmations_wait_for_depth_and_survive_a_reorganisation() {
+    let b = body("");
+    let opts = Options {
+        confirmations: 3,
+        receipt_poll_interval_ms: 100,
+        ..Options::default()
+    };
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &opts);
+    let hash = settle_to_receipt(&mut m);
+    ok(&mut m, &mined(&hash, 0x11, 0xaa));
+    assert!(request(&m).contains("eth_blockNumber"));
+    ok(&mut m, "\"0x11\"");
+    // Not deep enough: asked again, paced.
+    match m.step() {
+        Step::Call(c) => {
+            assert_eq!(c.method(), "eth_blockNumber");
+            assert_eq!(c.delay_ms, 100);
+        }
+        other => panic!("{}", other.to_owned_json()),
+    }
+    ok(&mut m, "\"0x13\"");
+    // Deep enough: the receipt again. Gone: a reorganisation dropped it;
+    // the same bytes go out again.
+    assert!(request(&m).contains("eth_getTransactionReceipt"));
+    ok(&mut m, "null");
+    assert!(request(&m).contains("eth_sendRawTransaction"));
+    assert_eq!(m.transaction_hash(), Some(hash));
+    err(&mut m, r#"{"code":-32000,"message":"already known"}"#);
+    // Mined again in another block, then confirmed there.
+    ok(&mut m, &mined(&hash, 0x14, 0xbb));
+    ok(&mut m, "\"0x16\"");
+    ok(&mut m, &mined(&hash, 0x14, 0xbb));
+    let o = done(&m);
+    assert!(o.is_success(), "{o:?}");
+    let Outcome::Settled(s) = o else {
+        unreachable!()
+    };
+    assert_eq!(s.block_number, Some(0x14));
 }

@@ -1,5 +1,6 @@
 //! Settlement's transaction, after a passing gas estimate: its nonce and
-//! fees, its signature, its broadcast, and its receipt.
+//! fees, its signature (by the key the machine holds, or by the host), its
+//! broadcast, its receipt, and the confirmations that follow.
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
@@ -13,11 +14,19 @@ use super::machine::{Mode, State};
 use super::options::Options;
 use super::outcome::{Mined, Report};
 use super::run::{Run, Stage};
+use super::sent::SentTransaction;
+
+/// The transaction as signed. The machine keeps the public form: what a host
+/// stores is exactly what the machine knows.
+pub(super) type Signed = SentTransaction;
 
 /// Where settlement's transaction is; each step holds what is known by then.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Transaction {
-    /// `eth_getTransactionCount(from, pending)`: the account's next nonce.
+    /// `eth_getTransactionCount(from, pending)`: the account's next nonce. A
+    /// host that allocates its accounts' nonces itself answers this call from
+    /// its allocator instead of the node (the machine asks only after the
+    /// simulation passed, so a refused payment never takes a nonce).
     Nonce { gas_limit: u64 },
     /// `eth_getBlockByNumber(latest)`: the base fee.
     BaseFee { gas_limit: u64, nonce: u64 },
@@ -34,24 +43,53 @@ pub(super) enum Transaction {
         nonce: u64,
         base_fee: u128,
     },
+    /// The host signs the transaction's hash ([`super::Step::Sign`]).
+    Sign {
+        gas_limit: u64,
+        nonce: u64,
+        max_fee: u128,
+        tip: u128,
+    },
     /// `eth_sendRawTransaction`.
     Send(Signed),
     /// `eth_getTransactionReceipt` (the answers without one are counted in
     /// the run).
     Receipt { signed: Signed },
+    /// `eth_blockNumber`, until the receipt's block is deep enough
+    /// ([`Options::confirmations`]).
+    Confirm {
+        signed: Signed,
+        block_number: u64,
+        block_hash: Option<B256>,
+    },
+    /// `eth_getTransactionReceipt` again, once deep enough: the same block
+    /// means confirmed; none means a reorganisation dropped it (sent again).
+    Recheck {
+        signed: Signed,
+        block_number: u64,
+        block_hash: Option<B256>,
+    },
 }
 
-/// The transaction as signed: its hash, and what rebuilds it to send again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Signed {
-    pub(super) hash: B256,
-    nonce: u64,
-    gas_limit: u64,
-    max_fee: u128,
-    tip: u128,
-    y_parity: bool,
-    r: [u8; 32],
-    s: [u8; 32],
+impl Transaction {
+    /// The transaction sent (or being sent), once signed.
+    pub(super) fn sent(&self) -> Option<&Signed> {
+        match self {
+            Transaction::Send(s)
+            | Transaction::Receipt { signed: s }
+            | Transaction::Confirm { signed: s, .. }
+            | Transaction::Recheck { signed: s, .. } => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether this step waits for the chain (its repetitions are paced).
+    pub(super) fn waits(&self) -> bool {
+        matches!(
+            self,
+            Transaction::Receipt { .. } | Transaction::Confirm { .. }
+        )
+    }
 }
 
 /// Node errors that mean a transaction was refused before broadcast (so it can
@@ -63,6 +101,7 @@ const NOT_BROADCAST: &[&str] = &[
     "gas limit reached",
     "less than block base fee",
     "transaction underpriced",
+    "replacement transaction underpriced",
     "nonce too high",
     "invalid sender",
     "invalid signature",
@@ -80,9 +119,9 @@ impl Run {
         }))
     }
 
-    /// The call of a transaction step.
-    pub(super) fn transaction_request(&self, tx: &Transaction) -> Request<'_> {
-        match tx {
+    /// The call of a transaction step (`None` for the host's signature).
+    pub(super) fn transaction_request(&self, tx: &Transaction) -> Option<Request<'_>> {
+        Some(match tx {
             Transaction::Nonce { .. } => Request::GetTransactionCount {
                 address: self.caller.unwrap_or_default(),
                 block: BlockTag::Pending,
@@ -92,13 +131,15 @@ impl Run {
             },
             Transaction::PriorityFee { .. } => Request::MaxPriorityFeePerGas,
             Transaction::GasPrice { .. } => Request::GasPrice,
+            Transaction::Sign { .. } => return None,
             Transaction::Send(signed) => Request::SendRawTransaction {
                 tx: self.signed_tx(signed),
             },
-            Transaction::Receipt { signed, .. } => {
+            Transaction::Receipt { signed } | Transaction::Recheck { signed, .. } => {
                 Request::GetTransactionReceipt { hash: signed.hash }
             }
-        }
+            Transaction::Confirm { .. } => Request::BlockNumber,
+        })
     }
 
     /// Reads the answer to a transaction step.
@@ -130,7 +171,7 @@ impl Run {
                     );
                 };
                 match options.priority_fee_per_gas {
-                    Some(tip) => self.sign(mode, options, gas_limit, nonce, base_fee, tip),
+                    Some(tip) => self.priced(mode, options, gas_limit, nonce, base_fee, tip),
                     None => go(Transaction::PriorityFee {
                         gas_limit,
                         nonce,
@@ -145,7 +186,7 @@ impl Run {
             } => match result {
                 Ok(v) => {
                     let tip = rpc::quantity_u128(v)?;
-                    self.sign(mode, options, gas_limit, nonce, base_fee, tip)
+                    self.priced(mode, options, gas_limit, nonce, base_fee, tip)
                 }
                 // Nodes without eth_maxPriorityFeePerGas: derive the tip from eth_gasPrice.
                 Err(_) => go(Transaction::GasPrice {
@@ -163,8 +204,10 @@ impl Run {
                     return Ok(self.infra(mode, method, result.err()));
                 };
                 let tip = rpc::quantity_u128(v)?.saturating_sub(base_fee);
-                self.sign(mode, options, gas_limit, nonce, base_fee, tip)
+                self.priced(mode, options, gas_limit, nonce, base_fee, tip)
             }
+            // Signed by the host through `Machine::feed_signature`, not answered.
+            Transaction::Sign { .. } => self.go(self.stage),
             Transaction::Send(signed) => {
                 let wait = || go(Transaction::Receipt { signed });
                 match result {
@@ -189,8 +232,22 @@ impl Run {
                     {
                         wait()
                     }
-                    // The node refused the transaction itself: it was not broadcast.
+                    // The node refused the transaction itself: it was not
+                    // broadcast. A replacement refused leaves the transaction
+                    // it replaces in flight: pending, never failed.
                     Err(e) if NOT_BROADCAST.iter().any(|m| contains_ci(e.message, m)) => {
+                        if let Some(original) = self.replaces {
+                            let report = Report {
+                                transaction: Some(original),
+                                ..self.report()
+                            };
+                            return Ok(self.fail_with(
+                                mode,
+                                Reason::SettlementPending,
+                                &format_args!("the replacement was refused ({e}); the transaction it replaces is still pending"),
+                                report,
+                            ));
+                        }
                         let report = Report {
                             transaction: None,
                             ..self.report()
@@ -209,31 +266,92 @@ impl Run {
                     Err(_) => wait(),
                 }
             }
-            Transaction::Receipt { .. } => {
+            Transaction::Receipt { signed } => {
                 let Ok(v) = result else {
                     return Ok(self.infra(mode, method, result.err()));
                 };
                 match rpc::Receipt::from_json(v)? {
-                    None => {
-                        if self.polls.saturating_add(1) >= options.max_receipt_polls {
-                            self.fail(
-                                mode,
-                                Reason::SettlementPending,
-                                &"the transaction was sent but no receipt arrived in time; query it by hash",
-                            )
-                        } else {
-                            self.polled()
-                        }
-                    }
+                    None => self.wait_more(mode, options),
+                    Some(r) if options.confirmations > 1 => go(Transaction::Confirm {
+                        signed,
+                        block_number: r.block_number,
+                        block_hash: r.block_hash,
+                    }),
                     Some(r) => self.on_receipt(mode, &r),
+                }
+            }
+            Transaction::Confirm {
+                signed,
+                block_number,
+                block_hash,
+            } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let head = rpc::quantity_u64(v)?;
+                let depth = head.saturating_sub(block_number).saturating_add(1);
+                if depth >= u64::from(options.confirmations) {
+                    go(Transaction::Recheck {
+                        signed,
+                        block_number,
+                        block_hash,
+                    })
+                } else {
+                    self.wait_more(mode, options)
+                }
+            }
+            Transaction::Recheck {
+                signed,
+                block_number,
+                block_hash,
+            } => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                match rpc::Receipt::from_json(v)? {
+                    // Dropped by a reorganisation: the same bytes go out again
+                    // (same nonce, same hash), and the wait starts over.
+                    None => go(Transaction::Send(signed)),
+                    Some(r) if r.block_number == block_number && r.block_hash == block_hash => {
+                        self.on_receipt(mode, &r)
+                    }
+                    // Mined again in another block: count from there.
+                    Some(r) => go(Transaction::Confirm {
+                        signed,
+                        block_number: r.block_number,
+                        block_hash: r.block_hash,
+                    }),
                 }
             }
         })
     }
 
-    /// Prices the transaction (at most [`Options::max_fee_per_gas`]), signs
-    /// it with the facilitator's key, and sends it next.
-    fn sign(
+    /// One more wait for the chain, or `settlement_pending` once
+    /// [`Options::max_receipt_polls`] are spent.
+    fn wait_more(&self, mode: &Mode, options: &Options) -> State {
+        if self.polls.saturating_add(1) >= options.max_receipt_polls {
+            self.pending(
+                mode,
+                &"the transaction was sent but not confirmed in time; query it by hash",
+            )
+        } else {
+            self.polled()
+        }
+    }
+
+    /// Ends with `settlement_pending`, naming the transaction in flight (the
+    /// one this run sent, else the one it was to replace).
+    fn pending(&self, mode: &Mode, message: &dyn core::fmt::Display) -> State {
+        let report = Report {
+            transaction: self.stage.sent().map(|s| s.hash).or(self.replaces),
+            ..self.report()
+        };
+        self.fail_with(mode, Reason::SettlementPending, message, report)
+    }
+
+    /// Prices the transaction (at most [`Options::max_fee_per_gas`], at least
+    /// what a replacement must beat), then signs it, or has the host sign it.
+    fn priced(
         &self,
         mode: &Mode,
         options: &Options,
@@ -245,27 +363,62 @@ impl Run {
         let mut max_fee = base_fee
             .saturating_mul(u128::from(options.base_fee_multiplier))
             .saturating_add(tip);
+        let mut tip = tip;
+        if let Some((floor_fee, floor_tip)) = self.floor {
+            max_fee = max_fee.max(floor_fee);
+            tip = tip.max(floor_tip);
+        }
         if let Some(cap) = options.max_fee_per_gas {
+            if self.floor.is_some_and(|(floor_fee, _)| floor_fee > cap) {
+                return self.pending(
+                    mode,
+                    &format_args!(
+                        "a replacement must pay more than maxFeePerGas allows ({cap} wei); the transaction it replaces is still pending"
+                    ),
+                );
+            }
             max_fee = max_fee.min(cap);
         }
         let tip = tip.min(max_fee);
-        let Mode::Settle { key, .. } = mode else {
-            return self.unexpected(mode, &"settlement needs the facilitator's key");
-        };
-        let signed = self.unsigned_tx(gas_limit, nonce, max_fee, tip).sign(key);
-        self.go(Stage::Transact(Transaction::Send(Signed {
-            hash: signed.hash(),
-            nonce,
-            gas_limit,
-            max_fee,
-            tip,
-            y_parity: signed.y_parity,
-            r: signed.r,
-            s: signed.s,
-        })))
+        match mode {
+            Mode::Settle { key: Some(key), .. } => {
+                let signed = self.unsigned_tx(gas_limit, nonce, max_fee, tip).sign(key);
+                self.go(Stage::Transact(Transaction::Send(Signed {
+                    hash: signed.hash(),
+                    nonce,
+                    gas_limit,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    y_parity: signed.y_parity,
+                    r: signed.r,
+                    s: signed.s,
+                })))
+            }
+            Mode::Settle { key: None, .. } => self.go(Stage::Transact(Transaction::Sign {
+                gas_limit,
+                nonce,
+                max_fee,
+                tip,
+            })),
+            Mode::Verify => self.unexpected(mode, &"settlement needs the facilitator's key"),
+        }
     }
 
-    fn unsigned_tx(
+    /// The hash the host signs for [`Transaction::Sign`].
+    pub(super) fn signing_hash(
+        &self,
+        gas_limit: u64,
+        nonce: u64,
+        max_fee: u128,
+        tip: u128,
+    ) -> B256 {
+        B256(
+            self.unsigned_tx(gas_limit, nonce, max_fee, tip)
+                .signing_hash(),
+        )
+    }
+
+    pub(super) fn unsigned_tx(
         &self,
         gas_limit: u64,
         nonce: u64,
@@ -284,9 +437,14 @@ impl Run {
         }
     }
 
-    fn signed_tx(&self, s: &Signed) -> SignedTransaction<'_> {
+    pub(super) fn signed_tx(&self, s: &Signed) -> SignedTransaction<'_> {
         SignedTransaction {
-            tx: self.unsigned_tx(s.gas_limit, s.nonce, s.max_fee, s.tip),
+            tx: self.unsigned_tx(
+                s.gas_limit,
+                s.nonce,
+                s.max_fee_per_gas,
+                s.max_priority_fee_per_gas,
+            ),
             y_parity: s.y_parity,
             r: s.r,
             s: s.s,
