@@ -311,18 +311,18 @@ pub(crate) fn fetch_deferred(
         String::from_utf8(out).map_err(|_| Failure::invalid("the payment header is not ASCII"))?;
     let json = header::decode_to_vec(&value, header::DEFAULT_MAX_DECODED)
         .map_err(|e| Failure::core("the payment header just created", &e))?;
-    if let PaymentRequired::V2(p) = &pr {
-        if let Some(r) = p.accepts.get(created.index) {
-            step(Step::Chosen {
-                index: created.index,
-                json: r.to_json_vec(),
-                scheme: r.scheme.to_cow().into_owned(),
-                network: r.network.as_str().to_string(),
-                amount: r.amount,
-                asset: r.asset.to_cow().into_owned(),
-                pay_to: r.pay_to.to_cow().into_owned(),
-            });
-        }
+    if let PaymentRequired::V2(p) = &pr
+        && let Some(r) = p.accepts.get(created.index)
+    {
+        step(Step::Chosen {
+            index: created.index,
+            json: r.to_json_vec(),
+            scheme: r.scheme.to_cow().into_owned(),
+            network: r.network.as_str().to_string(),
+            amount: r.amount,
+            asset: r.asset.to_cow().into_owned(),
+            pay_to: r.pay_to.to_cow().into_owned(),
+        });
     }
     let payment = HeaderKind::PaymentSignature.name();
     let unsigned = [(payment, value.as_str())];

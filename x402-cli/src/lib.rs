@@ -29,6 +29,7 @@ commands:
   pay      sign a payment for a PAYMENT-REQUIRED header; prints the payment header
   keygen   write a new test key file (mode 0600) and print its address
   serve    run a paywalled HTTP resource on 127.0.0.1
+  facilitator  run an x402 facilitator service for EVM chains (verify, settle, supported)
   fetch    GET a URL, paying once if it answers 402
   demo     an agent pays for a resource end to end, in this process, on 127.0.0.1
 
@@ -57,6 +58,7 @@ pub fn run(args: Vec<String>) -> u8 {
         "serve" => cmd::serve::run(&rest),
         "fetch" => cmd::fetch::run(&rest),
         "demo" => cmd::demo::run(&rest),
+        "facilitator" => cmd::facilitator::run(&rest),
         "help" | "--help" | "-h" => {
             say(USAGE);
             Ok(0)
@@ -66,7 +68,7 @@ pub fn run(args: Vec<String>) -> u8 {
             Ok(0)
         }
         other => Err(Failure::usage(format!("unknown command {other:?}"))
-            .hint("the commands are decode, verify, pay, keygen, serve, fetch and demo (see `paywire --help`)")),
+            .hint("the commands are decode, verify, pay, keygen, serve, facilitator, fetch and demo (see `paywire --help`)")),
     };
     match result {
         Ok(code) => code,
@@ -75,7 +77,14 @@ pub fn run(args: Vec<String>) -> u8 {
                 say(&format!("{}\n", f.to_json().compact()));
             } else {
                 let known = [
-                    "decode", "verify", "pay", "keygen", "serve", "fetch", "demo",
+                    "decode",
+                    "verify",
+                    "pay",
+                    "keygen",
+                    "serve",
+                    "facilitator",
+                    "fetch",
+                    "demo",
                 ];
                 let cmd = if known.contains(&command.as_str()) {
                     command.as_str()

@@ -400,14 +400,12 @@ impl Paywall {
         let mut settled_through = false;
         let mut verdict_told = false;
         for _ in 0..64 {
-            if !verdict_told {
-                if let Some(v) = life.verdict_json() {
-                    verdict_told = true;
-                    (self.events)(Event::Verified {
-                        valid: v.starts_with("{\"isValid\":true"),
-                        response: v.to_string(),
-                    });
-                }
+            if !verdict_told && let Some(v) = life.verdict_json() {
+                verdict_told = true;
+                (self.events)(Event::Verified {
+                    valid: v.starts_with("{\"isValid\":true"),
+                    response: v.to_string(),
+                });
             }
             match life.next() {
                 Action::Lookup { key } => match self.store.get(key) {

@@ -452,10 +452,10 @@ fn facilitator(answer: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
                 if h.trim().is_empty() {
                     break;
                 }
-                if let Some((n, v)) = h.split_once(':') {
-                    if n.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap();
-                    }
+                if let Some((n, v)) = h.split_once(':')
+                    && n.eq_ignore_ascii_case("content-length")
+                {
+                    len = v.trim().parse().unwrap();
                 }
             }
             let mut body = vec![0; len];

@@ -354,7 +354,7 @@ pub fn create_payment_for_to_sink(
 fn write_payload(
     pr: &PaymentRequired<'_>,
     r: &PaymentRequirements<'_>,
-    payload: &dyn ToJson,
+    payload: &(dyn ToJson + Sync),
     out: &mut dyn Sink,
 ) -> Result<usize, SinkFull> {
     match r {

@@ -2,6 +2,7 @@
 
 pub(crate) mod decode;
 pub(crate) mod demo;
+pub(crate) mod facilitator;
 pub(crate) mod fetch;
 pub(crate) mod keygen;
 pub(crate) mod pay;

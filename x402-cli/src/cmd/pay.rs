@@ -51,13 +51,13 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let key = crate::keyfile::read(key_file)?;
     let text = crate::input::text_arg(arg, "PAYMENT-REQUIRED")?;
     let (kind, value) = crate::input::header_line(&text)?;
-    if let Some(k) = kind {
-        if k != header::HeaderKind::PaymentRequired {
-            return Err(Failure::usage(format!(
-                "{} is not a 402's requirements: pay takes PAYMENT-REQUIRED (or a v1 402 JSON body)",
-                k.name()
-            )));
-        }
+    if let Some(k) = kind
+        && k != header::HeaderKind::PaymentRequired
+    {
+        return Err(Failure::usage(format!(
+            "{} is not a 402's requirements: pay takes PAYMENT-REQUIRED (or a v1 402 JSON body)",
+            k.name()
+        )));
     }
     let mut scratch = vec![0u8; header::DEFAULT_MAX_DECODED];
     let pr = client::read_payment_required(value.as_bytes(), &mut scratch)

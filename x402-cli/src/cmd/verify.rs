@@ -100,13 +100,14 @@ fn verify_header(
     config: &Config<'_>,
 ) -> Result<(Verdict, Option<String>), Failure> {
     let (kind, value) = crate::input::header_line(text)?;
-    if let Some(k) = kind {
-        if k != HeaderKind::PaymentSignature && k != HeaderKind::XPayment {
-            return Err(Failure::usage(format!(
-                "{} does not carry a payment: verify takes PAYMENT-SIGNATURE or X-PAYMENT",
-                k.name()
-            )));
-        }
+    if let Some(k) = kind
+        && k != HeaderKind::PaymentSignature
+        && k != HeaderKind::XPayment
+    {
+        return Err(Failure::usage(format!(
+            "{} does not carry a payment: verify takes PAYMENT-SIGNATURE or X-PAYMENT",
+            k.name()
+        )));
     }
     let mut scratch = vec![0u8; header::base64_decoded_len(value.len()) + 3];
     let (req_json, note) = match requirements {

@@ -85,6 +85,7 @@ mod transaction;
 pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, SignRequest, Signer, Step};
 pub use options::Options;
 pub use outcome::{ChainVerdict, Outcome, Settlement};
+pub use payment::PaymentId;
 pub use sent::SentTransaction;
 
 #[cfg(test)]

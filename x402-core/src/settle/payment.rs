@@ -2,7 +2,7 @@
 //! settlement call it makes of it.
 
 use crate::amount::Amount;
-use crate::error::Reason;
+use crate::error::{Error, Reason};
 use crate::evm::abi;
 use crate::evm::eip712::{X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, keccak_text};
 use crate::evm::{Address, Signature};
@@ -169,5 +169,84 @@ pub(super) fn extract(
             },
         }),
         SchemePayload::Batch(_) => None,
+    }
+}
+
+/// What makes a payment unique on chain: the authorization of `payer` with
+/// `nonce` on `asset`'s `network` can move money once. Hosts key their
+/// records by it ([`PaymentId::write_key`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaymentId {
+    /// The network, as the payment names it.
+    pub network: Network,
+    /// The chain.
+    pub chain_id: u64,
+    /// The token.
+    pub asset: Address,
+    /// Whose authorization.
+    pub payer: Address,
+    /// Its nonce: EIP-3009's `bytes32`, or Permit2's `uint256` (big-endian).
+    pub nonce: [u8; 32],
+    /// Whether the nonce is Permit2's (else EIP-3009's).
+    pub permit2: bool,
+    /// The scheme's method: `true` for `upto`.
+    pub upto: bool,
+    /// The amount the settlement moves (for `upto`, the amount to charge).
+    pub amount: Amount,
+}
+
+impl PaymentId {
+    /// Reads the identity of a `POST /settle` (or `/verify`) body's payment,
+    /// without verifying it.
+    ///
+    /// # Errors
+    /// `invalid_payload` when the payment is not an EVM authorization this
+    /// crate can settle (EIP-3009 or Permit2).
+    pub fn of(req: &crate::types::facilitator::VerifyRequest<'_>) -> Result<PaymentId, Error> {
+        let p = extract(&req.payment_payload, &req.payment_requirements).ok_or(Error::new(
+            Reason::InvalidPayload,
+            crate::error::ErrorKind::Invalid("not an EVM authorization (EIP-3009 or Permit2)"),
+        ))?;
+        let (nonce, permit2, upto) = match &p.kind {
+            Kind::Eip3009 { auth, .. } => (auth.nonce.0, false, false),
+            Kind::Permit2 { auth, upto } => (auth.nonce.to_be_bytes(), true, *upto),
+        };
+        Ok(PaymentId {
+            network: p.network,
+            chain_id: p.chain_id,
+            asset: p.asset,
+            payer: p.payer,
+            nonce,
+            permit2,
+            upto,
+            amount: if upto {
+                req.payment_requirements.amount()
+            } else {
+                p.amount
+            },
+        })
+    }
+
+    /// `network/asset/payer/nonce`, lower case (the nonce in hex for
+    /// EIP-3009, in decimal for Permit2): the key resource servers'
+    /// lifecycles use for the same payment.
+    ///
+    /// # Errors
+    /// [`core::fmt::Error`] from `out`.
+    pub fn write_key(&self, out: &mut dyn core::fmt::Write) -> core::fmt::Result {
+        let asset = self.asset.checksummed();
+        let payer = self.payer.checksummed();
+        write!(out, "{}/", self.network.as_str())?;
+        for c in asset.as_str().chars().chain(core::iter::once('/')) {
+            out.write_char(c.to_ascii_lowercase())?;
+        }
+        for c in payer.as_str().chars().chain(core::iter::once('/')) {
+            out.write_char(c.to_ascii_lowercase())?;
+        }
+        if self.permit2 {
+            write!(out, "{}", Amount::from_be_bytes(self.nonce))
+        } else {
+            write!(out, "{}", crate::evm::B256(self.nonce))
+        }
     }
 }

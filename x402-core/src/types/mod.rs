@@ -120,7 +120,7 @@ pub enum RawObject<'a> {
     /// Received JSON, kept as it came.
     Json(JsonObject<'a>),
     /// A caller's value, written when the document is encoded.
-    Value(&'a dyn ToJson),
+    Value(&'a (dyn ToJson + Sync)),
 }
 
 impl<'a> RawObject<'a> {

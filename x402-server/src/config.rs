@@ -1,0 +1,557 @@
+//! The facilitator's configuration file (TOML), read strictly: an unknown key
+//! is an error, and every error names the file, the line and the field.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:4022"
+//!
+//! [store]
+//! url = "sqlite:///var/lib/paywire/facilitator.db"   # or postgres://user@host/db
+//!
+//! [[access.keys]]
+//! name = "shop"
+//! key_env = "PAYWIRE_SHOP_KEY"            # the bearer token, from the environment
+//! pay_to = ["0x209693Bc6afc0C5328bA36FaF03C514EF312287C"]
+//! requests_per_minute = 600
+//!
+//! [[signers]]
+//! name = "hot"
+//! key_file = "/etc/paywire/hot.key"        # mode 0600, or key_env = "..."
+//!
+//! [[networks]]
+//! id = "eip155:84532"
+//! rpc = ["https://sepolia.base.org"]
+//! schemes = ["exact-eip3009", "exact-permit2", "upto"]
+//! assets = ["0x036CbD53842c5426634e7929541eC2318f3dCF7e"]
+//! signers = ["hot"]
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use paywire::Network;
+use paywire::evm::Address;
+use serde::Deserialize;
+
+/// Why a configuration cannot be used: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// The line (1-based), when the problem has one.
+    pub line: Option<usize>,
+    /// The field (`networks[0].rpc`), when the problem has one.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where settlements and account nonces are kept.
+    pub store: StoreConfig,
+    /// Who may call `/verify` and `/settle`.
+    #[serde(default)]
+    pub access: AccessConfig,
+    /// The accounts that pay gas.
+    #[serde(default)]
+    pub signers: Vec<SignerConfig>,
+    /// The chains served.
+    #[serde(default)]
+    pub networks: Vec<NetworkConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to listen on (`127.0.0.1:4022`).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The largest request body accepted, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// The most connections served at once; more get 503 with `Retry-After`.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head, in milliseconds.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_ms: u64,
+    /// The deadline of a request from its head to its answer, in
+    /// milliseconds (a settlement waits for its receipt within it).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+    /// How long a stop (SIGTERM) waits for requests in flight, in seconds.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_seconds: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4022))
+}
+const fn default_max_body() -> usize {
+    64 * 1024
+}
+const fn default_max_connections() -> usize {
+    1024
+}
+const fn default_header_timeout() -> u64 {
+    5_000
+}
+const fn default_request_timeout() -> u64 {
+    28_000
+}
+const fn default_shutdown_grace() -> u64 {
+    30
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            max_body_bytes: default_max_body(),
+            max_connections: default_max_connections(),
+            header_timeout_ms: default_header_timeout(),
+            request_timeout_ms: default_request_timeout(),
+            shutdown_grace_seconds: default_shutdown_grace(),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (a file; several processes on one machine may share
+    /// it) or `postgres://...` (several instances behind a load balancer).
+    pub url: String,
+}
+
+/// `[access]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Let anyone call `/verify` and `/settle` (which spends the signers'
+    /// gas): only for a facilitator nothing else can reach.
+    #[serde(default)]
+    pub open: bool,
+    /// The API keys of the resource servers allowed to call.
+    #[serde(default)]
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+/// `[[access.keys]]`: one resource server's bearer token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// A name for logs and metrics (never the key itself).
+    pub name: String,
+    /// The environment variable holding the token.
+    pub key_env: Option<String>,
+    /// A file holding the token (readable by its owner only).
+    pub key_file: Option<PathBuf>,
+    /// The `payTo` addresses this key may verify and settle for (empty: any).
+    #[serde(default)]
+    pub pay_to: Vec<String>,
+    /// Requests a minute this key may make (0: no limit).
+    #[serde(default)]
+    pub requests_per_minute: u32,
+}
+
+/// `[[signers]]`: an account that pays settlements' gas.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// Its name, which networks refer to.
+    pub name: String,
+    /// A file holding the hex private key (mode 0600 or stricter).
+    pub key_file: Option<PathBuf>,
+    /// An environment variable holding the hex private key.
+    pub key_env: Option<String>,
+}
+
+/// A scheme a network settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeConfig {
+    /// `exact` through EIP-3009 `transferWithAuthorization`.
+    ExactEip3009,
+    /// `exact` through Permit2 and the x402 exact proxy.
+    ExactPermit2,
+    /// `upto` through Permit2 and the x402 upto proxy.
+    Upto,
+}
+
+/// `[[networks]]`: a chain served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Its CAIP-2 id (`eip155:8453`).
+    pub id: String,
+    /// Its JSON-RPC endpoints, tried in order (failover); each must serve the
+    /// network's chain id.
+    pub rpc: Vec<String>,
+    /// The schemes settled here.
+    pub schemes: Vec<SchemeConfig>,
+    /// The tokens accepted (empty: any).
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// The signers (names of `[[signers]]`) that settle here.
+    pub signers: Vec<String>,
+    /// Blocks a settlement must be under before it counts (1: mined).
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u32,
+    /// How long a settlement request waits for its receipt before answering
+    /// `settlement_pending` (a retried request waits again), in seconds.
+    #[serde(default = "default_receipt_timeout")]
+    pub receipt_timeout_seconds: u64,
+    /// A transaction unmined this long is replaced at its nonce with higher
+    /// fees, in seconds.
+    #[serde(default = "default_stuck_after")]
+    pub replace_after_seconds: u64,
+    /// A ceiling on `maxFeePerGas`, in wei (decimal).
+    pub max_fee_per_gas: Option<String>,
+    /// A fixed tip per gas, in wei (decimal), instead of asking the node.
+    pub priority_fee_per_gas: Option<String>,
+    /// A signer holding less native currency than this (wei, decimal) settles
+    /// nothing here until it is topped up.
+    pub min_gas_balance: Option<String>,
+}
+
+const fn default_confirmations() -> u32 {
+    1
+}
+const fn default_receipt_timeout() -> u64 {
+    20
+}
+const fn default_stuck_after() -> u64 {
+    120
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and field.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: None,
+            field: String::new(),
+            message: format!("cannot be read: {e}"),
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Reads and checks a configuration text (`path` names it in errors).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, line and field.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text.get(..span.start).unwrap_or("").matches('\n').count() + 1);
+            ConfigError {
+                file: path.to_path_buf(),
+                line,
+                field: String::new(),
+                message: e.message().to_string(),
+            }
+        })?;
+        config.check(path, text)?;
+        Ok(config)
+    }
+
+    /// The checks serde cannot make: values that must parse, names that must
+    /// refer to something.
+    fn check(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let fail = |field: String, message: String| {
+            let line = find_line(text, &field);
+            Err(ConfigError {
+                file: path.to_path_buf(),
+                line,
+                field,
+                message,
+            })
+        };
+        if !self.store.url.starts_with("sqlite://") && !self.store.url.starts_with("postgres://") {
+            return fail(
+                "store.url".into(),
+                "a sqlite://PATH or postgres://... URL".into(),
+            );
+        }
+        if !self.access.open && self.access.keys.is_empty() {
+            return fail(
+                "access.keys".into(),
+                "no API key is configured: /verify and /settle would answer no one (set access.open = true only for a facilitator nothing else can reach)".into(),
+            );
+        }
+        for (i, k) in self.access.keys.iter().enumerate() {
+            if k.key_env.is_some() == k.key_file.is_some() {
+                return fail(
+                    format!("access.keys[{i}]"),
+                    "exactly one of key_env and key_file".into(),
+                );
+            }
+            for (j, a) in k.pay_to.iter().enumerate() {
+                if let Err(e) = a.parse::<Address>() {
+                    return fail(format!("access.keys[{i}].pay_to[{j}]"), e.to_string());
+                }
+            }
+        }
+        for (i, s) in self.signers.iter().enumerate() {
+            if s.key_env.is_some() == s.key_file.is_some() {
+                return fail(
+                    format!("signers[{i}]"),
+                    "exactly one of key_file and key_env".into(),
+                );
+            }
+            if self.signers.iter().filter(|o| o.name == s.name).count() > 1 {
+                return fail(format!("signers[{i}].name"), "named twice".into());
+            }
+        }
+        if self.networks.is_empty() {
+            return fail("networks".into(), "at least one network".into());
+        }
+        for (i, n) in self.networks.iter().enumerate() {
+            let network = match Network::parse_caip2(&n.id) {
+                Ok(net) => net,
+                Err(e) => return fail(format!("networks[{i}].id"), e.to_string()),
+            };
+            if network.namespace() != Some("eip155") || network.evm_chain_id().is_none() {
+                return fail(
+                    format!("networks[{i}].id"),
+                    "an EVM network (eip155:<chain id>)".into(),
+                );
+            }
+            if self.networks.iter().filter(|o| o.id == n.id).count() > 1 {
+                return fail(format!("networks[{i}].id"), "configured twice".into());
+            }
+            if n.rpc.is_empty() {
+                return fail(format!("networks[{i}].rpc"), "at least one endpoint".into());
+            }
+            for (j, url) in n.rpc.iter().enumerate() {
+                if !url.starts_with("http://") && !url.starts_with("https://") {
+                    return fail(
+                        format!("networks[{i}].rpc[{j}]"),
+                        "an http:// or https:// URL".into(),
+                    );
+                }
+            }
+            if n.schemes.is_empty() {
+                return fail(
+                    format!("networks[{i}].schemes"),
+                    "at least one scheme".into(),
+                );
+            }
+            for (j, a) in n.assets.iter().enumerate() {
+                if let Err(e) = a.parse::<Address>() {
+                    return fail(format!("networks[{i}].assets[{j}]"), e.to_string());
+                }
+            }
+            if n.signers.is_empty() {
+                return fail(
+                    format!("networks[{i}].signers"),
+                    "at least one signer".into(),
+                );
+            }
+            for (j, name) in n.signers.iter().enumerate() {
+                if !self.signers.iter().any(|s| &s.name == name) {
+                    return fail(
+                        format!("networks[{i}].signers[{j}]"),
+                        format!("no [[signers]] is named {name:?}"),
+                    );
+                }
+            }
+            if n.confirmations == 0 {
+                return fail(format!("networks[{i}].confirmations"), "at least 1".into());
+            }
+            if n.receipt_timeout_seconds == 0 {
+                return fail(
+                    format!("networks[{i}].receipt_timeout_seconds"),
+                    "at least 1".into(),
+                );
+            }
+            for (field, value) in [
+                ("max_fee_per_gas", &n.max_fee_per_gas),
+                ("priority_fee_per_gas", &n.priority_fee_per_gas),
+                ("min_gas_balance", &n.min_gas_balance),
+            ] {
+                if let Some(v) = value
+                    && wei(v).is_none()
+                {
+                    return fail(
+                        format!("networks[{i}].{field}"),
+                        "a decimal amount of wei, as a string".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A wei amount written as a decimal string.
+#[must_use]
+pub fn wei(text: &str) -> Option<u128> {
+    if text.is_empty() || text.len() > 39 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// The line of the first key of a dotted field path (`networks[0].rpc` →
+/// the first `rpc =` after the first `[[networks]]`), as a best effort for
+/// messages.
+fn find_line(text: &str, field: &str) -> Option<usize> {
+    let mut table = field.split('.').next().unwrap_or("");
+    let index: usize = table
+        .split_once('[')
+        .and_then(|(_, rest)| rest.trim_end_matches(']').parse().ok())
+        .unwrap_or(0);
+    if let Some((name, _)) = table.split_once('[') {
+        table = name;
+    }
+    let key = field
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let header_array = format!("[[{table}]]");
+    let header = format!("[{table}]");
+    let mut seen = 0usize;
+    let mut inside = false;
+    let mut start = None;
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l == header_array || (l.starts_with("[[") && l.trim_matches(['[', ']']) == table) {
+            inside = seen == index;
+            seen += 1;
+            if inside {
+                start = Some(n + 1);
+            }
+            continue;
+        }
+        if l == header {
+            inside = true;
+            start = Some(n + 1);
+            continue;
+        }
+        if l.starts_with('[') {
+            inside = false;
+            continue;
+        }
+        if inside
+            && !key.is_empty()
+            && (l.starts_with(&format!("{key} ")) || l.starts_with(&format!("{key}=")))
+        {
+            return Some(n + 1);
+        }
+    }
+    start
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[store]
+url = "sqlite:///tmp/f.db"
+
+[[access.keys]]
+name = "shop"
+key_env = "SHOP_KEY"
+
+[[signers]]
+name = "hot"
+key_env = "HOT_KEY"
+
+[[networks]]
+id = "eip155:84532"
+rpc = ["http://127.0.0.1:8545"]
+schemes = ["exact-eip3009", "upto"]
+signers = ["hot"]
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        Config::parse(Path::new("f.toml"), text).unwrap_err()
+    }
+
+    #[test]
+    fn a_good_file_reads_with_its_defaults() {
+        let c = Config::parse(Path::new("f.toml"), GOOD).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:4022".parse().unwrap());
+        assert_eq!(c.networks[0].confirmations, 1);
+        assert_eq!(
+            c.networks[0].schemes,
+            [SchemeConfig::ExactEip3009, SchemeConfig::Upto]
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = err(&GOOD.replace("rpc = [", "rcp = ["));
+        assert_eq!(e.line, Some(15), "{e}");
+        assert!(e.message.contains("rcp"), "{e}");
+        let e = err(&GOOD.replace("\"http://127.0.0.1:8545\"", "\"ftp://x\""));
+        assert_eq!(
+            (e.field.as_str(), e.line),
+            ("networks[0].rpc[0]", Some(15)),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with("f.toml:15: networks[0].rpc[0]: "),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("signers = [\"hot\"]", "signers = [\"cold\"]"));
+        assert_eq!(e.field, "networks[0].signers[0]");
+        let e = err(&GOOD.replace("eip155:84532", "solana:abc"));
+        assert_eq!(e.field, "networks[0].id");
+        let e = err(&GOOD.replace(
+            "schemes = [\"exact-eip3009\", \"upto\"]",
+            "schemes = [\"exact\"]",
+        ));
+        assert!(e.line.is_some(), "{e}");
+        let e = err(&GOOD.replace(
+            "[[access.keys]]\nname = \"shop\"\nkey_env = \"SHOP_KEY\"\n",
+            "",
+        ));
+        assert_eq!(e.field, "access.keys");
+    }
+
+    #[test]
+    fn wei_amounts_are_canonical_decimals() {
+        assert_eq!(wei("1000"), Some(1000));
+        for bad in ["", "01", "1e9", "-1", "0x10", " 1"] {
+            assert_eq!(wei(bad), None, "{bad}");
+        }
+    }
+}

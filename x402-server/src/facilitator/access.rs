@@ -1,0 +1,232 @@
+//! Who may call `/verify` and `/settle`: an open `/settle` spends the
+//! signers' gas for anyone, so by default only resource servers holding an API
+//! key (`Authorization: Bearer <key>`) may, each optionally limited to its own
+//! `payTo` addresses and to a rate.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use paywire::evm::Address;
+use zeroize::Zeroizing;
+
+use crate::config::AccessConfig;
+use crate::signer::read_secret;
+
+/// One resource server's key.
+pub(crate) struct ApiKey {
+    pub(crate) name: String,
+    secret: Zeroizing<String>,
+    pay_to: Vec<Address>,
+    bucket: Option<Mutex<Bucket>>,
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKey({})", self.name)
+    }
+}
+
+/// A token bucket: `per_minute` requests a minute, bursts up to that many.
+struct Bucket {
+    tokens: f64,
+    capacity: f64,
+    per_second: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant) -> Result<(), u64> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            // Whole seconds until a token is back (for Retry-After).
+            let wait = ((1.0 - self.tokens) / self.per_second).ceil();
+            Err(if wait.is_finite() && wait >= 1.0 {
+                wait as u64
+            } else {
+                1
+            })
+        }
+    }
+}
+
+/// The keys, or an open door.
+#[derive(Debug)]
+pub(crate) struct Access {
+    open: bool,
+    keys: Vec<ApiKey>,
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// No key, or an unknown one: 401.
+    Unauthenticated,
+    /// Over its rate: 429, with the seconds to wait.
+    RateLimited(u64),
+}
+
+/// Whom a request came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller<'a> {
+    /// Anyone (an open facilitator).
+    Anyone,
+    /// A key's holder.
+    Key(&'a ApiKey),
+}
+
+impl Caller<'_> {
+    /// The key's name, for logs and metrics.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Caller::Anyone => "-",
+            Caller::Key(k) => &k.name,
+        }
+    }
+
+    /// Whether this caller may settle for `pay_to`.
+    pub(crate) fn may_pay(&self, pay_to: &Address) -> bool {
+        match self {
+            Caller::Anyone => true,
+            Caller::Key(k) => k.pay_to.is_empty() || k.pay_to.contains(pay_to),
+        }
+    }
+}
+
+impl Access {
+    /// Reads the keys of a configuration.
+    pub(crate) fn from_config(c: &AccessConfig) -> Result<Access, String> {
+        let mut keys = Vec::new();
+        for (i, k) in c.keys.iter().enumerate() {
+            let secret = read_secret(k.key_file.as_deref(), k.key_env.as_deref())
+                .map_err(|e| format!("access.keys[{i}] ({}): {e}", k.name))?;
+            let pay_to = k
+                .pay_to
+                .iter()
+                .map(|a| {
+                    a.parse::<Address>()
+                        .map_err(|e| format!("access.keys[{i}].pay_to: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let bucket = (k.requests_per_minute > 0).then(|| {
+                let cap = f64::from(k.requests_per_minute);
+                Mutex::new(Bucket {
+                    tokens: cap,
+                    capacity: cap,
+                    per_second: cap / 60.0,
+                    last: Instant::now(),
+                })
+            });
+            keys.push(ApiKey {
+                name: k.name.clone(),
+                secret,
+                pay_to,
+                bucket,
+            });
+        }
+        Ok(Access { open: c.open, keys })
+    }
+
+    /// Who sent a request with this `Authorization` header value.
+    pub(crate) fn check(&self, authorization: Option<&str>) -> Result<Caller<'_>, Denied> {
+        let token = authorization
+            .and_then(|v| {
+                let (scheme, rest) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+            })
+            .filter(|t| !t.is_empty());
+        let key = token.and_then(|t| {
+            self.keys
+                .iter()
+                .find(|k| same(k.secret.as_bytes(), t.as_bytes()))
+        });
+        match key {
+            Some(k) => {
+                if let Some(bucket) = &k.bucket {
+                    let mut b = bucket
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    b.take(Instant::now()).map_err(Denied::RateLimited)?;
+                }
+                Ok(Caller::Key(k))
+            }
+            None if self.open => Ok(Caller::Anyone),
+            None => Err(Denied::Unauthenticated),
+        }
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = u8::from(a.len() != b.len());
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i).copied().unwrap_or(!*x);
+    }
+    diff == 0
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::config::ApiKeyConfig;
+
+    #[test]
+    fn keys_payees_and_rates() {
+        let dir = std::env::temp_dir().join(format!("paywire-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("key");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let access = Access::from_config(&AccessConfig {
+            open: false,
+            keys: vec![ApiKeyConfig {
+                name: "shop".into(),
+                key_env: None,
+                key_file: Some(file.clone()),
+                pay_to: vec!["0x209693Bc6afc0C5328bA36FaF03C514EF312287C".into()],
+                requests_per_minute: 2,
+            }],
+        })
+        .unwrap();
+        assert_eq!(access.check(None).unwrap_err(), Denied::Unauthenticated);
+        assert_eq!(
+            access.check(Some("Bearer nope")).unwrap_err(),
+            Denied::Unauthenticated
+        );
+        assert_eq!(
+            access.check(Some("Basic s3cret")).unwrap_err(),
+            Denied::Unauthenticated
+        );
+        let caller = access.check(Some("Bearer s3cret")).unwrap();
+        assert_eq!(caller.name(), "shop");
+        assert!(
+            caller.may_pay(
+                &"0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        assert!(
+            !caller.may_pay(
+                &"0x000000000000000000000000000000000000dEaD"
+                    .parse()
+                    .unwrap()
+            )
+        );
+        access.check(Some("bearer s3cret")).unwrap();
+        assert!(matches!(
+            access.check(Some("Bearer s3cret")),
+            Err(Denied::RateLimited(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

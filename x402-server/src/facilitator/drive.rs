@@ -1,0 +1,207 @@
+//! Driving the core's settle machine over a chain's RPC endpoints: the calls
+//! it asks for go to the node, except two that the facilitator answers or
+//! guards itself — the account nonce comes from the store's allocator (the
+//! machine asks for it only once the simulation passed, so a refused payment
+//! never takes one), and a signed transaction is written to the store before
+//! it leaves.
+
+use std::time::Duration;
+
+use paywire::json::ToJson;
+use paywire::settle::{Machine, Outcome, Step};
+
+use super::Account;
+use super::Chain;
+use crate::store::Store;
+
+/// What a drive came to.
+#[derive(Debug)]
+pub(crate) enum Driven {
+    /// The machine's outcome.
+    Outcome(Box<Outcome>),
+    /// It stopped before anything was sent (no endpoint reachable, the store
+    /// failed, the claim was lost): nothing can have been settled.
+    Unsent(String),
+}
+
+/// Where a settlement drive writes what it does.
+pub(crate) struct Settling<'a> {
+    pub(crate) store: &'a dyn Store,
+    pub(crate) key: &'a str,
+    pub(crate) owner: &'a str,
+    pub(crate) account: &'a Account,
+    /// Hand out the account's nonce when the machine asks (a new settlement),
+    /// or let the node answer (a transaction taken up again knows its own).
+    pub(crate) allocate: bool,
+}
+
+/// How often a malformed answer is asked again before giving up.
+const RETRIES: u32 = 3;
+
+/// Runs `m` to its end over `chain`'s endpoints. `settling` is `None` for a
+/// verification (which sends nothing).
+pub(crate) async fn drive(
+    m: &mut Machine,
+    chain: &Chain,
+    settling: Option<&Settling<'_>>,
+) -> Driven {
+    let mut allocated: Option<u64> = None;
+    let mut sent = false;
+    let mut malformed = 0u32;
+    let outcome = loop {
+        let (body, method, id, delay) = match m.step() {
+            Step::Done(o) => break Driven::Outcome(Box::new(*o)),
+            Step::Sign(req) => {
+                let Some(s) = settling else {
+                    break Driven::Unsent("a verification asked for a signature".into());
+                };
+                match s.account.signer.sign_hash(req.hash).await {
+                    Ok(sig) => {
+                        if let Err(e) = m.feed_signature(&sig) {
+                            break Driven::Unsent(format!(
+                                "the signer's signature was refused: {e}"
+                            ));
+                        }
+                        continue;
+                    }
+                    Err(e) => break Driven::Unsent(format!("the signer failed: {e}")),
+                }
+            }
+            Step::Call(c) => (c.to_json_string(), c.method(), c.envelope.id, c.delay_ms),
+        };
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
+        }
+        let answer = match (method, settling) {
+            ("eth_getTransactionCount", Some(s)) if s.allocate => {
+                match nonce(chain, s, &body).await {
+                    Ok(n) => {
+                        allocated = Some(n);
+                        Ok(
+                            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"0x{n:x}"}}"#)
+                                .into_bytes(),
+                        )
+                    }
+                    Err(e) => break Driven::Unsent(e),
+                }
+            }
+            ("eth_sendRawTransaction", Some(s)) => {
+                let Some(tx) = m.sent_transaction() else {
+                    break Driven::Unsent("nothing signed to send".into());
+                };
+                let written = s
+                    .store
+                    .record_sent(
+                        s.key,
+                        s.owner,
+                        &s.account.address.to_string(),
+                        tx.nonce,
+                        &tx.to_json_string(),
+                        super::now(),
+                    )
+                    .await;
+                match written {
+                    Ok(true) => {}
+                    Ok(false) if sent => {}
+                    Ok(false) => {
+                        break Driven::Unsent("another request took the payment over".into());
+                    }
+                    Err(e) => break Driven::Unsent(e.to_string()),
+                }
+                sent = true;
+                match chain.rpc.call_traced(&body).await {
+                    // A refusal by one node, after another may have taken the
+                    // transaction, proves nothing: read it as no answer (the
+                    // machine then waits for a receipt).
+                    Ok((answer, true)) if is_rpc_error(&answer) => Err(crate::rpc::RpcFailure::NoAnswer(
+                        "an endpoint that may have taken the transaction gave no answer; the next one refused it"
+                            .into(),
+                    )),
+                    Ok((answer, _)) => Ok(answer.to_vec()),
+                    Err(f) => Err(f),
+                }
+            }
+            _ => chain.rpc.call(&body).await.map(|b| b.to_vec()),
+        };
+        let bytes = match answer {
+            Ok(b) => b,
+            Err(f) if !sent && m.sent_transaction().is_none() => {
+                break Driven::Unsent(f.to_string());
+            }
+            // After the broadcast (or with it in doubt) the outcome is on
+            // chain: the machine reads the failure as an error answer and
+            // ends naming the transaction, which is then pending.
+            Err(f) => {
+                let escaped = serde_json::to_string(&f.to_string()).unwrap_or_default();
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32603,"message":{escaped}}}}}"#
+                )
+                .into_bytes()
+            }
+        };
+        match m.feed(&bytes) {
+            Ok(()) => malformed = 0,
+            Err(e) => {
+                malformed += 1;
+                if malformed > RETRIES {
+                    if sent {
+                        let msg = serde_json::to_string(&format!("unreadable answers: {e}"))
+                            .unwrap_or_default();
+                        let _ = m.feed(
+                            format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32603,"message":{msg}}}}}"#)
+                                .as_bytes(),
+                        );
+                        malformed = 0;
+                        continue;
+                    }
+                    break Driven::Unsent(format!("{method}: unreadable answers ({e})"));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    // A transaction the node refused outright never left: its record goes
+    // (the payment may be presented again) and so does its nonce.
+    let refused = sent
+        && matches!(&outcome, Driven::Outcome(o) if matches!(**o, Outcome::Settled(ref st) if st.transaction.is_none()));
+    if refused && let Some(s) = settling.filter(|s| s.allocate) {
+        if let Err(e) = s.store.withdraw(s.key, s.owner).await {
+            tracing::error!(key = s.key, error = %e, "a refused transaction's record could not be removed; the watcher will send it again");
+        } else {
+            sent = false;
+        }
+    }
+    // A nonce handed out for a transaction that never left goes back.
+    if let (Some(n), Some(s), false) = (allocated, settling, sent) {
+        let _ = s
+            .store
+            .release_nonce(chain.chain_id, &s.account.address.to_string(), n)
+            .await;
+    }
+    outcome
+}
+
+/// Whether a JSON-RPC answer is an error.
+fn is_rpc_error(answer: &[u8]) -> bool {
+    paywire::rpc::parse_response(answer).is_ok_and(|r| r.result.is_err())
+}
+
+/// The account's next nonce: the store's allocator, at least the node's
+/// pending count (transactions sent from elsewhere).
+async fn nonce(chain: &Chain, s: &Settling<'_>, body: &str) -> Result<u64, String> {
+    let answer = chain.rpc.call(body).await.map_err(|e| e.to_string())?;
+    let resp = paywire::rpc::parse_response(&answer).map_err(|e| e.to_string())?;
+    let pending = resp
+        .result
+        .map_err(|e| format!("eth_getTransactionCount: {e}"))
+        .and_then(|v| paywire::rpc::quantity_u64(v).map_err(|e| e.to_string()))?;
+    let n = s
+        .store
+        .next_nonce(chain.chain_id, &s.account.address.to_string(), pending)
+        .await
+        .map_err(|e| e.to_string())?;
+    s.account
+        .next_nonce
+        .store(n.saturating_add(1), std::sync::atomic::Ordering::Relaxed);
+    Ok(n)
+}

@@ -1,0 +1,808 @@
+//! `/verify`, `/settle` and `/supported`: the documents are read and judged by
+//! the core; this decides which chain and account, keeps the settlement's
+//! record, and answers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{Response, StatusCode};
+use paywire::json::{JsonStr, Limits, ObjectWriter, ToJson};
+use paywire::message::Message;
+use paywire::settle::{Machine, Outcome, PaymentId, SentTransaction, Settlement, Signer};
+use paywire::types::FromJson;
+use paywire::types::facilitator::{PaymentRequirements, VerifyRequest};
+use paywire::verify::Config;
+use paywire::{Network, Reason};
+
+use super::access::Caller;
+use super::drive::{Driven, Settling, drive};
+use super::metrics;
+use super::{Chain, Inner, json_response, now, problem};
+use crate::config::SchemeConfig;
+use crate::store::{Claim, Record, State};
+
+/// What became of one settlement, for `paywire facilitator reconcile`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleSummary {
+    /// The payment's key.
+    pub key: String,
+    /// `settled`, `failed`, `pending`.
+    pub state: String,
+    /// The transaction that decided it (or the latest one sent).
+    pub transaction: String,
+    /// What happened.
+    pub detail: String,
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_len: 64 * 1024,
+        ..Limits::DEFAULT
+    }
+}
+
+/// A SettleResponse of a failure decided here (nothing sent).
+fn failed(reason: Reason, message: &str, network: Option<Network>) -> String {
+    Settlement {
+        success: false,
+        reason: Some(reason),
+        message: Message::new(&message),
+        payer: None,
+        transaction: None,
+        network,
+        amount: None,
+        block_number: None,
+        gas_used: None,
+        effective_gas_price: None,
+    }
+    .to_json_string()
+}
+
+/// A VerifyResponse of a refusal decided here.
+fn invalid(reason: Reason, message: &str) -> String {
+    paywire::types::facilitator::VerifyResponse::invalid(reason.as_str(), Some(message), None)
+        .to_json_string()
+}
+
+/// The chain serving a request's network, if any.
+fn chain_of(inner: &Inner, req: &VerifyRequest<'_>) -> Option<Arc<Chain>> {
+    let id = req.payment_requirements.network().evm_chain_id()?;
+    inner.chains.get(&id).cloned()
+}
+
+/// Whether `chain` settles this payment's scheme and method and its asset.
+fn served(chain: &Chain, req: &VerifyRequest<'_>, id: &PaymentId) -> Result<(), (Reason, String)> {
+    let scheme = req.payment_requirements.scheme();
+    let method = if scheme == "upto" {
+        Some(SchemeConfig::Upto)
+    } else if scheme == "exact" && id.permit2 {
+        Some(SchemeConfig::ExactPermit2)
+    } else if scheme == "exact" {
+        Some(SchemeConfig::ExactEip3009)
+    } else {
+        None
+    };
+    match method {
+        Some(m) if chain.schemes.contains(&m) => {}
+        _ => {
+            return Err((
+                Reason::UnsupportedScheme,
+                format!(
+                    "this facilitator does not settle this scheme and transfer method on {}",
+                    chain.network.as_str()
+                ),
+            ));
+        }
+    }
+    if !chain.assets.is_empty() && !chain.assets.contains(&id.asset) {
+        return Err((
+            Reason::InvalidPaymentRequirements,
+            format!(
+                "this facilitator does not settle {} on {}",
+                id.asset,
+                chain.network.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// 403 when the caller's key may not act for this body's `payTo`.
+pub(crate) fn refuse_payee(who: &Caller<'_>, body: &[u8]) -> Option<Response<Body>> {
+    let req = VerifyRequest::from_json_bytes(body, &limits()).ok()?;
+    let pay_to = match req.payment_requirements {
+        PaymentRequirements::V2(r) => r.pay_to_address().ok()?,
+        PaymentRequirements::V1(r) => r.pay_to.as_str()?.parse().ok()?,
+    };
+    (!who.may_pay(&pay_to)).then(|| {
+        problem(
+            StatusCode::FORBIDDEN,
+            "pay_to_not_allowed",
+            "this API key may not verify or settle payments to this payTo",
+        )
+    })
+}
+
+fn count(inner: &Inner, endpoint: &'static str, network: &str, outcome: &str) {
+    inner
+        .metrics
+        .requests
+        .get_or_create(&metrics::Outcome {
+            endpoint,
+            network: network.to_string(),
+            outcome: outcome.to_string(),
+        })
+        .inc();
+}
+
+fn outcome_label(o: &Outcome) -> String {
+    match o.reason() {
+        None => match o {
+            Outcome::Verified(_) => "valid".into(),
+            Outcome::Settled(_) => "settled".into(),
+        },
+        Some(r) => r.as_str().into(),
+    }
+}
+
+/// `POST /verify`: the offline checks, then the chain's.
+pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Response<Body> {
+    let started = Instant::now();
+    if let Some(refused) = refuse_payee(who, body) {
+        return refused;
+    }
+    let parsed = VerifyRequest::from_json_bytes(body, &limits());
+    let (chain, addresses) = match &parsed {
+        Ok(req) => {
+            let Some(chain) = chain_of(inner, req) else {
+                count(inner, "verify", "", "invalid_network");
+                return json_response(
+                    StatusCode::OK,
+                    invalid(
+                        Reason::InvalidNetwork,
+                        "this facilitator does not serve this network",
+                    ),
+                );
+            };
+            if let Ok(id) = PaymentId::of(req)
+                && let Err((reason, message)) = served(&chain, req, &id)
+            {
+                count(inner, "verify", chain.network.as_str(), reason.as_str());
+                return json_response(StatusCode::OK, invalid(reason, &message));
+            }
+            let addresses: Vec<_> = chain.accounts.iter().map(|a| a.address).collect();
+            (Some(chain), addresses)
+        }
+        Err(_) => (None, Vec::new()),
+    };
+    let config = Config {
+        facilitator_addresses: &addresses,
+    };
+    let options = chain.as_ref().map(|c| c.options).unwrap_or_default();
+    let mut m = Machine::verify_json(body, now(), &config, &options);
+    let network = chain
+        .as_ref()
+        .map(|c| c.network.as_str().to_string())
+        .unwrap_or_default();
+    let json = match (&chain, m.outcome().is_some()) {
+        (_, true) | (None, _) => m.outcome().map(|o| o.to_json_string()).unwrap_or_default(),
+        (Some(chain), false) => match drive(&mut m, chain, None).await {
+            Driven::Outcome(o) => o.to_json_string(),
+            Driven::Unsent(why) => invalid(
+                Reason::UnexpectedVerifyError,
+                &format!("the chain could not be asked: {why}"),
+            ),
+        },
+    };
+    let label = m
+        .outcome()
+        .map(outcome_label)
+        .unwrap_or_else(|| "unexpected_verify_error".into());
+    count(inner, "verify", &network, &label);
+    tracing::info!(
+        endpoint = "verify",
+        network = %network,
+        outcome = %label,
+        caller = who.name(),
+        payer = %payer_of(body),
+        latency_ms = started.elapsed().as_millis() as u64,
+        "verify"
+    );
+    json_response(StatusCode::OK, json)
+}
+
+fn payer_of(body: &[u8]) -> String {
+    VerifyRequest::from_json_bytes(body, &limits())
+        .ok()
+        .and_then(|r| PaymentId::of(&r).ok())
+        .map(|id| id.payer.to_string())
+        .unwrap_or_default()
+}
+
+/// The payment's record key and fingerprint (the payment itself: its
+/// payload and the requirements it is settled against).
+fn identify(req: &VerifyRequest<'_>) -> Option<(PaymentId, String, String)> {
+    let id = PaymentId::of(req).ok()?;
+    let mut key = String::new();
+    id.write_key(&mut key).ok()?;
+    let canonical = req.to_json_string();
+    let fingerprint = paywire::evm::B256(paywire::evm::keccak256(canonical.as_bytes())).to_string();
+    Some((id, key, fingerprint))
+}
+
+/// `POST /settle`.
+pub(crate) async fn settle(inner: &Inner, who: &str, body: Bytes) -> Response<Body> {
+    let started = Instant::now();
+    let (json, network, label, transaction, payer, amount) = settle_inner(inner, &body).await;
+    let elapsed = started.elapsed();
+    count(inner, "settle", &network, &label);
+    inner
+        .metrics
+        .settle_seconds
+        .get_or_create(&metrics::Net {
+            network: network.clone(),
+        })
+        .observe(elapsed.as_secs_f64());
+    tracing::info!(
+        endpoint = "settle",
+        network = %network,
+        outcome = %label,
+        caller = who,
+        payer = %payer,
+        amount = %amount,
+        transaction = %transaction,
+        latency_ms = elapsed.as_millis() as u64,
+        "settle"
+    );
+    json_response(StatusCode::OK, json)
+}
+
+/// The answer, and what the log line says of it: network, outcome,
+/// transaction, payer, amount.
+async fn settle_inner(
+    inner: &Inner,
+    body: &[u8],
+) -> (String, String, String, String, String, String) {
+    let req = match VerifyRequest::from_json_bytes(body, &limits()) {
+        Ok(r) => r,
+        Err(e) => {
+            let json = failed(e.reason(), &e.to_string(), None);
+            return (
+                json,
+                String::new(),
+                e.reason().as_str().into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            );
+        }
+    };
+    let network_text = req.payment_requirements.network().as_str().to_string();
+    let network = Some(req.payment_requirements.network());
+    let Some(chain) = chain_of(inner, &req) else {
+        let json = failed(
+            Reason::InvalidNetwork,
+            "this facilitator does not serve this network",
+            network,
+        );
+        return (
+            json,
+            network_text,
+            "invalid_network".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+        );
+    };
+    let Some((id, key, fingerprint)) = identify(&req) else {
+        // Not an authorization this facilitator can settle: the machine says why.
+        let m = Machine::settle_json_as(
+            body,
+            now(),
+            Signer::Host(paywire::evm::Address::default()),
+            &chain.options,
+        );
+        let json = m.outcome().map(|o| o.to_json_string()).unwrap_or_else(|| {
+            failed(
+                Reason::InvalidPayload,
+                "not a payment this facilitator can settle",
+                network,
+            )
+        });
+        let label = m
+            .outcome()
+            .map(outcome_label)
+            .unwrap_or_else(|| "invalid_payload".into());
+        return (
+            json,
+            network_text,
+            label,
+            String::new(),
+            String::new(),
+            String::new(),
+        );
+    };
+    let payer = id.payer.to_string();
+    let amount = id.amount.to_string();
+    let out = |json: String, label: String, tx: String| {
+        (
+            json,
+            network_text.clone(),
+            label,
+            tx,
+            payer.clone(),
+            amount.clone(),
+        )
+    };
+    if let Err((reason, message)) = served(&chain, &req, &id) {
+        return out(
+            failed(reason, &message, network),
+            reason.as_str().into(),
+            String::new(),
+        );
+    }
+    let owner = format!(
+        "{}/{}",
+        inner.instance,
+        inner
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let deadline = Instant::now() + chain.receipt_timeout;
+    let mut record = Record {
+        key: key.clone(),
+        fingerprint: fingerprint.clone(),
+        request: String::from_utf8_lossy(body).into_owned(),
+        state: State::Claimed,
+        owner: owner.clone(),
+        lease_until: now() + chain.receipt_timeout.as_secs() + 120,
+        signer: None,
+        nonce: None,
+        sent: Vec::new(),
+        result: None,
+        network: network_text.clone(),
+        payer: payer.clone(),
+        amount: amount.clone(),
+        created: now(),
+        updated: now(),
+    };
+    loop {
+        let claim = match inner.store.claim(&record, now()).await {
+            Ok(c) => c,
+            Err(e) => {
+                return out(
+                    failed(
+                        Reason::FacilitatorUnavailable,
+                        &format!("the settlement record cannot be written ({e}); nothing was sent"),
+                        network,
+                    ),
+                    "facilitator_unavailable".into(),
+                    String::new(),
+                );
+            }
+        };
+        let existing = match claim {
+            Claim::Claimed => break,
+            Claim::Existing(r) => *r,
+        };
+        match existing.state {
+            State::Done | State::Sent if existing.fingerprint != fingerprint => {
+                return out(
+                    failed(
+                        Reason::InvalidPayload,
+                        "another payment with this authorization's nonce was settled here; this one cannot be",
+                        network,
+                    ),
+                    "conflicting_payment".into(),
+                    String::new(),
+                );
+            }
+            State::Done => {
+                let json = existing.result.unwrap_or_default();
+                let tx = latest_hash(&existing.sent);
+                return out(json, "idempotent".into(), tx);
+            }
+            State::Sent => {
+                // Sent earlier (a retry after settlement_pending, or another
+                // instance's request): wait for that transaction, never another.
+                let (json, label, tx) = follow(inner, &chain, &req, &existing, deadline).await;
+                return out(json, label, tx);
+            }
+            State::Claimed => {
+                // Another request holds it and has sent nothing yet: wait for
+                // it to send, finish or let go.
+                if Instant::now() >= deadline {
+                    return out(
+                        failed(
+                            Reason::SettlementPending,
+                            "another request is settling this payment now; ask again shortly",
+                            network,
+                        ),
+                        "settlement_pending".into(),
+                        String::new(),
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                record.updated = now();
+            }
+        }
+    }
+    // The payment is this request's.
+    let Some(account) = chain.pick_account() else {
+        let _ = inner.store.release(&key, &owner).await;
+        return out(
+            failed(
+                Reason::FacilitatorUnavailable,
+                "no signer of this network holds the minimum gas balance; nothing was sent",
+                network,
+            ),
+            "facilitator_unavailable".into(),
+            String::new(),
+        );
+    };
+    let mut m = Machine::settle_json_as(body, now(), Signer::Host(account.address), &chain.options);
+    let settling = Settling {
+        store: inner.store.as_ref(),
+        key: &key,
+        owner: &owner,
+        account: &account,
+        allocate: true,
+    };
+    let (json, label, tx) = finish(
+        inner,
+        &chain,
+        &key,
+        &owner,
+        drive(&mut m, &chain, Some(&settling)).await,
+        network,
+    )
+    .await;
+    out(json, label, tx)
+}
+
+fn latest_hash(sent: &[String]) -> String {
+    sent.last()
+        .and_then(|s| SentTransaction::from_json(s.as_bytes()).ok())
+        .map(|t| t.hash.to_string())
+        .unwrap_or_default()
+}
+
+/// Writes and answers what a settlement drive came to.
+async fn finish(
+    inner: &Inner,
+    chain: &Chain,
+    key: &str,
+    owner: &str,
+    driven: Driven,
+    network: Option<Network>,
+) -> (String, String, String) {
+    match driven {
+        Driven::Unsent(why) => {
+            let _ = inner.store.release(key, owner).await;
+            (
+                failed(
+                    Reason::FacilitatorUnavailable,
+                    &format!("{why}; nothing was sent"),
+                    network,
+                ),
+                "facilitator_unavailable".into(),
+                String::new(),
+            )
+        }
+        Driven::Outcome(o) => {
+            let Outcome::Settled(s) = *o else {
+                return (o.to_json_string(), outcome_label(&o), String::new());
+            };
+            let tx = s.transaction.map(|h| h.to_string()).unwrap_or_default();
+            let label = outcome_label(&o);
+            if s.transaction.is_none() {
+                // Refused before anything was sent: the payment may be presented again.
+                let _ = inner.store.release(key, owner).await;
+                return (o.to_json_string(), label, tx);
+            }
+            if s.success || is_final_failure(&s) {
+                if let Err(e) = inner.store.finish(key, &o.to_json_string(), now()).await {
+                    tracing::error!(%key, error = %e, "a decided settlement could not be written; the watcher will decide it again");
+                }
+                return (o.to_json_string(), label, tx);
+            }
+            // Sent, not decided in time: pending, with the transaction.
+            inner
+                .metrics
+                .pending
+                .get_or_create(&metrics::Net {
+                    network: chain.network.as_str().into(),
+                })
+                .inc();
+            (
+                pending(
+                    &s,
+                    "the transaction was sent and is not confirmed yet; ask again with the same body",
+                ),
+                "settlement_pending".into(),
+                tx,
+            )
+        }
+    }
+}
+
+/// The settlement a drive of a sent payment came to, if it came to one; when
+/// it decides the payment it is written to the record, and its answer and log
+/// label come with it.
+async fn settled(
+    inner: &Inner,
+    key: &str,
+    driven: Driven,
+) -> Option<(Settlement, Option<(String, String)>)> {
+    let Driven::Outcome(o) = driven else {
+        return None;
+    };
+    let Outcome::Settled(s) = *o else { return None };
+    if !(s.success || is_final_failure(&s)) {
+        return Some((s, None));
+    }
+    let json = o.to_json_string();
+    if let Err(e) = inner.store.finish(key, &json, now()).await {
+        tracing::error!(%key, error = %e, "a decided settlement could not be written; the watcher will decide it again");
+    }
+    Some((s, Some((json, outcome_label(&o)))))
+}
+
+/// A failure after a transaction was sent that decides the payment (mined and
+/// reverted, or without the expected transfer); anything else is pending.
+fn is_final_failure(s: &Settlement) -> bool {
+    matches!(
+        s.reason,
+        Some(
+            Reason::ExactEvmTransactionFailed
+                | Reason::UptoEvmTransactionFailed
+                | Reason::ExactEvmTransferEventMismatch
+        )
+    ) && s.block_number.is_some()
+}
+
+/// `settlement_pending` naming the settlement's transaction.
+fn pending(s: &Settlement, message: &str) -> String {
+    Settlement {
+        success: false,
+        reason: Some(Reason::SettlementPending),
+        message: Message::new(&message),
+        block_number: None,
+        gas_used: None,
+        effective_gas_price: None,
+        ..*s
+    }
+    .to_json_string()
+}
+
+/// Waits (until `deadline`) for the outcome of a settlement sent earlier, by
+/// its transactions' receipts; sends nothing new.
+async fn follow(
+    inner: &Inner,
+    chain: &Chain,
+    req: &VerifyRequest<'_>,
+    record: &Record,
+    deadline: Instant,
+) -> (String, String, String) {
+    loop {
+        if let Some(done) = inner
+            .store
+            .get(&record.key)
+            .await
+            .ok()
+            .flatten()
+            .filter(|r| r.state == State::Done)
+        {
+            let tx = latest_hash(&done.sent);
+            return (done.result.unwrap_or_default(), "idempotent".into(), tx);
+        }
+        let account = record.signer.as_deref().and_then(|a| chain.account(a));
+        for sent in record.sent.iter().rev() {
+            let Ok(tx) = SentTransaction::from_json(sent.as_bytes()) else {
+                continue;
+            };
+            let Some(account) = &account else { break };
+            let options = paywire::settle::Options {
+                max_receipt_polls: 1,
+                ..chain.options
+            };
+            let mut m = Machine::resume(req, Signer::Host(account.address), &options, &tx, false);
+            if let Some((_, Some((json, label)))) =
+                settled(inner, &record.key, drive(&mut m, chain, None).await).await
+            {
+                return (json, label, tx.hash.to_string());
+            }
+        }
+        if Instant::now() + Duration::from_millis(250) >= deadline {
+            let tx = record
+                .sent
+                .last()
+                .and_then(|s| SentTransaction::from_json(s.as_bytes()).ok());
+            let s = Settlement {
+                success: false,
+                reason: Some(Reason::SettlementPending),
+                message: Message::EMPTY,
+                payer: PaymentId::of(req).ok().map(|id| id.payer),
+                transaction: tx.map(|t| t.hash),
+                network: Some(req.payment_requirements.network()),
+                amount: None,
+                block_number: None,
+                gas_used: None,
+                effective_gas_price: None,
+            };
+            return (
+                pending(
+                    &s,
+                    "the transaction was sent and is not confirmed yet; ask again with the same body",
+                ),
+                "settlement_pending".into(),
+                tx.map(|t| t.hash.to_string()).unwrap_or_default(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// `GET /supported`: a kind per network and scheme (and the v1 name of
+/// networks that have one), `upto` kinds naming a signer as
+/// `extra.facilitatorAddress` (any of them is accepted), the signers by
+/// network family.
+pub(crate) fn supported_json(inner: &Inner) -> String {
+    let mut chains: Vec<&Arc<Chain>> = inner.chains.values().collect();
+    chains.sort_by_key(|c| c.chain_id);
+    let mut out = Vec::new();
+    let _ = (|| {
+        let mut w = ObjectWriter::new(&mut out)?;
+        w.key(JsonStr::new("kinds"))?;
+        let s = w.sink();
+        s.put(b"[")?;
+        let mut first = true;
+        for chain in &chains {
+            let exact = chain
+                .schemes
+                .iter()
+                .any(|m| matches!(m, SchemeConfig::ExactEip3009 | SchemeConfig::ExactPermit2));
+            let upto = chain.schemes.contains(&SchemeConfig::Upto);
+            let mut kind = |s: &mut dyn paywire::json::Sink,
+                            version: u64,
+                            scheme: &str,
+                            network: &str,
+                            upto_extra: bool| {
+                if !first {
+                    s.put(b",")?;
+                }
+                first = false;
+                let mut k = ObjectWriter::new(s)?;
+                k.u64_field("x402Version", version)?;
+                k.str_field("scheme", JsonStr::new(scheme))?;
+                k.str_field("network", JsonStr::new(network))?;
+                if upto_extra && let Some(a) = chain.accounts.first() {
+                    k.key(JsonStr::new("extra"))?;
+                    let mut x = ObjectWriter::new(k.sink())?;
+                    x.field("facilitatorAddress", &a.address)?;
+                    x.end()?;
+                }
+                k.end()
+            };
+            if exact {
+                kind(s, 2, "exact", chain.network.as_str(), false)?;
+            }
+            if upto {
+                kind(s, 2, "upto", chain.network.as_str(), true)?;
+            }
+            if let (true, Some(name)) = (
+                chain.schemes.contains(&SchemeConfig::ExactEip3009),
+                chain.network.v1_name(),
+            ) {
+                kind(s, 1, "exact", name, false)?;
+            }
+        }
+        s.put(b"]")?;
+        w.key(JsonStr::new("extensions"))?;
+        w.sink().put(b"[]")?;
+        w.key(JsonStr::new("signers"))?;
+        let mut signers = ObjectWriter::new(w.sink())?;
+        signers.key(JsonStr::new("eip155:*"))?;
+        let s = signers.sink();
+        s.put(b"[")?;
+        let mut seen: Vec<paywire::evm::Address> = Vec::new();
+        for chain in &chains {
+            for a in &chain.accounts {
+                if !seen.contains(&a.address) {
+                    if !seen.is_empty() {
+                        s.put(b",")?;
+                    }
+                    a.address.write_json(s)?;
+                    seen.push(a.address);
+                }
+            }
+        }
+        s.put(b"]")?;
+        signers.end()?;
+        w.end()
+    })();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Takes one settlement in flight up again: its transactions' receipts, a
+/// broadcast again if no node knows it, a replacement if it is stuck.
+pub(crate) async fn take_up(inner: &Inner, record: &Record, watcher: &str) -> SettleSummary {
+    let mut summary = SettleSummary {
+        key: record.key.clone(),
+        state: "pending".into(),
+        transaction: latest_hash(&record.sent),
+        detail: String::new(),
+    };
+    let Ok(req) = VerifyRequest::from_json_bytes(record.request.as_bytes(), &limits()) else {
+        summary.detail = "its request cannot be read again".into();
+        return summary;
+    };
+    let Some(chain) = chain_of(inner, &req) else {
+        summary.detail = "its network is not served by this configuration".into();
+        return summary;
+    };
+    let Some(account) = record.signer.as_deref().and_then(|a| chain.account(a)) else {
+        summary.detail = "its signer is not in this configuration".into();
+        return summary;
+    };
+    let txs: Vec<SentTransaction> = record
+        .sent
+        .iter()
+        .filter_map(|s| SentTransaction::from_json(s.as_bytes()).ok())
+        .collect();
+    let Some(latest) = txs.last().copied() else {
+        summary.detail = "no transaction recorded".into();
+        return summary;
+    };
+    // Any of its transactions mined decides it (a replacement or the original).
+    let quick = paywire::settle::Options {
+        max_receipt_polls: 1,
+        ..chain.options
+    };
+    for tx in txs.iter().rev() {
+        let mut m = Machine::resume(&req, Signer::Host(account.address), &quick, tx, false);
+        if let Some((s, Some(_))) =
+            settled(inner, &record.key, drive(&mut m, &chain, None).await).await
+        {
+            summary.state = if s.success { "settled" } else { "failed" }.into();
+            summary.transaction = tx.hash.to_string();
+            summary.detail = s.message.as_str().into();
+            return summary;
+        }
+    }
+    // Undecided: send the latest again (a node that lost it takes it back; one
+    // that has it says so), or replace it once it has waited long enough.
+    let age = now().saturating_sub(record.updated);
+    let settling = Settling {
+        store: inner.store.as_ref(),
+        key: &record.key,
+        owner: watcher,
+        account: &account,
+        allocate: false,
+    };
+    let replace = age >= chain.replace_after.as_secs();
+    let mut m = if replace {
+        summary.detail = "stuck: replaced at its nonce with higher fees".into();
+        Machine::replace(&req, Signer::Host(account.address), &quick, &latest, 125)
+    } else {
+        summary.detail = "sent again".into();
+        Machine::resume(&req, Signer::Host(account.address), &quick, &latest, true)
+    };
+    // A replacement is a new transaction: written before it leaves. The same
+    // bytes sent again are already written.
+    let driven = drive(&mut m, &chain, replace.then_some(&settling)).await;
+    match settled(inner, &record.key, driven).await {
+        Some((s, Some(_))) => {
+            summary.state = if s.success { "settled" } else { "failed" }.into();
+            summary.transaction = s.transaction.map(|h| h.to_string()).unwrap_or_default();
+        }
+        Some((s, None)) => {
+            if let Some(h) = s.transaction {
+                summary.transaction = h.to_string();
+            }
+        }
+        None => {}
+    }
+    summary
+}

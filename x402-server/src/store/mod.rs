@@ -1,0 +1,318 @@
+//! Where a facilitator keeps what must survive it: one record per payment it
+//! settles (claimed before anything is sent, the transaction written before
+//! it leaves, the outcome once known), and its accounts' nonces. SQLite for
+//! one machine (several processes may share the file), PostgreSQL for several
+//! instances behind a load balancer sharing signers: every change is one
+//! atomic statement or transaction, so two instances never settle one payment
+//! twice nor give two transactions one nonce.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Where a settlement is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Taken by a request (its owner) that verifies and simulates it; nothing
+    /// has been sent. A claim whose lease has passed may be taken over.
+    Claimed,
+    /// A transaction was signed and is (or may be) on its way: the outcome is
+    /// on chain; only receipts decide it now.
+    Sent,
+    /// Decided: the result is final.
+    Done,
+}
+
+impl State {
+    /// Its name in the store.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Claimed => "claimed",
+            State::Sent => "sent",
+            State::Done => "done",
+        }
+    }
+
+    /// Reads a name back.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<State> {
+        [State::Claimed, State::Sent, State::Done]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+/// One payment's settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// `network/asset/payer/nonce` (lower case): one per authorization.
+    pub key: String,
+    /// Identifies the signed payment itself (the same key with another
+    /// signature is another payment, which the chain refuses).
+    pub fingerprint: String,
+    /// The `POST /settle` body, kept to take the settlement up again.
+    pub request: String,
+    /// Where it is.
+    pub state: State,
+    /// The instance and request holding it (claimed), or watching it (sent).
+    pub owner: String,
+    /// Until when (unix seconds) the owner holds it.
+    pub lease_until: u64,
+    /// The account that signed, once one did.
+    pub signer: Option<String>,
+    /// The account nonce used, once one was.
+    pub nonce: Option<u64>,
+    /// Every transaction signed for it (a replacement adds one), as
+    /// `SentTransaction` JSON, oldest first.
+    pub sent: Vec<String>,
+    /// The final `SettleResponse` JSON, once done.
+    pub result: Option<String>,
+    /// The network, payer and amount, for listings.
+    pub network: String,
+    /// The payer.
+    pub payer: String,
+    /// The amount, in atomic units.
+    pub amount: String,
+    /// When it was claimed first (unix seconds).
+    pub created: u64,
+    /// When it last changed (unix seconds).
+    pub updated: u64,
+}
+
+/// What [`Store::claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The payment is this request's now (new, or taken over from a claim
+    /// whose holder is gone).
+    Claimed,
+    /// Someone has it already: its record.
+    Existing(Box<Record>),
+}
+
+/// A store's failure (the database is unreachable, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// What a facilitator needs of its store.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Claims `record.key` for `record.owner` until `record.lease_until`: the
+    /// record is written (state `claimed`) if there is none, or if the one
+    /// there is a claim whose lease has passed at `now` (its holder is gone
+    /// before sending anything); else the record there is answered.
+    async fn claim(&self, record: &Record, now: u64) -> Result<Claim, StoreError>;
+
+    /// The record of `key`.
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError>;
+
+    /// Writes that `owner` signed `sent` (SentTransaction JSON) with account
+    /// `signer` at `nonce`, before sending it: state `sent`. Answers `false`
+    /// (and writes nothing) if `owner` no longer holds the record.
+    async fn record_sent(
+        &self,
+        key: &str,
+        owner: &str,
+        signer: &str,
+        nonce: u64,
+        sent: &str,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Writes the final result (state `done`).
+    async fn finish(&self, key: &str, result: &str, now: u64) -> Result<(), StoreError>;
+
+    /// Removes a claim of `owner` that sent nothing (the payment was refused,
+    /// or the request stopped before sending), so the payment can be
+    /// presented again.
+    async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Removes a `sent` record of `owner` whose transaction the node refused
+    /// outright (it was never broadcast: "insufficient funds", say), so the
+    /// payment can be presented again. Does nothing once another holder took
+    /// the record over.
+    async fn withdraw(&self, key: &str, owner: &str) -> Result<(), StoreError>;
+
+    /// Takes the lease of a `sent` record for `owner` until `until` (to
+    /// replace or resend its transaction) if it is free at `now` or already
+    /// `owner`'s.
+    async fn lease(&self, key: &str, owner: &str, until: u64, now: u64)
+    -> Result<bool, StoreError>;
+
+    /// Every record in state `sent` (settlements whose outcome the chain
+    /// holds), oldest first.
+    async fn in_flight(&self) -> Result<Vec<Record>, StoreError>;
+
+    /// The next nonce of `signer` on chain `chain_id` for a new transaction:
+    /// the lowest nonce released earlier, else the next one after every
+    /// nonce handed out, at least `chain_pending` (the node's pending count,
+    /// which counts transactions sent from elsewhere).
+    async fn next_nonce(
+        &self,
+        chain_id: u64,
+        signer: &str,
+        chain_pending: u64,
+    ) -> Result<u64, StoreError>;
+
+    /// Gives back a nonce handed out for a transaction that was never sent.
+    async fn release_nonce(
+        &self,
+        chain_id: u64,
+        signer: &str,
+        nonce: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The nonces released and not handed out again: gaps that hold back
+    /// later transactions until something is sent at them.
+    async fn released_nonces(&self, chain_id: u64, signer: &str) -> Result<Vec<u64>, StoreError>;
+}
+
+/// Opens the store a configuration names (`sqlite://PATH`, `postgres://...`).
+///
+/// # Errors
+/// When it cannot be opened or its tables created.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(SqliteStore::open(std::path::Path::new(path))?))
+    } else if url.starts_with("postgres://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else {
+        Err(StoreError(format!(
+            "unknown store {url:?}: sqlite://PATH or postgres://..."
+        )))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The behaviour every store must have, run against each.
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    pub(crate) fn record(key: &str, owner: &str, lease_until: u64) -> Record {
+        Record {
+            key: key.into(),
+            fingerprint: "f".into(),
+            request: "{}".into(),
+            state: State::Claimed,
+            owner: owner.into(),
+            lease_until,
+            signer: None,
+            nonce: None,
+            sent: Vec::new(),
+            result: None,
+            network: "eip155:84532".into(),
+            payer: "0x1".into(),
+            amount: "10".into(),
+            created: 100,
+            updated: 100,
+        }
+    }
+
+    pub(crate) async fn exercise(s: &dyn Store) {
+        // Claims: one holder; a live claim is answered; an expired one taken over.
+        assert_eq!(
+            s.claim(&record("k", "a", 200), 100).await.unwrap(),
+            Claim::Claimed
+        );
+        match s.claim(&record("k", "b", 300), 150).await.unwrap() {
+            Claim::Existing(r) => assert_eq!((r.owner.as_str(), r.state), ("a", State::Claimed)),
+            Claim::Claimed => panic!("a live claim was taken"),
+        }
+        assert_eq!(
+            s.claim(&record("k", "b", 400), 250).await.unwrap(),
+            Claim::Claimed
+        );
+        // The old holder lost it: it cannot record a send.
+        assert!(
+            !s.record_sent("k", "a", "0xs", 7, "{\"hash\":1}", 260)
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.record_sent("k", "b", "0xs", 7, "{\"hash\":1}", 260)
+                .await
+                .unwrap()
+        );
+        let r = s.get("k").await.unwrap().unwrap();
+        assert_eq!((r.state, r.nonce, r.sent.len()), (State::Sent, Some(7), 1));
+        // A sent record is never taken over by a claim, whatever its lease.
+        assert!(matches!(
+            s.claim(&record("k", "c", 900), 10_000).await.unwrap(),
+            Claim::Existing(_)
+        ));
+        // A replacement adds its transaction.
+        assert!(
+            s.record_sent("k", "b", "0xs", 7, "{\"hash\":2}", 270)
+                .await
+                .unwrap()
+        );
+        assert_eq!(s.get("k").await.unwrap().unwrap().sent.len(), 2);
+        assert_eq!(s.in_flight().await.unwrap().len(), 1);
+        // Leases of sent records.
+        // The sender holds it until its claim's lease ends (400).
+        assert!(!s.lease("k", "w1", 500, 300).await.unwrap());
+        assert!(s.lease("k", "b", 500, 300).await.unwrap());
+        assert!(s.lease("k", "w1", 600, 500).await.unwrap());
+        assert!(!s.lease("k", "w2", 700, 550).await.unwrap());
+        assert!(s.lease("k", "w2", 700, 600).await.unwrap());
+        s.finish("k", "{\"success\":true}", 300).await.unwrap();
+        let r = s.get("k").await.unwrap().unwrap();
+        assert_eq!(
+            (r.state, r.result.as_deref()),
+            (State::Done, Some("{\"success\":true}"))
+        );
+        assert!(s.in_flight().await.unwrap().is_empty());
+        // Withdraw: only the holder's sent record.
+        assert_eq!(
+            s.claim(&record("w", "a", 200), 100).await.unwrap(),
+            Claim::Claimed
+        );
+        assert!(
+            s.record_sent("w", "a", "0xs", 9, "{\"hash\":3}", 110)
+                .await
+                .unwrap()
+        );
+        s.withdraw("w", "z").await.unwrap();
+        assert!(s.get("w").await.unwrap().is_some());
+        s.withdraw("w", "a").await.unwrap();
+        assert!(s.get("w").await.unwrap().is_none());
+        // Release: only the holder's claim that sent nothing.
+        assert_eq!(
+            s.claim(&record("r", "a", 200), 100).await.unwrap(),
+            Claim::Claimed
+        );
+        s.release("r", "z").await.unwrap();
+        assert!(s.get("r").await.unwrap().is_some());
+        s.release("r", "a").await.unwrap();
+        assert!(s.get("r").await.unwrap().is_none());
+        // Nonces: consecutive, at least the chain's, released ones first.
+        assert_eq!(s.next_nonce(1, "0xs", 5).await.unwrap(), 5);
+        assert_eq!(s.next_nonce(1, "0xs", 5).await.unwrap(), 6);
+        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 7);
+        s.release_nonce(1, "0xs", 6).await.unwrap();
+        assert_eq!(s.released_nonces(1, "0xs").await.unwrap(), vec![6]);
+        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 6);
+        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 8);
+        // Transactions from elsewhere moved the chain on.
+        assert_eq!(s.next_nonce(1, "0xs", 20).await.unwrap(), 20);
+        // Another chain, another signer: their own counters.
+        assert_eq!(s.next_nonce(2, "0xs", 0).await.unwrap(), 0);
+        assert_eq!(s.next_nonce(1, "0xt", 3).await.unwrap(), 3);
+    }
+}

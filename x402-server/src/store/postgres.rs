@@ -1,0 +1,429 @@
+//! The store in PostgreSQL, shared by several facilitator instances: claims
+//! are one `INSERT … ON CONFLICT` or one guarded `UPDATE`, nonces are handed
+//! out under a row lock (`SELECT … FOR UPDATE`), so two instances sharing a
+//! signer never give two transactions one nonce nor settle one payment twice.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{NoTls, Row};
+
+use super::{Claim, Record, State, Store, StoreError};
+
+/// A PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PostgresStore")
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS paywire_settlements (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    request TEXT NOT NULL,
+    state TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    signer TEXT,
+    nonce BIGINT,
+    sent TEXT NOT NULL,
+    result TEXT,
+    network TEXT NOT NULL,
+    payer TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paywire_settlements_state ON paywire_settlements (state, created);
+CREATE TABLE IF NOT EXISTS paywire_nonces (
+    chain_id BIGINT NOT NULL,
+    signer TEXT NOT NULL,
+    next BIGINT NOT NULL,
+    PRIMARY KEY (chain_id, signer)
+);
+CREATE TABLE IF NOT EXISTS paywire_released_nonces (
+    chain_id BIGINT NOT NULL,
+    signer TEXT NOT NULL,
+    nonce BIGINT NOT NULL,
+    PRIMARY KEY (chain_id, signer, nonce)
+);
+";
+
+const COLUMNS: &str = "key, fingerprint, request, state, owner, lease_until, signer, nonce, sent, result, network, payer, amount, created, updated";
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn uint(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn record(r: &Row) -> Result<Record, StoreError> {
+    let state: String = r.try_get(3).map_err(db)?;
+    let sent: String = r.try_get(8).map_err(db)?;
+    Ok(Record {
+        key: r.try_get(0).map_err(db)?,
+        fingerprint: r.try_get(1).map_err(db)?,
+        request: r.try_get(2).map_err(db)?,
+        state: State::parse(&state).unwrap_or(State::Done),
+        owner: r.try_get(4).map_err(db)?,
+        lease_until: uint(r.try_get(5).map_err(db)?),
+        signer: r.try_get(6).map_err(db)?,
+        nonce: r.try_get::<_, Option<i64>>(7).map_err(db)?.map(uint),
+        sent: serde_json::from_str(&sent).unwrap_or_default(),
+        result: r.try_get(9).map_err(db)?,
+        network: r.try_get(10).map_err(db)?,
+        payer: r.try_get(11).map_err(db)?,
+        amount: r.try_get(12).map_err(db)?,
+        created: uint(r.try_get(13).map_err(db)?),
+        updated: uint(r.try_get(14).map_err(db)?),
+    })
+}
+
+impl PostgresStore {
+    /// Connects (a pool of up to 16 connections) and creates the tables.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or the tables created.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config = url.parse().map_err(db)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager).max_size(16).build().map_err(db)?;
+        let client = pool.get().await.map_err(db)?;
+        // Two instances starting at once both create the tables: serialise.
+        client
+            .batch_execute(&format!(
+                "SELECT pg_advisory_lock(40240402); {SCHEMA} SELECT pg_advisory_unlock(40240402);"
+            ))
+            .await
+            .map_err(db)?;
+        Ok(PostgresStore { pool })
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(db)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn claim(&self, r: &Record, now: u64) -> Result<Claim, StoreError> {
+        let c = self.client().await?;
+        // New, or a claim whose lease has passed: one statement decides.
+        let taken = c
+            .query_opt(
+                &format!(
+                    "INSERT INTO paywire_settlements ({COLUMNS}) \
+                     VALUES ($1, $2, $3, 'claimed', $4, $5, NULL, NULL, '[]', NULL, $6, $7, $8, $9, $9) \
+                     ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request = EXCLUDED.request, \
+                       owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, sent = '[]', signer = NULL, nonce = NULL, \
+                       network = EXCLUDED.network, payer = EXCLUDED.payer, amount = EXCLUDED.amount, updated = EXCLUDED.updated \
+                     WHERE paywire_settlements.state = 'claimed' AND paywire_settlements.lease_until <= $9 \
+                     RETURNING key"
+                ),
+                &[
+                    &r.key,
+                    &r.fingerprint,
+                    &r.request,
+                    &r.owner,
+                    &int(r.lease_until),
+                    &r.network,
+                    &r.payer,
+                    &r.amount,
+                    &int(now),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if taken.is_some() {
+            return Ok(Claim::Claimed);
+        }
+        match self.get(&r.key).await? {
+            Some(existing) => Ok(Claim::Existing(Box::new(existing))),
+            // Released between the two statements: try once more.
+            None => Box::pin(self.claim(r, now)).await,
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM paywire_settlements WHERE key = $1"),
+                &[&key],
+            )
+            .await
+            .map_err(db)?;
+        row.as_ref().map(record).transpose()
+    }
+
+    async fn record_sent(
+        &self,
+        key: &str,
+        owner: &str,
+        signer: &str,
+        nonce: u64,
+        sent: &str,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let row = tx
+            .query_opt(
+                "SELECT owner, state, sent FROM paywire_settlements WHERE key = $1 FOR UPDATE",
+                &[&key],
+            )
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let holder: String = row.try_get(0).map_err(db)?;
+        let state: String = row.try_get(1).map_err(db)?;
+        if holder != owner || state == "done" {
+            return Ok(false);
+        }
+        let mut list: Vec<String> =
+            serde_json::from_str(&row.try_get::<_, String>(2).map_err(db)?).unwrap_or_default();
+        list.push(sent.to_owned());
+        let list = serde_json::to_string(&list).map_err(db)?;
+        tx.execute(
+            "UPDATE paywire_settlements SET state = 'sent', signer = $2, nonce = $3, sent = $4, updated = $5 WHERE key = $1",
+            &[&key, &signer, &int(nonce), &list, &int(now)],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn finish(&self, key: &str, result: &str, now: u64) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE paywire_settlements SET state = 'done', result = $2, updated = $3 WHERE key = $1",
+            &[&key, &result, &int(now)],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM paywire_settlements WHERE key = $1 AND owner = $2 AND state = 'claimed'",
+            &[&key, &owner],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn withdraw(&self, key: &str, owner: &str) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM paywire_settlements WHERE key = $1 AND owner = $2 AND state = 'sent'",
+            &[&key, &owner],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn lease(
+        &self,
+        key: &str,
+        owner: &str,
+        until: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE paywire_settlements SET owner = $2, lease_until = $3 \
+                 WHERE key = $1 AND state = 'sent' AND (owner = $2 OR lease_until <= $4)",
+                &[&key, &owner, &int(until), &int(now)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    async fn in_flight(&self) -> Result<Vec<Record>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM paywire_settlements WHERE state = 'sent' ORDER BY created"
+                ),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn next_nonce(
+        &self,
+        chain_id: u64,
+        signer: &str,
+        chain_pending: u64,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let chain = int(chain_id);
+        // The counter's row, locked for this transaction (created if new).
+        tx.execute(
+            "INSERT INTO paywire_nonces (chain_id, signer, next) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+            &[&chain, &signer],
+        )
+        .await
+        .map_err(db)?;
+        let next: i64 = tx
+            .query_one(
+                "SELECT next FROM paywire_nonces WHERE chain_id = $1 AND signer = $2 FOR UPDATE",
+                &[&chain, &signer],
+            )
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        tx.execute(
+            "DELETE FROM paywire_released_nonces WHERE chain_id = $1 AND signer = $2 AND nonce < $3",
+            &[&chain, &signer, &int(chain_pending)],
+        )
+        .await
+        .map_err(db)?;
+        let released = tx
+            .query_opt(
+                "DELETE FROM paywire_released_nonces WHERE (chain_id, signer, nonce) = \
+                 (SELECT chain_id, signer, nonce FROM paywire_released_nonces WHERE chain_id = $1 AND signer = $2 \
+                  ORDER BY nonce LIMIT 1) RETURNING nonce",
+                &[&chain, &signer],
+            )
+            .await
+            .map_err(db)?;
+        let nonce = match released {
+            Some(row) => uint(row.try_get(0).map_err(db)?),
+            None => {
+                let n = uint(next).max(chain_pending);
+                tx.execute(
+                    "UPDATE paywire_nonces SET next = $3 WHERE chain_id = $1 AND signer = $2",
+                    &[&chain, &signer, &int(n.saturating_add(1))],
+                )
+                .await
+                .map_err(db)?;
+                n
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(nonce)
+    }
+
+    async fn release_nonce(
+        &self,
+        chain_id: u64,
+        signer: &str,
+        nonce: u64,
+    ) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        c.execute(
+            "INSERT INTO paywire_released_nonces (chain_id, signer, nonce) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&int(chain_id), &signer, &int(nonce)],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn released_nonces(&self, chain_id: u64, signer: &str) -> Result<Vec<u64>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT nonce FROM paywire_released_nonces WHERE chain_id = $1 AND signer = $2 ORDER BY nonce",
+                &[&int(chain_id), &signer],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| r.try_get::<_, i64>(0).map(uint).map_err(db))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL from `PAYWIRE_TEST_POSTGRES` (the test command starts one
+    /// and sets it); without it the test says so and fails only when
+    /// `PAYWIRE_REQUIRE_POSTGRES` is set.
+    pub(crate) fn url() -> Option<String> {
+        match std::env::var("PAYWIRE_TEST_POSTGRES") {
+            Ok(u) if !u.is_empty() => Some(u),
+            _ => {
+                assert!(
+                    std::env::var("PAYWIRE_REQUIRE_POSTGRES").is_err(),
+                    "PAYWIRE_TEST_POSTGRES is not set"
+                );
+                eprintln!(
+                    "PAYWIRE_TEST_POSTGRES is not set: the PostgreSQL store is not tested here"
+                );
+                None
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_behaves_as_a_store_must() {
+        let Some(url) = url() else { return };
+        let s = PostgresStore::connect(&url).await.unwrap();
+        let c = s.client().await.unwrap();
+        c.batch_execute(
+            "DELETE FROM paywire_settlements; DELETE FROM paywire_nonces; DELETE FROM paywire_released_nonces;",
+        )
+        .await
+        .unwrap();
+        drop(c);
+        super::super::tests::exercise(&s).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_nonces_are_consecutive_and_distinct() {
+        let Some(url) = url() else { return };
+        let a = PostgresStore::connect(&url).await.unwrap();
+        let b = PostgresStore::connect(&url).await.unwrap();
+        let signer = format!("0xconcurrent{}", std::process::id());
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let signer = signer.clone();
+            tasks.push(tokio::spawn(async move {
+                s.next_nonce(9, &signer, 0).await.unwrap()
+            }));
+        }
+        let mut got = Vec::new();
+        for t in tasks {
+            got.push(t.await.unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, (0..40).collect::<Vec<u64>>());
+    }
+}
