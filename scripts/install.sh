@@ -15,6 +15,11 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 # Node.js (vector generator and the official SDK cross-checks).
 command -v node >/dev/null || { apt-get update && apt-get install -y nodejs npm; }
 
+# PostgreSQL's server binaries (the facilitator's store tests start a cluster of their own).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  apt-get update && apt-get install -y postgresql
+fi
+
 # cargo-deny: licences, bans (duplicate versions) and sources (deny.toml).
 CARGO_DENY_VERSION=0.20.2
 if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then

@@ -41,12 +41,20 @@ summary() {
     printf '\nFAILED (exit %s) after %ss\n' "$status" "$(($(date +%s) - started))"
   fi
 }
-trap summary EXIT
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
+trap 'summary; stop_postgres' EXIT
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   step "install missing tools"
   scripts/install.sh
 fi
+
+# One PostgreSQL for the whole run (the facilitator's store tests and its
+# multi-instance tests on the local chain), on 127.0.0.1, stopped by its PID.
+step "PostgreSQL of the run's own on 127.0.0.1 (scripts/lib/postgres.sh)"
+start_postgres
+export PAYWIRE_REQUIRE_POSTGRES=1
 
 step "cargo fmt --check"
 cargo fmt --all --check

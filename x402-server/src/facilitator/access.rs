@@ -6,7 +6,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use paywire::evm::Address;
+use paywire::evm::{Address, keccak256};
 use zeroize::Zeroizing;
 
 use crate::config::AccessConfig;
@@ -15,7 +15,9 @@ use crate::signer::read_secret;
 /// One resource server's key.
 pub(crate) struct ApiKey {
     pub(crate) name: String,
-    secret: Zeroizing<String>,
+    /// The key's Keccak-256 digest: tokens are compared by digest, in time
+    /// independent of the token (its length included).
+    digest: [u8; 32],
     pay_to: Vec<Address>,
     bucket: Option<Mutex<Bucket>>,
 }
@@ -102,8 +104,10 @@ impl Access {
     pub(crate) fn from_config(c: &AccessConfig) -> Result<Access, String> {
         let mut keys = Vec::new();
         for (i, k) in c.keys.iter().enumerate() {
-            let secret = read_secret(k.key_file.as_deref(), k.key_env.as_deref())
-                .map_err(|e| format!("access.keys[{i}] ({}): {e}", k.name))?;
+            let secret: Zeroizing<String> =
+                read_secret(k.key_file.as_deref(), k.key_env.as_deref())
+                    .map_err(|e| format!("access.keys[{i}] ({}): {e}", k.name))?;
+            let digest = keccak256(secret.as_bytes());
             let pay_to = k
                 .pay_to
                 .iter()
@@ -123,7 +127,7 @@ impl Access {
             });
             keys.push(ApiKey {
                 name: k.name.clone(),
-                secret,
+                digest,
                 pay_to,
                 bucket,
             });
@@ -139,10 +143,16 @@ impl Access {
                 scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
             })
             .filter(|t| !t.is_empty());
+        // Every key is compared, whichever matches.
         let key = token.and_then(|t| {
-            self.keys
-                .iter()
-                .find(|k| same(k.secret.as_bytes(), t.as_bytes()))
+            let digest = keccak256(t.as_bytes());
+            self.keys.iter().fold(None, |found, k| {
+                if same(&k.digest, &digest) {
+                    Some(k)
+                } else {
+                    found
+                }
+            })
         });
         match key {
             Some(k) => {
@@ -160,13 +170,10 @@ impl Access {
     }
 }
 
-/// Compares secrets in time independent of where they differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(!*x);
-    }
-    diff == 0
+/// Compares digests in time independent of where they differ.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

@@ -315,4 +315,50 @@ pub(crate) mod tests {
         assert_eq!(s.next_nonce(2, "0xs", 0).await.unwrap(), 0);
         assert_eq!(s.next_nonce(1, "0xt", 3).await.unwrap(), 3);
     }
+
+    /// Nonces under concurrency: `stores` share one database (two instances,
+    /// in effect); tasks take nonces from either, and some give theirs back
+    /// (a transaction that never left). Whatever the interleaving, no nonce
+    /// is held twice, and the held ones with those given back fill
+    /// `0..n` without a gap: the next takers get the given-back ones first.
+    pub(crate) async fn exercise_concurrent_nonces(
+        [first, second]: [Arc<dyn Store>; 2],
+        signer: &str,
+    ) {
+        let mut tasks = Vec::new();
+        for i in 0..60u64 {
+            let s = Arc::clone(if i % 2 == 0 { &first } else { &second });
+            let signer = signer.to_owned();
+            tasks.push(tokio::spawn(async move {
+                let n = s.next_nonce(7, &signer, 0).await.unwrap();
+                // Every third gives its nonce back, after a pause of its own.
+                if i % 3 == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(i % 7)).await;
+                    s.release_nonce(7, &signer, n).await.unwrap();
+                    None
+                } else {
+                    Some(n)
+                }
+            }));
+        }
+        let mut held = Vec::new();
+        for t in tasks {
+            held.extend(t.await.unwrap());
+        }
+        let mut given_back = first.released_nonces(7, signer).await.unwrap();
+        let mut all = held.clone();
+        all.append(&mut given_back.clone());
+        all.sort_unstable();
+        let top = all.last().copied().unwrap_or(0);
+        assert_eq!(
+            all,
+            (0..=top).collect::<Vec<u64>>(),
+            "held {held:?}, given back {given_back:?}"
+        );
+        // The given-back nonces are handed out again, lowest first, then new ones.
+        given_back.sort_unstable();
+        for want in given_back.iter().copied().chain([top + 1]) {
+            assert_eq!(second.next_nonce(7, signer, 0).await.unwrap(), want);
+        }
+    }
 }

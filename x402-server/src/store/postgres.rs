@@ -371,6 +371,7 @@ impl Store for PostgresStore {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// PostgreSQL from `PAYWIRE_TEST_POSTGRES` (the test command starts one
     /// and sets it); without it the test says so and fails only when
@@ -391,39 +392,43 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn postgres_behaves_as_a_store_must() {
-        let Some(url) = url() else { return };
-        let s = PostgresStore::connect(&url).await.unwrap();
-        let c = s.client().await.unwrap();
-        c.batch_execute(
-            "DELETE FROM paywire_settlements; DELETE FROM paywire_nonces; DELETE FROM paywire_released_nonces;",
-        )
-        .await
-        .unwrap();
-        drop(c);
-        super::super::tests::exercise(&s).await;
+    /// A database of the test's own in the server at `url` (created anew), so
+    /// tests running at once do not see each other's rows.
+    pub(crate) async fn fresh(url: &str, name: &str) -> String {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let task = tokio::spawn(conn);
+        let db = format!("paywire_{name}_{}", std::process::id());
+        client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+            .await
+            .unwrap();
+        client
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = task.await;
+        let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
+        format!("{base}/{db}")
     }
 
     #[tokio::test]
-    async fn concurrent_nonces_are_consecutive_and_distinct() {
+    async fn postgres_behaves_as_a_store_must() {
         let Some(url) = url() else { return };
-        let a = PostgresStore::connect(&url).await.unwrap();
-        let b = PostgresStore::connect(&url).await.unwrap();
-        let signer = format!("0xconcurrent{}", std::process::id());
-        let mut tasks = Vec::new();
-        for i in 0..40 {
-            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
-            let signer = signer.clone();
-            tasks.push(tokio::spawn(async move {
-                s.next_nonce(9, &signer, 0).await.unwrap()
-            }));
-        }
-        let mut got = Vec::new();
-        for t in tasks {
-            got.push(t.await.unwrap());
-        }
-        got.sort_unstable();
-        assert_eq!(got, (0..40).collect::<Vec<u64>>());
+        let s = PostgresStore::connect(&fresh(&url, "store").await)
+            .await
+            .unwrap();
+        super::super::tests::exercise(&s).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_nonces_are_distinct_and_without_gaps() {
+        let Some(url) = url() else { return };
+        let url = fresh(&url, "nonces").await;
+        let a: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        let b: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        super::super::tests::exercise_concurrent_nonces([a, b], "0xs").await;
     }
 }

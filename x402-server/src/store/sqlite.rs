@@ -400,4 +400,17 @@ mod tests {
         assert!(t.get("k").await.unwrap().is_some());
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_nonces_are_distinct_and_without_gaps() {
+        let dir =
+            std::env::temp_dir().join(format!("paywire-sqlite-nonces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.db");
+        let _ = std::fs::remove_file(&path);
+        let a: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        let b: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+        super::super::tests::exercise_concurrent_nonces([a, b], "0xs").await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
