@@ -72,6 +72,9 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
 step "cargo test"
 cargo test --workspace --locked
 
+step "the core on each secp256k1 backend: k256 alone, and libsecp256k1 against it on 100,000 cases (scripts/test-backends.sh)"
+scripts/test-backends.sh
+
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 
