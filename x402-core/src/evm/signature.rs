@@ -387,7 +387,7 @@ impl PrivateKey {
     ///
     /// With the feature `libsecp256k1` and without `precomputed-tables`,
     /// through libsecp256k1, which is then the faster (in wasm, `createPayment`
-    /// takes a quarter less time); otherwise on k256, which with its basepoint
+    /// takes about a fifth less time); otherwise on k256, which with its basepoint
     /// tables signs in a fifth fewer instructions than libsecp256k1 (whose safe
     /// API re-randomises its context after every signature: a second
     /// multiplication by the generator). Both give the same signature: RFC 6979
