@@ -12,7 +12,7 @@
 //! digests of 0, `n − 1`, `n`, `n + 1`, `2²⁵⁶ − 1`).
 //!
 //! `PAYWIRE_DIFFERENTIAL_CASES` sets how many (2,000 by default; the test
-//! command runs 100,000 in a release build: `scripts/test-differential.sh`).
+//! command runs 100,000 in a release build: `scripts/test-backends.sh`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
