@@ -4,6 +4,8 @@
 #   - the wasm32-unknown-unknown Rust target
 #   - wasm-bindgen-cli, the exact version the crate pins
 #   - headless Chromium (Debian's chromium)
+#   - clang and llvm-ar (Debian's clang and llvm), which compile libsecp256k1
+#     for wasm32 (the package's fast and full flavours)
 #   - the npm tools of x402-wasm/package-lock.json: binaryen (wasm-opt),
 #     workerd, typescript
 set -euo pipefail
@@ -27,6 +29,8 @@ fi
 
 apt_pkgs=()
 command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
+command -v clang >/dev/null 2>&1 || apt_pkgs+=(clang)
+command -v llvm-ar >/dev/null 2>&1 || apt_pkgs+=(llvm)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   note "installing ${apt_pkgs[*]} (apt)"
   SUDO=""

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The core's feature combinations that users build, each under clippy with
 # warnings denied (dead code in a combination is a warning): no features (the
-# no_std core), alloc, batch, alloc + batch, std, and everything. The full
-# powerset (cargo hack) runs in scripts/test-long.sh.
+# no_std core), alloc (the npm package's default flavour), batch, alloc + batch
+# + libsecp256k1 (its full flavour: libsecp256k1 without k256's tables, so
+# signing through it too), std, and the default (std, batch,
+# precomputed-tables). The workspace's clippy run covers the default with
+# libsecp256k1 (the CLI and the C library turn it on). The full powerset (cargo
+# hack) runs in scripts/test-long.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 combos=(
   ""
   "alloc"
   "batch"
-  "alloc,batch"
+  "alloc,batch,libsecp256k1"
   "std"
   "std,batch,precomputed-tables"
 )

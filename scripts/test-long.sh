@@ -3,18 +3,21 @@
 # run before resolving the work that needs it, its results in the notes.
 #
 #   scripts/test-long.sh            everything below
-#   scripts/test-long.sh features   only the named parts (features, fuzz)
+#   scripts/test-long.sh features   only the named parts (features, differential, fuzz)
 #
-#   features  the core's full feature powerset (cargo hack), each under clippy
-#   fuzz      every fuzz target for FUZZ_SECONDS (default 600) each
-#             (scripts/fuzz-long.sh)
+#   features      the core's full feature powerset (cargo hack), each under clippy
+#   differential  libsecp256k1 against k256 on 2,000,000 cases natively (release)
+#                 and 1,000,000 in wasm (the npm package's fast flavour against
+#                 its default one, in Node); the test command runs 100,000 of each
+#   fuzz          every fuzz target for FUZZ_SECONDS (default 600) each
+#                 (scripts/fuzz-long.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_HACK_VERSION=0.6.46
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(features fuzz)
+[ ${#parts[@]} -gt 0 ] || parts=(features differential fuzz)
 
 started=$(date +%s)
 for part in "${parts[@]}"; do
@@ -27,10 +30,14 @@ for part in "${parts[@]}"; do
       fi
       cargo hack --feature-powerset --package paywire clippy --locked --quiet -- -D warnings
       ;;
+    differential)
+      PAYWIRE_DIFFERENTIAL_CASES=2000000 scripts/test-backends.sh
+      PAYWIRE_DIFFERENTIAL_CASES=1000000 scripts/test-wasm.sh node
+      ;;
     fuzz)
       scripts/fuzz-long.sh "${FUZZ_SECONDS:-600}"
       ;;
-    *) echo "test-long: unknown part $part (features, fuzz)" >&2; exit 2 ;;
+    *) echo "test-long: unknown part $part (features, differential, fuzz)" >&2; exit 2 ;;
   esac
   printf '    (%ss)\n' "$(($(date +%s) - t0))"
 done

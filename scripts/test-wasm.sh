@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the npm package `paywire` and tests it on its runtimes:
-#   node      Node's test runner: the shared vectors, the API, the TypeScript types
-#   workerd   Workers built on the package (the full flavour, the README's),
+#   node      Node's test runner: the shared vectors, the API, the TypeScript types,
+#             the fast flavour (libsecp256k1) against the default one (k256) on
+#             PAYWIRE_DIFFERENTIAL_CASES signatures (100,000 by default)
+#   workerd   Workers built on the package (the full flavour, the fast one, the README's),
 #             served by workerd, paid by a Node client
 #   paywall   the example Worker and its Durable Object in workerd, against a
 #             facilitator double told to misbehave (x402-core/tests/vectors/paywall.json),

@@ -98,5 +98,10 @@ scripts/test-packages.sh
 step "C ABI, Go and Python, each installed with its own tool (scripts/test-ffi.sh)"
 scripts/test-ffi.sh
 
+# After the release build of libpaywire, whose dependencies the release build
+# of the differential test shares in part.
+step "the core on each secp256k1 backend: k256 alone, and libsecp256k1 against it on 100,000 cases (scripts/test-backends.sh)"
+scripts/test-backends.sh
+
 step "fuzz targets: build all, smoke-run each (scripts/test-fuzz.sh)"
 scripts/test-fuzz.sh

@@ -1,6 +1,10 @@
 //! Criterion benchmarks of the hot paths, with the cryptographic floor beside them:
 //! libsecp256k1 (the `secp256k1` crate) and k256's own `recover_from_prehash`,
 //! recovering the same signature of the same digest.
+//!
+//! The core's backend is the build's: k256 by default, libsecp256k1 with
+//! `--features libsecp256k1`; the group is named after it (`x402-k256`,
+//! `x402-libsecp256k1`), so that both runs can be compared.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -64,7 +68,12 @@ fn benches(c: &mut Criterion) {
         .is_valid()
     );
 
-    let mut g = c.benchmark_group("x402");
+    let backend = if cfg!(feature = "libsecp256k1") {
+        "libsecp256k1"
+    } else {
+        "k256"
+    };
+    let mut g = c.benchmark_group(format!("x402-{backend}"));
     g.bench_function("header_decode_payment_signature", |b| {
         let mut buf = vec![0u8; p.header.len()];
         b.iter(|| {
@@ -81,6 +90,16 @@ fn benches(c: &mut Criterion) {
                 Signature::from_bytes(black_box(&sig_bytes))
                     .unwrap()
                     .recover(black_box(&digest))
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("recover_x402_core_k256_path", |b| {
+        b.iter(|| {
+            black_box(
+                Signature::from_bytes(black_box(&sig_bytes))
+                    .unwrap()
+                    .recover_with_k256(black_box(&digest))
                     .unwrap(),
             )
         })

@@ -5,8 +5,12 @@
 //!
 //! MODE is `verify` (a whole `POST /verify` body), `header` (a
 //! `PAYMENT-SIGNATURE` header against the server's requirements), `recover` (this crate's
-//! recovery of the same signature), `k256` (k256's `recover_from_prehash`),
-//! `libsecp256k1`, or `decode` (the PAYMENT-SIGNATURE header alone).
+//! recovery of the same signature, with the backend of the build: libsecp256k1
+//! with the feature `libsecp256k1`, else k256), `recover-k256` (this crate's
+//! k256 path in either build), `k256` (k256's `recover_from_prehash`),
+//! `libsecp256k1` (the C library alone), `sign` (this crate's RFC 6979 signing),
+//! `sign-libsecp256k1` (the C library's), or `decode` (the PAYMENT-SIGNATURE
+//! header alone).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -54,6 +58,7 @@ fn main() {
         .unwrap()
         .to_bytes();
 
+    let key = paywire::evm::PrivateKey::from_bytes(&[0x42; 32]).unwrap();
     let mut buf = vec![0u8; p.header.len()];
     // One operation more than asked for, so that a run of N and a run of 0
     // differ by N steady-state operations (one-time set-up, such as the
@@ -86,6 +91,26 @@ fn main() {
                         .unwrap()
                         .recover(black_box(&digest))
                         .unwrap(),
+                );
+            }
+            "recover-k256" => {
+                black_box(
+                    Signature::from_bytes(black_box(&sig))
+                        .unwrap()
+                        .recover_with_k256(black_box(&digest))
+                        .unwrap(),
+                );
+            }
+            "sign" => {
+                black_box(key.sign_digest(black_box(&digest)));
+            }
+            "sign-libsecp256k1" => {
+                let sk = secp256k1::SecretKey::from_secret_bytes([0x42; 32]).unwrap();
+                black_box(
+                    secp256k1::ecdsa::RecoverableSignature::sign_ecdsa_recoverable(
+                        secp256k1::Message::from_digest(black_box(digest)),
+                        &sk,
+                    ),
                 );
             }
             "k256" => {

@@ -33,6 +33,7 @@ import {
   type PaymentRecordInfo,
   type SignedRequestHeaders,
 } from "paywire/full";
+import * as fast from "paywire/fast";
 
 const requirements: PaymentRequirements = {
   scheme: "exact",
@@ -170,3 +171,9 @@ const info: PaymentRecordInfo = recordInfo("{}");
 const state: "claimed" | "settling" | "settled" | "delivered" | "uncertain" = info.state;
 void serve;
 void state;
+
+// The fast flavour: the default one's declarations, the same calls.
+const fastVerdict: VerifyResponse = fast.verifyPaymentHeader(payment, requirements);
+const fastSigner: string = fast.recoverAddress("0x" + "00".repeat(32), "0x" + "11".repeat(65));
+void fastVerdict;
+void fastSigner;

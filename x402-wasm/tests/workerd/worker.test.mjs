@@ -1,5 +1,6 @@
 // Workers built on the package, served by workerd on 127.0.0.1: one that signs
-// and verifies a batch-settlement request with the full flavour, and the
+// and verifies a batch-settlement request with the full flavour, one that
+// verifies payments with the fast flavour (libsecp256k1), and the
 // Worker of the package's README, paid by a Node client (createPayment with a
 // test key) and settling through a facilitator double. The example Worker
 // (examples/worker) is tested in ../paywall.
@@ -9,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { createPayment, decodeHeader, encodeHeader } from "paywire";
+import { createPayment, decodeHeader, encodeHeader, privateKeyToAddress, recoverAddress } from "paywire";
 
 import {
   BIN_DIR,
@@ -127,6 +128,66 @@ export default {
     const body = await res.json();
     assert.equal(body.keyid, "poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U");
     assert.equal(body.verdict.isValid, true, JSON.stringify(body));
+  });
+});
+
+describe("workerd: the fast flavour (libsecp256k1) verifies payments", () => {
+  let dir;
+  let worker;
+  const requirements = {
+    scheme: "exact", network: "eip155:84532", amount: "10000",
+    asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", payTo: PAY_TO,
+    maxTimeoutSeconds: 60, extra: { name: "USDC", version: "2" },
+  };
+  before(async () => {
+    // Verifies the posted PAYMENT-SIGNATURE against fixed requirements, and
+    // recovers the signer of a posted digest and signature.
+    dir = workerDir(`import { recoverAddress, verifyPaymentHeader } from "paywire/fast";
+const requirements = ${JSON.stringify(requirements)};
+export default {
+  async fetch(request) {
+    const q = new URL(request.url).searchParams;
+    if (q.has("digest")) {
+      try {
+        return Response.json({ signer: recoverAddress(q.get("digest"), q.get("signature")) });
+      } catch (e) {
+        return Response.json({ code: e.code, message: e.message });
+      }
+    }
+    return Response.json(verifyPaymentHeader(request.headers.get("PAYMENT-SIGNATURE"), requirements));
+  },
+};
+`, join(PKG_DIR, "fast"), { entry: "paywire/fast" });
+    worker = await startWorker({}, dir);
+  });
+  after(async () => {
+    await worker?.proc.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a payment made in Node verifies; a tampered one does not; recovery as in Node", async () => {
+    const offer = encodeHeader("PAYMENT-REQUIRED", {
+      x402Version: 2, resource: { url: "https://shop.example/" }, accepts: [requirements],
+    });
+    const payment = createPayment(offer, PAYER_KEY);
+    const good = await (await fetch(worker.url, { headers: { "PAYMENT-SIGNATURE": payment } })).json();
+    assert.equal(good.isValid, true, JSON.stringify(good));
+    assert.equal(good.payer, privateKeyToAddress(PAYER_KEY));
+    const bad = await (
+      await fetch(worker.url, { headers: { "PAYMENT-SIGNATURE": tampered(payment, "value", "1") } })
+    ).json();
+    assert.equal(bad.isValid, false);
+    assert.equal(bad.invalidReason, "invalid_exact_evm_signature");
+    // The spec's example authorization, and an r that is no curve point's x.
+    const digest = "0xf256992871671abcb27ff92885a7afa46218724e5fc0bac35d050115aa1d22e6";
+    const signature = "0x2d6a7588d6acca505cbf0d9a4a227e0c52c6c34008c8e8986a1283259764173608a2ce6496642e377d6da8dbbf5836e9bd15092f9ecab05ded3d6293af148b571c";
+    const ask = async (d, s) =>
+      (await fetch(`${worker.url}?${new URLSearchParams({ digest: d, signature: s })}`)).json();
+    assert.deepEqual(await ask(digest, signature), { signer: recoverAddress(digest, signature) });
+    const offCurve = `0x${"00".repeat(31)}05${signature.slice(66)}`;
+    const refused = await ask(digest, offCurve);
+    assert.equal(refused.code, "invalid_argument");
+    assert.match(refused.message, /no public key recovers/);
   });
 });
 
