@@ -54,6 +54,13 @@ echo "test-settlement: local chain at $url (pid $node_pid)" >&2
 PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$work/contracts.json" PAYWIRE_TEST_FIXTURE="$work/fixture.json" \
   cargo test -p paywire --test it --locked -- settlement_onchain:: --ignored --test-threads=1
 
+# The facilitator service (paywire-server) on the same chain: settlement,
+# concurrency over two instances (on the run's PostgreSQL when the test
+# command started one), faults injected between it and the node, restarts.
+printf '\n==> the facilitator on the local chain\n'
+PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$work/contracts.json" \
+  cargo test -p paywire-server --test onchain --locked -- --ignored --test-threads=1
+
 # The example Worker (x402-wasm) settling on the same chain, when the wasm
 # package's tools are installed (scripts/install-wasm.sh); built if needed.
 wasm="$root/x402-wasm"

@@ -5,14 +5,15 @@
 //! never takes one), and a signed transaction is written to the store before
 //! it leaves.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use paywire::evm::B256;
 use paywire::json::ToJson;
 use paywire::settle::{Machine, Outcome, Step};
 
 use super::Account;
 use super::Chain;
-use crate::store::Store;
+use crate::store::{Holder, Store};
 
 /// What a drive came to.
 #[derive(Debug)]
@@ -20,8 +21,12 @@ pub(crate) enum Driven {
     /// The machine's outcome.
     Outcome(Box<Outcome>),
     /// It stopped before anything was sent (no endpoint reachable, the store
-    /// failed, the claim was lost): nothing can have been settled.
+    /// failed, the claim was lost, the deadline came): nothing can have been
+    /// settled.
     Unsent(String),
+    /// The deadline came after this transaction was sent and before its
+    /// receipt decided anything: pending.
+    Unconfirmed(B256),
 }
 
 /// Where a settlement drive writes what it does.
@@ -38,16 +43,22 @@ pub(crate) struct Settling<'a> {
 /// How often a malformed answer is asked again before giving up.
 const RETRIES: u32 = 3;
 
-/// Runs `m` to its end over `chain`'s endpoints. `settling` is `None` for a
-/// verification (which sends nothing).
+/// Runs `m` to its end over `chain`'s endpoints, or until `deadline`.
+/// `settling` is `None` for a verification (which sends nothing).
 pub(crate) async fn drive(
     m: &mut Machine,
     chain: &Chain,
     settling: Option<&Settling<'_>>,
+    deadline: Instant,
 ) -> Driven {
-    let mut allocated: Option<u64> = None;
     let mut sent = false;
     let mut malformed = 0u32;
+    // What the deadline makes of the drive where it stands.
+    let late = |m: &Machine, sent: bool| match (sent, m.sent_transaction()) {
+        (true, Some(tx)) => Driven::Unconfirmed(tx.hash),
+        _ => Driven::Unsent("the request's deadline came first".into()),
+    };
+    let until = tokio::time::Instant::from_std(deadline);
     let outcome = loop {
         let (body, method, id, delay) = match m.step() {
             Step::Done(o) => break Driven::Outcome(Box::new(*o)),
@@ -55,7 +66,12 @@ pub(crate) async fn drive(
                 let Some(s) = settling else {
                     break Driven::Unsent("a verification asked for a signature".into());
                 };
-                match s.account.signer.sign_hash(req.hash).await {
+                let Ok(signed) =
+                    tokio::time::timeout_at(until, s.account.signer.sign_hash(req.hash)).await
+                else {
+                    break late(m, sent);
+                };
+                match signed {
                     Ok(sig) => {
                         if let Err(e) = m.feed_signature(&sig) {
                             break Driven::Unsent(format!(
@@ -70,18 +86,22 @@ pub(crate) async fn drive(
             Step::Call(c) => (c.to_json_string(), c.method(), c.envelope.id, c.delay_ms),
         };
         if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(u64::from(delay))).await;
+            let wake = Instant::now() + Duration::from_millis(u64::from(delay));
+            if wake >= deadline {
+                break late(m, sent);
+            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await;
         }
         let answer = match (method, settling) {
             ("eth_getTransactionCount", Some(s)) if s.allocate => {
-                match nonce(chain, s, &body).await {
-                    Ok(n) => {
-                        allocated = Some(n);
-                        Ok(
-                            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"0x{n:x}"}}"#)
-                                .into_bytes(),
-                        )
-                    }
+                let Ok(allocation) = tokio::time::timeout_at(until, nonce(chain, s, &body)).await
+                else {
+                    break late(m, sent);
+                };
+                match allocation {
+                    Ok(n) => Ok(
+                        format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"0x{n:x}"}}"#).into_bytes(),
+                    ),
                     Err(e) => break Driven::Unsent(e),
                 }
             }
@@ -109,7 +129,12 @@ pub(crate) async fn drive(
                     Err(e) => break Driven::Unsent(e.to_string()),
                 }
                 sent = true;
-                match chain.rpc.call_traced(&body).await {
+                let Ok(broadcast) =
+                    tokio::time::timeout_at(until, chain.rpc.call_traced(&body)).await
+                else {
+                    break late(m, sent);
+                };
+                match broadcast {
                     // A refusal by one node, after another may have taken the
                     // transaction, proves nothing: read it as no answer (the
                     // machine then waits for a receipt).
@@ -121,7 +146,10 @@ pub(crate) async fn drive(
                     Err(f) => Err(f),
                 }
             }
-            _ => chain.rpc.call(&body).await.map(|b| b.to_vec()),
+            _ => match tokio::time::timeout_at(until, chain.rpc.call(&body)).await {
+                Ok(answer) => answer.map(|b| b.to_vec()),
+                Err(_) => break late(m, sent),
+            },
         };
         let bytes = match answer {
             Ok(b) => b,
@@ -156,27 +184,24 @@ pub(crate) async fn drive(
                     }
                     break Driven::Unsent(format!("{method}: unreadable answers ({e})"));
                 }
+                if Instant::now() + Duration::from_millis(200) >= deadline {
+                    break late(m, sent);
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     };
-    // A transaction the node refused outright never left: its record goes
-    // (the payment may be presented again) and so does its nonce.
+    // A transaction the node refused outright never left: its record goes,
+    // and its nonce with it (the payment may be presented again). A nonce
+    // taken for a transaction that was not sent lives in the claim, which
+    // the caller releases.
     let refused = sent
         && matches!(&outcome, Driven::Outcome(o) if matches!(**o, Outcome::Settled(ref st) if st.transaction.is_none()));
-    if refused && let Some(s) = settling.filter(|s| s.allocate) {
-        if let Err(e) = s.store.withdraw(s.key, s.owner).await {
-            tracing::error!(key = s.key, error = %e, "a refused transaction's record could not be removed; the watcher will send it again");
-        } else {
-            sent = false;
-        }
-    }
-    // A nonce handed out for a transaction that never left goes back.
-    if let (Some(n), Some(s), false) = (allocated, settling, sent) {
-        let _ = s
-            .store
-            .release_nonce(chain.chain_id, &s.account.address.to_string(), n)
-            .await;
+    if refused
+        && let Some(s) = settling.filter(|s| s.allocate)
+        && let Err(e) = s.store.withdraw(s.key, s.owner).await
+    {
+        tracing::error!(key = s.key, error = %e, "a refused transaction's record could not be removed; the watcher will send it again");
     }
     outcome
 }
@@ -197,7 +222,15 @@ async fn nonce(chain: &Chain, s: &Settling<'_>, body: &str) -> Result<u64, Strin
         .and_then(|v| paywire::rpc::quantity_u64(v).map_err(|e| e.to_string()))?;
     let n = s
         .store
-        .next_nonce(chain.chain_id, &s.account.address.to_string(), pending)
+        .next_nonce(
+            chain.chain_id,
+            &s.account.address.to_string(),
+            pending,
+            Some(Holder {
+                key: s.key,
+                owner: s.owner,
+            }),
+        )
         .await
         .map_err(|e| e.to_string())?;
     s.account

@@ -187,13 +187,19 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
         .unwrap_or_default();
     let json = match (&chain, m.outcome().is_some()) {
         (_, true) | (None, _) => m.outcome().map(|o| o.to_json_string()).unwrap_or_default(),
-        (Some(chain), false) => match drive(&mut m, chain, None).await {
-            Driven::Outcome(o) => o.to_json_string(),
-            Driven::Unsent(why) => invalid(
-                Reason::UnexpectedVerifyError,
-                &format!("the chain could not be asked: {why}"),
-            ),
-        },
+        (Some(chain), false) => {
+            match drive(&mut m, chain, None, Instant::now() + chain.receipt_timeout).await {
+                Driven::Outcome(o) => o.to_json_string(),
+                Driven::Unconfirmed(_) => invalid(
+                    Reason::UnexpectedVerifyError,
+                    "a verification sent a transaction",
+                ),
+                Driven::Unsent(why) => invalid(
+                    Reason::UnexpectedVerifyError,
+                    &format!("the chain could not be asked: {why}"),
+                ),
+            }
+        }
     };
     let label = m
         .outcome()
@@ -356,7 +362,9 @@ async fn settle_inner(
         request: String::from_utf8_lossy(body).into_owned(),
         state: State::Claimed,
         owner: owner.clone(),
-        lease_until: now() + chain.receipt_timeout.as_secs() + 120,
+        // Held while this request may still send or wait (its deadline and
+        // a margin); then the watcher may take it up.
+        lease_until: now() + chain.receipt_timeout.as_secs() + 15,
         signer: None,
         nonce: None,
         sent: Vec::new(),
@@ -449,15 +457,18 @@ async fn settle_inner(
         account: &account,
         allocate: true,
     };
-    let (json, label, tx) = finish(
-        inner,
+    // The drive ends by the request's deadline (a second past the receipt
+    // wait), well within the server's: a transaction sent and not confirmed
+    // by then is pending, never a timeout.
+    let driven = drive(
+        &mut m,
         &chain,
-        &key,
-        &owner,
-        drive(&mut m, &chain, Some(&settling)).await,
-        network,
+        Some(&settling),
+        deadline + Duration::from_secs(1),
     )
     .await;
+    let (json, label, tx) =
+        finish(inner, &chain, &key, &owner, driven, network, Some(id.payer)).await;
     out(json, label, tx)
 }
 
@@ -476,8 +487,32 @@ async fn finish(
     owner: &str,
     driven: Driven,
     network: Option<Network>,
+    payer: Option<paywire::evm::Address>,
 ) -> (String, String, String) {
     match driven {
+        Driven::Unconfirmed(hash) => {
+            let s = Settlement {
+                success: false,
+                reason: Some(Reason::SettlementPending),
+                message: Message::EMPTY,
+                payer,
+                transaction: Some(hash),
+                network,
+                amount: None,
+                block_number: None,
+                gas_used: None,
+                effective_gas_price: None,
+            };
+            hand_over(inner, chain, key, owner).await;
+            (
+                pending(
+                    &s,
+                    "the transaction was sent and is not confirmed yet; ask again with the same body",
+                ),
+                "settlement_pending".into(),
+                hash.to_string(),
+            )
+        }
         Driven::Unsent(why) => {
             let _ = inner.store.release(key, owner).await;
             (
@@ -508,13 +543,7 @@ async fn finish(
                 return (o.to_json_string(), label, tx);
             }
             // Sent, not decided in time: pending, with the transaction.
-            inner
-                .metrics
-                .pending
-                .get_or_create(&metrics::Net {
-                    network: chain.network.as_str().into(),
-                })
-                .inc();
+            hand_over(inner, chain, key, owner).await;
             (
                 pending(
                     &s,
@@ -525,6 +554,22 @@ async fn finish(
             )
         }
     }
+}
+
+/// Lets the watcher take up a pending settlement from now on (this request
+/// lets its lease go), and counts it.
+async fn hand_over(inner: &Inner, chain: &Chain, key: &str, owner: &str) {
+    let t = now();
+    if let Err(e) = inner.store.lease(key, owner, t, t).await {
+        tracing::warn!(%key, error = %e, "could not hand a pending settlement to the watcher; it will take it when the lease ends");
+    }
+    inner
+        .metrics
+        .pending
+        .get_or_create(&metrics::Net {
+            network: chain.network.as_str().into(),
+        })
+        .inc();
 }
 
 /// The settlement a drive of a sent payment came to, if it came to one; when
@@ -608,8 +653,12 @@ async fn follow(
                 ..chain.options
             };
             let mut m = Machine::resume(req, Signer::Host(account.address), &options, &tx, false);
-            if let Some((_, Some((json, label)))) =
-                settled(inner, &record.key, drive(&mut m, chain, None).await).await
+            if let Some((_, Some((json, label)))) = settled(
+                inner,
+                &record.key,
+                drive(&mut m, chain, None, deadline).await,
+            )
+            .await
             {
                 return (json, label, tx.hash.to_string());
             }
@@ -727,6 +776,9 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
 
 /// Takes one settlement in flight up again: its transactions' receipts, a
 /// broadcast again if no node knows it, a replacement if it is stuck.
+/// How long the watcher spends on one settlement at a time.
+const TAKE_UP: Duration = Duration::from_secs(30);
+
 pub(crate) async fn take_up(inner: &Inner, record: &Record, watcher: &str) -> SettleSummary {
     let mut summary = SettleSummary {
         key: record.key.clone(),
@@ -762,8 +814,12 @@ pub(crate) async fn take_up(inner: &Inner, record: &Record, watcher: &str) -> Se
     };
     for tx in txs.iter().rev() {
         let mut m = Machine::resume(&req, Signer::Host(account.address), &quick, tx, false);
-        if let Some((s, Some(_))) =
-            settled(inner, &record.key, drive(&mut m, &chain, None).await).await
+        if let Some((s, Some(_))) = settled(
+            inner,
+            &record.key,
+            drive(&mut m, &chain, None, Instant::now() + TAKE_UP).await,
+        )
+        .await
         {
             summary.state = if s.success { "settled" } else { "failed" }.into();
             summary.transaction = tx.hash.to_string();
@@ -791,7 +847,13 @@ pub(crate) async fn take_up(inner: &Inner, record: &Record, watcher: &str) -> Se
     };
     // A replacement is a new transaction: written before it leaves. The same
     // bytes sent again are already written.
-    let driven = drive(&mut m, &chain, replace.then_some(&settling)).await;
+    let driven = drive(
+        &mut m,
+        &chain,
+        replace.then_some(&settling),
+        Instant::now() + TAKE_UP,
+    )
+    .await;
     match settled(inner, &record.key, driven).await {
         Some((s, Some(_))) => {
             summary.state = if s.success { "settled" } else { "failed" }.into();

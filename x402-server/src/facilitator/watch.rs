@@ -34,6 +34,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         }
         ticks = ticks.wrapping_add(1);
         in_flight(&inner, &owner, false).await;
+        abandoned(&inner).await;
         gaps(&inner).await;
         tokio::time::sleep(TICK).await;
     }
@@ -98,6 +99,23 @@ async fn in_flight(inner: &Inner, owner: &str, all: bool) -> Vec<SettleSummary> 
         out.push(summary);
     }
     out
+}
+
+/// Claims whose holders stopped before sending anything (a process killed
+/// mid-request): released, their nonces given back, the payments
+/// presentable again.
+async fn abandoned(inner: &Inner) {
+    let Ok(claims) = inner.store.expired_claims(now()).await else {
+        return;
+    };
+    for r in claims {
+        match inner.store.release(&r.key, &r.owner).await {
+            Ok(()) => {
+                tracing::info!(key = %r.key, owner = %r.owner, nonce = ?r.nonce, "released an abandoned claim")
+            }
+            Err(e) => tracing::warn!(key = %r.key, error = %e, "cannot release an abandoned claim"),
+        }
+    }
 }
 
 fn chain_for<'a>(inner: &'a Inner, network: &str) -> Option<&'a Arc<Chain>> {
@@ -179,7 +197,7 @@ async fn gaps(inner: &Inner) {
             };
             let Ok(nonce) = inner
                 .store
-                .next_nonce(chain.chain_id, &signer, pending)
+                .next_nonce(chain.chain_id, &signer, pending, None)
                 .await
             else {
                 continue;

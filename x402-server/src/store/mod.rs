@@ -96,6 +96,22 @@ pub enum Claim {
     Existing(Box<Record>),
 }
 
+/// The request holding a claim, when it takes a nonce for it: the nonce is
+/// written into the claim in the same transaction, so that a claim given up
+/// (or abandoned by a stopped process) gives its nonce back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder<'a> {
+    /// The payment's key.
+    pub key: &'a str,
+    /// The claim's owner.
+    pub owner: &'a str,
+}
+
+/// The chain id of an `eip155:N` network.
+pub(crate) fn chain_id_of(network: &str) -> Option<u64> {
+    network.strip_prefix("eip155:")?.parse().ok()
+}
+
 /// A store's failure (the database is unreachable, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
@@ -114,7 +130,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims `record.key` for `record.owner` until `record.lease_until`: the
     /// record is written (state `claimed`) if there is none, or if the one
     /// there is a claim whose lease has passed at `now` (its holder is gone
-    /// before sending anything); else the record there is answered.
+    /// before sending anything; a nonce it took is given back); else the
+    /// record there is answered.
     async fn claim(&self, record: &Record, now: u64) -> Result<Claim, StoreError>;
 
     /// The record of `key`.
@@ -138,13 +155,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Removes a claim of `owner` that sent nothing (the payment was refused,
     /// or the request stopped before sending), so the payment can be
-    /// presented again.
+    /// presented again; a nonce it took is given back.
     async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError>;
 
     /// Removes a `sent` record of `owner` whose transaction the node refused
     /// outright (it was never broadcast: "insufficient funds", say), so the
-    /// payment can be presented again. Does nothing once another holder took
-    /// the record over.
+    /// payment can be presented again, and gives its nonce back. Does nothing
+    /// once another holder took the record over.
     async fn withdraw(&self, key: &str, owner: &str) -> Result<(), StoreError>;
 
     /// Takes the lease of a `sent` record for `owner` until `until` (to
@@ -157,15 +174,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// holds), oldest first.
     async fn in_flight(&self) -> Result<Vec<Record>, StoreError>;
 
+    /// Claims whose lease passed at `now` (their holders stopped before
+    /// sending anything), for [`Store::release`].
+    async fn expired_claims(&self, now: u64) -> Result<Vec<Record>, StoreError>;
+
     /// The next nonce of `signer` on chain `chain_id` for a new transaction:
     /// the lowest nonce released earlier, else the next one after every
     /// nonce handed out, at least `chain_pending` (the node's pending count,
-    /// which counts transactions sent from elsewhere).
+    /// which counts transactions sent from elsewhere). With a `holder`, the
+    /// nonce is written into its claim in the same transaction, and none is
+    /// handed out if the claim is no longer its.
     async fn next_nonce(
         &self,
         chain_id: u64,
         signer: &str,
         chain_pending: u64,
+        holder: Option<Holder<'_>>,
     ) -> Result<u64, StoreError>;
 
     /// Gives back a nonce handed out for a transaction that was never sent.
@@ -302,18 +326,69 @@ pub(crate) mod tests {
         s.release("r", "a").await.unwrap();
         assert!(s.get("r").await.unwrap().is_none());
         // Nonces: consecutive, at least the chain's, released ones first.
-        assert_eq!(s.next_nonce(1, "0xs", 5).await.unwrap(), 5);
-        assert_eq!(s.next_nonce(1, "0xs", 5).await.unwrap(), 6);
-        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 7);
+        assert_eq!(s.next_nonce(1, "0xs", 5, None).await.unwrap(), 5);
+        assert_eq!(s.next_nonce(1, "0xs", 5, None).await.unwrap(), 6);
+        assert_eq!(s.next_nonce(1, "0xs", 0, None).await.unwrap(), 7);
         s.release_nonce(1, "0xs", 6).await.unwrap();
         assert_eq!(s.released_nonces(1, "0xs").await.unwrap(), vec![6]);
-        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 6);
-        assert_eq!(s.next_nonce(1, "0xs", 0).await.unwrap(), 8);
+        assert_eq!(s.next_nonce(1, "0xs", 0, None).await.unwrap(), 6);
+        assert_eq!(s.next_nonce(1, "0xs", 0, None).await.unwrap(), 8);
         // Transactions from elsewhere moved the chain on.
-        assert_eq!(s.next_nonce(1, "0xs", 20).await.unwrap(), 20);
+        assert_eq!(s.next_nonce(1, "0xs", 20, None).await.unwrap(), 20);
         // Another chain, another signer: their own counters.
-        assert_eq!(s.next_nonce(2, "0xs", 0).await.unwrap(), 0);
-        assert_eq!(s.next_nonce(1, "0xt", 3).await.unwrap(), 3);
+        assert_eq!(s.next_nonce(2, "0xs", 0, None).await.unwrap(), 0);
+        assert_eq!(s.next_nonce(1, "0xt", 3, None).await.unwrap(), 3);
+
+        // A nonce taken for a claim lives in it, and comes back with it.
+        let held = |key, owner| Some(Holder { key, owner });
+        let chain = chain_id_of("eip155:84532").unwrap();
+        assert_eq!(
+            s.claim(&record("h", "a", 200), 100).await.unwrap(),
+            Claim::Claimed
+        );
+        assert!(
+            s.next_nonce(chain, "0xh", 0, held("h", "z")).await.is_err(),
+            "not z's claim"
+        );
+        assert_eq!(
+            s.next_nonce(chain, "0xh", 0, held("h", "a")).await.unwrap(),
+            0
+        );
+        let r = s.get("h").await.unwrap().unwrap();
+        assert_eq!((r.signer.as_deref(), r.nonce), (Some("0xh"), Some(0)));
+        s.release("h", "a").await.unwrap();
+        assert_eq!(s.released_nonces(chain, "0xh").await.unwrap(), vec![0]);
+        // Abandoned (its lease passed): listed, and taken over with the nonce given back.
+        assert_eq!(
+            s.claim(&record("h", "a", 200), 100).await.unwrap(),
+            Claim::Claimed
+        );
+        assert_eq!(
+            s.next_nonce(chain, "0xh", 0, held("h", "a")).await.unwrap(),
+            0
+        );
+        assert_eq!(s.next_nonce(chain, "0xh", 0, None).await.unwrap(), 1);
+        assert!(s.expired_claims(150).await.unwrap().is_empty());
+        assert_eq!(s.expired_claims(250).await.unwrap().len(), 1);
+        assert_eq!(
+            s.claim(&record("h", "b", 400), 250).await.unwrap(),
+            Claim::Claimed
+        );
+        assert_eq!(s.released_nonces(chain, "0xh").await.unwrap(), vec![0]);
+        assert_eq!(s.get("h").await.unwrap().unwrap().nonce, None);
+        // Withdrawn after a refused broadcast: the nonce comes back too.
+        assert_eq!(
+            s.next_nonce(chain, "0xh", 0, held("h", "b")).await.unwrap(),
+            0
+        );
+        assert!(
+            s.record_sent("h", "b", "0xh", 0, "{\"hash\":4}", 260)
+                .await
+                .unwrap()
+        );
+        s.withdraw("h", "b").await.unwrap();
+        assert!(s.get("h").await.unwrap().is_none());
+        assert_eq!(s.released_nonces(chain, "0xh").await.unwrap(), vec![0]);
     }
 
     /// Nonces under concurrency: `stores` share one database (two instances,
@@ -330,7 +405,7 @@ pub(crate) mod tests {
             let s = Arc::clone(if i % 2 == 0 { &first } else { &second });
             let signer = signer.to_owned();
             tasks.push(tokio::spawn(async move {
-                let n = s.next_nonce(7, &signer, 0).await.unwrap();
+                let n = s.next_nonce(7, &signer, 0, None).await.unwrap();
                 // Every third gives its nonce back, after a pause of its own.
                 if i % 3 == 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(i % 7)).await;
@@ -358,7 +433,7 @@ pub(crate) mod tests {
         // The given-back nonces are handed out again, lowest first, then new ones.
         given_back.sort_unstable();
         for want in given_back.iter().copied().chain([top + 1]) {
-            assert_eq!(second.next_nonce(7, signer, 0).await.unwrap(), want);
+            assert_eq!(second.next_nonce(7, signer, 0, None).await.unwrap(), want);
         }
     }
 }

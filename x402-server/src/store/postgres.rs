@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
-use super::{Claim, Record, State, Store, StoreError};
+use super::{Claim, Holder, Record, State, Store, StoreError, chain_id_of};
 
 /// A PostgreSQL database.
 #[derive(Clone)]
@@ -121,44 +121,104 @@ impl PostgresStore {
     }
 }
 
+/// Gives back the nonce a record took, if any (within the caller's transaction).
+async fn free_nonce(tx: &deadpool_postgres::Transaction<'_>, r: &Record) -> Result<(), StoreError> {
+    if let (Some(signer), Some(nonce), Some(chain)) = (&r.signer, r.nonce, chain_id_of(&r.network))
+    {
+        tx.execute(
+            "INSERT INTO paywire_released_nonces (chain_id, signer, nonce) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&int(chain), signer, &int(nonce)],
+        )
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Removes `key` if `owner` holds it in `state`, giving its nonce back.
+    async fn remove_held(&self, key: &str, owner: &str, state: State) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM paywire_settlements WHERE key = $1 FOR UPDATE"),
+                &[&key],
+            )
+            .await
+            .map_err(db)?;
+        let Some(r) = row.as_ref().map(record).transpose()? else {
+            return Ok(());
+        };
+        if r.owner != owner || r.state != state {
+            return Ok(());
+        }
+        free_nonce(&tx, &r).await?;
+        tx.execute("DELETE FROM paywire_settlements WHERE key = $1", &[&key])
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
 #[async_trait]
 impl Store for PostgresStore {
     async fn claim(&self, r: &Record, now: u64) -> Result<Claim, StoreError> {
-        let c = self.client().await?;
-        // New, or a claim whose lease has passed: one statement decides.
-        let taken = c
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(db)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 9] = [
+            &r.key,
+            &r.fingerprint,
+            &r.request,
+            &r.owner,
+            &int(r.lease_until),
+            &r.network,
+            &r.payer,
+            &r.amount,
+            &int(now),
+        ];
+        let inserted = tx
             .query_opt(
                 &format!(
                     "INSERT INTO paywire_settlements ({COLUMNS}) \
                      VALUES ($1, $2, $3, 'claimed', $4, $5, NULL, NULL, '[]', NULL, $6, $7, $8, $9, $9) \
-                     ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, request = EXCLUDED.request, \
-                       owner = EXCLUDED.owner, lease_until = EXCLUDED.lease_until, sent = '[]', signer = NULL, nonce = NULL, \
-                       network = EXCLUDED.network, payer = EXCLUDED.payer, amount = EXCLUDED.amount, updated = EXCLUDED.updated \
-                     WHERE paywire_settlements.state = 'claimed' AND paywire_settlements.lease_until <= $9 \
-                     RETURNING key"
+                     ON CONFLICT (key) DO NOTHING RETURNING key"
                 ),
-                &[
-                    &r.key,
-                    &r.fingerprint,
-                    &r.request,
-                    &r.owner,
-                    &int(r.lease_until),
-                    &r.network,
-                    &r.payer,
-                    &r.amount,
-                    &int(now),
-                ],
+                &params,
             )
             .await
             .map_err(db)?;
-        if taken.is_some() {
+        if inserted.is_some() {
+            tx.commit().await.map_err(db)?;
             return Ok(Claim::Claimed);
         }
-        match self.get(&r.key).await? {
-            Some(existing) => Ok(Claim::Existing(Box::new(existing))),
+        let existing = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM paywire_settlements WHERE key = $1 FOR UPDATE"),
+                &[&r.key],
+            )
+            .await
+            .map_err(db)?;
+        let Some(existing) = existing.as_ref().map(record).transpose()? else {
             // Released between the two statements: try once more.
-            None => Box::pin(self.claim(r, now)).await,
+            drop(tx);
+            return Box::pin(self.claim(r, now)).await;
+        };
+        if existing.state != State::Claimed || existing.lease_until > now {
+            return Ok(Claim::Existing(Box::new(existing)));
         }
+        // Abandoned before sending anything: taken over, its nonce given back.
+        free_nonce(&tx, &existing).await?;
+        tx.execute(
+            "UPDATE paywire_settlements SET fingerprint = $2, request = $3, owner = $4, lease_until = $5, \
+               signer = NULL, nonce = NULL, sent = '[]', network = $6, payer = $7, amount = $8, updated = $9 \
+             WHERE key = $1",
+            &params,
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Claim::Claimed)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Record>, StoreError> {
@@ -225,25 +285,11 @@ impl Store for PostgresStore {
     }
 
     async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
-            "DELETE FROM paywire_settlements WHERE key = $1 AND owner = $2 AND state = 'claimed'",
-            &[&key, &owner],
-        )
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.remove_held(key, owner, State::Claimed).await
     }
 
     async fn withdraw(&self, key: &str, owner: &str) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        c.execute(
-            "DELETE FROM paywire_settlements WHERE key = $1 AND owner = $2 AND state = 'sent'",
-            &[&key, &owner],
-        )
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.remove_held(key, owner, State::Sent).await
     }
 
     async fn lease(
@@ -279,15 +325,42 @@ impl Store for PostgresStore {
         rows.iter().map(record).collect()
     }
 
+    async fn expired_claims(&self, now: u64) -> Result<Vec<Record>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM paywire_settlements WHERE state = 'claimed' AND lease_until <= $1"
+                ),
+                &[&int(now)],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter().map(record).collect()
+    }
+
     async fn next_nonce(
         &self,
         chain_id: u64,
         signer: &str,
         chain_pending: u64,
+        holder: Option<Holder<'_>>,
     ) -> Result<u64, StoreError> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         let chain = int(chain_id);
+        if let Some(h) = holder {
+            let held = tx
+                .query_opt(
+                    "SELECT 1 FROM paywire_settlements WHERE key = $1 AND owner = $2 AND state = 'claimed' FOR UPDATE",
+                    &[&h.key, &h.owner],
+                )
+                .await
+                .map_err(db)?;
+            if held.is_none() {
+                return Err(StoreError("the payment's claim was lost".into()));
+            }
+        }
         // The counter's row, locked for this transaction (created if new).
         tx.execute(
             "INSERT INTO paywire_nonces (chain_id, signer, next) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
@@ -332,6 +405,14 @@ impl Store for PostgresStore {
                 n
             }
         };
+        if let Some(h) = holder {
+            tx.execute(
+                "UPDATE paywire_settlements SET signer = $2, nonce = $3 WHERE key = $1",
+                &[&h.key, &signer, &int(nonce)],
+            )
+            .await
+            .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
         Ok(nonce)
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Claim, Record, State, Store, StoreError};
+use super::{Claim, Holder, Record, State, Store, StoreError, chain_id_of};
 
 /// A SQLite file.
 #[derive(Debug, Clone)]
@@ -133,6 +133,39 @@ fn get(c: &Connection, key: &str) -> Result<Option<Record>, StoreError> {
     .map_err(db)
 }
 
+/// Gives back the nonce a record took, if any (within the caller's transaction).
+fn free_nonce(c: &Connection, r: &Record) -> Result<(), StoreError> {
+    if let (Some(signer), Some(nonce), Some(chain)) = (&r.signer, r.nonce, chain_id_of(&r.network))
+    {
+        c.execute(
+            "INSERT OR IGNORE INTO paywire_released_nonces (chain_id, signer, nonce) VALUES (?1, ?2, ?3)",
+            params![int(chain), signer, int(nonce)],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Removes `key` if `owner` holds it in `state`, giving its nonce back.
+fn remove_held(c: &mut Connection, key: &str, owner: &str, state: State) -> Result<(), StoreError> {
+    let tx = c
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let Some(r) = get(&tx, key)? else {
+        return Ok(());
+    };
+    if r.owner != owner || r.state != state {
+        return Ok(());
+    }
+    free_nonce(&tx, &r)?;
+    tx.execute(
+        "DELETE FROM paywire_settlements WHERE key = ?1",
+        params![key],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn claim(&self, record: &Record, now: u64) -> Result<Claim, StoreError> {
@@ -148,6 +181,9 @@ impl Store for SqliteStore {
             };
             if !take {
                 return Ok(Claim::Existing(Box::new(existing.unwrap_or_else(|| r.clone()))));
+            }
+            if let Some(abandoned) = &existing {
+                free_nonce(&tx, abandoned)?;
             }
             tx.execute(
                 &format!(
@@ -232,28 +268,14 @@ impl Store for SqliteStore {
 
     async fn release(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let (key, owner) = (key.to_owned(), owner.to_owned());
-        self.with(move |c| {
-            c.execute(
-                "DELETE FROM paywire_settlements WHERE key = ?1 AND owner = ?2 AND state = 'claimed'",
-                params![key, owner],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| remove_held(c, &key, &owner, State::Claimed))
+            .await
     }
 
     async fn withdraw(&self, key: &str, owner: &str) -> Result<(), StoreError> {
         let (key, owner) = (key.to_owned(), owner.to_owned());
-        self.with(move |c| {
-            c.execute(
-                "DELETE FROM paywire_settlements WHERE key = ?1 AND owner = ?2 AND state = 'sent'",
-                params![key, owner],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.with(move |c| remove_held(c, &key, &owner, State::Sent))
+            .await
     }
 
     async fn lease(
@@ -290,17 +312,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn expired_claims(&self, now: u64) -> Result<Vec<Record>, StoreError> {
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM paywire_settlements WHERE state = 'claimed' AND lease_until <= ?1"
+                ))
+                .map_err(db)?;
+            let rows = stmt.query_map(params![int(now)], row).map_err(db)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        })
+        .await
+    }
+
     async fn next_nonce(
         &self,
         chain_id: u64,
         signer: &str,
         chain_pending: u64,
+        holder: Option<Holder<'_>>,
     ) -> Result<u64, StoreError> {
         let signer = signer.to_owned();
+        let holder = holder.map(|h| (h.key.to_owned(), h.owner.to_owned()));
         self.with(move |c| {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db)?;
+            if let Some((key, owner)) = &holder {
+                let held = get(&tx, key)?.is_some_and(|r| &r.owner == owner && r.state == State::Claimed);
+                if !held {
+                    return Err(StoreError("the payment's claim was lost".into()));
+                }
+            }
             // Released nonces the chain has moved past are gone.
             tx.execute(
                 "DELETE FROM paywire_released_nonces WHERE chain_id = ?1 AND signer = ?2 AND nonce < ?3",
@@ -339,6 +382,13 @@ impl Store for SqliteStore {
                 .map_err(db)?;
                 n
             };
+            if let Some((key, _)) = &holder {
+                tx.execute(
+                    "UPDATE paywire_settlements SET signer = ?2, nonce = ?3 WHERE key = ?1",
+                    params![key, signer, int(nonce)],
+                )
+                .map_err(db)?;
+            }
             tx.commit().map_err(db)?;
             Ok(nonce)
         })

@@ -1,0 +1,639 @@
+//! The facilitator on a real EVM: payments made by the core's client are
+//! verified and settled by facilitators running in this process against a
+//! local Hardhat network, some of them through a proxy that injects the
+//! faults of real nodes (lost answers, refusals, errors, garbage, slowness).
+//!
+//! These tests need the chain: `scripts/test-settlement.sh` starts it on
+//! 127.0.0.1, compiles the contracts and runs them with `--ignored`, passing
+//! `PAYWIRE_TEST_RPC` and `PAYWIRE_TEST_CONTRACTS`; the test command also
+//! passes `PAYWIRE_TEST_POSTGRES` (two instances then share one PostgreSQL).
+//! They switch the chain's automine off and on: run them one at a time.
+//! `PAYWIRE_TEST_LOAD` sets the size of the load test (24 by default; 200 in
+//! `scripts/test-long.sh`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use support::{Fault, Hardhat, Proxy, Running, Scratch, Setup, key, pay, pay_with};
+
+fn sqlite(dir: &Scratch) -> String {
+    format!("sqlite://{}", dir.0.join("records.db").display())
+}
+
+/// PostgreSQL when the run has one (a database of the test's own), else a
+/// SQLite file in `dir` (shared by instances in this process).
+async fn shared_store(name: &str, dir: &Scratch) -> String {
+    match support::fresh_postgres(name).await {
+        Some(url) => url,
+        None => sqlite(dir),
+    }
+}
+
+fn tx_of(v: &Value) -> String {
+    v["transaction"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Asks `/settle` again (as the official servers do after a pending answer)
+/// until the answer is final or `within` has passed.
+async fn settle_until_final(f: &Running, body: &str, within: Duration) -> Value {
+    let end = Instant::now() + within;
+    loop {
+        let (status, v) = f.post("/settle", body).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        if v["errorReason"] != "settlement_pending" || Instant::now() > end {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_payment_is_verified_settled_once_and_answered_again() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("once");
+    let (signer, signer_hex) = key("once/signer");
+    let (payer, _) = key("once/payer");
+    let merchant = key("once/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 5_000_000).await;
+    let f = Running::start(
+        &Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]).toml(&dir),
+    )
+    .await;
+
+    let (status, supported) = f.get("/supported").await;
+    assert_eq!(status, StatusCode::OK);
+    let supported: Value = serde_json::from_str(&supported).unwrap();
+    let kinds = supported["kinds"].as_array().unwrap();
+    assert!(
+        kinds.contains(&json!({"x402Version": 2, "scheme": "exact", "network": chain.network})),
+        "{supported}"
+    );
+    let upto = kinds
+        .iter()
+        .find(|k| k["scheme"] == "upto")
+        .expect("an upto kind");
+    assert_eq!(
+        upto["extra"]["facilitatorAddress"],
+        signer.address().to_string()
+    );
+    assert_eq!(
+        supported["signers"]["eip155:*"],
+        json!([signer.address().to_string()])
+    );
+
+    let start = chain.block_number().await;
+    let body = pay(&chain, &payer, &merchant, 1_250_000, "once/1").await;
+    let (status, v) = f.post("/verify", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v,
+        json!({"isValid": true, "payer": payer.address().to_string()})
+    );
+
+    let (status, s) = f.post("/settle", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["network"], chain.network);
+    assert_eq!(s["payer"], payer.address().to_string());
+    let tx = tx_of(&s);
+    let receipt = chain
+        .receipt(&tx)
+        .await
+        .expect("the answer names a mined transaction");
+    assert_eq!(receipt["status"], "0x1");
+    assert_eq!(chain.balance(&payer.address()).await, 3_750_000);
+    assert_eq!(chain.balance(&merchant).await, 1_250_000);
+
+    // Asked again: the same settlement, no second transaction.
+    let (_, again) = f.post("/settle", &body).await;
+    assert_eq!(again, s);
+    // The authorization is spent: verification says so.
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(v["isValid"], false, "{v}");
+    // Another payment with the same authorization nonce (a different amount,
+    // signed anew): refused, nothing sent.
+    let other = pay(&chain, &payer, &merchant, 999, "once/1").await;
+    let (_, o) = f.post("/settle", &other).await;
+    assert_eq!(
+        (o["success"].clone(), tx_of(&o)),
+        (json!(false), String::new()),
+        "{o}"
+    );
+    assert_eq!(chain.sent_by(&signer.address(), start).await, vec![tx]);
+    assert_eq!(chain.balance(&merchant).await, 1_250_000);
+
+    let (_, metrics) = f.get("/metrics").await;
+    assert!(
+        metrics.contains("paywire_facilitator_requests_total{endpoint=\"settle\""),
+        "{metrics}"
+    );
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn permit2_and_upto_payments_settle_through_their_proxies() {
+    let chain = Hardhat::connect().await;
+    chain.install_permit2().await;
+    let dir = Scratch::new("permit2");
+    let (signer, signer_hex) = key("permit2/signer");
+    let (payer, _) = key("permit2/payer");
+    let merchant = key("permit2/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 3_000_000).await;
+    chain.approve_permit2(&payer.address()).await;
+    let f = Running::start(
+        &Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]).toml(&dir),
+    )
+    .await;
+
+    let exact = pay_with(&chain, &payer, &merchant, 1_000_000, "permit2/exact", |a| {
+        a["extra"]["assetTransferMethod"] = json!("permit2");
+    })
+    .await;
+    let (_, s) = f.post("/settle", &exact).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&merchant).await, 1_000_000);
+
+    // upto: the payer permits 1,000,000 to this facilitator's signer; the
+    // resource server settles what was used.
+    let facilitator = signer.address().to_string();
+    let upto = pay_with(&chain, &payer, &merchant, 1_000_000, "permit2/upto", |a| {
+        a["scheme"] = json!("upto");
+        a["extra"] = json!({"facilitatorAddress": facilitator});
+    })
+    .await;
+    let (_, v) = f.post("/verify", &upto).await;
+    assert_eq!(v["isValid"], true, "{v}");
+    let mut metered: Value = serde_json::from_str(&upto).unwrap();
+    metered["paymentRequirements"]["amount"] = json!("400000");
+    let (_, s) = f.post("/settle", &metered.to_string()).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["amount"], "400000");
+    assert_eq!(chain.balance(&merchant).await, 1_400_000);
+    assert_eq!(chain.balance(&payer.address()).await, 1_600_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn one_payment_settled_twenty_times_at_once_on_two_instances_sends_one_transaction() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("twenty");
+    let (signer, signer_hex) = key("twenty/signer");
+    let (payer, _) = key("twenty/payer");
+    let merchant = key("twenty/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let store = shared_store("twenty", &dir).await;
+    let setup = Setup::new(store, &chain.url, &chain.network, &[&signer_hex]);
+    let a = Running::start(&setup.toml(&dir)).await;
+    let b = Running::start(&setup.toml(&dir)).await;
+    let start = chain.block_number().await;
+    let body = pay(&chain, &payer, &merchant, 300_000, "twenty/1").await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            support::post(&format!("{url}/settle"), &body, Some(support::API_KEY)).await
+        }));
+    }
+    let mut hashes = BTreeSet::new();
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["success"], true, "{v}");
+        hashes.insert(tx_of(&v));
+    }
+    assert_eq!(hashes.len(), 1, "{hashes:?}");
+    assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 1);
+    assert_eq!(chain.balance(&merchant).await, 300_000);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces() {
+    let n: usize = std::env::var("PAYWIRE_TEST_LOAD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let payers_n = n.div_ceil(4).max(1);
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("load");
+    let (signer, signer_hex) = key("load/signer");
+    let merchant = key("load/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    let payers: Vec<_> = (0..payers_n)
+        .map(|i| key(&format!("load/payer{i}")).0)
+        .collect();
+    for p in &payers {
+        chain.mint(&p.address(), 1_000_000).await;
+    }
+    let store = shared_store("load", &dir).await;
+    let mut setup = Setup::new(store, &chain.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 20;
+    let a = Running::start(&setup.toml(&dir)).await;
+    let b = Running::start(&setup.toml(&dir)).await;
+    let start = chain.block_number().await;
+    let nonce_before = chain.nonce(&signer.address()).await;
+    let mut bodies = Vec::new();
+    for i in 0..n {
+        bodies.push(
+            pay(
+                &chain,
+                &payers[i % payers_n],
+                &merchant,
+                1_000 + i as u128,
+                &format!("load/{i}"),
+            )
+            .await,
+        );
+    }
+    // Blocks every 200 ms, as a real chain makes them: transactions that
+    // arrive out of nonce order wait in the pool (an automining Hardhat
+    // refuses them).
+    chain.automine(false).await;
+    chain.rpc("evm_setIntervalMining", json!([200])).await;
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            support::post(&format!("{url}/settle"), &body, Some(support::API_KEY)).await
+        }));
+    }
+    let mut hashes = BTreeSet::new();
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["success"], true, "{v}");
+        hashes.insert(tx_of(&v));
+    }
+    eprintln!(
+        "{n} settlements from {payers_n} payers through one signer on two instances in {:?}",
+        began.elapsed()
+    );
+    chain.rpc("evm_setIntervalMining", json!([0])).await;
+    chain.automine(true).await;
+    assert_eq!(hashes.len(), n);
+    let sent = chain.sent_by(&signer.address(), start).await;
+    assert_eq!(sent.len(), n, "one transaction per payment");
+    assert_eq!(
+        chain.nonce(&signer.address()).await,
+        nonce_before + n as u64,
+        "consecutive nonces"
+    );
+    let expected: u128 = (0..n).map(|i| 1_000 + i as u128).sum();
+    assert_eq!(chain.balance(&merchant).await, expected);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn unmined_is_pending_with_its_transaction_then_final_on_the_same_one() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("pending");
+    let (signer, signer_hex) = key("pending/signer");
+    let (payer, _) = key("pending/payer");
+    let merchant = key("pending/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 2;
+    let f = Running::start(&setup.toml(&dir)).await;
+    let body = pay(&chain, &payer, &merchant, 10_000, "pending/1").await;
+    let start = chain.block_number().await;
+    chain.automine(false).await;
+    let (_, p) = f.post("/settle", &body).await;
+    assert_eq!(
+        (p["success"].clone(), p["errorReason"].clone()),
+        (json!(false), json!("settlement_pending")),
+        "{p}"
+    );
+    let tx = tx_of(&p);
+    assert!(tx.starts_with("0x") && tx.len() == 66, "{p}");
+    assert_eq!(chain.pool().await, vec![tx.clone()]);
+    // The official servers send the same body again at once: it waits on the
+    // same transaction, sends nothing new.
+    let (_, again) = f.post("/settle", &body).await;
+    assert_eq!(
+        (again["errorReason"].clone(), tx_of(&again)),
+        (json!("settlement_pending"), tx.clone())
+    );
+    assert_eq!(chain.pool().await, vec![tx.clone()]);
+    chain.mine().await;
+    chain.automine(true).await;
+    let s = settle_until_final(&f, &body, Duration::from_secs(10)).await;
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), tx.clone()),
+        "{s}"
+    );
+    assert_eq!(chain.sent_by(&signer.address(), start).await, vec![tx]);
+    assert_eq!(chain.balance(&merchant).await, 10_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_lost_answer_to_the_broadcast_is_waited_for_not_sent_again() {
+    let chain = Hardhat::connect().await;
+    let proxy = Proxy::start(&chain.url).await;
+    let dir = Scratch::new("lost");
+    let (signer, signer_hex) = key("lost/signer");
+    let (payer, _) = key("lost/payer");
+    let merchant = key("lost/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let f = Running::start(
+        &Setup::new(sqlite(&dir), &proxy.url, &chain.network, &[&signer_hex]).toml(&dir),
+    )
+    .await;
+    let body = pay(&chain, &payer, &merchant, 20_000, "lost/1").await;
+    let start = chain.block_number().await;
+    proxy.inject("eth_sendRawTransaction", Fault::LoseAnswer, 1);
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(proxy.calls("eth_sendRawTransaction"), 1);
+    assert_eq!(
+        chain.sent_by(&signer.address(), start).await,
+        vec![tx_of(&s)]
+    );
+    assert_eq!(chain.balance(&merchant).await, 20_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_broadcast_that_never_reached_the_node_is_sent_again_by_the_watcher() {
+    let chain = Hardhat::connect().await;
+    let proxy = Proxy::start(&chain.url).await;
+    let dir = Scratch::new("unsent");
+    let (signer, signer_hex) = key("unsent/signer");
+    let (payer, _) = key("unsent/payer");
+    let merchant = key("unsent/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &proxy.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 2;
+    let f = Running::start(&setup.toml(&dir)).await;
+    let body = pay(&chain, &payer, &merchant, 30_000, "unsent/1").await;
+    let start = chain.block_number().await;
+    // The proxy answers 502 without passing it on: the facilitator cannot
+    // know the node never saw it, so it must not say "failed".
+    proxy.inject("eth_sendRawTransaction", Fault::Refuse, 1);
+    let (_, p) = f.post("/settle", &body).await;
+    assert_eq!(p["errorReason"], "settlement_pending", "{p}");
+    let tx = tx_of(&p);
+    assert!(chain.receipt(&tx).await.is_none());
+    // The watcher sends the same bytes again; the payment settles on that
+    // very transaction.
+    let s = settle_until_final(&f, &body, Duration::from_secs(30)).await;
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), tx.clone()),
+        "{s}"
+    );
+    assert_eq!(chain.sent_by(&signer.address(), start).await, vec![tx]);
+    assert_eq!(chain.balance(&merchant).await, 30_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn node_failures_before_the_broadcast_send_nothing_and_leave_the_payment_presentable() {
+    let chain = Hardhat::connect().await;
+    let proxy = Proxy::start(&chain.url).await;
+    let dir = Scratch::new("faults");
+    let (signer, signer_hex) = key("faults/signer");
+    let (payer, _) = key("faults/payer");
+    let merchant = key("faults/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let f = Running::start(
+        &Setup::new(sqlite(&dir), &proxy.url, &chain.network, &[&signer_hex]).toml(&dir),
+    )
+    .await;
+    let start = chain.block_number().await;
+    let body = pay(&chain, &payer, &merchant, 40_000, "faults/1").await;
+    for fault in [Fault::Refuse, Fault::Error, Fault::Garbage] {
+        proxy.inject("*", fault, 1_000);
+        let (status, s) = f.post("/settle", &body).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (s["success"].clone(), tx_of(&s)),
+            (json!(false), String::new()),
+            "{fault:?}: {s}"
+        );
+        assert_ne!(s["errorReason"], "settlement_pending", "{fault:?}: {s}");
+        proxy.heal();
+    }
+    // A slow node within the deadline: settled.
+    proxy.inject("*", Fault::Slow(300), 1_000);
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    proxy.heal();
+    assert_eq!(
+        chain.sent_by(&signer.address(), start).await,
+        vec![tx_of(&s)]
+    );
+    assert_eq!(chain.balance(&merchant).await, 40_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_facilitator_killed_after_sending_is_taken_up_by_its_successor() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("killed");
+    let (signer, signer_hex) = key("killed/signer");
+    let (payer, _) = key("killed/payer");
+    let merchant = key("killed/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 20;
+    let toml = setup.toml(&dir);
+    let a = Running::start(&toml).await;
+    let body = pay(&chain, &payer, &merchant, 50_000, "killed/1").await;
+    let start = chain.block_number().await;
+    chain.automine(false).await;
+    let url = a.url.clone();
+    let client_body = body.clone();
+    let waiting = tokio::spawn(async move {
+        support::post(
+            &format!("{url}/settle"),
+            &client_body,
+            Some(support::API_KEY),
+        )
+        .await
+    });
+    // Killed once its transaction is out, while it waits for the receipt.
+    let end = Instant::now() + Duration::from_secs(10);
+    let tx = loop {
+        if let Some(t) = chain.pool().await.first() {
+            break t.clone();
+        }
+        assert!(Instant::now() < end, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    a.kill();
+    waiting.abort();
+    chain.mine().await;
+    chain.automine(true).await;
+    // Its successor on the same records answers the same transaction.
+    let b = Running::start(&toml).await;
+    let s = settle_until_final(&b, &body, Duration::from_secs(30)).await;
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), tx.clone()),
+        "{s}"
+    );
+    assert_eq!(chain.sent_by(&signer.address(), start).await, vec![tx]);
+    assert_eq!(chain.balance(&merchant).await, 50_000);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_dropped_transaction_is_sent_again_and_a_stuck_one_replaced_at_its_nonce() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("stuck");
+    let (signer, signer_hex) = key("stuck/signer");
+    let (payer, _) = key("stuck/payer");
+    let merchant = key("stuck/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 2;
+    let f = Running::start(&setup.toml(&dir)).await;
+    let start = chain.block_number().await;
+
+    // Dropped by the node: the watcher sends the same bytes again.
+    let dropped = pay(&chain, &payer, &merchant, 1_000, "stuck/dropped").await;
+    chain.automine(false).await;
+    let (_, p) = f.post("/settle", &dropped).await;
+    assert_eq!(p["errorReason"], "settlement_pending", "{p}");
+    let tx = tx_of(&p);
+    chain.rpc("hardhat_dropTransaction", json!([tx])).await;
+    assert!(chain.pool().await.is_empty());
+    let end = Instant::now() + Duration::from_secs(20);
+    while chain.pool().await != vec![tx.clone()] {
+        assert!(
+            Instant::now() < end,
+            "the dropped transaction was not sent again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    chain.mine().await;
+    let s = settle_until_final(&f, &dropped, Duration::from_secs(10)).await;
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), tx.clone()),
+        "{s}"
+    );
+    f.stop().await;
+
+    // Stuck (still unmined after replace_after_seconds): replaced at its nonce
+    // with higher fees; whichever is mined settles the payment, once.
+    setup.replace_after = 1;
+    let f = Running::start(&setup.toml(&dir)).await;
+    let stuck = pay(&chain, &payer, &merchant, 2_000, "stuck/stuck").await;
+    let (_, p) = f.post("/settle", &stuck).await;
+    assert_eq!(p["errorReason"], "settlement_pending", "{p}");
+    let first = tx_of(&p);
+    let end = Instant::now() + Duration::from_secs(20);
+    let replacement = loop {
+        let pool = chain.pool().await;
+        if pool.len() == 1 && pool[0] != first {
+            break pool[0].clone();
+        }
+        assert!(
+            Instant::now() < end,
+            "the stuck transaction was not replaced: {pool:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    chain.mine().await;
+    chain.automine(true).await;
+    let s = settle_until_final(&f, &stuck, Duration::from_secs(15)).await;
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), replacement.clone()),
+        "{s}"
+    );
+    assert_eq!(
+        chain.sent_by(&signer.address(), start).await,
+        vec![tx, replacement]
+    );
+    assert_eq!(chain.balance(&merchant).await, 3_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_signer_without_gas_sends_nothing_and_the_payment_stays_presentable() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("nogas");
+    let (signer, signer_hex) = key("nogas/signer");
+    let (payer, _) = key("nogas/payer");
+    let merchant = key("nogas/merchant").0.address();
+    chain.set_eth(&signer.address(), 1_000).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.extra_network = "min_gas_balance = \"1000000000000000\"";
+    let f = Running::start(&setup.toml(&dir)).await;
+    let body = pay(&chain, &payer, &merchant, 60_000, "nogas/1").await;
+    // The watcher finds the balance under the minimum at its first look.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(
+        (s["success"].clone(), s["errorReason"].clone(), tx_of(&s)),
+        (
+            json!(false),
+            json!("facilitator_unavailable"),
+            String::new()
+        ),
+        "{s}"
+    );
+    let (_, m) = f.get("/metrics").await;
+    assert!(
+        m.contains("paywire_facilitator_signer_gas_balance_ether"),
+        "{m}"
+    );
+    f.stop().await;
+    // Topped up: the same payment settles.
+    chain.fund(&signer.address()).await;
+    let f = Running::start(&setup.toml(&dir)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&merchant).await, 60_000);
+    f.stop().await;
+}
