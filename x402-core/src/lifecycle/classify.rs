@@ -211,6 +211,14 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, scheme: &str, network: Netw
                 .into(),
         );
     }
+    if status == 408 {
+        // Servers answer 408 when their own deadline passes, whatever the
+        // handler had done by then.
+        return uncertain_tx(
+            "the facilitator answered HTTP 408 (its deadline passed: the settlement may have been sent)"
+                .into(),
+        );
+    }
     let two_xx = (200..300).contains(&status);
     let r = match parsed {
         Ok(r) => r,

@@ -53,7 +53,7 @@
 //!     and the same payment can be presented again;
 //!   - uncertain: no answer in time, a 5xx (whatever its body says), a body that
 //!     is not a `SettleResponse` (HTML, garbage, truncated JSON), `success:
-//!     true` without a transaction ([`settlement_has_transaction`]), a 409, or
+//!     true` without a transaction ([`settlement_has_transaction`]), a 408 or 409, or
 //!     `success: false` with a reason that says the payment may have been used
 //!     or is pending (`settlement_pending`, nonce already used, a duplicate,
 //!     `…_transaction_failed` without a transaction hash — the reference
