@@ -351,11 +351,38 @@ pub async fn pay_with(
     nonce_label: &str,
     edit: impl FnOnce(&mut Value),
 ) -> String {
+    let now = chain.now().await;
+    // Unique per run: Permit2's nonces outlive the run's token.
+    let nonce_label = format!("{}/{nonce_label}", chain.token);
+    pay_at(
+        &chain.network,
+        &chain.token,
+        now,
+        payer,
+        pay_to,
+        amount,
+        &nonce_label,
+        edit,
+    )
+}
+
+/// A payment body for `network` and `token` made at `now`, without a chain.
+#[allow(clippy::too_many_arguments)]
+pub fn pay_at(
+    network: &str,
+    token: &Address,
+    now: u64,
+    payer: &PrivateKey,
+    pay_to: &Address,
+    amount: u128,
+    nonce_label: &str,
+    edit: impl FnOnce(&mut Value),
+) -> String {
     let mut accept = json!({
         "scheme": "exact",
-        "network": chain.network,
+        "network": network,
         "amount": amount.to_string(),
-        "asset": chain.token.to_string(),
+        "asset": token.to_string(),
         "payTo": pay_to.to_string(),
         "maxTimeoutSeconds": 300,
         "extra": {"name": "USD Coin", "version": "2"}
@@ -370,9 +397,8 @@ pub async fn pay_with(
     let created = create_payment(
         pr.to_string().as_bytes(),
         payer,
-        // Unique per run: Permit2's nonces outlive the run's token.
-        keccak256(format!("{}/{nonce_label}", chain.token).as_bytes()),
-        chain.now().await,
+        keccak256(nonce_label.as_bytes()),
+        now,
         &policy,
         &mut out,
     )
@@ -430,6 +456,8 @@ pub struct Setup<'a> {
     pub replace_after: u64,
     pub extra_network: &'a str,
     pub extra_server: &'a str,
+    /// More lines of the API key's table (`pay_to`, `requests_per_minute`).
+    pub extra_key: &'a str,
 }
 
 impl<'a> Setup<'a> {
@@ -443,6 +471,7 @@ impl<'a> Setup<'a> {
             replace_after: 600,
             extra_network: "",
             extra_server: "",
+            extra_key: "",
         }
     }
 
@@ -450,11 +479,12 @@ impl<'a> Setup<'a> {
     pub fn toml(&self, dir: &Scratch) -> String {
         let api = dir.secret("api.key", API_KEY);
         let mut t = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nrequest_timeout_ms = {}\n{}\n[store]\nurl = {:?}\n\n[[access.keys]]\nname = \"shop\"\nkey_file = {:?}\n\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\nrequest_timeout_ms = {}\n{}\n[store]\nurl = {:?}\n\n[[access.keys]]\nname = \"shop\"\nkey_file = {:?}\n{}\n\n",
             (self.receipt_timeout + 5) * 1000,
             self.extra_server,
             self.store,
-            api
+            api,
+            self.extra_key
         );
         let mut names = Vec::new();
         for (i, k) in self.signers.iter().enumerate() {
@@ -582,6 +612,14 @@ struct Rule {
     times: u32,
 }
 
+/// The proxy's upstream, rules, the methods it saw, and its client.
+type ProxyState = (
+    String,
+    Arc<Mutex<Vec<Rule>>>,
+    Arc<Mutex<Vec<String>>>,
+    reqwest::Client,
+);
+
 /// A JSON-RPC proxy in front of the chain that injects faults.
 pub struct Proxy {
     pub url: String,
@@ -603,12 +641,7 @@ impl Proxy {
             http(),
         );
         let app = axum::Router::new().fallback(axum::routing::post(
-            |axum::extract::State((up, rules, seen, http)): axum::extract::State<(
-                String,
-                Arc<Mutex<Vec<Rule>>>,
-                Arc<Mutex<Vec<String>>>,
-                reqwest::Client,
-            )>,
+            |axum::extract::State((up, rules, seen, http)): axum::extract::State<ProxyState>,
              body: Bytes| async move {
                 let method = serde_json::from_slice::<Value>(&body)
                     .ok()

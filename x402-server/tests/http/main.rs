@@ -1,0 +1,358 @@
+//! The facilitator's HTTP surface without a chain (its node is a closed port
+//! on 127.0.0.1): who may call, the bounds every request is held to, slow and
+//! abusive clients, and hostile bodies — answered with a status and JSON,
+//! never a crash, and nothing sent.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use support::{API_KEY, Running, Scratch, Setup, key, pay_at, post};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const NETWORK: &str = "eip155:84532";
+/// Nothing listens here: every call to the node is refused at once.
+const NO_NODE: &str = "http://127.0.0.1:9";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn token() -> paywire::evm::Address {
+    "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
+        .parse()
+        .unwrap()
+}
+
+async fn start<'a>(dir: &Scratch, edit: impl FnOnce(&mut Setup<'a>)) -> Running {
+    let signer = key("http/signer").1;
+    let mut setup = Setup::new(
+        format!("sqlite://{}", dir.0.join("records.db").display()),
+        NO_NODE,
+        NETWORK,
+        &[&signer],
+    );
+    edit(&mut setup);
+    Running::start(&setup.toml(dir)).await
+}
+
+fn payment(label: &str, pay_to: &paywire::evm::Address) -> String {
+    let payer = key(&format!("http/payer/{label}")).0;
+    pay_at(
+        NETWORK,
+        &token(),
+        now(),
+        &payer,
+        pay_to,
+        10_000,
+        label,
+        |_| {},
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_key_holders_settle_for_their_payees_at_their_rate() {
+    let dir = Scratch::new("access");
+    let allowed = key("http/allowed").0.address();
+    let extra = format!("pay_to = [\"{allowed}\"]\nrequests_per_minute = 3");
+    let f = start(&dir, |s| s.extra_key = &extra).await;
+    let body = payment("access", &allowed);
+
+    // No key, a wrong key, another scheme: 401 with WWW-Authenticate.
+    for auth in [None, Some("not-the-key")] {
+        let (status, v) = post(&format!("{}/settle", f.url), &body, auth).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+        assert_eq!(v["error"], "unauthorized");
+    }
+    let r = support::http()
+        .post(format!("{}/verify", f.url))
+        .header("authorization", format!("Basic {API_KEY}"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+
+    // The key, for another payee: 403, nothing looked at further.
+    let other = payment("access-other", &key("http/other").0.address());
+    let (status, v) = f.post("/settle", &other).await;
+    assert_eq!(
+        (status, v["error"].clone()),
+        (StatusCode::FORBIDDEN, json!("pay_to_not_allowed"))
+    );
+
+    // The key for its payee: answered (the node is down: nothing can be
+    // settled, and the answer says so without a transaction).
+    let (status, v) = f.post("/verify", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["isValid"], false, "{v}");
+    // The rate: three a minute (the 403 counted too).
+    let (status, _) = f.post("/verify", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let r = support::http()
+        .post(format!("{}/verify", f.url))
+        .header("authorization", format!("Bearer {API_KEY}"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+
+    // Public: /supported and /health; unknown paths: 404 in JSON.
+    let (status, s) = f.get("/supported").await;
+    assert_eq!(status, StatusCode::OK);
+    let s: Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(s["extensions"], json!([]));
+    assert!(
+        s["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["network"] == NETWORK)
+    );
+    assert_eq!(f.get("/health").await.0, StatusCode::OK);
+    let (status, body404) = f.get("/nothing/here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body404).unwrap()["error"],
+        "not_found"
+    );
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settlement_the_node_cannot_take_sends_nothing_and_can_be_presented_again() {
+    let dir = Scratch::new("down");
+    let f = start(&dir, |_| {}).await;
+    let body = payment("down", &key("http/merchant").0.address());
+    for _ in 0..2 {
+        let (status, v) = f.post("/settle", &body).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v["success"], false, "{v}");
+        assert_eq!(v["transaction"], "", "{v}");
+        assert_eq!(v["network"], NETWORK, "{v}");
+        assert_ne!(v["errorReason"], "settlement_pending", "{v}");
+    }
+    // A signature that does not match: refused offline with the reference's reason.
+    let mut bad: Value = serde_json::from_str(&body).unwrap();
+    bad["paymentPayload"]["payload"]["authorization"]["value"] = json!("10001");
+    let (_, v) = f.post("/verify", &bad.to_string()).await;
+    assert_eq!(v["isValid"], false);
+    assert!(
+        v["invalidReason"].as_str().unwrap().contains("value")
+            || v["invalidReason"].as_str().unwrap().contains("signature"),
+        "{v}"
+    );
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bodies_get_an_answer_never_a_crash() {
+    let dir = Scratch::new("hostile");
+    let f = start(&dir, |s| s.extra_server = "max_body_bytes = 8192").await;
+    let good = payment("hostile", &key("http/merchant").0.address());
+    let mut bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"{".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{\"x402Version\":2}".to_vec(),
+        vec![b'['; 5000],
+        vec![0xff; 100],
+        format!("{{\"x402Version\":{}}}", "9".repeat(400)).into_bytes(),
+        good.replace("\"exact\"", "\"exact\\u0000\"").into_bytes(),
+        good.replace("eip155:84532", "eip155:99999999999999999999999")
+            .into_bytes(),
+        good.replace("eip155:84532", "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp")
+            .into_bytes(),
+        format!("{good}{good}").into_bytes(),
+    ];
+    // Every prefix of a good body, and single-byte changes through it.
+    let g = good.as_bytes();
+    for cut in (0..g.len()).step_by(37) {
+        bodies.push(g[..cut].to_vec());
+        let mut flipped = g.to_vec();
+        flipped[cut] ^= 0x20;
+        bodies.push(flipped);
+    }
+    for body in &bodies {
+        for path in ["/verify", "/settle"] {
+            let r = support::http()
+                .post(format!("{}{path}", f.url))
+                .header("authorization", format!("Bearer {API_KEY}"))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            assert!(
+                [
+                    StatusCode::OK,
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::FORBIDDEN
+                ]
+                .contains(&status),
+                "{path} {status}: {text} for {:?}",
+                String::from_utf8_lossy(body)
+            );
+            let v: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"));
+            if status == StatusCode::OK && path == "/settle" {
+                assert_eq!(
+                    (v["success"].clone(), v["transaction"].clone()),
+                    (json!(false), json!("")),
+                    "{v}"
+                );
+            }
+        }
+    }
+    // Too large: 413 before it is read whole.
+    let (status, _) = f.post("/verify", &"x".repeat(9000)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Still serving.
+    assert_eq!(f.get("/health").await.0, StatusCode::OK);
+    f.stop().await;
+}
+
+/// Opens a connection and sends part of a request head.
+async fn trickle(url: &str) -> TcpStream {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /verify HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    s
+}
+
+/// Reads until the server closes (or `within` passes): what it sent.
+async fn until_closed(s: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = Instant::now() + within;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_the_connection_limit_answers_503() {
+    let dir = Scratch::new("slow");
+    let f = start(&dir, |s| {
+        s.extra_server = "header_timeout_ms = 600\nmax_connections = 4"
+    })
+    .await;
+    // A client that never finishes its head is closed after the head timeout.
+    let mut slow = trickle(&f.url).await;
+    let started = Instant::now();
+    let t = tokio::spawn(async move {
+        // One more header line now and then, never the end of the head.
+        for i in 0..20 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if slow
+                .write_all(format!("X-{i}: y\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        until_closed(&mut slow, Duration::from_secs(5)).await
+    });
+    assert!(t.await.unwrap().is_some(), "the slow client was not closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Four connections hold every slot: a fifth gets 503 with Retry-After,
+    // at once; once their heads time out, requests are served again.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(trickle(&f.url).await);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let r = support::http()
+        .get(format!("{}/health", f.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "1");
+    for mut h in held {
+        assert!(until_closed(&mut h, Duration::from_secs(5)).await.is_some());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(f.get("/health").await.0, StatusCode::OK);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_error_names_file_line_and_field() {
+    let dir = Scratch::new("config");
+    let signer = key("http/signer").1;
+    let store = format!("sqlite://{}", dir.0.join("records.db").display());
+    let text = Setup::new(store, NO_NODE, NETWORK, &[&signer]).toml(&dir);
+    let bad = text.replace(
+        "receipt_timeout_seconds = 8",
+        "receipt_timeout_seconds = \"8\"",
+    );
+    let e =
+        paywire_server::config::Config::parse(std::path::Path::new("f.toml"), &bad).unwrap_err();
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("receipt_timeout_seconds"))
+        .unwrap()
+        + 1;
+    assert_eq!(e.line, Some(line), "{e}");
+    assert!(e.to_string().starts_with(&format!("f.toml:{line}:")), "{e}");
+    // A key file others can read is refused, naming it.
+    let loose = dir.0.join("loose.key");
+    std::fs::write(&loose, &signer).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let c = paywire_server::config::Config::parse(
+        std::path::Path::new("f.toml"),
+        &text.replace(
+            &format!("{:?}", dir.0.join("signer0.key")),
+            &format!("{loose:?}"),
+        ),
+    )
+    .unwrap();
+    let e = paywire_server::facilitator::Facilitator::new(&c)
+        .await
+        .unwrap_err();
+    assert!(e.contains("signers[0]") && e.contains("loose.key"), "{e}");
+    assert!(!e.contains(&signer[2..]), "the key must never be shown");
+}
