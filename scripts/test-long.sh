@@ -11,13 +11,19 @@
 #                 its default one, in Node); the test command runs 100,000 of each
 #   fuzz          every fuzz target for FUZZ_SECONDS (default 600) each
 #                 (scripts/fuzz-long.sh)
+#   facilitator   the facilitator's on-chain tests at full size: 200 settlements
+#                 from 50 payers through one signer, on one instance and on two
+#                 sharing PostgreSQL (the test command runs 24)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_HACK_VERSION=0.6.46
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(features differential fuzz)
+[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator fuzz)
+# shellcheck source=lib/postgres.sh
+. scripts/lib/postgres.sh
+trap stop_postgres EXIT
 
 started=$(date +%s)
 for part in "${parts[@]}"; do
@@ -37,7 +43,11 @@ for part in "${parts[@]}"; do
     fuzz)
       scripts/fuzz-long.sh "${FUZZ_SECONDS:-600}"
       ;;
-    *) echo "test-long: unknown part $part (features, differential, fuzz)" >&2; exit 2 ;;
+    facilitator)
+      start_postgres
+      PAYWIRE_REQUIRE_POSTGRES=1 PAYWIRE_TEST_LOAD=200 scripts/test-settlement.sh
+      ;;
+    *) echo "test-long: unknown part $part (features, differential, facilitator, fuzz)" >&2; exit 2 ;;
   esac
   printf '    (%ss)\n' "$(($(date +%s) - t0))"
 done

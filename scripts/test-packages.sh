@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-crates=(paywire paywire-cli)
+crates=(paywire paywire-server paywire-cli)
 
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done

@@ -393,6 +393,21 @@ impl Config {
                     "at least 1".into(),
                 );
             }
+            // A settlement answers by its receipt wait and a margin, within
+            // the server's deadline (never a 408 after a send).
+            if n.receipt_timeout_seconds
+                .saturating_add(3)
+                .saturating_mul(1000)
+                > self.server.request_timeout_ms
+            {
+                return fail(
+                    format!("networks[{i}].receipt_timeout_seconds"),
+                    format!(
+                        "{} s leaves less than 3 s within server.request_timeout_ms ({} ms)",
+                        n.receipt_timeout_seconds, self.server.request_timeout_ms
+                    ),
+                );
+            }
             for (field, value) in [
                 ("max_fee_per_gas", &n.max_fee_per_gas),
                 ("priority_fee_per_gas", &n.priority_fee_per_gas),
@@ -545,6 +560,14 @@ signers = ["hot"]
             "",
         ));
         assert_eq!(e.field, "access.keys");
+    }
+
+    #[test]
+    fn the_example_configuration_reads() {
+        let text = include_str!("../facilitator.example.toml");
+        let c = Config::parse(Path::new("facilitator.example.toml"), text).unwrap();
+        assert_eq!(c.networks[0].schemes.len(), 3);
+        assert_eq!(c.access.keys[0].requests_per_minute, 600);
     }
 
     #[test]

@@ -27,7 +27,8 @@ transaction's hash (asking again with the same body waits again). A stop
 (SIGTERM, Ctrl-C) finishes the requests in flight; settlements left undecided
 are taken up again at the next start.
 
-  --config FILE       the configuration (TOML; see the crate paywire-server's docs)
+  --config FILE       the configuration (TOML; every key with its default:
+                      x402-server/facilitator.example.toml)
   --log-format F      text (default) or json: one line per verify and settle on
                       standard error (RUST_LOG filters)
 

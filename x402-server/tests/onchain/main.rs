@@ -233,28 +233,47 @@ async fn one_payment_settled_twenty_times_at_once_on_two_instances_sends_one_tra
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn many_payers_through_one_signer_get_consecutive_nonces() {
+    load("load1", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces() {
+    load("load2", 2).await;
+}
+
+/// `PAYWIRE_TEST_LOAD` payments (24 by default) from a quarter as many payers,
+/// all at once, through one signer on `instances` facilitators sharing a store:
+/// each settled by a transaction of its own, the signer's nonces consecutive.
+async fn load(name: &str, instances: usize) {
     let n: usize = std::env::var("PAYWIRE_TEST_LOAD")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(24);
     let payers_n = n.div_ceil(4).max(1);
     let chain = Hardhat::connect().await;
-    let dir = Scratch::new("load");
-    let (signer, signer_hex) = key("load/signer");
-    let merchant = key("load/merchant").0.address();
+    let dir = Scratch::new(name);
+    let (signer, signer_hex) = key(&format!("{name}/signer"));
+    let merchant = key(&format!("{name}/merchant")).0.address();
     chain.fund(&signer.address()).await;
     let payers: Vec<_> = (0..payers_n)
-        .map(|i| key(&format!("load/payer{i}")).0)
+        .map(|i| key(&format!("{name}/payer{i}")).0)
         .collect();
     for p in &payers {
         chain.mint(&p.address(), 1_000_000).await;
     }
-    let store = shared_store("load", &dir).await;
+    let store = if instances > 1 {
+        shared_store(name, &dir).await
+    } else {
+        sqlite(&dir)
+    };
     let mut setup = Setup::new(store, &chain.url, &chain.network, &[&signer_hex]);
     setup.receipt_timeout = 20;
-    let a = Running::start(&setup.toml(&dir)).await;
-    let b = Running::start(&setup.toml(&dir)).await;
+    let mut running = Vec::new();
+    for _ in 0..instances {
+        running.push(Running::start(&setup.toml(&dir)).await);
+    }
     let start = chain.block_number().await;
     let nonce_before = chain.nonce(&signer.address()).await;
     let mut bodies = Vec::new();
@@ -265,7 +284,7 @@ async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces(
                 &payers[i % payers_n],
                 &merchant,
                 1_000 + i as u128,
-                &format!("load/{i}"),
+                &format!("{name}/{i}"),
             )
             .await,
         );
@@ -278,11 +297,7 @@ async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces(
     let began = Instant::now();
     let mut tasks = Vec::new();
     for (i, body) in bodies.into_iter().enumerate() {
-        let url = if i % 2 == 0 {
-            a.url.clone()
-        } else {
-            b.url.clone()
-        };
+        let url = running[i % instances].url.clone();
         tasks.push(tokio::spawn(async move {
             support::post(&format!("{url}/settle"), &body, Some(support::API_KEY)).await
         }));
@@ -295,7 +310,7 @@ async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces(
         hashes.insert(tx_of(&v));
     }
     eprintln!(
-        "{n} settlements from {payers_n} payers through one signer on two instances in {:?}",
+        "{n} settlements from {payers_n} payers through one signer on {instances} instance(s) in {:?}",
         began.elapsed()
     );
     chain.rpc("evm_setIntervalMining", json!([0])).await;
@@ -310,8 +325,9 @@ async fn many_payers_through_one_signer_on_two_instances_get_consecutive_nonces(
     );
     let expected: u128 = (0..n).map(|i| 1_000 + i as u128).sum();
     assert_eq!(chain.balance(&merchant).await, expected);
-    a.stop().await;
-    b.stop().await;
+    for f in running {
+        f.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
