@@ -28,6 +28,8 @@ OUT = FUZZ / "seeds"
 TARGETS = [
     "address",
     "amount",
+    "facilitator_config",
+    "facilitator_request",
     "batch_verify",
     "client_payment",
     "header_decode",
@@ -286,6 +288,18 @@ def extras():
         add("payment_mutation", f"seed-{i:02}", block * 8)
 
 
+def facilitator():
+    """The facilitator's example configuration and variants of it; the
+    verify-body seeds as requests to each route, with and without the key."""
+    example = (FUZZ.parent / "x402-server" / "facilitator.example.toml").read_text()
+    add("facilitator_config", "example", example)
+    add("facilitator_config", "example-open", example.replace("[[access.keys]]", "[access]\nopen = true\n[[access.keys]]", 1))
+    add("facilitator_config", "example-two-networks", example + example[example.index("[[networks]]"):].replace("84532", "8453"))
+    for name, body in sorted(seeds["verify_body"].items()):
+        for selector, route in [(0, "verify"), (1, "settle"), (0x81, "settle-unkeyed")]:
+            add("facilitator_request", f"{route}-{name}", bytes([selector]) + body)
+
+
 def main():
     if not SPEC.is_dir():
         sys.exit(f"no vectors at {VECTORS}")
@@ -294,6 +308,7 @@ def main():
     batch()
     rpc()
     extras()
+    facilitator()
     if OUT.exists():
         shutil.rmtree(OUT)
     total = 0

@@ -8,6 +8,11 @@ use std::sync::Once;
 pub(crate) fn install_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // ring: no C toolchain beyond the one SQLite needs. Newer rustls
+        // marks it deprecated for want of post-quantum key exchange, which
+        // connections to the operator's own RPC endpoints can do without.
+        #[allow(deprecated)]
+        let provider = rustls::crypto::ring::default_provider();
+        let _ = provider.install_default();
     });
 }
