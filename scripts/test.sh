@@ -92,7 +92,7 @@ scripts/test-wasm.sh
 step "settlement on a local EVM: Hardhat on 127.0.0.1 (scripts/test-settlement.sh)"
 scripts/test-settlement.sh
 
-step "the crates as published: cargo package (paywire, paywire-cli), cargo install --path x402-cli"
+step "the crates as published: cargo package (paywire, paywire-server, paywire-cli), cargo install --path x402-cli"
 scripts/test-packages.sh
 
 step "C ABI, Go and Python, each installed with its own tool (scripts/test-ffi.sh)"
