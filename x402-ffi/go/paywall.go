@@ -421,6 +421,17 @@ func handle(next http.Handler, r *http.Request) (held *heldResponse, failure str
 	return held, ""
 }
 
+// settle asks the facilitator; one that panics may have sent the request:
+// its settlement is uncertain.
+func settle(ctx context.Context, f Facilitator, body []byte, timeout time.Duration) (reply SettleReply) {
+	defer func() {
+		if v := recover(); v != nil {
+			reply = SettleReply{Outcome: SettleNoAnswer, Detail: fmt.Sprintf("the facilitator client panicked: %v", v)}
+		}
+	}()
+	return f.Settle(ctx, body, timeout)
+}
+
 // write sends the answer of a respond step.
 func write(w http.ResponseWriter, step *Step, held *heldResponse) {
 	h := w.Header()
@@ -515,7 +526,7 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, rt *Route, next 
 			if step.Body != nil {
 				body = *step.Body
 			}
-			reply := p.facilitator.Settle(ctx, []byte(body), time.Duration(step.TimeoutMs)*time.Millisecond)
+			reply := settle(ctx, p.facilitator, []byte(body), time.Duration(step.TimeoutMs)*time.Millisecond)
 			err = life.FeedSettle(reply, p.now())
 		case "respond":
 			if step.UncertainRecord != "" {

@@ -713,3 +713,37 @@ func TestNewPaywallRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// An upto route: the client allows upto, names the facilitator the route
+// names, and the paywall settles the route's amount through it.
+func TestPaywallUptoRoute(t *testing.T) {
+	fac := startDouble(t)
+	const signer = "0xfac11174700000000000000000000000000000fa"
+	rt := route("/metered", "10000", merchant)
+	rt.Scheme = "upto"
+	rt.Extra = map[string]interface{}{"facilitatorAddress": signer}
+	pw, err := paywire.NewPaywall(paywire.PaywallConfig{Routes: []paywire.Route{rt},
+		Facilitator: &paywire.HTTPFacilitator{URL: fac.url()},
+		Settings:    &paywire.LifecycleSettings{FacilitatorAddresses: []string{signer}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(pw.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, content)
+	})))
+	defer srv.Close()
+	// Without AllowUpto the client does not pay.
+	if got := do(t, payingClient(&paywire.Policy{MaxAmount: "10000"}), "GET", srv.URL+"/metered", ""); got.status != 402 || got.payment != "" {
+		t.Fatalf("upto not allowed: %d", got.status)
+	}
+	got := do(t, payingClient(&paywire.Policy{MaxAmount: "10000", AllowUpto: true}), "GET", srv.URL+"/metered", "")
+	if got.status != 200 || got.body != content || got.paymentResponse == "" || fac.settles() != 1 {
+		t.Fatalf("upto: %d %q, %d settlements", got.status, got.body, fac.settles())
+	}
+	fac.mu.Lock()
+	reqs := fac.calls[0]["paymentRequirements"].(map[string]interface{})
+	fac.mu.Unlock()
+	if reqs["scheme"] != "upto" || reqs["amount"] != "10000" {
+		t.Fatalf("settled %v", reqs)
+	}
+}

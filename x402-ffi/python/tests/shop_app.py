@@ -3,8 +3,8 @@
 Two paywalls guard the same handlers: routes under /mem keep their records in
 a MemoryStore (this process), routes under /sql in a SQLiteStore (the file
 PAYWIRE_TEST_DB, shared with other processes serving this app). Each has
-/paid (0.01 USDC), /dear (0.02 USDC) and /elsewhere (0.01 USDC to another
-recipient). /_state/{store} shows the test what happened (not paywalled).
+/paid (0.01 USDC), /dear (0.02 USDC), /elsewhere (0.01 USDC to another
+recipient) and /metered (upto 0.01 USDC). /_state/{store} shows the test what happened (not paywalled).
 """
 
 import os
@@ -19,6 +19,7 @@ USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
 MERCHANT = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 OTHER = "0x000000000000000000000000000000000000dEaD"
 CONTENT = "the paid text"
+SIGNER = "0xfac11174700000000000000000000000000000fa"  # the facilitator's, for upto
 
 
 def routes(prefix):
@@ -27,13 +28,15 @@ def routes(prefix):
                              amount=amount, extra={"name": "USDC", "version": "2"}, description="a report",
                              mime_type="text/plain")
 
+    upto = paywire.Route(path=f"{prefix}/metered", scheme="upto", network="eip155:84532", asset=USDC,
+                         pay_to=MERCHANT, amount=10000, extra={"facilitatorAddress": SIGNER})
     return [route("/paid", 10000, MERCHANT), route("/dear", 20000, MERCHANT),
-            route("/elsewhere", 10000, OTHER)]
+            route("/elsewhere", 10000, OTHER), upto]
 
 
 facilitator = paywire.HTTPFacilitator(os.environ["PAYWIRE_TEST_FACILITATOR"],
                                       api_key=os.environ.get("PAYWIRE_TEST_API_KEY"))
-settings = paywire.LifecycleSettings(settle_timeout_seconds=1, claim_seconds=30)
+settings = paywire.LifecycleSettings(settle_timeout_seconds=1, claim_seconds=30, facilitator_addresses=[SIGNER])
 stores = {"mem": paywire.MemoryStore(), "sql": paywire.SQLiteStore(os.environ["PAYWIRE_TEST_DB"])}
 uncertain = {name: [] for name in stores}
 handled = {"count": 0}

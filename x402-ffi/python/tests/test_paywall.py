@@ -450,6 +450,21 @@ def test_paying_transports(shop, double):
     assert r.status_code == 502 and len(sent) == 1
 
 
+def test_upto_route(shop, double):
+    url = f"{shop.url}/sql/metered"
+    sent = []
+    with paying_client(paywire.Policy(max_amount=10_000), sent=sent) as c:
+        assert c.get(url).status_code == 402 and not sent  # upto not allowed
+    before = double.settles()
+    with paying_client(paywire.Policy(max_amount=10_000, allow_upto=True), sent=sent) as c:
+        r = c.get(url)
+    assert r.status_code == 200 and r.text == CONTENT and "payment-response" in r.headers
+    assert double.settles() == before + 1
+    with double.lock:
+        settled = double.calls[-1]["paymentRequirements"]
+    assert settled["scheme"] == "upto" and settled["amount"] == "10000"
+
+
 def test_sqlite_store(tmp_path):
     a = paywire.SQLiteStore(tmp_path / "r.db")
     b = paywire.SQLiteStore(tmp_path / "r.db")  # another process would see the same
