@@ -334,7 +334,7 @@ def _headers_over(held: Sequence[Tuple[bytes, bytes]], over: Sequence[Sequence[s
     """``held`` with each name of ``over`` replacing every held line of that name."""
     names = {n.lower().encode("latin-1") for n, _ in over}
     kept = [(n, v) for n, v in held if n.lower() not in names]
-    return kept + [(n.encode("latin-1"), v.encode("latin-1")) for n, v in over]
+    return kept + [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in over]
 
 
 class Paywall:
