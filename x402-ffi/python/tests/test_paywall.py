@@ -149,15 +149,18 @@ class Shop:
         self.port = free_port()
         env = dict(os.environ, PAYWIRE_TEST_FACILITATOR=facilitator_url, PAYWIRE_TEST_DB=str(db),
                    PAYWIRE_TEST_API_KEY=API_KEY)
+        # Its log goes to a file (a pipe nobody reads could fill and stop it).
+        self.log = open(Path(db).parent / f"uvicorn-{self.port}.log", "w+b")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "shop_app:app", "--app-dir", str(TESTS), "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning", "--no-access-log",
              "--timeout-graceful-shutdown", "2"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {self.proc.stderr.read().decode()}")
+                self.log.seek(0)
+                raise RuntimeError(f"uvicorn exited: {self.log.read().decode(errors='replace')}")
             try:
                 if httpx.get(f"{self.url}/free", timeout=0.5).status_code == 200:
                     break
@@ -182,7 +185,7 @@ class Shop:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-        self.proc.stderr.close()
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
