@@ -27,8 +27,10 @@
  *   so; inputs are (pointer, length) pairs and need no NUL terminator. Inputs
  *   and outputs must not overlap. Nothing is retained after a call returns and
  *   nothing allocated is handed to the caller: there is nothing to free, except
- *   the paywire_chain handle of the chain functions (paywire_chain_free releases it).
- * - No global state: every function is thread-safe and reentrant.
+ *   the handles of the two state machines: paywire_chain (paywire_chain_free
+ *   releases it) and paywire_lifecycle (paywire_lifecycle_free).
+ * - No global state: every function is thread-safe and reentrant (a handle is
+ *   used by one thread at a time).
  * - A Rust panic never crosses the boundary: it becomes PAYWIRE_RESULT_PANIC.
  */
 
@@ -137,8 +139,36 @@ typedef uint32_t paywire_header_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// What became of a `POST /settle`, for `paywire_lifecycle_feed_settle` (passed
+// as `uint32_t`).
+enum paywire_settle_reply
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A complete HTTP answer arrived: its status and its whole body.
+  PAYWIRE_SETTLE_REPLY_ANSWERED = 0,
+  // The request certainly never reached the facilitator: the connection
+  // was refused, the name did not resolve, the URL is unusable. Nothing can
+  // have settled.
+  PAYWIRE_SETTLE_REPLY_NOT_SENT = 1,
+  // The request was sent, or may have been, and no complete answer came: a
+  // timeout, a reset, a body cut short. Settlement may have happened.
+  PAYWIRE_SETTLE_REPLY_NO_ANSWER = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum paywire_settle_reply paywire_settle_reply;
+#else
+typedef uint32_t paywire_settle_reply;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A verification with the chain, or a settlement, in progress (opaque).
 typedef struct paywire_chain paywire_chain;
+
+// One paid request's lifecycle on a resource server (opaque).
+typedef struct paywire_lifecycle paywire_lifecycle;
 
 // What `paywire_create_payment` chose, besides the header value.
 typedef struct paywire_payment_info {
@@ -440,6 +470,176 @@ paywire_result paywire_chain_feed(struct paywire_chain *chain, const uint8_t *re
 // # Safety
 // `chain` is NULL or a handle not yet freed, not used afterwards.
 void paywire_chain_free(struct paywire_chain *chain);
+
+// Checks a route's document, as `paywire_lifecycle_new` reads it: a
+// PaymentRequired of x402 version 2 (`resource`, `accepts`, `extensions`)
+// whose requirements are `exact` or `upto` on an `eip155` network (asset and
+// `payTo` addresses) or `batch-settlement` on `cloudflare:402`. For hosts
+// that read their routes once, at start-up, and want a bad one refused then.
+// A document the lifecycle cannot sell is
+// `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS` (or the code of what else
+// is wrong with it), described in `err_buf`, its reason in `reason_buf`.
+//
+// # Safety
+// `route_json` is valid for `route_len` bytes of reads; `err_buf` and
+// `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_route_check(const uint8_t *route_json, size_t route_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
+
+// Starts the lifecycle of one request on a paid route, at unix time
+// `now_unix`, and writes a new handle to `*out_lifecycle`; free it with
+// `paywire_lifecycle_free`.
+//
+// - `route_json`: the route's PaymentRequired (see `paywire_route_check`): the
+//   route's own requirements decide price, `payTo`, asset, network and
+//   scheme; a payment's `accepted` only selects one of them.
+// - `request_json`: `{"method": "GET", "url": "https://host/path?q", "headers":
+//   [["name", "value"], ...]}`, every header line of the request, in order
+//   (the full URL: `batch-settlement` signatures cover its authority).
+// - `id`: text unique to this request (a counter, a random hex string),
+//   written into the records it makes.
+// - `settings_json` may be NULL (defaults), or `{"settleTimeoutSeconds": 30,
+//   "claimSeconds": 60, "retryAfterSeconds": 2, "facilitatorAddresses":
+//   ["0x..."]}` (every member optional; an unknown member is refused).
+//
+// A request without a payment, or with one that does not verify, is not an
+// error: its first step is then the 402 to send. A route the lifecycle cannot
+// sell is `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS` (or the code of what
+// else is wrong with it), a request that is not that object
+// `PAYWIRE_RESULT_INVALID_PAYLOAD`, bad settings `PAYWIRE_RESULT_INVALID_CONFIG`.
+//
+// # Safety
+// `route_json` is valid for `route_len` bytes of reads, `request_json` for
+// `request_len`, `id` for `id_len`, `settings_json` (when not NULL) for
+// `settings_len`; `out_lifecycle` for one write; `err_buf` and `reason_buf`,
+// when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_lifecycle_new(const uint8_t *route_json, size_t route_len, const uint8_t *request_json, size_t request_len, uint64_t now_unix, const char *id, size_t id_len, const uint8_t *settings_json, size_t settings_len, struct paywire_lifecycle **out_lifecycle, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
+
+// Writes what the host must do next, as JSON (UTF-8, not NUL-terminated):
+//
+// - `{"action":"lookup","key"}`: read the record of `key` in the replay store;
+// - `{"action":"swap","key","expected","new"}`: set the record of `key` to
+//   `new` (null: remove it) only if it is `expected` (null: absent),
+//   atomically, and answer whether it did (and, if not, what is there);
+// - `{"action":"directory","agent"}`: the key directory of a
+//   `batch-settlement` agent;
+// - `{"action":"handle"}`: run the resource's handler, holding its response back;
+// - `{"action":"settle","body","timeoutMs"}`: `POST` `body` (JSON) to the
+//   facilitator's `/settle`, waiting at most `timeoutMs`; then
+//   `paywire_lifecycle_feed_settle`;
+// - `{"action":"respond","status","outcome","reason","message","headers":
+//   [[name, value]],"body","useHandlerResponse"}`: send this answer (with
+//   `useHandlerResponse`, the held response with `headers` set over its own,
+//   replacing those of the same name), then feed `{}`;
+// - `{"action":"done","outcome"}`: nothing more.
+//
+// Records and bodies are JSON texts inside strings. A step may carry
+// `"uncertainRecord"`: the record of a payment whose settlement is uncertain,
+// for the host's log of payments to reconcile. The call does not change the
+// lifecycle: it may be repeated (a size query, then a call with a buffer of
+// that size).
+//
+// # Safety
+// `lifecycle` is a live handle; `out` is valid for `out_cap` bytes of writes
+// (or NULL when `out_cap` is 0); `out_len` for one write.
+paywire_result paywire_lifecycle_next(const struct paywire_lifecycle *lifecycle, uint8_t *out, size_t out_cap, size_t *out_len);
+
+// Feeds the result of the current step, as JSON: `{"record": text|null}`
+// (lookup), `{"swapped": true}` or `{"swapped": false, "record": text|null}`
+// (swap), `{"storeError": text}` (lookup or swap: the store failed),
+// `{"directory": jwks|null}` (directory), `{"status": n}` or `{"error": text}`
+// (handle: the handler's status, or why it failed), `{"status": n, "body":
+// text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle; but prefer
+// `paywire_lifecycle_feed_settle`, which takes the body as bytes), `{}`
+// (respond). Any of them may add `"now"`: the host's clock in unix seconds
+// once the step is over (after the handler, after settlement), from which
+// the leases written next run.
+//
+// A result that is not the answer to the current step is
+// `PAYWIRE_RESULT_INVALID_PAYLOAD` and leaves the lifecycle at that step.
+//
+// # Safety
+// `lifecycle` is a live handle not used concurrently; `result_json` is valid
+// for `result_len` bytes of reads; `err_buf` and `reason_buf`, when not NULL,
+// for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_lifecycle_feed(struct paywire_lifecycle *lifecycle, const uint8_t *result_json, size_t result_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
+
+// Feeds what came of the `POST /settle` the current step asked for: `reply`
+// is a `paywire_settle_reply`; with `PAYWIRE_SETTLE_REPLY_ANSWERED`, `status`
+// and the whole `body` as received (any bytes: the core reads them, a body
+// that is not a SettleResponse included); otherwise `status` and `body` are
+// ignored. `detail` (may be NULL) says what happened, for the record of an
+// uncertain payment (`"connection refused"`, `"timed out after 30 s"`).
+// `now_unix` is the host's clock once the reply came (0: unchanged), from
+// which the leases written next run.
+//
+// Only `PAYWIRE_SETTLE_REPLY_NOT_SENT` lets the same payment be presented
+// again: use it only when the request certainly never left (the connection
+// was never made). Anything after the connection was made is `NO_ANSWER` or
+// `ANSWERED`.
+//
+// When the current step is not `settle`, or `reply` is unknown, the call is
+// `PAYWIRE_RESULT_INVALID_ARGUMENT` and leaves the lifecycle as it was.
+//
+// # Safety
+// `lifecycle` is a live handle not used concurrently; `body` is valid for
+// `body_len` bytes of reads (it may be NULL when `body_len` is 0); `detail`,
+// when not NULL, for `detail_len`; `err_buf`, when not NULL, for `err_cap`
+// bytes of writes.
+paywire_result paywire_lifecycle_feed_settle(struct paywire_lifecycle *lifecycle, uint32_t reply, uint16_t status, const uint8_t *body, size_t body_len, const char *detail, size_t detail_len, uint64_t now_unix, char *err_buf, size_t err_cap);
+
+// Writes the payment's replay key (the key of its record in the store) once
+// the lifecycle knows it, else nothing (`*out_len` is 0). UTF-8, not
+// NUL-terminated.
+//
+// # Safety
+// `lifecycle` is a live handle; `out` is valid for `out_cap` bytes of writes
+// (or NULL when `out_cap` is 0); `out_len` for one write.
+paywire_result paywire_lifecycle_key(const struct paywire_lifecycle *lifecycle, uint8_t *out, size_t out_cap, size_t *out_len);
+
+// Writes the verification verdict (a VerifyResponse, JSON) once the payment
+// was verified, for the host's log; else nothing (`*out_len` is 0). Ask its
+// size first: a `batch-settlement` verdict is not one of the verify
+// functions', which `PAYWIRE_VERIFY_RESPONSE_MAX` bounds.
+//
+// # Safety
+// `lifecycle` is a live handle; `out` is valid for `out_cap` bytes of writes
+// (or NULL when `out_cap` is 0); `out_len` for one write.
+paywire_result paywire_lifecycle_verdict(const struct paywire_lifecycle *lifecycle, uint8_t *out, size_t out_cap, size_t *out_len);
+
+// Releases a handle from `paywire_lifecycle_new`. NULL is accepted and
+// ignored. Freeing a lifecycle before it is done abandons the request: the
+// records it wrote stay as they are (a claim expires after `claimSeconds`,
+// a `settling` record becomes uncertain when the payment is presented again).
+//
+// # Safety
+// `lifecycle` is NULL or a handle not yet freed, not used afterwards.
+void paywire_lifecycle_free(struct paywire_lifecycle *lifecycle);
+
+// Writes what a host may show of a record the lifecycle wrote (to list the
+// payments to reconcile), as JSON: `{"state", "payer", "nonce", "amount",
+// "network", "asset", "route", "time", "expires"?, "cause"?, "transaction"?,
+// "paymentResponse"?}`; `state` is `claimed`, `settling`, `settled`,
+// `delivered` or `uncertain`. A text that is not such a record is
+// `PAYWIRE_RESULT_INVALID_PAYLOAD`.
+//
+// # Safety
+// `record` is valid for `record_len` bytes of reads; `out` for `out_cap`
+// bytes of writes (or NULL when `out_cap` is 0); `out_len` for one write;
+// `err_buf` and `reason_buf`, when not NULL, for `err_cap` and `reason_cap`
+// bytes of writes.
+paywire_result paywire_record_info(const char *record, size_t record_len, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
+
+// Writes to `*forgettable` whether a replay store may forget this record at
+// `now_unix` (1) or must keep it (0): 1 only for a record that holds nothing
+// anyone is owed or must reconcile (`delivered`, or a claim whose holder is
+// gone before settling) and whose payment's signature has expired, so that it
+// can no longer be presented. Never for an `uncertain`, `settling` or
+// `settled` record, one without a known expiry, or a `batch-settlement`
+// commitment. A text that is not a record is kept (0).
+//
+// # Safety
+// `record` is valid for `record_len` bytes of reads; `forgettable` for one write.
+paywire_result paywire_record_forgettable(const char *record, size_t record_len, uint64_t now_unix, uint8_t *forgettable);
 
 #ifdef __cplusplus
 }  // extern "C"

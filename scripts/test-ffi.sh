@@ -7,8 +7,11 @@
 #      requires it through a replace directive, with no CGO_* variables;
 #   4. Python: `pip wheel` builds a platform wheel (setuptools-rust puts
 #      libpaywire inside); it is installed into a fresh venv with no cargo on
-#      PATH, and the tests run against the installed package; `pip install` of
-#      the source directory is checked too.
+#      PATH, with the pinned test dependencies (requirements-test.txt, from the
+#      wheelhouse install-ffi.sh keeps), and the tests run against the
+#      installed package: the API, the vectors, and the ASGI paywall in FastAPI
+#      under uvicorn on 127.0.0.1 with the httpx transports that pay; `pip
+#      install` of the source directory is checked too.
 # Installs what is missing first (scripts/install-ffi.sh), unless SKIP_INSTALL=1.
 # Everything links the one release build of libpaywire in target/release (the
 # profile `cargo install` and the wheel use: nothing is compiled twice).
@@ -85,8 +88,13 @@ wheel=$(ls "$work/wheels"/paywire-*.whl)
 echo "built $(basename "$wheel")"
 unzip -l "$wheel" | grep -E 'paywire/|LICENSE'
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel" \
-  "pytest==$("$build_venv/bin/python" -c 'import pytest; print(pytest.__version__)')"
+if [ ! -d "$build_venv/wheelhouse" ]; then
+  echo "test-ffi: $build_venv/wheelhouse is missing: run scripts/install-ffi.sh" >&2
+  exit 1
+fi
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check "$wheel"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check --no-index \
+  --find-links "$build_venv/wheelhouse" -r x402-ffi/python/requirements-test.txt
 # No cargo on PATH, no PAYWIRE_LIB, run from elsewhere: the installed package
 # loads the library built into it.
 no_cargo_path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v '\.cargo/bin' | paste -sd: -)
@@ -99,7 +107,7 @@ print("imports", paywire.version(), "from", paywire.library_path())
 ')
 set +e
 (cd x402-ffi/python && env -u PAYWIRE_LIB PATH="$no_cargo_path" PAYWIRE_EXPECT_INSTALLED=1 \
-  "$work/venv/bin/pytest" -q -p no:cacheprovider tests)
+  PAYWIRE_REQUIRE_FRAMEWORKS=1 "$work/venv/bin/pytest" -q -p no:cacheprovider tests)
 status=$?
 set -e
 case $status in

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 
 	"paywire/go"
@@ -89,4 +90,30 @@ func ExampleVerifyBatchSettlement() {
 	// true https://agent.example 5 USD
 	// {"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010}
 	// false invalid_batch_settlement_cloudflare_signature_expired
+}
+
+// A paywall in front of a net/http handler: /report costs 0.01 USDC on Base
+// Sepolia, settled through a facilitator.
+func ExamplePaywall() {
+	pw, err := paywire.NewPaywall(paywire.PaywallConfig{
+		Routes: []paywire.Route{{Path: "/report", Network: "eip155:84532", Amount: "10000",
+			Asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", PayTo: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+			Extra: map[string]interface{}{"name": "USDC", "version": "2"}}},
+		Facilitator: &paywire.HTTPFacilitator{URL: "https://facilitator.example", APIKey: "..."},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "sunny") })
+	_ = http.Server{Addr: "127.0.0.1:8080", Handler: pw.Middleware(mux)} // ListenAndServe
+}
+
+// A client that pays a 402 within its policy, and sends the request again.
+func ExamplePayingTransport() {
+	var key [32]byte // the payer's private key
+	key[31] = 1
+	client := &http.Client{Transport: &paywire.PayingTransport{PrivateKey: key,
+		Policy: &paywire.Policy{MaxAmount: "50000", Networks: []string{"eip155:84532"}}}}
+	_ = client // client.Get("http://127.0.0.1:8080/report")
 }

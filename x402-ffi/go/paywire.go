@@ -18,6 +18,20 @@
 //	require paywire/go v0.0.0
 //	replace paywire/go => /path/to/checkout/x402-ffi/go
 //
+// # Paywalls and paying clients
+//
+// Paywall is net/http middleware (Paywall.Middleware is a
+// func(http.Handler) http.Handler) that sells routes with the library's
+// lifecycle of a paid request: the payment is verified against the route's
+// own requirements, its replay record claimed in a RecordStore (MemoryStore,
+// or one shared by every server), the handler run with its response held
+// back, the payment settled through a Facilitator (HTTPFacilitator: any x402
+// facilitator over HTTP), and the held response sent only once settlement
+// succeeded. A facilitator failure is never answered with the content, nor
+// with a new 402 when the payment may have settled. PayingTransport is an
+// http.RoundTripper that pays a 402 within a Policy. Lifecycle is the
+// machine itself, for other servers.
+//
 // # Errors
 //
 // An invalid payment is not an error: Verify returns a VerifyResponse with

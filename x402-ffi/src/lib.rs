@@ -35,6 +35,7 @@
 
 mod boundary;
 mod chain;
+mod lifecycle;
 mod result;
 
 use std::ffi::c_char;
@@ -52,6 +53,12 @@ use boundary::{
 pub use chain::{
     paywire_chain, paywire_chain_feed, paywire_chain_free, paywire_chain_next,
     paywire_chain_settle_new, paywire_chain_verify_new,
+};
+pub use lifecycle::{
+    paywire_lifecycle, paywire_lifecycle_feed, paywire_lifecycle_feed_settle,
+    paywire_lifecycle_free, paywire_lifecycle_key, paywire_lifecycle_new, paywire_lifecycle_next,
+    paywire_lifecycle_verdict, paywire_record_forgettable, paywire_record_info,
+    paywire_route_check, paywire_settle_reply,
 };
 pub use result::paywire_result;
 

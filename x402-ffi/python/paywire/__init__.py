@@ -29,6 +29,9 @@ __all__ = [
     "Chain", "SettleResponse", "http_transport", "settle", "verify_with_chain",
     "BatchSettlementResult", "BatchVerdict", "HttpRequest", "SignedRequest", "sign_request",
     "verify_batch_settlement",
+    "Lifecycle", "LifecycleSettings", "RecordInfo", "SettleOutcome", "SettleReply", "check_route",
+    "read_record", "record_forgettable",
+    "HTTPFacilitator", "MemoryStore", "Paywall", "RecordStore", "Route", "SQLiteStore",
 ]
 
 _lib = _native.lib
@@ -410,3 +413,8 @@ from .batch import (  # noqa: E402
     BatchSettlementResult, BatchVerdict, HttpRequest, SignedRequest, sign_request,
     verify_batch_settlement,
 )
+from .lifecycle import (  # noqa: E402
+    Lifecycle, LifecycleSettings, RecordInfo, SettleOutcome, SettleReply, check_route, read_record,
+    record_forgettable,
+)
+from .paywall import HTTPFacilitator, MemoryStore, Paywall, RecordStore, Route, SQLiteStore  # noqa: E402

@@ -1747,6 +1747,599 @@ static void test_batch(void) {
   test_batch_garbage();
 }
 
+/* -------------------------------------------------------------------------- */
+/* the paid-request lifecycle (paywire_lifecycle_*, paywire_route_check,          */
+/* paywire_record_info, paywire_record_forgettable)                               */
+
+/* The JSON value literal of member `key` (a string, with its quotes, or null),
+ * or NULL. Records travel as JSON string literals: the core escapes a text one
+ * way only, so two literals are equal exactly when their texts are. */
+static const char *json_value(const char *json, const char *key, size_t *len) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\":null", key);
+  const char *p = strstr(json, pat);
+  if (p) {
+    *len = 4;
+    return p + strlen(pat) - 4;
+  }
+  return json_string(json, key, len);
+}
+
+/* A replay store of JSON literals, with a lock: the host side of "swap". */
+#define STORE_MAX 16
+struct store {
+  pthread_mutex_t mu;
+  int n;
+  char *keys[STORE_MAX], *vals[STORE_MAX];
+};
+
+static int store_find(struct store *s, const char *key, size_t kn) {
+  for (int i = 0; i < s->n; i++)
+    if (strlen(s->keys[i]) == kn && memcmp(s->keys[i], key, kn) == 0) return i;
+  return -1;
+}
+
+static void store_free(struct store *s) {
+  for (int i = 0; i < s->n; i++) {
+    free(s->keys[i]);
+    free(s->vals[i]);
+  }
+  s->n = 0;
+}
+
+/* What the host's facilitator does, and what it saw. */
+struct host {
+  uint32_t reply;         /* paywire_settle_reply */
+  uint16_t status;        /* with ANSWERED */
+  const uint8_t *body;    /* with ANSWERED */
+  size_t body_len;
+  int handler_status;     /* 0: the handler fails */
+  int settles, handled;   /* counted under the store's lock */
+  char record_key[512];   /* the last key a lookup named */
+};
+
+static char *next_step(paywire_lifecycle *life) {
+  size_t need = 0;
+  paywire_result r = paywire_lifecycle_next(life, NULL, 0, &need);
+  CHECK(r == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0, "next: size query: %s", msg(r));
+  char *step = malloc(need + 1);
+  size_t n = 0;
+  r = paywire_lifecycle_next(life, (uint8_t *)step, need, &n);
+  CHECK(r == PAYWIRE_RESULT_OK && n == need, "next: %s", msg(r));
+  step[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
+  return step;
+}
+
+static void feed(paywire_lifecycle *life, const char *json) {
+  char err[256] = "";
+  paywire_result r = paywire_lifecycle_feed(life, u8(json), strlen(json), err, sizeof err, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK, "feed %s: %s %s", json, msg(r), err);
+}
+
+/* Drives a lifecycle to its end as a host would. Returns the status of the
+ * answer it sent (-1 if none); copies that respond step into `answer`. */
+static int drive(paywire_lifecycle *life, struct store *s, struct host *h, char *answer, size_t cap) {
+  int status = -1;
+  if (answer && cap) answer[0] = 0;
+  for (int i = 0; i < 64; i++) {
+    char *step = next_step(life);
+    size_t kn = 0, en = 0, nn = 0;
+    const char *key = json_value(step, "key", &kn);
+    char buf[8192];
+    if (strstr(step, "{\"action\":\"lookup\"") == step && key) {
+      pthread_mutex_lock(&s->mu);
+      snprintf(h->record_key, sizeof h->record_key, "%.*s", (int)kn, key);
+      int at = store_find(s, key, kn);
+      snprintf(buf, sizeof buf, "{\"record\":%s}", at < 0 ? "null" : s->vals[at]);
+      pthread_mutex_unlock(&s->mu);
+      feed(life, buf);
+    } else if (strstr(step, "{\"action\":\"swap\"") == step && key) {
+      const char *expected = json_value(step, "expected", &en);
+      const char *next = json_value(step, "new", &nn);
+      CHECK(expected && next, "swap step: %s", step);
+      if (!expected || !next) break;
+      pthread_mutex_lock(&s->mu);
+      int at = store_find(s, key, kn);
+      const char *current = at < 0 ? "null" : s->vals[at];
+      if (strlen(current) == en && memcmp(current, expected, en) == 0) {
+        if (nn == 4 && memcmp(next, "null", 4) == 0) {
+          if (at >= 0) {
+            free(s->keys[at]);
+            free(s->vals[at]);
+            s->keys[at] = s->keys[s->n - 1];
+            s->vals[at] = s->vals[s->n - 1];
+            s->n--;
+          }
+        } else if (at >= 0) {
+          free(s->vals[at]);
+          s->vals[at] = strndup(next, nn);
+        } else if (s->n < STORE_MAX) {
+          s->keys[s->n] = strndup(key, kn);
+          s->vals[s->n] = strndup(next, nn);
+          s->n++;
+        }
+        snprintf(buf, sizeof buf, "{\"swapped\":true}");
+      } else {
+        snprintf(buf, sizeof buf, "{\"swapped\":false,\"record\":%s}", current);
+      }
+      pthread_mutex_unlock(&s->mu);
+      feed(life, buf);
+    } else if (strcmp(step, "{\"action\":\"handle\"}") == 0) {
+      pthread_mutex_lock(&s->mu);
+      h->handled++;
+      pthread_mutex_unlock(&s->mu);
+      if (h->handler_status)
+        snprintf(buf, sizeof buf, "{\"status\":%d,\"now\":1750000001}", h->handler_status);
+      else
+        snprintf(buf, sizeof buf, "{\"error\":\"the handler threw\"}");
+      feed(life, buf);
+    } else if (strstr(step, "{\"action\":\"settle\"") == step) {
+      CHECK(strstr(step, "\\\"paymentPayload\\\"") && strstr(step, "\"timeoutMs\":"), "settle step: %.200s",
+            step);
+      pthread_mutex_lock(&s->mu);
+      h->settles++;
+      pthread_mutex_unlock(&s->mu);
+      char err[256] = "";
+      paywire_result r = paywire_lifecycle_feed_settle(life, h->reply, h->status, h->body, h->body_len,
+                                                       "the facilitator double", 22, 1750000002, err,
+                                                       sizeof err);
+      CHECK(r == PAYWIRE_RESULT_OK, "feed_settle: %s %s", msg(r), err);
+    } else if (strstr(step, "{\"action\":\"respond\"") == step) {
+      status = atoi(step + strlen("{\"action\":\"respond\",\"status\":"));
+      if (answer) snprintf(answer, cap, "%s", step);
+      feed(life, "{}");
+    } else {
+      CHECK(strstr(step, "{\"action\":\"done\"") == step, "unexpected step %s", step);
+      free(step);
+      return status;
+    }
+    free(step);
+  }
+  CHECK(0, "the lifecycle did not end");
+  return status;
+}
+
+/* The text of a record literal (its JSON string unescaped: records hold only
+ * `\"` and `\\` escapes of ASCII), for paywire_record_info. */
+static char *unescape(const char *lit, size_t n) {
+  char *out = malloc(n + 1);
+  size_t o = 0;
+  for (size_t i = 1; i + 1 < n; i++) {
+    if (lit[i] == '\\' && i + 2 < n) i++;
+    out[o++] = lit[i];
+  }
+  out[o] = 0;
+  return out;
+}
+
+/* The state of the record of the last payment looked up ("none" if absent). */
+static void record_state(struct store *s, struct host *h, char *state, size_t cap) {
+  snprintf(state, cap, "none");
+  int at = store_find(s, h->record_key, strlen(h->record_key));
+  if (at < 0) return;
+  char *text = unescape(s->vals[at], strlen(s->vals[at]));
+  uint8_t info[4096];
+  size_t n = 0;
+  char err[256] = "";
+  paywire_result r = paywire_record_info(text, strlen(text), info, sizeof info - 1, &n, err, sizeof err,
+                                         NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK, "record_info: %s %s (%s)", msg(r), err, text);
+  info[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
+  size_t sn = 0;
+  const char *st = json_string((char *)info, "state", &sn);
+  if (st && sn >= 2) snprintf(state, cap, "%.*s", (int)sn - 2, st + 1);
+  free(text);
+}
+
+static const uint64_t LIFE_NOW = 1750000000;
+static char LIFE_PAYMENT[BIG];
+
+/* A request presenting `payment` (NULL: none) to PR_JSON's resource. */
+static char *life_request(const char *method, const char *payment) {
+  char *req = malloc(BIG);
+  if (payment)
+    snprintf(req, BIG,
+             "{\"method\":\"%s\",\"url\":\"https://api.example.com/data\",\"headers\":[[\"Host\","
+             "\"api.example.com\"],[\"PAYMENT-SIGNATURE\",\"%s\"]]}",
+             method, payment);
+  else
+    snprintf(req, BIG, "{\"method\":\"%s\",\"url\":\"https://api.example.com/data\",\"headers\":[]}",
+             method);
+  return req;
+}
+
+static paywire_lifecycle *life_start(const char *route, const char *request, const char *id) {
+  paywire_lifecycle *life = NULL;
+  char err[256] = "";
+  const char *settings = "{\"settleTimeoutSeconds\":5,\"claimSeconds\":30}";
+  paywire_result r = paywire_lifecycle_new(u8(route), strlen(route), u8(request), strlen(request), LIFE_NOW,
+                                           id, strlen(id), u8(settings), strlen(settings), &life, err,
+                                           sizeof err, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK && life, "lifecycle_new: %s %s", msg(r), err);
+  return life;
+}
+
+/* A fresh payment for PR_JSON, in LIFE_PAYMENT. */
+static void life_pay(uint8_t nonce_byte) {
+  uint8_t key[32], nonce[32];
+  memset(key, 0x11, sizeof key);
+  memset(nonce, nonce_byte, sizeof nonce);
+  size_t n = 0;
+  paywire_result r = paywire_create_payment(u8(PR_JSON), strlen(PR_JSON), key, nonce, LIFE_NOW, NULL, 0,
+                                            NULL, (uint8_t *)LIFE_PAYMENT, sizeof LIFE_PAYMENT - 1, &n,
+                                            NULL, 0, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK, "payment: %s", msg(r));
+  LIFE_PAYMENT[r == PAYWIRE_RESULT_OK ? n : 0] = 0;
+}
+
+static const char *SETTLED_BODY =
+    "{\"success\":true,\"transaction\":\"0xabababababababababababababababababababababababababababababababab\","
+    "\"network\":\"eip155:84532\"}";
+
+/* Presents LIFE_PAYMENT once; returns the answer's status. */
+static int present(struct store *s, struct host *h, const char *method, char *answer, size_t cap) {
+  char *req = life_request(method, LIFE_PAYMENT);
+  paywire_lifecycle *life = life_start(PR_JSON, req, "c-test");
+  int status = life ? drive(life, s, h, answer, cap) : -1;
+  paywire_lifecycle_free(life);
+  free(req);
+  return status;
+}
+
+static void test_lifecycle_flows(void) {
+  struct store s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  char answer[BIG], state[32];
+
+  /* No payment: the 402 at once, nothing stored. */
+  struct host h = {.handler_status = 200};
+  char *req = life_request("GET", NULL);
+  paywire_lifecycle *life = life_start(PR_JSON, req, "c-test");
+  CHECK(drive(life, &s, &h, answer, sizeof answer) == 402, "unpaid: %s", answer);
+  CHECK(strstr(answer, "[\"PAYMENT-REQUIRED\",\"") && strstr(answer, "\"outcome\":\"paymentRequired\""),
+        "a PAYMENT-REQUIRED header: %s", answer);
+  size_t n = 0;
+  CHECK(paywire_lifecycle_key(life, NULL, 0, &n) == PAYWIRE_RESULT_OK && n == 0, "no key");
+  CHECK(paywire_lifecycle_verdict(life, NULL, 0, &n) == PAYWIRE_RESULT_OK && n == 0, "no verdict");
+  paywire_lifecycle_free(life);
+  free(req);
+  CHECK(s.n == 0 && h.handled == 0, "nothing stored, nothing handled");
+
+  /* Paid, settled, delivered; then the same payment again: 409, never a second settlement. */
+  life_pay(0x51);
+  h = (struct host){.reply = PAYWIRE_SETTLE_REPLY_ANSWERED, .status = 200, .body = u8(SETTLED_BODY),
+                    .body_len = strlen(SETTLED_BODY), .handler_status = 200};
+  req = life_request("GET", LIFE_PAYMENT);
+  life = life_start(PR_JSON, req, "c-test");
+  CHECK(drive(life, &s, &h, answer, sizeof answer) == 200, "paid: %s", answer);
+  CHECK(strstr(answer, "\"useHandlerResponse\":true") && strstr(answer, "[\"PAYMENT-RESPONSE\",\"") &&
+            strstr(answer, "[\"Cache-Control\",\"private, no-store\"]") &&
+            strstr(answer, "\"outcome\":\"delivered\""),
+        "delivered with PAYMENT-RESPONSE: %s", answer);
+  CHECK(h.settles == 1 && h.handled == 1, "one settlement (%d), one handler run (%d)", h.settles,
+        h.handled);
+  char key[512];
+  CHECK(paywire_lifecycle_key(life, (uint8_t *)key, sizeof key - 1, &n) == PAYWIRE_RESULT_OK && n > 0,
+        "key");
+  key[n] = 0;
+  CHECK(strlen(h.record_key) == n + 2 && memcmp(h.record_key + 1, key, n) == 0, "the key looked up: %s",
+        key);
+  size_t need = 0;
+  CHECK(paywire_lifecycle_verdict(life, NULL, 0, &need) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && need > 0,
+        "verdict size");
+  char *verdict = malloc(need + 1);
+  CHECK(paywire_lifecycle_verdict(life, (uint8_t *)verdict, need, &n) == PAYWIRE_RESULT_OK && n == need,
+        "verdict");
+  verdict[n] = 0;
+  CHECK(strncmp(verdict, "{\"isValid\":true,\"payer\":\"0x", 27) == 0, "verdict: %s", verdict);
+  free(verdict);
+  paywire_lifecycle_free(life);
+  free(req);
+  record_state(&s, &h, state, sizeof state);
+  CHECK(strcmp(state, "delivered") == 0, "record: %s", state);
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 409, "again: %s", answer);
+  CHECK(strstr(answer, "payment_already_delivered") && strstr(answer, "[\"PAYMENT-RESPONSE\",\""),
+        "already delivered, with the earlier PAYMENT-RESPONSE: %s", answer);
+  CHECK(h.settles == 1 && h.handled == 1, "still one settlement");
+
+  /* HEAD is never settled, and leaves the payment untouched. */
+  life_pay(0x52);
+  int settles = h.settles;
+  CHECK(present(&s, &h, "HEAD", answer, sizeof answer) == 402, "HEAD: %s", answer);
+  CHECK(h.settles == settles, "HEAD not settled");
+
+  /* A body that is not UTF-8, with 200: not a SettleResponse, so uncertain,
+   * never delivered and never "pay again"; presented again, the same. */
+  static const uint8_t not_utf8[] = {0xff, 0xfe, '{', '}'};
+  h.body = not_utf8;
+  h.body_len = sizeof not_utf8;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 502, "garbage: %s", answer);
+  CHECK(strstr(answer, "settlement_uncertain") && strstr(answer, "\"uncertainRecord\":\"") &&
+            !strstr(answer, "PAYMENT-RESPONSE") && strstr(answer, "\"useHandlerResponse\":false"),
+        "uncertain, recorded: %s", answer);
+  record_state(&s, &h, state, sizeof state);
+  CHECK(strcmp(state, "uncertain") == 0, "record: %s", state);
+  settles = h.settles;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 502 && h.settles == settles,
+        "uncertain again, no settlement: %s", answer);
+
+  /* Not sent: 502 facilitator_unavailable, the record removed; then settled. */
+  life_pay(0x53);
+  h.reply = PAYWIRE_SETTLE_REPLY_NOT_SENT;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 502 && strstr(answer, "facilitator_unavailable"),
+        "not sent: %s", answer);
+  record_state(&s, &h, state, sizeof state);
+  CHECK(strcmp(state, "none") == 0, "record: %s", state);
+  h.reply = PAYWIRE_SETTLE_REPLY_ANSWERED;
+  h.body = u8(SETTLED_BODY);
+  h.body_len = strlen(SETTLED_BODY);
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 200, "recovered: %s", answer);
+
+  /* No answer: uncertain. A handler that fails: not settled, payment usable. */
+  life_pay(0x54);
+  h.handler_status = 0;
+  settles = h.settles;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 500 && h.settles == settles,
+        "handler failed: %s", answer);
+  record_state(&s, &h, state, sizeof state);
+  CHECK(strcmp(state, "none") == 0, "record after a failed handler: %s", state);
+  h.handler_status = 200;
+  h.reply = PAYWIRE_SETTLE_REPLY_NO_ANSWER;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 502 && strstr(answer, "settlement_uncertain") &&
+            strstr(answer, "the facilitator double"),
+        "no answer: %s", answer);
+
+  /* A refusal proving nothing moved: 402 with its reason, the record removed. */
+  life_pay(0x55);
+  const char *refused = "{\"success\":false,\"errorReason\":\"invalid_exact_evm_insufficient_balance\","
+                        "\"transaction\":\"\",\"network\":\"eip155:84532\"}";
+  h.reply = PAYWIRE_SETTLE_REPLY_ANSWERED;
+  h.body = u8(refused);
+  h.body_len = strlen(refused);
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 402 &&
+            strstr(answer, "\"reason\":\"invalid_exact_evm_insufficient_balance\""),
+        "refused: %s", answer);
+  record_state(&s, &h, state, sizeof state);
+  CHECK(strcmp(state, "none") == 0, "record: %s", state);
+
+  /* The payment for this route presented on a dearer one: 402, no record read. */
+  char dearer[1024];
+  snprintf(dearer, sizeof dearer, "%s", PR_JSON);
+  char *amount = strstr(dearer, "\"10000\"");
+  if (amount) memcpy(amount, "\"20000\"", 7);
+  settles = h.settles;
+  life = life_start(dearer, req = life_request("GET", LIFE_PAYMENT), "c-test");
+  CHECK(drive(life, &s, &h, answer, sizeof answer) == 402 &&
+            strstr(answer, "\"reason\":\"invalid_exact_evm_payload_authorization_value_mismatch\"") &&
+            h.settles == settles,
+        "another route's price: %s", answer);
+  paywire_lifecycle_free(life);
+  free(req);
+  store_free(&s);
+}
+
+static void test_lifecycle_misuse(void) {
+  char err[256], reason[PAYWIRE_REASON_CAP];
+  /* Routes. */
+  CHECK(paywire_route_check(u8(PR_JSON), strlen(PR_JSON), err, sizeof err, reason, sizeof reason) ==
+            PAYWIRE_RESULT_OK,
+        "a good route");
+  const char *bad_scheme =
+      "{\"x402Version\":2,\"resource\":{\"url\":\"u\"},\"accepts\":[{\"scheme\":\"lottery\",\"network\":"
+      "\"eip155:1\",\"amount\":\"1\",\"asset\":\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\",\"payTo\":"
+      "\"0x209693Bc6afc0C5328bA36FaF03C514EF312287C\",\"maxTimeoutSeconds\":60}]}";
+  CHECK(paywire_route_check(u8(bad_scheme), strlen(bad_scheme), err, sizeof err, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS &&
+            strcmp(reason, "invalid_payment_requirements") == 0 && strstr(err, "scheme"),
+        "an unknown scheme: %s / %s", reason, err);
+  CHECK(paywire_route_check(u8("{}"), 2, NULL, 0, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_X402_VERSION &&
+            strcmp(reason, "invalid_x402_version") == 0,
+        "no version: %s", reason);
+  CHECK(paywire_route_check(NULL, 0, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL route");
+
+  /* Starting. */
+  const char *req = "{\"method\":\"GET\",\"url\":\"https://api.example.com/data\",\"headers\":[]}";
+  paywire_lifecycle *life = (paywire_lifecycle *)0x1;
+  CHECK(paywire_lifecycle_new(u8(PR_JSON), strlen(PR_JSON), u8(req), strlen(req), LIFE_NOW, "x", 1,
+                              u8("{\"claim\":1}"), 11, &life, err, sizeof err, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_CONFIG &&
+            life == (paywire_lifecycle *)0x1 && reason[0] == 0 && strstr(err, "lifecycle settings"),
+        "bad settings: %s", err);
+  CHECK(paywire_lifecycle_new(u8(PR_JSON), strlen(PR_JSON), u8("{\"method\":\"GET\"}"), 16, LIFE_NOW, "x", 1,
+                              NULL, 0, &life, err, sizeof err, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_PAYLOAD &&
+            strcmp(reason, "invalid_payload") == 0,
+        "a request without url: %s", err);
+  CHECK(paywire_lifecycle_new(u8(bad_scheme), strlen(bad_scheme), u8(req), strlen(req), LIFE_NOW, "x", 1,
+                              NULL, 0, &life, NULL, 0, reason, sizeof reason) ==
+            PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS,
+        "a bad route");
+  CHECK(paywire_lifecycle_new(u8(PR_JSON), strlen(PR_JSON), u8(req), strlen(req), LIFE_NOW, "\xff", 1, NULL,
+                              0, &life, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_UTF8,
+        "an id that is not UTF-8");
+  CHECK(paywire_lifecycle_new(u8(PR_JSON), strlen(PR_JSON), u8(req), strlen(req), LIFE_NOW, "x", 1, NULL, 0,
+                              NULL, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL out_lifecycle");
+  life = NULL;
+  CHECK(paywire_lifecycle_new(u8(PR_JSON), strlen(PR_JSON), u8(req), strlen(req), LIFE_NOW, "x", 1, NULL, 0,
+                              &life, NULL, 0, NULL, 0) == PAYWIRE_RESULT_OK &&
+            life,
+        "defaults");
+
+  /* Steps: size queries, short buffers, out-of-turn results. */
+  size_t need = 0, n = 0;
+  CHECK(paywire_lifecycle_next(life, NULL, 0, &need) == PAYWIRE_RESULT_INSUFFICIENT_SIZE, "size query");
+  uint8_t buf[BIG];
+  memset(buf, SENTINEL, sizeof buf);
+  CHECK(paywire_lifecycle_next(life, buf, need - 1, &n) == PAYWIRE_RESULT_INSUFFICIENT_SIZE && n == need &&
+            all_sentinel(buf, sizeof buf),
+        "short: nothing written");
+  CHECK(paywire_lifecycle_next(life, buf, sizeof buf, NULL) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL out_len");
+  CHECK(paywire_lifecycle_next(NULL, buf, sizeof buf, &n) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL handle");
+  CHECK(paywire_lifecycle_key(NULL, buf, sizeof buf, &n) == PAYWIRE_RESULT_NULL_PARAMETER, "NULL key");
+  CHECK(paywire_lifecycle_verdict(NULL, buf, sizeof buf, &n) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL verdict");
+  CHECK(paywire_lifecycle_feed(life, u8("not json"), 8, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+        "garbage");
+  CHECK(paywire_lifecycle_feed(life, u8("[]"), 2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+        "not an object");
+  CHECK(paywire_lifecycle_feed(NULL, u8("{}"), 2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL feed");
+  CHECK(paywire_lifecycle_feed(life, NULL, 0, NULL, 0, NULL, 0) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL result");
+  CHECK(paywire_lifecycle_feed_settle(life, PAYWIRE_SETTLE_REPLY_NO_ANSWER, 0, NULL, 0, NULL, 0, 0, err,
+                                      sizeof err) == PAYWIRE_RESULT_INVALID_ARGUMENT,
+        "settled out of turn: %s", err);
+  CHECK(paywire_lifecycle_feed_settle(NULL, PAYWIRE_SETTLE_REPLY_NOT_SENT, 0, NULL, 0, NULL, 0, 0, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL handle feed_settle");
+  /* Still at the 402, which may be read again. */
+  CHECK(paywire_lifecycle_next(life, buf, sizeof buf, &n) == PAYWIRE_RESULT_OK && n == need &&
+            memcmp(buf, "{\"action\":\"respond\",\"status\":402", 32) == 0,
+        "unchanged");
+  feed(life, "{}");
+  CHECK(paywire_lifecycle_next(life, buf, sizeof buf, &n) == PAYWIRE_RESULT_OK &&
+            n == strlen("{\"action\":\"done\",\"outcome\":\"paymentRequired\"}"),
+        "done");
+  CHECK(paywire_lifecycle_feed(life, u8("{}"), 2, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_PAYLOAD,
+        "nothing to feed once done");
+  paywire_lifecycle_free(life);
+  paywire_lifecycle_free(NULL);
+
+  /* A paid request: its first step is the lookup; results for other steps are refused there. */
+  life_pay(0x41);
+  char *paid = life_request("GET", LIFE_PAYMENT);
+  life = life_start(PR_JSON, paid, "c-test");
+  char *lookup = next_step(life);
+  CHECK(strncmp(lookup, "{\"action\":\"lookup\",\"key\":\"", 26) == 0, "lookup: %s", lookup);
+  CHECK(paywire_lifecycle_feed(life, u8("{\"status\":200}"), 14, err, sizeof err, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_PAYLOAD &&
+            strcmp(reason, "invalid_payload") == 0 && strstr(err, "not the answer to the current action"),
+        "a handler's result for a lookup: %s", err);
+  CHECK(paywire_lifecycle_feed(life, u8("{\"record\":7}"), 12, NULL, 0, NULL, 0) ==
+            PAYWIRE_RESULT_INVALID_PAYLOAD,
+        "a record that is not text");
+  CHECK(paywire_lifecycle_feed_settle(life, PAYWIRE_SETTLE_REPLY_ANSWERED, 200, u8(SETTLED_BODY),
+                                      strlen(SETTLED_BODY), NULL, 0, 0, err, sizeof err) ==
+            PAYWIRE_RESULT_INVALID_ARGUMENT,
+        "a settlement before the handler ran: %s", err);
+  CHECK(paywire_lifecycle_feed_settle(life, 7, 200, u8("{}"), 2, NULL, 0, 0, NULL, 0) ==
+            PAYWIRE_RESULT_INVALID_ARGUMENT,
+        "an unknown reply");
+  CHECK(paywire_lifecycle_feed_settle(life, PAYWIRE_SETTLE_REPLY_ANSWERED, 200, NULL, 5, NULL, 0, 0, NULL, 0) ==
+            PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL body with a length");
+  CHECK(paywire_lifecycle_feed_settle(life, PAYWIRE_SETTLE_REPLY_NOT_SENT, 0, NULL, 0, "\xff", 1, 0, NULL, 0) ==
+            PAYWIRE_RESULT_INVALID_UTF8,
+        "a detail that is not UTF-8");
+  char *same = next_step(life);
+  CHECK(strcmp(same, lookup) == 0, "still the lookup: %s", same);
+  free(same);
+  free(lookup);
+  paywire_lifecycle_free(life); /* abandoned before anything was stored */
+  free(paid);
+
+  /* Records. */
+  CHECK(paywire_record_info("{}", 2, buf, sizeof buf, &n, err, sizeof err, reason, sizeof reason) ==
+                PAYWIRE_RESULT_INVALID_PAYLOAD &&
+            strcmp(reason, "invalid_payload") == 0,
+        "not a record");
+  CHECK(paywire_record_info("\xff", 1, buf, sizeof buf, &n, NULL, 0, NULL, 0) == PAYWIRE_RESULT_INVALID_UTF8,
+        "not UTF-8");
+  uint8_t forget = 7;
+  CHECK(paywire_record_forgettable("garbage", 7, LIFE_NOW, &forget) == PAYWIRE_RESULT_OK && forget == 0,
+        "garbage is kept");
+  CHECK(paywire_record_forgettable("garbage", 7, LIFE_NOW, NULL) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL forgettable");
+  CHECK(paywire_record_forgettable(NULL, 0, LIFE_NOW, &forget) == PAYWIRE_RESULT_NULL_PARAMETER,
+        "NULL record");
+}
+
+/* A delivered record is forgotten once its signature expired, an uncertain one never. */
+static void test_lifecycle_records(void) {
+  struct store s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  struct host h = {.reply = PAYWIRE_SETTLE_REPLY_ANSWERED, .status = 200, .body = u8(SETTLED_BODY),
+                   .body_len = strlen(SETTLED_BODY), .handler_status = 200};
+  char answer[BIG];
+  life_pay(0x61);
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 200, "paid");
+  life_pay(0x62);
+  h.reply = PAYWIRE_SETTLE_REPLY_NO_ANSWER;
+  CHECK(present(&s, &h, "GET", answer, sizeof answer) == 502, "uncertain");
+  CHECK(s.n == 2, "two records");
+  for (int i = 0; i < s.n; i++) {
+    char *text = unescape(s.vals[i], strlen(s.vals[i]));
+    int delivered = strstr(text, "\"state\":\"delivered\"") != NULL;
+    uint8_t now_f = 9, later_f = 9;
+    CHECK(paywire_record_forgettable(text, strlen(text), LIFE_NOW, &now_f) == PAYWIRE_RESULT_OK &&
+              paywire_record_forgettable(text, strlen(text), LIFE_NOW + 86400, &later_f) == PAYWIRE_RESULT_OK,
+          "forgettable");
+    CHECK(now_f == 0, "kept while the payment is valid: %s", text);
+    CHECK(later_f == (delivered ? 1 : 0), "delivered forgotten later, uncertain kept: %s", text);
+    uint8_t info[4096];
+    size_t n = 0;
+    CHECK(paywire_record_info(text, strlen(text), info, sizeof info - 1, &n, NULL, 0, NULL, 0) ==
+              PAYWIRE_RESULT_OK,
+          "info");
+    info[n] = 0;
+    CHECK(strstr((char *)info, "\"amount\":\"10000\"") && strstr((char *)info, "\"network\":\"eip155:84532\"") &&
+              (delivered ? strstr((char *)info, "\"paymentResponse\":\"") != NULL
+                         : strstr((char *)info, "\"cause\":\"") != NULL),
+          "info: %s", (char *)info);
+    free(text);
+  }
+  store_free(&s);
+}
+
+/* One payment presented by 20 threads at once, on one store: one settlement,
+ * one delivery; every other request is told the payment is in use or spent. */
+struct present_arg {
+  struct store *s;
+  struct host *h;
+  pthread_barrier_t *go;
+  int status;
+  char answer[2048];
+};
+
+static void *present_in_thread(void *p) {
+  struct present_arg *a = p;
+  char *req = life_request("GET", LIFE_PAYMENT);
+  pthread_barrier_wait(a->go);
+  paywire_lifecycle *life = life_start(PR_JSON, req, "c-thread");
+  a->status = life ? drive(life, a->s, a->h, a->answer, sizeof a->answer) : -1;
+  paywire_lifecycle_free(life);
+  free(req);
+  return NULL;
+}
+
+static void test_lifecycle_concurrent(void) {
+  enum { N = 20 };
+  struct store s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  struct host h = {.reply = PAYWIRE_SETTLE_REPLY_ANSWERED, .status = 200, .body = u8(SETTLED_BODY),
+                   .body_len = strlen(SETTLED_BODY), .handler_status = 200};
+  life_pay(0x71);
+  pthread_barrier_t go;
+  pthread_barrier_init(&go, NULL, N);
+  pthread_t t[N];
+  static struct present_arg a[N];
+  for (int i = 0; i < N; i++) {
+    a[i] = (struct present_arg){.s = &s, .h = &h, .go = &go};
+    pthread_create(&t[i], NULL, present_in_thread, &a[i]);
+  }
+  int ok = 0, conflict = 0;
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    if (a[i].status == 200) ok++;
+    if (a[i].status == 409 && (strstr(a[i].answer, "payment_in_progress") ||
+                               strstr(a[i].answer, "payment_already_delivered")))
+      conflict++;
+  }
+  pthread_barrier_destroy(&go);
+  CHECK(ok == 1 && conflict == N - 1, "one 200 (%d), %d others 409 (%d)", ok, N - 1, conflict);
+  CHECK(h.settles == 1 && h.handled == 1, "one settlement (%d), one handler run (%d)", h.settles, h.handled);
+  store_free(&s);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s VECTORS.tsv\n", argv[0]);
@@ -1766,6 +2359,10 @@ int main(int argc, char **argv) {
   test_known_sizes();
   test_batch();
   test_threads();
+  test_lifecycle_misuse();
+  test_lifecycle_flows();
+  test_lifecycle_records();
+  test_lifecycle_concurrent();
   free((void *)VALID_V2_BODY);
   printf("%lu passed, %lu failed\n", checks - failures, failures);
   return failures ? 1 : 0;
