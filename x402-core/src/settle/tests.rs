@@ -722,3 +722,22 @@ fn confirmations_wait_for_depth_and_survive_a_reorganisation() {
     };
     assert_eq!(s.block_number, Some(0x14));
 }
+
+#[test]
+fn a_chain_gone_back_below_the_receipt_is_looked_at_again_at_once() {
+    let b = body("");
+    let opts = Options {
+        confirmations: 3,
+        ..Options::default()
+    };
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &facilitator(), &opts);
+    let hash = settle_to_receipt(&mut m);
+    ok(&mut m, &mined(&hash, 0x11, 0xaa));
+    // The head is below the receipt's block: the block is gone; the receipt
+    // is asked for now, not after the chain grows three blocks again.
+    ok(&mut m, "\"0x10\"");
+    assert!(request(&m).contains("eth_getTransactionReceipt"));
+    ok(&mut m, "null");
+    assert!(request(&m).contains("eth_sendRawTransaction"));
+    assert_eq!(m.transaction_hash(), Some(hash));
+}

@@ -290,7 +290,9 @@ impl Run {
                 };
                 let head = rpc::quantity_u64(v)?;
                 let depth = head.saturating_sub(block_number).saturating_add(1);
-                if depth >= u64::from(options.confirmations) {
+                // Deep enough, or the chain went back below the receipt's
+                // block (a reorganisation under way): look at the receipt again.
+                if depth >= u64::from(options.confirmations) || head < block_number {
                     go(Transaction::Recheck {
                         signed,
                         block_number,

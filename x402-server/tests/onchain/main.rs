@@ -511,14 +511,7 @@ async fn a_facilitator_killed_after_sending_is_taken_up_by_its_successor() {
         .await
     });
     // Killed once its transaction is out, while it waits for the receipt.
-    let end = Instant::now() + Duration::from_secs(10);
-    let tx = loop {
-        if let Some(t) = chain.pool().await.first() {
-            break t.clone();
-        }
-        assert!(Instant::now() < end, "nothing was sent");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let tx = chain.wait_pool(Duration::from_secs(10)).await;
     a.kill();
     waiting.abort();
     chain.mine().await;
@@ -651,5 +644,61 @@ async fn a_signer_without_gas_sends_nothing_and_the_payment_stays_presentable() 
     let (_, s) = f.post("/settle", &body).await;
     assert_eq!(s["success"], true, "{s}");
     assert_eq!(chain.balance(&merchant).await, 60_000);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_settlement_dropped_by_a_reorganisation_is_sent_again_and_confirmed() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("reorg");
+    let (signer, signer_hex) = key("reorg/signer");
+    let (payer, _) = key("reorg/payer");
+    let merchant = key("reorg/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.receipt_timeout = 20;
+    setup.extra_network = "confirmations = 2";
+    let f = Running::start(&setup.toml(&dir)).await;
+    let body = pay(&chain, &payer, &merchant, 70_000, "reorg/1").await;
+    chain.automine(false).await;
+    let snapshot = chain.rpc("evm_snapshot", json!([])).await;
+    let url = f.url.clone();
+    let client_body = body.clone();
+    let waiting = tokio::spawn(async move {
+        support::post(
+            &format!("{url}/settle"),
+            &client_body,
+            Some(support::API_KEY),
+        )
+        .await
+    });
+    let tx = chain.wait_pool(Duration::from_secs(10)).await;
+    // Mined once (one confirmation of the two asked for), then the block is
+    // gone: the chain goes back to before it, the transaction with it.
+    chain.mine().await;
+    assert!(chain.receipt(&tx).await.is_some());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        chain.rpc("evm_revert", json!([snapshot])).await,
+        json!(true)
+    );
+    assert!(chain.receipt(&tx).await.is_none());
+    // The facilitator notices (the chain is below the receipt's block) and
+    // sends the same bytes again.
+    let again = chain.wait_pool(Duration::from_secs(15)).await;
+    assert_eq!(again, tx);
+    chain.mine().await;
+    chain.mine().await;
+    chain.automine(true).await;
+    let (status, s) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (s["success"].clone(), tx_of(&s)),
+        (json!(true), tx.clone()),
+        "{s}"
+    );
+    assert_eq!(chain.balance(&merchant).await, 70_000);
     f.stop().await;
 }

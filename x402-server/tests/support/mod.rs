@@ -241,6 +241,21 @@ impl Hardhat {
             .unwrap_or_default()
     }
 
+    /// The first transaction in the node's pool, once there is one (within `within`).
+    pub async fn wait_pool(&self, within: Duration) -> String {
+        let end = std::time::Instant::now() + within;
+        loop {
+            if let Some(t) = self.pool().await.first() {
+                return t.clone();
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "no transaction reached the pool"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// How many transactions `from` sent to the token in blocks `from_block..`.
     pub async fn sent_by(&self, from: &Address, since_block: u64) -> Vec<String> {
         let head = quantity(&self.rpc("eth_blockNumber", json!([])).await) as u64;
