@@ -97,7 +97,8 @@ async function payment() {
   const client = clients[made++ % clients.length];
   const paymentPayload = await client.createPaymentPayload({
     x402Version: 2,
-    resource: { url: "http://127.0.0.1/bench" },
+    // x402-rs requires `description` (optional in the spec); every one reads it.
+    resource: { url: "http://127.0.0.1/bench", description: "benchmark", mimeType: "application/json" },
     accepts: [accept],
   });
   return JSON.stringify({ x402Version: 2, paymentPayload, paymentRequirements: paymentPayload.accepted });

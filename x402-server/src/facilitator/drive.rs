@@ -146,6 +146,27 @@ pub(crate) async fn drive(
                     Err(f) => Err(f),
                 }
             }
+            // Checked against every endpoint at start.
+            ("eth_chainId", _) if chain.ids_checked => Ok(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":"0x{:x}"}}"#,
+                chain.chain_id
+            )
+            .into_bytes()),
+            ("eth_getCode", _) => {
+                let address = code_address(&body);
+                match address.as_deref().and_then(|a| cached_code(chain, a)) {
+                    Some(result) => Ok(answer_with(id, &result)),
+                    None => match tokio::time::timeout_at(until, chain.rpc.call(&body)).await {
+                        Ok(answer) => answer.map(|b| {
+                            if let Some(a) = address {
+                                remember_code(chain, a, &b);
+                            }
+                            b.to_vec()
+                        }),
+                        Err(_) => break late(m, sent),
+                    },
+                }
+            }
             _ => match tokio::time::timeout_at(until, chain.rpc.call(&body)).await {
                 Ok(answer) => answer.map(|b| b.to_vec()),
                 Err(_) => break late(m, sent),
@@ -204,6 +225,54 @@ pub(crate) async fn drive(
         tracing::error!(key = s.key, error = %e, "a refused transaction's record could not be removed; the watcher will send it again");
     }
     outcome
+}
+
+/// The address an `eth_getCode` request asks about (lower case), when it
+/// asks about the latest block.
+fn code_address(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let params = v.get("params")?.as_array()?;
+    (params.get(1)?.as_str()? == "latest").then_some(())?;
+    Some(params.first()?.as_str()?.to_ascii_lowercase())
+}
+
+/// A JSON-RPC answer with `result` (raw JSON) for request `id`.
+fn answer_with(id: u64, result: &[u8]) -> Vec<u8> {
+    let mut out = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":"#).into_bytes();
+    out.extend_from_slice(result);
+    out.push(b'}');
+    out
+}
+
+fn cached_code(chain: &Chain, address: &str) -> Option<Vec<u8>> {
+    let cache = chain.code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    cache
+        .get(address)
+        .filter(|(at, _)| at.elapsed() < super::CODE_CACHE)
+        .map(|(_, r)| r.clone())
+}
+
+/// Keeps a deployed contract's code (never an empty answer: a contract not
+/// deployed yet may be soon), a bounded number of them.
+fn remember_code(chain: &Chain, address: String, answer: &[u8]) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(answer) else {
+        return;
+    };
+    let Some(code) = v.get("result").and_then(|r| r.as_str()) else {
+        return;
+    };
+    if code.len() <= 2 {
+        return;
+    }
+    let mut cache = chain.code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cache.len() >= 256 {
+        cache.retain(|_, (at, _)| at.elapsed() < super::CODE_CACHE);
+        if cache.len() >= 256 {
+            return;
+        }
+    }
+    let result = serde_json::to_vec(code).unwrap_or_default();
+    cache.insert(address, (Instant::now(), result));
 }
 
 /// Whether a JSON-RPC answer is an error.

@@ -94,7 +94,17 @@ pub(crate) struct Chain {
     pub(crate) replace_after: Duration,
     pub(crate) min_gas_balance: Option<u128>,
     next_account: AtomicUsize,
+    /// Every endpoint answered the network's chain id at start: the
+    /// machines' `eth_chainId` is answered here, without a round trip.
+    pub(crate) ids_checked: bool,
+    /// Contracts found deployed (asset → when): the machines'
+    /// `eth_getCode` for them is answered here for [`CODE_CACHE`].
+    pub(crate) code: std::sync::Mutex<HashMap<String, (std::time::Instant, Vec<u8>)>>,
 }
+
+/// How long a contract found deployed is taken to still be (its code is
+/// answered without asking the node again).
+pub(crate) const CODE_CACHE: Duration = Duration::from_secs(60);
 
 impl Chain {
     /// The next funded account, in turn; `None` if none is funded.
@@ -165,8 +175,9 @@ impl Facilitator {
         }
         let mut chains = HashMap::new();
         for (i, n) in config.networks.iter().enumerate() {
-            let chain = chain(i, n, &signers)?;
+            let mut chain = chain(i, n, &signers)?;
             let checked = chain.rpc.chain_ids().await;
+            chain.ids_checked = true;
             for (url, got) in checked {
                 match got {
                     Ok(id) if id == chain.chain_id => {}
@@ -177,6 +188,7 @@ impl Facilitator {
                         ));
                     }
                     Err(e) => {
+                        chain.ids_checked = false;
                         tracing::warn!(network = %n.id, %url, error = %e, "RPC endpoint not answering at start")
                     }
                 }
@@ -282,6 +294,8 @@ fn chain(
         replace_after: Duration::from_secs(n.replace_after_seconds),
         min_gas_balance: n.min_gas_balance.as_deref().and_then(wei),
         next_account: AtomicUsize::new(0),
+        ids_checked: false,
+        code: std::sync::Mutex::new(HashMap::new()),
     })
 }
 
