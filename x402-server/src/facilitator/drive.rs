@@ -245,7 +245,10 @@ fn answer_with(id: u64, result: &[u8]) -> Vec<u8> {
 }
 
 fn cached_code(chain: &Chain, address: &str) -> Option<Vec<u8>> {
-    let cache = chain.code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = chain
+        .code
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     cache
         .get(address)
         .filter(|(at, _)| at.elapsed() < super::CODE_CACHE)
@@ -264,7 +267,10 @@ fn remember_code(chain: &Chain, address: String, answer: &[u8]) {
     if code.len() <= 2 {
         return;
     }
-    let mut cache = chain.code.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cache = chain
+        .code
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if cache.len() >= 256 {
         cache.retain(|_, (at, _)| at.elapsed() < super::CODE_CACHE);
         if cache.len() >= 256 {
