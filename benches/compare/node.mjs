@@ -55,10 +55,10 @@ async function measure(f) {
 const emit = async (impl, op, what, f) =>
   console.log(JSON.stringify({ impl, op, what, ...(await measure(f)) }));
 
-// The generator's node_modules hold the pinned viem and @x402/evm.
-const requireGen = createRequire(join(GEN, "package.json"));
+// The repository's test tools hold the pinned viem and @x402/evm.
+const requireGen = createRequire(join(ROOT, "package.json"));
 const pkgVersion = (name) =>
-  JSON.parse(readFileSync(join(GEN, "node_modules", name, "package.json"), "utf8")).version;
+  JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version;
 const { verifyTypedData } = await import(pathToFileURL(requireGen.resolve("viem")).href);
 const { authorizationTypes } = await import(pathToFileURL(requireGen.resolve("@x402/evm")).href);
 const { makeFakeChain, makeOfficialFacilitator } = await import(

@@ -33,7 +33,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/
 "$target_dir/release/examples/compare_native" >>"$results"
 
 echo "==> node" >&2
-(source "$root/x402-core/tests/vectors/gen/_env.sh" && ensure_node)
+"$root/scripts/install-js.sh"
 wasm_pkg="$target_dir/compare-wasm-pkg"
 if [ -x "$root/x402-wasm/build.sh" ] && "$root/x402-wasm/build.sh" "$wasm_pkg" >/dev/null 2>&1; then
   export PAYWIRE_WASM_PKG="$wasm_pkg"

@@ -15,11 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 X402RS_VERSION=0.12.5
 
-"$root/scripts/install-settlement.sh" >&2
-# The official SDK, viem: pinned by the vector generator, whose packages the
-# driver imports.
-(source "$root/x402-core/tests/vectors/gen/_env.sh" && ensure_node)
-[ -e "$here/node_modules" ] || ln -s ../../x402-core/tests/vectors/gen/node_modules "$here/node_modules"
+# Hardhat, the official SDK, viem: the repository's test tools.
+"$root/scripts/install-js.sh" >&2
 cargo build --release --locked -p paywire-cli --manifest-path "$root/Cargo.toml" >&2
 x402rs=""
 if [ -z "${NO_X402RS:-}" ]; then

@@ -82,7 +82,7 @@ await build({
   platform: "browser",
   conditions: ["workerd", "worker", "browser"],
   outfile: join(HERE, "out", "official.bundle.mjs"),
-  nodePaths: [join(GEN, "node_modules")],
+  nodePaths: [join(ROOT, "node_modules")],
   external: ["node:*"],
   plugins: [noFs],
   define: { "import.meta.url": JSON.stringify("file:///bench/gen/src/fakechain.mjs") },

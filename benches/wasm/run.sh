@@ -10,11 +10,6 @@ root=$(cd "$here/../.." && pwd)
 
 "$root/scripts/install-wasm.sh"
 SKIP_INSTALL=1 "$root/x402-wasm/build.sh" >/dev/null
-# viem and @x402/evm, pinned by the vector generator.
-(source "$root/x402-core/tests/vectors/gen/_env.sh" && ensure_node)
-if [ ! -f "$here/node_modules/.package-lock.json" ] ||
-  [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
-  touch "$here/node_modules/.package-lock.json"
-fi
+# viem, @x402/evm and esbuild: the repository's test tools.
+"$root/scripts/install-js.sh"
 exec node "$here/run.mjs"

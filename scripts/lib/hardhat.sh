@@ -9,12 +9,14 @@ hardhat_pid=""
 
 start_hardhat() {
   local dir=$1 chain port ready
-  chain="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/x402-core/tests/chain"
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  chain="$root/x402-core/tests/chain"
   node "$chain/compile.mjs" "$dir/contracts.json"
   port=$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
   (
     cd "$chain"
-    HARDHAT_DISABLE_TELEMETRY_PROMPT=true exec timeout "${HARDHAT_SECONDS:-3600}" node node_modules/hardhat/internal/cli/cli.js \
+    HARDHAT_DISABLE_TELEMETRY_PROMPT=true exec timeout "${HARDHAT_SECONDS:-3600}" node "$root/node_modules/hardhat/internal/cli/cli.js" \
       --config hardhat.config.cjs node --hostname 127.0.0.1 --port "$port"
   ) >"$dir/chain.log" 2>&1 &
   hardhat_pid=$!

@@ -1,6 +1,7 @@
 # Sourced by generate.sh and check.sh: locate gen/ and install what is missing.
-# Installs go only into gen/node_modules (npm ci, from package-lock.json) and
-# gen/.venv (pip, from requirements.txt), and only when absent or out of date.
+# The npm packages are the repository's test tools (scripts/install-js.sh);
+# the Python ones go into gen/.venv (pip, from requirements.txt), only when
+# absent or out of date.
 GEN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 _with_install_lock() {
@@ -15,25 +16,11 @@ _with_install_lock() {
   fi
 }
 
-_node_ready() {
-  local stamp="$GEN_DIR/node_modules/.package-lock.json"
-  [ -f "$stamp" ] && [ ! "$GEN_DIR/package-lock.json" -nt "$stamp" ] &&
-    [ -f "$GEN_DIR/node_modules/@x402/evm/package.json" ] &&
-    [ -f "$GEN_DIR/node_modules/@x402/core/package.json" ] &&
-    [ -f "$GEN_DIR/node_modules/viem/package.json" ]
-}
-
-_install_node() {
-  _node_ready && return 0
-  echo "gen: installing npm packages into $GEN_DIR/node_modules (npm ci)" >&2
-  (cd "$GEN_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
-  # npm ci writes node_modules/.package-lock.json; make sure it is newer than the lock.
-  touch "$GEN_DIR/node_modules/.package-lock.json"
-}
-
+# The npm packages come from the repository's one lockfile for test tools
+# (package-lock.json at the root; scripts/install-js.sh installs them).
 ensure_node() {
   command -v node >/dev/null 2>&1 || { echo "gen: node (>= 20) is required" >&2; return 1; }
-  _node_ready || _with_install_lock _install_node
+  "$GEN_DIR/../../../../scripts/install-js.sh"
 }
 
 _venv_ready() {

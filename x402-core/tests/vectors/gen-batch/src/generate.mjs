@@ -6,7 +6,7 @@ import { signerFromJWK, verifierFromJWK } from "web-bot-auth/crypto";
 import { readFileSync } from "node:fs";
 import { NOW, seed, jwkFromSeed, nonce, b64, atTime, writeJson } from "./common.mjs";
 
-const pkg = (name) => JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url))).version;
+const pkg = (name) => JSON.parse(readFileSync(new URL(`../../../../../node_modules/${name}/package.json`, import.meta.url))).version;
 
 const ACCEPTED = {
   scheme: "batch-settlement",

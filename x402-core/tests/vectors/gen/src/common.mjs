@@ -107,9 +107,12 @@ export function pinCryptoRandom(rng) {
   };
 }
 
-/** Installed version of an npm package (read from its package.json). */
+/**
+ * Installed version of an npm package (read from its package.json, in the
+ * repository's node_modules: the test tools of the root package.json).
+ */
 export function pkgVersion(name) {
-  const pj = join(GEN_DIR, "node_modules", ...name.split("/"), "package.json");
+  const pj = join(GEN_DIR, "..", "..", "..", "..", "node_modules", ...name.split("/"), "package.json");
   return JSON.parse(readFileSync(pj, "utf8")).version;
 }
 
