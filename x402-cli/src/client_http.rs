@@ -143,7 +143,12 @@ fn never_sent(e: &ureq::Error) -> bool {
 
 /// `POST url` with a JSON body, once (never retried, no redirects), within
 /// `timeout`; says whether it can have had an effect.
-pub(crate) fn post_json_once(url: &str, body: &[u8], timeout: Duration) -> Posted {
+pub(crate) fn post_json_once(
+    url: &str,
+    body: &[u8],
+    bearer: Option<&str>,
+    timeout: Duration,
+) -> Posted {
     if let Err(f) = check_url(url) {
         return Posted::NotSent(f.message);
     }
@@ -159,10 +164,11 @@ pub(crate) fn post_json_once(url: &str, body: &[u8], timeout: Duration) -> Poste
         builder
     };
     let agent: ureq::Agent = builder.build().into();
-    let sent = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body);
+    let mut request = agent.post(url).header("Content-Type", "application/json");
+    if let Some(key) = bearer {
+        request = request.header("Authorization", format!("Bearer {key}"));
+    }
+    let sent = request.send(body);
     let mut r = match sent {
         Ok(r) => r,
         Err(e) if never_sent(&e) => return Posted::NotSent(e.to_string()),

@@ -24,6 +24,7 @@ use paywire::types::payload::SchemePayload;
 use paywire::types::{Extra, FromJson, List, v2};
 use paywire::verify::{self, Config};
 use paywire::{Amount, Network};
+use zeroize::Zeroizing;
 
 use crate::client_http::{self, Posted};
 use crate::http::{Request, Response};
@@ -102,8 +103,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) enum Settlement {
     /// The simulated ledger (no chain).
     Ledger(Arc<Mutex<Ledger>>),
-    /// A facilitator's base URL: `POST {url}/settle`.
-    Facilitator(String),
+    /// A facilitator: `POST {url}/settle`, with `Authorization: Bearer {key}`
+    /// when it asks resource servers for an API key.
+    Facilitator {
+        /// Its base URL.
+        url: String,
+        /// The API key it gave this resource server.
+        key: Option<Zeroizing<String>>,
+    },
 }
 
 /// What produces the paid content.
@@ -662,10 +669,15 @@ impl Paywall {
                 },
                 String::new(),
             ),
-            Settlement::Facilitator(base) => {
+            Settlement::Facilitator { url: base, key } => {
                 let url = format!("{}/settle", base.trim_end_matches('/'));
                 let timeout = Duration::from_millis(timeout_ms.max(1));
-                let posted = client_http::post_json_once(&url, body.as_bytes(), timeout);
+                let posted = client_http::post_json_once(
+                    &url,
+                    body.as_bytes(),
+                    key.as_deref().map(String::as_str),
+                    timeout,
+                );
                 let detail = match &posted {
                     Posted::NotSent(why) | Posted::NoAnswer(why) => {
                         (self.events)(Event::Problem {

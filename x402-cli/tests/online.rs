@@ -219,6 +219,14 @@ fn serve_on_a_chosen_free_port() {
 fn serve_usage_errors() {
     let dir = TempDir::new();
     let (_, merchant) = dir.key("m.key");
+    let private_key = private_file(&dir, "api.key", "k-0123456789\n");
+    let spaced_key = private_file(&dir, "spaced.key", "two words\n");
+    let shared_key = dir.write("shared.key", "k-0123456789\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&shared_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     for (args, says) in [
         (vec!["serve", "--price", "0.01"], "needs --pay-to"),
         (vec!["serve", "--pay-to", &merchant], "needs --price"),
@@ -270,9 +278,60 @@ fn serve_usage_errors() {
             ],
             "--facilitator",
         ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                &merchant,
+                "--price",
+                "1",
+                "--facilitator-key-file",
+                &private_key,
+            ],
+            "--facilitator-key-file without --facilitator",
+        ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                &merchant,
+                "--price",
+                "1",
+                "--facilitator",
+                "http://127.0.0.1:9/",
+                "--facilitator-key-file",
+                &shared_key,
+            ],
+            "can be read by other users",
+        ),
+        (
+            vec![
+                "serve",
+                "--pay-to",
+                &merchant,
+                "--price",
+                "1",
+                "--facilitator",
+                "http://127.0.0.1:9/",
+                "--facilitator-key-file",
+                &spaced_key,
+            ],
+            "printable ASCII without spaces",
+        ),
     ] {
         dir.run(&args).code(2).no_panic().says(says);
     }
+}
+
+/// A file only its owner may read, as an API key file must be.
+fn private_file(dir: &TempDir, name: &str, text: &str) -> String {
+    let p = dir.write(name, text);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    p
 }
 
 #[test]

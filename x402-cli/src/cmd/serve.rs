@@ -7,6 +7,7 @@ use paywire::evm::Address;
 use paywire::json::{JsonStr, Limits, ObjectWriter, ToJson};
 use paywire::lifecycle::{Settings, record_info};
 use paywire::{Amount, Network};
+use zeroize::Zeroizing;
 
 use crate::args::{self, flag, value};
 use crate::fail::Failure;
@@ -18,7 +19,8 @@ use crate::store::{MemoryStore, ReplayStore, SqliteStore};
 const HELP: &str = "\
 usage: paywire serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]
                   [--network eip155:ID] [--asset ADDR --asset-name NAME --asset-version V]
-                  [--facilitator URL] [--state FILE | --max-records N]
+                  [--facilitator URL [--facilitator-key-file F]]
+                  [--state FILE | --max-records N]
                   [--content TEXT | --content-file FILE | --upstream URL] [--json]
        paywire serve --state FILE --list-uncertain
 
@@ -51,6 +53,10 @@ record is kept for reconciliation). HEAD is never settled.
   --asset-name NAME   the token's EIP-712 name (default: USDC's on that network)
   --asset-version V   the token's EIP-712 version (default 2)
   --facilitator URL   settle through this facilitator's POST /settle
+  --facilitator-key-file F
+                      the API key the facilitator gave this server, sent as
+                      `Authorization: Bearer KEY` (a file only its owner can
+                      read; default: $PAYWIRE_FACILITATOR_KEY, if set)
   --settle-timeout S  how long to wait for the facilitator, in seconds (default 30)
   --lease S           how long a request may hold a payment before another may
                       take it over, in seconds (default 60)
@@ -92,6 +98,7 @@ const SPEC: &[args::Opt] = &[
     value("asset-name"),
     value("asset-version"),
     value("facilitator"),
+    value("facilitator-key-file"),
     value("content"),
     value("content-file"),
     value("mime-type"),
@@ -102,6 +109,10 @@ const SPEC: &[args::Opt] = &[
     value("lease"),
     value("max-records"),
 ];
+
+/// The environment variable that holds the facilitator's API key when
+/// `--facilitator-key-file` is not given.
+const FACILITATOR_KEY_ENV: &str = "PAYWIRE_FACILITATOR_KEY";
 
 /// USDC on the networks the defaults know: (network, address, EIP-712 name, version).
 pub(crate) const KNOWN_USDC: &[(&str, &str, &str, &str)] = &[
@@ -288,7 +299,32 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
                     "--facilitator {url:?}: an http:// or https:// URL"
                 )));
             }
-            Settlement::Facilitator(url.to_string())
+            let key = match p.get("facilitator-key-file") {
+                Some(file) => Some(
+                    paywire_server::signer::read_secret(Some(Path::new(file)), None)
+                        .map_err(|e| Failure::usage(format!("--facilitator-key-file: {e}")))?,
+                ),
+                None => std::env::var(FACILITATOR_KEY_ENV)
+                    .ok()
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| Zeroizing::new(k.trim().to_string())),
+            };
+            if let Some(k) = &key {
+                if !k.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Failure::usage(
+                        "the facilitator's API key: printable ASCII without spaces (it is sent in an Authorization header)",
+                    ));
+                }
+            }
+            Settlement::Facilitator {
+                url: url.to_string(),
+                key,
+            }
+        }
+        None if p.get("facilitator-key-file").is_some() => {
+            return Err(Failure::usage(
+                "--facilitator-key-file without --facilitator",
+            ));
         }
         None => {
             let mut ledger = Ledger::new(offer.asset);

@@ -54,6 +54,7 @@ const paidWorker :Workerd.Worker = (
     (name = "TOKEN_NAME", fromEnvironment = "TOKEN_NAME"),
     (name = "TOKEN_VERSION", fromEnvironment = "TOKEN_VERSION"),
     (name = "FACILITATOR_URL", fromEnvironment = "FACILITATOR_URL"),
+    (name = "FACILITATOR_API_KEY", fromEnvironment = "FACILITATOR_API_KEY"),
     (name = "RPC_URL", fromEnvironment = "RPC_URL"),
     (name = "FACILITATOR_PRIVATE_KEY", fromEnvironment = "FACILITATOR_PRIVATE_KEY"),
     (name = "SETTLE_TIMEOUT_SECONDS", fromEnvironment = "SETTLE_TIMEOUT_SECONDS"),

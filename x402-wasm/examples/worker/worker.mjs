@@ -29,7 +29,8 @@
 //   settled, 502 settlement_uncertain (recorded for reconciliation) when it may have.
 //
 // Settings (env): PAY_TO (required), NETWORK, ASSET, PRICE (atomic units),
-// TOKEN_NAME and TOKEN_VERSION (the token's EIP-712 domain), FACILITATOR_URL,
+// TOKEN_NAME and TOKEN_VERSION (the token's EIP-712 domain), FACILITATOR_URL
+// (and FACILITATOR_API_KEY, when the facilitator asks for one),
 // or RPC_URL and FACILITATOR_PRIVATE_KEY (0x + 64 hex digits; it pays the gas),
 // SETTLE_TIMEOUT_SECONDS, CLAIM_SECONDS, PREMIUM_ORIGIN (the content of
 // /premium: an origin whose answer to the same path is held back until
@@ -159,7 +160,7 @@ async function deferredContent() {
 const settleBase = (url) => (url.endsWith("/") ? url : `${url}/`);
 
 /** POST /settle at the facilitator: what came of it, for the lifecycle. */
-async function settleThroughFacilitator(facilitatorUrl, body, timeoutMs) {
+async function settleThroughFacilitator(facilitatorUrl, apiKey, body, timeoutMs) {
   const base = settleBase(facilitatorUrl);
   // fetch reports a refused connection and one cut after sending alike: ask
   // first whether the facilitator answers at all. If it does not, the
@@ -176,7 +177,12 @@ async function settleThroughFacilitator(facilitatorUrl, body, timeoutMs) {
   try {
     res = await fetch(new URL("settle", base), {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        // A facilitator that serves only its resource servers (paywire
+        // facilitator's default) asks for the API key it gave this one.
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+      },
       body,
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -224,7 +230,9 @@ async function settleOnChain(rpcUrl, privateKey, body) {
 }
 
 function settle(env, body, timeoutMs) {
-  if (env.FACILITATOR_URL) return settleThroughFacilitator(env.FACILITATOR_URL, body, timeoutMs);
+  if (env.FACILITATOR_URL) {
+    return settleThroughFacilitator(env.FACILITATOR_URL, env.FACILITATOR_API_KEY, body, timeoutMs);
+  }
   if (env.RPC_URL && env.FACILITATOR_PRIVATE_KEY) {
     return settleOnChain(env.RPC_URL, env.FACILITATOR_PRIVATE_KEY, body);
   }

@@ -1,0 +1,435 @@
+// Interoperability of `paywire facilitator` with the official x402 SDKs, on a
+// local Hardhat chain: resource servers and clients that are not this
+// project's pay through it end to end, and the token balances move by the
+// price exactly.
+//
+//   1. the official TypeScript resource server (@x402/express 2.27, its
+//      HTTPFacilitatorClient with a bearer key) and the official client
+//      (@x402/fetch);
+//   2. the same resource server and the official Python client (PyPI x402
+//      2.25, httpx);
+//   3. `paywire serve --facilitator` paid by the official TypeScript client;
+//   4. the example Worker (x402-wasm, in workerd) with FACILITATOR_URL, paid
+//      by the official TypeScript client (when the wasm package is built).
+//
+// Run by scripts/test-interop.sh (called from scripts/test-settlement.sh):
+//   PAYWIRE_TEST_RPC, PAYWIRE_TEST_CONTRACTS (the chain), PAYWIRE_BIN (the
+//   `paywire` binary), PAYWIRE_TEST_PYTHON (a Python with requirements.txt),
+//   PAYWIRE_TEST_WORKERD (workerd; empty: part 4 is not run).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+
+import express from "express";
+import { paymentMiddleware, x402ResourceServer } from "@x402/express";
+import { HTTPFacilitatorClient } from "@x402/core/server";
+import { x402Client } from "@x402/core/client";
+import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
+import { ExactEvmScheme } from "@x402/evm/exact/server";
+import { registerExactEvmScheme } from "@x402/evm/exact/client";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  encodeAbiParameters,
+  encodeFunctionData,
+  http as viemHttp,
+  parseAbi,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..", "..");
+const RPC = process.env.PAYWIRE_TEST_RPC;
+const NETWORK = "eip155:31337";
+const TOKEN_NAME = "USD Coin";
+const TOKEN_VERSION = "2";
+const API_KEY = "interop-resource-server-key-0123456789";
+
+const chain = defineChain({
+  id: 31337,
+  name: "hardhat",
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [RPC] } },
+});
+const pub = createPublicClient({ chain, transport: viemHttp(RPC) });
+const tokenAbi = parseAbi([
+  "function mint(address to, uint256 value)",
+  "function balanceOf(address) view returns (uint256)",
+]);
+
+const work = mkdtempSync(join(tmpdir(), "paywire-interop-"));
+const children = [];
+let token;
+const payTo = privateKeyToAccount(generatePrivateKey()).address;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A child process with its output kept, stopped by its PID at the end. */
+function start(name, cmd, args, env, options = {}) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], ...options });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const proc = { name, child, log: () => log };
+  children.push(proc);
+  return proc;
+}
+
+async function waitFor(url, proc, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.log()}`);
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await r.body?.cancel();
+      return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${proc.name} did not answer ${url}:\n${proc.log()}`);
+}
+
+function secret(name, text) {
+  const p = join(work, name);
+  writeFileSync(p, text);
+  chmodSync(p, 0o600);
+  return p;
+}
+
+const balance = (owner) => pub.readContract({ address: token, abi: tokenAbi, functionName: "balanceOf", args: [owner] });
+
+/** A funded payer: a fresh key with 10^9 of the token. */
+async function payer() {
+  const key = generatePrivateKey();
+  const account = privateKeyToAccount(key);
+  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
+  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
+  const hash = await wallet.sendTransaction({
+    to: token,
+    data: encodeFunctionData({ abi: tokenAbi, functionName: "mint", args: [account.address, 10n ** 9n] }),
+  });
+  await pub.waitForTransactionReceipt({ hash });
+  return { account, key };
+}
+
+/** Runs a command to its end (bounded), and gives its standard output. */
+function run(name, cmd, args, env, ms = 120_000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), ms);
+    child.on("exit", (code, signal) => {
+      clearTimeout(t);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${name} exited ${code ?? signal}:\n${out}${err}`));
+    });
+  });
+}
+
+/** The official TypeScript client, allowed to spend the test token. */
+function officialFetch(account) {
+  const client = new x402Client();
+  client.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: token }] });
+  registerExactEvmScheme(client, { signer: account });
+  return wrapFetchWithPayment(fetch, client);
+}
+
+/**
+ * Checks a paid answer: 200, PAYMENT-RESPONSE names a mined, successful
+ * transaction from `payer`, and both balances moved by `price` exactly.
+ */
+async function assertPaid({ status, body, paymentResponse }, payerAddress, before, price, content) {
+  assert.equal(status, 200, `paid request answered ${status}: ${body}`);
+  assert.match(body, content);
+  assert.ok(paymentResponse, "PAYMENT-RESPONSE is missing");
+  const settled = decodePaymentResponseHeader(paymentResponse);
+  assert.equal(settled.success, true, JSON.stringify(settled));
+  assert.equal(settled.network, NETWORK);
+  assert.equal(settled.payer.toLowerCase(), payerAddress.toLowerCase());
+  const receipt = await pub.getTransactionReceipt({ hash: settled.transaction });
+  assert.equal(receipt.status, "success");
+  assert.equal(receipt.to.toLowerCase(), token.toLowerCase());
+  assert.equal(await balance(payerAddress), before.payer - price, "the payer's balance");
+  assert.equal(await balance(payTo), before.payTo + price, "the seller's balance");
+  return settled;
+}
+
+const snapshot = async (account) => ({ payer: await balance(account.address), payTo: await balance(payTo) });
+
+let facilitatorUrl;
+let resourceUrl;
+const PRICE = 1234n;
+let server;
+
+before(async () => {
+  assert.ok(RPC, "PAYWIRE_TEST_RPC is not set");
+  await pub.request({ method: "evm_setAutomine", params: [true] });
+  // The token: the tests' EIP-3009 token, deployed with USDC's EIP-712 name.
+  const artifacts = JSON.parse(readFileSync(process.env.PAYWIRE_TEST_CONTRACTS, "utf8"));
+  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
+  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
+  const init =
+    artifacts.contracts.Eip3009Token.bytecode +
+    encodeAbiParameters(
+      [{ type: "string" }, { type: "string" }, { type: "string" }],
+      [TOKEN_NAME, TOKEN_VERSION, "USDC"],
+    ).slice(2);
+  const hash = await wallet.sendTransaction({ data: init, gas: 5_000_000n });
+  token = (await pub.waitForTransactionReceipt({ hash })).contractAddress;
+
+  // paywire facilitator: one signer with gas, an API key for the resource servers.
+  const signerKey = generatePrivateKey();
+  await pub.request({ method: "hardhat_setBalance", params: [privateKeyToAccount(signerKey).address, "0x56bc75e2d63100000"] });
+  const port = await freePort();
+  facilitatorUrl = `http://127.0.0.1:${port}`;
+  const toml = [
+    `[server]`,
+    `listen = "127.0.0.1:${port}"`,
+    `[store]`,
+    `url = "sqlite://${join(work, "facilitator.db")}"`,
+    `[[access.keys]]`,
+    `name = "resource-servers"`,
+    `key_file = "${secret("api.key", API_KEY)}"`,
+    `[[signers]]`,
+    `name = "gas"`,
+    `key_file = "${secret("signer.key", signerKey)}"`,
+    `[[networks]]`,
+    `id = "${NETWORK}"`,
+    `rpc = ["${RPC}"]`,
+    `schemes = ["exact-eip3009"]`,
+    `signers = ["gas"]`,
+    `assets = ["${token}"]`,
+  ].join("\n");
+  writeFileSync(join(work, "facilitator.toml"), toml);
+  const fac = start("paywire facilitator", process.env.PAYWIRE_BIN, ["facilitator", "--config", join(work, "facilitator.toml")], {
+    RUST_LOG: "info",
+  });
+  await waitFor(`${facilitatorUrl}/health`, fac);
+
+  // The official resource server: @x402/express with the HTTP facilitator client.
+  const auth = { Authorization: `Bearer ${API_KEY}` };
+  const facilitator = new HTTPFacilitatorClient({
+    url: facilitatorUrl,
+    createAuthHeaders: async () => ({ verify: auth, settle: auth, supported: auth }),
+  });
+  const resourceServer = new x402ResourceServer(facilitator).register(NETWORK, new ExactEvmScheme());
+  const app = express();
+  app.use(
+    paymentMiddleware(
+      {
+        "GET /weather": {
+          accepts: {
+            scheme: "exact",
+            network: NETWORK,
+            payTo,
+            price: { amount: String(PRICE), asset: token, extra: { name: TOKEN_NAME, version: TOKEN_VERSION } },
+          },
+          description: "the weather, paid through paywire facilitator",
+          mimeType: "application/json",
+        },
+      },
+      resourceServer,
+    ),
+  );
+  app.get("/weather", (_req, res) => res.json({ weather: "sunny", paidThrough: "paywire facilitator" }));
+  await new Promise((resolve) => {
+    server = app.listen(0, "127.0.0.1", resolve);
+  });
+  resourceUrl = `http://127.0.0.1:${server.address().port}/weather`;
+});
+
+after(async () => {
+  server?.close();
+  server?.closeAllConnections?.();
+  for (const p of children) {
+    if (p.child.exitCode === null) {
+      p.child.kill("SIGTERM");
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          p.child.kill("SIGKILL");
+          r();
+        }, 10_000);
+        p.child.on("exit", () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("the official resource server (@x402/express 2.27) settling through paywire facilitator", () => {
+  test("unpaid: 402 with the offer the resource server built from the facilitator's /supported", async () => {
+    const res = await fetch(resourceUrl);
+    assert.equal(res.status, 402);
+    const offer = JSON.parse(Buffer.from(res.headers.get("payment-required"), "base64").toString("utf8"));
+    assert.equal(offer.accepts[0].network, NETWORK);
+    assert.equal(offer.accepts[0].amount, String(PRICE));
+    assert.equal(offer.accepts[0].asset.toLowerCase(), token.toLowerCase());
+  });
+
+  test("the official TypeScript client (@x402/fetch) pays: settled on chain, balances exact", async () => {
+    const { account } = await payer();
+    const before = await snapshot(account);
+    const res = await officialFetch(account)(resourceUrl);
+    const body = await res.text();
+    await assertPaid(
+      { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
+      account.address,
+      before,
+      PRICE,
+      /sunny/,
+    );
+  });
+
+  test("the official Python client (x402 2.25, httpx) pays: settled on chain, balances exact", async () => {
+    const { account, key } = await payer();
+    const before = await snapshot(account);
+    const out = await run("the Python client", process.env.PAYWIRE_TEST_PYTHON, [join(here, "client.py"), resourceUrl, NETWORK, token], {
+      PAYWIRE_TEST_PAYER_KEY: key,
+    });
+    await assertPaid(JSON.parse(out.trim().split("\n").pop()), account.address, before, PRICE, /sunny/);
+  });
+});
+
+/** `paywire serve` selling /report through the facilitator; its URL. */
+async function serve(keyArgs) {
+  const port = await freePort();
+  const proc = start(
+    "paywire serve",
+    process.env.PAYWIRE_BIN,
+    [
+      "serve",
+      "--pay-to", payTo,
+      "--price", "0.002500",
+      "--network", NETWORK,
+      "--asset", token,
+      "--asset-name", TOKEN_NAME,
+      "--asset-version", TOKEN_VERSION,
+      "--facilitator", facilitatorUrl,
+      ...keyArgs,
+      "--port", String(port),
+      "--path", "/report",
+      "--content", '{"report":"paid through paywire facilitator"}',
+    ],
+    { PAYWIRE_FACILITATOR_KEY: "" },
+  );
+  const url = `http://127.0.0.1:${port}/report`;
+  await waitFor(url, proc);
+  return url;
+}
+
+describe("paywire serve --facilitator, paid by the official TypeScript client", () => {
+  let url;
+  before(async () => {
+    url = await serve(["--facilitator-key-file", join(work, "api.key")]);
+  });
+
+  test("without the facilitator's API key: refused before anything is sent, nothing charged, no content", async () => {
+    const unkeyed = await serve([]);
+    const { account } = await payer();
+    const before = await snapshot(account);
+    const res = await officialFetch(account)(unkeyed);
+    const body = await res.text();
+    assert.equal(res.status, 502, body);
+    assert.doesNotMatch(body, /paid through/);
+    assert.equal(await balance(account.address), before.payer);
+    assert.equal(await balance(payTo), before.payTo);
+  });
+
+  test("settled on chain through the facilitator, balances exact", async () => {
+    const { account } = await payer();
+    const before = await snapshot(account);
+    const res = await officialFetch(account)(url);
+    const body = await res.text();
+    await assertPaid(
+      { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
+      account.address,
+      before,
+      2500n,
+      /paid through paywire facilitator/,
+    );
+  });
+
+  test("the same payment presented again: never a second settlement", async () => {
+    const { account } = await payer();
+    const before = await snapshot(account);
+    // The official client's payment, captured and sent twice by hand.
+    const client = new x402Client();
+    client.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: token }] });
+    registerExactEvmScheme(client, { signer: account });
+    const offer = JSON.parse(Buffer.from((await fetch(url)).headers.get("payment-required"), "base64").toString("utf8"));
+    const payload = await client.createPaymentPayload(offer);
+    const header = Buffer.from(JSON.stringify(payload)).toString("base64");
+    const first = await fetch(url, { headers: { "PAYMENT-SIGNATURE": header } });
+    assert.equal(first.status, 200, await first.text());
+    const again = await fetch(url, { headers: { "PAYMENT-SIGNATURE": header } });
+    await again.body?.cancel();
+    assert.notEqual(again.status, 200);
+    assert.notEqual(again.status, 402, "a presented payment is never answered with an invitation to pay again");
+    assert.equal(await balance(account.address), before.payer - 2500n, "charged once");
+  });
+});
+
+const workerd = process.env.PAYWIRE_TEST_WORKERD;
+describe("the example Worker (workerd) with FACILITATOR_URL, paid by the official TypeScript client", {
+  skip: !workerd && "PAYWIRE_TEST_WORKERD is not set (the wasm package's tools are not installed)",
+}, () => {
+  let url;
+  before(async () => {
+    const port = await freePort();
+    const state = join(work, "worker-state");
+    mkdirSync(state);
+    const proc = start(
+      "workerd",
+      workerd,
+      ["serve", "config.capnp", "--socket-addr", `http=127.0.0.1:${port}`, "--directory-path", `payments-disk=${state}`],
+      {
+        PAY_TO: payTo,
+        NETWORK,
+        ASSET: token,
+        PRICE: "3100",
+        TOKEN_NAME,
+        TOKEN_VERSION,
+        FACILITATOR_URL: facilitatorUrl,
+        FACILITATOR_API_KEY: API_KEY,
+      },
+      { cwd: join(root, "x402-wasm", "examples", "worker") },
+    );
+    url = `http://127.0.0.1:${port}/premium`;
+    await waitFor(url, proc, 120_000);
+  });
+
+  test("settled on chain through the facilitator, balances exact", async () => {
+    const { account } = await payer();
+    const before = await snapshot(account);
+    const res = await officialFetch(account)(url);
+    const body = await res.text();
+    await assertPaid(
+      { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
+      account.address,
+      before,
+      3100n,
+      /./,
+    );
+  });
+});
