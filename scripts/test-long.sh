@@ -3,7 +3,7 @@
 # run before resolving the work that needs it, its results in the notes.
 #
 #   scripts/test-long.sh            everything below
-#   scripts/test-long.sh features   only the named parts (features, differential, fuzz)
+#   scripts/test-long.sh features   only the named parts
 #
 #   features      the core's full feature powerset (cargo hack), each under clippy
 #   differential  libsecp256k1 against k256 on 2,000,000 cases natively (release)
@@ -14,13 +14,16 @@
 #   facilitator   the facilitator's on-chain tests at full size: 200 settlements
 #                 from 50 payers through one signer, on one instance and on two
 #                 sharing PostgreSQL (the test command runs 24)
+#   slow-clients  `paywire serve` under 300 connections trickling their requests
+#                 for 60 s while an ordinary client keeps asking (the test
+#                 command runs 20 for 10 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_HACK_VERSION=0.6.46
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator fuzz)
+[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator slow-clients fuzz)
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 trap stop_postgres EXIT
@@ -47,7 +50,11 @@ for part in "${parts[@]}"; do
       start_postgres
       PAYWIRE_REQUIRE_POSTGRES=1 PAYWIRE_TEST_LOAD=200 scripts/test-settlement.sh
       ;;
-    *) echo "test-long: unknown part $part (features, differential, facilitator, fuzz)" >&2; exit 2 ;;
+    slow-clients)
+      PAYWIRE_TEST_SLOW_CLIENTS=300 PAYWIRE_TEST_SLOW_SECONDS=60 \
+        cargo test -p paywire-cli --test slow_clients --locked -- --nocapture
+      ;;
+    *) echo "test-long: unknown part $part (features, differential, facilitator, slow-clients, fuzz)" >&2; exit 2 ;;
   esac
   printf '    (%ss)\n' "$(($(date +%s) - t0))"
 done

@@ -1,12 +1,14 @@
-//! A small HTTP/1.1 server on `std::net`, bound to 127.0.0.1 only: one thread per
-//! connection, one request per connection (`Connection: close`), bounded head and
-//! body sizes and read timeouts.
+//! The HTTP server of `paywire serve` and `paywire demo`, bound to 127.0.0.1
+//! only: hyper, bounded by paywire-server's [`Limits`], in front of a
+//! synchronous handler of plain [`Request`]s and [`Response`]s.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use bytes::Bytes;
+use paywire_server::http::Limits;
 
 use crate::fail::Failure;
 
@@ -15,8 +17,12 @@ use crate::fail::Failure;
 const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body.
 const MAX_BODY: usize = 64 * 1024;
-/// How long a client may take to send its request.
-const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's head, from the moment its
+/// connection is accepted (or its previous request answered).
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The deadline of a request whose handler waits for nothing slow.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A request.
 #[derive(Debug)]
@@ -25,7 +31,6 @@ pub(crate) struct Request {
     /// The request target as sent (`/weather?city=Paris`).
     pub(crate) target: String,
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
@@ -92,33 +97,6 @@ impl Response {
     }
 }
 
-fn status_text(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        402 => "Payment Required",
-        404 => "Not Found",
-        409 => "Conflict",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Unknown",
-    }
-}
-
 /// Binds 127.0.0.1:`port` (0 picks a free port), with an error that says what to do
 /// when the port is taken.
 pub(crate) fn bind(port: u16) -> Result<TcpListener, Failure> {
@@ -142,149 +120,143 @@ pub(crate) fn bind(port: u16) -> Result<TcpListener, Failure> {
 /// The request handler.
 pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-/// Connections served at once; more are closed unanswered until one ends.
-const MAX_CONNECTIONS: usize = 64;
+/// Serves `handler` on `listener` until the process ends: hyper's HTTP/1.1
+/// (keep-alive, strict parsing) behind paywire-server's bounds — a
+/// connection limit answered with 503 and `Retry-After`, a deadline for each
+/// request's head from the moment its connection is accepted, a deadline for
+/// the whole request (`request_timeout`: it must cover a settlement), and
+/// size limits on the head (431) and the body (413). The handler runs on a
+/// blocking thread: it may wait for a facilitator or an upstream.
+pub(crate) fn serve(listener: TcpListener, handler: Handler, request_timeout: Duration) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("paywire: cannot start the HTTP server: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match listener
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("paywire: cannot serve on the listener: {e}");
+                return;
+            }
+        };
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let handler = Arc::clone(&handler);
+            async move { handle(handler, req).await }
+        });
+        let limits = Limits {
+            max_connections: MAX_CONNECTIONS,
+            header_timeout: HEAD_TIMEOUT,
+            request_timeout,
+            max_body: MAX_BODY,
+            max_head: MAX_HEAD,
+            shutdown_grace: Duration::from_secs(1),
+        };
+        paywire_server::http::serve(listener, app, limits, std::future::pending()).await;
+    });
+}
 
-/// Decrements the count of open connections when a connection's thread ends.
-struct Slot(Arc<AtomicUsize>);
+/// Connections served at once; one more is answered 503 with `Retry-After`.
+const MAX_CONNECTIONS: usize = 1024;
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+/// One request: read whole (bounded by the server's limits), handed to the
+/// handler on a blocking thread, its answer sent.
+async fn handle(handler: Handler, req: axum::extract::Request) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    // Nothing served here reads a body: it is read (within the limits) and
+    // dropped, so that the connection can be kept alive.
+    if let Err(e) = axum::body::to_bytes(body, MAX_BODY).await {
+        return plain(413, format!("cannot read the request body: {e}\n"));
+    }
+    let mut headers = Vec::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else {
+            return plain(400, format!("header {name}: not visible ASCII\n"));
+        };
+        headers.push((name.as_str().to_string(), value.to_string()));
+    }
+    let request = Request {
+        method: parts.method.as_str().to_string(),
+        target: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string()),
+        headers,
+    };
+    match tokio::task::spawn_blocking(move || handler(&request)).await {
+        Ok(response) => into_hyper(response),
+        Err(_) => plain(500, "the request's handler failed\n".to_string()),
     }
 }
 
-/// Accepts connections until the process ends, each on its own thread.
-pub(crate) fn serve(listener: TcpListener, handler: Handler) {
-    let open = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            open.fetch_sub(1, Ordering::SeqCst);
+fn plain(status: u16, text: String) -> axum::response::Response {
+    into_hyper(Response::new(status, "text/plain; charset=utf-8", text))
+}
+
+/// The handler's response for hyper. Headers hyper owns (the length, the
+/// connection) are left to it; a value that is not a valid header value is
+/// never sent.
+fn into_hyper(mut r: Response) -> axum::response::Response {
+    let mut out = axum::response::Response::new(axum::body::Body::new(Tracked {
+        data: Some(Bytes::from(std::mem::take(&mut r.body))),
+        after: r.after.take(),
+    }));
+    *out.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in &r.headers {
+        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("connection") {
             continue;
         }
-        let slot = Slot(Arc::clone(&open));
-        let handler = Arc::clone(&handler);
-        let _ = std::thread::Builder::new()
-            .name("paywire-http".into())
-            .spawn(move || {
-                let _slot = slot;
-                connection(stream, &handler);
-            });
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            out.headers_mut().append(n, v);
+        }
+    }
+    out
+}
+
+/// A response body that reports, once hyper is done with it, whether its
+/// bytes were handed to the connection (the response's [`After`]).
+struct Tracked {
+    data: Option<Bytes>,
+    after: Option<After>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.data.take().map(|d| Ok(http_body::Frame::data(d))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
     }
 }
 
-fn connection(mut stream: TcpStream, handler: &Handler) {
-    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
-    match read_request(&stream) {
-        Ok(req) => {
-            let mut resp = handler(&req);
-            if req.method == "HEAD" {
-                // Same headers as GET, including the length, and no body.
-                let len = resp.body.len();
-                resp.body.clear();
-                resp.headers
-                    .push(("Content-Length".into(), len.to_string()));
-            }
-            let written = write_response(&mut stream, &resp).and_then(|()| stream.flush());
-            if let Some(after) = resp.after.take() {
-                after(written.is_ok());
-            }
-        }
-        Err((status, why)) => {
-            let resp = Response::new(status, "text/plain; charset=utf-8", why);
-            let _ = write_response(&mut stream, &resp);
-            let _ = stream.flush();
-            // Read what the client is still sending, so that closing does not
-            // reset the connection before it reads the answer.
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-            let _ = std::io::copy(&mut (&stream).take(1 << 20), &mut std::io::sink());
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(after) = self.after.take() {
+            after(self.data.is_none());
         }
     }
-}
-
-fn read_request(stream: &TcpStream) -> Result<Request, (u16, String)> {
-    let mut reader = BufReader::new(stream.take((MAX_HEAD + MAX_BODY) as u64));
-    let mut head_len = 0usize;
-    let mut line = String::new();
-    let mut read_line = |line: &mut String| -> Result<(), (u16, String)> {
-        line.clear();
-        let n = reader
-            .by_ref()
-            .take((MAX_HEAD - head_len.min(MAX_HEAD)) as u64)
-            .read_line(line)
-            .map_err(|e| (400, format!("cannot read the request: {e}\n")))?;
-        head_len += n;
-        if head_len >= MAX_HEAD {
-            return Err((431, format!("request head over {MAX_HEAD} bytes\n")));
-        }
-        if n == 0 {
-            return Err((400, "connection closed before the request ended\n".into()));
-        }
-        Ok(())
-    };
-    read_line(&mut line)?;
-    let mut parts = line.trim_end().split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err((400, "malformed request line\n".into()));
-    };
-    if !version.starts_with("HTTP/1.") || method.is_empty() || !target.starts_with('/') {
-        return Err((400, "malformed request line\n".into()));
-    }
-    let (method, target) = (method.to_string(), target.to_string());
-    let mut headers = Vec::new();
-    loop {
-        read_line(&mut line)?;
-        let l = line.trim_end_matches(['\r', '\n']);
-        if l.is_empty() {
-            break;
-        }
-        let Some((name, value)) = l.split_once(':') else {
-            return Err((400, format!("malformed header line {l:?}\n")));
-        };
-        headers.push((name.trim().to_string(), value.trim().to_string()));
-    }
-    let mut req = Request {
-        method,
-        target,
-        headers,
-        body: Vec::new(),
-    };
-    if req.header("Transfer-Encoding").is_some() {
-        return Err((400, "chunked request bodies are not accepted\n".into()));
-    }
-    if let Some(len) = req.header("Content-Length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| (400, "malformed Content-Length\n".to_string()))?;
-        if len > MAX_BODY {
-            return Err((413, format!("request body over {MAX_BODY} bytes\n")));
-        }
-        let mut body = vec![0u8; len];
-        reader
-            .read_exact(&mut body)
-            .map_err(|e| (400, format!("cannot read the request body: {e}\n")))?;
-        req.body = body;
-    }
-    Ok(req)
-}
-
-fn write_response(stream: &mut TcpStream, r: &Response) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, status_text(r.status));
-    for (n, v) in &r.headers {
-        // Values come from this program; refuse to emit a line break regardless.
-        if !v.contains(['\r', '\n']) {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-    }
-    if !r.headers.iter().any(|(n, _)| n == "Content-Length") {
-        head.push_str(&format!("Content-Length: {}\r\n", r.body.len()));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(&r.body)
 }

@@ -35,6 +35,9 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// The largest request body; a larger one gets 413.
     pub max_body: usize,
+    /// The largest request head (request line and headers); a larger one
+    /// gets 431.
+    pub max_head: usize,
     /// How long a stop waits for requests in flight.
     pub shutdown_grace: Duration,
 }
@@ -46,6 +49,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_body: 64 * 1024,
+            max_head: 80 * 1024,
             shutdown_grace: Duration::from_secs(30),
         }
     }
@@ -93,7 +97,8 @@ where
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
             .keep_alive(true)
-            .max_buf_size(16 * 1024 + limits.max_body.min(64 * 1024));
+            .max_header_size(limits.max_head)
+            .max_buf_size((limits.max_head + limits.max_body).max(8192));
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let service = TowerToHyperService::new(app.clone());

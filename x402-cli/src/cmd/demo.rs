@@ -383,7 +383,13 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let server = Arc::clone(&paywall);
     std::thread::Builder::new()
         .name("paywire-demo-server".into())
-        .spawn(move || crate::http::serve(listener, Arc::new(move |req| server.handle(req))))
+        .spawn(move || {
+            crate::http::serve(
+                listener,
+                Arc::new(move |req| server.handle(req)),
+                crate::http::REQUEST_TIMEOUT,
+            )
+        })
         .map_err(|e| Failure::io("starting the server thread", e))?;
     let deferred_url = paywall.deferred_url().unwrap_or_default();
     say.step(
@@ -511,6 +517,7 @@ fn deferred(
                         Response::new(404, "text/plain; charset=utf-8", "not found\n")
                     }
                 }),
+                crate::http::REQUEST_TIMEOUT,
             )
         })
         .map_err(|e| Failure::io("starting the agent's directory server", e))?;

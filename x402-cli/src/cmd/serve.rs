@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use paywire::evm::Address;
 use paywire::json::{JsonStr, Limits, ObjectWriter, ToJson};
@@ -278,6 +279,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         }
         settings.claim_seconds = t;
     }
+    let settle_timeout_seconds = settings.settle_timeout_seconds;
     let content = match p.get("upstream") {
         Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
             Content::Upstream(url.to_string())
@@ -309,12 +311,13 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
                     .filter(|k| !k.trim().is_empty())
                     .map(|k| Zeroizing::new(k.trim().to_string())),
             };
-            if let Some(k) = &key {
-                if !k.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(Failure::usage(
-                        "the facilitator's API key: printable ASCII without spaces (it is sent in an Authorization header)",
-                    ));
-                }
+            if key
+                .as_ref()
+                .is_some_and(|k| !k.bytes().all(|b| b.is_ascii_graphic()))
+            {
+                return Err(Failure::usage(
+                    "the facilitator's API key: printable ASCII without spaces (it is sent in an Authorization header)",
+                ));
             }
             Settlement::Facilitator {
                 url: url.to_string(),
@@ -391,7 +394,9 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
         }
     }
     let paywall = Arc::new(paywall);
-    crate::http::serve(listener, Arc::new(move |req| paywall.handle(req)));
+    // A request may wait for the upstream, then for the settlement.
+    let deadline = crate::http::REQUEST_TIMEOUT + Duration::from_secs(settle_timeout_seconds);
+    crate::http::serve(listener, Arc::new(move |req| paywall.handle(req)), deadline);
     Ok(0)
 }
 
@@ -487,7 +492,25 @@ fn log(e: &Event, json: bool) {
             format!("  UNCERTAIN settlement, recorded for reconciliation: {record}")
         }
     };
-    crate::say_err(&format!("{line}\n"));
+    crate::say_err(&format!("{}\n", escape_controls(&line)));
+}
+
+/// `text` with every control character written as an escape (`\u{1b}`): what
+/// clients and facilitators send never moves a terminal's cursor nor forges a
+/// log line.
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// An event as a JSON object (`serve --json`).
@@ -591,6 +614,15 @@ pub(crate) fn event_json(e: &Event) -> J {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_in_log_lines() {
+        assert_eq!(super::escape_controls("GET /paid"), "GET /paid");
+        assert_eq!(
+            super::escape_controls("GET /\u{1b}[2J\r\nforged"),
+            "GET /\\u{1b}[2J\\u{d}\\u{a}forged"
+        );
+    }
 
     #[test]
     fn prices() {

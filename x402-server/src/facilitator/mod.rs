@@ -546,6 +546,7 @@ impl Facilitator {
             header_timeout: Duration::from_millis(server.header_timeout_ms),
             request_timeout: Duration::from_millis(server.request_timeout_ms),
             max_body: server.max_body_bytes,
+            max_head: 16 * 1024 + server.max_body_bytes.min(64 * 1024),
             shutdown_grace: Duration::from_secs(server.shutdown_grace_seconds),
         };
         let stopping = self.clone();
