@@ -13,17 +13,22 @@ crates=(paywire paywire-server paywire-cli)
 args=()
 for c in "${crates[@]}"; do args+=(-p "$c"); done
 # Cargo verifies a later crate against the earlier ones' packages through a
-# local registry, whose sources it extracts once per name and version: drop
-# what an earlier run extracted, or the verification builds against old code.
+# local registry, whose sources it extracts once per name and version, and
+# whose builds it never rebuilds (a registry's crates do not change): drop
+# what an earlier run extracted and built, or the verification builds against
+# old code. The verification builds in a target directory of its own, so that
+# dropping its paywire builds leaves the workspace's alone.
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
+verify=target/package-verify
 for c in "${crates[@]}"; do
   rm -rf "$cargo_home"/registry/src/*/"$c"-[0-9]* "$cargo_home"/registry/cache/*/"$c"-[0-9]*.crate
 done
+rm -rf "$verify"/debug/.fingerprint/paywire* "$verify"/debug/deps/*paywire*
 # --allow-dirty: the test command may run on a tree with uncommitted changes;
 # what is packaged is the tree as it is.
-cargo package --locked --allow-dirty "${args[@]}"
+cargo package --locked --allow-dirty --target-dir "$verify" "${args[@]}"
 for c in "${crates[@]}"; do
-  crate=$(ls target/package/"$c"-[0-9]*.crate)
+  crate=$(ls "$verify"/package/"$c"-[0-9]*.crate)
   listing=$(tar -tzf "$crate")
   for f in LICENSE-MIT LICENSE-APACHE README.md Cargo.toml; do
     grep -qx "${c}-[0-9.]*/$f" <<<"$listing" ||
