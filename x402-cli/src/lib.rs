@@ -12,7 +12,6 @@ mod keyfile;
 mod ledger;
 mod out;
 mod paywall;
-mod store;
 
 use std::io::Write as _;
 

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 use crate::client_http::{self, Posted};
 use crate::http::{Request, Response};
 use crate::ledger::{CheckResult, Ledger};
-use crate::store::{MemoryStore, ReplayStore};
+use paywire_server::paywall::{BlockingRecords as ReplayStore, MemoryRecords as MemoryStore};
 
 /// What is sold, for how much, to whom.
 #[derive(Debug, Clone)]

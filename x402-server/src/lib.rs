@@ -21,6 +21,7 @@
 pub mod config;
 pub mod facilitator;
 pub mod http;
+pub mod paywall;
 pub mod rpc;
 pub mod signer;
 pub mod store;

@@ -15,7 +15,9 @@ use crate::fail::Failure;
 use crate::ledger::Ledger;
 use crate::out::{J, usdc};
 use crate::paywall::{Content, Event, Offer, Paywall, Settlement};
-use crate::store::{MemoryStore, ReplayStore, SqliteStore};
+use paywire_server::paywall::{
+    BlockingRecords as ReplayStore, MemoryRecords as MemoryStore, SqliteRecords as SqliteStore,
+};
 
 const HELP: &str = "\
 usage: paywire serve --pay-to ADDR --price PRICE [--port N] [--path /PATH]

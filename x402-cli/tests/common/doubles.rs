@@ -99,6 +99,8 @@ impl Mode {
 struct Shared {
     mode: Mutex<Mode>,
     calls: Mutex<Vec<serde_json::Value>>,
+    /// The `Authorization` header of each call, if any.
+    authorizations: Mutex<Vec<Option<String>>>,
     stop: AtomicBool,
 }
 
@@ -116,6 +118,7 @@ impl Facilitator {
         let shared = Arc::new(Shared {
             mode: Mutex::new(mode),
             calls: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
@@ -140,6 +143,11 @@ impl Facilitator {
     /// The `POST /settle` bodies received so far.
     pub fn calls(&self) -> Vec<serde_json::Value> {
         self.shared.calls.lock().unwrap().clone()
+    }
+
+    /// The `Authorization` header of each `POST /settle` so far.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.shared.authorizations.lock().unwrap().clone()
     }
 
     /// Waits (bounded) until `n` calls arrived.
@@ -220,7 +228,7 @@ pub fn read_request(stream: &TcpStream) -> Option<(String, Headers, Vec<u8>)> {
 }
 
 fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
-    let Some((line, _, body)) = read_request(&stream) else {
+    let Some((line, headers, body)) = read_request(&stream) else {
         return;
     };
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -230,6 +238,12 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     }
     shared.calls.lock().unwrap().push(request.clone());
+    shared.authorizations.lock().unwrap().push(
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.clone()),
+    );
     let mode = shared.mode.lock().unwrap().clone();
     match mode {
         Mode::Hang | Mode::Refuse => {

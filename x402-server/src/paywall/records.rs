@@ -1,26 +1,28 @@
-//! Replay stores for `paywire serve`: one record per payment, read and changed by
-//! compare-and-swap as `paywire::lifecycle` asks. In memory by default; in a
-//! SQLite file with `--state FILE`, which survives a restart and can be shared
-//! by several server processes on one machine (SQLite's own locking makes each
-//! swap atomic across them).
+//! Payment records of a paywall: one record per payment, read and changed by
+//! compare-and-swap as `paywire::lifecycle` asks. In memory
+//! ([`MemoryRecords`]); in a SQLite file ([`SqliteRecords`]), which survives a
+//! restart and can be shared by several server processes on one machine
+//! (SQLite's own locking makes each swap atomic across them); in PostgreSQL
+//! ([`PostgresRecords`]) for servers on several machines.
 //!
-//! The records are the core's JSON texts; the store keeps them as given and
-//! compares them byte for byte. The SQLite table also keeps each record's
-//! `state` in a column, so that payments to reconcile can be listed with
-//! `sqlite3 FILE "select key, record from paywire_payments where state = 'uncertain'"`.
+//! The records are the core's JSON texts; a store keeps them as given and
+//! compares them byte for byte. The tables also keep each record's `state`
+//! in a column, so that payments to reconcile can be listed with
+//! `select key, record from paywire_payments where state = 'uncertain'`.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use paywire::lifecycle::{record_forgettable, record_info};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The outcome of a swap: written, or the record as it is now.
-pub(crate) type Swapped = Result<(), Option<String>>;
+pub type Swapped = Result<(), Option<String>>;
 
-/// What the lifecycle needs of a store. Errors are messages for the log.
-pub(crate) trait ReplayStore: Send + Sync {
+/// What the lifecycle needs of a store, for hosts that wait on it (a
+/// blocking server). Errors are messages for the log.
+pub trait BlockingRecords: Send + Sync {
     /// The record of `key`.
     fn get(&self, key: &str) -> Result<Option<String>, String>;
     /// Sets the record of `key` to `new` (`None`: removes it) if it is
@@ -41,7 +43,7 @@ fn state_of(record: &str) -> String {
 /// settlements and of settled payments never are. When the limit is reached
 /// with nothing to forget, a new payment is refused (the lifecycle answers
 /// 503 with `Retry-After`) instead of growing without end.
-pub(crate) struct MemoryStore {
+pub struct MemoryRecords {
     records: Mutex<Memory>,
     limit: usize,
 }
@@ -54,30 +56,36 @@ struct Memory {
 }
 
 /// The default bound of a memory store (about 1.4 KB a record).
-pub(crate) const DEFAULT_MEMORY_RECORDS: usize = 100_000;
+pub const DEFAULT_MEMORY_RECORDS: usize = 100_000;
 
 /// New keys between two sweeps for forgettable records.
 const SWEEP_EVERY: usize = 1024;
 
-impl Default for MemoryStore {
+impl Default for MemoryRecords {
     fn default() -> Self {
-        MemoryStore::with_limit(DEFAULT_MEMORY_RECORDS)
+        MemoryRecords::with_limit(DEFAULT_MEMORY_RECORDS)
     }
 }
 
-impl MemoryStore {
+impl MemoryRecords {
     /// A store of at most `limit` records.
-    pub(crate) fn with_limit(limit: usize) -> MemoryStore {
-        MemoryStore {
+    pub fn with_limit(limit: usize) -> MemoryRecords {
+        MemoryRecords {
             records: Mutex::new(Memory::default()),
             limit: limit.max(1),
         }
     }
 
     /// How many records it holds.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    #[must_use]
+    pub fn len(&self) -> usize {
         lock(&self.records).map.len()
+    }
+
+    /// Whether it holds no record.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        lock(&self.records).map.is_empty()
     }
 }
 
@@ -89,7 +97,7 @@ impl Memory {
     }
 }
 
-impl ReplayStore for MemoryStore {
+impl BlockingRecords for MemoryRecords {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
         Ok(lock(&self.records).map.get(key).cloned())
     }
@@ -143,8 +151,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Records in a SQLite file.
-pub(crate) struct SqliteStore {
-    conn: Mutex<Connection>,
+pub struct SqliteRecords {
+    conn: Arc<Mutex<Connection>>,
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS paywire_payments (
@@ -155,7 +163,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS paywire_payments (
 )";
 
 fn db(e: rusqlite::Error) -> String {
-    format!("state file: {e}")
+    format!("payment records (SQLite): {e}")
 }
 
 fn unix_now() -> i64 {
@@ -165,9 +173,12 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the state file.
-    pub(crate) fn open(path: &Path) -> Result<SqliteStore, String> {
+impl SqliteRecords {
+    /// Opens (creating if needed) the SQLite file at `path`.
+    ///
+    /// # Errors
+    /// The file cannot be opened or set up.
+    pub fn open(path: &Path) -> Result<SqliteRecords, String> {
         let conn = Connection::open(path).map_err(db)?;
         // Another process may hold the write lock for a moment: wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -179,13 +190,13 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
         conn.execute(SCHEMA, []).map_err(db)?;
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
+        Ok(SqliteRecords {
+            conn: Arc::new(Mutex::new(conn)),
         })
     }
 }
 
-impl ReplayStore for SqliteStore {
+impl BlockingRecords for SqliteRecords {
     fn get(&self, key: &str) -> Result<Option<String>, String> {
         lock(&self.conn)
             .query_row(
@@ -250,12 +261,207 @@ impl ReplayStore for SqliteStore {
     }
 }
 
+/// What the lifecycle needs of a store, for an async host (the paywall
+/// layer). Errors are messages for the log.
+#[async_trait::async_trait]
+pub trait RecordStore: Send + Sync {
+    /// The record of `key`.
+    async fn get(&self, key: &str) -> Result<Option<String>, String>;
+    /// Sets the record of `key` to `new` (`None`: removes it) if it is
+    /// `expected` (`None`: absent), atomically.
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<Swapped, String>;
+    /// Every record whose state is `uncertain`: (key, record).
+    async fn uncertain(&self) -> Result<Vec<(String, String)>, String>;
+}
+
+/// In memory, a map behind a mutex held for a moment: called in place.
+#[async_trait::async_trait]
+impl RecordStore for MemoryRecords {
+    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        BlockingRecords::get(self, key)
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<Swapped, String> {
+        BlockingRecords::swap(self, key, expected, new)
+    }
+
+    async fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
+        BlockingRecords::uncertain(self)
+    }
+}
+
+impl SqliteRecords {
+    /// Runs `f` on a blocking thread (SQLite may wait for another process's
+    /// lock, and each commit syncs to disk).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&SqliteRecords) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let this = SqliteRecords {
+            conn: Arc::clone(&self.conn),
+        };
+        tokio::task::spawn_blocking(move || f(&this))
+            .await
+            .map_err(|e| format!("payment records (SQLite): {e}"))?
+    }
+}
+
+#[async_trait::async_trait]
+impl RecordStore for SqliteRecords {
+    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        let key = key.to_owned();
+        self.blocking(move |s| BlockingRecords::get(s, &key)).await
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<Swapped, String> {
+        let (key, expected, new) = (
+            key.to_owned(),
+            expected.map(str::to_owned),
+            new.map(str::to_owned),
+        );
+        self.blocking(move |s| BlockingRecords::swap(s, &key, expected.as_deref(), new.as_deref()))
+            .await
+    }
+
+    async fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
+        self.blocking(BlockingRecords::uncertain).await
+    }
+}
+
+/// Records in PostgreSQL, shared by paywalls on several machines: each swap
+/// is one conditional statement, atomic across them.
+pub struct PostgresRecords {
+    pool: deadpool_postgres::Pool,
+}
+
+fn pg(e: impl std::fmt::Display) -> String {
+    format!("payment records (PostgreSQL): {e}")
+}
+
+impl PostgresRecords {
+    /// Connects to `url` (`postgres://user:password@host/db`) and creates
+    /// the table if it is missing.
+    ///
+    /// # Errors
+    /// The URL is malformed, or the server cannot be reached or set up.
+    pub async fn connect(url: &str) -> Result<PostgresRecords, String> {
+        let config: tokio_postgres::Config = url.parse().map_err(pg)?;
+        let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(pg)?;
+        let client = pool.get().await.map_err(pg)?;
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS paywire_payments (
+                    key TEXT PRIMARY KEY NOT NULL,
+                    record TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    updated BIGINT NOT NULL
+                )",
+            )
+            .await
+            .map_err(pg)?;
+        Ok(PostgresRecords { pool })
+    }
+}
+
+#[async_trait::async_trait]
+impl RecordStore for PostgresRecords {
+    async fn get(&self, key: &str) -> Result<Option<String>, String> {
+        let client = self.pool.get().await.map_err(pg)?;
+        let row = client
+            .query_opt(
+                "SELECT record FROM paywire_payments WHERE key = $1",
+                &[&key],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<Swapped, String> {
+        let client = self.pool.get().await.map_err(pg)?;
+        let changed = match (expected, new) {
+            (None, Some(n)) => client
+                .execute(
+                    "INSERT INTO paywire_payments (key, record, state, updated) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (key) DO NOTHING",
+                    &[&key, &n, &state_of(n), &unix_now()],
+                )
+                .await
+                .map_err(pg)?,
+            (Some(e), Some(n)) => client
+                .execute(
+                    "UPDATE paywire_payments SET record = $3, state = $4, updated = $5
+                     WHERE key = $1 AND record = $2",
+                    &[&key, &e, &n, &state_of(n), &unix_now()],
+                )
+                .await
+                .map_err(pg)?,
+            (Some(e), None) => client
+                .execute(
+                    "DELETE FROM paywire_payments WHERE key = $1 AND record = $2",
+                    &[&key, &e],
+                )
+                .await
+                .map_err(pg)?,
+            (None, None) => {
+                // Absent stays absent: the swap holds if nothing is there.
+                let now = self.get(key).await?;
+                return Ok(match now {
+                    None => Ok(()),
+                    Some(r) => Err(Some(r)),
+                });
+            }
+        };
+        if changed == 1 {
+            return Ok(Ok(()));
+        }
+        // Not written: what is there now (the comparison failed).
+        Ok(Err(self.get(key).await?))
+    }
+
+    async fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
+        let client = self.pool.get().await.map_err(pg)?;
+        let rows = client
+            .query(
+                "SELECT key, record FROM paywire_payments WHERE state = 'uncertain' ORDER BY key",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::*;
+    use super::{BlockingRecords, MemoryRecords, SqliteRecords, unix_now};
 
-    fn exercise(s: &dyn ReplayStore) {
+    fn exercise(s: &dyn BlockingRecords) {
         assert_eq!(s.get("k").unwrap(), None);
         assert_eq!(s.swap("k", Some("x"), Some("a")).unwrap(), Err(None));
         assert_eq!(s.swap("k", None, Some("a")).unwrap(), Ok(()));
@@ -268,7 +474,7 @@ mod tests {
 
     #[test]
     fn memory_swaps() {
-        exercise(&MemoryStore::default());
+        exercise(&MemoryRecords::default());
     }
 
     /// A delivered record whose payment expired at `expires`.
@@ -280,7 +486,7 @@ mod tests {
 
     #[test]
     fn memory_is_bounded_and_forgets_only_expired_deliveries() {
-        let s = MemoryStore::with_limit(3);
+        let s = MemoryRecords::with_limit(3);
         let now = u64::try_from(unix_now()).unwrap();
         let live = delivered(now + 3600);
         let uncertain = live
@@ -306,15 +512,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.db");
         let _ = std::fs::remove_file(&path);
-        exercise(&SqliteStore::open(&path).unwrap());
-        SqliteStore::open(&path)
+        exercise(&SqliteRecords::open(&path).unwrap());
+        SqliteRecords::open(&path)
             .unwrap()
             .swap("k", None, Some("kept"))
             .unwrap()
             .unwrap();
         // A second connection (another process, in effect) sees it.
         assert_eq!(
-            SqliteStore::open(&path)
+            SqliteRecords::open(&path)
                 .unwrap()
                 .get("k")
                 .unwrap()
