@@ -84,6 +84,14 @@ impl Response {
         self
     }
 
+    /// The first header of this name (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Sets a header, replacing every header of that name (case-insensitive).
     pub(crate) fn set_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));

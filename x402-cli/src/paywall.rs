@@ -429,7 +429,17 @@ impl Paywall {
                     life.feed_directory(jwks.as_deref());
                 }
                 Action::Handle => {
-                    let produced = self.produce(req, deferred);
+                    let mut produced = self.produce(req, deferred);
+                    // An upstream's charge for an `upto` payment: read, never sent on.
+                    if let Ok(r) = &mut produced {
+                        let name = lifecycle::SETTLEMENT_OVERRIDES_HEADER;
+                        if let Some(value) = r.header(name).map(str::to_owned) {
+                            r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                            if let Err(why) = life.feed_settlement_overrides(&value) {
+                                (self.events)(Event::Problem { message: why });
+                            }
+                        }
+                    }
                     life.advance_clock(now());
                     match &produced {
                         Ok(r) => life.feed_handler(HandlerResult::Status(r.status)),

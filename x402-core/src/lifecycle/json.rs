@@ -164,7 +164,9 @@ impl Lifecycle {
     /// (lookup), `{"swapped": true}` or `{"swapped": false, "record":
     /// text|null}` (swap), `{"storeError": text}` (lookup or swap: the store
     /// failed), `{"directory": jwks|null}` (the JWK Set as an object
-    /// or its text), `{"status": n}` or `{"error": text}` (handle), `{"status":
+    /// or its text), `{"status": n}` or `{"error": text}` (handle; with
+    /// `"settlementOverrides": text`, the handler's `Settlement-Overrides`),
+    /// `{"status":
     /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle),
     /// `{}` (respond). Any of them may add `"now"`: the host's clock in unix
     /// seconds, given to [`Lifecycle::advance_clock`] first.
@@ -236,6 +238,10 @@ impl Lifecycle {
                 }
             }
             Action::Handle => {
+                if let Some(overrides) = text(o.get("settlementOverrides"))? {
+                    // A value that cannot be read fails the handler's answer.
+                    let _ = self.feed_settlement_overrides(&overrides);
+                }
                 if let Some(s) = o.get("status") {
                     let s = s.as_u64().and_then(|s| u16::try_from(s).ok()).ok_or(
                         bad(Reason::InvalidPayload, "status is an HTTP status").at("status"),

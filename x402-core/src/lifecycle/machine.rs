@@ -93,6 +93,10 @@ pub struct Lifecycle {
     pub(super) outside_window: Option<(Reason, String)>,
     /// The settlement transaction a facilitator named in an uncertain answer.
     pub(super) transaction: String,
+    /// What the handler charged of an `upto` payment
+    /// ([`Lifecycle::feed_settlement_overrides`]): the amount, or why its
+    /// `Settlement-Overrides` could not be read.
+    pub(super) charge: Option<Result<crate::Amount, String>>,
     pub(super) swaps: u8,
     pub(super) phase: Phase,
     pub(super) outcome: Option<Outcome>,
@@ -132,6 +136,7 @@ impl Lifecycle {
             verdict: None,
             outside_window: None,
             transaction: String::new(),
+            charge: None,
             swaps: 0,
             phase: Phase::Done,
             outcome: None,

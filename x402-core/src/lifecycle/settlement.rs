@@ -54,7 +54,100 @@ impl ToJson for Normalized<'_> {
     }
 }
 
+/// The header a resource's handler sets on its response to charge less than
+/// an `upto` payment permits: `{"amount": "<atomic units>"}` or
+/// `{"amount": "<percent>%"}` (of the permitted amount, two decimals at
+/// most), as the official SDKs' `setSettlementOverrides` writes it. The host
+/// hands it to [`Lifecycle::feed_settlement_overrides`] and never sends it
+/// on to the client.
+pub const SETTLEMENT_OVERRIDES_HEADER: &str = "Settlement-Overrides";
+
+/// Reads a `Settlement-Overrides` value: the charge, given the permitted amount.
+fn read_charge(value: &str, permitted: crate::Amount) -> Result<crate::Amount, String> {
+    let v = crate::json::parse(value.as_bytes(), &limits(4096))
+        .map_err(|k| format!("Settlement-Overrides: not JSON: {k}"))?;
+    let o = v
+        .as_object()
+        .ok_or_else(|| String::from("Settlement-Overrides: a JSON object"))?;
+    let mut amount = None;
+    for (k, v) in o.members() {
+        if k == "amount" {
+            amount = v.as_str().map(|s| s.to_cow().into_owned());
+            if amount.is_none() {
+                return Err("Settlement-Overrides: amount is a string".into());
+            }
+        } else {
+            return Err(format!(
+                "Settlement-Overrides: unknown member {k:?} (known: amount)"
+            ));
+        }
+    }
+    let amount = amount.ok_or_else(|| String::from("Settlement-Overrides: amount is missing"))?;
+    let charge = if let Some(percent) = amount.strip_suffix('%') {
+        let (int, frac) = percent.split_once('.').unwrap_or((percent, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(int) || frac.len() > 2 || !(frac.is_empty() || digits(frac)) || int.len() > 3 {
+            return Err(format!(
+                "Settlement-Overrides: amount {amount:?}: a percentage has at most two decimals"
+            ));
+        }
+        let hundredths = int.parse::<u128>().unwrap_or(0) * 100
+            + format!("{frac:0<2}").parse::<u128>().unwrap_or(0);
+        let base = permitted.to_u64().ok_or_else(|| {
+            String::from("Settlement-Overrides: a percentage of an amount over 2^64 - 1")
+        })?;
+        crate::Amount::from(u128::from(base) * hundredths / 10_000)
+    } else if amount.starts_with('$') {
+        return Err(format!(
+            "Settlement-Overrides: amount {amount:?}: give atomic units (the token's decimals are not known here)"
+        ));
+    } else {
+        crate::Amount::parse_decimal(&amount)
+            .map_err(|k| format!("Settlement-Overrides: amount {amount:?}: {k}"))?
+    };
+    if charge.is_zero() {
+        return Err(
+            "Settlement-Overrides: a charge of 0 (nothing to settle; the payment stays unused)"
+                .into(),
+        );
+    }
+    Ok(charge.min(permitted))
+}
+
 impl Lifecycle {
+    /// Feeds the `Settlement-Overrides` the handler set on its response (see
+    /// [`SETTLEMENT_OVERRIDES_HEADER`]), before [`Lifecycle::feed_handler`]:
+    /// an `upto` payment then settles the amount it names, capped at the
+    /// amount the payment permits. `exact` payments settle their price: the
+    /// header changes nothing for them. A value that cannot be read makes the
+    /// handler's answer a failure (500, nothing settled, the payment stays
+    /// usable), and is returned for the host's log.
+    ///
+    /// # Errors
+    /// The value is not `{"amount": "<atomic units>" | "<percent>%"}`, or
+    /// charges nothing.
+    pub fn feed_settlement_overrides(&mut self, value: &str) -> Result<(), String> {
+        if !matches!(self.phase, Phase::Handle { .. }) {
+            return Ok(());
+        }
+        let permitted = match &self.presented {
+            Some(Presented::Evm { index, .. }) => self
+                .route
+                .parsed()
+                .and_then(|r| r.accepts.get(*index))
+                .filter(|r| r.scheme == "upto")
+                .map(|r| r.amount),
+            _ => None,
+        };
+        let Some(permitted) = permitted else {
+            return Ok(());
+        };
+        let charge = read_charge(value, permitted);
+        let result = charge.as_ref().map(|_| ()).map_err(Clone::clone);
+        self.charge = Some(charge);
+        result
+    }
+
     /// Feeds the handler's result ([`Action::Handle`]).
     ///
     /// [`Action::Handle`]: super::Action::Handle
@@ -63,9 +156,11 @@ impl Lifecycle {
             return;
         };
         let redelivery = redelivery.clone();
-        let status = match result {
-            HandlerResult::Status(s) => s,
-            HandlerResult::Failed(_) => 0,
+        let status = match (result, &self.charge) {
+            // A charge that cannot be read fails the handler's answer.
+            (HandlerResult::Status(_), Some(Err(_))) => 0,
+            (HandlerResult::Status(s), _) => s,
+            (HandlerResult::Failed(_), _) => 0,
         };
         self.handler_status = status;
         if !(200..300).contains(&status) {
@@ -174,6 +269,14 @@ impl Lifecycle {
                                 ..p
                             },
                             None => p,
+                        };
+                        // An `upto` payment settles what the handler charged.
+                        let r = match &self.charge {
+                            Some(Ok(amount)) if r.scheme == "upto" => v2::PaymentRequirements {
+                                amount: *amount,
+                                ..r
+                            },
+                            _ => r,
                         };
                         VerifyRequest {
                             payment_payload: PaymentPayload::V2(payload),

@@ -98,6 +98,17 @@ fn drive(
     status: u16,
     reply: &dyn Fn() -> (SettleReply<'static>, &'static str),
 ) -> Run {
+    drive_charging(life, store, status, None, reply)
+}
+
+/// [`drive`], the handler also setting `Settlement-Overrides` to `overrides`.
+fn drive_charging(
+    life: &mut Lifecycle,
+    store: &mut Store,
+    status: u16,
+    overrides: Option<&str>,
+    reply: &dyn Fn() -> (SettleReply<'static>, &'static str),
+) -> Run {
     let mut settles = Vec::new();
     let mut handled = false;
     let mut answer = None;
@@ -119,6 +130,9 @@ fn drive(
             Action::Directory { .. } => life.feed_directory(None),
             Action::Handle => {
                 handled = true;
+                if let Some(o) = overrides {
+                    let _ = life.feed_settlement_overrides(o);
+                }
                 if status == 0 {
                     life.feed_handler(HandlerResult::Failed("boom"));
                 } else {
@@ -1562,4 +1576,105 @@ fn every_row_of_the_shared_paywall_vectors() {
             );
         }
     }
+}
+
+const FACILITATOR: &str = "0xc312cD8d90598e36418C81756d81d64158Ed78C7";
+
+fn upto_route_json(amount: &str) -> String {
+    format!(
+        r#"{{"x402Version":2,"resource":{{"url":"https://example.com/llm"}},"accepts":[{{"scheme":"upto","network":"eip155:84532","amount":"{amount}","asset":"{USDC}","payTo":"{PAY_TO}","maxTimeoutSeconds":60,"extra":{{"name":"USDC","version":"2","assetTransferMethod":"permit2","facilitatorAddress":"{FACILITATOR}"}}}}]}}"#
+    )
+}
+
+/// An `upto` request for 750000 at most, the handler charging `overrides`:
+/// what was sent to `/settle` (its requirements' amount) and the answer.
+fn charged(offer_json: &str, overrides: Option<&str>, nonce: u8) -> (Option<String>, Answer) {
+    let mut out = vec![0u8; 8192];
+    let policy = Policy {
+        allow_upto: true,
+        ..Policy::default()
+    };
+    let c = client::create_payment(
+        offer_json.as_bytes(),
+        &key(0x11),
+        [nonce; 32],
+        NOW,
+        &policy,
+        &mut out,
+    )
+    .unwrap();
+    out.truncate(c.len);
+    let payment = String::from_utf8(out).unwrap();
+    let route = Route::from_json(offer_json.as_bytes()).unwrap();
+    let settings = Settings {
+        facilitator_addresses: vec![FACILITATOR.parse().unwrap()],
+        ..Settings::default()
+    };
+    let headers = [("PAYMENT-SIGNATURE", payment.as_str())];
+    let req = Request {
+        method: "GET",
+        url: "https://example.com/llm",
+        headers: &headers,
+    };
+    let mut life = Lifecycle::new(&route, &req, NOW, "r", &settings);
+    let mut store = Store::default();
+    let run = drive_charging(&mut life, &mut store, 200, overrides, &ok);
+    let amount = run.settles.first().map(|b| {
+        let v: serde_json::Value = serde_json::from_str(b).unwrap();
+        v["paymentRequirements"]["amount"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    (amount, run.answer)
+}
+
+#[test]
+fn an_upto_handler_charges_what_it_used_capped_at_what_was_permitted() {
+    let offer = upto_route_json("750000");
+    for (overrides, settled) in [
+        (None, "750000"),
+        (Some(r#"{"amount":"120000"}"#), "120000"),
+        (Some(r#"{"amount":"40%"}"#), "300000"),
+        (Some(r#"{"amount":"12.5%"}"#), "93750"),
+        (Some(r#"{"amount":"0.01%"}"#), "75"),
+        // More than permitted: capped.
+        (Some(r#"{"amount":"900000"}"#), "750000"),
+        (Some(r#"{"amount":"150%"}"#), "750000"),
+    ] {
+        let (amount, answer) = charged(&offer, overrides, 1);
+        assert_eq!(amount.as_deref(), Some(settled), "{overrides:?}");
+        assert_eq!(answer.status, 200, "{overrides:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_charge_settles_nothing() {
+    let offer = upto_route_json("750000");
+    for bad in [
+        "not json",
+        r#"{"amount":120000}"#,
+        r#"{"amount":"$0.12"}"#,
+        r#"{"amount":"1.234%"}"#,
+        r#"{"amount":"-5"}"#,
+        r#"{"amount":"0"}"#,
+        r#"{"amount":"0%"}"#,
+        r#"{"amount":"5","extra":1}"#,
+        r#"{}"#,
+    ] {
+        let (amount, answer) = charged(&offer, Some(bad), 2);
+        assert_eq!(amount, None, "{bad}: nothing settled");
+        assert_eq!(answer.status, 500, "{bad}");
+        assert_eq!(answer.outcome, Outcome::NotSettled, "{bad}");
+    }
+}
+
+#[test]
+fn an_exact_payment_settles_its_price_whatever_the_handler_says() {
+    let mut life = get(Some(&pay(3)));
+    let mut store = Store::default();
+    let run = drive_charging(&mut life, &mut store, 200, Some(r#"{"amount":"1"}"#), &ok);
+    let v: serde_json::Value = serde_json::from_str(&run.settles[0]).unwrap();
+    assert_eq!(v["paymentRequirements"]["amount"], "10000");
+    assert_eq!(run.answer.status, 200);
 }

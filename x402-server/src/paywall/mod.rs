@@ -12,6 +12,12 @@
 //! 502 `settlement_uncertain` — recorded for reconciliation — when something
 //! may have). This module only does the I/O the lifecycle asks for.
 //!
+//! A handler behind an `upto` route charges what it used by setting the
+//! `Settlement-Overrides` header on its response (`{"amount": "120000"}` or
+//! `{"amount": "40%"}`, as the official SDKs' `setSettlementOverrides`): the
+//! paywall settles that amount, capped at what the payment permits, and
+//! strips the header.
+//!
 //! Routes are told apart by what they ask: a payment is a signature over a
 //! transfer (amount, asset, recipient), not over a URL, so a payment made for
 //! one route is refused on any route that asks for something else, and two
@@ -55,7 +61,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
-use paywire::lifecycle::{self, Action, Answer, HandlerResult, Lifecycle, Route, Settings};
+use paywire::lifecycle::{
+    self, Action, Answer, HandlerResult, Lifecycle, Route, SETTLEMENT_OVERRIDES_HEADER, Settings,
+};
 use tower::{Layer, Service};
 
 pub use client::Facilitator;
@@ -459,10 +467,17 @@ impl Paywall {
                         life.feed_handler(HandlerResult::Failed("the request was already handled"));
                         continue;
                     };
-                    let response = match inner.call(r).await {
+                    let mut response = match inner.call(r).await {
                         Ok(r) => r,
                         Err(never) => match never {},
                     };
+                    // What an `upto` handler charged: read, and never sent on.
+                    if let Some(v) = response.headers_mut().remove(SETTLEMENT_OVERRIDES_HEADER) {
+                        let value = v.to_str().unwrap_or("(not text)");
+                        if let Err(why) = life.feed_settlement_overrides(value) {
+                            tracing::warn!(target: "paywire::paywall", %method, %target, %why, "the handler's charge");
+                        }
+                    }
                     life.advance_clock(now());
                     life.feed_handler(HandlerResult::Status(response.status().as_u16()));
                     held = Some(response);

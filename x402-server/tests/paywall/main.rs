@@ -144,6 +144,11 @@ async fn fetch(url: String, payment: Option<String>) -> Got {
 
 /// A fresh payment (nonce from `label`) for the offer at `url`.
 async fn pay(url: &str, label: &str) -> String {
+    pay_with(url, label, &Policy::default()).await
+}
+
+/// [`pay`] under `policy`.
+async fn pay_with(url: &str, label: &str, policy: &Policy<'_>) -> String {
     let got = tokio::task::spawn_blocking({
         let url = url.to_string();
         move || request("GET", &url, &[]).unwrap()
@@ -163,15 +168,7 @@ async fn pay(url: &str, label: &str) -> String {
     let label = label.as_bytes();
     nonce[..label.len().min(32)].copy_from_slice(&label[..label.len().min(32)]);
     let mut out = vec![0u8; 8192];
-    let created = create_payment(
-        pr.as_bytes(),
-        &key,
-        nonce,
-        now(),
-        &Policy::default(),
-        &mut out,
-    )
-    .unwrap();
+    let created = create_payment(pr.as_bytes(), &key, nonce, now(), policy, &mut out).unwrap();
     String::from_utf8(out[..created.len].to_vec()).unwrap()
 }
 
@@ -369,4 +366,64 @@ async fn the_api_key_goes_to_the_facilitator() {
         fac.authorizations(),
         [Some("Bearer shop-key-0123".to_string())]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upto_handler_charges_what_it_used_and_the_header_stays_inside() {
+    const FACILITATOR: &str = "0xc312cD8d90598e36418C81756d81d64158Ed78C7";
+    let fac = Double::start(Mode::settled());
+    let route = serde_json::json!({
+        "x402Version": 2,
+        "resource": {"url": "http://localhost/llm"},
+        "accepts": [{
+            "scheme": "upto", "network": "eip155:84532", "amount": "750000", "asset": USDC,
+            "payTo": MERCHANT, "maxTimeoutSeconds": 60,
+            "extra": {"name": "USDC", "version": "2", "assetTransferMethod": "permit2",
+                      "facilitatorAddress": FACILITATOR}
+        }]
+    });
+    let paywall = Paywall::new(
+        Facilitator::new(&fac.url()).unwrap(),
+        Arc::new(MemoryRecords::default()),
+    )
+    .settings(Settings {
+        facilitator_addresses: vec![FACILITATOR.parse().unwrap()],
+        ..Settings::default()
+    })
+    .route("GET /llm", Offer::document(&route.to_string()))
+    .unwrap();
+    let app = Router::new()
+        .route(
+            "/llm",
+            get(|| async { ([("Settlement-Overrides", r#"{"amount":"40%"}"#)], "tokens") }),
+        )
+        .layer(paywall.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/llm", listener.local_addr().unwrap());
+    tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+    let policy = Policy {
+        allow_upto: true,
+        ..Policy::default()
+    };
+    let payment = pay_with(&url, &format!("upto-{}", std::process::id()), &policy).await;
+    let answer = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || request("GET", &url, &[("PAYMENT-SIGNATURE", &payment)]).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.0, 200);
+    assert_eq!(answer.2, b"tokens");
+    assert!(
+        !answer.1.iter().any(|(k, _)| k == "settlement-overrides"),
+        "the charge never reaches the client"
+    );
+    let calls = fac.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["paymentRequirements"]["amount"], "300000");
 }
