@@ -46,10 +46,11 @@ fi
 printf '\n==> the official x402 SDKs, paywire serve and the Worker through paywire facilitator\n'
 interop="$root/x402-server/tests/interop"
 [ -x "$interop/.venv/bin/python" ] || { echo "test-settlement: $interop/.venv is missing: run scripts/install-interop.sh" >&2; exit 1; }
-cargo build -p paywire-cli --locked
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/paywire
-(cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$bin" \
+cargo build -p paywire-cli -p paywire-server --bin paywire --example paywall --locked
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+(cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
   PAYWIRE_TEST_PYTHON="$interop/.venv/bin/python" PAYWIRE_TEST_WORKERD="$workerd" \
+  PAYWIRE_TEST_LAYER_BIN="$target/debug/examples/paywall" \
   timeout 300 node --test interop.test.mjs)
 
 printf '\n==> the core settling on the local chain\n'

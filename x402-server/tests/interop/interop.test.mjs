@@ -10,12 +10,16 @@
 //      2.25, httpx);
 //   3. `paywire serve --facilitator` paid by the official TypeScript client;
 //   4. the example Worker (x402-wasm, in workerd) with FACILITATOR_URL, paid
-//      by the official TypeScript client (when the wasm package is built).
+//      by the official TypeScript client (when the wasm package is built);
+//   5. an axum app behind paywire-server's paywall layer
+//      (x402-server/examples/paywall.rs), paid by the official TypeScript
+//      client.
 //
 // Run by scripts/test-interop.sh (called from scripts/test-settlement.sh):
 //   PAYWIRE_TEST_RPC, PAYWIRE_TEST_CONTRACTS (the chain), PAYWIRE_BIN (the
 //   `paywire` binary), PAYWIRE_TEST_PYTHON (a Python with requirements.txt),
-//   PAYWIRE_TEST_WORKERD (workerd; empty: part 4 is not run).
+//   PAYWIRE_TEST_WORKERD (workerd; empty: part 4 is not run),
+//   PAYWIRE_TEST_LAYER_BIN (the paywall example's binary).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -430,6 +434,40 @@ describe("the example Worker (workerd) with FACILITATOR_URL, paid by the officia
       before,
       3100n,
       /./,
+    );
+  });
+});
+
+describe("an axum app behind paywire-server's paywall layer, paid by the official TypeScript client", () => {
+  let url;
+  before(async () => {
+    const port = await freePort();
+    const proc = start("the paywall example", process.env.PAYWIRE_TEST_LAYER_BIN, [], {
+      PAY_TO: payTo,
+      NETWORK,
+      ASSET: token,
+      PRICE: "4200",
+      TOKEN_NAME,
+      TOKEN_VERSION,
+      FACILITATOR_URL: facilitatorUrl,
+      FACILITATOR_API_KEY: API_KEY,
+      PORT: String(port),
+    });
+    url = `http://127.0.0.1:${port}/weather`;
+    await waitFor(url, proc);
+  });
+
+  test("settled on chain through the facilitator, balances exact", async () => {
+    const { account } = await payer();
+    const before = await snapshot(account);
+    const res = await officialFetch(account)(url);
+    const body = await res.text();
+    await assertPaid(
+      { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
+      account.address,
+      before,
+      4200n,
+      /sunny/,
     );
   });
 });

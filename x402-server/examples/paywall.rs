@@ -1,0 +1,70 @@
+//! An axum app with one paid route, behind `paywire_server::paywall`: the
+//! smallest paywall a Rust backend adds. Configured from the environment:
+//!
+//! ```sh
+//! PAY_TO=0x... NETWORK=eip155:84532 ASSET=0x036CbD53842c5426634e7929541eC2318f3dCF7e \
+//! PRICE=10000 FACILITATOR_URL=http://127.0.0.1:4021 FACILITATOR_API_KEY=... \
+//! PORT=8080 cargo run -p paywire-server --example paywall
+//! ```
+//!
+//! `GET /weather` costs `PRICE` atomic units of the token (`TOKEN_NAME` and
+//! `TOKEN_VERSION`, its EIP-712 domain, default `USD Coin` / `2`); `GET /` is
+//! free. Prints `listening on http://127.0.0.1:PORT` once it serves.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use paywire_server::paywall::{Facilitator, MemoryRecords, Offer, Paywall};
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let mut facilitator = Facilitator::new(&env("FACILITATOR_URL")?).map_err(|e| e.to_string())?;
+    if let Ok(key) = env("FACILITATOR_API_KEY") {
+        facilitator = facilitator.api_key(&key);
+    }
+    let offer = Offer::exact(
+        &env("NETWORK")?,
+        &env("ASSET")?,
+        &env("PRICE")?,
+        &env("PAY_TO")?,
+    )
+    .token(
+        &env("TOKEN_NAME").unwrap_or_else(|_| "USD Coin".into()),
+        &env("TOKEN_VERSION").unwrap_or_else(|_| "2".into()),
+    )
+    .describe("today's weather", "application/json");
+    let port: u16 = env("PORT")
+        .unwrap_or_else(|_| "8080".into())
+        .parse()
+        .map_err(|e| format!("PORT: {e}"))?;
+    let paywall = Paywall::new(facilitator, Arc::new(MemoryRecords::default()))
+        .origin(&format!("http://127.0.0.1:{port}"))
+        .route("GET /weather", offer)
+        .map_err(|e| e.to_string())?;
+
+    let app = Router::new()
+        .route("/weather", get(|| async { r#"{"weather":"sunny"}"# }))
+        .route("/", get(|| async { "free\n" }))
+        .layer(paywall.layer());
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("127.0.0.1:{port}: {e}"))?;
+    println!(
+        "listening on http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        paywire_server::http::stop_signal(),
+    )
+    .await;
+    Ok(())
+}
