@@ -25,6 +25,8 @@ root=$(pwd)
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   scripts/install-wasm.sh
+  # Hono, for the paywall middleware's test: one of the repository's test tools.
+  scripts/install-js.sh
 fi
 SKIP_INSTALL=1 x402-wasm/build.sh
 

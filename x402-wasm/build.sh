@@ -194,6 +194,22 @@ cat >"$stage/package.json" <<EOF
       "types": "./full/paywire_wasm.d.ts",
       "default": "./full/paywire_wasm.js"
     },
+    "./paywall": {
+      "types": "./paywall.d.ts",
+      "default": "./paywall.mjs"
+    },
+    "./durable-object": {
+      "types": "./durable-object.d.ts",
+      "default": "./durable-object.mjs"
+    },
+    "./hono": {
+      "types": "./hono.d.ts",
+      "default": "./hono.mjs"
+    },
+    "./fetch": {
+      "types": "./fetch.d.ts",
+      "default": "./fetch.mjs"
+    },
     "./paywire_wasm_bg.wasm": "./paywire_wasm_bg.wasm",
     "./fast/paywire_wasm_bg.wasm": "./fast/paywire_wasm_bg.wasm",
     "./full/paywire_wasm_bg.wasm": "./full/paywire_wasm_bg.wasm",
@@ -208,6 +224,14 @@ cat >"$stage/package.json" <<EOF
     "workerd.mjs",
     "fast/",
     "full/",
+    "paywall.mjs",
+    "paywall.d.ts",
+    "durable-object.mjs",
+    "durable-object.d.ts",
+    "hono.mjs",
+    "hono.d.ts",
+    "fetch.mjs",
+    "fetch.d.ts",
     "README.md",
     "SIZES.txt",
     "LICENSE-MIT",
@@ -220,6 +244,9 @@ cat >"$stage/package.json" <<EOF
 }
 EOF
 cp "$here/README.md" "$stage/README.md"
+# The paywall, the Durable Object record store, the Hono middleware and the
+# paying fetch: plain modules over whichever flavour the host imports.
+cp "$here"/js/*.mjs "$here"/js/*.d.ts "$stage/"
 cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$stage/"
 printf '%s' "$sizes" >"$stage/SIZES.txt"
 

@@ -30,6 +30,9 @@ const paidWorker :Workerd.Worker = (
     (name = "paywire", esModule = embed "../../pkg/full/workerd.mjs"),
     (name = "paywire_wasm.js", esModule = embed "../../pkg/full/paywire_wasm.js"),
     (name = "paywire_wasm_bg.wasm", wasm = embed "../../pkg/full/paywire_wasm_bg.wasm"),
+    # The paywall and its Durable Object record store (flavour-independent).
+    (name = "paywire/paywall", esModule = embed "../../pkg/paywall.mjs"),
+    (name = "paywire/durable-object", esModule = embed "../../pkg/durable-object.mjs"),
   ],
   compatibilityDate = "2025-09-01",
   durableObjectNamespaces = [

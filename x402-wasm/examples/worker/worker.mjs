@@ -8,13 +8,13 @@
 //                   request (RFC 9421); the commitment is recorded, billed later
 //   GET /x402/uncertain   the payments to reconcile (Authorization: Bearer ADMIN_TOKEN)
 //
-// Every paid request goes through x402-wasm's PaymentLifecycle, which decides
-// everything about the payment: which of the route's requirements it pays (the
-// route's price, payTo, asset, network and scheme, never the client's
-// `accepted`), verification, the payment's replay record, when to settle, and
-// what to answer. This file does the I/O only: the record store (a Durable
-// Object), the content (held back until the payment settles), the facilitator
-// or the node, the agents' key directories, and the answer.
+// Every paid request goes through the package's paywall (paywire/paywall),
+// whose PaymentLifecycle decides everything about the payment: which of the
+// route's requirements it pays (the route's price, payTo, asset, network and
+// scheme, never the client's `accepted`), verification, the payment's record,
+// when to settle, and what to answer. This file is configuration: the routes,
+// the records (a Durable Object, paywire/durable-object), the content, how
+// payments settle (a facilitator, or the node), the agents' key directories.
 //
 // The rules (the lifecycle's; tested in x402-wasm/tests/paywall):
 // - content only after settlement answered success with a transaction, with
@@ -37,10 +37,12 @@
 // settled; a fixed JSON document otherwise), AGENTS (origins of the agents
 // allowed to pay /deferred, comma-separated), DEFERRED_PRICE (cents of USD),
 // ADMIN_TOKEN. Bindings: PAYMENTS, the PaymentRecords Durable Object namespace.
-import { DurableObject } from "cloudflare:workers";
 import * as x402 from "paywire";
+import { paywall, settleThroughFacilitator } from "paywire/paywall";
 
-const { PaymentLifecycle, recordInfo } = x402;
+export { PaymentRecords } from "paywire/durable-object";
+
+const { recordInfo } = x402;
 
 const json = (body, status, headers = {}) =>
   new Response(JSON.stringify(body), {
@@ -48,49 +50,17 @@ const json = (body, status, headers = {}) =>
     headers: { "content-type": "application/json", ...headers },
   });
 
-// ---------------------------------------------------------------------------
-// The replay store: one Durable Object holds every payment's record. It runs
-// one event at a time, and while it waits on its own storage no other event
-// is delivered to it, so `swap` (read, compare, write) is atomic for every
-// Worker instance in every location.
-
-export class PaymentRecords extends DurableObject {
-  /** The record of `key`, or null. */
-  async get(key) {
-    return (await this.ctx.storage.get(key)) ?? null;
-  }
-
-  /** Sets the record of `key` to `next` (null: removes it) if it is `expected`. */
-  async swap(key, expected, next) {
-    const current = (await this.ctx.storage.get(key)) ?? null;
-    if (current !== expected) return { swapped: false, record: current };
-    if (next === null) await this.ctx.storage.delete(key);
-    else await this.ctx.storage.put(key, next);
-    return { swapped: true };
-  }
-
-  /** The payments whose settlement is uncertain: [{key, ...recordInfo}]. */
-  async uncertain() {
-    const out = [];
-    for (const [key, record] of await this.ctx.storage.list()) {
-      const info = recordInfo(record);
-      if (info.state === "uncertain") out.push({ key, ...info });
-    }
-    return out;
-  }
-}
-
-/** The store the lifecycle asks for records: the Durable Object. */
-function recordStore(env) {
-  if (!env.PAYMENTS) return null;
-  // One object for every payment of this Worker: simple and strictly
-  // consistent. At volume, pick the object by the key's hash (a few shards)
-  // and keep a list of uncertain payments per shard.
-  return env.PAYMENTS.get(env.PAYMENTS.idFromName("payments"));
+/**
+ * The payment records: one Durable Object for every payment of this Worker
+ * (simple and strictly consistent; at volume, pick the object by the key's
+ * hash, a few shards).
+ */
+function records(env) {
+  return env.PAYMENTS ? env.PAYMENTS.get(env.PAYMENTS.idFromName("payments")) : null;
 }
 
 // ---------------------------------------------------------------------------
-// Routes
+// Routes and content
 
 /** /premium: exact on an EVM network. */
 function premiumRoute(request, env) {
@@ -155,46 +125,7 @@ async function deferredContent() {
 }
 
 // ---------------------------------------------------------------------------
-// Settlement
-
-const settleBase = (url) => (url.endsWith("/") ? url : `${url}/`);
-
-/** POST /settle at the facilitator: what came of it, for the lifecycle. */
-async function settleThroughFacilitator(facilitatorUrl, apiKey, body, timeoutMs) {
-  const base = settleBase(facilitatorUrl);
-  // fetch reports a refused connection and one cut after sending alike: ask
-  // first whether the facilitator answers at all. If it does not, the
-  // settlement request is never sent, and nothing can have settled.
-  try {
-    const probe = await fetch(new URL("supported", base), {
-      signal: AbortSignal.timeout(Math.min(2000, timeoutMs)),
-    });
-    await probe.body?.cancel();
-  } catch (e) {
-    return { notSent: `the facilitator does not answer: ${e?.message ?? e}` };
-  }
-  let res;
-  try {
-    res = await fetch(new URL("settle", base), {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        // A facilitator that serves only its resource servers (paywire
-        // facilitator's default) asks for the API key it gave this one.
-        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-      },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (e) {
-    return { noAnswer: String(e?.message ?? e) };
-  }
-  try {
-    return { status: res.status, body: await res.text() };
-  } catch (e) {
-    return { noAnswer: `HTTP ${res.status}, then the body failed: ${e?.message ?? e}` };
-  }
-}
+// Settlement: through a facilitator, or by this Worker through a node.
 
 /**
  * Settles through a node's JSON-RPC at `rpcUrl`, paying gas with `privateKey`:
@@ -229,9 +160,9 @@ async function settleOnChain(rpcUrl, privateKey, body) {
   }
 }
 
-function settle(env, body, timeoutMs) {
+function settle(body, timeoutMs, env) {
   if (env.FACILITATOR_URL) {
-    return settleThroughFacilitator(env.FACILITATOR_URL, env.FACILITATOR_API_KEY, body, timeoutMs);
+    return settleThroughFacilitator({ url: env.FACILITATOR_URL, apiKey: env.FACILITATOR_API_KEY }, body, timeoutMs);
   }
   if (env.RPC_URL && env.FACILITATOR_PRIVATE_KEY) {
     return settleOnChain(env.RPC_URL, env.FACILITATOR_PRIVATE_KEY, body);
@@ -244,7 +175,7 @@ function settle(env, body, timeoutMs) {
 
 const directories = new Map();
 
-async function agentDirectory(env, agent) {
+async function agentDirectory(agent, env) {
   const known = (env.AGENTS ?? "").split(",").map((a) => a.trim()).filter(Boolean);
   if (!known.includes(agent)) return null;
   if (!directories.has(agent)) {
@@ -261,104 +192,35 @@ async function agentDirectory(env, agent) {
 }
 
 // ---------------------------------------------------------------------------
-// The lifecycle loop: the package decides, this does what it asks.
+// The paywall
 
-function settings(env) {
-  const s = {};
-  if (env.SETTLE_TIMEOUT_SECONDS) s.settleTimeoutSeconds = Number(env.SETTLE_TIMEOUT_SECONDS);
-  if (env.CLAIM_SECONDS) s.claimSeconds = Number(env.CLAIM_SECONDS);
-  return s;
-}
+const protect = paywall(
+  x402,
+  { "GET /premium": premiumRoute, "GET /deferred": deferredRoute },
+  {
+    records,
+    settle,
+    directory: agentDirectory,
+    settings: (env) => ({
+      ...(env.SETTLE_TIMEOUT_SECONDS ? { settleTimeoutSeconds: Number(env.SETTLE_TIMEOUT_SECONDS) } : {}),
+      ...(env.CLAIM_SECONDS ? { claimSeconds: Number(env.CLAIM_SECONDS) } : {}),
+    }),
+  },
+);
 
-/** The answer: the held handler response with the step's headers set over it, or the step's own. */
-function answer(step, held) {
-  const res = step.useHandlerResponse
-    ? new Response(held.body, held)
-    : new Response(step.body, { status: step.status });
-  for (const [name, value] of step.headers) res.headers.set(name, value);
-  return res;
-}
-
-// The clock in unix seconds. A Worker's clock stands still while it computes
-// and moves on across I/O: after the handler and after settlement it tells the
-// lifecycle how long those took, and the leases it writes next run from then.
-const unixNow = () => Math.floor(Date.now() / 1000);
-
-async function paid(request, env, route, handler) {
-  const store = recordStore(env);
-  if (!store) return json({ error: "no replay store: bind PAYMENTS to the PaymentRecords Durable Object" }, 500);
-  const life = PaymentLifecycle.start(
-    route,
-    { method: request.method, url: request.url, headers: [...request.headers] },
-    { settings: settings(env) },
-  );
-  let held = null;
-  try {
-    for (let i = 0; i < 64; i++) {
-      const step = life.next();
-      switch (step.action) {
-        case "lookup":
-          try {
-            life.feed({ record: await store.get(step.key) });
-          } catch (e) {
-            life.feed({ storeError: String(e?.message ?? e) });
-          }
-          break;
-        case "swap":
-          try {
-            life.feed(await store.swap(step.key, step.expected, step.new));
-          } catch (e) {
-            life.feed({ storeError: String(e?.message ?? e) });
-          }
-          break;
-        case "directory":
-          life.feed({ directory: await agentDirectory(env, step.agent) });
-          break;
-        case "handle":
-          try {
-            held = await handler(request, env);
-            life.feed({ status: held.status, now: unixNow() });
-          } catch (e) {
-            life.feed({ error: String(e?.message ?? e), now: unixNow() });
-          }
-          break;
-        case "settle":
-          life.feed({ ...(await settle(env, step.body, step.timeoutMs)), now: unixNow() });
-          break;
-        case "respond": {
-          if (step.uncertainRecord) {
-            console.log("paywire: settlement uncertain, recorded for reconciliation:", step.uncertainRecord);
-          }
-          const res = answer(step, held);
-          // Marks a delivered payment delivered before the answer leaves.
-          life.feed({});
-          for (let s = life.next(); s.action === "swap"; s = life.next()) {
-            try {
-              life.feed(await store.swap(s.key, s.expected, s.new));
-            } catch (e) {
-              life.feed({ storeError: String(e?.message ?? e) });
-            }
-          }
-          return res;
-        }
-        default:
-          return json({ error: "the payment's lifecycle ended without an answer" }, 500);
-      }
-    }
-    return json({ error: "the payment's lifecycle did not end" }, 500);
-  } finally {
-    life.free();
-  }
-}
+const content = protect((request, env) =>
+  new URL(request.url).pathname === "/deferred" ? deferredContent(request, env) : premiumContent(request, env),
+);
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     const { pathname } = new URL(request.url);
     if (pathname === "/x402/uncertain") {
       if (!env.ADMIN_TOKEN || request.headers.get("authorization") !== `Bearer ${env.ADMIN_TOKEN}`) {
         return json({ error: "not found" }, 404);
       }
-      return json(await recordStore(env).uncertain(), 200);
+      const uncertain = await records(env).uncertain();
+      return json(uncertain.map(({ key, record }) => ({ key, ...recordInfo(record) })), 200);
     }
     if (pathname === "/agents") {
       return new Response(`Agents allowed to pay /deferred:\n${(env.AGENTS ?? "").split(",").join("\n")}\n`);
@@ -369,10 +231,10 @@ export default {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return json({ error: "use GET" }, 405, { allow: "GET, HEAD" });
     }
-    if (pathname === "/deferred") {
-      return paid(request, env, deferredRoute(request, env), deferredContent);
+    if (!records(env)) {
+      return json({ error: "no payment records: bind PAYMENTS to the PaymentRecords Durable Object" }, 500);
     }
-    if (!env.PAY_TO) return json({ error: "PAY_TO is not configured" }, 500);
-    return paid(request, env, premiumRoute(request, env), premiumContent);
+    if (pathname === "/premium" && !env.PAY_TO) return json({ error: "PAY_TO is not configured" }, 500);
+    return content(request, env, ctx);
   },
 };

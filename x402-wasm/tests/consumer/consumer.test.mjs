@@ -62,11 +62,9 @@ console.log(JSON.stringify({ isValid: verdict.isValid, lifecycle: typeof Payment
 test("the example Worker, importing the installed package, runs in workerd", async () => {
   const example = join(WASM_DIR, "examples", "worker");
   copyFileSync(join(example, "worker.mjs"), join(dir, "worker.mjs"));
-  const config = readFileSync(join(example, "config.capnp"), "utf8").replaceAll(
-    "../../pkg/full/",
-    "node_modules/paywire/full/",
-  );
+  const config = readFileSync(join(example, "config.capnp"), "utf8").replaceAll("../../pkg/", "node_modules/paywire/");
   assert.ok(config.includes("node_modules/paywire/full/workerd.mjs"));
+  assert.ok(config.includes("node_modules/paywire/paywall.mjs"));
   writeFileSync(join(dir, "config.capnp"), config);
   const state = mkdtempSync(join(tmpdir(), "paywire-consumer-state-"));
   const port = await freePort();

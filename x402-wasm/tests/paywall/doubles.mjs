@@ -2,6 +2,9 @@
 // told to misbehave, an origin whose answer can be switched, an agent's key
 // directory. Each is closed by its test; held connections are destroyed then.
 import { createServer } from "node:http";
+import { join } from "node:path";
+
+import { BIN_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
 
 /** A SettleResponse with success for a POST /settle body; the transaction is a
  * stand-in: the authorization nonce's hex digits, reversed. */
@@ -154,4 +157,24 @@ export async function startAgent(jwks) {
   });
   const port = await listen(server);
   return { origin: `http://127.0.0.1:${port}`, close: () => close(server, sockets) };
+}
+
+/** The example Worker (examples/worker) in workerd on a free port, with `env`, its records in `stateDir`. */
+export async function startExampleWorker(env, stateDir) {
+  const port = await freePort();
+  const childEnv = Object.fromEntries(
+    Object.entries({ PATH: process.env.PATH, ...env }).filter(([, v]) => v !== undefined),
+  );
+  const proc = startProcess(
+    join(BIN_DIR, "workerd"),
+    [
+      "serve", "config.capnp",
+      "--socket-addr", `http=127.0.0.1:${port}`,
+      "--directory-path", `payments-disk=${stateDir}`,
+    ],
+    { cwd: join(WASM_DIR, "examples", "worker"), env: childEnv, timeoutMs: 300_000, replaceEnv: true },
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/premium`, proc);
+  return { origin, url: `${origin}/premium`, proc };
 }

@@ -14,10 +14,17 @@ import { after, before, describe, test } from "node:test";
 import { createPayment, decodeHeader, encodeHeader, privateKeyToAddress } from "paywire";
 import { signRequest } from "paywire/full";
 
-import { BIN_DIR, VECTORS_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
-import { SETTLED, modeOf, settledBody, startAgent, startFacilitator, startOrigin } from "./doubles.mjs";
+import { VECTORS_DIR } from "../lib/harness.mjs";
+import {
+  SETTLED,
+  modeOf,
+  settledBody,
+  startAgent,
+  startExampleWorker,
+  startFacilitator,
+  startOrigin,
+} from "./doubles.mjs";
 
-const EXAMPLE_DIR = join(WASM_DIR, "examples", "worker");
 const PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 const PRICE = "10000";
 const PAYER_KEY = "0x" + "5a".repeat(32);
@@ -26,31 +33,8 @@ const ADMIN_TOKEN = "admin-test-token";
 const VECTORS = JSON.parse(readFileSync(join(VECTORS_DIR, "paywall.json"), "utf8")).vectors;
 
 /** workerd serving the example on a free port, its records in `stateDir`. */
-async function startWorker(env, stateDir) {
-  const port = await freePort();
-  const childEnv = Object.fromEntries(
-    Object.entries({
-      PATH: process.env.PATH,
-      PAY_TO,
-      PRICE,
-      ADMIN_TOKEN,
-      SETTLE_TIMEOUT_SECONDS: "2",
-      ...env,
-    }).filter(([, v]) => v !== undefined),
-  );
-  const proc = startProcess(
-    join(BIN_DIR, "workerd"),
-    [
-      "serve", "config.capnp",
-      "--socket-addr", `http=127.0.0.1:${port}`,
-      "--directory-path", `payments-disk=${stateDir}`,
-    ],
-    { cwd: EXAMPLE_DIR, env: childEnv, timeoutMs: 300_000, replaceEnv: true },
-  );
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/premium`, proc);
-  return { origin, url: `${origin}/premium`, proc };
-}
+const startWorker = (env, stateDir) =>
+  startExampleWorker({ PAY_TO, PRICE, ADMIN_TOKEN, SETTLE_TIMEOUT_SECONDS: "2", ...env }, stateDir);
 
 /** A request; `reason` is the PaymentRequired `error` of a 402, else the body's `error`. */
 async function send(url, { payment, method = "GET", headers = {} } = {}) {

@@ -34,6 +34,9 @@ import {
   type SignedRequestHeaders,
 } from "paywire/full";
 import * as fast from "paywire/fast";
+import * as full from "paywire/full";
+import { PaymentRefusedError, wrapFetch } from "paywire/fetch";
+import { MemoryRecords, paywall } from "paywire/paywall";
 
 const requirements: PaymentRequirements = {
   scheme: "exact",
@@ -177,3 +180,16 @@ const fastVerdict: VerifyResponse = fast.verifyPaymentHeader(payment, requiremen
 const fastSigner: string = fast.recoverAddress("0x" + "00".repeat(32), "0x" + "11".repeat(65));
 void fastVerdict;
 void fastSigner;
+
+// The paywall and the paying fetch, as the README shows them.
+const protect = paywall<{ FACILITATOR_URL: string }>(full, { "GET /report": { x402Version: 2 } }, {
+  records: new MemoryRecords(),
+  facilitator: (env) => ({ url: env.FACILITATOR_URL }),
+});
+const paidHandler = protect(async () => new Response("the paid content"));
+const pay = wrapFetch(fetch, { x402: { createPayment }, privateKey: "0x" + "11".repeat(32), policy: { maxAmount: "50000" } });
+const paidResponse: Promise<Response> = pay("https://example.com/report");
+const refused = (e: unknown): string => (e instanceof PaymentRefusedError ? e.reason : "");
+void paidHandler;
+void paidResponse;
+void refused;

@@ -1,0 +1,144 @@
+// The package's paying fetch (paywire/fetch) against the example Worker in
+// workerd, and its Hono middleware (paywire/hono) in a Hono app, each against
+// the facilitator double: a payment made once and delivered, a policy that
+// refuses the offer (nothing signed, nothing settled), and a refused
+// settlement that is never paid a second time.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { Hono } from "hono";
+import * as x402 from "paywire";
+import * as full from "paywire/full";
+import { PaymentPolicyError, PaymentRefusedError, wrapFetch } from "paywire/fetch";
+import { paywallMiddleware } from "paywire/hono";
+import { MemoryRecords, SETTLEMENT_OVERRIDES_HEADER } from "paywire/paywall";
+
+import { SETTLED, startExampleWorker, startFacilitator } from "./doubles.mjs";
+
+const PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+const USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+const PRICE = "10000";
+const PAYER_KEY = "0x" + "6b".repeat(32);
+const REFUSED = {
+  status: 200,
+  contentType: "application/json",
+  body: '{"success":false,"errorReason":"invalid_exact_evm_insufficient_balance","transaction":"","network":"eip155:84532"}',
+};
+
+/** Runs `body` against each paid server: the Worker in workerd, and a Hono app in this process. */
+function paidServers(body) {
+  describe("the example Worker in workerd", () => {
+    const ctx = {};
+    let state;
+    before(async () => {
+      ctx.facilitator = await startFacilitator(SETTLED);
+      state = mkdtempSync(join(tmpdir(), "paywire-clients-"));
+      const worker = await startExampleWorker(
+        { PAY_TO, PRICE, SETTLE_TIMEOUT_SECONDS: "2", FACILITATOR_URL: ctx.facilitator.url },
+        state,
+      );
+      ctx.stop = () => worker.proc.stop();
+      ctx.url = worker.url;
+      ctx.fetch = fetch;
+    });
+    after(async () => {
+      ctx.stop?.();
+      await ctx.facilitator?.close();
+      rmSync(state, { recursive: true, force: true });
+    });
+    body(ctx);
+  });
+
+  describe("a Hono app with paywallMiddleware", () => {
+    const ctx = {};
+    before(async () => {
+      ctx.facilitator = await startFacilitator(SETTLED);
+      const app = new Hono();
+      const offer = (request) => ({
+        x402Version: 2,
+        resource: { url: request.url, description: "premium", mimeType: "application/json" },
+        accepts: [{
+          scheme: "exact", network: "eip155:84532", amount: PRICE, asset: USDC, payTo: PAY_TO,
+          maxTimeoutSeconds: 60, extra: { name: "USDC", version: "2" },
+        }],
+      });
+      const records = new MemoryRecords();
+      app.use(
+        paywallMiddleware(full, { "GET /premium": offer }, {
+          records,
+          facilitator: { url: ctx.facilitator.url },
+          settings: { settleTimeoutSeconds: 2 },
+        }),
+      );
+      app.get("/premium", (c) => {
+        c.header(SETTLEMENT_OVERRIDES_HEADER, '{"amount":"1"}');
+        return c.json({ data: "premium content" });
+      });
+      app.get("/free", (c) => c.text("free"));
+      ctx.url = "http://paywall.test/premium";
+      ctx.fetch = (input, init) => app.fetch(new Request(input, init));
+      ctx.records = records;
+    });
+    after(() => ctx.facilitator?.close());
+    body(ctx);
+
+    test("free routes pass untouched; the paid answer carries no Settlement-Overrides", async () => {
+      const free = await ctx.fetch("http://paywall.test/free");
+      assert.equal(free.status, 200);
+      assert.equal(await free.text(), "free");
+      await ctx.facilitator.set(SETTLED);
+      const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY });
+      const res = await pay(ctx.url);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get(SETTLEMENT_OVERRIDES_HEADER), null);
+    });
+  });
+}
+
+paidServers((ctx) => {
+  test("wrapFetch pays once and gets the content", async () => {
+    await ctx.facilitator.set(SETTLED);
+    const before = ctx.facilitator.calls.length;
+    const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { maxAmount: PRICE } });
+    const res = await pay(ctx.url);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /premium content/);
+    const receipt = x402.decodeHeader("PAYMENT-RESPONSE", res.headers.get("payment-response"));
+    assert.equal(receipt.success, true);
+    assert.equal(receipt.payer.toLowerCase(), x402.privateKeyToAddress(PAYER_KEY).toLowerCase());
+    assert.equal(ctx.facilitator.calls.length, before + 1);
+  });
+
+  test("an offer the policy refuses: PaymentPolicyError, nothing signed or settled", async () => {
+    const before = ctx.facilitator.calls.length;
+    const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { maxAmount: "9999" } });
+    await assert.rejects(pay(ctx.url), (e) => e instanceof PaymentPolicyError && e.response.status === 402);
+    const other = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { networks: ["eip155:8453"] } });
+    await assert.rejects(other(ctx.url), PaymentPolicyError);
+    assert.equal(ctx.facilitator.calls.length, before);
+  });
+
+  test("a refused settlement: PaymentRefusedError with the reason, paid once only", async () => {
+    await ctx.facilitator.set(REFUSED);
+    const before = ctx.facilitator.calls.length;
+    let signed = 0;
+    const counting = {
+      ...x402,
+      createPayment: (...args) => {
+        signed++;
+        return x402.createPayment(...args);
+      },
+    };
+    const pay = wrapFetch(ctx.fetch, { x402: counting, privateKey: PAYER_KEY });
+    await assert.rejects(
+      pay(ctx.url),
+      (e) => e instanceof PaymentRefusedError && e.reason === "invalid_exact_evm_insufficient_balance",
+    );
+    assert.equal(signed, 1, "one payment signed");
+    assert.equal(ctx.facilitator.calls.length, before + 1, "one settlement");
+    await ctx.facilitator.set(SETTLED);
+  });
+});
