@@ -16,6 +16,8 @@ root=$(pwd)
 if [ -z "${SKIP_INSTALL:-}" ]; then
   scripts/install-js.sh
   scripts/install-interop.sh
+  # FastAPI and uvicorn for the Python paywall (x402-ffi/python/.venv).
+  scripts/install-ffi.sh
 fi
 
 work=$(mktemp -d)
@@ -38,19 +40,27 @@ if [ -x "$wasm/node_modules/.bin/workerd" ] && command -v wasm-bindgen >/dev/nul
 fi
 
 # Interop: the official x402 SDKs (the @x402/express resource server, the
-# @x402/fetch and Python clients) paying through `paywire facilitator`, and
-# `paywire serve` and the example Worker settling through it. First, while the
+# @x402/fetch and Python clients) paying through `paywire facilitator`; and
+# each of this project's paywalls settling through it, paid by the official
+# client: `paywire serve`, the example Worker, the Rust layer (axum), the
+# Python package (FastAPI) and the Go package (net/http). First, while the
 # chain's clock is the machine's: the tests after it move the chain's time
 # forward, and the official clients sign authorizations valid from the
 # machine's clock.
-printf '\n==> the official x402 SDKs, paywire serve and the Worker through paywire facilitator\n'
+printf '\n==> the official x402 SDKs, and every paywall of this project, through paywire facilitator\n'
 interop="$root/x402-server/tests/interop"
 [ -x "$interop/.venv/bin/python" ] || { echo "test-settlement: $interop/.venv is missing: run scripts/install-interop.sh" >&2; exit 1; }
-cargo build -p paywire-cli -p paywire-server --bin paywire --example paywall --locked
+cargo build -p paywire-cli -p paywire-server -p paywire-ffi --bin paywire --example paywall --lib --locked
+# The Go shop links the release library (as the Go package's own tests do).
+cargo build --release -p paywire-ffi --locked
+(cd "$interop/go-shop" && env -u CGO_LDFLAGS -u CGO_CFLAGS -u CGO_ENABLED GOPROXY=off GOFLAGS=-mod=mod \
+  go build -o "$work/go-shop" .)
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 (cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
   PAYWIRE_TEST_PYTHON="$interop/.venv/bin/python" PAYWIRE_TEST_WORKERD="$workerd" \
   PAYWIRE_TEST_LAYER_BIN="$target/debug/examples/paywall" \
+  PAYWIRE_TEST_SHOP_PYTHON="$root/x402-ffi/python/.venv/bin/python" PAYWIRE_LIB="$target/debug/libpaywire.so" \
+  PAYWIRE_TEST_GO_SHOP="$work/go-shop" \
   timeout 300 node --test interop.test.mjs)
 
 printf '\n==> the core settling on the local chain\n'

@@ -13,13 +13,20 @@
 //      by the official TypeScript client (when the wasm package is built);
 //   5. an axum app behind paywire-server's paywall layer
 //      (x402-server/examples/paywall.rs), paid by the official TypeScript
-//      client.
+//      client;
+//   6. a FastAPI app behind the Python package's paywall (python_shop.py,
+//      under uvicorn), paid by the official TypeScript client;
+//   7. a net/http server behind the Go package's paywall (go-shop), paid by
+//      the official TypeScript client.
 //
 // Run by scripts/test-interop.sh (called from scripts/test-settlement.sh):
 //   PAYWIRE_TEST_RPC, PAYWIRE_TEST_CONTRACTS (the chain), PAYWIRE_BIN (the
 //   `paywire` binary), PAYWIRE_TEST_PYTHON (a Python with requirements.txt),
 //   PAYWIRE_TEST_WORKERD (workerd; empty: part 4 is not run),
-//   PAYWIRE_TEST_LAYER_BIN (the paywall example's binary).
+//   PAYWIRE_TEST_LAYER_BIN (the paywall example's binary),
+//   PAYWIRE_TEST_SHOP_PYTHON (a Python with FastAPI and uvicorn) and
+//   PAYWIRE_LIB (libpaywire, for the Python package from the checkout),
+//   PAYWIRE_TEST_GO_SHOP (the Go shop's binary).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -438,36 +445,70 @@ describe("the example Worker (workerd) with FACILITATOR_URL, paid by the officia
   });
 });
 
-describe("an axum app behind paywire-server's paywall layer, paid by the official TypeScript client", () => {
-  let url;
-  before(async () => {
-    const port = await freePort();
-    const proc = start("the paywall example", process.env.PAYWIRE_TEST_LAYER_BIN, [], {
-      PAY_TO: payTo,
-      NETWORK,
-      ASSET: token,
-      PRICE: "4200",
-      TOKEN_NAME,
-      TOKEN_VERSION,
-      FACILITATOR_URL: facilitatorUrl,
-      FACILITATOR_API_KEY: API_KEY,
-      PORT: String(port),
+/**
+ * A shop in another stack, serving `GET /weather` for `price` behind its own
+ * paywall through paywire facilitator, paid by the official TypeScript client.
+ */
+function shopPaidByTheOfficialClient(title, command, args, env, price, content) {
+  describe(title, () => {
+    let url;
+    before(async () => {
+      const port = await freePort();
+      const proc = start(title, command(), args(port), {
+        PAY_TO: payTo,
+        NETWORK,
+        ASSET: token,
+        PRICE: String(price),
+        TOKEN_NAME,
+        TOKEN_VERSION,
+        FACILITATOR_URL: facilitatorUrl,
+        FACILITATOR_API_KEY: API_KEY,
+        PORT: String(port),
+        ...env,
+      });
+      url = `http://127.0.0.1:${port}/weather`;
+      await waitFor(url, proc);
     });
-    url = `http://127.0.0.1:${port}/weather`;
-    await waitFor(url, proc);
-  });
 
-  test("settled on chain through the facilitator, balances exact", async () => {
-    const { account } = await payer();
-    const before = await snapshot(account);
-    const res = await officialFetch(account)(url);
-    const body = await res.text();
-    await assertPaid(
-      { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
-      account.address,
-      before,
-      4200n,
-      /sunny/,
-    );
+    test("settled on chain through the facilitator, balances exact", async () => {
+      const { account } = await payer();
+      const before = await snapshot(account);
+      const res = await officialFetch(account)(url);
+      const body = await res.text();
+      await assertPaid(
+        { status: res.status, body, paymentResponse: res.headers.get("payment-response") },
+        account.address,
+        before,
+        BigInt(price),
+        content,
+      );
+    });
   });
-});
+}
+
+shopPaidByTheOfficialClient(
+  "an axum app behind paywire-server's paywall layer, paid by the official TypeScript client",
+  () => process.env.PAYWIRE_TEST_LAYER_BIN,
+  () => [],
+  {},
+  4200,
+  /sunny/,
+);
+
+shopPaidByTheOfficialClient(
+  "a FastAPI app behind the Python package's paywall, paid by the official TypeScript client",
+  () => process.env.PAYWIRE_TEST_SHOP_PYTHON,
+  (port) => ["-m", "uvicorn", "python_shop:app", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warning"],
+  { PYTHONPATH: [here, join(root, "x402-ffi", "python")].join(":") },
+  5100,
+  /the Python paywall/,
+);
+
+shopPaidByTheOfficialClient(
+  "a net/http server behind the Go package's paywall, paid by the official TypeScript client",
+  () => process.env.PAYWIRE_TEST_GO_SHOP,
+  () => [],
+  {},
+  5300,
+  /the Go paywall/,
+);
