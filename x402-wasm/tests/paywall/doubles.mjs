@@ -1,7 +1,9 @@
 // Test doubles on 127.0.0.1 for the paywall tests: a facilitator that can be
 // told to misbehave, an origin whose answer can be switched, an agent's key
 // directory. Each is closed by its test; held connections are destroyed then.
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { BIN_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
@@ -161,6 +163,69 @@ export async function startAgent(jwks) {
 
 /** The example Worker (examples/worker) in workerd on a free port, with `env`, its records in `stateDir`. */
 export async function startExampleWorker(env, stateDir) {
+  return serveInWorkerd(join(WASM_DIR, "examples", "worker"), env, stateDir);
+}
+
+/**
+ * The Hono app of hono-worker.mjs in workerd (bundled with esbuild, Hono and
+ * the package's modules in), with `env`, its records in `stateDir`.
+ */
+export async function startHonoWorker(env, stateDir) {
+  const { build } = await import("esbuild");
+  const dir = mkdtempSync(join(tmpdir(), "paywire-hono-worker-"));
+  await build({
+    entryPoints: [join(WASM_DIR, "tests", "paywall", "hono-worker.mjs")],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    outfile: join(dir, "worker.mjs"),
+    // The wasm flavour itself stays a module of its own (the config embeds
+    // it); its subpath modules (paywire/hono, ...) are bundled.
+    plugins: [{
+      name: "paywire-external",
+      setup(b) {
+        b.onResolve({ filter: /^(paywire|cloudflare:workers)$/ }, (a) => ({ path: a.path, external: true }));
+      },
+    }],
+    logLevel: "warning",
+  });
+  const full = join(WASM_DIR, "node_modules", "paywire", "full");
+  for (const f of ["workerd.mjs", "paywire_wasm.js", "paywire_wasm_bg.wasm"]) copyFileSync(join(full, f), join(dir, f));
+  const names = ["PAY_TO", "PRICE", "NETWORK", "ASSET", "TOKEN_NAME", "TOKEN_VERSION", "FACILITATOR_URL",
+    "FACILITATOR_API_KEY", "SETTLE_TIMEOUT_SECONDS", "ADMIN_TOKEN"];
+  writeFileSync(
+    join(dir, "config.capnp"),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .app),
+    (name = "internet", network = (allow = ["public", "local"])),
+    (name = "payments-disk", disk = (writable = true)),
+  ],
+  sockets = [(name = "http", http = (), service = "main")],
+);
+const app :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "paywire", esModule = embed "workerd.mjs"),
+    (name = "paywire_wasm.js", esModule = embed "paywire_wasm.js"),
+    (name = "paywire_wasm_bg.wasm", wasm = embed "paywire_wasm_bg.wasm"),
+  ],
+  compatibilityDate = "2025-09-01",
+  durableObjectNamespaces = [(className = "PaymentRecords", uniqueKey = "paywire-hono-test-records")],
+  durableObjectStorage = (localDisk = "payments-disk"),
+  bindings = [
+    (name = "PAYMENTS", durableObjectNamespace = "PaymentRecords"),
+${names.map((n) => `    (name = "${n}", fromEnvironment = "${n}"),`).join("\n")}
+  ],
+);
+`,
+  );
+  return serveInWorkerd(dir, env, stateDir);
+}
+
+/** workerd serving `dir`/config.capnp on a free port, with `env`, its records in `stateDir`. */
+async function serveInWorkerd(dir, env, stateDir) {
   const port = await freePort();
   const childEnv = Object.fromEntries(
     Object.entries({ PATH: process.env.PATH, ...env }).filter(([, v]) => v !== undefined),
@@ -172,7 +237,7 @@ export async function startExampleWorker(env, stateDir) {
       "--socket-addr", `http=127.0.0.1:${port}`,
       "--directory-path", `payments-disk=${stateDir}`,
     ],
-    { cwd: join(WASM_DIR, "examples", "worker"), env: childEnv, timeoutMs: 300_000, replaceEnv: true },
+    { cwd: dir, env: childEnv, timeoutMs: 300_000, replaceEnv: true },
   );
   const origin = `http://127.0.0.1:${port}`;
   await waitForHttp(`${origin}/premium`, proc);

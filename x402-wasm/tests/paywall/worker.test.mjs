@@ -22,6 +22,7 @@ import {
   startAgent,
   startExampleWorker,
   startFacilitator,
+  startHonoWorker,
   startOrigin,
 } from "./doubles.mjs";
 
@@ -69,14 +70,21 @@ async function uncertainList(origin) {
   return res.json();
 }
 
-describe("workerd paywall: every facilitator behaviour of the shared vectors", () => {
+for (const [server, start] of [
+  ["the example Worker", startWorker],
+  [
+    "a Hono app (paywire/hono)",
+    (env, stateDir) =>
+      startHonoWorker({ PAY_TO, PRICE, ADMIN_TOKEN, SETTLE_TIMEOUT_SECONDS: "2", ...env }, stateDir),
+  ],
+]) describe(`workerd paywall, ${server}: every facilitator behaviour of the shared vectors`, () => {
   let facilitator;
   let worker;
   let state;
   before(async () => {
     state = mkdtempSync(join(tmpdir(), "x402-paywall-"));
     facilitator = await startFacilitator();
-    worker = await startWorker({ FACILITATOR_URL: facilitator.url }, state);
+    worker = await start({ FACILITATOR_URL: facilitator.url }, state);
   });
   after(async () => {
     await worker?.proc.stop();
