@@ -19,7 +19,19 @@ export class PaymentRefusedError extends Error {
   response: Response;
 }
 
+/** An agent for batch-settlement offers: its Ed25519 key and where its key directory is. */
+export interface FetchAgent {
+  /** The Ed25519 JWK `d` (base64url of the 32-byte seed). */
+  privateKey: string;
+  /** The agent's origin (its key directory is at /.well-known/http-message-signatures-directory). */
+  origin: string;
+  /** The most committed for one request (the offer's unit); no cap if absent. */
+  maxAmount?: string;
+  /** How long a signature stays valid (default 60 s). */
+  validSeconds?: number;
+}
+
 export function wrapFetch(
   fetchImpl: typeof fetch,
-  options: { x402: unknown; privateKey: string; policy?: FetchPolicy },
+  options: { x402: unknown; privateKey?: string; policy?: FetchPolicy; agent?: FetchAgent },
 ): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;

@@ -7,7 +7,9 @@
 //
 // On a 402 it reads the offer (PAYMENT-REQUIRED, or an x402 v1 body), pays
 // the first requirement the policy allows (`exact`; `upto` when
-// `policy.allowUpto`), and sends the request once more with the payment. It
+// `policy.allowUpto`; `batch-settlement` on cloudflare:402 when an `agent`
+// is given: the request is signed with the agent's Ed25519 key, RFC 9421,
+// committing to pay, billed later), and sends the request once more. It
 // never pays twice for one call: a 402 after paying throws
 // `PaymentRefusedError`; an offer the policy refuses throws
 // `PaymentPolicyError`, before anything is signed.
@@ -45,16 +47,69 @@ async function reasonOf(x402, res) {
   }
 }
 
+/** The first batch-settlement requirement of `offer` (a PAYMENT-REQUIRED value) the agent may commit to, or null. */
+function batchRequirement(x402, offer, agent) {
+  let doc;
+  try {
+    doc = x402.decodeHeader("PAYMENT-REQUIRED", offer);
+  } catch {
+    return null;
+  }
+  return (
+    (doc.accepts ?? []).find(
+      (r) =>
+        r.scheme === "batch-settlement" &&
+        r.network === "cloudflare:402" &&
+        (agent.maxAmount === undefined || BigInt(r.amount) <= BigInt(agent.maxAmount)),
+    ) ?? null
+  );
+}
+
+/**
+ * The headers that commit `agent` to pay `requirement` for `request`: the
+ * PAYMENT-SIGNATURE, and the RFC 9421 signature over it (Signature-Agent,
+ * Signature-Input, Signature).
+ */
+function batchHeaders(x402, request, requirement, agent) {
+  const payment = x402.encodeHeader("PAYMENT-SIGNATURE", {
+    x402Version: 2,
+    payload: { amount: requirement.amount, asset: requirement.asset },
+    accepted: requirement,
+  });
+  const created = Math.floor(Date.now() / 1000);
+  const s = x402.signRequest({
+    request: { method: request.method, url: request.url, headers: [["PAYMENT-SIGNATURE", payment]] },
+    privateKey: agent.privateKey,
+    signatureAgent: `"${agent.origin}"`,
+    created,
+    expires: created + (agent.validSeconds ?? 60),
+  });
+  return {
+    "PAYMENT-SIGNATURE": payment,
+    "Signature-Agent": s.signatureAgent,
+    "Signature-Input": s.signatureInput,
+    Signature: s.signature,
+  };
+}
+
 /**
  * `fetchImpl` that pays on 402 with `privateKey` (0x + 32 bytes hex) within
  * `policy` (`maxAmount`, `networks`, `assets`, `allowUpto`: the package's
- * `Policy`). `x402` is the package (any flavour).
+ * `Policy`). `x402` is the package (any flavour; the `full` one for
+ * `agent`). `agent` (optional): `{privateKey, origin, maxAmount?,
+ * validSeconds?}`, the Ed25519 JWK `d` of an agent whose key directory is at
+ * `origin`, for `batch-settlement` offers (at most `maxAmount` each).
  */
-export function wrapFetch(fetchImpl, { x402, privateKey, policy = {} }) {
+export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
   if (typeof x402?.createPayment !== "function") {
     throw new TypeError("wrapFetch: pass the package as `x402` (import * as x402 from \"paywire\")");
   }
-  if (typeof privateKey !== "string") throw new TypeError("wrapFetch: privateKey is 0x + 64 hex digits");
+  if (agent && typeof x402.signRequest !== "function") {
+    throw new TypeError("wrapFetch: an agent signs with the `full` flavour (import * as x402 from \"paywire/full\")");
+  }
+  if (typeof privateKey !== "string" && !agent) {
+    throw new TypeError("wrapFetch: privateKey is 0x + 64 hex digits");
+  }
   return async function paidFetch(input, init) {
     const request = new Request(input, init);
     // The body may be needed twice: keep a copy before the first send.
@@ -72,14 +127,22 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {} }) {
       offer = await first.clone().text();
       name = "X-PAYMENT";
     }
-    let payment;
-    try {
-      payment = x402.createPayment(offer, privateKey, { ...policy });
-    } catch (e) {
-      throw new PaymentPolicyError(`not paid: ${e?.message ?? e}`, first);
+    const batch = agent && header ? batchRequirement(x402, header, agent) : null;
+    if (batch) {
+      for (const [n, v] of Object.entries(batchHeaders(x402, again, batch, agent))) again.headers.set(n, v);
+    } else {
+      if (typeof privateKey !== "string") {
+        throw new PaymentPolicyError("not paid: no batch-settlement offer the agent may commit to", first);
+      }
+      let payment;
+      try {
+        payment = x402.createPayment(offer, privateKey, { ...policy });
+      } catch (e) {
+        throw new PaymentPolicyError(`not paid: ${e?.message ?? e}`, first);
+      }
+      again.headers.set(name, payment);
     }
     await first.body?.cancel();
-    again.headers.set(name, payment);
     const second = await fetchImpl(again);
     if (second.status === 402) {
       const reason = await reasonOf(x402, second);

@@ -16,7 +16,7 @@ import { PaymentPolicyError, PaymentRefusedError, wrapFetch } from "paywire/fetc
 import { paywallMiddleware } from "paywire/hono";
 import { MemoryRecords, SETTLEMENT_OVERRIDES_HEADER } from "paywire/paywall";
 
-import { SETTLED, startExampleWorker, startFacilitator } from "./doubles.mjs";
+import { SETTLED, startAgent, startExampleWorker, startFacilitator } from "./doubles.mjs";
 
 const PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 const USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
@@ -140,5 +140,39 @@ paidServers((ctx) => {
     assert.equal(signed, 1, "one payment signed");
     assert.equal(ctx.facilitator.calls.length, before + 1, "one settlement");
     await ctx.facilitator.set(SETTLED);
+  });
+});
+
+describe("wrapFetch with an agent: batch-settlement on cloudflare:402 (the example Worker's /deferred)", () => {
+  // An Ed25519 agent key (JWK d and x) whose directory the agent double serves.
+  const AGENT_KEY = "n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU";
+  const AGENT_JWKS = { keys: [{ kty: "OKP", crv: "Ed25519", x: "JrQLj5P_89iXES9-vFgrIy29clF9CC_oPPsw3c5D0bs" }] };
+  let agent;
+  let worker;
+  let state;
+  before(async () => {
+    agent = await startAgent(AGENT_JWKS);
+    state = mkdtempSync(join(tmpdir(), "paywire-clients-"));
+    worker = await startExampleWorker({ PAY_TO, PRICE, AGENTS: agent.origin }, state);
+  });
+  after(async () => {
+    worker?.proc.stop();
+    await agent?.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+
+  test("the request is signed, committed and served once", async () => {
+    const pay = wrapFetch(fetch, { x402: full, agent: { privateKey: AGENT_KEY, origin: agent.origin, maxAmount: "5" } });
+    const res = await pay(`${worker.origin}/deferred`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.match(await res.text(), /deferred payments, explained/);
+    const receipt = JSON.parse(Buffer.from(res.headers.get("payment-response"), "base64").toString());
+    assert.equal(receipt.amount, "5");
+    assert.equal(receipt.network, "cloudflare:402");
+  });
+
+  test("an offer above the agent's maximum: PaymentPolicyError, nothing signed", async () => {
+    const pay = wrapFetch(fetch, { x402: full, agent: { privateKey: AGENT_KEY, origin: agent.origin, maxAmount: "4" } });
+    await assert.rejects(pay(`${worker.origin}/deferred`), PaymentPolicyError);
   });
 });
