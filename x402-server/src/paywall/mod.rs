@@ -49,6 +49,7 @@
 
 mod body;
 mod client;
+mod directories;
 mod records;
 
 use std::convert::Infallible;
@@ -67,6 +68,7 @@ use paywire::lifecycle::{
 use tower::{Layer, Service};
 
 pub use client::Facilitator;
+pub use directories::{AgentDirectories, Directories};
 pub use records::{
     BlockingRecords, DEFAULT_MEMORY_RECORDS, MemoryRecords, PostgresRecords, RecordStore,
     SqliteRecords, Swapped,
@@ -226,6 +228,7 @@ struct Inner {
     routes: Vec<Paid>,
     facilitator: Facilitator,
     records: Arc<dyn RecordStore>,
+    directories: Option<Arc<dyn Directories>>,
     settings: Settings,
     origin: Option<String>,
     next_id: AtomicU64,
@@ -250,6 +253,7 @@ impl Paywall {
                 routes: Vec::new(),
                 facilitator,
                 records,
+                directories: None,
                 settings: Settings::default(),
                 origin: None,
                 next_id: AtomicU64::new(0),
@@ -275,6 +279,7 @@ impl Paywall {
                         .collect(),
                     facilitator: old.facilitator.clone(),
                     records: Arc::clone(&old.records),
+                    directories: old.directories.clone(),
                     settings: old.settings.clone(),
                     origin: old.origin.clone(),
                     next_id: AtomicU64::new(0),
@@ -311,6 +316,13 @@ impl Paywall {
                 route: route_doc,
             });
         }))
+    }
+
+    /// Where `batch-settlement` agents' key directories come from (without
+    /// it, every such payment is refused as from an unknown agent).
+    #[must_use]
+    pub fn directories(self, directories: Arc<dyn Directories>) -> Paywall {
+        self.edit(|inner| inner.directories = Some(directories))
     }
 
     /// The lifecycle's settings (settle timeout, claim lease, ...).
@@ -459,9 +471,13 @@ impl Paywall {
                         Err(e) => life.feed_store_error(&e),
                     }
                 }
-                // Agents' key directories (batch-settlement) are not looked
-                // up here: such a payment is refused as from an unknown agent.
-                Action::Directory { .. } => life.feed_directory(None),
+                Action::Directory { agent } => {
+                    let jwks = match &self.inner.directories {
+                        Some(d) => d.directory(agent).await,
+                        None => None,
+                    };
+                    life.feed_directory(jwks.as_deref().map(str::as_bytes));
+                }
                 Action::Handle => {
                     let Some(r) = req.take() else {
                         life.feed_handler(HandlerResult::Failed("the request was already handled"));

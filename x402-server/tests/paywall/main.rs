@@ -427,3 +427,125 @@ async fn an_upto_handler_charges_what_it_used_and_the_header_stays_inside() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["paymentRequirements"]["amount"], "300000");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_settlement_agent_known_by_its_directory_commits_and_is_served_once() {
+    use paywire::batch::{self, SignParams, ed25519::SigningKey};
+    use paywire_server::paywall::AgentDirectories;
+
+    // The agent: its key, and its directory served on 127.0.0.1.
+    let key = SigningKey::from_seed(&[9u8; 32]);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key().as_bytes());
+    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]}).to_string();
+    let agent_app = Router::new().route(
+        batch::directory::WELL_KNOWN_PATH,
+        get(move || {
+            let jwks = jwks.clone();
+            async move { ([("content-type", batch::directory::MEDIA_TYPE)], jwks) }
+        }),
+    );
+    let agent_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent = format!("http://{}", agent_listener.local_addr().unwrap());
+    tokio::spawn(paywire_server::http::serve(
+        agent_listener,
+        agent_app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+
+    let fac = Double::start(Mode::settled());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let route = serde_json::json!({
+        "x402Version": 2,
+        "resource": {"url": format!("{origin}/article")},
+        "accepts": [{"scheme": "batch-settlement", "network": "cloudflare:402", "amount": "5",
+                     "asset": "USD", "payTo": "merchant", "maxTimeoutSeconds": 30, "extra": {"version": "1"}}],
+        "extensions": {"http-message-signatures": {"info": {"signatureSchemes": ["ed25519"], "tags": ["web-bot-auth"]}}}
+    });
+    let paywall = Paywall::new(
+        Facilitator::new(&fac.url()).unwrap(),
+        Arc::new(MemoryRecords::default()),
+    )
+    .directories(Arc::new(AgentDirectories::new(&[agent.as_str()]).unwrap()))
+    .route("GET /article", Offer::document(&route.to_string()))
+    .unwrap();
+    let app = Router::new()
+        .route("/article", get(|| async { "deferred payments, explained" }))
+        .layer(paywall.layer());
+    tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+
+    // The agent commits to the offer and signs its request.
+    let url = format!("{origin}/article");
+    let mut scratch = vec![0u8; 16 * 1024];
+    let doc = route.to_string();
+    let pr = paywire::client::read_payment_required(doc.as_bytes(), &mut scratch).unwrap();
+    let mut out = vec![0u8; 32 * 1024];
+    let created = paywire::client::create_batch_payment(&pr, &Policy::default(), &mut out).unwrap();
+    let payment = String::from_utf8(out[..created.len].to_vec()).unwrap();
+    let signed_by = |signer: &SigningKey| {
+        let at = now();
+        let quoted = format!("\"{agent}\"");
+        let headers = [("PAYMENT-SIGNATURE", payment.as_str())];
+        let s = batch::sign_request_alloc(
+            &batch::Request {
+                method: "GET",
+                url: &url,
+                headers: &headers,
+            },
+            signer,
+            &SignParams {
+                label: "sig1",
+                signature_agent: &quoted,
+                signature_agent_key: None,
+                created: at,
+                expires: at + 60,
+                nonce: Some("n0"),
+            },
+        )
+        .unwrap();
+        vec![
+            ("PAYMENT-SIGNATURE".to_string(), payment.clone()),
+            ("Signature-Agent".to_string(), s.signature_agent),
+            ("Signature-Input".to_string(), s.signature_input),
+            ("Signature".to_string(), s.signature),
+        ]
+    };
+    let send = |headers: Vec<(String, String)>| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            request("GET", &url, &h).unwrap()
+        })
+    };
+    // A stranger's key under the agent's name: refused.
+    let stranger = send(signed_by(&SigningKey::from_seed(&[7u8; 32])))
+        .await
+        .unwrap();
+    assert_eq!(stranger.0, 402);
+    let headers = signed_by(&key);
+    let first = send(headers.clone()).await.unwrap();
+    assert_eq!(first.0, 200, "{}", String::from_utf8_lossy(&first.2));
+    assert_eq!(first.2, b"deferred payments, explained");
+    // Recorded, not settled on a chain: the facilitator was never called.
+    assert!(fac.calls().is_empty());
+    // The same signed commitment again: not served twice.
+    let mut again = send(headers.clone()).await.unwrap();
+    for _ in 0..40 {
+        if again.0 != 409 || !String::from_utf8_lossy(&again.2).contains("in_progress") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        again = send(headers.clone()).await.unwrap();
+    }
+    assert_eq!(again.0, 409, "{}", String::from_utf8_lossy(&again.2));
+    assert_ne!(again.2, b"deferred payments, explained");
+}
