@@ -460,6 +460,12 @@ impl Paywall {
                     let (r, d) = (reply.as_reply(), detail);
                     life.feed_settle(r, &d);
                 }
+                Action::Verify { body, timeout_ms } => {
+                    let body = body.to_string();
+                    let (reply, detail) = self.verify(&body, timeout_ms);
+                    life.advance_clock(now());
+                    life.feed_verify(reply.as_reply(), &detail);
+                }
                 Action::Respond(answer) => {
                     let answer = answer.clone();
                     if let Some(record) = life.uncertain_record() {
@@ -679,8 +685,31 @@ impl Paywall {
                 },
                 String::new(),
             ),
+            Settlement::Facilitator { .. } => self.post_to_facilitator("settle", body, timeout_ms),
+        }
+    }
+
+    /// Verifies a `POST /verify` body: offline on the ledger, or at the facilitator.
+    fn verify(&self, body: &str, timeout_ms: u64) -> (Posted, String) {
+        match &self.settlement {
+            Settlement::Ledger(_) => (
+                Posted::Answered {
+                    status: 200,
+                    body: verify::verify_json(body.as_bytes(), now(), &Config::default())
+                        .to_json_vec(),
+                },
+                String::new(),
+            ),
+            Settlement::Facilitator { .. } => self.post_to_facilitator("verify", body, timeout_ms),
+        }
+    }
+
+    /// `POST {facilitator}/{path}` with `body`, once.
+    fn post_to_facilitator(&self, path: &str, body: &str, timeout_ms: u64) -> (Posted, String) {
+        match &self.settlement {
+            Settlement::Ledger(_) => (Posted::NotSent("no facilitator".into()), String::new()),
             Settlement::Facilitator { url: base, key } => {
-                let url = format!("{}/settle", base.trim_end_matches('/'));
+                let url = format!("{}/{path}", base.trim_end_matches('/'));
                 let timeout = Duration::from_millis(timeout_ms.max(1));
                 let posted = client_http::post_json_once(
                     &url,

@@ -29,6 +29,8 @@ export interface PaywallOptions<Env = unknown> {
   facilitator?: FacilitatorConfig | ((env: Env) => FacilitatorConfig | undefined);
   /** Settles another way (instead of `facilitator`). */
   settle?: (body: string, timeoutMs: number, env: Env) => SettleOutcome | Promise<SettleOutcome>;
+  /** Verifies another way, with the setting `verifyAtFacilitator` (instead of `facilitator`). */
+  verify?: (body: string, timeoutMs: number, env: Env) => SettleOutcome | Promise<SettleOutcome>;
   /** A batch-settlement agent's key directory (its text), or null for an unknown agent. */
   directory?: (agent: string, env: Env) => Promise<string | null> | string | null;
   /** The lifecycle's settings (`settleTimeoutSeconds`, `claimSeconds`, ...). */
@@ -59,6 +61,13 @@ export class MemoryRecords implements PaymentRecordStore {
 
 /** POSTs a settle body to a facilitator, telling apart never sent, no answer, and answered. */
 export function settleThroughFacilitator(
+  facilitator: FacilitatorConfig,
+  body: string,
+  timeoutMs: number,
+): Promise<SettleOutcome>;
+
+/** POSTs a verify body to a facilitator, as `settleThroughFacilitator`. */
+export function verifyThroughFacilitator(
   facilitator: FacilitatorConfig,
   body: string,
   timeoutMs: number,

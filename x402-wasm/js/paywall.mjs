@@ -72,7 +72,16 @@ export class MemoryRecords {
  * have reached the facilitator, `{noAnswer}` when it may have and no
  * complete answer came, `{status, body}` otherwise.
  */
-export async function settleThroughFacilitator({ url, apiKey }, body, timeoutMs) {
+export function settleThroughFacilitator(facilitator, body, timeoutMs) {
+  return postToFacilitator(facilitator, "settle", body, timeoutMs);
+}
+
+/** `POST {url}/verify`, told apart as `settleThroughFacilitator`'s answer. */
+export function verifyThroughFacilitator(facilitator, body, timeoutMs) {
+  return postToFacilitator(facilitator, "verify", body, timeoutMs);
+}
+
+async function postToFacilitator({ url, apiKey }, path, body, timeoutMs) {
   const base = url.endsWith("/") ? url : `${url}/`;
   // fetch reports a refused connection and one cut after sending alike: ask
   // first whether the facilitator answers at all. If it does not, the
@@ -87,7 +96,7 @@ export async function settleThroughFacilitator({ url, apiKey }, body, timeoutMs)
   }
   let res;
   try {
-    res = await fetch(new URL("settle", base), {
+    res = await fetch(new URL(path, base), {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -139,13 +148,13 @@ export async function payFor(x402, request, env, route, handle, options) {
   }
   const store = valueOf(options.records, env);
   if (!store) return json({ error: "paywall: no payment records (options.records)" }, 500);
-  const settle =
-    options.settle ??
-    ((body, timeoutMs, env) => {
-      const facilitator = valueOf(options.facilitator, env);
-      if (!facilitator?.url) return { notSent: "no facilitator is configured" };
-      return settleThroughFacilitator(facilitator, body, timeoutMs);
-    });
+  const atFacilitator = (post) => (body, timeoutMs, env) => {
+    const facilitator = valueOf(options.facilitator, env);
+    if (!facilitator?.url) return { notSent: "no facilitator is configured" };
+    return post(facilitator, body, timeoutMs);
+  };
+  const settle = options.settle ?? atFacilitator(settleThroughFacilitator);
+  const verify = options.verify ?? atFacilitator(verifyThroughFacilitator);
   const life = x402.PaymentLifecycle.start(
     route,
     { method: request.method, url: request.url, headers: [...request.headers] },
@@ -197,6 +206,11 @@ export async function payFor(x402, request, env, route, handle, options) {
         case "settle":
           life.feed({ ...(await settle(step.body, step.timeoutMs, env)), now: unixNow() });
           break;
+        // With the setting verifyAtFacilitator: the facilitator's chain
+        // checks before the handler runs.
+        case "verify":
+          life.feed({ ...(await verify(step.body, step.timeoutMs, env)), now: unixNow() });
+          break;
         case "respond": {
           if (step.uncertainRecord) {
             (options.log ?? console.log)(
@@ -226,7 +240,8 @@ export async function payFor(x402, request, env, route, handle, options) {
  * v2), or to `(request, env) => PaymentRequired`. Options:
  * - `records`: the payment records (`get`, `swap`), or `(env) => records`;
  * - `facilitator`: `{url, apiKey}`, or `(env) => {url, apiKey}`; or
- *   `settle(body, timeoutMs, env)` to settle another way;
+ *   `settle(body, timeoutMs, env)` (and `verify`, for the setting
+ *   `verifyAtFacilitator`) to settle another way;
  * - `directory(agent, env)`: a batch-settlement agent's key directory (its
  *   text), or null when the agent is not one this server knows;
  * - `settings`: the lifecycle's (`settleTimeoutSeconds`, `claimSeconds`, ...),

@@ -16,6 +16,8 @@ export interface LifecycleSettings {
   retryAfterSeconds?: number;
   /** The facilitator's signers (upto payments must name one). */
   facilitatorAddresses?: string[];
+  /** Whether a fresh payment is also verified at the facilitator (a "verify" step) before the handler runs (default false). */
+  verifyAtFacilitator?: boolean;
 }
 
 export interface LifecycleOptions {
@@ -45,6 +47,8 @@ export type LifecycleStep = { uncertainRecord?: string } & (
   | { action: "directory"; agent: string }
   | { action: "handle" }
   | { action: "settle"; body: string; timeoutMs: number }
+  /** Only with the setting `verifyAtFacilitator`: POST body to the facilitator's /verify. */
+  | { action: "verify"; body: string; timeoutMs: number }
   | {
       action: "respond";
       status: number;
@@ -71,6 +75,7 @@ export type LifecycleResult = (
   | { storeError: string }
   | { directory: object | string | null }
   | { status: number }
+  | { status: number; settlementOverrides: string }
   | { error: string }
   | { status: number; body: string }
   | { notSent: string }

@@ -127,6 +127,15 @@ pub enum Action<'m> {
         /// The deadline.
         timeout_ms: u64,
     },
+    /// `POST` `body` (JSON) to the facilitator's `/verify`, waiting at most
+    /// `timeout_ms`, and [`Lifecycle::feed_verify`] what came of it. Only
+    /// with [`Settings::verify_at_facilitator`](super::Settings::verify_at_facilitator).
+    Verify {
+        /// The request body: `{x402Version, paymentPayload, paymentRequirements}`.
+        body: &'m str,
+        /// The deadline.
+        timeout_ms: u64,
+    },
     /// Send this answer, then [`Lifecycle::responded`].
     Respond(&'m Answer),
     /// Nothing more.

@@ -87,7 +87,7 @@ impl Lifecycle {
     /// [`Lifecycle::next`] as JSON: `{"action": "lookup", "key"}`,
     /// `{"action": "swap", "key", "expected", "new"}`, `{"action":
     /// "directory", "agent"}`, `{"action": "handle"}`, `{"action": "settle",
-    /// "body", "timeoutMs"}`, `{"action": "respond", "status", "outcome",
+    /// "body", "timeoutMs"}`, `{"action": "verify", "body", "timeoutMs"}`, `{"action": "respond", "status", "outcome",
     /// "reason", "message", "headers": [[name, value]], "body",
     /// "useHandlerResponse"}`, `{"action": "done", "outcome"}`; records and
     /// bodies are JSON texts inside strings.
@@ -121,6 +121,11 @@ impl Lifecycle {
                 Action::Handle => w.str_field("action", JsonStr::new("handle"))?,
                 Action::Settle { body, timeout_ms } => {
                     w.str_field("action", JsonStr::new("settle"))?;
+                    w.str_field("body", JsonStr::new(body))?;
+                    w.u64_field("timeoutMs", timeout_ms)?;
+                }
+                Action::Verify { body, timeout_ms } => {
+                    w.str_field("action", JsonStr::new("verify"))?;
                     w.str_field("body", JsonStr::new(body))?;
                     w.u64_field("timeoutMs", timeout_ms)?;
                 }
@@ -167,7 +172,8 @@ impl Lifecycle {
     /// or its text), `{"status": n}` or `{"error": text}` (handle; with
     /// `"settlementOverrides": text`, the handler's `Settlement-Overrides`),
     /// `{"status":
-    /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle),
+    /// n, "body": text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle
+    /// and verify),
     /// `{}` (respond). Any of them may add `"now"`: the host's clock in unix
     /// seconds, given to [`Lifecycle::advance_clock`] first.
     ///
@@ -252,11 +258,19 @@ impl Lifecycle {
                     self.feed_handler(HandlerResult::Failed(&e));
                 }
             }
-            Action::Settle { .. } => {
+            action @ (Action::Settle { .. } | Action::Verify { .. }) => {
+                let verify = matches!(action, Action::Verify { .. });
+                let feed = |life: &mut Lifecycle, reply: SettleReply<'_>, detail: &str| {
+                    if verify {
+                        life.feed_verify(reply, detail);
+                    } else {
+                        life.feed_settle(reply, detail);
+                    }
+                };
                 if let Some(why) = text(o.get("notSent"))? {
-                    self.feed_settle(SettleReply::NotSent, &why);
+                    feed(self, SettleReply::NotSent, &why);
                 } else if let Some(why) = text(o.get("noAnswer"))? {
-                    self.feed_settle(SettleReply::NoAnswer, &why);
+                    feed(self, SettleReply::NoAnswer, &why);
                 } else {
                     let status = o
                         .get("status")
@@ -264,7 +278,8 @@ impl Lifecycle {
                         .and_then(|s| u16::try_from(s).ok())
                         .ok_or_else(wrong)?;
                     let body = text(o.get("body"))?.unwrap_or_default();
-                    self.feed_settle(
+                    feed(
+                        self,
                         SettleReply::Answered {
                             status,
                             body: body.as_bytes(),

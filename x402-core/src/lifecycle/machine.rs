@@ -53,6 +53,10 @@ pub(super) enum Phase {
         body: String,
         timeout_ms: u64,
     },
+    Verify {
+        body: String,
+        timeout_ms: u64,
+    },
     Respond {
         answer: Answer,
         /// The swap to make once the answer is out (mark delivered).
@@ -160,6 +164,10 @@ impl Lifecycle {
             },
             Phase::Handle { .. } => Action::Handle,
             Phase::Settle { body, timeout_ms } => Action::Settle {
+                body,
+                timeout_ms: *timeout_ms,
+            },
+            Phase::Verify { body, timeout_ms } => Action::Verify {
                 body,
                 timeout_ms: *timeout_ms,
             },

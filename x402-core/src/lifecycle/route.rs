@@ -116,6 +116,15 @@ pub struct Settings {
     pub retry_after_seconds: u64,
     /// The facilitator's signer addresses (`upto` payments must name one).
     pub facilitator_addresses: Vec<Address>,
+    /// Whether a fresh EVM payment is also verified by the facilitator
+    /// (`POST /verify`, [`Action::Verify`]) once claimed, before the handler
+    /// runs: its chain checks (balance, nonce unused, simulation) then refuse
+    /// a payment that cannot settle before any work is done. Off by default:
+    /// the offline verification here is the reference's, and settlement
+    /// checks the chain anyway.
+    ///
+    /// [`Action::Verify`]: super::Action::Verify
+    pub verify_at_facilitator: bool,
     /// Time limits of `batch-settlement` signatures.
     #[cfg(feature = "batch")]
     pub batch: crate::batch::Config,
@@ -128,6 +137,7 @@ impl Default for Settings {
             claim_seconds: 60,
             retry_after_seconds: 2,
             facilitator_addresses: Vec::new(),
+            verify_at_facilitator: false,
             #[cfg(feature = "batch")]
             batch: crate::batch::Config::DEFAULT,
         }
@@ -136,7 +146,7 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads `{"settleTimeoutSeconds", "claimSeconds", "retryAfterSeconds",
-    /// "facilitatorAddresses"}` (every member optional; unknown members are
+    /// "facilitatorAddresses", "verifyAtFacilitator"}` (every member optional; unknown members are
     /// refused so that a misspelt setting is not silently ignored).
     ///
     /// ```
@@ -160,6 +170,12 @@ impl Settings {
                 s.claim_seconds = integer(v, R, "claimSeconds")?;
             } else if k == "retryAfterSeconds" {
                 s.retry_after_seconds = integer(v, R, "retryAfterSeconds")?;
+            } else if k == "verifyAtFacilitator" {
+                s.verify_at_facilitator = v.as_bool().ok_or(err(
+                    R,
+                    ErrorKind::Invalid("a boolean"),
+                    "verifyAtFacilitator",
+                ))?;
             } else if k == "facilitatorAddresses" {
                 for a in array(v, R, "facilitatorAddresses")?.iter() {
                     s.facilitator_addresses
@@ -169,7 +185,7 @@ impl Settings {
                 return Err(err(
                     R,
                     ErrorKind::Invalid(
-                        "unknown member (known: settleTimeoutSeconds, claimSeconds, retryAfterSeconds, facilitatorAddresses)",
+                        "unknown member (known: settleTimeoutSeconds, claimSeconds, retryAfterSeconds, facilitatorAddresses, verifyAtFacilitator)",
                     ),
                     "",
                 ));

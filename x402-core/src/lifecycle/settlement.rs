@@ -253,7 +253,100 @@ impl Lifecycle {
     }
 
     pub(super) fn settle_request(&mut self) {
-        let body = match &self.presented {
+        let body = self.facilitator_body();
+        self.phase = Phase::Settle {
+            body,
+            timeout_ms: self.settle_timeout_seconds().saturating_mul(1000),
+        };
+    }
+
+    /// The facilitator's verification of a claimed payment ([`Action::Verify`]).
+    ///
+    /// [`Action::Verify`]: super::Action::Verify
+    pub(super) fn verify_request(&mut self) {
+        let body = self.facilitator_body();
+        self.phase = Phase::Verify {
+            body,
+            timeout_ms: self.settle_timeout_seconds().saturating_mul(1000),
+        };
+    }
+
+    /// Feeds what came of `POST /verify` ([`Action::Verify`]): a valid
+    /// verdict lets the handler run; an invalid one answers 402 with the
+    /// facilitator's reason; anything else (never sent, no answer, not a
+    /// VerifyResponse) answers 502 `facilitator_unavailable`. Either way the
+    /// claim is released: verification moves no money, the payment stays
+    /// usable.
+    ///
+    /// [`Action::Verify`]: super::Action::Verify
+    pub fn feed_verify(&mut self, reply: SettleReply<'_>, detail: &str) {
+        if !matches!(self.phase, Phase::Verify { .. }) {
+            return;
+        }
+        let verdict = match reply {
+            SettleReply::Answered { status, body } if (200..300).contains(&status) => {
+                crate::types::facilitator::VerifyResponse::from_json_bytes(
+                    body,
+                    &limits(body.len()),
+                )
+                .ok()
+                .map(|v| {
+                    (
+                        v.is_valid,
+                        v.invalid_reason
+                            .map(|r| r.to_cow().into_owned())
+                            .unwrap_or_default(),
+                        v.invalid_message
+                            .map(|m| m.to_cow().into_owned())
+                            .unwrap_or_default(),
+                    )
+                })
+            }
+            _ => None,
+        };
+        match verdict {
+            Some((true, _, _)) => self.phase = Phase::Handle { redelivery: None },
+            Some((false, reason, message)) => {
+                let reason = if reason.is_empty() {
+                    String::from("invalid_payload")
+                } else {
+                    reason
+                };
+                self.payment_required(&reason, &message);
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+            None => {
+                let why = match reply {
+                    SettleReply::NotSent => {
+                        "the facilitator could not be reached to verify the payment"
+                    }
+                    SettleReply::NoAnswer => "the facilitator did not answer the verification",
+                    SettleReply::Answered { .. } => {
+                        "the facilitator's verification was not a VerifyResponse"
+                    }
+                };
+                let cause = if detail.is_empty() {
+                    String::from(why)
+                } else {
+                    format!("{why} ({detail})")
+                };
+                self.problem(
+                    502,
+                    Outcome::FacilitatorUnavailable,
+                    crate::error::Reason::UnexpectedVerifyError,
+                    &format!("{cause}; nothing was settled: present the same payment again later"),
+                );
+                self.pending = self.take_answer();
+                self.swap(Purpose::Release, None);
+            }
+        }
+    }
+
+    /// The body of `POST /settle` and `POST /verify`: the payment (its
+    /// signature normalised) and the route's requirement it pays.
+    fn facilitator_body(&self) -> String {
+        match &self.presented {
             Some(Presented::Evm { json, index }) => {
                 let route = self.route.parsed();
                 let req = route.as_ref().and_then(|r| r.accepts.get(*index));
@@ -289,11 +382,7 @@ impl Lifecycle {
                 }
             }
             _ => String::new(),
-        };
-        self.phase = Phase::Settle {
-            body,
-            timeout_ms: self.settle_timeout_seconds().saturating_mul(1000),
-        };
+        }
     }
 
     /// Feeds what came of `POST /settle` ([`Action::Settle`]); `detail` (an

@@ -202,7 +202,14 @@ impl Lifecycle {
 
     fn swapped(&mut self, purpose: Purpose) {
         match purpose {
-            Purpose::Claim => self.phase = Phase::Handle { redelivery: None },
+            Purpose::Claim => {
+                let evm = matches!(self.presented, Some(Presented::Evm { .. }));
+                if evm && self.settings.verify_at_facilitator {
+                    self.verify_request();
+                } else {
+                    self.phase = Phase::Handle { redelivery: None };
+                }
+            }
             Purpose::ClaimDelivery => {
                 self.phase = Phase::Handle {
                     redelivery: self.payment_response.clone(),

@@ -145,6 +145,7 @@ fn drive_charging(
                 let (r, detail) = reply();
                 life.feed_settle(r, detail);
             }
+            Action::Verify { .. } => panic!("verification at the facilitator is off"),
             Action::Respond(a) => {
                 answer = Some(a.clone());
                 life.responded();
@@ -554,6 +555,7 @@ fn concurrent_presentations_settle_once() {
                     let (r, d) = ok();
                     life.feed_settle(r, d);
                 }
+                Action::Verify { .. } => panic!("verification at the facilitator is off"),
                 Action::Respond(a) => {
                     answers[i] = Some(a.clone());
                     life.responded();
@@ -1023,6 +1025,7 @@ mod batch_route {
                     life.feed_handler(HandlerResult::Status(200));
                 }
                 Action::Settle { .. } => panic!("batch-settlement has no facilitator"),
+                Action::Verify { .. } => panic!("verification at the facilitator is off"),
                 Action::Respond(a) => {
                     let a = a.clone();
                     life.responded();
@@ -1677,4 +1680,151 @@ fn an_exact_payment_settles_its_price_whatever_the_handler_says() {
     let v: serde_json::Value = serde_json::from_str(&run.settles[0]).unwrap();
     assert_eq!(v["paymentRequirements"]["amount"], "10000");
     assert_eq!(run.answer.status, 200);
+}
+
+/// Drives a request with verification at the facilitator on: the facilitator
+/// answers `verify` to POST /verify, and settles. What was asked of it, in
+/// order, and the answer.
+fn drive_verifying(
+    payment: &str,
+    store: &mut Store,
+    verify: &dyn Fn() -> (SettleReply<'static>, &'static str),
+) -> (Vec<&'static str>, Answer) {
+    let settings = Settings {
+        verify_at_facilitator: true,
+        ..Settings::default()
+    };
+    let headers = [("PAYMENT-SIGNATURE", payment)];
+    let req = Request {
+        method: "GET",
+        url: "https://example.com/report",
+        headers: &headers,
+    };
+    let mut life = Lifecycle::new(&route(), &req, NOW, "r", &settings);
+    let mut asked = Vec::new();
+    for _ in 0..50 {
+        match life.next() {
+            Action::Lookup { key } => {
+                let r = store.records.get(key).cloned();
+                life.feed_record(r.as_deref());
+            }
+            Action::Swap { key, expected, new } => {
+                let (key, expected, new) = (
+                    key.to_owned(),
+                    expected.map(str::to_owned),
+                    new.map(str::to_owned),
+                );
+                let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+            }
+            Action::Directory { .. } => life.feed_directory(None),
+            Action::Handle => {
+                asked.push("handle");
+                life.feed_handler(HandlerResult::Status(200));
+            }
+            Action::Verify { body, .. } => {
+                asked.push("verify");
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                assert_eq!(v["paymentRequirements"]["amount"], "10000");
+                let (r, d) = verify();
+                life.feed_verify(r, d);
+            }
+            Action::Settle { .. } => {
+                asked.push("settle");
+                let (r, d) = ok();
+                life.feed_settle(r, d);
+            }
+            Action::Respond(a) => {
+                let a = a.clone();
+                life.responded();
+                while let Action::Swap { key, expected, new } = life.next() {
+                    let (key, expected, new) = (
+                        key.to_owned(),
+                        expected.map(str::to_owned),
+                        new.map(str::to_owned),
+                    );
+                    let r = store.swap(&key, expected.as_deref(), new.as_deref());
+                    life.feed_swap(r.as_ref().map(|_| ()).map_err(|c| c.as_deref()));
+                }
+                return (asked, a);
+            }
+            Action::Done => panic!("no answer"),
+        }
+    }
+    panic!("no end");
+}
+
+#[test]
+fn verification_at_the_facilitator_runs_before_the_handler_on_fresh_payments_only() {
+    let valid = || {
+        (
+            SettleReply::Answered {
+                status: 200,
+                body: br#"{"isValid":true,"payer":"0x0000000000000000000000000000000000000001"}"#,
+            },
+            "",
+        )
+    };
+    let mut store = Store::default();
+    let p = pay(40);
+    let (asked, a) = drive_verifying(&p, &mut store, &valid);
+    assert_eq!(asked, ["verify", "handle", "settle"]);
+    assert_eq!(a.status, 200);
+    // Delivered: presented again, it is answered from its record, never verified again.
+    let (asked, a) = drive_verifying(&p, &mut store, &valid);
+    assert_eq!(asked, Vec::<&str>::new());
+    assert_eq!(a.status, 409);
+}
+
+#[test]
+fn a_payment_the_facilitator_finds_invalid_is_refused_and_stays_unused() {
+    let invalid = || {
+        (
+            SettleReply::Answered {
+                status: 200,
+                body: br#"{"isValid":false,"invalidReason":"invalid_exact_evm_insufficient_balance","invalidMessage":"the payer holds less"}"#,
+            },
+            "",
+        )
+    };
+    let mut store = Store::default();
+    let p = pay(41);
+    let (asked, a) = drive_verifying(&p, &mut store, &invalid);
+    assert_eq!(asked, ["verify"]);
+    assert_eq!(a.status, 402);
+    assert_eq!(a.reason, "invalid_exact_evm_insufficient_balance");
+    assert!(store.records.is_empty(), "the claim is released");
+    // Unreachable or unreadable: 502, nothing handled or settled, released.
+    for reply in [
+        (SettleReply::NotSent, "refused"),
+        (SettleReply::NoAnswer, "timed out"),
+        (
+            SettleReply::Answered {
+                status: 500,
+                body: b"oops",
+            },
+            "",
+        ),
+        (
+            SettleReply::Answered {
+                status: 200,
+                body: b"{}",
+            },
+            "",
+        ),
+    ] {
+        let (asked, a) = drive_verifying(&p, &mut store, &move || reply);
+        assert_eq!(asked, ["verify"]);
+        assert_eq!(a.status, 502);
+        assert_eq!(a.outcome, Outcome::FacilitatorUnavailable);
+        assert!(store.records.is_empty());
+    }
+}
+
+#[test]
+fn verification_at_the_facilitator_is_a_setting() {
+    let s = Settings::from_json(br#"{"verifyAtFacilitator":true}"#).unwrap();
+    assert!(s.verify_at_facilitator);
+    assert!(!Settings::default().verify_at_facilitator);
+    assert!(Settings::from_json(br#"{"verifyAtFacilitator":1}"#).is_err());
 }

@@ -95,6 +95,7 @@ fn drive(
                     "",
                 );
             }
+            Action::Verify { .. } => panic!("verification at the facilitator is off"),
             Action::Respond(a) => {
                 answer = Some(a.clone());
                 if written || !a.use_handler_response {

@@ -17,6 +17,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct Facilitator {
     settle_url: reqwest::Url,
+    verify_url: reqwest::Url,
     api_key: Option<std::sync::Arc<Zeroizing<String>>>,
     http: reqwest::Client,
 }
@@ -68,9 +69,11 @@ impl Facilitator {
                 "the facilitator's URL {base_url:?}: an http:// or https:// URL"
             )));
         }
-        let settle_url = base
-            .join("settle")
-            .map_err(|e| Error(format!("the facilitator's URL {base_url:?}: {e}")))?;
+        let join = |path: &str| {
+            base.join(path)
+                .map_err(|e| Error(format!("the facilitator's URL {base_url:?}: {e}")))
+        };
+        let (settle_url, verify_url) = (join("settle")?, join("verify")?);
         crate::tls::install_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -79,6 +82,7 @@ impl Facilitator {
             .map_err(|e| Error(format!("the facilitator's HTTP client: {e}")))?;
         Ok(Facilitator {
             settle_url,
+            verify_url,
             api_key: None,
             http,
         })
@@ -94,9 +98,18 @@ impl Facilitator {
 
     /// `POST /settle` with `body`, answered within `timeout` or not at all.
     pub(super) async fn settle(&self, body: &str, timeout: Duration) -> Settled {
+        self.post(&self.settle_url, body, timeout).await
+    }
+
+    /// `POST /verify` with `body`, answered within `timeout` or not at all.
+    pub(super) async fn verify(&self, body: &str, timeout: Duration) -> Settled {
+        self.post(&self.verify_url, body, timeout).await
+    }
+
+    async fn post(&self, url: &reqwest::Url, body: &str, timeout: Duration) -> Settled {
         let mut request = self
             .http
-            .post(self.settle_url.clone())
+            .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .timeout(timeout)
             .body(body.to_owned());

@@ -506,6 +506,16 @@ impl Paywall {
                     let (reply, detail) = settled.as_reply();
                     life.feed_settle(reply, &detail);
                 }
+                // With `Settings::verify_at_facilitator`: the facilitator's
+                // chain checks before the handler runs.
+                Action::Verify { body, timeout_ms } => {
+                    let body = body.to_owned();
+                    let timeout = Duration::from_millis(timeout_ms.max(1));
+                    let verified = self.inner.facilitator.verify(&body, timeout).await;
+                    life.advance_clock(now());
+                    let (reply, detail) = verified.as_reply();
+                    life.feed_verify(reply, &detail);
+                }
                 Action::Respond(answer) => {
                     let answer = answer.clone();
                     log(&answer, &life, &method, &target, started);

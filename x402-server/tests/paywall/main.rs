@@ -549,3 +549,71 @@ async fn a_batch_settlement_agent_known_by_its_directory_commits_and_is_served_o
     assert_eq!(again.0, 409, "{}", String::from_utf8_lossy(&again.2));
     assert_ne!(again.2, b"deferred payments, explained");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_verification_at_the_facilitator_an_invalid_payment_is_refused_before_the_handler() {
+    use axum::routing::post;
+    // A facilitator whose /verify finds the payer short of funds.
+    let settles = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&settles);
+    let fac = Router::new()
+        .route(
+            "/verify",
+            post(|| async {
+                r#"{"isValid":false,"invalidReason":"invalid_exact_evm_insufficient_balance","payer":"0x0000000000000000000000000000000000000001"}"#
+            }),
+        )
+        .route(
+            "/settle",
+            post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { "{}" }
+            }),
+        );
+    let fac_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fac_url = format!("http://{}", fac_listener.local_addr().unwrap());
+    tokio::spawn(paywire_server::http::serve(
+        fac_listener,
+        fac,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+    let paywall = Paywall::new(
+        Facilitator::new(&fac_url).unwrap(),
+        Arc::new(MemoryRecords::default()),
+    )
+    .settings(Settings {
+        verify_at_facilitator: true,
+        ..Settings::default()
+    })
+    .route(
+        "GET /paid",
+        Offer::exact("eip155:84532", USDC, "10000", MERCHANT).token("USDC", "2"),
+    )
+    .unwrap();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let app = Router::new()
+        .route(
+            "/paid",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { CONTENT }
+            }),
+        )
+        .layer(paywall.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/paid", listener.local_addr().unwrap());
+    tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+    let payment = pay(&url, &format!("verify-{}", std::process::id())).await;
+    let got = fetch(url, Some(payment)).await;
+    assert_eq!(got.status, 402, "{got:?}");
+    assert_eq!(got.reason, "invalid_exact_evm_insufficient_balance");
+    assert_eq!(handled.load(Ordering::SeqCst), 0, "the handler never ran");
+    assert_eq!(settles.load(Ordering::SeqCst), 0, "nothing was settled");
+}

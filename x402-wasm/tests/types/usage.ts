@@ -153,7 +153,8 @@ async function serve(records: Map<string, string>, facilitator: string): Promise
         case "handle":
           result = { status: 200 };
           break;
-        case "settle": {
+        case "settle":
+        case "verify": {
           const res = await fetch(facilitator, { method: "POST", body: step.body, signal: AbortSignal.timeout(step.timeoutMs) });
           result = { status: res.status, body: await res.text() };
           break;
