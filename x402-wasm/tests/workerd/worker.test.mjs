@@ -50,20 +50,26 @@ function tampered(value, field, to) {
 
 /** A temporary directory with `worker.mjs` (the given code), one flavour of the
  * package (`pkgDir`) under the module name `entry`, and the workerd config
- * that serves them; `durableObject` names a class bound as RECORDS (in
- * memory), `env` the variables bound from the environment. */
-function workerDir(code, pkgDir, { entry = "paywire", durableObject = null, env = [] } = {}) {
+ * that serves them; `durableObject` names a class bound as `binding` (in
+ * memory), `env` the variables bound from the environment, `modules` the
+ * package's plain modules the code imports (`paywire/paywall`, ...). */
+function workerDir(
+  code,
+  pkgDir,
+  { entry = "paywire", durableObject = null, binding = "RECORDS", env = [], modules = [] } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "x402-worker-"));
   writeFileSync(join(dir, "worker.mjs"), code);
   for (const f of ["workerd.mjs", "paywire_wasm.js", "paywire_wasm_bg.wasm"]) {
     copyFileSync(join(pkgDir, f), join(dir, f));
   }
+  for (const m of modules) copyFileSync(join(PKG_DIR, `${m}.mjs`), join(dir, `${m}.mjs`));
   // The entry point imports "./paywire_wasm.js": beside its own module name.
   const base = entry.includes("/") ? entry.slice(0, entry.lastIndexOf("/") + 1) : "";
   const bindings = env.map((n) => `(name = "${n}", fromEnvironment = "${n}")`);
   let objects = "";
   if (durableObject) {
-    bindings.push(`(name = "RECORDS", durableObjectNamespace = "${durableObject}")`);
+    bindings.push(`(name = "${binding}", durableObjectNamespace = "${durableObject}")`);
     objects = `durableObjectNamespaces = [(className = "${durableObject}", uniqueKey = "x402-test-records")],
   durableObjectStorage = (inMemory = void),`;
   }
@@ -81,6 +87,7 @@ const w :Workerd.Worker = (
     (name = "${entry}", esModule = embed "workerd.mjs"),
     (name = "${base}paywire_wasm.js", esModule = embed "paywire_wasm.js"),
     (name = "${base}paywire_wasm_bg.wasm", wasm = embed "paywire_wasm_bg.wasm"),
+${modules.map((m) => `    (name = "paywire/${m}", esModule = embed "${m}.mjs"),`).join("\n")}
   ],
   compatibilityDate = "2025-09-01",
   ${objects}
@@ -201,8 +208,10 @@ describe("workerd: the Worker of the package's README", () => {
     const readme = readFileSync(join(WASM_DIR, "README.md"), "utf8");
     dir = workerDir(readme.match(/```js\n([\s\S]*?)```/)[1], join(PKG_DIR, "full"), {
       entry: "paywire/full",
-      durableObject: "Records",
+      durableObject: "PaymentRecords",
+      binding: "PAYMENTS",
       env: ["FACILITATOR_URL"],
+      modules: ["paywall", "durable-object"],
     });
     worker = await startWorker({ FACILITATOR_URL: facilitator.url.replace(/\/$/, "") }, dir);
   });
@@ -213,21 +222,26 @@ describe("workerd: the Worker of the package's README", () => {
   });
 
   test("402; paid: settled, then 200; the same payment again: 409; a bad payment: 402", async () => {
-    const first = await fetch(worker.url);
+    // The README sells /report; everything else goes to the handler untouched.
+    const url = worker.url.replace(/\/premium$/, "/report");
+    const free = await fetch(worker.url);
+    assert.equal(free.status, 200);
+    await free.body?.cancel();
+    const first = await fetch(url);
     assert.equal(first.status, 402);
     const offer = first.headers.get("payment-required");
     assert.equal(decodeHeader("PAYMENT-REQUIRED", offer).accepts[0].payTo, PAY_TO);
     const payment = createPayment(offer, PAYER_KEY, { maxAmount: "10000" });
-    const paid = await fetch(worker.url, { headers: { "PAYMENT-SIGNATURE": payment } });
+    const paid = await fetch(url, { headers: { "PAYMENT-SIGNATURE": payment } });
     assert.equal(paid.status, 200);
     assert.equal(await paid.text(), "the paid content");
     assert.equal(paid.headers.get("cache-control"), "private, no-store");
     assert.equal(decodeHeader("PAYMENT-RESPONSE", paid.headers.get("payment-response")).success, true);
     assert.equal(facilitator.calls.length, 1);
-    const again = await fetch(worker.url, { headers: { "PAYMENT-SIGNATURE": payment } });
+    const again = await fetch(url, { headers: { "PAYMENT-SIGNATURE": payment } });
     assert.equal(again.status, 409);
     await again.body?.cancel();
-    const bad = await fetch(worker.url, {
+    const bad = await fetch(url, {
       headers: { "PAYMENT-SIGNATURE": tampered(createPayment(offer, PAYER_KEY), "value", "1") },
     });
     assert.equal(bad.status, 402);
