@@ -1,14 +1,13 @@
 //! The resource server: a paywalled resource answering 402 with a
-//! `PAYMENT-REQUIRED` header, and an optional deferred-payment route. Each
-//! request is driven through `paywire::lifecycle`, which decides everything
-//! about the payment (which requirement it pays, verification, the replay
-//! record, when to settle, what to answer); this host only does the I/O: it
-//! reads and swaps records in its replay store, runs the handler (static
-//! content, or an upstream server), settles (on the simulated ledger, or
-//! through a facilitator's `POST /settle`) and sends the answer.
+//! `PAYMENT-REQUIRED` header, and an optional deferred-payment route, served
+//! by paywire-server's paywall layer (`paywire_server::paywall`) in front of
+//! the content (static, or an upstream server's answer). The layer drives
+//! each paid request through `paywire::lifecycle`; this module gives it what
+//! is particular to the command: where payments settle (the simulated ledger,
+//! or a facilitator), the registered agents' key directories, and the events
+//! of its log (`--json`) and of the demo's narration.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,9 +15,7 @@ use paywire::batch::{self, directory::Directory};
 use paywire::evm::Address;
 use paywire::header::{self, HeaderKind};
 use paywire::json::{JsonObject, JsonStr, Limits, ToJson};
-use paywire::lifecycle::{
-    self, Action, Answer, HandlerResult, Lifecycle, Outcome, Route, Settings, SettleReply,
-};
+use paywire::lifecycle::{Answer, Lifecycle, Outcome, Route, Settings};
 use paywire::types::facilitator::{PaymentPayload, SettleResponse};
 use paywire::types::payload::SchemePayload;
 use paywire::types::{Extra, FromJson, List, v2};
@@ -26,10 +23,13 @@ use paywire::verify::{self, Config};
 use paywire::{Amount, Network};
 use zeroize::Zeroizing;
 
-use crate::client_http::{self, Posted};
-use crate::http::{Request, Response};
+use paywire_server::paywall::{
+    Answered, Directories, Facilitator, HandlerFailed, MemoryRecords, Observer, RecordStore, Reply,
+    Settler,
+};
+
+use crate::client_http;
 use crate::ledger::{CheckResult, Ledger};
-use paywire_server::paywall::{BlockingRecords as ReplayStore, MemoryRecords as MemoryStore};
 
 /// What is sold, for how much, to whom.
 #[derive(Debug, Clone)]
@@ -82,7 +82,8 @@ pub(crate) struct Commitment {
 /// The deferred route's state.
 struct Deferred {
     offer: DeferredOffer,
-    route: Route,
+    /// Its PaymentRequired (JSON).
+    route_json: Vec<u8>,
     /// Agents known to the network: their origins.
     agents: Mutex<Vec<String>>,
     /// Key directories fetched, by agent.
@@ -175,18 +176,18 @@ pub(crate) struct Paywall {
     offer: Offer,
     resource_url: String,
     requirement_json: Vec<u8>,
-    route: Route,
+    /// The paid route's PaymentRequired (JSON).
+    route_json: Vec<u8>,
     settlement: Settlement,
     events: Box<dyn Fn(Event) + Send + Sync>,
     deferred: Option<Deferred>,
     origin: String,
-    store: Arc<dyn ReplayStore>,
+    store: Arc<dyn RecordStore>,
     settings: Settings,
     content: Content,
     /// Stop the process once a settlement is recorded, before answering
     /// (`PAYWIRE_SERVE_FAULT=exit-after-settle`: to test recovery after a crash).
     exit_after_settle: bool,
-    next_id: AtomicU64,
 }
 
 fn now() -> u64 {
@@ -233,32 +234,27 @@ impl Paywall {
         };
         let requirement_json = requirement.to_json_vec();
         let resource_url = format!("{origin}{}", offer.path);
-        let route = route_of(&payment_required_doc(
-            &requirement_json,
-            &resource_url,
-            &offer,
-            None,
-        ));
+        let route_json = payment_required_doc(&requirement_json, &resource_url, &offer, None);
+        route_of(&route_json);
         Paywall {
             resource_url,
             offer,
             requirement_json,
-            route,
+            route_json,
             settlement,
             events,
             deferred: None,
             origin: origin.to_string(),
-            store: Arc::new(MemoryStore::default()),
+            store: Arc::new(MemoryRecords::default()),
             settings: Settings::default(),
             content: Content::Fixed,
             exit_after_settle: std::env::var("PAYWIRE_SERVE_FAULT").as_deref()
                 == Ok("exit-after-settle"),
-            next_id: AtomicU64::new(0),
         }
     }
 
     /// Keeps replay records in `store` instead of memory.
-    pub(crate) fn with_store(mut self, store: Arc<dyn ReplayStore>) -> Paywall {
+    pub(crate) fn with_store(mut self, store: Arc<dyn RecordStore>) -> Paywall {
         self.store = store;
         self
     }
@@ -289,9 +285,10 @@ impl Paywall {
             registration_url: &registration,
         }
         .to_json_vec();
+        route_of(&json);
         self.deferred = Some(Deferred {
             offer,
-            route: route_of(&json),
+            route_json: json,
             agents: Mutex::new(Vec::new()),
             directories: Mutex::new(HashMap::new()),
             book: Mutex::new(Vec::new()),
@@ -331,187 +328,122 @@ impl Paywall {
         &self.requirement_json
     }
 
-    /// Handles one request.
-    pub(crate) fn handle(&self, req: &Request) -> Response {
-        let signature = req.header(HeaderKind::PaymentSignature.name());
-        let v1_payment = req.header(HeaderKind::XPayment.name());
-        (self.events)(Event::Request {
-            method: req.method.clone(),
-            target: req.target.clone(),
-            payment_header: signature
-                .map(|_| HeaderKind::PaymentSignature.name())
-                .or(v1_payment.map(|_| HeaderKind::XPayment.name())),
-        });
+    /// The HTTP app: the paid routes behind paywire-server's paywall layer
+    /// (which drives each paid request through `paywire::lifecycle`), in
+    /// front of the content; every request told to the log first.
+    pub(crate) fn router(self: &Arc<Self>) -> axum::Router {
+        let mut layer = paywire_server::paywall::Paywall::new(
+            ShopSettler(Arc::clone(self)),
+            Arc::clone(&self.store),
+        )
+        .settings(self.settings.clone())
+        .observer(Arc::new(ShopObserver(Arc::clone(self))))
+        .directories(Arc::new(ShopDirectories(Arc::clone(self))));
+        layer = route_on(layer, &self.offer.path, &self.route_json);
         if let Some(d) = &self.deferred {
-            if req.path() == d.offer.path {
-                if req.method != "GET" && req.method != "HEAD" {
-                    return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
-                        .with_header("Allow", "GET, HEAD");
+            layer = route_on(layer, &d.offer.path, &d.route_json);
+        }
+        let content = Arc::clone(self);
+        let told = Arc::clone(self);
+        axum::Router::new()
+            .fallback(move |req: axum::extract::Request| {
+                let shop = Arc::clone(&content);
+                async move { shop.content(req).await }
+            })
+            .layer(layer.layer())
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let shop = Arc::clone(&told);
+                    async move {
+                        (shop.events)(request_event(&req));
+                        next.run(req).await
+                    }
+                },
+            ))
+    }
+
+    /// What the paywall serves once paid, and everything that is not paid:
+    /// the agents' list, 404 and 405.
+    async fn content(self: Arc<Self>, req: axum::extract::Request) -> axum::response::Response {
+        let path = req.uri().path().to_string();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let get_or_head =
+            req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
+        if let Some(d) = &self.deferred {
+            if path == d.offer.path {
+                if !get_or_head {
+                    return use_get();
                 }
-                return self.run(req, true);
+                return plain(200, &d.offer.mime_type, d.offer.content.clone());
             }
-            if req.path() == AGENTS_PATH {
+            if path == AGENTS_PATH {
                 let list = lock(&d.agents).join("\n");
-                return Response::new(
+                return plain(
                     200,
                     "text/plain; charset=utf-8",
                     format!(
                         "Agents registered for deferred payments on this server \
                          (registration is by its operator):\n{list}\n"
-                    ),
+                    )
+                    .into_bytes(),
                 );
             }
         }
-        if req.path() != self.offer.path {
-            return Response::new(
+        if path != self.offer.path {
+            return plain(
                 404,
                 "text/plain; charset=utf-8",
-                format!("not found: the paid resource is {}\n", self.resource_url),
+                format!("not found: the paid resource is {}\n", self.resource_url).into_bytes(),
             );
         }
-        if req.method != "GET" && req.method != "HEAD" {
-            return Response::new(405, "text/plain; charset=utf-8", "use GET\n")
-                .with_header("Allow", "GET, HEAD");
+        if !get_or_head {
+            return use_get();
         }
-        self.run(req, false)
-    }
-
-    /// Drives one request's lifecycle: the core decides, this does the I/O.
-    fn run(&self, req: &Request, deferred: bool) -> Response {
-        let route = match (&self.deferred, deferred) {
-            (Some(d), true) => &d.route,
-            _ => &self.route,
-        };
-        // Signatures of deferred payments cover @authority as the client addressed it.
-        let url = match req.header("Host") {
-            Some(host) => format!("http://{host}{}", req.target),
-            None => format!("{}{}", self.origin, req.target),
-        };
-        let headers: Vec<(&str, &str)> = req
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let request = lifecycle::Request {
-            method: &req.method,
-            url: &url,
-            headers: &headers,
-        };
-        let id = format!(
-            "{}-{}",
-            std::process::id(),
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut life = Lifecycle::new(route, &request, now(), &id, &self.settings);
-        let mut held: Option<Response> = None;
-        let mut settled_through = false;
-        let mut verdict_told = false;
-        for _ in 0..64 {
-            if !verdict_told && let Some(v) = life.verdict_json() {
-                verdict_told = true;
-                (self.events)(Event::Verified {
-                    valid: v.starts_with("{\"isValid\":true"),
-                    response: v.to_string(),
-                });
-            }
-            match life.next() {
-                Action::Lookup { key } => match self.store.get(key) {
-                    Ok(r) => life.feed_record(r.as_deref()),
-                    Err(e) => self.store_error(&mut life, &e),
-                },
-                Action::Swap { key, expected, new } => match self.store.swap(key, expected, new) {
-                    Ok(r) => life.feed_swap(r.as_ref().map(|_| ()).map_err(Option::as_deref)),
-                    Err(e) => self.store_error(&mut life, &e),
-                },
-                Action::Directory { agent } => {
-                    let agent = agent.to_string();
-                    let jwks = self.directory(&agent);
-                    life.feed_directory(jwks.as_deref());
-                }
-                Action::Handle => {
-                    let mut produced = self.produce(req, deferred);
-                    // An upstream's charge for an `upto` payment: read, never sent on.
-                    if let Ok(r) = &mut produced {
-                        let name = lifecycle::SETTLEMENT_OVERRIDES_HEADER;
-                        if let Some(value) = r.header(name).map(str::to_owned) {
-                            r.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-                            if let Err(why) = life.feed_settlement_overrides(&value) {
-                                (self.events)(Event::Problem { message: why });
+        match &self.content {
+            Content::Fixed => plain(200, &self.offer.mime_type, self.offer.content.clone()),
+            Content::Upstream(base) => {
+                let url = format!("{}{target}", base.trim_end_matches('/'));
+                let fetched = tokio::task::spawn_blocking(move || client_http::get(&url, &[]))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|f| f.message));
+                match fetched {
+                    Ok(reply) => {
+                        let mut resp = plain(reply.status, "application/octet-stream", reply.body);
+                        resp.headers_mut().clear();
+                        for (n, v) in reply.headers {
+                            let hop = [
+                                "connection",
+                                "keep-alive",
+                                "transfer-encoding",
+                                "content-length",
+                            ];
+                            if hop.iter().any(|h| n.eq_ignore_ascii_case(h)) {
+                                continue;
+                            }
+                            if let (Ok(n), Ok(v)) = (
+                                axum::http::HeaderName::from_bytes(n.as_bytes()),
+                                axum::http::HeaderValue::from_str(&v),
+                            ) {
+                                resp.headers_mut().append(n, v);
                             }
                         }
+                        resp
                     }
-                    life.advance_clock(now());
-                    match &produced {
-                        Ok(r) => life.feed_handler(HandlerResult::Status(r.status)),
-                        Err(e) => {
-                            (self.events)(Event::Problem {
-                                message: format!("the content could not be produced: {e}"),
-                            });
-                            life.feed_handler(HandlerResult::Failed(e));
-                        }
-                    }
-                    held = produced.ok();
-                }
-                Action::Settle { body, timeout_ms } => {
-                    settled_through = true;
-                    let body = body.to_string();
-                    let (reply, detail) = self.settle(&body, timeout_ms);
-                    life.advance_clock(now());
-                    let (r, d) = (reply.as_reply(), detail);
-                    life.feed_settle(r, &d);
-                }
-                Action::Verify { body, timeout_ms } => {
-                    let body = body.to_string();
-                    let (reply, detail) = self.verify(&body, timeout_ms);
-                    life.advance_clock(now());
-                    life.feed_verify(reply.as_reply(), &detail);
-                }
-                Action::Respond(answer) => {
-                    let answer = answer.clone();
-                    if let Some(record) = life.uncertain_record() {
-                        (self.events)(Event::Uncertain {
-                            record: record.to_string(),
+                    Err(e) => {
+                        (self.events)(Event::Problem {
+                            message: format!("the content could not be produced: {e}"),
                         });
+                        let mut resp = plain(500, "text/plain; charset=utf-8", Vec::new());
+                        resp.extensions_mut().insert(HandlerFailed(e));
+                        resp
                     }
-                    self.tell(&answer, settled_through, deferred, &life);
-                    if self.exit_after_settle && answer.outcome == Outcome::Delivered {
-                        crate::say_err(
-                            "paywire: PAYWIRE_SERVE_FAULT=exit-after-settle: stopping before the answer\n",
-                        );
-                        std::process::exit(3);
-                    }
-                    let response = build(&answer, held.take());
-                    if matches!(answer.outcome, Outcome::Delivered | Outcome::Redelivered) {
-                        (self.events)(Event::Served {
-                            status: response.status,
-                            bytes: response.body.len(),
-                        });
-                    }
-                    let store = Arc::clone(&self.store);
-                    return response.after(Box::new(move |written| {
-                        // Not written: the record stays settled, and the
-                        // payment's next presentation gets the content.
-                        if written {
-                            life.responded();
-                            finish(&mut life, store.as_ref());
-                        }
-                    }));
                 }
-                Action::Done => break,
             }
         }
-        Response::new(
-            500,
-            "text/plain; charset=utf-8",
-            "the request's lifecycle ended without an answer\n",
-        )
-    }
-
-    fn store_error(&self, life: &mut Lifecycle, e: &str) {
-        (self.events)(Event::Problem {
-            message: format!("replay store: {e}"),
-        });
-        life.feed_store_error(e);
     }
 
     /// Narrates an answer in the log.
@@ -600,137 +532,6 @@ impl Paywall {
         lock(&d.book).push(commitment);
     }
 
-    /// The content, held back: the offer's bytes, or the upstream's answer.
-    fn produce(&self, req: &Request, deferred: bool) -> Result<Response, String> {
-        if let (Some(d), true) = (&self.deferred, deferred) {
-            return Ok(Response::new(
-                200,
-                &d.offer.mime_type,
-                d.offer.content.clone(),
-            ));
-        }
-        match &self.content {
-            Content::Fixed => Ok(Response::new(
-                200,
-                &self.offer.mime_type,
-                self.offer.content.clone(),
-            )),
-            Content::Upstream(base) => {
-                let url = format!("{}{}", base.trim_end_matches('/'), req.target);
-                let reply = client_http::get(&url, &[]).map_err(|f| f.message)?;
-                let mut resp = Response::new(reply.status, "application/octet-stream", reply.body);
-                resp.headers.clear();
-                for (n, v) in reply.headers {
-                    let hop = [
-                        "connection",
-                        "keep-alive",
-                        "transfer-encoding",
-                        "content-length",
-                    ];
-                    if !hop.iter().any(|h| n.eq_ignore_ascii_case(h)) {
-                        resp.headers.push((n, v));
-                    }
-                }
-                Ok(resp)
-            }
-        }
-    }
-
-    /// The key directory of a registered agent (fetched once).
-    fn directory(&self, agent: &str) -> Option<Vec<u8>> {
-        let d = self.deferred.as_ref()?;
-        if !lock(&d.agents).iter().any(|a| a == agent) {
-            return None;
-        }
-        if let Some(j) = lock(&d.directories).get(agent) {
-            return Some(j.clone());
-        }
-        let url = format!(
-            "{}{}",
-            agent.trim_end_matches('/'),
-            batch::directory::WELL_KNOWN_PATH
-        );
-        let reply = match client_http::get(&url, &[]) {
-            Ok(r) => r,
-            Err(f) => {
-                (self.events)(Event::Problem {
-                    message: format!("the key directory of {agent}: {}", f.message),
-                });
-                return None;
-            }
-        };
-        match Directory::parse(&reply.body) {
-            Ok(dir) => (self.events)(Event::DirectoryFetched {
-                agent: agent.to_string(),
-                keys: dir.keys().count(),
-            }),
-            Err(e) => {
-                (self.events)(Event::Problem {
-                    message: format!("the key directory of {agent}: {e}"),
-                });
-                return None;
-            }
-        }
-        lock(&d.directories).insert(agent.to_string(), reply.body.clone());
-        Some(reply.body)
-    }
-
-    /// Settles a `POST /settle` body: on the ledger, or at the facilitator.
-    fn settle(&self, body: &str, timeout_ms: u64) -> (Posted, String) {
-        match &self.settlement {
-            Settlement::Ledger(ledger) => (
-                Posted::Answered {
-                    status: 200,
-                    body: self.settle_on_ledger(ledger, body),
-                },
-                String::new(),
-            ),
-            Settlement::Facilitator { .. } => self.post_to_facilitator("settle", body, timeout_ms),
-        }
-    }
-
-    /// Verifies a `POST /verify` body: offline on the ledger, or at the facilitator.
-    fn verify(&self, body: &str, timeout_ms: u64) -> (Posted, String) {
-        match &self.settlement {
-            Settlement::Ledger(_) => (
-                Posted::Answered {
-                    status: 200,
-                    body: verify::verify_json(body.as_bytes(), now(), &Config::default())
-                        .to_json_vec(),
-                },
-                String::new(),
-            ),
-            Settlement::Facilitator { .. } => self.post_to_facilitator("verify", body, timeout_ms),
-        }
-    }
-
-    /// `POST {facilitator}/{path}` with `body`, once.
-    fn post_to_facilitator(&self, path: &str, body: &str, timeout_ms: u64) -> (Posted, String) {
-        match &self.settlement {
-            Settlement::Ledger(_) => (Posted::NotSent("no facilitator".into()), String::new()),
-            Settlement::Facilitator { url: base, key } => {
-                let url = format!("{}/{path}", base.trim_end_matches('/'));
-                let timeout = Duration::from_millis(timeout_ms.max(1));
-                let posted = client_http::post_json_once(
-                    &url,
-                    body.as_bytes(),
-                    key.as_deref().map(String::as_str),
-                    timeout,
-                );
-                let detail = match &posted {
-                    Posted::NotSent(why) | Posted::NoAnswer(why) => {
-                        (self.events)(Event::Problem {
-                            message: format!("facilitator {url}: {why}"),
-                        });
-                        why.clone()
-                    }
-                    Posted::Answered { .. } => String::new(),
-                };
-                (posted, detail)
-            }
-        }
-    }
-
     /// The ledger as a facilitator: verifies the body, discharges the chain
     /// checks, moves the balances; answers a SettleResponse.
     fn settle_on_ledger(&self, ledger: &Mutex<Ledger>, body: &str) -> Vec<u8> {
@@ -815,36 +616,6 @@ impl Paywall {
     }
 }
 
-impl Posted {
-    fn as_reply(&self) -> SettleReply<'_> {
-        match self {
-            Posted::NotSent(_) => SettleReply::NotSent,
-            Posted::NoAnswer(_) => SettleReply::NoAnswer,
-            Posted::Answered { status, body } => SettleReply::Answered {
-                status: *status,
-                body,
-            },
-        }
-    }
-}
-
-/// The response for an answer: the held handler response with the answer's
-/// headers set over it, or the answer's own.
-fn build(a: &Answer, held: Option<Response>) -> Response {
-    let mut resp = match (a.use_handler_response, held) {
-        (true, Some(r)) => r,
-        (true, None) => Response::new(500, "text/plain; charset=utf-8", "no response\n"),
-        (false, _) => {
-            let ct = a.header("Content-Type").unwrap_or("application/json");
-            Response::new(a.status, ct, a.body.clone().unwrap_or_default())
-        }
-    };
-    for (n, v) in &a.headers {
-        resp = resp.set_header(n, v);
-    }
-    resp
-}
-
 /// The paid route's PaymentRequired document.
 fn payment_required_doc(
     requirement_json: &[u8],
@@ -872,19 +643,6 @@ fn payment_required_doc(
     .to_json_vec()
 }
 
-/// Runs the lifecycle's last steps (the delivered record) after the answer went out.
-fn finish(life: &mut Lifecycle, store: &dyn ReplayStore) {
-    for _ in 0..16 {
-        match life.next() {
-            Action::Swap { key, expected, new } => match store.swap(key, expected, new) {
-                Ok(r) => life.feed_swap(r.as_ref().map(|_| ()).map_err(Option::as_deref)),
-                Err(e) => life.feed_store_error(&e),
-            },
-            _ => return,
-        }
-    }
-}
-
 /// The header value carrying a JSON document (standard base64 with padding).
 pub(crate) fn header_value(json: &[u8]) -> String {
     let mut out = vec![0u8; header::base64_encoded_len(json.len())];
@@ -894,5 +652,221 @@ pub(crate) fn header_value(json: &[u8]) -> String {
             String::from_utf8(out).unwrap_or_default()
         }
         Err(_) => String::new(),
+    }
+}
+
+/// The log's event for a request as it arrives.
+fn request_event(req: &axum::extract::Request) -> Event {
+    let has = |k: HeaderKind| req.headers().contains_key(k.name());
+    let payment_header = if has(HeaderKind::PaymentSignature) {
+        Some(HeaderKind::PaymentSignature.name())
+    } else if has(HeaderKind::XPayment) {
+        Some(HeaderKind::XPayment.name())
+    } else {
+        None
+    };
+    Event::Request {
+        method: req.method().as_str().to_string(),
+        target: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string()),
+        payment_header,
+    }
+}
+
+/// Sells `path` in `layer` with the route document `json` (this program's own: well-formed).
+fn route_on(
+    layer: paywire_server::paywall::Paywall,
+    path: &str,
+    json: &[u8],
+) -> paywire_server::paywall::Paywall {
+    let doc = String::from_utf8_lossy(json);
+    let route = format!("GET {path}");
+    layer
+        .route(&route, paywire_server::paywall::Offer::document(&doc))
+        .unwrap_or_else(|e| {
+            crate::say_err(&format!(
+                "paywire: internal error: a route this program built: {e}\n"
+            ));
+            std::process::exit(2)
+        })
+}
+
+/// A plain answer.
+fn plain(status: u16, content_type: &str, body: Vec<u8>) -> axum::response::Response {
+    let mut r = axum::response::Response::new(axum::body::Body::from(body));
+    *r.status_mut() = axum::http::StatusCode::from_u16(status)
+        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = axum::http::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// 405 for anything but GET and HEAD on a paid path.
+fn use_get() -> axum::response::Response {
+    let mut r = plain(405, "text/plain; charset=utf-8", b"use GET\n".to_vec());
+    r.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET, HEAD"),
+    );
+    r
+}
+
+/// Where the paywall settles: the simulated ledger, or a facilitator (whose
+/// failures go to the log).
+struct ShopSettler(Arc<Paywall>);
+
+impl ShopSettler {
+    async fn at_facilitator(&self, path: &str, body: &str, timeout: Duration) -> Reply {
+        let Settlement::Facilitator { url, key } = &self.0.settlement else {
+            return Reply::NotSent("no facilitator".into());
+        };
+        let facilitator = match Facilitator::new(url) {
+            Ok(f) => match key {
+                Some(k) => f.api_key(k),
+                None => f,
+            },
+            Err(e) => return Reply::NotSent(e.to_string()),
+        };
+        let reply = if path == "verify" {
+            facilitator.verify(body, timeout).await
+        } else {
+            facilitator.settle(body, timeout).await
+        };
+        if let Reply::NotSent(why) | Reply::NoAnswer(why) = &reply {
+            (self.0.events)(Event::Problem {
+                message: format!("facilitator {}/{path}: {why}", url.trim_end_matches('/')),
+            });
+        }
+        reply
+    }
+}
+
+#[async_trait::async_trait]
+impl Settler for ShopSettler {
+    async fn settle(&self, body: &str, timeout: Duration) -> Reply {
+        match &self.0.settlement {
+            Settlement::Ledger(ledger) => Reply::Answered {
+                status: 200,
+                body: self.0.settle_on_ledger(ledger, body),
+            },
+            Settlement::Facilitator { .. } => self.at_facilitator("settle", body, timeout).await,
+        }
+    }
+
+    async fn verify(&self, body: &str, timeout: Duration) -> Reply {
+        match &self.0.settlement {
+            Settlement::Ledger(_) => Reply::Answered {
+                status: 200,
+                body: verify::verify_json(body.as_bytes(), now(), &Config::default()).to_json_vec(),
+            },
+            Settlement::Facilitator { .. } => self.at_facilitator("verify", body, timeout).await,
+        }
+    }
+}
+
+/// The paywall's doings, told as events.
+struct ShopObserver(Arc<Paywall>);
+
+impl Observer for ShopObserver {
+    fn verified(&self, verdict_json: &str) {
+        (self.0.events)(Event::Verified {
+            valid: verdict_json.starts_with("{\"isValid\":true"),
+            response: verdict_json.to_string(),
+        });
+    }
+
+    fn answered(&self, a: &Answered<'_>) {
+        let shop = &self.0;
+        if let Some(record) = a.lifecycle.uncertain_record() {
+            (shop.events)(Event::Uncertain {
+                record: record.to_string(),
+            });
+        }
+        let deferred = shop
+            .deferred
+            .as_ref()
+            .is_some_and(|d| d.offer.path == a.path);
+        shop.tell(a.answer, a.settled_through, deferred, a.lifecycle);
+        if shop.exit_after_settle && a.answer.outcome == Outcome::Delivered {
+            crate::say_err(
+                "paywire: PAYWIRE_SERVE_FAULT=exit-after-settle: stopping before the answer\n",
+            );
+            std::process::exit(3);
+        }
+        if matches!(a.answer.outcome, Outcome::Delivered | Outcome::Redelivered) {
+            (shop.events)(Event::Served {
+                status: a.answer.status,
+                bytes: a
+                    .body_len
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            });
+        }
+    }
+
+    fn store_error(&self, message: &str) {
+        (self.0.events)(Event::Problem {
+            message: format!("replay store: {message}"),
+        });
+    }
+}
+
+/// The key directories of the agents registered for deferred payments
+/// (fetched once each, told as events).
+struct ShopDirectories(Arc<Paywall>);
+
+#[async_trait::async_trait]
+impl Directories for ShopDirectories {
+    async fn directory(&self, agent: &str) -> Option<String> {
+        let shop = Arc::clone(&self.0);
+        let agent = agent.to_string();
+        tokio::task::spawn_blocking(move || shop.directory(&agent))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|j| String::from_utf8(j).ok())
+    }
+}
+
+impl Paywall {
+    /// The key directory of a registered agent (fetched once).
+    fn directory(&self, agent: &str) -> Option<Vec<u8>> {
+        let d = self.deferred.as_ref()?;
+        if !lock(&d.agents).iter().any(|a| a == agent) {
+            return None;
+        }
+        if let Some(j) = lock(&d.directories).get(agent) {
+            return Some(j.clone());
+        }
+        let url = format!(
+            "{}{}",
+            agent.trim_end_matches('/'),
+            batch::directory::WELL_KNOWN_PATH
+        );
+        let reply = match client_http::get(&url, &[]) {
+            Ok(r) => r,
+            Err(f) => {
+                (self.events)(Event::Problem {
+                    message: format!("the key directory of {agent}: {}", f.message),
+                });
+                return None;
+            }
+        };
+        match Directory::parse(&reply.body) {
+            Ok(dir) => (self.events)(Event::DirectoryFetched {
+                agent: agent.to_string(),
+                keys: dir.keys().count(),
+            }),
+            Err(e) => {
+                (self.events)(Event::Problem {
+                    message: format!("the key directory of {agent}: {e}"),
+                });
+                return None;
+            }
+        }
+        lock(&d.directories).insert(agent.to_string(), reply.body.clone());
+        Some(reply.body)
     }
 }

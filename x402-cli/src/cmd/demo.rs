@@ -17,7 +17,6 @@ use paywire::evm::Address;
 use crate::agent::{self, Step};
 use crate::args::{self, flag, value};
 use crate::fail::{EXIT_INVALID, Failure};
-use crate::http::Response;
 use crate::ledger::Ledger;
 use crate::out::{J, hex, indent, pretty, usdc};
 use crate::paywall::{DeferredOffer, Event, Offer, Paywall, Settlement};
@@ -383,13 +382,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let server = Arc::clone(&paywall);
     std::thread::Builder::new()
         .name("paywire-demo-server".into())
-        .spawn(move || {
-            crate::http::serve(
-                listener,
-                Arc::new(move |req| server.handle(req)),
-                crate::http::REQUEST_TIMEOUT,
-            )
-        })
+        .spawn(move || crate::http::serve(listener, server.router(), crate::http::REQUEST_TIMEOUT))
         .map_err(|e| Failure::io("starting the server thread", e))?;
     let deferred_url = paywall.deferred_url().unwrap_or_default();
     say.step(
@@ -508,17 +501,19 @@ fn deferred(
     std::thread::Builder::new()
         .name("paywire-demo-agent".into())
         .spawn(move || {
-            crate::http::serve(
-                listener,
-                Arc::new(move |req| {
-                    if req.path() == directory::WELL_KNOWN_PATH {
-                        Response::new(200, directory::MEDIA_TYPE, served.clone())
-                    } else {
-                        Response::new(404, "text/plain; charset=utf-8", "not found\n")
+            let app = axum::Router::new().route(
+                directory::WELL_KNOWN_PATH,
+                axum::routing::get(move || {
+                    let served = served.clone();
+                    async move {
+                        (
+                            [(axum::http::header::CONTENT_TYPE, directory::MEDIA_TYPE)],
+                            served,
+                        )
                     }
                 }),
-                crate::http::REQUEST_TIMEOUT,
-            )
+            );
+            crate::http::serve(listener, app, crate::http::REQUEST_TIMEOUT)
         })
         .map_err(|e| Failure::io("starting the agent's directory server", e))?;
     paywall.register_agent(&origin);

@@ -398,7 +398,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let paywall = Arc::new(paywall);
     // A request may wait for the upstream, then for the settlement.
     let deadline = crate::http::REQUEST_TIMEOUT + Duration::from_secs(settle_timeout_seconds);
-    crate::http::serve(listener, Arc::new(move |req| paywall.handle(req)), deadline);
+    crate::http::serve(listener, paywall.router(), deadline);
     Ok(0)
 }
 

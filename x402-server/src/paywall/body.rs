@@ -1,6 +1,7 @@
 //! A response body that says, once the server is done with it, whether it
 //! was sent whole: a paid answer is recorded as delivered only then.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,25 +10,29 @@ use axum::http::Response;
 use bytes::Bytes;
 use http_body::{Body as _, Frame, SizeHint};
 
-/// `response`, with `then(sent)` run once its body was read to its end
-/// (`true`) or dropped before (`false`).
-pub(super) fn after_sent(
-    response: Response<Body>,
-    then: impl FnOnce(bool) + Send + 'static,
-) -> Response<Body> {
+/// What to do once the body is out (`true`) or abandoned (`false`).
+pub(super) type Then = Box<dyn FnOnce(bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// `response`, with `then(true)` run to its end before the body's last
+/// bytes are handed to the connection (so that a client's next request sees
+/// what it did), or `then(false)` spawned when the body is dropped before.
+pub(super) fn after_sent(response: Response<Body>, then: Then) -> Response<Body> {
     response.map(|inner| {
         Body::new(Watched {
             inner,
-            then: Some(Box::new(then)),
-            ended: false,
+            then: Some(then),
+            finishing: None,
+            last: None,
         })
     })
 }
 
 struct Watched {
     inner: Body,
-    then: Option<Box<dyn FnOnce(bool) + Send>>,
-    ended: bool,
+    then: Option<Then>,
+    /// `then(true)`, running, with the last frame held until it ends.
+    finishing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    last: Option<Option<Result<Frame<Bytes>, axum::Error>>>,
 }
 
 impl http_body::Body for Watched {
@@ -38,28 +43,64 @@ impl http_body::Body for Watched {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.ended = true,
-            Poll::Ready(Some(Ok(_))) if self.inner.is_end_stream() => self.ended = true,
-            _ => {}
+        let this = &mut *self;
+        if this.finishing.is_none() && this.last.is_none() {
+            let polled = match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(p) => p,
+            };
+            let at_end = match &polled {
+                None => true,
+                Some(Ok(_)) => this.inner.is_end_stream(),
+                Some(Err(_)) => false,
+            };
+            match (at_end, this.then.take()) {
+                (true, Some(then)) => {
+                    this.finishing = Some(then(true));
+                    this.last = Some(polled);
+                }
+                (_, then) => {
+                    this.then = then;
+                    return Poll::Ready(polled);
+                }
+            }
         }
-        polled
+        if let Some(f) = this.finishing.as_mut() {
+            if f.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.finishing = None;
+        }
+        Poll::Ready(this.last.take().flatten())
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.finishing.is_none()
+            && self.last.is_none()
+            && self.then.is_none()
+            && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.last {
+            Some(Some(Ok(frame))) => {
+                SizeHint::with_exact(frame.data_ref().map_or(0, |d| d.len() as u64))
+            }
+            Some(_) => SizeHint::with_exact(0),
+            None => self.inner.size_hint(),
+        }
     }
 }
 
 impl Drop for Watched {
     fn drop(&mut self) {
+        // Never read to its end (a HEAD, a client gone): nothing was
+        // delivered, unless the body was empty from the start.
         if let Some(then) = self.then.take() {
-            then(self.ended || self.inner.is_end_stream());
+            let sent = self.inner.is_end_stream();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(then(sent));
+            }
         }
     }
 }

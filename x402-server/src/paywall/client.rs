@@ -31,20 +31,40 @@ impl std::fmt::Debug for Facilitator {
     }
 }
 
-/// What came of one settle request.
-#[derive(Debug)]
-pub(super) enum Settled {
+/// What came of one request to a facilitator (`POST /settle` or `/verify`),
+/// told apart as the lifecycle needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// It never left: nothing can have reached the facilitator. Why.
     NotSent(String),
+    /// It left (or may have), and no complete answer came. Why.
     NoAnswer(String),
-    Answered { status: u16, body: Vec<u8> },
+    /// A complete HTTP answer.
+    Answered {
+        /// Its status.
+        status: u16,
+        /// Its body.
+        body: Vec<u8>,
+    },
 }
 
-impl Settled {
+/// Where payments settle: an x402 facilitator over HTTP ([`Facilitator`]),
+/// or anything that answers as one (a host's own settlement).
+#[async_trait::async_trait]
+pub trait Settler: Send + Sync {
+    /// Settles `body` (`{x402Version, paymentPayload, paymentRequirements}`),
+    /// answered within `timeout` or not at all.
+    async fn settle(&self, body: &str, timeout: Duration) -> Reply;
+    /// Verifies `body`, for the setting `verify_at_facilitator`.
+    async fn verify(&self, body: &str, timeout: Duration) -> Reply;
+}
+
+impl Reply {
     pub(super) fn as_reply(&self) -> (SettleReply<'_>, String) {
         match self {
-            Settled::NotSent(why) => (SettleReply::NotSent, why.clone()),
-            Settled::NoAnswer(why) => (SettleReply::NoAnswer, why.clone()),
-            Settled::Answered { status, body } => (
+            Reply::NotSent(why) => (SettleReply::NotSent, why.clone()),
+            Reply::NoAnswer(why) => (SettleReply::NoAnswer, why.clone()),
+            Reply::Answered { status, body } => (
                 SettleReply::Answered {
                     status: *status,
                     body,
@@ -52,6 +72,19 @@ impl Settled {
                 String::new(),
             ),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl Settler for Facilitator {
+    /// `POST {url}/settle`.
+    async fn settle(&self, body: &str, timeout: Duration) -> Reply {
+        self.post(&self.settle_url, body, timeout).await
+    }
+
+    /// `POST {url}/verify`.
+    async fn verify(&self, body: &str, timeout: Duration) -> Reply {
+        self.post(&self.verify_url, body, timeout).await
     }
 }
 
@@ -96,17 +129,7 @@ impl Facilitator {
         self
     }
 
-    /// `POST /settle` with `body`, answered within `timeout` or not at all.
-    pub(super) async fn settle(&self, body: &str, timeout: Duration) -> Settled {
-        self.post(&self.settle_url, body, timeout).await
-    }
-
-    /// `POST /verify` with `body`, answered within `timeout` or not at all.
-    pub(super) async fn verify(&self, body: &str, timeout: Duration) -> Settled {
-        self.post(&self.verify_url, body, timeout).await
-    }
-
-    async fn post(&self, url: &reqwest::Url, body: &str, timeout: Duration) -> Settled {
+    async fn post(&self, url: &reqwest::Url, body: &str, timeout: Duration) -> Reply {
         let mut request = self
             .http
             .post(url.clone())
@@ -119,8 +142,8 @@ impl Facilitator {
         let mut response = match request.send().await {
             Ok(r) => r,
             // Refused or unresolvable while connecting: nothing was written.
-            Err(e) if e.is_connect() || e.is_builder() => return Settled::NotSent(e.to_string()),
-            Err(e) => return Settled::NoAnswer(e.to_string()),
+            Err(e) if e.is_connect() || e.is_builder() => return Reply::NotSent(e.to_string()),
+            Err(e) => return Reply::NoAnswer(e.to_string()),
         };
         let status = response.status().as_u16();
         let mut answer = Vec::new();
@@ -128,7 +151,7 @@ impl Facilitator {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if answer.len() + chunk.len() > MAX_ANSWER {
-                        return Settled::NoAnswer(format!(
+                        return Reply::NoAnswer(format!(
                             "HTTP {status}, with an answer over {MAX_ANSWER} bytes"
                         ));
                     }
@@ -136,11 +159,11 @@ impl Facilitator {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    return Settled::NoAnswer(format!("HTTP {status}, then the body failed: {e}"));
+                    return Reply::NoAnswer(format!("HTTP {status}, then the body failed: {e}"));
                 }
             }
         }
-        Settled::Answered {
+        Reply::Answered {
             status,
             body: answer,
         }

@@ -67,7 +67,7 @@ use paywire::lifecycle::{
 };
 use tower::{Layer, Service};
 
-pub use client::Facilitator;
+pub use client::{Facilitator, Reply, Settler};
 pub use directories::{AgentDirectories, Directories};
 pub use records::{
     BlockingRecords, DEFAULT_MEMORY_RECORDS, MemoryRecords, PostgresRecords, RecordStore,
@@ -224,9 +224,42 @@ pub struct Paywall {
     inner: Arc<Inner>,
 }
 
+/// Put in a response's extensions by a handler that could not produce the
+/// resource (an upstream unreachable, ...): the payment is not settled, and
+/// the client gets 500 `handler_failed` (the text goes to the log).
+#[derive(Clone, Debug)]
+pub struct HandlerFailed(pub String);
+
+/// What a paid request came to, for a host's log ([`Observer::answered`]).
+#[derive(Debug)]
+pub struct Answered<'a> {
+    /// The paid route's path.
+    pub path: &'a str,
+    /// The answer about to be sent.
+    pub answer: &'a Answer,
+    /// The request's lifecycle (its verdict, its uncertain record, ...).
+    pub lifecycle: &'a Lifecycle,
+    /// Whether the payment went to the facilitator's `/settle` on this request.
+    pub settled_through: bool,
+    /// The answer body's length, when known.
+    pub body_len: Option<u64>,
+}
+
+/// Watches what a paywall does, for a host's log or metrics. Every method
+/// does nothing by default.
+pub trait Observer: Send + Sync {
+    /// The offline verdict of a presented payment, as a `VerifyResponse`.
+    fn verified(&self, _verdict_json: &str) {}
+    /// A paid request's answer, before it is sent.
+    fn answered(&self, _answered: &Answered<'_>) {}
+    /// The record store failed.
+    fn store_error(&self, _message: &str) {}
+}
+
 struct Inner {
     routes: Vec<Paid>,
-    facilitator: Facilitator,
+    facilitator: Arc<dyn Settler>,
+    observer: Option<Arc<dyn Observer>>,
     records: Arc<dyn RecordStore>,
     directories: Option<Arc<dyn Directories>>,
     settings: Settings,
@@ -238,7 +271,6 @@ impl std::fmt::Debug for Paywall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Paywall")
             .field("routes", &self.inner.routes)
-            .field("facilitator", &self.inner.facilitator)
             .finish_non_exhaustive()
     }
 }
@@ -247,11 +279,12 @@ impl Paywall {
     /// A paywall with no paid route yet, settling through `facilitator`,
     /// keeping payments' records in `records`.
     #[must_use]
-    pub fn new(facilitator: Facilitator, records: Arc<dyn RecordStore>) -> Paywall {
+    pub fn new(facilitator: impl Settler + 'static, records: Arc<dyn RecordStore>) -> Paywall {
         Paywall {
             inner: Arc::new(Inner {
                 routes: Vec::new(),
-                facilitator,
+                facilitator: Arc::new(facilitator),
+                observer: None,
                 records,
                 directories: None,
                 settings: Settings::default(),
@@ -277,7 +310,8 @@ impl Paywall {
                             route: p.route.clone(),
                         })
                         .collect(),
-                    facilitator: old.facilitator.clone(),
+                    facilitator: Arc::clone(&old.facilitator),
+                    observer: old.observer.clone(),
                     records: Arc::clone(&old.records),
                     directories: old.directories.clone(),
                     settings: old.settings.clone(),
@@ -316,6 +350,12 @@ impl Paywall {
                 route: route_doc,
             });
         }))
+    }
+
+    /// Who watches what the paywall does (a log, metrics).
+    #[must_use]
+    pub fn observer(self, observer: Arc<dyn Observer>) -> Paywall {
+        self.edit(|inner| inner.observer = Some(observer))
     }
 
     /// Where `batch-settlement` agents' key directories come from (without
@@ -459,16 +499,30 @@ impl Paywall {
         let mut req = Some(req);
         let mut held: Option<Response<Body>> = None;
         let records = &self.inner.records;
+        let observer = self.inner.observer.as_deref();
+        let store_error = |life: &mut Lifecycle, e: &str| {
+            if let Some(o) = observer {
+                o.store_error(e);
+            }
+            life.feed_store_error(e);
+        };
+        let (mut verdict_told, mut settled_through) = (false, false);
         for _ in 0..64 {
+            if !verdict_told && let Some(v) = life.verdict_json() {
+                verdict_told = true;
+                if let Some(o) = observer {
+                    o.verified(v);
+                }
+            }
             match life.next() {
                 Action::Lookup { key } => match records.get(key).await {
                     Ok(r) => life.feed_record(r.as_deref()),
-                    Err(e) => life.feed_store_error(&e),
+                    Err(e) => store_error(&mut life, &e),
                 },
                 Action::Swap { key, expected, new } => {
                     match records.swap(key, expected, new).await {
                         Ok(r) => life.feed_swap(r.as_ref().map(|_| ()).map_err(Option::as_deref)),
-                        Err(e) => life.feed_store_error(&e),
+                        Err(e) => store_error(&mut life, &e),
                     }
                 }
                 Action::Directory { agent } => {
@@ -495,10 +549,16 @@ impl Paywall {
                         }
                     }
                     life.advance_clock(now());
-                    life.feed_handler(HandlerResult::Status(response.status().as_u16()));
+                    match response.extensions().get::<HandlerFailed>() {
+                        Some(HandlerFailed(why)) => life.feed_handler(HandlerResult::Failed(why)),
+                        None => {
+                            life.feed_handler(HandlerResult::Status(response.status().as_u16()));
+                        }
+                    }
                     held = Some(response);
                 }
                 Action::Settle { body, timeout_ms } => {
+                    settled_through = true;
                     let body = body.to_owned();
                     let timeout = Duration::from_millis(timeout_ms.max(1));
                     let settled = self.inner.facilitator.settle(&body, timeout).await;
@@ -520,15 +580,30 @@ impl Paywall {
                     let answer = answer.clone();
                     log(&answer, &life, &method, &target, started);
                     let response = build(&answer, held.take());
+                    if let Some(o) = observer {
+                        o.answered(&Answered {
+                            path: &paid.path,
+                            answer: &answer,
+                            lifecycle: &life,
+                            settled_through,
+                            body_len: http_body::Body::size_hint(response.body()).exact(),
+                        });
+                    }
                     let records = Arc::clone(&self.inner.records);
-                    return body::after_sent(response, move |sent| {
-                        // Not sent: the record stays settled, and the
-                        // payment's next presentation gets the content.
-                        if sent {
-                            life.responded();
-                            tokio::spawn(async move { finish(life, records.as_ref()).await });
-                        }
-                    });
+                    return body::after_sent(
+                        response,
+                        Box::new(move |sent| {
+                            Box::pin(async move {
+                                // Not sent: the record stays settled, and
+                                // the payment's next presentation gets the
+                                // content.
+                                if sent {
+                                    life.responded();
+                                    finish(life, records.as_ref()).await;
+                                }
+                            })
+                        }),
+                    );
                 }
                 Action::Done => break,
             }
