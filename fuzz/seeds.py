@@ -39,6 +39,7 @@ TARGETS = [
     "network",
     "payment_mutation",
     "rpc_response",
+    "settlement_overrides",
     "signature",
     "signature_base",
     "structured_fields",
@@ -300,6 +301,22 @@ def facilitator():
             add("facilitator_request", f"{route}-{name}", bytes([selector]) + body)
 
 
+def overrides():
+    """Settlement-Overrides values as the official SDKs write them, and near misses."""
+    for name, value in [
+        ("atomic", '{"amount":"120000"}'),
+        ("percent", '{"amount":"40%"}'),
+        ("percent-decimals", '{"amount":"12.5%"}'),
+        ("over", '{"amount":"900000"}'),
+        ("dollars", '{"amount":"$0.12"}'),
+        ("zero", '{"amount":"0"}'),
+        ("extra", '{"amount":"5","extra":1}'),
+    ]:
+        add("settlement_overrides", name, value.encode())
+    add("settlement_overrides", "permitted-max", f"{2**256 - 1}\n{{\"amount\":\"99.99%\"}}".encode())
+    add("settlement_overrides", "permitted-small", b'3\n{"amount":"50%"}')
+
+
 def main():
     if not SPEC.is_dir():
         sys.exit(f"no vectors at {VECTORS}")
@@ -307,6 +324,7 @@ def main():
     vectors()
     batch()
     rpc()
+    overrides()
     extras()
     facilitator()
     if OUT.exists():

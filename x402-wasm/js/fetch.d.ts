@@ -2,7 +2,8 @@
 
 /** What the client is willing to pay (the package's `Policy`). */
 export interface FetchPolicy {
-  maxAmount?: string;
+  /** The most one call pays, in atomic units (required when paying with a private key). */
+  maxAmount: string;
   networks?: string[];
   assets?: string[];
   allowUpto?: boolean;
@@ -25,8 +26,8 @@ export interface FetchAgent {
   privateKey: string;
   /** The agent's origin (its key directory is at /.well-known/http-message-signatures-directory). */
   origin: string;
-  /** The most committed for one request (the offer's unit); no cap if absent. */
-  maxAmount?: string;
+  /** The most committed for one request (the offer's unit). */
+  maxAmount: string;
   /** How long a signature stays valid (default 60 s). */
   validSeconds?: number;
 }

@@ -47,7 +47,7 @@ async function reasonOf(x402, res) {
   }
 }
 
-/** The first batch-settlement requirement of `offer` (a PAYMENT-REQUIRED value) the agent may commit to, or null. */
+/** The first batch-settlement requirement of `offer` (a PAYMENT-REQUIRED value) the agent may commit to (at most `agent.maxAmount`), or null. */
 function batchRequirement(x402, offer, agent) {
   let doc;
   try {
@@ -60,7 +60,7 @@ function batchRequirement(x402, offer, agent) {
       (r) =>
         r.scheme === "batch-settlement" &&
         r.network === "cloudflare:402" &&
-        (agent.maxAmount === undefined || BigInt(r.amount) <= BigInt(agent.maxAmount)),
+        BigInt(r.amount) <= BigInt(agent.maxAmount),
     ) ?? null
   );
 }
@@ -94,8 +94,8 @@ function batchHeaders(x402, request, requirement, agent) {
 
 /**
  * `fetchImpl` that pays on 402 with `privateKey` (0x + 32 bytes hex) within
- * `policy` (`maxAmount`, `networks`, `assets`, `allowUpto`: the package's
- * `Policy`). `x402` is the package (any flavour; the `full` one for
+ * `policy` (`maxAmount`, required; `networks`, `assets`, `allowUpto`: the
+ * package's `Policy`). `x402` is the package (any flavour; the `full` one for
  * `agent`). `agent` (optional): `{privateKey, origin, maxAmount?,
  * validSeconds?}`, the Ed25519 JWK `d` of an agent whose key directory is at
  * `origin`, for `batch-settlement` offers (at most `maxAmount` each).
@@ -110,6 +110,13 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
   if (typeof privateKey !== "string" && !agent) {
     throw new TypeError("wrapFetch: privateKey is 0x + 64 hex digits");
   }
+  // The server names the price: without a cap it could ask for the whole wallet.
+  if (typeof privateKey === "string" && typeof policy.maxAmount !== "string") {
+    throw new TypeError("wrapFetch: policy.maxAmount is required (the most one call pays, atomic units, a decimal string)");
+  }
+  if (agent && typeof agent.maxAmount !== "string") {
+    throw new TypeError("wrapFetch: agent.maxAmount is required (the most one call commits to, a decimal string)");
+  }
   return async function paidFetch(input, init) {
     const request = new Request(input, init);
     // The body may be needed twice: keep a copy before the first send.
@@ -123,8 +130,10 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
       offer = header;
       name = "PAYMENT-SIGNATURE";
     } else {
-      // x402 v1: the offer is the body.
-      offer = await first.clone().text();
+      // x402 v1: the offer is the body (bounded).
+      const text = await first.clone().text();
+      if (text.length > 64 * 1024) throw new PaymentPolicyError("not paid: the 402's body is over 64 KiB", first);
+      offer = text;
       name = "X-PAYMENT";
     }
     const batch = agent && header ? batchRequirement(x402, header, agent) : null;

@@ -19,6 +19,9 @@
 // facilitator_unavailable when nothing can have settled, 502
 // settlement_uncertain, recorded for reconciliation, when something may have).
 
+/** The largest facilitator answer read. */
+const MAX_ANSWER = 64 * 1024;
+
 /** The header an `upto` handler sets to charge what it used (never sent on). */
 export const SETTLEMENT_OVERRIDES_HEADER = "Settlement-Overrides";
 
@@ -103,13 +106,18 @@ async function postToFacilitator({ url, apiKey }, path, body, timeoutMs) {
         ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
       },
       body,
+      // A redirect is the facilitator's answer (uncertain), never followed:
+      // the payment and the key go nowhere else.
+      redirect: "manual",
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (e) {
     return { noAnswer: String(e?.message ?? e) };
   }
   try {
-    return { status: res.status, body: await res.text() };
+    const text = await res.text();
+    if (text.length > MAX_ANSWER) return { noAnswer: `HTTP ${res.status}, with an answer over ${MAX_ANSWER} bytes` };
+    return { status: res.status, body: text };
   } catch (e) {
     return { noAnswer: `HTTP ${res.status}, then the body failed: ${e?.message ?? e}` };
   }
@@ -130,12 +138,35 @@ function answer(step, held) {
  */
 export function routeTable(routes) {
   const table = Object.entries(routes).map(([key, route]) => {
-    const m = /^([A-Z]+) (\/\S*)$/.exec(key);
-    if (!m) throw new TypeError(`paywall: route ${JSON.stringify(key)}: "METHOD /path"`);
-    return [m[1], m[2], route];
+    const m = /^([A-Z]+) (\/[^\s*{}:?#]*)$/.exec(key);
+    if (!m) {
+      throw new TypeError(
+        `paywall: route ${JSON.stringify(key)}: "METHOD /path" (an upper-case method; a literal path, no patterns)`,
+      );
+    }
+    return [m[1], canonicalPath(m[2]), route];
   });
-  return (method, path) =>
-    table.find(([m, p]) => p === path && (m === method || (m === "GET" && method === "HEAD")))?.[2];
+  return (method, path) => {
+    const p = canonicalPath(path);
+    return table.find(([m, q]) => q === p && (m === method || (m === "GET" && method === "HEAD")))?.[2];
+  };
+}
+
+/**
+ * A path as routers match it: percent-decoded, without a trailing slash.
+ * Matching on this form, a paid route is paid however its path is spelt
+ * (`/pr%65mium`, `/premium/`): a router that decodes paths or ignores a
+ * trailing slash never reaches its handler unpaid. (A spelling the handler
+ * does not serve is answered by the handler, not settled.)
+ */
+function canonicalPath(path) {
+  let p;
+  try {
+    p = decodeURIComponent(path);
+  } catch {
+    p = path;
+  }
+  return p.length > 1 ? p.replace(/\/+$/, "") || "/" : p;
 }
 
 /**
@@ -203,14 +234,29 @@ export async function payFor(x402, request, env, route, handle, options) {
             life.feed({ error: String(e?.message ?? e), now: unixNow() });
           }
           break;
-        case "settle":
-          life.feed({ ...(await settle(step.body, step.timeoutMs, env)), now: unixNow() });
+        case "settle": {
+          // A settler that throws may have sent: uncertain, never "pay again".
+          let outcome;
+          try {
+            outcome = await settle(step.body, step.timeoutMs, env);
+          } catch (e) {
+            outcome = { noAnswer: String(e?.message ?? e) };
+          }
+          life.feed({ ...outcome, now: unixNow() });
           break;
+        }
         // With the setting verifyAtFacilitator: the facilitator's chain
         // checks before the handler runs.
-        case "verify":
-          life.feed({ ...(await verify(step.body, step.timeoutMs, env)), now: unixNow() });
+        case "verify": {
+          let outcome;
+          try {
+            outcome = await verify(step.body, step.timeoutMs, env);
+          } catch (e) {
+            outcome = { noAnswer: String(e?.message ?? e) };
+          }
+          life.feed({ ...outcome, now: unixNow() });
           break;
+        }
         case "respond": {
           if (step.uncertainRecord) {
             (options.log ?? console.log)(

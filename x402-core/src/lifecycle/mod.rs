@@ -119,7 +119,7 @@ pub use classify::{SettleReply, Settled, classify_settle_reply, settlement_has_t
 pub use machine::Lifecycle;
 pub use record::{RecordInfo, record_forgettable, record_info};
 pub use route::{HandlerResult, Request, Route, Settings};
-pub use settlement::SETTLEMENT_OVERRIDES_HEADER;
+pub use settlement::{SETTLEMENT_OVERRIDES_HEADER, settlement_charge};
 
 use crate::error::{Error, ErrorKind, Reason};
 use crate::json::Limits;

@@ -62,8 +62,23 @@ impl ToJson for Normalized<'_> {
 /// on to the client.
 pub const SETTLEMENT_OVERRIDES_HEADER: &str = "Settlement-Overrides";
 
-/// Reads a `Settlement-Overrides` value: the charge, given the permitted amount.
-fn read_charge(value: &str, permitted: crate::Amount) -> Result<crate::Amount, String> {
+/// Reads a `Settlement-Overrides` value (see [`SETTLEMENT_OVERRIDES_HEADER`]):
+/// the amount to settle of a payment that permits `permitted`, never more
+/// than it and never 0.
+///
+/// ```
+/// use paywire::Amount;
+/// use paywire::lifecycle::settlement_charge;
+/// let permitted = Amount::from(750_000u64);
+/// assert_eq!(settlement_charge(r#"{"amount":"40%"}"#, permitted), Ok(Amount::from(300_000u64)));
+/// assert_eq!(settlement_charge(r#"{"amount":"900000"}"#, permitted), Ok(permitted));
+/// assert!(settlement_charge(r#"{"amount":"$0.12"}"#, permitted).is_err());
+/// ```
+///
+/// # Errors
+/// A value that is not `{"amount": "<atomic units>" | "<percent>%"}` (two
+/// decimals at most), or that charges nothing; the text names the reason.
+pub fn settlement_charge(value: &str, permitted: crate::Amount) -> Result<crate::Amount, String> {
     let v = crate::json::parse(value.as_bytes(), &limits(4096))
         .map_err(|k| format!("Settlement-Overrides: not JSON: {k}"))?;
     let o = v
@@ -105,13 +120,14 @@ fn read_charge(value: &str, permitted: crate::Amount) -> Result<crate::Amount, S
         crate::Amount::parse_decimal(&amount)
             .map_err(|k| format!("Settlement-Overrides: amount {amount:?}: {k}"))?
     };
+    let charge = charge.min(permitted);
     if charge.is_zero() {
         return Err(
             "Settlement-Overrides: a charge of 0 (nothing to settle; the payment stays unused)"
                 .into(),
         );
     }
-    Ok(charge.min(permitted))
+    Ok(charge)
 }
 
 impl Lifecycle {
@@ -142,7 +158,7 @@ impl Lifecycle {
         let Some(permitted) = permitted else {
             return Ok(());
         };
-        let charge = read_charge(value, permitted);
+        let charge = settlement_charge(value, permitted);
         let result = charge.as_ref().map(|_| ()).map_err(Clone::clone);
         self.charge = Some(charge);
         result
@@ -159,6 +175,10 @@ impl Lifecycle {
         let status = match (result, &self.charge) {
             // A charge that cannot be read fails the handler's answer.
             (HandlerResult::Status(_), Some(Err(_))) => 0,
+            // A handler's own 402 is never passed on: behind the paywall it
+            // would ask a payer to pay again (one whose payment may have
+            // settled already, on a redelivery).
+            (HandlerResult::Status(402), _) => 0,
             (HandlerResult::Status(s), _) => s,
             (HandlerResult::Failed(_), _) => 0,
         };

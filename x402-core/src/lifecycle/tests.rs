@@ -1673,6 +1673,22 @@ fn an_unreadable_charge_settles_nothing() {
 }
 
 #[test]
+fn a_handlers_own_402_is_never_passed_on() {
+    let mut store = Store::default();
+    let mut life = get(Some(&pay(50)));
+    let run = drive(&mut life, &mut store, 402, &ok);
+    assert_eq!(run.answer.status, 500);
+    assert_eq!(run.answer.outcome, Outcome::NotSettled);
+    assert!(run.settles.is_empty());
+}
+
+#[test]
+fn a_charge_is_never_0_even_of_a_route_that_permits_nothing() {
+    assert!(settlement_charge(r#"{"amount":"5"}"#, crate::Amount::ZERO).is_err());
+    assert!(settlement_charge(r#"{"amount":"50%"}"#, crate::Amount::from(1u64)).is_err());
+}
+
+#[test]
 fn an_exact_payment_settles_its_price_whatever_the_handler_says() {
     let mut life = get(Some(&pay(3)));
     let mut store = Store::default();

@@ -1,5 +1,6 @@
-//! A response body that says, once the server is done with it, whether it
-//! was sent whole: a paid answer is recorded as delivered only then.
+//! A response body that records a paid answer as delivered as the answer's
+//! body starts to leave (its first bytes wait for the record), or not at all
+//! when the body is dropped unread.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,9 +14,11 @@ use http_body::{Body as _, Frame, SizeHint};
 /// What to do once the body is out (`true`) or abandoned (`false`).
 pub(super) type Then = Box<dyn FnOnce(bool) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
-/// `response`, with `then(true)` run to its end before the body's last
+/// `response`, with `then(true)` run to its end before the body's first
 /// bytes are handed to the connection (so that a client's next request sees
-/// what it did), or `then(false)` spawned when the body is dropped before.
+/// what it did, and a client that stops reading part-way cannot have the
+/// payment delivered again), or `then(false)` spawned when the body is
+/// dropped unread.
 pub(super) fn after_sent(response: Response<Body>, then: Then) -> Response<Body> {
     response.map(|inner| {
         Body::new(Watched {
@@ -49,12 +52,10 @@ impl http_body::Body for Watched {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(p) => p,
             };
-            let at_end = match &polled {
-                None => true,
-                Some(Ok(_)) => this.inner.is_end_stream(),
-                Some(Err(_)) => false,
-            };
-            match (at_end, this.then.take()) {
+            // The first frame (or the end of an empty body) is where the
+            // answer starts to leave.
+            let leaving = !matches!(polled, Some(Err(_)));
+            match (leaving, this.then.take()) {
                 (true, Some(then)) => {
                     this.finishing = Some(then(true));
                     this.last = Some(polled);
@@ -94,7 +95,7 @@ impl http_body::Body for Watched {
 
 impl Drop for Watched {
     fn drop(&mut self) {
-        // Never read to its end (a HEAD, a client gone): nothing was
+        // Never read (a HEAD, a client gone before the answer): nothing was
         // delivered, unless the body was empty from the start.
         if let Some(then) = self.then.take() {
             let sent = self.inner.is_end_stream();

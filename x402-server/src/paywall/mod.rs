@@ -335,10 +335,22 @@ impl Paywall {
         let (method, path) = route
             .split_once(' ')
             .ok_or_else(|| Error(format!("route {route:?}: \"METHOD /path\"")))?;
+        // A typo must not leave a route unpaid: upper-case methods, literal
+        // paths (matched as sent, after any `nest` prefix is stripped).
+        if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Error(format!(
+                "route {route:?}: {method:?} is not an upper-case method"
+            )));
+        }
         let method = Method::from_bytes(method.as_bytes())
             .map_err(|_| Error(format!("route {route:?}: {method:?} is not a method")))?;
         if !path.starts_with('/') {
             return Err(Error(format!("route {route:?}: the path starts with /")));
+        }
+        if path.contains(['{', '}', '*', ':', '?', '#', ' ']) {
+            return Err(Error(format!(
+                "route {route:?}: a literal path (no patterns, query or fragment)"
+            )));
         }
         let origin = self.inner.origin.as_deref().unwrap_or("http://localhost");
         let route_doc = offer.route(&format!("{origin}{path}"))?;
@@ -441,7 +453,19 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let paywall = self.paywall.clone();
-        Box::pin(async move { Ok(paywall.serve(req, inner).await) })
+        // On a task of its own: a client gone, or a deadline answered 408,
+        // drops this future, never a settlement in flight — the lifecycle
+        // runs to its end and records what came of it (settled, or
+        // uncertain), and an answer never sent is not marked delivered.
+        let task = tokio::spawn(async move { paywall.serve(req, inner).await });
+        Box::pin(async move {
+            Ok(task.await.unwrap_or_else(|_| {
+                plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the paid request's task failed",
+                )
+            }))
+        })
     }
 }
 

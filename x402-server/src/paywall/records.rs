@@ -343,8 +343,12 @@ impl RecordStore for SqliteRecords {
     }
 }
 
+/// How long a PostgreSQL connection, a wait for one, or a statement may take.
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Records in PostgreSQL, shared by paywalls on several machines: each swap
-/// is one conditional statement, atomic across them.
+/// is one conditional statement, atomic across them. The connection is not
+/// encrypted: keep the database on a private network or this machine.
 pub struct PostgresRecords {
     pool: deadpool_postgres::Pool,
 }
@@ -360,10 +364,17 @@ impl PostgresRecords {
     /// # Errors
     /// The URL is malformed, or the server cannot be reached or set up.
     pub async fn connect(url: &str) -> Result<PostgresRecords, String> {
-        let config: tokio_postgres::Config = url.parse().map_err(pg)?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(pg)?;
+        // Bounded: a connection, a wait for one, and each statement.
+        config.connect_timeout(STORE_TIMEOUT);
+        config.options("-c statement_timeout=5000");
         let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
         let pool = deadpool_postgres::Pool::builder(manager)
             .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(STORE_TIMEOUT))
+            .create_timeout(Some(STORE_TIMEOUT))
+            .recycle_timeout(Some(STORE_TIMEOUT))
             .build()
             .map_err(pg)?;
         let client = pool.get().await.map_err(pg)?;

@@ -617,3 +617,25 @@ async fn with_verification_at_the_facilitator_an_invalid_payment_is_refused_befo
     assert_eq!(handled.load(Ordering::SeqCst), 0, "the handler never ran");
     assert_eq!(settles.load(Ordering::SeqCst), 0, "nothing was settled");
 }
+
+#[test]
+fn a_route_typo_is_refused_not_left_unpaid() {
+    let offer = || Offer::exact("eip155:84532", USDC, "10000", MERCHANT);
+    let paywall = || {
+        Paywall::new(
+            Facilitator::new("http://127.0.0.1:9").unwrap(),
+            Arc::new(MemoryRecords::default()),
+        )
+    };
+    for bad in [
+        "get /paid",
+        "GET paid",
+        "GET /items/{id}",
+        "GET /files/*rest",
+        "GET /a?b=1",
+        "/paid",
+    ] {
+        assert!(paywall().route(bad, offer()).is_err(), "{bad}");
+    }
+    assert!(paywall().route("GET /paid", offer()).is_ok());
+}

@@ -90,7 +90,7 @@ function paidServers(body) {
       assert.equal(free.status, 200);
       assert.equal(await free.text(), "free");
       await ctx.facilitator.set(SETTLED);
-      const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY });
+      const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { maxAmount: PRICE } });
       const res = await pay(ctx.url);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get(SETTLEMENT_OVERRIDES_HEADER), null);
@@ -116,9 +116,15 @@ paidServers((ctx) => {
     const before = ctx.facilitator.calls.length;
     const pay = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { maxAmount: "9999" } });
     await assert.rejects(pay(ctx.url), (e) => e instanceof PaymentPolicyError && e.response.status === 402);
-    const other = wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY, policy: { networks: ["eip155:8453"] } });
+    const other = wrapFetch(ctx.fetch, {
+      x402,
+      privateKey: PAYER_KEY,
+      policy: { maxAmount: PRICE, networks: ["eip155:8453"] },
+    });
     await assert.rejects(other(ctx.url), PaymentPolicyError);
     assert.equal(ctx.facilitator.calls.length, before);
+    // No cap, no paying client.
+    assert.throws(() => wrapFetch(ctx.fetch, { x402, privateKey: PAYER_KEY }), TypeError);
   });
 
   test("a refused settlement: PaymentRefusedError with the reason, paid once only", async () => {
@@ -132,7 +138,7 @@ paidServers((ctx) => {
         return x402.createPayment(...args);
       },
     };
-    const pay = wrapFetch(ctx.fetch, { x402: counting, privateKey: PAYER_KEY });
+    const pay = wrapFetch(ctx.fetch, { x402: counting, privateKey: PAYER_KEY, policy: { maxAmount: PRICE } });
     await assert.rejects(
       pay(ctx.url),
       (e) => e instanceof PaymentRefusedError && e.reason === "invalid_exact_evm_insufficient_balance",
@@ -175,4 +181,26 @@ describe("wrapFetch with an agent: batch-settlement on cloudflare:402 (the examp
     const pay = wrapFetch(fetch, { x402: full, agent: { privateKey: AGENT_KEY, origin: agent.origin, maxAmount: "4" } });
     await assert.rejects(pay(`${worker.origin}/deferred`), PaymentPolicyError);
   });
+});
+
+test("a paid route is paid however its path is spelt (percent-encoded, trailing slash)", async () => {
+  const app = new Hono({ strict: false });
+  const records = new MemoryRecords();
+  const offer = {
+    x402Version: 2,
+    resource: { url: "http://paywall.test/premium" },
+    accepts: [{
+      scheme: "exact", network: "eip155:84532", amount: PRICE, asset: USDC, payTo: PAY_TO,
+      maxTimeoutSeconds: 60, extra: { name: "USDC", version: "2" },
+    }],
+  };
+  app.use(paywallMiddleware(full, { "GET /premium": offer }, { records, facilitator: { url: "http://127.0.0.1:9/" } }));
+  app.get("/premium", (c) => c.text("premium content"));
+  for (const path of ["/premium", "/pr%65mium", "/%70remium", "/premium/"]) {
+    const res = await app.fetch(new Request(`http://paywall.test${path}`));
+    assert.equal(res.status, 402, path);
+    assert.doesNotMatch(await res.text(), /premium content/, path);
+  }
+  assert.throws(() => paywallMiddleware(full, { "get /premium": offer }, { records }), TypeError);
+  assert.throws(() => paywallMiddleware(full, { "GET /items/:id": offer }, { records }), TypeError);
 });
