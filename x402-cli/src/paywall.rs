@@ -21,7 +21,6 @@ use paywire::types::payload::SchemePayload;
 use paywire::types::{Extra, FromJson, List, v2};
 use paywire::verify::{self, Config};
 use paywire::{Amount, Network};
-use zeroize::Zeroizing;
 
 use paywire_server::paywall::{
     Answered, Directories, Facilitator, HandlerFailed, MemoryRecords, Observer, RecordStore, Reply,
@@ -104,13 +103,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) enum Settlement {
     /// The simulated ledger (no chain).
     Ledger(Arc<Mutex<Ledger>>),
-    /// A facilitator: `POST {url}/settle`, with `Authorization: Bearer {key}`
-    /// when it asks resource servers for an API key.
+    /// A facilitator (`POST {url}/settle`, with the API key it gave this
+    /// resource server, if any), built once.
     Facilitator {
-        /// Its base URL.
+        /// Its base URL, for the log.
         url: String,
-        /// The API key it gave this resource server.
-        key: Option<Zeroizing<String>>,
+        /// Its client.
+        client: Box<Facilitator>,
     },
 }
 
@@ -720,15 +719,12 @@ struct ShopSettler(Arc<Paywall>);
 
 impl ShopSettler {
     async fn at_facilitator(&self, path: &str, body: &str, timeout: Duration) -> Reply {
-        let Settlement::Facilitator { url, key } = &self.0.settlement else {
+        let Settlement::Facilitator {
+            url,
+            client: facilitator,
+        } = &self.0.settlement
+        else {
             return Reply::NotSent("no facilitator".into());
-        };
-        let facilitator = match Facilitator::new(url) {
-            Ok(f) => match key {
-                Some(k) => f.api_key(k),
-                None => f,
-            },
-            Err(e) => return Reply::NotSent(e.to_string()),
         };
         let reply = if path == "verify" {
             facilitator.verify(body, timeout).await

@@ -47,35 +47,12 @@ async function reasonOf(x402, res) {
   }
 }
 
-/** The first batch-settlement requirement of `offer` (a PAYMENT-REQUIRED value) the agent may commit to (at most `agent.maxAmount`), or null. */
-function batchRequirement(x402, offer, agent) {
-  let doc;
-  try {
-    doc = x402.decodeHeader("PAYMENT-REQUIRED", offer);
-  } catch {
-    return null;
-  }
-  return (
-    (doc.accepts ?? []).find(
-      (r) =>
-        r.scheme === "batch-settlement" &&
-        r.network === "cloudflare:402" &&
-        BigInt(r.amount) <= BigInt(agent.maxAmount),
-    ) ?? null
-  );
-}
-
 /**
- * The headers that commit `agent` to pay `requirement` for `request`: the
- * PAYMENT-SIGNATURE, and the RFC 9421 signature over it (Signature-Agent,
- * Signature-Input, Signature).
+ * The headers that commit `agent` to pay for `request`: `payment` (the
+ * package's `createBatchPayment`), and the RFC 9421 signature over it
+ * (Signature-Agent, Signature-Input, Signature).
  */
-function batchHeaders(x402, request, requirement, agent) {
-  const payment = x402.encodeHeader("PAYMENT-SIGNATURE", {
-    x402Version: 2,
-    payload: { amount: requirement.amount, asset: requirement.asset },
-    accepted: requirement,
-  });
+function batchHeaders(x402, request, payment, agent) {
   const created = Math.floor(Date.now() / 1000);
   const s = x402.signRequest({
     request: { method: request.method, url: request.url, headers: [["PAYMENT-SIGNATURE", payment]] },
@@ -136,7 +113,14 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
       offer = text;
       name = "X-PAYMENT";
     }
-    const batch = agent && header ? batchRequirement(x402, header, agent) : null;
+    let batch = null;
+    if (agent && header) {
+      try {
+        batch = x402.createBatchPayment(header, { maxAmount: agent.maxAmount });
+      } catch {
+        batch = null; // no batch-settlement offer the agent may commit to
+      }
+    }
     if (batch) {
       for (const [n, v] of Object.entries(batchHeaders(x402, again, batch, agent))) again.headers.set(n, v);
     } else {

@@ -270,6 +270,25 @@ pub fn create_payment_text(
     String::from_utf8(out).map_err(|_| Failure::argument("payment", "encoding failed"))
 }
 
+/// Commits to the first `batch-settlement` requirement (on `cloudflare:402`)
+/// of a PaymentRequired that `policy` allows (`maxAmount`): answers the
+/// `PAYMENT-SIGNATURE` value, which the agent's signed request carries.
+///
+/// # Errors
+/// The core's error (no such requirement under the policy, a malformed document).
+#[cfg(feature = "batch")]
+pub fn create_batch_payment_text(
+    payment_required: &str,
+    policy: &OwnedPolicy,
+) -> Result<String, Failure> {
+    let mut scratch = vec![0u8; paywire::header::DEFAULT_MAX_DECODED];
+    let pr = client::read_payment_required(payment_required.as_bytes(), &mut scratch)?;
+    let mut out = vec![0u8; 2 * paywire::header::DEFAULT_MAX_DECODED];
+    let created = client::create_batch_payment(&pr, &policy.policy(), &mut out)?;
+    out.truncate(created.len);
+    String::from_utf8(out).map_err(|_| Failure::argument("payment", "encoding failed"))
+}
+
 /// Selects the requirement a client would pay; answers
 /// `{index, x402Version, method, chainId, asset, payTo, requirements}`.
 ///
@@ -499,6 +518,28 @@ pub fn sign_request_js(
 ) -> Result<JsValue, JsValue> {
     let input = json_arg(&input, "input")?;
     parse_out(&js(sign_request_text(&input))?)
+}
+
+/// Commits to pay a `batch-settlement` offer (on `cloudflare:402`): the first
+/// such requirement of `paymentRequired` (an object, its JSON text, or a
+/// `PAYMENT-REQUIRED` header value) that `options.maxAmount` allows. Answers
+/// the `PAYMENT-SIGNATURE` value; sign the request that carries it with
+/// `signRequest`.
+#[cfg(feature = "batch")]
+#[wasm_bindgen(js_name = createBatchPayment)]
+pub fn create_batch_payment_js(
+    #[wasm_bindgen(
+        js_name = paymentRequired,
+        unchecked_param_type = "PaymentRequired | string"
+    )]
+    payment_required: JsValue,
+    options: Option<PaymentOptions>,
+) -> Result<String, JsValue> {
+    let pr = json_arg(&payment_required, "paymentRequired")?;
+    let opts = js(read_options(
+        optional_json_arg(options.as_deref(), "options")?.as_deref(),
+    ))?;
+    js(create_batch_payment_text(&pr, &opts.policy))
 }
 
 /// Decodes the value of an x402 header, named case-insensitively

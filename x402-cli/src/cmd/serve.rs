@@ -321,9 +321,14 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
                     "the facilitator's API key: printable ASCII without spaces (it is sent in an Authorization header)",
                 ));
             }
+            let client = paywire_server::paywall::Facilitator::new(url)
+                .map_err(|e| Failure::usage(format!("--facilitator: {e}")))?;
             Settlement::Facilitator {
                 url: url.to_string(),
-                key,
+                client: Box::new(match &key {
+                    Some(k) => client.api_key(k),
+                    None => client,
+                }),
             }
         }
         None if p.get("facilitator-key-file").is_some() => {
