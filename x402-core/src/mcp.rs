@@ -172,3 +172,158 @@ pub fn payment_response_from_meta(meta: JsonObject<'_>) -> Result<SettleResponse
         Reason::InvalidResponse,
     )?)
 }
+
+/// `_meta` key under which servers of Cloudflare's `agents` package put the
+/// PaymentRequired of a payment-required tool result (their clients read it
+/// there, not in `structuredContent`); [`tool_answer`] writes it too.
+pub const ERROR_META_KEY: &str = "x402/error";
+
+/// What a paid tool call answers, from the lifecycle's
+/// [`Answer`](crate::lifecycle::Answer) (a lifecycle started on a tool call:
+/// [`Transport::Mcp`](crate::lifecycle::Transport::Mcp)).
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToolAnswer {
+    /// Send the tool's own result (held back until now), with the members
+    /// of `meta` (a JSON object's text; `{}` when none) added to its `_meta`:
+    /// `x402/payment-response`, the settlement, when it settled.
+    ToolResult {
+        /// The members to add to the result's `_meta`.
+        meta: alloc::string::String,
+    },
+    /// Send this tool result (JSON text) instead of the tool's.
+    Result(alloc::string::String),
+}
+
+/// The tool result for an answer of the paid-request lifecycle:
+/// - 402 (no payment, or one refused before anything could settle): the
+///   transport's payment-required result, `{isError: true,
+///   structuredContent: PaymentRequired, content: [{type: "text", text: the
+///   same JSON}]}`, with the PaymentRequired also in `_meta["x402/error"]`
+///   for clients of Cloudflare's `agents` package;
+/// - the tool's result, settled: the tool's own, with
+///   `_meta["x402/payment-response"]`; a tool that failed: its own result,
+///   not settled;
+/// - anything else (409 in progress or already delivered, 502 settlement
+///   uncertain or facilitator unavailable, 400, 500, 503): `{isError: true,
+///   structuredContent: {error, message}, content: [{type: "text", text:
+///   message}]}` with no `accepts` anywhere, so that no client is invited to
+///   pay again; with the earlier settlement in
+///   `_meta["x402/payment-response"]` when there is one (a payment already
+///   delivered).
+///
+/// ```
+/// use paywire::lifecycle::{Answer, Outcome};
+/// use paywire::mcp::{ToolAnswer, tool_answer};
+/// let a = Answer {
+///     status: 502,
+///     outcome: Outcome::Uncertain,
+///     reason: "settlement_uncertain".into(),
+///     message: "do not pay again".into(),
+///     headers: vec![],
+///     body: Some(r#"{"error":"settlement_uncertain","message":"do not pay again"}"#.into()),
+///     use_handler_response: false,
+/// };
+/// let ToolAnswer::Result(json) = tool_answer(&a) else { panic!() };
+/// assert!(json.contains(r#""isError":true"#) && !json.contains("accepts"));
+/// ```
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn tool_answer(answer: &crate::lifecycle::Answer) -> ToolAnswer {
+    use crate::header::HeaderKind;
+    use crate::lifecycle::Outcome;
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    // The settlement of a PAYMENT-RESPONSE header, as JSON text.
+    let settlement = answer
+        .header(HeaderKind::PaymentResponse.name())
+        .and_then(|v| {
+            let mut buf = alloc::vec![0u8; crate::header::DEFAULT_MAX_DECODED];
+            let json = crate::header::decode_to_json(
+                v,
+                &mut buf,
+                crate::header::DEFAULT_MAX_DECODED,
+                Reason::InvalidResponse,
+            )
+            .ok()?;
+            // Written by the lifecycle; checked all the same before it is
+            // embedded as JSON.
+            SettleResponse::from_json_bytes(json, &Limits::DEFAULT).ok()?;
+            String::from_utf8(json.to_vec()).ok()
+        });
+    let meta_of = |out: &mut Vec<u8>| -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        if let Some(s) = &settlement {
+            w.key(JsonStr::new(PAYMENT_RESPONSE_META_KEY))?;
+            w.sink().put(s.as_bytes())?;
+        }
+        w.end()
+    };
+    let mut meta = Vec::new();
+    let _ = meta_of(&mut meta);
+    if answer.use_handler_response {
+        return ToolAnswer::ToolResult {
+            meta: String::from_utf8(meta).unwrap_or_default(),
+        };
+    }
+    let body = answer.body.as_deref().unwrap_or("");
+    // The lifecycle's own bodies are compact JSON objects it wrote; anything
+    // else is not embedded.
+    let body = crate::json::parse(body.as_bytes(), &Limits::DEFAULT)
+        .ok()
+        .filter(|v| v.as_object().is_some())
+        .map(|_| body);
+    let mut out = Vec::new();
+    let _ = (|| {
+        let mut w = ObjectWriter::new(&mut out)?;
+        match (answer.outcome, body) {
+            (Outcome::PaymentRequired, Some(pr)) => {
+                w.key(JsonStr::new("structuredContent"))?;
+                w.sink().put(pr.as_bytes())?;
+                write_text_content(&mut w, pr)?;
+                w.bool_field("isError", true)?;
+                w.key(JsonStr::new("_meta"))?;
+                let s = w.sink();
+                s.put(b"{")?;
+                crate::json::write_escaped(s, JsonStr::new(ERROR_META_KEY))?;
+                s.put(b":")?;
+                s.put(pr.as_bytes())?;
+                s.put(b"}")?;
+            }
+            (_, problem) => {
+                if let Some(p) = problem {
+                    w.key(JsonStr::new("structuredContent"))?;
+                    w.sink().put(p.as_bytes())?;
+                }
+                let line = if answer.message.is_empty() {
+                    answer.reason.as_str()
+                } else {
+                    answer.message.as_str()
+                };
+                let line = if answer.reason.is_empty() || line == answer.reason {
+                    String::from(line)
+                } else {
+                    alloc::format!("{}: {line}", answer.reason)
+                };
+                write_text_content(&mut w, &line)?;
+                w.bool_field("isError", true)?;
+                if settlement.is_some() {
+                    w.key(JsonStr::new("_meta"))?;
+                    w.sink().put(&meta)?;
+                }
+            }
+        }
+        w.end()
+    })();
+    ToolAnswer::Result(String::from_utf8(out).unwrap_or_default())
+}
+
+#[cfg(feature = "alloc")]
+fn write_text_content(w: &mut ObjectWriter<'_>, text: &str) -> Result<(), SinkFull> {
+    w.key(JsonStr::new("content"))?;
+    let s = w.sink();
+    s.put(br#"[{"type":"text","text":"#)?;
+    crate::json::write_escaped(s, JsonStr::new(text))?;
+    s.put(b"}]")
+}

@@ -10,7 +10,7 @@ use crate::json::{JsonStr, JsonValue, ObjectWriter};
 use super::answer::{Action, Outcome};
 use super::classify::SettleReply;
 use super::machine::Lifecycle;
-use super::route::{HandlerResult, Request, Route, Settings};
+use super::route::{HandlerResult, Request, Route, Settings, Transport};
 use super::{bad, limits};
 
 impl Lifecycle {
@@ -89,7 +89,9 @@ impl Lifecycle {
     /// "directory", "agent"}`, `{"action": "handle"}`, `{"action": "settle",
     /// "body", "timeoutMs"}`, `{"action": "verify", "body", "timeoutMs"}`, `{"action": "respond", "status", "outcome",
     /// "reason", "message", "headers": [[name, value]], "body",
-    /// "useHandlerResponse"}`, `{"action": "done", "outcome"}`; records and
+    /// "useHandlerResponse"}` (with [`Transport::Mcp`], also "toolResult", the
+    /// tool result to send, or null to send the tool's own with the members
+    /// of "toolMeta" added to its `_meta`: [`crate::mcp::tool_answer`]), `{"action": "done", "outcome"}`; records and
     /// bodies are JSON texts inside strings.
     #[must_use]
     pub fn next_json(&self) -> String {
@@ -151,6 +153,14 @@ impl Lifecycle {
                     s.put(b"]")?;
                     opt(&mut w, "body", a.body.as_deref())?;
                     w.bool_field("useHandlerResponse", a.use_handler_response)?;
+                    if self.settings.transport == Transport::Mcp {
+                        let (result, meta) = match crate::mcp::tool_answer(a) {
+                            crate::mcp::ToolAnswer::Result(r) => (Some(r), None),
+                            crate::mcp::ToolAnswer::ToolResult { meta } => (None, Some(meta)),
+                        };
+                        opt(&mut w, "toolResult", result.as_deref())?;
+                        opt(&mut w, "toolMeta", meta.as_deref())?;
+                    }
                 }
                 Action::Done => {
                     w.str_field("action", JsonStr::new("done"))?;

@@ -118,7 +118,7 @@ pub use answer::{ANSWER_CACHE_CONTROL, Action, Answer, Outcome, PAID_CACHE_CONTR
 pub use classify::{SettleReply, Settled, classify_settle_reply, settlement_has_transaction};
 pub use machine::Lifecycle;
 pub use record::{RecordInfo, record_forgettable, record_info};
-pub use route::{HandlerResult, Request, Route, Settings};
+pub use route::{HandlerResult, Request, Route, Settings, Transport};
 pub use settlement::{SETTLEMENT_OVERRIDES_HEADER, settlement_charge};
 
 use crate::error::{Error, ErrorKind, Reason};

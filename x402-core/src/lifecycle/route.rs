@@ -102,6 +102,18 @@ impl Route {
     }
 }
 
+/// What carries a lifecycle's requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP requests: answers are HTTP responses.
+    #[default]
+    Http,
+    /// MCP tool calls (x402's MCP transport): the request is the call (its
+    /// payment given as a `PAYMENT-SIGNATURE` header), and each answer is
+    /// also a tool result ([`crate::mcp::tool_answer`]).
+    Mcp,
+}
+
 /// How long things may take, and what the verifier needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
@@ -125,6 +137,9 @@ pub struct Settings {
     ///
     /// [`Action::Verify`]: super::Action::Verify
     pub verify_at_facilitator: bool,
+    /// What carries the requests: HTTP, or MCP tool calls (whose answers
+    /// the JSON form also gives as tool results, `toolResult` and `toolMeta`).
+    pub transport: Transport,
     /// Time limits of `batch-settlement` signatures.
     #[cfg(feature = "batch")]
     pub batch: crate::batch::Config,
@@ -138,6 +153,7 @@ impl Default for Settings {
             retry_after_seconds: 2,
             facilitator_addresses: Vec::new(),
             verify_at_facilitator: false,
+            transport: Transport::Http,
             #[cfg(feature = "batch")]
             batch: crate::batch::Config::DEFAULT,
         }
@@ -146,7 +162,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Reads `{"settleTimeoutSeconds", "claimSeconds", "retryAfterSeconds",
-    /// "facilitatorAddresses", "verifyAtFacilitator"}` (every member optional; unknown members are
+    /// "facilitatorAddresses", "verifyAtFacilitator", "transport"}` (`"http"`
+    /// or `"mcp"`; every member optional; unknown members are
     /// refused so that a misspelt setting is not silently ignored).
     ///
     /// ```
@@ -176,6 +193,18 @@ impl Settings {
                     ErrorKind::Invalid("a boolean"),
                     "verifyAtFacilitator",
                 ))?;
+            } else if k == "transport" {
+                s.transport = match v.as_str().map(|t| t.to_cow()) {
+                    Some(t) if t == "http" => Transport::Http,
+                    Some(t) if t == "mcp" => Transport::Mcp,
+                    _ => {
+                        return Err(err(
+                            R,
+                            ErrorKind::Invalid("\"http\" or \"mcp\""),
+                            "transport",
+                        ));
+                    }
+                };
             } else if k == "facilitatorAddresses" {
                 for a in array(v, R, "facilitatorAddresses")?.iter() {
                     s.facilitator_addresses
@@ -185,7 +214,7 @@ impl Settings {
                 return Err(err(
                     R,
                     ErrorKind::Invalid(
-                        "unknown member (known: settleTimeoutSeconds, claimSeconds, retryAfterSeconds, facilitatorAddresses, verifyAtFacilitator)",
+                        "unknown member (known: settleTimeoutSeconds, claimSeconds, retryAfterSeconds, facilitatorAddresses, verifyAtFacilitator, transport)",
                     ),
                     "",
                 ));

@@ -1554,11 +1554,13 @@ fn every_row_of_the_shared_paywall_vectors() {
             expect["delivered"] == true,
             "{name}"
         );
+        assert_tool_answer(name, a);
         let key = run.key.unwrap();
         let state = store.state(&key).unwrap_or_else(|| "none".into());
         assert_eq!(state, expect["record"].as_str().unwrap(), "{name}");
         if let Some(again) = expect.get("again") {
             let run = drive(&mut get(Some(&p)), &mut store, 200, &answer);
+            assert_tool_answer(name, &run.answer);
             assert_eq!(
                 u64::from(run.answer.status),
                 again["status"].as_u64().unwrap(),
@@ -1577,6 +1579,50 @@ fn every_row_of_the_shared_paywall_vectors() {
                 recovered["status"].as_u64().unwrap(),
                 "{name}"
             );
+        }
+    }
+}
+
+/// The MCP form of an answer keeps the HTTP rules: a 402 is the transport's
+/// payment-required result (and Cloudflare's `_meta["x402/error"]`); a
+/// delivery is the tool's result with the settlement; anything else is an
+/// error result that names its reason and offers nothing to pay.
+fn assert_tool_answer(name: &str, a: &Answer) {
+    use crate::mcp::{ToolAnswer, tool_answer};
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap();
+    match tool_answer(a) {
+        ToolAnswer::ToolResult { meta } => {
+            assert!(a.use_handler_response, "{name}");
+            let meta = parse(&meta);
+            let settled = &meta["x402/payment-response"];
+            assert_eq!(
+                settled.is_object(),
+                a.header("PAYMENT-RESPONSE").is_some(),
+                "{name}: {meta}"
+            );
+            if settled.is_object() {
+                assert_eq!(settled["success"], true, "{name}");
+            }
+        }
+        ToolAnswer::Result(r) => {
+            let r = parse(&r);
+            assert_eq!(r["isError"], true, "{name}: {r}");
+            let text = r["content"][0]["text"].as_str().unwrap();
+            if a.status == 402 {
+                let pr = &r["structuredContent"];
+                assert!(!pr["accepts"].as_array().unwrap().is_empty(), "{name}");
+                assert_eq!(&parse(text), pr, "{name}");
+                assert_eq!(&r["_meta"]["x402/error"], pr, "{name}");
+            } else {
+                assert!(!r.to_string().contains("accepts"), "{name}: {r}");
+                assert_eq!(r["structuredContent"]["error"], a.reason.as_str(), "{name}");
+                assert!(text.starts_with(&a.reason), "{name}: {text}");
+                assert_eq!(
+                    r["_meta"]["x402/payment-response"].is_object(),
+                    a.header("PAYMENT-RESPONSE").is_some(),
+                    "{name}: {r}"
+                );
+            }
         }
     }
 }
@@ -1843,4 +1889,30 @@ fn verification_at_the_facilitator_is_a_setting() {
     assert!(s.verify_at_facilitator);
     assert!(!Settings::default().verify_at_facilitator);
     assert!(Settings::from_json(br#"{"verifyAtFacilitator":1}"#).is_err());
+}
+
+#[test]
+fn a_tool_call_gets_tool_results_in_the_json_form() {
+    use super::Transport;
+    let s = Settings::from_json(br#"{"transport":"mcp"}"#).unwrap();
+    assert_eq!(s.transport, Transport::Mcp);
+    assert!(Settings::from_json(br#"{"transport":"ws"}"#).is_err());
+    let start = |headers: &str, settings: &[u8]| {
+        let request =
+            format!(r#"{{"method":"POST","url":"mcp://tool/report","headers":[{headers}]}}"#);
+        Lifecycle::from_json(&route(), request.as_bytes(), NOW, "t", Some(settings)).unwrap()
+    };
+    // No payment: the payment-required tool result.
+    let life = start("", br#"{"transport":"mcp"}"#);
+    let step: serde_json::Value = serde_json::from_str(&life.next_json()).unwrap();
+    assert_eq!(step["action"], "respond");
+    let result: serde_json::Value =
+        serde_json::from_str(step["toolResult"].as_str().unwrap()).unwrap();
+    assert_eq!(result["isError"], true);
+    assert_eq!(result["structuredContent"]["accepts"][0]["amount"], "10000");
+    assert_eq!(step["toolMeta"], serde_json::Value::Null);
+    // Over HTTP the step has neither.
+    let life = start("", b"{}");
+    let step: serde_json::Value = serde_json::from_str(&life.next_json()).unwrap();
+    assert!(step.get("toolResult").is_none() && step.get("toolMeta").is_none());
 }
