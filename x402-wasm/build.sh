@@ -210,6 +210,10 @@ cat >"$stage/package.json" <<EOF
       "types": "./fetch.d.ts",
       "default": "./fetch.mjs"
     },
+    "./mcp": {
+      "types": "./mcp.d.ts",
+      "default": "./mcp.mjs"
+    },
     "./paywire_wasm_bg.wasm": "./paywire_wasm_bg.wasm",
     "./fast/paywire_wasm_bg.wasm": "./fast/paywire_wasm_bg.wasm",
     "./full/paywire_wasm_bg.wasm": "./full/paywire_wasm_bg.wasm",
@@ -232,6 +236,8 @@ cat >"$stage/package.json" <<EOF
     "hono.d.ts",
     "fetch.mjs",
     "fetch.d.ts",
+    "mcp.mjs",
+    "mcp.d.ts",
     "README.md",
     "SIZES.txt",
     "LICENSE-MIT",
@@ -244,8 +250,8 @@ cat >"$stage/package.json" <<EOF
 }
 EOF
 cp "$here/README.md" "$stage/README.md"
-# The paywall, the Durable Object record store, the Hono middleware and the
-# paying fetch: plain modules over whichever flavour the host imports.
+# The paywall, the Durable Object record store, the Hono middleware, the
+# paying fetch and the paid MCP tools: plain modules over whichever flavour the host imports.
 cp "$here"/js/*.mjs "$here"/js/*.d.ts "$stage/"
 cp "$root/LICENSE-MIT" "$root/LICENSE-APACHE" "$stage/"
 printf '%s' "$sizes" >"$stage/SIZES.txt"

@@ -25,12 +25,6 @@ const MAX_ANSWER = 64 * 1024;
 /** The header an `upto` handler sets to charge what it used (never sent on). */
 export const SETTLEMENT_OVERRIDES_HEADER = "Settlement-Overrides";
 
-const json = (body, status, headers = {}) =>
-  new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
-
 // The clock in unix seconds. A Worker's clock stands still while it computes
 // and moves on across I/O: after the handler and after settlement the
 // lifecycle is told how long those took, and the leases it writes next run
@@ -174,11 +168,34 @@ function canonicalPath(path) {
  * content (a Response, held back until settled); `options` as `paywall`'s.
  */
 export async function payFor(x402, request, env, route, handle, options) {
+  const held = async () => {
+    let res = await handle();
+    // What an `upto` handler charged: read, never sent on.
+    const overrides = res.headers.get(SETTLEMENT_OVERRIDES_HEADER);
+    if (overrides !== null) {
+      res = new Response(res.body, res);
+      res.headers.delete(SETTLEMENT_OVERRIDES_HEADER);
+    }
+    return { status: res.status, overrides, value: res };
+  };
+  const request_ = { method: request.method, url: request.url, headers: [...request.headers] };
+  return runLifecycle(x402, request_, env, route, held, options, {}, answer);
+}
+
+/**
+ * Drives one lifecycle to its answer (shared by the paywalls of HTTP and of
+ * MCP tools). `request`: `{method, url, headers: [[name, value]]}`;
+ * `handle()` answers `{status, overrides, value}` (the content, held back);
+ * `respond(step, value)` turns the lifecycle's answer into the host's;
+ * `extraSettings` are set over the options' settings.
+ * @internal
+ */
+export async function runLifecycle(x402, request, env, route, handle, options, extraSettings, respond) {
   if (typeof x402?.PaymentLifecycle !== "function") {
     throw new TypeError("paywall: pass the package's `full` flavour (import * as x402 from \"paywire/full\")");
   }
   const store = valueOf(options.records, env);
-  if (!store) return json({ error: "paywall: no payment records (options.records)" }, 500);
+  if (!store) return respond(problemStep("paywall: no payment records (options.records)"), null);
   const atFacilitator = (post) => (body, timeoutMs, env) => {
     const facilitator = valueOf(options.facilitator, env);
     if (!facilitator?.url) return { notSent: "no facilitator is configured" };
@@ -186,11 +203,9 @@ export async function payFor(x402, request, env, route, handle, options) {
   };
   const settle = options.settle ?? atFacilitator(settleThroughFacilitator);
   const verify = options.verify ?? atFacilitator(verifyThroughFacilitator);
-  const life = x402.PaymentLifecycle.start(
-    route,
-    { method: request.method, url: request.url, headers: [...request.headers] },
-    { settings: valueOf(options.settings, env) ?? {} },
-  );
+  const life = x402.PaymentLifecycle.start(route, request, {
+    settings: { ...(valueOf(options.settings, env) ?? {}), ...extraSettings },
+  });
   const swap = async (s) => {
     try {
       life.feed(await store.swap(s.key, s.expected, s.new));
@@ -218,17 +233,12 @@ export async function payFor(x402, request, env, route, handle, options) {
           break;
         case "handle":
           try {
-            held = await handle();
-            // What an `upto` handler charged: read, never sent on.
-            const overrides = held.headers.get(SETTLEMENT_OVERRIDES_HEADER);
-            if (overrides !== null) {
-              held = new Response(held.body, held);
-              held.headers.delete(SETTLEMENT_OVERRIDES_HEADER);
-            }
+            const h = await handle();
+            held = h.value;
             life.feed({
-              status: held.status,
+              status: h.status,
               now: unixNow(),
-              ...(overrides !== null ? { settlementOverrides: overrides } : {}),
+              ...(h.overrides != null ? { settlementOverrides: h.overrides } : {}),
             });
           } catch (e) {
             life.feed({ error: String(e?.message ?? e), now: unixNow() });
@@ -264,20 +274,34 @@ export async function payFor(x402, request, env, route, handle, options) {
               step.uncertainRecord,
             );
           }
-          const res = answer(step, held);
+          const res = respond(step, held);
           // Marks a delivered payment delivered before the answer leaves.
           life.feed({});
           for (let s = life.next(); s.action === "swap"; s = life.next()) await swap(s);
           return res;
         }
         default:
-          return json({ error: "the payment's lifecycle ended without an answer" }, 500);
+          return respond(problemStep("the payment's lifecycle ended without an answer"), null);
       }
     }
-    return json({ error: "the payment's lifecycle did not end" }, 500);
+    return respond(problemStep("the payment's lifecycle did not end"), null);
   } finally {
     life.free();
   }
+}
+
+/** A 500 answer step of the host's own (a misconfiguration, a lifecycle that did not end). */
+function problemStep(message) {
+  const body = JSON.stringify({ error: "paywall_error", message });
+  const toolResult = JSON.stringify({
+    content: [{ type: "text", text: `paywall_error: ${message}` }],
+    structuredContent: { error: "paywall_error", message },
+    isError: true,
+  });
+  return {
+    action: "respond", status: 500, outcome: "storeError", reason: "paywall_error", message,
+    headers: [["content-type", "application/json"]], body, useHandlerResponse: false, toolResult, toolMeta: null,
+  };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface LifecycleSettings {
   facilitatorAddresses?: string[];
   /** Whether a fresh payment is also verified at the facilitator (a "verify" step) before the handler runs (default false). */
   verifyAtFacilitator?: boolean;
+  /** What carries the requests (default "http"); "mcp": tool calls, whose answers are also tool results (`toolResult`, `toolMeta`). */
+  transport?: "http" | "mcp";
 }
 
 export interface LifecycleOptions {
@@ -59,6 +61,10 @@ export type LifecycleStep = { uncertainRecord?: string } & (
       headers: [string, string][];
       body: string | null;
       useHandlerResponse: boolean;
+      /** With the transport "mcp": the tool result to send (JSON), or null to send the tool's own... */
+      toolResult?: string | null;
+      /** ... with the members of this object (JSON) added to its `_meta`. */
+      toolMeta?: string | null;
     }
   | { action: "done"; outcome: LifecycleOutcome | null }
 );

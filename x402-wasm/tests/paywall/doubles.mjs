@@ -50,25 +50,37 @@ function close(server, sockets) {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The facilitator double: records each POST /settle body, answers as `mode` says. */
+/** The facilitator double: records each POST /settle body, answers as `mode` says (POST /verify: valid). */
 export async function startFacilitator(initial = SETTLED) {
   let mode = initial;
   const calls = [];
+  const verifies = [];
   const sockets = new Set();
   const server = createServer(async (req, res) => {
     let text = "";
     for await (const chunk of req) text += chunk;
-    if (req.method !== "POST" || req.url !== "/settle") {
-      // GET /supported, and anything else: the facilitator is up.
-      res.writeHead(200, { "content-type": "application/json" })
-        .end(JSON.stringify({ kinds: [], extensions: [], signers: {} }));
-      return;
-    }
     let body;
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
+    }
+    if (req.method === "POST" && req.url === "/verify") {
+      // Verification (an official resource server asks first): valid.
+      verifies.push(body);
+      const payer = body?.paymentPayload?.payload?.authorization?.from;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ isValid: true, payer }));
+      return;
+    }
+    if (req.method !== "POST" || req.url !== "/settle") {
+      // GET /supported, and anything else: the facilitator is up, for exact
+      // payments on Base Sepolia.
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
+        kinds: [{ x402Version: 2, scheme: "exact", network: "eip155:84532" }],
+        extensions: [],
+        signers: {},
+      }));
+      return;
     }
     calls.push(body);
     const m = mode;
@@ -91,7 +103,10 @@ export async function startFacilitator(initial = SETTLED) {
   let listening = true;
   const f = {
     url: `http://127.0.0.1:${port}/`,
+    /** The bodies of POST /settle, in order. */
     calls,
+    /** The bodies of POST /verify, in order. */
+    verifies,
     /** Switches the behaviour; `{refuse: true}` stops listening (connections refused). */
     async set(next) {
       mode = next;
