@@ -33,7 +33,7 @@ echo "test-settlement: local chain at $url" >&2
 wasm="$root/x402-wasm"
 workerd=""
 if [ -x "$wasm/node_modules/.bin/workerd" ] && command -v wasm-bindgen >/dev/null 2>&1; then
-  if ! grep -qs ChainMachine "$wasm/pkg/full/paywire_wasm.js"; then
+  if ! grep -qs ChainMachine "$wasm/pkg/full/paywire_wasm.js" || [ ! -f "$wasm/pkg/mcp.mjs" ]; then
     SKIP_INSTALL=1 "$wasm/build.sh" >&2
   fi
   workerd="$wasm/node_modules/.bin/workerd"
@@ -58,6 +58,7 @@ cargo build --release -p paywire-ffi --locked
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 (cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
   PAYWIRE_TEST_PYTHON="$interop/.venv/bin/python" PAYWIRE_TEST_WORKERD="$workerd" \
+  PAYWIRE_TEST_WASM_PKG="${workerd:+$wasm/pkg}" \
   PAYWIRE_TEST_LAYER_BIN="$target/debug/examples/paywall" \
   PAYWIRE_TEST_SHOP_PYTHON="$root/x402-ffi/python/.venv/bin/python" PAYWIRE_LIB="$target/debug/libpaywire.so" \
   PAYWIRE_TEST_GO_SHOP="$work/go-shop" \

@@ -8,6 +8,10 @@
 #   paywall   the example Worker and its Durable Object in workerd, against a
 #             facilitator double told to misbehave (x402-core/tests/vectors/paywall.json),
 #             concurrency, restarts, handler failures, the deferred route
+#   mcp       paid MCP tools (paywire/mcp): this package's paying client and
+#             Cloudflare's (agents) against this package's paid tool and
+#             Cloudflare's, over stdio and Streamable HTTP; the facilitator-failure
+#             table as tool results; one in a Worker (workerd, Durable Object)
 #   chromium  the web build in headless Chromium
 #   consumer  the packed tarball installed with npm in a fresh directory, and
 #             imported from there by Node, the example Worker in workerd and
@@ -25,7 +29,7 @@ root=$(pwd)
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   scripts/install-wasm.sh
-  # Hono, for the paywall middleware's test: one of the repository's test tools.
+  # Hono, the MCP SDK and Cloudflare's agents: the repository's test tools.
   scripts/install-js.sh
 fi
 SKIP_INSTALL=1 x402-wasm/build.sh
@@ -45,7 +49,7 @@ mkdir -p x402-wasm/node_modules/paywire
 tar -xzf "$PAYWIRE_TARBALL" -C x402-wasm/node_modules/paywire --strip-components=1
 
 runtimes=("$@")
-[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd paywall chromium consumer)
+[ ${#runtimes[@]} -gt 0 ] || runtimes=(node workerd paywall mcp chromium consumer)
 
 # A stopped run takes its process group with it (the test runner and anything
 # it started); the tests themselves stop their servers by PID.
@@ -55,8 +59,8 @@ trap 'pgid_cleanup; rm -rf "$pack_dir"' EXIT INT TERM
 cd "$root/x402-wasm/tests"
 for runtime in "${runtimes[@]}"; do
   case "$runtime" in
-    node | workerd | paywall | chromium | consumer) ;;
-    *) echo "test-wasm: unknown runtime $runtime (node, workerd, paywall, chromium, consumer)" >&2; exit 2 ;;
+    node | workerd | paywall | mcp | chromium | consumer) ;;
+    *) echo "test-wasm: unknown runtime $runtime (node, workerd, paywall, mcp, chromium, consumer)" >&2; exit 2 ;;
   esac
   printf '\n==> x402-wasm: %s\n' "$runtime"
   setsid timeout --kill-after=10 600 node --test "$runtime"/*.test.mjs &

@@ -17,7 +17,11 @@
 //   6. a FastAPI app behind the Python package's paywall (python_shop.py,
 //      under uvicorn), paid by the official TypeScript client;
 //   7. a net/http server behind the Go package's paywall (go-shop), paid by
-//      the official TypeScript client.
+//      the official TypeScript client;
+//   8. paid MCP tools: the npm package's paying client (paywire/mcp) paying a
+//      tool of Cloudflare's agents (withX402), and Cloudflare's client
+//      (withX402Client) paying the npm package's paid tool (when the wasm
+//      package is built).
 //
 // Run by scripts/test-interop.sh (called from scripts/test-settlement.sh):
 //   PAYWIRE_TEST_RPC, PAYWIRE_TEST_CONTRACTS (the chain), PAYWIRE_BIN (the
@@ -26,17 +30,23 @@
 //   PAYWIRE_TEST_LAYER_BIN (the paywall example's binary),
 //   PAYWIRE_TEST_SHOP_PYTHON (a Python with FastAPI and uvicorn) and
 //   PAYWIRE_LIB (libpaywire, for the Python package from the checkout),
-//   PAYWIRE_TEST_GO_SHOP (the Go shop's binary).
+//   PAYWIRE_TEST_GO_SHOP (the Go shop's binary), PAYWIRE_TEST_WASM_PKG (the
+//   npm package's directory; empty: part 8 is not run).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { after, before, describe, test } from "node:test";
 
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { withX402, withX402Client } from "agents/x402";
 import express from "express";
+import { z } from "zod";
 import { paymentMiddleware, x402ResourceServer } from "@x402/express";
 import { HTTPFacilitatorClient } from "@x402/core/server";
 import { x402Client } from "@x402/core/client";
@@ -442,6 +452,91 @@ describe("the example Worker (workerd) with FACILITATOR_URL, paid by the officia
       3100n,
       /./,
     );
+  });
+});
+
+const wasmPkg = process.env.PAYWIRE_TEST_WASM_PKG;
+describe("paid MCP tools through paywire facilitator: this package's and Cloudflare's (agents 0.32)", {
+  skip: !wasmPkg && "PAYWIRE_TEST_WASM_PKG is not set (the wasm package's tools are not installed)",
+}, () => {
+  let mcp;
+  let paywire;
+  before(async () => {
+    paywire = await import(pathToFileURL(join(wasmPkg, "full", "node.mjs")).href);
+    mcp = await import(pathToFileURL(join(wasmPkg, "mcp.mjs")).href);
+  });
+  const forecast = async ({ city }) => ({ content: [{ type: "text", text: `sunny in ${city}` }] });
+  const connected = async (server) => {
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    const client = new Client({ name: "interop", version: "1.0.0" });
+    await client.connect(b);
+    return client;
+  };
+  /** The receipt names a mined transfer from the payer, and both balances moved by `price`. */
+  const assertSettled = async (result, account, before, price) => {
+    assert.equal(result.content?.[0]?.text, "sunny in Lisbon", JSON.stringify(result));
+    const receipt = result._meta["x402/payment-response"];
+    assert.equal(receipt.success, true);
+    assert.equal(receipt.network, NETWORK);
+    const mined = await pub.getTransactionReceipt({ hash: receipt.transaction });
+    assert.equal(mined.status, "success");
+    assert.equal(mined.to.toLowerCase(), token.toLowerCase());
+    assert.equal(await balance(account.address), before.payer - price, "the payer's balance");
+    assert.equal(await balance(payTo), before.payTo + price, "the seller's balance");
+  };
+
+  test("paywire's paying client pays Cloudflare's paid tool: settled on chain, balances exact", async () => {
+    const server = new McpServer({ name: "cloudflare-tool", version: "1.0.0" });
+    const auth = { Authorization: `Bearer ${API_KEY}` };
+    withX402(server, {
+      network: NETWORK,
+      recipient: payTo,
+      facilitator: { url: facilitatorUrl, createAuthHeaders: async () => ({ verify: auth, settle: auth, supported: auth }) },
+    }).paidTool("forecast", "Tomorrow's weather", { amount: "2700", asset: token, extra: { name: TOKEN_NAME, version: TOKEN_VERSION } },
+      { city: z.string() }, {}, forecast);
+    const client = await connected(server);
+    try {
+      const { account, key } = await payer();
+      const before = await snapshot(account);
+      const paying = mcp.payingClient(client, { x402: paywire, privateKey: key, policy: { maxAmount: "2700", networks: [NETWORK] } });
+      await assertSettled(await paying.callTool({ name: "forecast", arguments: { city: "Lisbon" } }), account, before, 2700n);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("Cloudflare's paying client pays paywire's paid tool: settled on chain, balances exact", async () => {
+    const server = new McpServer({ name: "paywire-tool", version: "1.0.0" });
+    mcp.paidTools(paywire, server, {
+      records: new (await import(pathToFileURL(join(wasmPkg, "paywall.mjs")).href)).MemoryRecords(),
+      facilitator: { url: facilitatorUrl, apiKey: API_KEY },
+    }).tool("forecast", { description: "Tomorrow's weather", inputSchema: { city: z.string() } }, {
+      scheme: "exact", network: NETWORK, amount: "2800", asset: token, payTo,
+      maxTimeoutSeconds: 300, extra: { name: TOKEN_NAME, version: TOKEN_VERSION },
+    }, forecast);
+    const client = await connected(server);
+    try {
+      const { account } = await payer();
+      const before = await snapshot(account);
+      const paying = withX402Client(client, { account, network: NETWORK, maxPaymentValue: 2800n });
+      // Cloudflare's client keeps the official client's default spend
+      // controls (the networks' USDC only) and takes none: the test token is
+      // allowed as a user of the official client allows a token
+      // (setSpendControls), on the instance it creates.
+      const create = x402Client.prototype.createPaymentPayload;
+      x402Client.prototype.createPaymentPayload = function (...args) {
+        this.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: token }] });
+        return create.apply(this, args);
+      };
+      try {
+        await assertSettled(await paying.callTool(null, { name: "forecast", arguments: { city: "Lisbon" } }), account, before, 2800n);
+      } finally {
+        x402Client.prototype.createPaymentPayload = create;
+      }
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -6,8 +6,11 @@
 // - every row of the facilitator-failure table (x402-core/tests/vectors/paywall.json)
 //   as MCP answers: never the tool's result unless settled, never an
 //   invitation to pay again when the payment may have settled;
-// - one payment sent with 20 concurrent calls: one settlement, one result.
+// - one payment sent with 20 concurrent calls: one settlement, one result;
+// - a paid tool in a Worker (workerd), its records in a Durable Object.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -25,7 +28,7 @@ import { PaymentPolicyError, PaymentRefusedError, paidTools, paymentRequiredOf, 
 import { MemoryRecords } from "paywire/paywall";
 
 import { startProcess, vectors } from "../lib/harness.mjs";
-import { SETTLED, modeOf, startFacilitator } from "../paywall/doubles.mjs";
+import { SETTLED, modeOf, startBundledWorker, startFacilitator } from "../paywall/doubles.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const NETWORK = "eip155:84532";
@@ -168,6 +171,27 @@ describe("interop: paying clients × paid tools × transports", () => {
       }
     }
   }
+});
+
+describe("Cloudflare's tool whose settlement fails", () => {
+  // Its server answers a failed settlement with a new payment-required
+  // result, even when the transfer may have happened: this package's client
+  // never pays a second time, and says why.
+  test("paywire's client pays once, then stops with PaymentRefusedError", async () => {
+    const facilitator = await startFacilitator({ status: 502, contentType: "text/html", body: "<html>bad gateway</html>" });
+    const c = await connect("cloudflare", "stdio", facilitator);
+    try {
+      await assert.rejects(payer("paywire", c.client)("forecast", { city: "Lisbon" }), (e) => {
+        assert.ok(e instanceof PaymentRefusedError, String(e));
+        assert.match(e.message, /do not pay again/);
+        return true;
+      });
+      assert.equal(facilitator.calls.length, 1, "one settlement asked, never a second payment");
+    } finally {
+      await c.close();
+      await facilitator.close();
+    }
+  });
 });
 
 /** This package's paid tool and a raw client, in one process. */
@@ -347,4 +371,79 @@ describe("one payment, 20 concurrent calls over Streamable HTTP", () => {
       await facilitator.close();
     }
   });
+});
+
+describe("a paid tool in a Worker (workerd), its records in a Durable Object", () => {
+  let facilitator;
+  let worker;
+  let state;
+  before(async () => {
+    facilitator = await startFacilitator({ ...SETTLED, delayMs: 200 });
+    state = mkdtempSync(join(tmpdir(), "paywire-mcp-worker-"));
+    worker = await startBundledWorker(join(here, "mcp-worker.mjs"), serverEnv(facilitator), state, "/mcp");
+  });
+  after(async () => {
+    await worker?.proc.stop();
+    await facilitator?.close();
+    rmSync(state, { recursive: true, force: true });
+  });
+  const connectWorker = async () => {
+    const client = new Client({ name: "paywire-tests", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.origin}/mcp`)));
+    return client;
+  };
+
+  for (const clientKind of ["paywire", "cloudflare"]) {
+    test(`${clientKind}'s client pays: settled once, the result with its receipt`, async () => {
+      const client = await connectWorker();
+      try {
+        const before = facilitator.calls.length;
+        const paid = await payer(clientKind, client)("forecast", { city: "Oslo" });
+        assert.equal(paid.content[0].text, "sunny in Oslo", JSON.stringify(paid));
+        assert.equal(paid._meta["x402/payment-response"].success, true);
+        assert.equal(facilitator.calls.length, before + 1);
+        assert.equal(facilitator.calls.at(-1).paymentPayload.payload.authorization.from, PAYER);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test("one payment, 20 concurrent calls: one settlement, one result", async () => {
+    const client = await connectWorker();
+    try {
+      const before = facilitator.calls.length;
+      const unpaid = await client.callTool({ name: "forecast", arguments: { city: "Porto" } });
+      const header = x402.createPayment(paymentRequiredOf(unpaid).offer, PAYER_KEY, POLICY);
+      const payment = x402.decodeHeader("PAYMENT-SIGNATURE", header);
+      const results = await Promise.all(Array.from({ length: 20 }, () => callWith(client, payment)));
+      assert.equal(results.filter((r) => !r.isError).length, 1);
+      assert.equal(facilitator.calls.length, before + 1);
+      for (const r of results.filter((r) => r.isError)) assert.equal(paymentRequiredOf(r), null);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+test("every form of a payment-required result is read, and nothing else is", () => {
+  const offer = { x402Version: 2, resource: { url: "mcp://tool/forecast" }, accepts: [REQUIREMENT], error: "payment_required" };
+  const text = JSON.stringify(offer);
+  // The transport's tool-result binding, structured and as text only.
+  assert.deepEqual(paymentRequiredOf({ isError: true, structuredContent: offer, content: [{ type: "text", text }] }),
+    { offer, asText: false });
+  assert.deepEqual(paymentRequiredOf({ isError: true, content: [{ type: "text", text }] }), { offer, asText: false });
+  // The extension binding (MCP 2026-07-28).
+  assert.deepEqual(paymentRequiredOf({ resultType: "payment_required", paymentRequired: offer }), { offer, asText: false });
+  // Cloudflare's: only in _meta["x402/error"]; it wants the payment as base64 text.
+  const { x402Version, ...rest } = offer;
+  assert.deepEqual(paymentRequiredOf({ isError: true, _meta: { "x402/error": { x402Version, ...rest } }, content: [] }),
+    { offer, asText: true });
+  // Not payment-required: a result, an error without an offer, an empty offer, v1.
+  assert.equal(paymentRequiredOf({ content: [{ type: "text", text }] }), null);
+  assert.equal(paymentRequiredOf({ isError: true, content: [{ type: "text", text: "settlement_uncertain: do not pay again" }] }), null);
+  assert.equal(paymentRequiredOf({ isError: true, structuredContent: { ...offer, accepts: [] } }), null);
+  assert.equal(paymentRequiredOf({ isError: true, structuredContent: { ...offer, x402Version: 1 } }), null);
+  assert.equal(paymentRequiredOf({ resultType: "complete", paymentRequired: offer }), null);
+  assert.equal(paymentRequiredOf(null), null);
 });

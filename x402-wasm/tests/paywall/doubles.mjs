@@ -185,14 +185,26 @@ export async function startExampleWorker(env, stateDir) {
  * The Hono app of hono-worker.mjs in workerd (bundled with esbuild, Hono and
  * the package's modules in), with `env`, its records in `stateDir`.
  */
-export async function startHonoWorker(env, stateDir) {
+export function startHonoWorker(env, stateDir) {
+  return startBundledWorker(join(WASM_DIR, "tests", "paywall", "hono-worker.mjs"), env, stateDir, "/premium");
+}
+
+/**
+ * The Worker of `entry` in workerd, bundled with esbuild (its dependencies
+ * and the package's modules in; the wasm flavour a module of its own), with
+ * `env`, its records (the PaymentRecords Durable Object, bound as PAYMENTS)
+ * in `stateDir`; ready once `readyPath` answers.
+ */
+export async function startBundledWorker(entry, env, stateDir, readyPath) {
   const { build } = await import("esbuild");
-  const dir = mkdtempSync(join(tmpdir(), "paywire-hono-worker-"));
+  const dir = mkdtempSync(join(tmpdir(), "paywire-worker-"));
   await build({
-    entryPoints: [join(WASM_DIR, "tests", "paywall", "hono-worker.mjs")],
+    entryPoints: [entry],
     bundle: true,
     format: "esm",
     platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser"],
     outfile: join(dir, "worker.mjs"),
     // The wasm flavour itself stays a module of its own (the config embeds
     // it); its subpath modules (paywire/hono, ...) are bundled.
@@ -227,7 +239,8 @@ const app :Workerd.Worker = (
     (name = "paywire_wasm_bg.wasm", wasm = embed "paywire_wasm_bg.wasm"),
   ],
   compatibilityDate = "2025-09-01",
-  durableObjectNamespaces = [(className = "PaymentRecords", uniqueKey = "paywire-hono-test-records")],
+  compatibilityFlags = ["nodejs_compat"],
+  durableObjectNamespaces = [(className = "PaymentRecords", uniqueKey = "paywire-test-records")],
   durableObjectStorage = (localDisk = "payments-disk"),
   bindings = [
     (name = "PAYMENTS", durableObjectNamespace = "PaymentRecords"),
@@ -236,11 +249,11 @@ ${names.map((n) => `    (name = "${n}", fromEnvironment = "${n}"),`).join("\n")}
 );
 `,
   );
-  return serveInWorkerd(dir, env, stateDir);
+  return serveInWorkerd(dir, env, stateDir, readyPath);
 }
 
 /** workerd serving `dir`/config.capnp on a free port, with `env`, its records in `stateDir`. */
-async function serveInWorkerd(dir, env, stateDir) {
+async function serveInWorkerd(dir, env, stateDir, readyPath = "/premium") {
   const port = await freePort();
   const childEnv = Object.fromEntries(
     Object.entries({ PATH: process.env.PATH, ...env }).filter(([, v]) => v !== undefined),
@@ -255,6 +268,6 @@ async function serveInWorkerd(dir, env, stateDir) {
     { cwd: dir, env: childEnv, timeoutMs: 300_000, replaceEnv: true },
   );
   const origin = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${origin}/premium`, proc);
+  await waitForHttp(`${origin}${readyPath}`, proc);
   return { origin, url: `${origin}/premium`, proc };
 }

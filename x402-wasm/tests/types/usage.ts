@@ -37,6 +37,7 @@ import * as fast from "paywire/fast";
 import * as full from "paywire/full";
 import { PaymentRefusedError, wrapFetch } from "paywire/fetch";
 import { MemoryRecords, paywall } from "paywire/paywall";
+import { paidTools, payingClient, paymentRequiredOf, PAYMENT_META_KEY } from "paywire/mcp";
 
 const requirements: PaymentRequirements = {
   scheme: "exact",
@@ -194,3 +195,23 @@ const refused = (e: unknown): string => (e instanceof PaymentRefusedError ? e.re
 void paidHandler;
 void paidResponse;
 void refused;
+
+// paywire/mcp: a paid tool, and a client that pays.
+declare const mcpServer: { registerTool(name: string, config: object, cb: (...args: any[]) => unknown): unknown };
+declare const mcpClient: { callTool(params: { name: string; arguments?: object; _meta?: object }): Promise<unknown>; close(): Promise<void> };
+paidTools(full, mcpServer, { records: new MemoryRecords(), facilitator: { url: "http://127.0.0.1:1/" } }).tool(
+  "forecast",
+  { description: "Tomorrow's weather" },
+  requirements,
+  async () => ({ content: [{ type: "text", text: "sunny" }] }),
+);
+const agent = payingClient(mcpClient, {
+  x402: full,
+  privateKey: "0x" + "11".repeat(32),
+  policy: { maxAmount: "10000" },
+  confirm: (r) => BigInt(r.amount) <= 10000n,
+});
+const toolCall: Promise<unknown> = agent.callTool({ name: "forecast", _meta: { [PAYMENT_META_KEY]: "x" } });
+const offered = toolCall.then((r) => paymentRequiredOf(r)?.offer);
+void agent.close;
+void offered;
