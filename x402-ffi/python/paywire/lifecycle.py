@@ -87,6 +87,9 @@ class LifecycleSettings:
     claim_seconds: Optional[int] = None  #: how long a request may hold a payment
     retry_after_seconds: Optional[int] = None  #: of a 409 in progress, a 502 unavailable
     facilitator_addresses: Sequence[str] = ()  #: upto payments must name one of them
+    #: what carries the requests: ``"http"`` (the default) or ``"mcp"`` (tool
+    #: calls: each respond step also has ``toolResult`` / ``toolMeta``)
+    transport: Optional[str] = None
 
     def _json(self) -> bytes:
         from . import _bytes
@@ -100,6 +103,8 @@ class LifecycleSettings:
             d["retryAfterSeconds"] = self.retry_after_seconds
         if self.facilitator_addresses:
             d["facilitatorAddresses"] = list(self.facilitator_addresses)
+        if self.transport is not None:
+            d["transport"] = self.transport
         return _bytes(d)
 
 

@@ -38,7 +38,7 @@ from .lifecycle import (
 )
 
 __all__ = [
-    "HTTPFacilitator", "MemoryStore", "Paywall", "RecordStore", "Route", "SQLiteStore",
+    "HTTPFacilitator", "MemoryStore", "Paywall", "RecordStore", "Route", "SQLiteStore", "drive",
 ]
 
 log = logging.getLogger("paywire")
@@ -337,6 +337,73 @@ def _headers_over(held: Sequence[Tuple[bytes, bytes]], over: Sequence[Sequence[s
     return kept + [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in over]
 
 
+async def drive(life: Lifecycle, *, records: RecordStore, facilitator: Any,
+                on_uncertain: Callable[[str, RecordInfo], Any], clock: Callable[[], float],
+                handle: Callable[[], Any], respond: Callable[[Mapping[str, Any]], Any]) -> bool:
+    """Drives one lifecycle to its answer, for a paywall of any transport
+    (HTTP here, MCP tools in :mod:`paywire.mcp`): reads and swaps records,
+    runs ``handle()`` (awaited: ``(status, "")``, or ``(None, why)`` when the
+    handler failed), settles through ``facilitator``, and hands the answer
+    step to ``respond(step)`` (awaited) once. Closes ``life``; returns whether
+    an answer was given."""
+    answered = False
+    blocking = getattr(records, "blocking", True)
+    try:
+        for _ in range(64):
+            step = life.next()
+            action = step["action"]
+            if action == "lookup":
+                try:
+                    record = await _run(blocking, records.get, step["key"])
+                except Exception as e:
+                    life.feed_store_error(f"{type(e).__name__}: {e}")
+                else:
+                    life.feed_record(record)
+            elif action == "swap":
+                try:
+                    swapped, current = await _run(blocking, records.swap, step["key"], step["expected"],
+                                                  step["new"])
+                except Exception as e:
+                    life.feed_store_error(f"{type(e).__name__}: {e}")
+                else:
+                    life.feed_swap(swapped, current)
+            elif action == "directory":
+                # batch-settlement agents are not registered with these paywalls.
+                life.feed_directory(None)
+            elif action == "handle":
+                try:
+                    status, failure = await handle()
+                except Exception as e:  # the handler failed: not settled
+                    status, failure = None, f"the handler raised {type(e).__name__}: {e}"
+                if status is None:
+                    life.feed_handler_failure(failure, clock())
+                else:
+                    life.feed_handler(status, clock())
+            elif action == "settle":
+                try:
+                    reply = await _run(True, facilitator.settle, step["body"].encode("utf-8"),
+                                       step["timeoutMs"] / 1000.0)
+                except Exception as e:  # it may have sent the request: uncertain
+                    reply = SettleReply(SettleOutcome.NO_ANSWER, detail=f"{type(e).__name__}: {e}")
+                life.feed_settle(reply, clock())
+            elif action == "respond":
+                if step.get("uncertainRecord"):
+                    try:
+                        on_uncertain(life.key or "", read_record(step["uncertainRecord"]))
+                    except Exception:
+                        log.exception("on_uncertain failed")
+                if not answered:
+                    answered = True
+                    await respond(step)
+                # The marks that follow (delivered) are made after the answer left.
+                life.responded()
+            else:
+                break
+    finally:
+        life.close()
+    return answered
+
+
 class Paywall:
     """ASGI middleware selling ``routes``. With Starlette or FastAPI::
 
@@ -424,58 +491,17 @@ class Paywall:
         life = Lifecycle(route.document(resource), {"method": scope.get("method", "GET"), "url": url,
                                                     "headers": headers}, self.clock(), settings=self.settings)
         held: Optional[_Held] = None
-        answered = False
-        blocking = getattr(self.records, "blocking", True)
-        try:
-            for _ in range(64):
-                step = life.next()
-                action = step["action"]
-                if action == "lookup":
-                    try:
-                        record = await _run(blocking, self.records.get, step["key"])
-                    except Exception as e:
-                        life.feed_store_error(f"{type(e).__name__}: {e}")
-                    else:
-                        life.feed_record(record)
-                elif action == "swap":
-                    try:
-                        swapped, current = await _run(blocking, self.records.swap, step["key"], step["expected"],
-                                                      step["new"])
-                    except Exception as e:
-                        life.feed_store_error(f"{type(e).__name__}: {e}")
-                    else:
-                        life.feed_swap(swapped, current)
-                elif action == "directory":
-                    # batch-settlement agents are not registered with this paywall.
-                    life.feed_directory(None)
-                elif action == "handle":
-                    held, failure = await self._handle(scope, receive)
-                    if held is None:
-                        life.feed_handler_failure(failure, self.clock())
-                    else:
-                        life.feed_handler(held.status, self.clock())
-                elif action == "settle":
-                    try:
-                        reply = await _run(True, self.facilitator.settle, step["body"].encode("utf-8"),
-                                           step["timeoutMs"] / 1000.0)
-                    except Exception as e:  # it may have sent the request: uncertain
-                        reply = SettleReply(SettleOutcome.NO_ANSWER, detail=f"{type(e).__name__}: {e}")
-                    life.feed_settle(reply, self.clock())
-                elif action == "respond":
-                    if step.get("uncertainRecord"):
-                        try:
-                            self.on_uncertain(life.key or "", read_record(step["uncertainRecord"]))
-                        except Exception:
-                            log.exception("on_uncertain failed")
-                    if not answered:
-                        answered = True
-                        await self._send(send, scope, step, held)
-                    # The marks that follow (delivered) are made after the answer left.
-                    life.responded()
-                else:
-                    break
-        finally:
-            life.close()
+
+        async def handle() -> Tuple[Optional[int], str]:
+            nonlocal held
+            held, failure = await self._handle(scope, receive)
+            return (None, failure) if held is None else (held.status, "")
+
+        async def respond(step: Mapping[str, Any]) -> None:
+            await self._send(send, scope, step, held)
+
+        answered = await drive(life, records=self.records, facilitator=self.facilitator,
+                               on_uncertain=self.on_uncertain, clock=self.clock, handle=handle, respond=respond)
         if not answered:
             body = json.dumps({"error": "paywall_error",
                                "message": "the payment's lifecycle ended without an answer"}).encode()
