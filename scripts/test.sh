@@ -60,7 +60,7 @@ step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --features paywire-server/mcp --locked -- -D warnings
 
 step "no_std build of the core (thumbv7em-none-eabihf, no default features)"
 cargo build -p paywire --no-default-features --target thumbv7em-none-eabihf --locked
@@ -75,10 +75,10 @@ step "dependencies: cargo deny check licenses bans sources"
 cargo deny --workspace check licenses bans sources
 
 step "cargo doc -Dwarnings"
-RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --features paywire-server/mcp --no-deps --locked --quiet
 
 step "cargo test"
-cargo test --workspace --locked
+cargo test --workspace --features paywire-server/mcp --locked
 
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
@@ -86,7 +86,7 @@ x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 step "deferred payments: batch-settlement cross-check with web-bot-auth (scripts/test-batch.sh)"
 scripts/test-batch.sh
 
-step "the npm package in Node, workerd, headless Chromium, and installed from its tarball (scripts/test-wasm.sh)"
+step "the npm package in Node, workerd, paid MCP tools, headless Chromium, and installed from its tarball (scripts/test-wasm.sh)"
 scripts/test-wasm.sh
 
 step "settlement on a local EVM: Hardhat on 127.0.0.1 (scripts/test-settlement.sh)"

@@ -21,6 +21,9 @@
 pub mod config;
 pub mod facilitator;
 pub mod http;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 pub mod paywall;
 pub mod rpc;
 pub mod signer;

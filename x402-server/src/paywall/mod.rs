@@ -166,7 +166,7 @@ impl Offer {
         self
     }
 
-    fn route(&self, resource_url: &str) -> Result<Route, Error> {
+    pub(crate) fn route(&self, resource_url: &str) -> Result<Route, Error> {
         let json = match &self.kind {
             OfferKind::Document(doc) => doc.clone(),
             OfferKind::Exact {
@@ -221,7 +221,7 @@ struct Paid {
 /// are kept. Cheap to clone; [`Paywall::layer`] puts it in front of a service.
 #[derive(Clone)]
 pub struct Paywall {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 /// Put in a response's extensions by a handler that could not produce the
@@ -256,15 +256,15 @@ pub trait Observer: Send + Sync {
     fn store_error(&self, _message: &str) {}
 }
 
-struct Inner {
+pub(crate) struct Inner {
     routes: Vec<Paid>,
     facilitator: Arc<dyn Settler>,
     observer: Option<Arc<dyn Observer>>,
-    records: Arc<dyn RecordStore>,
+    pub(crate) records: Arc<dyn RecordStore>,
     directories: Option<Arc<dyn Directories>>,
-    settings: Settings,
+    pub(crate) settings: Settings,
     origin: Option<String>,
-    next_id: AtomicU64,
+    pub(crate) next_id: AtomicU64,
 }
 
 impl std::fmt::Debug for Paywall {
@@ -469,7 +469,7 @@ where
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -518,12 +518,102 @@ impl Paywall {
             std::process::id(),
             self.inner.next_id.fetch_add(1, Ordering::Relaxed)
         );
-        let mut life = Lifecycle::new(&paid.route, &request, now(), &id, &self.inner.settings);
+        let life = Lifecycle::new(&paid.route, &request, now(), &id, &self.inner.settings);
         let started = std::time::Instant::now();
-        let mut req = Some(req);
-        let mut held: Option<Response<Body>> = None;
-        let records = &self.inner.records;
-        let observer = self.inner.observer.as_deref();
+        let handle = || async move {
+            let mut response = match inner.call(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            // What an `upto` handler charged: read, and never sent on.
+            let overrides = response
+                .headers_mut()
+                .remove(SETTLEMENT_OVERRIDES_HEADER)
+                .map(|v| v.to_str().unwrap_or("(not text)").to_owned());
+            let result = match response.extensions().get::<HandlerFailed>() {
+                Some(HandlerFailed(why)) => Err(why.clone()),
+                None => Ok(response.status().as_u16()),
+            };
+            Handled {
+                held: Some(response),
+                result,
+                overrides,
+            }
+        };
+        let Some(Responding {
+            answer,
+            life,
+            held,
+            settled_through,
+        }) = self.inner.drive(life, &target, handle).await
+        else {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the request's lifecycle ended without an answer",
+            );
+        };
+        log(&answer, &life, &method, &target, started);
+        let response = build(&answer, held);
+        if let Some(o) = self.inner.observer.as_deref() {
+            o.answered(&Answered {
+                path: &paid.path,
+                answer: &answer,
+                lifecycle: &life,
+                settled_through,
+                body_len: http_body::Body::size_hint(response.body()).exact(),
+            });
+        }
+        let records = Arc::clone(&self.inner.records);
+        body::after_sent(
+            response,
+            Box::new(move |sent| {
+                Box::pin(async move {
+                    // Not sent: the record stays settled, and the payment's
+                    // next presentation gets the content.
+                    if sent {
+                        finish(life, records.as_ref()).await;
+                    }
+                })
+            }),
+        )
+    }
+}
+
+/// What a handler produced, for the lifecycle: its answer (held back), its
+/// status or why it failed, and an `upto` charge.
+pub(crate) struct Handled<H> {
+    pub(crate) held: Option<H>,
+    pub(crate) result: Result<u16, String>,
+    pub(crate) overrides: Option<String>,
+}
+
+/// A lifecycle at its answer: the answer, the lifecycle (to mark the payment
+/// delivered once the answer is out, [`finish`]), the handler's held answer.
+pub(crate) struct Responding<H> {
+    pub(crate) answer: Answer,
+    pub(crate) life: Lifecycle,
+    pub(crate) held: Option<H>,
+    pub(crate) settled_through: bool,
+}
+
+impl Inner {
+    /// Drives `life` to its answer, for a paywall of any transport (HTTP
+    /// here, MCP tools in [`crate::mcp`]): records, the agents' directories,
+    /// the handler (`handle`, run at most once), the facilitator. `label`
+    /// names the request in logs. `None`: the lifecycle ended without an answer.
+    pub(crate) async fn drive<H, Fut>(
+        &self,
+        mut life: Lifecycle,
+        label: &str,
+        handle: impl FnOnce() -> Fut,
+    ) -> Option<Responding<H>>
+    where
+        Fut: Future<Output = Handled<H>>,
+    {
+        let mut handle = Some(handle);
+        let mut held: Option<H> = None;
+        let records = &self.records;
+        let observer = self.observer.as_deref();
         let store_error = |life: &mut Lifecycle, e: &str| {
             if let Some(o) = observer {
                 o.store_error(e);
@@ -550,42 +640,35 @@ impl Paywall {
                     }
                 }
                 Action::Directory { agent } => {
-                    let jwks = match &self.inner.directories {
+                    let jwks = match &self.directories {
                         Some(d) => d.directory(agent).await,
                         None => None,
                     };
                     life.feed_directory(jwks.as_deref().map(str::as_bytes));
                 }
                 Action::Handle => {
-                    let Some(r) = req.take() else {
+                    let Some(handle) = handle.take() else {
                         life.feed_handler(HandlerResult::Failed("the request was already handled"));
                         continue;
                     };
-                    let mut response = match inner.call(r).await {
-                        Ok(r) => r,
-                        Err(never) => match never {},
-                    };
-                    // What an `upto` handler charged: read, and never sent on.
-                    if let Some(v) = response.headers_mut().remove(SETTLEMENT_OVERRIDES_HEADER) {
-                        let value = v.to_str().unwrap_or("(not text)");
-                        if let Err(why) = life.feed_settlement_overrides(value) {
-                            tracing::warn!(target: "paywire::paywall", %method, %target, %why, "the handler's charge");
-                        }
+                    let handled = handle().await;
+                    if let Some(value) = &handled.overrides
+                        && let Err(why) = life.feed_settlement_overrides(value)
+                    {
+                        tracing::warn!(target: "paywire::paywall", %label, %why, "the handler's charge");
                     }
                     life.advance_clock(now());
-                    match response.extensions().get::<HandlerFailed>() {
-                        Some(HandlerFailed(why)) => life.feed_handler(HandlerResult::Failed(why)),
-                        None => {
-                            life.feed_handler(HandlerResult::Status(response.status().as_u16()));
-                        }
+                    match &handled.result {
+                        Ok(status) => life.feed_handler(HandlerResult::Status(*status)),
+                        Err(why) => life.feed_handler(HandlerResult::Failed(why)),
                     }
-                    held = Some(response);
+                    held = handled.held;
                 }
                 Action::Settle { body, timeout_ms } => {
                     settled_through = true;
                     let body = body.to_owned();
                     let timeout = Duration::from_millis(timeout_ms.max(1));
-                    let settled = self.inner.facilitator.settle(&body, timeout).await;
+                    let settled = self.facilitator.settle(&body, timeout).await;
                     life.advance_clock(now());
                     let (reply, detail) = settled.as_reply();
                     life.feed_settle(reply, &detail);
@@ -595,52 +678,30 @@ impl Paywall {
                 Action::Verify { body, timeout_ms } => {
                     let body = body.to_owned();
                     let timeout = Duration::from_millis(timeout_ms.max(1));
-                    let verified = self.inner.facilitator.verify(&body, timeout).await;
+                    let verified = self.facilitator.verify(&body, timeout).await;
                     life.advance_clock(now());
                     let (reply, detail) = verified.as_reply();
                     life.feed_verify(reply, &detail);
                 }
                 Action::Respond(answer) => {
                     let answer = answer.clone();
-                    log(&answer, &life, &method, &target, started);
-                    let response = build(&answer, held.take());
-                    if let Some(o) = observer {
-                        o.answered(&Answered {
-                            path: &paid.path,
-                            answer: &answer,
-                            lifecycle: &life,
-                            settled_through,
-                            body_len: http_body::Body::size_hint(response.body()).exact(),
-                        });
-                    }
-                    let records = Arc::clone(&self.inner.records);
-                    return body::after_sent(
-                        response,
-                        Box::new(move |sent| {
-                            Box::pin(async move {
-                                // Not sent: the record stays settled, and
-                                // the payment's next presentation gets the
-                                // content.
-                                if sent {
-                                    life.responded();
-                                    finish(life, records.as_ref()).await;
-                                }
-                            })
-                        }),
-                    );
+                    return Some(Responding {
+                        answer,
+                        life,
+                        held,
+                        settled_through,
+                    });
                 }
                 Action::Done => break,
             }
         }
-        plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the request's lifecycle ended without an answer",
-        )
+        None
     }
 }
 
 /// The lifecycle's last steps (the delivered record), after the answer went out.
-async fn finish(mut life: Lifecycle, records: &dyn RecordStore) {
+pub(crate) async fn finish(mut life: Lifecycle, records: &dyn RecordStore) {
+    life.responded();
     for _ in 0..16 {
         match life.next() {
             Action::Swap { key, expected, new } => match records.swap(key, expected, new).await {
