@@ -365,12 +365,20 @@ pub(crate) fn fetch_deferred(
     step(Step::Response {
         status: second.status,
     });
-    // The deferred receipt is {amount, asset, network, timestamp}, not a SettleResponse.
+    // The deferred receipt: a SettleResponse with no transaction (the
+    // scheme's 1.0.0); a server of the scheme's first text answers
+    // {amount, asset, network, timestamp}, shown as it came.
     let payment_response = match second.header(HeaderKind::PaymentResponse.name()) {
-        Some(v) => Some(
-            header::decode_to_vec(v, header::DEFAULT_MAX_DECODED)
-                .map_err(|e| Failure::core("the server's PAYMENT-RESPONSE", &e))?,
-        ),
+        Some(v) => {
+            let mut buf = vec![0u8; header::base64_decoded_len(v.len())];
+            match header::decode_payment_response(v, &mut buf) {
+                Ok(r) => Some(r.to_json_vec()),
+                Err(_) => Some(
+                    header::decode_to_vec(v, header::DEFAULT_MAX_DECODED)
+                        .map_err(|e| Failure::core("the server's PAYMENT-RESPONSE", &e))?,
+                ),
+            }
+        }
         None => None,
     };
     let refused = (second.status == 402).then(|| refusal_of(&second));

@@ -66,7 +66,7 @@ type BatchVerdict struct {
 type BatchSettlementResult struct {
 	Verdict BatchVerdict `json:"verdict"`
 	// PaymentResponse is the PAYMENT-RESPONSE header value to send with the
-	// resource ({amount, asset, network, timestamp}, base64); "" unless valid.
+	// resource (a SettleResponse with no transaction, base64); "" unless valid.
 	PaymentResponse string `json:"paymentResponse,omitempty"`
 	// JSON is the answer as the library wrote it.
 	JSON []byte `json:"-"`

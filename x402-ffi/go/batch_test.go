@@ -132,7 +132,7 @@ func TestBatchSignThenVerify(t *testing.T) {
 			t.Fatalf("verdict %s", res.JSON)
 		}
 		receipt, err := base64.StdEncoding.DecodeString(res.PaymentResponse)
-		if err != nil || string(receipt) != `{"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010}` {
+		if err != nil || string(receipt) != `{"success":true,"transaction":"","network":"cloudflare:402","payer":"`+batchAgent+`","amount":"5","asset":"USD","extra":{"timestamp":1750000010}}` {
 			t.Fatalf("PAYMENT-RESPONSE %q %v", receipt, err)
 		}
 	}

@@ -88,7 +88,7 @@ func ExampleVerifyBatchSettlement() {
 	// Output:
 	// poqkLGiymh_W0uP6PZFw-dvez3QJT5SolqXBCW38r0U
 	// true https://agent.example 5 USD
-	// {"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010}
+	// {"success":true,"transaction":"","network":"cloudflare:402","payer":"https://agent.example","amount":"5","asset":"USD","extra":{"timestamp":1750000010}}
 	// false invalid_batch_settlement_cloudflare_signature_expired
 }
 

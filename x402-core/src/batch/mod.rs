@@ -5,8 +5,9 @@
 //! The agent signs its request with Ed25519, covering `@authority`, its
 //! `Signature-Agent` and the `PAYMENT-SIGNATURE` header (`{x402Version: 2,
 //! payload: {amount, asset}, accepted}`); the server checks the signature and
-//! the commitment at once, serves, and answers `PAYMENT-RESPONSE`
-//! `{amount, asset, network, timestamp}`. The network bills the agent later.
+//! the commitment at once, serves, and answers `PAYMENT-RESPONSE`:
+//! a SettleResponse with no transaction (`{success, transaction: "", network,
+//! payer, amount, asset, extra: {timestamp}}`). The network bills the agent later.
 //!
 //! - [`sfv`]: RFC 8941 structured fields (the syntax of `Signature-Input`,
 //!   `Signature` and `Signature-Agent`).
@@ -58,9 +59,12 @@
 //! assert!(v.is_valid(), "{:?}", v.reason);
 //! let receipt = v.payment_response(1_750_000_010).unwrap();
 //! let value = header::encode_to_string(&receipt);
-//! let mut json = [0u8; 128];
+//! let mut json = [0u8; 256];
 //! let n = header::base64_decode(value.as_bytes(), &mut json).unwrap();
-//! assert_eq!(&json[..n], br#"{"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010}"#);
+//! assert_eq!(
+//!     &json[..n],
+//!     br#"{"success":true,"transaction":"","network":"cloudflare:402","payer":"https://agent.example","amount":"5","asset":"USD","extra":{"timestamp":1750000010}}"#
+//! );
 //! ```
 
 pub mod directory;

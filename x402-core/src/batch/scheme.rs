@@ -143,11 +143,14 @@ impl<'a> BatchVerdict<'a> {
     }
 
     /// The `PAYMENT-RESPONSE` a server sends with the resource after a valid
-    /// verdict: `{amount, asset, network, timestamp}` (`timestamp` is the
-    /// caller's `now`).
+    /// verdict, charging the committed amount: a SettleResponse `{success:
+    /// true, transaction: "", network, payer, amount, asset, extra:
+    /// {timestamp}}` (`timestamp` is the caller's `now`).
     #[must_use]
     pub fn payment_response(&self, timestamp: u64) -> Option<PaymentResponse<'a>> {
-        self.commitment.map(|c| PaymentResponse {
+        let c = self.commitment?;
+        Some(PaymentResponse {
+            payer: self.payer.unwrap_or(""),
             amount: c.amount,
             asset: c.asset,
             timestamp,
@@ -244,12 +247,18 @@ fn write_sf_string_json(out: &mut dyn Sink, s: SfString<'_>) -> Result<(), SinkF
     out.put(b"\"")
 }
 
-/// The `PAYMENT-RESPONSE` of `cloudflare:402`: `{amount, asset, network, timestamp}`.
+/// The `PAYMENT-RESPONSE` of `cloudflare:402`, as the scheme reads since its
+/// version 1.0.0: a SettleResponse `{success: true, transaction: "", network:
+/// "cloudflare:402", payer, amount, asset, extra: {timestamp}}` (nothing is
+/// settled on a chain: the network bills the agent later). `amount` is what
+/// the server charges, at most the committed amount.
 ///
 /// Encode it as a header value with [`crate::header::encode`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PaymentResponse<'a> {
-    /// The committed amount.
+    /// The agent billed: its `Signature-Agent` identity.
+    pub payer: &'a str,
+    /// The amount charged.
     pub amount: Amount,
     /// The asset.
     pub asset: JsonStr<'a>,
@@ -260,10 +269,16 @@ pub struct PaymentResponse<'a> {
 impl ToJson for PaymentResponse<'_> {
     fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
         let mut w = ObjectWriter::new(out)?;
+        w.bool_field("success", true)?;
+        w.str_field("transaction", JsonStr::new(""))?;
+        w.str_field("network", JsonStr::new(NETWORK))?;
+        w.str_field("payer", JsonStr::new(self.payer))?;
         w.field("amount", &self.amount)?;
         w.str_field("asset", self.asset)?;
-        w.str_field("network", JsonStr::new(NETWORK))?;
-        w.u64_field("timestamp", self.timestamp)?;
+        w.key(JsonStr::new("extra"))?;
+        let mut extra = ObjectWriter::new(w.sink())?;
+        extra.u64_field("timestamp", self.timestamp)?;
+        extra.end()?;
         w.end()
     }
 }

@@ -1056,7 +1056,7 @@ mod batch_route {
         assert_eq!(
             core::str::from_utf8(&pr).unwrap(),
             format!(
-                r#"{{"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":{}}}"#,
+                r#"{{"success":true,"transaction":"","network":"cloudflare:402","payer":"https://agent.example","amount":"5","asset":"USD","extra":{{"timestamp":{}}}}}"#,
                 NOW + 5
             )
         );

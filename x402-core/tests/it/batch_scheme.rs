@@ -215,13 +215,34 @@ fn signed_request_verifies_and_answers_payment_response() {
     let json = String::from_utf8(v.to_json_vec()).unwrap();
     assert!(json.starts_with(r#"{"isValid":true,"payer":"https://agent.example","extra":{"scheme":"batch-settlement","network":"cloudflare:402","amount":"5","asset":"USD","keyid":""#), "{json}");
     let receipt = v.payment_response(1730872968).unwrap();
-    // Byte for byte the compact form of the spec's decoded PAYMENT-RESPONSE.
+    assert_eq!(receipt.payer, "https://agent.example");
+    // Byte for byte the compact form of the scheme's decoded PAYMENT-RESPONSE
+    // (version 1.0.0), and its header value, for the document's agent.
     let spec_json: serde_json::Value =
-        serde_json::from_str(&spec("v2-batch-cloudflare-payment-response-01.json")).unwrap();
+        serde_json::from_str(&spec("v2-batch-cloudflare-payment-response-02.json")).unwrap();
+    let documented = batch::PaymentResponse {
+        payer: "mycrawler.com",
+        ..receipt
+    };
+    let documented_header = spec("v2-batch-cloudflare-payment-response-header-02.b64");
     assert_eq!(
-        receipt.to_json_vec(),
-        serde_json::to_vec(&spec_json).unwrap()
+        documented.to_json_vec(),
+        header::decode_to_vec(documented_header.trim_end(), 1024).unwrap()
     );
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&documented.to_json_vec()).unwrap(),
+        spec_json
+    );
+    assert_eq!(
+        header::encode_to_string(&documented),
+        documented_header.trim_end()
+    );
+    // A SettleResponse, as every PAYMENT-RESPONSE now is.
+    let value = header::encode_to_string(&receipt);
+    let mut buf = vec![0u8; 1024];
+    let settled = header::decode_payment_response(&value, &mut buf).unwrap();
+    assert!(settled.success && settled.transaction == "");
+    assert_eq!(settled.amount, Some(5u64.into()));
     let value = header::encode_to_string(&receipt);
     assert_eq!(
         header::decode_to_vec(&value, 1024).unwrap(),

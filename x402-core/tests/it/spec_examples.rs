@@ -93,7 +93,8 @@ fn nonconformant_expectations() -> BTreeMap<&'static str, Result<(), &'static st
             "v2-batch-cloudflare-payment-required-01.json",
             Err("invalid_payment_requirements"),
         ),
-        // batch-settlement's PAYMENT-RESPONSE is `{amount, asset, network, timestamp}`, not a SettleResponse.
+        // The scheme's first text: a PAYMENT-RESPONSE of `{amount, asset, network, timestamp}`, not a
+        // SettleResponse (since 1.0.0 it is one: v2-batch-cloudflare-payment-response-02.json).
         (
             "v2-batch-cloudflare-payment-response-01.json",
             Err("invalid_response"),

@@ -82,7 +82,7 @@ class BatchSettlementResult:
 
     verdict: BatchVerdict
     #: the PAYMENT-RESPONSE header value to send with the resource
-    #: (``{amount, asset, network, timestamp}``, base64); None unless valid
+    #: (a SettleResponse with no transaction, base64); None unless valid
     payment_response: Optional[str] = None
     json: bytes = b""
 

@@ -98,7 +98,8 @@ def test_sign_then_verify():
             AGENT, "batch-settlement", "cloudflare:402", "5", "USD")
         assert (v.keyid, v.label, v.created, v.expires) == (KEY["thumbprint"], "sig1", CREATED, EXPIRES)
         assert json.loads(base64.b64decode(res.payment_response)) == {
-            "amount": "5", "asset": "USD", "network": "cloudflare:402", "timestamp": NOW}
+            "success": True, "transaction": "", "network": "cloudflare:402", "payer": AGENT,
+            "amount": "5", "asset": "USD", "extra": {"timestamp": NOW}}
     # The directory as published (text) and a datetime for now.
     at = datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)
     assert paywire.verify_batch_settlement(req, REQUIREMENT, {AGENT: json.dumps(DIRS[AGENT])}, at).is_valid

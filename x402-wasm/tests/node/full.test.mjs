@@ -77,12 +77,13 @@ test("batch-settlement: a request signed here verifies; an unknown agent is refu
   };
   const ok = full.verifyBatchSettlement(input);
   assert.equal(ok.verdict.isValid, true, JSON.stringify(ok));
-  // The batch-settlement receipt: {amount, asset, network, timestamp}.
+  // The batch-settlement receipt: a SettleResponse with no transaction.
   const receipt = JSON.parse(Buffer.from(ok.paymentResponse, "base64").toString("utf8"));
-  assert.deepEqual(
-    { amount: receipt.amount, asset: receipt.asset, network: receipt.network },
-    { amount: "5", asset: "USD", network: "cloudflare:402" },
-  );
+  assert.deepEqual(receipt, {
+    success: true, transaction: "", network: "cloudflare:402", payer: "https://agent.example",
+    amount: "5", asset: "USD", extra: { timestamp: NOW + 5 },
+  });
+  assert.equal(full.decodeHeader("PAYMENT-RESPONSE", ok.paymentResponse).success, true);
 
   const stranger = full.verifyBatchSettlement({ ...input, directories: {} });
   assert.equal(stranger.verdict.isValid, false);

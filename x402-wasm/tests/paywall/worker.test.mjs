@@ -486,12 +486,15 @@ describe("workerd paywall: the deferred route (batch-settlement on cloudflare:40
     assert.equal(got.status, 200, got.body);
     assert.match(got.body, /deferred payments, explained/);
     assert.equal(got.headers.get("cache-control"), "private, no-store");
-    // The receipt of cloudflare:402 is {amount, asset, network, timestamp}, not a SettleResponse.
+    // The receipt of cloudflare:402: a SettleResponse with no transaction, the agent as payer.
     const receipt = JSON.parse(Buffer.from(got.headers.get("payment-response"), "base64").toString());
+    assert.equal(receipt.success, true);
+    assert.equal(receipt.transaction, "");
+    assert.equal(receipt.payer, agent.origin);
     assert.equal(receipt.amount, "5");
     assert.equal(receipt.asset, "USD");
     assert.equal(receipt.network, "cloudflare:402");
-    assert.ok(Math.abs(receipt.timestamp - Date.now() / 1000) < 60);
+    assert.ok(Math.abs(receipt.extra.timestamp - Date.now() / 1000) < 60);
     const again = await send(`${worker.origin}/deferred`, { headers });
     assert.equal(again.status, 409);
     assert.equal(again.reason, "payment_already_delivered");
