@@ -39,7 +39,11 @@ export interface PaidTools {
 }
 
 /** Paid tools on `server` (an McpServer); `x402` is the package's `full` flavour. */
-export function paidTools(x402: unknown, server: unknown, options: PaywallOptions): PaidTools;
+export function paidTools(
+  x402: unknown,
+  server: unknown,
+  options: PaywallOptions & { ctx?: { waitUntil(promise: Promise<unknown>): void } },
+): PaidTools;
 
 /** A tool result's PaymentRequired, in any of its forms, and whether the server wants the payment as base64 text. */
 export function paymentRequiredOf(result: unknown): { offer: Record<string, unknown>; asText: boolean } | null;

@@ -32,7 +32,7 @@
 // allows, and calls once more with `_meta["x402/payment"]`: the
 // PaymentPayload, or (to a server that signals only in `_meta["x402/error"]`,
 // Cloudflare's) its base64 text. It never pays twice for one call.
-import { runLifecycle } from "./paywall.mjs";
+import { keptAlive, runLifecycle } from "./paywall.mjs";
 import { PaymentPolicyError, PaymentRefusedError } from "./fetch.mjs";
 
 export { PaymentPolicyError, PaymentRefusedError };
@@ -90,7 +90,10 @@ function toolResultOf(step, held) {
  * `x402` is the package's `full` flavour. Options as `paywall`'s
  * (paywire/paywall): `records` (a Durable Object in a Worker, or
  * `MemoryRecords`), `facilitator: {url, apiKey}` (or `settle`/`verify`),
- * `settings`, `log`. Returns `{tool(name, config, accepts, cb)}`: registers
+ * `settings`, `log`, and in a Worker `ctx` (the fetch event's: each paid
+ * call is kept running with `ctx.waitUntil` until its settlement and record
+ * are done, even when the client goes away). Returns `{tool(name, config,
+ * accepts, cb)}`: registers
  * the tool (`config` as `registerTool`'s: `description`, `inputSchema`, ...)
  * priced at `accepts` (one PaymentRequirements, or several the client
  * chooses from), for `mcp://tool/<name>`.
@@ -121,15 +124,18 @@ export function paidTools(x402, server, options = {}) {
           url: route.resource.url,
           headers: value === null ? [] : [["PAYMENT-SIGNATURE", value]],
         };
-        return runLifecycle(
-          x402,
-          request,
-          undefined,
-          route,
-          () => runTool(cb, ...params),
-          options,
-          { transport: "mcp" },
-          toolResultOf,
+        return keptAlive(
+          runLifecycle(
+            x402,
+            request,
+            undefined,
+            route,
+            () => runTool(cb, ...params),
+            options,
+            { transport: "mcp" },
+            toolResultOf,
+          ),
+          options.ctx,
         );
       });
     },

@@ -326,6 +326,21 @@ export function paywall(x402, routes, options = {}) {
       const route = find(request.method, new URL(request.url).pathname);
       if (!route) return handler(request, env, ctx);
       const doc = typeof route === "function" ? await route(request, env) : route;
-      return payFor(x402, request, env, doc, () => handler(request, env, ctx), options);
+      return keptAlive(payFor(x402, request, env, doc, () => handler(request, env, ctx), options), ctx);
     };
+}
+
+/**
+ * `run`, kept running to its end by the runtime (a Worker's
+ * `ctx.waitUntil`) when the client goes away: a settlement in flight, and
+ * the record of what came of it, are never cut off with the request.
+ * @internal
+ */
+export function keptAlive(run, ctx) {
+  try {
+    ctx?.waitUntil?.(run.then(() => {}, () => {}));
+  } catch {
+    // No execution context to extend (outside a Worker's fetch event).
+  }
+  return run;
 }

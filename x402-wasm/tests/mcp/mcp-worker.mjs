@@ -11,7 +11,7 @@ import { paidTools } from "paywire/mcp";
 export { PaymentRecords } from "paywire/durable-object";
 
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     if (new URL(request.url).pathname !== "/mcp") return new Response("not found", { status: 404 });
     const server = new McpServer(
       { name: "forecast-worker", version: "1.0.0" },
@@ -21,6 +21,7 @@ export default {
       records: env.PAYMENTS.get(env.PAYMENTS.idFromName("payments")),
       facilitator: { url: env.FACILITATOR_URL, apiKey: env.FACILITATOR_API_KEY },
       settings: { settleTimeoutSeconds: Number(env.SETTLE_TIMEOUT_SECONDS ?? 10) },
+      ctx,
     }).tool(
       "forecast",
       { description: "Tomorrow's weather", inputSchema: { city: z.string() } },

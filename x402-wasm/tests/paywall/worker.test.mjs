@@ -286,6 +286,32 @@ describe("workerd paywall: rules before settlement", () => {
     assert.equal((await send(worker.url, { payment })).status, 409);
   });
 
+  test("the client leaves while its payment settles: settled once, recorded, never asked to pay again", async () => {
+    await facilitator.set({ ...SETTLED, delayMs: 1500 });
+    const payment = createPayment(offer, PAYER_KEY);
+    const before = facilitator.calls.length;
+    const gone = fetch(worker.url, {
+      headers: { "PAYMENT-SIGNATURE": payment },
+      signal: AbortSignal.timeout(300),
+    }).then(() => "answered", (e) => e.name);
+    assert.equal(await gone, "TimeoutError");
+    await facilitator.waitCalls(before + 1);
+    await facilitator.set(SETTLED);
+    // The Worker ran on (ctx.waitUntil): the settlement's answer was read and
+    // recorded; the same payment gets the earlier result, never a 402.
+    let again;
+    for (let i = 0; i < 50; i++) {
+      again = await send(worker.url, { payment });
+      if (again.reason !== "payment_in_progress") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(again.status, 409, again.body);
+    assert.equal(again.reason, "payment_already_delivered");
+    assert.ok(again.headers.get("payment-response"));
+    assert.equal(facilitator.calls.length, before + 1, "settled once");
+    assert.deepEqual(await uncertainList(worker.origin), []);
+  });
+
   test("eight concurrent presentations of one payment settle once, deliver once", async () => {
     await facilitator.set({ ...SETTLED, delayMs: 400 });
     const payment = createPayment(offer, PAYER_KEY);
