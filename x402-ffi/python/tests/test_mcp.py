@@ -275,3 +275,40 @@ def test_over_stdio(double):
                 assert double.settles() == 1
 
     run(main)
+
+
+REPO = TESTS.parents[2]
+JS_SERVER = REPO / "x402-wasm" / "tests" / "mcp" / "server.mjs"
+
+
+def _node_server_ready():
+    import shutil
+
+    return shutil.which("node") and (REPO / "x402-wasm" / "node_modules" / "paywire" / "mcp.mjs").exists() \
+        and (REPO / "node_modules" / "agents").exists()
+
+
+@pytest.mark.skipif(not _node_server_ready(), reason="the npm package and the JavaScript test tools are not installed")
+def test_paying_cloudflares_paid_tool_over_stdio(double):
+    """Cloudflare's agents server (withX402 + paidTool, Node, over stdio): it
+    signals only in _meta["x402/error"] and reads the payment as base64 text;
+    this client answers it in that form, once."""
+    env = {**os.environ, "FACILITATOR_URL": double.url, "NETWORK": NETWORK, "ASSET": USDC, "PAY_TO": PAY_TO,
+           "PRICE": str(PRICE), "TOKEN_NAME": "USDC", "TOKEN_VERSION": "2"}
+    params = StdioServerParameters(command="node", args=[str(JS_SERVER), "cloudflare", "stdio"], env=env)
+
+    async def main():
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                unpaid = await client.call_tool("forecast", {"city": "Lisbon"})
+                offer, as_text = payment_required_of(unpaid)
+                assert as_text and offer["accepts"][0]["amount"] == str(PRICE)
+                agent = PayingClient(client, private_key=KEY, policy=POLICY)
+                paid = await agent.call_tool("forecast", {"city": "Lisbon"})
+                assert text_of(paid) == "sunny in Lisbon"
+                assert paid.meta["x402/payment-response"]["success"] is True
+                assert double.settles() == 1
+                auth = double.calls[0]["paymentPayload"]["payload"]["authorization"]
+                assert (auth["from"], auth["to"], auth["value"]) == (PAYER, PAY_TO, str(PRICE))
+
+    run(main)

@@ -43,7 +43,8 @@ SETTLED = {"status": 200, "body": {"settled": True}}
 # The facilitator double.
 
 class Double:
-    """POST /settle answered as `mode` says (a vector's `reply`, plus `delay`)."""
+    """POST /settle answered as `mode` says (a vector's `reply`, plus `delay`);
+    GET /supported and POST /verify answer as a working facilitator does."""
 
     def __init__(self):
         self.mode = SETTLED
@@ -62,12 +63,30 @@ class Double:
             def log_message(self, *args):
                 pass
 
+            def answer(self, doc):
+                data = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                # GET /supported (an official resource server asks first): exact on Base Sepolia.
+                self.answer({"kinds": [{"x402Version": 2, "scheme": "exact", "network": "eip155:84532"}],
+                             "extensions": [], "signers": {}})
+
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 try:
                     req = json.loads(raw)
                 except ValueError:
                     req = {}
+                if self.path.rstrip("/").endswith("/verify"):
+                    # Verification (an official resource server asks before settling): valid.
+                    auth = req.get("paymentPayload", {}).get("payload", {}).get("authorization", {})
+                    self.answer({"isValid": True, "payer": auth.get("from")})
+                    return
                 with double.lock:
                     double.calls.append(req)
                     double.auth.append(self.headers.get("Authorization"))
