@@ -3,7 +3,8 @@
 //! a paid call delivered and settled once, every behaviour of
 //! `x402-core/tests/vectors/paywall.json` as tool results, the payment as
 //! an object or as base64 text, the client's policy, and one payment sent
-//! with 20 concurrent calls.
+//! with 20 concurrent calls; and the paying client against a paid tool of
+//! Cloudflare's `agents` (Node, over stdio).
 #![cfg(feature = "mcp")]
 #![allow(
     clippy::unwrap_used,
@@ -410,4 +411,72 @@ async fn one_payment_twenty_concurrent_calls_settle_once() {
         );
         assert!(payment_required_of(r).is_none());
     }
+}
+
+/// A paid tool of Cloudflare's agents 0.32 (`withX402` + `paidTool`, run by
+/// Node from the repository's test tools): it signals only in
+/// `_meta["x402/error"]` and reads the payment as base64 text; the client
+/// answers it in that form, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paying_cloudflares_paid_tool_over_stdio() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("x402-wasm/tests/mcp/server.mjs");
+    if !root.join("node_modules/agents/package.json").exists() {
+        eprintln!("skipped: the JavaScript test tools are not installed (scripts/install-js.sh)");
+        return;
+    }
+    let fac = Double::start(Mode::settled());
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .args(["cloudflare", "stdio"])
+        .current_dir(&root)
+        .envs([
+            ("FACILITATOR_URL", fac.url()),
+            ("NETWORK", NETWORK.into()),
+            ("ASSET", USDC.into()),
+            ("PAY_TO", PAY_TO.into()),
+            ("PRICE", PRICE.to_string()),
+            ("TOKEN_NAME", "USDC".into()),
+            ("TOKEN_VERSION", "2".into()),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let io = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let client = tokio::time::timeout(Duration::from_secs(30), ().serve(io))
+        .await
+        .unwrap()
+        .unwrap();
+    let peer = client.peer().clone();
+    let unpaid = peer.call_tool(call("Lisbon")).await.unwrap();
+    let (offer, as_text) = payment_required_of(&unpaid).unwrap();
+    assert!(
+        as_text,
+        "Cloudflare's server signals in _meta[\"x402/error\"] only"
+    );
+    assert_eq!(offer["accepts"][0]["amount"], PRICE.to_string());
+    let paid = tokio::time::timeout(
+        Duration::from_secs(30),
+        call_tool_paying(&peer, call("Lisbon"), &key(), &policy(), |_| true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        serde_json::to_string(&paid)
+            .unwrap()
+            .contains("sunny in Lisbon")
+    );
+    assert_eq!(
+        paid.meta.as_ref().unwrap().0["x402/payment-response"]["success"],
+        true
+    );
+    assert_eq!(fac.calls().len(), 1);
+    let auth = &fac.calls()[0]["paymentPayload"]["payload"]["authorization"];
+    assert_eq!(auth["value"], PRICE.to_string());
+    assert_eq!(auth["to"], PAY_TO);
+    drop(client);
+    let _ = child.kill().await;
 }

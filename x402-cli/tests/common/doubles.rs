@@ -232,6 +232,33 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     };
     let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    // What an official resource server asks before settling: the kinds (exact
+    // on Base Sepolia) and a verification (valid). Not counted as calls.
+    let answer = |stream: &mut TcpStream, doc: serde_json::Value| {
+        let body = doc.to_string();
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body.as_bytes());
+    };
+    if line.starts_with("GET /supported ") {
+        answer(
+            &mut stream,
+            serde_json::json!({"kinds": [{"x402Version": 2, "scheme": "exact", "network": "eip155:84532"}],
+                               "extensions": [], "signers": {}}),
+        );
+        return;
+    }
+    if line.starts_with("POST /verify ") {
+        let payer = request["paymentPayload"]["payload"]["authorization"]["from"].clone();
+        answer(
+            &mut stream,
+            serde_json::json!({"isValid": true, "payer": payer}),
+        );
+        return;
+    }
     if !line.starts_with("POST /settle ") {
         let _ = stream
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

@@ -241,7 +241,7 @@ fn signed_request_verifies_and_answers_payment_response() {
     let value = header::encode_to_string(&receipt);
     let mut buf = vec![0u8; 1024];
     let settled = header::decode_payment_response(&value, &mut buf).unwrap();
-    assert!(settled.success && settled.transaction == "");
+    assert!(settled.success && settled.transaction.is_empty());
     assert_eq!(settled.amount, Some(5u64.into()));
     let value = header::encode_to_string(&receipt);
     assert_eq!(

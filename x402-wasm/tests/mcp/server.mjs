@@ -17,11 +17,18 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { withX402 } from "agents/x402";
 import { z } from "zod";
-import * as x402 from "paywire/full";
-import { paidTools } from "paywire/mcp";
-import { MemoryRecords } from "paywire/paywall";
 
 const [kind, transport] = process.argv.slice(2);
+// This package only for its own kind: Cloudflare's server runs on the
+// repository's test tools alone (the Rust and Python tests start it too).
+const { x402, paidTools, MemoryRecords } =
+  kind === "paywire"
+    ? {
+        x402: await import("paywire/full"),
+        paidTools: (await import("paywire/mcp")).paidTools,
+        MemoryRecords: (await import("paywire/paywall")).MemoryRecords,
+      }
+    : {};
 const env = process.env;
 const auth = env.FACILITATOR_API_KEY ? { Authorization: `Bearer ${env.FACILITATOR_API_KEY}` } : null;
 const requirement = {
@@ -39,7 +46,7 @@ const broken = async () => {
 };
 
 // One store for the process: every session's calls share the payments' records.
-const records = new MemoryRecords();
+const records = MemoryRecords ? new MemoryRecords() : null;
 
 function build() {
   const server = new McpServer({ name: `forecast-${kind}`, version: "1.0.0" });
