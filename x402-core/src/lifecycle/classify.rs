@@ -13,6 +13,38 @@ use crate::types::facilitator::SettleResponse;
 
 use super::{BATCH_SCHEME, limits};
 
+/// A facilitator's `extensionResponses` member, for the resource server alone.
+const EXTENSION_RESPONSES_MEMBER: &str = "extensionResponses";
+
+/// The SettleResponse as the buyer gets it in `PAYMENT-RESPONSE`: without
+/// `extensionResponses`, which a facilitator addresses to the resource server
+/// (as the official SDK's `encodePaymentResponseHeader` drops it).
+fn buyer_facing(json: &str) -> String {
+    let Ok(v) = crate::json::parse(json.as_bytes(), &limits(64 * 1024)) else {
+        return String::from(json);
+    };
+    let Some(o) = v.as_object() else {
+        return String::from(json);
+    };
+    if o.get(EXTENSION_RESPONSES_MEMBER).is_none() {
+        return String::from(json);
+    }
+    let mut out = alloc::vec::Vec::with_capacity(json.len());
+    let written = (|| {
+        let mut w = crate::json::ObjectWriter::new(&mut out)?;
+        for (k, v) in o.members() {
+            if k != EXTENSION_RESPONSES_MEMBER {
+                w.value_field(k, v)?;
+            }
+        }
+        w.end()
+    })();
+    match written {
+        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| String::from(json)),
+        Err(_) => String::from(json),
+    }
+}
+
 /// What became of `POST /settle`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SettleReply<'a> {
@@ -249,7 +281,7 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, scheme: &str, network: Netw
                 r.network.as_str()
             ));
         }
-        return Settled::Success(r.to_json_string());
+        return Settled::Success(buyer_facing(&r.to_json_string()));
     }
     let reason = r
         .error_reason

@@ -136,3 +136,43 @@ fn sdk_encoder_rewrites_are_reflected_in_json_not_input() {
     }
     assert_eq!(checked, 1);
 }
+
+/// A facilitator's settlement with `extensionResponses` (addressed to the
+/// resource server): the paywall's `PAYMENT-RESPONSE` is byte for byte what
+/// the official SDK's `encodePaymentResponseHeader` sends the buyer, without it.
+#[test]
+fn extension_responses_stay_with_the_resource_server() {
+    use paywire::lifecycle::{SettleReply, Settled, classify_settle_reply};
+    let v = vectors()
+        .into_iter()
+        .find(|v| v["name"] == "payment-response-v2-extension-responses-dropped")
+        .unwrap();
+    let value = v["value"].as_str().unwrap();
+    // The facilitator's body: the buyer-facing JSON, `extensionResponses` last
+    // (JSON.stringify's order of the SDK's object).
+    let buyer = String::from_utf8(header::decode_to_vec(value, 4096).unwrap()).unwrap();
+    let extension = serde_json::to_string(&v["input"]["extensionResponses"]).unwrap();
+    let body = format!(
+        "{},\"extensionResponses\":{extension}}}",
+        buyer.strip_suffix('}').unwrap()
+    );
+    let network = paywire::Network::parse_caip2(v["json"]["network"].as_str().unwrap()).unwrap();
+    let Settled::Success(json) = classify_settle_reply(
+        SettleReply::Answered {
+            status: 200,
+            body: body.as_bytes(),
+        },
+        "exact",
+        network,
+    ) else {
+        panic!("not a success")
+    };
+    assert_eq!(json, buyer);
+    assert_eq!(
+        header::encode_to_string(&header::decode_any(value, &mut vec![0u8; 4096]).unwrap()),
+        value
+    );
+    let mut out = vec![0u8; header::base64_encoded_len(json.len())];
+    let n = header::base64_encode(json.as_bytes(), &mut out).unwrap();
+    assert_eq!(&out[..n], value.as_bytes());
+}
