@@ -630,10 +630,9 @@ fn payment_required_doc(
     v2::PaymentRequired {
         error: error.map(JsonStr::new),
         resource: v2::ResourceInfo {
-            url: JsonStr::new(resource_url),
             description: Some(JsonStr::new(&offer.description)),
             mime_type: Some(JsonStr::new(&offer.mime_type)),
-            source: JsonObject::EMPTY,
+            ..v2::ResourceInfo::new(resource_url)
         },
         accepts: List::Slice(&accepts),
         extensions: None,

@@ -13,6 +13,12 @@ export interface ResourceInfo {
   url: string;
   description?: string;
   mimeType?: string;
+  /** The service's name, for people: 1 to 32 printable ASCII characters. */
+  serviceName?: string;
+  /** Up to 5 tags, each 1 to 32 printable ASCII characters. */
+  tags?: string[];
+  /** An icon's URL, at most 2048 characters. */
+  iconUrl?: string;
   [member: string]: unknown;
 }
 

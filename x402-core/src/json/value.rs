@@ -210,6 +210,12 @@ impl<'a> JsonArray<'a> {
         self.iter().count()
     }
 
+    /// This array as a [`JsonValue`].
+    #[must_use]
+    pub fn as_value(&self) -> JsonValue<'a> {
+        JsonValue { text: self.text }
+    }
+
     /// Whether the array is empty.
     #[must_use]
     pub fn is_empty(&self) -> bool {

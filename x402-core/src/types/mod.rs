@@ -312,6 +312,59 @@ pub(crate) fn string<'a>(
         .ok_or_else(|| wrong(reason, JsonType::String, field))
 }
 
+/// `serviceName`, or one of `tags`: 1 to 32 printable ASCII characters (the
+/// official SDK's schema).
+pub(crate) fn label<'a>(
+    v: JsonValue<'a>,
+    reason: Reason,
+    field: &'static str,
+) -> Result<JsonStr<'a>, Error> {
+    let s = string(v, reason, field)?;
+    if (1..=32).contains(&s.len()) && s.chars().all(|c| (' '..='~').contains(&c)) {
+        Ok(s)
+    } else {
+        Err(err(
+            reason,
+            ErrorKind::Invalid("1 to 32 printable ASCII characters"),
+            field,
+        ))
+    }
+}
+
+/// `tags`: at most 5 [`label`]s.
+pub(crate) fn labels<'a>(
+    v: JsonValue<'a>,
+    reason: Reason,
+    field: &'static str,
+) -> Result<crate::json::JsonArray<'a>, Error> {
+    let a = array(v, reason, field)?;
+    if a.len() > 5 {
+        return Err(err(reason, ErrorKind::Invalid("at most 5 tags"), field));
+    }
+    for t in a.iter() {
+        label(t, reason, field)?;
+    }
+    Ok(a)
+}
+
+/// `iconUrl`: a string of at most 2048 characters.
+pub(crate) fn icon_url<'a>(
+    v: JsonValue<'a>,
+    reason: Reason,
+    field: &'static str,
+) -> Result<JsonStr<'a>, Error> {
+    let s = string(v, reason, field)?;
+    if s.chars().count() <= 2048 {
+        Ok(s)
+    } else {
+        Err(err(
+            reason,
+            ErrorKind::Invalid("at most 2048 characters"),
+            field,
+        ))
+    }
+}
+
 pub(crate) fn boolean(
     v: JsonValue<'_>,
     reason: Reason,

@@ -280,6 +280,13 @@ impl Member for JsonObject<'_> {
     }
 }
 
+/// A received array, written as it came.
+impl Member for crate::json::JsonArray<'_> {
+    fn put(&self, w: &mut ObjectWriter<'_>, key: &str) -> Result<(), SinkFull> {
+        w.field(key, &self.as_value())
+    }
+}
+
 /// Implements [`Member`] through [`ToJson`].
 macro_rules! member_by_to_json {
     ($($ty:ty),*) => {$(

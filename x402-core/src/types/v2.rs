@@ -1,13 +1,13 @@
 //! Protocol version 2 documents.
 
 use super::{
-    Extra, FromJson, List, RawObject, amount, integer, list, nested, network_caip2, object,
-    raw_object, string, unknown_members,
+    Extra, FromJson, List, RawObject, amount, icon_url, integer, label, labels, list, nested,
+    network_caip2, object, raw_object, string, unknown_members,
 };
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
 use crate::evm::Address;
-use crate::json::{JsonObject, JsonStr, JsonValue};
+use crate::json::{JsonArray, JsonObject, JsonStr, JsonValue};
 use crate::network::Network;
 
 /// The protocol version these types speak.
@@ -23,6 +23,12 @@ document! {
         pub description: Option<JsonStr<'a>> = optional "description" string,
         /// Its media type.
         pub mime_type: Option<JsonStr<'a>> = optional "mimeType" string,
+        /// The service's name, for people (1 to 32 printable ASCII characters).
+        pub service_name: Option<JsonStr<'a>> = optional "serviceName" label,
+        /// Up to 5 tags (each 1 to 32 printable ASCII characters).
+        pub tags: Option<JsonArray<'a>> = optional "tags" labels,
+        /// An icon's URL (at most 2048 characters).
+        pub icon_url: Option<JsonStr<'a>> = optional "iconUrl" icon_url,
     }
 }
 
@@ -34,11 +40,14 @@ impl<'a> ResourceInfo<'a> {
             url: JsonStr::new(url),
             description: None,
             mime_type: None,
+            service_name: None,
+            tags: None,
+            icon_url: None,
             source: JsonObject::EMPTY,
         }
     }
 
-    /// Members other than the typed ones (`serviceName`, `tags`, ...), in order.
+    /// Members other than the typed ones, in order.
     pub fn unknown(&self) -> impl Iterator<Item = (JsonStr<'a>, JsonValue<'a>)> + 'a {
         unknown_members(self.source, Self::KNOWN)
     }

@@ -14,6 +14,7 @@ mod json_inputs;
 mod lifecycle_regressions;
 mod malformed;
 mod official_vectors;
+mod resource_info;
 mod roundtrip_props;
 mod sdk_headers;
 mod settlement_onchain;
