@@ -550,6 +550,7 @@ impl Paywall {
                 network,
                 amount: None,
                 extensions: None,
+                extra: None,
                 source: JsonObject::EMPTY,
             }
             .to_json_vec()
@@ -598,6 +599,7 @@ impl Paywall {
                     network: self.offer.network,
                     amount: None,
                     extensions: None,
+                    extra: None,
                     source: JsonObject::EMPTY,
                 }
                 .to_json_vec();

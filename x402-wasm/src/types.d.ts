@@ -132,6 +132,8 @@ export interface SettleResponse {
   network: string;
   amount?: string;
   extensions?: Extensions;
+  /** Scheme-specific details (`cloudflare:402`: `{ timestamp }`). */
+  extra?: Record<string, unknown>;
   [member: string]: unknown;
 }
 

@@ -274,6 +274,8 @@ document! {
         pub payer: Option<JsonStr<'a>> = optional "payer" string,
         /// Extensions.
         pub extensions: Option<RawObject<'a>> = optional "extensions" raw_object,
+        /// Scheme-specific details of the verdict.
+        pub extra: Option<RawObject<'a>> = optional "extra" raw_object,
     }
 }
 
@@ -290,6 +292,7 @@ impl<'a> VerifyResponse<'a> {
                 None => None,
             },
             extensions: None,
+            extra: None,
             source: JsonObject::EMPTY,
         }
     }
@@ -313,6 +316,7 @@ impl<'a> VerifyResponse<'a> {
                 None => None,
             },
             extensions: None,
+            extra: None,
             source: JsonObject::EMPTY,
         }
     }
@@ -343,6 +347,8 @@ document! {
         pub amount: Option<Amount> = optional "amount" amount,
         /// Extensions.
         pub extensions: Option<RawObject<'a>> = optional "extensions" raw_object,
+        /// Scheme-specific details (`cloudflare:402`: `{timestamp}`).
+        pub extra: Option<RawObject<'a>> = optional "extra" raw_object,
     }
 }
 
