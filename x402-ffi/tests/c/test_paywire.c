@@ -1200,10 +1200,12 @@ static const char *BATCH_REQUIREMENT =
     "\"USD\",\"payTo\":\"merchant\",\"maxTimeoutSeconds\":30}";
 static const uint64_t BATCH_CREATED = 1750000000, BATCH_EXPIRES = 1750000060;
 static const uint64_t BATCH_NOW = 1750000010;
-/* base64 of {"amount":"5","asset":"USD","network":"cloudflare:402","timestamp":1750000010} */
+/* base64 of {"success":true,"transaction":"","network":"cloudflare:402",
+ * "payer":"https://agent.example","amount":"5","asset":"USD","extra":{"timestamp":1750000010}} */
 static const char *BATCH_RECEIPT =
-    "eyJhbW91bnQiOiI1IiwiYXNzZXQiOiJVU0QiLCJuZXR3b3JrIjoiY2xvdWRmbGFyZTo0MDIiLCJ0aW1lc3RhbXAiOj"
-    "E3NTAwMDAwMTB9";
+    "eyJzdWNjZXNzIjp0cnVlLCJ0cmFuc2FjdGlvbiI6IiIsIm5ldHdvcmsiOiJjbG91ZGZsYXJlOjQwMiIsInBheWVy"
+    "IjoiaHR0cHM6Ly9hZ2VudC5leGFtcGxlIiwiYW1vdW50IjoiNSIsImFzc2V0IjoiVVNEIiwiZXh0cmEiOnsidGlt"
+    "ZXN0YW1wIjoxNzUwMDAwMDEwfX0=";
 
 static void vector_batch_key(char **f) {
   if (strcmp(f[1], "test-key-ed25519") != 0) return;
