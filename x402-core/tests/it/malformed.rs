@@ -483,6 +483,26 @@ fn value_cases() -> Vec<Case> {
         j("network \"eip155:08453\": SettleResponse", Ty::SettleResponse, with(SR2, "/network", json!("eip155:08453")), NETWORK, k!(Network(_))).at("", "network"),
         j("network \"\": SettleResponse", Ty::SettleResponse, with(SR2, "/network", json!("")), NETWORK, k!(Network(_))).at("", "network"),
     ]);
+    // The spec's additions: ResourceInfo's serviceName, tags and iconUrl (as
+    // @x402/core 2.27's schema bounds them), and the responses' `extra`.
+    let long = "x".repeat(33);
+    cases.extend([
+        j("serviceName of 33 characters", R, with(PR2, "/resource/serviceName", json!(long)), REQS, k!(Invalid(_))).at("resource", "serviceName"),
+        j("serviceName empty", R, with(PR2, "/resource/serviceName", json!("")), REQS, k!(Invalid(_))).at("resource", "serviceName"),
+        j("serviceName with a newline", R, with(PR2, "/resource/serviceName", json!("a\nb")), REQS, k!(Invalid(_))).at("resource", "serviceName"),
+        j("serviceName not ASCII", R, with(PR2, "/resource/serviceName", json!("caf\u{e9}")), REQS, k!(Invalid(_))).at("resource", "serviceName"),
+        j("serviceName a number", R, with(PR2, "/resource/serviceName", json!(1)), REQS, wt!(String)).at("resource", "serviceName"),
+        j("serviceName bad in a payload's resource", P, with(PP2, "/resource/serviceName", json!("")), PAYLOAD, k!(Invalid(_))).at("resource", "serviceName"),
+        j("six tags", R, with(PR2, "/resource/tags", json!(["a", "b", "c", "d", "e", "f"])), REQS, k!(Invalid(_))).at("resource", "tags"),
+        j("an empty tag", R, with(PR2, "/resource/tags", json!(["a", ""])), REQS, k!(Invalid(_))).at("resource", "tags"),
+        j("a tag of 33 characters", R, with(PR2, "/resource/tags", json!([long])), REQS, k!(Invalid(_))).at("resource", "tags"),
+        j("a tag not a string", R, with(PR2, "/resource/tags", json!([1])), REQS, wt!(String)).at("resource", "tags"),
+        j("tags a string", R, with(PR2, "/resource/tags", json!("a")), REQS, wt!(Array)).at("resource", "tags"),
+        j("iconUrl of 2049 characters", R, with(PR2, "/resource/iconUrl", json!("i".repeat(2049))), REQS, k!(Invalid(_))).at("resource", "iconUrl"),
+        j("iconUrl a number", R, with(PR2, "/resource/iconUrl", json!(1)), REQS, wt!(String)).at("resource", "iconUrl"),
+        j("SettleResponse.extra a string", Ty::SettleResponse, with(SR2, "/extra", json!("x")), RESPONSE, wt!(Object)).at("", "extra"),
+        j("VerifyResponse.extra a number", Ty::VerifyResponse, with(VRESP2, "/extra", json!(1)), RESPONSE, wt!(Object)).at("", "extra"),
+    ]);
     // v1 documents take v1 names, and CAIP-2 too (so that a verifier can answer
     // `..._network_mismatch`), but only canonical CAIP-2.
     for bad in ["Base-Sepolia", "base sepolia", "", "eip155:08453", "EIP155:84532"] {
