@@ -276,6 +276,10 @@ pub fn create_payment_for_to_sink(
     let sel = select_requirement(pr, policy)?;
     let from = key.address();
     let r = sel.requirements;
+    // This payment's `payment-identifier` (when the server declares the
+    // extension): from its nonce, so that a retry of the same payment keeps it.
+    let mut id_buf = [0u8; 4 + 32];
+    let payment_id = crate::payment_identifier::id_from_nonce(&nonce, &mut id_buf);
     let valid_after = Amount::from(now.saturating_sub(VALID_AFTER_SKEW_SECONDS));
     let validity = r.max_timeout_seconds().min(MAX_VALIDITY_SECONDS);
     let deadline = Amount::from(now.saturating_add(validity));
@@ -309,7 +313,7 @@ pub fn create_payment_for_to_sink(
                 authorization,
                 signature: JsonStr::new(sig.as_str()),
             };
-            write_payload(pr, &r, &payload, out)
+            write_payload(pr, &r, &payload, Some(payment_id), out)
                 .map(created)
                 .map_err(too_small)
         }
@@ -342,7 +346,7 @@ pub fn create_payment_for_to_sink(
                 signature: JsonStr::new(sig.as_str()),
                 authorization,
             };
-            write_payload(pr, &r, &payload, out)
+            write_payload(pr, &r, &payload, Some(payment_id), out)
                 .map(created)
                 .map_err(too_small)
         }
@@ -350,11 +354,13 @@ pub fn create_payment_for_to_sink(
 }
 
 /// Wraps a scheme payload in the PaymentPayload of the server's version and
-/// encodes it as a header value. v2 echoes the resource and the extensions.
+/// encodes it as a header value. v2 echoes the resource and the extensions
+/// (a declared `payment-identifier` with `payment_id`).
 fn write_payload(
     pr: &PaymentRequired<'_>,
     r: &PaymentRequirements<'_>,
     payload: &(dyn ToJson + Sync),
+    payment_id: Option<&str>,
     out: &mut dyn Sink,
 ) -> Result<usize, SinkFull> {
     match r {
@@ -362,6 +368,15 @@ fn write_payload(
             let (resource, extensions) = match pr {
                 PaymentRequired::V2(p) => (Some(p.resource), p.extensions),
                 PaymentRequired::V1(_) => (None, None),
+            };
+            let echoed = extensions
+                .and_then(|e| e.as_json())
+                .zip(payment_id)
+                .filter(|(e, _)| crate::payment_identifier::declared(*e).is_some())
+                .map(|(ext, id)| crate::payment_identifier::Echoed { ext, id });
+            let extensions = match &echoed {
+                Some(e) => Some(RawObject::Value(e)),
+                None => extensions,
             };
             let doc = v2::PaymentPayload {
                 resource,
@@ -480,6 +495,7 @@ pub fn create_batch_payment(
             pr,
             &PaymentRequirements::V2(r),
             &payload,
+            None,
             &mut SliceSink::new(out),
         )
         .map_err(|_| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall))?;

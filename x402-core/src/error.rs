@@ -230,6 +230,12 @@ reasons! {
     /// headers, or `PAYMENT-SIGNATURE` and `X-PAYMENT`); answered 400, nothing read.
     /// (Not a reference string.)
     DuplicatePaymentHeader => "duplicate_payment_header",
+    /// Resource server: the route requires a `payment-identifier` and the
+    /// payment has none; answered 400. (Not a reference string.)
+    PaymentIdentifierRequired => "payment_identifier_required",
+    /// A `payment-identifier` whose `info.id` is not 16 to 128 characters of
+    /// `A-Z a-z 0-9 _ -`; answered 400. (Not a reference string.)
+    InvalidPaymentIdentifier => "invalid_payment_identifier",
 }
 
 impl fmt::Display for Reason {

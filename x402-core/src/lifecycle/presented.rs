@@ -128,6 +128,14 @@ impl Lifecycle {
             );
             return;
         };
+        // The idempotency key's form, and the route's requirement of one.
+        if let Err((reason, message)) = crate::payment_identifier::check(
+            route.extensions.and_then(|e| e.as_json()),
+            payload.extensions.and_then(|e| e.as_json()),
+        ) {
+            self.problem(400, Outcome::BadRequest, reason, message);
+            return;
+        }
         let accepted = payload.accepted;
         let same_asset =
             |r: &v2::PaymentRequirements<'_>| match (r.asset_address(), accepted.asset_address()) {

@@ -1916,3 +1916,79 @@ fn a_tool_call_gets_tool_results_in_the_json_form() {
     let step: serde_json::Value = serde_json::from_str(&life.next_json()).unwrap();
     assert!(step.get("toolResult").is_none() && step.get("toolMeta").is_none());
 }
+
+#[test]
+fn payment_identifiers_are_attached_and_required_where_declared() {
+    let declared = |required: bool| {
+        route_json("10000", PAY_TO).replacen(
+            r#"]}"#,
+            &format!(
+                r#"],"extensions":{{"payment-identifier":{{"info":{{"required":{required}}},"schema":{{"type":"object"}}}},"other":{{"info":{{}}}}}}}}"#
+            ),
+            1,
+        )
+    };
+    let route_with = |json: &str| Route::from_json(json.as_bytes()).unwrap();
+    let run = |route: &Route, payment: &str, store: &mut Store| {
+        let headers = [("PAYMENT-SIGNATURE", payment)];
+        let req = Request {
+            method: "GET",
+            url: "https://example.com/report",
+            headers: &headers,
+        };
+        let mut life = Lifecycle::new(route, &req, NOW, "p", &Settings::default());
+        drive(&mut life, store, 200, &ok)
+    };
+    // The client echoes the extension with this payment's id; the others as they came.
+    let required = declared(true);
+    let p = pay_for(&required, &key(0x11), 61, NOW);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&header::decode_to_vec(&p, 1 << 14).unwrap()).unwrap();
+    let ext = &doc["extensions"]["payment-identifier"];
+    assert_eq!(ext["info"]["id"], format!("pay_{}", "3d".repeat(16)));
+    assert_eq!(ext["info"]["required"], true);
+    assert_eq!(ext["schema"]["type"], "object");
+    assert_eq!(doc["extensions"]["other"], serde_json::json!({"info": {}}));
+    // Required and present: paid as usual.
+    let mut store = Store::default();
+    assert_eq!(
+        run(&route_with(&required), &p, &mut store).answer.status,
+        200
+    );
+    // Required and absent (a payment made for the route without the extension): 400, nothing settled.
+    let plain = pay(62);
+    let r = run(&route_with(&required), &plain, &mut store);
+    assert_eq!(
+        (r.answer.status, r.answer.reason.as_str()),
+        (400, "payment_identifier_required")
+    );
+    assert!(r.settles.is_empty() && !r.handled);
+    // Optional: absent is fine.
+    let r = run(&route_with(&declared(false)), &pay(63), &mut store);
+    assert_eq!(r.answer.status, 200);
+    // An id in the wrong form: 400 whatever the route says.
+    let bad = String::from_utf8(
+        header::decode_to_vec(&pay_for(&required, &key(0x11), 64, NOW), 1 << 14).unwrap(),
+    )
+    .unwrap()
+    .replace(&format!("pay_{}", "40".repeat(16)), "short");
+    let bad = header::encode_to_string(&paywire_json(&bad));
+    for route in [route_with(&required), route()] {
+        let r = run(&route, &bad, &mut store);
+        assert_eq!(
+            (r.answer.status, r.answer.reason.as_str()),
+            (400, "invalid_payment_identifier")
+        );
+        assert!(r.settles.is_empty());
+    }
+}
+
+/// A JSON document as a header's document, for [`header::encode_to_string`].
+fn paywire_json(json: &str) -> crate::types::facilitator::PaymentPayload<'_> {
+    use crate::types::FromJson;
+    crate::types::facilitator::PaymentPayload::from_json_bytes(
+        json.as_bytes(),
+        &crate::json::Limits::DEFAULT,
+    )
+    .unwrap()
+}
