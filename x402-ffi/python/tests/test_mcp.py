@@ -258,9 +258,16 @@ def test_one_payment_twenty_concurrent_calls(double):
     run(main)
 
 
+def server_env(**extra):
+    """The environment of a server subprocess: it imports this paywire (the
+    installed one, or the source tree's) whatever its working directory."""
+    here = str(Path(paywire.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 def test_over_stdio(double):
-    env = {**os.environ, "FACILITATOR_URL": double.url, "NETWORK": NETWORK, "ASSET": USDC, "PAY_TO": PAY_TO,
-           "PRICE": str(PRICE)}
+    env = server_env(FACILITATOR_URL=double.url, NETWORK=NETWORK, ASSET=USDC, PAY_TO=PAY_TO, PRICE=str(PRICE))
     params = StdioServerParameters(command=sys.executable, args=[str(TESTS / "mcp_server.py")], env=env)
 
     async def main():
