@@ -27,13 +27,13 @@ import json
 import time
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
-from . import HeaderKind, Policy, create_payment, decode_header
+from . import HeaderKind, PaywireError, Policy, create_payment, decode_header, encode_header
 from .lifecycle import Lifecycle, LifecycleSettings, RecordInfo, check_route
 from .paywall import MemoryStore, RecordStore, drive, log
 
 __all__ = [
     "ERROR_META_KEY", "PAYMENT_META_KEY", "PAYMENT_RESPONSE_META_KEY", "PaidTools", "PayingClient",
-    "PaymentPolicyError", "PaymentRefusedError", "payment_required_of",
+    "PaymentPolicyError", "PaymentRefusedError", "PaymentUncertainError", "payment_required_of",
 ]
 
 #: ``_meta`` key of the payment in a tool call.
@@ -46,12 +46,19 @@ ERROR_META_KEY = "x402/error"
 
 def _payment_header(meta: Optional[Mapping[str, Any]]) -> Optional[str]:
     """The call's payment as a ``PAYMENT-SIGNATURE`` value: base64 text as it
-    came, an object as the base64 of its JSON; the lifecycle judges either."""
+    came (Cloudflare's clients), an object (the spec's form) as the header
+    encodes it; anything the encoder refuses as the base64 of its compact
+    JSON, for the lifecycle to refuse with its reason."""
     payment = (meta or {}).get(PAYMENT_META_KEY)
     if payment is None:
         return None
     if isinstance(payment, str):
         return payment
+    if isinstance(payment, Mapping):
+        try:
+            return encode_header(HeaderKind.PAYMENT_SIGNATURE, payment)
+        except PaywireError:
+            pass
     text = json.dumps(payment, separators=(",", ":"), ensure_ascii=False)
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
@@ -102,18 +109,30 @@ class PaidTools:
                   settings=self.settings).close()
         self._routes[name] = doc
 
-    def tool(self, *, network: str, asset: str, pay_to: str, amount: Union[int, str], scheme: str = "exact",
+    def tool(self, *, network: Optional[str] = None, asset: Optional[str] = None, pay_to: Optional[str] = None,
+             amount: Optional[Union[int, str]] = None, scheme: str = "exact",
              extra: Optional[Mapping[str, Any]] = None, max_timeout_seconds: int = 60,
+             accepts: Optional[Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]] = None,
              name: Optional[str] = None, description: Optional[str] = None,
              **tool_options: Any) -> Callable[[Callable], Callable]:
         """A decorator: registers the function as a tool of the server
         (``server.tool(name=..., description=..., **tool_options)``) priced at
         one requirement (``amount`` in the token's atomic units; ``extra``:
-        an EIP-3009 token's EIP-712 domain ``{"name", "version"}``)."""
-        req: Dict[str, Any] = {"scheme": scheme, "network": network, "amount": str(amount), "asset": asset,
-                               "payTo": pay_to, "maxTimeoutSeconds": max_timeout_seconds}
-        if extra is not None:
-            req["extra"] = dict(extra)
+        an EIP-3009 token's EIP-712 domain ``{"name", "version"}``), or at
+        ``accepts`` (PaymentRequirements objects, as :meth:`price` takes)."""
+        req: Union[Mapping[str, Any], Sequence[Mapping[str, Any]]]
+        if accepts is not None:
+            if any(v is not None for v in (network, asset, pay_to, amount)):
+                raise TypeError("PaidTools.tool: accepts, or network/asset/pay_to/amount, not both")
+            req = accepts
+        else:
+            if network is None or asset is None or pay_to is None or amount is None:
+                raise TypeError("PaidTools.tool: network, asset, pay_to and amount are required without accepts")
+            one: Dict[str, Any] = {"scheme": scheme, "network": network, "amount": str(amount), "asset": asset,
+                                   "payTo": pay_to, "maxTimeoutSeconds": max_timeout_seconds}
+            if extra is not None:
+                one["extra"] = dict(extra)
+            req = one
 
         def register(fn: Callable) -> Callable:
             tool_name = name or fn.__name__
@@ -146,11 +165,13 @@ class PaidTools:
             nonlocal held
             try:
                 held = await self._call_tool(name, arguments, context)
-            except Exception as e:  # the tool failed: not settled
-                held = CallToolResult(content=[TextContent(type="text", text=f"the tool failed: {e}")],
-                                      is_error=True)
+            except Exception as e:  # the tool failed: not settled; answered as the server would
+                log.info("paid tool %r failed: %r", name, str(e))
+                held = CallToolResult(content=[TextContent(type="text", text=str(e))], is_error=True)
                 return 500, ""
-            return (500 if getattr(held, "is_error", False) else 200), ""
+            # Only a tool's complete, successful result is paid for: an error
+            # result, or one asking for more input first, is not settled.
+            return (200 if isinstance(held, CallToolResult) and not held.is_error else 500), ""
 
         async def respond(step: Mapping[str, Any]) -> None:
             nonlocal answer
@@ -177,6 +198,15 @@ class PaymentPolicyError(Exception):
     def __init__(self, message: str, result: Any):
         super().__init__(message)
         self.result = result  #: the payment-required result
+
+
+class PaymentUncertainError(Exception):
+    """The server could not tell whether the payment settled
+    (``settlement_uncertain``): it may have been charged; do not pay again."""
+
+    def __init__(self, message: str, result: Any):
+        super().__init__(message)
+        self.result = result  #: the error result
 
 
 class PaymentRefusedError(Exception):
@@ -228,6 +258,18 @@ def payment_required_of(result: Any) -> Optional[Tuple[dict, bool]]:
     return None
 
 
+def _error_reason(result: Any) -> Optional[str]:
+    """The ``error`` of an error result's ``structuredContent`` (as the
+    library writes its answers that offer nothing to pay), else ``None``."""
+    if hasattr(result, "model_dump"):
+        result = result.model_dump(by_alias=True, mode="json")
+    if not isinstance(result, Mapping) or result.get("isError") is not True:
+        return None
+    structured = result.get("structuredContent")
+    reason = structured.get("error") if isinstance(structured, Mapping) else None
+    return reason if isinstance(reason, str) else None
+
+
 class PayingClient:
     """An MCP client (``mcp.Client`` or ``ClientSession``) whose
     :meth:`call_tool` pays a payment-required result with ``private_key``
@@ -238,7 +280,9 @@ class PayingClient:
 
     ``confirm(requirement, offer)`` (optional, plain or a coroutine) may
     decline a payment by answering false: :class:`PaymentPolicyError`,
-    nothing sent."""
+    nothing sent. Paid, a second payment-required result raises
+    :class:`PaymentRefusedError` and an uncertain settlement
+    :class:`PaymentUncertainError`: nothing is ever paid twice."""
 
     def __init__(self, client: Any, *, private_key: Union[bytes, str], policy: Policy,
                  confirm: Optional[Callable[[dict, dict], Union[bool, Awaitable[bool]]]] = None,
@@ -274,6 +318,9 @@ class PayingClient:
         meta[PAYMENT_META_KEY] = payment.value if as_text else decode_header(HeaderKind.PAYMENT_SIGNATURE,
                                                                             payment.value)
         second = await self.client.call_tool(name, arguments, meta=meta, **kwargs)
+        if _error_reason(second) == "settlement_uncertain":
+            raise PaymentUncertainError("settlement_uncertain: the payment may have been charged; do not pay "
+                                        "again (the server recorded it for reconciliation)", second)
         again = payment_required_of(second)
         if again is not None:
             reason = str(again[0].get("error") or "")

@@ -29,8 +29,9 @@ from mcp.server.mcpserver import MCPServer  # noqa: E402
 
 import paywire  # noqa: E402
 from paywire.lifecycle import LifecycleSettings  # noqa: E402
+from mcp_types import CallToolResult, TextContent  # noqa: E402
 from paywire.mcp import (  # noqa: E402
-    PaidTools, PayingClient, PaymentPolicyError, PaymentRefusedError, payment_required_of,
+    PaidTools, PayingClient, PaymentPolicyError, PaymentRefusedError, PaymentUncertainError, payment_required_of,
 )
 from paywire.paywall import HTTPFacilitator, MemoryStore  # noqa: E402
 
@@ -73,6 +74,12 @@ def paid_server(double, **settings):
     async def broken(city: str) -> str:
         """Always fails."""
         raise RuntimeError("the tool broke")
+
+    @paid.tool(accepts=[{"scheme": "exact", "network": NETWORK, "amount": str(PRICE), "asset": USDC,
+                         "payTo": PAY_TO, "maxTimeoutSeconds": 300, "extra": {"name": "USDC", "version": "2"}}])
+    async def refuses(city: str) -> CallToolResult:
+        """Answers an error result of its own."""
+        return CallToolResult(content=[TextContent(type="text", text=f"no forecast for {city}")], is_error=True)
 
     @server.tool()
     async def free(city: str) -> str:
@@ -198,6 +205,8 @@ def test_payment_forms_and_garbage(double):
                           {"status": 409, "reason": "payment_already_delivered", "paymentResponse": True})
             assert_answer("garbage", await call_with(client, "not-base64!"),
                           {"status": 402, "reason": "invalid_payload"})
+            assert_answer("an object that is no PaymentPayload", await call_with(client, {"x402Version": 2}),
+                          {"status": 402, "reason": "invalid_payload"})
             assert double.settles() == 1
 
     run(main)
@@ -316,5 +325,85 @@ def test_paying_cloudflares_paid_tool_over_stdio(double):
                 assert double.settles() == 1
                 auth = double.calls[0]["paymentPayload"]["payload"]["authorization"]
                 assert (auth["from"], auth["to"], auth["value"]) == (PAYER, PAY_TO, str(PRICE))
+
+    run(main)
+
+
+class Recording:
+    """A client that records the ``meta`` of every call it passes on."""
+
+    def __init__(self, client):
+        self.client, self.metas = client, []
+
+    async def call_tool(self, name, arguments=None, **kwargs):
+        self.metas.append(kwargs.get("meta"))
+        return await self.client.call_tool(name, arguments, **kwargs)
+
+
+def test_a_tool_that_fails_is_not_settled(double):
+    server, records, _ = paid_server(double)
+
+    async def main():
+        async with Client(server) as client:
+            agent = PayingClient(client, private_key=KEY, policy=POLICY)
+            raised = await agent.call_tool("broken", {"city": "Porto"})
+            own = await agent.call_tool("refuses", {"city": "Porto"})
+            for name, failed in (("raises", raised), ("is_error", own)):
+                assert failed.is_error and payment_required_of(failed) is None, name
+                assert "x402/payment-response" not in (failed.meta or {}), name
+            assert text_of(raised) == "Error executing tool broken", "as the SDK answers it"
+            assert text_of(own) == "no forecast for Porto"
+            assert double.settles() == 0
+            assert records.records() == {}, "the payments' claims are released"
+
+    run(main)
+
+
+def test_the_tool_decorator_takes_accepts_or_one_requirement(double):
+    paid = PaidTools(MCPServer("x"), facilitator=HTTPFacilitator(double.url))
+    with pytest.raises(TypeError):
+        paid.tool(accepts=[{}], network=NETWORK)
+    with pytest.raises(TypeError):
+        paid.tool(network=NETWORK, asset=USDC)
+
+
+@pytest.mark.parametrize("reply", [
+    {"hang": True},
+    {"status": 500, "contentType": "text/html", "body": "<html>\x00 oops"},
+], ids=["hangs past the timeout", "500 with garbage"])
+def test_the_client_never_pays_again_after_an_uncertain_settlement(double, reply):
+    double.set(reply)
+    server, _, uncertain = paid_server(double)
+
+    async def main():
+        async with Client(server) as client:
+            recording = Recording(client)
+            agent = PayingClient(recording, private_key=KEY, policy=POLICY)
+            with pytest.raises(PaymentUncertainError, match="may have been charged; do not pay again") as e:
+                await agent.call_tool("forecast", {"city": "Porto"})
+            text = json.dumps(e.value.result.model_dump(by_alias=True, mode="json"))
+            assert "settlement_uncertain" in text and "accepts" not in text and "sunny" not in text
+            assert double.settles() == 1 and len(uncertain) == 1
+            assert len(recording.metas) == 2, "one unpaid call, one paid, no more"
+
+    run(main)
+
+
+def test_a_policy_refusal_signs_and_sends_nothing(double):
+    server, _, _ = paid_server(double)
+    refusals = {
+        "over the maximum": paywire.Policy(max_amount=PRICE - 1),
+        "another network": paywire.Policy(max_amount=PRICE, networks=["eip155:8453"]),
+        "another asset": paywire.Policy(max_amount=PRICE, assets=["0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"]),
+    }
+
+    async def main():
+        async with Client(server) as client:
+            for name, policy in refusals.items():
+                recording = Recording(client)
+                with pytest.raises(PaymentPolicyError, match="not paid"):
+                    await PayingClient(recording, private_key=KEY, policy=policy).call_tool("forecast", {"city": "P"})
+                assert recording.metas == [None], f"{name}: only the unpaid call"
+            assert double.settles() == 0
 
     run(main)
