@@ -29,7 +29,8 @@ from mcp.server.mcpserver import MCPServer  # noqa: E402
 
 import paywire  # noqa: E402
 from paywire.lifecycle import LifecycleSettings  # noqa: E402
-from mcp_types import CallToolResult, TextContent  # noqa: E402
+from mcp.server.mcpserver import Context  # noqa: E402
+from mcp_types import CallToolResult, InputRequiredResult, TextContent  # noqa: E402
 from paywire.mcp import (  # noqa: E402
     PaidTools, PayingClient, PaymentPolicyError, PaymentRefusedError, PaymentUncertainError, payment_required_of,
 )
@@ -80,6 +81,14 @@ def paid_server(double, **settings):
     async def refuses(city: str) -> CallToolResult:
         """Answers an error result of its own."""
         return CallToolResult(content=[TextContent(type="text", text=f"no forecast for {city}")], is_error=True)
+
+    @paid.tool(network=NETWORK, asset=USDC, pay_to=PAY_TO, amount=PRICE,
+               extra={"name": "USDC", "version": "2"}, max_timeout_seconds=300)
+    async def confirm(city: str, ctx: Context) -> "str | InputRequiredResult":
+        """Asks for one more round before it answers."""
+        if ctx.request_state is None:
+            return InputRequiredResult(request_state="round 2")
+        return f"confirmed for {city}"
 
     @server.tool()
     async def free(city: str) -> str:
@@ -405,5 +414,31 @@ def test_a_policy_refusal_signs_and_sends_nothing(double):
                     await PayingClient(recording, private_key=KEY, policy=policy).call_tool("forecast", {"city": "P"})
                 assert recording.metas == [None], f"{name}: only the unpaid call"
             assert double.settles() == 0
+
+    run(main)
+
+
+def test_a_tool_asking_for_input_is_settled_once_complete(double):
+    server, records, _ = paid_server(double)
+
+    async def main():
+        async with Client(server) as client:
+            unpaid = await client.call_tool("confirm", {"city": "Porto"})
+            offer, _ = payment_required_of(unpaid)
+            value = paywire.create_payment(offer, KEY, paywire_now(), policy=POLICY).value
+            meta = {"x402/payment": paywire.decode_header(paywire.HeaderKind.PAYMENT_SIGNATURE, value)}
+            first = await client.session.call_tool("confirm", {"city": "Porto"}, meta=meta,
+                                                   allow_input_required=True)
+            assert isinstance(first, InputRequiredResult)
+            assert double.settles() == 0 and records.records() == {}, "not settled, the claim released"
+            done = await client.session.call_tool("confirm", {"city": "Porto"}, meta=meta,
+                                                  request_state=first.request_state)
+            assert text_of(done) == "confirmed for Porto"
+            assert done.meta["x402/payment-response"]["success"] is True
+            assert double.settles() == 1
+            # The client's own rounds carry the payment on: paid once, complete.
+            agent = PayingClient(client, private_key=KEY, policy=POLICY)
+            paid = await agent.call_tool("confirm", {"city": "Lisbon"})
+            assert text_of(paid) == "confirmed for Lisbon" and double.settles() == 2
 
     run(main)
