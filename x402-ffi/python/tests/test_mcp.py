@@ -155,7 +155,8 @@ def test_unpaid_then_paid_in_process(double):
             assert unpaid.meta["x402/error"] == unpaid.structured_content
             req = unpaid.structured_content["accepts"][0]
             assert (req["amount"], req["payTo"], req["network"]) == (str(PRICE), PAY_TO, NETWORK)
-            assert unpaid.structured_content["resource"]["url"] == "mcp://tool/forecast"
+            assert unpaid.structured_content["resource"] == {
+                "url": "mcp://tool/forecast", "description": "Tomorrow's weather.", "mimeType": "application/json"}
             assert double.settles() == 0
             # Not priced: untouched.
             assert text_of(await client.call_tool("free", {"city": "Lisbon"})) == "free in Lisbon"
@@ -174,6 +175,10 @@ def test_unpaid_then_paid_in_process(double):
             assert failed.is_error and payment_required_of(failed) is None
             assert double.settles() == 1
             assert [paywire.lifecycle.read_record(r).state for r in records.records().values()] == ["delivered"]
+            # Over the bare ClientSession too.
+            on_session = PayingClient(client.session, private_key=KEY, policy=POLICY)
+            assert text_of(await on_session.call_tool("forecast", {"city": "Faro"})) == "sunny in Faro"
+            assert double.settles() == 2
 
     run(main)
 
