@@ -447,3 +447,24 @@ def test_a_tool_asking_for_input_is_settled_once_complete(double):
             assert text_of(paid) == "confirmed for Lisbon" and double.settles() == 2
 
     run(main)
+
+
+@pytest.mark.skipif(not _node_server_ready(), reason="Node and the JavaScript test tools (scripts/install-js.sh) are not installed")
+def test_cloudflares_tool_whose_settlement_fails_is_paid_once(double):
+    """Cloudflare's server answers a failed settlement with a new
+    payment-required result, even when the transfer may have happened: the
+    client stops there, and says not to pay again."""
+    double.set({"status": 502, "contentType": "text/html", "body": "<html>bad gateway</html>"})
+    env = server_env(FACILITATOR_URL=double.url, NETWORK=NETWORK, ASSET=USDC, PAY_TO=PAY_TO, PRICE=str(PRICE),
+                     TOKEN_NAME="USDC", TOKEN_VERSION="2")
+    params = StdioServerParameters(command="node", args=[str(JS_SERVER), "cloudflare", "stdio"], env=env)
+
+    async def main():
+        with anyio.fail_after(60):
+            async with Client(params) as client:
+                agent = PayingClient(client, private_key=KEY, policy=POLICY)
+                with pytest.raises(PaymentRefusedError, match="do not pay again"):
+                    await agent.call_tool("forecast", {"city": "Lisbon"})
+                assert double.settles() == 1, "one settlement asked, never a second payment"
+
+    run(main)
