@@ -249,6 +249,10 @@ pub enum PayError {
     /// The server asked for payment again after being paid: nothing more
     /// was paid. Its reason, and the result.
     Refused(String, Box<CallToolResult>),
+    /// Paid, the server could not tell whether the payment settled
+    /// (`settlement_uncertain`, recorded for reconciliation): it may have
+    /// been charged; do not pay again. The error result.
+    Uncertain(Box<CallToolResult>),
 }
 
 impl std::fmt::Display for PayError {
@@ -268,6 +272,9 @@ impl std::fmt::Display for PayError {
                 }
                 Ok(())
             }
+            PayError::Uncertain(_) => f.write_str(
+                "settlement_uncertain: the payment may have been charged; do not pay again",
+            ),
         }
     }
 }
@@ -313,11 +320,21 @@ pub fn payment_required_of(result: &CallToolResult) -> Option<(Value, bool)> {
         .map(|o| (o, false))
 }
 
+/// The `error` of an error result's `structuredContent` (as the paywall
+/// writes its answers that offer nothing to pay).
+fn error_reason(result: &CallToolResult) -> Option<&str> {
+    if result.is_error != Some(true) {
+        return None;
+    }
+    result.structured_content.as_ref()?.get("error")?.as_str()
+}
+
 /// Calls a tool on `peer`; when it answers payment-required, pays the first
 /// requirement `policy` allows (its `max_amount` is required) with `key`,
 /// once, if `confirm(requirement)` agrees, and calls once more with
 /// `_meta["x402/payment"]`. A second payment-required is
-/// [`PayError::Refused`]: nothing more is paid.
+/// [`PayError::Refused`], a settlement the server could not confirm
+/// [`PayError::Uncertain`]: nothing more is paid.
 ///
 /// # Errors
 /// See [`PayError`].
@@ -388,6 +405,9 @@ pub async fn call_tool_paying(
             .unwrap_or("")
             .to_owned();
         return Err(PayError::Refused(reason, Box::new(second)));
+    }
+    if error_reason(&second) == Some("settlement_uncertain") {
+        return Err(PayError::Uncertain(Box::new(second)));
     }
     Ok(second)
 }
