@@ -114,8 +114,8 @@ struct Connected {
     _client: RunningService<RoleClient, ()>,
 }
 
-async fn connect(fac: &Double) -> Connected {
-    let paid = PaidTools::new(
+fn paid_tools(fac: &Double) -> PaidTools {
+    PaidTools::new(
         Facilitator::new(&fac.url()).unwrap(),
         Arc::new(MemoryRecords::default()),
     )
@@ -128,12 +128,19 @@ async fn connect(fac: &Double) -> Connected {
     .tool("broken", offer())
     .unwrap()
     .tool("failing", offer())
-    .unwrap();
+    .unwrap()
+}
+
+async fn connect(fac: &Double) -> Connected {
     let ran = Arc::new(AtomicUsize::new(0));
     let server = Forecast {
-        paid,
+        paid: paid_tools(fac),
         ran: Arc::clone(&ran),
     };
+    connect_to(server, ran).await
+}
+
+async fn connect_to<S: rmcp::Service<RoleServer>>(server: S, ran: Arc<AtomicUsize>) -> Connected {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
@@ -395,6 +402,74 @@ async fn the_client_pays_within_its_policy_and_never_twice() {
         "{reason}"
     );
     assert_eq!(fac.calls().len(), 1);
+}
+
+/// A server that knows nothing of payments, with `forecast` and `free`.
+#[derive(Clone)]
+struct Plain {
+    ran: Arc<AtomicUsize>,
+}
+
+impl ServerHandler for Plain {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let text = match request.name.as_ref() {
+            "forecast" => {
+                self.ran.fetch_add(1, Ordering::SeqCst);
+                "sunny in Porto"
+            }
+            "free" => "free",
+            other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+    }
+}
+
+/// `PaidTools::wrap`: the priced tools of a server that knows nothing of
+/// payments are paid per call, the others answered as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_wrapped_whole() {
+    let fac = Double::start(Mode::settled());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let server = paid_tools(&fac).wrap(Plain {
+        ran: Arc::clone(&ran),
+    });
+    let c = connect_to(server, ran).await;
+    let free = c
+        .peer
+        .call_tool(CallToolRequestParams::new("free"))
+        .await
+        .unwrap();
+    assert_ne!(free.is_error, Some(true));
+    let unpaid = c.peer.call_tool(call("Porto")).await.unwrap();
+    assert!(payment_required_of(&unpaid).is_some());
+    assert_eq!(
+        c.ran.load(Ordering::SeqCst),
+        0,
+        "the tool does not run unpaid"
+    );
+    let payment = payment_for(&c.peer).await;
+    let paid = c
+        .peer
+        .call_tool(with_payment(payment.clone()))
+        .await
+        .unwrap();
+    assert_answer("wrapped", &paid, &json!({"status": 200}));
+    let again = c.peer.call_tool(with_payment(payment)).await.unwrap();
+    assert_answer(
+        "wrapped, again",
+        &again,
+        &json!({"status": 409, "reason": "payment_already_delivered", "paymentResponse": true}),
+    );
+    assert_eq!(fac.calls().len(), 1);
+    assert_eq!(c.ran.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
