@@ -255,6 +255,7 @@ async fn a_paid_call_is_delivered_and_settled_once() {
     let sc = unpaid.structured_content.clone().unwrap();
     assert_eq!(sc["accepts"][0]["amount"], PRICE.to_string());
     assert_eq!(sc["resource"]["url"], "mcp://tool/forecast");
+    assert_eq!(sc["resource"]["mimeType"], "application/json");
     assert_eq!(unpaid.meta.as_ref().unwrap().0["x402/error"], sc);
     assert_eq!(
         c.ran.load(Ordering::SeqCst),
