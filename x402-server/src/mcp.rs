@@ -33,6 +33,12 @@
 //! # let _ = result; Ok(()) }
 //! ```
 //!
+//! Or wrap a whole server, its `#[tool_router]` tools untouched:
+//! `paid.wrap(server)` is a [`PaidServer`], an rmcp service that sends the
+//! calls of priced tools through [`PaidTools::call`] and everything else to
+//! `server`. Only a complete tool result is settled: one asking for input
+//! first, or a task, is passed on unsettled.
+//!
 //! A client pays with [`call_tool_paying`].
 
 use std::future::Future;
@@ -45,9 +51,13 @@ use paywire::header;
 use paywire::lifecycle::{self, Lifecycle, Route, Settings, Transport};
 use paywire::mcp::{ERROR_META_KEY, PAYMENT_META_KEY, ToolAnswer, tool_answer};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ContentBlock, ErrorData, RequestMetaObject,
+    CallToolRequestParams, CallToolResult, ClientRequest, ContentBlock, ErrorData,
+    RequestMetaObject, ServerResult,
 };
-use rmcp::service::{Peer, RoleClient, ServiceError};
+use rmcp::service::{
+    NotificationContext, Peer, RequestContext, RoleClient, RoleServer, Service, ServiceError,
+    ServiceRole,
+};
 use serde_json::Value;
 
 use crate::paywall::{
@@ -141,6 +151,33 @@ impl PaidTools {
     where
         F: Future<Output = Result<CallToolResult, ErrorData>> + Send + 'static,
     {
+        self.paid(name, meta, run).await
+    }
+
+    /// Whether the tool `name` is priced.
+    #[must_use]
+    pub fn priced(&self, name: &str) -> bool {
+        self.tools.iter().any(|(n, _)| n == name)
+    }
+
+    /// Every rmcp service (a `ServerHandler`, with its `#[tool_router]`) with
+    /// these tools priced: calls of a priced tool go through
+    /// [`PaidTools::call`], everything else to `server` as it is.
+    #[must_use]
+    pub fn wrap<S>(self, server: S) -> PaidServer<S> {
+        PaidServer { server, paid: self }
+    }
+
+    async fn paid<H, F>(
+        &self,
+        name: &str,
+        meta: Option<&RequestMetaObject>,
+        run: F,
+    ) -> Result<H, ErrorData>
+    where
+        H: Held,
+        F: Future<Output = Result<H, ErrorData>> + Send + 'static,
+    {
         let Some((_, route)) = self.tools.iter().find(|(n, _)| n == name) else {
             return run.await;
         };
@@ -150,8 +187,51 @@ impl PaidTools {
         let paywall = self.paywall.clone();
         let task =
             tokio::spawn(async move { paid_call(&paywall, &route, url, payment, run).await });
-        task.await
-            .unwrap_or_else(|_| Ok(error_result("paywall_error: the paid call's task failed")))
+        task.await.unwrap_or_else(|_| {
+            Ok(H::from(error_result(
+                "paywall_error: the paid call's task failed",
+            )))
+        })
+    }
+}
+
+/// What a paid call holds back until it is settled: a tool result, or any
+/// answer of a server to a tool call ([`PaidServer`]).
+trait Held: From<CallToolResult> + Send + 'static {
+    /// The status the lifecycle is told: 200 settles, anything else not.
+    fn status(&self) -> u16;
+    /// Adds these members to the result's `_meta`.
+    fn add_meta(&mut self, added: serde_json::Map<String, Value>);
+}
+
+impl Held for CallToolResult {
+    fn status(&self) -> u16 {
+        if self.is_error == Some(true) {
+            500
+        } else {
+            200
+        }
+    }
+    fn add_meta(&mut self, added: serde_json::Map<String, Value>) {
+        let mut m = self.meta.take().unwrap_or_default();
+        m.0.extend(added);
+        self.meta = Some(m);
+    }
+}
+
+/// Only a complete tool result is settled: one that asks for input first,
+/// or a task, is passed on unsettled (the payment stays usable).
+impl Held for ServerResult {
+    fn status(&self) -> u16 {
+        match self {
+            ServerResult::CallToolResult(r) => r.status(),
+            _ => 500,
+        }
+    }
+    fn add_meta(&mut self, added: serde_json::Map<String, Value>) {
+        if let ServerResult::CallToolResult(r) = self {
+            r.add_meta(added);
+        }
     }
 }
 
@@ -159,15 +239,16 @@ fn error_result(text: &str) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
-async fn paid_call<F>(
+async fn paid_call<H, F>(
     paywall: &Paywall,
     route: &Route,
     url: String,
     payment: Option<String>,
     run: F,
-) -> Result<CallToolResult, ErrorData>
+) -> Result<H, ErrorData>
 where
-    F: Future<Output = Result<CallToolResult, ErrorData>>,
+    H: Held,
+    F: Future<Output = Result<H, ErrorData>>,
 {
     let inner = &paywall.inner;
     let headers: Vec<(&str, &str)> = payment
@@ -192,8 +273,7 @@ where
     let handle = || async move {
         let result = run.await;
         let status = match &result {
-            Ok(r) if r.is_error != Some(true) => Ok(200),
-            Ok(_) => Ok(500),
+            Ok(r) => Ok(r.status()),
             Err(e) => Err(format!("the tool failed: {}", e.message)),
         };
         Handled {
@@ -206,9 +286,9 @@ where
         answer, life, held, ..
     }) = inner.drive(life, &url, handle).await
     else {
-        return Ok(error_result(
+        return Ok(H::from(error_result(
             "paywall_error: the payment's lifecycle ended without an answer",
-        ));
+        )));
     };
     let out = answer_of(&answer, held);
     finish(life, inner.records.as_ref()).await;
@@ -216,25 +296,74 @@ where
 }
 
 /// The lifecycle's answer as the tool's answer.
-fn answer_of(
+fn answer_of<H: Held>(
     answer: &lifecycle::Answer,
-    held: Option<Result<CallToolResult, ErrorData>>,
-) -> Result<CallToolResult, ErrorData> {
+    held: Option<Result<H, ErrorData>>,
+) -> Result<H, ErrorData> {
     match tool_answer(answer) {
-        ToolAnswer::Result(json) => Ok(serde_json::from_str(&json).unwrap_or_else(|_| {
-            error_result("paywall_error: an answer that is not a tool result")
-        })),
+        ToolAnswer::Result(json) => Ok(H::from(
+            serde_json::from_str::<CallToolResult>(&json).unwrap_or_else(|_| {
+                error_result("paywall_error: an answer that is not a tool result")
+            }),
+        )),
         ToolAnswer::ToolResult { meta } => {
-            let mut result = held.unwrap_or_else(|| Ok(error_result("the tool gave no result")))?;
+            let mut result =
+                held.unwrap_or_else(|| Ok(H::from(error_result("the tool gave no result"))))?;
             if let Ok(Value::Object(added)) = serde_json::from_str::<Value>(&meta)
                 && !added.is_empty()
             {
-                let mut m = result.meta.take().unwrap_or_default();
-                m.0.extend(added);
-                result.meta = Some(m);
+                result.add_meta(added);
             }
             Ok(result)
         }
+    }
+}
+
+/// An rmcp server whose priced tools are paid per call ([`PaidTools::wrap`]):
+/// serve it as the server itself would be (`server.serve(transport)`).
+#[derive(Clone, Debug)]
+pub struct PaidServer<S> {
+    server: S,
+    paid: PaidTools,
+}
+
+impl<S> Service<RoleServer> for PaidServer<S>
+where
+    S: Service<RoleServer> + Clone,
+{
+    async fn handle_request(
+        &self,
+        request: <RoleServer as ServiceRole>::PeerReq,
+        context: RequestContext<RoleServer>,
+    ) -> Result<<RoleServer as ServiceRole>::Resp, ErrorData> {
+        let name = match &request {
+            ClientRequest::CallToolRequest(r) if self.paid.priced(&r.params.name) => {
+                r.params.name.to_string()
+            }
+            _ => return self.server.handle_request(request, context).await,
+        };
+        let meta = context.meta.clone();
+        let server = self.server.clone();
+        let run = async move { server.handle_request(request, context).await };
+        self.paid.paid(&name, Some(&meta), run).await
+    }
+
+    async fn handle_notification(
+        &self,
+        notification: <RoleServer as ServiceRole>::PeerNot,
+        context: NotificationContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.server.handle_notification(notification, context).await
+    }
+
+    fn get_info(&self) -> <RoleServer as ServiceRole>::Info {
+        self.server.get_info()
+    }
+
+    fn supported_protocol_versions(
+        &self,
+    ) -> std::borrow::Cow<'static, [rmcp::model::ProtocolVersion]> {
+        self.server.supported_protocol_versions()
     }
 }
 
@@ -249,6 +378,10 @@ pub enum PayError {
     /// The server asked for payment again after being paid: nothing more
     /// was paid. Its reason, and the result.
     Refused(String, Box<CallToolResult>),
+    /// Paid, the server could not tell whether the payment settled
+    /// (`settlement_uncertain`, recorded for reconciliation): it may have
+    /// been charged; do not pay again. The error result.
+    Uncertain(Box<CallToolResult>),
 }
 
 impl std::fmt::Display for PayError {
@@ -268,6 +401,9 @@ impl std::fmt::Display for PayError {
                 }
                 Ok(())
             }
+            PayError::Uncertain(_) => f.write_str(
+                "settlement_uncertain: the payment may have been charged; do not pay again",
+            ),
         }
     }
 }
@@ -313,11 +449,21 @@ pub fn payment_required_of(result: &CallToolResult) -> Option<(Value, bool)> {
         .map(|o| (o, false))
 }
 
+/// The `error` of an error result's `structuredContent` (as the paywall
+/// writes its answers that offer nothing to pay).
+fn error_reason(result: &CallToolResult) -> Option<&str> {
+    if result.is_error != Some(true) {
+        return None;
+    }
+    result.structured_content.as_ref()?.get("error")?.as_str()
+}
+
 /// Calls a tool on `peer`; when it answers payment-required, pays the first
 /// requirement `policy` allows (its `max_amount` is required) with `key`,
 /// once, if `confirm(requirement)` agrees, and calls once more with
 /// `_meta["x402/payment"]`. A second payment-required is
-/// [`PayError::Refused`]: nothing more is paid.
+/// [`PayError::Refused`], a settlement the server could not confirm
+/// [`PayError::Uncertain`]: nothing more is paid.
 ///
 /// # Errors
 /// See [`PayError`].
@@ -388,6 +534,9 @@ pub async fn call_tool_paying(
             .unwrap_or("")
             .to_owned();
         return Err(PayError::Refused(reason, Box::new(second)));
+    }
+    if error_reason(&second) == Some("settlement_uncertain") {
+        return Err(PayError::Uncertain(Box::new(second)));
     }
     Ok(second)
 }

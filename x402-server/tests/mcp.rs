@@ -1,7 +1,8 @@
 //! Paid MCP tools with rmcp (`paywire_server::mcp`): an rmcp server and
 //! client connected in one process, settling through the facilitator double:
-//! a paid call delivered and settled once, every behaviour of
-//! `x402-core/tests/vectors/paywall.json` as tool results, the payment as
+//! a paid call delivered and settled once, a tool that fails not settled,
+//! every behaviour of `x402-core/tests/vectors/paywall.json` as tool
+//! results, the client stopping on an uncertain settlement, the payment as
 //! an object or as base64 text, the client's policy, and one payment sent
 //! with 20 concurrent calls; and the paying client against a paid tool of
 //! Cloudflare's `agents` (Node, over stdio).
@@ -40,7 +41,8 @@ const USDC: &str = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
 const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 const PRICE: u64 = 10_000;
 
-/// A server with `forecast` and `broken` (always fails), both paid.
+/// A server with `forecast`, `broken` (an error result) and `failing` (an
+/// `Err`), all paid.
 #[derive(Clone)]
 struct Forecast {
     paid: PaidTools,
@@ -87,6 +89,13 @@ impl ServerHandler for Forecast {
                     })
                     .await
             }
+            "failing" => {
+                self.paid
+                    .call("failing", meta, async move {
+                        Err(ErrorData::internal_error("the tool failed", None))
+                    })
+                    .await
+            }
             other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
         }?;
         Ok(result.into())
@@ -105,8 +114,8 @@ struct Connected {
     _client: RunningService<RoleClient, ()>,
 }
 
-async fn connect(fac: &Double) -> Connected {
-    let paid = PaidTools::new(
+fn paid_tools(fac: &Double) -> PaidTools {
+    PaidTools::new(
         Facilitator::new(&fac.url()).unwrap(),
         Arc::new(MemoryRecords::default()),
     )
@@ -117,12 +126,21 @@ async fn connect(fac: &Double) -> Connected {
     .tool("forecast", offer())
     .unwrap()
     .tool("broken", offer())
-    .unwrap();
+    .unwrap()
+    .tool("failing", offer())
+    .unwrap()
+}
+
+async fn connect(fac: &Double) -> Connected {
     let ran = Arc::new(AtomicUsize::new(0));
     let server = Forecast {
-        paid,
+        paid: paid_tools(fac),
         ran: Arc::clone(&ran),
     };
+    connect_to(server, ran).await
+}
+
+async fn connect_to<S: rmcp::Service<RoleServer>>(server: S, ran: Arc<AtomicUsize>) -> Connected {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
@@ -237,6 +255,7 @@ async fn a_paid_call_is_delivered_and_settled_once() {
     let sc = unpaid.structured_content.clone().unwrap();
     assert_eq!(sc["accepts"][0]["amount"], PRICE.to_string());
     assert_eq!(sc["resource"]["url"], "mcp://tool/forecast");
+    assert_eq!(sc["resource"]["mimeType"], "application/json");
     assert_eq!(unpaid.meta.as_ref().unwrap().0["x402/error"], sc);
     assert_eq!(
         c.ran.load(Ordering::SeqCst),
@@ -370,6 +389,7 @@ async fn the_client_pays_within_its_policy_and_never_twice() {
     assert!(e.to_string().contains("declined"), "{e}");
     assert_eq!(seen.unwrap()["amount"], PRICE.to_string());
     assert_eq!(fac.calls().len(), 0);
+    assert_eq!(c.ran.load(Ordering::SeqCst), 0, "no paid call was sent");
     fac.set(Mode::from_vector(&json!({"status": 200, "body":
         r#"{"success":false,"errorReason":"invalid_exact_evm_insufficient_balance","transaction":"","network":"eip155:84532"}"#})));
     let e = call_tool_paying(&c.peer, call("Porto"), &key(), &policy(), |_| true)
@@ -383,6 +403,122 @@ async fn the_client_pays_within_its_policy_and_never_twice() {
         "{reason}"
     );
     assert_eq!(fac.calls().len(), 1);
+}
+
+/// A server that knows nothing of payments, with `forecast` and `free`.
+#[derive(Clone)]
+struct Plain {
+    ran: Arc<AtomicUsize>,
+}
+
+impl ServerHandler for Plain {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let text = match request.name.as_ref() {
+            "forecast" => {
+                self.ran.fetch_add(1, Ordering::SeqCst);
+                "sunny in Porto"
+            }
+            "free" => "free",
+            other => return Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
+        };
+        Ok(CallToolResult::success(vec![ContentBlock::text(text)]).into())
+    }
+}
+
+/// `PaidTools::wrap`: the priced tools of a server that knows nothing of
+/// payments are paid per call, the others answered as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_wrapped_whole() {
+    let fac = Double::start(Mode::settled());
+    let ran = Arc::new(AtomicUsize::new(0));
+    let server = paid_tools(&fac).wrap(Plain {
+        ran: Arc::clone(&ran),
+    });
+    let c = connect_to(server, ran).await;
+    let free = c
+        .peer
+        .call_tool(CallToolRequestParams::new("free"))
+        .await
+        .unwrap();
+    assert_ne!(free.is_error, Some(true));
+    let unpaid = c.peer.call_tool(call("Porto")).await.unwrap();
+    assert!(payment_required_of(&unpaid).is_some());
+    assert_eq!(
+        c.ran.load(Ordering::SeqCst),
+        0,
+        "the tool does not run unpaid"
+    );
+    let payment = payment_for(&c.peer).await;
+    let paid = c
+        .peer
+        .call_tool(with_payment(payment.clone()))
+        .await
+        .unwrap();
+    assert_answer("wrapped", &paid, &json!({"status": 200}));
+    let again = c.peer.call_tool(with_payment(payment)).await.unwrap();
+    assert_answer(
+        "wrapped, again",
+        &again,
+        &json!({"status": 409, "reason": "payment_already_delivered", "paymentResponse": true}),
+    );
+    assert_eq!(fac.calls().len(), 1);
+    assert_eq!(c.ran.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_that_errs_is_not_settled() {
+    let fac = Double::start(Mode::settled());
+    let c = connect(&fac).await;
+    let mut failing = call("Porto");
+    failing.name = "failing".into();
+    let got = call_tool_paying(&c.peer, failing, &key(), &policy(), |_| true)
+        .await
+        .unwrap();
+    assert_eq!(got.is_error, Some(true));
+    assert_eq!(
+        got.structured_content.as_ref().unwrap()["error"],
+        "handler_failed"
+    );
+    assert!(payment_required_of(&got).is_none());
+    assert_eq!(fac.calls().len(), 0, "not settled");
+}
+
+/// A facilitator that hangs past the settle timeout: the server answers
+/// `settlement_uncertain` (nothing to pay), the client stops there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_stops_on_an_uncertain_settlement() {
+    let fac = Double::start(Mode::Hang);
+    let c = connect(&fac).await;
+    let e = call_tool_paying(&c.peer, call("Porto"), &key(), &policy(), |_| true)
+        .await
+        .unwrap_err();
+    let PayError::Uncertain(result) = &e else {
+        panic!("{e}")
+    };
+    assert!(
+        e.to_string()
+            .contains("may have been charged; do not pay again"),
+        "{e}"
+    );
+    let text = serde_json::to_string(result).unwrap();
+    assert!(
+        !text.contains("accepts") && !text.contains("sunny"),
+        "{text}"
+    );
+    assert_eq!(
+        fac.calls().len(),
+        1,
+        "one settlement asked, no second payment"
+    );
+    assert_eq!(c.ran.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,18 +550,17 @@ async fn one_payment_twenty_concurrent_calls_settle_once() {
 }
 
 /// A paid tool of Cloudflare's agents 0.32 (`withX402` + `paidTool`, run by
-/// Node from the repository's test tools): it signals only in
-/// `_meta["x402/error"]` and reads the payment as base64 text; the client
-/// answers it in that form, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paying_cloudflares_paid_tool_over_stdio() {
+/// Node from the repository's test tools) over stdio, settling through
+/// `fac`; `None` when the JavaScript test tools are not installed.
+async fn cloudflare(
+    fac: &Double,
+) -> Option<(RunningService<RoleClient, ()>, tokio::process::Child)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = root.join("x402-wasm/tests/mcp/server.mjs");
     if !root.join("node_modules/agents/package.json").exists() {
         eprintln!("skipped: the JavaScript test tools are not installed (scripts/install-js.sh)");
-        return;
+        return None;
     }
-    let fac = Double::start(Mode::settled());
     let mut child = tokio::process::Command::new("node")
         .arg(&script)
         .args(["cloudflare", "stdio"])
@@ -449,6 +584,17 @@ async fn paying_cloudflares_paid_tool_over_stdio() {
         .await
         .unwrap()
         .unwrap();
+    Some((client, child))
+}
+
+/// Cloudflare's paid tool signals only in `_meta["x402/error"]` and reads
+/// the payment as base64 text; the client answers it in that form, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paying_cloudflares_paid_tool_over_stdio() {
+    let fac = Double::start(Mode::settled());
+    let Some((client, mut child)) = cloudflare(&fac).await else {
+        return;
+    };
     let peer = client.peer().clone();
     let unpaid = peer.call_tool(call("Lisbon")).await.unwrap();
     let (offer, as_text) = payment_required_of(&unpaid).unwrap();
@@ -477,6 +623,35 @@ async fn paying_cloudflares_paid_tool_over_stdio() {
     let auth = &fac.calls()[0]["paymentPayload"]["payload"]["authorization"];
     assert_eq!(auth["value"], PRICE.to_string());
     assert_eq!(auth["to"], PAY_TO);
+    drop(client);
+    let _ = child.kill().await;
+}
+
+/// Cloudflare's server answers a failed settlement with a new
+/// payment-required result, even when the transfer may have happened: the
+/// client stops there, and says not to pay again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudflares_tool_whose_settlement_fails_is_paid_once() {
+    let fac = Double::start(Mode::from_vector(&json!({
+        "status": 502, "contentType": "text/html", "body": "<html>bad gateway</html>"
+    })));
+    let Some((client, mut child)) = cloudflare(&fac).await else {
+        return;
+    };
+    let e = tokio::time::timeout(
+        Duration::from_secs(30),
+        call_tool_paying(client.peer(), call("Lisbon"), &key(), &policy(), |_| true),
+    )
+    .await
+    .unwrap()
+    .unwrap_err();
+    assert!(matches!(e, PayError::Refused(..)), "{e}");
+    assert!(e.to_string().contains("do not pay again"), "{e}");
+    assert_eq!(
+        fac.calls().len(),
+        1,
+        "one settlement asked, no second payment"
+    );
     drop(client);
     let _ = child.kill().await;
 }
