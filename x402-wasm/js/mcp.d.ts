@@ -5,6 +5,16 @@ import type { FetchPolicy } from "./fetch.js";
 
 export { PaymentPolicyError, PaymentRefusedError };
 
+/**
+ * Paid, the server could not tell whether the payment settled
+ * (`settlement_uncertain`): it may have been charged; do not pay again.
+ */
+export class PaymentUncertainError extends Error {
+  constructor(message: string, result: unknown);
+  /** The error result. */
+  readonly result: unknown;
+}
+
 /** `_meta` key of the payment in a tool call. */
 export const PAYMENT_META_KEY: "x402/payment";
 /** `_meta` key of the settlement in a tool result. */

@@ -37,6 +37,27 @@ import { PaymentPolicyError, PaymentRefusedError } from "./fetch.mjs";
 
 export { PaymentPolicyError, PaymentRefusedError };
 
+/**
+ * Paid, the server could not tell whether the payment settled
+ * (`settlement_uncertain`, recorded for reconciliation): it may have been
+ * charged; do not pay again.
+ */
+export class PaymentUncertainError extends Error {
+  constructor(message, result) {
+    super(message);
+    this.name = "PaymentUncertainError";
+    /** The error result. */
+    this.result = result;
+  }
+}
+
+/** The `error` of an error result's `structuredContent` (as the paywall writes its answers that offer nothing to pay), or null. */
+function errorReason(result) {
+  if (result?.isError !== true) return null;
+  const reason = result.structuredContent?.error;
+  return typeof reason === "string" ? reason : null;
+}
+
 /** `_meta` key of the payment in a tool call. */
 export const PAYMENT_META_KEY = "x402/payment";
 /** `_meta` key of the settlement in a tool result. */
@@ -185,7 +206,9 @@ export function paymentRequiredOf(result) {
  * payment-required result with `privateKey` (0x + 32 bytes hex) within
  * `policy` (`maxAmount`, required; `networks`, `assets`, `allowUpto`) and
  * calls once more. `confirm(requirement, offer)` (optional) may decline a
- * payment (resolve false: `PaymentPolicyError`, nothing signed). `x402` is
+ * payment (resolve false: `PaymentPolicyError`, nothing signed). Paid, a
+ * second payment-required result throws `PaymentRefusedError` and an
+ * uncertain settlement `PaymentUncertainError`: nothing is paid twice. `x402` is
  * the package (any flavour). Everything else is the client's own.
  */
 export function payingClient(client, { x402, privateKey, policy = {}, confirm } = {}) {
@@ -224,6 +247,12 @@ export function payingClient(client, { x402, privateKey, policy = {}, confirm } 
       resultSchema,
       options,
     );
+    if (errorReason(second) === "settlement_uncertain") {
+      throw new PaymentUncertainError(
+        "settlement_uncertain: the payment may have been charged; do not pay again (the server recorded it for reconciliation)",
+        second,
+      );
+    }
     const again = paymentRequiredOf(second);
     if (again) {
       const reason = String(again.offer.error ?? "");

@@ -24,7 +24,7 @@ import { withX402Client } from "agents/x402";
 import { privateKeyToAccount } from "viem/accounts";
 import { z } from "zod";
 import * as x402 from "paywire/full";
-import { PaymentPolicyError, PaymentRefusedError, paidTools, paymentRequiredOf, payingClient } from "paywire/mcp";
+import { PaymentPolicyError, PaymentRefusedError, PaymentUncertainError, paidTools, paymentRequiredOf, payingClient } from "paywire/mcp";
 import { MemoryRecords } from "paywire/paywall";
 
 import { startProcess, vectors } from "../lib/harness.mjs";
@@ -292,6 +292,25 @@ describe("the paying client never pays twice, nor beyond its policy", () => {
         return true;
       });
       assert.equal(facilitator.calls.length, 1);
+    } finally {
+      await c.close();
+      await facilitator.close();
+    }
+  });
+
+  test("an uncertain settlement throws PaymentUncertainError after one payment, and is never paid again", async () => {
+    const facilitator = await startFacilitator({ hang: true });
+    const c = await inProcess(facilitator);
+    try {
+      const paying = payingClient(c.client, { x402, privateKey: PAYER_KEY, policy: POLICY });
+      await assert.rejects(paying.callTool({ name: "forecast", arguments: { city: "Porto" } }), (e) => {
+        assert.ok(e instanceof PaymentUncertainError, String(e));
+        assert.match(e.message, /do not pay again/);
+        assert.equal(e.result.structuredContent.error, "settlement_uncertain");
+        return true;
+      });
+      assert.equal(facilitator.calls.length, 1, "one settlement asked for");
+      assert.equal(c.logged.length, 1, "recorded for reconciliation");
     } finally {
       await c.close();
       await facilitator.close();
