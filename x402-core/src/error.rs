@@ -236,6 +236,10 @@ reasons! {
     /// A `payment-identifier` whose `info.id` is not 16 to 128 characters of
     /// `A-Z a-z 0-9 _ -`; answered 400. (Not a reference string.)
     InvalidPaymentIdentifier => "invalid_payment_identifier",
+    /// Resource server: the payment's `payment-identifier` was first used for
+    /// another payment (another signed authorization, amount or route);
+    /// answered 409, nothing read of the other. (Not a reference string.)
+    PaymentIdentifierConflict => "payment_identifier_conflict",
 }
 
 impl fmt::Display for Reason {

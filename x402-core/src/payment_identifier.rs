@@ -98,6 +98,19 @@ impl ToJson for Echoed<'_> {
     }
 }
 
+/// The `info.id` a payment's `extensions` carry, if any (unchecked: see
+/// [`check`]).
+#[must_use]
+pub fn id_of<'a>(payment_extensions: JsonObject<'a>) -> Option<JsonStr<'a>> {
+    payment_extensions
+        .get(PAYMENT_IDENTIFIER)?
+        .as_object()?
+        .get("info")?
+        .as_object()?
+        .get("id")?
+        .as_str()
+}
+
 /// A resource server's check of a payment's `payment-identifier` against the
 /// route's `extensions`: `Err` with the reason and a message when the route
 /// requires an id and the payment has none, or the payment's id is not one.

@@ -309,7 +309,8 @@ func (l *Lifecycle) Close() {
 // RecordInfo is what may be shown of a payment record (to list the payments
 // to reconcile).
 type RecordInfo struct {
-	// State is "claimed", "settling", "settled", "delivered" or "uncertain".
+	// State is "claimed", "settling", "settled", "delivered" or "uncertain"; "bound" for
+	// the record of a payment-identifier (the payment it was first used for).
 	State   string `json:"state"`
 	Payer   string `json:"payer"`
 	Nonce   string `json:"nonce"`

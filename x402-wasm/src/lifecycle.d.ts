@@ -91,7 +91,7 @@ export type LifecycleResult = (
 
 /** What `recordInfo` shows of a payment record. */
 export interface PaymentRecordInfo {
-  state: "claimed" | "settling" | "settled" | "delivered" | "uncertain";
+  state: "claimed" | "settling" | "settled" | "delivered" | "uncertain" | "bound";
   payer: string;
   nonce: string;
   amount: string;

@@ -97,13 +97,14 @@ impl Answer {
 pub enum Action<'m> {
     /// Read the record of `key` and [`Lifecycle::feed_record`] it.
     Lookup {
-        /// The payment's replay key.
+        /// The key: a payment's replay key, or the key of its
+        /// `payment-identifier` (`payment-identifier/{network}/{payTo}/{id}`).
         key: &'m str,
     },
     /// Set the record of `key` to `new` (`None`: remove it) if it is `expected`
     /// (`None`: absent), atomically; then [`Lifecycle::feed_swap`].
     Swap {
-        /// The payment's replay key.
+        /// The key, as for [`Action::Lookup`].
         key: &'m str,
         /// The record the lifecycle last saw.
         expected: Option<&'m str>,

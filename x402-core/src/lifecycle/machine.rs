@@ -39,6 +39,13 @@ pub(super) enum Purpose {
 #[derive(Clone, Debug)]
 pub(super) enum Phase {
     Lookup,
+    /// Read the record of the payment's `payment-identifier`.
+    BindLookup,
+    /// Bind the `payment-identifier` to this payment: write `new` where
+    /// there was nothing.
+    BindSwap {
+        new: String,
+    },
     #[cfg_attr(not(feature = "batch"), allow(dead_code))]
     Directory(String),
     Swap {
@@ -78,6 +85,9 @@ pub struct Lifecycle {
     pub(super) settings: Settings,
     pub(super) presented: Option<Presented>,
     pub(super) payment: Payment,
+    /// The store key of the payment's `payment-identifier`, when it carries
+    /// one for a route that declares the extension.
+    pub(super) binding: Option<String>,
     /// The record as last seen in the store.
     pub(super) seen: Option<String>,
     /// The status the handler answered.
@@ -132,6 +142,7 @@ impl Lifecycle {
             settings: settings.clone(),
             presented: None,
             payment: Payment::default(),
+            binding: None,
             seen: None,
             handler_status: 0,
             payment_response: None,
@@ -155,6 +166,14 @@ impl Lifecycle {
         match &self.phase {
             Phase::Lookup => Action::Lookup {
                 key: &self.payment.key,
+            },
+            Phase::BindLookup => Action::Lookup {
+                key: self.binding.as_deref().unwrap_or_default(),
+            },
+            Phase::BindSwap { new } => Action::Swap {
+                key: self.binding.as_deref().unwrap_or_default(),
+                expected: None,
+                new: Some(new),
             },
             Phase::Directory(agent) => Action::Directory { agent },
             Phase::Swap { expected, new, .. } => Action::Swap {

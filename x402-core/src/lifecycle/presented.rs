@@ -1,6 +1,7 @@
 //! The payment a request presents: read from its header, keyed, and verified
 //! against the route before anything about its record is read.
 
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -204,6 +205,26 @@ impl Lifecycle {
             self.now,
             expires.to_u64().unwrap_or(u64::MAX),
         );
+        // A payment-identifier, on a route that declares the extension, is
+        // bound to the first payment that carries it (per payee).
+        let declared = route
+            .extensions
+            .and_then(|e| e.as_json())
+            .and_then(crate::payment_identifier::declared)
+            .is_some();
+        self.binding = payload
+            .extensions
+            .and_then(|e| e.as_json())
+            .and_then(crate::payment_identifier::id_of)
+            .filter(|_| declared)
+            .map(|id| {
+                format!(
+                    "payment-identifier/{}/{}/{}",
+                    network.as_str(),
+                    lower(&req.pay_to.to_cow()),
+                    id.to_cow()
+                )
+            });
         self.presented = Some(Presented::Evm { json, index });
         self.verify_first();
     }
@@ -217,10 +238,10 @@ impl Lifecycle {
         let failed = self.check(self.now);
         self.verdict = self.verdict_of(failed.as_ref());
         match failed {
-            None => self.phase = Phase::Lookup,
+            None => self.look_up(),
             Some((reason, message)) if is_window(reason) && self.check_any_time().is_none() => {
                 self.outside_window = Some((reason, message));
-                self.phase = Phase::Lookup;
+                self.look_up();
             }
             Some((reason, message)) => self.payment_required(reason.as_str(), &message),
         }

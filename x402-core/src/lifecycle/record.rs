@@ -23,6 +23,9 @@ pub(super) enum State {
     Settled,
     Delivered,
     Uncertain,
+    /// A `payment-identifier` bound to the first payment that carried it
+    /// (the record of the identifier's key, not of a payment's).
+    Bound,
 }
 
 impl State {
@@ -33,6 +36,7 @@ impl State {
             State::Settled => "settled",
             State::Delivered => "delivered",
             State::Uncertain => "uncertain",
+            State::Bound => "bound",
         }
     }
 
@@ -43,6 +47,7 @@ impl State {
             State::Settled,
             State::Delivered,
             State::Uncertain,
+            State::Bound,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -67,6 +72,20 @@ pub(super) fn read_payer(payment: &str) -> Option<String> {
         .get("payer")?
         .as_str()
         .map(|s| s.to_cow().into_owned())
+}
+
+/// The replay key of a record's `payment` member (as [`Payment::new`] makes it).
+pub(super) fn payment_key(payment: &str) -> Option<String> {
+    let v = crate::json::parse(payment.as_bytes(), &Limits::DEFAULT).ok()?;
+    let o = v.as_object()?;
+    let f = |k: &str| o.get(k)?.as_str().map(|s| s.to_cow().into_owned());
+    Some(format!(
+        "{}/{}/{}/{}",
+        f("network")?,
+        f("asset")?,
+        f("payer")?,
+        f("nonce")?
+    ))
 }
 
 /// Whether two `payment` members of records describe the same purchase: same
@@ -128,7 +147,9 @@ pub(super) fn read_record(text: &str) -> Option<Seen> {
 /// Fields of the reconciliation part of a record, for [`record_info`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecordInfo {
-    /// `claimed`, `settling`, `settled`, `delivered` or `uncertain`.
+    /// `claimed`, `settling`, `settled`, `delivered` or `uncertain`; `bound`
+    /// for the record of a `payment-identifier` (the payment it was first
+    /// used for).
     pub state: String,
     /// The payer (EVM address or `batch-settlement` agent).
     pub payer: String,
@@ -228,8 +249,8 @@ pub fn record_info(record: &str) -> Result<RecordInfo, Error> {
 /// Whether a host's store may forget this record at `now` (unix seconds):
 /// the payment's signature has expired (with a minute's margin for clocks),
 /// so it can no longer be presented, and the record holds nothing anyone
-/// is owed or must reconcile — it is `delivered`, or a `claimed` record whose
-/// holder is gone before settling. Never an `uncertain`, `settling` or
+/// is owed or must reconcile — it is `delivered`, a `claimed` record whose
+/// holder is gone before settling, or a `payment-identifier`'s `bound` record. Never an `uncertain`, `settling` or
 /// `settled` record (a payer may be owed content, or a transfer may have
 /// happened), never a record without a known expiry, and never a
 /// `batch-settlement` commitment (the record the network bills from).
@@ -246,7 +267,7 @@ pub fn record_forgettable(record: &str, now: u64) -> bool {
         return false;
     };
     let over = match seen.state {
-        State::Delivered => true,
+        State::Delivered | State::Bound => true,
         State::Claimed => seen.until <= now,
         State::Settling | State::Settled | State::Uncertain => false,
     };

@@ -11,7 +11,7 @@ use crate::error::Reason;
 use super::answer::Outcome;
 use super::machine::{Lifecycle, Phase, Purpose};
 use super::presented::Presented;
-use super::record::{Seen, State, payment_time, read_record, same_purchase};
+use super::record::{Seen, State, payment_key, payment_time, read_record, same_purchase};
 
 /// How many times a compare-and-swap that lost a race is retried.
 const MAX_SWAPS: u8 = 6;
@@ -36,6 +36,10 @@ impl Lifecycle {
     ///
     /// [`Action::Lookup`]: super::Action::Lookup
     pub fn feed_record(&mut self, record: Option<&str>) {
+        if matches!(self.phase, Phase::BindLookup) {
+            self.on_binding(record);
+            return;
+        }
         if !matches!(self.phase, Phase::Lookup) {
             return;
         }
@@ -120,6 +124,56 @@ impl Lifecycle {
                 let cause = seen.cause;
                 self.uncertain_answer(&cause);
             }
+            // Only a payment-identifier's key holds one.
+            State::Bound => self.problem(
+                500,
+                Outcome::StoreError,
+                Reason::UnexpectedSettleError,
+                "the replay store holds a payment-identifier's record under this payment's key",
+            ),
+        }
+    }
+
+    /// Looks the payment's record up, after binding its `payment-identifier`
+    /// (if it carries one) to it.
+    pub(super) fn look_up(&mut self) {
+        self.phase = match &self.binding {
+            Some(_) => Phase::BindLookup,
+            None => Phase::Lookup,
+        };
+    }
+
+    /// Decides from the record of the payment's `payment-identifier`: none
+    /// yet, bind it to this payment; bound to this purchase, go on to the
+    /// payment's own record; bound to another, 409 (a reused identifier
+    /// never reaches another payment's record, nor settles a second one).
+    fn on_binding(&mut self, record: Option<&str>) {
+        let Some(text) = record else {
+            let new = self.record(State::Bound, 0, None, "");
+            self.phase = Phase::BindSwap { new };
+            return;
+        };
+        let bound = read_record(text).filter(|seen| seen.state == State::Bound);
+        let Some(seen) = bound else {
+            self.problem(
+                500,
+                Outcome::StoreError,
+                Reason::UnexpectedSettleError,
+                "the replay store holds a record this server cannot read for this payment-identifier",
+            );
+            return;
+        };
+        let same = payment_key(&seen.payment).as_deref() == Some(self.payment.key.as_str())
+            && same_purchase(&self.payment.json, &seen.payment);
+        if same {
+            self.phase = Phase::Lookup;
+        } else {
+            self.problem(
+                409,
+                Outcome::BadRequest,
+                Reason::PaymentIdentifierConflict,
+                "this payment-identifier was used for another payment; a new purchase needs a new id",
+            );
         }
     }
 
@@ -143,6 +197,14 @@ impl Lifecycle {
     ///
     /// [`Action::Swap`]: super::Action::Swap
     pub fn feed_swap(&mut self, result: Result<(), Option<&str>>) {
+        if matches!(self.phase, Phase::BindSwap { .. }) {
+            match result {
+                Ok(()) => self.phase = Phase::Lookup,
+                // Another request bound it first: decide from what it wrote.
+                Err(current) => self.on_binding(current),
+            }
+            return;
+        }
         let Phase::Swap { purpose, new, .. } = &self.phase else {
             return;
         };
@@ -170,7 +232,7 @@ impl Lifecycle {
     /// [`Action::Swap`]: super::Action::Swap
     pub fn feed_store_error(&mut self, detail: &str) {
         let purpose = match &self.phase {
-            Phase::Lookup => None,
+            Phase::Lookup | Phase::BindLookup | Phase::BindSwap { .. } => None,
             Phase::Swap { purpose, .. } => Some(*purpose),
             _ => return,
         };

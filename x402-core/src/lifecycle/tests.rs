@@ -1983,6 +1983,77 @@ fn payment_identifiers_are_attached_and_required_where_declared() {
     }
 }
 
+#[test]
+fn a_payment_identifier_is_bound_to_the_first_payment_that_carries_it() {
+    let route_json = route_json("10000", PAY_TO).replacen(
+        r#"]}"#,
+        r#"],"extensions":{"payment-identifier":{"info":{"required":false},"schema":{"type":"object"}}}}"#,
+        1,
+    );
+    let route = Route::from_json(route_json.as_bytes()).unwrap();
+    let run = |route: &Route, payment: &str, store: &mut Store| {
+        let headers = [("PAYMENT-SIGNATURE", payment)];
+        let req = Request {
+            method: "GET",
+            url: "https://example.com/report",
+            headers: &headers,
+        };
+        let mut life = Lifecycle::new(route, &req, NOW, "p", &Settings::default());
+        drive(&mut life, store, 200, &ok)
+    };
+    let first = pay_for(&route_json, &key(0x11), 0x51, NOW);
+    let id = format!("pay_{}", "51".repeat(16));
+    // Another payment (another nonce) that carries the first one's id.
+    let other = String::from_utf8(
+        header::decode_to_vec(&pay_for(&route_json, &key(0x11), 0x52, NOW), 1 << 14).unwrap(),
+    )
+    .unwrap()
+    .replace(&format!("pay_{}", "52".repeat(16)), &id);
+    let other = header::encode_to_string(&paywire_json(&other));
+    let mut store = Store::default();
+    let r = run(&route, &first, &mut store);
+    assert_eq!((r.answer.status, r.settles.len()), (200, 1));
+    let bound_key = format!(
+        "payment-identifier/eip155:84532/{}/{id}",
+        PAY_TO.to_ascii_lowercase()
+    );
+    assert_eq!(store.state(&bound_key).as_deref(), Some("bound"));
+    let info = record_info(&store.records[&bound_key]).unwrap();
+    assert_eq!(
+        (info.amount.as_str(), info.route.as_str()),
+        ("10000", "https://example.com/report")
+    );
+    // The same payment again: the earlier result (the payment's own record).
+    let r = run(&route, &first, &mut store);
+    assert_eq!(
+        (r.answer.status, r.answer.reason.as_str()),
+        (409, "payment_already_delivered")
+    );
+    assert!(r.answer.header("PAYMENT-RESPONSE").is_some());
+    // Another payment with the same id: 409, not handled, not settled, and
+    // nothing of the first payment's record in the answer.
+    let r = run(&route, &other, &mut store);
+    assert_eq!(
+        (r.answer.status, r.answer.reason.as_str()),
+        (409, "payment_identifier_conflict")
+    );
+    assert!(r.settles.is_empty() && !r.handled);
+    assert!(r.answer.header("PAYMENT-RESPONSE").is_none());
+    assert_eq!(store.records.len(), 2, "no record for the refused payment");
+    // A route that does not declare the extension ignores the id.
+    let r = run(
+        &self::route(),
+        &pay_for(&route_json, &key(0x11), 0x53, NOW),
+        &mut store,
+    );
+    assert_eq!(r.answer.status, 200);
+    assert_eq!(store.records.len(), 3);
+    // The binding is forgotten once its payment has expired, not before.
+    let bound = &store.records[&bound_key];
+    assert!(!record_forgettable(bound, NOW));
+    assert!(record_forgettable(bound, NOW + 100_000));
+}
+
 /// A JSON document as a header's document, for [`header::encode_to_string`].
 fn paywire_json(json: &str) -> crate::types::facilitator::PaymentPayload<'_> {
     use crate::types::FromJson;

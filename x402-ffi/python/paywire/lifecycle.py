@@ -112,7 +112,7 @@ class LifecycleSettings:
 class RecordInfo:
     """What may be shown of a payment record (to list the payments to reconcile)."""
 
-    state: str  #: claimed, settling, settled, delivered or uncertain
+    state: str  #: claimed, settling, settled, delivered or uncertain; bound (a payment-identifier's record)
     payer: str
     nonce: str
     amount: str

@@ -11,7 +11,7 @@ use paywire::json::{JsonStr, Limits, ObjectWriter, ToJson};
 use paywire::message::Message;
 use paywire::settle::{Machine, Outcome, PaymentId, SentTransaction, Settlement, Signer};
 use paywire::types::FromJson;
-use paywire::types::facilitator::{PaymentRequirements, VerifyRequest};
+use paywire::types::facilitator::{PaymentPayload, PaymentRequirements, VerifyRequest};
 use paywire::verify::Config;
 use paywire::{Network, Reason};
 
@@ -171,6 +171,15 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
                 count(inner, "verify", chain.network.as_str(), reason.as_str());
                 return json_response(StatusCode::OK, invalid(reason, &message));
             }
+            // A payment-identifier bound here to another payment.
+            if let (Some(id_key), Some((_, key, _))) = (identifier_key(req), identify(req))
+                && let Ok(Some(bound)) = inner.store.get(&id_key).await
+                && bound.fingerprint != key
+            {
+                let reason = Reason::PaymentIdentifierConflict;
+                count(inner, "verify", chain.network.as_str(), reason.as_str());
+                return json_response(StatusCode::OK, invalid(reason, IDENTIFIER_CONFLICT));
+            }
             let addresses: Vec<_> = chain.accounts.iter().map(|a| a.address).collect();
             (Some(chain), addresses)
         }
@@ -235,6 +244,72 @@ fn identify(req: &VerifyRequest<'_>) -> Option<(PaymentId, String, String)> {
     let canonical = req.to_json_string();
     let fingerprint = paywire::evm::B256(paywire::evm::keccak256(canonical.as_bytes())).to_string();
     Some((id, key, fingerprint))
+}
+
+/// The store key of the payment's `payment-identifier` (per network and
+/// payee), when it carries a valid one.
+fn identifier_key(req: &VerifyRequest<'_>) -> Option<String> {
+    let PaymentPayload::V2(p) = &req.payment_payload else {
+        return None;
+    };
+    let id = paywire::payment_identifier::id_of(p.extensions?.as_json()?)?.to_cow();
+    paywire::payment_identifier::is_valid_id(&id).then(|| {
+        format!(
+            "payment-identifier/{}/{}/{}",
+            req.payment_requirements.network().as_str(),
+            req.payment_requirements
+                .pay_to()
+                .to_cow()
+                .to_ascii_lowercase(),
+            id
+        )
+    })
+}
+
+const IDENTIFIER_CONFLICT: &str =
+    "this payment-identifier was used for another payment here; a new purchase needs a new id";
+
+/// Binds the payment's `payment-identifier` to the payment (its record key)
+/// unless it is bound already: `Err` when bound to another payment. The
+/// binding is a record of the store, claimed and at once finished (a done
+/// record is inert: nothing takes it up).
+async fn bind_identifier(
+    inner: &Inner,
+    id_key: &str,
+    payment: &Record,
+) -> Result<(), (Reason, String)> {
+    let binding = Record {
+        key: id_key.to_owned(),
+        fingerprint: payment.key.clone(),
+        request: String::new(),
+        state: State::Claimed,
+        owner: payment.owner.clone(),
+        lease_until: now() + 60,
+        signer: None,
+        nonce: None,
+        sent: Vec::new(),
+        result: None,
+        ..payment.clone()
+    };
+    let unavailable = |e: crate::store::StoreError| {
+        (
+            Reason::FacilitatorUnavailable,
+            format!("the settlement record cannot be written ({e}); nothing was sent"),
+        )
+    };
+    match inner.store.claim(&binding, now()).await {
+        Ok(Claim::Claimed) => inner
+            .store
+            .finish(id_key, "", now())
+            .await
+            .map_err(unavailable),
+        Ok(Claim::Existing(r)) if r.fingerprint == payment.key => Ok(()),
+        Ok(Claim::Existing(_)) => Err((
+            Reason::PaymentIdentifierConflict,
+            IDENTIFIER_CONFLICT.into(),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 /// `POST /settle`.
@@ -375,6 +450,15 @@ async fn settle_inner(
         created: now(),
         updated: now(),
     };
+    if let Some(id_key) = identifier_key(&req)
+        && let Err((reason, message)) = bind_identifier(inner, &id_key, &record).await
+    {
+        return out(
+            failed(reason, &message, network),
+            reason.as_str().into(),
+            String::new(),
+        );
+    }
     loop {
         let claim = match inner.store.claim(&record, now()).await {
             Ok(c) => c,

@@ -168,6 +168,57 @@ async fn a_settlement_the_node_cannot_take_sends_nothing_and_can_be_presented_ag
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_identifier_belongs_to_the_first_payment_that_carries_it() {
+    let dir = Scratch::new("payment-identifier");
+    let f = start(&dir, |_| {}).await;
+    let merchant = key("http/merchant").0.address();
+    let with_id = |label: &str, id: &str| {
+        let mut v: Value = serde_json::from_str(&payment(label, &merchant)).unwrap();
+        v["paymentPayload"]["extensions"] =
+            json!({"payment-identifier": {"info": {"required": false, "id": id}}});
+        v.to_string()
+    };
+    let id = "pay_0123456789abcdef0123456789abcdef";
+    let first = with_id("pid-first", id);
+    let other = with_id("pid-other", id);
+    // The first payment binds the id (the node is down: nothing is sent, and
+    // it may be presented again).
+    for _ in 0..2 {
+        let (_, v) = f.post("/settle", &first).await;
+        assert_eq!(v["success"], false, "{v}");
+        assert_ne!(v["errorReason"], "payment_identifier_conflict", "{v}");
+    }
+    // Another payment with the same id: refused by /verify and /settle.
+    let (_, v) = f.post("/verify", &other).await;
+    assert_eq!(
+        (v["isValid"].clone(), v["invalidReason"].clone()),
+        (json!(false), json!("payment_identifier_conflict")),
+        "{v}"
+    );
+    let (_, v) = f.post("/settle", &other).await;
+    assert_eq!(
+        (v["success"].clone(), v["errorReason"].clone()),
+        (json!(false), json!("payment_identifier_conflict")),
+        "{v}"
+    );
+    // The same id for another payee is another id; an id in the wrong form binds nothing.
+    let mut elsewhere: Value = serde_json::from_str(&payment(
+        "pid-elsewhere",
+        &key("http/merchant-2").0.address(),
+    ))
+    .unwrap();
+    elsewhere["paymentPayload"]["extensions"] =
+        json!({"payment-identifier": {"info": {"required": false, "id": id}}});
+    let (_, v) = f.post("/settle", &elsewhere.to_string()).await;
+    assert_ne!(v["errorReason"], "payment_identifier_conflict", "{v}");
+    for label in ["pid-short-1", "pid-short-2"] {
+        let (_, v) = f.post("/settle", &with_id(label, "short")).await;
+        assert_ne!(v["errorReason"], "payment_identifier_conflict", "{v}");
+    }
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_bodies_get_an_answer_never_a_crash() {
     let dir = Scratch::new("hostile");
     let f = start(&dir, |s| s.extra_server = "max_body_bytes = 8192").await;

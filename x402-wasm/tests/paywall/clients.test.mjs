@@ -10,6 +10,11 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { Hono } from "hono";
+import {
+  appendPaymentIdentifierToExtensions,
+  declarePaymentIdentifierExtension,
+  extractPaymentIdentifier,
+} from "@x402/extensions";
 import * as x402 from "paywire";
 import * as full from "paywire/full";
 import { PaymentPolicyError, PaymentRefusedError, wrapFetch } from "paywire/fetch";
@@ -203,4 +208,52 @@ test("a paid route is paid however its path is spelt (percent-encoded, trailing 
   }
   assert.throws(() => paywallMiddleware(full, { "get /premium": offer }, { records }), TypeError);
   assert.throws(() => paywallMiddleware(full, { "GET /items/:id": offer }, { records }), TypeError);
+});
+
+test("payment-identifier: a retry gets the earlier result; another payment with the same id, 409 and nothing settled", async () => {
+  const facilitator = await startFacilitator(SETTLED);
+  try {
+    const app = new Hono();
+    const offer = {
+      x402Version: 2,
+      resource: { url: "http://paywall.test/premium" },
+      accepts: [{
+        scheme: "exact", network: "eip155:84532", amount: PRICE, asset: USDC, payTo: PAY_TO,
+        maxTimeoutSeconds: 60, extra: { name: "USDC", version: "2" },
+      }],
+      // Declared with the official helper.
+      extensions: { "payment-identifier": declarePaymentIdentifierExtension(false) },
+    };
+    app.use(paywallMiddleware(full, { "GET /premium": offer }, {
+      records: new MemoryRecords(),
+      facilitator: { url: facilitator.url },
+      settings: { settleTimeoutSeconds: 2 },
+    }));
+    app.get("/premium", (c) => c.text("premium content"));
+    const get = (payment) => app.fetch(new Request("http://paywall.test/premium", { headers: { "PAYMENT-SIGNATURE": payment } }));
+    const asked = x402.decodeHeader("PAYMENT-REQUIRED", (await get("")).headers.get("PAYMENT-REQUIRED") ?? "");
+    const first = x402.createPayment(asked, PAYER_KEY, { nonce: "0x" + "c1".repeat(32) });
+    const id = extractPaymentIdentifier(x402.decodeHeader("PAYMENT-SIGNATURE", first));
+    // Another purchase (another nonce) given the first one's id by the official helper.
+    const other = x402.decodeHeader("PAYMENT-SIGNATURE", x402.createPayment(asked, PAYER_KEY, { nonce: "0x" + "c2".repeat(32) }));
+    appendPaymentIdentifierToExtensions(other.extensions, id);
+    const second = x402.encodeHeader("PAYMENT-SIGNATURE", other);
+
+    const paid = await get(first);
+    assert.equal(paid.status, 200);
+    assert.equal(await paid.text(), "premium content");
+    const retry = await get(first);
+    assert.equal(retry.status, 409);
+    assert.match(await retry.text(), /payment_already_delivered/);
+    assert.ok(retry.headers.get("PAYMENT-RESPONSE"), "the earlier receipt");
+    const conflict = await get(second);
+    assert.equal(conflict.status, 409);
+    const body = await conflict.text();
+    assert.match(body, /payment_identifier_conflict/);
+    assert.doesNotMatch(body, /premium content/);
+    assert.equal(conflict.headers.get("PAYMENT-RESPONSE"), null);
+    assert.equal(facilitator.calls.length, 1, "one settlement");
+  } finally {
+    await facilitator.close();
+  }
 });

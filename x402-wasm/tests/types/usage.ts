@@ -173,7 +173,7 @@ async function serve(records: Map<string, string>, facilitator: string): Promise
   }
 }
 const info: PaymentRecordInfo = recordInfo("{}");
-const state: "claimed" | "settling" | "settled" | "delivered" | "uncertain" = info.state;
+const state: "claimed" | "settling" | "settled" | "delivered" | "uncertain" | "bound" = info.state;
 void serve;
 void state;
 
