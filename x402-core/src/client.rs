@@ -163,14 +163,31 @@ pub fn select_requirement<'a>(
     policy: &Policy<'_>,
 ) -> Result<Selected<'a>, Error> {
     let mut last = "accepts is empty";
-    let candidates: &mut dyn Iterator<Item = PaymentRequirements<'a>> = match pr {
-        PaymentRequired::V1(p) => &mut p.accepts.iter().map(PaymentRequirements::V1),
-        PaymentRequired::V2(p) => &mut p.accepts.iter().map(PaymentRequirements::V2),
-    };
-    for (i, r) in candidates.enumerate() {
-        match payable(i, r, policy) {
-            Ok(s) => return Ok(s),
-            Err(why) => last = why,
+    // A requirement settled after the handler (`paymentFlow` absent or
+    // `authorization`) first; `upfront` and `escrow` only if none is payable.
+    for after_handler in [true, false] {
+        let candidates: &mut dyn Iterator<Item = PaymentRequirements<'a>> = match pr {
+            PaymentRequired::V1(p) => &mut p.accepts.iter().map(PaymentRequirements::V1),
+            PaymentRequired::V2(p) => &mut p.accepts.iter().map(PaymentRequirements::V2),
+        };
+        for (i, r) in candidates.enumerate() {
+            let flow = r.extra().and_then(|e| e.payment_flow);
+            let authorization = match flow {
+                None => true,
+                Some(f) if f == "authorization" => true,
+                Some(f) if f == "upfront" || f == "escrow" => false,
+                Some(_) => {
+                    last = "extra.paymentFlow is not one this client knows";
+                    continue;
+                }
+            };
+            if authorization != after_handler {
+                continue;
+            }
+            match payable(i, r, policy) {
+                Ok(s) => return Ok(s),
+                Err(why) => last = why,
+            }
         }
     }
     Err(no_match(last))
@@ -624,6 +641,35 @@ mod sink_tests {
         let e = create_payment(PR, &key, nonce, now, &policy, &mut out[..c.len - 1]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::BufferTooSmall);
         assert!(create_payment(PR, &key, nonce, now, &policy, &mut out[..c.len]).is_ok());
+    }
+
+    #[test]
+    fn a_requirement_settled_after_the_handler_is_preferred_and_unknown_flows_are_skipped() {
+        let req = |amount: &str, flow: &str| {
+            alloc::format!(
+                r#"{{"scheme":"exact","network":"eip155:84532","amount":"{amount}","asset":"0x036CbD53842c5426634e7929541eC2318f3dCF7e","payTo":"0x209693Bc6afc0C5328bA36FaF03C514EF312287C","maxTimeoutSeconds":60,"extra":{{"name":"USDC","version":"2"{flow}}}}}"#
+            )
+        };
+        let pick = |accepts: &[String]| {
+            let json = alloc::format!(
+                r#"{{"x402Version":2,"resource":{{"url":"https://a.example/"}},"accepts":[{}]}}"#,
+                accepts.join(",")
+            );
+            let mut scratch = [0u8; 8];
+            let pr = read_payment_required(json.as_bytes(), &mut scratch).unwrap();
+            select_requirement(&pr, &Policy::default()).map(|s| s.index)
+        };
+        let upfront = req("1", r#","paymentFlow":"upfront""#);
+        let escrow = req("2", r#","paymentFlow":"escrow""#);
+        let authorization = req("3", r#","paymentFlow":"authorization""#);
+        let plain = req("4", "");
+        let unknown = req("5", r#","paymentFlow":"later""#);
+        assert_eq!(pick(&[upfront.clone(), authorization.clone()]).unwrap(), 1);
+        assert_eq!(pick(&[escrow.clone(), plain.clone()]).unwrap(), 1);
+        assert_eq!(pick(&[unknown.clone(), upfront.clone()]).unwrap(), 1);
+        assert_eq!(pick(&[upfront]).unwrap(), 0);
+        let e = pick(&[unknown]).unwrap_err();
+        assert!(e.to_string().contains("paymentFlow"), "{e}");
     }
 }
 

@@ -35,6 +35,7 @@ export type LifecycleOutcome =
   | "delivered"
   | "redelivered"
   | "notSettled"
+  | "undelivered"
   | "inProgress"
   | "alreadyDelivered"
   | "uncertain"

@@ -29,6 +29,10 @@ pub enum Outcome {
     Redelivered,
     /// The handler failed: its answer, not settled.
     NotSettled,
+    /// Settled (before the handler, or earlier), and the handler failed: its
+    /// answer with the `PAYMENT-RESPONSE`; the same payment again gets the
+    /// resource without paying again.
+    Undelivered,
     /// 409: another request holds this payment (claimed or settling).
     InProgress,
     /// 409: the payment was delivered already; the earlier `PAYMENT-RESPONSE`.
@@ -52,6 +56,7 @@ impl Outcome {
             Outcome::Delivered => "delivered",
             Outcome::Redelivered => "redelivered",
             Outcome::NotSettled => "notSettled",
+            Outcome::Undelivered => "undelivered",
             Outcome::InProgress => "inProgress",
             Outcome::AlreadyDelivered => "alreadyDelivered",
             Outcome::Uncertain => "uncertain",

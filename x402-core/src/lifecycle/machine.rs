@@ -111,6 +111,11 @@ pub struct Lifecycle {
     /// ([`Lifecycle::feed_settlement_overrides`]): the amount, or why its
     /// `Settlement-Overrides` could not be read.
     pub(super) charge: Option<Result<crate::Amount, String>>,
+    /// The route's requirement settles before the handler runs
+    /// (`extra.paymentFlow: "upfront"`).
+    pub(super) upfront: bool,
+    /// This request settled the payment (rather than found it settled).
+    pub(super) settled_here: bool,
     pub(super) swaps: u8,
     pub(super) phase: Phase,
     pub(super) outcome: Option<Outcome>,
@@ -152,6 +157,8 @@ impl Lifecycle {
             outside_window: None,
             transaction: String::new(),
             charge: None,
+            upfront: false,
+            settled_here: false,
             swaps: 0,
             phase: Phase::Done,
             outcome: None,

@@ -190,6 +190,7 @@ impl Lifecycle {
             self.payment_required(reason.as_str(), verdict.message.as_str());
             return;
         };
+        self.upfront = payment_flow(&req) == Some("upfront");
         let scheme = req.scheme.to_cow().into_owned();
         let network = req.network;
         let amount = req.amount;
@@ -354,6 +355,11 @@ fn is_window(reason: Reason) -> bool {
             | Reason::Permit2DeadlineExpired
             | Reason::Permit2NotYetValid
     )
+}
+
+/// A requirement's `extra.paymentFlow`, when it names one.
+pub(super) fn payment_flow<'r>(req: &'r v2::PaymentRequirements<'_>) -> Option<&'r str> {
+    req.extra.as_ref()?.payment_flow?.as_str()
 }
 
 fn lower(s: &str) -> String {

@@ -31,7 +31,8 @@ impl Route {
     /// # Errors
     /// `invalid_payment_requirements` naming what is wrong: a malformed
     /// document, no requirement, an EVM requirement whose asset or `payTo` is
-    /// not an address, or a scheme this lifecycle cannot settle.
+    /// not an address, a scheme this lifecycle cannot settle, or an
+    /// `extra.paymentFlow` it cannot follow.
     pub fn from_json(json: &[u8]) -> Result<Route, Error> {
         let pr = v2::PaymentRequired::from_json_bytes(json, &limits(MAX_ROUTE))?;
         if pr.accepts.is_empty() {
@@ -42,6 +43,22 @@ impl Route {
             .at("accepts"));
         }
         for r in pr.accepts.iter() {
+            // The payment flows the reference's servers support: `upfront`
+            // for exact; every scheme settles after the handler by default.
+            let flow = r.extra.as_ref().and_then(|e| e.payment_flow);
+            let supported = match flow.as_ref().and_then(|f| f.as_str()) {
+                None if flow.is_none() => true,
+                Some("authorization") => true,
+                Some("upfront") => r.scheme == "exact",
+                _ => false,
+            };
+            if !supported {
+                return Err(bad(
+                    Reason::InvalidPaymentRequirements,
+                    "paymentFlow: this lifecycle settles authorization (the default) for every scheme, and upfront for exact",
+                )
+                .at("extra.paymentFlow"));
+            }
             if is_batch(&r) {
                 if !cfg!(feature = "batch") {
                     return Err(bad(

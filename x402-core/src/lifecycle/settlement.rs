@@ -5,11 +5,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::header::HeaderKind;
 use crate::json::{JsonObject, JsonStr, ObjectWriter, ToJson};
 use crate::types::facilitator::{PaymentPayload, PaymentRequirements, VerifyRequest};
 use crate::types::{FromJson, RawObject, v2};
 
-use super::answer::{ANSWER_CACHE_CONTROL, Answer, Outcome, b64};
+use super::answer::{ANSWER_CACHE_CONTROL, Answer, Outcome, PAID_CACHE_CONTROL, b64};
 use super::classify::{SettleReply, Settled, classify_settle_reply};
 use super::limits;
 use super::machine::{Lifecycle, Phase, Purpose};
@@ -184,6 +185,15 @@ impl Lifecycle {
         };
         self.handler_status = status;
         if !(200..300).contains(&status) {
+            if let Some(pr) = redelivery {
+                // Settled (before the handler, or earlier): the handler's
+                // failure with the settlement; back to settled-undelivered,
+                // so that the same payment again gets the resource.
+                self.pending = Some(undelivered(status, &pr));
+                let new = self.record(State::Settled, 0, Some(&pr), "");
+                self.swap(Purpose::ReleaseDelivery, Some(new));
+                return;
+            }
             // Not settled; the payment stays usable.
             let answer = if status == 0 {
                 let mut body = Vec::new();
@@ -222,30 +232,21 @@ impl Lifecycle {
                 }
             };
             self.pending = Some(answer);
-            match redelivery {
-                Some(pr) => {
-                    // Back to settled-undelivered, for a later retry.
-                    let new = self.record(State::Settled, 0, Some(&pr), "");
-                    self.swap(Purpose::ReleaseDelivery, Some(new));
-                }
-                None => self.swap(Purpose::Release, None),
-            }
+            self.swap(Purpose::Release, None);
             return;
         }
         if let Some(pr) = redelivery {
             let settled = self.seen.clone().unwrap_or_default();
-            self.deliver(Outcome::Redelivered, pr, &settled);
+            let outcome = if self.settled_here {
+                Outcome::Delivered
+            } else {
+                Outcome::Redelivered
+            };
+            self.deliver(outcome, pr, &settled);
             return;
         }
         match &self.presented {
-            Some(Presented::Evm { .. }) => {
-                let until = self.now.saturating_add(
-                    self.settle_timeout_seconds()
-                        .saturating_add(self.settings.claim_seconds),
-                );
-                let new = self.record(State::Settling, until, None, "");
-                self.swap(Purpose::MarkSettling, Some(new));
-            }
+            Some(Presented::Evm { .. }) => self.mark_settling(),
             // The commitment is the payment: recording it is settling it.
             #[cfg(feature = "batch")]
             Some(Presented::Batch { response, .. }) => {
@@ -256,6 +257,26 @@ impl Lifecycle {
                 self.swap(Purpose::RecordSettled, Some(new));
             }
             None => self.phase = Phase::Done,
+        }
+    }
+
+    /// claimed → settling, before the settlement request leaves.
+    fn mark_settling(&mut self) {
+        let until = self.now.saturating_add(
+            self.settle_timeout_seconds()
+                .saturating_add(self.settings.claim_seconds),
+        );
+        let new = self.record(State::Settling, until, None, "");
+        self.swap(Purpose::MarkSettling, Some(new));
+    }
+
+    /// The payment is this request's and verified: the handler runs, or,
+    /// for an `upfront` payment flow, settlement first.
+    pub(super) fn claimed_and_verified(&mut self) {
+        if self.upfront {
+            self.mark_settling();
+        } else {
+            self.phase = Phase::Handle { redelivery: None };
         }
     }
 
@@ -325,7 +346,7 @@ impl Lifecycle {
             _ => None,
         };
         match verdict {
-            Some((true, _, _)) => self.phase = Phase::Handle { redelivery: None },
+            Some((true, _, _)) => self.claimed_and_verified(),
             Some((false, reason, message)) => {
                 let reason = if reason.is_empty() {
                     String::from("invalid_payload")
@@ -467,5 +488,42 @@ fn with_detail(cause: String, detail: &str) -> String {
         cause
     } else {
         format!("{cause}: {detail}")
+    }
+}
+
+/// The answer to a settled payment whose handler failed: its response (or a
+/// 500 saying so) with the `PAYMENT-RESPONSE`, never a 402.
+fn undelivered(status: u16, payment_response: &str) -> Answer {
+    let mut headers = alloc::vec![
+        (
+            HeaderKind::PaymentResponse.name(),
+            String::from(payment_response)
+        ),
+        ("Cache-Control", String::from(PAID_CACHE_CONTROL)),
+    ];
+    let body = (status == 0).then(|| {
+        headers.push(("Content-Type", String::from("application/json")));
+        let mut body = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut body)?;
+            w.str_field("error", JsonStr::new("handler_failed"))?;
+            w.str_field(
+                "message",
+                JsonStr::new(
+                    "the resource could not be produced; the payment is settled: present it again for the resource",
+                ),
+            )?;
+            w.end()
+        })();
+        String::from_utf8(body).unwrap_or_default()
+    });
+    Answer {
+        status: if status == 0 { 500 } else { status },
+        outcome: Outcome::Undelivered,
+        reason: String::new(),
+        message: format!("the handler answered {status}; settled, not delivered"),
+        headers,
+        use_handler_response: body.is_none(),
+        body,
     }
 }

@@ -269,7 +269,7 @@ impl Lifecycle {
                 if evm && self.settings.verify_at_facilitator {
                     self.verify_request();
                 } else {
-                    self.phase = Phase::Handle { redelivery: None };
+                    self.claimed_and_verified();
                 }
             }
             Purpose::ClaimDelivery => {
@@ -283,6 +283,15 @@ impl Lifecycle {
             }
             Purpose::RecordSettled => {
                 let pr = self.payment_response.clone().unwrap_or_default();
+                self.settled_here = true;
+                if self.upfront && self.handler_status == 0 {
+                    // Settled before the handler: now the handler, as for
+                    // a payment settled earlier.
+                    self.phase = Phase::Handle {
+                        redelivery: Some(pr),
+                    };
+                    return;
+                }
                 let settled = self.seen.clone().unwrap_or_default();
                 self.deliver(Outcome::Delivered, pr, &settled);
             }

@@ -2054,6 +2054,111 @@ fn a_payment_identifier_is_bound_to_the_first_payment_that_carries_it() {
     assert!(record_forgettable(bound, NOW + 100_000));
 }
 
+#[test]
+fn an_upfront_payment_flow_settles_before_the_handler() {
+    let json = route_json("10000", PAY_TO).replace(
+        r#""extra":{"name":"USDC","version":"2"}"#,
+        r#""extra":{"name":"USDC","version":"2","paymentFlow":"upfront"}"#,
+    );
+    let upfront = Route::from_json(json.as_bytes()).unwrap();
+    let run = |payment: &str,
+               store: &mut Store,
+               status: u16,
+               reply: &dyn Fn() -> (SettleReply<'static>, &'static str)| {
+        let headers = [("PAYMENT-SIGNATURE", payment)];
+        let req = Request {
+            method: "GET",
+            url: "https://example.com/report",
+            headers: &headers,
+        };
+        let mut life = Lifecycle::new(&upfront, &req, NOW, "u", &Settings::default());
+        drive(&mut life, store, status, reply)
+    };
+    let refused = || {
+        (
+            SettleReply::Answered {
+                status: 200,
+                body: br#"{"success":false,"errorReason":"invalid_exact_evm_insufficient_balance","transaction":"","network":"eip155:84532"}"#,
+            },
+            "",
+        )
+    };
+    let mut store = Store::default();
+    // Refused by the facilitator: a 402, and the handler never ran.
+    let r = run(
+        &pay_for(&json, &key(0x11), 0x71, NOW),
+        &mut store,
+        200,
+        &refused,
+    );
+    assert_eq!(
+        (r.answer.status, r.settles.len(), r.handled),
+        (402, 1, false)
+    );
+    // Uncertain: 502, the handler never ran.
+    let r = run(
+        &pay_for(&json, &key(0x11), 0x72, NOW),
+        &mut store,
+        200,
+        &|| (SettleReply::NoAnswer, "timed out"),
+    );
+    assert_eq!((r.answer.status, r.handled), (502, false));
+    assert_eq!(r.answer.outcome, Outcome::Uncertain);
+    // Settled, then the handler: delivered with the settlement.
+    let r = run(&pay_for(&json, &key(0x11), 0x73, NOW), &mut store, 200, &ok);
+    assert_eq!(
+        (r.answer.status, r.settles.len(), r.handled),
+        (200, 1, true)
+    );
+    assert_eq!(r.answer.outcome, Outcome::Delivered);
+    assert!(r.answer.header("PAYMENT-RESPONSE").is_some());
+    assert_eq!(
+        store.state(r.key.as_deref().unwrap()).as_deref(),
+        Some("delivered")
+    );
+    // Settled, and the handler fails (throws, or answers 503): its failure
+    // with the settlement, never a 402; the record stays settled, and the
+    // same payment again gets the resource without a second settlement.
+    let p = pay_for(&json, &key(0x11), 0x74, NOW);
+    for status in [0, 503] {
+        let r = run(&p, &mut store, status, &ok);
+        let expected_settles = usize::from(status == 0);
+        assert_eq!(
+            r.settles.len(),
+            expected_settles,
+            "settled once, before the first handler"
+        );
+        assert_eq!(r.answer.status, if status == 0 { 500 } else { 503 });
+        assert_eq!(r.answer.outcome, Outcome::Undelivered);
+        assert!(r.answer.header("PAYMENT-RESPONSE").is_some());
+        assert!(r.answer.header("PAYMENT-REQUIRED").is_none());
+        assert_eq!(
+            store.state(r.key.as_deref().unwrap()).as_deref(),
+            Some("settled")
+        );
+    }
+    let r = run(&p, &mut store, 200, &ok);
+    assert_eq!((r.answer.status, r.settles.len()), (200, 0));
+    assert_eq!(r.answer.outcome, Outcome::Redelivered);
+    // Flows this lifecycle cannot follow are refused when the route is read.
+    for (scheme_flow, ok_route) in [
+        (r#""paymentFlow":"authorization""#, true),
+        (r#""paymentFlow":"escrow""#, false),
+        (r#""paymentFlow":"later""#, false),
+        (r#""paymentFlow":7"#, false),
+    ] {
+        let j = route_json("10000", PAY_TO).replace(
+            r#""extra":{"name":"USDC","version":"2"}"#,
+            &format!(r#""extra":{{"name":"USDC","version":"2",{scheme_flow}}}"#),
+        );
+        assert_eq!(
+            Route::from_json(j.as_bytes()).is_ok(),
+            ok_route,
+            "{scheme_flow}"
+        );
+    }
+}
+
 /// A JSON document as a header's document, for [`header::encode_to_string`].
 fn paywire_json(json: &str) -> crate::types::facilitator::PaymentPayload<'_> {
     use crate::types::FromJson;

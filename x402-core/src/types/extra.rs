@@ -25,6 +25,9 @@ document! {
         pub asset_transfer_method: Option<JsonStr<'a>> = optional "assetTransferMethod" string,
         /// For `upto`: the facilitator address the client must put in the witness.
         pub facilitator_address: Option<JsonStr<'a>> = optional "facilitatorAddress" string,
+        /// When the server settles: `authorization` (absent: after the
+        /// handler), `upfront` (before it) or `escrow`.
+        pub payment_flow: Option<JsonStr<'a>> = optional "paymentFlow" string,
     }
 }
 
@@ -35,6 +38,7 @@ impl<'a> Extra<'a> {
         version: None,
         asset_transfer_method: None,
         facilitator_address: None,
+        payment_flow: None,
         source: JsonObject::EMPTY,
     };
 

@@ -502,6 +502,8 @@ fn value_cases() -> Vec<Case> {
         j("iconUrl a number", R, with(PR2, "/resource/iconUrl", json!(1)), REQS, wt!(String)).at("resource", "iconUrl"),
         j("SettleResponse.extra a string", Ty::SettleResponse, with(SR2, "/extra", json!("x")), RESPONSE, wt!(Object)).at("", "extra"),
         j("VerifyResponse.extra a number", Ty::VerifyResponse, with(VRESP2, "/extra", json!(1)), RESPONSE, wt!(Object)).at("", "extra"),
+        j("number for a string: accepted.extra.paymentFlow", P, with(PP2, "/accepted/extra/paymentFlow", json!(1)), PAYLOAD, wt!(String)).at("extra", "paymentFlow"),
+        j("object for a string: accepted.extra.paymentFlow", P, with(PP2, "/accepted/extra/paymentFlow", json!({})), PAYLOAD, wt!(String)).at("extra", "paymentFlow"),
     ]);
     // v1 documents take v1 names, and CAIP-2 too (so that a verifier can answer
     // `..._network_mismatch`), but only canonical CAIP-2.

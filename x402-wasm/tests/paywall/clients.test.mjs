@@ -257,3 +257,41 @@ test("payment-identifier: a retry gets the earlier result; another payment with 
     await facilitator.close();
   }
 });
+
+test("paymentFlow upfront: settled before the handler runs; refused, the handler never runs", async () => {
+  for (const [reply, expected] of [[SETTLED, 200], [REFUSED, 402]]) {
+    const facilitator = await startFacilitator(reply);
+    try {
+      const app = new Hono();
+      const offer = {
+        x402Version: 2,
+        resource: { url: "http://paywall.test/premium" },
+        accepts: [{
+          scheme: "exact", network: "eip155:84532", amount: PRICE, asset: USDC, payTo: PAY_TO,
+          maxTimeoutSeconds: 60, extra: { name: "USDC", version: "2", paymentFlow: "upfront" },
+        }],
+      };
+      app.use(paywallMiddleware(full, { "GET /premium": offer }, {
+        records: new MemoryRecords(),
+        facilitator: { url: facilitator.url },
+        settings: { settleTimeoutSeconds: 2 },
+      }));
+      const seen = [];
+      app.get("/premium", (c) => {
+        seen.push(facilitator.calls.length);
+        return c.text("premium content");
+      });
+      const asked = x402.decodeHeader("PAYMENT-REQUIRED", (await app.fetch(new Request("http://paywall.test/premium"))).headers.get("PAYMENT-REQUIRED"));
+      const res = await app.fetch(new Request("http://paywall.test/premium", {
+        headers: { "PAYMENT-SIGNATURE": x402.createPayment(asked, PAYER_KEY) },
+      }));
+      assert.equal(res.status, expected);
+      assert.equal(facilitator.calls.length, 1);
+      // The handler ran only after the settlement, and only when it succeeded.
+      assert.deepEqual(seen, expected === 200 ? [1] : []);
+      if (expected === 200) assert.ok(res.headers.get("PAYMENT-RESPONSE"));
+    } finally {
+      await facilitator.close();
+    }
+  }
+});
