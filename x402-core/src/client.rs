@@ -177,7 +177,7 @@ pub fn select_requirement<'a>(
                 Some(f) if f == "authorization" => true,
                 Some(f) if f == "upfront" || f == "escrow" => false,
                 Some(_) => {
-                    last = "extra.paymentFlow is not one this client knows";
+                    last = "unknown extra.paymentFlow";
                     continue;
                 }
             };

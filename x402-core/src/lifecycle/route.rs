@@ -55,7 +55,7 @@ impl Route {
             if !supported {
                 return Err(bad(
                     Reason::InvalidPaymentRequirements,
-                    "paymentFlow: this lifecycle settles authorization (the default) for every scheme, and upfront for exact",
+                    "not a flow this lifecycle follows (authorization; upfront for exact)",
                 )
                 .at("extra.paymentFlow"));
             }

@@ -185,54 +185,18 @@ impl Lifecycle {
         };
         self.handler_status = status;
         if !(200..300).contains(&status) {
-            if let Some(pr) = redelivery {
-                // Settled (before the handler, or earlier): the handler's
-                // failure with the settlement; back to settled-undelivered,
-                // so that the same payment again gets the resource.
-                self.pending = Some(undelivered(status, &pr));
-                let new = self.record(State::Settled, 0, Some(&pr), "");
-                self.swap(Purpose::ReleaseDelivery, Some(new));
-                return;
+            self.pending = Some(handler_failed(status, redelivery.as_deref()));
+            match redelivery {
+                // Settled (before the handler, or earlier): back to
+                // settled-undelivered, so that the same payment again gets
+                // the resource.
+                Some(pr) => {
+                    let new = self.record(State::Settled, 0, Some(&pr), "");
+                    self.swap(Purpose::ReleaseDelivery, Some(new));
+                }
+                // Not settled; the payment stays usable.
+                None => self.swap(Purpose::Release, None),
             }
-            // Not settled; the payment stays usable.
-            let answer = if status == 0 {
-                let mut body = Vec::new();
-                let _ = (|| {
-                    let mut w = ObjectWriter::new(&mut body)?;
-                    w.str_field("error", JsonStr::new("handler_failed"))?;
-                    w.str_field(
-                        "message",
-                        JsonStr::new(
-                            "the resource could not be produced; the payment was not settled",
-                        ),
-                    )?;
-                    w.end()
-                })();
-                Answer {
-                    status: 500,
-                    outcome: Outcome::NotSettled,
-                    reason: String::new(),
-                    message: "the handler failed; not settled".into(),
-                    headers: alloc::vec![
-                        ("Content-Type", String::from("application/json")),
-                        ("Cache-Control", ANSWER_CACHE_CONTROL.into()),
-                    ],
-                    body: Some(String::from_utf8(body).unwrap_or_default()),
-                    use_handler_response: false,
-                }
-            } else {
-                Answer {
-                    status,
-                    outcome: Outcome::NotSettled,
-                    reason: String::new(),
-                    message: format!("the handler answered {status}; not settled"),
-                    headers: Vec::new(),
-                    body: None,
-                    use_handler_response: true,
-                }
-            };
-            self.pending = Some(answer);
-            self.swap(Purpose::Release, None);
             return;
         }
         if let Some(pr) = redelivery {
@@ -491,16 +455,23 @@ fn with_detail(cause: String, detail: &str) -> String {
     }
 }
 
-/// The answer to a settled payment whose handler failed: its response (or a
-/// 500 saying so) with the `PAYMENT-RESPONSE`, never a 402.
-fn undelivered(status: u16, payment_response: &str) -> Answer {
-    let mut headers = alloc::vec![
-        (
-            HeaderKind::PaymentResponse.name(),
-            String::from(payment_response)
-        ),
-        ("Cache-Control", String::from(PAID_CACHE_CONTROL)),
-    ];
+/// The answer when the handler failed (`status` 0: threw, or answered what
+/// is never passed on): its own response, or a 500 saying so; for a
+/// `settled` payment (its `PAYMENT-RESPONSE`), with the settlement and
+/// never a 402.
+fn handler_failed(status: u16, settled: Option<&str>) -> Answer {
+    let mut headers = Vec::new();
+    if let Some(pr) = settled {
+        headers.push((HeaderKind::PaymentResponse.name(), String::from(pr)));
+        headers.push(("Cache-Control", String::from(PAID_CACHE_CONTROL)));
+    } else if status == 0 {
+        headers.push(("Cache-Control", String::from(ANSWER_CACHE_CONTROL)));
+    }
+    let what = if settled.is_some() {
+        "settled, not delivered"
+    } else {
+        "not settled"
+    };
     let body = (status == 0).then(|| {
         headers.push(("Content-Type", String::from("application/json")));
         let mut body = Vec::new();
@@ -509,9 +480,9 @@ fn undelivered(status: u16, payment_response: &str) -> Answer {
             w.str_field("error", JsonStr::new("handler_failed"))?;
             w.str_field(
                 "message",
-                JsonStr::new(
-                    "the resource could not be produced; the payment is settled: present it again for the resource",
-                ),
+                JsonStr::new(&format!(
+                    "the resource could not be produced; the payment was {what}"
+                )),
             )?;
             w.end()
         })();
@@ -519,9 +490,13 @@ fn undelivered(status: u16, payment_response: &str) -> Answer {
     });
     Answer {
         status: if status == 0 { 500 } else { status },
-        outcome: Outcome::Undelivered,
+        outcome: if settled.is_some() {
+            Outcome::Undelivered
+        } else {
+            Outcome::NotSettled
+        },
         reason: String::new(),
-        message: format!("the handler answered {status}; settled, not delivered"),
+        message: format!("the handler answered {status}; {what}"),
         headers,
         use_handler_response: body.is_none(),
         body,

@@ -129,7 +129,7 @@ impl Lifecycle {
                 500,
                 Outcome::StoreError,
                 Reason::UnexpectedSettleError,
-                "the replay store holds a payment-identifier's record under this payment's key",
+                "the replay store holds a record this server cannot read for this payment",
             ),
         }
     }
@@ -159,7 +159,7 @@ impl Lifecycle {
                 500,
                 Outcome::StoreError,
                 Reason::UnexpectedSettleError,
-                "the replay store holds a record this server cannot read for this payment-identifier",
+                "the replay store holds a record this server cannot read for this payment",
             );
             return;
         };
@@ -172,7 +172,7 @@ impl Lifecycle {
                 409,
                 Outcome::BadRequest,
                 Reason::PaymentIdentifierConflict,
-                "this payment-identifier was used for another payment; a new purchase needs a new id",
+                "this payment-identifier names another payment",
             );
         }
     }
