@@ -7,11 +7,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::Reason;
-use crate::header;
 use crate::json::ToJson;
 
 use super::machine::{Lifecycle, Phase};
-use super::presented::Presented;
+use super::presented::{BatchReceipt, Presented};
 use super::record::Payment;
 use super::{BATCH_NETWORK, BATCH_SCHEME, is_batch};
 
@@ -30,7 +29,7 @@ impl Lifecycle {
         }
         self.presented = Some(Presented::Batch {
             directories: Vec::new(),
-            response: None,
+            receipt: None,
         });
         self.verify_batch();
     }
@@ -93,9 +92,12 @@ impl Lifecycle {
             self.payment_required(reason.as_str(), &message);
             return;
         };
-        let response = verdict
-            .payment_response(self.now)
-            .map(|r| header::encode_to_string(&r));
+        let receipt = BatchReceipt {
+            payer: payer.to_owned(),
+            asset: c.asset.to_cow().into_owned(),
+            timestamp: self.now,
+            committed: c.amount,
+        };
         // The commitment: what the agent signed, which no one else can sign.
         let mut nonce = String::new();
         let _ = write!(nonce, "{}", c.keyid.as_plain().unwrap_or_default());
@@ -122,8 +124,8 @@ impl Lifecycle {
             self.now,
             c.expires,
         );
-        if let Some(Presented::Batch { response: r, .. }) = &mut self.presented {
-            *r = response;
+        if let Some(Presented::Batch { receipt: r, .. }) = &mut self.presented {
+            *r = Some(receipt);
         }
         self.verdict = Some(verdict_json);
         self.phase = Phase::Lookup;

@@ -29,8 +29,20 @@ pub(super) enum Presented {
     #[cfg(feature = "batch")]
     Batch {
         directories: Vec<(String, Vec<u8>)>,
-        response: Option<String>,
+        /// Once verified: what the receipt says but the amount charged.
+        receipt: Option<BatchReceipt>,
     },
+}
+
+/// A verified `batch-settlement` commitment's receipt, less the amount.
+#[cfg(feature = "batch")]
+#[derive(Clone, Debug)]
+pub(super) struct BatchReceipt {
+    pub(super) payer: String,
+    pub(super) asset: String,
+    pub(super) timestamp: u64,
+    /// The amount the agent committed to: the most it may be charged.
+    pub(super) committed: crate::Amount,
 }
 
 impl Lifecycle {

@@ -332,6 +332,33 @@ impl Payment {
     }
 }
 
+impl Payment {
+    /// The same payment, charged `amount` (what its records say is owed).
+    #[cfg(feature = "batch")]
+    pub(super) fn set_amount(&mut self, amount: Amount) {
+        let Ok(v) = crate::json::parse(self.json.as_bytes(), &Limits::DEFAULT) else {
+            return;
+        };
+        let Some(o) = v.as_object() else {
+            return;
+        };
+        let amount = amount.to_string();
+        let mut json = Vec::new();
+        let _ = (|| {
+            let mut w = ObjectWriter::new(&mut json)?;
+            for (k, v) in o.members() {
+                if k == "amount" {
+                    w.str_field("amount", JsonStr::new(&amount))?;
+                } else {
+                    w.value_field(k, v)?;
+                }
+            }
+            w.end()
+        })();
+        self.json = String::from_utf8(json).unwrap_or_default();
+    }
+}
+
 impl Lifecycle {
     /// A record of this request's payment in `state`.
     pub(super) fn record(

@@ -154,6 +154,9 @@ impl Lifecycle {
                 .and_then(|r| r.accepts.get(*index))
                 .filter(|r| r.scheme == "upto")
                 .map(|r| r.amount),
+            // Dynamic pricing: at most what the agent committed to.
+            #[cfg(feature = "batch")]
+            Some(Presented::Batch { receipt, .. }) => receipt.as_ref().map(|r| r.committed),
             _ => None,
         };
         let Some(permitted) = permitted else {
@@ -213,8 +216,28 @@ impl Lifecycle {
             Some(Presented::Evm { .. }) => self.mark_settling(),
             // The commitment is the payment: recording it is settling it.
             #[cfg(feature = "batch")]
-            Some(Presented::Batch { response, .. }) => {
-                let pr = response.clone().unwrap_or_default();
+            Some(Presented::Batch { receipt, .. }) => {
+                // The receipt charges what the handler charged (dynamic
+                // pricing, at most the commitment), else the commitment.
+                let charged = match &self.charge {
+                    Some(Ok(a)) => Some(*a),
+                    _ => receipt.as_ref().map(|r| r.committed),
+                };
+                let pr = receipt
+                    .as_ref()
+                    .zip(charged)
+                    .map(|(r, amount)| {
+                        crate::header::encode_to_string(&crate::batch::PaymentResponse {
+                            payer: &r.payer,
+                            amount,
+                            asset: JsonStr::new(&r.asset),
+                            timestamp: r.timestamp,
+                        })
+                    })
+                    .unwrap_or_default();
+                if let Some(amount) = charged {
+                    self.payment.set_amount(amount);
+                }
                 let until = self.now.saturating_add(self.settings.claim_seconds);
                 let new = self.record(State::Settled, until, Some(&pr), "");
                 self.payment_response = Some(pr);

@@ -986,6 +986,16 @@ mod batch_route {
     }
 
     fn run(headers: &[(String, String)], store: &mut Store, known: bool) -> (Answer, Vec<String>) {
+        run_charging(headers, store, known, None)
+    }
+
+    /// [`run`], the handler setting `Settlement-Overrides` to `overrides`.
+    fn run_charging(
+        headers: &[(String, String)],
+        store: &mut Store,
+        known: bool,
+        overrides: Option<&str>,
+    ) -> (Answer, Vec<String>) {
         let pairs: Vec<(&str, &str)> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
@@ -1022,6 +1032,9 @@ mod batch_route {
                 }
                 Action::Handle => {
                     actions.push("handle".into());
+                    if let Some(o) = overrides {
+                        let _ = life.feed_settlement_overrides(o);
+                    }
                     life.feed_handler(HandlerResult::Status(200));
                 }
                 Action::Settle { .. } => panic!("batch-settlement has no facilitator"),
@@ -1043,6 +1056,38 @@ mod batch_route {
                 Action::Done => unreachable!(),
             }
         }
+    }
+
+    #[test]
+    fn the_handler_may_charge_less_than_the_commitment() {
+        let amount_of = |a: &Answer| -> serde_json::Value {
+            let pr = header::decode_to_vec(a.header("PAYMENT-RESPONSE").unwrap(), 1 << 14).unwrap();
+            serde_json::from_slice::<serde_json::Value>(&pr).unwrap()["amount"].clone()
+        };
+        // Dynamic pricing: 3 of the 5 committed, in the receipt and the record.
+        let mut store = Store::default();
+        let (a, _) = run_charging(&signed(NOW), &mut store, true, Some(r#"{"amount":"3"}"#));
+        assert_eq!((a.status, amount_of(&a)), (200, serde_json::json!("3")));
+        let info = record_info(store.records.values().next().unwrap()).unwrap();
+        assert_eq!(
+            (info.state.as_str(), info.amount.as_str()),
+            ("delivered", "3")
+        );
+        // A percentage of the commitment; more than the commitment is capped at it.
+        for (overrides, charged) in [(r#"{"amount":"40%"}"#, "2"), (r#"{"amount":"9"}"#, "5")] {
+            let mut store = Store::default();
+            let (a, _) = run_charging(&signed(NOW), &mut store, true, Some(overrides));
+            assert_eq!(
+                (a.status, amount_of(&a)),
+                (200, serde_json::json!(charged)),
+                "{overrides}"
+            );
+        }
+        // A charge that cannot be read: the handler's answer fails, nothing recorded.
+        let mut store = Store::default();
+        let (a, _) = run_charging(&signed(NOW), &mut store, true, Some(r#"{"amount":3}"#));
+        assert_eq!((a.status, a.outcome), (500, Outcome::NotSettled));
+        assert!(store.records.is_empty());
     }
 
     #[test]
