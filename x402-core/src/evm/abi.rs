@@ -338,6 +338,24 @@ pub fn transfer_with_authorization_bytes(
     w.finish()
 }
 
+/// `selector(bytes32 hash, bytes data)`: e.g. ERC-1271 `isValidSignature`.
+///
+/// # Errors
+/// [`BufferTooSmall`] with the length needed.
+pub fn selector_call_bytes32_bytes(
+    selector: Selector,
+    hash: &[u8; 32],
+    data: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(&selector);
+    w.put(hash);
+    w.put(&u64_word(2 * 32));
+    w.bytes_tail(data);
+    w.finish()
+}
+
 /// Length of [`exact_permit2_settle`] for a signature of `sig_len` bytes.
 #[must_use]
 pub const fn exact_permit2_settle_len(sig_len: usize) -> usize {
@@ -481,6 +499,16 @@ fn dynamic_at(data: &[u8], index: usize) -> Result<&[u8], AbiError> {
     let rest = data.get(offset..).ok_or(AbiError::BadOffset)?;
     let len = small(word_at(rest, 0)?, rest.len().saturating_sub(32))?;
     rest.get(32..32 + len).ok_or(AbiError::BadOffset)
+}
+
+/// Decodes the `bytes` argument whose head is word `index` of `data` (its
+/// offset relative to `data`), borrowing from `data`.
+///
+/// # Errors
+/// [`AbiError::Short`] or [`AbiError::BadOffset`] when the head, offset or
+/// length points outside `data`.
+pub fn decode_bytes_at(data: &[u8], index: usize) -> Result<&[u8], AbiError> {
+    dynamic_at(data, index)
 }
 
 /// Decodes a `string` result (`name()`, `version()`), borrowing from `data`.
