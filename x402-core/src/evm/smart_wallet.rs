@@ -31,15 +31,10 @@ use super::abi::{self, AbiError};
 use super::{Address, Signature};
 
 /// The 32 bytes that end an ERC-6492 signature (`0x6492` sixteen times).
-pub const ERC6492_MAGIC_SUFFIX: [u8; 32] = {
-    let mut s = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        s[i] = if i % 2 == 0 { 0x64 } else { 0x92 };
-        i += 1;
-    }
-    s
-};
+pub const ERC6492_MAGIC_SUFFIX: [u8; 32] = [
+    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
+    0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92, 0x64, 0x92,
+];
 
 /// `isValidSignature(bytes32,bytes)`: its selector, which is also the value a
 /// contract returns when it accepts the signature (ERC-1271).

@@ -228,6 +228,7 @@ impl Machine {
         };
         let config = Config {
             facilitator_addresses: &own,
+            smart_wallets: false,
         };
         Machine::start(mode, options, req, now, &config)
     }
