@@ -38,7 +38,7 @@ use core::fmt;
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
 use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
-use crate::evm::{Address, B256, Signature};
+use crate::evm::{Address, B256, Signature, SignatureError};
 use crate::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson};
 use crate::message::MESSAGE_CAPACITY;
 pub use crate::message::Message;
@@ -612,12 +612,18 @@ fn verify_eip3009(
         },
     };
     let digest = eip712::eip3009_digest(&Domain::eip3009(name, version, chain, asset), auth);
-    // Anything but an EOA's signature is a smart wallet's, which only the
-    // chain can check: owed to a host that makes that check, refused otherwise.
+    // A signature of another length, or one that does not recover to `from`,
+    // is a smart wallet's, which only the chain can check: owed to a host
+    // that makes that check, refused otherwise. A 65-byte signature breaking
+    // the ECDSA policy (EIP-2 high-s, `v`) is refused whoever the payer is.
     let mut wallet = None;
-    match Signature::parse_hex(e.signature).and_then(|s| s.recover(&digest)) {
+    let recovered = Signature::parse_hex(e.signature).and_then(|s| s.recover(&digest));
+    match recovered {
         Ok(signer) if signer == auth.from => {}
-        _ if config.smart_wallets => {
+        Ok(_)
+        | Err(SignatureError::Length | SignatureError::Compact | SignatureError::Unrecoverable)
+            if config.smart_wallets =>
+        {
             wallet = Some(ChainCheck::PayerSignature {
                 payer: auth.from,
                 digest: B256(digest),
