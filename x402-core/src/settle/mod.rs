@@ -29,12 +29,15 @@
 //!    No code → the ERC-6492 wrapper must name a factory in
 //!    [`Options::eip6492_allowed_factories`], else
 //!    `eip6492_factory_not_allowed` (without a wrapper:
-//!    `invalid_exact_evm_signature`).
+//!    `invalid_exact_evm_signature`); then `eth_getCode` of Multicall3
+//!    (`0xcA11…CA11`), through which the wallet is deployed and paid in one
+//!    call: empty → `unexpected_verify_error` / `unexpected_settle_error`.
 //! 3. `eth_getCode(asset)`: empty → `asset_not_deployed_contract`.
 //! 4. `eth_call` of what settlement will send: `transferWithAuthorization(…, v, r, s)`
 //!    on the token (with `bytes signature` for a smart wallet), or the x402
-//!    proxy's `settle`; for a wallet not deployed yet, its deployment (the
-//!    factory call). Success → valid.
+//!    proxy's `settle`; for a wallet not deployed yet, Multicall3
+//!    `aggregate3` of its deployment (the factory call) and that transfer.
+//!    Success → valid.
 //! 5. On failure, the reference facilitator's diagnosis, one `eth_call` at a time
 //!    (the reference batches them through Multicall3, which not every chain has),
 //!    stopping at the first finding, in the reference's order of precedence:
@@ -79,9 +82,10 @@
 //! underfunded payment costs no gas; `v` is always sent as 27/28; upto's
 //! `invalid_upto_evm_transaction_failed` is used for upto transactions; a
 //! smart wallet's signature is checked after the offline checks (the
-//! reference checks it before the recipient, time and amount), and settlement
-//! for a wallet that is not deployed yet is not supported (the reference
-//! deploys it first): `unexpected_settle_error`, before anything is sent.
+//! reference checks it before the recipient, time and amount), and a wallet
+//! that is not deployed yet is deployed and paid in one transaction through
+//! Multicall3 (the reference sends the deployment, waits for it, then the
+//! transfer).
 
 // One concern per file: the machine as hosts drive it (`machine`), a
 // payment's run through the chain calls (`run`), a failed simulation

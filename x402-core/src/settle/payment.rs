@@ -20,10 +20,14 @@ use crate::types::payload::{
 /// signature, the machine keeps (each).
 pub(crate) const WALLET_BYTES_MAX: usize = 1024;
 
-/// Calldata kept by the machine: `transferWithAuthorization` with the longest
-/// smart-wallet signature (the upto proxy's `settle` with a 65-byte signature
+/// Calldata kept by the machine: a counterfactual wallet's deployment and
+/// `transferWithAuthorization` with the longest smart-wallet signature,
+/// through Multicall3 (the upto proxy's `settle` with a 65-byte signature
 /// takes 452 bytes).
-pub(super) const CALLDATA_MAX: usize = abi::transfer_with_authorization_bytes_len(WALLET_BYTES_MAX);
+pub(super) const CALLDATA_MAX: usize = abi::multicall3_aggregate3_len(
+    WALLET_BYTES_MAX,
+    abi::transfer_with_authorization_bytes_len(WALLET_BYTES_MAX),
+);
 
 /// A smart-wallet payer's signature: what the chain must accept (see
 /// [`crate::evm::smart_wallet`]).
@@ -36,7 +40,8 @@ pub(super) struct Wallet {
     /// The factory and its calldata an ERC-6492 signature names.
     pub(super) deployment: Option<(Address, Calldata<WALLET_BYTES_MAX>)>,
     /// Set once the chain has shown no code at the payer: the wallet is
-    /// counterfactual, and the deployment is simulated instead of the transfer.
+    /// counterfactual, and settlement deploys it and transfers in one
+    /// transaction (Multicall3 `aggregate3`, all or nothing).
     pub(super) counterfactual: bool,
 }
 
@@ -107,6 +112,9 @@ pub(super) struct Payment {
 impl Payment {
     /// Where the settlement transaction goes.
     pub(super) fn target(&self) -> Address {
+        if self.pending_deployment().is_some() {
+            return abi::MULTICALL3;
+        }
         match self.kind {
             Kind::Eip3009 { .. } => self.asset,
             Kind::Permit2 { upto: false, .. } => X402_EXACT_PERMIT2_PROXY,
@@ -120,6 +128,18 @@ impl Payment {
             Kind::Eip3009 { auth, .. } => (auth.from, auth.to, auth.value),
             Kind::Permit2 { auth, .. } => (auth.from, auth.witness.to, self.amount),
         }
+    }
+
+    /// The same payment for a wallet the chain has shown not to be deployed
+    /// (no change for other payments).
+    pub(super) fn counterfactual(mut self) -> Payment {
+        if let Kind::Eip3009 {
+            wallet: Some(w), ..
+        } = &mut self.kind
+        {
+            w.counterfactual = w.deployment.is_some();
+        }
+        self
     }
 
     /// A smart wallet's signature, when the payer's is not an EOA's.
@@ -161,7 +181,27 @@ impl Payment {
                 wallet: Some(w),
                 ..
             } => {
-                abi::transfer_with_authorization_bytes(auth, w.signature.as_slice(), &mut out).ok()
+                let mut transfer =
+                    [0u8; abi::transfer_with_authorization_bytes_len(WALLET_BYTES_MAX)];
+                let n = abi::transfer_with_authorization_bytes(
+                    auth,
+                    w.signature.as_slice(),
+                    &mut transfer,
+                )
+                .ok();
+                let transfer = transfer.get(..n.unwrap_or(0)).unwrap_or_default();
+                match self.pending_deployment() {
+                    // Deployed, then paid, in one transaction.
+                    Some((factory, deploy)) => abi::multicall3_aggregate3(
+                        &[(factory, deploy), (self.asset, transfer)],
+                        &mut out,
+                    )
+                    .ok(),
+                    None => out
+                        .get_mut(..transfer.len())
+                        .map(|d| d.copy_from_slice(transfer))
+                        .map(|()| transfer.len()),
+                }
             }
             Kind::Eip3009 { auth, .. } => {
                 let c = abi::transfer_with_authorization_sig(auth, &self.signature);

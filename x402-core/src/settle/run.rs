@@ -61,6 +61,9 @@ pub(super) enum Stage {
     PayerCode,
     /// ERC-1271 `isValidSignature(digest, signature)` on the payer.
     Erc1271(Calldata<ERC1271_CALL_MAX>),
+    /// `eth_getCode(Multicall3)`, for a counterfactual wallet: deployed and
+    /// paid through it (a call to an address without code would "succeed").
+    MulticallCode,
     /// `eth_getCode(asset)`.
     AssetCode,
     /// The settlement call, simulated: `eth_call` to verify, `eth_estimateGas`
@@ -250,7 +253,18 @@ pub(super) fn pick_up(
         replaces: None,
     };
     // The stored transaction must be this payment's: rebuilt from the
-    // payment, it has the same hash, or it is not taken up.
+    // payment, it has the same hash, or it is not taken up. A counterfactual
+    // wallet's was built with its deployment.
+    let run = if run.signed_tx(sent).hash() == sent.hash {
+        run
+    } else {
+        let payment = run.payment.counterfactual();
+        Run {
+            payment,
+            calldata: payment.calldata(),
+            ..run
+        }
+    };
     if run.signed_tx(sent).hash() != sent.hash {
         return State::Done(mode.outcome(
             Some(mode.unexpected()),
@@ -298,17 +312,16 @@ impl Run {
                 address: p.payer,
                 block: BlockTag::Latest,
             },
+            Stage::MulticallCode => Request::GetCode {
+                address: crate::evm::abi::MULTICALL3,
+                block: BlockTag::Latest,
+            },
             Stage::Erc1271(data) => Request::Call {
                 call: call(p.payer, data.as_slice()),
                 block: BlockTag::Latest,
             },
             Stage::Simulate => {
-                // A counterfactual wallet has no code to check the transfer's
-                // signature with yet: its deployment is what can be simulated.
-                let (to, data) = p
-                    .pending_deployment()
-                    .unwrap_or((p.target(), self.calldata.as_slice()));
-                let call = call(to, data);
+                let call = call(p.target(), self.calldata.as_slice());
                 match mode {
                     Mode::Verify => Request::Call {
                         call,
@@ -380,6 +393,23 @@ impl Run {
                     .ok_or(rpc_invalid("eth_getCode result is not hex data"))?;
                 self.on_payer_code(mode, options, empty)
             }
+            Stage::MulticallCode => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                match rpc::data_is_empty(v) {
+                    Some(false) => self.go(Stage::AssetCode),
+                    Some(true) => self.unexpected(
+                        mode,
+                        &format_args!(
+                            "no Multicall3 at {} on chain {}: a wallet not deployed yet cannot be deployed and paid in one transaction",
+                            crate::evm::abi::MULTICALL3,
+                            p.chain_id
+                        ),
+                    ),
+                    None => return Err(rpc_invalid("eth_getCode result is not hex data")),
+                }
+            }
             Stage::Erc1271(_) => {
                 let mut buf = [0u8; 256];
                 let accepted = result
@@ -450,20 +480,14 @@ impl Run {
                 ),
             );
         }
-        if let Mode::Settle { .. } = mode {
-            return self.unexpected(
-                mode,
-                &"settlement for a wallet not deployed yet (ERC-6492) is not supported: deploy the wallet first",
-            );
-        }
-        let mut run = *self;
-        if let Kind::Eip3009 {
-            wallet: Some(w), ..
-        } = &mut run.payment.kind
-        {
-            w.counterfactual = true;
-        }
-        run.go(Stage::AssetCode)
+        // Deployed and paid in one transaction, simulated as such.
+        let payment = p.counterfactual();
+        let run = Run {
+            payment,
+            calldata: payment.calldata(),
+            ..*self
+        };
+        run.go(Stage::MulticallCode)
     }
 
     /// The run at another stage.

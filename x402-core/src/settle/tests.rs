@@ -851,18 +851,29 @@ fn counterfactual_wallet_needs_an_allowed_factory() {
     let mut m = wallet_machine(&wrapped, &allowed);
     ok(&mut m, "\"0x7a69\"");
     ok(&mut m, "\"0x\"");
+    // Deployed and paid through Multicall3, which must be there.
+    let multicall = "0xca11bde05977b3631167028862be2a173976ca11";
+    assert!(request(&m).contains(multicall), "{}", request(&m));
     ok(&mut m, "\"0x6080\"");
-    // The deployment is simulated: the factory with its calldata.
+    ok(&mut m, "\"0x6080\"");
+    // The simulation is the deployment, then the transfer, in one call.
     let sim = request(&m);
     assert!(
-        sim.contains(&format!(
-            "\"to\":\"0x{}\",\"data\":\"0xdead\"",
-            hex(&FACTORY)
-        )),
+        sim.contains(&format!("\"to\":\"{multicall}\",\"data\":\"0x82ad56cb")),
         "{sim}"
     );
+    assert!(sim.contains(&hex(&FACTORY)), "{sim}");
+    assert!(sim.contains("dead"), "{sim}");
+    assert!(sim.contains("cf092995"), "{sim}");
+    assert!(sim.contains(&hex(&inner)), "{sim}");
     ok(&mut m, "\"0x\"");
     assert_eq!(done(&m).reason(), None);
+    // Without Multicall3 nothing is claimed.
+    let mut m = wallet_machine(&wrapped, &allowed);
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), Some(Reason::UnexpectedVerifyError));
     // Once deployed, the factory does not matter: the wallet checks the inner signature.
     let mut m = wallet_machine(&wrapped, &Options::default());
     ok(&mut m, "\"0x7a69\"");
@@ -875,13 +886,39 @@ fn counterfactual_wallet_needs_an_allowed_factory() {
     broken[0] = 1;
     let m = wallet_machine(&broken, &allowed);
     assert_eq!(done(&m).reason(), Some(Reason::ExactEvmSignature));
-    // Settling a counterfactual wallet is refused before anything is sent.
+    // Settling a counterfactual wallet sends one transaction to Multicall3,
+    // which a machine taking it up again recognises as this payment's.
     let b = with_signature(&body(""), &hex(&wrapped));
     let key = facilitator();
     let mut m = Machine::settle_json(b.as_bytes(), NOW, &key, &allowed);
     ok(&mut m, "\"0x7a69\"");
     ok(&mut m, "\"0x\"");
-    assert_eq!(done(&m).reason(), Some(Reason::UnexpectedSettleError));
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x6080\"");
+    assert!(request(&m).contains("eth_estimateGas"));
+    ok(&mut m, "\"0x30000\"");
+    ok(&mut m, "\"0x5\"");
+    ok(
+        &mut m,
+        r#"{"number":"0x10","hash":"0x0000000000000000000000000000000000000000000000000000000000000001","timestamp":"0x1","baseFeePerGas":"0x3b9aca00"}"#,
+    );
+    ok(&mut m, "\"0x3b9aca00\"");
+    let sent = m.sent_transaction().expect("signed");
+    assert!(request(&m).contains("eth_sendRawTransaction"));
+    let req = crate::types::facilitator::VerifyRequest::from_json_bytes(
+        b.as_bytes(),
+        &crate::json::Limits {
+            max_len: 64 * 1024,
+            ..crate::json::Limits::DEFAULT
+        },
+    )
+    .unwrap();
+    let resumed = Machine::resume(&req, Signer::Key(&key), &allowed, &sent, false);
+    assert!(
+        request(&resumed).contains("eth_getTransactionReceipt"),
+        "{}",
+        request(&resumed)
+    );
 }
 
 #[test]

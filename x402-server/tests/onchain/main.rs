@@ -819,6 +819,21 @@ async fn wallet_address(
     paywire::evm::abi::decode_address(&support::unhex(out.as_str().unwrap())).unwrap()
 }
 
+/// The test's Multicall3 (`aggregate3`) at Multicall3's address.
+async fn install_multicall3(chain: &support::Hardhat) {
+    let contracts: Value = serde_json::from_slice(
+        &std::fs::read(std::env::var("PAYWIRE_TEST_CONTRACTS").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let code = contracts["contracts"]["Multicall3"]["deployedBytecode"].clone();
+    chain
+        .rpc(
+            "hardhat_setCode",
+            json!([paywire::evm::abi::MULTICALL3.to_string(), code]),
+        )
+        .await;
+}
+
 async fn code_at(chain: &support::Hardhat, a: &paywire::evm::Address) -> String {
     chain
         .rpc("eth_getCode", json!([a.to_string(), "latest"]))
@@ -919,11 +934,48 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
     );
     let (_, s) = strict.post("/settle", &body).await;
     assert_eq!(s["errorReason"], "eip6492_factory_not_allowed", "{s}");
+    // Allowed, but without Multicall3 it cannot be deployed and paid at once.
+    chain
+        .rpc(
+            "hardhat_setCode",
+            json!([paywire::evm::abi::MULTICALL3.to_string(), "0x"]),
+        )
+        .await;
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(v["invalidReason"], "unexpected_verify_error", "{v}");
+    install_multicall3(&chain).await;
     let (_, v) = f.post("/verify", &body).await;
     assert_eq!(v, json!({"isValid": true, "payer": later.to_string()}));
     // Nothing was deployed by verifying.
     assert_eq!(code_at(&chain, &later).await, "0x");
     assert_eq!(chain.balance(&later).await, 2_000_000);
+    // Settled: deployed, then paid, in one transaction.
+    let start = chain.block_number().await + 1;
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["payer"], later.to_string());
+    assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 1);
+    assert_ne!(code_at(&chain, &later).await, "0x");
+    assert_eq!(chain.balance(&later).await, 1_500_000);
+    assert_eq!(chain.balance(&merchant).await, 1_750_000);
+    // Asked again: the same answer; a second payment of the wallet, still
+    // wrapped, is now checked by the deployed wallet (the factory is not needed).
+    let (_, again) = f.post("/settle", &body).await;
+    assert_eq!(again, s);
+    let body = wallet_pay(
+        &chain,
+        &owner,
+        &later,
+        &merchant,
+        250_000,
+        "w/4",
+        Some((&factory, &calldata)),
+    )
+    .await;
+    let (_, s) = strict.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&later).await, 1_250_000);
+    assert_eq!(chain.balance(&merchant).await, 2_000_000);
 
     f.stop().await;
     strict.stop().await;
