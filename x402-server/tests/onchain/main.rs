@@ -819,6 +819,57 @@ async fn wallet_address(
     paywire::evm::abi::decode_address(&support::unhex(out.as_str().unwrap())).unwrap()
 }
 
+/// The official facilitator's verdicts on `bodies` (its verify, on the same
+/// chain, with `allowed` as `eip6492AllowedFactories`): official-verify.mjs.
+async fn official_verify(
+    chain: &support::Hardhat,
+    key_hex: &str,
+    allowed: &[String],
+    bodies: &[&str],
+) -> Vec<Value> {
+    use std::io::Write;
+    let input = json!({
+        "rpc": chain.url,
+        "chainId": chain.chain_id,
+        "now": chain.now().await,
+        "key": key_hex,
+        "allowedFactories": allowed,
+        "bodies": bodies.iter().map(|b| serde_json::from_str::<Value>(b).unwrap()).collect::<Vec<_>>(),
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/onchain/official-verify.mjs"
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs the official facilitator");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "official-verify.mjs failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Our verdict says what the official one says (validity and reason).
+fn agrees(ours: &Value, official: &Value) {
+    assert_eq!(
+        (&ours["isValid"], ours.get("invalidReason")),
+        (&official["isValid"], official.get("invalidReason")),
+        "ours {ours}, official {official}"
+    );
+}
+
 /// The test's Multicall3 (`aggregate3`) at Multicall3's address.
 async fn install_multicall3(chain: &support::Hardhat) {
     let contracts: Value = serde_json::from_slice(
@@ -887,6 +938,10 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
     let body = wallet_pay(&chain, &owner, &wallet, &merchant, 1_250_000, "w/1", None).await;
     let (_, v) = strict.post("/verify", &body).await;
     assert_eq!(v, json!({"isValid": true, "payer": wallet.to_string()}));
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
     let (_, s) = f.post("/settle", &body).await;
     assert_eq!(s["success"], true, "{s}");
     assert_eq!(s["payer"], wallet.to_string());
@@ -899,6 +954,10 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
     let body = wallet_pay(&chain, &stranger, &wallet, &merchant, 1_000, "w/2", None).await;
     let (_, v) = f.post("/verify", &body).await;
     assert_eq!(v["invalidReason"], "invalid_exact_evm_signature", "{v}");
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
     let (_, s) = f.post("/settle", &body).await;
     assert_eq!(
         (s["success"].clone(), s["errorReason"].clone(), tx_of(&s)),
@@ -932,6 +991,10 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
         v,
         json!({"isValid": false, "invalidReason": "eip6492_factory_not_allowed", "invalidMessage": v["invalidMessage"], "payer": later.to_string()})
     );
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
     let (_, s) = strict.post("/settle", &body).await;
     assert_eq!(s["errorReason"], "eip6492_factory_not_allowed", "{s}");
     // Allowed, but without Multicall3 it cannot be deployed and paid at once.
@@ -946,6 +1009,11 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
     install_multicall3(&chain).await;
     let (_, v) = f.post("/verify", &body).await;
     assert_eq!(v, json!({"isValid": true, "payer": later.to_string()}));
+    let allowed = [factory.to_string()];
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &allowed, &[&body]).await[0],
+    );
     // Nothing was deployed by verifying.
     assert_eq!(code_at(&chain, &later).await, "0x");
     assert_eq!(chain.balance(&later).await, 2_000_000);
@@ -972,6 +1040,12 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
         Some((&factory, &calldata)),
     )
     .await;
+    let (_, v) = strict.post("/verify", &body).await;
+    assert_eq!(v["isValid"], true, "{v}");
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
     let (_, s) = strict.post("/settle", &body).await;
     assert_eq!(s["success"], true, "{s}");
     assert_eq!(chain.balance(&later).await, 1_250_000);
