@@ -146,3 +146,51 @@ fn verdicts_agree_with_the_official_facilitator() {
         assert_eq!(ours["payer"], official["payer"], "{name}: {ours}");
     }
 }
+
+#[test]
+fn calldata_agrees_with_viem() {
+    use paywire::evm::abi;
+    use paywire::evm::smart_wallet::{is_valid_signature, is_valid_signature_len};
+    use paywire::types::payload::Eip3009Authorization;
+    let f = file();
+    for v in f["calldata"].as_array().unwrap() {
+        let s = |k: &str| v[k].as_str().unwrap().to_owned();
+        let sig = unhex(&s("signature"));
+        let digest: [u8; 32] = unhex(&s("digest")).try_into().unwrap();
+        let mut out = vec![0u8; is_valid_signature_len(sig.len())];
+        let n = is_valid_signature(&digest, &sig, &mut out).unwrap();
+        assert_eq!(out[..n], unhex(&s("isValidSignature")));
+
+        let a = &v["authorization"];
+        let field = |k: &str| a[k].as_str().unwrap().to_owned();
+        let auth = Eip3009Authorization {
+            from: field("from").parse().unwrap(),
+            to: field("to").parse().unwrap(),
+            value: field("value").parse().unwrap(),
+            valid_after: field("validAfter").parse().unwrap(),
+            valid_before: field("validBefore").parse().unwrap(),
+            nonce: field("nonce").parse().unwrap(),
+        };
+        let mut transfer = vec![0u8; abi::transfer_with_authorization_bytes_len(sig.len())];
+        let n = abi::transfer_with_authorization_bytes(&auth, &sig, &mut transfer).unwrap();
+        assert_eq!(transfer[..n], unhex(&s("transfer")));
+
+        let deploy = unhex(&s("deploy"));
+        let factory: Address = s("factory").parse().unwrap();
+        let token: Address = s("token").parse().unwrap();
+        let mut out = vec![0u8; abi::multicall3_aggregate3_len(deploy.len(), n)];
+        let m =
+            abi::multicall3_aggregate3(&[(factory, &deploy), (token, &transfer[..n])], &mut out)
+                .unwrap();
+        assert_eq!(m, out.len());
+        assert_eq!(out, unhex(&s("aggregate3")));
+        // One byte short is an error, never a panic.
+        assert!(
+            abi::multicall3_aggregate3(
+                &[(factory, &deploy), (token, &transfer[..n])],
+                &mut out[..m - 1]
+            )
+            .is_err()
+        );
+    }
+}

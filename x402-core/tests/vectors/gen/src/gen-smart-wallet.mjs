@@ -9,10 +9,16 @@
 //    chain of fakechain.mjs, with the payer's code and its ERC-1271 answer set
 //    per vector; each records what the chain was asked to answer.
 import { fileURLToPath } from "node:url";
-import { getAddress, parseErc6492Signature, serializeErc6492Signature } from "viem";
+import {
+  encodeFunctionData,
+  getAddress,
+  parseAbi,
+  parseErc6492Signature,
+  serializeErc6492Signature,
+} from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { x402Facilitator } from "@x402/core/facilitator";
-import { authorizationTypes, resetAssetContractCache } from "@x402/evm";
+import { authorizationTypes, eip3009ABI, resetAssetContractCache } from "@x402/evm";
 import { registerExactEvmScheme } from "@x402/evm/exact/facilitator";
 import { NOW, USDC_BASE, generatorBlock, makeRng, pinDateNow, writeJson } from "./common.mjs";
 import { makeFakeChain } from "./fakechain.mjs";
@@ -164,14 +170,60 @@ for (const [name, signer, wrapWith, payerCode, erc1271Accepts, allowedFactories]
   });
 }
 
+// ------------------------------------------------------------------ calldata
+
+const callAbi = parseAbi([
+  "function isValidSignature(bytes32 hash, bytes signature) view returns (bytes4)",
+  "struct Call3 { address target; bool allowFailure; bytes callData; }",
+  "function aggregate3(Call3[] calls) payable returns ((bool success, bytes returnData)[])",
+]);
+const calldataVectors = [];
+for (const [sigLen, cdLen] of [[0, 0], [65, 68], [300, 33], [1024, 1024]]) {
+  const signature = rng.bytes(sigLen);
+  const digest = rng.bytes32();
+  const deploy = rng.bytes(cdLen);
+  const auth = {
+    from: rng.address(),
+    to: rng.address(),
+    value: rng.uint(64),
+    validAfter: rng.uint(32),
+    validBefore: rng.uint(40),
+    nonce: rng.bytes32(),
+  };
+  const transfer = encodeFunctionData({
+    abi: eip3009ABI,
+    functionName: "transferWithAuthorization",
+    args: [auth.from, auth.to, auth.value, auth.validAfter, auth.validBefore, auth.nonce, signature],
+  });
+  calldataVectors.push({
+    digest,
+    signature,
+    isValidSignature: encodeFunctionData({ abi: callAbi, functionName: "isValidSignature", args: [digest, signature] }),
+    factory,
+    deploy,
+    authorization: auth,
+    token: t.asset,
+    transfer,
+    aggregate3: encodeFunctionData({
+      abi: callAbi,
+      functionName: "aggregate3",
+      args: [[
+        { target: factory, allowFailure: false, callData: deploy },
+        { target: getAddress(t.asset), allowFailure: false, callData: transfer },
+      ]],
+    }),
+  });
+}
+
 const path = writeJson("smart-wallet.json", {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/core", "@x402/evm", "viem"]),
   description:
-    "erc6492: viem's parseErc6492Signature on each signature (sameAsPaywire: false where this crate is stricter). verdicts: the official verify over a fake chain on which only the payer's code and its isValidSignature answer vary; every other read is healthy.",
+    "erc6492: viem's parseErc6492Signature on each signature (sameAsPaywire: false where this crate is stricter). calldata: viem's encodeFunctionData of isValidSignature, transferWithAuthorization (bytes) and Multicall3 aggregate3 (a deployment, then the transfer). verdicts: the official verify over a fake chain on which only the payer's code and its isValidSignature answer vary; every other read is healthy.",
   wallet,
   owner: owner.address,
   factory,
   erc6492,
   verdicts,
+  calldata: calldataVectors,
 });
 console.error(`wrote ${path}`);
