@@ -107,9 +107,11 @@ fn answer(request: &Value, wallet: &str, chain: &Value) -> Value {
 #[test]
 fn verdicts_agree_with_the_official_facilitator() {
     let f = file();
-    let wallet = f["wallet"].as_str().unwrap();
     for v in f["verdicts"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
+        let wallet = v["request"]["paymentPayload"]["payload"]["authorization"]["from"]
+            .as_str()
+            .unwrap();
         let mut options = Options::default();
         for a in v["eip6492AllowedFactories"].as_array().unwrap() {
             let a = a.as_str().unwrap().to_ascii_lowercase();
@@ -137,6 +139,15 @@ fn verdicts_agree_with_the_official_facilitator() {
         };
         let ours: Value = serde_json::from_str(&outcome).unwrap();
         let official = &v["verdict"];
+        if v["sameAsPaywire"] == false {
+            // The documented difference: an ECDSA signature recovering to
+            // `from` is an EOA's here, whatever code `from` has (the token
+            // decides in the simulation, which this chain passes).
+            assert_eq!(official["isValid"], false, "{name}");
+            assert_eq!(ours["isValid"], true, "{name}: {ours}");
+            assert_eq!(calls, 3, "{name}: no eth_getCode(from)");
+            continue;
+        }
         assert_eq!(ours["isValid"], official["isValid"], "{name}: {ours}");
         assert_eq!(
             ours.get("invalidReason"),

@@ -78,9 +78,9 @@ const requirements = {
   extra: { name: t.name, version: t.version },
 };
 
-async function payment(signer, wrapWith) {
+async function payment(signer, wrapWith, from = wallet) {
   const authorization = {
-    from: wallet,
+    from,
     to: payTo,
     value: "10000",
     validAfter: String(NOW - 600),
@@ -118,7 +118,8 @@ async function judge({ paymentPayload, payerCode, erc1271Accepts, allowedFactori
   const signer = {
     ...base,
     async getCode(args) {
-      if (args.address.toLowerCase() === wallet.toLowerCase()) return payerCode === "0x" ? undefined : payerCode;
+      const payer = paymentPayload.payload.authorization.from;
+      if (args.address.toLowerCase() === payer.toLowerCase()) return payerCode === "0x" ? undefined : payerCode;
       return base.getCode(args);
     },
     async readContract(args) {
@@ -167,6 +168,25 @@ for (const [name, signer, wrapWith, payerCode, erc1271Accepts, allowedFactories]
     chain: { payerCode, erc1271Accepts },
     eip6492AllowedFactories: allowedFactories,
     verdict,
+    sameAsPaywire: true,
+  });
+}
+// Where this crate differs (README): an ECDSA signature that recovers to
+// `from` is an EOA's without asking for the code at `from`; the official
+// facilitator asks, and sends an EIP-7702-delegated account's signature to
+// ERC-1271, which its delegate may refuse. (The token's own check, in the
+// simulation, then decides; the fake chain's simulation always passes.)
+{
+  const paymentPayload = await payment(owner, null, owner.address);
+  const chain = { payerCode: DELEGATION, erc1271Accepts: false };
+  verdicts.push({
+    name: "EIP-7702 delegated account, its own ECDSA signature, refused by ERC-1271",
+    now: NOW,
+    request: { x402Version: 2, paymentPayload, paymentRequirements: requirements },
+    chain,
+    eip6492AllowedFactories: [],
+    verdict: await judge({ paymentPayload, ...chain, allowedFactories: [] }),
+    sameAsPaywire: false,
   });
 }
 
