@@ -45,6 +45,7 @@ TARGETS = [
     "structured_fields",
     "typed_data",
     "verify_body",
+    "erc6492",
 ]
 
 seeds = {t: {} for t in TARGETS}
@@ -317,6 +318,14 @@ def overrides():
     add("settlement_overrides", "permitted-small", b'3\n{"amount":"50%"}')
 
 
+def smart_wallets():
+    """erc6492: the factory's address, then each signature of smart-wallet.json."""
+    doc = json.loads((VECTORS / "smart-wallet.json").read_text())
+    factory = bytes.fromhex(doc["factory"][2:])
+    for i, v in enumerate(doc["erc6492"]):
+        add("erc6492", f"vector-{i:02}", factory + bytes.fromhex(v["signature"][2:]))
+
+
 def main():
     if not SPEC.is_dir():
         sys.exit(f"no vectors at {VECTORS}")
@@ -327,6 +336,7 @@ def main():
     overrides()
     extras()
     facilitator()
+    smart_wallets()
     if OUT.exists():
         shutil.rmtree(OUT)
     total = 0

@@ -247,6 +247,7 @@ fuzz_target!(|input: Input| {
     let facilitators = [facilitator];
     let config = Config {
         facilitator_addresses: &facilitators,
+        smart_wallets: false,
     };
 
     let before = verify(&body, verify_now, &config);

@@ -164,6 +164,7 @@ fuzz_target!(|data: &[u8]| {
     let facilitators: Vec<Address> = FACILITATORS.iter().map(|a| a.parse().unwrap()).collect();
     let config = Config {
         facilitator_addresses: &facilitators,
+        smart_wallets: false,
     };
     let verdict = verify_json(data, NOW, &config);
     assert_eq!(

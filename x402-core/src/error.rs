@@ -76,6 +76,11 @@ reasons! {
     ExactEvmNetworkMismatch => "invalid_exact_evm_network_mismatch",
     /// `exact`: the signature does not recover to `authorization.from` (or breaks the signature policy).
     ExactEvmSignature => "invalid_exact_evm_signature",
+    /// `exact`: an ERC-6492 signature asks for a wallet to be deployed by a
+    /// factory that is not on the facilitator's allowlist.
+    Eip6492FactoryNotAllowed => "eip6492_factory_not_allowed",
+    /// `exact`: the transaction deploying a counterfactual (ERC-6492) wallet failed.
+    SmartWalletDeploymentFailed => "smart_wallet_deployment_failed",
     /// `exact`: `authorization.to` is not `payTo`.
     ExactEvmRecipientMismatch => "invalid_exact_evm_recipient_mismatch",
     /// `exact`: `validBefore` is less than 6 seconds after now.

@@ -18,7 +18,7 @@
 //!   the payment could never settle.
 //! - **64-byte (EIP-2098) and non-65-byte signatures** are refused: the reference
 //!   refuses 64-byte ones too, and checks longer smart-wallet signatures with an
-//!   EIP-1271 call, which needs a chain (see below).
+//!   EIP-1271 call, which needs a chain (see below, and [`Config::smart_wallets`]).
 //! - **Malformed values** (`"010"`, `" 1"`, `"0x0a"` amounts, wrong-checksum
 //!   addresses, `eip155:08453`) are `invalid_payload` / `invalid_payment_requirements`
 //!   / `invalid_network` here; the reference's `BigInt` and `getAddress` accept some
@@ -27,16 +27,18 @@
 //!   body is read (see [`crate::json`]).
 //!
 //! # What it does not do
-//! Smart-wallet payers (a contract at `from`: EIP-1271, ERC-6492) need the chain;
-//! this verifier checks ECDSA signatures of EOAs only. A host that supports smart
-//! wallets runs the reference's `getCode(from)` first.
+//! Smart-wallet payers (a contract at `from`: EIP-1271, ERC-6492, EIP-7702
+//! delegations) need the chain; this verifier checks ECDSA signatures of EOAs
+//! only. With [`Config::smart_wallets`] any other signature of an EIP-3009
+//! payment passes owing [`ChainCheck::PayerSignature`], which the machines of
+//! [`crate::settle`] make (`eth_getCode(from)`, then `isValidSignature`).
 
 use core::fmt;
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
 use crate::evm::eip712::{self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY};
-use crate::evm::{Address, B256, Signature};
+use crate::evm::{Address, B256, Signature, SignatureError};
 use crate::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson};
 use crate::message::MESSAGE_CAPACITY;
 pub use crate::message::Message;
@@ -56,6 +58,13 @@ pub struct Config<'a> {
     /// This facilitator's signer addresses: `upto` payments must name one of them
     /// in `witness.facilitator`.
     pub facilitator_addresses: &'a [Address],
+    /// Whether the host checks smart-wallet payers on chain: an EIP-3009
+    /// signature that is not a 65-byte ECDSA signature recovering to
+    /// `authorization.from` then passes the offline checks owing
+    /// [`ChainCheck::PayerSignature`] (ERC-1271, ERC-6492), instead of failing
+    /// with `invalid_exact_evm_signature`. The machines of [`crate::settle`]
+    /// set it; a host that does not make that check must leave it `false`.
+    pub smart_wallets: bool,
 }
 
 /// A check that needs the chain, owed by the host after a valid offline verdict.
@@ -104,6 +113,17 @@ pub enum ChainCheck {
         /// The proxy.
         proxy: Address,
     },
+    /// The payer is a smart wallet that accepts the signature over `digest`
+    /// (ERC-1271 `isValidSignature`, after deployment by an allowed factory
+    /// for an ERC-6492 signature: see [`crate::evm::smart_wallet`]), else
+    /// `invalid_exact_evm_signature` (or `eip6492_factory_not_allowed`). Owed
+    /// only under [`Config::smart_wallets`].
+    PayerSignature {
+        /// The payer.
+        payer: Address,
+        /// The EIP-712 digest signed.
+        digest: B256,
+    },
 }
 
 impl ChainCheck {
@@ -118,6 +138,7 @@ impl ChainCheck {
             ChainCheck::Permit2AllowanceAtLeast { .. } => "permit2AllowanceAtLeast",
             ChainCheck::SimulateEip3009Transfer { .. } => "simulateEip3009Transfer",
             ChainCheck::SimulatePermit2Settle { .. } => "simulatePermit2Settle",
+            ChainCheck::PayerSignature { .. } => "payerSignature",
         }
     }
 }
@@ -155,6 +176,10 @@ impl ToJson for ChainCheck {
                 w.field("amount", amount)?;
             }
             ChainCheck::SimulatePermit2Settle { proxy } => w.field("proxy", proxy)?,
+            ChainCheck::PayerSignature { payer, digest } => {
+                w.field("payer", payer)?;
+                w.field("digest", digest)?;
+            }
         }
         w.end()
     }
@@ -166,7 +191,7 @@ impl ToJson for ChainCheck {
 ///
 /// The longest is an invalid verdict with the longest [`Reason`], a message of
 /// [`MESSAGE_CAPACITY`] control characters (each escaped as `\u00xx`) and a
-/// payer; a valid one with four chain checks is shorter.
+/// payer; a valid one with five chain checks is shorter.
 pub const VERDICT_JSON_MAX: usize = {
     // "0x" + 40 hex digits; "0x" + 64; the decimal digits of 2^256 - 1.
     const ADDRESS: usize = 42;
@@ -189,7 +214,7 @@ pub const VERDICT_JSON_MAX: usize = {
     } else {
         amount_check
     };
-    let checks = 4;
+    let checks = 5;
     let valid = r#"{"isValid":true,"payer":"","extra":{"chainChecks":[]}}"#.len()
         + ADDRESS
         + checks * check
@@ -206,11 +231,11 @@ pub struct Verdict {
     pub message: Message,
     /// The payer, when the payload named one.
     pub payer: Option<Address>,
-    checks: [Option<ChainCheck>; 4],
+    checks: [Option<ChainCheck>; 5],
 }
 
 impl Verdict {
-    fn valid(payer: Address, checks: [Option<ChainCheck>; 4]) -> Verdict {
+    fn valid(payer: Address, checks: [Option<ChainCheck>; 5]) -> Verdict {
         Verdict {
             reason: None,
             message: Message::EMPTY,
@@ -252,6 +277,7 @@ impl Verdict {
                 Reason::ExactEvmTransactionSimulationFailed
             }
             ChainCheck::SimulatePermit2Settle { .. } => Reason::Permit2SimulationFailed,
+            ChainCheck::PayerSignature { .. } => Reason::ExactEvmSignature,
         }
     }
 
@@ -260,7 +286,7 @@ impl Verdict {
             reason: Some(reason),
             message: Message::new(message),
             payer,
-            checks: [None; 4],
+            checks: [None; 5],
         }
     }
 
@@ -399,7 +425,7 @@ fn verify_at(
 ) -> Verdict {
     match (payload, requirements) {
         (PaymentPayload::V2(p), PaymentRequirements::V2(r)) => verify_v2(p, r, now, config),
-        (PaymentPayload::V1(p), PaymentRequirements::V1(r)) => verify_v1(p, r, now),
+        (PaymentPayload::V1(p), PaymentRequirements::V1(r)) => verify_v1(p, r, now, config),
         _ => Verdict::invalid(
             Reason::InvalidX402Version,
             &"payload and requirements are of different protocol versions",
@@ -450,7 +476,7 @@ fn verify_v2(
                 verify_permit2(&pp, p.accepted.scheme, p.accepted.network, &req, now, None)
             }
             SchemePayload::Eip3009(e) => {
-                verify_eip3009(&e, p.accepted.scheme, p.accepted.network, &req, now)
+                verify_eip3009(&e, p.accepted.scheme, p.accepted.network, &req, now, config)
             }
             SchemePayload::Batch(_) => Verdict::invalid(
                 Reason::UnsupportedPayloadType,
@@ -489,6 +515,7 @@ fn verify_v1(
     p: &v1::PaymentPayload<'_>,
     r: &v1::PaymentRequirements<'_>,
     now: Option<u64>,
+    config: &Config<'_>,
 ) -> Verdict {
     let req = Req {
         scheme: r.scheme,
@@ -507,7 +534,7 @@ fn verify_v1(
         );
     }
     match scheme_payload(p.payload_json()) {
-        Ok(SchemePayload::Eip3009(e)) => verify_eip3009(&e, p.scheme, p.network, &req, now),
+        Ok(SchemePayload::Eip3009(e)) => verify_eip3009(&e, p.scheme, p.network, &req, now, config),
         Ok(_) => Verdict::invalid(
             Reason::InvalidPayload,
             &"v1 exact takes an EIP-3009 payload",
@@ -540,6 +567,7 @@ fn verify_eip3009(
     accepted_network: Network,
     req: &Req<'_>,
     now: Option<u64>,
+    config: &Config<'_>,
 ) -> Verdict {
     let auth = &e.authorization;
     let payer = Some(auth.from);
@@ -583,13 +611,24 @@ fn verify_eip3009(
             None => return fail(Reason::InvalidNetwork, &NOT_EVM),
         },
     };
-    let signature = match Signature::parse_hex(e.signature) {
-        Ok(s) => s,
-        Err(err) => return fail(Reason::ExactEvmSignature, &err),
-    };
     let digest = eip712::eip3009_digest(&Domain::eip3009(name, version, chain, asset), auth);
-    match signature.recover(&digest) {
+    // A signature of another length, or one that does not recover to `from`,
+    // is a smart wallet's, which only the chain can check: owed to a host
+    // that makes that check, refused otherwise. A 65-byte signature breaking
+    // the ECDSA policy (EIP-2 high-s, `v`) is refused whoever the payer is.
+    let mut wallet = None;
+    let recovered = Signature::parse_hex(e.signature).and_then(|s| s.recover(&digest));
+    match recovered {
         Ok(signer) if signer == auth.from => {}
+        Ok(_)
+        | Err(SignatureError::Length | SignatureError::Compact | SignatureError::Unrecoverable)
+            if config.smart_wallets =>
+        {
+            wallet = Some(ChainCheck::PayerSignature {
+                payer: auth.from,
+                digest: B256(digest),
+            });
+        }
         Ok(_) => {
             return fail(
                 Reason::ExactEvmSignature,
@@ -636,6 +675,8 @@ fn verify_eip3009(
     Verdict::valid(
         auth.from,
         [
+            // The reference checks a smart wallet's signature first.
+            wallet,
             Some(ChainCheck::AssetIsContract { asset }),
             Some(ChainCheck::Eip3009NonceUnused {
                 asset,
@@ -775,6 +816,7 @@ fn verify_permit2(
                 amount,
             }),
             Some(ChainCheck::SimulatePermit2Settle { proxy }),
+            None,
         ],
     )
 }
@@ -841,6 +883,7 @@ impl OwnedConfig {
     pub fn config(&self) -> Config<'_> {
         Config {
             facilitator_addresses: &self.facilitator_addresses,
+            smart_wallets: false,
         }
     }
 }
@@ -883,9 +926,13 @@ mod tests {
             },
             ChainCheck::SimulateEip3009Transfer { asset: a },
             ChainCheck::SimulatePermit2Settle { proxy: a },
+            ChainCheck::PayerSignature {
+                payer: a,
+                digest: B256([0xef; 32]),
+            },
         ];
         for c in kinds {
-            let valid = Verdict::valid(a, [Some(c); 4]);
+            let valid = Verdict::valid(a, [Some(c); 5]);
             assert!(valid.encoded_len() <= VERDICT_JSON_MAX, "{c:?}");
         }
     }

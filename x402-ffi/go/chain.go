@@ -30,6 +30,9 @@ type ChainOptions struct {
 	Nonce                 *uint64 `json:"nonce,omitempty"`
 	MaxReceiptPolls       *uint32 `json:"maxReceiptPolls,omitempty"`
 	ReceiptPollIntervalMs *uint32 `json:"receiptPollIntervalMs,omitempty"`
+	// Eip6492AllowedFactories are the factories that may deploy a payer's
+	// smart wallet (ERC-6492); none by default.
+	Eip6492AllowedFactories []string `json:"eip6492AllowedFactories,omitempty"`
 }
 
 func (o *ChainOptions) json() ([]byte, error) {

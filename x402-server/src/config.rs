@@ -236,6 +236,12 @@ pub struct NetworkConfig {
     /// A signer holding less native currency than this (wei, decimal) settles
     /// nothing here until it is topped up.
     pub min_gas_balance: Option<String>,
+    /// The factories that may deploy a smart wallet not deployed yet for its
+    /// payment (ERC-6492 signatures; at most 8). Empty (the default, as the
+    /// reference's `eip6492AllowedFactories`): such a payment is refused with
+    /// `eip6492_factory_not_allowed`. Also spelt `eip6492AllowedFactories`.
+    #[serde(default, alias = "eip6492AllowedFactories")]
+    pub eip6492_allowed_factories: Vec<String>,
 }
 
 const fn default_confirmations() -> u32 {
@@ -368,6 +374,23 @@ impl Config {
             for (j, a) in n.assets.iter().enumerate() {
                 if let Err(e) = a.parse::<Address>() {
                     return fail(format!("networks[{i}].assets[{j}]"), e.to_string());
+                }
+            }
+            let mut factories = paywire::settle::AllowedFactories::EMPTY;
+            for (j, a) in n.eip6492_allowed_factories.iter().enumerate() {
+                let field = format!("networks[{i}].eip6492_allowed_factories[{j}]");
+                match a.parse::<Address>() {
+                    Err(e) => return fail(field, e.to_string()),
+                    Ok(a) if factories.push(a).is_err() => {
+                        return fail(
+                            field,
+                            format!(
+                                "at most {} factories",
+                                paywire::settle::AllowedFactories::CAPACITY
+                            ),
+                        );
+                    }
+                    Ok(_) => {}
                 }
             }
             if n.signers.is_empty() {
@@ -560,6 +583,35 @@ signers = ["hot"]
             "",
         ));
         assert_eq!(e.field, "access.keys");
+    }
+
+    #[test]
+    fn allowed_factories_are_addresses_and_few() {
+        let with = |list: &str| {
+            GOOD.replace(
+                "schemes = [\"exact-eip3009\", \"upto\"]",
+                &format!("schemes = [\"exact-eip3009\", \"upto\"]\n{list}"),
+            )
+        };
+        let factory = "0xfafafafafafafafafafafafafafafafafafafafa";
+        let c = Config::parse(
+            Path::new("f.toml"),
+            &with(&format!("eip6492AllowedFactories = [\"{factory}\"]")),
+        )
+        .unwrap();
+        assert_eq!(c.networks[0].eip6492_allowed_factories, [factory]);
+        let c = Config::parse(Path::new("f.toml"), GOOD).unwrap();
+        assert!(c.networks[0].eip6492_allowed_factories.is_empty());
+        let e = err(&with("eip6492_allowed_factories = [\"0x12\"]"));
+        assert_eq!(e.field, "networks[0].eip6492_allowed_factories[0]");
+        let nine: Vec<String> = (1..=9u8)
+            .map(|i| format!("\"0x{}\"", format!("{i:02x}").repeat(20)))
+            .collect();
+        let e = err(&with(&format!(
+            "eip6492_allowed_factories = [{}]",
+            nine.join(",")
+        )));
+        assert_eq!(e.field, "networks[0].eip6492_allowed_factories[8]");
     }
 
     #[test]

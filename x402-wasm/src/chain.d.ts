@@ -17,6 +17,8 @@ export interface ChainOptions {
   maxReceiptPolls?: number;
   /** The pause before each repeated receipt request, in ms. Default 1000. */
   receiptPollIntervalMs?: number;
+  /** Factories that may deploy a payer's smart wallet (ERC-6492; at most 8). Default none. */
+  eip6492AllowedFactories?: string[];
 }
 
 /** What a `ChainMachine` asks for next. */

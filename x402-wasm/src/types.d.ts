@@ -161,13 +161,18 @@ export interface ChainCheck {
     | "balanceAtLeast"
     | "permit2AllowanceAtLeast"
     | "simulateEip3009Transfer"
-    | "simulatePermit2Settle";
+    | "simulatePermit2Settle"
+    /** A smart wallet's signature (ERC-1271, ERC-6492): owed only to hosts that check it. */
+    | "payerSignature";
   asset?: string;
   authorizer?: string;
   nonce?: string;
   owner?: string;
   amount?: string;
   proxy?: string;
+  payer?: string;
+  /** The EIP-712 digest a smart wallet must accept. */
+  digest?: string;
 }
 
 /** The verdict: the reference facilitator's `VerifyResponse`. */

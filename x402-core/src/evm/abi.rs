@@ -338,6 +338,67 @@ pub fn transfer_with_authorization_bytes(
     w.finish()
 }
 
+/// `selector(bytes32 hash, bytes data)`: e.g. ERC-1271 `isValidSignature`.
+///
+/// # Errors
+/// [`BufferTooSmall`] with the length needed.
+pub fn selector_call_bytes32_bytes(
+    selector: Selector,
+    hash: &[u8; 32],
+    data: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(&selector);
+    w.put(hash);
+    w.put(&u64_word(2 * 32));
+    w.bytes_tail(data);
+    w.finish()
+}
+
+/// Multicall3's `aggregate3((address target, bool allowFailure, bytes callData)[])`.
+pub const MULTICALL3_AGGREGATE3: Selector = [0x82, 0xad, 0x56, 0xcb];
+
+/// Multicall3, at the same address on nearly every EVM chain.
+pub const MULTICALL3: Address = Address([
+    0xca, 0x11, 0xbd, 0xe0, 0x59, 0x77, 0xb3, 0x63, 0x11, 0x67, 0x02, 0x88, 0x62, 0xbe, 0x2a, 0x17,
+    0x39, 0x76, 0xca, 0x11,
+]);
+
+/// Length of [`multicall3_aggregate3`] for two calls of `a` and `b` bytes.
+#[must_use]
+pub const fn multicall3_aggregate3_len(a: usize, b: usize) -> usize {
+    4 + 2 * 32 + 2 * 32 + 2 * 3 * 32 + bytes_tail_len(a) + bytes_tail_len(b)
+}
+
+/// Multicall3 `aggregate3` of `calls` in order, none allowed to fail: one
+/// transaction that reverts whole if any call does.
+///
+/// # Errors
+/// [`BufferTooSmall`] with the length needed.
+pub fn multicall3_aggregate3(
+    calls: &[(Address, &[u8])],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(&MULTICALL3_AGGREGATE3);
+    w.put(&u64_word(32));
+    w.put(&u64_word(calls.len() as u64));
+    // Each tuple's offset, from the start of the offsets.
+    let mut offset = calls.len() * 32;
+    for (_, data) in calls {
+        w.put(&u64_word(offset as u64));
+        offset += 3 * 32 + bytes_tail_len(data.len());
+    }
+    for (target, data) in calls {
+        w.put(&target.to_word());
+        w.put(&u64_word(0));
+        w.put(&u64_word(3 * 32));
+        w.bytes_tail(data);
+    }
+    w.finish()
+}
+
 /// Length of [`exact_permit2_settle`] for a signature of `sig_len` bytes.
 #[must_use]
 pub const fn exact_permit2_settle_len(sig_len: usize) -> usize {
@@ -481,6 +542,16 @@ fn dynamic_at(data: &[u8], index: usize) -> Result<&[u8], AbiError> {
     let rest = data.get(offset..).ok_or(AbiError::BadOffset)?;
     let len = small(word_at(rest, 0)?, rest.len().saturating_sub(32))?;
     rest.get(32..32 + len).ok_or(AbiError::BadOffset)
+}
+
+/// Decodes the `bytes` argument whose head is word `index` of `data` (its
+/// offset relative to `data`), borrowing from `data`.
+///
+/// # Errors
+/// [`AbiError::Short`] or [`AbiError::BadOffset`] when the head, offset or
+/// length points outside `data`.
+pub fn decode_bytes_at(data: &[u8], index: usize) -> Result<&[u8], AbiError> {
+    dynamic_at(data, index)
 }
 
 /// Decodes a `string` result (`name()`, `version()`), borrowing from `data`.

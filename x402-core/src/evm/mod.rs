@@ -7,6 +7,7 @@ mod ecmult;
 pub mod eip712;
 pub mod rlp;
 pub mod signature;
+pub mod smart_wallet;
 pub mod tx;
 pub mod typed_data;
 

@@ -20,8 +20,9 @@ use super::sent::SentTransaction;
 use super::transaction::Transaction;
 
 /// The largest JSON-RPC request a machine writes (an `eth_sendRawTransaction`
-/// of a Permit2 settlement is about 1.3 KB): a buffer this long always suffices.
-pub const MAX_REQUEST_LEN: usize = 4096;
+/// that deploys a smart wallet and pays, with the longest signature and
+/// factory call kept, is about 5.8 KB): a buffer this long always suffices.
+pub const MAX_REQUEST_LEN: usize = 8192;
 
 /// A JSON-RPC call the host must make.
 #[derive(Clone, Copy, Debug)]
@@ -228,6 +229,7 @@ impl Machine {
         };
         let config = Config {
             facilitator_addresses: &own,
+            smart_wallets: false,
         };
         Machine::start(mode, options, req, now, &config)
     }

@@ -21,10 +21,24 @@
 //! Verify (after the offline checks of [`crate::verify`] passed):
 //! 1. `eth_chainId`, when [`Options::check_chain_id`]: the node must serve the
 //!    payment's chain.
-//! 2. `eth_getCode(asset)`: empty → `asset_not_deployed_contract`.
-//! 3. `eth_call` of what settlement will send: `transferWithAuthorization(…, v, r, s)`
-//!    on the token, or the x402 proxy's `settle`. Success → valid.
-//! 4. On failure, the reference facilitator's diagnosis, one `eth_call` at a time
+//! 2. For a smart wallet's EIP-3009 signature (anything but a 65-byte ECDSA
+//!    signature recovering to `from`; see [`crate::evm::smart_wallet`]):
+//!    `eth_getCode(from)`. Code (a contract, or an EIP-7702 delegation) →
+//!    `eth_call` of ERC-1271 `isValidSignature(digest, signature)` on `from`,
+//!    anything but `0x1626ba7e` or a revert → `invalid_exact_evm_signature`.
+//!    No code → the ERC-6492 wrapper must name a factory in
+//!    [`Options::eip6492_allowed_factories`], else
+//!    `eip6492_factory_not_allowed` (without a wrapper:
+//!    `invalid_exact_evm_signature`); then `eth_getCode` of Multicall3
+//!    (`0xcA11…CA11`), through which the wallet is deployed and paid in one
+//!    call: empty → `unexpected_verify_error` / `unexpected_settle_error`.
+//! 3. `eth_getCode(asset)`: empty → `asset_not_deployed_contract`.
+//! 4. `eth_call` of what settlement will send: `transferWithAuthorization(…, v, r, s)`
+//!    on the token (with `bytes signature` for a smart wallet), or the x402
+//!    proxy's `settle`; for a wallet not deployed yet, Multicall3
+//!    `aggregate3` of its deployment (the factory call) and that transfer.
+//!    Success → valid.
+//! 5. On failure, the reference facilitator's diagnosis, one `eth_call` at a time
 //!    (the reference batches them through Multicall3, which not every chain has),
 //!    stopping at the first finding, in the reference's order of precedence:
 //!    - EIP-3009: `authorizationState(from, nonce)` fails →
@@ -66,7 +80,12 @@
 //! Where this differs from the reference facilitator: settlement always
 //! simulates first (gas estimation does, at no extra call), so a replayed or
 //! underfunded payment costs no gas; `v` is always sent as 27/28; upto's
-//! `invalid_upto_evm_transaction_failed` is used for upto transactions.
+//! `invalid_upto_evm_transaction_failed` is used for upto transactions; a
+//! smart wallet's signature is checked after the offline checks (the
+//! reference checks it before the recipient, time and amount), and a wallet
+//! that is not deployed yet is deployed and paid in one transaction through
+//! Multicall3 (the reference sends the deployment, waits for it, then the
+//! transfer).
 
 // One concern per file: the machine as hosts drive it (`machine`), a
 // payment's run through the chain calls (`run`), a failed simulation
@@ -83,7 +102,7 @@ mod sent;
 mod transaction;
 
 pub use machine::{Call, DriveError, MAX_REQUEST_LEN, Machine, SignRequest, Signer, Step};
-pub use options::Options;
+pub use options::{AllowedFactories, Options};
 pub use outcome::{ChainVerdict, Outcome, Settlement};
 pub use payment::PaymentId;
 pub use sent::SentTransaction;

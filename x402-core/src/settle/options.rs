@@ -1,7 +1,57 @@
 //! The settings of a [`Machine`](super::Machine), and their JSON form.
 
 use crate::error::{Error, ErrorKind, Reason};
+use crate::evm::Address;
 use crate::json::Limits;
+
+/// The factories an ERC-6492 signature may ask to deploy a wallet with: at
+/// most [`AllowedFactories::CAPACITY`], none by default (as the reference's
+/// `eip6492AllowedFactories`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AllowedFactories {
+    list: [Address; AllowedFactories::CAPACITY],
+    len: usize,
+}
+
+impl AllowedFactories {
+    /// How many factories the list holds at most.
+    pub const CAPACITY: usize = 8;
+
+    /// No factory.
+    pub const EMPTY: AllowedFactories = AllowedFactories {
+        list: [Address([0; 20]); AllowedFactories::CAPACITY],
+        len: 0,
+    };
+
+    /// Adds `factory` (a second time: no change).
+    ///
+    /// # Errors
+    /// `invalid_payload` (kind [`ErrorKind::Invalid`]) when the list is full.
+    pub fn push(&mut self, factory: Address) -> Result<(), Error> {
+        if self.contains(&factory) {
+            return Ok(());
+        }
+        let slot = self.list.get_mut(self.len).ok_or(Error::new(
+            Reason::InvalidPayload,
+            ErrorKind::Invalid("more than 8 allowed factories"),
+        ))?;
+        *slot = factory;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Whether `factory` is allowed.
+    #[must_use]
+    pub fn contains(&self, factory: &Address) -> bool {
+        self.as_slice().contains(factory)
+    }
+
+    /// The factories.
+    #[must_use]
+    pub fn as_slice(&self) -> &[Address] {
+        self.list.get(..self.len).unwrap_or_default()
+    }
+}
 
 /// Settings of a [`Machine`](super::Machine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +77,10 @@ pub struct Options {
     /// Deeper, the receipt is read again once the chain has grown past it: a
     /// block replaced in between sends the same transaction again.
     pub confirmations: u32,
+    /// The factories that may deploy a counterfactual smart wallet (ERC-6492)
+    /// for its payment; a signature naming another is refused with
+    /// `eip6492_factory_not_allowed` while the wallet has no code.
+    pub eip6492_allowed_factories: AllowedFactories,
 }
 
 impl Options {
@@ -42,6 +96,7 @@ impl Options {
         max_receipt_polls: 60,
         receipt_poll_interval_ms: 1000,
         confirmations: 1,
+        eip6492_allowed_factories: AllowedFactories::EMPTY,
     };
 }
 
@@ -57,7 +112,8 @@ impl Options {
     /// misspelt setting is not silently ignored:
     /// `{"checkChainId": true, "gasLimitMarginPercent": 20, "baseFeeMultiplier": 2,
     /// "priorityFeePerGas": "1000000", "maxFeePerGas": "50000000000", "nonce": 7,
-    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000, "confirmations": 1}`
+    /// "maxReceiptPolls": 60, "receiptPollIntervalMs": 1000, "confirmations": 1,
+    /// "eip6492AllowedFactories": ["0x…"]}`
     /// (wei amounts are
     /// decimal strings, counts are numbers).
     ///
@@ -74,7 +130,7 @@ impl Options {
     /// An [`Error`] naming the member (reason `invalid_payload`: settings are not
     /// a protocol document).
     pub fn from_json(json: &[u8]) -> Result<Options, Error> {
-        use crate::types::{amount, boolean, err, integer, object};
+        use crate::types::{address, amount, array, boolean, err, integer, object};
         const R: Reason = Reason::InvalidPayload;
         let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
         let mut o = Options::DEFAULT;
@@ -111,11 +167,18 @@ impl Options {
                 o.receipt_poll_interval_ms = small(v, "receiptPollIntervalMs")?;
             } else if k == "confirmations" {
                 o.confirmations = small(v, "confirmations")?.max(1);
+            } else if k == "eip6492AllowedFactories" {
+                for a in array(v, R, "eip6492AllowedFactories")?.iter() {
+                    let a = address(a, R, "eip6492AllowedFactories")?;
+                    o.eip6492_allowed_factories
+                        .push(a)
+                        .map_err(|e| e.at("eip6492AllowedFactories"))?;
+                }
             } else {
                 return Err(err(
                     R,
                     ErrorKind::Invalid(
-                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs, confirmations)",
+                        "unknown member (known: checkChainId, gasLimitMarginPercent, baseFeeMultiplier, priorityFeePerGas, maxFeePerGas, nonce, maxReceiptPolls, receiptPollIntervalMs, confirmations, eip6492AllowedFactories)",
                     ),
                     "",
                 ));

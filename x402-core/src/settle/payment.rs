@@ -4,15 +4,46 @@
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
 use crate::evm::abi;
-use crate::evm::eip712::{X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, keccak_text};
+use crate::evm::eip712::{
+    self, Domain, X402_EXACT_PERMIT2_PROXY, X402_UPTO_PERMIT2_PROXY, keccak_text,
+};
+use crate::evm::smart_wallet::{self, PayerSignature};
 use crate::evm::{Address, Signature};
+use crate::json::JsonStr;
 use crate::network::Network;
 use crate::types::facilitator::{PaymentPayload, PaymentRequirements};
-use crate::types::payload::{Eip3009Authorization, Permit2Authorization, SchemePayload};
+use crate::types::payload::{
+    Eip3009Authorization, MAX_SIGNATURE_BYTES, Permit2Authorization, SchemePayload,
+};
 
-/// Calldata kept by the machine: the upto proxy's `settle` with a 65-byte
-/// signature is the longest (452 bytes).
-pub(super) const CALLDATA_MAX: usize = 512;
+/// The longest smart-wallet signature, and factory calldata of an ERC-6492
+/// signature, the machine keeps (each).
+pub(crate) const WALLET_BYTES_MAX: usize = 1024;
+
+/// Calldata kept by the machine: a counterfactual wallet's deployment and
+/// `transferWithAuthorization` with the longest smart-wallet signature,
+/// through Multicall3 (the upto proxy's `settle` with a 65-byte signature
+/// takes 452 bytes).
+pub(super) const CALLDATA_MAX: usize = abi::multicall3_aggregate3_len(
+    WALLET_BYTES_MAX,
+    abi::transfer_with_authorization_bytes_len(WALLET_BYTES_MAX),
+);
+
+/// A smart-wallet payer's signature: what the chain must accept (see
+/// [`crate::evm::smart_wallet`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Wallet {
+    /// The EIP-712 digest signed.
+    pub(super) digest: [u8; 32],
+    /// What the wallet checks (ERC-1271), and settlement passes on.
+    pub(super) signature: Calldata<WALLET_BYTES_MAX>,
+    /// The factory and its calldata an ERC-6492 signature names.
+    pub(super) deployment: Option<(Address, Calldata<WALLET_BYTES_MAX>)>,
+    /// Set once the chain has shown no code at the payer: the wallet is
+    /// counterfactual, and settlement deploys it and transfers in one
+    /// transaction (Multicall3 `aggregate3`, all or nothing).
+    pub(super) counterfactual: bool,
+}
 
 /// Calldata in a fixed buffer: settlement allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +74,8 @@ impl<const N: usize> Calldata<N> {
 }
 
 /// How a payment moves the tokens, with what its settlement call needs.
+// Kept inline: the core has no `alloc` to box a smart wallet's signature with.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     /// EIP-3009 `transferWithAuthorization` on the token; the hashes of the
@@ -52,6 +85,8 @@ pub(super) enum Kind {
         auth: Eip3009Authorization,
         name_hash: [u8; 32],
         version_hash: [u8; 32],
+        /// A smart wallet's signature (else `signature` is an EOA's).
+        wallet: Option<Wallet>,
     },
     /// Permit2, through the x402 proxy of `exact`, or of `upto`.
     Permit2 {
@@ -77,6 +112,9 @@ pub(super) struct Payment {
 impl Payment {
     /// Where the settlement transaction goes.
     pub(super) fn target(&self) -> Address {
+        if self.pending_deployment().is_some() {
+            return abi::MULTICALL3;
+        }
         match self.kind {
             Kind::Eip3009 { .. } => self.asset,
             Kind::Permit2 { upto: false, .. } => X402_EXACT_PERMIT2_PROXY,
@@ -90,6 +128,33 @@ impl Payment {
             Kind::Eip3009 { auth, .. } => (auth.from, auth.to, auth.value),
             Kind::Permit2 { auth, .. } => (auth.from, auth.witness.to, self.amount),
         }
+    }
+
+    /// The same payment for a wallet the chain has shown not to be deployed
+    /// (no change for other payments).
+    pub(super) fn counterfactual(mut self) -> Payment {
+        if let Kind::Eip3009 {
+            wallet: Some(w), ..
+        } = &mut self.kind
+        {
+            w.counterfactual = w.deployment.is_some();
+        }
+        self
+    }
+
+    /// A smart wallet's signature, when the payer's is not an EOA's.
+    pub(super) fn wallet(&self) -> Option<&Wallet> {
+        match &self.kind {
+            Kind::Eip3009 { wallet, .. } => wallet.as_ref(),
+            Kind::Permit2 { .. } => None,
+        }
+    }
+
+    /// The factory and calldata of a counterfactual wallet's deployment, once
+    /// the chain has shown there is no code at the payer.
+    pub(super) fn pending_deployment(&self) -> Option<(Address, &[u8])> {
+        let w = self.wallet().filter(|w| w.counterfactual)?;
+        w.deployment.as_ref().map(|(f, c)| (*f, c.as_slice()))
     }
 
     /// Whether this is an `upto` payment (settled for a charge at most the
@@ -111,6 +176,33 @@ impl Payment {
     pub(super) fn calldata(&self) -> Calldata<CALLDATA_MAX> {
         let mut out = [0u8; CALLDATA_MAX];
         let n = match &self.kind {
+            Kind::Eip3009 {
+                auth,
+                wallet: Some(w),
+                ..
+            } => {
+                let mut transfer =
+                    [0u8; abi::transfer_with_authorization_bytes_len(WALLET_BYTES_MAX)];
+                let n = abi::transfer_with_authorization_bytes(
+                    auth,
+                    w.signature.as_slice(),
+                    &mut transfer,
+                )
+                .ok();
+                let transfer = transfer.get(..n.unwrap_or(0)).unwrap_or_default();
+                match self.pending_deployment() {
+                    // Deployed, then paid, in one transaction.
+                    Some((factory, deploy)) => abi::multicall3_aggregate3(
+                        &[(factory, deploy), (self.asset, transfer)],
+                        &mut out,
+                    )
+                    .ok(),
+                    None => out
+                        .get_mut(..transfer.len())
+                        .map(|d| d.copy_from_slice(transfer))
+                        .map(|()| transfer.len()),
+                }
+            }
             Kind::Eip3009 { auth, .. } => {
                 let c = abi::transfer_with_authorization_sig(auth, &self.signature);
                 out.get_mut(..c.len())
@@ -142,17 +234,23 @@ pub(super) fn extract(
     match SchemePayload::from_object(obj).ok()? {
         SchemePayload::Eip3009(e) => {
             let extra = req.extra()?;
+            let (name, version) = (extra.name?, extra.version?);
+            let domain = Domain::eip3009(name, version, chain_id, asset);
+            let digest = eip712::eip3009_digest(&domain, &e.authorization);
+            let (signature, wallet) =
+                eip3009_signature(e.signature, &digest, &e.authorization.from)?;
             Some(Payment {
                 network,
                 chain_id,
                 asset,
                 payer: e.authorization.from,
                 amount: req.amount(),
-                signature: Signature::parse_hex(e.signature).ok()?.to_bytes(),
+                signature,
                 kind: Kind::Eip3009 {
                     auth: e.authorization,
-                    name_hash: keccak_text(extra.name?),
-                    version_hash: keccak_text(extra.version?),
+                    name_hash: keccak_text(name),
+                    version_hash: keccak_text(version),
+                    wallet,
                 },
             })
         }
@@ -170,6 +268,55 @@ pub(super) fn extract(
         }),
         SchemePayload::Batch(_) => None,
     }
+}
+
+/// An EIP-3009 signature: an EOA's 65 bytes, or a smart wallet's (then the
+/// 65 bytes are zero). `None` for a signature that is not hex, an ERC-6492
+/// signature that cannot be unwrapped, or parts longer than
+/// [`WALLET_BYTES_MAX`].
+fn eip3009_signature(
+    hex: JsonStr<'_>,
+    digest: &[u8; 32],
+    payer: &Address,
+) -> Option<([u8; 65], Option<Wallet>)> {
+    let mut buf = [0u8; MAX_SIGNATURE_BYTES];
+    let bytes = decode_hex(hex, &mut buf)?;
+    let keep = |b: &[u8]| (b.len() <= WALLET_BYTES_MAX).then(|| Calldata::new(b));
+    match smart_wallet::classify(bytes, digest, payer).ok()? {
+        PayerSignature::Eoa(sig) => Some((sig.to_bytes(), None)),
+        PayerSignature::Contract {
+            signature,
+            deployment,
+        } => {
+            let deployment = match deployment {
+                Some(d) => Some((d.factory, keep(d.calldata)?)),
+                None => None,
+            };
+            let wallet = Wallet {
+                digest: *digest,
+                signature: keep(signature)?,
+                deployment,
+                counterfactual: false,
+            };
+            Some(([0; 65], Some(wallet)))
+        }
+    }
+}
+
+/// `0x`-prefixed hex (a payload's signature, validated when it was read) into `out`.
+fn decode_hex<'b>(hex: JsonStr<'_>, out: &'b mut [u8]) -> Option<&'b [u8]> {
+    let mut chars = hex.chars();
+    if chars.next() != Some('0') || chars.next() != Some('x') {
+        return None;
+    }
+    let mut n = 0;
+    while let Some(hi) = chars.next() {
+        let lo = chars.next()?;
+        let byte = (hi.to_digit(16)? << 4) | lo.to_digit(16)?;
+        *out.get_mut(n)? = u8::try_from(byte).ok()?;
+        n += 1;
+    }
+    out.get(..n)
 }
 
 /// What makes a payment unique on chain: the authorization of `payer` with

@@ -17,8 +17,12 @@ use super::diagnose::Diagnosis;
 use super::machine::{Mode, State};
 use super::options::Options;
 use super::outcome::Report;
-use super::payment::{CALLDATA_MAX, Calldata, Kind, Payment, extract};
+use super::payment::{CALLDATA_MAX, Calldata, Kind, Payment, WALLET_BYTES_MAX, extract};
 use super::transaction::{Signed, Transaction};
+use crate::evm::smart_wallet;
+
+/// The ERC-1271 call with the longest smart-wallet signature kept.
+pub(super) const ERC1271_CALL_MAX: usize = smart_wallet::is_valid_signature_len(WALLET_BYTES_MAX);
 
 /// What every stage of a run knows, and the stage.
 #[derive(Clone, Copy, Debug)]
@@ -47,10 +51,19 @@ pub(super) struct Run {
 }
 
 /// The calls of a run, in order; each stage holds what it adds.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Stage {
     /// `eth_chainId`, when [`Options::check_chain_id`].
     ChainId,
+    /// `eth_getCode(from)`, for a smart wallet's signature: a contract is
+    /// asked to accept it, no code calls for an allowed ERC-6492 deployment.
+    PayerCode,
+    /// ERC-1271 `isValidSignature(digest, signature)` on the payer.
+    Erc1271(Calldata<ERC1271_CALL_MAX>),
+    /// `eth_getCode(Multicall3)`, for a counterfactual wallet: deployed and
+    /// paid through it (a call to an address without code would "succeed").
+    MulticallCode,
     /// `eth_getCode(asset)`.
     AssetCode,
     /// The settlement call, simulated: `eth_call` to verify, `eth_estimateGas`
@@ -100,7 +113,12 @@ pub(super) fn start(
             r.amount = auth.permitted.amount;
         }
     }
-    let verdict = verify::verify_parts(payload, &checked, now, config);
+    // The chain calls below check a smart wallet's signature.
+    let config = Config {
+        smart_wallets: true,
+        ..*config
+    };
+    let verdict = verify::verify_parts(payload, &checked, now, &config);
     let report = Report {
         payer: verdict.payer,
         network: Some(network),
@@ -113,6 +131,15 @@ pub(super) fn start(
         return end(Some(reason), &verdict.message.as_str());
     }
     let Some(mut payment) = extracted else {
+        if verdict
+            .chain_checks()
+            .any(|c| matches!(c, verify::ChainCheck::PayerSignature { .. }))
+        {
+            return end(
+                Some(Reason::ExactEvmSignature),
+                &"a smart-wallet signature that cannot be read (an ERC-6492 wrapper that is not (factory, calldata, signature), or parts over 1024 bytes)",
+            );
+        }
         return end(
             Some(mode.unexpected()),
             &"this payment cannot be checked on chain",
@@ -153,12 +180,23 @@ pub(super) fn start(
         stage: if options.check_chain_id {
             Stage::ChainId
         } else {
-            Stage::AssetCode
+            first_check(&payment)
         },
         polls: 0,
         floor: None,
         replaces: None,
     })
+}
+
+/// The first call after the chain id: the payer's code for a smart wallet's
+/// signature (the reference checks the signature before the asset), else the
+/// asset's code.
+fn first_check(payment: &Payment) -> Stage {
+    if payment.wallet().is_some() {
+        Stage::PayerCode
+    } else {
+        Stage::AssetCode
+    }
 }
 
 /// How a run that picks up a transaction already signed starts.
@@ -215,7 +253,18 @@ pub(super) fn pick_up(
         replaces: None,
     };
     // The stored transaction must be this payment's: rebuilt from the
-    // payment, it has the same hash, or it is not taken up.
+    // payment, it has the same hash, or it is not taken up. A counterfactual
+    // wallet's was built with its deployment.
+    let run = if run.signed_tx(sent).hash() == sent.hash {
+        run
+    } else {
+        let payment = run.payment.counterfactual();
+        Run {
+            payment,
+            calldata: payment.calldata(),
+            ..run
+        }
+    };
     if run.signed_tx(sent).hash() != sent.hash {
         return State::Done(mode.outcome(
             Some(mode.unexpected()),
@@ -259,6 +308,18 @@ impl Run {
                 address: p.asset,
                 block: BlockTag::Latest,
             },
+            Stage::PayerCode => Request::GetCode {
+                address: p.payer,
+                block: BlockTag::Latest,
+            },
+            Stage::MulticallCode => Request::GetCode {
+                address: crate::evm::abi::MULTICALL3,
+                block: BlockTag::Latest,
+            },
+            Stage::Erc1271(data) => Request::Call {
+                call: call(p.payer, data.as_slice()),
+                block: BlockTag::Latest,
+            },
             Stage::Simulate => {
                 let call = call(p.target(), self.calldata.as_slice());
                 match mode {
@@ -296,7 +357,7 @@ impl Run {
                 };
                 let id = rpc::quantity_u64(v)?;
                 if id == p.chain_id {
-                    self.go(Stage::AssetCode)
+                    self.go(first_check(p))
                 } else {
                     self.unexpected(
                         mode,
@@ -324,6 +385,50 @@ impl Run {
                     None => return Err(rpc_invalid("eth_getCode result is not hex data")),
                 }
             }
+            Stage::PayerCode => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                let empty = rpc::data_is_empty(v)
+                    .ok_or(rpc_invalid("eth_getCode result is not hex data"))?;
+                self.on_payer_code(mode, options, empty)
+            }
+            Stage::MulticallCode => {
+                let Ok(v) = result else {
+                    return Ok(self.infra(mode, method, result.err()));
+                };
+                match rpc::data_is_empty(v) {
+                    Some(false) => self.go(Stage::AssetCode),
+                    Some(true) => self.unexpected(
+                        mode,
+                        &format_args!(
+                            "no Multicall3 at {} on chain {}: a wallet not deployed yet cannot be deployed and paid in one transaction",
+                            crate::evm::abi::MULTICALL3,
+                            p.chain_id
+                        ),
+                    ),
+                    None => return Err(rpc_invalid("eth_getCode result is not hex data")),
+                }
+            }
+            Stage::Erc1271(_) => {
+                let mut buf = [0u8; 256];
+                let accepted = result
+                    .ok()
+                    .and_then(|v| rpc::data(v, &mut buf).ok())
+                    .is_some_and(smart_wallet::is_erc1271_magic);
+                if accepted {
+                    self.go(Stage::AssetCode)
+                } else {
+                    self.fail(
+                        mode,
+                        Reason::ExactEvmSignature,
+                        &format_args!(
+                            "the smart wallet at {} does not accept the signature (ERC-1271 isValidSignature)",
+                            p.payer
+                        ),
+                    )
+                }
+            }
             Stage::Simulate => match (result, mode) {
                 (Ok(_), Mode::Verify) => self.succeed(mode, self.report()),
                 (Ok(v), Mode::Settle { .. }) => self.estimated(options, rpc::quantity_u64(v)?),
@@ -332,6 +437,57 @@ impl Run {
             Stage::Diagnose(d) => self.on_read(mode, d, result),
             Stage::Transact(tx) => self.on_transaction(mode, options, tx, method, result)?,
         })
+    }
+
+    /// Where the payer's code leads a smart wallet's signature: a contract is
+    /// asked whether it accepts it (EIP-7702 delegations too, as the
+    /// reference does); no code needs an ERC-6492 deployment by an allowed
+    /// factory.
+    fn on_payer_code(&self, mode: &Mode, options: &Options, empty: bool) -> State {
+        let p = &self.payment;
+        let Some(wallet) = p.wallet() else {
+            return self.go(Stage::AssetCode);
+        };
+        if !empty {
+            let mut out = [0u8; ERC1271_CALL_MAX];
+            let n = smart_wallet::is_valid_signature(
+                &wallet.digest,
+                wallet.signature.as_slice(),
+                &mut out,
+            )
+            .unwrap_or(0);
+            return self.go(Stage::Erc1271(Calldata::new(
+                out.get(..n).unwrap_or_default(),
+            )));
+        }
+        let Some((factory, _)) = wallet.deployment else {
+            return self.fail(
+                mode,
+                Reason::ExactEvmSignature,
+                &format_args!(
+                    "no contract code at {} and the signature does not recover to it",
+                    p.payer
+                ),
+            );
+        };
+        if !options.eip6492_allowed_factories.contains(&factory) {
+            return self.fail(
+                mode,
+                Reason::Eip6492FactoryNotAllowed,
+                &format_args!(
+                    "the wallet at {} is not deployed and its factory {factory} is not allowed",
+                    p.payer
+                ),
+            );
+        }
+        // Deployed and paid in one transaction, simulated as such.
+        let payment = p.counterfactual();
+        let run = Run {
+            payment,
+            calldata: payment.calldata(),
+            ..*self
+        };
+        run.go(Stage::MulticallCode)
     }
 
     /// The run at another stage.

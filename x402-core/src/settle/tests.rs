@@ -741,3 +741,199 @@ fn a_chain_gone_back_below_the_receipt_is_looked_at_again_at_once() {
     assert!(request(&m).contains("eth_sendRawTransaction"));
     assert_eq!(m.transaction_hash(), Some(hash));
 }
+
+/// `b` with its payload's signature replaced by `sig` (hex without `0x`).
+fn with_signature(b: &str, sig: &str) -> String {
+    let start = b.find(r#""signature":"0x"#).unwrap() + r#""signature":"0x"#.len();
+    let end = start + b[start..].find('"').unwrap();
+    format!("{}{sig}{}", &b[..start], &b[end..])
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `abi.encode(factory, calldata, sig) ‖ magic`.
+fn erc6492(factory: [u8; 20], calldata: &[u8], sig: &[u8]) -> Vec<u8> {
+    let w = |out: &mut Vec<u8>, data: &[u8]| {
+        out.extend_from_slice(&abi::u64_word(data.len() as u64));
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(32) * 32, 0);
+    };
+    let mut out = Vec::new();
+    let mut f = [0u8; 32];
+    f[12..].copy_from_slice(&factory);
+    out.extend_from_slice(&f);
+    out.extend_from_slice(&abi::u64_word(0x60));
+    out.extend_from_slice(&abi::u64_word(
+        (0x60 + 32 + calldata.len().div_ceil(32) * 32) as u64,
+    ));
+    w(&mut out, calldata);
+    w(&mut out, sig);
+    out.extend_from_slice(&crate::evm::smart_wallet::ERC6492_MAGIC_SUFFIX);
+    out
+}
+
+const FACTORY: [u8; 20] = [0xfa; 20];
+
+fn wallet_machine(sig: &[u8], options: &Options) -> Machine {
+    let b = with_signature(&body(""), &hex(sig));
+    Machine::verify_json(b.as_bytes(), NOW, &Config::default(), options)
+}
+
+fn magic_word() -> String {
+    format!("\"0x1626ba7e{}\"", "00".repeat(28))
+}
+
+#[test]
+fn smart_wallet_signature_is_checked_by_erc1271() {
+    let owner = PrivateKey::from_bytes(&[0x33; 32]).unwrap();
+    let sig = owner.sign_digest(&[1; 32]).to_bytes();
+    // Offline, without a host that checks wallets, it is a bad signature.
+    let b = with_signature(&body(""), &hex(&sig));
+    let v = crate::verify::verify_json(b.as_bytes(), NOW, &Config::default());
+    assert_eq!(v.reason, Some(Reason::ExactEvmSignature));
+    for (answer, valid) in [
+        (magic_word(), true),
+        (format!("\"0x{}\"", "00".repeat(32)), false),
+    ] {
+        let mut m = wallet_machine(&sig, &Options::default());
+        ok(&mut m, "\"0x7a69\"");
+        let payer = PrivateKey::from_bytes(&[0x11; 32]).unwrap().address();
+        let code = request(&m);
+        assert!(code.contains("eth_getCode"), "{code}");
+        assert!(code.contains(&format!("{payer}").to_lowercase()), "{code}");
+        ok(&mut m, "\"0x6080\"");
+        let call = request(&m);
+        assert!(call.contains("\"data\":\"0x1626ba7e"), "{call}");
+        ok(&mut m, &answer);
+        if !valid {
+            assert_eq!(done(&m).reason(), Some(Reason::ExactEvmSignature));
+            continue;
+        }
+        ok(&mut m, "\"0x6080\"");
+        // The settlement call is the bytes overload.
+        let sim = request(&m);
+        assert!(sim.contains("\"data\":\"0xcf092995"), "{sim}");
+        ok(&mut m, "\"0x\"");
+        assert_eq!(done(&m).reason(), None);
+    }
+    // A revert is a refusal too.
+    let mut m = wallet_machine(&sig, &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    err(
+        &mut m,
+        r#"{"code":3,"message":"execution reverted","data":"0x"}"#,
+    );
+    assert_eq!(done(&m).reason(), Some(Reason::ExactEvmSignature));
+    // No code and no deployment: nothing can accept it.
+    let mut m = wallet_machine(&sig, &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), Some(Reason::ExactEvmSignature));
+}
+
+#[test]
+fn counterfactual_wallet_needs_an_allowed_factory() {
+    let owner = PrivateKey::from_bytes(&[0x33; 32]).unwrap();
+    let inner = owner.sign_digest(&[1; 32]).to_bytes();
+    let wrapped = erc6492(FACTORY, &[0xde, 0xad], &inner);
+    let mut m = wallet_machine(&wrapped, &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), Some(Reason::Eip6492FactoryNotAllowed));
+    let mut allowed = Options::default();
+    allowed
+        .eip6492_allowed_factories
+        .push(crate::evm::Address(FACTORY))
+        .unwrap();
+    let mut m = wallet_machine(&wrapped, &allowed);
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    // Deployed and paid through Multicall3, which must be there.
+    let multicall = "0xca11bde05977b3631167028862be2a173976ca11";
+    assert!(request(&m).contains(multicall), "{}", request(&m));
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x6080\"");
+    // The simulation is the deployment, then the transfer, in one call.
+    let sim = request(&m);
+    assert!(
+        sim.contains(&format!("\"to\":\"{multicall}\",\"data\":\"0x82ad56cb")),
+        "{sim}"
+    );
+    assert!(sim.contains(&hex(&FACTORY)), "{sim}");
+    assert!(sim.contains("dead"), "{sim}");
+    assert!(sim.contains("cf092995"), "{sim}");
+    assert!(sim.contains(&hex(&inner)), "{sim}");
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), None);
+    // Without Multicall3 nothing is claimed.
+    let mut m = wallet_machine(&wrapped, &allowed);
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    ok(&mut m, "\"0x\"");
+    assert_eq!(done(&m).reason(), Some(Reason::UnexpectedVerifyError));
+    // Once deployed, the factory does not matter: the wallet checks the inner signature.
+    let mut m = wallet_machine(&wrapped, &Options::default());
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x6080\"");
+    let call = request(&m);
+    assert!(call.contains(&hex(&inner)), "{call}");
+    assert!(!call.contains("dead"), "{call}");
+    // A wrapper that cannot be read is a bad signature, before any call.
+    let mut broken = wrapped.clone();
+    broken[0] = 1;
+    let m = wallet_machine(&broken, &allowed);
+    assert_eq!(done(&m).reason(), Some(Reason::ExactEvmSignature));
+    // Settling a counterfactual wallet sends one transaction to Multicall3,
+    // which a machine taking it up again recognises as this payment's.
+    let b = with_signature(&body(""), &hex(&wrapped));
+    let key = facilitator();
+    let mut m = Machine::settle_json(b.as_bytes(), NOW, &key, &allowed);
+    ok(&mut m, "\"0x7a69\"");
+    ok(&mut m, "\"0x\"");
+    ok(&mut m, "\"0x6080\"");
+    ok(&mut m, "\"0x6080\"");
+    assert!(request(&m).contains("eth_estimateGas"));
+    ok(&mut m, "\"0x30000\"");
+    ok(&mut m, "\"0x5\"");
+    ok(
+        &mut m,
+        r#"{"number":"0x10","hash":"0x0000000000000000000000000000000000000000000000000000000000000001","timestamp":"0x1","baseFeePerGas":"0x3b9aca00"}"#,
+    );
+    ok(&mut m, "\"0x3b9aca00\"");
+    let sent = m.sent_transaction().expect("signed");
+    assert!(request(&m).contains("eth_sendRawTransaction"));
+    let req = crate::types::facilitator::VerifyRequest::from_json_bytes(
+        b.as_bytes(),
+        &crate::json::Limits {
+            max_len: 64 * 1024,
+            ..crate::json::Limits::DEFAULT
+        },
+    )
+    .unwrap();
+    let resumed = Machine::resume(&req, Signer::Key(&key), &allowed, &sent, false);
+    assert!(
+        request(&resumed).contains("eth_getTransactionReceipt"),
+        "{}",
+        request(&resumed)
+    );
+}
+
+#[test]
+fn options_read_allowed_factories() {
+    let o = Options::from_json(
+        br#"{"eip6492AllowedFactories":["0xfafafafafafafafafafafafafafafafafafafafa"]}"#,
+    )
+    .unwrap();
+    assert!(
+        o.eip6492_allowed_factories
+            .contains(&crate::evm::Address(FACTORY))
+    );
+    let nine: Vec<String> = (1..=9u8)
+        .map(|i| format!("\"0x{}\"", format!("{i:02x}").repeat(20)))
+        .collect();
+    let json = format!(r#"{{"eip6492AllowedFactories":[{}]}}"#, nine.join(","));
+    assert!(Options::from_json(json.as_bytes()).is_err());
+}

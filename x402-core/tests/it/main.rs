@@ -19,4 +19,5 @@ mod roundtrip_props;
 mod sdk_headers;
 mod settlement_onchain;
 mod settlement_vectors;
+mod smart_wallet_vectors;
 mod spec_examples;

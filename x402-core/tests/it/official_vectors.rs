@@ -167,6 +167,7 @@ fn official_client_payments_verify() {
         let addresses = config_addresses(&v);
         let config = Config {
             facilitator_addresses: &addresses,
+            smart_wallets: false,
         };
         let req = serde_json::to_vec(&v["paymentRequirements"]).unwrap();
         let value = s(&v["header"]);
@@ -220,6 +221,7 @@ fn official_facilitator_verdicts_are_reproduced() {
         let addresses = config_addresses(&v);
         let config = Config {
             facilitator_addresses: &addresses,
+            smart_wallets: false,
         };
         let body = serde_json::to_vec(&v["request"]).unwrap();
         let verdict = verify::verify_json(&body, v["now"].as_u64().unwrap(), &config);
@@ -312,6 +314,7 @@ fn payments_created_here_verify_and_are_exported_for_the_official_check() {
         let body = json!({"x402Version": payload_json["x402Version"], "paymentPayload": payload_json, "paymentRequirements": requirements});
         let config = Config {
             facilitator_addresses: &addresses,
+            smart_wallets: false,
         };
         let verdict = verify::verify_json(&serde_json::to_vec(&body).unwrap(), now, &config);
         assert!(verdict.is_valid(), "{name}: {verdict:?}");

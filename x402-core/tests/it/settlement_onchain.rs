@@ -496,6 +496,7 @@ fn run(chain: &Chain, mut m: Machine) -> (Outcome, Vec<String>) {
 fn verify(chain: &Chain, body: &str, facilitators: &[Address]) -> (Outcome, Vec<String>) {
     let config = Config {
         facilitator_addresses: facilitators,
+        smart_wallets: false,
     };
     run(
         chain,

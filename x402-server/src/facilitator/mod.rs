@@ -272,7 +272,17 @@ fn chain(
         }));
     }
     let poll = Duration::from_millis(250);
+    let mut eip6492_allowed_factories = paywire::settle::AllowedFactories::EMPTY;
+    for a in &n.eip6492_allowed_factories {
+        let a = a
+            .parse()
+            .map_err(|e| format!("networks[{i}].eip6492_allowed_factories: {e}"))?;
+        eip6492_allowed_factories
+            .push(a)
+            .map_err(|e| format!("networks[{i}].eip6492_allowed_factories: {e}"))?;
+    }
     let options = Options {
+        eip6492_allowed_factories,
         confirmations: n.confirmations,
         receipt_poll_interval_ms: u32::try_from(poll.as_millis()).unwrap_or(250),
         max_receipt_polls: u32::try_from(receipt_timeout.as_millis() / poll.as_millis().max(1))

@@ -187,6 +187,7 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
     };
     let config = Config {
         facilitator_addresses: &addresses,
+        smart_wallets: false,
     };
     let options = chain.as_ref().map(|c| c.options).unwrap_or_default();
     let mut m = Machine::verify_json(body, now(), &config, &options);

@@ -702,3 +702,355 @@ async fn a_settlement_dropped_by_a_reorganisation_is_sent_again_and_confirmed() 
     assert_eq!(chain.balance(&merchant).await, 70_000);
     f.stop().await;
 }
+
+// ------------------------------------------------------------------ smart wallets
+
+/// `abi.encode(factory, calldata, signature) ‖ magic`: an ERC-6492 signature.
+fn erc6492(factory: &paywire::evm::Address, calldata: &[u8], signature: &[u8]) -> Vec<u8> {
+    use paywire::evm::abi::u64_word;
+    let tail = |out: &mut Vec<u8>, data: &[u8]| {
+        out.extend_from_slice(&u64_word(data.len() as u64));
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(32) * 32, 0);
+    };
+    let mut out = factory.to_word().to_vec();
+    out.extend_from_slice(&u64_word(0x60));
+    out.extend_from_slice(&u64_word(
+        (0x60 + 32 + calldata.len().div_ceil(32) * 32) as u64,
+    ));
+    tail(&mut out, calldata);
+    tail(&mut out, signature);
+    out.extend_from_slice(&paywire::evm::smart_wallet::ERC6492_MAGIC_SUFFIX);
+    out
+}
+
+/// A payment of `amount` from the smart wallet `wallet`, signed by `signer`
+/// (its owner, or not), wrapped for a counterfactual wallet when `deploy`
+/// names a factory and its calldata.
+async fn wallet_pay(
+    chain: &support::Hardhat,
+    signer: &paywire::evm::PrivateKey,
+    wallet: &paywire::evm::Address,
+    merchant: &paywire::evm::Address,
+    amount: u128,
+    label: &str,
+    deploy: Option<(&paywire::evm::Address, &[u8])>,
+) -> String {
+    use paywire::evm::eip712::{Domain, eip3009_digest};
+    use paywire::json::JsonStr;
+    use paywire::types::payload::Eip3009Authorization;
+    let body = pay(chain, signer, merchant, amount, label).await;
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    let payload = &mut v["paymentPayload"]["payload"];
+    payload["authorization"]["from"] = json!(wallet.to_string());
+    let a = &payload["authorization"];
+    let field = |k: &str| a[k].as_str().unwrap().to_owned();
+    let auth = Eip3009Authorization {
+        from: *wallet,
+        to: field("to").parse().unwrap(),
+        value: field("value").parse().unwrap(),
+        valid_after: field("validAfter").parse().unwrap(),
+        valid_before: field("validBefore").parse().unwrap(),
+        nonce: field("nonce").parse().unwrap(),
+    };
+    let domain = Domain::eip3009(
+        JsonStr::new("USD Coin"),
+        JsonStr::new("2"),
+        chain.chain_id,
+        chain.token,
+    );
+    let sig = signer
+        .sign_digest(&eip3009_digest(&domain, &auth))
+        .to_bytes()
+        .to_vec();
+    let sig = match deploy {
+        Some((factory, calldata)) => erc6492(factory, calldata, &sig),
+        None => sig,
+    };
+    payload["signature"] = json!(support::hex(&sig));
+    v.to_string()
+}
+
+/// Deploys the test's wallet factory (CREATE2); returns its address.
+async fn deploy_factory(chain: &support::Hardhat) -> paywire::evm::Address {
+    let contracts: Value = serde_json::from_slice(
+        &std::fs::read(std::env::var("PAYWIRE_TEST_CONTRACTS").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let code = contracts["contracts"]["SmartWalletFactory"]["bytecode"].clone();
+    let hash = chain
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": chain.minter, "data": code, "gas": "0x500000"}]),
+        )
+        .await;
+    let receipt = chain.receipt(hash.as_str().unwrap()).await.unwrap();
+    receipt["contractAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The factory's `deploy(owner, salt)` calldata.
+fn deploy_call(owner: &paywire::evm::Address, salt: u8) -> Vec<u8> {
+    let mut data = paywire::evm::keccak256(b"deploy(address,bytes32)")[..4].to_vec();
+    data.extend_from_slice(&owner.to_word());
+    data.extend_from_slice(&[salt; 32]);
+    data
+}
+
+/// Where the factory deploys `owner`'s wallet with `salt`.
+async fn wallet_address(
+    chain: &support::Hardhat,
+    factory: &paywire::evm::Address,
+    owner: &paywire::evm::Address,
+    salt: u8,
+) -> paywire::evm::Address {
+    let mut data = paywire::evm::keccak256(b"addressOf(address,bytes32)")[..4].to_vec();
+    data.extend_from_slice(&owner.to_word());
+    data.extend_from_slice(&[salt; 32]);
+    let out = chain
+        .rpc(
+            "eth_call",
+            json!([{"to": factory.to_string(), "data": support::hex(&data)}, "latest"]),
+        )
+        .await;
+    paywire::evm::abi::decode_address(&support::unhex(out.as_str().unwrap())).unwrap()
+}
+
+/// The official facilitator's verdicts on `bodies` (its verify, on the same
+/// chain, with `allowed` as `eip6492AllowedFactories`): official-verify.mjs.
+async fn official_verify(
+    chain: &support::Hardhat,
+    key_hex: &str,
+    allowed: &[String],
+    bodies: &[&str],
+) -> Vec<Value> {
+    use std::io::Write;
+    let input = json!({
+        "rpc": chain.url,
+        "chainId": chain.chain_id,
+        "now": chain.now().await,
+        "key": key_hex,
+        "allowedFactories": allowed,
+        "bodies": bodies.iter().map(|b| serde_json::from_str::<Value>(b).unwrap()).collect::<Vec<_>>(),
+    });
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/onchain/official-verify.mjs"
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = std::process::Command::new("node")
+            .arg(script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node runs the official facilitator");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "official-verify.mjs failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Our verdict says what the official one says (validity and reason).
+fn agrees(ours: &Value, official: &Value) {
+    assert_eq!(
+        (&ours["isValid"], ours.get("invalidReason")),
+        (&official["isValid"], official.get("invalidReason")),
+        "ours {ours}, official {official}"
+    );
+}
+
+/// The test's Multicall3 (`aggregate3`) at Multicall3's address.
+async fn install_multicall3(chain: &support::Hardhat) {
+    let contracts: Value = serde_json::from_slice(
+        &std::fs::read(std::env::var("PAYWIRE_TEST_CONTRACTS").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let code = contracts["contracts"]["Multicall3"]["deployedBytecode"].clone();
+    chain
+        .rpc(
+            "hardhat_setCode",
+            json!([paywire::evm::abi::MULTICALL3.to_string(), code]),
+        )
+        .await;
+}
+
+async fn code_at(chain: &support::Hardhat, a: &paywire::evm::Address) -> String {
+    chain
+        .rpc("eth_getCode", json!([a.to_string(), "latest"]))
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn smart_wallets_pay_through_erc1271_and_erc6492() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("wallets");
+    let strict_dir = Scratch::new("wallets-strict");
+    let (signer, signer_hex) = key("wallets/signer");
+    let (owner, _) = key("wallets/owner");
+    let (stranger, _) = key("wallets/stranger");
+    let merchant = key("wallets/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    let factory = deploy_factory(&chain).await;
+    let allowing = format!("eip6492_allowed_factories = [\"{factory}\"]");
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.extra_network = &allowing;
+    let f = Running::start(&setup.toml(&dir)).await;
+    let strict = Running::start(
+        &Setup::new(
+            sqlite(&strict_dir),
+            &chain.url,
+            &chain.network,
+            &[&signer_hex],
+        )
+        .toml(&strict_dir),
+    )
+    .await;
+
+    // A deployed ERC-1271 wallet pays: its owner's signature, the bytes overload.
+    let wallet = wallet_address(&chain, &factory, &owner.address(), 1).await;
+    let hash = chain
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": chain.minter, "to": factory.to_string(), "data": support::hex(&deploy_call(&owner.address(), 1))}]),
+        )
+        .await;
+    assert_eq!(
+        chain.receipt(hash.as_str().unwrap()).await.unwrap()["status"],
+        "0x1"
+    );
+    assert_ne!(code_at(&chain, &wallet).await, "0x");
+    chain.mint(&wallet, 5_000_000).await;
+    let body = wallet_pay(&chain, &owner, &wallet, &merchant, 1_250_000, "w/1", None).await;
+    let (_, v) = strict.post("/verify", &body).await;
+    assert_eq!(v, json!({"isValid": true, "payer": wallet.to_string()}));
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["payer"], wallet.to_string());
+    assert_eq!(chain.receipt(&tx_of(&s)).await.unwrap()["status"], "0x1");
+    assert_eq!(chain.balance(&wallet).await, 3_750_000);
+    assert_eq!(chain.balance(&merchant).await, 1_250_000);
+
+    // A signature the wallet does not accept: refused, nothing sent.
+    let start = chain.block_number().await + 1;
+    let body = wallet_pay(&chain, &stranger, &wallet, &merchant, 1_000, "w/2", None).await;
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(v["invalidReason"], "invalid_exact_evm_signature", "{v}");
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(
+        (s["success"].clone(), s["errorReason"].clone(), tx_of(&s)),
+        (
+            json!(false),
+            json!("invalid_exact_evm_signature"),
+            String::new()
+        ),
+        "{s}"
+    );
+    assert!(chain.sent_by(&signer.address(), start).await.is_empty());
+    assert_eq!(chain.balance(&wallet).await, 3_750_000);
+
+    // A counterfactual wallet (ERC-6492): its factory must be allowed.
+    let later = wallet_address(&chain, &factory, &owner.address(), 2).await;
+    assert_eq!(code_at(&chain, &later).await, "0x");
+    chain.mint(&later, 2_000_000).await;
+    let calldata = deploy_call(&owner.address(), 2);
+    let body = wallet_pay(
+        &chain,
+        &owner,
+        &later,
+        &merchant,
+        500_000,
+        "w/3",
+        Some((&factory, &calldata)),
+    )
+    .await;
+    let (_, v) = strict.post("/verify", &body).await;
+    assert_eq!(
+        v,
+        json!({"isValid": false, "invalidReason": "eip6492_factory_not_allowed", "invalidMessage": v["invalidMessage"], "payer": later.to_string()})
+    );
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
+    let (_, s) = strict.post("/settle", &body).await;
+    assert_eq!(s["errorReason"], "eip6492_factory_not_allowed", "{s}");
+    // Allowed, but without Multicall3 it cannot be deployed and paid at once.
+    chain
+        .rpc(
+            "hardhat_setCode",
+            json!([paywire::evm::abi::MULTICALL3.to_string(), "0x"]),
+        )
+        .await;
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(v["invalidReason"], "unexpected_verify_error", "{v}");
+    install_multicall3(&chain).await;
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(v, json!({"isValid": true, "payer": later.to_string()}));
+    let allowed = [factory.to_string()];
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &allowed, &[&body]).await[0],
+    );
+    // Nothing was deployed by verifying.
+    assert_eq!(code_at(&chain, &later).await, "0x");
+    assert_eq!(chain.balance(&later).await, 2_000_000);
+    // Settled: deployed, then paid, in one transaction.
+    let start = chain.block_number().await + 1;
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["payer"], later.to_string());
+    assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 1);
+    assert_ne!(code_at(&chain, &later).await, "0x");
+    assert_eq!(chain.balance(&later).await, 1_500_000);
+    assert_eq!(chain.balance(&merchant).await, 1_750_000);
+    // Asked again: the same answer; a second payment of the wallet, still
+    // wrapped, is now checked by the deployed wallet (the factory is not needed).
+    let (_, again) = f.post("/settle", &body).await;
+    assert_eq!(again, s);
+    let body = wallet_pay(
+        &chain,
+        &owner,
+        &later,
+        &merchant,
+        250_000,
+        "w/4",
+        Some((&factory, &calldata)),
+    )
+    .await;
+    let (_, v) = strict.post("/verify", &body).await;
+    assert_eq!(v["isValid"], true, "{v}");
+    agrees(
+        &v,
+        &official_verify(&chain, &signer_hex, &[], &[&body]).await[0],
+    );
+    let (_, s) = strict.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&later).await, 1_250_000);
+    assert_eq!(chain.balance(&merchant).await, 2_000_000);
+
+    f.stop().await;
+    strict.stop().await;
+}

@@ -6,8 +6,10 @@ pragma solidity 0.8.26;
 /// It behaves as USDC (FiatTokenV2_2) does where a facilitator can tell:
 /// both `transferWithAuthorization` overloads, `authorizationState`, the
 /// EIP-712 domain (name, version, chainId, verifyingContract), revert strings
-/// in `Error(string)`, and an ECDSA check that refuses high-s signatures and
-/// `v` other than 27/28 (EIP-2), as OpenZeppelin's and Circle's do.
+/// in `Error(string)`, an ECDSA check that refuses high-s signatures and
+/// `v` other than 27/28 (EIP-2), as OpenZeppelin's and Circle's do, and, for a
+/// payer with code (a smart wallet, an EIP-7702 delegation), ERC-1271
+/// `isValidSignature` instead (FiatTokenV2_2's `SignatureChecker`).
 contract Eip3009Token {
     bytes32 private constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -86,7 +88,7 @@ contract Eip3009Token {
         bytes32 r,
         bytes32 s
     ) external {
-        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, v, r, s);
+        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v));
     }
 
     function transferWithAuthorization(
@@ -98,11 +100,7 @@ contract Eip3009Token {
         bytes32 nonce,
         bytes calldata signature
     ) external {
-        require(signature.length == 65, "ECRecover: invalid signature length");
-        bytes32 r = bytes32(signature[0:32]);
-        bytes32 s = bytes32(signature[32:64]);
-        uint8 v = uint8(signature[64]);
-        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, v, r, s);
+        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, signature);
     }
 
     function _transferWithAuthorization(
@@ -112,9 +110,7 @@ contract Eip3009Token {
         uint256 validAfter,
         uint256 validBefore,
         bytes32 nonce,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
+        bytes memory signature
     ) private {
         require(block.timestamp > validAfter, "EIP3009: authorization is not yet valid");
         require(block.timestamp < validBefore, "EIP3009: authorization is expired");
@@ -122,10 +118,32 @@ contract Eip3009Token {
         bytes32 structHash =
             keccak256(abi.encode(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce));
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR(), structHash));
-        require(_recover(digest, v, r, s) == from, "EIP3009: invalid signature");
+        require(_isValidSignatureNow(from, digest, signature), "EIP3009: invalid signature");
         authorizationState[from][nonce] = true;
         emit AuthorizationUsed(from, nonce);
         _transfer(from, to, value);
+    }
+
+    function _isValidSignatureNow(address signer, bytes32 digest, bytes memory signature)
+        private
+        view
+        returns (bool)
+    {
+        if (signer.code.length == 0) {
+            require(signature.length == 65, "ECRecover: invalid signature length");
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            assembly {
+                r := mload(add(signature, 0x20))
+                s := mload(add(signature, 0x40))
+                v := byte(0, mload(add(signature, 0x60)))
+            }
+            return _recover(digest, v, r, s) == signer;
+        }
+        (bool ok, bytes memory answer) =
+            signer.staticcall(abi.encodeWithSelector(0x1626ba7e, digest, signature));
+        return ok && answer.length >= 32 && abi.decode(answer, (bytes32)) == bytes32(bytes4(0x1626ba7e));
     }
 
     function _recover(bytes32 digest, uint8 v, bytes32 r, bytes32 s) private pure returns (address) {

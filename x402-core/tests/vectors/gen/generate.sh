@@ -16,6 +16,7 @@ node src/crosscheck-eth-account.mjs
 node src/gen-payments.mjs
 node src/gen-verdicts.mjs
 node src/gen-settlement.mjs
+node src/gen-smart-wallet.mjs
 
 # Self-tests of check mode: it must reproduce every recorded verdict, and accept
 # every official payment.
