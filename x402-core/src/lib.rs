@@ -43,6 +43,7 @@ pub mod lifecycle;
 pub mod mcp;
 pub mod message;
 pub mod network;
+pub mod gas_sponsoring;
 pub mod payment_identifier;
 pub mod rpc;
 pub mod settle;
