@@ -28,9 +28,9 @@
 
 use crate::amount::Amount;
 use crate::error::Reason;
+use crate::evm::PrivateKey;
 use crate::evm::eip712::{Domain, PERMIT2_ADDRESS, digest};
 use crate::evm::{Address, keccak256_concat};
-use crate::evm::PrivateKey;
 use crate::json::{JsonObject, JsonStr, ObjectWriter, Sink, SinkFull, ToJson};
 
 /// The extension's key in `extensions`.
@@ -122,7 +122,16 @@ pub fn read(extensions: JsonObject<'_>) -> Option<Result<Eip2612Permit, Reason>>
             _ => return Some(Err(Reason::InvalidEip2612ExtensionFormat)),
         }
     }
-    let [from, asset, spender, amount, nonce, deadline, signature, version] = texts;
+    let [
+        from,
+        asset,
+        spender,
+        amount,
+        nonce,
+        deadline,
+        signature,
+        version,
+    ] = texts;
     Some(
         (|| {
             let permit = Eip2612Permit {
@@ -278,7 +287,14 @@ mod tests {
         let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
         let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
         let domain = Domain::eip3009(JsonStr::new("USDC"), JsonStr::new("2"), 84532, token);
-        let p = Eip2612Permit::sign(&key, &domain, token, Amount::MAX, 0u64.into(), 2_000_000_000u64.into());
+        let p = Eip2612Permit::sign(
+            &key,
+            &domain,
+            token,
+            Amount::MAX,
+            0u64.into(),
+            2_000_000_000u64.into(),
+        );
         (p, token)
     }
 
@@ -295,12 +311,21 @@ mod tests {
         assert_eq!(read_json(&info), Some(Ok(p)));
         assert_eq!(p.check(&p.from, &token, 1_750_000_000), Ok(()));
         assert_eq!(p.check(&token, &token, 0), Err(Reason::Eip2612FromMismatch));
-        assert_eq!(p.check(&p.from, &p.from, 0), Err(Reason::Eip2612AssetMismatch));
+        assert_eq!(
+            p.check(&p.from, &p.from, 0),
+            Err(Reason::Eip2612AssetMismatch)
+        );
         let late = 2_000_000_000 - 5;
-        assert_eq!(p.check(&p.from, &token, late), Err(Reason::Eip2612DeadlineExpired));
+        assert_eq!(
+            p.check(&p.from, &token, late),
+            Err(Reason::Eip2612DeadlineExpired)
+        );
         let mut other = p;
         other.spender = token;
-        assert_eq!(other.check(&p.from, &token, 0), Err(Reason::Eip2612SpenderNotPermit2));
+        assert_eq!(
+            other.check(&p.from, &token, 0),
+            Err(Reason::Eip2612SpenderNotPermit2)
+        );
     }
 
     #[test]
@@ -327,11 +352,31 @@ mod tests {
             ("signature", serde_json::json!("0xabcd")),
             ("version", serde_json::json!("1.")),
         ] {
-            assert_eq!(with(k, v.clone()), Some(Err(Reason::InvalidEip2612ExtensionFormat)), "{k} = {v}");
+            assert_eq!(
+                with(k, v.clone()),
+                Some(Err(Reason::InvalidEip2612ExtensionFormat)),
+                "{k} = {v}"
+            );
         }
         // Leading zeros and any case, as the reference's patterns allow.
-        let upper = info["from"].as_str().unwrap().to_ascii_uppercase().replacen("0X", "0x", 1);
-        assert_eq!(with("from", serde_json::json!(upper)).unwrap().unwrap().from, p.from);
-        assert_eq!(with("nonce", serde_json::json!("000")).unwrap().unwrap().nonce, Amount::ZERO);
+        let upper = info["from"]
+            .as_str()
+            .unwrap()
+            .to_ascii_uppercase()
+            .replacen("0X", "0x", 1);
+        assert_eq!(
+            with("from", serde_json::json!(upper))
+                .unwrap()
+                .unwrap()
+                .from,
+            p.from
+        );
+        assert_eq!(
+            with("nonce", serde_json::json!("000"))
+                .unwrap()
+                .unwrap()
+                .nonce,
+            Amount::ZERO
+        );
     }
 }

@@ -35,6 +35,7 @@ pub mod batch;
 pub mod client;
 pub mod error;
 pub mod evm;
+pub mod gas_sponsoring;
 pub mod header;
 pub mod json;
 #[cfg(feature = "alloc")]
@@ -43,7 +44,6 @@ pub mod lifecycle;
 pub mod mcp;
 pub mod message;
 pub mod network;
-pub mod gas_sponsoring;
 pub mod payment_identifier;
 pub mod rpc;
 pub mod settle;

@@ -809,9 +809,9 @@ fn with_permit(
     });
     match checked {
         Ok(()) => Verdict {
-            checks: verdict.checks.map(|c| {
-                c.filter(|c| !matches!(c, ChainCheck::Permit2AllowanceAtLeast { .. }))
-            }),
+            checks: verdict
+                .checks
+                .map(|c| c.filter(|c| !matches!(c, ChainCheck::Permit2AllowanceAtLeast { .. }))),
             ..verdict
         },
         Err(reason) => Verdict::invalid(

@@ -375,6 +375,12 @@ pub fn exact_permit2_settle(
     w.finish()
 }
 
+/// Length of [`exact_permit2_settle_with_permit`] for a signature of `sig_len` bytes.
+#[must_use]
+pub const fn exact_permit2_settle_with_permit_len(sig_len: usize) -> usize {
+    4 + 13 * 32 + bytes_tail_len(sig_len)
+}
+
 /// The x402 exact Permit2 proxy's `settleWithPermit(permit2612 (value,
 /// deadline, r, s, v), permit, owner, witness, signature)`: `permit2612` is
 /// the owner's EIP-2612 permit for Permit2 (`r`, `s`, `v` as 65 bytes).

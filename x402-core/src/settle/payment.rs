@@ -12,8 +12,10 @@ use crate::types::facilitator::{PaymentPayload, PaymentRequirements};
 use crate::types::payload::{Eip3009Authorization, Permit2Authorization, SchemePayload};
 
 /// Calldata kept by the machine: the exact proxy's `settleWithPermit` with a
-/// 65-byte signature is the longest (516 bytes).
-pub(super) const CALLDATA_MAX: usize = 544;
+/// 65-byte signature is the longest (548 bytes).
+pub(super) const CALLDATA_MAX: usize = 576;
+const _: () = assert!(abi::exact_permit2_settle_with_permit_len(65) <= CALLDATA_MAX);
+const _: () = assert!(abi::upto_permit2_settle_len(65) <= CALLDATA_MAX);
 
 /// Calldata in a fixed buffer: settlement allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +46,8 @@ impl<const N: usize> Calldata<N> {
 }
 
 /// How a payment moves the tokens, with what its settlement call needs.
+// One per machine, inline: settlement allocates nothing, so no box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     /// EIP-3009 `transferWithAuthorization` on the token; the hashes of the
@@ -139,9 +143,7 @@ impl Payment {
             } => abi::exact_permit2_settle(auth, &self.signature, &mut out).ok(),
             Kind::Permit2 {
                 auth, upto: true, ..
-            } => {
-                abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok()
-            }
+            } => abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok(),
         };
         Calldata::new(out.get(..n.unwrap_or(0)).unwrap_or_default())
     }
