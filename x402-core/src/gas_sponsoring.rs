@@ -91,7 +91,18 @@ pub struct Eip2612Permit {
 /// `info` lacks a member, which the reference also reads as none);
 /// `Some(Err(..))` when a member is not of the extension's form, or the
 /// signature is not 65 bytes (stricter than the reference, which learns that
-/// from a failing simulation).
+/// from a failing simulation). Always `None` without the `gas-sponsoring`
+/// feature.
+#[cfg(not(feature = "gas-sponsoring"))]
+#[must_use]
+pub fn read(extensions: JsonObject<'_>) -> Option<Result<Eip2612Permit, Reason>> {
+    let _ = extensions;
+    None
+}
+
+/// The permit in a payment's `extensions` (see the build without the
+/// `gas-sponsoring` feature).
+#[cfg(feature = "gas-sponsoring")]
 #[must_use]
 pub fn read(extensions: JsonObject<'_>) -> Option<Result<Eip2612Permit, Reason>> {
     let info = extensions
@@ -233,6 +244,7 @@ impl ToJson for Eip2612Permit {
     }
 }
 
+#[cfg(feature = "gas-sponsoring")]
 /// `0x` and 40 hex digits, in any case (the reference reads them through
 /// viem's lenient `getAddress`).
 fn address(s: &str) -> Option<Address> {
@@ -247,6 +259,7 @@ fn address(s: &str) -> Option<Address> {
     Address::parse(core::str::from_utf8(&lower).ok()?).ok()
 }
 
+#[cfg(feature = "gas-sponsoring")]
 /// Decimal digits (leading zeros allowed, as `^[0-9]+$` allows), at most 2^256 − 1.
 fn number(s: &str) -> Option<Amount> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -256,6 +269,7 @@ fn number(s: &str) -> Option<Amount> {
     Amount::parse_decimal(if trimmed.is_empty() { "0" } else { trimmed }).ok()
 }
 
+#[cfg(feature = "gas-sponsoring")]
 /// `0x` and 130 hex digits: `r`, `s`, `v`.
 fn sig65(s: &str) -> Option<[u8; 65]> {
     let digits = s.strip_prefix("0x")?.as_bytes();
@@ -271,6 +285,7 @@ fn sig65(s: &str) -> Option<[u8; 65]> {
     Some(out)
 }
 
+#[cfg(feature = "gas-sponsoring")]
 /// `^[0-9]+(\.[0-9]+)*$`.
 fn version_form(s: &str) -> Option<()> {
     s.split('.')
@@ -278,7 +293,7 @@ fn version_form(s: &str) -> Option<()> {
         .then_some(())
 }
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(all(test, feature = "std", feature = "gas-sponsoring"))]
 mod tests {
     use super::*;
     use crate::json::Limits;

@@ -742,6 +742,7 @@ fn a_chain_gone_back_below_the_receipt_is_looked_at_again_at_once() {
     assert_eq!(m.transaction_hash(), Some(hash));
 }
 
+#[cfg(feature = "gas-sponsoring")]
 #[test]
 fn a_permit2_payment_with_an_eip2612_permit_is_simulated_and_settled_through_settle_with_permit() {
     use crate::evm::eip712::Domain;
