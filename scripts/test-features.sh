@@ -16,6 +16,7 @@ combos=(
   "alloc,batch,libsecp256k1"
   "std"
   "std,batch,precomputed-tables"
+  "alloc,gas-sponsoring"
 )
 for f in "${combos[@]}"; do
   echo "paywire --no-default-features --features '${f}'"

@@ -150,7 +150,7 @@ ${name:-.}/paywire_wasm.js (glue), gzip -9: $(gzip -9 -c "$dir/paywire_wasm.js" 
 }
 
 build_module "$stage" "$budget_default" k256 --no-default-features
-build_module "$stage/fast" "$budget_fast" libsecp256k1 --no-default-features --features libsecp256k1
+build_module "$stage/fast" "$budget_fast" libsecp256k1 --no-default-features --features libsecp256k1,gas-sponsoring
 build_module "$stage/full" "" libsecp256k1 --features libsecp256k1 # everything
 
 # The flavours, for each runtime: `paywire`, `paywire/fast` and `paywire/full`.

@@ -165,32 +165,30 @@ pub fn select_requirement<'a>(
     let mut last = "accepts is empty";
     // A requirement settled after the handler (`paymentFlow` absent or
     // `authorization`) first; `upfront` and `escrow` only if none is payable.
-    for after_handler in [true, false] {
-        let candidates: &mut dyn Iterator<Item = PaymentRequirements<'a>> = match pr {
-            PaymentRequired::V1(p) => &mut p.accepts.iter().map(PaymentRequirements::V1),
-            PaymentRequired::V2(p) => &mut p.accepts.iter().map(PaymentRequirements::V2),
-        };
-        for (i, r) in candidates.enumerate() {
-            let flow = r.extra().and_then(|e| e.payment_flow);
-            let authorization = match flow {
-                None => true,
-                Some(f) if f == "authorization" => true,
-                Some(f) if f == "upfront" || f == "escrow" => false,
-                Some(_) => {
-                    last = "unknown extra.paymentFlow";
-                    continue;
-                }
-            };
-            if authorization != after_handler {
+    let mut fallback = None;
+    let candidates: &mut dyn Iterator<Item = PaymentRequirements<'a>> = match pr {
+        PaymentRequired::V1(p) => &mut p.accepts.iter().map(PaymentRequirements::V1),
+        PaymentRequired::V2(p) => &mut p.accepts.iter().map(PaymentRequirements::V2),
+    };
+    for (i, r) in candidates.enumerate() {
+        let authorization = match r.extra().and_then(|e| e.payment_flow) {
+            None => true,
+            Some(f) if f == "authorization" => true,
+            Some(f) if f == "upfront" || f == "escrow" => false,
+            Some(_) => {
+                last = "unknown extra.paymentFlow";
                 continue;
             }
-            match payable(i, r, policy) {
-                Ok(s) => return Ok(s),
-                Err(why) => last = why,
+        };
+        match payable(i, r, policy) {
+            Ok(s) if authorization => return Ok(s),
+            Ok(s) => {
+                fallback = fallback.or(Some(s));
             }
+            Err(why) => last = why,
         }
     }
-    Err(no_match(last))
+    fallback.ok_or_else(|| no_match(last))
 }
 
 /// A created payment: the header value was written to the caller's buffer.

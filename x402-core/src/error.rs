@@ -241,6 +241,17 @@ reasons! {
     /// A `payment-identifier` whose `info.id` is not 16 to 128 characters of
     /// `A-Z a-z 0-9 _ -`; answered 400. (Not a reference string.)
     InvalidPaymentIdentifier => "invalid_payment_identifier",
+    /// `eip2612GasSponsoring`: a member of the extension's `info` is not of
+    /// its form (or the signature is not 65 bytes).
+    InvalidEip2612ExtensionFormat => "invalid_eip2612_extension_format",
+    /// `eip2612GasSponsoring`: `info.from` is not the payer.
+    Eip2612FromMismatch => "eip2612_from_mismatch",
+    /// `eip2612GasSponsoring`: `info.asset` is not the payment's token.
+    Eip2612AssetMismatch => "eip2612_asset_mismatch",
+    /// `eip2612GasSponsoring`: `info.spender` is not Permit2.
+    Eip2612SpenderNotPermit2 => "eip2612_spender_not_permit2",
+    /// `eip2612GasSponsoring`: `info.deadline` is less than 6 seconds away.
+    Eip2612DeadlineExpired => "eip2612_deadline_expired",
     /// Resource server: the payment's `payment-identifier` was first used for
     /// another payment (another signed authorization, amount or route);
     /// answered 409, nothing read of the other. (Not a reference string.)

@@ -35,6 +35,7 @@ pub mod batch;
 pub mod client;
 pub mod error;
 pub mod evm;
+pub mod gas_sponsoring;
 pub mod header;
 pub mod json;
 #[cfg(feature = "alloc")]

@@ -473,7 +473,18 @@ fn verify_v2(
     if r.scheme == "exact" {
         match payload {
             SchemePayload::Permit2(pp) => {
-                verify_permit2(&pp, p.accepted.scheme, p.accepted.network, &req, now, None)
+                let permit = p
+                    .extensions
+                    .and_then(|e| e.as_json())
+                    .and_then(crate::gas_sponsoring::read);
+                let verdict =
+                    verify_permit2(&pp, p.accepted.scheme, p.accepted.network, &req, now, None);
+                match permit {
+                    Some(permit) if verdict.is_valid() => {
+                        with_permit(verdict, permit, &pp, &req, now)
+                    }
+                    _ => verdict,
+                }
             }
             SchemePayload::Eip3009(e) => {
                 verify_eip3009(&e, p.accepted.scheme, p.accepted.network, &req, now, config)
@@ -819,6 +830,38 @@ fn verify_permit2(
             None,
         ],
     )
+}
+
+/// A valid Permit2 verdict, for a payment that carries an EIP-2612 permit
+/// for Permit2 (`eip2612GasSponsoring`): the extension's offline rules, in
+/// the reference's order after the signature; then the chain checks of a
+/// settlement through `settleWithPermit` (the permit sets the allowance, so
+/// none is checked; the simulation sends the permit too).
+fn with_permit(
+    verdict: Verdict,
+    permit: Result<crate::gas_sponsoring::Eip2612Permit, Reason>,
+    pp: &Permit2Payload<'_>,
+    req: &Req<'_>,
+    now: Option<u64>,
+) -> Verdict {
+    let payer = pp.authorization.from;
+    let checked = permit.and_then(|permit| {
+        let token = req.asset_address().map_err(|e| e.reason())?;
+        permit.check(&payer, &token, now.unwrap_or(0))
+    });
+    match checked {
+        Ok(()) => Verdict {
+            checks: verdict
+                .checks
+                .map(|c| c.filter(|c| !matches!(c, ChainCheck::Permit2AllowanceAtLeast { .. }))),
+            ..verdict
+        },
+        Err(reason) => Verdict::invalid(
+            reason,
+            &"the eip2612GasSponsoring extension does not hold for this payment",
+            Some(payer),
+        ),
+    }
 }
 
 impl Req<'_> {

@@ -58,6 +58,9 @@ pub const VERSION: Selector = [0x54, 0xfd, 0x4d, 0x50];
 pub const PERMIT2: Selector = [0x6a, 0xfd, 0xd8, 0x50];
 /// `settle(((address,uint256),uint256,uint256),address,(address,uint256),bytes)` of the x402 exact Permit2 proxy.
 pub const EXACT_PERMIT2_SETTLE: Selector = [0x13, 0xcd, 0x3b, 0x53];
+/// `settleWithPermit((uint256,uint256,bytes32,bytes32,uint8),((address,uint256),uint256,uint256),address,(address,uint256),bytes)`
+/// of the x402 exact Permit2 proxy: an EIP-2612 permit for Permit2, then the settlement.
+pub const EXACT_PERMIT2_SETTLE_WITH_PERMIT: Selector = [0xfa, 0x34, 0x03, 0x78];
 /// `settle(((address,uint256),uint256,uint256),uint256,address,(address,address,uint256),bytes)` of the x402 upto Permit2 proxy.
 pub const UPTO_PERMIT2_SETTLE: Selector = [0xff, 0x11, 0xe7, 0xb4];
 /// `Error(string)`: the revert data of `require(cond, "reason")`.
@@ -433,6 +436,54 @@ pub fn exact_permit2_settle(
     w.finish()
 }
 
+/// Length of [`exact_permit2_settle_with_permit`] for a signature of `sig_len` bytes.
+#[must_use]
+pub const fn exact_permit2_settle_with_permit_len(sig_len: usize) -> usize {
+    4 + 13 * 32 + bytes_tail_len(sig_len)
+}
+
+/// The x402 exact Permit2 proxy's `settleWithPermit(permit2612 (value,
+/// deadline, r, s, v), permit, owner, witness, signature)`: `permit2612` is
+/// the owner's EIP-2612 permit for Permit2 (`r`, `s`, `v` as 65 bytes).
+///
+/// # Errors
+/// [`BufferTooSmall`] with the length needed.
+pub fn exact_permit2_settle_with_permit(
+    value: &Amount,
+    deadline: &Amount,
+    permit_signature: &[u8; 65],
+    p: &Permit2Authorization,
+    signature: &[u8],
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(&EXACT_PERMIT2_SETTLE_WITH_PERMIT);
+    let mut r = [0u8; 32];
+    let mut s = [0u8; 32];
+    r.copy_from_slice(permit_signature.get(..32).unwrap_or(&[0; 32]));
+    s.copy_from_slice(permit_signature.get(32..64).unwrap_or(&[0; 32]));
+    let v = permit_signature.get(64).copied().unwrap_or(0);
+    for word in [
+        uint_word(value),
+        uint_word(deadline),
+        r,
+        s,
+        u64_word(u64::from(v)),
+        p.permitted.token.to_word(),
+        uint_word(&p.permitted.amount),
+        uint_word(&p.nonce),
+        uint_word(&p.deadline),
+        p.from.to_word(),
+        p.witness.to.to_word(),
+        uint_word(&p.witness.valid_after),
+        u64_word(13 * 32),
+    ] {
+        w.put(&word);
+    }
+    normalized_sig_tail(&mut w, signature);
+    w.finish()
+}
+
 /// Length of [`upto_permit2_settle`] for a signature of `sig_len` bytes.
 #[must_use]
 pub const fn upto_permit2_settle_len(sig_len: usize) -> usize {
@@ -760,6 +811,10 @@ mod tests {
             (
                 "settle(((address,uint256),uint256,uint256),uint256,address,(address,address,uint256),bytes)",
                 UPTO_PERMIT2_SETTLE,
+            ),
+            (
+                "settleWithPermit((uint256,uint256,bytes32,bytes32,uint8),((address,uint256),uint256,uint256),address,(address,uint256),bytes)",
+                EXACT_PERMIT2_SETTLE_WITH_PERMIT,
             ),
             ("Error(string)", ERROR_STRING),
             ("Panic(uint256)", PANIC),

@@ -9,6 +9,7 @@ use crate::evm::eip712::{
 };
 use crate::evm::smart_wallet::{self, PayerSignature};
 use crate::evm::{Address, Signature};
+use crate::gas_sponsoring::Eip2612Permit;
 use crate::json::JsonStr;
 use crate::network::Network;
 use crate::types::facilitator::{PaymentPayload, PaymentRequirements};
@@ -44,6 +45,7 @@ pub(super) struct Wallet {
     /// transaction (Multicall3 `aggregate3`, all or nothing).
     pub(super) counterfactual: bool,
 }
+const _: () = assert!(abi::exact_permit2_settle_with_permit_len(65) <= CALLDATA_MAX);
 
 /// Calldata in a fixed buffer: settlement allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,10 +90,13 @@ pub(super) enum Kind {
         /// A smart wallet's signature (else `signature` is an EOA's).
         wallet: Option<Wallet>,
     },
-    /// Permit2, through the x402 proxy of `exact`, or of `upto`.
+    /// Permit2, through the x402 proxy of `exact`, or of `upto`; for
+    /// `exact`, with the payer's EIP-2612 permit for Permit2 when the payment
+    /// carries one (`eip2612GasSponsoring`: `settleWithPermit`).
     Permit2 {
         auth: Permit2Authorization,
         upto: bool,
+        permit: Option<Eip2612Permit>,
     },
 }
 
@@ -209,12 +214,25 @@ impl Payment {
                     .map(|d| d.copy_from_slice(&c))
                     .map(|()| c.len())
             }
-            Kind::Permit2 { auth, upto: false } => {
-                abi::exact_permit2_settle(auth, &self.signature, &mut out).ok()
-            }
-            Kind::Permit2 { auth, upto: true } => {
-                abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok()
-            }
+            Kind::Permit2 {
+                auth,
+                upto: false,
+                permit: Some(p),
+            } => abi::exact_permit2_settle_with_permit(
+                &p.amount,
+                &p.deadline,
+                &p.signature,
+                auth,
+                &self.signature,
+                &mut out,
+            )
+            .ok(),
+            Kind::Permit2 {
+                auth, upto: false, ..
+            } => abi::exact_permit2_settle(auth, &self.signature, &mut out).ok(),
+            Kind::Permit2 {
+                auth, upto: true, ..
+            } => abi::upto_permit2_settle(auth, &self.amount, &self.signature, &mut out).ok(),
         };
         Calldata::new(out.get(..n.unwrap_or(0)).unwrap_or_default())
     }
@@ -254,18 +272,31 @@ pub(super) fn extract(
                 },
             })
         }
-        SchemePayload::Permit2(pp) => Some(Payment {
-            network,
-            chain_id,
-            asset,
-            payer: pp.authorization.from,
-            amount: pp.authorization.permitted.amount,
-            signature: Signature::parse_hex(pp.signature).ok()?.to_bytes(),
-            kind: Kind::Permit2 {
-                auth: pp.authorization,
-                upto: req.scheme() == "upto",
-            },
-        }),
+        SchemePayload::Permit2(pp) => {
+            let upto = req.scheme() == "upto";
+            // Verified offline before: a permit that is there is valid.
+            let permit = match payload {
+                PaymentPayload::V2(p) if !upto => p
+                    .extensions
+                    .and_then(|e| e.as_json())
+                    .and_then(crate::gas_sponsoring::read)
+                    .and_then(Result::ok),
+                _ => None,
+            };
+            Some(Payment {
+                network,
+                chain_id,
+                asset,
+                payer: pp.authorization.from,
+                amount: pp.authorization.permitted.amount,
+                signature: Signature::parse_hex(pp.signature).ok()?.to_bytes(),
+                kind: Kind::Permit2 {
+                    auth: pp.authorization,
+                    upto,
+                    permit,
+                },
+            })
+        }
         SchemePayload::Batch(_) => None,
     }
 }
@@ -356,7 +387,7 @@ impl PaymentId {
         ))?;
         let (nonce, permit2, upto) = match &p.kind {
             Kind::Eip3009 { auth, .. } => (auth.nonce.0, false, false),
-            Kind::Permit2 { auth, upto } => (auth.nonce.to_be_bytes(), true, *upto),
+            Kind::Permit2 { auth, upto, .. } => (auth.nonce.to_be_bytes(), true, *upto),
         };
         Ok(PaymentId {
             network: p.network,

@@ -109,7 +109,10 @@ pub(super) fn start(
     if let (Some(p), PaymentRequirements::V2(r), Mode::Settle { .. }) =
         (&extracted, &mut checked, mode)
     {
-        if let Kind::Permit2 { auth, upto: true } = &p.kind {
+        if let Kind::Permit2 {
+            auth, upto: true, ..
+        } = &p.kind
+        {
             r.amount = auth.permitted.amount;
         }
     }
@@ -149,7 +152,10 @@ pub(super) fn start(
         Mode::Verify => None,
         Mode::Settle { from, .. } => Some(*from),
     };
-    if let Kind::Permit2 { auth, upto: true } = payment.kind {
+    if let Kind::Permit2 {
+        auth, upto: true, ..
+    } = payment.kind
+    {
         match mode {
             Mode::Settle { .. } => {
                 payment.amount = charge;

@@ -937,3 +937,39 @@ fn options_read_allowed_factories() {
     let json = format!(r#"{{"eip6492AllowedFactories":[{}]}}"#, nine.join(","));
     assert!(Options::from_json(json.as_bytes()).is_err());
 }
+
+#[cfg(feature = "gas-sponsoring")]
+#[test]
+fn a_permit2_payment_with_an_eip2612_permit_is_simulated_and_settled_through_settle_with_permit() {
+    use crate::evm::eip712::Domain;
+    use crate::gas_sponsoring::Eip2612Permit;
+    use crate::json::JsonStr;
+    let plain = body(r#","assetTransferMethod":"permit2""#);
+    let key = PrivateKey::from_bytes(&[0x11; 32]).unwrap();
+    let token = crate::evm::Address::parse(TOKEN).unwrap();
+    let domain = Domain::eip3009(JsonStr::new("USD Coin"), JsonStr::new("2"), 31337, token);
+    let permit = Eip2612Permit::sign(
+        &key,
+        &domain,
+        token,
+        crate::Amount::MAX,
+        0u64.into(),
+        (NOW + 600).into(),
+    );
+    let with = plain.replacen(
+        r#""paymentPayload":{"#,
+        &format!(
+            r#""paymentPayload":{{"extensions":{{"eip2612GasSponsoring":{{"info":{}}}}},"#,
+            permit.to_json_string()
+        ),
+        1,
+    );
+    for (b, selector) in [(&plain, "0x13cd3b53"), (&with, "0xfa340378")] {
+        let mut m =
+            Machine::verify_json(b.as_bytes(), NOW, &Config::default(), &Options::default());
+        ok(&mut m, "\"0x7a69\"");
+        ok(&mut m, "\"0x6080\"");
+        let sim = request(&m);
+        assert!(sim.contains(&format!(r#""data":"{selector}"#)), "{sim}");
+    }
+}

@@ -189,6 +189,109 @@ async fn permit2_and_upto_payments_settle_through_their_proxies() {
     f.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_payer_without_a_permit2_allowance_pays_with_an_eip2612_permit() {
+    use paywire::evm::eip712::{Domain, PERMIT2_ADDRESS};
+    use paywire::gas_sponsoring::Eip2612Permit;
+    use paywire::json::{JsonStr, ToJson};
+    let chain = Hardhat::connect().await;
+    chain.install_permit2().await;
+    let dir = Scratch::new("eip2612");
+    let (signer, signer_hex) = key("eip2612/signer");
+    let (payer, _) = key("eip2612/payer");
+    let merchant = key("eip2612/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    // Tokens, no gas and no allowance for Permit2.
+    chain.mint(&payer.address(), 2_000_000).await;
+    let f = Running::start(
+        &Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]).toml(&dir),
+    )
+    .await;
+    let payment = |label: &'static str| {
+        pay_with(&chain, &payer, &merchant, 1_000_000, label, |a| {
+            a["extra"]["assetTransferMethod"] = json!("permit2");
+        })
+    };
+    // Without the extension: the allowance is missing, nothing is sent.
+    let plain = payment("eip2612/plain").await;
+    let (_, v) = f.post("/verify", &plain).await;
+    assert_eq!(
+        (v["isValid"].clone(), v["invalidReason"].clone()),
+        (json!(false), json!("permit2_allowance_required")),
+        "{v}"
+    );
+    // With the payer's permit (nonce 0 on the token): verified by simulating
+    // settleWithPermit, and settled in one transaction.
+    let domain = Domain::eip3009(
+        JsonStr::new("USD Coin"),
+        JsonStr::new("2"),
+        chain.chain_id,
+        chain.token,
+    );
+    let deadline = chain.now().await + 600;
+    let permit = Eip2612Permit::sign(
+        &payer,
+        &domain,
+        chain.token,
+        paywire::Amount::MAX,
+        0u64.into(),
+        deadline.into(),
+    );
+    let with_permit = |body: String, permit: &Eip2612Permit| {
+        let mut v: Value = serde_json::from_str(&body).unwrap();
+        let info: Value = serde_json::from_str(&permit.to_json_string()).unwrap();
+        v["paymentPayload"]["extensions"] = json!({"eip2612GasSponsoring": {"info": info}});
+        v.to_string()
+    };
+    let sponsored = with_permit(payment("eip2612/sponsored").await, &permit);
+    let (_, v) = f.post("/verify", &sponsored).await;
+    assert_eq!(v["isValid"], true, "{v}");
+    let (_, s) = f.post("/settle", &sponsored).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&merchant).await, 1_000_000);
+    assert_eq!(chain.balance(&payer.address()).await, 1_000_000);
+    let receipt = chain
+        .receipt(s["transaction"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt["to"].as_str().unwrap().to_lowercase(),
+        paywire::evm::eip712::X402_EXACT_PERMIT2_PROXY
+            .to_string()
+            .to_lowercase()
+    );
+    // The permit set the allowance: the next payment needs no extension.
+    let allowance = chain
+        .rpc(
+            "eth_call",
+            json!([{"to": chain.token.to_string(), "data": support::hex(&paywire::evm::abi::allowance(&payer.address(), &PERMIT2_ADDRESS))}, "latest"]),
+        )
+        .await;
+    assert_eq!(allowance.as_str().unwrap(), format!("0x{}", "f".repeat(64)));
+    let (_, s) = f.post("/settle", &payment("eip2612/after").await).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&merchant).await, 2_000_000);
+    // A permit of another owner is refused offline, and nothing is sent.
+    let (other, _) = key("eip2612/other");
+    let foreign = Eip2612Permit::sign(
+        &other,
+        &domain,
+        chain.token,
+        paywire::Amount::MAX,
+        0u64.into(),
+        deadline.into(),
+    );
+    let refused = with_permit(payment("eip2612/foreign").await, &foreign);
+    let (_, s) = f.post("/settle", &refused).await;
+    assert_eq!(
+        (s["success"].clone(), s["errorReason"].clone()),
+        (json!(false), json!("eip2612_from_mismatch")),
+        "{s}"
+    );
+    f.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn one_payment_settled_twenty_times_at_once_on_two_instances_sends_one_transaction() {

@@ -9,13 +9,16 @@ pragma solidity 0.8.26;
 /// in `Error(string)`, an ECDSA check that refuses high-s signatures and
 /// `v` other than 27/28 (EIP-2), as OpenZeppelin's and Circle's do, and, for a
 /// payer with code (a smart wallet, an EIP-7702 delegation), ERC-1271
-/// `isValidSignature` instead (FiatTokenV2_2's `SignatureChecker`).
+/// `isValidSignature` instead (FiatTokenV2_2's `SignatureChecker`); and
+/// EIP-2612 `permit` with `nonces`, as USDC has it.
 contract Eip3009Token {
     bytes32 private constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
+    bytes32 public constant PERMIT_TYPEHASH =
+        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
     /// secp256k1n / 2: the largest `s` EIP-2 allows.
     uint256 private constant HALF_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
 
@@ -29,6 +32,7 @@ contract Eip3009Token {
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
     mapping(address => mapping(bytes32 => bool)) public authorizationState;
+    mapping(address => uint256) public nonces;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
@@ -65,6 +69,22 @@ contract Eip3009Token {
         allowance[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);
         return true;
+    }
+
+    function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+    {
+        require(deadline >= block.timestamp, "FiatTokenV2: permit is expired");
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                DOMAIN_SEPARATOR(),
+                keccak256(abi.encode(PERMIT_TYPEHASH, owner, spender, value, nonces[owner]++, deadline))
+            )
+        );
+        require(_recover(digest, v, r, s) == owner, "EIP2612: invalid signature");
+        allowance[owner][spender] = value;
+        emit Approval(owner, spender, value);
     }
 
     function transferFrom(address from, address to, uint256 value) external returns (bool) {

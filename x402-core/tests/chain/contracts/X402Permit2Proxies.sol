@@ -32,8 +32,23 @@ interface ISignatureTransfer {
 /// the same `settle` ABI, witness type string, checks and custom errors as the
 /// deployed proxy at 0x402085c248EeA27D92E8b30b2C58ed07f9E20001. Placed there
 /// with `hardhat_setCode`; Permit2's address is a constant instead of being set
-/// by `initialize`. `settleWithPermit` (EIP-2612) is omitted.
+/// by `initialize`. `settleWithPermit` sends the owner's EIP-2612 permit for
+/// Permit2 first (a permit that fails, say one front-run, is skipped: the
+/// settlement then stands on the allowance there is).
+interface IERC20Permit {
+    function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external;
+}
+
 contract X402ExactPermit2Proxy {
+    struct EIP2612Permit {
+        uint256 value;
+        uint256 deadline;
+        bytes32 r;
+        bytes32 s;
+        uint8 v;
+    }
+
     struct Witness {
         address to;
         uint256 validAfter;
@@ -48,8 +63,23 @@ contract X402ExactPermit2Proxy {
     error InvalidDestination();
     error InvalidOwner();
     error PaymentTooEarly();
+    error Permit2612AmountMismatch();
 
     event Settled();
+
+    function settleWithPermit(
+        EIP2612Permit calldata permit2612,
+        ISignatureTransfer.PermitTransferFrom calldata permit,
+        address owner,
+        Witness calldata witness,
+        bytes calldata signature
+    ) external {
+        if (permit2612.value < permit.permitted.amount) revert Permit2612AmountMismatch();
+        try IERC20Permit(permit.permitted.token).permit(
+            owner, address(PERMIT2), permit2612.value, permit2612.deadline, permit2612.v, permit2612.r, permit2612.s
+        ) {} catch {}
+        _settle(permit, owner, witness, signature);
+    }
 
     function settle(
         ISignatureTransfer.PermitTransferFrom calldata permit,
@@ -57,6 +87,15 @@ contract X402ExactPermit2Proxy {
         Witness calldata witness,
         bytes calldata signature
     ) external {
+        _settle(permit, owner, witness, signature);
+    }
+
+    function _settle(
+        ISignatureTransfer.PermitTransferFrom calldata permit,
+        address owner,
+        Witness calldata witness,
+        bytes calldata signature
+    ) private {
         uint256 amount = permit.permitted.amount;
         if (amount == 0) revert InvalidAmount();
         if (owner == address(0)) revert InvalidOwner();

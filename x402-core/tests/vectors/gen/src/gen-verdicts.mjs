@@ -163,7 +163,7 @@ async function build(family, opts = {}) {
           accepted: deepClone(requirements),
           payload: inner,
         };
-  opts.mutate?.(paymentPayload, requirements);
+  await opts.mutate?.(paymentPayload, requirements);
   return { paymentPayload, paymentRequirements: requirements };
 }
 
@@ -475,6 +475,76 @@ add("eip3009-v1-with-permit2-payload", "unsupported-payload", "permit2-v2", {
     for (const k of Object.keys(r)) delete r[k];
     Object.assign(r, v1);
   },
+});
+
+// eip2612GasSponsoring: the payer's EIP-2612 permit for Permit2, signed with
+// viem, in the payment's extensions; `edit(info)` changes it after signing.
+const PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3";
+const MAX_UINT256 = ((1n << 256n) - 1n).toString();
+function withPermit(edit, { signer = "payer", deadline = NOW + 300 } = {}) {
+  return async (p, r) => {
+    const account = privateKeyToAccount(signer === "other" ? OTHER_KEY : PAYER_KEY);
+    const message = { owner: account.address, spender: PERMIT2, value: MAX_UINT256, nonce: "0", deadline: String(deadline) };
+    const signature = await account.signTypedData({
+      domain: { name: r.extra.name, version: r.extra.version, chainId: Number(r.network.split(":")[1]), verifyingContract: r.asset },
+      types: {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      primaryType: "Permit",
+      message: { ...message, value: BigInt(message.value), nonce: 0n, deadline: BigInt(message.deadline) },
+    });
+    const info = {
+      from: account.address,
+      asset: r.asset,
+      spender: PERMIT2,
+      amount: message.value,
+      nonce: message.nonce,
+      deadline: message.deadline,
+      signature,
+      version: "1",
+    };
+    edit?.(info);
+    p.extensions = { eip2612GasSponsoring: { info } };
+  };
+}
+add("permit2-v2-eip2612-permit", "eip2612-gas-sponsoring", "permit2-v2", { mutate: withPermit() });
+add("permit2-v2-eip2612-from-other", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.from = getAddress(OTHER_ADDRESS); }),
+});
+add("permit2-v2-eip2612-asset-other", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.asset = OTHER_TOKEN; }),
+});
+add("permit2-v2-eip2612-spender-proxy", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.spender = x402ExactPermit2ProxyAddress; }),
+});
+add("permit2-v2-eip2612-deadline-in-5s", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit(null, { deadline: NOW + 5 }),
+});
+add("permit2-v2-eip2612-deadline-in-6s", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit(null, { deadline: NOW + 6 }),
+});
+add("permit2-v2-eip2612-amount-not-a-number", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.amount = "1e6"; }),
+});
+add("permit2-v2-eip2612-version-missing", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { delete i.version; }),
+});
+add("permit2-v2-eip2612-from-lowercase", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.from = i.from.toLowerCase(); }),
+});
+add("permit2-v2-eip2612-signature-64-bytes", "eip2612-gas-sponsoring", "permit2-v2", {
+  mutate: withPermit((i) => { i.signature = i.signature.slice(0, 130); }),
+  stricter: "eip2612-signature-length",
+});
+add("permit2-v2-eip2612-and-a-bad-permit2-signature", "eip2612-gas-sponsoring", "permit2-v2", {
+  signer: "other",
+  mutate: withPermit(),
 });
 
 // ---- run --------------------------------------------------------------------------
