@@ -12,6 +12,10 @@ export function expectedVerdict(v) {
       invalidReason: eip3009 ? "invalid_exact_evm_signature" : "invalid_permit2_signature",
     };
   }
+  if (v.stricter === "eip2612-signature-length") {
+    // Refused for its form here; the reference learns it from a failing simulation.
+    return { isValid: false, invalidReason: "invalid_eip2612_extension_format", payer: v.verdict.payer };
+  }
   if (typeof v.verdict.threw === "string") {
     // The reference throws: for a scheme it has no verifier for, and (a crash)
     // for a Permit2 payload in v1, which is EIP-3009 only.

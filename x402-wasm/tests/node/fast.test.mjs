@@ -112,7 +112,10 @@ test("fast gives the same verdicts on the official vectors", () => {
   for (const v of vectors("official-verdicts.json")) {
     const verdict = fast.verify(v.request, v.now, verifyOptions(v));
     assert.deepEqual(differences(verdict, expectedVerdict(v)), [], v.name);
-    assert.deepEqual(verdict, lean.verify(v.request, v.now, verifyOptions(v)), v.name);
+    // The default flavour leaves eip2612GasSponsoring out; fast judges it.
+    if (v.category !== "eip2612-gas-sponsoring") {
+      assert.deepEqual(verdict, lean.verify(v.request, v.now, verifyOptions(v)), v.name);
+    }
   }
 });
 
