@@ -1,5 +1,6 @@
 //! An x402 facilitator for EVM chains: `POST /verify`, `POST /settle`, `GET
-//! /supported`, `GET /health`, `GET /metrics`, answering the official SDKs'
+//! /supported`, `GET /health`, `GET /metrics` (and, with `[discovery]`
+//! on, the bazaar catalog at `GET /discovery/resources`), answering the official SDKs'
 //! clients byte-compatibly (every verify and settle outcome with HTTP 200 and
 //! the protocol's JSON; `transaction` and `network` always present).
 //!
@@ -30,6 +31,7 @@
 //!   `paywire facilitator reconcile` does the same once and lists them.
 
 mod access;
+mod discovery;
 mod drive;
 mod metrics;
 mod settle;
@@ -50,7 +52,7 @@ use paywire::evm::Address;
 use paywire::json::{JsonStr, ObjectWriter, ToJson};
 use paywire::settle::Options;
 
-use crate::config::{Config, NetworkConfig, SchemeConfig, wei};
+use crate::config::{Config, DiscoveryConfig, NetworkConfig, SchemeConfig, wei};
 use crate::rpc::Rpc;
 use crate::signer::{LocalKey, Signer};
 use crate::store::{self, Store};
@@ -136,6 +138,8 @@ pub(crate) struct Inner {
     pub(crate) instance: String,
     pub(crate) requests: AtomicU64,
     pub(crate) stopping: AtomicBool,
+    /// The bazaar catalog's settings.
+    pub(crate) discovery: DiscoveryConfig,
 }
 
 impl std::fmt::Debug for Inner {
@@ -211,6 +215,7 @@ impl Facilitator {
                 instance,
                 requests: AtomicU64::new(0),
                 stopping: AtomicBool::new(false),
+                discovery: config.discovery.clone(),
             }),
         })
     }
@@ -223,6 +228,7 @@ impl Facilitator {
             .route("/supported", get(supported))
             .route("/health", get(health))
             .route("/metrics", get(metrics_route))
+            .route("/discovery/resources", get(discovery::list))
             .fallback(not_found)
             .with_state(Arc::clone(&self.inner))
     }
@@ -409,7 +415,13 @@ async fn settle_route(
     // Settled in a task of its own: a client that hangs up does not stop a
     // settlement halfway.
     let task_inner = Arc::clone(&inner);
-    let task = tokio::spawn(async move { settle::settle(&task_inner, &name, body).await });
+    let task = tokio::spawn(async move {
+        let answer = settle::settle(&task_inner, &name, body.clone()).await;
+        if task_inner.discovery.enabled && answer.1 {
+            discovery::record(&task_inner, &body).await;
+        }
+        answer.0
+    });
     match task.await {
         Ok(r) => r,
         Err(e) => problem(
@@ -460,7 +472,7 @@ async fn not_found() -> Response<Body> {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "this facilitator serves POST /verify, POST /settle, GET /supported, GET /health, GET /metrics",
+        "this facilitator serves POST /verify, POST /settle, GET /supported, GET /health, GET /metrics (and GET /discovery/resources when its catalog is on)",
     )
 }
 
