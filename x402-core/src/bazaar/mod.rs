@@ -650,6 +650,192 @@ impl ToJson for Declaration<'_> {
     }
 }
 
+/// An object with the member `key` replaced by what `value` writes (added at
+/// the end when absent), the other members as they were.
+struct Replaced<'a, 'f> {
+    object: JsonObject<'a>,
+    key: &'static str,
+    value: &'f WriteMember<'f>,
+}
+
+/// Writes a member's new value from its old one (if any).
+type WriteMember<'f> =
+    dyn for<'v> Fn(Option<JsonValue<'v>>, &mut dyn Sink) -> Result<(), SinkFull> + 'f;
+
+impl ToJson for Replaced<'_, '_> {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        let mut seen = false;
+        for (k, v) in self.object.members() {
+            w.key(k)?;
+            if k == *self.key {
+                seen = true;
+                (self.value)(Some(v), w.sink())?;
+            } else {
+                crate::json::write_compact(w.sink(), v)?;
+            }
+        }
+        if !seen {
+            w.key(JsonStr::new(self.key))?;
+            (self.value)(None, w.sink())?;
+        }
+        w.end()
+    }
+}
+
+fn object_or_empty(v: Option<JsonValue<'_>>) -> Option<JsonObject<'_>> {
+    v.and_then(|v| v.as_object())
+}
+
+/// A route's HTTP declaration as the reference's server extension enriches
+/// it for a request: `info.input.method` is the request's method, and the
+/// schema's `input.properties.method` is `{"type": "string", "enum":
+/// [method]}`, with `method` among `input.required`. An MCP declaration, or
+/// one that is not an object with an object `info.input`, is answered as it
+/// came (`None`).
+#[must_use]
+pub fn enrich(ext: JsonValue<'_>, method: &str) -> Option<String> {
+    let e = ext.as_object()?;
+    let info = e.get("info")?.as_object()?;
+    let input = info.get("input")?.as_object()?;
+    if input
+        .get("type")
+        .and_then(|t| t.as_str())
+        .is_some_and(|t| t == *"mcp")
+    {
+        return None;
+    }
+    let method_value = |_: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        crate::json::write_escaped(out, JsonStr::new(method))
+    };
+    let method_schema = |_: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        StrSchema {
+            constant: None,
+            one_of: &[method],
+        }
+        .write_json(out)
+    };
+    let required = |old: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        let list = old.and_then(|r| r.as_array());
+        out.put(b"[")?;
+        let mut first = true;
+        let mut has = false;
+        for r in list.iter().flat_map(|l| l.iter()) {
+            has |= r.as_str().is_some_and(|s| s == *"method");
+            if !first {
+                out.put(b",")?;
+            }
+            first = false;
+            crate::json::write_compact(out, r)?;
+        }
+        if !has {
+            if !first {
+                out.put(b",")?;
+            }
+            crate::json::write_escaped(out, JsonStr::new("method"))?;
+        }
+        out.put(b"]")
+    };
+    let input_properties = |old: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        Replaced {
+            object: object_or_empty(old).unwrap_or(JsonObject::EMPTY),
+            key: "method",
+            value: &method_schema,
+        }
+        .write_json(out)
+    };
+    let input_schema = |old: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        let object = object_or_empty(old).unwrap_or(JsonObject::EMPTY);
+        let with_props = Replaced {
+            object,
+            key: "properties",
+            value: &input_properties,
+        }
+        .to_json_string();
+        let parsed = crate::json::parse(
+            with_props.as_bytes(),
+            &crate::json::Limits {
+                max_len: with_props.len(),
+                max_depth: 256,
+            },
+        );
+        match parsed.ok().and_then(|p| p.as_object()) {
+            Some(o) => Replaced {
+                object: o,
+                key: "required",
+                value: &required,
+            }
+            .write_json(out),
+            None => out.put(with_props.as_bytes()),
+        }
+    };
+    let schema_properties = |old: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        Replaced {
+            object: object_or_empty(old).unwrap_or(JsonObject::EMPTY),
+            key: "input",
+            value: &input_schema,
+        }
+        .write_json(out)
+    };
+    let schema = |old: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        Replaced {
+            object: object_or_empty(old).unwrap_or(JsonObject::EMPTY),
+            key: "properties",
+            value: &schema_properties,
+        }
+        .write_json(out)
+    };
+    let new_input = |_: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        Replaced {
+            object: input,
+            key: "method",
+            value: &method_value,
+        }
+        .write_json(out)
+    };
+    let new_info = |_: Option<JsonValue<'_>>, out: &mut dyn Sink| {
+        Replaced {
+            object: info,
+            key: "input",
+            value: &new_input,
+        }
+        .write_json(out)
+    };
+    let with_info = Replaced {
+        object: e,
+        key: "info",
+        value: &new_info,
+    }
+    .to_json_string();
+    let limits = crate::json::Limits {
+        max_len: with_info.len(),
+        max_depth: 256,
+    };
+    let with_info_obj = crate::json::parse(with_info.as_bytes(), &limits)
+        .ok()?
+        .as_object()?;
+    Some(
+        Replaced {
+            object: with_info_obj,
+            key: "schema",
+            value: &schema,
+        }
+        .to_json_string(),
+    )
+}
+
+/// What a resource server checks of a route's declaration before serving
+/// it: the extension's own rules ([`check_spec`]) and its `info` against its
+/// `schema` ([`check_extension`]). The reference only warns at start; a
+/// route here is refused instead.
+///
+/// # Errors
+/// The first problem, with its path.
+pub fn check_declaration(ext: JsonValue<'_>) -> Result<(), Invalid> {
+    check_spec(ext)?;
+    check_extension(ext)
+}
+
 // ---------------------------------------------------------------------------
 // Cataloging (the facilitator's side)
 

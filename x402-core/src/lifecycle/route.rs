@@ -31,7 +31,9 @@ impl Route {
     /// # Errors
     /// `invalid_payment_requirements` naming what is wrong: a malformed
     /// document, no requirement, an EVM requirement whose asset or `payTo` is
-    /// not an address, or a scheme this lifecycle cannot settle.
+    /// not an address, a scheme this lifecycle cannot settle, or (feature
+    /// `bazaar`) an `extensions.bazaar` declaration that breaks the
+    /// extension's rules or its own schema.
     pub fn from_json(json: &[u8]) -> Result<Route, Error> {
         let pr = v2::PaymentRequired::from_json_bytes(json, &limits(MAX_ROUTE))?;
         if pr.accepts.is_empty() {
@@ -74,6 +76,16 @@ impl Route {
                 )
                 .at("scheme"));
             }
+        }
+        #[cfg(feature = "bazaar")]
+        if let Some(ext) = pr.extensions.and_then(|e| e.get(crate::bazaar::BAZAAR)) {
+            crate::bazaar::check_declaration(ext).map_err(|_| {
+                bad(
+                    Reason::InvalidPaymentRequirements,
+                    "extensions.bazaar: a declaration whose info fits its schema (paywire::bazaar::check_declaration says where it does not)",
+                )
+                .at("extensions")
+            })?;
         }
         Ok(Route { doc: json.into() })
     }

@@ -131,6 +131,32 @@ fn declarations_are_written_as_the_official_helpers_write_them() {
 }
 
 #[test]
+fn a_route_declaration_is_enriched_with_the_method_as_the_reference_does() {
+    let file = file();
+    for d in file["declarations"].as_array().unwrap() {
+        let name = d["name"].as_str().unwrap();
+        let declared = json(&d["declared"]);
+        let declared = parse(declared.as_bytes(), &LIMITS).unwrap();
+        let method = d["method"].as_str().unwrap();
+        match bazaar::enrich(declared, method) {
+            Some(ours) => {
+                let ours: Value = serde_json::from_str(&ours).unwrap();
+                assert_eq!(ours, d["extension"], "{name}");
+            }
+            // MCP tools are not enriched.
+            None => assert_eq!(d["declared"], d["extension"], "{name}"),
+        }
+        let enriched = json(&d["extension"]);
+        let enriched = parse(enriched.as_bytes(), &LIMITS).unwrap();
+        assert_eq!(
+            bazaar::check_declaration(enriched).is_ok(),
+            d["valid"] == true && d["specValid"] == true,
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn declarations_are_judged_as_the_official_validator_judges_them() {
     let file = file();
     let cases = file["judgements"].as_array().unwrap();
@@ -220,4 +246,33 @@ fn the_sanitisers_agree() {
         let kept = bazaar::sanitize_tags(parse(v.as_bytes(), &LIMITS).unwrap());
         assert_eq!(serde_json::to_value(kept).unwrap(), c["kept"], "{v}");
     }
+}
+
+#[test]
+fn a_route_serves_a_valid_declaration_and_refuses_an_invalid_one() {
+    use paywire::lifecycle::Route;
+    let file = file();
+    let ext = file["declarations"][1]["extension"].clone();
+    let doc = |ext: &Value| {
+        serde_json::json!({
+            "x402Version": 2,
+            "resource": {"url": "https://api.example.com/weather"},
+            "accepts": [{
+                "scheme": "exact", "network": "eip155:8453", "amount": "10000",
+                "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+                "payTo": "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+                "maxTimeoutSeconds": 60, "extra": {"name": "USD Coin", "version": "2"}
+            }],
+            "extensions": {"bazaar": ext}
+        })
+        .to_string()
+    };
+    let route = Route::from_json(doc(&ext).as_bytes()).unwrap();
+    let answered: Value = serde_json::from_str(&route.payment_required_json(Some("pay"))).unwrap();
+    assert_eq!(answered["extensions"]["bazaar"], ext);
+    let mut broken = ext.clone();
+    broken["info"]["input"]["method"] = Value::from("PUT");
+    let e = Route::from_json(doc(&broken).as_bytes()).unwrap_err();
+    assert_eq!(e.reason().as_str(), "invalid_payment_requirements");
+    assert_eq!(e.field(), "extensions");
 }

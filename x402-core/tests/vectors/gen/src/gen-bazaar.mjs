@@ -1,8 +1,8 @@
 // The bazaar discovery extension as the official @x402/extensions writes and
 // judges it:
-// - `declarations`: what declareDiscoveryExtension builds for a config, after
-//   the server extension's enrichDeclaration for a request (the form a
-//   PaymentRequired carries), with the verdicts of validateDiscoveryExtension
+// - `declarations`: what declareDiscoveryExtension builds for a config, and
+//   that after the server extension's enrichDeclaration for a request (the
+//   form a PaymentRequired carries), with the verdicts of validateDiscoveryExtension
 //   (info against schema) and validateDiscoveryExtensionSpec;
 // - `judgements`: hand-written extensions (valid and not) and the official
 //   validateDiscoveryExtension verdict;
@@ -117,6 +117,7 @@ const declarations = configs.map(([name, method, path, config]) => {
     name,
     method,
     config,
+    declared,
     extension,
     valid: validateDiscoveryExtension(extension).valid,
     specValid: validateDiscoveryExtensionSpec(extension).valid,
@@ -242,14 +243,16 @@ const iconUrls = [
   "https://0x7f000001/i", "https://[::1]/i", "https://localhost/i", "https://LOCALHOST/i",
   "https://%6c%6f%63%61%6c%68%6f%73%74/i", "https://ip6-loopback/i", "https://example.com/a\nb", "",
   "https://a.example/" + "i".repeat(2048 - 18), "https://a.example/" + "i".repeat(2049 - 18),
-  "file:///etc/passwd", "https://127.1/i",
+  "file:///etc/passwd", "https://127.1/i", "https://user:\\pass@example.com", "https://ex.com:0080/i",
+  "https://ex.com:99999/i", "HTTPS://Ex.com/i", "https://ex.com./i",
 ].map((value) => ({ value, valid: isValidIconUrl(value) }));
 
 const doc = {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/extensions"]),
   description:
     "The bazaar extension as @x402/extensions writes and judges it: declarations built by " +
-    "declareDiscoveryExtension and enriched for a request by bazaarResourceServerExtension.enrichDeclaration " +
+    "declareDiscoveryExtension (`declared`) and enriched for a request by " +
+    "bazaarResourceServerExtension.enrichDeclaration (`extension`) " +
     "(`valid`: validateDiscoveryExtension, `specValid`: validateDiscoveryExtensionSpec); hand-written " +
     "extensions judged by validateDiscoveryExtension; extractDiscoveryInfo on version 2 payments (null: " +
     "nothing cataloged); the route template and service metadata sanitisers.",
