@@ -45,7 +45,8 @@ const UNSUPPORTED: &[&str] = &[
 /// at any depth) whose value is not a string starting with `#`: a reference
 /// outside the document, which is never followed.
 pub(super) fn external_reference(schema: JsonValue<'_>, depth: usize) -> Result<(), Invalid> {
-    if depth > MAX_DEPTH {
+    // JSON levels: a schema nests two per level (`{"items": [...]}`).
+    if depth > 2 * MAX_DEPTH {
         return Err(Invalid::at("schema", Violation::TooDeep));
     }
     if let Some(o) = schema.as_object() {
