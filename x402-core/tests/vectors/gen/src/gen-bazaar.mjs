@@ -167,6 +167,8 @@ const judgementCases = [
   ["format and unknown keywords are ignored", { info: { input: { ...get, e: "not an email" } }, schema: schema({ properties: { e: { type: "string", format: "email", "x-note": 1 } } }) }],
   ["an unknown type name", { info: { input: get }, schema: schema({ type: "text" }) }],
   ["required not an array", { info: { input: get }, schema: schema({ type: "object", required: "type" }) }],
+  ["a $ref loop", { info: { input: get }, schema: { $ref: "#" } }],
+  ["a $ref loop below the root", { info: { input: get }, schema: schema({ $ref: "#/properties/input" }) }],
   ["schema absent", { info: { input: get } }],
   ["schema true", { info: { input: get }, schema: true }],
   ["schema false", { info: { input: get }, schema: false }],
