@@ -993,6 +993,33 @@ pub fn discover(payload: JsonObject<'_>) -> Result<Discovered, Dropped> {
     })
 }
 
+/// What a facilitator tells the resource server of a declaration it
+/// processed (the `bazaar` member of the `EXTENSION-RESPONSES` object):
+/// `{"bazaar": {"status": "success"}}`, or `"rejected"` with a
+/// `rejectedReason`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionResponse {
+    /// Why the declaration was not cataloged (`None`: it was).
+    pub rejected_reason: Option<String>,
+}
+
+impl ToJson for ExtensionResponse {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.key(JsonStr::new(BAZAAR))?;
+        let mut b = ObjectWriter::new(w.sink())?;
+        match &self.rejected_reason {
+            None => b.str_field("status", JsonStr::new("success"))?,
+            Some(why) => {
+                b.str_field("status", JsonStr::new("rejected"))?;
+                b.str_field("rejectedReason", JsonStr::new(why))?;
+            }
+        }
+        b.end()?;
+        w.end()
+    }
+}
+
 /// The longest `serviceName`, and tag.
 pub const MAX_NAME_LEN: usize = 32;
 /// How many tags are kept.

@@ -310,3 +310,23 @@ fn discovery_from_a_payment() {
         Err(Dropped::NotDeclared)
     );
 }
+
+#[test]
+fn extension_responses() {
+    let ok = ExtensionResponse {
+        rejected_reason: None,
+    };
+    assert_eq!(ok.to_json_string(), r#"{"bazaar":{"status":"success"}}"#);
+    let no = ExtensionResponse {
+        rejected_reason: Some("bazaar: info/input/method is none of the schema's enum".into()),
+    };
+    assert_eq!(
+        no.to_json_string(),
+        r#"{"bazaar":{"status":"rejected","rejectedReason":"bazaar: info/input/method is none of the schema's enum"}}"#
+    );
+    // The spec's example header.
+    assert_eq!(
+        crate::header::encode_to_string(&ok),
+        "eyJiYXphYXIiOnsic3RhdHVzIjoic3VjY2VzcyJ9fQ=="
+    );
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
-use paywire::bazaar::{self, Kind};
+use paywire::bazaar::{self, ExtensionResponse, Kind};
 use paywire::json::{JsonStr, Limits, ObjectWriter, Sink, SinkFull, ToJson, parse};
 
 use super::{Inner, caller, json_response, now, problem};
@@ -25,24 +25,27 @@ const MAX_OFFSET: u64 = 1_000_000;
 const MAX_EXTENSIONS: usize = 32 * 1024;
 
 /// Writes the resource a settled payment declared, if its declaration is
-/// valid. `body` is the `/settle` request; nothing here fails the settlement.
-pub(crate) async fn record(inner: &Inner, body: &[u8]) {
+/// valid, and answers what to tell the resource server of it (`None`: the
+/// payment declared nothing). `body` is the `/settle` request; nothing here
+/// fails the settlement.
+pub(crate) async fn record(inner: &Inner, body: &[u8]) -> Option<ExtensionResponse> {
     let limits = Limits {
         max_len: body.len(),
         max_depth: 64,
     };
-    let Some(req) = parse(body, &limits).ok().and_then(|v| v.as_object()) else {
-        return;
+    let rejected = |why: String| {
+        Some(ExtensionResponse {
+            rejected_reason: Some(why),
+        })
     };
-    let Some(payload) = req.get("paymentPayload").and_then(|p| p.as_object()) else {
-        return;
-    };
+    let req = parse(body, &limits).ok().and_then(|v| v.as_object())?;
+    let payload = req.get("paymentPayload").and_then(|p| p.as_object())?;
     let found = match bazaar::discover(payload) {
         Ok(d) => d,
-        Err(bazaar::Dropped::NotDeclared) => return,
+        Err(bazaar::Dropped::NotDeclared) => return None,
         Err(why) => {
             tracing::info!(reason = %why, "bazaar declaration not cataloged");
-            return;
+            return rejected(why.to_string());
         }
     };
     if found.extensions.len() > MAX_EXTENSIONS {
@@ -50,7 +53,9 @@ pub(crate) async fn record(inner: &Inner, body: &[u8]) {
             bytes = found.extensions.len(),
             "bazaar declaration not cataloged: too large"
         );
-        return;
+        return rejected(format!(
+            "bazaar: the payment's extensions exceed {MAX_EXTENSIONS} bytes"
+        ));
     }
     let requirements = req
         .get("paymentRequirements")
@@ -109,9 +114,12 @@ pub(crate) async fn record(inner: &Inner, body: &[u8]) {
     };
     if let Err(e) = inner.store.catalog_put(&entry).await {
         tracing::warn!(error = %e, resource = %entry.resource, "bazaar: the catalog entry could not be written");
-    } else {
-        tracing::info!(resource = %entry.resource, kind = %entry.kind, "bazaar: cataloged");
+        return rejected("bazaar: the catalog cannot be written now".into());
     }
+    tracing::info!(resource = %entry.resource, kind = %entry.kind, "bazaar: cataloged");
+    Some(ExtensionResponse {
+        rejected_reason: None,
+    })
 }
 
 fn write_strings(out: &mut dyn Sink, items: &[String]) -> Result<(), SinkFull> {

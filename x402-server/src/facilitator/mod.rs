@@ -416,11 +416,17 @@ async fn settle_route(
     // settlement halfway.
     let task_inner = Arc::clone(&inner);
     let task = tokio::spawn(async move {
-        let answer = settle::settle(&task_inner, &name, body.clone()).await;
-        if task_inner.discovery.enabled && answer.1 {
-            discovery::record(&task_inner, &body).await;
+        let (mut answer, success) = settle::settle(&task_inner, &name, body.clone()).await;
+        if task_inner.discovery.enabled
+            && success
+            && let Some(said) = discovery::record(&task_inner, &body).await
+            && let Ok(v) = header::HeaderValue::from_str(&paywire::header::encode_to_string(&said))
+        {
+            // For the resource server only (spec: the extension-responses
+            // sidechannel); the official client reads it from this header.
+            answer.headers_mut().insert("extension-responses", v);
         }
-        answer.0
+        answer
     });
     match task.await {
         Ok(r) => r,

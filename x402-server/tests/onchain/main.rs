@@ -782,6 +782,7 @@ async fn a_settled_payment_s_declaration_is_listed_for_the_official_client() {
             invalid,
         ),
     ];
+    let mut bodies = Vec::new();
     for (label, resource, declaration) in payments {
         let body = declaring(
             &pay(&chain, &payer, &merchant, 10_000, label).await,
@@ -790,6 +791,39 @@ async fn a_settled_payment_s_declaration_is_listed_for_the_official_client() {
         );
         let v = settle_until_final(&f, &body, Duration::from_secs(20)).await;
         assert_eq!(v["success"], true, "{label}: {v}");
+        bodies.push(body);
+    }
+    // The resource server is told what became of each declaration (the
+    // EXTENSION-RESPONSES header of the settlement, asked again: the same
+    // settlement, cataloged again).
+    for (body, status) in bodies.iter().zip(["success", "success", "rejected"]) {
+        let r = support::http()
+            .post(format!("{}/settle", f.url))
+            .header("authorization", format!("Bearer {}", support::API_KEY))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let said = r.headers()["extension-responses"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut buf = vec![0u8; said.len()];
+        let n = paywire::header::base64_decode(said.as_bytes(), &mut buf).unwrap();
+        let said: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(said["bazaar"]["status"], status, "{said}");
+        if status == "rejected" {
+            assert!(
+                said["bazaar"]["rejectedReason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("info/input/method"),
+                "{said}"
+            );
+        }
+        let answer: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["success"], true);
     }
 
     let (status, listed) = f.get("/discovery/resources").await;
