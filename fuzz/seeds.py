@@ -208,11 +208,13 @@ def bazaar():
     for part in ("declarations", "judgements"):
         for v in doc[part]:
             add("bazaar", f"{part}-{v['name']}", b"\x00" + compact(v["extension"]).encode())
+            if "declared" in v:
+                add("bazaar", f"enrich-{v['name']}", b"\x02" + compact(v["declared"]).encode())
     for v in doc["extractions"]:
         add("bazaar", f"extraction-{v['name']}", b"\x01" + compact(v["paymentPayload"]).encode())
     for part in ("routeTemplates", "serviceNames", "iconUrls"):
         for i, v in enumerate(doc[part]):
-            add("bazaar", f"{part}-{i}", b"\x02" + v["value"].encode())
+            add("bazaar", f"{part}-{i}", b"\x03" + v["value"].encode())
 
 
 def batch():

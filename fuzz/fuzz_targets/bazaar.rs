@@ -8,6 +8,8 @@
 //!   without query or fragment, a route template, service name, tags and icon
 //!   URL that their own checks accept, and a declaration `check_extension`
 //!   accepts;
+//! - 2: an extension for `enrich` with the method `GET` — what it writes is
+//!   strict JSON whose `info.input.method` is `GET` and whose schema pins it;
 //! - otherwise: a text for the sanitisers — a route template accepted starts
 //!   with `/` and holds only its characters; an icon URL accepted is at most
 //!   2048 bytes of http(s) without user information.
@@ -15,7 +17,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use paywire::bazaar::{
-    check_extension, discover, is_valid_icon_url, is_valid_route_template, is_valid_service_name,
+    check_extension, discover, enrich, is_valid_icon_url, is_valid_route_template,
+    is_valid_service_name,
 };
 use paywire::json::{Limits, parse};
 use serde_json::Value;
@@ -90,6 +93,28 @@ fuzz_target!(|data: &[u8]| {
                 .and_then(|e| e.get("bazaar"))
                 .expect("a declaration");
             assert_eq!(check_extension(ext), Ok(()));
+        }
+        2 => {
+            let Ok(ext) = parse(rest, &LIMITS) else {
+                return;
+            };
+            let Some(enriched) = enrich(ext, "GET") else {
+                return;
+            };
+            let limits = Limits {
+                max_len: enriched.len(),
+                max_depth: 256,
+            };
+            parse(enriched.as_bytes(), &limits).expect("enrich writes strict JSON");
+            let v: Value = serde_json::from_str(&enriched).unwrap();
+            assert_eq!(v["info"]["input"]["method"], "GET");
+            let input = &v["schema"]["properties"]["input"];
+            assert_eq!(input["properties"]["method"]["enum"], serde_json::json!(["GET"]));
+            assert!(
+                input["required"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|m| m == "method"))
+            );
         }
         _ => {
             let Ok(s) = std::str::from_utf8(rest) else {
