@@ -41,8 +41,9 @@
 //! draft that the subset does not evaluate (`pattern`, `if`, `contains`,
 //! ...) is refused ([`Violation::UnsupportedKeyword`]): the declaration is
 //! dropped rather than half-checked. Schemas and values nest at most
-//! [`schema::MAX_DEPTH`] deep and one check visits at most
-//! [`schema::MAX_STEPS`] (schema, value) pairs.
+//! [`schema::MAX_DEPTH`] deep, and one check visits at most
+//! [`schema::MAX_STEPS`] (schema, value) pairs and scans at most
+//! [`schema::MAX_WORK`] bytes of JSON text.
 
 pub mod schema;
 
@@ -101,7 +102,8 @@ pub enum Violation {
     InvalidSchema(&'static str),
     /// Nested deeper than [`schema::MAX_DEPTH`] (a `$ref` loop, say).
     TooDeep,
-    /// More than [`schema::MAX_STEPS`] checks.
+    /// More than [`schema::MAX_STEPS`] checks, or [`schema::MAX_WORK`]
+    /// bytes scanned.
     TooComplex,
     /// A value the extension's own rules do not allow; the text says which.
     Invalid(&'static str),

@@ -17,6 +17,14 @@ pub const MAX_DEPTH: usize = 32;
 /// `anyOf` inside `items` grows fast, and a peer chooses the schema.
 pub const MAX_STEPS: usize = 20_000;
 
+/// How many bytes of JSON text one check may scan in all (keyword lookups,
+/// property lookups, comparisons): a schema object of thousands of members
+/// visited for each of thousands of items must not take seconds.
+pub const MAX_WORK: usize = 50_000_000;
+
+/// Keyword lookups an object schema costs, each a scan of its text at most.
+const LOOKUPS: usize = 26;
+
 /// Keywords whose meaning the subset does not evaluate: a schema using one
 /// is refused rather than half-checked.
 const UNSUPPORTED: &[&str] = &[
@@ -93,6 +101,7 @@ fn push_index(path: &mut String, i: usize) {
 pub(super) struct Checker<'a> {
     root: JsonValue<'a>,
     steps: usize,
+    work: usize,
 }
 
 /// Where a check is: the instance's path (for the error) and the depth.
@@ -103,7 +112,11 @@ struct At<'p> {
 
 impl<'a> Checker<'a> {
     pub(super) fn new(root: JsonValue<'a>) -> Self {
-        Checker { root, steps: 0 }
+        Checker {
+            root,
+            steps: 0,
+            work: 0,
+        }
     }
 
     /// Checks `value` against the root schema; the path of an error starts
@@ -118,6 +131,15 @@ impl<'a> Checker<'a> {
                 depth: 0,
             },
         )
+    }
+
+    /// Counts `units` bytes of scanning against [`MAX_WORK`].
+    fn charge(&mut self, units: usize, at: &At<'_>) -> Result<(), Invalid> {
+        self.work = self.work.saturating_add(units);
+        if self.work > MAX_WORK {
+            return Err(Self::fail(at, Violation::TooComplex));
+        }
+        Ok(())
     }
 
     fn fail(at: &At<'_>, violation: Violation) -> Invalid {
@@ -153,12 +175,14 @@ impl<'a> Checker<'a> {
                 Violation::InvalidSchema("a schema is an object or a boolean"),
             ));
         };
+        self.charge(s.raw().len().saturating_mul(LOOKUPS), at)?;
         for (k, _) in s.members() {
             if UNSUPPORTED.iter().any(|u| k == **u) {
                 return Err(Self::fail(at, Violation::UnsupportedKeyword));
             }
         }
         if let Some(r) = s.get("$ref") {
+            self.charge(self.root.raw().len(), at)?;
             let target = self
                 .resolve(r)
                 .ok_or_else(|| Self::fail(at, Violation::UnresolvedReference))?;
@@ -171,6 +195,7 @@ impl<'a> Checker<'a> {
             check_type(t, value, at)?;
         }
         if let Some(c) = s.get("const") {
+            self.charge(c.raw().len().saturating_add(value.raw().len()), at)?;
             if !equal(c, value, 0) {
                 return Err(Self::fail(at, Violation::Const));
             }
@@ -179,6 +204,8 @@ impl<'a> Checker<'a> {
             let e = e
                 .as_array()
                 .ok_or_else(|| Self::fail(at, Violation::InvalidSchema("enum is an array")))?;
+            let each = value.raw().len().saturating_mul(e.len());
+            self.charge(e.raw().len().saturating_add(each), at)?;
             if !e.iter().any(|c| equal(c, value, 0)) {
                 return Err(Self::fail(at, Violation::Enum));
             }
@@ -196,7 +223,9 @@ impl<'a> Checker<'a> {
                 }
             }
             crate::error::JsonType::String => {
-                if let Some(v) = value.as_str() {
+                let bounded = s.get("minLength").is_some() || s.get("maxLength").is_some();
+                if let Some(v) = value.as_str().filter(|_| bounded) {
+                    self.charge(value.raw().len(), at)?;
                     let n = v.chars().count();
                     if let Some(min) = s.get("minLength") {
                         if (n as f64) < count(min, at)? {
@@ -328,6 +357,7 @@ impl<'a> Checker<'a> {
             let req = req
                 .as_array()
                 .ok_or_else(|| Self::fail(at, Violation::InvalidSchema("required is an array")))?;
+            self.charge(o.raw().len().saturating_mul(req.len()), at)?;
             for name in req.iter() {
                 let name = name.as_str().ok_or_else(|| {
                     Self::fail(at, Violation::InvalidSchema("required holds strings"))
@@ -357,6 +387,8 @@ impl<'a> Checker<'a> {
             })?),
         };
         let additional = s.get("additionalProperties");
+        let lookups = props.map_or(0, |p| p.raw().len()).saturating_mul(o.len());
+        self.charge(lookups, at)?;
         for (k, v) in o.members() {
             let declared = props.and_then(|p| p.members().find(|(pk, _)| *pk == k).map(|(_, s)| s));
             let sub = match (declared, additional) {
@@ -398,6 +430,8 @@ impl<'a> Checker<'a> {
             }
         }
         if s.get("uniqueItems").and_then(|u| u.as_bool()) == Some(true) {
+            let total: usize = items.iter().map(|i| i.raw().len()).sum();
+            self.charge(total.saturating_mul(items.len()), at)?;
             for (i, a) in items.iter().enumerate() {
                 if items.iter().skip(i + 1).any(|b| equal(*a, *b, 0)) {
                     return Err(Self::fail(at, Violation::Unique));

@@ -330,3 +330,31 @@ fn extension_responses() {
         "eyJiYXphYXIiOnsic3RhdHVzIjoic3VjY2VzcyJ9fQ=="
     );
 }
+
+#[test]
+fn the_work_bound_holds() {
+    // A long schema visited for each of many items: a few thousand steps,
+    // but each one scans tens of kilobytes.
+    let wide = alloc::format!(r#"{{"type":"number","x-pad":"{}"}}"#, "a".repeat(40_000));
+    let schema = alloc::format!(r##"{{"$defs":{{"w":{wide}}},"items":{{"$ref":"#/$defs/w"}}}}"##);
+    let mut items = String::from("[0");
+    for _ in 0..2000 {
+        items.push_str(",1");
+    }
+    items.push(']');
+    let limits = Limits {
+        max_len: 1 << 20,
+        max_depth: 32,
+    };
+    let e = check(
+        parse(items.as_bytes(), &limits).unwrap(),
+        parse(schema.as_bytes(), &limits).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(e.violation, Violation::TooComplex);
+    // Few items: checked.
+    assert_eq!(
+        check(v("[1,2,3]"), parse(schema.as_bytes(), &limits).unwrap()),
+        Ok(())
+    );
+}
