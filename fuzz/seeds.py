@@ -28,6 +28,7 @@ OUT = FUZZ / "seeds"
 TARGETS = [
     "address",
     "amount",
+    "bazaar",
     "facilitator_config",
     "facilitator_request",
     "batch_verify",
@@ -202,6 +203,21 @@ def vectors():
             scalars(stem, doc)
 
 
+def bazaar():
+    """The bazaar vectors: declarations (mode 0), payments (mode 1), texts."""
+    doc = json.loads((VECTORS / "bazaar.json").read_text())
+    for part in ("declarations", "judgements"):
+        for v in doc[part]:
+            add("bazaar", f"{part}-{v['name']}", b"\x00" + compact(v["extension"]).encode())
+            if "declared" in v:
+                add("bazaar", f"enrich-{v['name']}", b"\x02" + compact(v["declared"]).encode())
+    for v in doc["extractions"]:
+        add("bazaar", f"extraction-{v['name']}", b"\x01" + compact(v["paymentPayload"]).encode())
+    for part in ("routeTemplates", "serviceNames", "iconUrls"):
+        for i, v in enumerate(doc[part]):
+            add("bazaar", f"{part}-{i}", b"\x03" + v["value"].encode())
+
+
 def batch():
     """Structured fields (the httpwg test suite) and HTTP message signatures."""
     for f in sorted((VECTORS / "sfv").glob("*.json")):
@@ -331,6 +347,7 @@ def main():
         sys.exit(f"no vectors at {VECTORS}")
     spec_examples()
     vectors()
+    bazaar()
     batch()
     rpc()
     overrides()

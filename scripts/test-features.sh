@@ -3,8 +3,9 @@
 # warnings denied (dead code in a combination is a warning): no features (the
 # no_std core), alloc (the npm package's default flavour), batch, alloc + batch
 # + libsecp256k1 (its full flavour: libsecp256k1 without k256's tables, so
-# signing through it too), std, and the default (std, batch,
-# precomputed-tables). The workspace's clippy run covers the default with
+# signing through it too), std, alloc + bazaar (the discovery extension
+# alone, as a no_std user with an allocator builds it), and the default (std,
+# batch, precomputed-tables). The workspace's clippy run covers the default with
 # libsecp256k1 (the CLI and the C library turn it on). The full powerset (cargo
 # hack) runs in scripts/test-long.sh.
 set -euo pipefail
@@ -15,6 +16,7 @@ combos=(
   "batch"
   "alloc,batch,libsecp256k1"
   "std"
+  "alloc,bazaar"
   "std,batch,precomputed-tables"
   "alloc,gas-sponsoring"
 )

@@ -32,6 +32,9 @@ pub mod amount;
 #[cfg(feature = "batch")]
 #[cfg_attr(docsrs, doc(cfg(feature = "batch")))]
 pub mod batch;
+#[cfg(feature = "bazaar")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bazaar")))]
+pub mod bazaar;
 pub mod client;
 pub mod error;
 pub mod evm;

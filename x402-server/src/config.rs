@@ -79,6 +79,37 @@ pub struct Config {
     /// The chains served.
     #[serde(default)]
     pub networks: Vec<NetworkConfig>,
+    /// The bazaar catalog.
+    #[serde(default)]
+    pub discovery: DiscoveryConfig,
+}
+
+/// `[discovery]`: the bazaar extension's catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Catalog the resources that settled payments declare (the `bazaar`
+    /// extension), list them at `GET /discovery/resources`, and name
+    /// `bazaar` in `/supported`. Off by default: the catalog makes the
+    /// resource servers' endpoints public.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Whether anyone may list the catalog (else only API key holders).
+    #[serde(default = "default_true")]
+    pub public: bool,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        DiscoveryConfig {
+            enabled: false,
+            public: true,
+        }
+    }
+}
+
+const fn default_true() -> bool {
+    true
 }
 
 /// `[server]`.

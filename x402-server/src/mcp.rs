@@ -121,7 +121,7 @@ impl PaidTools {
         if self.tools.iter().any(|(n, _)| n == name) {
             return Err(Error(format!("tool {name:?} is priced twice")));
         }
-        let route = offer.route(&format!("mcp://tool/{name}"))?;
+        let route = offer.route(&format!("mcp://tool/{name}"), "POST")?;
         Arc::make_mut(&mut self.tools).push((name.to_owned(), route));
         Ok(self)
     }

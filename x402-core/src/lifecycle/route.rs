@@ -31,8 +31,10 @@ impl Route {
     /// # Errors
     /// `invalid_payment_requirements` naming what is wrong: a malformed
     /// document, no requirement, an EVM requirement whose asset or `payTo` is
-    /// not an address, a scheme this lifecycle cannot settle, or an
-    /// `extra.paymentFlow` it cannot follow.
+    /// not an address, a scheme this lifecycle cannot settle, an
+    /// `extra.paymentFlow` it cannot follow, or (feature `bazaar`) an
+    /// `extensions.bazaar` declaration that breaks the extension's rules or
+    /// its own schema.
     pub fn from_json(json: &[u8]) -> Result<Route, Error> {
         let pr = v2::PaymentRequired::from_json_bytes(json, &limits(MAX_ROUTE))?;
         if pr.accepts.is_empty() {
@@ -91,6 +93,16 @@ impl Route {
                 )
                 .at("scheme"));
             }
+        }
+        #[cfg(feature = "bazaar")]
+        if let Some(ext) = pr.extensions.and_then(|e| e.get(crate::bazaar::BAZAAR)) {
+            crate::bazaar::check_declaration(ext).map_err(|_| {
+                bad(
+                    Reason::InvalidPaymentRequirements,
+                    "extensions.bazaar: a declaration whose info fits its schema (paywire::bazaar::check_declaration says where it does not)",
+                )
+                .at("extensions")
+            })?;
         }
         Ok(Route { doc: json.into() })
     }

@@ -7,6 +7,8 @@ mod batch_crosscheck;
 mod batch_known_answers;
 mod batch_scheme;
 mod batch_sfv_suite;
+#[cfg(feature = "bazaar")]
+mod bazaar;
 #[cfg(feature = "libsecp256k1")]
 mod differential;
 mod fuzz_regressions;

@@ -993,3 +993,86 @@ fn header_of_exactly_the_size_limit_is_accepted() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The bazaar extension: a declaration the official helpers built
+// (`tests/vectors/bazaar.json`) with one thing broken; each is refused with the
+// member's path and the reason.
+
+#[cfg(feature = "bazaar")]
+fn official_declaration(name: &str) -> String {
+    let file: Value = serde_json::from_str(include_str!("../vectors/bazaar.json")).unwrap();
+    let d = file["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap();
+    serde_json::to_string(&d["extension"]).unwrap()
+}
+
+#[cfg(feature = "bazaar")]
+#[test]
+#[rustfmt::skip]
+fn malformed_bazaar_declarations_are_refused_precisely() {
+    use paywire::bazaar::{Violation as V, check_extension};
+    let get = official_declaration("GET with query parameters, their schema and an output");
+    let mcp = official_declaration("an MCP tool");
+    let get = get.as_str();
+    let mcp = mcp.as_str();
+    let deep = {
+        let mut s = String::from("{}");
+        for _ in 0..34 {
+            s = format!("{{\"not\":{s}}}");
+        }
+        s
+    };
+    type Row<'a> = (&'a str, Vec<u8>, &'a str, fn(&V) -> bool);
+    let rows: Vec<Row<'_>> = vec![
+        ("not an object", b"[]".to_vec(), "", |v| *v == V::Type),
+        ("no info", without(get, "/info"), "info", |v| *v == V::Missing),
+        ("no schema", without(get, "/schema"), "schema", |v| *v == V::Missing),
+        ("no input", without(get, "/info/input"), "info/input", |v| *v == V::Required),
+        ("input a string", with(get, "/info/input", json!("GET")), "info/input", |v| *v == V::Type),
+        ("type not http", with(get, "/info/input/type", json!("mcp")), "info/input/type", |v| *v == V::Const),
+        ("method another", with(get, "/info/input/method", json!("POST")), "info/input/method", |v| *v == V::Enum),
+        ("method a number", with(get, "/info/input/method", json!(1)), "info/input/method", |v| *v == V::Type),
+        ("no method", without(get, "/info/input/method"), "info/input/method", |v| *v == V::Required),
+        ("an undeclared input member", with(get, "/info/input/extra", json!(1)), "info/input/extra", |v| *v == V::AdditionalProperty),
+        ("a query parameter too short", with(get, "/info/input/queryParams/city", json!("")), "info/input/queryParams/city", |v| *v == V::Length),
+        ("a required query parameter absent", without(get, "/info/input/queryParams/city"), "info/input/queryParams/city", |v| *v == V::Required),
+        ("output without type", without(get, "/info/output/type"), "info/output/type", |v| *v == V::Required),
+        ("an output example of the wrong type", with(get, "/info/output/example/temperature", json!("warm")), "info/output/example/temperature", |v| *v == V::Type),
+        ("an external $ref", with(get, "/schema/properties/input/$ref", json!("https://example.com/s.json")), "schema/$ref", |v| *v == V::ExternalReference),
+        ("an external $id", with(get, "/schema/$id", json!("urn:x")), "schema/$id", |v| *v == V::ExternalReference),
+        ("a local $ref to nothing", with(get, "/schema/properties/input/$ref", json!("#/$defs/none")), "info/input", |v| *v == V::UnresolvedReference),
+        ("a keyword not evaluated", with(get, "/schema/properties/input/properties/method/pattern", json!("^G")), "info/input/method", |v| *v == V::UnsupportedKeyword),
+        ("type a number", with(get, "/schema/type", json!(1)), "info", |v| matches!(v, V::InvalidSchema(_))),
+        ("required an object", with(get, "/schema/required", json!({})), "info", |v| matches!(v, V::InvalidSchema(_))),
+        ("enum an object", with(get, "/schema/properties/input/properties/method/enum", json!({})), "info/input/method", |v| matches!(v, V::InvalidSchema(_))),
+        ("a negative maxLength", with(get, "/schema/properties/input/properties/method/maxLength", json!(-1)), "info/input/method", |v| matches!(v, V::InvalidSchema(_))),
+        ("a schema a string", with(get, "/schema/properties/input", json!("object")), "info/input", |v| matches!(v, V::InvalidSchema(_))),
+        ("nested too deep", with(get, "/schema/properties/output", serde_json::from_str(&deep).unwrap()), "info/output", |v| *v == V::TooDeep),
+        ("an MCP tool without toolName", without(mcp, "/info/input/toolName"), "info/input/toolName", |v| *v == V::Required),
+        ("an MCP transport not pinned", with(mcp, "/info/input/transport", json!("stdio")), "info/input/transport", |v| *v == V::AdditionalProperty),
+        ("an MCP inputSchema a string", with(mcp, "/info/input/inputSchema", json!("{}")), "info/input/inputSchema", |v| *v == V::Type),
+        ("an MCP example an array", with(mcp, "/info/input/example", json!([])), "info/input/example", |v| *v == V::Type),
+    ];
+    let limits = Limits { max_len: 64 * 1024, max_depth: 64 };
+    let mut failures = Vec::new();
+    for (name, bytes, path, want) in &rows {
+        let ext = paywire::json::parse(bytes, &limits).unwrap();
+        match check_extension(ext) {
+            Ok(()) => failures.push(format!("{name}: accepted")),
+            Err(e) if e.path != *path || !want(&e.violation) => {
+                failures.push(format!("{name}: {:?} at {:?} (want {path:?})", e.violation, e.path));
+            }
+            Err(e) => assert!(e.to_string().starts_with("bazaar: "), "{name}: {e}"),
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    // The unbroken declarations pass.
+    for ok in [get, mcp] {
+        assert_eq!(check_extension(paywire::json::parse(ok.as_bytes(), &limits).unwrap()), Ok(()));
+    }
+}

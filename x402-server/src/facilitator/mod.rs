@@ -1,5 +1,6 @@
 //! An x402 facilitator for EVM chains: `POST /verify`, `POST /settle`, `GET
-//! /supported`, `GET /health`, `GET /metrics`, answering the official SDKs'
+//! /supported`, `GET /health`, `GET /metrics` (and, with `[discovery]`
+//! on, the bazaar catalog at `GET /discovery/resources`), answering the official SDKs'
 //! clients byte-compatibly (every verify and settle outcome with HTTP 200 and
 //! the protocol's JSON; `transaction` and `network` always present).
 //!
@@ -30,6 +31,7 @@
 //!   `paywire facilitator reconcile` does the same once and lists them.
 
 mod access;
+mod discovery;
 mod drive;
 mod metrics;
 mod settle;
@@ -50,7 +52,7 @@ use paywire::evm::Address;
 use paywire::json::{JsonStr, ObjectWriter, ToJson};
 use paywire::settle::Options;
 
-use crate::config::{Config, NetworkConfig, SchemeConfig, wei};
+use crate::config::{Config, DiscoveryConfig, NetworkConfig, SchemeConfig, wei};
 use crate::rpc::Rpc;
 use crate::signer::{LocalKey, Signer};
 use crate::store::{self, Store};
@@ -136,6 +138,8 @@ pub(crate) struct Inner {
     pub(crate) instance: String,
     pub(crate) requests: AtomicU64,
     pub(crate) stopping: AtomicBool,
+    /// The bazaar catalog's settings.
+    pub(crate) discovery: DiscoveryConfig,
 }
 
 impl std::fmt::Debug for Inner {
@@ -211,6 +215,7 @@ impl Facilitator {
                 instance,
                 requests: AtomicU64::new(0),
                 stopping: AtomicBool::new(false),
+                discovery: config.discovery.clone(),
             }),
         })
     }
@@ -223,6 +228,7 @@ impl Facilitator {
             .route("/supported", get(supported))
             .route("/health", get(health))
             .route("/metrics", get(metrics_route))
+            .route("/discovery/resources", get(discovery::list))
             .fallback(not_found)
             .with_state(Arc::clone(&self.inner))
     }
@@ -419,7 +425,19 @@ async fn settle_route(
     // Settled in a task of its own: a client that hangs up does not stop a
     // settlement halfway.
     let task_inner = Arc::clone(&inner);
-    let task = tokio::spawn(async move { settle::settle(&task_inner, &name, body).await });
+    let task = tokio::spawn(async move {
+        let (mut answer, success) = settle::settle(&task_inner, &name, body.clone()).await;
+        if task_inner.discovery.enabled
+            && success
+            && let Some(said) = discovery::record(&task_inner, &body).await
+            && let Ok(v) = header::HeaderValue::from_str(&paywire::header::encode_to_string(&said))
+        {
+            // For the resource server only (spec: the extension-responses
+            // sidechannel); the official client reads it from this header.
+            answer.headers_mut().insert("extension-responses", v);
+        }
+        answer
+    });
     match task.await {
         Ok(r) => r,
         Err(e) => problem(
@@ -470,7 +488,7 @@ async fn not_found() -> Response<Body> {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        "this facilitator serves POST /verify, POST /settle, GET /supported, GET /health, GET /metrics",
+        "this facilitator serves POST /verify, POST /settle, GET /supported, GET /health, GET /metrics (and GET /discovery/resources when its catalog is on)",
     )
 }
 

@@ -314,7 +314,8 @@ async fn bind_identifier(
 }
 
 /// `POST /settle`.
-pub(crate) async fn settle(inner: &Inner, who: &str, body: Bytes) -> Response<Body> {
+/// The answer, and whether it is a settlement's success.
+pub(crate) async fn settle(inner: &Inner, who: &str, body: Bytes) -> (Response<Body>, bool) {
     let started = Instant::now();
     let (json, network, label, transaction, payer, amount) = settle_inner(inner, &body).await;
     let elapsed = started.elapsed();
@@ -337,7 +338,13 @@ pub(crate) async fn settle(inner: &Inner, who: &str, body: Bytes) -> Response<Bo
         latency_ms = elapsed.as_millis() as u64,
         "settle"
     );
-    json_response(StatusCode::OK, json)
+    let success = paywire::json::parse(json.as_bytes(), &limits())
+        .ok()
+        .and_then(|v| v.as_object())
+        .and_then(|o| o.get("success"))
+        .and_then(|s| s.as_bool())
+        == Some(true);
+    (json_response(StatusCode::OK, json), success)
 }
 
 /// The answer, and what the log line says of it: network, outcome,
@@ -834,7 +841,11 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
         }
         s.put(b"]")?;
         w.key(JsonStr::new("extensions"))?;
-        w.sink().put(b"[]")?;
+        w.sink().put(if inner.discovery.enabled {
+            b"[\"bazaar\"]".as_slice()
+        } else {
+            b"[]".as_slice()
+        })?;
         w.key(JsonStr::new("signers"))?;
         let mut signers = ObjectWriter::new(w.sink())?;
         signers.key(JsonStr::new("eip155:*"))?;

@@ -80,6 +80,8 @@ pub use records::{
 #[derive(Clone, Debug)]
 pub struct Offer {
     kind: OfferKind,
+    /// The bazaar declaration, as given.
+    bazaar: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +117,7 @@ impl Offer {
                 description: String::new(),
                 mime_type: "application/json".to_owned(),
             },
+            bazaar: None,
         }
     }
 
@@ -125,7 +128,22 @@ impl Offer {
     pub fn document(payment_required_json: &str) -> Offer {
         Offer {
             kind: OfferKind::Document(payment_required_json.to_owned()),
+            bazaar: None,
         }
+    }
+
+    /// Declares the route to discovery services (the `bazaar` extension):
+    /// `declaration` is the `extensions.bazaar` object
+    /// (`paywire::bazaar::Declaration` writes one, as the reference's
+    /// `declareDiscoveryExtension` does). An HTTP declaration is given the
+    /// route's method, as the reference's server extension does per request;
+    /// one that then breaks the extension's rules or its own schema makes
+    /// [`Paywall::route`] fail. A document's own `extensions.bazaar` is
+    /// treated alike.
+    #[must_use]
+    pub fn bazaar(mut self, declaration: &str) -> Offer {
+        self.bazaar = Some(declaration.to_owned());
+        self
     }
 
     /// The token's EIP-712 domain name and version.
@@ -166,7 +184,7 @@ impl Offer {
         self
     }
 
-    pub(crate) fn route(&self, resource_url: &str) -> Result<Route, Error> {
+    pub(crate) fn route(&self, resource_url: &str, method: &str) -> Result<Route, Error> {
         let json = match &self.kind {
             OfferKind::Document(doc) => doc.clone(),
             OfferKind::Exact {
@@ -193,7 +211,50 @@ impl Offer {
             })
             .to_string(),
         };
+        let json = self.declared(json, method)?;
         Route::from_json(json.as_bytes()).map_err(|e| Error(format!("the offer: {e}")))
+    }
+
+    /// The document with its bazaar declaration (the offer's, else its own)
+    /// given the route's method and checked.
+    fn declared(&self, json: String, method: &str) -> Result<String, Error> {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| Error(format!("the offer: {e}")))?;
+        let given = match &self.bazaar {
+            Some(d) => Some(d.clone()),
+            None => doc
+                .pointer("/extensions/bazaar")
+                .map(serde_json::Value::to_string),
+        };
+        let Some(given) = given else {
+            return Ok(json);
+        };
+        let limits = paywire::json::Limits {
+            max_len: 64 * 1024,
+            max_depth: 64,
+        };
+        let ext = paywire::json::parse(given.as_bytes(), &limits)
+            .map_err(|e| Error(format!("the offer's bazaar declaration: {e}")))?;
+        let enriched = paywire::bazaar::enrich(ext, method).unwrap_or_else(|| given.clone());
+        let checked = paywire::json::parse(enriched.as_bytes(), &limits)
+            .map_err(|e| Error(format!("the offer's bazaar declaration: {e}")))?;
+        paywire::bazaar::check_declaration(checked)
+            .map_err(|e| Error(format!("the offer's {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&enriched).map_err(|e| Error(format!("the offer: {e}")))?;
+        let Some(o) = doc.as_object_mut() else {
+            return Ok(json);
+        };
+        let extensions = o
+            .entry("extensions")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        match extensions.as_object_mut() {
+            Some(e) => {
+                e.insert(paywire::bazaar::BAZAAR.to_owned(), value);
+            }
+            None => return Err(Error("the offer: extensions is an object".into())),
+        }
+        Ok(doc.to_string())
     }
 }
 
@@ -353,7 +414,7 @@ impl Paywall {
             )));
         }
         let origin = self.inner.origin.as_deref().unwrap_or("http://localhost");
-        let route_doc = offer.route(&format!("{origin}{path}"))?;
+        let route_doc = offer.route(&format!("{origin}{path}"), method.as_str())?;
         let path = path.to_owned();
         Ok(self.edit(|inner| {
             inner.routes.push(Paid {
@@ -769,4 +830,70 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     r
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use paywire::bazaar::{Declaration, Input};
+    use paywire::json::{Limits, ToJson, parse};
+
+    const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+    const USDC: &str = "0x036CbD53842c5426634e7929541eC2318f3dCF7e";
+
+    fn declaration(method: Option<&str>) -> String {
+        let example = parse(br#"{"city":"Paris"}"#, &Limits::DEFAULT).unwrap();
+        Declaration {
+            method,
+            input: Input::Query {
+                params: Some(example),
+                schema: None,
+            },
+            output_example: None,
+            output_schema: None,
+        }
+        .to_json_string()
+    }
+
+    fn offered(route: &Route) -> serde_json::Value {
+        serde_json::from_str(&route.payment_required_json(None)).unwrap()
+    }
+
+    #[test]
+    fn a_route_declares_itself_with_its_method() {
+        let offer = Offer::exact("eip155:84532", USDC, "10", PAY_TO).bazaar(&declaration(None));
+        let route = offer.route("https://shop.example/weather", "HEAD").unwrap();
+        let ext = &offered(&route)["extensions"]["bazaar"];
+        assert_eq!(ext["info"]["input"]["method"], "HEAD");
+        assert_eq!(
+            ext["schema"]["properties"]["input"]["properties"]["method"]["enum"],
+            serde_json::json!(["HEAD"])
+        );
+        // A document's own declaration too.
+        let doc = offered(&route).to_string();
+        let route = Offer::document(&doc).route("ignored", "DELETE").unwrap();
+        assert_eq!(
+            offered(&route)["extensions"]["bazaar"]["info"]["input"]["method"],
+            "DELETE"
+        );
+        // A body declared on a query method breaks the extension's rules.
+        let body = Declaration {
+            method: None,
+            input: Input::Body {
+                body_type: paywire::bazaar::BodyType::Json,
+                example: None,
+                schema: None,
+            },
+            output_example: None,
+            output_schema: None,
+        }
+        .to_json_string();
+        let offer = Offer::exact("eip155:84532", USDC, "10", PAY_TO).bazaar(&body);
+        let e = offer.route("https://shop.example/x", "GET").unwrap_err();
+        assert!(e.0.contains("info/input/bodyType"), "{e}");
+        assert!(offer.route("https://shop.example/x", "POST").is_ok());
+        let offer = Offer::exact("eip155:84532", USDC, "10", PAY_TO).bazaar("[1]");
+        assert!(offer.route("https://shop.example/x", "GET").is_err());
+    }
 }

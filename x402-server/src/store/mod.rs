@@ -5,6 +5,10 @@
 //! instances behind a load balancer sharing signers: every change is one
 //! atomic statement or transaction, so two instances never settle one payment
 //! twice nor give two transactions one nonce.
+//!
+//! It also keeps the discovery catalog (the bazaar extension): one entry per
+//! resource (per tool of an MCP server) whose declaration came with a
+//! settled payment, replaced by the latest one.
 
 mod postgres;
 mod sqlite;
@@ -124,6 +128,82 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// A resource in the discovery catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The catalog key: the resource's URL, and for an MCP tool a space and
+    /// the tool's name.
+    pub key: String,
+    /// The resource's URL (origin and path, or route template).
+    pub resource: String,
+    /// `http` or `mcp`.
+    pub kind: String,
+    /// The x402 version of the payment that declared it.
+    pub x402_version: u64,
+    /// The payment requirements it was paid with, as a JSON array.
+    pub accepts: String,
+    /// `payTo` of those requirements (a filter).
+    pub pay_to: String,
+    /// Their scheme (a filter).
+    pub scheme: String,
+    /// Their network (a filter).
+    pub network: String,
+    /// The keys of the payment's extensions, each between commas
+    /// (`,bazaar,payment-identifier,`: the `extensions` filter).
+    pub extension_keys: String,
+    /// `resource.description`.
+    pub description: Option<String>,
+    /// `resource.mimeType`.
+    pub mime_type: Option<String>,
+    /// `resource.serviceName`, sanitised.
+    pub service_name: Option<String>,
+    /// `resource.tags`, sanitised, as a JSON array (`None`: none kept).
+    pub tags: Option<String>,
+    /// `resource.iconUrl`, sanitised.
+    pub icon_url: Option<String>,
+    /// The payment's `extensions`, as a JSON object.
+    pub extensions: String,
+    /// When it was last declared (unix seconds).
+    pub updated: u64,
+}
+
+/// Which catalog entries to list: every filter given must hold; newest
+/// first, then by key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogQuery {
+    /// `http` or `mcp`.
+    pub kind: Option<String>,
+    /// The recipient (an `0x` address compares without case).
+    pub pay_to: Option<String>,
+    /// The scheme.
+    pub scheme: Option<String>,
+    /// The network.
+    pub network: Option<String>,
+    /// An extension the payment carried.
+    pub extension: Option<String>,
+    /// At most this many.
+    pub limit: u64,
+    /// After skipping this many.
+    pub offset: u64,
+}
+
+impl CatalogQuery {
+    /// The `pay_to` filter as compared (lower case for an address).
+    pub(crate) fn pay_to_key(&self) -> Option<String> {
+        self.pay_to.as_deref().map(pay_to_key)
+    }
+}
+
+/// A recipient as the catalog compares it: an `0x` address in lower case,
+/// anything else as it is.
+pub(crate) fn pay_to_key(p: &str) -> String {
+    if p.starts_with("0x") || p.starts_with("0X") {
+        p.to_ascii_lowercase()
+    } else {
+        p.to_string()
+    }
+}
+
 /// What a facilitator needs of its store.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -203,6 +283,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The nonces released and not handed out again: gaps that hold back
     /// later transactions until something is sent at them.
     async fn released_nonces(&self, chain_id: u64, signer: &str) -> Result<Vec<u64>, StoreError>;
+
+    /// Writes a catalog entry, replacing the one of the same key.
+    async fn catalog_put(&self, entry: &CatalogEntry) -> Result<(), StoreError>;
+
+    /// The entries `query` selects (a page of them), and how many it selects
+    /// in all.
+    async fn catalog_list(
+        &self,
+        query: &CatalogQuery,
+    ) -> Result<(Vec<CatalogEntry>, u64), StoreError>;
 }
 
 /// Opens the store a configuration names (`sqlite://PATH`, `postgres://...`).
@@ -224,7 +314,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 #[cfg(test)]
 pub(crate) mod tests {
     //! The behaviour every store must have, run against each.
-    #![allow(clippy::unwrap_used, clippy::panic)]
+    #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
     use super::*;
 
@@ -389,6 +479,140 @@ pub(crate) mod tests {
         s.withdraw("h", "b").await.unwrap();
         assert!(s.get("h").await.unwrap().is_none());
         assert_eq!(s.released_nonces(chain, "0xh").await.unwrap(), vec![0]);
+    }
+
+    pub(crate) fn entry(key: &str, kind: &str, pay_to: &str, updated: u64) -> CatalogEntry {
+        CatalogEntry {
+            key: key.into(),
+            resource: key.split(' ').next().unwrap().into(),
+            kind: kind.into(),
+            x402_version: 2,
+            accepts: "[]".into(),
+            pay_to: pay_to.into(),
+            scheme: "exact".into(),
+            network: "eip155:84532".into(),
+            extension_keys: ",bazaar,".into(),
+            description: Some("d".into()),
+            mime_type: None,
+            service_name: None,
+            tags: Some("[\"t\"]".into()),
+            icon_url: None,
+            extensions: "{}".into(),
+            updated,
+        }
+    }
+
+    /// The catalog: replaced by key, filtered, newest first, paged.
+    pub(crate) async fn exercise_catalog(s: &dyn Store) {
+        let all = |limit| CatalogQuery {
+            limit,
+            ..CatalogQuery::default()
+        };
+        assert_eq!(s.catalog_list(&all(10)).await.unwrap(), (vec![], 0));
+        s.catalog_put(&entry("https://a/x", "http", "0xAb", 10))
+            .await
+            .unwrap();
+        s.catalog_put(&entry("https://a/mcp t1", "mcp", "0xab", 20))
+            .await
+            .unwrap();
+        s.catalog_put(&entry("https://a/mcp t2", "mcp", "Sol1", 30))
+            .await
+            .unwrap();
+        let mut newer = entry("https://a/x", "http", "0xAb", 40);
+        newer.description = None;
+        newer.extension_keys = ",bazaar,payment-identifier,".into();
+        s.catalog_put(&newer).await.unwrap();
+        let (items, total) = s.catalog_list(&all(10)).await.unwrap();
+        assert_eq!(total, 3);
+        let mut want = newer.clone();
+        want.pay_to = "0xab".into();
+        assert_eq!(items[0], want);
+        assert_eq!(
+            items.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["https://a/x", "https://a/mcp t2", "https://a/mcp t1"]
+        );
+        let (page, total) = s
+            .catalog_list(&CatalogQuery {
+                limit: 1,
+                offset: 1,
+                ..CatalogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.len(), page[0].key.as_str(), total),
+            (1, "https://a/mcp t2", 3)
+        );
+        let count = |q: CatalogQuery| async move {
+            s.catalog_list(&CatalogQuery { limit: 10, ..q })
+                .await
+                .unwrap()
+                .1
+        };
+        assert_eq!(
+            count(CatalogQuery {
+                kind: Some("mcp".into()),
+                ..all(0)
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                pay_to: Some("0xAB".into()),
+                ..all(0)
+            })
+            .await,
+            2
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                pay_to: Some("sol1".into()),
+                ..all(0)
+            })
+            .await,
+            0
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                scheme: Some("upto".into()),
+                ..all(0)
+            })
+            .await,
+            0
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                network: Some("eip155:84532".into()),
+                ..all(0)
+            })
+            .await,
+            3
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                extension: Some("payment-identifier".into()),
+                ..all(0)
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                extension: Some("bazaar,payment".into()),
+                ..all(0)
+            })
+            .await,
+            0
+        );
+        assert_eq!(
+            count(CatalogQuery {
+                extension: Some("%".into()),
+                ..all(0)
+            })
+            .await,
+            0
+        );
     }
 
     /// Nonces under concurrency: `stores` share one database (two instances,

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{NoTls, Row};
 
-use super::{Claim, Holder, Record, State, Store, StoreError, chain_id_of};
+use super::{
+    CatalogEntry, CatalogQuery, Claim, Holder, Record, State, Store, StoreError, chain_id_of,
+    pay_to_key,
+};
 
 /// A PostgreSQL database.
 #[derive(Clone)]
@@ -52,7 +55,49 @@ CREATE TABLE IF NOT EXISTS paywire_released_nonces (
     nonce BIGINT NOT NULL,
     PRIMARY KEY (chain_id, signer, nonce)
 );
+CREATE TABLE IF NOT EXISTS paywire_catalog (
+    key TEXT PRIMARY KEY,
+    resource TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    x402_version BIGINT NOT NULL,
+    accepts TEXT NOT NULL,
+    pay_to TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    network TEXT NOT NULL,
+    extension_keys TEXT NOT NULL,
+    description TEXT,
+    mime_type TEXT,
+    service_name TEXT,
+    tags TEXT,
+    icon_url TEXT,
+    extensions TEXT NOT NULL,
+    updated BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paywire_catalog_updated ON paywire_catalog (updated DESC, key);
 ";
+
+const CATALOG_COLUMNS: &str = "key, resource, kind, x402_version, accepts, pay_to, scheme, network, extension_keys, description, mime_type, service_name, tags, icon_url, extensions, updated";
+
+fn catalog_entry(r: &Row) -> Result<CatalogEntry, StoreError> {
+    Ok(CatalogEntry {
+        key: r.try_get(0).map_err(db)?,
+        resource: r.try_get(1).map_err(db)?,
+        kind: r.try_get(2).map_err(db)?,
+        x402_version: uint(r.try_get(3).map_err(db)?),
+        accepts: r.try_get(4).map_err(db)?,
+        pay_to: r.try_get(5).map_err(db)?,
+        scheme: r.try_get(6).map_err(db)?,
+        network: r.try_get(7).map_err(db)?,
+        extension_keys: r.try_get(8).map_err(db)?,
+        description: r.try_get(9).map_err(db)?,
+        mime_type: r.try_get(10).map_err(db)?,
+        service_name: r.try_get(11).map_err(db)?,
+        tags: r.try_get(12).map_err(db)?,
+        icon_url: r.try_get(13).map_err(db)?,
+        extensions: r.try_get(14).map_err(db)?,
+        updated: uint(r.try_get(15).map_err(db)?),
+    })
+}
 
 const COLUMNS: &str = "key, fingerprint, request, state, owner, lease_until, signer, nonce, sent, result, network, payer, amount, created, updated";
 
@@ -446,6 +491,89 @@ impl Store for PostgresStore {
             .map(|r| r.try_get::<_, i64>(0).map(uint).map_err(db))
             .collect()
     }
+
+    async fn catalog_put(&self, e: &CatalogEntry) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let pay_to = pay_to_key(&e.pay_to);
+        c.execute(
+            &format!(
+                "INSERT INTO paywire_catalog ({CATALOG_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (key) DO UPDATE SET resource = $2, kind = $3, x402_version = $4, \
+                   accepts = $5, pay_to = $6, scheme = $7, network = $8, extension_keys = $9, \
+                   description = $10, mime_type = $11, service_name = $12, tags = $13, \
+                   icon_url = $14, extensions = $15, updated = $16"
+            ),
+            &[
+                &e.key,
+                &e.resource,
+                &e.kind,
+                &int(e.x402_version),
+                &e.accepts,
+                &pay_to,
+                &e.scheme,
+                &e.network,
+                &e.extension_keys,
+                &e.description,
+                &e.mime_type,
+                &e.service_name,
+                &e.tags,
+                &e.icon_url,
+                &e.extensions,
+                &int(e.updated),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn catalog_list(&self, q: &CatalogQuery) -> Result<(Vec<CatalogEntry>, u64), StoreError> {
+        if q.extension.as_deref().is_some_and(|x| x.contains(',')) {
+            return Ok((Vec::new(), 0));
+        }
+        let c = self.client().await?;
+        // A filter that is NULL holds for every row.
+        let filter = "($1::TEXT IS NULL OR kind = $1) AND ($2::TEXT IS NULL OR pay_to = $2) \
+            AND ($3::TEXT IS NULL OR scheme = $3) AND ($4::TEXT IS NULL OR network = $4) \
+            AND ($5::TEXT IS NULL OR strpos(extension_keys, ',' || $5 || ',') > 0)";
+        let pay_to = q.pay_to_key();
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&q.kind, &pay_to, &q.scheme, &q.network, &q.extension];
+        let total: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM paywire_catalog WHERE {filter}"),
+                &params,
+            )
+            .await
+            .map_err(db)?
+            .try_get(0)
+            .map_err(db)?;
+        let (limit, offset) = (int(q.limit), int(q.offset));
+        let rows = c
+            .query(
+                &format!(
+                    "SELECT {CATALOG_COLUMNS} FROM paywire_catalog WHERE {filter} \
+                     ORDER BY updated DESC, key COLLATE \"C\" LIMIT $6 OFFSET $7"
+                ),
+                &[
+                    &q.kind,
+                    &pay_to,
+                    &q.scheme,
+                    &q.network,
+                    &q.extension,
+                    &limit,
+                    &offset,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        let entries = rows
+            .iter()
+            .map(catalog_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((entries, uint(total)))
+    }
 }
 
 #[cfg(test)]
@@ -502,6 +630,7 @@ mod tests {
             .await
             .unwrap();
         super::super::tests::exercise(&s).await;
+        super::super::tests::exercise_catalog(&s).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

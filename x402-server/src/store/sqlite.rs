@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Claim, Holder, Record, State, Store, StoreError, chain_id_of};
+use super::{
+    CatalogEntry, CatalogQuery, Claim, Holder, Record, State, Store, StoreError, chain_id_of,
+    pay_to_key,
+};
 
 /// A SQLite file.
 #[derive(Debug, Clone)]
@@ -48,7 +51,49 @@ CREATE TABLE IF NOT EXISTS paywire_released_nonces (
     nonce INTEGER NOT NULL,
     PRIMARY KEY (chain_id, signer, nonce)
 );
+CREATE TABLE IF NOT EXISTS paywire_catalog (
+    key TEXT PRIMARY KEY NOT NULL,
+    resource TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    x402_version INTEGER NOT NULL,
+    accepts TEXT NOT NULL,
+    pay_to TEXT NOT NULL,
+    scheme TEXT NOT NULL,
+    network TEXT NOT NULL,
+    extension_keys TEXT NOT NULL,
+    description TEXT,
+    mime_type TEXT,
+    service_name TEXT,
+    tags TEXT,
+    icon_url TEXT,
+    extensions TEXT NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paywire_catalog_updated ON paywire_catalog (updated DESC, key);
 ";
+
+const CATALOG_COLUMNS: &str = "key, resource, kind, x402_version, accepts, pay_to, scheme, network, extension_keys, description, mime_type, service_name, tags, icon_url, extensions, updated";
+
+fn catalog_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogEntry> {
+    Ok(CatalogEntry {
+        key: r.get(0)?,
+        resource: r.get(1)?,
+        kind: r.get(2)?,
+        x402_version: uint(r.get(3)?),
+        accepts: r.get(4)?,
+        pay_to: r.get(5)?,
+        scheme: r.get(6)?,
+        network: r.get(7)?,
+        extension_keys: r.get(8)?,
+        description: r.get(9)?,
+        mime_type: r.get(10)?,
+        service_name: r.get(11)?,
+        tags: r.get(12)?,
+        icon_url: r.get(13)?,
+        extensions: r.get(14)?,
+        updated: uint(r.get(15)?),
+    })
+}
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError(e.to_string())
@@ -430,6 +475,84 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn catalog_put(&self, e: &CatalogEntry) -> Result<(), StoreError> {
+        let e = e.clone();
+        self.with(move |c| {
+            c.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO paywire_catalog ({CATALOG_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ),
+                params![
+                    e.key,
+                    e.resource,
+                    e.kind,
+                    int(e.x402_version),
+                    e.accepts,
+                    pay_to_key(&e.pay_to),
+                    e.scheme,
+                    e.network,
+                    e.extension_keys,
+                    e.description,
+                    e.mime_type,
+                    e.service_name,
+                    e.tags,
+                    e.icon_url,
+                    e.extensions,
+                    int(e.updated),
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn catalog_list(&self, q: &CatalogQuery) -> Result<(Vec<CatalogEntry>, u64), StoreError> {
+        if q.extension.as_deref().is_some_and(|x| x.contains(',')) {
+            return Ok((Vec::new(), 0));
+        }
+        let q = q.clone();
+        self.with(move |c| {
+            // A filter that is NULL holds for every row.
+            let filter = "(?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR pay_to = ?2) \
+                AND (?3 IS NULL OR scheme = ?3) AND (?4 IS NULL OR network = ?4) \
+                AND (?5 IS NULL OR instr(extension_keys, ',' || ?5 || ',') > 0)";
+            let pay_to = q.pay_to_key();
+            let total: i64 = c
+                .query_row(
+                    &format!("SELECT count(*) FROM paywire_catalog WHERE {filter}"),
+                    params![q.kind, pay_to, q.scheme, q.network, q.extension],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            let mut stmt = c
+                .prepare(&format!(
+                    "SELECT {CATALOG_COLUMNS} FROM paywire_catalog WHERE {filter} \
+                     ORDER BY updated DESC, key LIMIT ?6 OFFSET ?7"
+                ))
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        q.kind,
+                        pay_to,
+                        q.scheme,
+                        q.network,
+                        q.extension,
+                        int(q.limit),
+                        int(q.offset)
+                    ],
+                    catalog_row,
+                )
+                .map_err(db)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(db)?;
+            Ok((rows, uint(total)))
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -445,6 +568,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let s = SqliteStore::open(&path).unwrap();
         super::super::tests::exercise(&s).await;
+        super::super::tests::exercise_catalog(&s).await;
         // A second connection (another process, in effect) sees it all.
         let t = SqliteStore::open(&path).unwrap();
         assert!(t.get("k").await.unwrap().is_some());

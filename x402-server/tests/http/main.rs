@@ -407,3 +407,52 @@ async fn a_configuration_error_names_file_line_and_field() {
     assert!(e.contains("signers[0]") && e.contains("loose.key"), "{e}");
     assert!(!e.contains(&signer[2..]), "the key must never be shown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_discovery_catalog_is_off_by_default_and_bounded_when_on() {
+    let dir = Scratch::new("discovery-off");
+    let f = start(&dir, |_| {}).await;
+    assert_eq!(f.get("/discovery/resources").await.0, StatusCode::NOT_FOUND);
+    f.stop().await;
+
+    let dir = Scratch::new("discovery-on");
+    let f = start(&dir, |s| s.extra_server = "[discovery]\nenabled = true\n").await;
+    let (status, s) = f.get("/supported").await;
+    assert_eq!(status, StatusCode::OK);
+    let s: Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(s["extensions"], json!(["bazaar"]));
+    let (status, body) = f.get("/discovery/resources?limit=1000&x=1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"x402Version": 2, "items": [], "pagination": {"limit": 100, "offset": 0, "total": 0}})
+    );
+    for bad in ["limit=0", "limit=x", "offset=-1", "offset=100000000"] {
+        let (status, body) = f.get(&format!("/discovery/resources?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"],
+            "invalid_request"
+        );
+    }
+    f.stop().await;
+
+    // Not public: API key holders only.
+    let dir = Scratch::new("discovery-private");
+    let f = start(&dir, |s| {
+        s.extra_server = "[discovery]\nenabled = true\npublic = false\n"
+    })
+    .await;
+    assert_eq!(
+        f.get("/discovery/resources").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = support::http()
+        .get(format!("{}/discovery/resources", f.url))
+        .header("authorization", format!("Bearer {}", support::API_KEY))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    f.stop().await;
+}

@@ -997,6 +997,47 @@ async fn code_at(chain: &support::Hardhat, a: &paywire::evm::Address) -> String 
         .to_owned()
 }
 
+/// A declaration the official `@x402/extensions` built (the bazaar vectors).
+fn official_declaration(name: &str) -> Value {
+    let file: Value =
+        serde_json::from_str(include_str!("../../../x402-core/tests/vectors/bazaar.json")).unwrap();
+    file["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == name)
+        .unwrap()["extension"]
+        .clone()
+}
+
+/// A payment body whose payload carries `resource` and the bazaar `declaration`
+/// (echoed from the PaymentRequired, outside what the payer signs).
+fn declaring(body: &str, resource: Value, declaration: Value) -> String {
+    let mut v: Value = serde_json::from_str(body).unwrap();
+    v["paymentPayload"]["resource"] = resource;
+    v["paymentPayload"]["extensions"] = json!({"bazaar": declaration});
+    v.to_string()
+}
+
+/// The official bazaar client's `listResources` on `url` (a Node process).
+fn official_list(url: &str, params: &Value) -> Value {
+    let out = std::process::Command::new("node")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/onchain/list-resources.mjs"
+        ))
+        .arg(url)
+        .arg(params.to_string())
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn smart_wallets_pay_through_erc1271_and_erc6492() {
@@ -1156,4 +1197,157 @@ async fn smart_wallets_pay_through_erc1271_and_erc6492() {
 
     f.stop().await;
     strict.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_settled_payment_s_declaration_is_listed_for_the_official_client() {
+    let chain = Hardhat::connect().await;
+    let dir = Scratch::new("bazaar");
+    let (signer, signer_hex) = key("bazaar/signer");
+    let (payer, _) = key("bazaar/payer");
+    let merchant = key("bazaar/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 5_000_000).await;
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.extra_server = "[discovery]\nenabled = true\n";
+    let f = Running::start(&setup.toml(&dir)).await;
+
+    let get = official_declaration("GET with query parameters, their schema and an output");
+    let mcp = official_declaration("an MCP tool");
+    let mut invalid = get.clone();
+    invalid["info"]["input"]["method"] = json!("PUT");
+    let payments = [
+        (
+            "bazaar/get",
+            json!({"url": "https://api.example.com/weather?city=SF", "description": "Weather",
+                   "mimeType": "application/json", "serviceName": "Weather API",
+                   "tags": ["weather", "Weather", "forecast"], "iconUrl": "https://localhost/i.png"}),
+            get.clone(),
+        ),
+        (
+            "bazaar/mcp",
+            json!({"url": "https://api.example.com/mcp"}),
+            mcp.clone(),
+        ),
+        // Settled all the same, never listed.
+        (
+            "bazaar/invalid",
+            json!({"url": "https://api.example.com/other"}),
+            invalid,
+        ),
+    ];
+    let mut bodies = Vec::new();
+    for (label, resource, declaration) in payments {
+        let body = declaring(
+            &pay(&chain, &payer, &merchant, 10_000, label).await,
+            resource,
+            declaration,
+        );
+        let v = settle_until_final(&f, &body, Duration::from_secs(20)).await;
+        assert_eq!(v["success"], true, "{label}: {v}");
+        bodies.push(body);
+    }
+    // The resource server is told what became of each declaration (the
+    // EXTENSION-RESPONSES header of the settlement, asked again: the same
+    // settlement, cataloged again).
+    for (body, status) in bodies.iter().zip(["success", "success", "rejected"]) {
+        let r = support::http()
+            .post(format!("{}/settle", f.url))
+            .header("authorization", format!("Bearer {}", support::API_KEY))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let said = r.headers()["extension-responses"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut buf = vec![0u8; said.len()];
+        let n = paywire::header::base64_decode(said.as_bytes(), &mut buf).unwrap();
+        let said: Value = serde_json::from_slice(&buf[..n]).unwrap();
+        assert_eq!(said["bazaar"]["status"], status, "{said}");
+        if status == "rejected" {
+            assert!(
+                said["bazaar"]["rejectedReason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("info/input/method"),
+                "{said}"
+            );
+        }
+        let answer: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["success"], true);
+    }
+
+    let (status, listed) = f.get("/discovery/resources").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["x402Version"], 2);
+    assert_eq!(
+        listed["pagination"],
+        json!({"limit": 20, "offset": 0, "total": 2})
+    );
+    let items = listed["items"].as_array().unwrap();
+    let http = items
+        .iter()
+        .find(|i| i["type"] == "http")
+        .expect("the GET endpoint");
+    assert_eq!(http["resource"], "https://api.example.com/weather");
+    assert_eq!(http["x402Version"], 2);
+    assert_eq!(http["description"], "Weather");
+    assert_eq!(http["mimeType"], "application/json");
+    assert_eq!(http["serviceName"], "Weather API");
+    assert_eq!(http["tags"], json!(["weather", "forecast"]));
+    assert!(http.get("iconUrl").is_none(), "a loopback icon is dropped");
+    assert_eq!(http["extensions"]["bazaar"], get);
+    assert_eq!(http["accepts"][0]["payTo"], merchant.to_string());
+    assert_eq!(http["accepts"][0]["network"], chain.network);
+    assert!(http["lastUpdated"].as_str().unwrap().ends_with('Z'));
+    let tool = items
+        .iter()
+        .find(|i| i["type"] == "mcp")
+        .expect("the MCP tool");
+    assert_eq!(tool["resource"], "https://api.example.com/mcp");
+    assert_eq!(tool["extensions"]["bazaar"], mcp);
+
+    // Filters and pages.
+    let count = |q: &str| {
+        let f = &f;
+        let q = q.to_owned();
+        async move {
+            let (status, v) = f.get(&format!("/discovery/resources?{q}")).await;
+            assert_eq!(status, StatusCode::OK, "{q}");
+            let v: Value = serde_json::from_str(&v).unwrap();
+            (
+                v["items"].as_array().unwrap().len(),
+                v["pagination"]["total"].clone(),
+            )
+        }
+    };
+    assert_eq!(count("type=mcp").await, (1, json!(1)));
+    let pay_to = merchant.to_string().to_lowercase();
+    assert_eq!(count(&format!("payTo={pay_to}")).await, (2, json!(2)));
+    assert_eq!(
+        count("payTo=0x0000000000000000000000000000000000000001").await,
+        (0, json!(0))
+    );
+    assert_eq!(count("scheme=exact&extensions=bazaar").await, (2, json!(2)));
+    assert_eq!(
+        count(&format!("network={}", chain.network)).await,
+        (2, json!(2))
+    );
+    assert_eq!(count("limit=1&offset=1").await, (1, json!(2)));
+
+    // The official client reads the same answer.
+    let official = official_list(&f.url, &json!({}));
+    assert_eq!(official, listed);
+    let official = official_list(&f.url, &json!({"type": "http", "limit": 5, "offset": 0}));
+    assert_eq!(official["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        official["items"][0]["resource"],
+        "https://api.example.com/weather"
+    );
+    f.stop().await;
 }

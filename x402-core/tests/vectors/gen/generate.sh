@@ -10,6 +10,7 @@ cd "$GEN_DIR"
 
 node src/gen-headers.mjs
 node src/gen-resource-info.mjs
+node src/gen-bazaar.mjs
 node src/gen-eip712.mjs
 node src/dump-sdk-types.mjs | .venv/bin/python py/gen_eip712_eth_account.py
 node src/crosscheck-eth-account.mjs
