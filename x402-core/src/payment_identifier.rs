@@ -111,6 +111,18 @@ pub fn id_of<'a>(payment_extensions: JsonObject<'a>) -> Option<JsonStr<'a>> {
         .as_str()
 }
 
+/// The store key an identifier is bound under: per network and payee
+/// (`payment-identifier/{network}/{payTo, lower-case}/{id}`), the same for a
+/// resource server's lifecycle and a facilitator.
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn binding_key(network: &str, pay_to: &str, id: &str) -> alloc::string::String {
+    alloc::format!(
+        "{PAYMENT_IDENTIFIER}/{network}/{}/{id}",
+        pay_to.to_ascii_lowercase()
+    )
+}
+
 /// A resource server's check of a payment's `payment-identifier` against the
 /// route's `extensions`: `Err` with the reason and a message when the route
 /// requires an id and the payment has none, or the payment's id is not one.

@@ -1,7 +1,6 @@
 //! The payment a request presents: read from its header, keyed, and verified
 //! against the route before anything about its record is read.
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -231,11 +230,10 @@ impl Lifecycle {
             .and_then(crate::payment_identifier::id_of)
             .filter(|_| declared)
             .map(|id| {
-                format!(
-                    "payment-identifier/{}/{}/{}",
+                crate::payment_identifier::binding_key(
                     network.as_str(),
-                    lower(&req.pay_to.to_cow()),
-                    id.to_cow()
+                    &req.pay_to.to_cow(),
+                    &id.to_cow(),
                 )
             });
         self.presented = Some(Presented::Evm { json, index });

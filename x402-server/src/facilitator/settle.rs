@@ -255,14 +255,10 @@ fn identifier_key(req: &VerifyRequest<'_>) -> Option<String> {
     };
     let id = paywire::payment_identifier::id_of(p.extensions?.as_json()?)?.to_cow();
     paywire::payment_identifier::is_valid_id(&id).then(|| {
-        format!(
-            "payment-identifier/{}/{}/{}",
+        paywire::payment_identifier::binding_key(
             req.payment_requirements.network().as_str(),
-            req.payment_requirements
-                .pay_to()
-                .to_cow()
-                .to_ascii_lowercase(),
-            id
+            &req.payment_requirements.pay_to().to_cow(),
+            &id,
         )
     })
 }
