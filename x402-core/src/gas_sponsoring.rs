@@ -226,12 +226,18 @@ impl ToJson for Eip2612Permit {
         w.field("nonce", &self.nonce)?;
         w.field("deadline", &self.deadline)?;
         let mut hex = [0u8; 132];
+        hex[0] = b'0';
+        hex[1] = b'x';
+        for (pair, b) in hex[2..].chunks_exact_mut(2).zip(self.signature) {
+            let digit = |d: u8| if d < 10 { b'0' + d } else { b'a' + d - 10 };
+            if let [hi, lo] = pair {
+                *hi = digit(b >> 4);
+                *lo = digit(b & 15);
+            }
+        }
         w.str_field(
             "signature",
-            JsonStr::new(crate::evm::address::encode_prefixed_hex(
-                &self.signature,
-                &mut hex,
-            )),
+            JsonStr::new(core::str::from_utf8(&hex).unwrap_or_default()),
         )?;
         w.str_field("version", JsonStr::new("1"))?;
         w.end()
@@ -266,7 +272,17 @@ fn number(s: &str) -> Option<Amount> {
 #[cfg(feature = "gas-sponsoring")]
 /// `0x` and 130 hex digits: `r`, `s`, `v`.
 fn sig65(s: &str) -> Option<[u8; 65]> {
-    crate::evm::address::decode_prefixed_hex(s).ok()
+    let digits = s.strip_prefix("0x")?.as_bytes();
+    if digits.len() != 130 {
+        return None;
+    }
+    let mut out = [0u8; 65];
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let hi = (pair.first()?.to_ascii_lowercase() as char).to_digit(16)?;
+        let lo = (pair.get(1)?.to_ascii_lowercase() as char).to_digit(16)?;
+        *o = u8::try_from(hi * 16 + lo).ok()?;
+    }
+    Some(out)
 }
 
 #[cfg(feature = "gas-sponsoring")]

@@ -2,7 +2,7 @@
 //! hashing and secp256k1 signatures.
 
 pub mod abi;
-pub(crate) mod address;
+mod address;
 mod ecmult;
 pub mod eip712;
 pub mod rlp;
