@@ -173,19 +173,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("paywire-signer-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("k");
-        std::fs::write(&path, format!("# a test key\n0x{}\n", "11".repeat(32))).unwrap();
+        std::fs::write(&path, format!("# a test key\n0x{}\n", "5a".repeat(32))).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
             let e = LocalKey::from_file(&path).unwrap_err();
             assert!(e.0.contains("chmod 600"), "{e}");
-            assert!(!e.0.contains("1111"));
+            assert!(!e.0.contains("5a5a5a5a"), "{e}");
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         let k = LocalKey::from_file(&path).unwrap();
         let shown = format!("{k:?}");
-        assert!(!shown.contains("1111"), "{shown}");
+        assert!(!shown.contains("5a5a5a5a"), "{shown}");
         assert!(shown.contains(&k.address().to_string()));
         let _ = std::fs::remove_dir_all(&dir);
     }
