@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
     let config = Config {
         facilitator_addresses: &facilitators,
         smart_wallets: false,
+        erc20_approval_sponsoring: false,
     };
     let mut scratch = vec![0u8; header::base64_decoded_len(value.len())];
     let verdict = verify_header(value, &requirements, NOW, &config, &mut scratch);

@@ -248,6 +248,7 @@ fuzz_target!(|input: Input| {
     let config = Config {
         facilitator_addresses: &facilitators,
         smart_wallets: false,
+        erc20_approval_sponsoring: false,
     };
 
     let before = verify(&body, verify_now, &config);

@@ -165,6 +165,7 @@ fuzz_target!(|data: &[u8]| {
     let config = Config {
         facilitator_addresses: &facilitators,
         smart_wallets: false,
+        erc20_approval_sponsoring: true,
     };
     let verdict = verify_json(data, NOW, &config);
     assert_eq!(

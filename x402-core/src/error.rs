@@ -13,7 +13,9 @@
 use core::fmt;
 
 macro_rules! reasons {
-    ($( $(#[$doc:meta])* $variant:ident => $s:literal, )*) => {
+    // `[cfg(...)]` before a variant: it exists only in builds with that
+    // feature (its string costs the small wasm builds nothing).
+    ($( $(#[$doc:meta])* $([$cfg:meta])? $variant:ident => $s:literal, )*) => {
         /// A reason string of the x402 protocol, as carried in `invalidReason` or
         /// `errorReason`.
         ///
@@ -22,30 +24,30 @@ macro_rules! reasons {
         #[non_exhaustive]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Reason {
-            $( $(#[$doc])* $variant, )*
+            $( $(#[$doc])* $(#[$cfg])? $variant, )*
         }
 
         impl Reason {
             /// Every reason, in declaration order.
-            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+            pub const ALL: &'static [Reason] = &[$($(#[$cfg])? Reason::$variant,)*];
 
             /// The length in bytes of the longest reason string.
             pub const MAX_LEN: usize = {
                 let mut max = 0;
-                $( if $s.len() > max { max = $s.len(); } )*
+                $( $(#[$cfg])? { if $s.len() > max { max = $s.len(); } } )*
                 max
             };
 
             /// The protocol's spelling of this reason.
             #[must_use]
             pub const fn as_str(self) -> &'static str {
-                match self { $( Reason::$variant => $s, )* }
+                match self { $( $(#[$cfg])? Reason::$variant => $s, )* }
             }
 
             /// Reads a reason string back; `None` if this crate does not know it.
             #[must_use]
             pub fn from_wire(s: &str) -> Option<Reason> {
-                match s { $( $s => Some(Reason::$variant), )* _ => None }
+                match s { $( $(#[$cfg])? $s => Some(Reason::$variant), )* _ => None }
             }
         }
     };
@@ -256,6 +258,54 @@ reasons! {
     /// another payment (another signed authorization, amount or route);
     /// answered 409, nothing read of the other. (Not a reference string.)
     PaymentIdentifierConflict => "payment_identifier_conflict",
+    /// `erc20ApprovalGasSponsoring`: a member of the extension's `info` is not
+    /// of its form.
+    [cfg(feature = "gas-sponsoring")]
+    InvalidErc20ApprovalExtensionFormat => "invalid_erc20_approval_extension_format",
+    /// `erc20ApprovalGasSponsoring`: `info.from` is not the payer.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalFromMismatch => "erc20_approval_from_mismatch",
+    /// `erc20ApprovalGasSponsoring`: `info.asset` is not the payment's token.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalAssetMismatch => "erc20_approval_asset_mismatch",
+    /// `erc20ApprovalGasSponsoring`: `info.spender` is not Permit2.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalSpenderNotPermit2 => "erc20_approval_spender_not_permit2",
+    /// `erc20ApprovalGasSponsoring`: the signed transaction is not a call to
+    /// the payment's token.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxWrongTarget => "erc20_approval_tx_wrong_target",
+    /// `erc20ApprovalGasSponsoring`: the signed transaction's calldata is not
+    /// an `approve(address,uint256)` call.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxWrongSelector => "erc20_approval_tx_wrong_selector",
+    /// `erc20ApprovalGasSponsoring`: the `approve` call's spender is not Permit2.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxWrongSpender => "erc20_approval_tx_wrong_spender",
+    /// `erc20ApprovalGasSponsoring`: the `approve` call's arguments do not decode.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxInvalidCalldata => "erc20_approval_tx_invalid_calldata",
+    /// `erc20ApprovalGasSponsoring`: the signed transaction's signer is not the payer.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxSignerMismatch => "erc20_approval_tx_signer_mismatch",
+    /// `erc20ApprovalGasSponsoring`: no signer can be recovered from the
+    /// signed transaction.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxInvalidSignature => "erc20_approval_tx_invalid_signature",
+    /// `erc20ApprovalGasSponsoring`: the signed transaction does not parse (this
+    /// crate reads EIP-1559 transactions only, with an empty access list).
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxParseFailed => "erc20_approval_tx_parse_failed",
+    /// `erc20ApprovalGasSponsoring`: the signed transaction is for another
+    /// chain, or sends ether along: broadcasting it could only fail after its
+    /// gas was funded. (Not a reference string: the reference learns it when
+    /// the broadcast fails.)
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalTxNotSponsorable => "erc20_approval_tx_not_sponsorable",
+    /// `erc20ApprovalGasSponsoring`: the approval or the settlement after it
+    /// could not be broadcast.
+    [cfg(feature = "gas-sponsoring")]
+    Erc20ApprovalBroadcastFailed => "erc20_approval_broadcast_failed",
 }
 
 impl fmt::Display for Reason {

@@ -65,6 +65,13 @@ pub struct Config<'a> {
     /// with `invalid_exact_evm_signature`. The machines of [`crate::settle`]
     /// set it; a host that does not make that check must leave it `false`.
     pub smart_wallets: bool,
+    /// Whether the host sponsors `erc20ApprovalGasSponsoring`: it pays the gas
+    /// of a Permit2 payer's signed `approve` and broadcasts it before the
+    /// settlement. A payment carrying the extension is then held to its rules
+    /// and owes no Permit2 allowance; when `false` the extension is ignored, as
+    /// the reference facilitator ignores it without the extension registered.
+    /// (Read only with the `gas-sponsoring` feature.)
+    pub erc20_approval_sponsoring: bool,
 }
 
 /// A check that needs the chain, owed by the host after a valid offline verdict.
@@ -483,6 +490,9 @@ fn verify_v2(
                     Some(permit) if verdict.is_valid() => {
                         with_permit(verdict, permit, &pp, &req, now)
                     }
+                    None if verdict.is_valid() && config.erc20_approval_sponsoring => {
+                        with_approval(verdict, p.extensions.and_then(|e| e.as_json()), &pp, &req)
+                    }
                     _ => verdict,
                 }
             }
@@ -864,6 +874,52 @@ fn with_permit(
     }
 }
 
+/// A valid Permit2 verdict, for a host that sponsors
+/// `erc20ApprovalGasSponsoring`: a payment carrying a signed approval is held
+/// to the extension's rules (in the reference's order after the signature),
+/// and owes no allowance (the approval sets it before the settlement).
+#[cfg(feature = "gas-sponsoring")]
+fn with_approval(
+    verdict: Verdict,
+    extensions: Option<crate::json::JsonObject<'_>>,
+    pp: &Permit2Payload<'_>,
+    req: &Req<'_>,
+) -> Verdict {
+    let Some(approval) = extensions.and_then(crate::gas_sponsoring::erc20_approval::read) else {
+        return verdict;
+    };
+    let payer = pp.authorization.from;
+    let checked = approval.and_then(|a| {
+        let token = req.asset_address().map_err(|e| e.reason())?;
+        let chain = req.network.evm_chain_id().ok_or(Reason::InvalidNetwork)?;
+        a.check(&payer, &token, chain)
+    });
+    match checked {
+        Ok(()) => Verdict {
+            checks: verdict
+                .checks
+                .map(|c| c.filter(|c| !matches!(c, ChainCheck::Permit2AllowanceAtLeast { .. }))),
+            ..verdict
+        },
+        Err(reason) => Verdict::invalid(
+            reason,
+            &"the erc20ApprovalGasSponsoring extension does not hold for this payment",
+            Some(payer),
+        ),
+    }
+}
+
+/// Without the `gas-sponsoring` feature the extension is not read.
+#[cfg(not(feature = "gas-sponsoring"))]
+fn with_approval(
+    verdict: Verdict,
+    _: Option<crate::json::JsonObject<'_>>,
+    _: &Permit2Payload<'_>,
+    _: &Req<'_>,
+) -> Verdict {
+    verdict
+}
+
 impl Req<'_> {
     fn asset_address(&self) -> Result<Address, Error> {
         v2::evm_address_field(self.asset, "asset").map_err(|e| e.in_object("paymentRequirements"))
@@ -927,6 +983,7 @@ impl OwnedConfig {
         Config {
             facilitator_addresses: &self.facilitator_addresses,
             smart_wallets: false,
+            erc20_approval_sponsoring: false,
         }
     }
 }

@@ -53,6 +53,7 @@ pub(crate) fn run(argv: &[String]) -> Result<u8, Failure> {
     let config = Config {
         facilitator_addresses: &facilitators,
         smart_wallets: false,
+        erc20_approval_sponsoring: false,
     };
     let arg = p.one_positional(
         "a POST /verify body or a payment header value (or - for standard input)",

@@ -157,6 +157,113 @@ pub fn encode(item: &Item<'_>, out: &mut [u8]) -> Result<usize, BufferTooSmall> 
     }
 }
 
+/// A value read by [`decode`]: a byte string, or a list's payload (read its
+/// items with [`decode`] again until it is empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A byte string.
+    Bytes(&'a [u8]),
+    /// The encoded items of a list.
+    List(&'a [u8]),
+}
+
+/// Why [`decode`] refused its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Reads the first item of `input`, returning it and the bytes after it.
+/// Only the canonical encoding is accepted (as Ethereum clients require of
+/// transactions): a single byte below `0x80` is not wrapped, a long form is
+/// not used for 55 bytes or less, and lengths have no leading zeros.
+///
+/// ```
+/// use paywire::evm::rlp::{decode, Decoded};
+/// let (item, rest) = decode(b"\xc8\x83cat\x83dog").unwrap();
+/// let Decoded::List(items) = item else { panic!() };
+/// assert!(rest.is_empty());
+/// assert_eq!(decode(items).unwrap(), (Decoded::Bytes(b"cat"), &b"\x83dog"[..]));
+/// assert!(decode(b"\x81\x05").is_err()); // 5 is written 0x05
+/// ```
+///
+/// # Errors
+/// A [`DecodeError`] naming what is wrong.
+pub fn decode(input: &[u8]) -> Result<(Decoded<'_>, &[u8]), DecodeError> {
+    let (&first, after) = input.split_first().ok_or(DecodeError("empty input"))?;
+    let (is_list, len, body) = match first {
+        0x00..=0x7f => return Ok((Decoded::Bytes(input.get(..1).unwrap_or_default()), after)),
+        0x80..=0xb7 => (false, usize::from(first - 0x80), after),
+        0xb8..=0xbf => {
+            let (len, body) = long_len(after, first - 0xb7)?;
+            (false, len, body)
+        }
+        0xc0..=0xf7 => (true, usize::from(first - 0xc0), after),
+        0xf8..=0xff => {
+            let (len, body) = long_len(after, first - 0xf7)?;
+            (true, len, body)
+        }
+    };
+    if body.len() < len {
+        return Err(DecodeError("an item runs past the end of its input"));
+    }
+    let (payload, rest) = body.split_at(len);
+    if is_list {
+        return Ok((Decoded::List(payload), rest));
+    }
+    if len == 1 && payload.first().is_some_and(|b| *b < 0x80) {
+        return Err(DecodeError("a single byte below 0x80 is its own encoding"));
+    }
+    Ok((Decoded::Bytes(payload), rest))
+}
+
+/// A long form's length: `n` big-endian bytes, no leading zero, above 55.
+fn long_len(after: &[u8], n: u8) -> Result<(usize, &[u8]), DecodeError> {
+    let n = usize::from(n);
+    if after.len() < n {
+        return Err(DecodeError("a length runs past the end of its input"));
+    }
+    let (bytes, body) = after.split_at(n);
+    if bytes.first() == Some(&0) {
+        return Err(DecodeError("a length has a leading zero"));
+    }
+    if n > core::mem::size_of::<usize>().min(4) {
+        return Err(DecodeError("a length above 2^32"));
+    }
+    let len = bytes.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
+    if len <= 55 {
+        return Err(DecodeError("the long form is used for 55 bytes or less"));
+    }
+    Ok((len, body))
+}
+
+/// A scalar (a canonical unsigned integer: no leading zero bytes; zero is
+/// the empty string) of at most `max` bytes, read from `item`, into 32
+/// big-endian bytes.
+///
+/// # Errors
+/// When `item` is a list, has a leading zero, or is longer than `max`.
+pub fn scalar(item: Decoded<'_>, max: usize) -> Result<[u8; 32], DecodeError> {
+    let Decoded::Bytes(b) = item else {
+        return Err(DecodeError("a list where a number belongs"));
+    };
+    if b.first() == Some(&0) {
+        return Err(DecodeError("a number with a leading zero"));
+    }
+    if b.len() > max.min(32) {
+        return Err(DecodeError("a number too large for its field"));
+    }
+    let mut w = [0u8; 32];
+    if let Some(tail) = w.get_mut(32 - b.len()..) {
+        tail.copy_from_slice(b);
+    }
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +306,58 @@ mod tests {
         let big = vec![1u8; 65536];
         assert_eq!(&enc(&Item::Bytes(&big))[..4], &[0xba, 0x01, 0x00, 0x00]);
         assert_eq!(enc(&Item::amount(&Amount::MAX)).len(), 33);
+    }
+
+    #[test]
+    fn decoding_reads_back_every_encoding_and_refuses_the_non_canonical() {
+        let lorem = b"Lorem ipsum dolor sit amet, consectetur adipisicing elit";
+        let big = vec![7u8; 300];
+        let inner = [Item::Bytes(b"cat"), Item::uint(1024), Item::Bytes(lorem)];
+        for item in [
+            Item::Bytes(b""),
+            Item::Bytes(&[0x7f]),
+            Item::Bytes(&[0x80]),
+            Item::Bytes(lorem),
+            Item::Bytes(&big),
+            Item::List(&[]),
+            Item::List(&inner),
+        ] {
+            let bytes = enc(&item);
+            let (d, rest) = decode(&bytes).unwrap();
+            assert!(rest.is_empty());
+            match (item, d) {
+                (Item::Bytes(want), Decoded::Bytes(got)) => assert_eq!(want, got),
+                (Item::List(want), Decoded::List(mut got)) => {
+                    for w in want {
+                        let (one, rest) = decode(got).unwrap();
+                        assert_eq!(enc(w)[..], bytes_of(one, got, rest)[..]);
+                        got = rest;
+                    }
+                    assert!(got.is_empty());
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        for bad in [
+            &[][..],
+            &[0x81, 0x05],
+            &[0x82, 0x01],
+            &[0xb8, 0x05, 1, 2, 3, 4, 5],
+            &[0xb9, 0x00, 0x40],
+            &[0xf8, 0x01, 0x00],
+            &[0xbc, 1, 1, 1, 1, 1],
+        ] {
+            assert!(decode(bad).is_err(), "{bad:02x?}");
+        }
+        assert_eq!(scalar(Decoded::Bytes(&[]), 8).unwrap(), [0; 32]);
+        assert!(scalar(Decoded::Bytes(&[0, 1]), 8).is_err());
+        assert!(scalar(Decoded::Bytes(&[1; 9]), 8).is_err());
+        assert!(scalar(Decoded::List(&[]), 8).is_err());
+    }
+
+    /// The encoded bytes of `one`, the item `whole` starts with before `rest`.
+    fn bytes_of<'a>(_one: Decoded<'a>, whole: &'a [u8], rest: &'a [u8]) -> &'a [u8] {
+        &whole[..whole.len() - rest.len()]
     }
 
     #[test]

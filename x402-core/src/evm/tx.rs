@@ -32,7 +32,7 @@
 
 use sha3::{Digest, Keccak256};
 
-use super::rlp::{self, Item};
+use super::rlp::{self, DecodeError, Decoded, Item};
 use super::{Address, B256, PrivateKey, Signature, SignatureError};
 use crate::amount::Amount;
 use crate::json::{BufferTooSmall, Sink, SinkFull, SliceSink};
@@ -204,6 +204,106 @@ impl SignedTransaction<'_> {
     }
 }
 
+impl<'a> SignedTransaction<'a> {
+    /// Reads a signed EIP-1559 transaction as `eth_sendRawTransaction` takes
+    /// it: `0x02 ‖ rlp([chainId, nonce, maxPriorityFeePerGas, maxFeePerGas,
+    /// gasLimit, to, value, data, accessList, yParity, r, s])`, canonical RLP
+    /// with nothing after it. Only an empty access list is read (this crate
+    /// signs and recovers transactions without one); other transaction types
+    /// are refused.
+    ///
+    /// ```
+    /// use paywire::evm::tx::{Eip1559Transaction, SignedTransaction};
+    /// use paywire::evm::PrivateKey;
+    /// let key = PrivateKey::from_bytes(&[7; 32]).unwrap();
+    /// let tx = Eip1559Transaction { chain_id: 1, nonce: 3, max_priority_fee_per_gas: 1,
+    ///     max_fee_per_gas: 2, gas_limit: 70_000, to: None, value: 0u64.into(), data: &[1, 2] };
+    /// let mut raw = [0u8; 128];
+    /// let n = tx.sign(&key).encode(&mut raw).unwrap();
+    /// let back = SignedTransaction::decode(&raw[..n]).unwrap();
+    /// assert_eq!(back, tx.sign(&key));
+    /// assert!(SignedTransaction::decode(&raw[..n - 1]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// A [`DecodeError`] naming what is wrong.
+    pub fn decode(raw: &'a [u8]) -> Result<SignedTransaction<'a>, DecodeError> {
+        let Some((&EIP1559_TX_TYPE, body)) = raw.split_first() else {
+            return Err(DecodeError("not an EIP-1559 (type 2) transaction"));
+        };
+        let (Decoded::List(mut items), rest) = rlp::decode(body)? else {
+            return Err(DecodeError("the transaction is not an RLP list"));
+        };
+        if !rest.is_empty() {
+            return Err(DecodeError("bytes after the transaction"));
+        }
+        let mut next = || -> Result<Decoded<'a>, DecodeError> {
+            if items.is_empty() {
+                return Err(DecodeError("the transaction has fewer than 12 fields"));
+            }
+            let (item, rest) = rlp::decode(items)?;
+            items = rest;
+            Ok(item)
+        };
+        let u64_of = |w: [u8; 32]| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w.get(24..).unwrap_or_default());
+            u64::from_be_bytes(b)
+        };
+        let u128_of = |w: [u8; 32]| {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(w.get(16..).unwrap_or_default());
+            u128::from_be_bytes(b)
+        };
+        let chain_id = u64_of(rlp::scalar(next()?, 8)?);
+        let nonce = u64_of(rlp::scalar(next()?, 8)?);
+        let max_priority_fee_per_gas = u128_of(rlp::scalar(next()?, 16)?);
+        let max_fee_per_gas = u128_of(rlp::scalar(next()?, 16)?);
+        let gas_limit = u64_of(rlp::scalar(next()?, 8)?);
+        let to = match next()? {
+            Decoded::Bytes([]) => None,
+            Decoded::Bytes(b) if b.len() == 20 => {
+                let mut a = [0u8; 20];
+                a.copy_from_slice(b);
+                Some(Address(a))
+            }
+            _ => return Err(DecodeError("`to` is neither empty nor 20 bytes")),
+        };
+        let value = Amount::from_be_bytes(rlp::scalar(next()?, 32)?);
+        let Decoded::Bytes(data) = next()? else {
+            return Err(DecodeError("`data` is a list"));
+        };
+        if next()? != Decoded::List(&[]) {
+            return Err(DecodeError("the access list is not empty"));
+        }
+        let y_parity = match rlp::scalar(next()?, 1)?[31] {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError("`yParity` is neither 0 nor 1")),
+        };
+        let r = rlp::scalar(next()?, 32)?;
+        let s = rlp::scalar(next()?, 32)?;
+        if !items.is_empty() {
+            return Err(DecodeError("the transaction has more than 12 fields"));
+        }
+        Ok(SignedTransaction {
+            tx: Eip1559Transaction {
+                chain_id,
+                nonce,
+                max_priority_fee_per_gas,
+                max_fee_per_gas,
+                gas_limit,
+                to,
+                value,
+                data,
+            },
+            y_parity,
+            r,
+            s,
+        })
+    }
+}
+
 /// The address of a contract created by `sender` with account nonce `nonce`:
 /// the last 20 bytes of `keccak256(rlp([sender, nonce]))`.
 #[must_use]
@@ -239,6 +339,108 @@ mod tests {
             create_address(&sender, 1).to_string().to_lowercase(),
             "0x343c43a37d37dff08ae8c4a11544c718abb4fcf8"
         );
+    }
+
+    /// A signed transaction rebuilt from its fields, with `edit` applied to
+    /// the list of items before it is encoded.
+    fn rebuilt(edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<u8> {
+        let key = PrivateKey::from_bytes(&[9; 32]).unwrap();
+        let tx = Eip1559Transaction {
+            chain_id: 84532,
+            nonce: 1,
+            max_priority_fee_per_gas: 1,
+            max_fee_per_gas: 2,
+            gas_limit: 70_000,
+            to: Some(Address([7; 20])),
+            value: Amount::ZERO,
+            data: &[9; 68],
+        }
+        .sign(&key);
+        let to = tx.tx.to.unwrap().0;
+        let [a, b, c, d, e, f, g, h, i] = tx.tx.fields(&to);
+        let fields = [
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            g,
+            h,
+            i,
+            Item::uint(u128::from(tx.y_parity)),
+            Item::Uint(tx.r),
+            Item::Uint(tx.s),
+        ];
+        let mut items: Vec<Vec<u8>> = fields
+            .iter()
+            .map(|f| {
+                let mut v = Vec::new();
+                rlp::write(f, &mut v).unwrap();
+                v
+            })
+            .collect();
+        edit(&mut items);
+        let payload: Vec<u8> = items.concat();
+        let mut out = vec![EIP1559_TX_TYPE];
+        if payload.len() <= 55 {
+            out.push(0xc0 + u8::try_from(payload.len()).unwrap());
+        } else {
+            let len = payload.len().to_be_bytes();
+            let start = len.iter().position(|b| *b != 0).unwrap();
+            out.push(0xf7 + u8::try_from(len.len() - start).unwrap());
+            out.extend_from_slice(&len[start..]);
+        }
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn malformed_signed_transactions_are_refused_with_their_reason() {
+        let good = rebuilt(|_| {});
+        assert!(SignedTransaction::decode(&good).is_ok());
+        let mut legacy = good.clone();
+        legacy[0] = 0x01;
+        let mut trailing = good.clone();
+        trailing.push(0);
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("empty", vec![], "not an EIP-1559"),
+            ("type 1", legacy, "not an EIP-1559"),
+            ("a byte after it", trailing, "bytes after"),
+            ("11 fields", rebuilt(|i| drop(i.pop())), "fewer than 12"),
+            ("13 fields", rebuilt(|i| i.push(vec![0x80])), "more than 12"),
+            (
+                "nonce 0x0001",
+                rebuilt(|i| i[1] = vec![0x82, 0, 1]),
+                "leading zero",
+            ),
+            (
+                "chain id of 9 bytes",
+                rebuilt(|i| i[0] = [&[0x89u8][..], &[1; 9]].concat()),
+                "too large",
+            ),
+            (
+                "`to` of 19 bytes",
+                rebuilt(|i| i[5] = [&[0x93u8][..], &[7; 19]].concat()),
+                "20 bytes",
+            ),
+            (
+                "an access list entry",
+                rebuilt(|i| i[8] = vec![0xc1, 0xc0]),
+                "access list",
+            ),
+            ("yParity 2", rebuilt(|i| i[9] = vec![0x02]), "yParity"),
+            ("data a list", rebuilt(|i| i[7] = vec![0xc0]), "is a list"),
+            (
+                "r of 33 bytes",
+                rebuilt(|i| i[10] = [&[0xa1u8][..], &[1; 33]].concat()),
+                "too large",
+            ),
+        ];
+        for (name, raw, why) in cases {
+            let e = SignedTransaction::decode(&raw).unwrap_err();
+            assert!(e.0.contains(why), "{name}: {e}");
+        }
     }
 
     #[test]

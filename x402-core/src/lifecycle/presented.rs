@@ -319,6 +319,7 @@ impl Lifecycle {
                         let config = verify::Config {
                             facilitator_addresses: &self.settings.facilitator_addresses,
                             smart_wallets: false,
+                            erc20_approval_sponsoring: false,
                         };
                         let v = verify::verify_parts(&p, &PaymentRequirements::V2(r), at, &config);
                         v.reason.map(|r| (r, String::from(v.message.as_str())))
@@ -349,6 +350,7 @@ impl Lifecycle {
                 let config = verify::Config {
                     facilitator_addresses: &self.settings.facilitator_addresses,
                     smart_wallets: false,
+                    erc20_approval_sponsoring: false,
                 };
                 let v = verify::verify_parts_any_time(&p, &PaymentRequirements::V2(r), &config);
                 v.reason.map(|r| (r, String::from(v.message.as_str())))

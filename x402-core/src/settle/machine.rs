@@ -230,6 +230,7 @@ impl Machine {
         let config = Config {
             facilitator_addresses: &own,
             smart_wallets: false,
+            erc20_approval_sponsoring: false,
         };
         Machine::start(mode, options, req, now, &config)
     }

@@ -168,6 +168,7 @@ fn official_client_payments_verify() {
         let config = Config {
             facilitator_addresses: &addresses,
             smart_wallets: false,
+            erc20_approval_sponsoring: false,
         };
         let req = serde_json::to_vec(&v["paymentRequirements"]).unwrap();
         let value = s(&v["header"]);
@@ -227,6 +228,7 @@ fn official_facilitator_verdicts_are_reproduced() {
         let config = Config {
             facilitator_addresses: &addresses,
             smart_wallets: false,
+            erc20_approval_sponsoring: false,
         };
         let body = serde_json::to_vec(&v["request"]).unwrap();
         let verdict = verify::verify_json(&body, v["now"].as_u64().unwrap(), &config);
@@ -277,6 +279,66 @@ fn official_facilitator_verdicts_are_reproduced() {
     assert!(total >= 100, "{total}");
 }
 
+/// Payments carrying a signed approval (`erc20ApprovalGasSponsoring`), judged
+/// as the official facilitator with that extension registered judges them;
+/// a host that does not sponsor approvals ignores the extension, as the
+/// reference does without it registered.
+#[cfg(feature = "gas-sponsoring")]
+#[test]
+fn signed_approvals_are_judged_as_the_official_facilitator_judges_them() {
+    let (mut same, mut stricter) = (0, 0);
+    for v in vectors("erc20-approval.json") {
+        let name = s(&v["name"]);
+        let body = serde_json::to_vec(&v["request"]).unwrap();
+        let now = v["now"].as_u64().unwrap();
+        let config = |sponsoring| Config {
+            facilitator_addresses: &[],
+            smart_wallets: false,
+            erc20_approval_sponsoring: sponsoring,
+        };
+        let verdict = verify::verify_json(&body, now, &config(true));
+        let ours = (verdict.is_valid(), verdict.reason.map(|r| r.as_str()));
+        let theirs = &v["verdict"];
+        let theirs = (
+            theirs["isValid"].as_bool().unwrap(),
+            theirs["invalidReason"].as_str(),
+        );
+        if let Some(reason) = v["stricter"]["reason"].as_str() {
+            assert!(
+                theirs.0,
+                "{name}: a documented difference the reference accepts"
+            );
+            assert_eq!(ours, (false, Some(reason)), "{name}: documented difference");
+            stricter += 1;
+        } else {
+            assert_eq!(ours, theirs, "{name}: {}", verdict.message.as_str());
+            same += 1;
+        }
+        // Not sponsoring: the extension is not read at all.
+        let ignored = verify::verify_json(&body, now, &config(false));
+        if !name.contains("bad-permit2-signature") {
+            assert!(ignored.is_valid(), "{name}: {ignored:?}");
+            assert!(
+                ignored
+                    .chain_checks()
+                    .any(|c| matches!(c, verify::ChainCheck::Permit2AllowanceAtLeast { .. })),
+                "{name}: an ignored approval leaves the allowance to check"
+            );
+        }
+        if ours.0 {
+            assert!(
+                !verdict
+                    .chain_checks()
+                    .any(|c| matches!(c, verify::ChainCheck::Permit2AllowanceAtLeast { .. }))
+                    || name.contains("version-missing"),
+                "{name}: a held approval owes no allowance"
+            );
+        }
+    }
+    eprintln!("erc20-approval: {same} identical verdicts, {stricter} documented differences");
+    assert!(same >= 15 && stricter >= 5, "{same} {stricter}");
+}
+
 /// Creates payments for the official PaymentRequired documents with this crate and
 /// writes them where `tests/vectors/gen/check.sh` (run by the test command) feeds
 /// them to the official facilitator. Also verifies each one here.
@@ -320,6 +382,7 @@ fn payments_created_here_verify_and_are_exported_for_the_official_check() {
         let config = Config {
             facilitator_addresses: &addresses,
             smart_wallets: false,
+            erc20_approval_sponsoring: false,
         };
         let verdict = verify::verify_json(&serde_json::to_vec(&body).unwrap(), now, &config);
         assert!(verdict.is_valid(), "{name}: {verdict:?}");

@@ -497,6 +497,7 @@ fn verify(chain: &Chain, body: &str, facilitators: &[Address]) -> (Outcome, Vec<
     let config = Config {
         facilitator_addresses: facilitators,
         smart_wallets: false,
+        erc20_approval_sponsoring: false,
     };
     run(
         chain,

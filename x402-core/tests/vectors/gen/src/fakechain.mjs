@@ -23,6 +23,7 @@ import {
   x402ExactPermit2ProxyAddress,
   x402UptoPermit2ProxyAddress,
 } from "@x402/evm";
+import { createErc20ApprovalGasSponsoringExtension } from "@x402/extensions";
 import { pinDateNow } from "./common.mjs";
 
 export const MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11";
@@ -157,8 +158,11 @@ export function makeFakeChain({ paymentRequirements, paymentPayload, facilitator
  * @x402/evm exact scheme for v2 on eip155:*, exact v1 on all v1 network names,
  * and upto v2 on eip155:*) over the fake chain.
  */
-export function makeOfficialFacilitator(signer) {
+export function makeOfficialFacilitator(signer, { erc20Approval = false } = {}) {
   const facilitator = new x402Facilitator();
+  // The operator's opt-in to broadcasting payers' signed approvals; the fake
+  // signer has no simulateTransactions, so verify checks the prerequisites.
+  if (erc20Approval) facilitator.registerExtension(createErc20ApprovalGasSponsoringExtension(signer));
   registerExactEvmScheme(facilitator, { signer, networks: "eip155:*" });
   facilitator.register("eip155:*", new UptoEvmScheme(signer));
   return facilitator;
@@ -179,9 +183,10 @@ export async function officialVerify({
   now,
   facilitatorAddresses,
   log,
+  erc20Approval,
 }) {
   const signer = makeFakeChain({ paymentRequirements, paymentPayload, facilitatorAddresses, log });
-  const facilitator = makeOfficialFacilitator(signer);
+  const facilitator = makeOfficialFacilitator(signer, { erc20Approval });
   resetAssetContractCache();
   const restore = pinDateNow(now);
   try {

@@ -1,8 +1,12 @@
 // official-verdicts.json: what the OFFICIAL facilitator verify (@x402/core
 // x402Facilitator + @x402/evm exact v2/v1 and upto schemes) says about valid and
 // tampered payments, over the fake healthy chain with pinned time.
+// erc20-approval.json: the same for Permit2 payments carrying a signed
+// approval (erc20ApprovalGasSponsoring), judged by a facilitator that has
+// registered that extension (an operator's opt-in); kept apart because only a
+// host that sponsors approvals reads them.
 import { fileURLToPath } from "node:url";
-import { getAddress } from "viem";
+import { encodeFunctionData, getAddress, parseAbi, parseTransaction, serializeTransaction } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { x402ExactPermit2ProxyAddress, x402UptoPermit2ProxyAddress } from "@x402/evm";
 import {
@@ -547,6 +551,92 @@ add("permit2-v2-eip2612-and-a-bad-permit2-signature", "eip2612-gas-sponsoring", 
   mutate: withPermit(),
 });
 
+// erc20ApprovalGasSponsoring: the payer's signed approve(Permit2, max) as the
+// official client signs it (EIP-1559, gas 70,000, its default fees), then
+// `edit(info, tx)` changes the info or the transaction before it is signed.
+const ERC20_ABI = parseAbi([
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function transfer(address to, uint256 amount) returns (bool)",
+]);
+function withApproval(edit, { signer = "payer", after } = {}) {
+  return async (p, r) => {
+    const account = privateKeyToAccount(signer === "other" ? OTHER_KEY : PAYER_KEY);
+    const tx = {
+      type: "eip1559",
+      to: r.asset,
+      data: encodeFunctionData({ abi: ERC20_ABI, functionName: "approve", args: [PERMIT2, (1n << 256n) - 1n] }),
+      nonce: 0,
+      gas: 70000n,
+      maxFeePerGas: 1000000000n,
+      maxPriorityFeePerGas: 100000000n,
+      chainId: Number(r.network.split(":")[1]),
+    };
+    const info = { from: PAYER, asset: r.asset, spender: PERMIT2, amount: MAX_UINT256, version: "1" };
+    edit?.(info, tx);
+    info.signedTransaction = await account.signTransaction(tx);
+    after?.(info);
+    p.extensions = { erc20ApprovalGasSponsoring: { info } };
+  };
+}
+const ERC20 = "erc20-approval-gas-sponsoring";
+const erc20 = (name, opts) => add(`permit2-v2-erc20-approval-${name}`, ERC20, "permit2-v2", { erc20Approval: true, ...opts });
+erc20("signed", { mutate: withApproval() });
+erc20("from-other", { mutate: withApproval((i) => { i.from = getAddress(OTHER_ADDRESS); }) });
+erc20("asset-other", { mutate: withApproval((i) => { i.asset = OTHER_TOKEN; }) });
+erc20("spender-proxy", { mutate: withApproval((i) => { i.spender = x402ExactPermit2ProxyAddress; }) });
+erc20("signed-by-another", { mutate: withApproval(null, { signer: "other" }) });
+erc20("tx-to-another-token", { mutate: withApproval((_, t) => { t.to = OTHER_TOKEN; }) });
+erc20("tx-a-transfer", {
+  mutate: withApproval((_, t) => { t.data = encodeFunctionData({ abi: ERC20_ABI, functionName: "transfer", args: [PERMIT2, 1n] }); }),
+});
+erc20("tx-approves-the-proxy", {
+  mutate: withApproval((_, t) => {
+    t.data = encodeFunctionData({ abi: ERC20_ABI, functionName: "approve", args: [x402ExactPermit2ProxyAddress, 1n] });
+  }),
+});
+erc20("tx-calldata-cut", { mutate: withApproval((_, t) => { t.data = t.data.slice(0, 10 + 40); }) });
+erc20("tx-not-a-transaction", { mutate: withApproval(null, { after: (i) => { i.signedTransaction = "0x02abcdef"; } }) });
+erc20("tx-odd-hex", { mutate: withApproval(null, { after: (i) => { i.signedTransaction = i.signedTransaction.slice(0, -1); } }) });
+erc20("amount-not-a-number", { mutate: withApproval((i) => { i.amount = "1e6"; }) });
+erc20("version-missing", { mutate: withApproval(null, { after: (i) => { delete i.version; } }) });
+erc20("from-lowercase", { mutate: withApproval((i) => { i.from = i.from.toLowerCase(); }) });
+erc20("and-a-bad-permit2-signature", { signer: "other", mutate: withApproval() });
+// Deliberate differences: what broadcasting could only fail on, and forms
+// this crate does not read.
+erc20("tx-for-another-chain", {
+  mutate: withApproval((_, t) => { t.chainId = 1; }),
+  stricter: { name: "erc20-approval-not-sponsorable", reason: "erc20_approval_tx_not_sponsorable" },
+});
+erc20("tx-sends-ether", {
+  mutate: withApproval((_, t) => { t.value = 1n; }),
+  stricter: { name: "erc20-approval-not-sponsorable", reason: "erc20_approval_tx_not_sponsorable" },
+});
+erc20("tx-legacy-type", {
+  mutate: withApproval((_, t) => {
+    delete t.maxFeePerGas;
+    delete t.maxPriorityFeePerGas;
+    t.type = "legacy";
+    t.gasPrice = 1000000000n;
+  }),
+  stricter: { name: "erc20-approval-eip1559-only", reason: "erc20_approval_tx_parse_failed" },
+});
+erc20("tx-calldata-with-trailing-bytes", {
+  mutate: withApproval((_, t) => { t.data = `${t.data}00000000`; }),
+  stricter: { name: "erc20-approval-exact-calldata", reason: "erc20_approval_tx_invalid_calldata" },
+});
+erc20("tx-high-s", {
+  mutate: withApproval(null, {
+    after: (i) => {
+      const tx = parseTransaction(i.signedTransaction);
+      const s = SECP256K1_N - BigInt(tx.s);
+      const signature = { r: tx.r, s: `0x${s.toString(16).padStart(64, "0")}`, yParity: tx.yParity ^ 1 };
+      const { r: _r, s: _s, v: _v, yParity: _y, ...unsigned } = tx;
+      i.signedTransaction = serializeTransaction(unsigned, signature);
+    },
+  }),
+  stricter: { name: "erc20-approval-high-s", reason: "erc20_approval_tx_invalid_signature" },
+});
+
 // ---- run --------------------------------------------------------------------------
 const vectors = [];
 const counts = {};
@@ -555,7 +645,13 @@ for (const { name, category, family, opts } of V) {
   const { paymentPayload, paymentRequirements } = await build(family, opts);
   const facilitatorAddresses =
     opts.facilitatorAddresses ?? (FAMILIES[family].kind === "upto" ? FACILITATORS : undefined);
-  const verdict = await officialVerify({ paymentPayload, paymentRequirements, now, facilitatorAddresses });
+  const verdict = await officialVerify({
+    paymentPayload,
+    paymentRequirements,
+    now,
+    facilitatorAddresses,
+    erc20Approval: opts.erc20Approval,
+  });
   const v = {
     name: `${category}/${name}`,
     category,
@@ -570,6 +666,20 @@ for (const { name, category, family, opts } of V) {
   counts[category] = (counts[category] ?? 0) + 1;
 }
 
+const approvals = vectors.filter((v) => v.category === ERC20);
+const approvalsPath = writeJson("erc20-approval.json", {
+  generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/core", "@x402/evm", "@x402/extensions", "viem"]),
+  description:
+    "Verdicts of the official facilitator verify (as in official-verdicts.json) with the " +
+    "erc20ApprovalGasSponsoring extension registered (createErc20ApprovalGasSponsoringExtension from " +
+    "@x402/extensions, over the fake chain's signer), on Permit2 payments carrying a payer's signed " +
+    "approve(Permit2, 2^256-1) made with viem as the official client makes it. `stricter` marks " +
+    "deliberate differences: its `name` is the README's row and its `reason` what x402-core answers.",
+  payer: PAYER,
+  vectors: approvals,
+});
+console.log(`wrote ${approvalsPath} (${approvals.length} vectors)`);
+vectors.splice(0, vectors.length, ...vectors.filter((v) => v.category !== ERC20));
 const path = writeJson("official-verdicts.json", {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/core", "@x402/evm", "viem"]),
   description:

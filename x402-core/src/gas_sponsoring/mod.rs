@@ -26,6 +26,9 @@
 //! assert_eq!(PERMIT_TYPEHASH[0], 0x6e);
 //! ```
 
+#[cfg(feature = "gas-sponsoring")]
+pub mod erc20_approval;
+
 use crate::amount::Amount;
 use crate::error::Reason;
 use crate::evm::PrivateKey;

@@ -1,0 +1,352 @@
+//! The `erc20ApprovalGasSponsoring` extension: a Permit2 payer whose token
+//! has no allowance for Permit2 (and no EIP-2612 `permit`) signs an ordinary
+//! `approve(Permit2, 2^256 − 1)` transaction, and the facilitator pays its gas
+//! and broadcasts it before the settlement.
+//!
+//! The client echoes the server's declaration with `info = {from, asset,
+//! spender, amount, signedTransaction, version}`. [`read`] takes the info from
+//! a payment's `extensions` as the reference does (an info missing a member is
+//! no extension; a member not of its form is
+//! `invalid_erc20_approval_extension_format`), and [`Erc20Approval::check`]
+//! applies the reference's offline rules, in its order, and two of this
+//! crate's: the transaction must be for the payment's chain and send no ether
+//! (either would make the broadcast fail after its gas was paid for). Only
+//! EIP-1559 transactions with an empty access list are read — what the
+//! reference client signs.
+//!
+//! ```
+//! use paywire::gas_sponsoring::erc20_approval::Erc20Approval;
+//! use paywire::evm::{Address, PrivateKey};
+//! let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+//! let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
+//! let approval = Erc20Approval::sign(&key, token, 84532, 0, 2_000_000_000, 100_000_000);
+//! assert_eq!(approval.check(&key.address(), &token, 84532), Ok(()));
+//! assert!(approval.check(&key.address(), &token, 8453).is_err());
+//! ```
+
+use crate::amount::Amount;
+use crate::error::Reason;
+use crate::evm::eip712::PERMIT2_ADDRESS;
+use crate::evm::tx::{Eip1559Transaction, SignedTransaction};
+use crate::evm::{Address, PrivateKey};
+use crate::json::{JsonObject, JsonStr, ObjectWriter, Sink, SinkFull, ToJson};
+
+use super::{address, number, version_form};
+
+/// The extension's key in `extensions`.
+pub const ERC20_APPROVAL_GAS_SPONSORING: &str = "erc20ApprovalGasSponsoring";
+
+/// `approve(address,uint256)`.
+pub const APPROVE_SELECTOR: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
+
+/// The gas limit the reference client gives its approval (an ERC-20
+/// `approve` costs about 46,000).
+pub const APPROVE_GAS_LIMIT: u64 = 70_000;
+
+/// The longest signed transaction read (an approval is about 180 bytes).
+pub const MAX_SIGNED_TRANSACTION: usize = 512;
+
+/// A payment's signed approval for Permit2, as the extension's `info` gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Erc20Approval {
+    /// The owner who signed it.
+    pub from: Address,
+    /// The token.
+    pub asset: Address,
+    /// The spender it names (Permit2).
+    pub spender: Address,
+    /// The allowance it says it sets.
+    pub amount: Amount,
+    raw: [u8; MAX_SIGNED_TRANSACTION],
+    /// Length of the signed transaction in `raw`; `None` when its hex was
+    /// longer than [`MAX_SIGNED_TRANSACTION`] bytes or of odd length (it then
+    /// fails to parse, at that rule's turn).
+    raw_len: Option<usize>,
+}
+
+/// The approval in a payment's `extensions`: `None` when there is none (or its
+/// `info` lacks a member, which the reference also reads as none);
+/// `Some(Err(..))` when a member is not of the extension's form (an `amount`
+/// of more than 78 digits or above 2^256 − 1 included, which the reference's
+/// pattern lets through and nothing then reads).
+#[must_use]
+pub fn read(extensions: JsonObject<'_>) -> Option<Result<Erc20Approval, Reason>> {
+    let info = extensions
+        .get(ERC20_APPROVAL_GAS_SPONSORING)?
+        .as_object()?
+        .get("info")?
+        .as_object()?;
+    let names = [
+        "from",
+        "asset",
+        "spender",
+        "amount",
+        "signedTransaction",
+        "version",
+    ];
+    let mut texts = [""; 6];
+    for (name, slot) in names.iter().zip(texts.iter_mut()) {
+        let v = info.get(name)?;
+        // Falsy in JavaScript: no extension, as the reference reads it.
+        if v.is_null() || v.as_bool() == Some(false) || v.raw() == "0" {
+            return None;
+        }
+        match v.as_str().map(|s| s.as_str()) {
+            Some(Some("")) => return None,
+            Some(Some(t)) => *slot = t,
+            _ => return Some(Err(Reason::InvalidErc20ApprovalExtensionFormat)),
+        }
+    }
+    let [from, asset, spender, amount, signed, version] = texts;
+    Some(
+        (|| {
+            let digits = signed.strip_prefix("0x")?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let mut approval = Erc20Approval {
+                from: address(from)?,
+                asset: address(asset)?,
+                spender: address(spender)?,
+                amount: number(amount)?,
+                raw: [0; MAX_SIGNED_TRANSACTION],
+                raw_len: None,
+            };
+            version_form(version)?;
+            approval.raw_len = unhex(digits.as_bytes(), &mut approval.raw);
+            Some(approval)
+        })()
+        .ok_or(Reason::InvalidErc20ApprovalExtensionFormat),
+    )
+}
+
+/// Hex digits (already checked) into `out`: `None` when odd or too long.
+fn unhex(digits: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !digits.len().is_multiple_of(2) || digits.len() / 2 > out.len() {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let hi = crate::json::hex_digit(*pair.first()?)?;
+        let lo = crate::json::hex_digit(*pair.get(1)?)?;
+        *o = (hi << 4) | lo;
+    }
+    Some(digits.len() / 2)
+}
+
+impl Erc20Approval {
+    /// The signed transaction's bytes, if they could be read (hex of even
+    /// length, at most [`MAX_SIGNED_TRANSACTION`] bytes).
+    #[must_use]
+    pub fn signed_transaction(&self) -> Option<&[u8]> {
+        self.raw.get(..self.raw_len?)
+    }
+
+    /// The signed transaction, decoded (see [`SignedTransaction::decode`]).
+    #[must_use]
+    pub fn transaction(&self) -> Option<SignedTransaction<'_>> {
+        SignedTransaction::decode(self.signed_transaction()?).ok()
+    }
+
+    /// The reference's offline rules, in its order — `from` is the payer,
+    /// `asset` the payment's token, `spender` Permit2; the transaction parses,
+    /// calls the token, is `approve(Permit2, …)` and is signed by the payer —
+    /// then this crate's: it is for `chain_id` and sends no ether.
+    ///
+    /// # Errors
+    /// The extension's reason for the first rule broken.
+    pub fn check(&self, payer: &Address, token: &Address, chain_id: u64) -> Result<(), Reason> {
+        if self.from != *payer {
+            return Err(Reason::Erc20ApprovalFromMismatch);
+        }
+        if self.asset != *token {
+            return Err(Reason::Erc20ApprovalAssetMismatch);
+        }
+        if self.spender != PERMIT2_ADDRESS {
+            return Err(Reason::Erc20ApprovalSpenderNotPermit2);
+        }
+        let tx = self
+            .transaction()
+            .ok_or(Reason::Erc20ApprovalTxParseFailed)?;
+        if tx.tx.to != Some(*token) {
+            return Err(Reason::Erc20ApprovalTxWrongTarget);
+        }
+        let Some(args) = tx.tx.data.strip_prefix(&APPROVE_SELECTOR[..]) else {
+            return Err(Reason::Erc20ApprovalTxWrongSelector);
+        };
+        // Exactly two words, the first an address (stricter than the
+        // reference's decoder, which ignores bytes after them and the
+        // address word's upper 12 bytes).
+        let spender = match args.split_at_checked(32) {
+            Some((word, amount)) if amount.len() == 32 => word
+                .strip_prefix(&[0u8; 12][..])
+                .and_then(|a| <[u8; 20]>::try_from(a).ok())
+                .map(Address),
+            _ => None,
+        }
+        .ok_or(Reason::Erc20ApprovalTxInvalidCalldata)?;
+        if spender != PERMIT2_ADDRESS {
+            return Err(Reason::Erc20ApprovalTxWrongSpender);
+        }
+        let signer = tx
+            .recover_sender()
+            .map_err(|_| Reason::Erc20ApprovalTxInvalidSignature)?;
+        if signer != *payer {
+            return Err(Reason::Erc20ApprovalTxSignerMismatch);
+        }
+        if tx.tx.chain_id != chain_id || tx.tx.value != Amount::ZERO {
+            return Err(Reason::Erc20ApprovalTxNotSponsorable);
+        }
+        Ok(())
+    }
+
+    /// The owner `key`'s signed `approve(Permit2, 2^256 − 1)` on `token`, as
+    /// the reference client makes it: an EIP-1559 transaction with gas limit
+    /// [`APPROVE_GAS_LIMIT`], the owner's account `nonce` and the fees given
+    /// (which only the chain knows).
+    #[must_use]
+    pub fn sign(
+        key: &PrivateKey,
+        token: Address,
+        chain_id: u64,
+        nonce: u64,
+        max_fee_per_gas: u128,
+        max_priority_fee_per_gas: u128,
+    ) -> Erc20Approval {
+        let mut data = [0u8; 68];
+        let (selector, args) = data.split_at_mut(4);
+        selector.copy_from_slice(&APPROVE_SELECTOR);
+        let (spender, amount) = args.split_at_mut(32);
+        if let Some(a) = spender.get_mut(12..) {
+            a.copy_from_slice(&PERMIT2_ADDRESS.0);
+        }
+        amount.copy_from_slice(&Amount::MAX.to_be_bytes());
+        let signed = Eip1559Transaction {
+            chain_id,
+            nonce,
+            max_priority_fee_per_gas,
+            max_fee_per_gas,
+            gas_limit: APPROVE_GAS_LIMIT,
+            to: Some(token),
+            value: Amount::ZERO,
+            data: &data,
+        }
+        .sign(key);
+        let mut raw = [0u8; MAX_SIGNED_TRANSACTION];
+        let raw_len = signed.encode(&mut raw).ok();
+        Erc20Approval {
+            from: key.address(),
+            asset: token,
+            spender: PERMIT2_ADDRESS,
+            amount: Amount::MAX,
+            raw,
+            raw_len,
+        }
+    }
+}
+
+impl ToJson for Erc20Approval {
+    /// The extension's `info`: `{from, asset, spender, amount,
+    /// signedTransaction, version: "1"}`.
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.field("from", &self.from)?;
+        w.field("asset", &self.asset)?;
+        w.field("spender", &self.spender)?;
+        w.field("amount", &self.amount)?;
+        let raw = self.signed_transaction().unwrap_or_default();
+        let mut hex = [0u8; 2 + 2 * MAX_SIGNED_TRANSACTION];
+        let n = 2 + 2 * raw.len();
+        hex[0] = b'0';
+        hex[1] = b'x';
+        for (pair, b) in hex[2..].chunks_exact_mut(2).zip(raw) {
+            let digit = |d: u8| if d < 10 { b'0' + d } else { b'a' + d - 10 };
+            if let [hi, lo] = pair {
+                *hi = digit(b >> 4);
+                *lo = digit(b & 15);
+            }
+        }
+        w.str_field(
+            "signedTransaction",
+            JsonStr::new(
+                core::str::from_utf8(hex.get(..n).unwrap_or_default()).unwrap_or_default(),
+            ),
+        )?;
+        w.str_field("version", JsonStr::new("1"))?;
+        w.end()
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::json::Limits;
+
+    fn read_json(info: &str) -> Option<Result<Erc20Approval, Reason>> {
+        let doc = alloc::format!(r#"{{"{ERC20_APPROVAL_GAS_SPONSORING}":{{"info":{info}}}}}"#);
+        let v = crate::json::parse(doc.as_bytes(), &Limits::DEFAULT).unwrap();
+        read(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn a_signed_approval_reads_back_and_holds_and_each_rule_is_reached() {
+        let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+        let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
+        let a = Erc20Approval::sign(&key, token, 84532, 5, 2_000_000_000, 1);
+        let json = a.to_json_string();
+        let back = read_json(&json).unwrap().unwrap();
+        assert_eq!(back, a);
+        let payer = key.address();
+        assert_eq!(back.check(&payer, &token, 84532), Ok(()));
+        assert_eq!(
+            back.check(&token, &token, 84532),
+            Err(Reason::Erc20ApprovalFromMismatch)
+        );
+        assert_eq!(
+            back.check(&payer, &payer, 84532),
+            Err(Reason::Erc20ApprovalAssetMismatch)
+        );
+        assert_eq!(
+            back.check(&payer, &token, 1),
+            Err(Reason::Erc20ApprovalTxNotSponsorable)
+        );
+        let other = PrivateKey::from_bytes(&[0x43; 32]).unwrap();
+        let mut theirs = Erc20Approval::sign(&other, token, 84532, 5, 2_000_000_000, 1);
+        theirs.from = payer;
+        assert_eq!(
+            theirs.check(&payer, &token, 84532),
+            Err(Reason::Erc20ApprovalTxSignerMismatch)
+        );
+        let mut cut = a;
+        cut.raw_len = a.raw_len.map(|n| n - 1);
+        assert_eq!(
+            cut.check(&payer, &token, 84532),
+            Err(Reason::Erc20ApprovalTxParseFailed)
+        );
+        for (k, v) in [
+            ("from", "\"0x1234\""),
+            ("amount", "\"-1\""),
+            ("signedTransaction", "\"02f8\""),
+            ("signedTransaction", "\"0xzz\""),
+            ("version", "\"v1\""),
+            ("asset", "7"),
+        ] {
+            let mut i: serde_json::Value = serde_json::from_str(&json).unwrap();
+            i[k] = serde_json::from_str(v).unwrap();
+            assert_eq!(
+                read_json(&i.to_string()),
+                Some(Err(Reason::InvalidErc20ApprovalExtensionFormat)),
+                "{k} = {v}"
+            );
+        }
+        let mut i: serde_json::Value = serde_json::from_str(&json).unwrap();
+        i.as_object_mut().unwrap().remove("signedTransaction");
+        assert_eq!(read_json(&i.to_string()), None);
+        // Odd hex passes the pattern and fails to parse, at its turn.
+        i["signedTransaction"] = serde_json::json!("0x02f");
+        let odd = read_json(&i.to_string()).unwrap().unwrap();
+        assert_eq!(
+            odd.check(&payer, &token, 84532),
+            Err(Reason::Erc20ApprovalTxParseFailed)
+        );
+    }
+}
