@@ -188,6 +188,7 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
     let config = Config {
         facilitator_addresses: &addresses,
         smart_wallets: false,
+        erc20_approval_sponsoring: false,
     };
     let options = chain.as_ref().map(|c| c.options).unwrap_or_default();
     let mut m = Machine::verify_json(body, now(), &config, &options);
