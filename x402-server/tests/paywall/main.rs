@@ -2,8 +2,9 @@
 //! facilitator double: every facilitator behaviour of
 //! `x402-core/tests/vectors/paywall.json`, one payment presented 20 times at
 //! once (one settlement, one 200), a payment for one route refused on
-//! another, the API key sent, free routes untouched, and the records in
-//! SQLite and (when `PAYWIRE_TEST_POSTGRES` names a server) PostgreSQL.
+//! another, the API key sent, free routes untouched, the records in SQLite
+//! and (when `PAYWIRE_TEST_POSTGRES` names a server) PostgreSQL, a
+//! `payment-identifier` bound to its first payment, and an `upfront` route.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
+use axum::response::IntoResponse as _;
 use axum::routing::get;
 use base64::Engine as _;
 use doubles::{Facilitator as Double, Mode, request};
@@ -638,4 +640,129 @@ fn a_route_typo_is_refused_not_left_unpaid() {
         assert!(paywall().route(bad, offer()).is_err(), "{bad}");
     }
     assert!(paywall().route("GET /paid", offer()).is_ok());
+}
+
+/// An app selling `GET /doc` by the whole `PaymentRequired` document
+/// `document` (its `resource.url` filled in with the app's own), whose handler
+/// fails (500) the first `failures` times. Its origin, and how often the
+/// handler ran.
+async fn document_shop(
+    fac: &str,
+    document: impl Fn(&str) -> String,
+    failures: usize,
+) -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let settings = Settings {
+        settle_timeout_seconds: 2,
+        ..Settings::default()
+    };
+    let paywall = Paywall::new(
+        Facilitator::new(fac).unwrap(),
+        Arc::new(MemoryRecords::default()),
+    )
+    .settings(settings)
+    .route(
+        "GET /doc",
+        Offer::document(&document(&format!("{origin}/doc"))),
+    )
+    .unwrap();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let app = Router::new()
+        .route(
+            "/doc",
+            get(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < failures {
+                        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "broken").into_response()
+                    } else {
+                        CONTENT.into_response()
+                    }
+                }
+            }),
+        )
+        .layer(paywall.layer());
+    let server = tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+    (origin, handled, server)
+}
+
+/// A `PaymentRequired` for one exact requirement at `url`, with `extra` and
+/// `extensions` added.
+fn document(url: &str, extra: &str, extensions: &str) -> String {
+    format!(
+        r#"{{"x402Version":2,"resource":{{"url":"{url}","description":"d","mimeType":"text/plain"}},"accepts":[{{"scheme":"exact","network":"eip155:84532","amount":"10000","asset":"{USDC}","payTo":"{MERCHANT}","maxTimeoutSeconds":60,"extra":{{"name":"USDC","version":"2"{extra}}}}}]{extensions}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_identifier_gets_the_earlier_result_and_a_reused_one_is_refused() {
+    let fac = Double::start(Mode::settled());
+    let declared = |url: &str| {
+        document(
+            url,
+            "",
+            r#","extensions":{"payment-identifier":{"info":{"required":false},"schema":{"type":"object"}}}"#,
+        )
+    };
+    let (origin, handled, _server) = document_shop(&fac.url(), declared, 0).await;
+    let url = format!("{origin}/doc");
+    let first = pay(&url, "identifier-first").await;
+    let id = unb64(&first)["extensions"]["payment-identifier"]["info"]["id"]
+        .as_str()
+        .expect("the client attaches an id to a route that declares the extension")
+        .to_owned();
+    let got = fetch(url.clone(), Some(first.clone())).await;
+    assert_eq!((got.status, got.body.as_str()), (200, CONTENT), "{got:?}");
+    // The same purchase again: the earlier result, not handled or settled again.
+    let again = fetch(url.clone(), Some(first)).await;
+    assert_eq!(
+        (again.status, again.reason.as_str()),
+        (409, "payment_already_delivered"),
+        "{again:?}"
+    );
+    assert_eq!(again.payment_response, got.payment_response);
+    // Another purchase that reuses the id: refused, nothing handled or settled.
+    let mut other = unb64(&pay(&url, "identifier-other").await);
+    other["extensions"]["payment-identifier"]["info"]["id"] = Value::String(id);
+    let other = base64::engine::general_purpose::STANDARD.encode(other.to_string());
+    let refused = fetch(url.clone(), Some(other)).await;
+    assert_eq!(
+        (refused.status, refused.reason.as_str()),
+        (409, "payment_identifier_conflict"),
+        "{refused:?}"
+    );
+    assert!(refused.payment_response.is_none());
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    assert_eq!(fac.calls().len(), 1, "one settlement");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_upfront_route_settles_first_and_a_failed_handler_does_not_ask_to_pay_again() {
+    let fac = Double::start(Mode::settled());
+    let upfront = |url: &str| document(url, r#","paymentFlow":"upfront""#, "");
+    let (origin, handled, _server) = document_shop(&fac.url(), upfront, 1).await;
+    let url = format!("{origin}/doc");
+    let payment = pay(&url, "upfront-one").await;
+    // Settled before the handler ran; the handler fails: its failure, with the
+    // settlement, never a 402.
+    let failed = fetch(url.clone(), Some(payment.clone())).await;
+    assert_eq!(failed.status, 500, "{failed:?}");
+    assert!(failed.payment_response.is_some(), "the settlement is told");
+    assert_eq!(fac.calls().len(), 1);
+    // The same payment again: the resource, without a second settlement.
+    let served = fetch(url, Some(payment)).await;
+    assert_eq!(
+        (served.status, served.body.as_str()),
+        (200, CONTENT),
+        "{served:?}"
+    );
+    assert_eq!(fac.calls().len(), 1, "settled once");
+    assert_eq!(handled.load(Ordering::SeqCst), 2);
 }
