@@ -44,6 +44,10 @@ type Route struct {
 	// Resource is the resource URL named in the 402; by default the request's
 	// own (scheme, Host and Path).
 	Resource string
+	// Extensions is the 402's extensions: declarations such as
+	// "payment-identifier" ({"info": {"required": false}, "schema": {...}})
+	// or "bazaar", checked when the paywall is built.
+	Extensions map[string]interface{}
 }
 
 // document is the route's PaymentRequired for a request to resource.
@@ -63,9 +67,10 @@ func (rt *Route) document(resource string) ([]byte, error) {
 		MimeType    string `json:"mimeType,omitempty"`
 	}
 	doc := struct {
-		X402Version int           `json:"x402Version"`
-		Resource    resourceInfo  `json:"resource"`
-		Accepts     []requirement `json:"accepts"`
+		X402Version int                    `json:"x402Version"`
+		Resource    resourceInfo           `json:"resource"`
+		Accepts     []requirement          `json:"accepts"`
+		Extensions  map[string]interface{} `json:"extensions,omitempty"`
 	}{
 		X402Version: 2,
 		Resource:    resourceInfo{URL: resource, Description: rt.Description, MimeType: rt.MimeType},
@@ -78,6 +83,7 @@ func (rt *Route) document(resource string) ([]byte, error) {
 			MaxTimeoutSeconds: rt.MaxTimeoutSeconds,
 			Extra:             rt.Extra,
 		}},
+		Extensions: rt.Extensions,
 	}
 	return json.Marshal(doc)
 }

@@ -592,6 +592,79 @@ func TestPaywallPaymentForOneRouteRefusedOnAnother(t *testing.T) {
 	}
 }
 
+// heldPayment is the payment the paying client makes for url, held instead of sent.
+func heldPayment(t *testing.T, url string) string {
+	t.Helper()
+	var payment string
+	client := &http.Client{Transport: &paywire.PayingTransport{
+		PrivateKey: payerKey, Policy: &paywire.Policy{MaxAmount: "10000"},
+		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if p := r.Header.Get("PAYMENT-SIGNATURE"); p != "" {
+				payment = p
+				return nil, errors.New("held")
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		}),
+	}}
+	client.Get(url)
+	if payment == "" {
+		t.Fatalf("no payment for %s", url)
+	}
+	return payment
+}
+
+// A route that declares payment-identifier: the same purchase again gets the
+// earlier result; another purchase reusing its id is refused, neither handled
+// nor settled.
+func TestPaywallPaymentIdentifier(t *testing.T) {
+	fac := startDouble(t)
+	ided := route("/ided", "10000", merchant)
+	ided.Extensions = map[string]interface{}{"payment-identifier": map[string]interface{}{
+		"info": map[string]interface{}{"required": false}, "schema": map[string]interface{}{"type": "object"}}}
+	s := startShop(t, &paywire.HTTPFacilitator{URL: fac.url()}, ided)
+	url := s.srv.URL + "/ided"
+	first := heldPayment(t, url)
+	id := unb64(t, first)["extensions"].(map[string]interface{})["payment-identifier"].(map[string]interface{})["info"].(map[string]interface{})["id"].(string)
+	got := do(t, plain, "GET", url, first)
+	if got.status != 200 || got.body != content {
+		t.Fatalf("first: %d %q", got.status, got.body)
+	}
+	again := do(t, plain, "GET", url, first)
+	if again.status != 409 || again.reason != "payment_already_delivered" || again.paymentResponse != got.paymentResponse {
+		t.Fatalf("again: %d %q", again.status, again.reason)
+	}
+	other := unb64(t, heldPayment(t, url))
+	other["extensions"].(map[string]interface{})["payment-identifier"].(map[string]interface{})["info"].(map[string]interface{})["id"] = id
+	raw, _ := json.Marshal(other)
+	refused := do(t, plain, "GET", url, base64.StdEncoding.EncodeToString(raw))
+	if refused.status != 409 || refused.reason != "payment_identifier_conflict" || refused.paymentResponse != "" {
+		t.Fatalf("reused id: %d %q", refused.status, refused.reason)
+	}
+	if fac.settles() != 1 || atomic.LoadInt32(&s.handled) != 1 {
+		t.Fatalf("%d settlements, %d handler runs", fac.settles(), s.handled)
+	}
+}
+
+// An upfront route settles before its handler: a handler that then fails
+// answers with the settlement, never a 402, and the same payment later gets
+// the resource without a second settlement.
+func TestPaywallUpfrontRoute(t *testing.T) {
+	fac := startDouble(t)
+	upfront := route("/upfront", "10000", merchant)
+	upfront.Extra["paymentFlow"] = "upfront"
+	s := startShop(t, &paywire.HTTPFacilitator{URL: fac.url()}, upfront)
+	url := s.srv.URL + "/upfront"
+	payment := heldPayment(t, url)
+	failed := do(t, plain, "GET", url+"?fail=panic", payment)
+	if failed.status != 500 || failed.paymentResponse == "" || failed.reason != "handler_failed" || fac.settles() != 1 {
+		t.Fatalf("failed handler: %d %q %q, %d settlements", failed.status, failed.reason, failed.paymentResponse, fac.settles())
+	}
+	served := do(t, plain, "GET", url, payment)
+	if served.status != 200 || served.body != content || fac.settles() != 1 {
+		t.Fatalf("again: %d %q, %d settlements", served.status, served.body, fac.settles())
+	}
+}
+
 // The handler's answer is held until settlement: a handler that fails (a
 // 404, a panic) is not settled and its payment stays usable; HEAD is never
 // settled; other paths pass through; a 402 is private to nobody's cache.

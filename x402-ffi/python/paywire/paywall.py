@@ -61,6 +61,10 @@ class Route:
     mime_type: Optional[str] = None
     #: the resource URL named in the 402 (default: the request's own)
     resource: Optional[str] = None
+    #: the 402's ``extensions``: declarations such as ``payment-identifier``
+    #: (``{"payment-identifier": {"info": {"required": False}, "schema": {...}}}``)
+    #: or ``bazaar``, checked when the paywall is built
+    extensions: Optional[Mapping[str, Any]] = None
 
     def document(self, resource: str) -> dict:
         """The route's PaymentRequired for a request to ``resource``."""
@@ -75,7 +79,10 @@ class Route:
         }
         if self.extra is not None:
             req["extra"] = dict(self.extra)
-        return {"x402Version": 2, "resource": info, "accepts": [req]}
+        doc: Dict[str, Any] = {"x402Version": 2, "resource": info, "accepts": [req]}
+        if self.extensions is not None:
+            doc["extensions"] = dict(self.extensions)
+        return doc
 
 
 class RecordStore:

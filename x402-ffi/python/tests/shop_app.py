@@ -4,7 +4,8 @@ Two paywalls guard the same handlers: routes under /mem keep their records in
 a MemoryStore (this process), routes under /sql in a SQLiteStore (the file
 PAYWIRE_TEST_DB, shared with other processes serving this app). Each has
 /paid (0.01 USDC), /dear (0.02 USDC), /elsewhere (0.01 USDC to another
-recipient) and /metered (upto 0.01 USDC). /_state/{store} shows the test what happened (not paywalled).
+recipient), /metered (upto 0.01 USDC), /ided (declares payment-identifier) and
+/upfront (settled before its handler). /_state/{store} shows the test what happened (not paywalled).
 """
 
 import os
@@ -30,8 +31,14 @@ def routes(prefix):
 
     upto = paywire.Route(path=f"{prefix}/metered", scheme="upto", network="eip155:84532", asset=USDC,
                          pay_to=MERCHANT, amount=10000, extra={"facilitatorAddress": SIGNER})
+    ided = paywire.Route(path=f"{prefix}/ided", network="eip155:84532", asset=USDC, pay_to=MERCHANT,
+                         amount=10000, extra={"name": "USDC", "version": "2"},
+                         extensions={"payment-identifier": {"info": {"required": False},
+                                                            "schema": {"type": "object"}}})
+    upfront = paywire.Route(path=f"{prefix}/upfront", network="eip155:84532", asset=USDC, pay_to=MERCHANT,
+                            amount=10000, extra={"name": "USDC", "version": "2", "paymentFlow": "upfront"})
     return [route("/paid", 10000, MERCHANT), route("/dear", 20000, MERCHANT),
-            route("/elsewhere", 10000, OTHER), upto]
+            route("/elsewhere", 10000, OTHER), upto, ided, upfront]
 
 
 facilitator = paywire.HTTPFacilitator(os.environ["PAYWIRE_TEST_FACILITATOR"],

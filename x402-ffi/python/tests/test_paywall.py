@@ -487,6 +487,38 @@ def test_upto_route(shop, double):
     assert settled["scheme"] == "upto" and settled["amount"] == "10000"
 
 
+@pytest.mark.parametrize("store", ["mem", "sql"])
+def test_a_payment_identifier_gets_the_earlier_result_and_a_reused_one_is_refused(shop, double, store):
+    url = f"{shop.url}/{store}/ided"
+    first = unused_payment(url)
+    ident = unb64(first)["extensions"]["payment-identifier"]["info"]["id"]
+    before, handled = double.settles(), shop.state(store)["handled"]
+    r = present(url, first)
+    assert r.status_code == 200 and r.text == CONTENT
+    again = present(url, first)
+    assert again.status_code == 409 and reason_of(again) == "payment_already_delivered"
+    assert again.headers["payment-response"] == r.headers["payment-response"]
+    other = unb64(unused_payment(url))
+    other["extensions"]["payment-identifier"]["info"]["id"] = ident
+    refused = present(url, base64.b64encode(json.dumps(other).encode()).decode())
+    assert refused.status_code == 409 and reason_of(refused) == "payment_identifier_conflict"
+    assert "payment-response" not in refused.headers
+    assert double.settles() == before + 1 and shop.state(store)["handled"] == handled + 1
+
+
+def test_an_upfront_route_settles_first_and_a_failed_handler_does_not_ask_to_pay_again(shop, double):
+    url = f"{shop.url}/mem/upfront"
+    payment = unused_payment(url)
+    before = double.settles()
+    failed = present(f"{url}?fail=raise", payment)
+    assert failed.status_code == 500 and "payment-response" in failed.headers, failed.text
+    assert "payment-required" not in failed.headers
+    assert double.settles() == before + 1
+    served = present(url, payment)
+    assert served.status_code == 200 and served.text == CONTENT
+    assert double.settles() == before + 1
+
+
 def test_sqlite_store(tmp_path):
     a = paywire.SQLiteStore(tmp_path / "r.db")
     b = paywire.SQLiteStore(tmp_path / "r.db")  # another process would see the same
