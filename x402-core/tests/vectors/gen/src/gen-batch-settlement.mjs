@@ -33,6 +33,7 @@ import {
 import { BatchSettlementEvmScheme as FacilitatorScheme } from "@x402/evm/batch-settlement/facilitator";
 import {
   NOW,
+  SECP256K1_N,
   USDC_BASE,
   USDC_BASE_SEPOLIA,
   deepClone,
@@ -307,6 +308,9 @@ async function officialVerdict(paymentPayload, paymentRequirements, chain, now) 
 const verdicts = [];
 async function add(name, paymentPayload, paymentRequirements, chainOverrides = {}, now = NOW) {
   const chain = { ...HEALTHY, ...chainOverrides };
+  // Recorded as judged: later mutations of the same objects must not show.
+  paymentPayload = deepClone(paymentPayload);
+  paymentRequirements = deepClone(paymentRequirements);
   const official = await officialVerdict(paymentPayload, paymentRequirements, chain, now);
   verdicts.push({ name, now, chain, paymentPayload, paymentRequirements, official });
 }
@@ -486,6 +490,32 @@ for (const delay of [899, 2592001]) {
   await add("voucher: zero payer authorizer, signed by someone else", pp, REQ, FUNDED);
 }
 
+// ---- inputs this crate reads more strictly (documented differences)
+{
+  const pp = deepClone(v);
+  pp.payload.voucher.maxClaimableAmount = "03000";
+  await add("strict: voucher amount with a leading zero", pp, REQ, FUNDED);
+}
+{
+  const pp = deepClone(v);
+  pp.payload.voucher.maxClaimableAmount = ((1n << 128n)).toString();
+  await add("strict: voucher amount above uint128", pp, REQ, FUNDED);
+}
+{
+  const pp = deepClone(v);
+  const sig = pp.payload.voucher.signature.slice(2);
+  const s = BigInt(`0x${sig.slice(64, 128)}`);
+  const hs = (SECP256K1_N - s).toString(16).padStart(64, "0");
+  const vv = parseInt(sig.slice(128), 16) === 27 ? "1c" : "1b";
+  pp.payload.voucher.signature = `0x${sig.slice(0, 64)}${hs}${vv}`;
+  await add("strict: voucher with a high-s signature", pp, REQ, FUNDED);
+}
+{
+  const pp = deepClone(v);
+  pp.payload.channelConfig.receiver = pp.payload.channelConfig.receiver.toLowerCase();
+  await add("lenient: receiver in lower case", pp, REQ, FUNDED);
+}
+
 // ---- refunds
 const r = await officialRefund(REQ, "3000", undefined);
 await add("refund: everything left", r, REQ, FUNDED);
@@ -498,11 +528,13 @@ await add("refund: partial", await officialRefund(REQ, "3000", "500"), REQ, FUND
   await resignVoucher(pp, OTHER);
   await add("refund: voucher signed by someone else", pp, REQ, FUNDED);
 }
+await add("strict: refund of amount 0", await officialRefund(REQ, "3000", "0"), REQ, FUNDED);
 
 writeJson("batch-settlement-evm.json", {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/core", "@x402/evm", "viem"]),
   description:
     "batch-settlement on EVM: channel ids, voucher/refund/claim-batch digests, and the official facilitator's verdicts on payloads made by the official client (valid and tampered), with the fake chain's state per vector.",
+  keys: { payer: PAYER_KEY, voucherSigner: VOUCHER_KEY, other: OTHER_KEY },
   channelIds,
   digests,
   verdicts,
