@@ -44,15 +44,15 @@ pub const SCHEME: &str = "batch-settlement";
 
 /// The batch-settlement contract (the same address on every chain).
 pub const BATCH_SETTLEMENT_ADDRESS: Address = Address(eip712::hex_bytes(
-    b"4020074e9dF2ce1deE5A9C1b5c3f541D02a10003",
+    b"4020074e9df2ce1dee5a9c1b5c3f541d02a10003",
 ));
 /// The deposit collector that pulls EIP-3009 `receiveWithAuthorization` deposits.
 pub const ERC3009_DEPOSIT_COLLECTOR_ADDRESS: Address = Address(eip712::hex_bytes(
-    b"4020806089470a89826cB9fB1f4059150b550004",
+    b"4020806089470a89826cb9fb1f4059150b550004",
 ));
 /// The deposit collector that pulls Permit2 witness-transfer deposits.
 pub const PERMIT2_DEPOSIT_COLLECTOR_ADDRESS: Address = Address(eip712::hex_bytes(
-    b"4020425FAf3B746C082C2f942b4E5159887B0005",
+    b"4020425faf3b746c082c2f942b4e5159887b0005",
 ));
 /// The contract's EIP-712 domain name.
 pub const DOMAIN_NAME: &str = "x402 Batch Settlement";
