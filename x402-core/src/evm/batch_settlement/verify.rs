@@ -765,3 +765,236 @@ pub fn verify_json(body: &[u8], now: u64, facts: &ChainFacts, config: &Config) -
     };
     verify(pp, &req, now, facts, config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::{self, DepositMethod};
+    use super::super::types::{ChannelStateExtra, PaymentResponseExtra};
+    use super::*;
+    use crate::evm::PrivateKey;
+    use crate::json::JsonStr;
+
+    fn key(b: u8) -> PrivateKey {
+        PrivateKey::from_bytes(&[b; 32]).unwrap()
+    }
+
+    fn req() -> Requirements<'static> {
+        Requirements {
+            chain_id: 8453,
+            pay_to: Address([0x20; 20]),
+            asset: Address([0x83; 20]),
+            amount: Amount::from(1000u64),
+            max_timeout_seconds: 300,
+            extra: BatchExtra {
+                receiver_authorizer: Some(Address([0x11; 20])),
+                withdraw_delay: Some(900),
+                name: Some(JsonStr::new("USD Coin")),
+                version: Some(JsonStr::new("2")),
+                ..BatchExtra::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_voucher_owes_the_channel_state_without_facts() {
+        let k = key(1);
+        let r = req();
+        let cc = client::channel_config(k.address(), None, &r, B256([7; 32])).unwrap();
+        let c = client::create_voucher(&k, &cc, 8453, Amount::from(3000u64)).unwrap();
+        let v = verify_payload(
+            &c.payload(),
+            &r,
+            0,
+            &ChainFacts::default(),
+            &Config::default(),
+        );
+        assert!(v.is_valid(), "{v:?}");
+        let checks: Vec<_> = v.chain_checks().collect();
+        assert_eq!(
+            checks,
+            [ChainCheck::ChannelState {
+                channel_id: c.channel_id()
+            }]
+        );
+        // The host then judges the state it reads.
+        let state = ChannelState {
+            balance: Amount::from(3000u64),
+            total_claimed: Amount::from(3000u64),
+            ..ChannelState::default()
+        };
+        assert_eq!(
+            check_channel_state(PayloadType::Voucher, &Amount::from(3000u64), None, &state),
+            Err(BatchReason::CumulativeAmountBelowClaimed)
+        );
+        assert_eq!(
+            check_channel_state(PayloadType::Refund, &Amount::from(3000u64), None, &state),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_deposit_owes_balance_state_and_simulation() {
+        let k = key(2);
+        let r = req();
+        let cc = client::channel_config(k.address(), None, &r, B256([0; 32])).unwrap();
+        for method in [
+            DepositMethod::Erc3009 {
+                salt: B256([9; 32]),
+            },
+            DepositMethod::Permit2 {
+                nonce: Amount::from(77u64),
+            },
+        ] {
+            let c = client::create_deposit(
+                &k,
+                &k,
+                &cc,
+                &r,
+                Amount::from(10_000u64),
+                Amount::from(1000u64),
+                method,
+                1_000,
+            )
+            .unwrap();
+            let mut r2 = r;
+            if matches!(method, DepositMethod::Permit2 { .. }) {
+                r2.extra.asset_transfer_method = Some(JsonStr::new("permit2"));
+            }
+            let v = verify_payload(
+                &c.payload(),
+                &r2,
+                1_000,
+                &ChainFacts::default(),
+                &Config::default(),
+            );
+            let names: Vec<_> = v.chain_checks().map(|c| c.name()).collect();
+            let want: &[&str] = if matches!(method, DepositMethod::Permit2 { .. }) {
+                &[
+                    "permit2AllowanceAtLeast",
+                    "balanceAtLeast",
+                    "channelState",
+                    "simulateDeposit",
+                ]
+            } else {
+                &["balanceAtLeast", "channelState", "simulateDeposit"]
+            };
+            assert_eq!(names, want, "{v:?}");
+            // The same payload read back from its JSON verifies the same.
+            let json = c.to_json_vec();
+            let p = BatchPayload::from_json_bytes(&json, &Limits::DEFAULT).unwrap();
+            assert_eq!(
+                verify_payload(&p, &r2, 1_000, &ChainFacts::default(), &Config::default()),
+                v
+            );
+            // Past the authorization's window, it expires.
+            let late = verify_payload(&p, &r2, 1_300, &ChainFacts::default(), &Config::default());
+            assert!(!late.is_valid());
+        }
+    }
+
+    #[test]
+    fn a_payer_signature_that_does_not_recover_is_owed_to_the_chain_for_smart_wallets() {
+        let k = key(3);
+        let r = req();
+        let mut cc = client::channel_config(k.address(), None, &r, B256([1; 32])).unwrap();
+        cc.payer_authorizer = Address([0; 20]);
+        let other = key(4);
+        let c = client::create_voucher(&other, &cc, 8453, Amount::from(5u64)).unwrap();
+        let strict = verify_payload(
+            &c.payload(),
+            &r,
+            0,
+            &ChainFacts::default(),
+            &Config::default(),
+        );
+        assert_eq!(
+            strict.reason_str(),
+            Some("invalid_batch_settlement_evm_voucher_signature")
+        );
+        let wallets = Config {
+            smart_wallets: true,
+        };
+        let v = verify_payload(&c.payload(), &r, 0, &ChainFacts::default(), &wallets);
+        assert!(v.is_valid());
+        assert!(v.chain_checks().any(|c| matches!(
+            c,
+            ChainCheck::PayerSignature { payer, reason: BatchReason::InvalidVoucherSignature, .. } if payer == k.address()
+        )));
+        // A payer authorizer's signature is ECDSA only.
+        cc.payer_authorizer = Address([5; 20]);
+        let c = client::create_voucher(&other, &cc, 8453, Amount::from(5u64)).unwrap();
+        let v = verify_payload(&c.payload(), &r, 0, &ChainFacts::default(), &wallets);
+        assert_eq!(
+            v.reason_str(),
+            Some("invalid_batch_settlement_evm_voucher_signature")
+        );
+    }
+
+    #[test]
+    fn the_cumulative_amount_is_the_charged_total_plus_the_price() {
+        let charged = Amount::from(2000u64);
+        let price = Amount::from(1000u64);
+        let ok = Amount::from(3000u64);
+        assert_eq!(
+            check_cumulative(PayloadType::Voucher, &ok, &charged, &price),
+            Ok(())
+        );
+        assert_eq!(
+            check_cumulative(PayloadType::Deposit, &ok, &charged, &price),
+            Ok(())
+        );
+        assert_eq!(
+            check_cumulative(PayloadType::Voucher, &charged, &charged, &price),
+            Err(BatchReason::CumulativeAmountMismatch)
+        );
+        assert_eq!(
+            check_cumulative(PayloadType::Refund, &charged, &charged, &price),
+            Ok(())
+        );
+        assert_eq!(
+            check_cumulative(PayloadType::Refund, &ok, &charged, &price),
+            Err(BatchReason::CumulativeAmountMismatch)
+        );
+        assert_eq!(
+            check_cumulative(PayloadType::Voucher, &Amount::MAX, &Amount::MAX, &price),
+            Err(BatchReason::CumulativeAmountMismatch)
+        );
+    }
+
+    #[test]
+    fn corrective_402_and_payment_response_extras_read_and_write() {
+        let extra = br#"{"name":"USD Coin","version":"2","receiverAuthorizer":"0x1111111111111111111111111111111111111111","withdrawDelay":900,"minDeposit":"10000","channelState":{"channelId":"0x0707070707070707070707070707070707070707070707070707070707070707","balance":"50000","totalClaimed":"2000","withdrawRequestedAt":0,"refundNonce":"1","chargedCumulativeAmount":"3000"},"voucherState":{"signedMaxClaimable":"3000","signature":"0xabcd"}}"#;
+        let v = crate::json::parse(extra, &Limits::DEFAULT).unwrap();
+        let e = BatchExtra::from_json(v).unwrap();
+        let cs = e.channel_state.unwrap();
+        assert_eq!(cs.charged_cumulative_amount, Some(Amount::from(3000u64)));
+        assert_eq!(cs.onchain().unwrap().refund_nonce, Amount::from(1u64));
+        assert_eq!(
+            e.voucher_state.unwrap().signed_max_claimable,
+            Amount::from(3000u64)
+        );
+        assert_eq!(e.min_deposit, Some(Amount::from(10_000u64)));
+        let back = e.to_json_vec();
+        let again =
+            BatchExtra::from_json(crate::json::parse(&back, &Limits::DEFAULT).unwrap()).unwrap();
+        assert_eq!(again, e);
+
+        let bad = br#"{"channelState":{"balance":50000}}"#;
+        let err =
+            BatchExtra::from_json(crate::json::parse(bad, &Limits::DEFAULT).unwrap()).unwrap_err();
+        assert_eq!(err.reason(), Reason::InvalidPaymentRequirements);
+        assert_eq!((err.object(), err.field()), ("channelState", "balance"));
+
+        for (json, charged) in [
+            (&br#"{"channelState":{"channelId":"0x0707070707070707070707070707070707070707070707070707070707070707","balance":"50000","totalClaimed":"2000","withdrawRequestedAt":0,"refundNonce":"0","chargedCumulativeAmount":"4000"},"chargedAmount":"1000"}"#[..], Some(1000u64)),
+            (&br#"{"channelState":{"chargedCumulativeAmount":"1000"},"chargedAmount":"1000"}"#[..], Some(1000)),
+            (&br#"{"channelState":{"channelId":"0x0707070707070707070707070707070707070707070707070707070707070707","balance":"0","totalClaimed":"2000","withdrawRequestedAt":0,"refundNonce":"1"}}"#[..], None),
+        ] {
+            let p = PaymentResponseExtra::from_json(crate::json::parse(json, &Limits::DEFAULT).unwrap()).unwrap();
+            assert_eq!(p.charged_amount, charged.map(Amount::from));
+            assert_eq!(p.to_json_vec(), json);
+        }
+        let s = ChannelStateExtra::of(B256([7; 32]), &ChannelState::default(), None);
+        assert!(s.onchain().is_some());
+    }
+}
