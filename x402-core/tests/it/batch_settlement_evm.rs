@@ -4,7 +4,8 @@
 //! must be equal; every payload (made by the official client, valid or
 //! tampered) must get the official facilitator's verdict, the checks owed to
 //! the chain answered by the vector's fake chain; this crate's client must make
-//! the official client's payloads byte for byte (signatures are RFC 6979).
+//! the official client's payloads byte for byte (signatures are RFC 6979);
+//! the contract calls must be encoded as the official facilitator encodes them.
 //!
 //! Documented differences ([`DIFFERENCES`]) are listed here and in the
 //! README's "stricter than the reference" table.
@@ -321,5 +322,122 @@ fn client_makes_the_official_payloads() {
         };
         let ours: Value = serde_json::from_slice(&created.to_json_vec()).unwrap();
         assert_eq!(&ours, payload, "{name}");
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let h = s.strip_prefix("0x").unwrap();
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Encodes with `f` into a buffer of exactly `len` bytes, checks one byte
+/// less is refused, and returns the bytes.
+fn exact(
+    len: usize,
+    f: impl Fn(&mut [u8]) -> Result<usize, paywire::json::BufferTooSmall>,
+) -> Vec<u8> {
+    let mut short = vec![0u8; len - 1];
+    assert!(f(&mut short).is_err());
+    let mut out = vec![0u8; len];
+    assert_eq!(f(&mut out).unwrap(), len);
+    out
+}
+
+/// The contract's calls and the collectors' data, encoded as the official
+/// facilitator encodes them (its own ABI, through viem).
+#[test]
+fn calldata_agrees() {
+    use paywire::evm::Address;
+    use paywire::evm::batch_settlement::abi;
+    let f = file();
+    let calls = f["calldata"].as_array().unwrap();
+    assert!(calls.len() >= 13);
+    let addr = |v: &Value| v.as_str().unwrap().parse::<Address>().unwrap();
+    for v in calls {
+        let want = unhex(v["calldata"].as_str().unwrap());
+        let got = match v["call"].as_str().unwrap() {
+            "deposit" => {
+                let data = unhex(v["collectorData"].as_str().unwrap());
+                exact(abi::deposit_len(data.len()), |out| {
+                    abi::deposit(
+                        &config(&v["channelConfig"]),
+                        &amount(&v["amount"]),
+                        &addr(&v["collector"]),
+                        &data,
+                        out,
+                    )
+                })
+            }
+            "refundWithSignature" => {
+                let sig = unhex(v["signature"].as_str().unwrap());
+                exact(abi::refund_with_signature_len(sig.len()), |out| {
+                    abi::refund_with_signature(
+                        &config(&v["channelConfig"]),
+                        &amount(&v["amount"]),
+                        &amount(&v["nonce"]),
+                        &sig,
+                        out,
+                    )
+                })
+            }
+            "settle" => abi::settle(&addr(&v["receiver"]), &addr(&v["token"])).to_vec(),
+            "claimWithSignature" => {
+                let sigs: Vec<Vec<u8>> = v["claims"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| unhex(c["signature"].as_str().unwrap()))
+                    .collect();
+                let claims: Vec<abi::VoucherClaim<'_>> = v["claims"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .zip(&sigs)
+                    .map(|(c, s)| abi::VoucherClaim {
+                        channel: config(&c["channelConfig"]),
+                        max_claimable_amount: amount(&c["maxClaimableAmount"]),
+                        signature: s,
+                        total_claimed: amount(&c["totalClaimed"]),
+                    })
+                    .collect();
+                let sig = unhex(v["signature"].as_str().unwrap());
+                exact(abi::claim_with_signature_len(&claims, sig.len()), |out| {
+                    abi::claim_with_signature(&claims, &sig, out)
+                })
+            }
+            "erc3009CollectorData" => {
+                let sig = unhex(v["signature"].as_str().unwrap());
+                exact(abi::erc3009_collector_data_len(sig.len()), |out| {
+                    abi::erc3009_collector_data(
+                        &amount(&v["validAfter"]),
+                        &amount(&v["validBefore"]),
+                        &b256(&v["salt"]),
+                        &sig,
+                        out,
+                    )
+                })
+            }
+            "permit2CollectorData" => {
+                let sig = unhex(v["signature"].as_str().unwrap());
+                let permit = unhex(v["eip2612PermitData"].as_str().unwrap());
+                exact(
+                    abi::permit2_collector_data_len(sig.len(), permit.len()),
+                    |out| {
+                        abi::permit2_collector_data(
+                            &amount(&v["nonce"]),
+                            &amount(&v["deadline"]),
+                            &sig,
+                            &permit,
+                            out,
+                        )
+                    },
+                )
+            }
+            other => panic!("{other}"),
+        };
+        assert_eq!(got, want, "{}", v["call"]);
     }
 }

@@ -17,11 +17,14 @@
 //!   ([`types`]);
 //! - offline verification with the reference's reasons, the chain's part owed
 //!   as [`verify::ChainCheck`]s ([`verify`]);
-//! - payload creation with a [`PrivateKey`](crate::evm::PrivateKey) ([`client`]).
+//! - payload creation with a [`PrivateKey`](crate::evm::PrivateKey) ([`client`]);
+//! - the contract's calls a facilitator makes, ABI-encoded, and its state
+//!   reads decoded ([`abi`]).
 //!
 //! It is not the `batch` module's `batch-settlement` on `cloudflare:402`, a
 //! different scheme under the same name.
 
+pub mod abi;
 pub mod client;
 pub mod reason;
 pub mod types;

@@ -8,9 +8,12 @@
 //    facilitator's verify (BatchSettlementEvmScheme facilitator) over a fake
 //    chain whose channel state, payer balance and Permit2 allowance are set per
 //    vector and recorded with it; time is pinned per vector.
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   decodeFunctionData,
+  encodeFunctionData,
   encodeFunctionResult,
   getAddress,
   hashTypedData,
@@ -530,6 +533,117 @@ await add("refund: partial", await officialRefund(REQ, "3000", "500"), REQ, FUND
 }
 await add("strict: refund of amount 0", await officialRefund(REQ, "3000", "0"), REQ, FUNDED);
 
+// ------------------------------------------------------------------ calldata
+// The contract's ABI and the collectors' data encoders are internal to
+// @x402/evm 2.27.0 (not exported): read from its build, by the file names of
+// that pinned version.
+const evmEsm = join(dirname(createRequire(import.meta.url).resolve("@x402/evm")), "..", "esm");
+const { batchSettlementABI } = await import(pathToFileURL(join(evmEsm, "chunk-H25OEB2U.mjs")).href);
+const { buildErc3009CollectorData, buildPermit2CollectorData } = await import(
+  pathToFileURL(join(evmEsm, "chunk-W6ON4LG2.mjs")).href
+);
+
+function sig65() {
+  const b = rng.bytes(64);
+  return `${b}${rng.int(0, 1) === 0 ? "1b" : "1c"}`;
+}
+function config(i) {
+  return {
+    payer: rng.address(),
+    payerAuthorizer: i % 2 === 0 ? rng.address() : ZERO,
+    receiver: rng.address(),
+    receiverAuthorizer: rng.address(),
+    token: rng.address(),
+    withdrawDelay: 900 + i,
+    salt: rng.bytes32(),
+  };
+}
+const calldata = [];
+for (const [i, data] of [[0, "0x"], [1, rng.bytes(1)], [2, rng.bytes(200)]]) {
+  const c = config(i);
+  const amount = rng.uint(128);
+  const collector = rng.address();
+  calldata.push({
+    call: "deposit",
+    channelConfig: c,
+    amount: amount.toString(),
+    collector,
+    collectorData: data,
+    calldata: encodeFunctionData({ abi: batchSettlementABI, functionName: "deposit", args: [c, amount, collector, data] }),
+  });
+}
+for (const sig of [sig65(), rng.bytes(100)]) {
+  const c = config(3);
+  const amount = rng.uint(128);
+  const nonce = rng.uint(256);
+  calldata.push({
+    call: "refundWithSignature",
+    channelConfig: c,
+    amount: amount.toString(),
+    nonce: nonce.toString(),
+    signature: sig,
+    calldata: encodeFunctionData({ abi: batchSettlementABI, functionName: "refundWithSignature", args: [c, amount, nonce, sig] }),
+  });
+}
+{
+  const receiver = rng.address();
+  const token = rng.address();
+  calldata.push({
+    call: "settle",
+    receiver,
+    token,
+    calldata: encodeFunctionData({ abi: batchSettlementABI, functionName: "settle", args: [receiver, token] }),
+  });
+}
+for (const n of [0, 1, 3]) {
+  const claims = [];
+  for (let i = 0; i < n; i++) {
+    claims.push({
+      voucher: { channel: config(i), maxClaimableAmount: rng.uint(128) },
+      signature: i === 2 ? rng.bytes(97) : sig65(),
+      totalClaimed: rng.uint(128),
+    });
+  }
+  const sig = sig65();
+  calldata.push({
+    call: "claimWithSignature",
+    claims: claims.map((c) => ({
+      channelConfig: c.voucher.channel,
+      maxClaimableAmount: c.voucher.maxClaimableAmount.toString(),
+      signature: c.signature,
+      totalClaimed: c.totalClaimed.toString(),
+    })),
+    signature: sig,
+    calldata: encodeFunctionData({ abi: batchSettlementABI, functionName: "claimWithSignature", args: [claims, sig] }),
+  });
+}
+for (const sig of [sig65(), rng.bytes(130)]) {
+  const validAfter = rng.uint(64);
+  const validBefore = rng.uint(64);
+  const salt = rng.bytes32();
+  calldata.push({
+    call: "erc3009CollectorData",
+    validAfter: validAfter.toString(),
+    validBefore: validBefore.toString(),
+    salt,
+    signature: sig,
+    calldata: buildErc3009CollectorData(validAfter, validBefore, salt, sig),
+  });
+}
+for (const permit of ["0x", rng.bytes(160)]) {
+  const nonce = rng.uint(256);
+  const deadline = rng.uint(64);
+  const sig = sig65();
+  calldata.push({
+    call: "permit2CollectorData",
+    nonce: nonce.toString(),
+    deadline: deadline.toString(),
+    signature: sig,
+    eip2612PermitData: permit,
+    calldata: buildPermit2CollectorData(nonce, deadline, sig, permit),
+  });
+}
+
 writeJson("batch-settlement-evm.json", {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/core", "@x402/evm", "viem"]),
   description:
@@ -537,6 +651,7 @@ writeJson("batch-settlement-evm.json", {
   keys: { payer: PAYER_KEY, voucherSigner: VOUCHER_KEY, other: OTHER_KEY },
   channelIds,
   digests,
+  calldata,
   verdicts,
 });
-console.log(`batch-settlement-evm.json: ${channelIds.length} channel ids, ${digests.voucher.length + digests.refund.length + digests.claimBatch.length} digests, ${verdicts.length} verdicts`);
+console.log(`batch-settlement-evm.json: ${channelIds.length} channel ids, ${digests.voucher.length + digests.refund.length + digests.claimBatch.length} digests, ${calldata.length} calldata, ${verdicts.length} verdicts`);
