@@ -304,9 +304,17 @@ impl<'a> Requirements<'a> {
             )
             .at("network"),
         )?;
-        let extra = match r.source.get("extra") {
-            Some(v) if !v.is_null() => BatchExtra::from_json(v)?,
-            _ => BatchExtra::default(),
+        // The scheme's members are read from the object as received; a
+        // built `Extra` (no source) still gives its typed members.
+        let extra = match &r.extra {
+            Some(e) => {
+                let mut b = BatchExtra::from_object(e.source)?;
+                b.name = b.name.or(e.name);
+                b.version = b.version.or(e.version);
+                b.asset_transfer_method = b.asset_transfer_method.or(e.asset_transfer_method);
+                b
+            }
+            None => BatchExtra::default(),
         };
         let mut buf = [0u8; 42];
         let pay_to = r
