@@ -32,9 +32,10 @@ pub mod verify;
 
 pub use reason::BatchReason;
 pub use types::{
-    BatchExtra, BatchPayload, ChannelConfig, ChannelState, Deposit, DepositAuthorization,
-    Erc3009DepositAuthorization, Permit2DepositAuthorization, RefundPayload, Voucher,
-    VoucherPayload,
+    BatchExtra, BatchPayload, ChannelConfig, ChannelState, ChannelStateExtra, Deposit,
+    DepositAuthorization, DepositPayload, Erc3009DepositAuthorization, PayloadType,
+    PaymentResponseExtra, Permit2DepositAuthorization, RefundPayload, Voucher, VoucherPayload,
+    VoucherState,
 };
 
 use crate::amount::Amount;
