@@ -47,6 +47,7 @@ TARGETS = [
     "typed_data",
     "verify_body",
     "erc6492",
+    "batch_settlement_evm",
 ]
 
 seeds = {t: {} for t in TARGETS}
@@ -342,6 +343,16 @@ def smart_wallets():
         add("erc6492", f"vector-{i:02}", factory + bytes.fromhex(v["signature"][2:]))
 
 
+def batch_settlement_evm():
+    """batch_settlement_evm: each verdict vector of batch-settlement-evm.json as
+    a /verify body, and its payload alone."""
+    doc = json.loads((VECTORS / "batch-settlement-evm.json").read_text())
+    for i, v in enumerate(doc["verdicts"]):
+        body = {"paymentPayload": v["paymentPayload"], "paymentRequirements": v["paymentRequirements"]}
+        add("batch_settlement_evm", f"verify-{i:02}", json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+        add("batch_settlement_evm", f"payload-{i:02}", json.dumps(v["paymentPayload"]["payload"], separators=(",", ":"), ensure_ascii=False))
+
+
 def main():
     if not SPEC.is_dir():
         sys.exit(f"no vectors at {VECTORS}")
@@ -354,6 +365,7 @@ def main():
     extras()
     facilitator()
     smart_wallets()
+    batch_settlement_evm()
     if OUT.exists():
         shutil.rmtree(OUT)
     total = 0

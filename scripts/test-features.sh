@@ -4,8 +4,9 @@
 # no_std core), alloc (the npm package's default flavour), batch, alloc + batch
 # + libsecp256k1 (its full flavour: libsecp256k1 without k256's tables, so
 # signing through it too), std, alloc + bazaar (the discovery extension
-# alone, as a no_std user with an allocator builds it), and the default (std,
-# batch, precomputed-tables). The workspace's clippy run covers the default with
+# alone, as a no_std user with an allocator builds it), the default (std,
+# batch, precomputed-tables), alloc + gas-sponsoring, and evm-batch (the EVM
+# batch-settlement scheme in the no_std core). The workspace's clippy run covers the default with
 # libsecp256k1 (the CLI and the C library turn it on). The full powerset (cargo
 # hack) runs in scripts/test-long.sh.
 set -euo pipefail
@@ -19,6 +20,7 @@ combos=(
   "alloc,bazaar"
   "std,batch,precomputed-tables"
   "alloc,gas-sponsoring"
+  "evm-batch"
 )
 for f in "${combos[@]}"; do
   echo "paywire --no-default-features --features '${f}'"

@@ -150,14 +150,14 @@ impl<const N: usize> Fixed<N> {
 }
 
 /// Appends to a caller's buffer, remembering whether it overflowed.
-struct Writer<'b> {
+pub(crate) struct Writer<'b> {
     out: &'b mut [u8],
     len: usize,
     full: bool,
 }
 
 impl<'b> Writer<'b> {
-    fn new(out: &'b mut [u8]) -> Self {
+    pub(crate) fn new(out: &'b mut [u8]) -> Self {
         Writer {
             out,
             len: 0,
@@ -165,7 +165,7 @@ impl<'b> Writer<'b> {
         }
     }
 
-    fn put(&mut self, b: &[u8]) {
+    pub(crate) fn put(&mut self, b: &[u8]) {
         match self.out.get_mut(self.len..self.len + b.len()) {
             Some(dst) => dst.copy_from_slice(b),
             None => self.full = true,
@@ -174,14 +174,14 @@ impl<'b> Writer<'b> {
     }
 
     /// `bytes` tail: length word, then the data padded to whole words.
-    fn bytes_tail(&mut self, data: &[u8]) {
+    pub(crate) fn bytes_tail(&mut self, data: &[u8]) {
         self.put(&u64_word(data.len() as u64));
         self.put(data);
         let pad = (32 - data.len() % 32) % 32;
         self.put([0u8; 32].get(..pad).unwrap_or_default());
     }
 
-    fn finish(self) -> Result<usize, BufferTooSmall> {
+    pub(crate) fn finish(self) -> Result<usize, BufferTooSmall> {
         if self.full {
             Err(BufferTooSmall { needed: self.len })
         } else {
@@ -191,7 +191,7 @@ impl<'b> Writer<'b> {
 }
 
 /// Length of a `bytes` tail (length word plus padded data).
-const fn bytes_tail_len(n: usize) -> usize {
+pub(crate) const fn bytes_tail_len(n: usize) -> usize {
     32 + n.div_ceil(32) * 32
 }
 
@@ -296,7 +296,7 @@ pub fn transfer_with_authorization_sig(
 }
 
 /// Copies a signature, normalising `v` when it is a 65-byte ECDSA signature.
-fn normalized_sig_tail(w: &mut Writer<'_>, signature: &[u8]) {
+pub(crate) fn normalized_sig_tail(w: &mut Writer<'_>, signature: &[u8]) {
     match <&[u8; 65]>::try_from(signature) {
         Ok(sig) => {
             let mut s = *sig;

@@ -34,7 +34,7 @@ pub const PERMIT_WITNESS_TRANSFER_FROM_UPTO_TYPE: &str = "PermitWitnessTransferF
 /// Hex to bytes, for constants only: evaluated at compile time, where an
 /// out-of-range index is a build error, not a runtime panic.
 #[allow(clippy::indexing_slicing)]
-const fn hex_bytes<const N: usize, const H: usize>(s: &[u8; H]) -> [u8; N] {
+pub(crate) const fn hex_bytes<const N: usize, const H: usize>(s: &[u8; H]) -> [u8; N] {
     let mut out = [0u8; N];
     let mut i = 0;
     while i < N {

@@ -3,6 +3,9 @@
 
 pub mod abi;
 mod address;
+#[cfg(feature = "evm-batch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "evm-batch")))]
+pub mod batch_settlement;
 mod ecmult;
 pub mod eip712;
 pub mod rlp;

@@ -24,7 +24,7 @@ const R: Reason = Reason::InvalidPayload;
 pub const MAX_SIGNATURE_BYTES: usize = 4096;
 
 /// A `0x`-prefixed hex byte string of even length (a signature).
-fn hex_string<'a>(v: JsonValue<'a>, field: &'static str) -> Result<JsonStr<'a>, Error> {
+pub(crate) fn hex_string<'a>(v: JsonValue<'a>, field: &'static str) -> Result<JsonStr<'a>, Error> {
     let s = string(v, R, field)?;
     let mut chars = s.chars();
     if chars.next() != Some('0') || chars.next() != Some('x') {

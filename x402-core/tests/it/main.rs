@@ -6,6 +6,8 @@ mod base64_props;
 mod batch_crosscheck;
 mod batch_known_answers;
 mod batch_scheme;
+#[cfg(feature = "evm-batch")]
+mod batch_settlement_evm;
 mod batch_sfv_suite;
 #[cfg(feature = "bazaar")]
 mod bazaar;

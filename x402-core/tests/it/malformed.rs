@@ -1076,3 +1076,93 @@ fn malformed_bazaar_declarations_are_refused_precisely() {
         assert_eq!(check_extension(paywire::json::parse(ok.as_bytes(), &limits).unwrap()), Ok(()));
     }
 }
+
+// ---------------------------------------------------------------------------
+// `batch-settlement` on EVM: payloads the official client made
+// (`tests/vectors/batch-settlement-evm.json`) with one thing broken; each is
+// refused with the reason, the kind, the field and its enclosing object.
+
+#[cfg(feature = "evm-batch")]
+fn official_batch_payload(name: &str) -> String {
+    let file: Value =
+        serde_json::from_str(include_str!("../vectors/batch-settlement-evm.json")).unwrap();
+    let v = file["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap();
+    serde_json::to_string(&v["paymentPayload"]["payload"]).unwrap()
+}
+
+#[cfg(feature = "evm-batch")]
+#[test]
+#[rustfmt::skip]
+fn malformed_batch_settlement_evm_payloads_are_refused_precisely() {
+    use paywire::evm::batch_settlement::types::BatchPayload;
+    let dep = official_batch_payload("eip3009 deposit: valid");
+    let p2 = official_batch_payload("permit2 deposit: valid");
+    let v = official_batch_payload("voucher: valid");
+    let (dep, p2, v) = (dep.as_str(), p2.as_str(), v.as_str());
+    let two_128 = "340282366920938463463374607431768211456";
+    type Row<'a> = (&'a str, Vec<u8>, KindCheck, &'a str, &'a str);
+    let rows: Vec<Row<'_>> = vec![
+        ("not an object", b"[]".to_vec(), wt!(Object), "", "payload"),
+        ("no type", without(v, "/type"), k!(MissingField), "payload", "type"),
+        ("type a number", with(v, "/type", json!(1)), wt!(String), "payload", "type"),
+        ("type claim", with(v, "/type", json!("claim")), k!(Invalid(_)), "payload", "type"),
+        ("no channelConfig", without(v, "/channelConfig"), k!(MissingField), "payload", "channelConfig"),
+        ("channelConfig an array", with(v, "/channelConfig", json!([])), wt!(Object), "payload", "channelConfig"),
+        ("no payer", without(v, "/channelConfig/payer"), k!(MissingField), "channelConfig", "payer"),
+        ("payer with a wrong checksum", edit(v, "\"payer\":\"0x5e44f15cbfa8a620EFF9c0910A387BDb8c8F12b2\"", "\"payer\":\"0x5E44f15cbfa8a620EFF9c0910A387BDb8c8F12b2\""), k!(Checksum), "channelConfig", "payer"),
+        ("receiverAuthorizer short", with(v, "/channelConfig/receiverAuthorizer", json!("0x1234")), k!(Hex(_)), "channelConfig", "receiverAuthorizer"),
+        ("withdrawDelay a string", with(v, "/channelConfig/withdrawDelay", json!("900")), wt!(Number), "channelConfig", "withdrawDelay"),
+        ("withdrawDelay negative", with_raw(v, "/channelConfig/withdrawDelay", "-1"), k!(Invalid(_)), "channelConfig", "withdrawDelay"),
+        ("withdrawDelay fractional", with_raw(v, "/channelConfig/withdrawDelay", "900.5"), k!(Invalid(_)), "channelConfig", "withdrawDelay"),
+        ("withdrawDelay above uint40", with(v, "/channelConfig/withdrawDelay", json!(1u64 << 40)), k!(Overflow), "channelConfig", "withdrawDelay"),
+        ("salt short", with(v, "/channelConfig/salt", json!("0x00")), k!(Hex(_)), "channelConfig", "salt"),
+        ("salt a number", with(v, "/channelConfig/salt", json!(0)), wt!(String), "channelConfig", "salt"),
+        ("no voucher", without(v, "/voucher"), k!(MissingField), "payload", "voucher"),
+        ("channelId not hex", with(v, "/voucher/channelId", json!(format!("0x{}", "g".repeat(64)))), k!(Hex(_)), "voucher", "channelId"),
+        ("maxClaimableAmount with a leading zero", with(v, "/voucher/maxClaimableAmount", json!("03000")), k!(NotCanonical(_)), "voucher", "maxClaimableAmount"),
+        ("maxClaimableAmount a number", with(v, "/voucher/maxClaimableAmount", json!(3000)), wt!(String), "voucher", "maxClaimableAmount"),
+        ("maxClaimableAmount above uint128", with(v, "/voucher/maxClaimableAmount", json!(two_128)), k!(Invalid(_)), "voucher", "maxClaimableAmount"),
+        ("maxClaimableAmount above uint256", with(v, "/voucher/maxClaimableAmount", json!(TWO_POW_256)), k!(Overflow), "voucher", "maxClaimableAmount"),
+        ("signature without 0x", with(v, "/voucher/signature", json!("abcd")), k!(Hex(_)), "voucher", "signature"),
+        ("signature of odd length", with(v, "/voucher/signature", json!("0xabc")), k!(Hex(_)), "voucher", "signature"),
+        ("signature over 4096 bytes", with(v, "/voucher/signature", json!(format!("0x{}", "ab".repeat(4097)))), k!(Hex(_)), "voucher", "signature"),
+        ("deposit without deposit", without(dep, "/deposit"), k!(MissingField), "payload", "deposit"),
+        ("deposit amount empty", with(dep, "/deposit/amount", json!("")), k!(NotCanonical(_)), "deposit", "amount"),
+        ("deposit amount above uint128", with(dep, "/deposit/amount", json!(two_128)), k!(Invalid(_)), "deposit", "amount"),
+        ("deposit without authorization", without(dep, "/deposit/authorization"), k!(MissingField), "deposit", "authorization"),
+        ("erc3009 validBefore hex", with(dep, "/deposit/authorization/erc3009Authorization/validBefore", json!("0x10")), k!(NotCanonical(_)), "erc3009Authorization", "validBefore"),
+        ("erc3009 salt decimal", with(dep, "/deposit/authorization/erc3009Authorization/salt", json!("12345")), k!(Hex(_)), "erc3009Authorization", "salt"),
+        ("erc3009 without signature", without(dep, "/deposit/authorization/erc3009Authorization/signature"), k!(MissingField), "erc3009Authorization", "signature"),
+        ("permit2 without permitted", without(p2, "/deposit/authorization/permit2Authorization/permitted"), k!(MissingField), "permit2Authorization", "permitted"),
+        ("permit2 token bad", with(p2, "/deposit/authorization/permit2Authorization/permitted/token", json!("0x12")), k!(Hex(_)), "permitted", "token"),
+        ("permit2 witness without channelId", without(p2, "/deposit/authorization/permit2Authorization/witness/channelId"), k!(MissingField), "witness", "channelId"),
+        ("permit2 nonce negative", with(p2, "/deposit/authorization/permit2Authorization/nonce", json!("-1")), k!(NotCanonical(_)), "permit2Authorization", "nonce"),
+        ("refund amount 0", with(&v.replace("\"voucher\",", "\"refund\","), "/amount", json!("0")), k!(Invalid(_)), "payload", "amount"),
+        ("refund amount a number", with(&v.replace("\"voucher\",", "\"refund\","), "/amount", json!(5)), wt!(String), "payload", "amount"),
+    ];
+    let mut failures = Vec::new();
+    for (name, bytes, (kind_text, kind), object, field) in &rows {
+        match BatchPayload::from_json_bytes(bytes, &Limits::DEFAULT) {
+            Ok(_) => failures.push(format!("{name}: accepted")),
+            Err(e) => {
+                if e.reason().as_str() != PAYLOAD || !kind(&e.kind()) || e.object() != *object || e.field() != *field {
+                    failures.push(format!(
+                        "{name}: {} {:?} at {}.{} (want {kind_text} at {object}.{field})",
+                        e.reason().as_str(), e.kind(), e.object(), e.field()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    // The unbroken payloads, and near-misses, read.
+    let refund = v.replace("\"voucher\",", "\"refund\",");
+    for ok in [dep.as_bytes().to_vec(), p2.as_bytes().to_vec(), v.as_bytes().to_vec(), refund.into_bytes(), with(v, "/unknown", json!(1)), with(v, "/voucher/maxClaimableAmount", json!(u128::MAX.to_string()))] {
+        BatchPayload::from_json_bytes(&ok, &Limits::DEFAULT).unwrap();
+    }
+}

@@ -18,6 +18,7 @@ node src/gen-payments.mjs
 node src/gen-verdicts.mjs
 node src/gen-settlement.mjs
 node src/gen-smart-wallet.mjs
+node src/gen-batch-settlement.mjs
 
 # Self-tests of check mode: it must reproduce every recorded verdict, and accept
 # every official payment.

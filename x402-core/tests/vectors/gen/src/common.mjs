@@ -1,6 +1,6 @@
 // Shared helpers for the x402-core vector generators: a seeded deterministic
 // RNG, time pinning, stable JSON output and the generator metadata block.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { getAddress, keccak256, stringToHex } from "viem";
@@ -112,8 +112,16 @@ export function pinCryptoRandom(rng) {
  * repository's node_modules: the test tools of the root package.json).
  */
 export function pkgVersion(name) {
-  const pj = join(GEN_DIR, "..", "..", "..", "..", "node_modules", ...name.split("/"), "package.json");
-  return JSON.parse(readFileSync(pj, "utf8")).version;
+  // The repository's node_modules, or the nearest one above it (where node
+  // itself resolves the packages from).
+  let dir = join(GEN_DIR, "..", "..", "..", "..");
+  for (;;) {
+    const pj = join(dir, "node_modules", ...name.split("/"), "package.json");
+    if (existsSync(pj)) return JSON.parse(readFileSync(pj, "utf8")).version;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`pkgVersion: ${name} is not installed`);
+    dir = up;
+  }
 }
 
 export function generatorBlock(scriptFile, packages) {
