@@ -45,6 +45,50 @@ fn buyer_facing(json: &str) -> String {
     }
 }
 
+/// The members of each extension's response a resource server logs (those
+/// `@x402/core` 2.27's facilitator client logs): status and reasons, never
+/// the extension's data.
+const EXTENSION_RESPONSE_LOGGED: [&str; 4] = ["status", "rejectedReason", "reason", "code"];
+
+/// A facilitator's `EXTENSION-RESPONSES` header (base64 of a JSON object,
+/// one member per extension; the spec's side channel to the resource
+/// server), summarised for a log line as the reference's client logs it:
+/// `{"bazaar":{"status":"rejected","rejectedReason":"…"}}`, each extension
+/// with only its status and reason members. `None` when the header is not a
+/// base64 JSON object (at most 8 KiB decoded).
+///
+/// ```
+/// use paywire::lifecycle::extension_responses_summary;
+/// // {"bazaar":{"status":"processed","resource":{"url":"https://x"}}}
+/// let header = "eyJiYXphYXIiOnsic3RhdHVzIjoicHJvY2Vzc2VkIiwicmVzb3VyY2UiOnsidXJsIjoiaHR0cHM6Ly94In19fQ==";
+/// assert_eq!(extension_responses_summary(header).unwrap(), r#"{"bazaar":{"status":"processed"}}"#);
+/// assert_eq!(extension_responses_summary("bm90IGpzb24="), None);
+/// ```
+#[must_use]
+pub fn extension_responses_summary(header: &str) -> Option<String> {
+    let bytes = crate::header::decode_to_vec(header, 8 * 1024).ok()?;
+    let v = crate::json::parse(&bytes, &limits(8 * 1024)).ok()?;
+    let o = v.as_object()?;
+    let mut out = alloc::vec::Vec::new();
+    let mut w = crate::json::ObjectWriter::new(&mut out).ok()?;
+    for (name, response) in o.members() {
+        let mut inner = alloc::vec::Vec::new();
+        let mut iw = crate::json::ObjectWriter::new(&mut inner).ok()?;
+        if let Some(r) = response.as_object() {
+            for key in EXTENSION_RESPONSE_LOGGED {
+                if let Some(m) = r.get(key) {
+                    iw.value_field(crate::json::JsonStr::new(key), m).ok()?;
+                }
+            }
+        }
+        iw.end().ok()?;
+        w.value_field(name, crate::json::parse(&inner, &limits(8 * 1024)).ok()?)
+            .ok()?;
+    }
+    w.end().ok()?;
+    String::from_utf8(out).ok()
+}
+
 /// What became of `POST /settle`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SettleReply<'a> {
@@ -325,4 +369,33 @@ pub fn classify_settle_reply(reply: SettleReply<'_>, scheme: &str, network: Netw
         why.push_str(&message);
     }
     uncertain(why)
+}
+
+#[cfg(all(test, feature = "std"))]
+mod extension_responses_tests {
+    use super::extension_responses_summary;
+    use base64::Engine as _;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn only_status_and_reasons_are_kept_and_anything_else_is_none() {
+        let h = b64(
+            r#"{"bazaar":{"status":"rejected","rejectedReason":"bad schema","resource":{"secret":1}},"other":7,"x":{"code":3,"reason":"r"}}"#,
+        );
+        assert_eq!(
+            extension_responses_summary(&h).as_deref(),
+            Some(
+                r#"{"bazaar":{"status":"rejected","rejectedReason":"bad schema"},"other":{},"x":{"reason":"r","code":3}}"#
+            )
+        );
+        for bad in ["[]", "1", "\"s\"", "{", ""] {
+            assert_eq!(extension_responses_summary(&b64(bad)), None, "{bad}");
+        }
+        assert_eq!(extension_responses_summary("%%%"), None);
+        let big = b64(&format!(r#"{{"a":"{}"}}"#, "x".repeat(9000)));
+        assert_eq!(extension_responses_summary(&big), None);
+    }
 }

@@ -115,7 +115,10 @@ mod settlement;
 mod store;
 
 pub use answer::{ANSWER_CACHE_CONTROL, Action, Answer, Outcome, PAID_CACHE_CONTROL};
-pub use classify::{SettleReply, Settled, classify_settle_reply, settlement_has_transaction};
+pub use classify::{
+    SettleReply, Settled, classify_settle_reply, extension_responses_summary,
+    settlement_has_transaction,
+};
 pub use machine::Lifecycle;
 pub use record::{RecordInfo, record_forgettable, record_info};
 pub use route::{HandlerResult, Request, Route, Settings, Transport};

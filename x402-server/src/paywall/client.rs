@@ -146,6 +146,17 @@ impl Facilitator {
             Err(e) => return Reply::NoAnswer(e.to_string()),
         };
         let status = response.status().as_u16();
+        // The facilitator's side channel to this server (the bazaar's
+        // outcome, say): logged as the reference's client logs it, status
+        // and reasons only.
+        if let Some(summary) = response
+            .headers()
+            .get("extension-responses")
+            .and_then(|v| v.to_str().ok())
+            .and_then(paywire::lifecycle::extension_responses_summary)
+        {
+            tracing::info!(target: "paywire::paywall", extensions = %summary, "the facilitator's extension responses");
+        }
         let mut answer = Vec::new();
         loop {
             match response.chunk().await {
