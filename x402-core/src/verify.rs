@@ -70,7 +70,11 @@ pub struct Config<'a> {
     /// settlement. A payment carrying the extension is then held to its rules
     /// and owes no Permit2 allowance; when `false` the extension is ignored, as
     /// the reference facilitator ignores it without the extension registered.
-    /// (Read only with the `gas-sponsoring` feature.)
+    /// A held approval still owes `SimulatePermit2Settle`, which the host must
+    /// simulate after the approval (the two together, as the reference's
+    /// sponsoring signer does), and the approval's nonce and fees are the
+    /// host's to check before it pays for them. (Read only with the
+    /// `gas-sponsoring` feature.)
     pub erc20_approval_sponsoring: bool,
 }
 
@@ -892,7 +896,7 @@ fn with_approval(
     let checked = approval.and_then(|a| {
         let token = req.asset_address().map_err(|e| e.reason())?;
         let chain = req.network.evm_chain_id().ok_or(Reason::InvalidNetwork)?;
-        a.check(&payer, &token, chain)
+        a.check(&payer, &token, chain, &pp.authorization.permitted.amount)
     });
     match checked {
         Ok(()) => Verdict {

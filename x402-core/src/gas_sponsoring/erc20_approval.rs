@@ -8,9 +8,10 @@
 //! a payment's `extensions` as the reference does (an info missing a member is
 //! no extension; a member not of its form is
 //! `invalid_erc20_approval_extension_format`), and [`Erc20Approval::check`]
-//! applies the reference's offline rules, in its order, and two of this
-//! crate's: the transaction must be for the payment's chain and send no ether
-//! (either would make the broadcast fail after its gas was paid for). Only
+//! applies the reference's offline rules, in its order, and this crate's:
+//! the transaction must be for the payment's chain, send no ether, approve
+//! enough and bound its gas (else the broadcast, or the settlement after it,
+//! would fail after its gas was paid for). Only
 //! EIP-1559 transactions with an empty access list are read — what the
 //! reference client signs.
 //!
@@ -20,8 +21,9 @@
 //! let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
 //! let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
 //! let approval = Erc20Approval::sign(&key, token, 84532, 0, 2_000_000_000, 100_000_000);
-//! assert_eq!(approval.check(&key.address(), &token, 84532), Ok(()));
-//! assert!(approval.check(&key.address(), &token, 8453).is_err());
+//! let amount = 10_000u64.into();
+//! assert_eq!(approval.check(&key.address(), &token, 84532, &amount), Ok(()));
+//! assert!(approval.check(&key.address(), &token, 8453, &amount).is_err());
 //! ```
 
 use crate::amount::Amount;
@@ -42,6 +44,10 @@ pub const APPROVE_SELECTOR: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
 /// The gas limit the reference client gives its approval (an ERC-20
 /// `approve` costs about 46,000).
 pub const APPROVE_GAS_LIMIT: u64 = 70_000;
+
+/// The largest gas limit of an approval whose gas is paid for (twice the
+/// reference client's): a sponsor funds at most this much gas.
+pub const MAX_APPROVE_GAS_LIMIT: u64 = 2 * APPROVE_GAS_LIMIT;
 
 /// The longest signed transaction read (an approval is about 180 bytes).
 pub const MAX_SIGNED_TRANSACTION: usize = 512;
@@ -150,11 +156,22 @@ impl Erc20Approval {
     /// The reference's offline rules, in its order — `from` is the payer,
     /// `asset` the payment's token, `spender` Permit2; the transaction parses,
     /// calls the token, is `approve(Permit2, …)` and is signed by the payer —
-    /// then this crate's: it is for `chain_id` and sends no ether.
+    /// then this crate's, refusing what could only fail after its gas was
+    /// paid for: it is for `chain_id`, sends no ether, approves at least
+    /// `required` (the Permit2 authorization's amount), has a gas limit of at
+    /// most [`MAX_APPROVE_GAS_LIMIT`] and a tip no greater than its fee cap.
+    /// Its nonce (the payer's next one) and fees (against the base fee and
+    /// the host's own cap) are the host's to check before it pays for them.
     ///
     /// # Errors
     /// The extension's reason for the first rule broken.
-    pub fn check(&self, payer: &Address, token: &Address, chain_id: u64) -> Result<(), Reason> {
+    pub fn check(
+        &self,
+        payer: &Address,
+        token: &Address,
+        chain_id: u64,
+        required: &Amount,
+    ) -> Result<(), Reason> {
         if self.from != *payer {
             return Err(Reason::Erc20ApprovalFromMismatch);
         }
@@ -176,12 +193,13 @@ impl Erc20Approval {
         // Exactly two words, the first an address (stricter than the
         // reference's decoder, which ignores bytes after them and the
         // address word's upper 12 bytes).
-        let spender = match args.split_at_checked(32) {
-            Some((word, amount)) if amount.len() == 32 => word
+        let (spender, approved) = match args.split_at_checked(32) {
+            Some((word, amount)) => word
                 .strip_prefix(&[0u8; 12][..])
                 .and_then(|a| <[u8; 20]>::try_from(a).ok())
-                .map(Address),
-            _ => None,
+                .zip(<[u8; 32]>::try_from(amount).ok())
+                .map(|(a, v)| (Address(a), Amount::from_be_bytes(v))),
+            None => None,
         }
         .ok_or(Reason::Erc20ApprovalTxInvalidCalldata)?;
         if spender != PERMIT2_ADDRESS {
@@ -193,7 +211,12 @@ impl Erc20Approval {
         if signer != *payer {
             return Err(Reason::Erc20ApprovalTxSignerMismatch);
         }
-        if tx.tx.chain_id != chain_id || tx.tx.value != Amount::ZERO {
+        if tx.tx.chain_id != chain_id
+            || tx.tx.value != Amount::ZERO
+            || approved < *required
+            || tx.tx.gas_limit > MAX_APPROVE_GAS_LIMIT
+            || tx.tx.max_priority_fee_per_gas > tx.tx.max_fee_per_gas
+        {
             return Err(Reason::Erc20ApprovalTxNotSponsorable);
         }
         Ok(())
@@ -296,30 +319,33 @@ mod tests {
         let back = read_json(&json).unwrap().unwrap();
         assert_eq!(back, a);
         let payer = key.address();
-        assert_eq!(back.check(&payer, &token, 84532), Ok(()));
         assert_eq!(
-            back.check(&token, &token, 84532),
+            back.check(&payer, &token, 84532, &Amount::from(10_000u64)),
+            Ok(())
+        );
+        assert_eq!(
+            back.check(&token, &token, 84532, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalFromMismatch)
         );
         assert_eq!(
-            back.check(&payer, &payer, 84532),
+            back.check(&payer, &payer, 84532, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalAssetMismatch)
         );
         assert_eq!(
-            back.check(&payer, &token, 1),
+            back.check(&payer, &token, 1, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalTxNotSponsorable)
         );
         let other = PrivateKey::from_bytes(&[0x43; 32]).unwrap();
         let mut theirs = Erc20Approval::sign(&other, token, 84532, 5, 2_000_000_000, 1);
         theirs.from = payer;
         assert_eq!(
-            theirs.check(&payer, &token, 84532),
+            theirs.check(&payer, &token, 84532, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalTxSignerMismatch)
         );
         let mut cut = a;
         cut.raw_len = a.raw_len.map(|n| n - 1);
         assert_eq!(
-            cut.check(&payer, &token, 84532),
+            cut.check(&payer, &token, 84532, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalTxParseFailed)
         );
         for (k, v) in [
@@ -341,11 +367,47 @@ mod tests {
         let mut i: serde_json::Value = serde_json::from_str(&json).unwrap();
         i.as_object_mut().unwrap().remove("signedTransaction");
         assert_eq!(read_json(&i.to_string()), None);
+        // What could only fail after its gas was paid for.
+        let custom = |gas: u64, tip: u128, fee: u128, amount: Amount| {
+            let mut data = [0u8; 68];
+            data[..4].copy_from_slice(&APPROVE_SELECTOR);
+            data[16..36].copy_from_slice(&PERMIT2_ADDRESS.0);
+            data[36..].copy_from_slice(&amount.to_be_bytes());
+            let signed = Eip1559Transaction {
+                chain_id: 84532,
+                nonce: 0,
+                max_priority_fee_per_gas: tip,
+                max_fee_per_gas: fee,
+                gas_limit: gas,
+                to: Some(token),
+                value: Amount::ZERO,
+                data: &data,
+            }
+            .sign(&key);
+            let mut c = a;
+            c.raw_len = signed.encode(&mut c.raw).ok();
+            c.check(&payer, &token, 84532, &Amount::from(10_000u64))
+        };
+        assert_eq!(
+            custom(APPROVE_GAS_LIMIT, 1, 2, Amount::from(10_000u64)),
+            Ok(())
+        );
+        for (gas, tip, fee, amount) in [
+            (APPROVE_GAS_LIMIT, 1, 2, Amount::from(9_999u64)),
+            (MAX_APPROVE_GAS_LIMIT + 1, 1, 2, Amount::MAX),
+            (APPROVE_GAS_LIMIT, 3, 2, Amount::MAX),
+        ] {
+            assert_eq!(
+                custom(gas, tip, fee, amount),
+                Err(Reason::Erc20ApprovalTxNotSponsorable),
+                "{gas} {tip} {fee} {amount:?}"
+            );
+        }
         // Odd hex passes the pattern and fails to parse, at its turn.
         i["signedTransaction"] = serde_json::json!("0x02f");
         let odd = read_json(&i.to_string()).unwrap().unwrap();
         assert_eq!(
-            odd.check(&payer, &token, 84532),
+            odd.check(&payer, &token, 84532, &Amount::from(10_000u64)),
             Err(Reason::Erc20ApprovalTxParseFailed)
         );
     }
