@@ -260,51 +260,51 @@ reasons! {
     PaymentIdentifierConflict => "payment_identifier_conflict",
     /// `erc20ApprovalGasSponsoring`: a member of the extension's `info` is not
     /// of its form.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     InvalidErc20ApprovalExtensionFormat => "invalid_erc20_approval_extension_format",
     /// `erc20ApprovalGasSponsoring`: `info.from` is not the payer.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalFromMismatch => "erc20_approval_from_mismatch",
     /// `erc20ApprovalGasSponsoring`: `info.asset` is not the payment's token.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalAssetMismatch => "erc20_approval_asset_mismatch",
     /// `erc20ApprovalGasSponsoring`: `info.spender` is not Permit2.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalSpenderNotPermit2 => "erc20_approval_spender_not_permit2",
     /// `erc20ApprovalGasSponsoring`: the signed transaction is not a call to
     /// the payment's token.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxWrongTarget => "erc20_approval_tx_wrong_target",
     /// `erc20ApprovalGasSponsoring`: the signed transaction's calldata is not
     /// an `approve(address,uint256)` call.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxWrongSelector => "erc20_approval_tx_wrong_selector",
     /// `erc20ApprovalGasSponsoring`: the `approve` call's spender is not Permit2.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxWrongSpender => "erc20_approval_tx_wrong_spender",
     /// `erc20ApprovalGasSponsoring`: the `approve` call's arguments do not decode.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxInvalidCalldata => "erc20_approval_tx_invalid_calldata",
     /// `erc20ApprovalGasSponsoring`: the signed transaction's signer is not the payer.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxSignerMismatch => "erc20_approval_tx_signer_mismatch",
     /// `erc20ApprovalGasSponsoring`: no signer can be recovered from the
     /// signed transaction.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxInvalidSignature => "erc20_approval_tx_invalid_signature",
     /// `erc20ApprovalGasSponsoring`: the signed transaction does not parse (this
     /// crate reads EIP-1559 transactions only, with an empty access list).
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxParseFailed => "erc20_approval_tx_parse_failed",
     /// `erc20ApprovalGasSponsoring`: the signed transaction is for another
     /// chain, or sends ether along: broadcasting it could only fail after its
     /// gas was funded. (Not a reference string: the reference learns it when
     /// the broadcast fails.)
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxNotSponsorable => "erc20_approval_tx_not_sponsorable",
     /// `erc20ApprovalGasSponsoring`: the approval or the settlement after it
     /// could not be broadcast.
-    [cfg(feature = "gas-sponsoring")]
+    [cfg(feature = "erc20-approval")]
     Erc20ApprovalBroadcastFailed => "erc20_approval_broadcast_failed",
 }
 

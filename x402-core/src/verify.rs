@@ -74,7 +74,7 @@ pub struct Config<'a> {
     /// simulate after the approval (the two together, as the reference's
     /// sponsoring signer does), and the approval's nonce and fees are the
     /// host's to check before it pays for them. (Read only with the
-    /// `gas-sponsoring` feature.)
+    /// `erc20-approval` feature.)
     pub erc20_approval_sponsoring: bool,
 }
 
@@ -494,6 +494,7 @@ fn verify_v2(
                     Some(permit) if verdict.is_valid() => {
                         with_permit(verdict, permit, &pp, &req, now)
                     }
+                    #[cfg(feature = "erc20-approval")]
                     None if verdict.is_valid() && config.erc20_approval_sponsoring => {
                         with_approval(verdict, p.extensions.and_then(|e| e.as_json()), &pp, &req)
                     }
@@ -882,7 +883,7 @@ fn with_permit(
 /// `erc20ApprovalGasSponsoring`: a payment carrying a signed approval is held
 /// to the extension's rules (in the reference's order after the signature),
 /// and owes no allowance (the approval sets it before the settlement).
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "erc20-approval")]
 fn with_approval(
     verdict: Verdict,
     extensions: Option<crate::json::JsonObject<'_>>,
@@ -911,17 +912,6 @@ fn with_approval(
             Some(payer),
         ),
     }
-}
-
-/// Without the `gas-sponsoring` feature the extension is not read.
-#[cfg(not(feature = "gas-sponsoring"))]
-fn with_approval(
-    verdict: Verdict,
-    _: Option<crate::json::JsonObject<'_>>,
-    _: &Permit2Payload<'_>,
-    _: &Req<'_>,
-) -> Verdict {
-    verdict
 }
 
 impl Req<'_> {

@@ -26,7 +26,7 @@
 //! assert_eq!(PERMIT_TYPEHASH[0], 0x6e);
 //! ```
 
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "erc20-approval")]
 pub mod erc20_approval;
 
 use crate::amount::Amount;

@@ -283,7 +283,7 @@ fn official_facilitator_verdicts_are_reproduced() {
 /// as the official facilitator with that extension registered judges them;
 /// a host that does not sponsor approvals ignores the extension, as the
 /// reference does without it registered.
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "erc20-approval")]
 #[test]
 fn signed_approvals_are_judged_as_the_official_facilitator_judges_them() {
     let (mut same, mut stricter) = (0, 0);
