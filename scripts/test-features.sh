@@ -20,6 +20,7 @@ combos=(
   "alloc,bazaar"
   "std,batch,precomputed-tables"
   "alloc,gas-sponsoring"
+  "alloc,erc20-approval"
   "evm-batch"
 )
 for f in "${combos[@]}"; do
