@@ -864,6 +864,18 @@ fn with_permit(
         let token = req.asset_address().map_err(|e| e.reason())?;
         permit.check(&payer, &token, now.unwrap_or(0))
     });
+    allowance_given(verdict, checked, payer, "eip2612GasSponsoring")
+}
+
+/// A valid Permit2 verdict whose extension (`name`) gives Permit2 its
+/// allowance before the settlement: without the allowance check when the
+/// extension's rules hold (`checked`), else refused with their reason.
+fn allowance_given(
+    verdict: Verdict,
+    checked: Result<(), Reason>,
+    payer: Address,
+    name: &str,
+) -> Verdict {
     match checked {
         Ok(()) => Verdict {
             checks: verdict
@@ -873,7 +885,7 @@ fn with_permit(
         },
         Err(reason) => Verdict::invalid(
             reason,
-            &"the eip2612GasSponsoring extension does not hold for this payment",
+            &format_args!("the {name} extension does not hold for this payment"),
             Some(payer),
         ),
     }
@@ -899,19 +911,7 @@ fn with_approval(
         let chain = req.network.evm_chain_id().ok_or(Reason::InvalidNetwork)?;
         a.check(&payer, &token, chain, &pp.authorization.permitted.amount)
     });
-    match checked {
-        Ok(()) => Verdict {
-            checks: verdict
-                .checks
-                .map(|c| c.filter(|c| !matches!(c, ChainCheck::Permit2AllowanceAtLeast { .. }))),
-            ..verdict
-        },
-        Err(reason) => Verdict::invalid(
-            reason,
-            &"the erc20ApprovalGasSponsoring extension does not hold for this payment",
-            Some(payer),
-        ),
-    }
+    allowance_given(verdict, checked, payer, "erc20ApprovalGasSponsoring")
 }
 
 impl Req<'_> {

@@ -550,21 +550,7 @@ func TestPaywallPaymentForOneRouteRefusedOnAnother(t *testing.T) {
 	other := "0x000000000000000000000000000000000000dEaD"
 	s := startShop(t, &paywire.HTTPFacilitator{URL: fac.url()},
 		route("/cheap", "10000", merchant), route("/dear", "20000", merchant), route("/elsewhere", "10000", other))
-	var payment string
-	client := &http.Client{Transport: &paywire.PayingTransport{
-		PrivateKey: payerKey, Policy: &paywire.Policy{MaxAmount: "10000"},
-		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			if p := r.Header.Get("PAYMENT-SIGNATURE"); p != "" {
-				payment = p
-				return nil, errors.New("held")
-			}
-			return http.DefaultTransport.RoundTrip(r)
-		}),
-	}}
-	client.Get(s.srv.URL + "/cheap")
-	if payment == "" {
-		t.Fatal("no payment for /cheap")
-	}
+	payment := heldPayment(t, s.srv.URL+"/cheap")
 	for path, reason := range map[string]string{
 		"/dear":      "invalid_exact_evm_payload_authorization_value_mismatch",
 		"/elsewhere": "invalid_exact_evm_recipient_mismatch",
