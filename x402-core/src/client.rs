@@ -33,6 +33,10 @@ use crate::types::payload::{
 };
 use crate::types::{FromJson, RawObject, v1, v2};
 
+#[cfg(feature = "gas-sponsoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+pub use crate::gas_sponsoring::payer::ChainFacts;
+
 /// How far back `validAfter` is set, so that a payer's clock running ahead of
 /// the facilitator's does not make a fresh payment "not yet valid".
 pub const VALID_AFTER_SKEW_SECONDS: u64 = 600;
@@ -288,6 +292,73 @@ pub fn create_payment_for_to_sink(
     policy: &Policy<'_>,
     out: &mut dyn Sink,
 ) -> Result<Created, Error> {
+    create(
+        pr,
+        key,
+        nonce,
+        now,
+        policy,
+        #[cfg(feature = "gas-sponsoring")]
+        None,
+        out,
+    )
+}
+
+/// [`create_payment_to_sink`] given what only the chain knows
+/// ([`ChainFacts`]: the payer's Permit2 allowance and EIP-2612 nonce on the
+/// token, read as [`crate::gas_sponsoring::payer::chain_reads`] says): a
+/// Permit2 payment then carries an EIP-2612 permit for Permit2 in
+/// `extensions.eip2612GasSponsoring` when the reference client would attach
+/// one (the extension declared, `extra.name` and `extra.version` present, the
+/// allowance below the amount or unknown; see
+/// [`crate::gas_sponsoring::payer`]), so that a payer without an allowance
+/// pays without gas.
+///
+/// # Errors
+/// As [`create_payment_to_sink`].
+#[cfg(feature = "gas-sponsoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+pub fn create_payment_with_facts(
+    payment_required: &[u8],
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    facts: &ChainFacts,
+    out: &mut dyn Sink,
+) -> Result<Created, Error> {
+    let mut scratch = [0u8; header::DEFAULT_MAX_DECODED];
+    let pr = read_payment_required(payment_required, &mut scratch)?;
+    create(&pr, key, nonce, now, policy, Some(facts), out)
+}
+
+/// [`create_payment_with_facts`] for an already decoded PaymentRequired.
+///
+/// # Errors
+/// As [`create_payment_for_to_sink`].
+#[cfg(feature = "gas-sponsoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+pub fn create_payment_for_with_facts(
+    pr: &PaymentRequired<'_>,
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    facts: &ChainFacts,
+    out: &mut dyn Sink,
+) -> Result<Created, Error> {
+    create(pr, key, nonce, now, policy, Some(facts), out)
+}
+
+fn create(
+    pr: &PaymentRequired<'_>,
+    key: &PrivateKey,
+    nonce: [u8; 32],
+    now: u64,
+    policy: &Policy<'_>,
+    #[cfg(feature = "gas-sponsoring")] facts: Option<&ChainFacts>,
+    out: &mut dyn Sink,
+) -> Result<Created, Error> {
     let sel = select_requirement(pr, policy)?;
     let from = key.address();
     let r = sel.requirements;
@@ -328,9 +399,17 @@ pub fn create_payment_for_to_sink(
                 authorization,
                 signature: JsonStr::new(sig.as_str()),
             };
-            write_payload(pr, &r, &payload, Some(payment_id), out)
-                .map(created)
-                .map_err(too_small)
+            write_payload(
+                pr,
+                &r,
+                &payload,
+                Some(payment_id),
+                #[cfg(feature = "gas-sponsoring")]
+                None,
+                out,
+            )
+            .map(created)
+            .map_err(too_small)
         }
         Method::Permit2 | Method::Upto => {
             let (spender, facilitator) = if sel.method == Method::Upto {
@@ -361,9 +440,20 @@ pub fn create_payment_for_to_sink(
                 signature: JsonStr::new(sig.as_str()),
                 authorization,
             };
-            write_payload(pr, &r, &payload, Some(payment_id), out)
-                .map(created)
-                .map_err(too_small)
+            #[cfg(feature = "gas-sponsoring")]
+            let permit = facts
+                .and_then(|f| crate::gas_sponsoring::payer::permit_for(pr, &sel, key, deadline, f));
+            write_payload(
+                pr,
+                &r,
+                &payload,
+                Some(payment_id),
+                #[cfg(feature = "gas-sponsoring")]
+                permit.as_ref(),
+                out,
+            )
+            .map(created)
+            .map_err(too_small)
         }
     }
 }
@@ -376,6 +466,7 @@ fn write_payload(
     r: &PaymentRequirements<'_>,
     payload: &(dyn ToJson + Sync),
     payment_id: Option<&str>,
+    #[cfg(feature = "gas-sponsoring")] permit: Option<&crate::gas_sponsoring::Eip2612Permit>,
     out: &mut dyn Sink,
 ) -> Result<usize, SinkFull> {
     match r {
@@ -389,8 +480,22 @@ fn write_payload(
                 .zip(payment_id)
                 .filter(|(e, _)| crate::payment_identifier::declared(*e).is_some())
                 .map(|(ext, id)| crate::payment_identifier::Echoed { ext, id });
+            #[cfg(feature = "gas-sponsoring")]
+            let with_permit =
+                permit
+                    .zip(extensions.and_then(|e| e.as_json()))
+                    .map(|(permit, ext)| crate::gas_sponsoring::payer::WithPermit {
+                        ext,
+                        id: echoed.as_ref().map(|e| e.id),
+                        permit,
+                    });
             let extensions = match &echoed {
                 Some(e) => Some(RawObject::Value(e)),
+                None => extensions,
+            };
+            #[cfg(feature = "gas-sponsoring")]
+            let extensions = match &with_permit {
+                Some(w) => Some(RawObject::Value(w)),
                 None => extensions,
             };
             let doc = v2::PaymentPayload {
@@ -510,6 +615,8 @@ pub fn create_batch_payment(
             pr,
             &PaymentRequirements::V2(r),
             &payload,
+            None,
+            #[cfg(feature = "gas-sponsoring")]
             None,
             &mut SliceSink::new(out),
         )

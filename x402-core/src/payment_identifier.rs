@@ -98,6 +98,37 @@ impl ToJson for Echoed<'_> {
     }
 }
 
+/// Writes the member `k` (the `payment-identifier` extension `ext`) with
+/// `info.id` set to `id`, as [`Echoed`] does (kept apart from it, so that
+/// the builds without the `gas-sponsoring` feature are as they were).
+#[cfg(feature = "gas-sponsoring")]
+pub(crate) fn write_with_id(
+    w: &mut ObjectWriter<'_>,
+    k: JsonStr<'_>,
+    ext: JsonObject<'_>,
+    id: &str,
+) -> Result<(), SinkFull> {
+    w.key(k)?;
+    let mut e = ObjectWriter::new(w.sink())?;
+    for (k2, v2) in ext.members() {
+        match v2.as_object().filter(|_| k2 == "info") {
+            Some(info) => {
+                e.key(k2)?;
+                let mut i = ObjectWriter::new(e.sink())?;
+                for (k3, v3) in info.members() {
+                    if k3 != "id" {
+                        i.value_field(k3, v3)?;
+                    }
+                }
+                i.str_field("id", JsonStr::new(id))?;
+                i.end()?;
+            }
+            None => e.value_field(k2, v2)?,
+        }
+    }
+    e.end()
+}
+
 /// The `info.id` a payment's `extensions` carry, if any (unchecked: see
 /// [`check`]).
 #[must_use]

@@ -28,6 +28,9 @@
 
 #[cfg(feature = "erc20-approval")]
 pub mod erc20_approval;
+#[cfg(feature = "gas-sponsoring")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+pub mod payer;
 
 use crate::amount::Amount;
 use crate::error::Reason;
