@@ -32,7 +32,29 @@ export interface FetchAgent {
   validSeconds?: number;
 }
 
+/** The options of `wrapFetch`. */
+export interface WrapFetchOptions {
+  /** The package: `import * as x402 from "paywire"` (or `paywire/fast`, `paywire/full`). */
+  x402: unknown;
+  /** The payer's EVM key, 0x + 64 hex digits. */
+  privateKey?: string;
+  policy?: FetchPolicy;
+  /** For batch-settlement offers (the `full` flavour). */
+  agent?: FetchAgent;
+  /**
+   * A node's JSON-RPC URL, or URLs by network (CAIP-2, e.g. `{"eip155:8453": "https://…"}`):
+   * with it, a Permit2 offer declaring `eip2612GasSponsoring` is paid without a
+   * Permit2 allowance (the payer's allowance and EIP-2612 nonce are read from the
+   * node, and a permit for Permit2 is attached when the allowance falls short).
+   * `paywire/fast` and `paywire/full` only: with the default flavour `wrapFetch` throws.
+   * A failed allowance read counts as not enough; a failed nonce read means no permit.
+   */
+  rpcUrl?: string | Record<string, string>;
+  /** Time allowed for each of those reads (default 5000 ms). */
+  rpcTimeoutMs?: number;
+}
+
 export function wrapFetch(
   fetchImpl: typeof fetch,
-  options: { x402: unknown; privateKey?: string; policy?: FetchPolicy; agent?: FetchAgent },
+  options: WrapFetchOptions,
 ): (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;

@@ -13,6 +13,12 @@
 // never pays twice for one call: a 402 after paying throws
 // `PaymentRefusedError`; an offer the policy refuses throws
 // `PaymentPolicyError`, before anything is signed.
+//
+// With `rpcUrl` (the `fast` and `full` flavours), a Permit2 offer that declares
+// `eip2612GasSponsoring` is paid by a payer without a Permit2 allowance too:
+// the client reads the payer's allowance and EIP-2612 nonce on the token from
+// the node (two `eth_call`s, bounded in time) and attaches a permit for
+// Permit2 when the allowance falls short, as the official client does.
 
 /** The offer was not paid: no requirement is one the policy allows. */
 export class PaymentPolicyError extends Error {
@@ -69,6 +75,56 @@ function batchHeaders(x402, request, payment, agent) {
   };
 }
 
+/** The node to ask about `network`: `rpcUrl` itself, or its member for the network. */
+function rpcUrlFor(rpcUrl, network) {
+  if (typeof rpcUrl === "string") return rpcUrl;
+  const url = rpcUrl?.[network];
+  return typeof url === "string" ? url : undefined;
+}
+
+/** One `eth_call` (a JSON-RPC body): its uint256 answer as a decimal string, or null. */
+async function readUint256(x402, url, body, timeoutMs) {
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
+    return x402.uint256Response(await res.text());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The chain's facts for `createPayment` (`chainFacts`), or undefined when no
+ * permit would be attached: the offer is not a Permit2 one declaring
+ * `eip2612GasSponsoring`, no node is given for its network, or the nonce
+ * could not be read. An allowance that could not be read is `null`: not
+ * enough, as the official client counts it.
+ */
+async function chainFacts(x402, offer, privateKey, policy, rpcUrl, timeoutMs) {
+  let reads;
+  try {
+    reads = x402.gasSponsoringReads(offer, x402.privateKeyToAddress(privateKey), policy);
+  } catch {
+    return undefined; // createPayment reports what is wrong with the offer
+  }
+  const url = reads && rpcUrlFor(rpcUrl, reads.network);
+  if (!url) return undefined;
+  const [permit2Allowance, permitNonce] = await Promise.all([
+    readUint256(x402, url, reads.allowance, timeoutMs),
+    readUint256(x402, url, reads.nonces, timeoutMs),
+  ]);
+  if (permitNonce === null) return undefined;
+  return { permit2Allowance, permitNonce };
+}
+
 /**
  * `fetchImpl` that pays on 402 with `privateKey` (0x + 32 bytes hex) within
  * `policy` (`maxAmount`, required; `networks`, `assets`, `allowUpto`: the
@@ -76,8 +132,11 @@ function batchHeaders(x402, request, payment, agent) {
  * `agent`). `agent` (optional): `{privateKey, origin, maxAmount?,
  * validSeconds?}`, the Ed25519 JWK `d` of an agent whose key directory is at
  * `origin`, for `batch-settlement` offers (at most `maxAmount` each).
+ * `rpcUrl` (optional; `paywire/fast` and `paywire/full`): a node's JSON-RPC
+ * URL, or an object of them by network (CAIP-2), read for
+ * `eip2612GasSponsoring` (each read bounded by `rpcTimeoutMs`, 5000 by default).
  */
-export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
+export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent, rpcUrl, rpcTimeoutMs = 5000 }) {
   if (typeof x402?.createPayment !== "function") {
     throw new TypeError("wrapFetch: pass the package as `x402` (import * as x402 from \"paywire\")");
   }
@@ -90,6 +149,20 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
   // The server names the price: without a cap it could ask for the whole wallet.
   if (typeof privateKey === "string" && typeof policy.maxAmount !== "string") {
     throw new TypeError("wrapFetch: policy.maxAmount is required (the most one call pays, atomic units, a decimal string)");
+  }
+  if (rpcUrl !== undefined) {
+    if (typeof rpcUrl !== "string" && (typeof rpcUrl !== "object" || rpcUrl === null)) {
+      throw new TypeError("wrapFetch: rpcUrl is a URL, or an object of URLs by network (CAIP-2)");
+    }
+    // Refused rather than ignored: the payer would expect not to need an allowance.
+    if (typeof x402.gasSponsoringReads !== "function") {
+      throw new TypeError(
+        'wrapFetch: rpcUrl (eip2612GasSponsoring) needs the fast or full flavour (import * as x402 from "paywire/fast")',
+      );
+    }
+  }
+  if (!(rpcTimeoutMs > 0)) {
+    throw new TypeError("wrapFetch: rpcTimeoutMs is a positive number of milliseconds");
   }
   if (agent && typeof agent.maxAmount !== "string") {
     throw new TypeError("wrapFetch: agent.maxAmount is required (the most one call commits to, a decimal string)");
@@ -127,9 +200,10 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent }) {
       if (typeof privateKey !== "string") {
         throw new PaymentPolicyError("not paid: no batch-settlement offer the agent may commit to", first);
       }
+      const facts = rpcUrl === undefined ? undefined : await chainFacts(x402, offer, privateKey, policy, rpcUrl, rpcTimeoutMs);
       let payment;
       try {
-        payment = x402.createPayment(offer, privateKey, { ...policy });
+        payment = x402.createPayment(offer, privateKey, facts ? { ...policy, chainFacts: facts } : { ...policy });
       } catch (e) {
         throw new PaymentPolicyError(`not paid: ${e?.message ?? e}`, first);
       }

@@ -178,6 +178,10 @@ pub struct ClientOptions {
     pub now: Option<u64>,
     /// `nonce`, if given (32 bytes).
     pub nonce: Option<[u8; 32]>,
+    /// `chainFacts`, if given (`fast` and `full`): the payer's Permit2
+    /// allowance and EIP-2612 nonce, for `eip2612GasSponsoring`.
+    #[cfg(feature = "gas-sponsoring")]
+    pub chain_facts: Option<paywire::client::ChainFacts>,
 }
 
 /// Reads the options object: the policy's members (read by the core, which
@@ -200,6 +204,11 @@ pub fn read_options(json: Option<&str>) -> Result<ClientOptions, Failure> {
     let mut policy = Vec::with_capacity(json.len());
     let mut w = ObjectWriter::new(&mut policy).map_err(|_| Failure::argument("options", ""))?;
     for (k, v) in obj.members() {
+        #[cfg(feature = "gas-sponsoring")]
+        if k == "chainFacts" {
+            out.chain_facts = Some(gas_sponsoring::read_chain_facts(v)?);
+            continue;
+        }
         if k == "nowUnix" {
             out.now = Some(read_now_member(v)?);
         } else if k == "nonce" {
@@ -597,6 +606,17 @@ pub fn create_payment_js(
             n
         }
     };
+    #[cfg(feature = "gas-sponsoring")]
+    if let Some(facts) = &opts.chain_facts {
+        return js(gas_sponsoring::create_payment_with_facts_text(
+            &pr,
+            &key,
+            nonce,
+            now,
+            &opts.policy,
+            facts,
+        ));
+    }
     js(create_payment_text(&pr, &key, nonce, now, &opts.policy))
 }
 
@@ -661,6 +681,9 @@ const TYPESCRIPT_BATCH: &str = include_str!("batch.d.ts");
 
 #[cfg(feature = "chain")]
 pub mod chain;
+
+#[cfg(feature = "gas-sponsoring")]
+pub mod gas_sponsoring;
 
 #[cfg(feature = "lifecycle")]
 pub mod lifecycle;

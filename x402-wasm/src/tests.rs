@@ -243,3 +243,84 @@ fn batch_settlement_sign_then_verify() {
         "invalid_payload"
     );
 }
+
+#[cfg(feature = "gas-sponsoring")]
+#[test]
+fn chain_facts_make_a_permit2_payment_carry_the_eip2612_permit() {
+    let mut pr = payment_required();
+    pr["accepts"][0]["extra"]["assetTransferMethod"] = json!("permit2");
+    pr["extensions"] =
+        json!({"eip2612GasSponsoring": {"info": {"description": "d", "version": "1"}}});
+    let pr = pr.to_string();
+    let owner = key().address().checksummed().as_str().to_owned();
+    let reads: Value = serde_json::from_str(
+        &gas_sponsoring::gas_sponsoring_reads_text(&pr, &owner, &OwnedPolicy::default())
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reads["network"], "eip155:84532");
+    assert_eq!(reads["chainId"], 84532);
+    assert_eq!(reads["nonces"]["method"], "eth_call");
+    assert!(
+        reads["allowance"]["params"][0]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("0xdd62ed3e")
+    );
+    assert!(
+        reads["nonces"]["params"][0]["data"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x7ecebe00")
+    );
+
+    let opts = read_options(Some(
+        r#"{"maxAmount":"10000","nowUnix":1750000000,"chainFacts":{"permit2Allowance":null,"permitNonce":"3"}}"#,
+    ))
+    .unwrap();
+    let facts = opts.chain_facts.unwrap();
+    assert_eq!(
+        (facts.permit2_allowance, facts.permit_nonce),
+        (None, 3u64.into())
+    );
+    let value = gas_sponsoring::create_payment_with_facts_text(
+        &pr,
+        &key(),
+        [7; 32],
+        NOW,
+        &opts.policy,
+        &facts,
+    )
+    .unwrap();
+    let doc: Value =
+        serde_json::from_str(&decode_header_text("PAYMENT-SIGNATURE", &value).unwrap()).unwrap();
+    let info = &doc["extensions"]["eip2612GasSponsoring"]["info"];
+    assert_eq!(
+        (
+            info["description"].as_str(),
+            info["nonce"].as_str(),
+            info["amount"].as_str()
+        ),
+        (Some("d"), Some("3"), Some("10000"))
+    );
+
+    for bad in [
+        r#"{"chainFacts":{"permit2Allowance":"1"}}"#,
+        r#"{"chainFacts":{"permitNonce":"0x1"}}"#,
+        r#"{"chainFacts":{"permitNonce":"1","other":1}}"#,
+        r#"{"chainFacts":[]}"#,
+    ] {
+        assert_eq!(
+            read_options(Some(bad)).unwrap_err().code(),
+            INVALID_ARGUMENT,
+            "{bad}"
+        );
+    }
+    // Not declared: nothing to read.
+    let plain = payment_required().to_string();
+    assert_eq!(
+        gas_sponsoring::gas_sponsoring_reads_text(&plain, &owner, &OwnedPolicy::default()).unwrap(),
+        None
+    );
+}

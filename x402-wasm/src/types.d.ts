@@ -211,6 +211,16 @@ export interface PaymentOptions {
   nowUnix?: number;
   /** `0x` + 32 bytes hex; default: `crypto.getRandomValues`. */
   nonce?: string;
+  /**
+   * What only the chain knows, for `eip2612GasSponsoring` (`paywire/fast` and
+   * `paywire/full`; the default flavour refuses the member): the payer's
+   * `allowance(owner, Permit2)` on the token (`null`: it could not be read,
+   * which counts as not enough) and its `nonces(owner)`, decimal strings.
+   * `gasSponsoringReads` says what to ask a node, `uint256Response` reads the
+   * answers. A Permit2 payment then carries a permit for Permit2 when the
+   * offer declares the extension and the allowance falls short.
+   */
+  chainFacts?: { permit2Allowance: string | null; permitNonce: string };
 }
 
 /** The spending policy: the members of `PaymentOptions` that limit what is paid. */
