@@ -306,7 +306,8 @@ pub fn create_payment_for_to_sink(
 
 /// [`create_payment_to_sink`] given what only the chain knows
 /// ([`ChainFacts`]: the payer's Permit2 allowance and EIP-2612 nonce on the
-/// token, read as [`crate::gas_sponsoring::payer::chain_reads`] says): a
+/// token, read as [`crate::gas_sponsoring::payer::chain_reads`] says; `None`
+/// is [`create_payment_to_sink`] itself): a
 /// Permit2 payment then carries an EIP-2612 permit for Permit2 in
 /// `extensions.eip2612GasSponsoring` when the reference client would attach
 /// one (the extension declared, `extra.name` and `extra.version` present, the
@@ -324,12 +325,12 @@ pub fn create_payment_with_facts(
     nonce: [u8; 32],
     now: u64,
     policy: &Policy<'_>,
-    facts: &ChainFacts,
+    facts: Option<&ChainFacts>,
     out: &mut dyn Sink,
 ) -> Result<Created, Error> {
     let mut scratch = [0u8; header::DEFAULT_MAX_DECODED];
     let pr = read_payment_required(payment_required, &mut scratch)?;
-    create(&pr, key, nonce, now, policy, Some(facts), out)
+    create(&pr, key, nonce, now, policy, facts, out)
 }
 
 /// [`create_payment_with_facts`] for an already decoded PaymentRequired.
@@ -344,12 +345,15 @@ pub fn create_payment_for_with_facts(
     nonce: [u8; 32],
     now: u64,
     policy: &Policy<'_>,
-    facts: &ChainFacts,
+    facts: Option<&ChainFacts>,
     out: &mut dyn Sink,
 ) -> Result<Created, Error> {
-    create(pr, key, nonce, now, policy, Some(facts), out)
+    create(pr, key, nonce, now, policy, facts, out)
 }
 
+// One body for both entry points, not inlined into each (the npm package's
+// `fast` flavour would carry it twice).
+#[cfg_attr(feature = "gas-sponsoring", inline(never))]
 fn create(
     pr: &PaymentRequired<'_>,
     key: &PrivateKey,

@@ -54,7 +54,8 @@ pub fn read_chain_facts(v: JsonValue<'_>) -> Result<ChainFacts, Failure> {
     })
 }
 
-/// [`crate::create_payment_text`] given the chain's facts.
+/// [`crate::create_payment_text`] given the chain's facts, if any (the one
+/// path of `createPayment` in the flavours with the extension).
 ///
 /// # Errors
 /// As [`crate::create_payment_text`].
@@ -64,7 +65,7 @@ pub fn create_payment_with_facts_text(
     nonce: [u8; 32],
     now: u64,
     policy: &paywire::client::OwnedPolicy,
-    facts: &ChainFacts,
+    facts: Option<&ChainFacts>,
 ) -> Result<String, Failure> {
     let mut out = Vec::new();
     client::create_payment_with_facts(

@@ -607,16 +607,15 @@ pub fn create_payment_js(
         }
     };
     #[cfg(feature = "gas-sponsoring")]
-    if let Some(facts) = &opts.chain_facts {
-        return js(gas_sponsoring::create_payment_with_facts_text(
-            &pr,
-            &key,
-            nonce,
-            now,
-            &opts.policy,
-            facts,
-        ));
-    }
+    return js(gas_sponsoring::create_payment_with_facts_text(
+        &pr,
+        &key,
+        nonce,
+        now,
+        &opts.policy,
+        opts.chain_facts.as_ref(),
+    ));
+    #[cfg(not(feature = "gas-sponsoring"))]
     js(create_payment_text(&pr, &key, nonce, now, &opts.policy))
 }
 

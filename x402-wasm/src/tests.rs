@@ -290,7 +290,7 @@ fn chain_facts_make_a_permit2_payment_carry_the_eip2612_permit() {
         [7; 32],
         NOW,
         &opts.policy,
-        &facts,
+        Some(&facts),
     )
     .unwrap();
     let doc: Value =

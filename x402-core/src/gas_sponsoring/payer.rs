@@ -50,7 +50,7 @@
 //!     permit_nonce: uint256_response(zero).unwrap(),
 //! };
 //! let mut out = Vec::new();
-//! create_payment_with_facts(offer, &key, [0x22; 32], 1_750_000_000, &Policy::default(), &facts, &mut out).unwrap();
+//! create_payment_with_facts(offer, &key, [0x22; 32], 1_750_000_000, &Policy::default(), Some(&facts), &mut out).unwrap();
 //! let json = paywire::header::decode_to_vec(core::str::from_utf8(&out).unwrap(), 4096).unwrap();
 //! assert!(core::str::from_utf8(&json).unwrap().contains(r#""spender":"0x000000000022D473030F116dDEE9F6B43aC78BA3""#));
 //! ```
@@ -62,7 +62,6 @@ use crate::error::JsonType;
 use crate::evm::eip712::{Domain, PERMIT2_ADDRESS};
 use crate::evm::{Address, PrivateKey, abi};
 use crate::json::{JsonObject, JsonStr, JsonValue, ObjectWriter, Sink, SinkFull, ToJson};
-use crate::rpc::{BlockTag, CallRequest, Envelope, Request};
 use crate::types::facilitator::PaymentRequired;
 
 /// `nonces(address)`: EIP-2612's permit nonce of an owner.
@@ -117,22 +116,43 @@ impl TokenCall {
     }
 
     /// The JSON-RPC request `eth_call({to, data}, "latest")` with `id`
-    /// (write it with [`ToJson`]).
+    /// (write it with [`ToJson`]; the same text as
+    /// [`crate::rpc::Envelope`] writes, without its other requests).
     #[must_use]
-    pub fn request(&self, id: u64) -> Envelope<'_> {
-        Envelope {
-            id,
-            request: Request::Call {
-                call: CallRequest {
-                    from: None,
-                    to: self.to,
-                    data: self.data(),
-                    gas: None,
-                },
-                block: BlockTag::Latest,
-            },
-        }
+    pub fn request(&self, id: u64) -> EthCall<'_> {
+        EthCall { id, call: self }
     }
+}
+
+/// An `eth_call` of a [`TokenCall`] at the latest block, as a JSON-RPC request.
+#[derive(Clone, Copy, Debug)]
+pub struct EthCall<'a> {
+    /// The request id.
+    pub id: u64,
+    /// The call.
+    pub call: &'a TokenCall,
+}
+
+impl ToJson for EthCall<'_> {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        out.put(b"{\"jsonrpc\":\"2.0\",\"id\":")?;
+        self.id.write_json(out)?;
+        out.put(b",\"method\":\"eth_call\",\"params\":[{\"to\":")?;
+        write_hex(out, &self.call.to.0)?;
+        out.put(b",\"data\":")?;
+        write_hex(out, self.call.data())?;
+        out.put(b"},\"latest\"]}")
+    }
+}
+
+/// `"0x…"`, lower-case hex.
+fn write_hex(out: &mut dyn Sink, bytes: &[u8]) -> Result<(), SinkFull> {
+    out.put(b"\"0x")?;
+    let digit = |d: u8| if d < 10 { b'0' + d } else { b'a' + d - 10 };
+    for b in bytes {
+        out.put(&[digit(b >> 4), digit(b & 15)])?;
+    }
+    out.put(b"\"")
 }
 
 /// What to read from the chain before paying with a permit.
@@ -236,8 +256,16 @@ pub fn decode_uint256(result: &[u8]) -> Option<Amount> {
 /// 32 bytes.
 #[must_use]
 pub fn uint256_response(body: &[u8]) -> Option<Amount> {
-    let result = crate::rpc::parse_response(body).ok()?.result.ok()?;
-    let digits = result.as_str()?.as_str()?.strip_prefix("0x")?;
+    let doc = crate::json::parse(body, &crate::json::Limits::DEFAULT).ok()?;
+    let answer = doc.as_object()?;
+    if answer.get("error").is_some() {
+        return None;
+    }
+    let digits = answer
+        .get("result")?
+        .as_str()?
+        .as_str()?
+        .strip_prefix("0x")?;
     let word = digits.get(..64)?;
     let mut be = [0u8; 32];
     base16ct::mixed::decode(word, &mut be).ok()?;
@@ -440,7 +468,7 @@ mod tests {
             NONCE,
             NOW,
             &policy,
-            facts,
+            Some(facts),
             &mut out,
         )
         .unwrap();
