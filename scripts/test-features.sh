@@ -5,7 +5,8 @@
 # + libsecp256k1 (its full flavour: libsecp256k1 without k256's tables, so
 # signing through it too), std, alloc + bazaar (the discovery extension
 # alone, as a no_std user with an allocator builds it), the default (std,
-# batch, precomputed-tables), alloc + gas-sponsoring, and evm-batch (the EVM
+# batch, precomputed-tables), alloc + gas-sponsoring, alloc + erc20-approval,
+# sponsored-payer (the paying side of gas sponsoring, no_std), and evm-batch (the EVM
 # batch-settlement scheme in the no_std core). The workspace's clippy run covers the default with
 # libsecp256k1 (the CLI and the C library turn it on). The full powerset (cargo
 # hack) runs in scripts/test-long.sh.
@@ -21,6 +22,7 @@ combos=(
   "std,batch,precomputed-tables"
   "alloc,gas-sponsoring"
   "alloc,erc20-approval"
+  "sponsored-payer"
   "evm-batch"
 )
 for f in "${combos[@]}"; do

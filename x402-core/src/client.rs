@@ -33,8 +33,8 @@ use crate::types::payload::{
 };
 use crate::types::{FromJson, RawObject, v1, v2};
 
-#[cfg(feature = "gas-sponsoring")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+#[cfg(feature = "sponsored-payer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sponsored-payer")))]
 pub use crate::gas_sponsoring::payer::ChainFacts;
 
 /// How far back `validAfter` is set, so that a payer's clock running ahead of
@@ -298,7 +298,7 @@ pub fn create_payment_for_to_sink(
         nonce,
         now,
         policy,
-        #[cfg(feature = "gas-sponsoring")]
+        #[cfg(feature = "sponsored-payer")]
         None,
         out,
     )
@@ -317,8 +317,8 @@ pub fn create_payment_for_to_sink(
 ///
 /// # Errors
 /// As [`create_payment_to_sink`].
-#[cfg(feature = "gas-sponsoring")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+#[cfg(feature = "sponsored-payer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sponsored-payer")))]
 pub fn create_payment_with_facts(
     payment_required: &[u8],
     key: &PrivateKey,
@@ -337,8 +337,8 @@ pub fn create_payment_with_facts(
 ///
 /// # Errors
 /// As [`create_payment_for_to_sink`].
-#[cfg(feature = "gas-sponsoring")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+#[cfg(feature = "sponsored-payer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sponsored-payer")))]
 pub fn create_payment_for_with_facts(
     pr: &PaymentRequired<'_>,
     key: &PrivateKey,
@@ -351,16 +351,14 @@ pub fn create_payment_for_with_facts(
     create(pr, key, nonce, now, policy, facts, out)
 }
 
-// One body for both entry points, not inlined into each (the npm package's
-// `fast` flavour would carry it twice).
-#[cfg_attr(feature = "gas-sponsoring", inline(never))]
+// One body for both entry points.
 fn create(
     pr: &PaymentRequired<'_>,
     key: &PrivateKey,
     nonce: [u8; 32],
     now: u64,
     policy: &Policy<'_>,
-    #[cfg(feature = "gas-sponsoring")] facts: Option<&ChainFacts>,
+    #[cfg(feature = "sponsored-payer")] facts: Option<&ChainFacts>,
     out: &mut dyn Sink,
 ) -> Result<Created, Error> {
     let sel = select_requirement(pr, policy)?;
@@ -408,7 +406,7 @@ fn create(
                 &r,
                 &payload,
                 Some(payment_id),
-                #[cfg(feature = "gas-sponsoring")]
+                #[cfg(feature = "sponsored-payer")]
                 None,
                 out,
             )
@@ -444,7 +442,7 @@ fn create(
                 signature: JsonStr::new(sig.as_str()),
                 authorization,
             };
-            #[cfg(feature = "gas-sponsoring")]
+            #[cfg(feature = "sponsored-payer")]
             let permit = facts
                 .and_then(|f| crate::gas_sponsoring::payer::permit_for(pr, &sel, key, deadline, f));
             write_payload(
@@ -452,7 +450,7 @@ fn create(
                 &r,
                 &payload,
                 Some(payment_id),
-                #[cfg(feature = "gas-sponsoring")]
+                #[cfg(feature = "sponsored-payer")]
                 permit.as_ref(),
                 out,
             )
@@ -470,7 +468,7 @@ fn write_payload(
     r: &PaymentRequirements<'_>,
     payload: &(dyn ToJson + Sync),
     payment_id: Option<&str>,
-    #[cfg(feature = "gas-sponsoring")] permit: Option<&crate::gas_sponsoring::Eip2612Permit>,
+    #[cfg(feature = "sponsored-payer")] permit: Option<&crate::gas_sponsoring::Eip2612Permit>,
     out: &mut dyn Sink,
 ) -> Result<usize, SinkFull> {
     match r {
@@ -484,7 +482,7 @@ fn write_payload(
                 .zip(payment_id)
                 .filter(|(e, _)| crate::payment_identifier::declared(*e).is_some())
                 .map(|(ext, id)| crate::payment_identifier::Echoed { ext, id });
-            #[cfg(feature = "gas-sponsoring")]
+            #[cfg(feature = "sponsored-payer")]
             let with_permit =
                 permit
                     .zip(extensions.and_then(|e| e.as_json()))
@@ -497,7 +495,7 @@ fn write_payload(
                 Some(e) => Some(RawObject::Value(e)),
                 None => extensions,
             };
-            #[cfg(feature = "gas-sponsoring")]
+            #[cfg(feature = "sponsored-payer")]
             let extensions = match &with_permit {
                 Some(w) => Some(RawObject::Value(w)),
                 None => extensions,
@@ -620,7 +618,7 @@ pub fn create_batch_payment(
             &PaymentRequirements::V2(r),
             &payload,
             None,
-            #[cfg(feature = "gas-sponsoring")]
+            #[cfg(feature = "sponsored-payer")]
             None,
             &mut SliceSink::new(out),
         )

@@ -101,7 +101,7 @@ impl ToJson for Echoed<'_> {
 /// Writes the member `k` (the `payment-identifier` extension `ext`) with
 /// `info.id` set to `id`, as [`Echoed`] does (kept apart from it, so that
 /// the builds without the `gas-sponsoring` feature are as they were).
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "sponsored-payer")]
 pub(crate) fn write_with_id(
     w: &mut ObjectWriter<'_>,
     k: JsonStr<'_>,

@@ -46,7 +46,7 @@ export interface WrapFetchOptions {
    * with it, a Permit2 offer declaring `eip2612GasSponsoring` is paid without a
    * Permit2 allowance (the payer's allowance and EIP-2612 nonce are read from the
    * node, and a permit for Permit2 is attached when the allowance falls short).
-   * `paywire/fast` and `paywire/full` only: with the default flavour `wrapFetch` throws.
+   * `paywire/full` only: with the default and fast flavours `wrapFetch` throws.
    * A failed allowance read counts as not enough; a failed nonce read means no permit.
    */
   rpcUrl?: string | Record<string, string>;

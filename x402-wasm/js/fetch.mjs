@@ -14,7 +14,7 @@
 // `PaymentRefusedError`; an offer the policy refuses throws
 // `PaymentPolicyError`, before anything is signed.
 //
-// With `rpcUrl` (the `fast` and `full` flavours), a Permit2 offer that declares
+// With `rpcUrl` (the `full` flavour), a Permit2 offer that declares
 // `eip2612GasSponsoring` is paid by a payer without a Permit2 allowance too:
 // the client reads the payer's allowance and EIP-2612 nonce on the token from
 // the node (two `eth_call`s, bounded in time) and attaches a permit for
@@ -132,7 +132,7 @@ async function chainFacts(x402, offer, privateKey, policy, rpcUrl, timeoutMs) {
  * `agent`). `agent` (optional): `{privateKey, origin, maxAmount?,
  * validSeconds?}`, the Ed25519 JWK `d` of an agent whose key directory is at
  * `origin`, for `batch-settlement` offers (at most `maxAmount` each).
- * `rpcUrl` (optional; `paywire/fast` and `paywire/full`): a node's JSON-RPC
+ * `rpcUrl` (optional; `paywire/full`): a node's JSON-RPC
  * URL, or an object of them by network (CAIP-2), read for
  * `eip2612GasSponsoring` (each read bounded by `rpcTimeoutMs`, 5000 by default).
  */
@@ -157,7 +157,7 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent, rpc
     // Refused rather than ignored: the payer would expect not to need an allowance.
     if (typeof x402.gasSponsoringReads !== "function") {
       throw new TypeError(
-        'wrapFetch: rpcUrl (eip2612GasSponsoring) needs the fast or full flavour (import * as x402 from "paywire/fast")',
+        'wrapFetch: rpcUrl (eip2612GasSponsoring) needs the full flavour (import * as x402 from "paywire/full")',
       );
     }
   }

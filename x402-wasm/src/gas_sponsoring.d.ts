@@ -9,7 +9,7 @@ export interface JsonRpcRequest {
 
 /**
  * What to read from the chain before paying a Permit2 offer that declares
- * `eip2612GasSponsoring` (`gasSponsoringReads`; `paywire/fast` and `paywire/full`).
+ * `eip2612GasSponsoring` (`gasSponsoringReads`; `paywire/full`).
  */
 export interface GasSponsoringReads {
   /** The offer's network (CAIP-2): ask a node of this chain. */

@@ -1,5 +1,5 @@
-//! The paying side of `eip2612GasSponsoring` (the `fast` and `full`
-//! flavours): what to read from the chain before paying a Permit2 offer that
+//! The paying side of `eip2612GasSponsoring` (the `full`
+//! flavour): what to read from the chain before paying a Permit2 offer that
 //! declares the extension, reading the node's answers, and the facts handed
 //! to `createPayment` (its option `chainFacts`), which then attaches an
 //! EIP-2612 permit for Permit2 when the reference client would.

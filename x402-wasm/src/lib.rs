@@ -178,9 +178,9 @@ pub struct ClientOptions {
     pub now: Option<u64>,
     /// `nonce`, if given (32 bytes).
     pub nonce: Option<[u8; 32]>,
-    /// `chainFacts`, if given (`fast` and `full`): the payer's Permit2
+    /// `chainFacts`, if given (`full`): the payer's Permit2
     /// allowance and EIP-2612 nonce, for `eip2612GasSponsoring`.
-    #[cfg(feature = "gas-sponsoring")]
+    #[cfg(feature = "sponsored-payer")]
     pub chain_facts: Option<paywire::client::ChainFacts>,
 }
 
@@ -204,7 +204,7 @@ pub fn read_options(json: Option<&str>) -> Result<ClientOptions, Failure> {
     let mut policy = Vec::with_capacity(json.len());
     let mut w = ObjectWriter::new(&mut policy).map_err(|_| Failure::argument("options", ""))?;
     for (k, v) in obj.members() {
-        #[cfg(feature = "gas-sponsoring")]
+        #[cfg(feature = "sponsored-payer")]
         if k == "chainFacts" {
             out.chain_facts = Some(gas_sponsoring::read_chain_facts(v)?);
             continue;
@@ -606,7 +606,7 @@ pub fn create_payment_js(
             n
         }
     };
-    #[cfg(feature = "gas-sponsoring")]
+    #[cfg(feature = "sponsored-payer")]
     return js(gas_sponsoring::create_payment_with_facts_text(
         &pr,
         &key,
@@ -615,7 +615,7 @@ pub fn create_payment_js(
         &opts.policy,
         opts.chain_facts.as_ref(),
     ));
-    #[cfg(not(feature = "gas-sponsoring"))]
+    #[cfg(not(feature = "sponsored-payer"))]
     js(create_payment_text(&pr, &key, nonce, now, &opts.policy))
 }
 
@@ -681,7 +681,7 @@ const TYPESCRIPT_BATCH: &str = include_str!("batch.d.ts");
 #[cfg(feature = "chain")]
 pub mod chain;
 
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "sponsored-payer")]
 pub mod gas_sponsoring;
 
 #[cfg(feature = "lifecycle")]

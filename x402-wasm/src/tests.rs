@@ -244,7 +244,7 @@ fn batch_settlement_sign_then_verify() {
     );
 }
 
-#[cfg(feature = "gas-sponsoring")]
+#[cfg(feature = "sponsored-payer")]
 #[test]
 fn chain_facts_make_a_permit2_payment_carry_the_eip2612_permit() {
     let mut pr = payment_required();

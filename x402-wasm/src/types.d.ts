@@ -212,8 +212,8 @@ export interface PaymentOptions {
   /** `0x` + 32 bytes hex; default: `crypto.getRandomValues`. */
   nonce?: string;
   /**
-   * What only the chain knows, for `eip2612GasSponsoring` (`paywire/fast` and
-   * `paywire/full`; the default flavour refuses the member): the payer's
+   * What only the chain knows, for `eip2612GasSponsoring` (`paywire/full`;
+   * the default and fast flavours refuse the member): the payer's
    * `allowance(owner, Permit2)` on the token (`null`: it could not be read,
    * which counts as not enough) and its `nonces(owner)`, decimal strings.
    * `gasSponsoringReads` says what to ask a node, `uint256Response` reads the

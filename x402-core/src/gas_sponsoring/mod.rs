@@ -28,8 +28,8 @@
 
 #[cfg(feature = "erc20-approval")]
 pub mod erc20_approval;
-#[cfg(feature = "gas-sponsoring")]
-#[cfg_attr(docsrs, doc(cfg(feature = "gas-sponsoring")))]
+#[cfg(feature = "sponsored-payer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sponsored-payer")))]
 pub mod payer;
 
 use crate::amount::Amount;

@@ -21,7 +21,12 @@
 //   8. paid MCP tools: the npm package's paying client (paywire/mcp) paying a
 //      tool of Cloudflare's agents (withX402), and Cloudflare's client
 //      (withX402Client) paying the npm package's paid tool (when the wasm
-//      package is built).
+//      package is built);
+//   9. the npm package's paying client (paywire/fetch with the full flavour
+//      and `rpcUrl`) paying the official resource server's Permit2 route that
+//      declares eip2612GasSponsoring, from a payer with neither a Permit2
+//      allowance nor ether: the permit it signs is sent with the settlement
+//      (when the wasm package is built).
 //
 // Run by scripts/test-interop.sh (called from scripts/test-settlement.sh):
 //   PAYWIRE_TEST_RPC, PAYWIRE_TEST_CONTRACTS (the chain), PAYWIRE_BIN (the
@@ -52,6 +57,7 @@ import { HTTPFacilitatorClient } from "@x402/core/server";
 import { x402Client } from "@x402/core/client";
 import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
 import { ExactEvmScheme } from "@x402/evm/exact/server";
+import { declareEip2612GasSponsoringExtension } from "@x402/extensions";
 import { registerExactEvmScheme } from "@x402/evm/exact/client";
 import {
   createPublicClient,
@@ -198,6 +204,9 @@ const snapshot = async (account) => ({ payer: await balance(account.address), pa
 let facilitatorUrl;
 let resourceUrl;
 const PRICE = 1234n;
+const PERMIT2_PRICE = 3456n;
+const PERMIT2 = "0x000000000022D473030F116dDEE9F6B43aC78BA3";
+const EXACT_PERMIT2_PROXY = "0x402085c248EeA27D92E8b30b2C58ed07f9E20001";
 let server;
 
 before(async () => {
@@ -215,6 +224,13 @@ before(async () => {
     ).slice(2);
   const hash = await wallet.sendTransaction({ data: init, gas: 5_000_000n });
   token = (await pub.waitForTransactionReceipt({ hash })).contractAddress;
+  // Permit2 and the exact Permit2 proxy at their canonical addresses.
+  for (const [address, name] of [
+    [PERMIT2, "Permit2SignatureTransfer"],
+    [EXACT_PERMIT2_PROXY, "X402ExactPermit2Proxy"],
+  ]) {
+    await pub.request({ method: "hardhat_setCode", params: [address, artifacts.contracts[name].deployedBytecode] });
+  }
 
   // paywire facilitator: one signer with gas, an API key for the resource servers.
   const signerKey = generatePrivateKey();
@@ -235,7 +251,7 @@ before(async () => {
     `[[networks]]`,
     `id = "${NETWORK}"`,
     `rpc = ["${RPC}"]`,
-    `schemes = ["exact-eip3009"]`,
+    `schemes = ["exact-eip3009", "exact-permit2"]`,
     `signers = ["gas"]`,
     `assets = ["${token}"]`,
   ].join("\n");
@@ -266,11 +282,29 @@ before(async () => {
           description: "the weather, paid through paywire facilitator",
           mimeType: "application/json",
         },
+        // Paid through Permit2; a payer without the allowance may send an
+        // EIP-2612 permit with the payment, which the facilitator sends first.
+        "GET /permit2/weather": {
+          accepts: {
+            scheme: "exact",
+            network: NETWORK,
+            payTo,
+            price: {
+              amount: String(PERMIT2_PRICE),
+              asset: token,
+              extra: { name: TOKEN_NAME, version: TOKEN_VERSION, assetTransferMethod: "permit2" },
+            },
+          },
+          description: "the weather, paid through Permit2",
+          mimeType: "application/json",
+          extensions: declareEip2612GasSponsoringExtension(),
+        },
       },
       resourceServer,
     ),
   );
   app.get("/weather", (_req, res) => res.json({ weather: "sunny", paidThrough: "paywire facilitator" }));
+  app.get("/permit2/weather", (_req, res) => res.json({ weather: "sunny", paidThrough: "Permit2" }));
   await new Promise((resolve) => {
     server = app.listen(0, "127.0.0.1", resolve);
   });
@@ -537,6 +571,75 @@ describe("paid MCP tools through paywire facilitator: this package's and Cloudfl
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("paywire's paying client (full flavour, rpcUrl) paying the official server's Permit2 route with an EIP-2612 permit", {
+  skip: !wasmPkg && "PAYWIRE_TEST_WASM_PKG is not set (the wasm package's tools are not installed)",
+}, () => {
+  let full;
+  let wrapFetch;
+  let url;
+  const allowanceAbi = parseAbi([
+    "function allowance(address owner, address spender) view returns (uint256)",
+    "function nonces(address owner) view returns (uint256)",
+  ]);
+  const allowance = (owner) => pub.readContract({ address: token, abi: allowanceAbi, functionName: "allowance", args: [owner, PERMIT2] });
+  const permitNonce = (owner) => pub.readContract({ address: token, abi: allowanceAbi, functionName: "nonces", args: [owner] });
+  const policy = { maxAmount: String(PERMIT2_PRICE), networks: [NETWORK] };
+  before(async () => {
+    full = await import(pathToFileURL(join(wasmPkg, "full", "node.mjs")).href);
+    ({ wrapFetch } = await import(pathToFileURL(join(wasmPkg, "fetch.mjs")).href));
+    url = resourceUrl.replace(/\/weather$/, "/permit2/weather");
+  });
+
+  /** The answer was paid through the exact Permit2 proxy: 200, and the mined transaction's facts. */
+  async function settledThroughPermit2(res, account) {
+    const body = await res.text();
+    assert.equal(res.status, 200, `answered ${res.status}: ${body}`);
+    assert.match(body, /Permit2/);
+    const settled = decodePaymentResponseHeader(res.headers.get("payment-response"));
+    assert.equal(settled.success, true, JSON.stringify(settled));
+    assert.equal(settled.payer.toLowerCase(), account.address.toLowerCase());
+    const receipt = await pub.getTransactionReceipt({ hash: settled.transaction });
+    assert.equal(receipt.status, "success");
+    assert.equal(receipt.to.toLowerCase(), EXACT_PERMIT2_PROXY.toLowerCase());
+    return receipt;
+  }
+
+  test("without rpcUrl: no permit, the facilitator finds no allowance, nothing is charged", async () => {
+    const { account, key } = await payer();
+    const before = await snapshot(account);
+    const pay = wrapFetch(fetch, { x402: full, privateKey: key, policy });
+    // The official server answers the facilitator's verdict with 412 (its
+    // client would then attach a permit); paywire's client does not pay again.
+    const res = await pay(url);
+    assert.equal(res.status, 412, await res.text());
+    const refused = JSON.parse(Buffer.from(res.headers.get("payment-required"), "base64").toString());
+    assert.equal(refused.error, "permit2_allowance_required");
+    assert.deepEqual(await snapshot(account), before);
+    assert.equal(await allowance(account.address), 0n);
+  });
+
+  test("with rpcUrl: the permit is sent with the settlement, balances exact, no gas paid by the payer", async () => {
+    const { account, key } = await payer();
+    assert.equal(await pub.getBalance({ address: account.address }), 0n, "the payer has no ether");
+    assert.equal(await allowance(account.address), 0n);
+    const before = await snapshot(account);
+    const pay = wrapFetch(fetch, { x402: full, privateKey: key, policy, rpcUrl: { [NETWORK]: RPC } });
+    await settledThroughPermit2(await pay(url), account);
+    assert.equal(await balance(account.address), before.payer - PERMIT2_PRICE, "the payer's balance");
+    assert.equal(await balance(payTo), before.payTo + PERMIT2_PRICE, "the seller's balance");
+    // The permit was used (the token's nonce moved); it allowed Permit2 the
+    // price, as the official client's permit does, which the transfer spent.
+    assert.equal(await permitNonce(account.address), 1n);
+    assert.equal(await allowance(account.address), 0n);
+    assert.equal(await pub.getBalance({ address: account.address }), 0n, "the payer paid no gas");
+    // Again: no allowance, so the next payment carries the next permit.
+    await settledThroughPermit2(await pay(url), account);
+    assert.equal(await balance(account.address), before.payer - 2n * PERMIT2_PRICE);
+    assert.equal(await balance(payTo), before.payTo + 2n * PERMIT2_PRICE);
+    assert.equal(await permitNonce(account.address), 2n);
   });
 });
 
