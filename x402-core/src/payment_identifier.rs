@@ -69,39 +69,18 @@ impl ToJson for Echoed<'_> {
     fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
         let mut w = ObjectWriter::new(out)?;
         for (k, v) in self.ext.members() {
-            let ext = v.as_object().filter(|_| k == PAYMENT_IDENTIFIER);
-            let Some(ext) = ext else {
-                w.value_field(k, v)?;
-                continue;
-            };
-            w.key(k)?;
-            let mut e = ObjectWriter::new(w.sink())?;
-            for (k2, v2) in ext.members() {
-                match v2.as_object().filter(|_| k2 == "info") {
-                    Some(info) => {
-                        e.key(k2)?;
-                        let mut i = ObjectWriter::new(e.sink())?;
-                        for (k3, v3) in info.members() {
-                            if k3 != "id" {
-                                i.value_field(k3, v3)?;
-                            }
-                        }
-                        i.str_field("id", JsonStr::new(self.id))?;
-                        i.end()?;
-                    }
-                    None => e.value_field(k2, v2)?,
-                }
+            match v.as_object().filter(|_| k == PAYMENT_IDENTIFIER) {
+                Some(ext) => write_with_id(&mut w, k, ext, self.id)?,
+                None => w.value_field(k, v)?,
             }
-            e.end()?;
         }
         w.end()
     }
 }
 
 /// Writes the member `k` (the `payment-identifier` extension `ext`) with
-/// `info.id` set to `id`, as [`Echoed`] does (kept apart from it, so that
-/// the builds without the `gas-sponsoring` feature are as they were).
-#[cfg(feature = "sponsored-payer")]
+/// `info.id` set to `id`, every other member of `ext` and of its `info` as
+/// it was.
 pub(crate) fn write_with_id(
     w: &mut ObjectWriter<'_>,
     k: JsonStr<'_>,
