@@ -302,6 +302,9 @@ reasons! {
     /// the broadcast fails.)
     [cfg(feature = "erc20-approval")]
     Erc20ApprovalTxNotSponsorable => "erc20_approval_tx_not_sponsorable",
+    /// `erc20ApprovalGasSponsoring`: the approval was mined and reverted.
+    [cfg(feature = "erc20-approval")]
+    Erc20ApprovalTxFailed => "erc20_approval_tx_failed",
     /// `erc20ApprovalGasSponsoring`: the approval or the settlement after it
     /// could not be broadcast.
     [cfg(feature = "erc20-approval")]

@@ -24,6 +24,8 @@
 //! schemes = ["exact-eip3009", "exact-permit2", "upto"]
 //! assets = ["0x036CbD53842c5426634e7929541eC2318f3dCF7e"]
 //! signers = ["hot"]
+//! # approval_sponsor = "sponsor"          # pays the gas of payers' approvals for Permit2
+//! # approval_max_fee_per_gas = "5000000000"
 //! ```
 
 use std::net::SocketAddr;
@@ -273,6 +275,18 @@ pub struct NetworkConfig {
     /// `eip6492_factory_not_allowed`. Also spelt `eip6492AllowedFactories`.
     #[serde(default, alias = "eip6492AllowedFactories")]
     pub eip6492_allowed_factories: Vec<String>,
+    /// The signer (a `[[signers]]` name, not one of `signers`) that pays the
+    /// gas of a payer's signed approval for Permit2
+    /// (`erc20ApprovalGasSponsoring`): it funds what the payer's balance
+    /// lacks, then the approval is relayed and the payment settled. Unset
+    /// (the default): the extension is neither advertised nor read, and a
+    /// Permit2 payer without an allowance is refused
+    /// (`permit2_allowance_required`).
+    pub approval_sponsor: Option<String>,
+    /// With `approval_sponsor`: the highest `maxFeePerGas` of an approval it
+    /// pays for, in wei (decimal): each approval costs the sponsor at most
+    /// 140,000 gas at this fee.
+    pub approval_max_fee_per_gas: Option<String>,
 }
 
 const fn default_confirmations() -> u32 {
@@ -435,6 +449,55 @@ impl Config {
                     return fail(
                         format!("networks[{i}].signers[{j}]"),
                         format!("no [[signers]] is named {name:?}"),
+                    );
+                }
+            }
+            match (&n.approval_sponsor, &n.approval_max_fee_per_gas) {
+                (None, None) => {}
+                (Some(name), Some(fee)) => {
+                    if !self.signers.iter().any(|s| &s.name == name) {
+                        return fail(
+                            format!("networks[{i}].approval_sponsor"),
+                            format!("no [[signers]] is named {name:?}"),
+                        );
+                    }
+                    // Its nonces are its own: the settlement signers' come
+                    // from the store's allocator.
+                    if n.signers.contains(name) {
+                        return fail(
+                            format!("networks[{i}].approval_sponsor"),
+                            format!(
+                                "{name:?} settles here too (networks[{i}].signers): name a signer of its own"
+                            ),
+                        );
+                    }
+                    if !n
+                        .schemes
+                        .iter()
+                        .any(|m| matches!(m, SchemeConfig::ExactPermit2 | SchemeConfig::Upto))
+                    {
+                        return fail(
+                            format!("networks[{i}].approval_sponsor"),
+                            "approvals are for Permit2 payments: add exact-permit2 or upto to schemes".into(),
+                        );
+                    }
+                    if wei(fee).is_none_or(|f| f == 0) {
+                        return fail(
+                            format!("networks[{i}].approval_max_fee_per_gas"),
+                            "a positive decimal amount of wei, as a string".into(),
+                        );
+                    }
+                }
+                (Some(_), None) => {
+                    return fail(
+                        format!("networks[{i}].approval_max_fee_per_gas"),
+                        "required with approval_sponsor: the highest fee per gas it pays".into(),
+                    );
+                }
+                (None, Some(_)) => {
+                    return fail(
+                        format!("networks[{i}].approval_sponsor"),
+                        "approval_max_fee_per_gas is set, but no signer pays for approvals".into(),
                     );
                 }
             }
@@ -614,6 +677,63 @@ signers = ["hot"]
             "",
         ));
         assert_eq!(e.field, "access.keys");
+    }
+
+    #[test]
+    fn an_approval_sponsor_is_a_signer_of_its_own_with_a_fee_cap() {
+        let with = |lines: &str| {
+            format!("{GOOD}{lines}\n[[signers]]\nname = \"sponsor\"\nkey_env = \"SPONSOR_KEY\"\n")
+        };
+        let c = Config::parse(
+            Path::new("f.toml"),
+            &with("approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"5000000000\""),
+        )
+        .unwrap();
+        assert_eq!(c.networks[0].approval_sponsor.as_deref(), Some("sponsor"));
+        for (lines, field, says) in [
+            (
+                "approval_sponsor = \"sponsor\"",
+                "networks[0].approval_max_fee_per_gas",
+                "required",
+            ),
+            (
+                "approval_max_fee_per_gas = \"1\"",
+                "networks[0].approval_sponsor",
+                "no signer pays",
+            ),
+            (
+                "approval_sponsor = \"hot\"\napproval_max_fee_per_gas = \"1\"",
+                "networks[0].approval_sponsor",
+                "settles here too",
+            ),
+            (
+                "approval_sponsor = \"cold\"\napproval_max_fee_per_gas = \"1\"",
+                "networks[0].approval_sponsor",
+                "no [[signers]]",
+            ),
+            (
+                "approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"0\"",
+                "networks[0].approval_max_fee_per_gas",
+                "positive",
+            ),
+            (
+                "approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"1 gwei\"",
+                "networks[0].approval_max_fee_per_gas",
+                "positive",
+            ),
+        ] {
+            let e = err(&with(lines));
+            assert_eq!(e.field, field, "{lines}: {e}");
+            assert!(e.message.contains(says), "{lines}: {e}");
+        }
+        // Approvals are for Permit2 payments.
+        let e = err(
+            &with("approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"1\"").replace(
+                "schemes = [\"exact-eip3009\", \"upto\"]",
+                "schemes = [\"exact-eip3009\"]",
+            ),
+        );
+        assert!(e.message.contains("exact-permit2 or upto"), "{e}");
     }
 
     #[test]

@@ -70,6 +70,40 @@ pub struct Erc20Approval {
     raw_len: Option<usize>,
 }
 
+/// What the chain says about a payer, read by a host that sponsors its
+/// approval before it pays for anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayerState {
+    /// `allowance(payer, Permit2)` on the token.
+    pub allowance: Amount,
+    /// `eth_getTransactionCount(payer, "pending")`: its next nonce.
+    pub pending_nonce: u64,
+    /// `eth_getBalance(payer, "pending")`, in wei (pending: a funding sent
+    /// and not mined yet counts, so it is never sent twice).
+    pub balance: u128,
+}
+
+/// What a sponsoring host does for an approval
+/// ([`Erc20Approval::sponsorship`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sponsorship {
+    /// Permit2 may already move the payment's amount: nothing to send
+    /// before the settlement.
+    Approved,
+    /// Send `fund` wei to the payer (nothing when 0), then the signed
+    /// approval; settle once it is mined with status 1
+    /// (else `erc20_approval_tx_failed`).
+    Relay {
+        /// What the payer's balance lacks of the approval's gas, in wei.
+        fund: u128,
+    },
+    /// The payer's nonce has moved past the approval's: the approval may be
+    /// in flight (sent by an earlier request): wait for its receipt, by its
+    /// hash. A node that does not know the hash means another transaction
+    /// took the nonce: `erc20_approval_tx_not_sponsorable`.
+    InFlight,
+}
+
 /// The approval in a payment's `extensions`: `None` when there is none (or its
 /// `info` lacks a member, which the reference also reads as none);
 /// `Some(Err(..))` when a member is not of the extension's form (an `amount`
@@ -222,6 +256,48 @@ impl Erc20Approval {
         Ok(())
     }
 
+    /// What a sponsoring host does for this approval (already held to
+    /// [`Erc20Approval::check`]), given what the chain says about the payer
+    /// and the highest fee per gas it pays for (`max_fee_per_gas`, in wei):
+    /// nothing, when Permit2 may already move `required`; else relay the
+    /// approval when its nonce is the payer's next one, after funding what
+    /// the payer's balance lacks of the approval's most costly gas
+    /// (`gas limit × maxFeePerGas`, at most [`MAX_APPROVE_GAS_LIMIT`] ×
+    /// `max_fee_per_gas`); or find it in flight when the payer's nonce has
+    /// moved past it.
+    ///
+    /// # Errors
+    /// `erc20_approval_tx_parse_failed` for a transaction that does not
+    /// parse; `erc20_approval_tx_not_sponsorable` for a fee cap above
+    /// `max_fee_per_gas`, or a nonce ahead of the payer's next one (it would
+    /// wait in the pool for a transaction that may never come).
+    pub fn sponsorship(
+        &self,
+        required: &Amount,
+        payer: &PayerState,
+        max_fee_per_gas: u128,
+    ) -> Result<Sponsorship, Reason> {
+        if payer.allowance >= *required {
+            return Ok(Sponsorship::Approved);
+        }
+        let tx = self
+            .transaction()
+            .ok_or(Reason::Erc20ApprovalTxParseFailed)?;
+        if tx.tx.max_fee_per_gas > max_fee_per_gas {
+            return Err(Reason::Erc20ApprovalTxNotSponsorable);
+        }
+        match payer.pending_nonce.cmp(&tx.tx.nonce) {
+            core::cmp::Ordering::Less => Err(Reason::Erc20ApprovalTxNotSponsorable),
+            core::cmp::Ordering::Greater => Ok(Sponsorship::InFlight),
+            core::cmp::Ordering::Equal => {
+                let cost = u128::from(tx.tx.gas_limit).saturating_mul(tx.tx.max_fee_per_gas);
+                Ok(Sponsorship::Relay {
+                    fund: cost.saturating_sub(payer.balance),
+                })
+            }
+        }
+    }
+
     /// The owner `key`'s signed `approve(Permit2, 2^256 − 1)` on `token`, as
     /// the reference client makes it: an EIP-1559 transaction with gas limit
     /// [`APPROVE_GAS_LIMIT`], the owner's account `nonce` and the fees given
@@ -308,6 +384,59 @@ mod tests {
         let doc = alloc::format!(r#"{{"{ERC20_APPROVAL_GAS_SPONSORING}":{{"info":{info}}}}}"#);
         let v = crate::json::parse(doc.as_bytes(), &Limits::DEFAULT).unwrap();
         read(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn a_sponsor_funds_only_what_the_payer_lacks_and_only_at_its_next_nonce() {
+        let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
+        let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
+        // Gas limit 70,000 at a fee cap of 2 gwei: 140,000 gwei at the most.
+        let a = Erc20Approval::sign(&key, token, 84532, 5, 2_000_000_000, 1);
+        let required = Amount::from(10_000u64);
+        let cap = 3_000_000_000;
+        let state = |allowance: u64, pending_nonce: u64, balance: u128| PayerState {
+            allowance: allowance.into(),
+            pending_nonce,
+            balance,
+        };
+        let cost = 70_000u128 * 2_000_000_000;
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 5, 0), cap),
+            Ok(Sponsorship::Relay { fund: cost })
+        );
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 5, cost - 1), cap),
+            Ok(Sponsorship::Relay { fund: 1 })
+        );
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 5, cost * 3), cap),
+            Ok(Sponsorship::Relay { fund: 0 })
+        );
+        // Allowed already (an earlier approval mined): nothing to send.
+        assert_eq!(
+            a.sponsorship(&required, &state(10_000, 6, 0), cap),
+            Ok(Sponsorship::Approved)
+        );
+        // Less than the amount allowed is not enough.
+        assert_eq!(
+            a.sponsorship(&required, &state(9_999, 5, 0), cap),
+            Ok(Sponsorship::Relay { fund: cost })
+        );
+        // The nonce moved past it: in flight (or taken, which the host learns by hash).
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 6, 0), cap),
+            Ok(Sponsorship::InFlight)
+        );
+        // A nonce ahead of the payer's next one would wait in the pool.
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 4, 0), cap),
+            Err(Reason::Erc20ApprovalTxNotSponsorable)
+        );
+        // A fee cap above what the sponsor pays for.
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 5, 0), 1_999_999_999),
+            Err(Reason::Erc20ApprovalTxNotSponsorable)
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //!   `paywire facilitator reconcile` does the same once and lists them.
 
 mod access;
+mod approval;
 mod discovery;
 mod drive;
 mod metrics;
@@ -95,6 +96,9 @@ pub(crate) struct Chain {
     pub(crate) receipt_timeout: Duration,
     pub(crate) replace_after: Duration,
     pub(crate) min_gas_balance: Option<u128>,
+    /// The signer that pays payers' approvals for Permit2, if any
+    /// (`erc20ApprovalGasSponsoring`).
+    pub(crate) sponsor: Option<approval::Sponsor>,
     next_account: AtomicUsize,
     /// Every endpoint answered the network's chain id at start: the
     /// machines' `eth_chainId` is answered here, without a round trip.
@@ -277,6 +281,25 @@ fn chain(
             next_nonce: AtomicU64::new(0),
         }));
     }
+    let sponsor = match (&n.approval_sponsor, &n.approval_max_fee_per_gas) {
+        (Some(name), Some(fee)) => {
+            let signer = signers
+                .get(name)
+                .ok_or_else(|| format!("networks[{i}].approval_sponsor: no signer {name:?}"))?;
+            let fee = wei(fee)
+                .ok_or_else(|| format!("networks[{i}].approval_max_fee_per_gas: not wei"))?;
+            Some(approval::Sponsor::new(
+                Account {
+                    address: signer.address(),
+                    signer: Arc::clone(signer),
+                    funded: AtomicBool::new(true),
+                    next_nonce: AtomicU64::new(0),
+                },
+                fee,
+            ))
+        }
+        _ => None,
+    };
     let poll = Duration::from_millis(250);
     let mut eip6492_allowed_factories = paywire::settle::AllowedFactories::EMPTY;
     for a in &n.eip6492_allowed_factories {
@@ -309,6 +332,7 @@ fn chain(
         receipt_timeout,
         replace_after: Duration::from_secs(n.replace_after_seconds),
         min_gas_balance: n.min_gas_balance.as_deref().and_then(wei),
+        sponsor,
         next_account: AtomicUsize::new(0),
         ids_checked: false,
         code: std::sync::Mutex::new(HashMap::new()),

@@ -16,6 +16,7 @@ use paywire::verify::Config;
 use paywire::{Network, Reason};
 
 use super::access::Caller;
+use super::approval;
 use super::drive::{Driven, Settling, drive};
 use super::metrics;
 use super::{Chain, Inner, json_response, now, problem};
@@ -180,6 +181,21 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
                 count(inner, "verify", chain.network.as_str(), reason.as_str());
                 return json_response(StatusCode::OK, invalid(reason, IDENTIFIER_CONFLICT));
             }
+            // A payer's approval for Permit2, on a network that sponsors it.
+            if let Some(answer) = verify_approval(&chain, req).await {
+                let (json, label) = answer;
+                count(inner, "verify", chain.network.as_str(), &label);
+                tracing::info!(
+                    endpoint = "verify",
+                    network = %chain.network,
+                    outcome = %label,
+                    caller = who.name(),
+                    payer = %payer_of(body),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "verify"
+                );
+                return json_response(StatusCode::OK, json);
+            }
             let addresses: Vec<_> = chain.accounts.iter().map(|a| a.address).collect();
             (Some(chain), addresses)
         }
@@ -227,6 +243,42 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
         "verify"
     );
     json_response(StatusCode::OK, json)
+}
+
+/// `/verify` of a Permit2 payment carrying an approval to sponsor: its
+/// answer and label, or `None` for the ordinary verification.
+async fn verify_approval(chain: &Chain, req: &VerifyRequest<'_>) -> Option<(String, String)> {
+    let (approval, id) = match approval::carried(chain, req, now())? {
+        Ok(found) => found,
+        Err((reason, message)) => {
+            let payer = PaymentId::of(req).ok().map(|id| id.payer.to_string());
+            let json = paywire::types::facilitator::VerifyResponse::invalid(
+                reason.as_str(),
+                Some(&message),
+                payer.as_deref(),
+            )
+            .to_json_string();
+            return Some((json, reason.as_str().into()));
+        }
+    };
+    let payer = id.payer.to_string();
+    let deadline = Instant::now() + chain.receipt_timeout;
+    match approval::verify(chain, &approval, &id, deadline).await {
+        approval::Verified::Ordinary => None,
+        approval::Verified::Valid => Some((
+            paywire::types::facilitator::VerifyResponse::valid(Some(&payer)).to_json_string(),
+            "valid".into(),
+        )),
+        approval::Verified::Invalid((reason, message)) => Some((
+            paywire::types::facilitator::VerifyResponse::invalid(
+                reason.as_str(),
+                Some(&message),
+                Some(&payer),
+            )
+            .to_json_string(),
+            reason.as_str().into(),
+        )),
+    }
 }
 
 fn payer_of(body: &[u8]) -> String {
@@ -538,6 +590,22 @@ async fn settle_inner(
             String::new(),
         );
     };
+    // A payer's approval for Permit2 on a network that sponsors it: on chain
+    // before the settlement (nothing of the payer's moves until then).
+    if let Some(carried) = approval::carried(&chain, &req, now()) {
+        let prepared = match carried {
+            Ok((approval, id)) => approval::prepare(&chain, &approval, &id, deadline).await,
+            Err(refusal) => Err(refusal),
+        };
+        if let Err((reason, message)) = prepared {
+            let _ = inner.store.release(&key, &owner).await;
+            return out(
+                failed(reason, &message, network),
+                reason.as_str().into(),
+                String::new(),
+            );
+        }
+    }
     let mut m = Machine::settle_json_as(body, now(), Signer::Host(account.address), &chain.options);
     let settling = Settling {
         store: inner.store.as_ref(),
@@ -838,11 +906,22 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
         }
         s.put(b"]")?;
         w.key(JsonStr::new("extensions"))?;
-        w.sink().put(if inner.discovery.enabled {
-            b"[\"bazaar\"]".as_slice()
-        } else {
-            b"[]".as_slice()
-        })?;
+        let mut extensions = Vec::new();
+        if inner.discovery.enabled {
+            extensions.push("bazaar");
+        }
+        if chains.iter().any(|c| c.sponsor.is_some()) {
+            extensions.push(paywire::gas_sponsoring::erc20_approval::ERC20_APPROVAL_GAS_SPONSORING);
+        }
+        let s = w.sink();
+        s.put(b"[")?;
+        for (i, e) in extensions.iter().enumerate() {
+            if i > 0 {
+                s.put(b",")?;
+            }
+            JsonStr::new(e).write_json(s)?;
+        }
+        s.put(b"]")?;
         w.key(JsonStr::new("signers"))?;
         let mut signers = ObjectWriter::new(w.sink())?;
         signers.key(JsonStr::new("eip155:*"))?;

@@ -292,6 +292,194 @@ async fn a_payer_without_a_permit2_allowance_pays_with_an_eip2612_permit() {
     f.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() {
+    use paywire::evm::eip712::PERMIT2_ADDRESS;
+    use paywire::gas_sponsoring::erc20_approval::Erc20Approval;
+    use paywire::json::ToJson;
+    let chain = Hardhat::connect().await;
+    chain.install_permit2().await;
+    let dir = Scratch::new("approval");
+    let (signer, signer_hex) = key("approval/signer");
+    let (sponsor, sponsor_hex) = key("approval/sponsor");
+    let (payer, _) = key("approval/payer");
+    let merchant = key("approval/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.fund(&sponsor.address()).await;
+    // Tokens; no ether, no allowance for Permit2, no EIP-2612 permit used.
+    chain.mint(&payer.address(), 3_000_000).await;
+    let fee_cap: u128 = 50_000_000_000;
+    let extra =
+        format!("approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"{fee_cap}\"\n");
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    setup.extra_network = &extra;
+    let toml = format!(
+        "{}\n[[signers]]\nname = \"sponsor\"\nkey_file = {:?}\n",
+        setup.toml(&dir),
+        dir.secret("sponsor.key", &sponsor_hex)
+    );
+    let f = Running::start(&toml).await;
+    let (_, supported) = f.get("/supported").await;
+    let supported: Value = serde_json::from_str(&supported).unwrap();
+    assert_eq!(
+        supported["extensions"],
+        json!(["erc20ApprovalGasSponsoring"])
+    );
+
+    let payment = |label: &'static str| {
+        pay_with(&chain, &payer, &merchant, 1_000_000, label, |a| {
+            a["extra"]["assetTransferMethod"] = json!("permit2");
+        })
+    };
+    let with_approval = |body: String, a: &Erc20Approval| {
+        let mut v: Value = serde_json::from_str(&body).unwrap();
+        let info: Value = serde_json::from_str(&a.to_json_string()).unwrap();
+        v["paymentPayload"]["extensions"] = json!({"erc20ApprovalGasSponsoring": {"info": info}});
+        v.to_string()
+    };
+    let tip = 1_000_000_000;
+    let max_fee = chain.base_fee().await * 2 + tip;
+    assert!(max_fee <= fee_cap);
+    let sign = |nonce: u64, fee: u128| {
+        Erc20Approval::sign(&payer, chain.token, chain.chain_id, nonce, fee, tip)
+    };
+    let refused = |v: &Value, reason: &str| {
+        assert_eq!(
+            (v["isValid"].clone(), v["invalidReason"].clone()),
+            (json!(false), json!(reason)),
+            "{v}"
+        );
+    };
+    let sponsor_before = chain.eth(&sponsor.address()).await;
+
+    // Refused before anything is paid for: a nonce ahead of the payer's
+    // next one; a fee above the sponsor's cap.
+    for (label, approval) in [
+        ("approval/ahead", sign(3, max_fee)),
+        ("approval/dear", sign(0, fee_cap + 1)),
+    ] {
+        let body = with_approval(payment(label).await, &approval);
+        let (_, v) = f.post("/verify", &body).await;
+        refused(&v, "erc20_approval_tx_not_sponsorable");
+        let (_, s) = f.post("/settle", &body).await;
+        assert_eq!(
+            (s["success"].clone(), s["errorReason"].clone()),
+            (json!(false), json!("erc20_approval_tx_not_sponsorable")),
+            "{s}"
+        );
+    }
+    // Without the extension the allowance is missing.
+    let (_, v) = f.post("/verify", &payment("approval/plain").await).await;
+    refused(&v, "permit2_allowance_required");
+    assert_eq!(chain.eth(&sponsor.address()).await, sponsor_before);
+    assert_eq!(chain.eth(&payer.address()).await, 0);
+    assert_eq!(chain.nonce(&payer.address()).await, 0);
+
+    // The approval at the payer's next nonce: valid; settled after the
+    // sponsor funds its gas and relays it.
+    let approval = sign(0, max_fee);
+    let body = with_approval(payment("approval/sponsored").await, &approval);
+    let (_, v) = f.post("/verify", &body).await;
+    assert_eq!(
+        (v["isValid"].clone(), v["payer"].clone()),
+        (json!(true), json!(payer.address().to_string())),
+        "{v}"
+    );
+    assert_eq!(
+        chain.eth(&sponsor.address()).await,
+        sponsor_before,
+        "verify sends nothing"
+    );
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(chain.balance(&merchant).await, 1_000_000);
+    assert_eq!(chain.balance(&payer.address()).await, 2_000_000);
+    let settled = s["transaction"].as_str().unwrap().to_owned();
+    let receipt = chain.receipt(&settled).await.unwrap();
+    assert_eq!(
+        receipt["to"].as_str().unwrap().to_lowercase(),
+        paywire::evm::eip712::X402_EXACT_PERMIT2_PROXY
+            .to_string()
+            .to_lowercase()
+    );
+    // The approval was mined from the payer; the payer's ether is the
+    // funding (70,000 gas at its fee cap) less what the approval burnt.
+    let approval_hash = approval.transaction().unwrap().hash().to_string();
+    let approval_receipt = chain
+        .receipt(&approval_hash)
+        .await
+        .expect("the approval was mined");
+    assert_eq!(approval_receipt["status"], "0x1");
+    assert_eq!(chain.nonce(&payer.address()).await, 1);
+    let funded = 70_000 * max_fee;
+    assert_eq!(
+        chain.eth(&payer.address()).await,
+        funded - chain.gas_cost(&approval_hash).await
+    );
+    // The sponsor paid the funding and its transfer's gas: the transfer is
+    // the sponsor's only transaction, mined in the block before the approval's.
+    let approval_block = u64::from_str_radix(
+        approval_receipt["blockNumber"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let block = chain
+        .rpc(
+            "eth_getBlockByNumber",
+            json!([format!("0x{:x}", approval_block - 1), true]),
+        )
+        .await;
+    let funding = block["transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["from"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(&sponsor.address().to_string())
+        })
+        .expect("the sponsor's funding")["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sponsor_after = chain.eth(&sponsor.address()).await;
+    assert_eq!(
+        sponsor_before - sponsor_after,
+        funded + chain.gas_cost(&funding).await
+    );
+    // Presented again: the same settlement, nothing sent.
+    let (_, again) = f.post("/settle", &body).await;
+    assert_eq!(
+        (again["success"].clone(), again["transaction"].clone()),
+        (json!(true), json!(settled)),
+        "{again}"
+    );
+    // A later payment carrying the (spent) approval again: the allowance is
+    // there, so nothing is relayed or funded.
+    let (_, later) = f
+        .post(
+            "/settle",
+            &with_approval(payment("approval/later").await, &approval),
+        )
+        .await;
+    assert_eq!(later["success"], true, "{later}");
+    assert_eq!(chain.balance(&merchant).await, 2_000_000);
+    assert_eq!(chain.eth(&sponsor.address()).await, sponsor_after);
+    let allowance = chain
+        .rpc(
+            "eth_call",
+            json!([{"to": chain.token.to_string(), "data": support::hex(&paywire::evm::abi::allowance(&payer.address(), &PERMIT2_ADDRESS))}, "latest"]),
+        )
+        .await;
+    assert_ne!(allowance.as_str().unwrap(), format!("0x{}", "0".repeat(64)));
+    f.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn one_payment_settled_twenty_times_at_once_on_two_instances_sends_one_transaction() {

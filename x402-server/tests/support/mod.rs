@@ -212,6 +212,31 @@ impl Hardhat {
             .unwrap()
     }
 
+    /// The account's ether, in wei.
+    pub async fn eth(&self, a: &Address) -> u128 {
+        quantity(
+            &self
+                .rpc("eth_getBalance", json!([a.to_string(), "latest"]))
+                .await,
+        )
+    }
+
+    /// The latest block's base fee per gas.
+    pub async fn base_fee(&self) -> u128 {
+        quantity(
+            &self
+                .rpc("eth_getBlockByNumber", json!(["latest", false]))
+                .await["baseFeePerGas"],
+        )
+    }
+
+    /// What a mined transaction cost its sender in gas (`gasUsed ×
+    /// effectiveGasPrice`).
+    pub async fn gas_cost(&self, hash: &str) -> u128 {
+        let r = self.receipt(hash).await.expect("mined");
+        quantity(&r["gasUsed"]) * quantity(&r["effectiveGasPrice"])
+    }
+
     /// The account's mined transaction count.
     pub async fn nonce(&self, a: &Address) -> u64 {
         quantity(

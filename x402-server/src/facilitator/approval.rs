@@ -1,0 +1,609 @@
+//! Sponsored approvals for Permit2 (`erc20ApprovalGasSponsoring`): a payer
+//! whose token has no allowance for Permit2 sends, with its Permit2 payment,
+//! an `approve(Permit2, …)` transaction it signed; a network configured with
+//! an `approval_sponsor` pays that transaction's gas and relays it before the
+//! settlement.
+//!
+//! The core decides ([`Erc20Approval::check`], then
+//! [`Erc20Approval::sponsorship`] from what the chain says about the payer);
+//! this module asks the chain and sends. The order, for `/settle`, once the
+//! payment's record is claimed:
+//! 1. the approval's receipt, by its hash: mined with status 1 → settle; 0 →
+//!    `erc20_approval_tx_failed`;
+//! 2. the payer's allowance for Permit2, pending nonce and pending balance:
+//!    enough allowance → settle; the nonce past the approval's → the approval
+//!    is in flight (its receipt is awaited) or another transaction took the
+//!    nonce (refused); the approval's nonce → relay it:
+//! 3. the sponsor sends the payer what its balance lacks of the approval's
+//!    gas (`gas limit × maxFeePerGas`, at most 140,000 gas at
+//!    `approval_max_fee_per_gas`), and waits for it to be mined;
+//! 4. the signed approval is broadcast, and its receipt awaited;
+//! 5. the settlement runs as for any Permit2 payment.
+//!
+//! Nothing here moves the payer's tokens: a failure before step 5 answers a
+//! refusal (or `settlement_pending` while a transaction of steps 3–4 is not
+//! mined), and the same payment presented again continues where the chain
+//! stands — a funding already sent counts in the payer's pending balance, so
+//! it is not sent twice. What the sponsor can lose is bounded: a payer who
+//! spends the funding on another transaction at the approval's nonce costs
+//! it one approval's gas; each funding is logged (payer, amount, hash).
+//! The reference leaves this step to an operator's signer
+//! (`sendTransactions`), which may bundle the transactions atomically; this
+//! one sends them in turn.
+
+use std::time::{Duration, Instant};
+
+use paywire::evm::tx::{Eip1559Transaction, SignedTransaction};
+use paywire::evm::{Address, B256, eip712::PERMIT2_ADDRESS};
+use paywire::gas_sponsoring::erc20_approval::{self, Erc20Approval, PayerState, Sponsorship};
+use paywire::json::{JsonValue, ToJson};
+use paywire::rpc::{BlockHeader, BlockTag, CallRequest, Envelope, Receipt, Request};
+use paywire::settle::PaymentId;
+use paywire::types::facilitator::{PaymentPayload, VerifyRequest};
+use paywire::verify::Config;
+use paywire::{Amount, Reason};
+
+use super::{Account, Chain};
+
+/// The gas of a plain ether transfer to an account without code.
+const TRANSFER_GAS: u64 = 21_000;
+
+/// How often a receipt is asked for.
+const POLL: Duration = Duration::from_millis(250);
+
+/// The signer that pays approvals' gas on a network.
+#[derive(Debug)]
+pub(crate) struct Sponsor {
+    pub(crate) account: Account,
+    /// The highest `maxFeePerGas` of an approval it pays for.
+    pub(crate) max_fee_per_gas: u128,
+    /// One funding at a time from this account (its nonce is the node's
+    /// pending count, and a payer's balance is read again under it).
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl Sponsor {
+    pub(crate) fn new(account: Account, max_fee_per_gas: u128) -> Sponsor {
+        Sponsor {
+            account,
+            max_fee_per_gas,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// A refusal: the reason and why.
+pub(crate) type Refusal = (Reason, String);
+
+/// The approval a Permit2 payment carries, on a network that sponsors
+/// approvals, held to the core's rules with the rest of the payment
+/// (`Err`: the core's verdict, invalid). `None`: nothing to sponsor (no
+/// sponsor here, not a Permit2 payment, no extension) — the payment takes
+/// the ordinary path.
+pub(crate) fn carried(
+    chain: &Chain,
+    req: &VerifyRequest<'_>,
+    now: u64,
+) -> Option<Result<(Erc20Approval, PaymentId), Refusal>> {
+    chain.sponsor.as_ref()?;
+    let id = PaymentId::of(req).ok().filter(|id| id.permit2)?;
+    let PaymentPayload::V2(p) = &req.payment_payload else {
+        return None;
+    };
+    let approval = erc20_approval::read(p.extensions?.as_json()?)?;
+    let addresses: Vec<Address> = chain.accounts.iter().map(|a| a.address).collect();
+    let config = Config {
+        facilitator_addresses: &addresses,
+        smart_wallets: false,
+        erc20_approval_sponsoring: true,
+    };
+    let verdict = paywire::verify::verify(req, now, &config);
+    if let Some(reason) = verdict.reason {
+        return Some(Err((reason, verdict.message.as_str().to_string())));
+    }
+    Some(approval.map(|a| (a, id)).map_err(|r| (r, String::new())))
+}
+
+/// What `/verify` answers for a payment carrying an approval to sponsor.
+pub(crate) enum Verified {
+    /// Permit2 may move the amount already: the ordinary verification
+    /// (which simulates the settlement) decides.
+    Ordinary,
+    /// Valid: the approval is relayable (or in flight), and the payer holds
+    /// the amount.
+    Valid,
+    /// Refused.
+    Invalid(Refusal),
+}
+
+/// The chain's checks of a payment carrying an approval (sends nothing):
+/// the approval's nonce is the payer's next one, its fee within the
+/// sponsor's, the approval succeeds when simulated from the payer, and the
+/// payer holds the amount.
+pub(crate) async fn verify(
+    chain: &Chain,
+    approval: &Erc20Approval,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Verified {
+    match check(chain, approval, id, deadline).await {
+        Ok(true) => Verified::Valid,
+        Ok(false) => Verified::Ordinary,
+        Err(r) => Verified::Invalid(r),
+    }
+}
+
+async fn check(
+    chain: &Chain,
+    approval: &Erc20Approval,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Result<bool, Refusal> {
+    let (sponsor, tx) = parts(chain, approval)?;
+    let state = payer_state(chain, id, deadline).await?;
+    match approval
+        .sponsorship(&id.amount, &state, sponsor.max_fee_per_gas)
+        .map_err(|r| (r, not_sponsorable(r, sponsor)))?
+    {
+        Sponsorship::Approved => Ok(false),
+        Sponsorship::InFlight => {
+            if known(chain, tx.hash(), deadline).await? {
+                Ok(true)
+            } else {
+                Err(nonce_taken())
+            }
+        }
+        Sponsorship::Relay { .. } => {
+            let call = CallRequest {
+                from: Some(id.payer),
+                to: id.asset,
+                data: tx.tx.data,
+                gas: Some(tx.tx.gas_limit),
+            };
+            let answer = ask(
+                chain,
+                Request::Call {
+                    call,
+                    block: BlockTag::Latest,
+                },
+                deadline,
+                |r| r.map(|_| ()),
+            )
+            .await
+            .map_err(|e| (Reason::UnexpectedVerifyError, e))?;
+            if let Err(e) = answer {
+                return Err((
+                    Reason::Erc20ApprovalTxFailed,
+                    format!("the approval reverts when simulated from the payer: {e}"),
+                ));
+            }
+            let balance = read_word(
+                chain,
+                id.asset,
+                &paywire::evm::abi::balance_of(&id.payer),
+                deadline,
+            )
+            .await
+            .map_err(|e| (Reason::UnexpectedVerifyError, format!("balanceOf: {e}")))?;
+            if balance < id.amount {
+                return Err((
+                    Reason::Permit2InsufficientBalance,
+                    "the payer holds less than the amount".into(),
+                ));
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Brings the payer's approval on chain (funding its gas when the payer's
+/// balance lacks it), so that the settlement that follows can move the
+/// payment. `Ok` once Permit2 may move it (or the approval is mined).
+pub(crate) async fn prepare(
+    chain: &Chain,
+    approval: &Erc20Approval,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Result<(), Refusal> {
+    let (sponsor, tx) = parts(chain, approval)?;
+    let hash = tx.hash();
+    let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
+    if let Some(mined) = receipt(chain, hash, deadline).await.map_err(unexpected)? {
+        return mined_ok(mined, hash);
+    }
+    let state = payer_state(chain, id, deadline).await?;
+    let fund = match approval
+        .sponsorship(&id.amount, &state, sponsor.max_fee_per_gas)
+        .map_err(|r| (r, not_sponsorable(r, sponsor)))?
+    {
+        Sponsorship::Approved => return Ok(()),
+        Sponsorship::InFlight => {
+            if !known(chain, hash, deadline).await? {
+                return Err(nonce_taken());
+            }
+            return await_approval(chain, hash, deadline).await;
+        }
+        Sponsorship::Relay { fund } => fund,
+    };
+    if fund > 0 {
+        fund_payer(chain, sponsor, &tx, id, deadline).await?;
+    }
+    let Some(raw) = approval.signed_transaction() else {
+        return Err((Reason::Erc20ApprovalTxParseFailed, String::new()));
+    };
+    let sent = ask(chain, Request::SendRawBytes { raw }, deadline, |r| {
+        r.map(|_| ())
+    })
+    .await
+    .map_err(|e| (Reason::Erc20ApprovalBroadcastFailed, e))?;
+    if let Err(e) = sent
+        && !known(chain, hash, deadline).await?
+    {
+        return Err((
+            Reason::Erc20ApprovalBroadcastFailed,
+            format!("the node refused the approval: {e}"),
+        ));
+    }
+    tracing::info!(network = %chain.network, payer = %id.payer, transaction = %hash, "approval relayed");
+    await_approval(chain, hash, deadline).await
+}
+
+/// The sponsor and the approval's transaction.
+fn parts<'a>(
+    chain: &'a Chain,
+    approval: &'a Erc20Approval,
+) -> Result<(&'a Sponsor, SignedTransaction<'a>), Refusal> {
+    let sponsor = chain.sponsor.as_ref().ok_or((
+        Reason::UnexpectedSettleError,
+        "this network sponsors no approvals".to_string(),
+    ))?;
+    let tx = approval
+        .transaction()
+        .ok_or((Reason::Erc20ApprovalTxParseFailed, String::new()))?;
+    Ok((sponsor, tx))
+}
+
+fn not_sponsorable(r: Reason, sponsor: &Sponsor) -> String {
+    if r == Reason::Erc20ApprovalTxNotSponsorable {
+        format!(
+            "the approval's nonce is not the payer's next one, or its maxFeePerGas is above the {} wei this facilitator pays",
+            sponsor.max_fee_per_gas
+        )
+    } else {
+        String::new()
+    }
+}
+
+fn nonce_taken() -> Refusal {
+    (
+        Reason::Erc20ApprovalTxNotSponsorable,
+        "another transaction of the payer took the approval's nonce".into(),
+    )
+}
+
+fn mined_ok(status: bool, hash: B256) -> Result<(), Refusal> {
+    if status {
+        Ok(())
+    } else {
+        Err((
+            Reason::Erc20ApprovalTxFailed,
+            format!("the approval {hash} was mined and reverted"),
+        ))
+    }
+}
+
+async fn await_approval(chain: &Chain, hash: B256, deadline: Instant) -> Result<(), Refusal> {
+    match wait(chain, hash, deadline).await {
+        Ok(Some(status)) => mined_ok(status, hash),
+        Ok(None) => Err((
+            Reason::SettlementPending,
+            format!(
+                "the payer's approval {hash} is sent and not mined yet; the payment is not settled; ask again"
+            ),
+        )),
+        Err(e) => Err((Reason::UnexpectedSettleError, e)),
+    }
+}
+
+/// Sends the payer what its pending balance lacks of the approval's gas,
+/// from the sponsor, and waits for it to be mined.
+async fn fund_payer(
+    chain: &Chain,
+    sponsor: &Sponsor,
+    approval: &SignedTransaction<'_>,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Result<(), Refusal> {
+    let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
+    let Ok(_guard) = tokio::time::timeout_at(
+        tokio::time::Instant::from_std(deadline),
+        sponsor.lock.lock(),
+    )
+    .await
+    else {
+        return Err((
+            Reason::SettlementPending,
+            "the approval sponsor is busy; nothing was sent; ask again".into(),
+        ));
+    };
+    // Read again under the lock: a funding sent meanwhile counts.
+    let cost = u128::from(approval.tx.gas_limit).saturating_mul(approval.tx.max_fee_per_gas);
+    let balance = quantity(
+        chain,
+        Request::GetBalance {
+            address: id.payer,
+            block: BlockTag::Pending,
+        },
+        deadline,
+    )
+    .await
+    .map_err(unexpected)?;
+    let fund = cost.saturating_sub(balance);
+    if fund == 0 {
+        return Ok(());
+    }
+    // An account with code (a contract, or a delegated EOA) may run code
+    // when paid: a plain transfer's gas is not enough to be sure of.
+    let empty = ask(
+        chain,
+        Request::GetCode {
+            address: id.payer,
+            block: BlockTag::Latest,
+        },
+        deadline,
+        |r| r.map(paywire::rpc::data_is_empty),
+    )
+    .await
+    .and_then(|r| r)
+    .map_err(unexpected)?;
+    if empty != Some(true) {
+        return Err((
+            Reason::Erc20ApprovalTxNotSponsorable,
+            "the payer's account has code: its approval's gas is not funded".into(),
+        ));
+    }
+    let from = sponsor.account.address;
+    let nonce = quantity(
+        chain,
+        Request::GetTransactionCount {
+            address: from,
+            block: BlockTag::Pending,
+        },
+        deadline,
+    )
+    .await
+    .map_err(unexpected)?;
+    let nonce = u64::try_from(nonce)
+        .map_err(|_| unexpected("eth_getTransactionCount: too large".into()))?;
+    let header = ask(
+        chain,
+        Request::GetBlockByNumber {
+            block: BlockTag::Latest,
+        },
+        deadline,
+        |r| r.and_then(|v| BlockHeader::from_json(v).map_err(|e| e.to_string())),
+    )
+    .await
+    .and_then(|r| r)
+    .map_err(unexpected)?;
+    let tip = match chain.options.priority_fee_per_gas {
+        Some(t) => t,
+        None => quantity(chain, Request::MaxPriorityFeePerGas, deadline)
+            .await
+            .unwrap_or(1_000_000_000),
+    };
+    let base = header.base_fee_per_gas.unwrap_or(0);
+    let mut max_fee = base.saturating_mul(2).saturating_add(tip);
+    if let Some(cap) = chain.options.max_fee_per_gas {
+        max_fee = max_fee.min(cap);
+    }
+    let transfer = Eip1559Transaction {
+        chain_id: chain.chain_id,
+        nonce,
+        max_priority_fee_per_gas: tip.min(max_fee),
+        max_fee_per_gas: max_fee,
+        gas_limit: TRANSFER_GAS,
+        to: Some(id.payer),
+        value: Amount::from(fund),
+        data: &[],
+    };
+    let signature = sponsor
+        .account
+        .signer
+        .sign_hash(B256(transfer.signing_hash()))
+        .await
+        .map_err(|e| unexpected(format!("the approval sponsor's signer failed: {e}")))?;
+    let (v, r, s) = paywire::evm::abi::split_signature(&signature.to_bytes());
+    let signed = SignedTransaction {
+        tx: transfer,
+        y_parity: v == 28,
+        r,
+        s,
+    };
+    let hash = signed.hash();
+    let sent = ask(
+        chain,
+        Request::SendRawTransaction { tx: signed },
+        deadline,
+        |r| r.map(|_| ()),
+    )
+    .await
+    .map_err(unexpected)?;
+    if let Err(e) = sent
+        && !known(chain, hash, deadline).await?
+    {
+        return Err(unexpected(format!(
+            "the node refused the approval's gas funding: {e}"
+        )));
+    }
+    tracing::info!(
+        network = %chain.network,
+        payer = %id.payer,
+        wei = %fund,
+        transaction = %hash,
+        sponsor = %from,
+        "approval gas funded"
+    );
+    match wait(chain, hash, deadline).await.map_err(unexpected)? {
+        Some(true) => Ok(()),
+        Some(false) => Err(unexpected(format!(
+            "the approval's gas funding {hash} reverted"
+        ))),
+        None => Err((
+            Reason::SettlementPending,
+            format!(
+                "the approval's gas funding {hash} is not mined yet; the payment is not settled; ask again"
+            ),
+        )),
+    }
+}
+
+/// The payer's allowance for Permit2, pending nonce and pending balance.
+async fn payer_state(
+    chain: &Chain,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Result<PayerState, Refusal> {
+    let unexpected = |e: String| (Reason::UnexpectedVerifyError, e);
+    let calldata = paywire::evm::abi::allowance(&id.payer, &PERMIT2_ADDRESS);
+    let allowance = read_word(chain, id.asset, &calldata, deadline)
+        .await
+        .map_err(|e| unexpected(format!("allowance: {e}")))?;
+    let nonce = quantity(
+        chain,
+        Request::GetTransactionCount {
+            address: id.payer,
+            block: BlockTag::Pending,
+        },
+        deadline,
+    )
+    .await
+    .map_err(unexpected)?;
+    let balance = quantity(
+        chain,
+        Request::GetBalance {
+            address: id.payer,
+            block: BlockTag::Pending,
+        },
+        deadline,
+    )
+    .await
+    .map_err(unexpected)?;
+    Ok(PayerState {
+        allowance,
+        pending_nonce: u64::try_from(nonce)
+            .map_err(|_| unexpected("the payer's nonce is too large".into()))?,
+        balance,
+    })
+}
+
+/// Whether the node knows the transaction (pending or mined).
+async fn known(chain: &Chain, hash: B256, deadline: Instant) -> Result<bool, Refusal> {
+    ask(
+        chain,
+        Request::GetTransactionByHash { hash },
+        deadline,
+        |r| r.is_ok_and(|v| !v.is_null()),
+    )
+    .await
+    .map_err(|e| (Reason::UnexpectedSettleError, e))
+}
+
+/// The transaction's receipt status, if mined.
+async fn receipt(chain: &Chain, hash: B256, deadline: Instant) -> Result<Option<bool>, String> {
+    ask(
+        chain,
+        Request::GetTransactionReceipt { hash },
+        deadline,
+        |r| {
+            r.and_then(|v| {
+                Receipt::from_json(v)
+                    .map(|r| r.map(|r| r.status))
+                    .map_err(|e| e.to_string())
+            })
+        },
+    )
+    .await
+    .and_then(|r| r.map_err(|e| format!("eth_getTransactionReceipt: {e}")))
+}
+
+/// Waits for the transaction's receipt until `deadline`: its status, or
+/// `None` when it is not mined by then.
+async fn wait(chain: &Chain, hash: B256, deadline: Instant) -> Result<Option<bool>, String> {
+    loop {
+        if let Some(status) = receipt(chain, hash, deadline).await? {
+            return Ok(Some(status));
+        }
+        if Instant::now() + POLL >= deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Asks the node, and reads its answer's result (or its error, as text)
+/// with `read`; `Err` when no endpoint answered by `deadline`, or the
+/// answer is not JSON-RPC.
+async fn ask<T>(
+    chain: &Chain,
+    request: Request<'_>,
+    deadline: Instant,
+    read: impl FnOnce(Result<JsonValue<'_>, String>) -> T,
+) -> Result<T, String> {
+    let method = request.method();
+    let body = Envelope { id: 1, request }.to_json_string();
+    let answer = tokio::time::timeout_at(
+        tokio::time::Instant::from_std(deadline),
+        chain.rpc.call(&body),
+    )
+    .await
+    .map_err(|_| format!("{method}: no answer by the request's deadline"))?
+    .map_err(|e| format!("{method}: {e}"))?;
+    let resp = paywire::rpc::parse_response(&answer).map_err(|e| format!("{method}: {e}"))?;
+    Ok(read(resp.result.map_err(|e| e.to_string())))
+}
+
+/// A quantity result (`0x…`), as a number.
+async fn quantity(chain: &Chain, request: Request<'_>, deadline: Instant) -> Result<u128, String> {
+    let method = request.method();
+    ask(chain, request, deadline, |r| {
+        r.and_then(|v| paywire::rpc::quantity_u128(v).map_err(|e| e.to_string()))
+    })
+    .await
+    .and_then(|r| r.map_err(|e| format!("{method}: {e}")))
+}
+
+/// An `eth_call` of a `uint256` getter on `to`, at the latest block.
+async fn read_word(
+    chain: &Chain,
+    to: Address,
+    data: &[u8],
+    deadline: Instant,
+) -> Result<Amount, String> {
+    let call = CallRequest {
+        from: None,
+        to,
+        data,
+        gas: None,
+    };
+    ask(
+        chain,
+        Request::Call {
+            call,
+            block: BlockTag::Latest,
+        },
+        deadline,
+        |r| {
+            r.and_then(|v| {
+                let mut buf = [0u8; 32];
+                let data = paywire::rpc::data(v, &mut buf).map_err(|e| e.to_string())?;
+                let word: [u8; 32] = data.try_into().map_err(|_| {
+                    format!("a 32-byte word was expected, not {} bytes", data.len())
+                })?;
+                Ok(Amount::from_be_bytes(word))
+            })
+        },
+    )
+    .await
+    .and_then(|r| r)
+}
