@@ -33,7 +33,7 @@
 
 use std::time::{Duration, Instant};
 
-use paywire::evm::tx::{Eip1559Transaction, SignedTransaction};
+use paywire::evm::tx::SignedTransaction;
 use paywire::evm::{Address, B256, eip712::PERMIT2_ADDRESS};
 use paywire::gas_sponsoring::erc20_approval::{self, Erc20Approval, PayerState, Sponsorship};
 use paywire::json::{JsonValue, ToJson};
@@ -44,9 +44,6 @@ use paywire::verify::Config;
 use paywire::{Amount, Reason};
 
 use super::{Account, Chain};
-
-/// The gas of a plain ether transfer to an account without code.
-const TRANSFER_GAS: u64 = 21_000;
 
 /// How often a receipt is asked for.
 const POLL: Duration = Duration::from_millis(250);
@@ -328,16 +325,9 @@ async fn fund_payer(
     };
     // Read again under the lock: a funding sent meanwhile counts.
     let cost = u128::from(approval.tx.gas_limit).saturating_mul(approval.tx.max_fee_per_gas);
-    let balance = quantity(
-        chain,
-        Request::GetBalance {
-            address: id.payer,
-            block: BlockTag::Pending,
-        },
-        deadline,
-    )
-    .await
-    .map_err(unexpected)?;
+    let balance = pending_balance(chain, id.payer, deadline)
+        .await
+        .map_err(unexpected)?;
     let fund = cost.saturating_sub(balance);
     if fund == 0 {
         return Ok(());
@@ -393,33 +383,9 @@ async fn fund_payer(
             .unwrap_or(1_000_000_000),
     };
     let base = header.base_fee_per_gas.unwrap_or(0);
-    let mut max_fee = base.saturating_mul(2).saturating_add(tip);
-    if let Some(cap) = chain.options.max_fee_per_gas {
-        max_fee = max_fee.min(cap);
-    }
-    let transfer = Eip1559Transaction {
-        chain_id: chain.chain_id,
-        nonce,
-        max_priority_fee_per_gas: tip.min(max_fee),
-        max_fee_per_gas: max_fee,
-        gas_limit: TRANSFER_GAS,
-        to: Some(id.payer),
-        value: Amount::from(fund),
-        data: &[],
-    };
-    let signature = sponsor
-        .account
-        .signer
-        .sign_hash(B256(transfer.signing_hash()))
+    let signed = super::signed_transfer(chain, &sponsor.account, id.payer, fund, nonce, base, tip)
         .await
         .map_err(|e| unexpected(format!("the approval sponsor's signer failed: {e}")))?;
-    let (v, r, s) = paywire::evm::abi::split_signature(&signature.to_bytes());
-    let signed = SignedTransaction {
-        tx: transfer,
-        y_parity: v == 28,
-        r,
-        s,
-    };
     let hash = signed.hash();
     let sent = ask(
         chain,
@@ -479,22 +445,25 @@ async fn payer_state(
     )
     .await
     .map_err(unexpected)?;
-    let balance = quantity(
-        chain,
-        Request::GetBalance {
-            address: id.payer,
-            block: BlockTag::Pending,
-        },
-        deadline,
-    )
-    .await
-    .map_err(unexpected)?;
+    let balance = pending_balance(chain, id.payer, deadline)
+        .await
+        .map_err(unexpected)?;
     Ok(PayerState {
         allowance,
         pending_nonce: u64::try_from(nonce)
             .map_err(|_| unexpected("the payer's nonce is too large".into()))?,
         balance,
     })
+}
+
+/// `who`'s balance in wei, with the transactions still in the pool (a
+/// funding sent and not mined yet counts).
+async fn pending_balance(chain: &Chain, who: Address, deadline: Instant) -> Result<u128, String> {
+    let request = Request::GetBalance {
+        address: who,
+        block: BlockTag::Pending,
+    };
+    quantity(chain, request, deadline).await
 }
 
 /// Whether the node knows the transaction (pending or mined).

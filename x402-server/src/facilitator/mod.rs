@@ -339,6 +339,47 @@ fn chain(
     })
 }
 
+/// A plain ether transfer of `value` wei from `a` to `to` at `nonce`,
+/// signed by `a`'s signer: 21,000 gas, `tip` per gas, and a fee cap of twice
+/// `base_fee` plus the tip (within the chain's `max_fee_per_gas`).
+pub(crate) async fn signed_transfer(
+    chain: &Chain,
+    a: &Account,
+    to: Address,
+    value: u128,
+    nonce: u64,
+    base_fee: u128,
+    tip: u128,
+) -> Result<paywire::evm::tx::SignedTransaction<'static>, String> {
+    let mut max_fee = base_fee.saturating_mul(2).saturating_add(tip);
+    if let Some(cap) = chain.options.max_fee_per_gas {
+        max_fee = max_fee.min(cap);
+    }
+    let tx = paywire::evm::tx::Eip1559Transaction {
+        chain_id: chain.chain_id,
+        nonce,
+        max_priority_fee_per_gas: tip.min(max_fee),
+        max_fee_per_gas: max_fee,
+        gas_limit: 21_000,
+        to: Some(to),
+        value: paywire::Amount::from(value),
+        data: &[],
+    };
+    let sig = a
+        .signer
+        .sign_hash(paywire::evm::B256(tx.signing_hash()))
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let (v, r, s) = paywire::evm::abi::split_signature(&sig);
+    Ok(paywire::evm::tx::SignedTransaction {
+        tx,
+        y_parity: v == 28,
+        r,
+        s,
+    })
+}
+
 /// A store URL without its password.
 fn redact_store(url: &str) -> String {
     match url.split_once("://") {

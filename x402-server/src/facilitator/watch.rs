@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use paywire::evm::tx::{Eip1559Transaction, SignedTransaction};
-use paywire::evm::{B256, abi};
+use paywire::evm::B256;
 use paywire::json::ToJson;
 use paywire::rpc::{self, BlockTag, Envelope, Request};
 
@@ -241,33 +240,7 @@ async fn fill(chain: &Chain, a: &Account, nonce: u64) -> Result<B256, String> {
         .map_err(|e| e.to_string())?;
     let base = header.base_fee_per_gas.ok_or("the chain has no base fee")?;
     let tip = chain.options.priority_fee_per_gas.unwrap_or(1_000_000_000);
-    let mut max_fee = base.saturating_mul(2).saturating_add(tip);
-    if let Some(cap) = chain.options.max_fee_per_gas {
-        max_fee = max_fee.min(cap);
-    }
-    let tx = Eip1559Transaction {
-        chain_id: chain.chain_id,
-        nonce,
-        max_priority_fee_per_gas: tip.min(max_fee),
-        max_fee_per_gas: max_fee,
-        gas_limit: 21_000,
-        to: Some(a.address),
-        value: paywire::Amount::ZERO,
-        data: &[],
-    };
-    let sig = a
-        .signer
-        .sign_hash(B256(tx.signing_hash()))
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    let (v, r, s) = abi::split_signature(&sig);
-    let signed = SignedTransaction {
-        tx,
-        y_parity: v == 28,
-        r,
-        s,
-    };
+    let signed = super::signed_transfer(chain, a, a.address, 0, nonce, base, tip).await?;
     let body = Envelope {
         id: 1,
         request: Request::SendRawTransaction { tx: signed },
