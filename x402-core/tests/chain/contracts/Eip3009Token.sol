@@ -10,12 +10,17 @@ pragma solidity 0.8.26;
 /// `v` other than 27/28 (EIP-2), as OpenZeppelin's and Circle's do, and, for a
 /// payer with code (a smart wallet, an EIP-7702 delegation), ERC-1271
 /// `isValidSignature` instead (FiatTokenV2_2's `SignatureChecker`); and
-/// EIP-2612 `permit` with `nonces`, as USDC has it.
+/// EIP-2612 `permit` with `nonces`, as USDC has it. `receiveWithAuthorization`
+/// (both overloads) moves funds only when its caller is the payee, as USDC's
+/// does: the batch-settlement EIP-3009 deposit collector pulls with it.
 contract Eip3009Token {
     bytes32 private constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 public constant TRANSFER_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "TransferWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
+    );
+    bytes32 public constant RECEIVE_WITH_AUTHORIZATION_TYPEHASH = keccak256(
+        "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
     bytes32 public constant PERMIT_TYPEHASH =
         keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
@@ -108,7 +113,9 @@ contract Eip3009Token {
         bytes32 r,
         bytes32 s
     ) external {
-        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v));
+        _authorizedTransfer(
+            TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v)
+        );
     }
 
     function transferWithAuthorization(
@@ -120,10 +127,42 @@ contract Eip3009Token {
         bytes32 nonce,
         bytes calldata signature
     ) external {
-        _transferWithAuthorization(from, to, value, validAfter, validBefore, nonce, signature);
+        _authorizedTransfer(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
     }
 
-    function _transferWithAuthorization(
+    function receiveWithAuthorization(
+        address from,
+        address to,
+        uint256 value,
+        uint256 validAfter,
+        uint256 validBefore,
+        bytes32 nonce,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external {
+        require(to == msg.sender, "FiatTokenV2: caller must be the payee");
+        _authorizedTransfer(
+            RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, abi.encodePacked(r, s, v)
+        );
+    }
+
+    function receiveWithAuthorization(
+        address from,
+        address to,
+        uint256 value,
+        uint256 validAfter,
+        uint256 validBefore,
+        bytes32 nonce,
+        bytes calldata signature
+    ) external {
+        require(to == msg.sender, "FiatTokenV2: caller must be the payee");
+        _authorizedTransfer(RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce, signature);
+    }
+
+    /// An EIP-3009 transfer signed under `typeHash` (transfer or receive).
+    function _authorizedTransfer(
+        bytes32 typeHash,
         address from,
         address to,
         uint256 value,
@@ -136,7 +175,7 @@ contract Eip3009Token {
         require(block.timestamp < validBefore, "EIP3009: authorization is expired");
         require(!authorizationState[from][nonce], "EIP3009: authorization is used or canceled");
         bytes32 structHash =
-            keccak256(abi.encode(TRANSFER_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce));
+            keccak256(abi.encode(typeHash, from, to, value, validAfter, validBefore, nonce));
         bytes32 digest = keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR(), structHash));
         require(_isValidSignatureNow(from, digest, signature), "EIP3009: invalid signature");
         authorizationState[from][nonce] = true;
