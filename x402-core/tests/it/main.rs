@@ -11,6 +11,7 @@ mod batch_settlement_evm;
 mod batch_sfv_suite;
 #[cfg(feature = "bazaar")]
 mod bazaar;
+mod chain_harness;
 #[cfg(feature = "libsecp256k1")]
 mod differential;
 mod fuzz_regressions;
