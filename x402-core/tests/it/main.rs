@@ -8,6 +8,8 @@ mod batch_known_answers;
 mod batch_scheme;
 #[cfg(feature = "evm-batch")]
 mod batch_settlement_evm;
+#[cfg(feature = "evm-batch")]
+mod batch_settlement_onchain;
 mod batch_sfv_suite;
 #[cfg(feature = "bazaar")]
 mod bazaar;
