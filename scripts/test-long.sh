@@ -14,6 +14,9 @@
 #   facilitator   the facilitator's on-chain tests at full size: 200 settlements
 #                 from 50 payers through one signer, on one instance and on two
 #                 sharing PostgreSQL (the test command runs 24)
+#   batch-settlement  the core's batch-settlement channels on a local chain at
+#                 full size: 1,000 vouchers on one channel, one claim over 50
+#                 channels (scripts/test-settlement.sh runs 20 and 3)
 #   slow-clients  `paywire serve` under 300 connections trickling their requests
 #                 for 60 s while an ordinary client keeps asking (the test
 #                 command runs 20 for 10 s)
@@ -23,10 +26,13 @@ cd "$(dirname "$0")/.."
 CARGO_HACK_VERSION=0.6.46
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator slow-clients fuzz)
+[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator batch-settlement slow-clients fuzz)
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
-trap stop_postgres EXIT
+# shellcheck source=lib/hardhat.sh
+. scripts/lib/hardhat.sh
+chain_dir=""
+trap 'stop_postgres; stop_hardhat; [ -z "$chain_dir" ] || rm -rf "$chain_dir"' EXIT
 
 started=$(date +%s)
 for part in "${parts[@]}"; do
@@ -50,11 +56,20 @@ for part in "${parts[@]}"; do
       start_postgres
       PAYWIRE_REQUIRE_POSTGRES=1 PAYWIRE_TEST_LOAD=200 scripts/test-settlement.sh
       ;;
+    batch-settlement)
+      [ -n "${SKIP_INSTALL:-}" ] || scripts/install-js.sh
+      chain_dir=$(mktemp -d)
+      HARDHAT_SECONDS=1800 start_hardhat "$chain_dir"
+      PAYWIRE_TEST_RPC="$HARDHAT_URL" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" \
+        PAYWIRE_BATCH_VOUCHERS=1000 PAYWIRE_BATCH_CHANNELS=50 \
+        cargo test -p paywire --test it --features evm-batch --locked -- batch_settlement_onchain:: --ignored --test-threads=1
+      stop_hardhat
+      ;;
     slow-clients)
       PAYWIRE_TEST_SLOW_CLIENTS=300 PAYWIRE_TEST_SLOW_SECONDS=60 \
         cargo test -p paywire-cli --test slow_clients --locked -- --nocapture
       ;;
-    *) echo "test-long: unknown part $part (features, differential, facilitator, slow-clients, fuzz)" >&2; exit 2 ;;
+    *) echo "test-long: unknown part $part (features, differential, facilitator, batch-settlement, slow-clients, fuzz)" >&2; exit 2 ;;
   esac
   printf '    (%ss)\n' "$(($(date +%s) - t0))"
 done

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Settlement on a real EVM: compiles the test contracts (pinned solc), starts a
 # local Hardhat network on 127.0.0.1 (scripts/lib/hardhat.sh), and runs against
-# it x402-core's on-chain tests (x402-core/tests/it/settlement_onchain.rs), the
-# facilitator's (x402-server/tests/onchain), the example Worker's, and the
-# interop test of the facilitator with the official x402 SDKs
-# (x402-server/tests/interop). The chain is stopped by its PID when the script
+# it x402-core's on-chain tests (x402-core/tests/it/settlement_onchain.rs and
+# batch_settlement_onchain.rs), the facilitator's (x402-server/tests/onchain),
+# the example Worker's, and the interop test of the facilitator with the
+# official x402 SDKs (x402-server/tests/interop). The chain is stopped by its PID when the script
 # exits, and cannot outlive a time limit.
 #
 #   scripts/test-settlement.sh               install what is missing, then test
@@ -64,9 +64,12 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
   PAYWIRE_TEST_GO_SHOP="$work/go-shop" \
   timeout 300 node --test interop.test.mjs)
 
+# Built once with evm-batch: the same test binary runs the batch-settlement
+# channels last (below), as they move the chain's clock forward.
 printf '\n==> the core settling on the local chain\n'
 PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_TEST_FIXTURE="$work/fixture.json" \
-  cargo test -p paywire --test it --locked -- settlement_onchain:: --ignored --test-threads=1
+  cargo test -p paywire --test it --features evm-batch --locked -- settlement_onchain:: --skip batch_settlement_onchain:: \
+  --ignored --test-threads=1
 
 # The facilitator service (paywire-server) on the same chain: settlement,
 # concurrency over two instances (on the run's PostgreSQL when the test
@@ -87,3 +90,14 @@ if [ -n "$workerd" ]; then
 else
   echo "test-settlement: NOT RUN: the Worker's on-chain test needs the wasm tools (scripts/install-wasm.sh)" >&2
 fi
+
+# batch-settlement on EVM: channels of the x402 batch-settlement contract
+# opened through both deposit collectors, paid with vouchers, claimed in one
+# signed batch over several channels, settled, refunded and withdrawn from
+# (x402-core/tests/it/batch_settlement_onchain.rs). Last, because the timed
+# withdrawal moves the chain's clock past the machine's, which the clients
+# above sign against. PAYWIRE_BATCH_VOUCHERS and PAYWIRE_BATCH_CHANNELS set
+# the sizes (20 and 3 unless given).
+printf '\n==> batch-settlement channels on the local chain\n'
+PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" \
+  cargo test -p paywire --test it --features evm-batch --locked -- batch_settlement_onchain:: --ignored --test-threads=1
