@@ -176,7 +176,7 @@ impl Parties {
     /// Sends `data` to the contract from the facilitator; `Ok` if mined with
     /// success, `Err(revert data)` if refused (the simulation's answer, then
     /// confirmed by the transaction mined with status 0).
-    fn send(&self, data: &[u8]) -> Result<(), Vec<u8>> {
+    fn send(&self, data: &[u8]) -> Result<B256, Vec<u8>> {
         send_as(&self.facilitator, data)
     }
 
@@ -185,7 +185,7 @@ impl Parties {
     fn claim(
         &self,
         claims: &[(ChannelConfig, &client::SignedVoucher, u128)],
-    ) -> Result<(), Vec<u8>> {
+    ) -> Result<B256, Vec<u8>> {
         let chain = chain();
         let sigs: Vec<Vec<u8>> = claims
             .iter()
@@ -220,12 +220,12 @@ impl Parties {
     }
 
     /// `settle(receiver, token)`.
-    fn settle(&self) -> Result<(), Vec<u8>> {
+    fn settle(&self) -> Result<B256, Vec<u8>> {
         self.send(&bs::settle(&self.receiver, &chain().token))
     }
 }
 
-fn send_as(from: &PrivateKey, data: &[u8]) -> Result<(), Vec<u8>> {
+fn send_as(from: &PrivateKey, data: &[u8]) -> Result<B256, Vec<u8>> {
     let chain = chain();
     if let Err(revert) = eth_call_from(
         &chain.url,
@@ -256,7 +256,38 @@ fn send_as(from: &PrivateKey, data: &[u8]) -> Result<(), Vec<u8>> {
         r.status,
         "mined with status 0 after a successful simulation"
     );
-    Ok(())
+    Ok(r.hash)
+}
+
+/// The token's `Transfer` events of a mined transaction: (from, to, value).
+fn transfers(tx: B256) -> Vec<(Address, Address, u128)> {
+    let chain = chain();
+    let receipt = raw_rpc(&chain.url, "eth_getTransactionReceipt", json!([hex(&tx.0)]));
+    let topic = hex(&keccak256(b"Transfer(address,address,uint256)"));
+    let address = |t: &serde_json::Value| {
+        let w = unhex(t.as_str().unwrap());
+        Address(w[12..].try_into().unwrap())
+    };
+    receipt["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| {
+            l["address"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(&hex(&chain.token.0))
+                && l["topics"][0].as_str() == Some(topic.as_str())
+        })
+        .map(|l| {
+            let value = unhex(l["data"].as_str().unwrap());
+            (
+                address(&l["topics"][1]),
+                address(&l["topics"][2]),
+                u(Amount::from_be_bytes(value[..32].try_into().unwrap())),
+            )
+        })
+        .collect()
 }
 
 /// The channel's state, read with the crate's encoders and decoders.
@@ -560,10 +591,32 @@ fn vouchers_on_one_channel_are_verified_and_the_last_one_claimed_and_settled() {
     p.claim(&[(config, &first.voucher, PRICE)]).unwrap();
     check_state(&config, deposited, n * PRICE, 0);
 
-    p.settle().unwrap();
+    // Against the state on chain now, a voucher at or below the claimed
+    // total no longer verifies.
+    let stale = create_voucher(&payer, &config, chain.chain_id, Amount::from(n * PRICE)).unwrap();
+    let v = verify_payload(
+        &stale.payload(),
+        &req,
+        chain.now(),
+        &ChainFacts {
+            channel: Some(state(&config)),
+            payer_balance: None,
+        },
+        &Config::default(),
+    );
+    assert_eq!(
+        v.reason_str(),
+        Some("invalid_batch_settlement_evm_cumulative_below_claimed")
+    );
+
+    let swept = p.settle().unwrap();
+    assert_eq!(
+        transfers(swept),
+        vec![(BATCH_SETTLEMENT_ADDRESS, p.receiver, n * PRICE)]
+    );
     p.check(&[(&pa, 5_000)], n * PRICE, base + 2_000);
     // Nothing more to sweep: a no-op.
-    p.settle().unwrap();
+    assert_eq!(transfers(p.settle().unwrap()), vec![]);
     p.check(&[(&pa, 5_000)], n * PRICE, base + 2_000);
     check_state(&config, deposited, n * PRICE, 0);
 }
@@ -645,7 +698,11 @@ fn one_claim_with_signature_covers_many_channels_and_one_settle_sweeps_them() {
     }
 
     // One settle pays the receiver everything claimed, in one transfer.
-    p.settle().unwrap();
+    let swept = p.settle().unwrap();
+    assert_eq!(
+        transfers(swept),
+        vec![(BATCH_SETTLEMENT_ADDRESS, p.receiver, claimed)]
+    );
     balances(&p, claimed, base + deposited - claimed);
 }
 
