@@ -360,6 +360,22 @@ fn deposit(
     permit2: bool,
     label: &str,
 ) -> Created {
+    let (created, data) = deposit_call(parties, payer, config, amount, permit2, label);
+    parties
+        .send(&data)
+        .unwrap_or_else(|r| panic!("deposit refused: {}", hex(&r)));
+    created
+}
+
+/// The deposit of [`deposit`], verified, and its calldata, not sent.
+fn deposit_call(
+    parties: &Parties,
+    payer: &PrivateKey,
+    config: &ChannelConfig,
+    amount: u128,
+    permit2: bool,
+    label: &str,
+) -> (Created, Vec<u8>) {
     let chain = chain();
     let req = parties.requirements(if permit2 { "permit2" } else { "eip3009" });
     let random = keccak256(format!("deposit/{label}").as_bytes());
@@ -409,10 +425,17 @@ fn deposit(
     };
     let mut data = vec![0u8; bs::deposit_len(collector_data.len())];
     bs::deposit(config, &d.amount, &collector, &collector_data, &mut data).unwrap();
-    parties
-        .send(&data)
-        .unwrap_or_else(|r| panic!("deposit refused: {}", hex(&r)));
-    created
+    (created, data)
+}
+
+/// `Error(string)` revert data.
+fn error_string(text: &str) -> Vec<u8> {
+    let mut d = selector("Error(string)").to_vec();
+    d.extend_from_slice(&word_u(32));
+    d.extend_from_slice(&word_u(text.len() as u128));
+    d.extend_from_slice(text.as_bytes());
+    d.resize(4 + 64 + text.len().div_ceil(32) * 32, 0);
+    d
 }
 
 /// The seven words of a `ChannelConfig` (for the payer's withdrawal calls,
@@ -500,12 +523,25 @@ fn deposits_through_both_collectors_open_and_fund_channels() {
     );
     check_state(&ca, 0, 0, 0);
 
-    deposit(&p, &a, &ca, 300_000, false, "deposits/a1");
+    let (_, a1) = deposit_call(&p, &a, &ca, 300_000, false, "deposits/a1");
+    p.send(&a1).unwrap();
     p.check(&[(&pa, 700_000), (&pb, 1_000_000)], 0, base + 300_000);
     check_state(&ca, 300_000, 0, 0);
 
-    deposit(&p, &b, &cb, 250_000, true, "deposits/b1");
+    let (_, b1) = deposit_call(&p, &b, &cb, 250_000, true, "deposits/b1");
+    p.send(&b1).unwrap();
     p.check(&[(&pa, 700_000), (&pb, 750_000)], 0, base + 550_000);
+    check_state(&cb, 250_000, 0, 0);
+
+    // Replayed deposits: the token refuses the used EIP-3009 authorization,
+    // Permit2 the used nonce; nothing moves.
+    assert_eq!(
+        p.send(&a1),
+        Err(error_string("EIP3009: authorization is used or canceled"))
+    );
+    assert_eq!(p.send(&b1), Err(revert_selector("InvalidNonce()")));
+    p.check(&[(&pa, 700_000), (&pb, 750_000)], 0, base + 550_000);
+    check_state(&ca, 300_000, 0, 0);
     check_state(&cb, 250_000, 0, 0);
 
     // A second deposit tops the channel up.
@@ -675,6 +711,15 @@ fn one_claim_with_signature_covers_many_channels_and_one_settle_sweeps_them() {
     };
     balances(&p, 0, base + deposited);
 
+    // A row of a channel with another receiver authorizer: refused whole.
+    let mut foreign = claims[0].0;
+    foreign.receiver_authorizer = bkey("channels/other-authorizer").address();
+    let mut mixed = claims.clone();
+    mixed.push((foreign, claims[0].1, 1));
+    assert_eq!(
+        p.claim(&mixed),
+        Err(revert_selector("NotReceiverAuthorizer()"))
+    );
     // Signed by another key than the receiver authorizer: refused whole.
     let impostor = Parties {
         receiver: p.receiver,
