@@ -34,7 +34,9 @@ use paywire::evm::batch_settlement::{
     channel_id, claim_batch_digest, refund_digest,
 };
 use paywire::evm::batch_settlement::{ClaimEntry, MIN_WITHDRAW_DELAY};
+use paywire::evm::eip712::{Domain, PERMIT2_ADDRESS};
 use paywire::evm::{Address, B256, PrivateKey, keccak256};
+use paywire::gas_sponsoring::permit_digest;
 use paywire::json::JsonStr;
 use serde_json::json;
 
@@ -360,20 +362,22 @@ fn deposit(
     permit2: bool,
     label: &str,
 ) -> Created {
-    let (created, data) = deposit_call(parties, payer, config, amount, permit2, label);
+    let (created, data) = deposit_call(parties, payer, config, amount, permit2, &[], label);
     parties
         .send(&data)
         .unwrap_or_else(|r| panic!("deposit refused: {}", hex(&r)));
     created
 }
 
-/// The deposit of [`deposit`], verified, and its calldata, not sent.
+/// The deposit of [`deposit`], verified, and its calldata, not sent;
+/// `eip2612` is a Permit2 deposit's `eip2612PermitData`.
 fn deposit_call(
     parties: &Parties,
     payer: &PrivateKey,
     config: &ChannelConfig,
     amount: u128,
     permit2: bool,
+    eip2612: &[u8],
     label: &str,
 ) -> (Created, Vec<u8>) {
     let chain = chain();
@@ -414,8 +418,8 @@ fn deposit_call(
     } else {
         let p = d.authorization.permit2.unwrap();
         let s = sig(p.signature);
-        let mut out = vec![0u8; bs::permit2_collector_data_len(s.len(), 0)];
-        bs::permit2_collector_data(&p.nonce, &p.deadline, &s, &[], &mut out).unwrap();
+        let mut out = vec![0u8; bs::permit2_collector_data_len(s.len(), eip2612.len())];
+        bs::permit2_collector_data(&p.nonce, &p.deadline, &s, eip2612, &mut out).unwrap();
         out
     };
     let collector = if permit2 {
@@ -523,12 +527,12 @@ fn deposits_through_both_collectors_open_and_fund_channels() {
     );
     check_state(&ca, 0, 0, 0);
 
-    let (_, a1) = deposit_call(&p, &a, &ca, 300_000, false, "deposits/a1");
+    let (_, a1) = deposit_call(&p, &a, &ca, 300_000, false, &[], "deposits/a1");
     p.send(&a1).unwrap();
     p.check(&[(&pa, 700_000), (&pb, 1_000_000)], 0, base + 300_000);
     check_state(&ca, 300_000, 0, 0);
 
-    let (_, b1) = deposit_call(&p, &b, &cb, 250_000, true, "deposits/b1");
+    let (_, b1) = deposit_call(&p, &b, &cb, 250_000, true, &[], "deposits/b1");
     p.send(&b1).unwrap();
     p.check(&[(&pa, 700_000), (&pb, 750_000)], 0, base + 550_000);
     check_state(&cb, 250_000, 0, 0);
@@ -872,4 +876,87 @@ fn a_claim_before_the_timed_withdrawal_is_finalized_wins_what_it_claims() {
 
     p.settle().unwrap();
     p.check(&[(&pa, 15_000), (&pl, 40_000)], 25_000, base);
+}
+
+/// `abi.encode(value, deadline, v, r, s)`: the payer's EIP-2612 permit of
+/// `value` for Permit2, signed with the crate (`gas_sponsoring::permit_digest`).
+fn eip2612_permit_data(payer: &PrivateKey, value: u128) -> Vec<u8> {
+    let chain = chain();
+    let deadline = Amount::from(chain.now() + 300);
+    let mut nonces = selector("nonces(address)").to_vec();
+    nonces.extend_from_slice(&payer.address().to_word());
+    let nonce = Amount::from_be_bytes(chain.token_call(&nonces).unwrap()[..32].try_into().unwrap());
+    let domain = Domain::eip3009(
+        JsonStr::new("USD Coin"),
+        JsonStr::new("2"),
+        chain.chain_id,
+        chain.token,
+    );
+    let digest = permit_digest(
+        &domain,
+        &payer.address(),
+        &PERMIT2_ADDRESS,
+        &Amount::from(value),
+        &nonce,
+        &deadline,
+    );
+    let sig = payer.sign_digest(&digest).to_bytes();
+    let mut out = word_u(value).to_vec();
+    out.extend_from_slice(&deadline.to_be_bytes());
+    out.extend_from_slice(&word_u(u128::from(sig[64])));
+    out.extend_from_slice(&sig[..64]);
+    out
+}
+
+fn permit2_allowance(owner: &Address) -> u128 {
+    let mut data = selector("allowance(address,address)").to_vec();
+    data.extend_from_slice(&owner.to_word());
+    data.extend_from_slice(&PERMIT2_ADDRESS.to_word());
+    u(Amount::from_be_bytes(
+        chain().token_call(&data).unwrap()[..32].try_into().unwrap(),
+    ))
+}
+
+#[test]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+fn a_permit2_deposit_carrying_an_eip2612_permit_needs_no_prior_allowance() {
+    let _g = serial();
+    let chain = chain();
+    let p = Parties::new("eip2612");
+    let base = u(chain.balance(&BATCH_SETTLEMENT_ADDRESS));
+    // No approval of Permit2: the permit in the collector data grants it.
+    let (payer, config) = p.payer("eip2612/payer", 100_000, false);
+    let pa = payer.address();
+    assert_eq!(permit2_allowance(&pa), 0);
+
+    // A permit for another amount than the deposit is refused.
+    let (_, wrong) = deposit_call(
+        &p,
+        &payer,
+        &config,
+        60_000,
+        true,
+        &eip2612_permit_data(&payer, 60_001),
+        "eip2612/wrong",
+    );
+    assert_eq!(
+        p.send(&wrong),
+        Err(revert_selector("Permit2612AmountMismatch()"))
+    );
+    p.check(&[(&pa, 100_000)], 0, base);
+
+    let (_, data) = deposit_call(
+        &p,
+        &payer,
+        &config,
+        60_000,
+        true,
+        &eip2612_permit_data(&payer, 60_000),
+        "eip2612/d",
+    );
+    p.send(&data).unwrap();
+    p.check(&[(&pa, 40_000)], 0, base + 60_000);
+    check_state(&config, 60_000, 0, 0);
+    // The permit's allowance was used up by the transfer.
+    assert_eq!(permit2_allowance(&pa), 0);
 }
