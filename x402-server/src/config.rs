@@ -481,6 +481,14 @@ impl Config {
                             "approvals are for Permit2 payments: add exact-permit2 or upto to schemes".into(),
                         );
                     }
+                    // A token of anyone's making could take the gas and
+                    // set no allowance.
+                    if n.assets.is_empty() {
+                        return fail(
+                            format!("networks[{i}].assets"),
+                            "list the tokens whose approvals are sponsored (approval_sponsor is set)".into(),
+                        );
+                    }
                     if wei(fee).is_none_or(|f| f == 0) {
                         return fail(
                             format!("networks[{i}].approval_max_fee_per_gas"),
@@ -686,9 +694,14 @@ signers = ["hot"]
         };
         let c = Config::parse(
             Path::new("f.toml"),
-            &with("approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"5000000000\""),
+            &with("assets = [\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\"]\napproval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"5000000000\""),
         )
         .unwrap();
+        // Without a list of tokens: anyone's token could take the gas.
+        let e = err(&with(
+            "approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"1\"",
+        ));
+        assert_eq!(e.field, "networks[0].assets", "{e}");
         assert_eq!(c.networks[0].approval_sponsor.as_deref(), Some("sponsor"));
         for (lines, field, says) in [
             (
@@ -722,7 +735,9 @@ signers = ["hot"]
                 "positive",
             ),
         ] {
-            let e = err(&with(lines));
+            let e = err(&with(&format!(
+                "assets = [\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\"]\n{lines}"
+            )));
             assert_eq!(e.field, field, "{lines}: {e}");
             assert!(e.message.contains(says), "{lines}: {e}");
         }

@@ -257,24 +257,33 @@ impl Erc20Approval {
     }
 
     /// What a sponsoring host does for this approval (already held to
-    /// [`Erc20Approval::check`]), given what the chain says about the payer
-    /// and the highest fee per gas it pays for (`max_fee_per_gas`, in wei):
-    /// nothing, when Permit2 may already move `required`; else relay the
-    /// approval when its nonce is the payer's next one, after funding what
-    /// the payer's balance lacks of the approval's most costly gas
-    /// (`gas limit × maxFeePerGas`, at most [`MAX_APPROVE_GAS_LIMIT`] ×
-    /// `max_fee_per_gas`); or find it in flight when the payer's nonce has
-    /// moved past it.
+    /// [`Erc20Approval::check`]), given what the chain says about the payer,
+    /// the latest block's `base_fee` and the highest fee per gas the host
+    /// pays for (`max_fee_per_gas`, in wei): nothing, when Permit2 may
+    /// already move `required`; else relay the approval when its nonce is the
+    /// payer's next one, after funding what the payer's balance lacks of the
+    /// approval's most costly gas (`gas limit × maxFeePerGas`: a node takes a
+    /// transaction only from an account holding that much); or find it in
+    /// flight when the payer's nonce has moved past it.
+    ///
+    /// The fee cap must lie between the base fee (below it the approval
+    /// would wait in the pool) and twice the base fee plus its tip (the
+    /// reference client signs 1.2 times the base fee plus the tip): what the
+    /// payer keeps of the funding is then at most the gas limit ([`MAX_APPROVE_GAS_LIMIT`]
+    /// at most) times that margin. `fund` never exceeds
+    /// `MAX_APPROVE_GAS_LIMIT × max_fee_per_gas`.
     ///
     /// # Errors
     /// `erc20_approval_tx_parse_failed` for a transaction that does not
-    /// parse; `erc20_approval_tx_not_sponsorable` for a fee cap above
-    /// `max_fee_per_gas`, or a nonce ahead of the payer's next one (it would
-    /// wait in the pool for a transaction that may never come).
+    /// parse; `erc20_approval_tx_not_sponsorable` for a gas limit above
+    /// [`MAX_APPROVE_GAS_LIMIT`], a fee cap above `max_fee_per_gas` or outside
+    /// the base-fee bounds, or a nonce ahead of the payer's next one (it
+    /// would wait in the pool for a transaction that may never come).
     pub fn sponsorship(
         &self,
         required: &Amount,
         payer: &PayerState,
+        base_fee: u128,
         max_fee_per_gas: u128,
     ) -> Result<Sponsorship, Reason> {
         if payer.allowance >= *required {
@@ -283,16 +292,25 @@ impl Erc20Approval {
         let tx = self
             .transaction()
             .ok_or(Reason::Erc20ApprovalTxParseFailed)?;
-        if tx.tx.max_fee_per_gas > max_fee_per_gas {
+        let fee = tx.tx.max_fee_per_gas;
+        if tx.tx.gas_limit > MAX_APPROVE_GAS_LIMIT
+            || fee > max_fee_per_gas
+            || fee < base_fee
+            || fee
+                > base_fee
+                    .saturating_mul(2)
+                    .saturating_add(tx.tx.max_priority_fee_per_gas)
+        {
             return Err(Reason::Erc20ApprovalTxNotSponsorable);
         }
         match payer.pending_nonce.cmp(&tx.tx.nonce) {
             core::cmp::Ordering::Less => Err(Reason::Erc20ApprovalTxNotSponsorable),
             core::cmp::Ordering::Greater => Ok(Sponsorship::InFlight),
             core::cmp::Ordering::Equal => {
-                let cost = u128::from(tx.tx.gas_limit).saturating_mul(tx.tx.max_fee_per_gas);
+                let cost = u128::from(tx.tx.gas_limit).saturating_mul(fee);
+                let most = u128::from(MAX_APPROVE_GAS_LIMIT).saturating_mul(max_fee_per_gas);
                 Ok(Sponsorship::Relay {
-                    fund: cost.saturating_sub(payer.balance),
+                    fund: cost.saturating_sub(payer.balance).min(most),
                 })
             }
         }
@@ -390,52 +408,58 @@ mod tests {
     fn a_sponsor_funds_only_what_the_payer_lacks_and_only_at_its_next_nonce() {
         let key = PrivateKey::from_bytes(&[0x42; 32]).unwrap();
         let token = Address::parse("0x036cbd53842c5426634e7929541ec2318f3dcf7e").unwrap();
-        // Gas limit 70,000 at a fee cap of 2 gwei: 140,000 gwei at the most.
+        // Gas limit 70,000 at a fee cap of 2 gwei (tip 1 wei): 140,000 gwei at the most.
         let a = Erc20Approval::sign(&key, token, 84532, 5, 2_000_000_000, 1);
         let required = Amount::from(10_000u64);
         let cap = 3_000_000_000;
+        let base = 1_500_000_000;
         let state = |allowance: u64, pending_nonce: u64, balance: u128| PayerState {
             allowance: allowance.into(),
             pending_nonce,
             balance,
         };
+        let plan = |s: PayerState| a.sponsorship(&required, &s, base, cap);
         let cost = 70_000u128 * 2_000_000_000;
+        assert_eq!(plan(state(0, 5, 0)), Ok(Sponsorship::Relay { fund: cost }));
         assert_eq!(
-            a.sponsorship(&required, &state(0, 5, 0), cap),
-            Ok(Sponsorship::Relay { fund: cost })
-        );
-        assert_eq!(
-            a.sponsorship(&required, &state(0, 5, cost - 1), cap),
+            plan(state(0, 5, cost - 1)),
             Ok(Sponsorship::Relay { fund: 1 })
         );
         assert_eq!(
-            a.sponsorship(&required, &state(0, 5, cost * 3), cap),
+            plan(state(0, 5, cost * 3)),
             Ok(Sponsorship::Relay { fund: 0 })
         );
         // Allowed already (an earlier approval mined): nothing to send.
-        assert_eq!(
-            a.sponsorship(&required, &state(10_000, 6, 0), cap),
-            Ok(Sponsorship::Approved)
-        );
+        assert_eq!(plan(state(10_000, 6, 0)), Ok(Sponsorship::Approved));
         // Less than the amount allowed is not enough.
         assert_eq!(
-            a.sponsorship(&required, &state(9_999, 5, 0), cap),
+            plan(state(9_999, 5, 0)),
             Ok(Sponsorship::Relay { fund: cost })
         );
         // The nonce moved past it: in flight (or taken, which the host learns by hash).
-        assert_eq!(
-            a.sponsorship(&required, &state(0, 6, 0), cap),
-            Ok(Sponsorship::InFlight)
-        );
+        assert_eq!(plan(state(0, 6, 0)), Ok(Sponsorship::InFlight));
         // A nonce ahead of the payer's next one would wait in the pool.
         assert_eq!(
-            a.sponsorship(&required, &state(0, 4, 0), cap),
+            plan(state(0, 4, 0)),
             Err(Reason::Erc20ApprovalTxNotSponsorable)
         );
         // A fee cap above what the sponsor pays for.
         assert_eq!(
-            a.sponsorship(&required, &state(0, 5, 0), 1_999_999_999),
+            a.sponsorship(&required, &state(0, 5, 0), base, 1_999_999_999),
             Err(Reason::Erc20ApprovalTxNotSponsorable)
+        );
+        // Below the base fee it would wait in the pool; above twice the base
+        // fee plus its tip the payer would keep most of the funding.
+        for base in [2_000_000_001, 999_999_999] {
+            assert_eq!(
+                a.sponsorship(&required, &state(0, 5, 0), base, cap),
+                Err(Reason::Erc20ApprovalTxNotSponsorable),
+                "{base}"
+            );
+        }
+        assert_eq!(
+            a.sponsorship(&required, &state(0, 5, 0), 1_000_000_000, cap),
+            Ok(Sponsorship::Relay { fund: cost })
         );
     }
 

@@ -7,29 +7,45 @@
 //! The core decides ([`Erc20Approval::check`], then
 //! [`Erc20Approval::sponsorship`] from what the chain says about the payer);
 //! this module asks the chain and sends. The order, for `/settle`, once the
-//! payment's record is claimed:
-//! 1. the approval's receipt, by its hash: mined with status 1 → settle; 0 →
+//! payment's record is claimed (half the receipt wait is this step's, the
+//! rest the settlement's):
+//! 1. the approval held to the extension's rules (signed by the payer, for
+//!    the token and this chain, approving at least the amount, gas limit at
+//!    most 140,000) and the payment to the core's; a payment that also
+//!    carries an `eip2612GasSponsoring` permit takes the permit's path;
+//! 2. the approval's receipt, by its hash: mined with status 1 → settle; 0 →
 //!    `erc20_approval_tx_failed`;
-//! 2. the payer's allowance for Permit2, pending nonce and pending balance:
-//!    enough allowance → settle; the nonce past the approval's → the approval
-//!    is in flight (its receipt is awaited) or another transaction took the
-//!    nonce (refused); the approval's nonce → relay it:
-//! 3. the sponsor sends the payer what its balance lacks of the approval's
-//!    gas (`gas limit × maxFeePerGas`, at most 140,000 gas at
-//!    `approval_max_fee_per_gas`), and waits for it to be mined;
-//! 4. the signed approval is broadcast, and its receipt awaited;
-//! 5. the settlement runs as for any Permit2 payment.
+//! 3. the payer's allowance for Permit2, pending nonce and pending balance,
+//!    and the base fee: enough allowance → settle; the nonce past the
+//!    approval's → the approval is in flight (its receipt is awaited) or
+//!    another transaction took the nonce (refused); a fee cap above the
+//!    sponsor's, below the base fee or above twice it plus the tip →
+//!    refused; the approval's nonce → relay it, after what `/verify` checks
+//!    (the approval succeeds when simulated from the payer; the payer holds
+//!    the amount):
+//! 4. the sponsor sends the payer what its balance lacks of the approval's
+//!    gas (`gas limit × maxFeePerGas`: a node takes a transaction only from an
+//!    account holding that much), at most once per payer and day across
+//!    every instance on the store (a record keyed by the payer and the day
+//!    holds the approval's hash and the funding's), and waits for it;
+//! 5. the signed approval is broadcast, and its receipt awaited;
+//! 6. the settlement runs as for any Permit2 payment.
 //!
-//! Nothing here moves the payer's tokens: a failure before step 5 answers a
-//! refusal (or `settlement_pending` while a transaction of steps 3–4 is not
+//! Nothing here moves the payer's tokens: a failure before step 6 answers a
+//! refusal (or `settlement_pending` while a transaction of steps 4–5 is not
 //! mined), and the same payment presented again continues where the chain
-//! stands — a funding already sent counts in the payer's pending balance, so
-//! it is not sent twice. What the sponsor can lose is bounded: a payer who
-//! spends the funding on another transaction at the approval's nonce costs
-//! it one approval's gas; each funding is logged (payer, amount, hash).
-//! The reference leaves this step to an operator's signer
-//! (`sendTransactions`), which may bundle the transactions atomically; this
-//! one sends them in turn.
+//! stands. What the sponsor can lose: per payer and day, one funding of at
+//! most 140,000 gas at the approval's fee cap — the payer keeps what the
+//! approval does not burn, or all of it if it spends the funding on another
+//! transaction at the approval's nonce. Only the tokens listed in the
+//! network's `assets` are sponsored, and `/settle` answers only the
+//! facilitator's API keys. Each funding is logged (payer, amount, hash) and
+//! recorded in the store. The reference leaves this step to an operator's
+//! signer (`sendTransactions`), which may bundle the transactions
+//! atomically; this one sends them in turn. Not checked before funding: the
+//! Permit2 nonce of the payment (the settlement after the approval finds a
+//! used one, and the sponsor has paid for an approval that stays useful to
+//! the payer).
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +60,7 @@ use paywire::verify::Config;
 use paywire::{Amount, Reason};
 
 use super::{Account, Chain};
+use crate::store::{Claim, Record, State, Store};
 
 /// How often a receipt is asked for.
 const POLL: Duration = Duration::from_millis(250);
@@ -72,11 +89,15 @@ impl Sponsor {
 /// A refusal: the reason and why.
 pub(crate) type Refusal = (Reason, String);
 
-/// The approval a Permit2 payment carries, on a network that sponsors
-/// approvals, held to the core's rules with the rest of the payment
-/// (`Err`: the core's verdict, invalid). `None`: nothing to sponsor (no
-/// sponsor here, not a Permit2 payment, no extension) — the payment takes
-/// the ordinary path.
+/// The approval a Permit2 payment (`exact` or `upto`) carries, on a
+/// network that sponsors approvals, held to the extension's rules
+/// ([`Erc20Approval::check`]: signed by the payer, for the token and this
+/// chain, `approve(Permit2, ≥ the amount)`, gas limit and tip bounded) and
+/// the rest of the payment to the core's verification (`Err`: refused).
+/// `None`: nothing to sponsor — no sponsor here, not a Permit2 payment, no
+/// approval, or an `eip2612GasSponsoring` permit beside it (the permit path,
+/// which costs the sponsor nothing, decides) — and the payment takes the
+/// ordinary path.
 pub(crate) fn carried(
     chain: &Chain,
     req: &VerifyRequest<'_>,
@@ -87,7 +108,23 @@ pub(crate) fn carried(
     let PaymentPayload::V2(p) = &req.payment_payload else {
         return None;
     };
-    let approval = erc20_approval::read(p.extensions?.as_json()?)?;
+    let extensions = p.extensions?.as_json()?;
+    if extensions
+        .get(paywire::gas_sponsoring::EIP2612_GAS_SPONSORING)
+        .is_some()
+    {
+        return None;
+    }
+    let approval = match erc20_approval::read(extensions)? {
+        Ok(a) => a,
+        Err(r) => return Some(Err((r, String::new()))),
+    };
+    if let Err(r) = approval.check(&id.payer, &id.asset, id.chain_id, &id.amount) {
+        return Some(Err((
+            r,
+            "the erc20ApprovalGasSponsoring extension does not hold for this payment".into(),
+        )));
+    }
     let addresses: Vec<Address> = chain.accounts.iter().map(|a| a.address).collect();
     let config = Config {
         facilitator_addresses: &addresses,
@@ -98,7 +135,7 @@ pub(crate) fn carried(
     if let Some(reason) = verdict.reason {
         return Some(Err((reason, verdict.message.as_str().to_string())));
     }
-    Some(approval.map(|a| (a, id)).map_err(|r| (r, String::new())))
+    Some(Ok((approval, id)))
 }
 
 /// What `/verify` answers for a payment carrying an approval to sponsor.
@@ -138,66 +175,88 @@ async fn check(
 ) -> Result<bool, Refusal> {
     let (sponsor, tx) = parts(chain, approval)?;
     let state = payer_state(chain, id, deadline).await?;
+    let base = base_fee(chain, deadline)
+        .await
+        .map_err(|e| (Reason::UnexpectedVerifyError, e))?;
     match approval
-        .sponsorship(&id.amount, &state, sponsor.max_fee_per_gas)
+        .sponsorship(&id.amount, &state, base, sponsor.max_fee_per_gas)
         .map_err(|r| (r, not_sponsorable(r, sponsor)))?
     {
         Sponsorship::Approved => Ok(false),
         Sponsorship::InFlight => {
-            if known(chain, tx.hash(), deadline).await? {
-                Ok(true)
-            } else {
-                Err(nonce_taken())
+            if !known(chain, tx.hash(), deadline).await? {
+                return Err(nonce_taken());
             }
+            holds_amount(chain, id, deadline).await?;
+            Ok(true)
         }
         Sponsorship::Relay { .. } => {
-            let call = CallRequest {
-                from: Some(id.payer),
-                to: id.asset,
-                data: tx.tx.data,
-                gas: Some(tx.tx.gas_limit),
-            };
-            let answer = ask(
-                chain,
-                Request::Call {
-                    call,
-                    block: BlockTag::Latest,
-                },
-                deadline,
-                |r| r.map(|_| ()),
-            )
-            .await
-            .map_err(|e| (Reason::UnexpectedVerifyError, e))?;
-            if let Err(e) = answer {
-                return Err((
-                    Reason::Erc20ApprovalTxFailed,
-                    format!("the approval reverts when simulated from the payer: {e}"),
-                ));
-            }
-            let balance = read_word(
-                chain,
-                id.asset,
-                &paywire::evm::abi::balance_of(&id.payer),
-                deadline,
-            )
-            .await
-            .map_err(|e| (Reason::UnexpectedVerifyError, format!("balanceOf: {e}")))?;
-            if balance < id.amount {
-                return Err((
-                    Reason::Permit2InsufficientBalance,
-                    "the payer holds less than the amount".into(),
-                ));
-            }
+            relayable(chain, &tx, id, deadline).await?;
             Ok(true)
         }
     }
 }
 
+/// What must hold before the sponsor pays for anything: the approval
+/// succeeds when simulated from the payer, and the payer holds the amount.
+async fn relayable(
+    chain: &Chain,
+    tx: &SignedTransaction<'_>,
+    id: &PaymentId,
+    deadline: Instant,
+) -> Result<(), Refusal> {
+    let call = CallRequest {
+        from: Some(id.payer),
+        to: id.asset,
+        data: tx.tx.data,
+        gas: Some(tx.tx.gas_limit),
+    };
+    let answer = ask(
+        chain,
+        Request::Call {
+            call,
+            block: BlockTag::Latest,
+        },
+        deadline,
+        |r| r.map(|_| ()),
+    )
+    .await
+    .map_err(|e| (Reason::UnexpectedVerifyError, e))?;
+    if let Err(e) = answer {
+        return Err((
+            Reason::Erc20ApprovalTxFailed,
+            format!("the approval reverts when simulated from the payer: {e}"),
+        ));
+    }
+    holds_amount(chain, id, deadline).await
+}
+
+async fn holds_amount(chain: &Chain, id: &PaymentId, deadline: Instant) -> Result<(), Refusal> {
+    let balance = read_word(
+        chain,
+        id.asset,
+        &paywire::evm::abi::balance_of(&id.payer),
+        deadline,
+    )
+    .await
+    .map_err(|e| (Reason::UnexpectedVerifyError, format!("balanceOf: {e}")))?;
+    if balance < id.amount {
+        return Err((
+            Reason::Permit2InsufficientBalance,
+            "the payer holds less than the amount".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Brings the payer's approval on chain (funding its gas when the payer's
 /// balance lacks it), so that the settlement that follows can move the
 /// payment. `Ok` once Permit2 may move it (or the approval is mined).
+/// `owner` is the settling request (it holds the funding record it claims).
 pub(crate) async fn prepare(
     chain: &Chain,
+    store: &dyn Store,
+    owner: &str,
     approval: &Erc20Approval,
     id: &PaymentId,
     deadline: Instant,
@@ -209,8 +268,9 @@ pub(crate) async fn prepare(
         return mined_ok(mined, hash);
     }
     let state = payer_state(chain, id, deadline).await?;
+    let base = base_fee(chain, deadline).await.map_err(unexpected)?;
     let fund = match approval
-        .sponsorship(&id.amount, &state, sponsor.max_fee_per_gas)
+        .sponsorship(&id.amount, &state, base, sponsor.max_fee_per_gas)
         .map_err(|r| (r, not_sponsorable(r, sponsor)))?
     {
         Sponsorship::Approved => return Ok(()),
@@ -222,8 +282,10 @@ pub(crate) async fn prepare(
         }
         Sponsorship::Relay { fund } => fund,
     };
+    // What /verify checked, again: /settle may come without it.
+    relayable(chain, &tx, id, deadline).await?;
     if fund > 0 {
-        fund_payer(chain, sponsor, &tx, id, deadline).await?;
+        fund_payer(chain, store, owner, sponsor, &tx, id, deadline).await?;
     }
     let Some(raw) = approval.signed_transaction() else {
         return Err((Reason::Erc20ApprovalTxParseFailed, String::new()));
@@ -302,33 +364,62 @@ async fn await_approval(chain: &Chain, hash: B256, deadline: Instant) -> Result<
     }
 }
 
+/// The store key of a payer's sponsored funding on a chain, per UTC day:
+/// one funding per payer and day, shared by every instance on the store.
+fn funding_key(chain_id: u64, payer: &Address, now: u64) -> String {
+    format!(
+        "approval-funding/{chain_id}/{}/{}",
+        payer.to_string().to_ascii_lowercase(),
+        now / 86_400
+    )
+}
+
 /// Sends the payer what its pending balance lacks of the approval's gas,
-/// from the sponsor, and waits for it to be mined.
+/// from the sponsor, and waits for it to be mined. At most one funding per
+/// payer and day (a record of the store, keyed by the payer and the day,
+/// holding the approval's hash and the funding's): the same approval
+/// presented again waits for that funding (or, when the node no longer
+/// knows it, sends it again); another approval of that payer that day is
+/// refused.
 async fn fund_payer(
     chain: &Chain,
+    store: &dyn Store,
+    owner: &str,
     sponsor: &Sponsor,
     approval: &SignedTransaction<'_>,
     id: &PaymentId,
     deadline: Instant,
 ) -> Result<(), Refusal> {
     let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
-    let Ok(_guard) = tokio::time::timeout_at(
-        tokio::time::Instant::from_std(deadline),
-        sponsor.lock.lock(),
-    )
-    .await
-    else {
+    let until = tokio::time::Instant::from_std(deadline);
+    let Ok(_guard) = tokio::time::timeout_at(until, sponsor.lock.lock()).await else {
         return Err((
             Reason::SettlementPending,
             "the approval sponsor is busy; nothing was sent; ask again".into(),
         ));
     };
-    // Read again under the lock: a funding sent meanwhile counts.
+    // Read again under the lock: the approval may have left meanwhile, and a
+    // funding sent meanwhile counts.
+    let nonce = quantity(
+        chain,
+        Request::GetTransactionCount {
+            address: id.payer,
+            block: BlockTag::Pending,
+        },
+        deadline,
+    )
+    .await
+    .map_err(unexpected)?;
+    if nonce != u128::from(approval.tx.nonce) {
+        return Ok(());
+    }
     let cost = u128::from(approval.tx.gas_limit).saturating_mul(approval.tx.max_fee_per_gas);
     let balance = pending_balance(chain, id.payer, deadline)
         .await
         .map_err(unexpected)?;
-    let fund = cost.saturating_sub(balance);
+    let fund = cost.saturating_sub(balance).min(
+        u128::from(erc20_approval::MAX_APPROVE_GAS_LIMIT).saturating_mul(sponsor.max_fee_per_gas),
+    );
     if fund == 0 {
         return Ok(());
     }
@@ -352,6 +443,95 @@ async fn fund_payer(
             "the payer's account has code: its approval's gas is not funded".into(),
         ));
     }
+    // The payer's funding of the day: this request's to send, or an earlier
+    // one's for this same approval.
+    let approval_hash = approval.hash().to_string();
+    let key = funding_key(chain.chain_id, &id.payer, super::now());
+    let record = Record {
+        key: key.clone(),
+        fingerprint: approval_hash.clone(),
+        request: String::new(),
+        state: State::Claimed,
+        owner: owner.to_owned(),
+        lease_until: super::now() + chain.receipt_timeout.as_secs() + 15,
+        signer: Some(sponsor.account.address.to_string()),
+        nonce: None,
+        sent: Vec::new(),
+        result: None,
+        network: chain.network.as_str().to_owned(),
+        payer: id.payer.to_string(),
+        amount: fund.to_string(),
+        created: super::now(),
+        updated: super::now(),
+    };
+    let unavailable = |e: crate::store::StoreError| {
+        (
+            Reason::FacilitatorUnavailable,
+            format!("the approval's funding record cannot be written ({e}); nothing was sent"),
+        )
+    };
+    match store
+        .claim(&record, super::now())
+        .await
+        .map_err(unavailable)?
+    {
+        Claim::Claimed => {}
+        Claim::Existing(r) if r.fingerprint != approval_hash => {
+            return Err((
+                Reason::Erc20ApprovalTxNotSponsorable,
+                "this payer's approval gas was funded today already (one sponsored approval per payer and day)".into(),
+            ));
+        }
+        Claim::Existing(r) => {
+            // This approval's funding, sent by an earlier request: wait for
+            // it while the node knows it; send it again only when it does not.
+            if r.state == State::Claimed {
+                return Err((
+                    Reason::SettlementPending,
+                    "another request is funding this approval's gas; ask again".into(),
+                ));
+            }
+            let earlier = r.result.as_deref().and_then(|h| h.parse::<B256>().ok());
+            if let Some(h) = earlier
+                && known(chain, h, deadline).await?
+            {
+                return await_funding(chain, h, deadline).await;
+            }
+        }
+    }
+    let sent = send_funding(chain, sponsor, id, fund, deadline).await;
+    let hash = match sent {
+        Ok(h) => h,
+        Err(e) => {
+            // Nothing left: the day's funding stays free for a retry.
+            let _ = store.release(&key, owner).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = store.finish(&key, &hash.to_string(), super::now()).await {
+        tracing::error!(key = %key, transaction = %hash, error = %e, "an approval's funding could not be recorded");
+    }
+    tracing::info!(
+        network = %chain.network,
+        payer = %id.payer,
+        wei = %fund,
+        transaction = %hash,
+        sponsor = %sponsor.account.address,
+        "approval gas funded"
+    );
+    await_funding(chain, hash, deadline).await
+}
+
+/// Signs and sends the sponsor's transfer of `fund` wei to the payer: its
+/// hash once the node took it.
+async fn send_funding(
+    chain: &Chain,
+    sponsor: &Sponsor,
+    id: &PaymentId,
+    fund: u128,
+    deadline: Instant,
+) -> Result<B256, Refusal> {
+    let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
     let from = sponsor.account.address;
     let nonce = quantity(
         chain,
@@ -365,27 +545,21 @@ async fn fund_payer(
     .map_err(unexpected)?;
     let nonce = u64::try_from(nonce)
         .map_err(|_| unexpected("eth_getTransactionCount: too large".into()))?;
-    let header = ask(
-        chain,
-        Request::GetBlockByNumber {
-            block: BlockTag::Latest,
-        },
-        deadline,
-        |r| r.and_then(|v| BlockHeader::from_json(v).map_err(|e| e.to_string())),
-    )
-    .await
-    .and_then(|r| r)
-    .map_err(unexpected)?;
+    let base = base_fee(chain, deadline).await.map_err(unexpected)?;
     let tip = match chain.options.priority_fee_per_gas {
         Some(t) => t,
         None => quantity(chain, Request::MaxPriorityFeePerGas, deadline)
             .await
             .unwrap_or(1_000_000_000),
     };
-    let base = header.base_fee_per_gas.unwrap_or(0);
-    let signed = super::signed_transfer(chain, &sponsor.account, id.payer, fund, nonce, base, tip)
-        .await
-        .map_err(|e| unexpected(format!("the approval sponsor's signer failed: {e}")))?;
+    let until = tokio::time::Instant::from_std(deadline);
+    let signed = tokio::time::timeout_at(
+        until,
+        super::signed_transfer(chain, &sponsor.account, id.payer, fund, nonce, base, tip),
+    )
+    .await
+    .map_err(|_| unexpected("the approval sponsor's signer did not answer in time".into()))?
+    .map_err(|e| unexpected(format!("the approval sponsor's signer failed: {e}")))?;
     let hash = signed.hash();
     let sent = ask(
         chain,
@@ -402,26 +576,39 @@ async fn fund_payer(
             "the node refused the approval's gas funding: {e}"
         )));
     }
-    tracing::info!(
-        network = %chain.network,
-        payer = %id.payer,
-        wei = %fund,
-        transaction = %hash,
-        sponsor = %from,
-        "approval gas funded"
-    );
-    match wait(chain, hash, deadline).await.map_err(unexpected)? {
-        Some(true) => Ok(()),
-        Some(false) => Err(unexpected(format!(
-            "the approval's gas funding {hash} reverted"
-        ))),
-        None => Err((
+    Ok(hash)
+}
+
+async fn await_funding(chain: &Chain, hash: B256, deadline: Instant) -> Result<(), Refusal> {
+    match wait(chain, hash, deadline).await {
+        Ok(Some(true)) => Ok(()),
+        Ok(Some(false)) => Err((
+            Reason::UnexpectedSettleError,
+            format!("the approval's gas funding {hash} reverted"),
+        )),
+        Ok(None) => Err((
             Reason::SettlementPending,
             format!(
                 "the approval's gas funding {hash} is not mined yet; the payment is not settled; ask again"
             ),
         )),
+        Err(e) => Err((Reason::UnexpectedSettleError, e)),
     }
+}
+
+/// The latest block's base fee per gas (0 on a chain without one).
+async fn base_fee(chain: &Chain, deadline: Instant) -> Result<u128, String> {
+    let header = ask(
+        chain,
+        Request::GetBlockByNumber {
+            block: BlockTag::Latest,
+        },
+        deadline,
+        |r| r.and_then(|v| BlockHeader::from_json(v).map_err(|e| e.to_string())),
+    )
+    .await
+    .and_then(|r| r)?;
+    Ok(header.base_fee_per_gas.unwrap_or(0))
 }
 
 /// The payer's allowance for Permit2, pending nonce and pending balance.
@@ -466,15 +653,17 @@ async fn pending_balance(chain: &Chain, who: Address, deadline: Instant) -> Resu
     quantity(chain, request, deadline).await
 }
 
-/// Whether the node knows the transaction (pending or mined).
+/// Whether the node knows the transaction (pending or mined); an error
+/// answer is an error, never "unknown".
 async fn known(chain: &Chain, hash: B256, deadline: Instant) -> Result<bool, Refusal> {
     ask(
         chain,
         Request::GetTransactionByHash { hash },
         deadline,
-        |r| r.is_ok_and(|v| !v.is_null()),
+        |r| r.map(|v| !v.is_null()),
     )
     .await
+    .and_then(|r| r.map_err(|e| format!("eth_getTransactionByHash: {e}")))
     .map_err(|e| (Reason::UnexpectedSettleError, e))
 }
 

@@ -594,7 +594,11 @@ async fn settle_inner(
     // before the settlement (nothing of the payer's moves until then).
     if let Some(carried) = approval::carried(&chain, &req, now()) {
         let prepared = match carried {
-            Ok((approval, id)) => approval::prepare(&chain, &approval, &id, deadline).await,
+            Ok((approval, id)) => {
+                // Half the receipt wait: the settlement after it needs the rest.
+                let until = Instant::now() + chain.receipt_timeout / 2;
+                approval::prepare(&chain, inner.store.as_ref(), &owner, &approval, &id, until).await
+            }
             Err(refusal) => Err(refusal),
         };
         if let Err((reason, message)) = prepared {

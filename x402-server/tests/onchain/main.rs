@@ -310,8 +310,10 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
     // Tokens; no ether, no allowance for Permit2, no EIP-2612 permit used.
     chain.mint(&payer.address(), 3_000_000).await;
     let fee_cap: u128 = 50_000_000_000;
-    let extra =
-        format!("approval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"{fee_cap}\"\n");
+    let extra = format!(
+        "assets = [\"{}\"]\napproval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"{fee_cap}\"\n",
+        chain.token
+    );
     let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
     setup.extra_network = &extra;
     let toml = format!(
@@ -355,9 +357,14 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
 
     // Refused before anything is paid for: a nonce ahead of the payer's
     // next one; a fee above the sponsor's cap.
+    // A fee cap below the base fee, or above twice it plus the tip (the payer
+    // would keep most of the funding).
+    let base = chain.base_fee().await;
     for (label, approval) in [
         ("approval/ahead", sign(3, max_fee)),
         ("approval/dear", sign(0, fee_cap + 1)),
+        ("approval/cheap", sign(0, base - 1)),
+        ("approval/greedy", sign(0, base * 2 + tip + 1)),
     ] {
         let body = with_approval(payment(label).await, &approval);
         let (_, v) = f.post("/verify", &body).await;
@@ -369,6 +376,23 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
             "{s}"
         );
     }
+    // An upto payment whose approval another account signed: refused by
+    // the extension's rules, nothing sent (upto is sponsored too).
+    let (other, _) = key("approval/other");
+    let facilitator = signer.address().to_string();
+    let upto = pay_with(&chain, &payer, &merchant, 1_000_000, "approval/upto", |a| {
+        a["scheme"] = json!("upto");
+        a["extra"] = json!({"facilitatorAddress": facilitator});
+    })
+    .await;
+    let foreign = Erc20Approval::sign(&other, chain.token, chain.chain_id, 0, max_fee, tip);
+    let body = with_approval(upto, &foreign);
+    let (_, s) = f.post("/settle", &body).await;
+    assert_eq!(
+        (s["success"].clone(), s["errorReason"].clone()),
+        (json!(false), json!("erc20_approval_from_mismatch")),
+        "{s}"
+    );
     // Without the extension the allowance is missing.
     let (_, v) = f.post("/verify", &payment("approval/plain").await).await;
     refused(&v, "permit2_allowance_required");
@@ -477,6 +501,59 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
         )
         .await;
     assert_ne!(allowance.as_str().unwrap(), format!("0x{}", "0".repeat(64)));
+
+    // One sponsored approval per payer and day: the payer takes Permit2's
+    // allowance back (a transaction of its own, at nonce 1), spends its
+    // ether, and signs another approval: refused, nothing funded.
+    let mut revoke = paywire::evm::keccak256(b"approve(address,uint256)")[..4].to_vec();
+    revoke.extend_from_slice(&PERMIT2_ADDRESS.to_word());
+    revoke.extend_from_slice(&[0u8; 32]);
+    chain.set_eth(&payer.address(), 10u128.pow(18)).await;
+    chain
+        .rpc(
+            "hardhat_impersonateAccount",
+            json!([payer.address().to_string()]),
+        )
+        .await;
+    let hash = chain
+        .rpc(
+            "eth_sendTransaction",
+            json!([{"from": payer.address().to_string(), "to": chain.token.to_string(), "data": support::hex(&revoke)}]),
+        )
+        .await;
+    assert_eq!(
+        chain.receipt(hash.as_str().unwrap()).await.unwrap()["status"],
+        "0x1"
+    );
+    chain.set_eth(&payer.address(), 0).await;
+    let again = sign(2, chain.base_fee().await * 2 + tip);
+    let (_, v) = f
+        .post(
+            "/verify",
+            &with_approval(payment("approval/again").await, &again),
+        )
+        .await;
+    assert_eq!(v["isValid"], true, "{v}");
+    let (_, s) = f
+        .post(
+            "/settle",
+            &with_approval(payment("approval/again").await, &again),
+        )
+        .await;
+    assert_eq!(
+        (s["success"].clone(), s["errorReason"].clone()),
+        (json!(false), json!("erc20_approval_tx_not_sponsorable")),
+        "{s}"
+    );
+    assert!(
+        s["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("per payer and day"),
+        "{s}"
+    );
+    assert_eq!(chain.eth(&sponsor.address()).await, sponsor_after);
+    assert_eq!(chain.balance(&merchant).await, 2_000_000);
     f.stop().await;
 }
 
