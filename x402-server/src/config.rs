@@ -285,7 +285,7 @@ pub struct NetworkConfig {
     pub approval_sponsor: Option<String>,
     /// With `approval_sponsor`: the highest `maxFeePerGas` of an approval it
     /// pays for, in wei (decimal): each approval costs the sponsor at most
-    /// 140,000 gas at this fee.
+    /// 70,000 gas at this fee.
     pub approval_max_fee_per_gas: Option<String>,
 }
 

@@ -258,7 +258,8 @@ impl Erc20Approval {
 
     /// What a sponsoring host does for this approval (already held to
     /// [`Erc20Approval::check`]), given what the chain says about the payer,
-    /// the latest block's `base_fee` and the highest fee per gas the host
+    /// the latest block's `base_fee`, the chain's suggested `tip`
+    /// (`eth_maxPriorityFeePerGas`) and the highest fee per gas the host
     /// pays for (`max_fee_per_gas`, in wei): nothing, when Permit2 may
     /// already move `required`; else relay the approval when its nonce is the
     /// payer's next one, after funding what the payer's balance lacks of the
@@ -266,17 +267,19 @@ impl Erc20Approval {
     /// transaction only from an account holding that much); or find it in
     /// flight when the payer's nonce has moved past it.
     ///
-    /// The fee cap must lie between the base fee (below it the approval
-    /// would wait in the pool) and twice the base fee plus its tip (the
-    /// reference client signs 1.2 times the base fee plus the tip): what the
-    /// payer keeps of the funding is then at most the gas limit ([`MAX_APPROVE_GAS_LIMIT`]
-    /// at most) times that margin. `fund` never exceeds
-    /// `MAX_APPROVE_GAS_LIMIT × max_fee_per_gas`.
+    /// The gas limit must be at most the reference client's
+    /// ([`APPROVE_GAS_LIMIT`]), and the fee cap lie between the base fee
+    /// (below it the approval would wait in the pool) and twice the base fee
+    /// and the suggested tip (the reference client signs 1.2 times the base
+    /// fee plus the suggested tip): the funding is then about what the
+    /// approval may cost at today's prices, and what the payer keeps of it
+    /// is bounded by that. `fund` never exceeds `APPROVE_GAS_LIMIT ×
+    /// max_fee_per_gas`.
     ///
     /// # Errors
     /// `erc20_approval_tx_parse_failed` for a transaction that does not
     /// parse; `erc20_approval_tx_not_sponsorable` for a gas limit above
-    /// [`MAX_APPROVE_GAS_LIMIT`], a fee cap above `max_fee_per_gas` or outside
+    /// [`APPROVE_GAS_LIMIT`], a fee cap above `max_fee_per_gas` or outside
     /// the base-fee bounds, or a nonce ahead of the payer's next one (it
     /// would wait in the pool for a transaction that may never come).
     pub fn sponsorship(
@@ -284,6 +287,7 @@ impl Erc20Approval {
         required: &Amount,
         payer: &PayerState,
         base_fee: u128,
+        tip: u128,
         max_fee_per_gas: u128,
     ) -> Result<Sponsorship, Reason> {
         if payer.allowance >= *required {
@@ -293,13 +297,13 @@ impl Erc20Approval {
             .transaction()
             .ok_or(Reason::Erc20ApprovalTxParseFailed)?;
         let fee = tx.tx.max_fee_per_gas;
-        if tx.tx.gas_limit > MAX_APPROVE_GAS_LIMIT
+        // The fee cap is bounded by the chain's prices, never by the
+        // approval's own tip (a tip equal to the cap would lift any bound).
+        let ceiling = base_fee.saturating_add(tip).saturating_mul(2);
+        if tx.tx.gas_limit > APPROVE_GAS_LIMIT
             || fee > max_fee_per_gas
             || fee < base_fee
-            || fee
-                > base_fee
-                    .saturating_mul(2)
-                    .saturating_add(tx.tx.max_priority_fee_per_gas)
+            || fee > ceiling
         {
             return Err(Reason::Erc20ApprovalTxNotSponsorable);
         }
@@ -308,7 +312,7 @@ impl Erc20Approval {
             core::cmp::Ordering::Greater => Ok(Sponsorship::InFlight),
             core::cmp::Ordering::Equal => {
                 let cost = u128::from(tx.tx.gas_limit).saturating_mul(fee);
-                let most = u128::from(MAX_APPROVE_GAS_LIMIT).saturating_mul(max_fee_per_gas);
+                let most = u128::from(APPROVE_GAS_LIMIT).saturating_mul(max_fee_per_gas);
                 Ok(Sponsorship::Relay {
                     fund: cost.saturating_sub(payer.balance).min(most),
                 })
@@ -418,7 +422,8 @@ mod tests {
             pending_nonce,
             balance,
         };
-        let plan = |s: PayerState| a.sponsorship(&required, &s, base, cap);
+        let tip = 1;
+        let plan = |s: PayerState| a.sponsorship(&required, &s, base, tip, cap);
         let cost = 70_000u128 * 2_000_000_000;
         assert_eq!(plan(state(0, 5, 0)), Ok(Sponsorship::Relay { fund: cost }));
         assert_eq!(
@@ -445,21 +450,42 @@ mod tests {
         );
         // A fee cap above what the sponsor pays for.
         assert_eq!(
-            a.sponsorship(&required, &state(0, 5, 0), base, 1_999_999_999),
+            a.sponsorship(&required, &state(0, 5, 0), base, tip, 1_999_999_999),
             Err(Reason::Erc20ApprovalTxNotSponsorable)
         );
         // Below the base fee it would wait in the pool; above twice the base
-        // fee plus its tip the payer would keep most of the funding.
-        for base in [2_000_000_001, 999_999_999] {
+        // fee and the chain's tip the payer would keep most of the funding.
+        for base in [2_000_000_001, 999_999_998] {
             assert_eq!(
-                a.sponsorship(&required, &state(0, 5, 0), base, cap),
+                a.sponsorship(&required, &state(0, 5, 0), base, tip, cap),
                 Err(Reason::Erc20ApprovalTxNotSponsorable),
                 "{base}"
             );
         }
         assert_eq!(
-            a.sponsorship(&required, &state(0, 5, 0), 1_000_000_000, cap),
+            a.sponsorship(&required, &state(0, 5, 0), 999_999_999, tip, cap),
             Ok(Sponsorship::Relay { fund: cost })
+        );
+        // The approval's own tip lifts nothing: a tip equal to its fee cap
+        // is held to the same ceiling.
+        let greedy = Erc20Approval::sign(&key, token, 84532, 5, 2_900_000_000, 2_900_000_000);
+        assert_eq!(
+            greedy.sponsorship(&required, &state(0, 5, 0), 1_000_000_000, tip, cap),
+            Err(Reason::Erc20ApprovalTxNotSponsorable)
+        );
+        // A gas limit above the reference client's is not funded.
+        let mut tx = a.transaction().unwrap().tx;
+        tx.gas_limit = APPROVE_GAS_LIMIT + 1;
+        let mut raw = [0u8; MAX_SIGNED_TRANSACTION];
+        let n = tx.sign(&key).encode(&mut raw).unwrap();
+        let heavy = Erc20Approval {
+            raw,
+            raw_len: Some(n),
+            ..a
+        };
+        assert_eq!(
+            heavy.sponsorship(&required, &state(0, 5, 0), base, tip, cap),
+            Err(Reason::Erc20ApprovalTxNotSponsorable)
         );
     }
 

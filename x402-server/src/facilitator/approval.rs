@@ -19,7 +19,8 @@
 //!    and the base fee: enough allowance → settle; the nonce past the
 //!    approval's → the approval is in flight (its receipt is awaited) or
 //!    another transaction took the nonce (refused); a fee cap above the
-//!    sponsor's, below the base fee or above twice it plus the tip →
+//!    sponsor's, below the base fee, above twice the base fee and the chain's
+//!    suggested tip, or a gas limit above the reference client's 70,000 →
 //!    refused; the approval's nonce → relay it, after what `/verify` checks
 //!    (the approval succeeds when simulated from the payer; the payer holds
 //!    the amount):
@@ -27,7 +28,10 @@
 //!    gas (`gas limit × maxFeePerGas`: a node takes a transaction only from an
 //!    account holding that much), at most once per payer and day across
 //!    every instance on the store (a record keyed by the payer and the day
-//!    holds the approval's hash and the funding's), and waits for it;
+//!    holds the approval's nonce and the funding's hash: an approval signed
+//!    again at that nonce is topped up at most to its own cost; another is
+//!    refused, by `/verify` too), and waits for it to be taken by the node
+//!    (the next funding counts it) and mined;
 //! 5. the signed approval is broadcast, and its receipt awaited;
 //! 6. the settlement runs as for any Permit2 payment.
 //!
@@ -35,9 +39,11 @@
 //! refusal (or `settlement_pending` while a transaction of steps 4–5 is not
 //! mined), and the same payment presented again continues where the chain
 //! stands. What the sponsor can lose: per payer and day, one funding of at
-//! most 140,000 gas at the approval's fee cap — the payer keeps what the
+//! most 70,000 gas at the approval's fee cap — the payer keeps what the
 //! approval does not burn, or all of it if it spends the funding on another
-//! transaction at the approval's nonce. Only the tokens listed in the
+//! transaction at the approval's nonce. A payer's address costs nothing, so
+//! an operator bounds the total by who may call `/settle` (its API keys) and
+//! by the sponsor's balance. Only the tokens listed in the
 //! network's `assets` are sponsored, and `/settle` answers only the
 //! facilitator's API keys. Each funding is logged (payer, amount, hash) and
 //! recorded in the store. The reference leaves this step to an operator's
@@ -156,11 +162,12 @@ pub(crate) enum Verified {
 /// payer holds the amount.
 pub(crate) async fn verify(
     chain: &Chain,
+    store: &dyn Store,
     approval: &Erc20Approval,
     id: &PaymentId,
     deadline: Instant,
 ) -> Verified {
-    match check(chain, approval, id, deadline).await {
+    match check(chain, store, approval, id, deadline).await {
         Ok(true) => Verified::Valid,
         Ok(false) => Verified::Ordinary,
         Err(r) => Verified::Invalid(r),
@@ -169,17 +176,18 @@ pub(crate) async fn verify(
 
 async fn check(
     chain: &Chain,
+    store: &dyn Store,
     approval: &Erc20Approval,
     id: &PaymentId,
     deadline: Instant,
 ) -> Result<bool, Refusal> {
     let (sponsor, tx) = parts(chain, approval)?;
     let state = payer_state(chain, id, deadline).await?;
-    let base = base_fee(chain, deadline)
+    let (base, tip) = prices(chain, deadline)
         .await
         .map_err(|e| (Reason::UnexpectedVerifyError, e))?;
     match approval
-        .sponsorship(&id.amount, &state, base, sponsor.max_fee_per_gas)
+        .sponsorship(&id.amount, &state, base, tip, sponsor.max_fee_per_gas)
         .map_err(|r| (r, not_sponsorable(r, sponsor)))?
     {
         Sponsorship::Approved => Ok(false),
@@ -190,8 +198,11 @@ async fn check(
             holds_amount(chain, id, deadline).await?;
             Ok(true)
         }
-        Sponsorship::Relay { .. } => {
+        Sponsorship::Relay { fund } => {
             relayable(chain, &tx, id, deadline).await?;
+            if fund > 0 {
+                funding_free(store, chain, &tx, id).await?;
+            }
             Ok(true)
         }
     }
@@ -268,9 +279,9 @@ pub(crate) async fn prepare(
         return mined_ok(mined, hash);
     }
     let state = payer_state(chain, id, deadline).await?;
-    let base = base_fee(chain, deadline).await.map_err(unexpected)?;
+    let (base, tip) = prices(chain, deadline).await.map_err(unexpected)?;
     let fund = match approval
-        .sponsorship(&id.amount, &state, base, sponsor.max_fee_per_gas)
+        .sponsorship(&id.amount, &state, base, tip, sponsor.max_fee_per_gas)
         .map_err(|r| (r, not_sponsorable(r, sponsor)))?
     {
         Sponsorship::Approved => return Ok(()),
@@ -374,6 +385,39 @@ fn funding_key(chain_id: u64, payer: &Address, now: u64) -> String {
     )
 }
 
+/// What a funding record is for: the approval's nonce (an approval signed
+/// again at the same nonce, with other fees, is the same funding's, topped
+/// up at most to its own cost).
+fn funding_fingerprint(approval: &SignedTransaction<'_>) -> String {
+    format!("nonce:{}", approval.tx.nonce)
+}
+
+/// `/verify`'s view of the day's funding: refused when another approval of
+/// the payer was funded today (as `/settle` would refuse it).
+async fn funding_free(
+    store: &dyn Store,
+    chain: &Chain,
+    approval: &SignedTransaction<'_>,
+    id: &PaymentId,
+) -> Result<(), Refusal> {
+    let key = funding_key(chain.chain_id, &id.payer, super::now());
+    match store.get(&key).await {
+        Ok(Some(r)) if r.fingerprint != funding_fingerprint(approval) => Err(funded_today()),
+        Ok(_) => Ok(()),
+        Err(e) => Err((
+            Reason::UnexpectedVerifyError,
+            format!("the approval's funding record cannot be read ({e})"),
+        )),
+    }
+}
+
+fn funded_today() -> Refusal {
+    (
+        Reason::Erc20ApprovalTxNotSponsorable,
+        "this payer's approval gas was funded today already (one sponsored approval per payer and day)".into(),
+    )
+}
+
 /// Sends the payer what its pending balance lacks of the approval's gas,
 /// from the sponsor, and waits for it to be mined. At most one funding per
 /// payer and day (a record of the store, keyed by the payer and the day,
@@ -392,7 +436,7 @@ async fn fund_payer(
 ) -> Result<(), Refusal> {
     let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
     let until = tokio::time::Instant::from_std(deadline);
-    let Ok(_guard) = tokio::time::timeout_at(until, sponsor.lock.lock()).await else {
+    let Ok(guard) = tokio::time::timeout_at(until, sponsor.lock.lock()).await else {
         return Err((
             Reason::SettlementPending,
             "the approval sponsor is busy; nothing was sent; ask again".into(),
@@ -445,11 +489,11 @@ async fn fund_payer(
     }
     // The payer's funding of the day: this request's to send, or an earlier
     // one's for this same approval.
-    let approval_hash = approval.hash().to_string();
+    let fingerprint = funding_fingerprint(approval);
     let key = funding_key(chain.chain_id, &id.payer, super::now());
     let record = Record {
         key: key.clone(),
-        fingerprint: approval_hash.clone(),
+        fingerprint: fingerprint.clone(),
         request: String::new(),
         state: State::Claimed,
         owner: owner.to_owned(),
@@ -476,12 +520,7 @@ async fn fund_payer(
         .map_err(unavailable)?
     {
         Claim::Claimed => {}
-        Claim::Existing(r) if r.fingerprint != approval_hash => {
-            return Err((
-                Reason::Erc20ApprovalTxNotSponsorable,
-                "this payer's approval gas was funded today already (one sponsored approval per payer and day)".into(),
-            ));
-        }
+        Claim::Existing(r) if r.fingerprint != fingerprint => return Err(funded_today()),
         Claim::Existing(r) => {
             // This approval's funding, sent by an earlier request: wait for
             // it while the node knows it; send it again only when it does not.
@@ -511,6 +550,9 @@ async fn fund_payer(
     if let Err(e) = store.finish(&key, &hash.to_string(), super::now()).await {
         tracing::error!(key = %key, transaction = %hash, error = %e, "an approval's funding could not be recorded");
     }
+    // The node has it (a later funding counts it in the payer's pending
+    // balance): others need not wait for it to be mined.
+    drop(guard);
     tracing::info!(
         network = %chain.network,
         payer = %id.payer,
@@ -545,13 +587,7 @@ async fn send_funding(
     .map_err(unexpected)?;
     let nonce = u64::try_from(nonce)
         .map_err(|_| unexpected("eth_getTransactionCount: too large".into()))?;
-    let base = base_fee(chain, deadline).await.map_err(unexpected)?;
-    let tip = match chain.options.priority_fee_per_gas {
-        Some(t) => t,
-        None => quantity(chain, Request::MaxPriorityFeePerGas, deadline)
-            .await
-            .unwrap_or(1_000_000_000),
-    };
+    let (base, tip) = prices(chain, deadline).await.map_err(unexpected)?;
     let until = tokio::time::Instant::from_std(deadline);
     let signed = tokio::time::timeout_at(
         until,
@@ -594,6 +630,17 @@ async fn await_funding(chain: &Chain, hash: B256, deadline: Instant) -> Result<(
         )),
         Err(e) => Err((Reason::UnexpectedSettleError, e)),
     }
+}
+
+/// The latest block's base fee per gas and the chain's suggested tip (the
+/// network's configured one, else the node's `eth_maxPriorityFeePerGas`).
+async fn prices(chain: &Chain, deadline: Instant) -> Result<(u128, u128), String> {
+    let base = base_fee(chain, deadline).await?;
+    let tip = match chain.options.priority_fee_per_gas {
+        Some(t) => t,
+        None => quantity(chain, Request::MaxPriorityFeePerGas, deadline).await?,
+    };
+    Ok((base, tip))
 }
 
 /// The latest block's base fee per gas (0 on a chain without one).

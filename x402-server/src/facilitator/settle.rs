@@ -182,7 +182,7 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
                 return json_response(StatusCode::OK, invalid(reason, IDENTIFIER_CONFLICT));
             }
             // A payer's approval for Permit2, on a network that sponsors it.
-            if let Some(answer) = verify_approval(&chain, req).await {
+            if let Some(answer) = verify_approval(&chain, inner.store.as_ref(), req).await {
                 let (json, label) = answer;
                 count(inner, "verify", chain.network.as_str(), &label);
                 tracing::info!(
@@ -247,7 +247,11 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
 
 /// `/verify` of a Permit2 payment carrying an approval to sponsor: its
 /// answer and label, or `None` for the ordinary verification.
-async fn verify_approval(chain: &Chain, req: &VerifyRequest<'_>) -> Option<(String, String)> {
+async fn verify_approval(
+    chain: &Chain,
+    store: &dyn crate::store::Store,
+    req: &VerifyRequest<'_>,
+) -> Option<(String, String)> {
     let (approval, id) = match approval::carried(chain, req, now())? {
         Ok(found) => found,
         Err((reason, message)) => {
@@ -263,7 +267,7 @@ async fn verify_approval(chain: &Chain, req: &VerifyRequest<'_>) -> Option<(Stri
     };
     let payer = id.payer.to_string();
     let deadline = Instant::now() + chain.receipt_timeout;
-    match approval::verify(chain, &approval, &id, deadline).await {
+    match approval::verify(chain, store, &approval, &id, deadline).await {
         approval::Verified::Ordinary => None,
         approval::Verified::Valid => Some((
             paywire::types::facilitator::VerifyResponse::valid(Some(&payer)).to_json_string(),
@@ -595,8 +599,13 @@ async fn settle_inner(
     if let Some(carried) = approval::carried(&chain, &req, now()) {
         let prepared = match carried {
             Ok((approval, id)) => {
-                // Half the receipt wait: the settlement after it needs the rest.
-                let until = Instant::now() + chain.receipt_timeout / 2;
+                // Half the receipt wait, within the request's: the
+                // settlement after it needs the rest.
+                let until = (Instant::now() + chain.receipt_timeout / 2).min(
+                    deadline
+                        .checked_sub(Duration::from_secs(2))
+                        .unwrap_or(deadline),
+                );
                 approval::prepare(&chain, inner.store.as_ref(), &owner, &approval, &id, until).await
             }
             Err(refusal) => Err(refusal),

@@ -360,11 +360,34 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
     // A fee cap below the base fee, or above twice it plus the tip (the payer
     // would keep most of the funding).
     let base = chain.base_fee().await;
+    let node_tip = u128::from_str_radix(
+        chain
+            .rpc("eth_maxPriorityFeePerGas", json!([]))
+            .await
+            .as_str()
+            .unwrap()
+            .trim_start_matches("0x"),
+        16,
+    )
+    .unwrap();
+    let ceiling = 2 * (base + node_tip);
     for (label, approval) in [
         ("approval/ahead", sign(3, max_fee)),
         ("approval/dear", sign(0, fee_cap + 1)),
         ("approval/cheap", sign(0, base - 1)),
-        ("approval/greedy", sign(0, base * 2 + tip + 1)),
+        ("approval/greedy", sign(0, ceiling + 1)),
+        // Its own tip raised to its fee cap lifts nothing.
+        (
+            "approval/tipped",
+            Erc20Approval::sign(
+                &payer,
+                chain.token,
+                chain.chain_id,
+                0,
+                ceiling + 1,
+                ceiling + 1,
+            ),
+        ),
     ] {
         let body = with_approval(payment(label).await, &approval);
         let (_, v) = f.post("/verify", &body).await;
@@ -533,7 +556,7 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
             &with_approval(payment("approval/again").await, &again),
         )
         .await;
-    assert_eq!(v["isValid"], true, "{v}");
+    refused(&v, "erc20_approval_tx_not_sponsorable");
     let (_, s) = f
         .post(
             "/settle",
