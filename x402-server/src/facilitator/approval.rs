@@ -522,19 +522,16 @@ async fn fund_payer(
         Claim::Claimed => {}
         Claim::Existing(r) if r.fingerprint != fingerprint => return Err(funded_today()),
         Claim::Existing(r) => {
-            // This approval's funding, sent by an earlier request: wait for
-            // it while the node knows it; send it again only when it does not.
+            // The funding of an approval at this nonce, by an earlier
+            // request. Still short now (read above, the earlier funding
+            // counted while the node has it): the approval was signed again
+            // at higher fees, or the earlier funding was dropped; what is
+            // sent tops the payer up to this approval's cost, no more.
             if r.state == State::Claimed {
                 return Err((
                     Reason::SettlementPending,
                     "another request is funding this approval's gas; ask again".into(),
                 ));
-            }
-            let earlier = r.result.as_deref().and_then(|h| h.parse::<B256>().ok());
-            if let Some(h) = earlier
-                && known(chain, h, deadline).await?
-            {
-                return await_funding(chain, h, deadline).await;
             }
         }
     }
