@@ -13,7 +13,7 @@ command -v node >/dev/null || { apt-get update && apt-get install -y nodejs npm;
 ready() {
   local stamp=node_modules/.package-lock.json p
   [ -f "$stamp" ] && [ ! package-lock.json -nt "$stamp" ] || return 1
-  for p in @x402/core @x402/evm @x402/express @x402/extensions @x402/fetch @x402/svm @solana/kit litesvm viem web-bot-auth hardhat solc esbuild express hono @modelcontextprotocol/sdk agents; do
+  for p in @x402/core @x402/evm @x402/express @x402/extensions @x402/fetch @x402/svm @solana/kit viem web-bot-auth hardhat solc esbuild express hono @modelcontextprotocol/sdk agents; do
     [ -f "node_modules/$p/package.json" ] || return 1
   done
 }
