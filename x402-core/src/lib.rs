@@ -50,6 +50,9 @@ pub mod network;
 pub mod payment_identifier;
 pub mod rpc;
 pub mod settle;
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+pub mod svm;
 pub mod types;
 pub mod verify;
 

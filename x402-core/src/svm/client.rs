@@ -1,0 +1,1 @@
+//! Building and partly signing the payer's transaction.
