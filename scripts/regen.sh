@@ -3,6 +3,9 @@
 #
 #   include/paywire.h   cbindgen (pinned below) from x402-ffi/src; all of its
 #                    configuration is in x402-ffi/cbindgen.toml
+#   x402-core/tests/vectors/svm.json   the official @x402/svm client and
+#                    facilitator (x402-core/tests/vectors/gen/src/gen-svm.mjs,
+#                    packages pinned by the root package-lock.json)
 #
 # To add a generator: write a gen_* function that writes the file named by its
 # first argument, and add "path gen_function" to GENERATORS.
@@ -23,8 +26,14 @@ gen_c_header() {
   (cd "$root/x402-ffi" && cbindgen --quiet --output "$1")
 }
 
+gen_svm_vectors() {
+  "$root/scripts/install-js.sh"
+  node "$root/x402-core/tests/vectors/gen/src/gen-svm.mjs" "$1"
+}
+
 GENERATORS=(
   "include/paywire.h gen_c_header"
+  "x402-core/tests/vectors/svm.json gen_svm_vectors"
 )
 
 check=

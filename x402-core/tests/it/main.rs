@@ -28,3 +28,5 @@ mod settlement_onchain;
 mod settlement_vectors;
 mod smart_wallet_vectors;
 mod spec_examples;
+#[cfg(feature = "svm")]
+mod svm_vectors;
