@@ -179,3 +179,90 @@ fn official_payments_are_valid_and_owe_the_chain_checks() {
         );
     }
 }
+
+#[test]
+fn address_order_is_kits() {
+    use paywire::svm::client::address_order;
+    let f = file();
+    let sorted: Vec<Pubkey> = f["addressOrder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| Pubkey::parse(v.as_str().unwrap()).unwrap())
+        .collect();
+    assert!(sorted.len() >= 40);
+    let mut ours = sorted.clone();
+    ours.reverse();
+    ours.sort_by(address_order);
+    assert_eq!(ours, sorted);
+}
+
+fn hex32(s: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+#[test]
+fn client_makes_the_official_clients_bytes() {
+    use paywire::header::base64_encode;
+    use paywire::svm::client::{ExactSvmPayload, Payment, create_transaction};
+    use paywire::svm::tx::MAX_TRANSACTION_SIZE;
+
+    let f = file();
+    for p in f["payments"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let c = &p["client"];
+        let rq = serde_json::to_string(&p["paymentRequirements"]).unwrap();
+        let reqs = PaymentRequirements::from_json(parse(rq.as_bytes(), &Limits::DEFAULT).unwrap())
+            .unwrap();
+        let blockhash = Pubkey::parse(c["blockhash"].as_str().unwrap()).unwrap().0;
+        let nonce: [u8; 16] = match c["memoNonce"].as_str() {
+            Some(h) => {
+                let mut n = [0u8; 16];
+                n.copy_from_slice(&hex32(&format!("{h:0<64}"))[..16]);
+                n
+            }
+            None => [0u8; 16],
+        };
+        let mut memo_buf = [0u8; 256];
+        let payment = Payment::from_requirements(
+            &reqs,
+            Pubkey::parse(c["tokenProgram"].as_str().unwrap()).unwrap(),
+            u8::try_from(c["decimals"].as_u64().unwrap()).unwrap(),
+            Some(blockhash),
+            nonce,
+            &mut memo_buf,
+        )
+        .unwrap();
+        let key =
+            paywire::svm::client::SigningKey::from_bytes(&hex32(c["payerSeed"].as_str().unwrap()));
+        assert_eq!(
+            Pubkey(key.verifying_key().to_bytes()).to_string(),
+            c["payer"].as_str().unwrap()
+        );
+        let mut out = [0u8; MAX_TRANSACTION_SIZE];
+        let n = create_transaction(&key, &payment, &mut out).unwrap();
+        let mut b64 = [0u8; 2048];
+        let k = base64_encode(&out[..n], &mut b64).unwrap();
+        let official = p["paymentPayload"]["payload"]["transaction"]
+            .as_str()
+            .unwrap();
+        assert_eq!(std::str::from_utf8(&b64[..k]).unwrap(), official, "{name}");
+        let mut json = Vec::new();
+        paywire::json::ToJson::write_json(
+            &ExactSvmPayload {
+                transaction: &out[..n],
+            },
+            &mut json,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&json).unwrap(),
+            p["paymentPayload"]["payload"],
+            "{name}"
+        );
+    }
+}

@@ -15,6 +15,7 @@ import {
   address,
   createKeyPairFromPrivateKeyBytes,
   createSignerFromKeyPair,
+  getAddressComparator,
   getAddressEncoder,
   getBase64Decoder,
   getBase64Encoder,
@@ -473,6 +474,21 @@ const M = [
 
 for (const [name, from, note, make] of M) await mutate(name, from, note, make);
 
+// @solana/kit's order of addresses (its comparator sorts a message's keys):
+// 48 addresses, some sharing a prefix up to case, sorted.
+const sample = [];
+for (let i = 0; i < 40; i++) sample.push((await keyFromSeed(rng.bytes32())).address);
+for (const a of sample.slice(0, 4)) {
+  const flip = (ch) => (ch === ch.toLowerCase() ? ch.toUpperCase() : ch.toLowerCase());
+  const b = `${a.slice(0, 10)}${flip(a[10])}${a.slice(11)}`;
+  try {
+    addrEnc.encode(b);
+    if (b.length === a.length && b !== a && /^[1-9A-HJ-NP-Za-km-z]+$/.test(b)) sample.push(b);
+  } catch {}
+}
+sample.push(TOKEN, TOKEN_2022, MEMO, "ComputeBudget111111111111111111111111111111", SYSTEM, LIGHTHOUSE);
+const addressOrder = [...sample].sort(getAddressComparator());
+
 // An output path as the first argument (scripts/regen.sh), else svm.json here.
 const doc = {
   generator: generatorBlock(fileURLToPath(import.meta.url), ["@x402/svm", "@solana/kit"]),
@@ -480,6 +496,7 @@ const doc = {
   feePayers: [FEE_PAYER.address, FEE_PAYER_2.address],
   payments,
   verdicts,
+  addressOrder,
 };
 if (process.argv[2]) writeFileSync(process.argv[2], `${JSON.stringify(jsonable(doc), null, 2)}\n`);
 else writeJson("svm.json", doc);
