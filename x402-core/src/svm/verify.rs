@@ -680,3 +680,134 @@ pub fn verify_json(body: &[u8], config: &Config<'_>) -> Verdict {
         Err(e) => Verdict::input(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::svm::client::{Memo, Payment, SigningKey, create_transaction};
+
+    const FEE_PAYER: Pubkey = Pubkey([7; 32]);
+    const MINT: Pubkey = Pubkey([8; 32]);
+    const PAY_TO: Pubkey = Pubkey([9; 32]);
+
+    fn payment(memo: Memo<'_>) -> Payment<'_> {
+        Payment {
+            fee_payer: FEE_PAYER,
+            mint: MINT,
+            pay_to: PAY_TO,
+            token_program: TOKEN_2022_PROGRAM,
+            decimals: 6,
+            amount: 1000,
+            recent_blockhash: [3; 32],
+            memo,
+            compute_unit_limit: 20_000,
+            compute_unit_price: 1,
+        }
+    }
+
+    fn build(p: &Payment<'_>) -> std::vec::Vec<u8> {
+        let key = SigningKey::from_bytes(&[42; 32]);
+        let mut out = [0u8; MAX_TRANSACTION_SIZE];
+        let n = create_transaction(&key, p, &mut out).unwrap();
+        out[..n].to_vec()
+    }
+
+    fn req(memo: Option<&'static str>) -> Requirements<'static> {
+        Requirements {
+            amount: Amount::from(1000u64),
+            asset: Some(MINT),
+            pay_to: Some(PAY_TO),
+            fee_payer: FeePayer::Key(FEE_PAYER),
+            memo: memo.map(JsonStr::new),
+        }
+    }
+
+    fn judge(bytes: &[u8], r: &Requirements<'_>) -> Verdict {
+        let tx = Transaction::decode(bytes).unwrap();
+        verify_transaction(&tx, &FEE_PAYER, r, &Config::default())
+    }
+
+    #[test]
+    fn own_payments_are_valid() {
+        let b = build(&payment(Memo::Nonce([1; 16])));
+        let v = judge(&b, &req(None));
+        assert!(v.is_valid(), "{v:?}");
+        assert_eq!(v.chain_checks().count(), 4);
+        let b = build(&payment(Memo::Text(b"invoice")));
+        assert!(judge(&b, &req(Some("invoice"))).is_valid());
+        assert_eq!(
+            judge(&b, &req(Some("other"))).reason_str(),
+            Some(SvmReason::MemoMismatch.as_str())
+        );
+    }
+
+    #[test]
+    fn requirements_mismatches() {
+        let b = build(&payment(Memo::Nonce([1; 16])));
+        let mut r = req(None);
+        r.amount = Amount::from(1001u64);
+        assert_eq!(
+            judge(&b, &r).reason_str(),
+            Some(SvmReason::AmountMismatch.as_str())
+        );
+        let mut r = req(None);
+        r.asset = None;
+        assert_eq!(
+            judge(&b, &r).reason_str(),
+            Some(SvmReason::MintMismatch.as_str())
+        );
+        let mut r = req(None);
+        r.pay_to = Some(MINT);
+        assert_eq!(
+            judge(&b, &r).reason_str(),
+            Some(SvmReason::RecipientMismatch.as_str())
+        );
+        let tx = Transaction::decode(&b).unwrap();
+        let v = verify_transaction(&tx, &PAY_TO, &req(None), &Config::default());
+        assert_eq!(v.reason_str(), Some(SvmReason::FeePayerMismatch.as_str()));
+    }
+
+    #[test]
+    fn compute_caps() {
+        let mut p = payment(Memo::Nonce([1; 16]));
+        p.compute_unit_limit = DEFAULT_MAX_COMPUTE_UNITS + 1;
+        assert_eq!(
+            judge(&build(&p), &req(None)).reason_str(),
+            Some(SvmReason::ComputeLimitInstructionTooHigh.as_str())
+        );
+        let mut p = payment(Memo::Nonce([1; 16]));
+        p.compute_unit_price = MAX_COMPUTE_UNIT_PRICE + 1;
+        assert_eq!(
+            judge(&build(&p), &req(None)).reason_str(),
+            Some(SvmReason::ComputePriceInstructionTooHigh.as_str())
+        );
+    }
+
+    #[test]
+    fn a_flipped_message_byte_breaks_the_signature() {
+        let mut b = build(&payment(Memo::Nonce([1; 16])));
+        let last = b.len() - 2;
+        b[last] ^= 1;
+        assert_eq!(
+            judge(&b, &req(None)).reason_str(),
+            Some(SvmReason::SignatureInvalid.as_str())
+        );
+    }
+
+    #[test]
+    fn unreadable_bodies() {
+        let c = Config::default();
+        assert_eq!(
+            verify_json(b"nope", &c).reason_str(),
+            Some("invalid_payload")
+        );
+        let body = br#"{"paymentPayload":{"x402Version":2,"accepted":{"scheme":"exact","network":"solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1","amount":"1","asset":"a","payTo":"b","maxTimeoutSeconds":60,"extra":{"feePayer":"96jgpaHSdAiGufjzHYDiAyhdD9UFwJmFdmmawdPoVX3D"}},"payload":{}},"paymentRequirements":{"scheme":"exact","network":"solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1","amount":"1","asset":"a","payTo":"b","maxTimeoutSeconds":60,"extra":{"feePayer":"96jgpaHSdAiGufjzHYDiAyhdD9UFwJmFdmmawdPoVX3D"}}}"#;
+        assert_eq!(
+            verify_json(body, &c).reason_str(),
+            Some(SvmReason::TransactionCouldNotBeDecoded.as_str())
+        );
+        let v = verify_json(body, &c);
+        let json = crate::json::ToJson::to_json_vec(&v);
+        assert!(json.starts_with(br#"{"isValid":false,"invalidReason":"invalid_exact_svm_"#));
+    }
+}
