@@ -48,6 +48,8 @@ TARGETS = [
     "verify_body",
     "erc6492",
     "batch_settlement_evm",
+    "svm_decode",
+    "svm_verify",
 ]
 
 seeds = {t: {} for t in TARGETS}
@@ -353,6 +355,21 @@ def batch_settlement_evm():
         add("batch_settlement_evm", f"payload-{i:02}", json.dumps(v["paymentPayload"]["payload"], separators=(",", ":"), ensure_ascii=False))
 
 
+def svm():
+    """svm_decode, svm_verify: each verdict vector of svm.json as a /verify
+    body, and its transaction's bytes."""
+    doc = json.loads((VECTORS / "svm.json").read_text())
+    for i, v in enumerate(doc["verdicts"]):
+        body = {"paymentPayload": v["paymentPayload"], "paymentRequirements": v["paymentRequirements"]}
+        add("svm_verify", f"verify-{i:02}", json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+        try:
+            raw = base64.b64decode(v["paymentPayload"]["payload"]["transaction"], validate=True)
+        except ValueError:
+            continue
+        add("svm_decode", f"tx-{i:02}", raw)
+        add("svm_verify", f"tx-{i:02}", raw)
+
+
 def main():
     if not SPEC.is_dir():
         sys.exit(f"no vectors at {VECTORS}")
@@ -366,6 +383,7 @@ def main():
     facilitator()
     smart_wallets()
     batch_settlement_evm()
+    svm()
     if OUT.exists():
         shutil.rmtree(OUT)
     total = 0
