@@ -16,6 +16,7 @@ import {
   createKeyPairFromPrivateKeyBytes,
   createSignerFromKeyPair,
   getAddressComparator,
+  getAddressDecoder,
   getAddressEncoder,
   getBase64Decoder,
   getBase64Encoder,
@@ -255,6 +256,11 @@ function setU64(data, off, v) {
 function amountOf(data) {
   return new DataView(new Uint8Array(data).buffer).getBigUint64(1, true);
 }
+// The identity point (order 1) as a public key, and a signature that holds
+// for it over any message under the cofactorless equation without a
+// small-order check: R = B (the base point), s = 1.
+const IDENTITY = getAddressDecoder().decode(unhex(`01${"00".repeat(31)}`));
+const SMALL_ORDER_SIGNATURE = unhex(`58${"66".repeat(31)}01${"00".repeat(31)}`);
 const memoIx = (c, text) => ({
   programAddressIndex: keyIndex(c, MEMO),
   data: new TextEncoder().encode(text),
@@ -337,6 +343,21 @@ const M = [
     const w = new Uint8Array([2, ...new Uint8Array(64), ...other.sigs.slice(64, 128), ...message]);
     return withWire(p, w);
   }],
+  ["small-order-signer", "token", "a third required signer whose key is the identity point (small order), its signature R = B, s = 1", (p) =>
+    editMessage(
+      p,
+      (c) => {
+        const shift = (i) => (i >= 2 ? i + 1 : i);
+        c.staticAccounts.splice(2, 0, IDENTITY);
+        c.header.numSignerAccounts += 1;
+        c.header.numReadonlySignerAccounts += 1;
+        for (const ix of c.instructions) {
+          ix.programAddressIndex = shift(ix.programAddressIndex);
+          ix.accountIndices = ix.accountIndices?.map(shift);
+        }
+      },
+      { sigPatch: (s) => s.set(SMALL_ORDER_SIGNATURE, 128) },
+    )],
   ["eight-instructions", "token", "four more Memo instructions (8 in all)", (p) =>
     editMessage(p, (c) => {
       for (let i = 0; i < 4; i++) c.instructions.push(memoIx(c, `m${i}`));
