@@ -479,6 +479,10 @@ const M = [
     editMessage(p, (c) => {
       addKey(c, MINTS.token.mint);
     })],
+  ["unpadded-base64", "token", "the transaction's base64 without its padding", (p) => {
+    p.payload.transaction = p.payload.transaction.replace(/=+$/, "");
+    return p;
+  }],
   ["not-base64", "token", "the transaction is not base64", (p) => {
     p.payload.transaction = "not base64!";
     return p;
