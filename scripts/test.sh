@@ -64,6 +64,7 @@ cargo clippy --workspace --all-targets --features paywire-server/mcp --locked --
 
 step "no_std build of the core (thumbv7em-none-eabihf, no default features)"
 cargo build -p paywire --no-default-features --target thumbv7em-none-eabihf --locked
+cargo build -p paywire --no-default-features --features svm --target thumbv7em-none-eabihf --locked
 
 step "the core's Rust version: cargo +$(scripts/msrv.sh) check -p paywire"
 scripts/msrv.sh check
@@ -79,6 +80,9 @@ RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --features paywire-server/mcp --no
 
 step "cargo test"
 cargo test --workspace --features paywire-server/mcp --locked
+
+step "exact on Solana: the core's svm feature against the official @x402/svm vectors"
+cargo test -p paywire --features svm --locked -- svm
 
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
