@@ -415,3 +415,78 @@ impl ToJson for ExactSvmPayload<'_> {
         w.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::{Limits, parse};
+    use crate::types::FromJson;
+
+    const REQ: &str = r#"{"scheme":"exact","network":"solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1","amount":"1000","asset":"4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU","payTo":"En1dx9bUjczzJkQds2WbBD945oQkWKvFVRRCzQEvSvSG","maxTimeoutSeconds":60,"extra":{"feePayer":"96jgpaHSdAiGufjzHYDiAyhdD9UFwJmFdmmawdPoVX3D"EXTRA}}"#;
+
+    fn read(extra: &str, host: Option<[u8; 32]>) -> Result<([u8; 32], bool), CreateError> {
+        let text = REQ.replace("EXTRA", extra);
+        let v = parse(text.as_bytes(), &Limits::DEFAULT).unwrap();
+        let r = PaymentRequirements::from_json(v).unwrap();
+        let mut buf = [0u8; MAX_MEMO_BYTES];
+        let p = Payment::from_requirements(&r, TOKEN_PROGRAM, 6, host, [5; 16], &mut buf)?;
+        Ok((p.recent_blockhash, matches!(p.memo, Memo::Nonce(_))))
+    }
+
+    #[test]
+    fn blockhash_from_extra_else_host() {
+        let hinted = Pubkey::parse("Ao1G6p7peMhBSVH23e8ZZH5jD63QjE4hzmfF4UDKRnrf").unwrap();
+        let extra = r#","recentBlockhash":"Ao1G6p7peMhBSVH23e8ZZH5jD63QjE4hzmfF4UDKRnrf""#;
+        assert_eq!(read(extra, Some([1; 32])).unwrap().0, hinted.0);
+        assert_eq!(read(extra, None).unwrap().0, hinted.0);
+        // Malformed hints fall back to the host's.
+        let bad = r#","recentBlockhash":"not-base58""#;
+        assert_eq!(read(bad, Some([1; 32])).unwrap().0, [1; 32]);
+        assert_eq!(read("", None), Err(CreateError::MissingBlockhash));
+    }
+
+    #[test]
+    fn memo_or_nonce() {
+        assert!(read("", Some([1; 32])).unwrap().1);
+        assert!(read(r#","memo":"""#, Some([1; 32])).unwrap().1);
+        assert!(!read(r#","memo":"x""#, Some([1; 32])).unwrap().1);
+        let long = std::format!(r#","memo":"{}""#, "a".repeat(MAX_MEMO_BYTES + 1));
+        assert_eq!(read(&long, Some([1; 32])), Err(CreateError::MemoTooLong));
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_build() {
+        let text = REQ.replace("EXTRA", "");
+        let v = parse(text.as_bytes(), &Limits::DEFAULT).unwrap();
+        let r = PaymentRequirements::from_json(v).unwrap();
+        let mut buf = [0u8; MAX_MEMO_BYTES];
+        let mut p =
+            Payment::from_requirements(&r, TOKEN_PROGRAM, 6, Some([1; 32]), [5; 16], &mut buf)
+                .unwrap();
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let mut out = [0u8; MAX_TRANSACTION_SIZE];
+        p.token_program = MEMO_PROGRAM;
+        assert_eq!(
+            create_transaction(&key, &p, &mut out),
+            Err(CreateError::UnknownTokenProgram)
+        );
+        p.token_program = TOKEN_PROGRAM;
+        p.fee_payer = Pubkey(key.verifying_key().to_bytes());
+        assert_eq!(
+            create_transaction(&key, &p, &mut out),
+            Err(CreateError::PayerIsFeePayer)
+        );
+        let no_fee_payer = REQ.replace(
+            r#""feePayer":"96jgpaHSdAiGufjzHYDiAyhdD9UFwJmFdmmawdPoVX3D"EXTRA"#,
+            r#""feePayer":"""#,
+        );
+        let v = parse(no_fee_payer.as_bytes(), &Limits::DEFAULT).unwrap();
+        let r = PaymentRequirements::from_json(v).unwrap();
+        let mut buf = [0u8; MAX_MEMO_BYTES];
+        assert_eq!(
+            Payment::from_requirements(&r, TOKEN_PROGRAM, 6, Some([1; 32]), [5; 16], &mut buf)
+                .err(),
+            Some(CreateError::MissingFeePayer)
+        );
+    }
+}

@@ -66,6 +66,14 @@ impl DecodeError {
     }
 }
 
+impl DecodeError {
+    /// The scheme's reason for it (every decoding failure is the same one).
+    #[must_use]
+    pub const fn reason(self) -> super::SvmReason {
+        super::SvmReason::TransactionCouldNotBeDecoded
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.message())

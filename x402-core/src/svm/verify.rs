@@ -492,7 +492,11 @@ pub fn verify_transaction(
     }
     // Stricter: no fee payer in any instruction's accounts, nor as a program.
     for ix in tx.instructions() {
-        for &a in ix.accounts.iter().chain(core::iter::once(&ix.program_index)) {
+        for &a in ix
+            .accounts
+            .iter()
+            .chain(core::iter::once(&ix.program_index))
+        {
             if tx
                 .key(usize::from(a))
                 .is_some_and(|k| is_fee_payer(&k, fee_payer, config))
