@@ -243,15 +243,24 @@ mod tests {
     }
 
     #[test]
-    fn usdc_associated_token_account() {
+    fn usdc_associated_token_accounts() {
         // The USDC account of a well-known owner, as the ATA program derives it.
         let owner = Pubkey::parse("2wKupLR9q6wXYppw8Gr2NvWxKBUqm4PPJKkQfoxHDBg4").unwrap();
         let mint = Pubkey::parse("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v").unwrap();
-        let ata = associated_token_address(&owner, &mint, &TOKEN_PROGRAM);
+        // As @solana/kit's getProgramDerivedAddress finds them (bumps 254, 255).
+        let seeds: [&[u8]; 3] = [&owner.0, &TOKEN_PROGRAM.0, &mint.0];
+        let (ata, bump) = find_program_address(&seeds, &ASSOCIATED_TOKEN_PROGRAM).unwrap();
+        assert_eq!(
+            (ata.to_string().as_str(), bump),
+            ("3XZXfFJHF5ox3yPop16oqYfSWxLpkjsEuvTe2S67G2rj", 254)
+        );
         assert!(!ata.is_on_curve());
-        assert_ne!(
-            ata,
-            associated_token_address(&owner, &mint, &TOKEN_2022_PROGRAM)
+        // Bump 255 of that address is on the curve: skipped.
+        assert!(create_program_address(&seeds, 255, &ASSOCIATED_TOKEN_PROGRAM).is_none());
+        assert_eq!(associated_token_address(&owner, &mint, &TOKEN_PROGRAM), ata);
+        assert_eq!(
+            associated_token_address(&owner, &mint, &TOKEN_2022_PROGRAM).to_string(),
+            "H7BrdQ48x8XkXh3UXs7pvPxxF8Z5Ej1WyBwU2ZryzTBL"
         );
     }
 }

@@ -14,6 +14,8 @@ pub enum SvmReason {
     FeePayerNotManaged,
     /// `invalid_exact_svm_payload_transaction_could_not_be_decoded`: the transaction is not a well-formed Solana transaction.
     TransactionCouldNotBeDecoded,
+    /// `invalid_exact_svm_payload_excessive_signers`: more required signatures than the verifier accepts.
+    ExcessiveSigners,
     /// `invalid_exact_svm_fee_payer_mismatch`: account 0 (the fee payer) is not `extra.feePayer`.
     FeePayerMismatch,
     /// `invalid_exact_svm_payload_signature_invalid`: a required client signature is missing or does not verify.
@@ -66,6 +68,7 @@ impl SvmReason {
         SvmReason::MissingFeePayer,
         SvmReason::FeePayerNotManaged,
         SvmReason::TransactionCouldNotBeDecoded,
+        SvmReason::ExcessiveSigners,
         SvmReason::FeePayerMismatch,
         SvmReason::SignatureInvalid,
         SvmReason::AltResolutionNotAvailable,
@@ -102,6 +105,7 @@ impl SvmReason {
             SvmReason::TransactionCouldNotBeDecoded => {
                 "invalid_exact_svm_payload_transaction_could_not_be_decoded"
             }
+            SvmReason::ExcessiveSigners => "invalid_exact_svm_payload_excessive_signers",
             SvmReason::FeePayerMismatch => "invalid_exact_svm_fee_payer_mismatch",
             SvmReason::SignatureInvalid => "invalid_exact_svm_payload_signature_invalid",
             SvmReason::AltResolutionNotAvailable => {

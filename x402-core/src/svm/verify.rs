@@ -69,6 +69,10 @@ pub struct Config<'a> {
     pub max_compute_units: u32,
     /// The highest compute unit price accepted, micro-lamports.
     pub max_compute_unit_price: u64,
+    /// The most required signatures accepted (the fee payer's included), as
+    /// the reference's `maxRequiredSignatures`; `None` (the default, as
+    /// there) for no limit.
+    pub max_required_signatures: Option<u8>,
 }
 
 impl Default for Config<'_> {
@@ -77,6 +81,7 @@ impl Default for Config<'_> {
             fee_payers: &[],
             max_compute_units: DEFAULT_MAX_COMPUTE_UNITS,
             max_compute_unit_price: MAX_COMPUTE_UNIT_PRICE,
+            max_required_signatures: None,
         }
     }
 }
@@ -415,6 +420,12 @@ pub fn verify_transaction(
     req: &Requirements<'_>,
     config: &Config<'_>,
 ) -> Verdict {
+    if config
+        .max_required_signatures
+        .is_some_and(|m| tx.header.num_required_signatures > m)
+    {
+        return Verdict::bad(SvmReason::ExcessiveSigners, None);
+    }
     // Account 0 pays the fees; every other signer has signed.
     if tx.fee_payer() != *fee_payer {
         return Verdict::bad(SvmReason::FeePayerMismatch, None);
@@ -610,7 +621,17 @@ pub fn verify_payload(
         return Verdict::bad(SvmReason::TransactionCouldNotBeDecoded, None);
     };
     let Some(fee_payer) = fee_payer else {
-        return Verdict::bad(SvmReason::FeePayerMismatch, None);
+        let excessive = config
+            .max_required_signatures
+            .is_some_and(|m| tx.header.num_required_signatures > m);
+        return Verdict::bad(
+            if excessive {
+                SvmReason::ExcessiveSigners
+            } else {
+                SvmReason::FeePayerMismatch
+            },
+            None,
+        );
     };
     verify_transaction(&tx, &fee_payer, req, config)
 }
@@ -785,6 +806,22 @@ mod tests {
             judge(&build(&p), &req(None)).reason_str(),
             Some(SvmReason::ComputePriceInstructionTooHigh.as_str())
         );
+    }
+
+    #[test]
+    fn required_signatures_cap() {
+        let b = build(&payment(Memo::Nonce([1; 16])));
+        let tx = Transaction::decode(&b).unwrap();
+        let mut c = Config {
+            max_required_signatures: Some(1),
+            ..Config::default()
+        };
+        assert_eq!(
+            verify_transaction(&tx, &FEE_PAYER, &req(None), &c).reason_str(),
+            Some(SvmReason::ExcessiveSigners.as_str())
+        );
+        c.max_required_signatures = Some(2);
+        assert!(verify_transaction(&tx, &FEE_PAYER, &req(None), &c).is_valid());
     }
 
     #[test]

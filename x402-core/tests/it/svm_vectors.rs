@@ -124,6 +124,15 @@ fn verdicts_equal_the_official_facilitator() {
     let mut differ = 0;
     for v in verdicts {
         let name = v["name"].as_str().unwrap();
+        // The reference's options, where the vector set them.
+        let options = &v["facilitatorOptions"];
+        let mut config = config;
+        if let Some(m) = options["maxComputeUnits"].as_u64() {
+            config.max_compute_units = u32::try_from(m).unwrap();
+        }
+        if let Some(m) = options["maxRequiredSignatures"].as_u64() {
+            config.max_required_signatures = Some(u8::try_from(m).unwrap());
+        }
         let (reason, payer) = judge(v, &config);
         let official = official_reason(v);
         if let Some((_, ours)) = DIFFERENCES.iter().find(|(n, _)| *n == name) {

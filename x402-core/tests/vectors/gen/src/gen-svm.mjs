@@ -106,7 +106,7 @@ crypto.getRandomValues = (arr) => {
 };
 
 const client = new ClientScheme(PAYER.signer, { rpcUrl: "http://fake.rpc" });
-const facilitator = new FacilitatorScheme({
+const SIGNER = {
   getAddresses: () => [FEE_PAYER.address, FEE_PAYER_2.address],
   simulateTransaction: async () => {},
   signTransaction: async () => {
@@ -118,7 +118,8 @@ const facilitator = new FacilitatorScheme({
   confirmTransaction: async () => {
     throw new Error("not used");
   },
-});
+};
+const facilitator = new FacilitatorScheme(SIGNER);
 
 function requirements(kind, { memo, recentBlockhash } = {}) {
   const extra = { feePayer: FEE_PAYER.address };
@@ -138,14 +139,18 @@ function requirements(kind, { memo, recentBlockhash } = {}) {
 const payments = [];
 const verdicts = [];
 
-async function judge(name, payment, reqs, note) {
+/** The official verdict; `options` are the facilitator's (recorded with it). */
+async function judge(name, payment, reqs, note, options) {
+  const f = options ? new FacilitatorScheme(SIGNER, undefined, options) : facilitator;
   // The facilitator logs decoding failures; the verdict says it all.
   const log = console.error;
   console.error = () => {};
-  const r = await facilitator.verify(payment, reqs).finally(() => (console.error = log));
+  const r = await f.verify(payment, reqs).finally(() => (console.error = log));
   const verdict = { isValid: r.isValid, payer: r.payer ?? "" };
   if (!r.isValid) verdict.invalidReason = r.invalidReason;
-  verdicts.push({ name, note, paymentPayload: payment, paymentRequirements: reqs, official: verdict });
+  const row = { name, note, paymentPayload: payment, paymentRequirements: reqs, official: verdict };
+  if (options) row.facilitatorOptions = options;
+  verdicts.push(row);
   return verdict;
 }
 
@@ -261,6 +266,11 @@ function amountOf(data) {
 // small-order check: R = B (the base point), s = 1.
 const IDENTITY = getAddressDecoder().decode(unhex(`01${"00".repeat(31)}`));
 const SMALL_ORDER_SIGNATURE = unhex(`58${"66".repeat(31)}01${"00".repeat(31)}`);
+function setLimit(c, units) {
+  const d = new Uint8Array(c.instructions[0].data);
+  new DataView(d.buffer).setUint32(1, units, true);
+  c.instructions[0].data = d;
+}
 const memoIx = (c, text) => ({
   programAddressIndex: keyIndex(c, MEMO),
   data: new TextEncoder().encode(text),
@@ -269,12 +279,12 @@ const memoIx = (c, text) => ({
 const base = (name) => payments.find((p) => p.name === name).paymentPayload;
 const baseReqs = (name) => payments.find((p) => p.name === name).paymentRequirements;
 
-async function mutate(name, from, note, make) {
+async function mutate(name, from, note, make, options) {
   const payment = base(from);
   const reqs = deepClone(baseReqs(from));
   const p = await make(deepClone(payment), reqs);
   p.accepted = p.accepted ?? reqs;
-  await judge(name, p, reqs, note);
+  await judge(name, p, reqs, note, options);
 }
 
 const M = [
@@ -358,6 +368,8 @@ const M = [
       },
       { sigPatch: (s) => s.set(SMALL_ORDER_SIGNATURE, 128) },
     )],
+  ["excessive-signers-configured", "token", "the small-order signer's three required signatures; the facilitator's maxRequiredSignatures 2", (p) =>
+    M.find((m) => m[0] === "small-order-signer")[3](p), { maxRequiredSignatures: 2 }],
   ["eight-instructions", "token", "four more Memo instructions (8 in all)", (p) =>
     editMessage(p, (c) => {
       for (let i = 0; i < 4; i++) c.instructions.push(memoIx(c, `m${i}`));
@@ -395,6 +407,10 @@ const M = [
       new DataView(d.buffer).setUint32(1, 1_400_000, true);
       c.instructions[0].data = d;
     })],
+  ["compute-limit-above-configured-cap", "token", "compute unit limit 1,400,000; the facilitator's maxComputeUnits 400,000", (p) =>
+    editMessage(p, (c) => setLimit(c, 1_400_000)), { maxComputeUnits: 400_000 }],
+  ["compute-limit-at-configured-cap", "token", "compute unit limit 400,000; the facilitator's maxComputeUnits 400,000", (p) =>
+    editMessage(p, (c) => setLimit(c, 400_000)), { maxComputeUnits: 400_000 }],
   ["swapped-compute-budget", "token", "SetComputeUnitPrice before SetComputeUnitLimit", (p) =>
     editMessage(p, (c) => {
       [c.instructions[0], c.instructions[1]] = [c.instructions[1], c.instructions[0]];
@@ -497,7 +513,7 @@ const M = [
   }],
 ];
 
-for (const [name, from, note, make] of M) await mutate(name, from, note, make);
+for (const [name, from, note, make, options] of M) await mutate(name, from, note, make, options);
 
 // @solana/kit's order of addresses (its comparator sorts a message's keys):
 // 48 addresses, some sharing a prefix up to case, sorted.
