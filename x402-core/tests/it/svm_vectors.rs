@@ -69,6 +69,9 @@ const DIFFERENCES: &[(&str, &str)] = &[
         "unpadded-base64",
         "invalid_exact_svm_payload_transaction_could_not_be_decoded",
     ),
+    // The memo compared byte for byte: the reference decodes the data as
+    // UTF-8 with replacement first, so 0xff equals "\u{fffd}" there.
+    ("memo-not-utf8", "invalid_exact_svm_payload_memo_mismatch"),
     // Cut short: the reference decodes what is left and fails the
     // signature; here it is not a transaction at all.
     (

@@ -345,6 +345,8 @@ const M = [
   }],
   ["bad-signature", "token", "one bit of the payer's signature flipped", (p) =>
     editMessage(p, () => {}, { sigPatch: (s) => (s[64 + 5] ^= 1) })],
+  ["fee-payer-slot-filled", "token", "the fee payer's signature slot (0) holds 64 bytes of 0x11", (p) =>
+    editMessage(p, () => {}, { sigPatch: (s) => s.fill(0x11, 0, 64) })],
   ["missing-signature", "token", "the payer's signature slot left empty", (p) =>
     editMessage(p, () => {}, { sigPatch: (s) => s.fill(0, 64, 128) })],
   ["signature-of-other-message", "token", "the payer's signature from another payment", async (p) => {
@@ -434,6 +436,13 @@ const M = [
     r.extra.memo = "invoice-42";
     p.accepted = r;
     return p;
+  }],
+  ["memo-not-utf8", "token-memo", "the Memo's data is the byte 0xff, extra.memo is U+FFFD", async (p, r) => {
+    r.extra.memo = "\ufffd";
+    p.accepted = r;
+    return editMessage(p, (c) => {
+      c.instructions[3].data = new Uint8Array([0xff]);
+    });
   }],
   ["memo-twice", "token-memo", "two Memo instructions carrying extra.memo", (p) =>
     editMessage(p, (c) => {
