@@ -16,8 +16,9 @@
 //!
 //! # Where this verifier is stricter than the reference
 //! - A fee payer (`extra.feePayer` or any of [`Config::fee_payers`]) may
-//!   appear in no instruction's accounts at all (the specification's MUST);
-//!   the reference checks only the transfer's authority. Refused with
+//!   appear in no instruction's accounts at all, nor as a program (the
+//!   specification's MUST); the reference checks only the transfer's
+//!   authority. Refused with
 //!   `invalid_exact_svm_payload_transaction_fee_payer_transferring_funds`,
 //!   right after the reference's authority check.
 //! - The compute unit limit is capped ([`Config::max_compute_units`],
@@ -34,6 +35,12 @@
 //!   reference answers when its signer cannot fetch them).
 //! - The memo is compared byte for byte; the reference decodes the data as
 //!   UTF-8 with replacement first.
+//! - Signatures are checked with `verify_strict` (as the network checks
+//!   them): a small-order key is refused, which WebCrypto accepts.
+//! - Base64 is canonical (padded), as for the headers.
+//!
+//! The tests (`tests/it/svm_vectors.rs`) pin each of these against the
+//! reference's own verdicts.
 
 use crate::amount::Amount;
 use crate::error::{Error, ErrorKind, JsonType, Reason};
