@@ -416,6 +416,23 @@ impl ToJson for ExactSvmPayload<'_> {
     }
 }
 
+/// Writes a v2 `PaymentPayload`: `{x402Version: 2, accepted, payload}`, the
+/// payload being `{"transaction": base64}` of `transaction`.
+///
+/// # Errors
+/// `SinkFull`.
+pub fn write_payment_payload(
+    accepted: &PaymentRequirements<'_>,
+    transaction: &[u8],
+    out: &mut dyn Sink,
+) -> Result<(), SinkFull> {
+    let mut w = ObjectWriter::new(out)?;
+    w.u64_field("x402Version", 2)?;
+    w.field("accepted", accepted)?;
+    w.field("payload", &ExactSvmPayload { transaction })?;
+    w.end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

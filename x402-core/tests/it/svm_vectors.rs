@@ -290,5 +290,12 @@ fn client_makes_the_official_clients_bytes() {
             p["paymentPayload"]["payload"],
             "{name}"
         );
+        let mut whole = Vec::new();
+        paywire::svm::client::write_payment_payload(&reqs, &out[..n], &mut whole).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&whole).unwrap(),
+            p["paymentPayload"],
+            "{name}"
+        );
     }
 }
