@@ -64,7 +64,10 @@ fuzz_target!(|data: &[u8]| {
         transfer.destination,
         associated_token_address(&pay_to, &mint, &transfer.program)
     );
-    let i = tx.keys().position(|k| k == payer).expect("the payer is a key");
+    let i = tx
+        .keys()
+        .position(|k| k == payer)
+        .expect("the payer is a key");
     assert!(tx.is_signer(i) && i > 0);
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&payer.0).expect("a public key");
     let sig = ed25519_dalek::Signature::from_bytes(tx.signature(i).expect("its signature"));
