@@ -514,12 +514,12 @@ async fn fund_payer(
             format!("the approval's funding record cannot be written ({e}); nothing was sent"),
         )
     };
-    match store
+    let fund = match store
         .claim(&record, super::now())
         .await
         .map_err(unavailable)?
     {
-        Claim::Claimed => {}
+        Claim::Claimed => fund,
         Claim::Existing(r) if r.fingerprint != fingerprint => return Err(funded_today()),
         Claim::Existing(r) => {
             // The funding of an approval at this nonce, by an earlier
@@ -533,8 +533,18 @@ async fn fund_payer(
                     "another request is funding this approval's gas; ask again".into(),
                 ));
             }
+            // Read once more: that funding may have left (another instance)
+            // after the balance above was read.
+            let balance = pending_balance(chain, id.payer, deadline)
+                .await
+                .map_err(unexpected)?;
+            let top_up = cost.saturating_sub(balance).min(fund);
+            if top_up == 0 {
+                return Ok(());
+            }
+            top_up
         }
-    }
+    };
     let sent = send_funding(chain, sponsor, id, fund, deadline).await;
     let hash = match sent {
         Ok(h) => h,

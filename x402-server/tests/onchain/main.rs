@@ -292,12 +292,146 @@ async fn a_payer_without_a_permit2_allowance_pays_with_an_eip2612_permit() {
     f.stop().await;
 }
 
+/// `body` posted to `/settle` twenty times at once, alternately to `a` and `b`.
+async fn settle_twenty_times_at_once(
+    a: &Running,
+    b: &Running,
+    body: &str,
+) -> Vec<(StatusCode, Value)> {
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let url = if i % 2 == 0 {
+            a.url.clone()
+        } else {
+            b.url.clone()
+        };
+        let body = body.to_owned();
+        tasks.push(tokio::spawn(async move {
+            support::post(&format!("{url}/settle"), &body, Some(support::API_KEY)).await
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers
+}
+
+/// A facilitator configuration whose network sponsors approvals for the test
+/// token (the signer `sponsor`, apart from the settling one), on `store`.
+fn sponsoring_toml(
+    chain: &Hardhat,
+    store: String,
+    dir: &Scratch,
+    signer_hex: &str,
+    sponsor_hex: &str,
+    fee_cap: u128,
+) -> String {
+    let extra = format!(
+        "assets = [\"{}\"]\napproval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"{fee_cap}\"\n",
+        chain.token
+    );
+    let mut setup = Setup::new(store, &chain.url, &chain.network, &[signer_hex]);
+    setup.extra_network = &extra;
+    format!(
+        "{}\n[[signers]]\nname = \"sponsor\"\nkey_file = {:?}\n",
+        setup.toml(dir),
+        dir.secret("sponsor.key", sponsor_hex)
+    )
+}
+
+/// A payment body carrying `a` as its `erc20ApprovalGasSponsoring` extension.
+fn with_approval(
+    body: String,
+    a: &paywire::gas_sponsoring::erc20_approval::Erc20Approval,
+) -> String {
+    use paywire::json::ToJson;
+    let mut v: Value = serde_json::from_str(&body).unwrap();
+    let info: Value = serde_json::from_str(&a.to_json_string()).unwrap();
+    v["paymentPayload"]["extensions"] = json!({"erc20ApprovalGasSponsoring": {"info": info}});
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn one_sponsored_payment_presented_twenty_times_on_two_instances_funds_and_settles_once() {
+    use paywire::gas_sponsoring::erc20_approval::Erc20Approval;
+    let chain = Hardhat::connect().await;
+    chain.install_permit2().await;
+    let dir = Scratch::new("approval-twenty");
+    let (signer, signer_hex) = key("approval-twenty/signer");
+    let (sponsor, sponsor_hex) = key("approval-twenty/sponsor");
+    let (payer, _) = key("approval-twenty/payer");
+    let merchant = key("approval-twenty/merchant").0.address();
+    chain.fund(&signer.address()).await;
+    chain.fund(&sponsor.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let store = shared_store("approval_twenty", &dir).await;
+    let toml = sponsoring_toml(
+        &chain,
+        store,
+        &dir,
+        &signer_hex,
+        &sponsor_hex,
+        50_000_000_000,
+    );
+    let a = Running::start(&toml).await;
+    let b = Running::start(&toml).await;
+    let start = chain.block_number().await;
+    let tip = 1_000_000_000;
+    let approval = Erc20Approval::sign(
+        &payer,
+        chain.token,
+        chain.chain_id,
+        0,
+        chain.base_fee().await * 2 + tip,
+        tip,
+    );
+    let body = with_approval(
+        pay_with(
+            &chain,
+            &payer,
+            &merchant,
+            600_000,
+            "approval-twenty/1",
+            |a| {
+                a["extra"]["assetTransferMethod"] = json!("permit2");
+            },
+        )
+        .await,
+        &approval,
+    );
+    let answers = settle_twenty_times_at_once(&a, &b, &body).await;
+    // Each answer is the settlement, or a wait that invites only the same
+    // payment again: never a refusal inviting another payment.
+    let mut hashes = BTreeSet::new();
+    for (status, v) in answers {
+        assert_eq!(status, StatusCode::OK);
+        if v["success"] == true {
+            hashes.insert(tx_of(&v));
+        } else {
+            assert_eq!(v["errorReason"], "settlement_pending", "{v}");
+        }
+    }
+    let last = settle_until_final(&a, &body, Duration::from_secs(30)).await;
+    assert_eq!(last["success"], true, "{last}");
+    hashes.insert(tx_of(&last));
+    assert_eq!(hashes.len(), 1, "{hashes:?}");
+    // One funding, one approval, one settlement.
+    assert_eq!(chain.sent_by(&sponsor.address(), start).await.len(), 1);
+    assert_eq!(chain.sent_by(&payer.address(), start).await.len(), 1);
+    assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 1);
+    assert_eq!(chain.balance(&merchant).await, 600_000);
+    assert_eq!(chain.balance(&payer.address()).await, 400_000);
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() {
     use paywire::evm::eip712::PERMIT2_ADDRESS;
     use paywire::gas_sponsoring::erc20_approval::Erc20Approval;
-    use paywire::json::ToJson;
     let chain = Hardhat::connect().await;
     chain.install_permit2().await;
     let dir = Scratch::new("approval");
@@ -310,16 +444,13 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
     // Tokens; no ether, no allowance for Permit2, no EIP-2612 permit used.
     chain.mint(&payer.address(), 3_000_000).await;
     let fee_cap: u128 = 50_000_000_000;
-    let extra = format!(
-        "assets = [\"{}\"]\napproval_sponsor = \"sponsor\"\napproval_max_fee_per_gas = \"{fee_cap}\"\n",
-        chain.token
-    );
-    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
-    setup.extra_network = &extra;
-    let toml = format!(
-        "{}\n[[signers]]\nname = \"sponsor\"\nkey_file = {:?}\n",
-        setup.toml(&dir),
-        dir.secret("sponsor.key", &sponsor_hex)
+    let toml = sponsoring_toml(
+        &chain,
+        sqlite(&dir),
+        &dir,
+        &signer_hex,
+        &sponsor_hex,
+        fee_cap,
     );
     let f = Running::start(&toml).await;
     let (_, supported) = f.get("/supported").await;
@@ -333,12 +464,6 @@ async fn a_payer_without_allowance_or_ether_pays_through_a_sponsored_approval() 
         pay_with(&chain, &payer, &merchant, 1_000_000, label, |a| {
             a["extra"]["assetTransferMethod"] = json!("permit2");
         })
-    };
-    let with_approval = |body: String, a: &Erc20Approval| {
-        let mut v: Value = serde_json::from_str(&body).unwrap();
-        let info: Value = serde_json::from_str(&a.to_json_string()).unwrap();
-        v["paymentPayload"]["extensions"] = json!({"erc20ApprovalGasSponsoring": {"info": info}});
-        v.to_string()
     };
     let tip = 1_000_000_000;
     let max_fee = chain.base_fee().await * 2 + tip;
@@ -596,21 +721,9 @@ async fn one_payment_settled_twenty_times_at_once_on_two_instances_sends_one_tra
     let b = Running::start(&setup.toml(&dir)).await;
     let start = chain.block_number().await;
     let body = pay(&chain, &payer, &merchant, 300_000, "twenty/1").await;
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let url = if i % 2 == 0 {
-            a.url.clone()
-        } else {
-            b.url.clone()
-        };
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            support::post(&format!("{url}/settle"), &body, Some(support::API_KEY)).await
-        }));
-    }
+    let answers = settle_twenty_times_at_once(&a, &b, &body).await;
     let mut hashes = BTreeSet::new();
-    for t in tasks {
-        let (status, v) = t.await.unwrap();
+    for (status, v) in answers {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(v["success"], true, "{v}");
         hashes.insert(tx_of(&v));
