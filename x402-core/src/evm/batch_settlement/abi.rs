@@ -12,6 +12,8 @@
 //! | `channels(bytes32)` → `(uint128 balance, uint128 totalClaimed)` | `0x7a7ebd7b` |
 //! | `pendingWithdrawals(bytes32)` → `(uint128 amount, uint40 initiatedAt)` | `0xb7f06ebe` |
 //! | `refundNonce(bytes32)` → `uint256` | `0xf0dc792e` |
+//! | `receivers(address,address)` → `(uint128 totalClaimed, uint128 totalSettled)` | `0x21ff6389` |
+//! | `multicall(bytes[])` | `0xac9650d8` |
 //!
 //! Signatures are passed as the contract takes them: ECDSA signatures of 65
 //! bytes get `v` as 27 or 28; an ERC-6492 wrapper must be removed by the
@@ -39,6 +41,16 @@ pub const CHANNELS: Selector = [0x7a, 0x7e, 0xbd, 0x7b];
 pub const PENDING_WITHDRAWALS: Selector = [0xb7, 0xf0, 0x6e, 0xbe];
 /// `refundNonce(bytes32)`.
 pub const REFUND_NONCE: Selector = [0xf0, 0xdc, 0x79, 0x2e];
+
+/// `receivers(address,address)`.
+pub const RECEIVERS: Selector = [0x21, 0xff, 0x63, 0x89];
+/// `multicall(bytes[])`.
+pub const MULTICALL: Selector = [0xac, 0x96, 0x50, 0xd8];
+/// The topic of `Settled(address indexed receiver, address indexed token,
+/// address indexed sender, uint128 amount)`.
+pub const SETTLED_TOPIC: [u8; 32] = crate::evm::eip712::hex_bytes(
+    b"7337b4386b690fdb8ba66905b92b9d45d33bc6626ee2620c905fb150ec0cc47d",
+);
 
 /// The seven words of a `ChannelConfig` tuple (static, so written in place).
 fn config_words(c: &ChannelConfig) -> [[u8; 32]; 7] {
@@ -133,6 +145,76 @@ pub fn settle(receiver: &Address, token: &Address) -> [u8; 68] {
     w.put(&token.to_word());
     let _ = w.finish();
     out
+}
+
+/// `receivers(receiver, token)`.
+#[must_use]
+pub fn receivers(receiver: &Address, token: &Address) -> [u8; 68] {
+    let mut out = [0u8; 68];
+    let mut w = Writer::new(&mut out);
+    w.put(&RECEIVERS);
+    w.put(&receiver.to_word());
+    w.put(&token.to_word());
+    let _ = w.finish();
+    out
+}
+
+/// Decodes `receivers`' result: `(totalClaimed, totalSettled)`.
+///
+/// # Errors
+/// [`AbiError::Short`], or [`AbiError::NotCanonical`] for a word above `uint128`.
+pub fn decode_receivers(data: &[u8]) -> Result<(Amount, Amount), AbiError> {
+    Ok((uint_n(data, 0, 128)?, uint_n(data, 1, 128)?))
+}
+
+/// Length of [`multicall`] of calls of these lengths.
+#[must_use]
+pub fn multicall_len(calls: &[&[u8]]) -> usize {
+    4 + 2 * 32
+        + calls
+            .iter()
+            .map(|c| 32 + bytes_tail_len(c.len()))
+            .sum::<usize>()
+}
+
+/// `multicall(calls)`: the contract runs each call on itself in turn, all
+/// or nothing.
+///
+/// # Errors
+/// [`BufferTooSmall`] with the length needed.
+pub fn multicall(calls: &[&[u8]], out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    let mut w = Writer::new(out);
+    w.put(&MULTICALL);
+    w.put(&u64_word(32));
+    w.put(&u64_word(calls.len() as u64));
+    let mut offset = calls.len() * 32;
+    for c in calls {
+        w.put(&u64_word(offset as u64));
+        offset += bytes_tail_len(c.len());
+    }
+    for c in calls {
+        w.bytes_tail(c);
+    }
+    w.finish()
+}
+
+/// The amount of a `Settled` log of the contract paying `receiver` in
+/// `token`: its topics and data as a receipt holds them.
+#[must_use]
+pub fn settled_amount(
+    topics: &[[u8; 32]],
+    data: &[u8],
+    receiver: &Address,
+    token: &Address,
+) -> Option<Amount> {
+    match topics {
+        [t0, t1, t2, _]
+            if *t0 == SETTLED_TOPIC && *t1 == receiver.to_word() && *t2 == token.to_word() =>
+        {
+            uint_n(data, 0, 128).ok()
+        }
+        _ => None,
+    }
 }
 
 /// Length of [`deposit`] with `collector_data_len` bytes of collector data.
@@ -352,9 +434,42 @@ mod tests {
                 PENDING_WITHDRAWALS,
             ),
             (alloc_free_concat(&["refundNonce(bytes32)"]), REFUND_NONCE),
+            (
+                alloc_free_concat(&["receivers(address,address)"]),
+                RECEIVERS,
+            ),
+            (alloc_free_concat(&["multicall(bytes[])"]), MULTICALL),
         ] {
             assert_eq!(keccak256(sig.as_bytes())[..4], sel, "{sig}");
         }
+    }
+
+    #[test]
+    fn settled_topic_is_the_events_hash() {
+        assert_eq!(
+            keccak256(b"Settled(address,address,address,uint128)"),
+            SETTLED_TOPIC
+        );
+    }
+
+    #[test]
+    fn multicall_encodes_bytes_array() {
+        let a = [1u8, 2, 3];
+        let b = [7u8; 40];
+        let calls: [&[u8]; 2] = [&a, &b];
+        let mut out = [0u8; 512];
+        let n = multicall(&calls, &mut out).unwrap();
+        assert_eq!(n, multicall_len(&calls));
+        let d = &out[4..n];
+        assert_eq!(d[31], 32); // offset of the array
+        assert_eq!(d[63], 2); // its length
+        assert_eq!(d[95], 64); // first element's offset (after two heads)
+        assert_eq!(d[127], 64 + 64); // second: after 32 + 32 bytes
+        assert_eq!(d[159], 3);
+        assert_eq!(&d[160..163], &a);
+        assert_eq!(d[223], 40);
+        assert_eq!(&d[224..264], &b);
+        assert!(multicall(&calls, &mut [0u8; 10]).is_err());
     }
 
     fn alloc_free_concat(parts: &[&str]) -> std::string::String {

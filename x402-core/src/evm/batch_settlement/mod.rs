@@ -27,6 +27,7 @@
 pub mod abi;
 pub mod client;
 pub mod reason;
+pub mod settlement;
 pub mod types;
 pub mod verify;
 

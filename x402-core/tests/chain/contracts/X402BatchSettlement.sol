@@ -195,6 +195,20 @@ contract X402BatchSettlement {
         emit Settled(receiver, token, msg.sender, owed);
     }
 
+    /// Runs each call on this contract in turn; any revert reverts all, with its data.
+    function multicall(bytes[] calldata data) external returns (bytes[] memory results) {
+        results = new bytes[](data.length);
+        for (uint256 i = 0; i < data.length; ++i) {
+            (bool ok, bytes memory result) = address(this).delegatecall(data[i]);
+            if (!ok) {
+                assembly {
+                    revert(add(result, 32), mload(result))
+                }
+            }
+            results[i] = result;
+        }
+    }
+
     // ------------------------------------------------------------ timed withdrawal
 
     function initiateWithdraw(ChannelConfig calldata config, uint128 amount) external {
