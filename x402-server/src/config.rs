@@ -26,6 +26,8 @@
 //! signers = ["hot"]
 //! # approval_sponsor = "sponsor"          # pays the gas of payers' approvals for Permit2
 //! # approval_max_fee_per_gas = "5000000000"
+//! # with "batch-settlement" in schemes:
+//! # receiver_authorizer = "authorizer"     # signs claims and refunds for servers
 //! ```
 
 use std::net::SocketAddr;
@@ -233,6 +235,9 @@ pub enum SchemeConfig {
     ExactPermit2,
     /// `upto` through Permit2 and the x402 upto proxy.
     Upto,
+    /// `batch-settlement`: deposits, claims, sweeps and refunds of payment
+    /// channels on the x402 batch-settlement contract.
+    BatchSettlement,
 }
 
 /// `[[networks]]`: a chain served.
@@ -287,6 +292,13 @@ pub struct NetworkConfig {
     /// pays for, in wei (decimal): each approval costs the sponsor at most
     /// 70,000 gas at this fee.
     pub approval_max_fee_per_gas: Option<String>,
+    /// With `batch-settlement`: the signer (a `[[signers]]` name) that is the
+    /// channels' receiver authorizer — advertised in `/supported` as
+    /// `extra.receiverAuthorizer`, and signing the claims and refunds a
+    /// resource server sends without their authorizer's signature. Unset:
+    /// servers sign their own. A claim batch of many channels needs a larger
+    /// `server.max_body_bytes` (about 900 bytes a claim).
+    pub receiver_authorizer: Option<String>,
 }
 
 const fn default_confirmations() -> u32 {
@@ -506,6 +518,20 @@ impl Config {
                     return fail(
                         format!("networks[{i}].approval_sponsor"),
                         "approval_max_fee_per_gas is set, but no signer pays for approvals".into(),
+                    );
+                }
+            }
+            if let Some(name) = &n.receiver_authorizer {
+                if !self.signers.iter().any(|s| &s.name == name) {
+                    return fail(
+                        format!("networks[{i}].receiver_authorizer"),
+                        format!("no [[signers]] is named {name:?}"),
+                    );
+                }
+                if !n.schemes.contains(&SchemeConfig::BatchSettlement) {
+                    return fail(
+                        format!("networks[{i}].receiver_authorizer"),
+                        "a receiver authorizer is for batch-settlement: add it to schemes".into(),
                     );
                 }
             }

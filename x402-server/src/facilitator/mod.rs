@@ -32,6 +32,8 @@
 
 mod access;
 mod approval;
+mod batch;
+mod calls;
 mod discovery;
 mod drive;
 mod metrics;
@@ -99,6 +101,8 @@ pub(crate) struct Chain {
     /// The signer that pays payers' approvals for Permit2, if any
     /// (`erc20ApprovalGasSponsoring`).
     pub(crate) sponsor: Option<approval::Sponsor>,
+    /// The channels' receiver authorizer (`batch-settlement`), if any.
+    pub(crate) authorizer: Option<batch::Authorizer>,
     next_account: AtomicUsize,
     /// Every endpoint answered the network's chain id at start: the
     /// machines' `eth_chainId` is answered here, without a round trip.
@@ -300,6 +304,18 @@ fn chain(
         }
         _ => None,
     };
+    let authorizer = match &n.receiver_authorizer {
+        Some(name) => {
+            let signer = signers
+                .get(name)
+                .ok_or_else(|| format!("networks[{i}].receiver_authorizer: no signer {name:?}"))?;
+            Some(batch::Authorizer {
+                address: signer.address(),
+                signer: Arc::clone(signer),
+            })
+        }
+        None => None,
+    };
     let poll = Duration::from_millis(250);
     let mut eip6492_allowed_factories = paywire::settle::AllowedFactories::EMPTY;
     for a in &n.eip6492_allowed_factories {
@@ -333,6 +349,7 @@ fn chain(
         replace_after: Duration::from_secs(n.replace_after_seconds),
         min_gas_balance: n.min_gas_balance.as_deref().and_then(wei),
         sponsor,
+        authorizer,
         next_account: AtomicUsize::new(0),
         ids_checked: false,
         code: std::sync::Mutex::new(HashMap::new()),
@@ -477,6 +494,9 @@ async fn settle_route(
         Err(r) => return *r,
     };
     if let Some(refused) = settle::refuse_payee(&who, &body) {
+        return refused;
+    }
+    if let Some(refused) = batch::refuse_receivers(&who, &body) {
         return refused;
     }
     let name = who.name().to_string();

@@ -38,7 +38,8 @@ pub struct SettleSummary {
 
 fn limits() -> Limits {
     Limits {
-        max_len: 64 * 1024,
+        // A claim batch is the longest body (the HTTP limit is the operator's).
+        max_len: super::batch::MAX_BODY,
         ..Limits::DEFAULT
     }
 }
@@ -109,6 +110,33 @@ fn served(chain: &Chain, req: &VerifyRequest<'_>, id: &PaymentId) -> Result<(), 
     Ok(())
 }
 
+/// Whether `chain` settles `batch-settlement` and the payment's asset.
+fn served_batch(chain: &Chain, req: &VerifyRequest<'_>) -> Result<(), (Reason, String)> {
+    if !chain.schemes.contains(&SchemeConfig::BatchSettlement) {
+        return Err((
+            Reason::UnsupportedScheme,
+            format!(
+                "this facilitator does not settle batch-settlement on {}",
+                chain.network.as_str()
+            ),
+        ));
+    }
+    let asset = match &req.payment_requirements {
+        PaymentRequirements::V2(r) => r.asset_address().ok(),
+        PaymentRequirements::V1(_) => None,
+    };
+    if !chain.assets.is_empty() && !asset.is_some_and(|a| chain.assets.contains(&a)) {
+        return Err((
+            Reason::InvalidPaymentRequirements,
+            format!(
+                "this facilitator does not settle this asset on {}",
+                chain.network.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// 403 when the caller's key may not act for this body's `payTo`.
 pub(crate) fn refuse_payee(who: &Caller<'_>, body: &[u8]) -> Option<Response<Body>> {
     let req = VerifyRequest::from_json_bytes(body, &limits()).ok()?;
@@ -166,6 +194,23 @@ pub(crate) async fn verify(inner: &Inner, who: &Caller<'_>, body: &[u8]) -> Resp
                     ),
                 );
             };
+            if super::batch::is_batch(req) {
+                let (json, label) = match served_batch(&chain, req) {
+                    Err((reason, message)) => (invalid(reason, &message), reason.as_str().into()),
+                    Ok(()) => super::batch::verify(&chain, req).await,
+                };
+                count(inner, "verify", chain.network.as_str(), &label);
+                tracing::info!(
+                    endpoint = "verify",
+                    network = %chain.network,
+                    outcome = %label,
+                    caller = who.name(),
+                    scheme = "batch-settlement",
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    "verify"
+                );
+                return json_response(StatusCode::OK, json);
+            }
             if let Ok(id) = PaymentId::of(req)
                 && let Err((reason, message)) = served(&chain, req, &id)
             {
@@ -437,6 +482,20 @@ async fn settle_inner(
             String::new(),
         );
     };
+    if super::batch::is_batch(&req) {
+        if let Err((reason, message)) = served_batch(&chain, &req) {
+            return (
+                failed(reason, &message, network),
+                network_text,
+                reason.as_str().into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            );
+        }
+        let (json, label, tx, payer) = super::batch::settle(inner, &chain, &req).await;
+        return (json, network_text, label, tx, payer, String::new());
+    }
     let Some((id, key, fingerprint)) = identify(&req) else {
         // Not an authorization this facilitator can settle: the machine says why.
         let m = Machine::settle_json_as(
@@ -883,38 +942,50 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
                 .iter()
                 .any(|m| matches!(m, SchemeConfig::ExactEip3009 | SchemeConfig::ExactPermit2));
             let upto = chain.schemes.contains(&SchemeConfig::Upto);
-            let mut kind = |s: &mut dyn paywire::json::Sink,
-                            version: u64,
-                            scheme: &str,
-                            network: &str,
-                            upto_extra: bool| {
-                if !first {
-                    s.put(b",")?;
-                }
-                first = false;
-                let mut k = ObjectWriter::new(s)?;
-                k.u64_field("x402Version", version)?;
-                k.str_field("scheme", JsonStr::new(scheme))?;
-                k.str_field("network", JsonStr::new(network))?;
-                if upto_extra && let Some(a) = chain.accounts.first() {
-                    k.key(JsonStr::new("extra"))?;
-                    let mut x = ObjectWriter::new(k.sink())?;
-                    x.field("facilitatorAddress", &a.address)?;
-                    x.end()?;
-                }
-                k.end()
-            };
+            let mut kind =
+                |s: &mut dyn paywire::json::Sink,
+                 version: u64,
+                 scheme: &str,
+                 network: &str,
+                 extra: Option<(&str, paywire::evm::Address)>| {
+                    if !first {
+                        s.put(b",")?;
+                    }
+                    first = false;
+                    let mut k = ObjectWriter::new(s)?;
+                    k.u64_field("x402Version", version)?;
+                    k.str_field("scheme", JsonStr::new(scheme))?;
+                    k.str_field("network", JsonStr::new(network))?;
+                    if let Some((name, address)) = extra {
+                        k.key(JsonStr::new("extra"))?;
+                        let mut x = ObjectWriter::new(k.sink())?;
+                        x.field(name, &address)?;
+                        x.end()?;
+                    }
+                    k.end()
+                };
             if exact {
-                kind(s, 2, "exact", chain.network.as_str(), false)?;
+                kind(s, 2, "exact", chain.network.as_str(), None)?;
             }
             if upto {
-                kind(s, 2, "upto", chain.network.as_str(), true)?;
+                let extra = chain
+                    .accounts
+                    .first()
+                    .map(|a| ("facilitatorAddress", a.address));
+                kind(s, 2, "upto", chain.network.as_str(), extra)?;
+            }
+            if chain.schemes.contains(&SchemeConfig::BatchSettlement) {
+                let extra = chain
+                    .authorizer
+                    .as_ref()
+                    .map(|a| ("receiverAuthorizer", a.address));
+                kind(s, 2, "batch-settlement", chain.network.as_str(), extra)?;
             }
             if let (true, Some(name)) = (
                 chain.schemes.contains(&SchemeConfig::ExactEip3009),
                 chain.network.v1_name(),
             ) {
-                kind(s, 1, "exact", name, false)?;
+                kind(s, 1, "exact", name, None)?;
             }
         }
         s.put(b"]")?;
@@ -971,6 +1042,9 @@ pub(crate) async fn take_up(inner: &Inner, record: &Record, watcher: &str) -> Se
         transaction: latest_hash(&record.sent),
         detail: String::new(),
     };
+    if record.key.starts_with(super::batch::KEY_PREFIX) {
+        return super::batch::take_up(inner, record).await;
+    }
     let Ok(req) = VerifyRequest::from_json_bytes(record.request.as_bytes(), &limits()) else {
         summary.detail = "its request cannot be read again".into();
         return summary;

@@ -21,6 +21,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod batch;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 

@@ -354,14 +354,14 @@ pub fn uses_permit2(d: &DepositPayload<'_>, extra: &super::types::BatchExtra<'_>
 /// The contract's `deposit(config, amount, collector, collectorData)` call
 /// for a deposit verified with 65-byte ECDSA authorization signatures (the
 /// collector's data carries the signature as the contract takes it, `v` 27
-/// or 28), into `out`; its length. `None` when the deposit lacks the
+/// or 28), written into `out`. `None` when the deposit lacks the
 /// authorization of its method or its signature is not a 65-byte one.
 #[must_use]
-pub fn deposit_calldata(
+pub fn deposit_calldata<'o>(
     d: &DepositPayload<'_>,
     permit2: bool,
-    out: &mut [u8; DEPOSIT_CALL_MAX],
-) -> Option<usize> {
+    out: &'o mut [u8; DEPOSIT_CALL_MAX],
+) -> Option<&'o [u8]> {
     use super::abi;
     let sig = |t: JsonStr<'_>| {
         crate::evm::Signature::parse_hex(t)
@@ -383,14 +383,15 @@ pub fn deposit_calldata(
                 .ok()?;
         (super::ERC3009_DEPOSIT_COLLECTOR_ADDRESS, n)
     };
-    abi::deposit(
+    let len = abi::deposit(
         &d.channel_config,
         &d.deposit.amount,
         &collector,
         data.get(..n)?,
         out,
     )
-    .ok()
+    .ok()?;
+    out.get(..len)
 }
 
 #[cfg(test)]

@@ -1,0 +1,304 @@
+//! `batch-settlement` through the facilitator: a channel opened by an
+//! EIP-3009 deposit, vouchers verified, claimed with the facilitator's
+//! receiver-authorizer signature, swept to the receiver and the rest
+//! refunded — each once, with exact balances.
+
+use paywire::Amount;
+use paywire::evm::Address;
+use paywire::evm::batch_settlement::client::{
+    Created, DepositMethod, channel_config, create_deposit, create_voucher,
+};
+use paywire::evm::batch_settlement::types::BatchExtra;
+use paywire::evm::batch_settlement::verify::Requirements;
+use paywire::evm::batch_settlement::{
+    BATCH_SETTLEMENT_ADDRESS, ChannelConfig, ERC3009_DEPOSIT_COLLECTOR_ADDRESS, MIN_WITHDRAW_DELAY,
+    PERMIT2_DEPOSIT_COLLECTOR_ADDRESS,
+};
+use paywire::evm::{B256, keccak256};
+use paywire::json::{JsonStr, ToJson};
+
+use super::*;
+
+const PRICE: u128 = 1_000;
+
+async fn place_contracts(chain: &Hardhat) {
+    let contracts: Value = serde_json::from_slice(
+        &std::fs::read(std::env::var("PAYWIRE_TEST_CONTRACTS").expect(support::NEEDS_CHAIN))
+            .unwrap(),
+    )
+    .unwrap();
+    for (addr, name) in [
+        (BATCH_SETTLEMENT_ADDRESS, "X402BatchSettlement"),
+        (ERC3009_DEPOSIT_COLLECTOR_ADDRESS, "Erc3009DepositCollector"),
+        (PERMIT2_DEPOSIT_COLLECTOR_ADDRESS, "Permit2DepositCollector"),
+    ] {
+        let code = contracts["contracts"][name]["deployedBytecode"].clone();
+        assert!(code.is_string(), "{name} is compiled");
+        chain
+            .rpc("hardhat_setCode", json!([addr.to_string(), code]))
+            .await;
+    }
+}
+
+/// The requirements a resource server states, as JSON and as the core reads them.
+fn requirements(chain: &Hardhat, receiver: &Address, authorizer: &Address) -> Value {
+    json!({
+        "scheme": "batch-settlement",
+        "network": chain.network,
+        "amount": PRICE.to_string(),
+        "asset": chain.token.to_string(),
+        "payTo": receiver.to_string(),
+        "maxTimeoutSeconds": 300,
+        "extra": {
+            "receiverAuthorizer": authorizer.to_string(),
+            "withdrawDelay": MIN_WITHDRAW_DELAY,
+            "name": "USD Coin",
+            "version": "2",
+            "assetTransferMethod": "eip3009"
+        }
+    })
+}
+
+fn core_requirements(
+    chain: &Hardhat,
+    receiver: &Address,
+    authorizer: &Address,
+) -> Requirements<'static> {
+    Requirements {
+        chain_id: chain.chain_id,
+        pay_to: *receiver,
+        asset: chain.token,
+        amount: Amount::from(PRICE),
+        max_timeout_seconds: 300,
+        extra: BatchExtra {
+            receiver_authorizer: Some(*authorizer),
+            withdraw_delay: Some(MIN_WITHDRAW_DELAY),
+            name: Some(JsonStr::new("USD Coin")),
+            version: Some(JsonStr::new("2")),
+            asset_transfer_method: Some(JsonStr::new("eip3009")),
+            ..BatchExtra::default()
+        },
+    }
+}
+
+/// A `/verify` or `/settle` body carrying `payload`.
+fn body(accepted: &Value, payload: Value) -> String {
+    json!({
+        "x402Version": 2,
+        "paymentPayload": {"x402Version": 2, "accepted": accepted, "payload": payload},
+        "paymentRequirements": accepted
+    })
+    .to_string()
+}
+
+fn payload_of(c: &Created) -> Value {
+    serde_json::from_str(&c.to_json_string()).unwrap()
+}
+
+fn claim_row(config: &ChannelConfig, voucher: &Created, total: u128) -> Value {
+    json!({
+        "voucher": {
+            "channel": serde_json::from_str::<Value>(&config.to_json_string()).unwrap(),
+            "maxClaimableAmount": voucher.voucher.max_claimable_amount.to_string()
+        },
+        "signature": voucher.voucher.voucher().signature.as_str().unwrap(),
+        "totalClaimed": total.to_string()
+    })
+}
+
+async fn token_balance(chain: &Hardhat, a: &Address) -> u128 {
+    chain.balance(a).await
+}
+
+/// `channels(id)` on chain: balance and claimed total.
+async fn channel(chain: &Hardhat, config: &ChannelConfig) -> (u128, u128) {
+    let id = paywire::evm::batch_settlement::channel_id(config, chain.chain_id);
+    let data = paywire::evm::batch_settlement::abi::channels(&id);
+    let out = chain
+        .rpc(
+            "eth_call",
+            json!([{"to": BATCH_SETTLEMENT_ADDRESS.to_string(), "data": support::hex(&data)}, "latest"]),
+        )
+        .await;
+    let b = support::unhex(out.as_str().unwrap());
+    let word = |i: usize| u128::from_be_bytes(b[i * 32 + 16..i * 32 + 32].try_into().unwrap());
+    (word(0), word(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
+    let chain = Hardhat::connect().await;
+    place_contracts(&chain).await;
+    let dir = Scratch::new("batch");
+    let (signer, signer_hex) = key("batch/signer");
+    let (authorizer, authorizer_hex) = key("batch/authorizer");
+    let (payer, _) = key("batch/payer");
+    let receiver = key("batch/receiver").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    let auth_file = dir.secret("authorizer.key", &authorizer_hex);
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    let extra = format!(
+        "receiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n"
+    );
+    setup.extra_network = &extra;
+    let toml = setup.toml(&dir).replace(
+        "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
+        "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
+    );
+    let f = Running::start(&toml).await;
+
+    // Advertised with its receiver authorizer.
+    let (_, supported) = f.get("/supported").await;
+    let supported: Value = serde_json::from_str(&supported).unwrap();
+    assert!(
+        supported["kinds"].as_array().unwrap().contains(&json!({
+            "x402Version": 2, "scheme": "batch-settlement", "network": chain.network,
+            "extra": {"receiverAuthorizer": authorizer.address().to_string()}
+        })),
+        "{supported}"
+    );
+
+    let accepted = requirements(&chain, &receiver, &authorizer.address());
+    let req = core_requirements(&chain, &receiver, &authorizer.address());
+    let salt = B256(keccak256(format!("{}/batch", chain.token).as_bytes()));
+    let config = channel_config(payer.address(), None, &req, salt).unwrap();
+    let start = chain.block_number().await;
+
+    // The deposit: verified against the empty channel, settled once.
+    let deposit = create_deposit(
+        &payer,
+        &payer,
+        &config,
+        &req,
+        Amount::from(300_000u64),
+        Amount::from(PRICE),
+        DepositMethod::Erc3009 {
+            salt: B256(keccak256(format!("{}/deposit", chain.token).as_bytes())),
+        },
+        chain.now().await,
+    )
+    .unwrap();
+    let dep = body(&accepted, payload_of(&deposit));
+    let (_, v) = f.post("/verify", &dep).await;
+    assert_eq!(v["isValid"], true, "{v}");
+    assert_eq!(v["payer"], payer.address().to_string());
+    assert_eq!(v["extra"]["balance"], "0", "{v}");
+    let (_, s) = f.post("/settle", &dep).await;
+    assert_eq!(s["success"], true, "{s}");
+    assert_eq!(s["amount"], "300000");
+    assert_eq!(s["extra"]["channelState"]["balance"], "300000", "{s}");
+    assert_eq!(s["extra"]["channelState"]["totalClaimed"], "0");
+    assert_eq!(token_balance(&chain, &payer.address()).await, 700_000);
+    assert_eq!(
+        token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await,
+        300_000
+    );
+    let (_, again) = f.post("/settle", &dep).await;
+    assert_eq!(again, s, "the same deposit again: the same answer");
+    assert_eq!(token_balance(&chain, &payer.address()).await, 700_000);
+
+    // Vouchers: each verified against the funded channel; one above the
+    // balance refused.
+    let mut last = None;
+    for n in 1..=3u128 {
+        let voucher =
+            create_voucher(&payer, &config, chain.chain_id, Amount::from(n * PRICE)).unwrap();
+        let (_, v) = f
+            .post("/verify", &body(&accepted, payload_of(&voucher)))
+            .await;
+        assert_eq!(v["isValid"], true, "{v}");
+        assert_eq!(v["extra"]["balance"], "300000");
+        last = Some(voucher);
+    }
+    let last = last.unwrap();
+    let over = create_voucher(&payer, &config, chain.chain_id, Amount::from(300_001u64)).unwrap();
+    let (_, v) = f.post("/verify", &body(&accepted, payload_of(&over))).await;
+    assert_eq!(
+        v["invalidReason"], "invalid_batch_settlement_evm_cumulative_exceeds_balance",
+        "{v}"
+    );
+    let (stranger, _) = key("batch/stranger");
+    let forged =
+        create_voucher(&stranger, &config, chain.chain_id, Amount::from(4 * PRICE)).unwrap();
+    let (_, v) = f
+        .post("/verify", &body(&accepted, payload_of(&forged)))
+        .await;
+    assert_eq!(
+        v["invalidReason"], "invalid_batch_settlement_evm_voucher_signature",
+        "{v}"
+    );
+
+    // The claim: signed here by the receiver authorizer, sent once.
+    let claim = body(
+        &accepted,
+        json!({"type": "claim", "claims": [claim_row(&config, &last, 3 * PRICE)]}),
+    );
+    let (_, c) = f.post("/settle", &claim).await;
+    assert_eq!(c["success"], true, "{c}");
+    assert_eq!(channel(&chain, &config).await, (300_000, 3_000));
+    let (_, again) = f.post("/settle", &claim).await;
+    assert_eq!(again, c);
+    // A claim naming another receiver authorizer is not signed here.
+    let mut other = config;
+    other.receiver_authorizer = stranger.address();
+    let (_, m) = f
+        .post(
+            "/settle",
+            &body(
+                &accepted,
+                json!({"type": "claim", "claims": [claim_row(&other, &last, 3 * PRICE)]}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        m["errorReason"], "invalid_batch_settlement_evm_authorizer_address_mismatch",
+        "{m}"
+    );
+
+    // The sweep: the claimed 3,000 to the receiver in one transfer, once.
+    let sweep = body(
+        &accepted,
+        json!({"type": "settle", "receiver": receiver.to_string(), "token": chain.token.to_string()}),
+    );
+    let (_, w) = f.post("/settle", &sweep).await;
+    assert_eq!(w["success"], true, "{w}");
+    assert_eq!(w["amount"], "3000", "{w}");
+    assert_eq!(token_balance(&chain, &receiver).await, 3_000);
+    let (_, again) = f.post("/settle", &sweep).await;
+    assert_eq!(again, w);
+    assert_eq!(token_balance(&chain, &receiver).await, 3_000);
+
+    // The refund of the rest, signed here, once.
+    let refund = body(
+        &accepted,
+        json!({
+            "type": "refund",
+            "channelConfig": serde_json::from_str::<Value>(&config.to_json_string()).unwrap(),
+            "voucher": payload_of(&last)["voucher"],
+            "amount": "297000",
+            "refundNonce": "0",
+            "claims": []
+        }),
+    );
+    let (_, r) = f.post("/settle", &refund).await;
+    assert_eq!(r["success"], true, "{r}");
+    assert_eq!(r["amount"], "297000", "{r}");
+    assert_eq!(r["extra"]["channelState"]["balance"], "3000", "{r}");
+    assert_eq!(r["extra"]["channelState"]["refundNonce"], "1");
+    assert_eq!(token_balance(&chain, &payer.address()).await, 997_000);
+    assert_eq!(token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await, 0);
+    let (_, again) = f.post("/settle", &refund).await;
+    assert_eq!(again, r);
+    assert_eq!(token_balance(&chain, &payer.address()).await, 997_000);
+
+    // Four transactions in all, from the facilitator's signer.
+    let sent = chain.sent_by(&signer.address(), start).await;
+    assert_eq!(
+        sent,
+        [&s, &c, &w, &r].map(tx_of).to_vec(),
+        "one transaction each"
+    );
+    f.stop().await;
+}
