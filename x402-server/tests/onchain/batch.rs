@@ -143,6 +143,9 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
         "receiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n"
     );
     setup.extra_network = &extra;
+    // The resource server's key acts for its own receiver only.
+    let own = format!("pay_to = [\"{receiver}\"]");
+    setup.extra_key = &own;
     let toml = setup.toml(&dir).replace(
         "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
         "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
@@ -293,12 +296,71 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     assert_eq!(again, r);
     assert_eq!(token_balance(&chain, &payer.address()).await, 997_000);
 
-    // Four transactions in all, from the facilitator's signer.
+    // Four transactions so far, from the facilitator's signer.
     let sent = chain.sent_by(&signer.address(), start).await;
     assert_eq!(
         sent,
         [&s, &c, &w, &r].map(tx_of).to_vec(),
         "one transaction each"
     );
+
+    // A second payer's channel, refunded with its last voucher claimed first
+    // (one multicall): the claim and the refund land together.
+    let (payer2, _) = key("batch/payer2");
+    chain.mint(&payer2.address(), 50_000).await;
+    let config2 = channel_config(payer2.address(), None, &req, salt).unwrap();
+    let deposit2 = create_deposit(
+        &payer2,
+        &payer2,
+        &config2,
+        &req,
+        Amount::from(50_000u64),
+        Amount::from(PRICE),
+        DepositMethod::Erc3009 {
+            salt: B256(keccak256(format!("{}/deposit2", chain.token).as_bytes())),
+        },
+        chain.now().await,
+    )
+    .unwrap();
+    let (_, s2) = f
+        .post("/settle", &body(&accepted, payload_of(&deposit2)))
+        .await;
+    assert_eq!(s2["success"], true, "{s2}");
+    let v2 = create_voucher(&payer2, &config2, chain.chain_id, Amount::from(2 * PRICE)).unwrap();
+    let refund2 = body(
+        &accepted,
+        json!({
+            "type": "refund",
+            "channelConfig": serde_json::from_str::<Value>(&config2.to_json_string()).unwrap(),
+            "voucher": payload_of(&v2)["voucher"],
+            "amount": "1000000",
+            "refundNonce": "0",
+            "claims": [claim_row(&config2, &v2, 2 * PRICE)]
+        }),
+    );
+    let (_, r2) = f.post("/settle", &refund2).await;
+    assert_eq!(r2["success"], true, "{r2}");
+    assert_eq!(
+        r2["amount"], "48000",
+        "capped at what is left after the claim: {r2}"
+    );
+    assert_eq!(channel(&chain, &config2).await, (2_000, 2_000));
+    assert_eq!(token_balance(&chain, &payer2.address()).await, 48_000);
+    let (_, w2) = f.post("/settle", &sweep).await;
+    assert_eq!(w2["amount"], "2000", "{w2}");
+    assert_eq!(token_balance(&chain, &receiver).await, 5_000);
+    assert_eq!(token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await, 0);
+
+    // Another receiver's channel: not this key's to claim, sweep or refund.
+    let mut theirs = config;
+    theirs.receiver = stranger.address();
+    for payload in [
+        json!({"type": "claim", "claims": [claim_row(&theirs, &last, 3 * PRICE)]}),
+        json!({"type": "settle", "receiver": stranger.address().to_string(), "token": chain.token.to_string()}),
+    ] {
+        let (status, v) = f.post("/settle", &body(&accepted, payload)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    }
+    assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 7);
     f.stop().await;
 }
