@@ -63,6 +63,10 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
   PAYWIRE_TEST_SHOP_PYTHON="$root/x402-ffi/python/.venv/bin/python" PAYWIRE_LIB="$target/debug/libpaywire.so" \
   PAYWIRE_TEST_GO_SHOP="$work/go-shop" \
   timeout 300 node --test interop.test.mjs)
+# batch-settlement: the official resource server, client and channel manager
+# through `paywire facilitator` (deposit, vouchers, claim, sweep, refund).
+(cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
+  timeout 120 node --test batch.test.mjs)
 
 # Built once with evm-batch: the same test binary runs the batch-settlement
 # channels last (below), as they move the chain's clock forward.

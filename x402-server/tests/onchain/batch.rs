@@ -130,6 +130,8 @@ async fn channel(chain: &Hardhat, config: &ChannelConfig) -> (u128, u128) {
 async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     let chain = Hardhat::connect().await;
     place_contracts(&chain).await;
+    // The official facilitator reads the chain through Multicall3.
+    install_multicall3(&chain).await;
     let dir = Scratch::new("batch");
     let (signer, signer_hex) = key("batch/signer");
     let (authorizer, authorizer_hex) = key("batch/authorizer");
@@ -186,6 +188,9 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     let dep = body(&accepted, payload_of(&deposit));
     let (_, v) = f.post("/verify", &dep).await;
     assert_eq!(v["isValid"], true, "{v}");
+    // The official facilitator says the same of this client's deposit.
+    let official = official_verify(&chain, &signer_hex, &[], &[&dep]).await;
+    assert_eq!(official[0], v, "the official facilitator's verdict");
     assert_eq!(v["payer"], payer.address().to_string());
     assert_eq!(v["extra"]["balance"], "0", "{v}");
     let (_, s) = f.post("/settle", &dep).await;

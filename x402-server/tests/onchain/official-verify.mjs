@@ -1,10 +1,12 @@
 // The official facilitator's verify (@x402/core's x402Facilitator with
-// @x402/evm's exact scheme and its eip6492AllowedFactories) on the local
+// @x402/evm's exact scheme and its eip6492AllowedFactories, and its
+// batch-settlement scheme) on the local
 // chain, for x402-server/tests/onchain: reads {rpc, chainId, now, key,
 // allowedFactories, bodies: [POST /verify body]} on stdin and writes the
 // verdicts, in order, as a JSON array. Time is pinned to the chain's `now`.
 import { x402Facilitator } from "@x402/core/facilitator";
 import { registerExactEvmScheme } from "@x402/evm/exact/facilitator";
+import { BatchSettlementEvmScheme } from "@x402/evm/batch-settlement/facilitator";
 import { toFacilitatorEvmSigner } from "@x402/evm";
 import { createWalletClient, defineChain, http, publicActions } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -26,6 +28,7 @@ registerExactEvmScheme(facilitator, {
   networks: `eip155:${input.chainId}`,
   eip6492AllowedFactories: input.allowedFactories,
 });
+facilitator.register(`eip155:${input.chainId}`, new BatchSettlementEvmScheme(toFacilitatorEvmSigner(wallet)));
 const realNow = Date.now;
 Date.now = () => input.now * 1000;
 const verdicts = [];
