@@ -105,33 +105,53 @@ fn scheme(r: BatchReason) -> &'static str {
 }
 
 /// The receivers whose funds a settlement payload moves (none for a deposit
-/// or anything unreadable: those are judged by the body's `payTo`).
-fn receivers(body: &[u8]) -> Vec<Address> {
+/// or anything unreadable: those are judged by the body's `payTo`), and
+/// whether it asks this facilitator's receiver authorizer to sign (a claim
+/// or refund without the authorizer's signature).
+fn receivers(body: &[u8]) -> (Vec<Address>, bool) {
     let Ok(req) = VerifyRequest::from_json_bytes(body, &limits()) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     if !is_batch(&req) {
-        return Vec::new();
+        return (Vec::new(), false);
     }
     let Some(payload) = payload_of(&req) else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     match SettleAction::from_json(payload.as_value()) {
-        Ok(Some(SettleAction::Claim(c))) => c.claims.rows().map(|r| r.channel.receiver).collect(),
-        Ok(Some(SettleAction::Settle(s))) => vec![s.receiver],
-        Ok(Some(SettleAction::Refund(r))) => core::iter::once(r.channel_config.receiver)
-            .chain(r.claims.rows().map(|c| c.channel.receiver))
-            .collect(),
-        _ => Vec::new(),
+        Ok(Some(SettleAction::Claim(c))) => (
+            c.claims.rows().map(|r| r.channel.receiver).collect(),
+            c.claim_authorizer_signature.is_none(),
+        ),
+        Ok(Some(SettleAction::Settle(s))) => (vec![s.receiver], false),
+        Ok(Some(SettleAction::Refund(r))) => (
+            core::iter::once(r.channel_config.receiver)
+                .chain(r.claims.rows().map(|c| c.channel.receiver))
+                .collect(),
+            r.refund_authorizer_signature.is_none()
+                || (!r.claims.is_empty() && r.claim_authorizer_signature.is_none()),
+        ),
+        _ => (Vec::new(), false),
     }
 }
 
-/// 403 when the caller's key may not act for a receiver the payload pays.
+/// 403 when the caller's key may not act for a receiver the payload pays, or
+/// when an anonymous caller (an open facilitator) asks the receiver
+/// authorizer to sign: a refund it signed for anyone would let a payer take
+/// back what the receiver has charged and not yet claimed.
 pub(crate) fn refuse_receivers(
     who: &Caller<'_>,
     body: &[u8],
 ) -> Option<axum::http::Response<axum::body::Body>> {
-    receivers(body).iter().any(|r| !who.may_pay(r)).then(|| {
+    let (receivers, signs) = receivers(body);
+    if signs && matches!(who, Caller::Anyone) {
+        return Some(super::problem(
+            axum::http::StatusCode::FORBIDDEN,
+            "authorizer_needs_a_key",
+            "the receiver authorizer signs claims and refunds only for callers with an API key",
+        ));
+    }
+    receivers.iter().any(|r| !who.may_pay(r)).then(|| {
         super::problem(
             axum::http::StatusCode::FORBIDDEN,
             "pay_to_not_allowed",
@@ -1466,4 +1486,53 @@ pub(crate) async fn take_up(inner: &Inner, record: &Record) -> super::SettleSumm
     .await;
     summary.detail = "sent again".into();
     summary
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const CC: &str = r#"{"payer":"0x1111111111111111111111111111111111111111","payerAuthorizer":"0x1111111111111111111111111111111111111111","receiver":"0x2222222222222222222222222222222222222222","receiverAuthorizer":"0x3333333333333333333333333333333333333333","token":"0x4444444444444444444444444444444444444444","withdrawDelay":900,"salt":"0x0000000000000000000000000000000000000000000000000000000000000001"}"#;
+
+    fn body(payload: &str) -> String {
+        let accepted = r#"{"scheme":"batch-settlement","network":"eip155:84532","amount":"0","asset":"0x4444444444444444444444444444444444444444","payTo":"0x2222222222222222222222222222222222222222","maxTimeoutSeconds":60,"extra":{}}"#;
+        format!(
+            r#"{{"x402Version":2,"paymentPayload":{{"x402Version":2,"accepted":{accepted},"payload":{payload}}},"paymentRequirements":{accepted}}}"#
+        )
+    }
+
+    fn claim(signature: &str) -> String {
+        let sig = "ab".repeat(65);
+        body(&format!(
+            r#"{{"type":"claim","claims":[{{"voucher":{{"channel":{CC},"maxClaimableAmount":"10"}},"signature":"0x{sig}","totalClaimed":"10"}}]{signature}}}"#
+        ))
+    }
+
+    #[test]
+    fn an_anonymous_caller_gets_no_authorizer_signature() {
+        let unsigned = claim("");
+        let refused = refuse_receivers(&Caller::Anyone, unsigned.as_bytes()).expect("refused");
+        assert_eq!(refused.status(), axum::http::StatusCode::FORBIDDEN);
+        // Signed by the server's own authorizer: relayed for anyone.
+        let signed = claim(&format!(
+            r#","claimAuthorizerSignature":"0x{}""#,
+            "cd".repeat(65)
+        ));
+        assert!(refuse_receivers(&Caller::Anyone, signed.as_bytes()).is_none());
+        let refund = body(&format!(
+            r#"{{"type":"refund","channelConfig":{CC},"voucher":{{"channelId":"0x{}","maxClaimableAmount":"10","signature":"0x{}"}},"amount":"5","refundNonce":"0","claims":[]}}"#,
+            "00".repeat(32),
+            "ab".repeat(65)
+        ));
+        assert!(refuse_receivers(&Caller::Anyone, refund.as_bytes()).is_some());
+        let (receivers, signs) = receivers(unsigned.as_bytes());
+        assert_eq!(
+            receivers,
+            ["0x2222222222222222222222222222222222222222"
+                .parse::<Address>()
+                .unwrap()]
+        );
+        assert!(signs);
+    }
 }
