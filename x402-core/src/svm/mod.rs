@@ -103,6 +103,18 @@ impl crate::json::ToJson for Pubkey {
     }
 }
 
+/// Writes a signature (64 bytes) in base58 into `buf`, returning the text: a
+/// Solana transaction's id is its first signature so written.
+pub fn signature_to_base58<'b>(
+    signature: &[u8; 64],
+    buf: &'b mut [u8; SIGNATURE_BASE58_MAX],
+) -> &'b str {
+    let n = bs58::encode(signature)
+        .onto(&mut buf[..])
+        .unwrap_or_default();
+    core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default()
+}
+
 /// Text that is not base58 of the expected length.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Base58Error;

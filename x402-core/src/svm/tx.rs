@@ -416,6 +416,49 @@ impl<'a> Transaction<'a> {
     pub fn is_signer(&self, index: usize) -> bool {
         index < usize::from(self.header.num_required_signatures)
     }
+
+    /// SHA-256 of the message: what identifies a payment whatever its
+    /// signatures (a facilitator keys its settlement record by it).
+    #[must_use]
+    pub fn message_hash(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&Sha256::digest(self.message));
+        out
+    }
+}
+
+/// Writes `signature` into signature slot `slot` of the wire transaction
+/// `wire` (slot 0: the fee payer's), after decoding it strictly.
+///
+/// # Errors
+/// The [`DecodeError`] of a transaction that does not decode, or
+/// [`DecodeError::IndexOutOfRange`] for a slot it does not have.
+pub fn set_signature(
+    wire: &mut [u8],
+    slot: usize,
+    signature: &[u8; 64],
+) -> Result<(), DecodeError> {
+    let (start, count) = {
+        let tx = Transaction::decode(wire)?;
+        let start = wire
+            .len()
+            .checked_sub(tx.message.len())
+            .and_then(|n| n.checked_sub(tx.signatures.len()))
+            .ok_or(DecodeError::Truncated)?;
+        (start, tx.signatures.len() / 64)
+    };
+    if slot >= count {
+        return Err(DecodeError::IndexOutOfRange);
+    }
+    let at = slot
+        .checked_mul(64)
+        .and_then(|o| o.checked_add(start))
+        .ok_or(DecodeError::IndexOutOfRange)?;
+    wire.get_mut(at..at.saturating_add(64))
+        .ok_or(DecodeError::Truncated)?
+        .copy_from_slice(signature);
+    Ok(())
 }
 
 /// The instructions of a [`Transaction`].
@@ -521,6 +564,27 @@ mod tests {
             (1, &[0u8][..], &[0xaa, 0xbb][..])
         );
         assert_eq!(tx.message_bytes(), &b[65..]);
+    }
+
+    #[test]
+    fn signs_a_slot_in_place() {
+        let mut b = legacy();
+        let hash = Transaction::decode(&b).unwrap().message_hash();
+        set_signature(&mut b, 0, &[5; 64]).unwrap();
+        let tx = Transaction::decode(&b).unwrap();
+        assert_eq!(tx.signature(0), Some(&[5; 64]));
+        // The message, and so its hash, is untouched.
+        assert_eq!(tx.message_hash(), hash);
+        assert_eq!(
+            set_signature(&mut b, 1, &[5; 64]),
+            Err(DecodeError::IndexOutOfRange)
+        );
+        let mut t = b.clone();
+        t.push(0);
+        assert_eq!(
+            set_signature(&mut t, 0, &[6; 64]),
+            Err(DecodeError::TrailingBytes)
+        );
     }
 
     #[test]
