@@ -28,6 +28,17 @@
 //! # approval_max_fee_per_gas = "5000000000"
 //! # with "batch-settlement" in schemes:
 //! # receiver_authorizer = "authorizer"     # signs claims and refunds for servers
+//!
+//! [[signers]]
+//! name = "sol"
+//! kind = "ed25519"                         # a Solana fee payer
+//! key_file = "/etc/paywire/sol.json"       # solana-keygen's file, or base58, mode 0600
+//!
+//! [[solana_networks]]
+//! id = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"   # devnet
+//! rpc = ["https://api.devnet.solana.com"]
+//! fee_payers = ["sol"]
+//! assets = ["4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU"]  # mints (empty: any)
 //! ```
 
 use std::net::SocketAddr;
@@ -80,9 +91,12 @@ pub struct Config {
     /// The accounts that pay gas.
     #[serde(default)]
     pub signers: Vec<SignerConfig>,
-    /// The chains served.
+    /// The EVM chains served.
     #[serde(default)]
     pub networks: Vec<NetworkConfig>,
+    /// The Solana clusters served (`exact` on `solana:*`).
+    #[serde(default)]
+    pub solana_networks: Vec<SolanaNetworkConfig>,
     /// The bazaar catalog.
     #[serde(default)]
     pub discovery: DiscoveryConfig,
@@ -223,6 +237,61 @@ pub struct SignerConfig {
     pub key_file: Option<PathBuf>,
     /// An environment variable holding the hex private key.
     pub key_env: Option<String>,
+    /// The key's kind: `secp256k1` (EVM, the default; hex) or `ed25519`
+    /// (a Solana fee payer: `solana-keygen`'s JSON array of 64 bytes, base58
+    /// of the keypair or of the seed, or the seed in hex).
+    #[serde(default)]
+    pub kind: SignerKind,
+}
+
+/// The kind of a `[[signers]]` key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignerKind {
+    /// An EVM account.
+    #[default]
+    Secp256k1,
+    /// A Solana account.
+    Ed25519,
+}
+
+/// `[[solana_networks]]`: a Solana cluster served, `exact` payments (SPL
+/// Token and Token-2022 `TransferChecked`) whose fees the facilitator pays.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolanaNetworkConfig {
+    /// Its CAIP-2 id: `solana:` and the first 32 characters of its genesis
+    /// hash (mainnet `solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp`, devnet
+    /// `solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1`).
+    pub id: String,
+    /// Its JSON-RPC endpoints, tried in order (failover).
+    pub rpc: Vec<String>,
+    /// The fee payers (names of `ed25519` `[[signers]]`): each is offered as
+    /// `extra.feePayer` and co-signs the payments that name it.
+    pub fee_payers: Vec<String>,
+    /// The mints accepted, base58 (empty: any).
+    #[serde(default)]
+    pub assets: Vec<String>,
+    /// The highest compute unit limit a payment may set (the fee payer pays
+    /// for it).
+    #[serde(default = "default_max_compute_units")]
+    pub max_compute_units: u32,
+    /// The highest compute unit price a payment may set, micro-lamports (at
+    /// most the scheme's 5,000,000).
+    #[serde(default = "default_max_compute_unit_price")]
+    pub max_compute_unit_price: u64,
+    /// How long a settlement request waits for its confirmation before
+    /// answering `settlement_pending` (a retried request waits again), in
+    /// seconds.
+    #[serde(default = "default_receipt_timeout")]
+    pub receipt_timeout_seconds: u64,
+}
+
+const fn default_max_compute_units() -> u32 {
+    paywire::svm::verify::DEFAULT_MAX_COMPUTE_UNITS
+}
+const fn default_max_compute_unit_price() -> u64 {
+    paywire::svm::MAX_COMPUTE_UNIT_PRICE
 }
 
 /// A scheme a network settles.
@@ -394,9 +463,13 @@ impl Config {
                 return fail(format!("signers[{i}].name"), "named twice".into());
             }
         }
-        if self.networks.is_empty() {
-            return fail("networks".into(), "at least one network".into());
+        if self.networks.is_empty() && self.solana_networks.is_empty() {
+            return fail(
+                "networks".into(),
+                "at least one network (networks or solana_networks)".into(),
+            );
         }
+        self.check_solana(&fail)?;
         for (i, n) in self.networks.iter().enumerate() {
             let network = match Network::parse_caip2(&n.id) {
                 Ok(net) => net,
@@ -457,17 +530,32 @@ impl Config {
                 );
             }
             for (j, name) in n.signers.iter().enumerate() {
-                if !self.signers.iter().any(|s| &s.name == name) {
-                    return fail(
-                        format!("networks[{i}].signers[{j}]"),
-                        format!("no [[signers]] is named {name:?}"),
-                    );
+                match self.signers.iter().find(|s| &s.name == name) {
+                    None => {
+                        return fail(
+                            format!("networks[{i}].signers[{j}]"),
+                            format!("no [[signers]] is named {name:?}"),
+                        );
+                    }
+                    Some(s) if s.kind != SignerKind::Secp256k1 => {
+                        return fail(
+                            format!("networks[{i}].signers[{j}]"),
+                            format!(
+                                "{name:?} is an ed25519 key: an EVM network needs a secp256k1 one"
+                            ),
+                        );
+                    }
+                    Some(_) => {}
                 }
             }
             match (&n.approval_sponsor, &n.approval_max_fee_per_gas) {
                 (None, None) => {}
                 (Some(name), Some(fee)) => {
-                    if !self.signers.iter().any(|s| &s.name == name) {
+                    if !self
+                        .signers
+                        .iter()
+                        .any(|s| &s.name == name && s.kind == SignerKind::Secp256k1)
+                    {
                         return fail(
                             format!("networks[{i}].approval_sponsor"),
                             format!("no [[signers]] is named {name:?}"),
@@ -572,6 +660,114 @@ impl Config {
                         "a decimal amount of wei, as a string".into(),
                     );
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The checks of `[[solana_networks]]`.
+    fn check_solana(
+        &self,
+        fail: &dyn Fn(String, String) -> Result<(), ConfigError>,
+    ) -> Result<(), ConfigError> {
+        for (i, n) in self.solana_networks.iter().enumerate() {
+            let genesis = n.id.strip_prefix("solana:").unwrap_or("");
+            if genesis.len() != 32
+                || !genesis
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+            {
+                return fail(
+                    format!("solana_networks[{i}].id"),
+                    "a Solana network: solana: and the first 32 base58 characters of its genesis hash (solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp, solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1)".into(),
+                );
+            }
+            if self.solana_networks.iter().filter(|o| o.id == n.id).count() > 1 {
+                return fail(
+                    format!("solana_networks[{i}].id"),
+                    "configured twice".into(),
+                );
+            }
+            if n.rpc.is_empty() {
+                return fail(
+                    format!("solana_networks[{i}].rpc"),
+                    "at least one endpoint".into(),
+                );
+            }
+            for (j, url) in n.rpc.iter().enumerate() {
+                if !url.starts_with("http://") && !url.starts_with("https://") {
+                    return fail(
+                        format!("solana_networks[{i}].rpc[{j}]"),
+                        "an http:// or https:// URL".into(),
+                    );
+                }
+            }
+            if n.fee_payers.is_empty() {
+                return fail(
+                    format!("solana_networks[{i}].fee_payers"),
+                    "at least one fee payer".into(),
+                );
+            }
+            for (j, name) in n.fee_payers.iter().enumerate() {
+                match self.signers.iter().find(|s| &s.name == name) {
+                    None => {
+                        return fail(
+                            format!("solana_networks[{i}].fee_payers[{j}]"),
+                            format!("no [[signers]] is named {name:?}"),
+                        );
+                    }
+                    Some(s) if s.kind != SignerKind::Ed25519 => {
+                        return fail(
+                            format!("solana_networks[{i}].fee_payers[{j}]"),
+                            format!("{name:?} is not an ed25519 key (kind = \"ed25519\")"),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (j, a) in n.assets.iter().enumerate() {
+                if paywire::svm::Pubkey::parse(a).is_err() {
+                    return fail(
+                        format!("solana_networks[{i}].assets[{j}]"),
+                        "a base58 mint address".into(),
+                    );
+                }
+            }
+            if n.max_compute_units == 0 {
+                return fail(
+                    format!("solana_networks[{i}].max_compute_units"),
+                    "at least 1".into(),
+                );
+            }
+            if n.max_compute_unit_price > paywire::svm::MAX_COMPUTE_UNIT_PRICE {
+                return fail(
+                    format!("solana_networks[{i}].max_compute_unit_price"),
+                    format!(
+                        "at most {} micro-lamports (the scheme's cap)",
+                        paywire::svm::MAX_COMPUTE_UNIT_PRICE
+                    ),
+                );
+            }
+            if n.receipt_timeout_seconds == 0 {
+                return fail(
+                    format!("solana_networks[{i}].receipt_timeout_seconds"),
+                    "at least 1".into(),
+                );
+            }
+            if n.receipt_timeout_seconds
+                .saturating_add(3)
+                .saturating_mul(1000)
+                > self.server.request_timeout_ms
+            {
+                return fail(
+                    format!("solana_networks[{i}].receipt_timeout_seconds"),
+                    format!(
+                        "{} s leaves less than 3 s within server.request_timeout_ms ({} ms)",
+                        n.receipt_timeout_seconds, self.server.request_timeout_ms
+                    ),
+                );
             }
         }
         Ok(())
@@ -711,6 +907,72 @@ signers = ["hot"]
             "",
         ));
         assert_eq!(e.field, "access.keys");
+    }
+
+    const SOLANA: &str = r#"
+[[signers]]
+name = "sol"
+kind = "ed25519"
+key_env = "SOL_KEY"
+
+[[solana_networks]]
+id = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"
+rpc = ["http://127.0.0.1:8899"]
+fee_payers = ["sol"]
+"#;
+
+    #[test]
+    fn solana_networks_read_and_name_their_errors() {
+        let c = Config::parse(Path::new("f.toml"), &format!("{GOOD}{SOLANA}")).unwrap();
+        let n = &c.solana_networks[0];
+        assert_eq!(n.max_compute_units, 400_000);
+        assert_eq!(n.max_compute_unit_price, 5_000_000);
+        assert_eq!(c.signers[1].kind, SignerKind::Ed25519);
+        // A Solana network alone is enough.
+        let only = format!("{GOOD}{SOLANA}").replace(
+            "[[networks]]\nid = \"eip155:84532\"\nrpc = [\"http://127.0.0.1:8545\"]\nschemes = [\"exact-eip3009\", \"upto\"]\nsigners = [\"hot\"]\n",
+            "",
+        );
+        Config::parse(Path::new("f.toml"), &only).unwrap();
+        let payers = "fee_payers = [\"sol\"]";
+        for (from, to, field) in [
+            (
+                "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1",
+                "solana:devnet",
+                "solana_networks[0].id",
+            ),
+            (
+                "\"http://127.0.0.1:8899\"",
+                "\"ws://x\"",
+                "solana_networks[0].rpc[0]",
+            ),
+            (
+                payers,
+                "fee_payers = [\"hot\"]",
+                "solana_networks[0].fee_payers[0]",
+            ),
+            (payers, "fee_payers = []", "solana_networks[0].fee_payers"),
+            (
+                payers,
+                "fee_payers = [\"sol\"]\nmax_compute_unit_price = 5000001",
+                "solana_networks[0].max_compute_unit_price",
+            ),
+            (
+                payers,
+                "fee_payers = [\"sol\"]\nassets = [\"0xabc\"]",
+                "solana_networks[0].assets[0]",
+            ),
+        ] {
+            let e = err(&format!("{GOOD}{SOLANA}").replace(from, to));
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.line.is_some(), "{e}");
+        }
+        // An EVM network's signer must be a secp256k1 key.
+        let e =
+            err(&format!("{GOOD}{SOLANA}").replace("signers = [\"hot\"]", "signers = [\"sol\"]"));
+        assert_eq!(e.field, "networks[0].signers[0]", "{e}");
+        let e = err(&format!("{GOOD}{SOLANA}").replace("kind = \"ed25519\"", "kind = \"rsa\""));
+        assert!(e.line.is_some(), "{e}");
     }
 
     #[test]
