@@ -91,6 +91,14 @@ impl Caller<'_> {
     }
 
     /// Whether this caller may settle for `pay_to`.
+    /// Whether this caller may act for any `payTo`.
+    pub(crate) fn unrestricted(&self) -> bool {
+        match self {
+            Caller::Anyone => true,
+            Caller::Key(k) => k.pay_to.is_empty(),
+        }
+    }
+
     pub(crate) fn may_pay(&self, pay_to: &Address) -> bool {
         match self {
             Caller::Anyone => true,

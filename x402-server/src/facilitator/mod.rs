@@ -38,6 +38,7 @@ mod discovery;
 mod drive;
 mod metrics;
 mod settle;
+mod svm;
 mod watch;
 
 use std::collections::HashMap;
@@ -55,9 +56,11 @@ use paywire::evm::Address;
 use paywire::json::{JsonStr, ObjectWriter, ToJson};
 use paywire::settle::Options;
 
-use crate::config::{Config, DiscoveryConfig, NetworkConfig, SchemeConfig, wei};
+use crate::config::{
+    Config, DiscoveryConfig, NetworkConfig, SchemeConfig, SignerKind, SolanaNetworkConfig, wei,
+};
 use crate::rpc::Rpc;
-use crate::signer::{LocalKey, Signer};
+use crate::signer::{Ed25519Signer, LocalEd25519Key, LocalKey, Signer};
 use crate::store::{self, Store};
 
 pub use settle::SettleSummary;
@@ -139,6 +142,8 @@ impl Chain {
 /// The state every request shares.
 pub(crate) struct Inner {
     pub(crate) chains: HashMap<u64, Arc<Chain>>,
+    /// The Solana clusters, by CAIP-2 id.
+    pub(crate) solana: HashMap<String, Arc<svm::SolanaChain>>,
     pub(crate) store: Arc<dyn Store>,
     access: Access,
     pub(crate) metrics: Metrics,
@@ -176,7 +181,14 @@ impl Facilitator {
             .map_err(|e| format!("store {}: {e}", redact_store(&config.store.url)))?;
         let access = Access::from_config(&config.access)?;
         let mut signers: HashMap<String, Arc<dyn Signer>> = HashMap::new();
+        let mut fee_payers: HashMap<String, Arc<dyn Ed25519Signer>> = HashMap::new();
         for (i, s) in config.signers.iter().enumerate() {
+            if s.kind == SignerKind::Ed25519 {
+                let key = LocalEd25519Key::read(s.key_file.as_deref(), s.key_env.as_deref())
+                    .map_err(|e| format!("signers[{i}] ({}): {e}", s.name))?;
+                fee_payers.insert(s.name.clone(), Arc::new(key));
+                continue;
+            }
             let key = match (&s.key_file, &s.key_env) {
                 (Some(path), _) => LocalKey::from_file(path),
                 (None, Some(var)) => LocalKey::from_env(var),
@@ -207,6 +219,11 @@ impl Facilitator {
             }
             chains.insert(chain.chain_id, Arc::new(chain));
         }
+        let mut solana = HashMap::new();
+        for (i, n) in config.solana_networks.iter().enumerate() {
+            let chain = solana_chain(i, n, &fee_payers)?;
+            solana.insert(chain.network.clone(), Arc::new(chain));
+        }
         let instance = format!(
             "{}-{}-{:x}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "paywire".into()),
@@ -217,6 +234,7 @@ impl Facilitator {
         Ok(Facilitator {
             inner: Arc::new(Inner {
                 chains,
+                solana,
                 store,
                 access,
                 metrics,
@@ -259,6 +277,38 @@ impl Facilitator {
     pub async fn reconcile(&self) -> Result<Vec<SettleSummary>, String> {
         watch::reconcile(&self.inner).await
     }
+}
+
+fn solana_chain(
+    i: usize,
+    n: &SolanaNetworkConfig,
+    fee_payers: &HashMap<String, Arc<dyn Ed25519Signer>>,
+) -> Result<svm::SolanaChain, String> {
+    let rpc = Rpc::new(n.rpc.clone(), Duration::from_secs(10))?;
+    let mut signers = Vec::new();
+    for name in &n.fee_payers {
+        let signer = fee_payers.get(name).ok_or_else(|| {
+            format!("solana_networks[{i}].fee_payers: no ed25519 signer {name:?}")
+        })?;
+        signers.push(Arc::clone(signer));
+    }
+    let mut assets = Vec::new();
+    for (j, a) in n.assets.iter().enumerate() {
+        assets.push(
+            paywire::svm::Pubkey::parse(a)
+                .map_err(|e| format!("solana_networks[{i}].assets[{j}]: {e}"))?,
+        );
+    }
+    Ok(svm::SolanaChain {
+        network: n.id.clone(),
+        rpc,
+        keys: signers.iter().map(|s| s.pubkey()).collect(),
+        fee_payers: signers,
+        assets,
+        max_compute_units: n.max_compute_units,
+        max_compute_unit_price: n.max_compute_unit_price,
+        receipt_timeout: Duration::from_secs(n.receipt_timeout_seconds),
+    })
 }
 
 fn chain(
@@ -481,7 +531,48 @@ async fn verify(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    if let Some(chain) = svm::network_of(&body).and_then(|n| inner.solana.get(&n).cloned()) {
+        if let Some(refused) = refuse_solana_payee(&who) {
+            return refused;
+        }
+        let started = std::time::Instant::now();
+        let (answer, label) = svm::verify(&chain, &body).await;
+        count(&inner, "verify", &chain.network, &label);
+        tracing::info!(
+            endpoint = "verify",
+            network = %chain.network,
+            outcome = %label,
+            caller = who.name(),
+            latency_ms = started.elapsed().as_millis() as u64,
+            "verify"
+        );
+        return answer;
+    }
     settle::verify(&inner, &who, &body).await
+}
+
+/// 403 for a key limited to some `payTo` addresses: those are EVM
+/// addresses, and a Solana payment pays none of them.
+fn refuse_solana_payee(who: &Caller<'_>) -> Option<Response<Body>> {
+    (!who.unrestricted()).then(|| {
+        problem(
+            StatusCode::FORBIDDEN,
+            "pay_to_not_allowed",
+            "this API key may not verify or settle payments to this payTo",
+        )
+    })
+}
+
+fn count(inner: &Inner, endpoint: &'static str, network: &str, outcome: &str) {
+    inner
+        .metrics
+        .requests
+        .get_or_create(&metrics::Outcome {
+            endpoint,
+            network: network.to_string(),
+            outcome: outcome.to_string(),
+        })
+        .inc();
 }
 
 async fn settle_route(
@@ -493,6 +584,12 @@ async fn settle_route(
         Ok(c) => c,
         Err(r) => return *r,
     };
+    let solana = svm::network_of(&body).and_then(|n| inner.solana.get(&n).cloned());
+    if solana.is_some()
+        && let Some(refused) = refuse_solana_payee(&who)
+    {
+        return refused;
+    }
     if let Some(refused) = settle::refuse_payee(&who, &body) {
         return refused;
     }
@@ -511,6 +608,21 @@ async fn settle_route(
     // settlement halfway.
     let task_inner = Arc::clone(&inner);
     let task = tokio::spawn(async move {
+        if let Some(chain) = solana {
+            let started = std::time::Instant::now();
+            let (json, label, transaction) = svm::settle(&task_inner, &chain, &body).await;
+            count(&task_inner, "settle", &chain.network, &label);
+            tracing::info!(
+                endpoint = "settle",
+                network = %chain.network,
+                outcome = %label,
+                caller = %name,
+                transaction = %transaction,
+                latency_ms = started.elapsed().as_millis() as u64,
+                "settle"
+            );
+            return json_response(StatusCode::OK, json);
+        }
         let (mut answer, success) = settle::settle(&task_inner, &name, body.clone()).await;
         if task_inner.discovery.enabled
             && success

@@ -929,6 +929,8 @@ async fn follow(
 pub(crate) fn supported_json(inner: &Inner) -> String {
     let mut chains: Vec<&Arc<Chain>> = inner.chains.values().collect();
     chains.sort_by_key(|c| c.chain_id);
+    let mut solana: Vec<&Arc<super::svm::SolanaChain>> = inner.solana.values().collect();
+    solana.sort_by(|a, b| a.network.cmp(&b.network));
     let mut out = Vec::new();
     let _ = (|| {
         let mut w = ObjectWriter::new(&mut out)?;
@@ -988,6 +990,7 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
                 kind(s, 1, "exact", name, None)?;
             }
         }
+        super::svm::write_kinds(&solana, s, &mut first)?;
         s.put(b"]")?;
         w.key(JsonStr::new("extensions"))?;
         let mut extensions = Vec::new();
@@ -1008,6 +1011,11 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
         s.put(b"]")?;
         w.key(JsonStr::new("signers"))?;
         let mut signers = ObjectWriter::new(w.sink())?;
+        let fee_payers = super::svm::fee_payers(&solana);
+        if !fee_payers.is_empty() {
+            signers.key(JsonStr::new("solana:*"))?;
+            super::svm::write_keys(&fee_payers, signers.sink())?;
+        }
         signers.key(JsonStr::new("eip155:*"))?;
         let s = signers.sink();
         s.put(b"[")?;

@@ -87,7 +87,11 @@ async fn in_flight(inner: &Inner, owner: &str, all: bool) -> Vec<SettleSummary> 
                 continue;
             }
         }
-        let summary = take_up(inner, &r, owner).await;
+        let summary = if r.network.starts_with("solana:") {
+            super::svm::take_up(inner, &r).await
+        } else {
+            take_up(inner, &r, owner).await
+        };
         tracing::info!(
             key = %summary.key,
             state = %summary.state,
