@@ -2,7 +2,7 @@
 # Installs the JavaScript tools of the tests and benchmarks, skipping whatever
 # is present: the npm packages pinned in the one lockfile at the repository's
 # root (package-lock.json: the official x402 SDKs, viem, web-bot-auth, Hardhat
-# and solc, esbuild), into the root's node_modules, where every test script
+# and solc, esbuild, litesvm), into the root's node_modules, where every test script
 # under the tree finds them. (x402-wasm/package.json is the npm package's own,
 # with its own lockfile: workerd and the browser tests.)
 set -euo pipefail
@@ -13,7 +13,7 @@ command -v node >/dev/null || { apt-get update && apt-get install -y nodejs npm;
 ready() {
   local stamp=node_modules/.package-lock.json p
   [ -f "$stamp" ] && [ ! package-lock.json -nt "$stamp" ] || return 1
-  for p in @x402/core @x402/evm @x402/express @x402/extensions @x402/fetch @x402/svm @solana/kit viem web-bot-auth hardhat solc esbuild express hono @modelcontextprotocol/sdk agents; do
+  for p in @x402/core @x402/evm @x402/express @x402/extensions @x402/fetch @x402/svm @solana/kit viem web-bot-auth hardhat solc esbuild express hono @modelcontextprotocol/sdk agents litesvm; do
     [ -f "node_modules/$p/package.json" ] || return 1
   done
 }

@@ -84,6 +84,9 @@ cargo test --workspace --features paywire-server/mcp --locked
 step "exact on Solana: the core's svm feature against the official @x402/svm vectors"
 cargo test -p paywire --features svm --locked -- svm
 
+step "exact on Solana in the facilitator: litesvm behind a JSON-RPC shim on 127.0.0.1 (scripts/test-svm.sh)"
+scripts/test-svm.sh
+
 step "official facilitator (@x402/evm) on payments created by this crate"
 x402-core/tests/vectors/gen/check.sh "$root/target/x402-created-payments.json"
 
