@@ -1074,6 +1074,7 @@ fee_payers = ["sol"]
         let c = Config::parse(Path::new("facilitator.example.toml"), text).unwrap();
         assert_eq!(c.networks[0].schemes.len(), 3);
         assert_eq!(c.access.keys[0].requests_per_minute, 600);
+        assert_eq!(c.solana_networks[0].fee_payers, ["sol"]);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The I/O around paywire's x402 core: the core decides, this crate carries.
 //!
-//! - [`facilitator`]: an x402 facilitator service for EVM chains — `POST
+//! - [`facilitator`]: an x402 facilitator service for EVM chains and Solana — `POST
 //!   /verify`, `POST /settle`, `GET /supported`, `GET /health`, `GET
 //!   /metrics` — idempotent under retries (one transaction per payment
 //!   however often it is presented), safe under concurrency (an account
@@ -11,7 +11,8 @@
 //! - [`config`]: its configuration file.
 //! - [`store`]: where it keeps settlements and nonces (SQLite, PostgreSQL).
 //! - [`rpc`]: an async JSON-RPC transport with failover.
-//! - [`signer`]: the accounts that pay gas, behind a trait.
+//! - [`signer`]: the accounts that pay gas (EVM) and fees (Solana), behind
+//!   traits.
 //! - [`http`]: serving on hyper with bounds against slow and abusive clients.
 //!
 //! Every protocol decision is made by the core (`paywire`): verification,

@@ -1,7 +1,8 @@
-//! The accounts that pay settlements' gas, behind [`Signer`]: a key read from
-//! a file or the environment today; a remote signer (a KMS, an HSM, a signing
-//! service) implements the same trait. Keys are never logged: their `Debug`
-//! shows the address only.
+//! The accounts that pay settlements' gas, behind [`Signer`] (secp256k1, EVM)
+//! and [`Ed25519Signer`] (Solana fee payers): a key read from a file or the
+//! environment today; a remote signer (a KMS, an HSM, a signing service)
+//! implements the same trait. Keys are never logged: their `Debug` shows the
+//! address only.
 
 use std::future::Future;
 use std::path::Path;

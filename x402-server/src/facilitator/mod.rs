@@ -1,4 +1,4 @@
-//! An x402 facilitator for EVM chains: `POST /verify`, `POST /settle`, `GET
+//! An x402 facilitator for EVM chains and Solana: `POST /verify`, `POST /settle`, `GET
 //! /supported`, `GET /health`, `GET /metrics` (and, with `[discovery]`
 //! on, the bazaar catalog at `GET /discovery/resources`), answering the official SDKs'
 //! clients byte-compatibly (every verify and settle outcome with HTTP 200 and
@@ -29,6 +29,13 @@
 //!   again byte for byte if a node lost them, replaced at their nonce with
 //!   higher fees when stuck — never a second payment transaction.
 //!   `paywire facilitator reconcile` does the same once and lists them.
+//!
+//! # Solana
+//! `exact` on `solana:*` networks (`[[solana_networks]]`) is the `svm`
+//! module's: the core's offline verdict and the chain checks it owes, the
+//! fee payer's co-signature in slot 0, one submission per transaction message
+//! (claimed in the same store, keyed by the message's SHA-256), its
+//! signature followed until confirmed.
 
 mod access;
 mod approval;
