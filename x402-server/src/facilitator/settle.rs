@@ -1016,22 +1016,24 @@ pub(crate) fn supported_json(inner: &Inner) -> String {
             signers.key(JsonStr::new("solana:*"))?;
             super::svm::write_keys(&fee_payers, signers.sink())?;
         }
-        signers.key(JsonStr::new("eip155:*"))?;
-        let s = signers.sink();
-        s.put(b"[")?;
-        let mut seen: Vec<paywire::evm::Address> = Vec::new();
-        for chain in &chains {
-            for a in &chain.accounts {
-                if !seen.contains(&a.address) {
-                    if !seen.is_empty() {
-                        s.put(b",")?;
+        if !chains.is_empty() {
+            signers.key(JsonStr::new("eip155:*"))?;
+            let s = signers.sink();
+            s.put(b"[")?;
+            let mut seen: Vec<paywire::evm::Address> = Vec::new();
+            for chain in &chains {
+                for a in &chain.accounts {
+                    if !seen.contains(&a.address) {
+                        if !seen.is_empty() {
+                            s.put(b",")?;
+                        }
+                        a.address.write_json(s)?;
+                        seen.push(a.address);
                     }
-                    a.address.write_json(s)?;
-                    seen.push(a.address);
                 }
             }
+            s.put(b"]")?;
         }
-        s.put(b"]")?;
         signers.end()?;
         w.end()
     })();

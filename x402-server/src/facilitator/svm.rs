@@ -584,7 +584,11 @@ pub(crate) async fn settle(
         request: String::from_utf8_lossy(body).into_owned(),
         state: State::Claimed,
         owner: owner.clone(),
-        lease_until: now() + chain.receipt_timeout.as_secs() + 15,
+        // Held while this request may still send or wait; then the watcher
+        // may take it up. Shorter than an EVM claim's: a take-up alongside
+        // this request only broadcasts the same signed bytes again (one
+        // signature, which the chain takes once).
+        lease_until: now() + chain.receipt_timeout.as_secs() + 5,
         signer: None,
         nonce: None,
         sent: Vec::new(),

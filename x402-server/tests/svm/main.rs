@@ -213,13 +213,13 @@ fn with_transaction(body: &Value, wire: &[u8]) -> Value {
     b
 }
 
-fn config(dir: &Scratch, rpc: &str, fee_payer: &SigningKey) -> String {
+fn config(dir: &Scratch, rpc: &str, fee_payer: &SigningKey, receipt_timeout: u64) -> String {
     let api = dir.secret("api.key", support::API_KEY);
     let mut keypair: Vec<u8> = fee_payer.to_bytes().to_vec();
     keypair.extend(fee_payer.verifying_key().to_bytes());
     let file = dir.secret("fee-payer.json", &serde_json::to_string(&keypair).unwrap());
     format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nrequest_timeout_ms = 12000\n\n[store]\nurl = \"sqlite://{}\"\n\n[[access.keys]]\nname = \"shop\"\nkey_file = {api:?}\n\n[[signers]]\nname = \"sol\"\nkind = \"ed25519\"\nkey_file = {file:?}\n\n[[solana_networks]]\nid = {NETWORK:?}\nrpc = [{rpc:?}]\nfee_payers = [\"sol\"]\nreceipt_timeout_seconds = 5\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\nrequest_timeout_ms = 12000\n\n[store]\nurl = \"sqlite://{}\"\n\n[[access.keys]]\nname = \"shop\"\nkey_file = {api:?}\n\n[[signers]]\nname = \"sol\"\nkind = \"ed25519\"\nkey_file = {file:?}\n\n[[solana_networks]]\nid = {NETWORK:?}\nrpc = [{rpc:?}]\nfee_payers = [\"sol\"]\nreceipt_timeout_seconds = {receipt_timeout}\n",
         dir.0.join("records.db").display()
     )
 }
@@ -240,7 +240,7 @@ async fn exact_on_litesvm() {
         json!([{"lamports": [{"address": fp.to_string(), "lamports": 1_000_000_000u64}]}]),
     )
     .await;
-    let fac = Running::start(&config(&dir, &shim.url, &fee_payer)).await;
+    let fac = Running::start(&config(&dir, &shim.url, &fee_payer, 5)).await;
 
     // /supported: the kind with its fee payer, the fee payers as signers.
     let (_, supported) = fac.get("/supported").await;
@@ -250,7 +250,7 @@ async fn exact_on_litesvm() {
         json!([{"x402Version": 2, "scheme": "exact", "network": NETWORK, "extra": {"feePayer": fp.to_string()}}]),
         "{supported}"
     );
-    assert_eq!(supported["signers"]["solana:*"], json!([fp.to_string()]));
+    assert_eq!(supported["signers"], json!({"solana:*": [fp.to_string()]}));
 
     for (name, program, mint) in [
         ("Token", TOKEN_PROGRAM, pubkey(&key(10))),
@@ -422,6 +422,58 @@ async fn exact_on_litesvm() {
         assert_eq!(s["success"], json!(true), "{s}");
         assert_eq!(shim.tokens(&t.destination).await, moved + AMOUNT);
         assert_eq!(shim.tokens(&t.source).await, FUNDS - 3 * AMOUNT);
+        if program == TOKEN_PROGRAM {
+            lost_broadcast(&shim, &fac, &dir, &fee_payer, &payer, &t, &accepted).await;
+        }
     }
     fac.stop().await;
+}
+
+/// A broadcast lost on the way: the request answers `settlement_pending`
+/// with the signature; asked again it waits for that transaction and sends
+/// nothing; the watcher (once the request's lease has passed) sends the same
+/// bytes again; then the payment settles, once.
+async fn lost_broadcast(
+    shim: &Shim,
+    fac: &Running,
+    dir: &Scratch,
+    fee_payer: &SigningKey,
+    payer: &SigningKey,
+    t: &Token,
+    accepted: &Value,
+) {
+    let fast = Running::start(&config(dir, &shim.url, fee_payer, 1)).await;
+    shim.call("paywire_hold", json!([{"dropSends": true}]))
+        .await;
+    let (_, lost) = payment(payer, t, accepted, shim.blockhash().await, 6);
+    let lost = lost.to_string();
+    let sends = shim.sends().await;
+    let held = shim.tokens(&t.destination).await;
+    let (_, p) = fast.post("/settle", &lost).await;
+    assert_eq!(p["errorReason"], json!("settlement_pending"), "{p}");
+    let signature = p["transaction"].as_str().unwrap().to_string();
+    assert!(!signature.is_empty());
+    shim.call("paywire_hold", json!([{}])).await;
+    let (_, again) = fast.post("/settle", &lost).await;
+    assert_eq!(again["errorReason"], json!("settlement_pending"), "{again}");
+    assert_eq!(again["transaction"], json!(signature));
+    assert_eq!(shim.sends().await, sends + 1, "a retry sends nothing");
+    assert_eq!(shim.tokens(&t.destination).await, held);
+    // The lease: the claim's time, the receipt timeout and 5 s.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let summaries = fac.facilitator.reconcile().await.unwrap();
+    assert!(
+        summaries.iter().any(|s| s.transaction == signature),
+        "{summaries:?}"
+    );
+    assert_eq!(shim.sends().await, sends + 2, "the watcher sent it again");
+    let (_, s) = fac.post("/settle", &lost).await;
+    assert_eq!(s["success"], json!(true), "{s}");
+    assert_eq!(s["transaction"], json!(signature));
+    assert_eq!(shim.tokens(&t.destination).await, held + AMOUNT);
+    let (_, s) = fac.post("/settle", &lost).await;
+    assert_eq!(s["transaction"], json!(signature));
+    assert_eq!(shim.sends().await, sends + 2);
+    eprintln!("lost broadcast: pending, sent again by the watcher, settled once as {signature}");
+    fast.stop().await;
 }

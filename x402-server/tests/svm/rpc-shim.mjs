@@ -12,7 +12,10 @@
 //   owner, amount}], lamports: [{address, lamports}]}: a mint and token
 //   accounts written as they are, accounts given lamports;
 // - paywire_expireBlockhash: a new latest blockhash (the old one expires);
-// - paywire_stats: how many sendTransaction calls were made.
+// - paywire_stats: how many sendTransaction calls were made;
+// - paywire_hold {dropSends}: sendTransaction answers the signature and
+//   drops the transaction (a broadcast lost on the way), until called
+//   again without it.
 //
 // Listens on 127.0.0.1 (an ephemeral port), prints `listening on
 // http://127.0.0.1:PORT`, and exits on SIGTERM or after --ttl seconds (120).
@@ -27,6 +30,7 @@ const svm = new LiteSVM().withSigverify(true).withBlockhashCheck(true);
 const inner = svm.inner;
 const statuses = new Map();
 let sends = 0;
+let dropSends = false;
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 function b58encode(bytes) {
@@ -181,6 +185,7 @@ const methods = {
   sendTransaction: (params) => {
     sends += 1;
     const tx = wire(params);
+    if (dropSends) return tx.signature;
     const r = tx.versioned ? inner.sendVersionedTransaction(tx.bytes) : inner.sendLegacyTransaction(tx.bytes);
     const err = failure(r);
     // As a node with preflight skipped: the signature is answered; what
@@ -202,6 +207,10 @@ const methods = {
     return { blockhash: svm.latestBlockhash() };
   },
   paywire_stats: () => ({ sends }),
+  paywire_hold: ([p]) => {
+    dropSends = Boolean(p?.dropSends);
+    return { dropSends };
+  },
 };
 
 const server = http.createServer((req, res) => {
