@@ -28,7 +28,7 @@ commands:
   pay      sign a payment for a PAYMENT-REQUIRED header; prints the payment header
   keygen   write a new test key file (mode 0600) and print its address
   serve    run a paywalled HTTP resource on 127.0.0.1
-  facilitator  run an x402 facilitator service for EVM chains (verify, settle, supported)
+  facilitator  run an x402 facilitator service for EVM chains and Solana (verify, settle, supported)
   fetch    GET a URL, paying once if it answers 402
   demo     an agent pays for a resource end to end, in this process, on 127.0.0.1
 

@@ -156,6 +156,16 @@ impl Rpc {
         Ok(bytes.into())
     }
 
+    /// Sends `body` to every endpoint: `(url, answer or why not)`.
+    pub async fn each(&self, body: &str) -> Vec<(String, Result<Bytes, String>)> {
+        let mut out = Vec::new();
+        for url in &self.urls {
+            let got = self.post(url, body).await.map_err(|(_, why)| why);
+            out.push((redact(url), got));
+        }
+        out
+    }
+
     /// Asks every endpoint for its chain id: `(url, chain id or why not)`.
     pub async fn chain_ids(&self) -> Vec<(String, Result<u64, String>)> {
         let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! `paywire facilitator`: an x402 facilitator service for EVM chains.
+//! `paywire facilitator`: an x402 facilitator service for EVM chains and Solana.
 
 use std::path::Path;
 
@@ -14,10 +14,11 @@ usage: paywire facilitator --config FILE [--log-format text|json]
        paywire facilitator reconcile --config FILE
        paywire facilitator check --config FILE
 
-Runs an x402 facilitator for EVM chains: POST /verify and POST /settle (v1 and
-v2 bodies, the answers the official SDKs' clients read), GET /supported, GET
-/health and GET /metrics (Prometheus), on the address of `server.listen`
-(127.0.0.1:4022 by default). It prints `listening on URL` once it accepts.
+Runs an x402 facilitator for EVM chains and Solana: POST /verify and POST
+/settle (v1 and v2 bodies, the answers the official SDKs' clients read), GET
+/supported, GET /health and GET /metrics (Prometheus), on the address of
+`server.listen` (127.0.0.1:4022 by default). It prints `listening on URL` once
+it accepts.
 
 Settlements are idempotent (one transaction per payment however often it is
 presented), their records are written before a transaction leaves, nonces are
@@ -35,7 +36,7 @@ are taken up again at the next start.
 reconcile   takes up once every settlement sent and undecided, against the chain,
             and prints what became of each (one JSON object per line)
 check       reads the configuration, opens the store and asks every RPC endpoint
-            for its chain id, then exits
+            for its chain id (a Solana one for its genesis hash), then exits
 
 Exit status: 0 stopped cleanly or checked, 2 a configuration or start-up error.
 ";

@@ -178,7 +178,8 @@ pub struct Facilitator {
 
 impl Facilitator {
     /// Sets a facilitator up from its configuration: the store opened, the
-    /// keys read, every RPC endpoint's chain id checked against its network.
+    /// keys read, every RPC endpoint's chain id (a Solana endpoint's genesis
+    /// hash) checked against its network.
     ///
     /// # Errors
     /// What cannot be used, in words.
@@ -229,6 +230,7 @@ impl Facilitator {
         let mut solana = HashMap::new();
         for (i, n) in config.solana_networks.iter().enumerate() {
             let chain = solana_chain(i, n, &fee_payers)?;
+            svm::check_genesis(&chain, &format!("solana_networks[{i}]")).await?;
             solana.insert(chain.network.clone(), Arc::new(chain));
         }
         let instance = format!(

@@ -74,6 +74,37 @@ impl SolanaChain {
     }
 }
 
+/// Asks every endpoint of `chain` for its genesis hash (`getGenesisHash`):
+/// one of another cluster is an error; one not answering is logged.
+///
+/// # Errors
+/// The endpoint serving another cluster, in words.
+pub(crate) async fn check_genesis(chain: &SolanaChain, field: &str) -> Result<(), String> {
+    let prefix = chain.network.strip_prefix("solana:").unwrap_or("");
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "getGenesisHash"}).to_string();
+    for (url, got) in chain.rpc.each(&body).await {
+        let hash = got.and_then(|answer| {
+            serde_json::from_slice::<Value>(&answer)
+                .ok()
+                .and_then(|v| v.get("result").and_then(Value::as_str).map(str::to_string))
+                .ok_or_else(|| "no genesis hash in the answer".to_string())
+        });
+        match hash {
+            Ok(h) if h.starts_with(prefix) && !prefix.is_empty() => {}
+            Ok(h) => {
+                return Err(format!(
+                    "{field} ({}): {url} serves the cluster of genesis {h}, not {}",
+                    chain.network, chain.network
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(network = %chain.network, %url, error = %e, "RPC endpoint not answering at start");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn limits() -> Limits {
     Limits {
         max_len: 64 * 1024,

@@ -240,6 +240,15 @@ async fn exact_on_litesvm() {
         json!([{"lamports": [{"address": fp.to_string(), "lamports": 1_000_000_000u64}]}]),
     )
     .await;
+    // An endpoint of another cluster is refused at start, naming the field.
+    let mainnet = config(&dir, &shim.url, &fee_payer, 5)
+        .replace(NETWORK, "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp");
+    let e = paywire_server::facilitator::Facilitator::new(
+        &paywire_server::config::Config::parse(std::path::Path::new("t.toml"), &mainnet).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.starts_with("solana_networks[0]"), "{e}");
     let fac = Running::start(&config(&dir, &shim.url, &fee_payer, 5)).await;
 
     // /supported: the kind with its fee payer, the fee payers as signers.

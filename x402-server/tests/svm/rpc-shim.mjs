@@ -4,7 +4,8 @@
 // blockhash checks are on: a transaction lands only when every signature
 // verifies and its blockhash is the latest.
 //
-// It answers the calls the facilitator makes (getLatestBlockhash,
+// It answers the calls the facilitator makes (getGenesisHash: devnet's,
+// getLatestBlockhash,
 // isBlockhashValid, getAccountInfo, getTokenAccountBalance, getBalance,
 // simulateTransaction, sendTransaction, getSignatureStatuses) and these, for
 // tests only:
@@ -141,6 +142,7 @@ function setup({ mint, tokenProgram, decimals, tokenAccounts = [], lamports = []
 }
 
 const methods = {
+  getGenesisHash: () => "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG",
   getLatestBlockhash: () => ({
     context: ctx(),
     value: { blockhash: svm.latestBlockhash(), lastValidBlockHeight: Number(svm.getClock().slot) + 150 },
