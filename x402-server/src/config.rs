@@ -219,7 +219,8 @@ pub struct ApiKeyConfig {
     pub key_env: Option<String>,
     /// A file holding the token (readable by its owner only).
     pub key_file: Option<PathBuf>,
-    /// The `payTo` addresses this key may verify and settle for (empty: any).
+    /// The `payTo` addresses this key may verify and settle for: EVM
+    /// addresses (`0x…`) and Solana ones (base58); empty: any.
     #[serde(default)]
     pub pay_to: Vec<String>,
     /// Requests a minute this key may make (0: no limit).
@@ -447,8 +448,15 @@ impl Config {
                 );
             }
             for (j, a) in k.pay_to.iter().enumerate() {
-                if let Err(e) = a.parse::<Address>() {
-                    return fail(format!("access.keys[{i}].pay_to[{j}]"), e.to_string());
+                if a.starts_with("0x") || a.starts_with("0X") {
+                    if let Err(e) = a.parse::<Address>() {
+                        return fail(format!("access.keys[{i}].pay_to[{j}]"), e.to_string());
+                    }
+                } else if paywire::svm::Pubkey::parse(a).is_err() {
+                    return fail(
+                        format!("access.keys[{i}].pay_to[{j}]"),
+                        "an EVM address (0x…) or a Solana address (base58)".into(),
+                    );
                 }
             }
         }

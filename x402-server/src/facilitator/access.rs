@@ -19,6 +19,8 @@ pub(crate) struct ApiKey {
     /// independent of the token (its length included).
     digest: [u8; 32],
     pay_to: Vec<Address>,
+    /// The Solana `payTo` addresses (base58) of `pay_to` in the configuration.
+    pay_to_solana: Vec<paywire::svm::Pubkey>,
     bucket: Option<Mutex<Bucket>>,
 }
 
@@ -91,19 +93,29 @@ impl Caller<'_> {
     }
 
     /// Whether this caller may settle for `pay_to`.
-    /// Whether this caller may act for any `payTo`.
-    pub(crate) fn unrestricted(&self) -> bool {
-        match self {
-            Caller::Anyone => true,
-            Caller::Key(k) => k.pay_to.is_empty(),
-        }
-    }
-
     pub(crate) fn may_pay(&self, pay_to: &Address) -> bool {
         match self {
             Caller::Anyone => true,
-            Caller::Key(k) => k.pay_to.is_empty() || k.pay_to.contains(pay_to),
+            Caller::Key(k) => k.unrestricted() || k.pay_to.contains(pay_to),
         }
+    }
+
+    /// Whether this caller may settle for the Solana `pay_to` (`None`: not
+    /// an address, which only an unrestricted caller may present).
+    pub(crate) fn may_pay_solana(&self, pay_to: Option<&paywire::svm::Pubkey>) -> bool {
+        match self {
+            Caller::Anyone => true,
+            Caller::Key(k) => {
+                k.unrestricted() || pay_to.is_some_and(|p| k.pay_to_solana.contains(p))
+            }
+        }
+    }
+}
+
+impl ApiKey {
+    /// No `pay_to` list: any recipient.
+    fn unrestricted(&self) -> bool {
+        self.pay_to.is_empty() && self.pay_to_solana.is_empty()
     }
 }
 
@@ -116,14 +128,21 @@ impl Access {
                 read_secret(k.key_file.as_deref(), k.key_env.as_deref())
                     .map_err(|e| format!("access.keys[{i}] ({}): {e}", k.name))?;
             let digest = keccak256(secret.as_bytes());
-            let pay_to = k
-                .pay_to
-                .iter()
-                .map(|a| {
-                    a.parse::<Address>()
-                        .map_err(|e| format!("access.keys[{i}].pay_to: {e}"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut pay_to = Vec::new();
+            let mut pay_to_solana = Vec::new();
+            for a in &k.pay_to {
+                if a.starts_with("0x") || a.starts_with("0X") {
+                    pay_to.push(
+                        a.parse::<Address>()
+                            .map_err(|e| format!("access.keys[{i}].pay_to: {e}"))?,
+                    );
+                } else {
+                    pay_to_solana.push(
+                        paywire::svm::Pubkey::parse(a)
+                            .map_err(|e| format!("access.keys[{i}].pay_to: {e}"))?,
+                    );
+                }
+            }
             let bucket = (k.requests_per_minute > 0).then(|| {
                 let cap = f64::from(k.requests_per_minute);
                 Mutex::new(Bucket {
@@ -137,6 +156,7 @@ impl Access {
                 name: k.name.clone(),
                 digest,
                 pay_to,
+                pay_to_solana,
                 bucket,
             });
         }
@@ -237,11 +257,38 @@ mod tests {
                     .unwrap()
             )
         );
+        // Limited to EVM addresses: no Solana payee.
+        let sol =
+            paywire::svm::Pubkey::parse("En1dx9bUjczzJkQds2WbBD945oQkWKvFVRRCzQEvSvSG").unwrap();
+        assert!(!caller.may_pay_solana(Some(&sol)));
+        assert!(!caller.may_pay_solana(None));
         access.check(Some("bearer s3cret")).unwrap();
         assert!(matches!(
             access.check(Some("Bearer s3cret")),
             Err(Denied::RateLimited(_))
         ));
+        // A list with a Solana address: that one, and no EVM payee.
+        let access = Access::from_config(&AccessConfig {
+            open: false,
+            keys: vec![ApiKeyConfig {
+                name: "sol".into(),
+                key_env: None,
+                key_file: Some(file.clone()),
+                pay_to: vec!["En1dx9bUjczzJkQds2WbBD945oQkWKvFVRRCzQEvSvSG".into()],
+                requests_per_minute: 0,
+            }],
+        })
+        .unwrap();
+        let caller = access.check(Some("Bearer s3cret")).unwrap();
+        assert!(caller.may_pay_solana(Some(&sol)));
+        assert!(!caller.may_pay_solana(Some(&paywire::svm::Pubkey([1; 32]))));
+        assert!(
+            !caller.may_pay(
+                &"0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
+                    .parse()
+                    .unwrap()
+            )
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -541,7 +541,7 @@ async fn verify(
         Err(r) => return *r,
     };
     if let Some(chain) = svm::network_of(&body).and_then(|n| inner.solana.get(&n).cloned()) {
-        if let Some(refused) = refuse_solana_payee(&who) {
+        if let Some(refused) = refuse_solana_payee(&who, &body) {
             return refused;
         }
         let started = std::time::Instant::now();
@@ -560,10 +560,10 @@ async fn verify(
     settle::verify(&inner, &who, &body).await
 }
 
-/// 403 for a key limited to some `payTo` addresses: those are EVM
-/// addresses, and a Solana payment pays none of them.
-fn refuse_solana_payee(who: &Caller<'_>) -> Option<Response<Body>> {
-    (!who.unrestricted()).then(|| {
+/// 403 when the caller's key may not act for this Solana body's `payTo`.
+fn refuse_solana_payee(who: &Caller<'_>, body: &[u8]) -> Option<Response<Body>> {
+    let pay_to = svm::pay_to_of(body);
+    (!who.may_pay_solana(pay_to.as_ref())).then(|| {
         problem(
             StatusCode::FORBIDDEN,
             "pay_to_not_allowed",
@@ -595,7 +595,7 @@ async fn settle_route(
     };
     let solana = svm::network_of(&body).and_then(|n| inner.solana.get(&n).cloned());
     if solana.is_some()
-        && let Some(refused) = refuse_solana_payee(&who)
+        && let Some(refused) = refuse_solana_payee(&who, &body)
     {
         return refused;
     }

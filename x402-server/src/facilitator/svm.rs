@@ -126,6 +126,19 @@ pub(crate) fn network_of(body: &[u8]) -> Option<String> {
     text.starts_with("solana:").then(|| text.to_string())
 }
 
+/// The `paymentRequirements.payTo` of a body, when it is a Solana address.
+pub(crate) fn pay_to_of(body: &[u8]) -> Option<Pubkey> {
+    let v = paywire::json::parse(body, &limits()).ok()?;
+    let p = v
+        .as_object()?
+        .get("paymentRequirements")?
+        .as_object()?
+        .get("payTo")?
+        .as_str()?;
+    let mut buf = [0u8; paywire::svm::PUBKEY_BASE58_MAX];
+    Pubkey::parse(p.unescape_into(&mut buf).ok()?).ok()
+}
+
 /// The payload's wire transaction, decoded from its base64.
 fn wire_of(body: &[u8]) -> Option<Vec<u8>> {
     let v = paywire::json::parse(body, &limits()).ok()?;
