@@ -2,7 +2,8 @@
 //! validator: `rpc-shim.mjs` beside this file serves JSON-RPC over npm
 //! `litesvm` (SPL Token, Token-2022, the associated token account program,
 //! signature and blockhash checks on). Payments are made by the core's client
-//! (`paywire::svm::client`), verified and settled by a facilitator running in
+//! (`paywire::svm::client`) and by the official client (`@x402/svm` 2.27,
+//! `official-client.mjs`), verified and settled by a facilitator running in
 //! this process, and the balances read back from the SVM.
 //!
 //! Run by `scripts/test-svm.sh` (`--ignored`); it needs Node and the root's
@@ -431,6 +432,18 @@ async fn exact_on_litesvm() {
         assert_eq!(s["success"], json!(true), "{s}");
         assert_eq!(shim.tokens(&t.destination).await, moved + AMOUNT);
         assert_eq!(shim.tokens(&t.source).await, FUNDS - 3 * AMOUNT);
+
+        // The official client's payment (@x402/svm 2.27) verifies and settles.
+        let official = official_payment(&shim, &accepted, &payer);
+        let body =
+            json!({"x402Version": 2, "paymentPayload": official, "paymentRequirements": accepted})
+                .to_string();
+        let (_, v) = fac.post("/verify", &body).await;
+        assert_eq!(v["isValid"], json!(true), "{name}, official client: {v}");
+        let (_, s) = fac.post("/settle", &body).await;
+        assert_eq!(s["success"], json!(true), "{name}, official client: {s}");
+        assert_eq!(shim.tokens(&t.destination).await, moved + 2 * AMOUNT);
+        assert_eq!(shim.tokens(&t.source).await, FUNDS - 4 * AMOUNT);
         if program == TOKEN_PROGRAM {
             lost_broadcast(&shim, &fac, &dir, &fee_payer, &payer, &t, &accepted).await;
         }
@@ -485,4 +498,27 @@ async fn lost_broadcast(
     assert_eq!(shim.sends().await, sends + 2);
     eprintln!("lost broadcast: pending, sent again by the watcher, settled once as {signature}");
     fast.stop().await;
+}
+
+/// A PaymentPayload made by the official client (`official-client.mjs`).
+fn official_payment(shim: &Shim, accepted: &Value, payer: &SigningKey) -> Value {
+    let seed: String = payer
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let input = json!({"rpc": shim.url, "requirements": accepted, "payerSeedHex": seed});
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new("node")
+        .arg("x402-server/tests/svm/official-client.mjs")
+        .arg(input.to_string())
+        .current_dir(root)
+        .output()
+        .expect("node");
+    assert!(
+        out.status.success(),
+        "official client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
