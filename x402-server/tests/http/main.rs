@@ -456,3 +456,112 @@ async fn the_discovery_catalog_is_off_by_default_and_bounded_when_on() {
     assert_eq!(r.status(), StatusCode::OK);
     f.stop().await;
 }
+
+/// Solana beside an EVM network, its node down: `/supported` lists both;
+/// a payment the core refuses offline is answered with its reason without
+/// the node; one it accepts cannot be checked, so it is neither valid nor
+/// settled, and nothing is sent or kept (it can be presented again); a key
+/// limited to EVM payees may not act for a Solana one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn solana_without_a_node() {
+    use paywire::svm::client::SigningKey;
+    use paywire::svm::{Pubkey, TOKEN_PROGRAM};
+    const SOLANA: &str = "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1";
+    let dir = Scratch::new("solana");
+    let fee_payer = SigningKey::from_bytes(&[1; 32]);
+    let fp = Pubkey(fee_payer.verifying_key().to_bytes());
+    let seed: String = fee_payer
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let file = dir.secret("sol.key", &seed);
+    let signer = key("http/signer").1;
+    let setup = Setup::new(
+        format!("sqlite://{}", dir.0.join("records.db").display()),
+        NO_NODE,
+        NETWORK,
+        &[&signer],
+    );
+    let solana = format!(
+        "\n[[signers]]\nname = \"sol\"\nkind = \"ed25519\"\nkey_file = {file:?}\n\n[[solana_networks]]\nid = \"{SOLANA}\"\nrpc = [\"{NO_NODE}\"]\nfee_payers = [\"sol\"]\nreceipt_timeout_seconds = 2\n"
+    );
+    let f = Running::start(&format!("{}{solana}", setup.toml(&dir))).await;
+
+    let (_, s) = f.get("/supported").await;
+    let s: Value = serde_json::from_str(&s).unwrap();
+    assert!(
+        s["kinds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"x402Version": 2, "scheme": "exact", "network": SOLANA, "extra": {"feePayer": fp.to_string()}})),
+        "{s}"
+    );
+    assert_eq!(s["signers"]["solana:*"], json!([fp.to_string()]));
+    assert_eq!(s["signers"]["eip155:*"].as_array().unwrap().len(), 1);
+
+    let pay_to = Pubkey([3; 32]);
+    let accepted = |fee_payer: &Pubkey| {
+        json!({
+            "scheme": "exact", "network": SOLANA, "amount": "1000",
+            "asset": Pubkey([9; 32]).to_string(), "payTo": pay_to.to_string(),
+            "maxTimeoutSeconds": 60, "extra": {"feePayer": fee_payer.to_string()},
+        })
+    };
+    let payer = SigningKey::from_bytes(&[2; 32]);
+    // Offline refusals need no node.
+    let (_, other) = support::svm_payment(
+        &payer,
+        TOKEN_PROGRAM,
+        &accepted(&Pubkey([7; 32])),
+        [5; 32],
+        1,
+    );
+    let (status, v) = f.post("/verify", &other.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v["invalidReason"],
+        json!("invalid_exact_svm_fee_payer_not_managed_by_facilitator"),
+        "{v}"
+    );
+    let (_, s) = f.post("/settle", &other.to_string()).await;
+    assert_eq!(s["success"], json!(false));
+    assert_eq!(s["transaction"], json!(""));
+    assert_eq!(s["network"], json!(SOLANA));
+    let (_, good) = support::svm_payment(&payer, TOKEN_PROGRAM, &accepted(&fp), [5; 32], 2);
+    let mut garbage = good.clone();
+    garbage["paymentPayload"]["payload"]["transaction"] = json!("AAAA");
+    let (status, v) = f.post("/settle", &garbage.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        v["errorReason"],
+        json!("invalid_exact_svm_payload_transaction_could_not_be_decoded"),
+        "{v}"
+    );
+    // Valid offline; the node cannot be asked: not valid, nothing sent, and
+    // the same answer again (nothing was kept).
+    let (_, v) = f.post("/verify", &good.to_string()).await;
+    assert_eq!(v["isValid"], json!(false), "{v}");
+    assert_eq!(v["invalidReason"], json!("unexpected_verify_error"), "{v}");
+    for _ in 0..2 {
+        let (_, s) = f.post("/settle", &good.to_string()).await;
+        assert_eq!(s["success"], json!(false), "{s}");
+        assert_eq!(s["errorReason"], json!("unexpected_settle_error"), "{s}");
+        assert_eq!(s["transaction"], json!(""));
+    }
+    f.stop().await;
+
+    // A key limited to an EVM payee: 403 for a Solana one.
+    let evm_only = format!("pay_to = [\"{}\"]", key("http/allowed").0.address());
+    let mut setup = setup;
+    setup.extra_key = &evm_only;
+    let f = Running::start(&format!("{}{solana}", setup.toml(&dir))).await;
+    let (status, v) = f.post("/verify", &good.to_string()).await;
+    assert_eq!(
+        (status, v["error"].clone()),
+        (StatusCode::FORBIDDEN, json!("pay_to_not_allowed"))
+    );
+    let (status, _) = f.post("/settle", &good.to_string()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    f.stop().await;
+}

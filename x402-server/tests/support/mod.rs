@@ -450,6 +450,35 @@ pub fn pay_at(
     json!({"x402Version": 2, "paymentPayload": payload, "paymentRequirements": accept}).to_string()
 }
 
+/// A Solana payment of `accepted` made by the core's client with `payer`'s
+/// key, for a mint of `program` with 6 decimals: its wire transaction and
+/// `/verify` body.
+pub fn svm_payment(
+    payer: &paywire::svm::client::SigningKey,
+    program: paywire::svm::Pubkey,
+    accepted: &Value,
+    blockhash: [u8; 32],
+    nonce: u8,
+) -> (Vec<u8>, Value) {
+    use paywire::svm::client::{Payment, create_transaction, write_payment_payload};
+    use paywire::types::FromJson;
+    let text = accepted.to_string();
+    let v = paywire::json::parse(text.as_bytes(), &paywire::json::Limits::DEFAULT).unwrap();
+    let r = paywire::types::v2::PaymentRequirements::from_json(v).unwrap();
+    let mut memo = [0u8; paywire::svm::MAX_MEMO_BYTES];
+    let p = Payment::from_requirements(&r, program, 6, Some(blockhash), [nonce; 16], &mut memo)
+        .unwrap();
+    let mut out = [0u8; paywire::svm::tx::MAX_TRANSACTION_SIZE];
+    let n = create_transaction(payer, &p, &mut out).unwrap();
+    let mut payload = Vec::new();
+    write_payment_payload(&r, &out[..n], &mut payload).unwrap();
+    let payload: Value = serde_json::from_slice(&payload).unwrap();
+    (
+        out[..n].to_vec(),
+        json!({"x402Version": 2, "paymentPayload": payload, "paymentRequirements": accepted}),
+    )
+}
+
 // ------------------------------------------------------------------ facilitators
 
 /// A directory of the test's own, removed at drop.

@@ -23,14 +23,8 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use paywire::json::{Limits, parse};
-use paywire::svm::client::{Payment, SigningKey, create_transaction, write_payment_payload};
-use paywire::svm::tx::MAX_TRANSACTION_SIZE;
-use paywire::svm::{
-    MAX_MEMO_BYTES, Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address,
-};
-use paywire::types::FromJson;
-use paywire::types::v2::PaymentRequirements;
+use paywire::svm::client::SigningKey;
+use paywire::svm::{Pubkey, TOKEN_2022_PROGRAM, TOKEN_PROGRAM, associated_token_address};
 use serde_json::{Value, json};
 use support::{Running, Scratch};
 
@@ -189,21 +183,7 @@ fn payment(
     blockhash: [u8; 32],
     nonce: u8,
 ) -> (Vec<u8>, Value) {
-    let text = accepted.to_string();
-    let v = parse(text.as_bytes(), &Limits::DEFAULT).unwrap();
-    let r = PaymentRequirements::from_json(v).unwrap();
-    let mut memo = [0u8; MAX_MEMO_BYTES];
-    let p = Payment::from_requirements(&r, t.program, 6, Some(blockhash), [nonce; 16], &mut memo)
-        .unwrap();
-    let mut out = [0u8; MAX_TRANSACTION_SIZE];
-    let n = create_transaction(payer, &p, &mut out).unwrap();
-    let mut payload = Vec::new();
-    write_payment_payload(&r, &out[..n], &mut payload).unwrap();
-    let payload: Value = serde_json::from_slice(&payload).unwrap();
-    (
-        out[..n].to_vec(),
-        json!({"x402Version": 2, "paymentPayload": payload, "paymentRequirements": accepted}),
-    )
+    support::svm_payment(payer, t.program, accepted, blockhash, nonce)
 }
 
 fn with_transaction(body: &Value, wire: &[u8]) -> Value {
