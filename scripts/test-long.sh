@@ -17,6 +17,9 @@
 #   batch-settlement  the core's batch-settlement channels on a local chain at
 #                 full size: 1,000 vouchers on one channel, one claim over 50
 #                 channels (scripts/test-settlement.sh runs 20 and 3)
+#   voucher-bench batch-settlement voucher verification against the official
+#                 TypeScript server's, one run (benches/batch/run.sh; a
+#                 benchmark: it fails only if a voucher is not accepted)
 #   slow-clients  `paywire serve` under 300 connections trickling their requests
 #                 for 60 s while an ordinary client keeps asking (the test
 #                 command runs 20 for 10 s)
@@ -26,7 +29,7 @@ cd "$(dirname "$0")/.."
 CARGO_HACK_VERSION=0.6.46
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator batch-settlement slow-clients fuzz)
+[ ${#parts[@]} -gt 0 ] || parts=(features differential facilitator batch-settlement voucher-bench slow-clients fuzz)
 # shellcheck source=lib/postgres.sh
 . scripts/lib/postgres.sh
 # shellcheck source=lib/hardhat.sh
@@ -65,11 +68,14 @@ for part in "${parts[@]}"; do
         cargo test -p paywire --test it --features evm-batch --locked -- batch_settlement_onchain:: --ignored --test-threads=1
       stop_hardhat
       ;;
+    voucher-bench)
+      benches/batch/run.sh
+      ;;
     slow-clients)
       PAYWIRE_TEST_SLOW_CLIENTS=300 PAYWIRE_TEST_SLOW_SECONDS=60 \
         cargo test -p paywire-cli --test slow_clients --locked -- --nocapture
       ;;
-    *) echo "test-long: unknown part $part (features, differential, facilitator, batch-settlement, slow-clients, fuzz)" >&2; exit 2 ;;
+    *) echo "test-long: unknown part $part (features, differential, facilitator, batch-settlement, voucher-bench, slow-clients, fuzz)" >&2; exit 2 ;;
   esac
   printf '    (%ss)\n' "$(($(date +%s) - t0))"
 done
