@@ -17,6 +17,8 @@
 //!   ([`types`]);
 //! - offline verification with the reference's reasons, the chain's part owed
 //!   as [`verify::ChainCheck`]s ([`verify`]);
+//! - the resource server's decision per channel: accept, ask the facilitator,
+//!   or refuse with the corrective 402's state ([`server`]);
 //! - payload creation with a [`PrivateKey`](crate::evm::PrivateKey) ([`client`]);
 //! - the contract's calls a facilitator makes, ABI-encoded, and its state
 //!   reads decoded ([`abi`]).
@@ -27,6 +29,7 @@
 pub mod abi;
 pub mod client;
 pub mod reason;
+pub mod server;
 pub mod settlement;
 pub mod types;
 pub mod verify;
