@@ -31,9 +31,15 @@ gen_svm_vectors() {
   node "$root/x402-core/tests/vectors/gen/src/gen-svm.mjs" "$1"
 }
 
+gen_batch_server_vectors() {
+  "$root/scripts/install-js.sh"
+  node "$root/x402-core/tests/vectors/gen/src/gen-batch-server.mjs" "$1"
+}
+
 GENERATORS=(
   "include/paywire.h gen_c_header"
   "x402-core/tests/vectors/svm.json gen_svm_vectors"
+  "x402-core/tests/vectors/batch-settlement-server.json gen_batch_server_vectors"
 )
 
 check=

@@ -10,6 +10,8 @@ mod batch_scheme;
 mod batch_settlement_evm;
 #[cfg(feature = "evm-batch")]
 mod batch_settlement_onchain;
+#[cfg(feature = "evm-batch")]
+mod batch_settlement_server;
 mod batch_sfv_suite;
 #[cfg(feature = "bazaar")]
 mod bazaar;

@@ -19,6 +19,7 @@ node src/gen-verdicts.mjs
 node src/gen-settlement.mjs
 node src/gen-smart-wallet.mjs
 node src/gen-batch-settlement.mjs
+node src/gen-batch-server.mjs
 node src/gen-svm.mjs
 
 # Self-tests of check mode: it must reproduce every recorded verdict, and accept
