@@ -100,10 +100,42 @@ pub fn domain(chain_id: u64) -> Domain<'static> {
     }
 }
 
+// The constant parts of the hashes, precomputed (checked in the tests).
+const DOMAIN_NAME_HASH: [u8; 32] =
+    eip712::hex_bytes(b"e03c502b9066cc6f23a8f0f48ed32cb7d506f9f0a2d0055449f256846a770e9a");
+const DOMAIN_VERSION_HASH: [u8; 32] =
+    eip712::hex_bytes(b"c89efdaa54c0f20c7adf612882df0950f5a951637e0307cdcb4c672f298b8bc6");
+const CHANNEL_CONFIG_TYPEHASH: [u8; 32] =
+    eip712::hex_bytes(b"1c9a06ceab9b0ebbd3301dc56c9111bb6d9af421356dc9ccb3b7084c755db308");
+const VOUCHER_TYPEHASH: [u8; 32] =
+    eip712::hex_bytes(b"1e1bd6ff84c3e0d9029a292b212e039c0ca97ec497c55191a4a5874294609a69");
+const REFUND_TYPEHASH: [u8; 32] =
+    eip712::hex_bytes(b"be23ad087435072cd69b49cc5b92de10ee610fce7ae0ab428307972d764bb216");
+/// The domain separators on Base and Base Sepolia.
+const KNOWN_SEPARATORS: [(u64, [u8; 32]); 2] = [
+    (
+        8453,
+        eip712::hex_bytes(b"d8d982716899b0e20cf2c1e706a37b8a892c83fdd4ac9b540cfeec11f9c73a39"),
+    ),
+    (
+        84532,
+        eip712::hex_bytes(b"fdef80764086b1e0fc6ba99f0cb9aa1d59109fda7c23d60334c89d2de44dffce"),
+    ),
+];
+
 /// The contract's domain separator on `chain_id`.
 #[must_use]
 pub fn domain_separator(chain_id: u64) -> [u8; 32] {
-    domain(chain_id).separator()
+    if let Some((_, s)) = KNOWN_SEPARATORS.iter().find(|(c, _)| *c == chain_id) {
+        return *s;
+    }
+    keccak256_concat(&[
+        &eip712::EIP712_DOMAIN_TYPEHASH,
+        &DOMAIN_NAME_HASH,
+        &DOMAIN_VERSION_HASH,
+        &u64_word(chain_id),
+        &BATCH_SETTLEMENT_ADDRESS.to_word(),
+    ])
 }
 
 fn u64_word(v: u64) -> [u8; 32] {
@@ -114,7 +146,7 @@ fn u64_word(v: u64) -> [u8; 32] {
 #[must_use]
 pub fn channel_config_hash(c: &ChannelConfig) -> [u8; 32] {
     keccak256_concat(&[
-        &keccak256(CHANNEL_CONFIG_TYPE.as_bytes()),
+        &CHANNEL_CONFIG_TYPEHASH,
         &c.payer.to_word(),
         &c.payer_authorizer.to_word(),
         &c.receiver.to_word(),
@@ -139,7 +171,7 @@ pub fn channel_id(c: &ChannelConfig, chain_id: u64) -> B256 {
 #[must_use]
 pub fn voucher_hash(channel_id: &B256, max_claimable_amount: &Amount) -> [u8; 32] {
     keccak256_concat(&[
-        &keccak256(VOUCHER_TYPE.as_bytes()),
+        &VOUCHER_TYPEHASH,
         &channel_id.0,
         &max_claimable_amount.to_be_bytes(),
     ])
@@ -164,7 +196,7 @@ pub fn refund_digest(
     amount: &Amount,
 ) -> [u8; 32] {
     let h = keccak256_concat(&[
-        &keccak256(REFUND_TYPE.as_bytes()),
+        &REFUND_TYPEHASH,
         &channel_id.0,
         &nonce.to_be_bytes(),
         &amount.to_be_bytes(),
@@ -263,6 +295,35 @@ pub fn permit2_deposit_digest(chain_id: u64, a: &Permit2DepositAuthorization<'_>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precomputed_hashes_are_the_hashes_of_their_text() {
+        assert_eq!(DOMAIN_NAME_HASH, keccak256(DOMAIN_NAME.as_bytes()));
+        assert_eq!(DOMAIN_VERSION_HASH, keccak256(DOMAIN_VERSION.as_bytes()));
+        assert_eq!(
+            CHANNEL_CONFIG_TYPEHASH,
+            keccak256(CHANNEL_CONFIG_TYPE.as_bytes())
+        );
+        assert_eq!(VOUCHER_TYPEHASH, keccak256(VOUCHER_TYPE.as_bytes()));
+        assert_eq!(REFUND_TYPEHASH, keccak256(REFUND_TYPE.as_bytes()));
+        for chain in [1, 137, 8453, 84532, u64::MAX] {
+            assert_eq!(
+                domain_separator(chain),
+                domain(chain).separator(),
+                "{chain}"
+            );
+        }
+        for (chain, sep) in KNOWN_SEPARATORS {
+            let computed = keccak256_concat(&[
+                &eip712::EIP712_DOMAIN_TYPEHASH,
+                &DOMAIN_NAME_HASH,
+                &DOMAIN_VERSION_HASH,
+                &u64_word(chain),
+                &BATCH_SETTLEMENT_ADDRESS.to_word(),
+            ]);
+            assert_eq!(sep, computed);
+        }
+    }
 
     #[test]
     fn addresses_decode() {
