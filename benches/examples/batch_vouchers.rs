@@ -27,12 +27,15 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use paywire::amount::Amount;
+use paywire::evm::batch_settlement::server::{ChannelRecord, Decision, Policy, decide};
 use paywire::evm::batch_settlement::verify::{
     ChainFacts, Config, Requirements, check_cumulative, verify,
 };
-use paywire::evm::batch_settlement::{BatchPayload, ChannelState, PayloadType, client};
+use paywire::evm::batch_settlement::{
+    BatchPayload, ChannelConfig, ChannelState, PayloadType, client,
+};
 use paywire::evm::{B256, PrivateKey};
-use paywire::json::{Limits, ToJson, parse};
+use paywire::json::{JsonStr, Limits, ToJson, parse};
 use paywire::types::FromJson;
 use paywire::types::v2::PaymentRequirements;
 use serde_json::{Value, json};
@@ -41,9 +44,11 @@ use serde_json::{Value, json};
 const CHANNELS: u64 = 64;
 /// The price of a request (`amount`), in the token's units.
 const PRICE: u64 = 1000;
+/// The unix time of the server's decisions (its records are synced then).
+const NOW: u64 = 1_750_000_000;
 
 /// Every call must answer valid, in the timed loops too.
-fn measure(mut g: impl FnMut() -> bool) -> (f64, f64) {
+fn measure(g: &mut dyn FnMut() -> bool) -> (f64, f64) {
     let mut bad = 0u32;
     let mut f = || {
         let ok = g();
@@ -88,6 +93,10 @@ struct Channel {
     payload: Vec<u8>,
     state: ChannelState,
     charged: Amount,
+    config: ChannelConfig,
+    id: B256,
+    /// The previous voucher's signature, as the server's record keeps it.
+    signature: String,
 }
 
 fn main() {
@@ -155,6 +164,9 @@ fn main() {
             payload: serde_json::to_vec(&payment_payload).unwrap(),
             state,
             charged,
+            config,
+            id: created.channel_id(),
+            signature: payload["voucher"]["signature"].as_str().unwrap().to_owned(),
         });
     }
     let doc = json!({ "requirements": requirements, "channels": file });
@@ -163,7 +175,7 @@ fn main() {
     let config = Config::default();
     let price = Amount::from(PRICE);
     let mut next = 0usize;
-    let (min, median) = measure(|| {
+    let mut verify_next = || {
         let c = &channels[next % channels.len()];
         next += 1;
         let Ok(v) = parse(black_box(&c.payload), &Limits::DEFAULT) else {
@@ -187,12 +199,74 @@ fn main() {
             &price,
         )
         .is_ok()
-    });
-    let line = json!({
-        "impl": "paywire (native, release)",
-        "what": "json::parse + batch_settlement::verify::verify (channel state given) + check_cumulative",
-        "min_us": min,
-        "median_us": median,
-    });
-    println!("{line}");
+    };
+    // The resource server's path: the payload read from the PaymentPayload,
+    // then `server::decide` against the channel's record (fresh mirrored state).
+    let policy = Policy::default();
+    let scheme_req = &scheme_req;
+    let mut next2 = 0usize;
+    let mut decide_next = || {
+        let c = &channels[next2 % channels.len()];
+        next2 += 1;
+        let Ok(v) = parse(black_box(&c.payload), &Limits::DEFAULT) else {
+            return false;
+        };
+        let Some(Ok(p)) = v
+            .as_object()
+            .and_then(|o| o.get("payload"))
+            .map(BatchPayload::from_json)
+        else {
+            return false;
+        };
+        let record = ChannelRecord {
+            channel_id: c.id,
+            channel_config: c.config,
+            charged_cumulative_amount: c.charged,
+            signed_max_claimable: c.charged,
+            signature: JsonStr::new(&c.signature),
+            onchain: c.state,
+            onchain_synced_at: Some(NOW),
+            last_request_at: NOW,
+        };
+        matches!(
+            decide(Some(&record), &p, scheme_req, &price, NOW, &policy),
+            Ok(Decision::Accept(_))
+        )
+    };
+    // `BATCH_VOUCHERS_CALLS=n`: n calls of one path (`BATCH_VOUCHERS_PATH`:
+    // `verify`, the default, or `decide`) and no timing, for counting
+    // instructions: run it under callgrind with n and with 0.
+    if let Some(n) = std::env::var("BATCH_VOUCHERS_CALLS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        let decide_path = std::env::var("BATCH_VOUCHERS_PATH").is_ok_and(|p| p == "decide");
+        for _ in 0..n {
+            assert!(if decide_path {
+                decide_next()
+            } else {
+                verify_next()
+            });
+        }
+        return;
+    }
+    for (what, f) in [
+        (
+            "json::parse + batch_settlement::verify::verify (channel state given) + check_cumulative",
+            &mut verify_next as &mut dyn FnMut() -> bool,
+        ),
+        (
+            "json::parse + BatchPayload::from_json + batch_settlement::server::decide (the channel's record given)",
+            &mut decide_next,
+        ),
+    ] {
+        let (min, median) = measure(f);
+        let line = json!({
+            "impl": "paywire (native, release)",
+            "what": what,
+            "min_us": min,
+            "median_us": median,
+        });
+        println!("{line}");
+    }
 }
