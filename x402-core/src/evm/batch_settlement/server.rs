@@ -58,6 +58,19 @@
 //!   this module: the payload's parser refuses it (`invalid_payload`).
 //! - The local signature check is [`verify`](super::verify)'s: high-s and
 //!   64-byte signatures are refused where viem recovers them.
+//! - A refund whose channel id is not its config's is
+//!   [`BatchReason::ChannelIdMismatch`] in [`refund_settlement`] (the
+//!   reference throws a plain error there); a refund `amount` of `0` is
+//!   refused by the payload's parser before.
+//!
+//! # What stays the host's
+//! Serializing a channel's requests and committing records (with
+//! `invalid_batch_settlement_evm_channel_busy` when it loses, and
+//! `invalid_batch_settlement_evm_verification_state_unavailable` when its
+//! store fails), the facilitator's calls, the receiver authorizer's signatures
+//! of a refund ([`refund_digest`](super::refund_digest)) and of its claim
+//! ([`claim_batch_digest`](super::claim_batch_digest)), and the channel
+//! manager's work (claiming, settling and refunding idle channels).
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
