@@ -388,6 +388,8 @@ impl core::fmt::Display for PriceAboveMaximum {
     }
 }
 
+impl core::error::Error for PriceAboveMaximum {}
+
 /// The reference's charged total for a channel it does not know: the voucher's
 /// ceiling less the price (zero if below), or the ceiling itself for a refund.
 fn inferred_charged(payload: &BatchPayload<'_>, max: &Amount) -> Amount {
@@ -816,8 +818,7 @@ mod tests {
     }
 
     /// The server's record of `c`'s channel, charged `charged`, synced at NOW.
-    fn record<'a>(c: &'a Created, charged: u64) -> ChannelRecord<'a> {
-        let p = c.payload();
+    fn record(c: &Created, charged: u64) -> ChannelRecord<'static> {
         ChannelRecord {
             channel_id: c.channel_id(),
             channel_config: c.channel_config,
@@ -832,14 +833,6 @@ mod tests {
             },
             onchain_synced_at: Some(NOW - 10),
             last_request_at: NOW - 10,
-        }
-        .with_config(&p)
-    }
-
-    impl<'a> ChannelRecord<'a> {
-        fn with_config(mut self, p: &BatchPayload<'_>) -> Self {
-            self.channel_config = *p.channel_config();
-            self
         }
     }
 
