@@ -48,6 +48,7 @@ TARGETS = [
     "verify_body",
     "erc6492",
     "batch_settlement_evm",
+    "batch_server",
     "svm_decode",
     "svm_verify",
 ]
@@ -355,6 +356,21 @@ def batch_settlement_evm():
         add("batch_settlement_evm", f"payload-{i:02}", json.dumps(v["paymentPayload"]["payload"], separators=(",", ":"), ensure_ascii=False))
 
 
+def batch_server():
+    """batch_server: each decision of batch-settlement-server.json as the
+    target's input (record, payload, facilitator's state, price, time)."""
+    doc = json.loads((VECTORS / "batch-settlement-server.json").read_text())
+    for i, v in enumerate(doc["vectors"]):
+        case = {"payload": v["paymentPayload"]["payload"], "price": v["price"], "now": v["now"]}
+        if v["record"] is not None:
+            case["record"] = v["record"]
+        if "verified" in v:
+            case["verified"] = v["verified"]
+        if v["policy"]["minDeposit"] is not None:
+            case["minDeposit"] = v["policy"]["minDeposit"]
+        add("batch_server", f"vector-{i:02}", json.dumps(case, separators=(",", ":"), ensure_ascii=False))
+
+
 def svm():
     """svm_decode, svm_verify: each verdict vector of svm.json as a /verify
     body, and its transaction's bytes."""
@@ -383,6 +399,7 @@ def main():
     facilitator()
     smart_wallets()
     batch_settlement_evm()
+    batch_server()
     svm()
     if OUT.exists():
         shutil.rmtree(OUT)

@@ -601,7 +601,9 @@ pub fn decide<'a>(
 /// Continues [`Decision::Verify`] once the facilitator has answered valid:
 /// `record` is the channel's record read again (another request may have
 /// moved it), `verified` the answer's `extra` (the channel's state; a member
-/// it lacks counts as 0, as in the reference).
+/// it lacks counts as 0, as in the reference). The channel id's binding to
+/// the config is checked again (the reference's `onAfterVerify` relies on its
+/// `onBeforeVerify`), so that no record is made for an unbound voucher.
 ///
 /// # Errors
 /// [`PriceAboveMaximum`] when `price` exceeds `req.amount`.
@@ -614,6 +616,13 @@ pub fn after_verify<'a>(
     now: u64,
 ) -> Result<Decision<'a>, PriceAboveMaximum> {
     check_price(price, req)?;
+    // `decide` checked it; checked again so that no record is ever made for a
+    // voucher that does not bind its config.
+    if channel_id(payload.channel_config(), req.chain_id) != payload.voucher().channel_id {
+        return Ok(Decision::Refuse(Refusal::of(
+            BatchReason::ChannelIdMismatch,
+        )));
+    }
     let charged = match cumulative(record, payload, &req.amount, now) {
         Ok(c) => c,
         Err(r) => return Ok(Decision::Refuse(r)),
@@ -1026,6 +1035,17 @@ mod tests {
                 &a(1000),
                 NOW,
                 &policy
+            )),
+            BatchReason::ChannelIdMismatch
+        );
+        assert_eq!(
+            refused(after_verify(
+                Some(&rec),
+                &tampered,
+                &req(),
+                &a(1000),
+                None,
+                NOW
             )),
             BatchReason::ChannelIdMismatch
         );
