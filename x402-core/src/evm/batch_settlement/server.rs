@@ -29,6 +29,11 @@
 //!   [`Refusal::corrective`]: the `extra.channelState` and `extra.voucherState`
 //!   to add to the matching `accepts` entry, from which the client signs on.
 //!
+//! A payer's pending withdrawal (`withdrawRequestedAt`) is mirrored and
+//! reported, not judged, as in the reference: vouchers stay acceptable until
+//! the withdrawal completes, so a host claims what it has charged before then
+//! (the claim's typed data: [`claim_batch_digest`](super::claim_batch_digest)).
+//!
 //! The rules and reasons are those of the reference server (`@x402/evm` 2.27
 //! `batch-settlement/server`: `handleBeforeVerify`, `verifyVoucherLocally`,
 //! `handleAfterVerify`, `handleBeforeSettle`, `handleEnrichSettlementPayload`,
