@@ -7,7 +7,7 @@
 //!
 //! Parsing is as strict as [`super::types`]: the payloads are read without
 //! allocation; a claim batch is kept as its JSON array and read row by row
-//! ([`ClaimPayload::rows`]). The refund's arithmetic ([`refundable`],
+//! ([`Claims::rows`]). The refund's arithmetic ([`refundable`],
 //! [`refund_outcome`]) is the reference facilitator's.
 
 use crate::amount::Amount;
