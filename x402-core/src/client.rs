@@ -87,8 +87,22 @@ pub struct Selected<'a> {
     pub pay_to: Address,
 }
 
+/// Why an EVM key cannot pay a `solana:*` requirement.
+#[cfg(feature = "svm")]
+const SOLANA: &str = "a solana:* requirement is paid with an Ed25519 key (create_svm_payment)";
+#[cfg(not(feature = "svm"))]
+const SOLANA: &str = "solana:* networks need paywire's `svm` feature";
+
 fn no_match(why: &'static str) -> Error {
-    Error::new(Reason::InvalidPaymentRequirements, ErrorKind::Invalid(why)).at("accepts")
+    let kind = if cfg!(not(feature = "svm")) && why == SOLANA {
+        ErrorKind::NetworkFamilyNotBuilt {
+            family: "solana",
+            feature: "svm",
+        }
+    } else {
+        ErrorKind::Invalid(why)
+    };
+    Error::new(Reason::InvalidPaymentRequirements, kind).at("accepts")
 }
 
 /// Whether and how `r` can be paid under `policy`.
@@ -99,6 +113,9 @@ fn payable<'a>(
 ) -> Result<Selected<'a>, &'static str> {
     let v1 = matches!(r, PaymentRequirements::V1(_));
     let network = r.network();
+    if network.namespace() == Some("solana") {
+        return Err(SOLANA);
+    }
     let chain_id = network
         .evm_chain_id()
         .ok_or("not an EVM network this client knows")?;
@@ -519,6 +536,164 @@ fn write_payload(
             header::encode_to_sink(&doc, out)
         }
     }
+}
+
+/// What a Solana payer needs besides the 402: the mint's token program and
+/// decimals (read from the mint account), and a recent blockhash when the
+/// requirement carries no `extra.recentBlockhash`.
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SvmFacts {
+    /// The mint's owner: [`crate::svm::TOKEN_PROGRAM`] or
+    /// [`crate::svm::TOKEN_2022_PROGRAM`].
+    pub token_program: crate::svm::Pubkey,
+    /// The mint's decimals.
+    pub decimals: u8,
+    /// A recent blockhash, used when `extra.recentBlockhash` is absent.
+    pub recent_blockhash: Option<[u8; 32]>,
+}
+
+/// A created Solana payment: the `PAYMENT-SIGNATURE` value was written.
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SvmCreated {
+    /// Length of the header value written.
+    pub len: usize,
+    /// Index of the chosen requirement in `accepts`.
+    pub index: usize,
+    /// The payer (the transfer's authority).
+    pub payer: crate::svm::Pubkey,
+}
+
+/// The first `exact` requirement on `solana:*` (v2) the policy allows, with
+/// its index. The policy's `assets` are EVM addresses: a policy that lists
+/// any allows no Solana asset.
+///
+/// # Errors
+/// `invalid_payment_requirements` saying why the last candidate was refused.
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+pub fn select_svm_requirement<'a>(
+    pr: &PaymentRequired<'a>,
+    policy: &Policy<'_>,
+) -> Result<(usize, v2::PaymentRequirements<'a>), Error> {
+    let PaymentRequired::V2(p) = pr else {
+        return Err(no_match("exact on solana:* is paid in x402 v2 only"));
+    };
+    let mut last = "accepts is empty";
+    for (i, r) in p.accepts.iter().enumerate() {
+        if r.scheme != crate::svm::SCHEME || r.network.namespace() != Some("solana") {
+            last = "not exact on a solana:* network";
+        } else if !policy.networks.is_empty()
+            && !policy
+                .networks
+                .iter()
+                .any(|n| n.to_caip2() == Some(r.network))
+        {
+            last = "network not allowed by the policy";
+        } else if !policy.assets.is_empty() {
+            last = "asset not allowed by the policy (its assets are EVM tokens)";
+        } else if policy.max_amount.is_some_and(|max| r.amount > max) {
+            last = "amount above the policy's maximum";
+        } else {
+            return Ok((i, r));
+        }
+    }
+    Err(no_match(last))
+}
+
+/// Chooses an `exact` requirement on `solana:*` and pays it: the payer's
+/// transaction ([`crate::svm::client`]: compute budget, `TransferChecked` to
+/// `payTo`'s associated token account, a Memo of `extra.memo` or of
+/// `memo_nonce` in hex), partly signed by `key`, in a v2 PaymentPayload
+/// written to `out` as a `PAYMENT-SIGNATURE` value. `payment_required` is
+/// JSON or a `PAYMENT-REQUIRED` header value.
+///
+/// # Errors
+/// The decoding or selection error; `invalid_payment_requirements` naming
+/// what the transaction could not be built from (`extra.feePayer`, `asset`,
+/// no blockhash, ...); `BufferTooSmall` when the sink fills.
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+pub fn create_svm_payment_to_sink(
+    payment_required: &[u8],
+    key: &crate::svm::client::SigningKey,
+    facts: &SvmFacts,
+    memo_nonce: [u8; 16],
+    policy: &Policy<'_>,
+    out: &mut dyn Sink,
+) -> Result<SvmCreated, Error> {
+    let mut scratch = [0u8; header::DEFAULT_MAX_DECODED];
+    let pr = read_payment_required(payment_required, &mut scratch)?;
+    create_svm_payment_for_to_sink(&pr, key, facts, memo_nonce, policy, out)
+}
+
+/// [`create_svm_payment_to_sink`] for an already decoded PaymentRequired.
+///
+/// # Errors
+/// As [`create_svm_payment_to_sink`].
+#[cfg(feature = "svm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svm")))]
+pub fn create_svm_payment_for_to_sink(
+    pr: &PaymentRequired<'_>,
+    key: &crate::svm::client::SigningKey,
+    facts: &SvmFacts,
+    memo_nonce: [u8; 16],
+    policy: &Policy<'_>,
+    out: &mut dyn Sink,
+) -> Result<SvmCreated, Error> {
+    use crate::svm::client::{CreateError, ExactSvmPayload, Payment, create_transaction};
+    use crate::svm::tx::MAX_TRANSACTION_SIZE;
+    let (index, r) = select_svm_requirement(pr, policy)?;
+    let refused = |e: CreateError| {
+        let field = match e {
+            CreateError::MissingFeePayer => "extra.feePayer",
+            CreateError::InvalidAddress => "asset",
+            CreateError::AmountTooLarge => "amount",
+            CreateError::MemoTooLong => "extra.memo",
+            CreateError::MissingBlockhash => "extra.recentBlockhash",
+            CreateError::UnknownTokenProgram => "tokenProgram",
+            CreateError::PayerIsFeePayer => "extra.feePayer",
+            CreateError::BufferTooSmall => "",
+        };
+        let kind = match e {
+            CreateError::BufferTooSmall => ErrorKind::BufferTooSmall,
+            e => ErrorKind::Invalid(e.message()),
+        };
+        Error::new(Reason::InvalidPaymentRequirements, kind)
+            .at(field)
+            .in_object("accepts")
+    };
+    let mut memo_buf = [0u8; crate::svm::MAX_MEMO_BYTES];
+    let payment = Payment::from_requirements(
+        &r,
+        facts.token_program,
+        facts.decimals,
+        facts.recent_blockhash,
+        memo_nonce,
+        &mut memo_buf,
+    )
+    .map_err(refused)?;
+    let mut tx = [0u8; MAX_TRANSACTION_SIZE];
+    let n = create_transaction(key, &payment, &mut tx).map_err(refused)?;
+    let transaction = tx.get(..n).ok_or(refused(CreateError::BufferTooSmall))?;
+    let len = write_payload(
+        pr,
+        &PaymentRequirements::V2(r),
+        &ExactSvmPayload { transaction },
+        None,
+        #[cfg(feature = "sponsored-payer")]
+        None,
+        out,
+    )
+    .map_err(|_| Error::new(Reason::InvalidPayload, ErrorKind::BufferTooSmall))?;
+    Ok(SvmCreated {
+        len,
+        index,
+        payer: crate::svm::Pubkey(key.verifying_key().to_bytes()),
+    })
 }
 
 /// A created `batch-settlement` commitment: the `PAYMENT-SIGNATURE` value was

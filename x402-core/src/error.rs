@@ -204,6 +204,63 @@ reasons! {
     /// `cloudflare:402`: `payload.asset` differs from `accepted.asset`.
     BatchCloudflareAssetMismatch => "invalid_batch_settlement_cloudflare_asset_mismatch",
 
+    // `exact` on Solana (`solana:*`, feature `svm`): `@x402/svm` 2.27's reasons
+    // (`crate::svm::SvmReason`, whose every value converts into one of these).
+    /// `exact` on Solana: `invalid_exact_svm_unsupported_scheme` (see [`crate::svm::SvmReason::UnsupportedScheme`]).
+    [cfg(feature = "svm")] ExactSvmUnsupportedScheme => "invalid_exact_svm_unsupported_scheme",
+    /// `exact` on Solana: `invalid_exact_svm_network_mismatch` (see [`crate::svm::SvmReason::NetworkMismatch`]).
+    [cfg(feature = "svm")] ExactSvmNetworkMismatch => "invalid_exact_svm_network_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_payload_missing_fee_payer` (see [`crate::svm::SvmReason::MissingFeePayer`]).
+    [cfg(feature = "svm")] ExactSvmMissingFeePayer => "invalid_exact_svm_payload_missing_fee_payer",
+    /// `exact` on Solana: `invalid_exact_svm_fee_payer_not_managed_by_facilitator` (see [`crate::svm::SvmReason::FeePayerNotManaged`]).
+    [cfg(feature = "svm")] ExactSvmFeePayerNotManaged => "invalid_exact_svm_fee_payer_not_managed_by_facilitator",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_could_not_be_decoded` (see [`crate::svm::SvmReason::TransactionCouldNotBeDecoded`]).
+    [cfg(feature = "svm")] ExactSvmTransactionCouldNotBeDecoded => "invalid_exact_svm_payload_transaction_could_not_be_decoded",
+    /// `exact` on Solana: `invalid_exact_svm_payload_excessive_signers` (see [`crate::svm::SvmReason::ExcessiveSigners`]).
+    [cfg(feature = "svm")] ExactSvmExcessiveSigners => "invalid_exact_svm_payload_excessive_signers",
+    /// `exact` on Solana: `invalid_exact_svm_fee_payer_mismatch` (see [`crate::svm::SvmReason::FeePayerMismatch`]).
+    [cfg(feature = "svm")] ExactSvmFeePayerMismatch => "invalid_exact_svm_fee_payer_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_payload_signature_invalid` (see [`crate::svm::SvmReason::SignatureInvalid`]).
+    [cfg(feature = "svm")] ExactSvmSignatureInvalid => "invalid_exact_svm_payload_signature_invalid",
+    /// `exact` on Solana: `invalid_exact_svm_smart_wallet_alt_resolution_not_available` (see [`crate::svm::SvmReason::AltResolutionNotAvailable`]).
+    [cfg(feature = "svm")] ExactSvmAltResolutionNotAvailable => "invalid_exact_svm_smart_wallet_alt_resolution_not_available",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_instructions_length` (see [`crate::svm::SvmReason::InstructionsLength`]).
+    [cfg(feature = "svm")] ExactSvmInstructionsLength => "invalid_exact_svm_payload_transaction_instructions_length",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_instructions_compute_limit_instruction` (see [`crate::svm::SvmReason::ComputeLimitInstruction`]).
+    [cfg(feature = "svm")] ExactSvmComputeLimitInstruction => "invalid_exact_svm_payload_transaction_instructions_compute_limit_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_instructions_compute_limit_instruction_too_high` (see [`crate::svm::SvmReason::ComputeLimitInstructionTooHigh`]).
+    [cfg(feature = "svm")] ExactSvmComputeLimitInstructionTooHigh => "invalid_exact_svm_payload_transaction_instructions_compute_limit_instruction_too_high",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_instructions_compute_price_instruction` (see [`crate::svm::SvmReason::ComputePriceInstruction`]).
+    [cfg(feature = "svm")] ExactSvmComputePriceInstruction => "invalid_exact_svm_payload_transaction_instructions_compute_price_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_instructions_compute_price_instruction_too_high` (see [`crate::svm::SvmReason::ComputePriceInstructionTooHigh`]).
+    [cfg(feature = "svm")] ExactSvmComputePriceInstructionTooHigh => "invalid_exact_svm_payload_transaction_instructions_compute_price_instruction_too_high",
+    /// `exact` on Solana: `invalid_exact_svm_payload_no_transfer_instruction` (see [`crate::svm::SvmReason::NoTransferInstruction`]).
+    [cfg(feature = "svm")] ExactSvmNoTransferInstruction => "invalid_exact_svm_payload_no_transfer_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_transaction_fee_payer_transferring_funds` (see [`crate::svm::SvmReason::FeePayerTransferringFunds`]).
+    [cfg(feature = "svm")] ExactSvmFeePayerTransferringFunds => "invalid_exact_svm_payload_transaction_fee_payer_transferring_funds",
+    /// `exact` on Solana: `invalid_exact_svm_payload_mint_mismatch` (see [`crate::svm::SvmReason::MintMismatch`]).
+    [cfg(feature = "svm")] ExactSvmMintMismatch => "invalid_exact_svm_payload_mint_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_payload_recipient_mismatch` (see [`crate::svm::SvmReason::RecipientMismatch`]).
+    [cfg(feature = "svm")] ExactSvmRecipientMismatch => "invalid_exact_svm_payload_recipient_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_payload_amount_mismatch` (see [`crate::svm::SvmReason::AmountMismatch`]).
+    [cfg(feature = "svm")] ExactSvmAmountMismatch => "invalid_exact_svm_payload_amount_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_payload_unknown_fourth_instruction` (see [`crate::svm::SvmReason::UnknownFourthInstruction`]).
+    [cfg(feature = "svm")] ExactSvmUnknownFourthInstruction => "invalid_exact_svm_payload_unknown_fourth_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_unknown_fifth_instruction` (see [`crate::svm::SvmReason::UnknownFifthInstruction`]).
+    [cfg(feature = "svm")] ExactSvmUnknownFifthInstruction => "invalid_exact_svm_payload_unknown_fifth_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_unknown_sixth_instruction` (see [`crate::svm::SvmReason::UnknownSixthInstruction`]).
+    [cfg(feature = "svm")] ExactSvmUnknownSixthInstruction => "invalid_exact_svm_payload_unknown_sixth_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_unknown_seventh_instruction` (see [`crate::svm::SvmReason::UnknownSeventhInstruction`]).
+    [cfg(feature = "svm")] ExactSvmUnknownSeventhInstruction => "invalid_exact_svm_payload_unknown_seventh_instruction",
+    /// `exact` on Solana: `invalid_exact_svm_payload_memo_count` (see [`crate::svm::SvmReason::MemoCount`]).
+    [cfg(feature = "svm")] ExactSvmMemoCount => "invalid_exact_svm_payload_memo_count",
+    /// `exact` on Solana: `invalid_exact_svm_payload_memo_mismatch` (see [`crate::svm::SvmReason::MemoMismatch`]).
+    [cfg(feature = "svm")] ExactSvmMemoMismatch => "invalid_exact_svm_payload_memo_mismatch",
+    /// `exact` on Solana: `invalid_exact_svm_transaction_simulation_failed` (see [`crate::svm::SvmReason::TransactionSimulationFailed`]).
+    [cfg(feature = "svm")] ExactSvmTransactionSimulationFailed => "invalid_exact_svm_transaction_simulation_failed",
+    /// `exact` on Solana: `invalid_exact_svm_transaction_failed` (see [`crate::svm::SvmReason::TransactionFailed`]).
+    [cfg(feature = "svm")] ExactSvmTransactionFailed => "invalid_exact_svm_transaction_failed",
+
     /// Generic: the scheme is not supported (spec §9).
     InvalidScheme => "invalid_scheme",
     /// Generic: the payer lacks funds (spec §9).
@@ -415,6 +472,14 @@ pub enum ErrorKind {
     Invalid(&'static str),
     /// The caller's output buffer is too small.
     BufferTooSmall,
+    /// A network family this build has no code for (`solana:*` without the
+    /// `svm` feature).
+    NetworkFamilyNotBuilt {
+        /// The CAIP-2 namespace (`solana`).
+        family: &'static str,
+        /// The crate feature that brings it (`svm`).
+        feature: &'static str,
+    },
 }
 
 impl fmt::Display for ErrorKind {
@@ -445,6 +510,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Network(why) => write!(f, "invalid network: {why}"),
             ErrorKind::Invalid(why) => f.write_str(why),
             ErrorKind::BufferTooSmall => f.write_str("output buffer too small"),
+            ErrorKind::NetworkFamilyNotBuilt { family, feature } => write!(
+                f,
+                "{family}:* networks need paywire's `{feature}` feature, which this build does not have"
+            ),
         }
     }
 }

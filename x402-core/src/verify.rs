@@ -8,9 +8,14 @@
 //! owes (contract code, nonce state, balance, allowance, simulation): they need
 //! an RPC node, and this crate never pretends to have done them.
 //!
-//! Dispatch follows the reference facilitator: on the requirements' scheme
-//! (`exact`, `upto`), then on the payload's shape (`permit2Authorization` →
-//! Permit2, otherwise EIP-3009).
+//! Dispatch follows the reference facilitator: on the requirements' network
+//! family first — `solana:*` (v2) goes to `svm::verify` (feature `svm`;
+//! without it, `unsupported_scheme` with
+//! [`ErrorKind::NetworkFamilyNotBuilt`](crate::error::ErrorKind::NetworkFamilyNotBuilt)),
+//! its verdict carried by `Verdict::svm_payer` and `Verdict::svm_chain_checks`
+//! —, then on the scheme (`exact`, `upto`),
+//! then on the payload's shape (`permit2Authorization` → Permit2, otherwise
+//! EIP-3009).
 //!
 //! # Where this verifier is stricter than the reference
 //! - **High-s signatures** (EIP-2) are refused with the scheme's signature reason:
@@ -202,16 +207,19 @@ impl ToJson for ChainCheck {
 ///
 /// The longest is an invalid verdict with the longest [`Reason`], a message of
 /// [`MESSAGE_CAPACITY`] control characters (each escaped as `\u00xx`) and a
-/// payer; a valid one with five chain checks is shorter.
+/// payer (a Solana address is the longest); a valid one with five chain
+/// checks is shorter.
 pub const VERDICT_JSON_MAX: usize = {
     // "0x" + 40 hex digits; "0x" + 64; the decimal digits of 2^256 - 1.
     const ADDRESS: usize = 42;
     const HASH: usize = 66;
     const AMOUNT: usize = 78;
+    // The longer payer: a Solana address in base58 (`exact` on `solana:*`).
+    const PAYER: usize = 44;
     let invalid = r#"{"isValid":false,"invalidReason":"","invalidMessage":"","payer":""}"#.len()
         + Reason::MAX_LEN
         + 6 * MESSAGE_CAPACITY
-        + ADDRESS;
+        + PAYER;
     let nonce_check = r#"{"check":"eip3009NonceUnused","asset":"","authorizer":"","nonce":""}"#
         .len()
         + 2 * ADDRESS
@@ -240,9 +248,21 @@ pub struct Verdict {
     pub reason: Option<Reason>,
     /// Why, for people (empty when valid).
     pub message: Message,
-    /// The payer, when the payload named one.
+    /// The payer, when the payload named one (EVM; a Solana payer is
+    /// `Verdict::svm_payer`, feature `svm`).
     pub payer: Option<Address>,
     checks: [Option<ChainCheck>; 5],
+    /// `exact` on Solana: the payer and the checks owed.
+    #[cfg(feature = "svm")]
+    svm: Option<SvmPart>,
+}
+
+/// What a Solana verdict adds: its payer and the chain checks it owes.
+#[cfg(feature = "svm")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SvmPart {
+    payer: Option<crate::svm::Pubkey>,
+    checks: [Option<crate::svm::verify::ChainCheck>; 4],
 }
 
 impl Verdict {
@@ -252,6 +272,8 @@ impl Verdict {
             message: Message::EMPTY,
             payer: Some(payer),
             checks,
+            #[cfg(feature = "svm")]
+            svm: None,
         }
     }
 
@@ -298,7 +320,62 @@ impl Verdict {
             message: Message::new(message),
             payer,
             checks: [None; 5],
+            #[cfg(feature = "svm")]
+            svm: None,
         }
+    }
+
+    /// The generic form of a Solana verdict ([`crate::svm::verify::Verdict`]):
+    /// its reason (an `invalid_exact_svm_*` one, or the reading error's), its
+    /// payer as [`Verdict::svm_payer`], its owed checks as
+    /// [`Verdict::svm_chain_checks`].
+    #[cfg(feature = "svm")]
+    #[must_use]
+    pub fn from_svm(v: &crate::svm::verify::Verdict) -> Verdict {
+        use crate::svm::verify::{InvalidReason, Verdict as Svm};
+        match v {
+            Svm::Valid { payer, checks, .. } => Verdict {
+                reason: None,
+                message: Message::EMPTY,
+                payer: None,
+                checks: [None; 5],
+                svm: Some(SvmPart {
+                    payer: Some(*payer),
+                    checks: *checks,
+                }),
+            },
+            Svm::Invalid { reason, payer } => {
+                let mut verdict = match reason {
+                    InvalidReason::Scheme(r) => {
+                        Verdict::invalid(Reason::from(*r), &"exact on Solana", None)
+                    }
+                    InvalidReason::Input(e) => Verdict::from_error(e, None),
+                };
+                verdict.svm = Some(SvmPart {
+                    payer: *payer,
+                    checks: [None; 4],
+                });
+                verdict
+            }
+        }
+    }
+
+    /// The Solana payer (`exact` on `solana:*`), when known.
+    #[cfg(feature = "svm")]
+    #[must_use]
+    pub fn svm_payer(&self) -> Option<crate::svm::Pubkey> {
+        self.svm.and_then(|s| s.payer)
+    }
+
+    /// The chain checks a valid Solana verdict owes (empty otherwise): each
+    /// fails with `invalid_exact_svm_transaction_simulation_failed`.
+    #[cfg(feature = "svm")]
+    pub fn svm_chain_checks(&self) -> impl Iterator<Item = crate::svm::verify::ChainCheck> + '_ {
+        let checks: &[Option<crate::svm::verify::ChainCheck>] = match &self.svm {
+            Some(s) if self.reason.is_none() => &s.checks,
+            _ => &[],
+        };
+        checks.iter().flatten().copied()
     }
 
     fn from_error(e: &Error, payer: Option<Address>) -> Verdict {
@@ -330,13 +407,28 @@ impl ToJson for Verdict {
         if let Some(p) = &self.payer {
             w.field("payer", p)?;
         }
-        if self.chain_checks().next().is_some() {
+        #[cfg(feature = "svm")]
+        if let Some(p) = self.svm_payer() {
+            w.field("payer", &p)?;
+        }
+        #[cfg(feature = "svm")]
+        let svm_checks = self.svm_chain_checks().next().is_some();
+        #[cfg(not(feature = "svm"))]
+        let svm_checks = false;
+        if self.chain_checks().next().is_some() || svm_checks {
             w.key(JsonStr::new("extra"))?;
             let mut extra = ObjectWriter::new(w.sink())?;
             extra.key(JsonStr::new("chainChecks"))?;
             let s = extra.sink();
             s.put(b"[")?;
             for (i, c) in self.chain_checks().enumerate() {
+                if i > 0 {
+                    s.put(b",")?;
+                }
+                c.write_json(s)?;
+            }
+            #[cfg(feature = "svm")]
+            for (i, c) in self.svm_chain_checks().enumerate() {
                 if i > 0 {
                     s.put(b",")?;
                 }
@@ -477,6 +569,11 @@ fn verify_v2(
         extra: r.extra,
         v1: false,
     };
+    // Solana's family has its own verifier (`exact` only: any other scheme is
+    // its `invalid_exact_svm_unsupported_scheme`, as the reference answers).
+    if r.network.namespace() == Some("solana") {
+        return verify_svm(p, r);
+    }
     let payload = match scheme_payload(p.payload_json()) {
         Ok(s) => s,
         Err(e) => return Verdict::from_error(&e, None),
@@ -535,6 +632,32 @@ fn verify_v2(
             None,
         )
     }
+}
+
+/// `solana:*`: the Solana verifier with its default settings (no
+/// fee payers of its own: `extra.feePayer` is held to the fee payer's rules;
+/// the compute unit cap of [`crate::svm::verify::DEFAULT_MAX_COMPUTE_UNITS`]).
+/// A facilitator that pays fees calls [`crate::svm::verify`] with its own.
+#[cfg(feature = "svm")]
+fn verify_svm(p: &v2::PaymentPayload<'_>, r: &v2::PaymentRequirements<'_>) -> Verdict {
+    let config = crate::svm::verify::Config::default();
+    Verdict::from_svm(&crate::svm::verify::verify_parts(p, r, &config))
+}
+
+/// `solana:*` in a build without the `svm` feature: refused with
+/// a typed error ([`ErrorKind::NetworkFamilyNotBuilt`]).
+#[cfg(not(feature = "svm"))]
+fn verify_svm(_: &v2::PaymentPayload<'_>, _: &v2::PaymentRequirements<'_>) -> Verdict {
+    let e = Error::new(
+        Reason::UnsupportedScheme,
+        crate::error::ErrorKind::NetworkFamilyNotBuilt {
+            family: "solana",
+            feature: "svm",
+        },
+    )
+    .at("network")
+    .in_object("paymentRequirements");
+    Verdict::from_error(&e, None)
 }
 
 fn verify_v1(

@@ -1,5 +1,7 @@
 //! The scheme's reason strings, as `@x402/svm` 2.27 spells them.
 
+use crate::error::Reason;
+
 /// A reason of `exact` on Solana (`invalid_exact_svm_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -167,6 +169,44 @@ impl core::fmt::Display for SvmReason {
     }
 }
 
+impl From<SvmReason> for Reason {
+    fn from(r: SvmReason) -> Reason {
+        match r {
+            SvmReason::UnsupportedScheme => Reason::ExactSvmUnsupportedScheme,
+            SvmReason::NetworkMismatch => Reason::ExactSvmNetworkMismatch,
+            SvmReason::MissingFeePayer => Reason::ExactSvmMissingFeePayer,
+            SvmReason::FeePayerNotManaged => Reason::ExactSvmFeePayerNotManaged,
+            SvmReason::TransactionCouldNotBeDecoded => Reason::ExactSvmTransactionCouldNotBeDecoded,
+            SvmReason::ExcessiveSigners => Reason::ExactSvmExcessiveSigners,
+            SvmReason::FeePayerMismatch => Reason::ExactSvmFeePayerMismatch,
+            SvmReason::SignatureInvalid => Reason::ExactSvmSignatureInvalid,
+            SvmReason::AltResolutionNotAvailable => Reason::ExactSvmAltResolutionNotAvailable,
+            SvmReason::InstructionsLength => Reason::ExactSvmInstructionsLength,
+            SvmReason::ComputeLimitInstruction => Reason::ExactSvmComputeLimitInstruction,
+            SvmReason::ComputeLimitInstructionTooHigh => {
+                Reason::ExactSvmComputeLimitInstructionTooHigh
+            }
+            SvmReason::ComputePriceInstruction => Reason::ExactSvmComputePriceInstruction,
+            SvmReason::ComputePriceInstructionTooHigh => {
+                Reason::ExactSvmComputePriceInstructionTooHigh
+            }
+            SvmReason::NoTransferInstruction => Reason::ExactSvmNoTransferInstruction,
+            SvmReason::FeePayerTransferringFunds => Reason::ExactSvmFeePayerTransferringFunds,
+            SvmReason::MintMismatch => Reason::ExactSvmMintMismatch,
+            SvmReason::RecipientMismatch => Reason::ExactSvmRecipientMismatch,
+            SvmReason::AmountMismatch => Reason::ExactSvmAmountMismatch,
+            SvmReason::UnknownFourthInstruction => Reason::ExactSvmUnknownFourthInstruction,
+            SvmReason::UnknownFifthInstruction => Reason::ExactSvmUnknownFifthInstruction,
+            SvmReason::UnknownSixthInstruction => Reason::ExactSvmUnknownSixthInstruction,
+            SvmReason::UnknownSeventhInstruction => Reason::ExactSvmUnknownSeventhInstruction,
+            SvmReason::MemoCount => Reason::ExactSvmMemoCount,
+            SvmReason::MemoMismatch => Reason::ExactSvmMemoMismatch,
+            SvmReason::TransactionSimulationFailed => Reason::ExactSvmTransactionSimulationFailed,
+            SvmReason::TransactionFailed => Reason::ExactSvmTransactionFailed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +215,7 @@ mod tests {
     fn round_trip() {
         for r in SvmReason::ALL {
             assert_eq!(SvmReason::from_wire(r.as_str()), Some(*r));
+            assert_eq!(Reason::from(*r).as_str(), r.as_str());
         }
     }
 }

@@ -138,6 +138,28 @@ impl ChainCheck {
     }
 }
 
+/// A check written as the generic verifier writes its own
+/// (`{"check":"sourceBalanceAtLeast","account":"…","amount":"1000"}`; the
+/// blockhash in base58).
+impl ToJson for ChainCheck {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.str_field("check", JsonStr::new(self.name()))?;
+        match self {
+            ChainCheck::Simulate => {}
+            ChainCheck::BlockhashRecent { blockhash } => {
+                w.field("blockhash", &Pubkey(*blockhash))?;
+            }
+            ChainCheck::DestinationExists { account } => w.field("account", account)?,
+            ChainCheck::SourceBalanceAtLeast { account, amount } => {
+                w.field("account", account)?;
+                w.field("amount", &Amount::from(*amount))?;
+            }
+        }
+        w.end()
+    }
+}
+
 /// Why a payment is invalid: one of the scheme's reasons, or a protocol reason
 /// (`invalid_payload`, ...) for input that could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -663,6 +685,36 @@ pub fn verify(
             );
         }
     };
+    verify_accepted(
+        &accepted,
+        payment_payload.get("payload").and_then(|v| v.as_object()),
+        requirements,
+        config,
+    )
+}
+
+/// [`verify`] of a decoded v2 `PaymentPayload` (the generic verifier's
+/// entry, [`crate::verify::verify_parts`], routes `solana:*` here).
+#[must_use]
+pub fn verify_parts(
+    payment_payload: &crate::types::v2::PaymentPayload<'_>,
+    requirements: &PaymentRequirements<'_>,
+    config: &Config<'_>,
+) -> Verdict {
+    verify_accepted(
+        &payment_payload.accepted,
+        payment_payload.payload.as_json(),
+        requirements,
+        config,
+    )
+}
+
+fn verify_accepted(
+    accepted: &PaymentRequirements<'_>,
+    payload: Option<JsonObject<'_>>,
+    requirements: &PaymentRequirements<'_>,
+    config: &Config<'_>,
+) -> Verdict {
     if accepted.scheme != SCHEME || requirements.scheme != SCHEME {
         return Verdict::bad(SvmReason::UnsupportedScheme, None);
     }
@@ -670,11 +722,7 @@ pub fn verify(
         return Verdict::bad(SvmReason::NetworkMismatch, None);
     }
     let req = Requirements::from_requirements(requirements);
-    verify_payload(
-        payment_payload.get("payload").and_then(|v| v.as_object()),
-        &req,
-        config,
-    )
+    verify_payload(payload, &req, config)
 }
 
 /// [`verify`] of a `POST /verify` body (`{paymentPayload, paymentRequirements}`).

@@ -30,5 +30,6 @@ mod settlement_onchain;
 mod settlement_vectors;
 mod smart_wallet_vectors;
 mod spec_examples;
+mod svm_generic;
 #[cfg(feature = "svm")]
 mod svm_vectors;
