@@ -45,7 +45,7 @@
 
 // A `reason_buf` of this many bytes holds any protocol reason string and its
 // NUL terminator.
-#define PAYWIRE_REASON_CAP 64
+#define PAYWIRE_REASON_CAP 96
 
 // The length of an address output (`paywire_recover_address`,
 // `paywire_private_key_address`): `0x` and 40 hex digits, EIP-55 checksummed.
@@ -55,7 +55,7 @@
 // `paywire_verify`, `paywire_verify_with_config` and `paywire_verify_header`
 // write: with it, one call always suffices. (The longest is an invalid verdict
 // whose message is all control characters, each escaped as `\u00xx`.)
-#define PAYWIRE_VERIFY_RESPONSE_MAX 1608
+#define PAYWIRE_VERIFY_RESPONSE_MAX 1636
 
 // What a call did. `PAYWIRE_RESULT_OK` (0) is success; every other value is an
 // error. Numbers are part of the ABI: they are never changed nor reused.
@@ -180,6 +180,14 @@ typedef struct paywire_payment_info {
   // The payer's address, EIP-55 checksummed, NUL-terminated.
   char payer[43];
 } paywire_payment_info;
+
+// What `paywire_create_svm_payment` tells about the payment it created.
+typedef struct paywire_svm_payment_info {
+  // The index of the chosen requirement in the PaymentRequired's `accepts`.
+  uint32_t accepts_index;
+  // The payer's address (the Ed25519 public key), base58, NUL-terminated.
+  char payer[45];
+} paywire_svm_payment_info;
 
 #ifdef __cplusplus
 extern "C" {
@@ -316,6 +324,39 @@ paywire_result paywire_encode_header(uint32_t kind, const uint8_t *json, size_t 
 // writes (or NULL when `out_cap` is 0); `out_len` for one write; `err_buf` and
 // `reason_buf`, when not NULL, for `err_cap` and `reason_cap` bytes of writes.
 paywire_result paywire_create_payment(const uint8_t *payment_required, size_t payment_required_len, const uint8_t *private_key, const uint8_t *nonce, uint64_t now_unix, const uint8_t *policy_json, size_t policy_len, struct paywire_payment_info *info, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
+
+// Pays an `exact` requirement on a Solana network (`solana:*`, x402 v2): the
+// first one in `accepts` the policy allows. Builds the payer's transaction as
+// the reference client (`@x402/svm` 2.27) does — compute budget,
+// `TransferChecked` of `amount` of `asset` to the associated token account of
+// `payTo`, a Memo of `extra.memo` or, without one, of the first 16 bytes of
+// `nonce` in hex —, paid by `extra.feePayer` (whose signature slot stays
+// empty for the facilitator) and signed by the Ed25519 key whose 32-byte
+// seed is `seed`, and writes the `PAYMENT-SIGNATURE` header value.
+//
+// `svm_facts_json` is what only the chain tells:
+// `{"tokenProgram":"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA","decimals":6,"recentBlockhash":"..."}`
+// (the mint's owner program, Token or Token-2022, and its decimals; the
+// blockhash, base58, is used when the requirement has no
+// `extra.recentBlockhash`). `payment_required` is JSON or a
+// `PAYMENT-REQUIRED` header value; `policy_json` as for
+// `paywire_create_payment` (a policy listing `assets`, EVM tokens, allows no
+// Solana asset). `info`, when not NULL, receives the chosen index and the
+// payer. A call with `out_cap` 0 asks the length.
+//
+// Unreadable facts are `PAYWIRE_RESULT_INVALID_ARGUMENT`; nothing payable,
+// or a requirement the transaction cannot be built from (no fee payer, no
+// blockhash, an unknown token program), is
+// `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS`, described in `err_buf`.
+//
+// # Safety
+// `payment_required` is valid for `payment_required_len` bytes of reads,
+// `seed` and `nonce` for 32 bytes each, `svm_facts_json` for
+// `svm_facts_len`, `policy_json` (when not NULL) for `policy_len`; `info`,
+// when not NULL, for one write; `out` for `out_cap` bytes of writes (or NULL
+// when `out_cap` is 0); `out_len` for one write; `err_buf` and `reason_buf`,
+// when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+paywire_result paywire_create_svm_payment(const uint8_t *payment_required, size_t payment_required_len, const uint8_t *seed, const uint8_t *nonce, const uint8_t *svm_facts_json, size_t svm_facts_len, const uint8_t *policy_json, size_t policy_len, struct paywire_svm_payment_info *info, uint8_t *out, size_t out_cap, size_t *out_len, char *err_buf, size_t err_cap, char *reason_buf, size_t reason_cap);
 
 // Writes the EIP-712 digest an EIP-3009 payer signs, from the domain JSON
 // (`{"name","version","chainId","verifyingContract"}`: the token's `extra.name`,

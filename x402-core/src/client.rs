@@ -554,6 +554,61 @@ pub struct SvmFacts {
     pub recent_blockhash: Option<[u8; 32]>,
 }
 
+#[cfg(feature = "svm")]
+impl SvmFacts {
+    /// Reads `{"tokenProgram": "Tokenkeg…", "decimals": 6, "recentBlockhash":
+    /// "…"}` (the blockhash optional; addresses in base58), as the bindings
+    /// take them.
+    ///
+    /// # Errors
+    /// `invalid_payload` naming the member that is missing, mistyped or not
+    /// base58 of 32 bytes, or an unknown member.
+    pub fn from_json(json: &[u8]) -> Result<SvmFacts, Error> {
+        use crate::types::{err, integer, object, string};
+        const R: Reason = Reason::InvalidPayload;
+        let key = |v, field: &'static str| {
+            let s = string(v, R, field)?;
+            let mut buf = [0u8; crate::svm::PUBKEY_BASE58_MAX];
+            s.unescape_into(&mut buf)
+                .ok()
+                .and_then(|t| crate::svm::Pubkey::parse(t).ok())
+                .ok_or(err(
+                    R,
+                    ErrorKind::Invalid("not a base58 address of 32 bytes"),
+                    field,
+                ))
+        };
+        let v = crate::json::parse(json, &Limits::DEFAULT).map_err(|k| Error::new(R, k))?;
+        let (mut program, mut decimals, mut blockhash) = (None, None, None);
+        for (k, v) in object(v, R, "")?.members() {
+            if k == "tokenProgram" {
+                program = Some(key(v, "tokenProgram")?);
+            } else if k == "decimals" {
+                let d = integer(v, R, "decimals")?;
+                decimals =
+                    Some(u8::try_from(d).map_err(|_| err(R, ErrorKind::Overflow, "decimals"))?);
+            } else if k == "recentBlockhash" {
+                if !v.is_null() {
+                    blockhash = Some(key(v, "recentBlockhash")?.0);
+                }
+            } else {
+                return Err(err(
+                    R,
+                    ErrorKind::Invalid(
+                        "unknown member (known: tokenProgram, decimals, recentBlockhash)",
+                    ),
+                    "",
+                ));
+            }
+        }
+        Ok(SvmFacts {
+            token_program: program.ok_or(err(R, ErrorKind::MissingField, "tokenProgram"))?,
+            decimals: decimals.ok_or(err(R, ErrorKind::MissingField, "decimals"))?,
+            recent_blockhash: blockhash,
+        })
+    }
+}
+
 /// A created Solana payment: the `PAYMENT-SIGNATURE` value was written.
 #[cfg(feature = "svm")]
 #[cfg_attr(docsrs, doc(cfg(feature = "svm")))]

@@ -1120,8 +1120,20 @@ mod tests {
         let payer = Some(Address([0xab; 20]));
         let invalid = Verdict::invalid(longest, &controls, payer);
         assert_eq!(invalid.message.as_str().len(), MESSAGE_CAPACITY);
-        // The bound is that of this verdict exactly.
-        assert_eq!(invalid.encoded_len(), VERDICT_JSON_MAX);
+        // The bound is that of this verdict with a Solana payer exactly (an
+        // EVM address is two characters shorter than the longest base58 one).
+        assert_eq!(invalid.encoded_len() + 2, VERDICT_JSON_MAX);
+        #[cfg(feature = "svm")]
+        {
+            let mut solana = Verdict::invalid(longest, &controls, None);
+            let payer = crate::svm::Pubkey([0xff; 32]);
+            assert_eq!(payer.to_string().len(), crate::svm::PUBKEY_BASE58_MAX);
+            solana.svm = Some(SvmPart {
+                payer: Some(payer),
+                checks: [None; 4],
+            });
+            assert_eq!(solana.encoded_len(), VERDICT_JSON_MAX);
+        }
 
         let a = Address([0xcd; 20]);
         let kinds = [

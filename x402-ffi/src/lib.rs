@@ -84,7 +84,7 @@ pub enum paywire_header_kind {
 
 /// A `reason_buf` of this many bytes holds any protocol reason string and its
 /// NUL terminator.
-pub const PAYWIRE_REASON_CAP: usize = 64;
+pub const PAYWIRE_REASON_CAP: usize = 96;
 
 /// The length of an address output (`paywire_recover_address`,
 /// `paywire_private_key_address`): `0x` and 40 hex digits, EIP-55 checksummed.
@@ -94,7 +94,7 @@ pub const PAYWIRE_ADDRESS_LEN: usize = 42;
 /// `paywire_verify`, `paywire_verify_with_config` and `paywire_verify_header`
 /// write: with it, one call always suffices. (The longest is an invalid verdict
 /// whose message is all control characters, each escaped as `\u00xx`.)
-pub const PAYWIRE_VERIFY_RESPONSE_MAX: usize = 1608;
+pub const PAYWIRE_VERIFY_RESPONSE_MAX: usize = 1636;
 
 const _: () = assert!(paywire::Reason::MAX_LEN < PAYWIRE_REASON_CAP);
 const _: () = assert!(PAYWIRE_VERIFY_RESPONSE_MAX == paywire::verify::VERDICT_JSON_MAX);
@@ -546,6 +546,121 @@ pub unsafe extern "C" fn paywire_create_payment(
             }
             info.set(paywire_payment_info {
                 header_kind: kind_to_u32(created.header),
+                accepts_index: u32::try_from(created.index).unwrap_or(u32::MAX),
+                payer,
+            });
+        }
+        Ok(())
+    })
+}
+
+/// What `paywire_create_svm_payment` tells about the payment it created.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct paywire_svm_payment_info {
+    /// The index of the chosen requirement in the PaymentRequired's `accepts`.
+    pub accepts_index: u32,
+    /// The payer's address (the Ed25519 public key), base58, NUL-terminated.
+    pub payer: [c_char; 45],
+}
+
+/// Pays an `exact` requirement on a Solana network (`solana:*`, x402 v2): the
+/// first one in `accepts` the policy allows. Builds the payer's transaction as
+/// the reference client (`@x402/svm` 2.27) does — compute budget,
+/// `TransferChecked` of `amount` of `asset` to the associated token account of
+/// `payTo`, a Memo of `extra.memo` or, without one, of the first 16 bytes of
+/// `nonce` in hex —, paid by `extra.feePayer` (whose signature slot stays
+/// empty for the facilitator) and signed by the Ed25519 key whose 32-byte
+/// seed is `seed`, and writes the `PAYMENT-SIGNATURE` header value.
+///
+/// `svm_facts_json` is what only the chain tells:
+/// `{"tokenProgram":"TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA","decimals":6,"recentBlockhash":"..."}`
+/// (the mint's owner program, Token or Token-2022, and its decimals; the
+/// blockhash, base58, is used when the requirement has no
+/// `extra.recentBlockhash`). `payment_required` is JSON or a
+/// `PAYMENT-REQUIRED` header value; `policy_json` as for
+/// `paywire_create_payment` (a policy listing `assets`, EVM tokens, allows no
+/// Solana asset). `info`, when not NULL, receives the chosen index and the
+/// payer. A call with `out_cap` 0 asks the length.
+///
+/// Unreadable facts are `PAYWIRE_RESULT_INVALID_ARGUMENT`; nothing payable,
+/// or a requirement the transaction cannot be built from (no fee payer, no
+/// blockhash, an unknown token program), is
+/// `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS`, described in `err_buf`.
+///
+/// # Safety
+/// `payment_required` is valid for `payment_required_len` bytes of reads,
+/// `seed` and `nonce` for 32 bytes each, `svm_facts_json` for
+/// `svm_facts_len`, `policy_json` (when not NULL) for `policy_len`; `info`,
+/// when not NULL, for one write; `out` for `out_cap` bytes of writes (or NULL
+/// when `out_cap` is 0); `out_len` for one write; `err_buf` and `reason_buf`,
+/// when not NULL, for `err_cap` and `reason_cap` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn paywire_create_svm_payment(
+    payment_required: *const u8,
+    payment_required_len: usize,
+    seed: *const u8,
+    nonce: *const u8,
+    svm_facts_json: *const u8,
+    svm_facts_len: usize,
+    policy_json: *const u8,
+    policy_len: usize,
+    info: *mut paywire_svm_payment_info,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    err_buf: *mut c_char,
+    err_cap: usize,
+    reason_buf: *mut c_char,
+    reason_cap: usize,
+) -> paywire_result {
+    // SAFETY: `err_buf` and `reason_buf` follow this function's contract.
+    let report = unsafe { Report::new(err_buf, err_cap, reason_buf, reason_cap) };
+    boundary(report, || {
+        // SAFETY: `payment_required` follows this function's contract.
+        let pr = unsafe { bytes(payment_required, payment_required_len) }?;
+        // SAFETY: `seed` follows this function's contract.
+        let mut seed_bytes = unsafe { array32(seed) }?;
+        // SAFETY: `nonce` follows this function's contract.
+        let nonce = unsafe { array32(nonce) }?;
+        // SAFETY: `svm_facts_json` follows this function's contract.
+        let facts = unsafe { bytes(svm_facts_json, svm_facts_len) }?;
+        // SAFETY: `policy_json` follows this function's contract.
+        let policy = unsafe { optional(policy_json, policy_len) }?;
+        // SAFETY: `info` follows this function's contract.
+        let info = unsafe { Slot::optional(info) };
+        // SAFETY: `out` and `out_len` follow this function's contract.
+        let out = unsafe { Out::new(out, out_cap, out_len) }?;
+        let key = paywire::svm::client::SigningKey::from_bytes(&seed_bytes);
+        seed_bytes.fill(0);
+        let facts = client::SvmFacts::from_json(facts)
+            .map_err(|e| Failure::setting(paywire_result::InvalidArgument, "Solana facts", &e))?;
+        let policy = match policy {
+            None => OwnedPolicy::default(),
+            Some(json) => OwnedPolicy::from_json(json).map_err(|e| {
+                Failure::setting(paywire_result::InvalidPolicy, "payment policy", &e)
+            })?,
+        };
+        let mut memo_nonce = [0u8; 16];
+        memo_nonce.copy_from_slice(nonce.get(..16).unwrap_or(&[0; 16]));
+        let mut value = Vec::new();
+        let created = client::create_svm_payment_to_sink(
+            pr,
+            &key,
+            &facts,
+            memo_nonce,
+            &policy.policy(),
+            &mut value,
+        )
+        .map_err(|e| Failure::core(&e))?;
+        out.put(&value)?;
+        if let Some(info) = info {
+            let mut payer = [0 as c_char; 45];
+            for (d, s) in payer.iter_mut().zip(created.payer.to_string().bytes()) {
+                *d = s as c_char;
+            }
+            info.set(paywire_svm_payment_info {
                 accepts_index: u32::try_from(created.index).unwrap_or(u32::MAX),
                 payer,
             });

@@ -60,9 +60,9 @@ _u64 = ctypes.c_uint64
 _err = ctypes.c_void_p
 
 # Sizes the C API states (include/paywire.h; the tests check they agree).
-REASON_CAP = 64  #: PAYWIRE_REASON_CAP: a reason_buf of this size holds any reason
+REASON_CAP = 96  #: PAYWIRE_REASON_CAP: a reason_buf of this size holds any reason
 ADDRESS_LEN = 42  #: PAYWIRE_ADDRESS_LEN: an address output
-VERIFY_RESPONSE_MAX = 1608  #: PAYWIRE_VERIFY_RESPONSE_MAX: any VerifyResponse fits
+VERIFY_RESPONSE_MAX = 1636  #: PAYWIRE_VERIFY_RESPONSE_MAX: any VerifyResponse fits
 
 
 class PaymentInfo(ctypes.Structure):

@@ -991,6 +991,105 @@ static void vector_eip712(char **f) {
   n_eip712++;
 }
 
+static unsigned long n_svm;
+
+/* exact on Solana through paywire_verify: the official client's payments are
+ * valid (base58 payer, the chain checks owed), mutations refused with the
+ * official facilitator's reason. */
+static void vector_svm_verdict(char **f) {
+  const char *name = f[1], *want_reason = f[3], *payer = f[4], *body = f[5];
+  int want_valid = f[2][0] == '1';
+  uint8_t out[PAYWIRE_VERIFY_RESPONSE_MAX + 1];
+  size_t n = 0;
+  char reason[128];
+  paywire_result r = paywire_verify(u8(body), strlen(body), 1750000000, out, sizeof out - 1, &n);
+  CHECK(r == PAYWIRE_RESULT_OK, "%s: %s", name, msg(r));
+  if (r != PAYWIRE_RESULT_OK) return;
+  out[n] = 0;
+  CHECK(parse_verdict((char *)out, n, reason, sizeof reason) == want_valid, "%s: %s", name, out);
+  CHECK(strcmp(reason, want_reason) == 0, "%s: reason %s, want %s", name, reason, want_reason);
+  if (strcmp(payer, "-") != 0) {
+    char want_payer[96];
+    snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", payer);
+    CHECK(strstr((char *)out, want_payer) != NULL, "%s: payer %s in %s", name, payer, out);
+  }
+  if (want_valid)
+    CHECK(strstr((char *)out, "{\"check\":\"blockhashRecent\",") != NULL &&
+              strstr((char *)out, "{\"check\":\"simulate\"}") != NULL,
+          "%s: chain checks in %s", name, out);
+  n_svm++;
+}
+
+static int parse_hex_bare(const char *s, uint8_t *out, size_t n) {
+  if (strlen(s) != 2 * n) return -1;
+  for (size_t i = 0; i < n; i++) {
+    int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+    if (hi < 0 || lo < 0) return -1;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+/* paywire_create_svm_payment makes the official client's transaction, byte
+ * for byte, and it verifies. */
+static void vector_svm_payment(char **f) {
+  const char *name = f[1], *facts = f[4], *pr = f[5], *req = f[6], *tx = f[7];
+  uint8_t seed[32], nonce[32];
+  CHECK(parse_hex_bare(f[2], seed, 32) == 0 && parse_hex_bare(f[3], nonce, 32) == 0, "%s: hex", name);
+  static uint8_t value[BIG], json[BIG], out[BIG];
+  size_t vn = 0, jn = 0, on = 0;
+  char err[256], reason[PAYWIRE_REASON_CAP];
+  paywire_svm_payment_info info;
+  memset(&info, SENTINEL, sizeof info);
+  /* The length first (out_cap 0), then the value. */
+  paywire_result r = paywire_create_svm_payment(u8(pr), strlen(pr), seed, nonce, u8(facts),
+                                                strlen(facts), NULL, 0, NULL, NULL, 0, &vn, err,
+                                                sizeof err, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INSUFFICIENT_SIZE && vn > 0, "%s: size: %s", name, msg(r));
+  size_t need = vn;
+  r = paywire_create_svm_payment(u8(pr), strlen(pr), seed, nonce, u8(facts), strlen(facts), NULL, 0,
+                                 &info, value, sizeof value, &vn, err, sizeof err, reason,
+                                 sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_OK && vn == need, "%s: create: %s %s", name, msg(r), err);
+  if (r != PAYWIRE_RESULT_OK) return;
+  CHECK(info.accepts_index == 0 && memchr(info.payer, 0, sizeof info.payer) != NULL &&
+            strlen(info.payer) >= 32,
+        "%s: info", name);
+  r = paywire_decode_header(PAYWIRE_HEADER_KIND_PAYMENT_SIGNATURE, (char *)value, vn, json,
+                            sizeof json - 1, &jn, NULL, 0, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK, "%s: decode", name);
+  json[jn] = 0;
+  char want_tx[2048];
+  snprintf(want_tx, sizeof want_tx, "\"payload\":{\"transaction\":\"%s\"}", tx);
+  CHECK(strstr((char *)json, want_tx) != NULL, "%s: the official transaction in %s", name, json);
+  r = paywire_verify_header((char *)value, vn, u8(req), strlen(req), 1750000000, NULL, 0, out,
+                            sizeof out - 1, &on, NULL, 0, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_OK && parse_verdict((char *)out, on, reason, sizeof reason) == 1,
+        "%s: verifies: %.*s", name, (int)on, out);
+  out[on] = 0;
+  char want_payer[96];
+  snprintf(want_payer, sizeof want_payer, "\"payer\":\"%s\"", info.payer);
+  CHECK(strstr((char *)out, want_payer) != NULL, "%s: payer %s", name, info.payer);
+
+  /* Misuse: unreadable facts, no blockhash anywhere, an EVM-only policy. */
+  const char *bad_facts = "{\"tokenProgram\":\"nope\",\"decimals\":6}";
+  r = paywire_create_svm_payment(u8(pr), strlen(pr), seed, nonce, u8(bad_facts), strlen(bad_facts),
+                                 NULL, 0, NULL, value, sizeof value, &vn, err, sizeof err, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_INVALID_ARGUMENT && strstr(err, "tokenProgram") != NULL,
+        "%s: bad facts: %s %s", name, msg(r), err);
+  const char *policy = "{\"assets\":[\"0x036CbD53842c5426634e7929541eC2318f3dCF7e\"]}";
+  r = paywire_create_svm_payment(u8(pr), strlen(pr), seed, nonce, u8(facts), strlen(facts),
+                                 u8(policy), strlen(policy), NULL, value, sizeof value, &vn, err,
+                                 sizeof err, reason, sizeof reason);
+  CHECK(r == PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS &&
+            strcmp(reason, "invalid_payment_requirements") == 0,
+        "%s: policy: %s %s", name, msg(r), err);
+  r = paywire_create_svm_payment(u8(pr), strlen(pr), NULL, nonce, u8(facts), strlen(facts), NULL, 0,
+                                 NULL, value, sizeof value, &vn, NULL, 0, NULL, 0);
+  CHECK(r == PAYWIRE_RESULT_NULL_PARAMETER, "%s: NULL seed: %s", name, msg(r));
+  n_svm++;
+}
+
 static void vector_batch_key(char **f);
 static void vector_batch(char **f);
 
@@ -1031,6 +1130,14 @@ static void run_vectors(const char *path) {
         CHECK(nf == 8, "B fields %d", nf);
         if (nf == 8) vector_batch(f);
         break;
+      case 'S':
+        CHECK(nf == 6, "S fields %d", nf);
+        if (nf == 6) vector_svm_verdict(f);
+        break;
+      case 'Z':
+        CHECK(nf == 8, "Z fields %d", nf);
+        if (nf == 8) vector_svm_payment(f);
+        break;
       default:
         CHECK(0, "unknown record %s", f[0]);
     }
@@ -1038,11 +1145,12 @@ static void run_vectors(const char *path) {
   free(line);
   fclose(fp);
   CHECK(n_verdicts >= 100 && n_payments >= 10 && n_headers >= 20 && n_eip712 >= 80 &&
-            n_batch >= 26,
-        "vector counts %lu %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712,
-        n_batch);
-  printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712, %lu batch-settlement\n",
-         n_verdicts, n_payments, n_headers, n_eip712, n_batch);
+            n_batch >= 26 && n_svm >= 20,
+        "vector counts %lu %lu %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712,
+        n_batch, n_svm);
+  printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712, %lu batch-settlement, "
+         "%lu Solana\n",
+         n_verdicts, n_payments, n_headers, n_eip712, n_batch, n_svm);
 }
 
 /* -------------------------------------------------------------------------- */

@@ -11,6 +11,9 @@ Records (first field):
   E name kind chainId typed_data_json domain_json message_json digest signature address private_key
   K name d x thumbprint                          (batch/rfc9421.json: the Ed25519 test key)
   B name now isValid invalidReason jwk_json request_json offer_json   (batch/web-bot-auth.json)
+  S name isValid invalidReason payer request_json     (svm.json: exact on Solana, verified)
+  Z name seed_hex nonce_hex facts_json payment_required_json requirements_json transaction
+                                                      (svm.json: a payment the official client made)
 """
 import json
 import sys
@@ -60,6 +63,28 @@ def main(vectors_dir, out_path):
         rows.append(["B", v["name"], str(v["now"]), "1" if expect["isValid"] else "0",
                      expect.get("invalidReason") or "-", compact(v["jwk"]), compact(v["request"]),
                      compact(v["offer"])])
+    svm = json.loads((d / "svm.json").read_text(encoding="utf-8"))
+    # Refused with the official facilitator's reason by the default verifier too.
+    mutations = {"wrong-mint", "amount-plus-1", "amount-minus-1", "bad-signature", "memo-mismatch",
+                 "fee-payer-authority", "network-mismatch", "price-above-cap", "eight-instructions",
+                 "version-byte-0x81"}
+    for v in svm["payments"] + [v for v in svm["verdicts"] if v["name"] in mutations]:
+        official = v.get("official", {"isValid": True, "payer": v.get("client", {}).get("payer")})
+        request = {"x402Version": 2, "paymentPayload": v["paymentPayload"],
+                   "paymentRequirements": v["paymentRequirements"]}
+        rows.append(["S", v["name"], "1" if official["isValid"] else "0",
+                     official.get("invalidReason") or "-", official.get("payer") or "-",
+                     compact(request)])
+    for v in svm["payments"]:
+        c = v["client"]
+        facts = {"tokenProgram": c["tokenProgram"], "decimals": c["decimals"],
+                 "recentBlockhash": c["blockhash"]}
+        nonce = (c.get("memoNonce") or "").ljust(64, "0")
+        pr = {"x402Version": 2, "resource": {"url": "https://example.com/a"},
+              "accepts": [v["paymentRequirements"]]}
+        rows.append(["Z", v["name"], c["payerSeed"], nonce, compact(facts), compact(pr),
+                     compact(v["paymentRequirements"]),
+                     v["paymentPayload"]["payload"]["transaction"]])
     with open(out_path, "w", encoding="utf-8") as out:
         for r in rows:
             assert all("\t" not in f and "\n" not in f for f in r)
