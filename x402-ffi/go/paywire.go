@@ -246,7 +246,9 @@ func Version() string {
 }
 
 // ChainCheck is a check that needs the chain, owed by the host after a valid
-// offline verdict (contract code, nonce state, balance, allowance, simulation).
+// offline verdict (contract code, nonce state, balance, allowance, simulation;
+// for exact on Solana: blockhashRecent, destinationExists,
+// sourceBalanceAtLeast, simulate).
 type ChainCheck struct {
 	Check      string `json:"check"`
 	Asset      string `json:"asset,omitempty"`
@@ -255,6 +257,11 @@ type ChainCheck struct {
 	Owner      string `json:"owner,omitempty"`
 	Amount     string `json:"amount,omitempty"`
 	Proxy      string `json:"proxy,omitempty"`
+	// Blockhash (base58) of a Solana payment's "blockhashRecent" check.
+	Blockhash string `json:"blockhash,omitempty"`
+	// Account (base58) of a Solana payment's "destinationExists" and
+	// "sourceBalanceAtLeast" checks.
+	Account string `json:"account,omitempty"`
 }
 
 // VerifyResponse is the facilitator's answer to POST /verify.
