@@ -23,7 +23,7 @@ from . import _native
 
 __all__ = [
     "ChainCheck", "HeaderKind", "Payment", "Policy", "Result", "VerifyResponse", "PaywireError",
-    "create_payment", "decode_header", "eip3009_digest", "encode_header", "header_kind_from_name",
+    "SvmFacts", "SvmPayment", "create_svm_payment", "create_payment", "decode_header", "eip3009_digest", "encode_header", "header_kind_from_name",
     "library_path", "permit2_digest", "private_key_address", "recover_address",
     "typed_data_digest", "verify", "verify_header", "version",
     "Chain", "SettleResponse", "http_transport", "settle", "verify_with_chain",
@@ -183,7 +183,10 @@ def library_path() -> Optional[str]:
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """A check that needs the chain, owed after a valid offline verdict."""
+    """A check that needs the chain, owed after a valid offline verdict. For
+    ``exact`` on Solana: ``blockhashRecent`` (``blockhash``),
+    ``destinationExists`` and ``sourceBalanceAtLeast`` (``account``,
+    ``amount``), ``simulate``; base58 addresses."""
 
     check: str
     asset: Optional[str] = None
@@ -192,6 +195,8 @@ class ChainCheck:
     owner: Optional[str] = None
     amount: Optional[str] = None
     proxy: Optional[str] = None
+    blockhash: Optional[str] = None
+    account: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -353,6 +358,72 @@ def create_payment(
     return Payment(
         header=kind,
         header_name=kind.header_name,
+        value=raw.decode("ascii"),
+        accepts_index=info.accepts_index,
+        payer=info.payer.decode("ascii"),
+    )
+
+
+@dataclass(frozen=True)
+class SvmFacts:
+    """What a Solana payer needs besides the 402, read from the chain: the
+    mint's owner program (Token ``TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA``
+    or Token-2022 ``TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb``) and its
+    decimals; a recent blockhash (base58) for requirements without
+    ``extra.recentBlockhash``."""
+
+    token_program: str
+    decimals: int
+    recent_blockhash: Optional[str] = None
+
+    def _json(self) -> bytes:
+        d: dict = {"tokenProgram": self.token_program, "decimals": self.decimals}
+        if self.recent_blockhash:
+            d["recentBlockhash"] = self.recent_blockhash
+        return _bytes(d)
+
+
+@dataclass(frozen=True)
+class SvmPayment:
+    """A created Solana payment: send ``value`` in ``PAYMENT-SIGNATURE``."""
+
+    value: str
+    accepts_index: int
+    payer: str  #: base58 of the Ed25519 public key
+    header_name: str = "PAYMENT-SIGNATURE"
+
+
+def create_svm_payment(
+    payment_required: Json,
+    seed: Union[bytes, str],
+    facts: SvmFacts,
+    *,
+    policy: Optional[Policy] = None,
+    nonce: Optional[bytes] = None,
+) -> SvmPayment:
+    """Pays an ``exact`` requirement on a Solana network (x402 v2): the first
+    in ``accepts`` the policy allows (a policy listing ``assets``, EVM tokens,
+    allows none). Builds the transaction the reference client (@x402/svm)
+    builds — compute budget, ``TransferChecked`` to the associated token
+    account of ``payTo``, a Memo of ``extra.memo`` or of a random nonce —,
+    partly signed by the Ed25519 key of the 32-byte ``seed``; the fee payer
+    (``extra.feePayer``) signs later. ``nonce`` (32 bytes, its first 16 the
+    memo's) defaults to ``os.urandom(32)``."""
+    pr = _bytes(payment_required)
+    key = _fixed32(seed, "seed")
+    n32 = _fixed32(nonce if nonce is not None else os.urandom(32), "nonce")
+    fj = facts._json()
+    pol = policy._json() if policy is not None else None
+    info = _native.SvmPaymentInfo()
+    # Ed25519 signing is deterministic: the size query and the call that
+    # fills the buffer make the same payment.
+    raw = _out_bytes(
+        lambda o, c, n, *report: _lib.paywire_create_svm_payment(
+            pr, len(pr), key, n32, fj, len(fj), pol, len(pol or b""), ctypes.byref(info),
+            o, c, n, *report
+        )
+    )
+    return SvmPayment(
         value=raw.decode("ascii"),
         accepts_index=info.accepts_index,
         payer=info.payer.decode("ascii"),

@@ -73,6 +73,13 @@ class PaymentInfo(ctypes.Structure):
     ]
 
 
+class SvmPaymentInfo(ctypes.Structure):
+    _fields_ = [
+        ("accepts_index", ctypes.c_uint32),
+        ("payer", ctypes.c_char * 45),
+    ]
+
+
 _SIGNATURES = {
     "paywire_version": [_out, _size, _sizep],
     "paywire_result_message": [_u32, _out, _size, _sizep],
@@ -87,6 +94,10 @@ _SIGNATURES = {
     "paywire_encode_header": [_u32, _u8p, _size, _out, _size, _sizep, _err, _size, _err, _size],
     "paywire_create_payment": [
         _u8p, _size, _u8p, _u8p, _u64, _opt, _size, ctypes.POINTER(PaymentInfo),
+        _out, _size, _sizep, _err, _size, _err, _size,
+    ],
+    "paywire_create_svm_payment": [
+        _u8p, _size, _u8p, _u8p, _u8p, _size, _opt, _size, ctypes.POINTER(SvmPaymentInfo),
         _out, _size, _sizep, _err, _size, _err, _size,
     ],
     "paywire_eip3009_digest": [_u8p, _size, _u8p, _size, _out, _err, _size, _err, _size],

@@ -1,0 +1,102 @@
+"""exact on Solana through libpaywire: the official @x402/svm client's
+payments (svm.json) verify, mutations are refused with the official
+facilitator's reasons, and create_svm_payment makes the official client's
+transactions byte for byte."""
+import base64
+import json
+
+import pytest
+
+import paywire
+from conftest import VECTORS
+
+SVM = json.loads((VECTORS / "svm.json").read_text(encoding="utf-8"))
+NOW = 1_750_000_000
+
+
+def body(v):
+    return {"x402Version": 2, "paymentPayload": v["paymentPayload"],
+            "paymentRequirements": v["paymentRequirements"]}
+
+
+def offer(requirements):
+    return {"x402Version": 2, "resource": {"url": "https://example.com/a"},
+            "accepts": [requirements]}
+
+
+def facts(c, blockhash=True):
+    return paywire.SvmFacts(c["tokenProgram"], c["decimals"],
+                            c["blockhash"] if blockhash else None)
+
+
+@pytest.mark.parametrize("p", SVM["payments"], ids=lambda p: p["name"])
+def test_official_payments_verify(p):
+    v = paywire.verify(body(p), NOW)
+    assert v.is_valid, v.json
+    assert v.payer == p["client"]["payer"]
+    assert [c.check for c in v.chain_checks] == [
+        "blockhashRecent", "destinationExists", "sourceBalanceAtLeast", "simulate"]
+    assert v.chain_checks[0].blockhash == p["client"]["blockhash"]
+    assert v.chain_checks[2].amount == "1000" and v.chain_checks[2].account
+    header = base64.b64encode(json.dumps(p["paymentPayload"]).encode()).decode()
+    h = paywire.verify_header(header, p["paymentRequirements"], NOW)
+    assert h.is_valid and h.payer == p["client"]["payer"]
+
+
+MUTATIONS = {
+    "wrong-mint": "invalid_exact_svm_payload_mint_mismatch",
+    "amount-plus-1": "invalid_exact_svm_payload_amount_mismatch",
+    "amount-minus-1": "invalid_exact_svm_payload_amount_mismatch",
+    "bad-signature": "invalid_exact_svm_payload_signature_invalid",
+    "memo-mismatch": "invalid_exact_svm_payload_memo_mismatch",
+    "fee-payer-authority": "invalid_exact_svm_payload_transaction_fee_payer_transferring_funds",
+    "price-above-cap":
+        "invalid_exact_svm_payload_transaction_instructions_compute_price_instruction_too_high",
+    "eight-instructions": "invalid_exact_svm_payload_transaction_instructions_length",
+    "version-byte-0x81": "invalid_exact_svm_payload_transaction_could_not_be_decoded",
+    "network-mismatch": "invalid_exact_svm_network_mismatch",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutations_are_refused_with_the_official_reason(name):
+    v = next(v for v in SVM["verdicts"] if v["name"] == name)
+    assert v["official"]["invalidReason"] == MUTATIONS[name]
+    got = paywire.verify(body(v), NOW)
+    assert not got.is_valid
+    assert got.invalid_reason == MUTATIONS[name]
+    assert got.chain_checks == []
+
+
+@pytest.mark.parametrize("p", SVM["payments"], ids=lambda p: p["name"])
+def test_create_makes_the_official_transaction(p):
+    c = p["client"]
+    nonce = bytes.fromhex((c.get("memoNonce") or "").ljust(64, "0"))
+    made = paywire.create_svm_payment(offer(p["paymentRequirements"]), c["payerSeed"], facts(c),
+                                      nonce=nonce, policy=paywire.Policy(max_amount=1000))
+    assert made.payer == c["payer"] and made.accepts_index == 0
+    doc = paywire.decode_header(paywire.HeaderKind.PAYMENT_SIGNATURE, made.value)
+    assert doc["payload"] == p["paymentPayload"]["payload"]
+    assert doc["accepted"] == p["paymentRequirements"]
+    v = paywire.verify_header(made.value, p["paymentRequirements"], NOW)
+    assert v.is_valid and v.payer == c["payer"], v.json
+    # With a random memo nonce, it still verifies.
+    again = paywire.create_svm_payment(offer(p["paymentRequirements"]), c["payerSeed"], facts(c))
+    assert paywire.verify_header(again.value, p["paymentRequirements"], NOW).is_valid
+
+
+def test_create_says_what_it_lacks():
+    p = SVM["payments"][0]
+    c = p["client"]
+    req = json.loads(json.dumps(p["paymentRequirements"]))
+    del req["extra"]["recentBlockhash"]
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.create_svm_payment(offer(req), c["payerSeed"], facts(c, blockhash=False))
+    assert e.value.reason == "invalid_payment_requirements"
+    assert "recentBlockhash" in str(e.value)
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.create_svm_payment(offer(req), c["payerSeed"], paywire.SvmFacts("nope", 6))
+    assert e.value.code == paywire.Result.INVALID_ARGUMENT and "tokenProgram" in str(e.value)
+    with pytest.raises(paywire.PaywireError) as e:
+        paywire.create_payment(offer(req), c["payerSeed"], NOW)
+    assert "Ed25519" in str(e.value)
