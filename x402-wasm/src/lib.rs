@@ -687,5 +687,8 @@ pub mod gas_sponsoring;
 #[cfg(feature = "lifecycle")]
 pub mod lifecycle;
 
+#[cfg(feature = "svm")]
+pub mod svm;
+
 #[cfg(test)]
 mod tests;

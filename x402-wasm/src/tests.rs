@@ -324,3 +324,61 @@ fn chain_facts_make_a_permit2_payment_carry_the_eip2612_permit() {
         None
     );
 }
+
+/// `exact` on Solana (`full`): the official client's payments (svm.json)
+/// verify, and `createSvmPayment`'s pure layer makes their transactions.
+#[cfg(feature = "svm")]
+#[test]
+fn solana_payments_verify_and_are_made_as_the_official_client_makes_them() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../x402-core/tests/vectors/svm.json"
+    );
+    let f: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for p in f["payments"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let body = json!({"x402Version": 2, "paymentPayload": p["paymentPayload"], "paymentRequirements": p["paymentRequirements"]});
+        let v: Value =
+            serde_json::from_str(&verify_text(&body.to_string(), NOW, None).unwrap()).unwrap();
+        assert_eq!(v["isValid"], true, "{name}: {v}");
+        assert_eq!(v["payer"], p["client"]["payer"], "{name}");
+
+        let c = &p["client"];
+        let key = svm::read_seed(c["payerSeed"].as_str().unwrap()).unwrap();
+        let mut nonce = [0u8; 32];
+        if let Some(h) = c["memoNonce"].as_str() {
+            for (i, b) in nonce.iter_mut().take(16).enumerate() {
+                *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
+            }
+        }
+        let facts = json!({"tokenProgram": c["tokenProgram"], "decimals": c["decimals"], "recentBlockhash": c["blockhash"]});
+        let pr = json!({"x402Version": 2, "resource": {"url": "https://example.com/a"}, "accepts": [p["paymentRequirements"]]});
+        let value = svm::create_svm_payment_text(
+            &pr.to_string(),
+            &key,
+            &facts.to_string(),
+            nonce,
+            &OwnedPolicy::default(),
+        )
+        .unwrap();
+        let doc: Value =
+            serde_json::from_str(&decode_header_text("PAYMENT-SIGNATURE", &value).unwrap())
+                .unwrap();
+        assert_eq!(doc["payload"], p["paymentPayload"]["payload"], "{name}");
+        let v: Value = serde_json::from_str(
+            &verify_header_text(&value, &p["paymentRequirements"].to_string(), NOW, None).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(v["isValid"], true, "{name}: {v}");
+    }
+    assert!(svm::read_seed("0x12").is_err());
+    let bad = svm::create_svm_payment_text(
+        "{}",
+        &svm::read_seed(&"11".repeat(32)).unwrap(),
+        r#"{"decimals":6}"#,
+        [0; 32],
+        &OwnedPolicy::default(),
+    )
+    .unwrap_err();
+    assert!(bad.message().contains("tokenProgram"), "{}", bad.message());
+}

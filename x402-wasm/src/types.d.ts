@@ -163,7 +163,12 @@ export interface ChainCheck {
     | "simulateEip3009Transfer"
     | "simulatePermit2Settle"
     /** A smart wallet's signature (ERC-1271, ERC-6492): owed only to hosts that check it. */
-    | "payerSignature";
+    | "payerSignature"
+    /** `exact` on Solana (`paywire/full`): simulating the transaction covers all four. */
+    | "blockhashRecent"
+    | "destinationExists"
+    | "sourceBalanceAtLeast"
+    | "simulate";
   asset?: string;
   authorizer?: string;
   nonce?: string;
@@ -173,6 +178,10 @@ export interface ChainCheck {
   payer?: string;
   /** The EIP-712 digest a smart wallet must accept. */
   digest?: string;
+  /** Solana: the transaction's blockhash (base58). */
+  blockhash?: string;
+  /** Solana: a token account (base58). */
+  account?: string;
 }
 
 /** The verdict: the reference facilitator's `VerifyResponse`. */
@@ -182,7 +191,7 @@ export interface VerifyResponse {
   invalidReason?: string;
   /** Why, for people, when invalid. */
   invalidMessage?: string;
-  /** The payer named by the payload. */
+  /** The payer named by the payload (EIP-55, or base58 on Solana). */
   payer?: string;
   /** When valid: what the host must still check on chain. */
   extra?: { chainChecks: ChainCheck[] };
