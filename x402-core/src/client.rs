@@ -90,15 +90,15 @@ pub struct Selected<'a> {
 /// Why an EVM key cannot pay a `solana:*` requirement.
 #[cfg(feature = "svm")]
 const SOLANA: &str = "a solana:* requirement is paid with an Ed25519 key (create_svm_payment)";
-#[cfg(not(feature = "svm"))]
+#[cfg(all(not(feature = "svm"), feature = "std"))]
 const SOLANA: &str = "solana:* networks need paywire's `svm` feature";
 
 fn no_match(why: &'static str) -> Error {
-    let kind = if cfg!(not(feature = "svm")) && why == SOLANA {
-        ErrorKind::NetworkFamilyNotBuilt {
-            family: "solana",
-            feature: "svm",
-        }
+    #[cfg(any(feature = "svm", not(feature = "std")))]
+    let kind = ErrorKind::Invalid(why);
+    #[cfg(all(not(feature = "svm"), feature = "std"))]
+    let kind = if why == SOLANA {
+        ErrorKind::NetworkFamilyNotBuilt { family: "solana" }
     } else {
         ErrorKind::Invalid(why)
     };
@@ -113,6 +113,8 @@ fn payable<'a>(
 ) -> Result<Selected<'a>, &'static str> {
     let v1 = matches!(r, PaymentRequirements::V1(_));
     let network = r.network();
+    // As in the verifier: `no_std` builds without `svm` leave this out.
+    #[cfg(any(feature = "svm", feature = "std"))]
     if network.namespace() == Some("solana") {
         return Err(SOLANA);
     }

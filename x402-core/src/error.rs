@@ -472,13 +472,13 @@ pub enum ErrorKind {
     Invalid(&'static str),
     /// The caller's output buffer is too small.
     BufferTooSmall,
-    /// A network family this build has no code for (`solana:*` without the
-    /// `svm` feature).
+    /// A network family this build has no code for: `solana:*` without the
+    /// `svm` feature (the only family behind a feature). Only in builds with
+    /// `std`: the smallest (`no_std`) builds leave the refusal out.
+    #[cfg(feature = "std")]
     NetworkFamilyNotBuilt {
         /// The CAIP-2 namespace (`solana`).
         family: &'static str,
-        /// The crate feature that brings it (`svm`).
-        feature: &'static str,
     },
 }
 
@@ -510,10 +510,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Network(why) => write!(f, "invalid network: {why}"),
             ErrorKind::Invalid(why) => f.write_str(why),
             ErrorKind::BufferTooSmall => f.write_str("output buffer too small"),
-            ErrorKind::NetworkFamilyNotBuilt { family, feature } => write!(
-                f,
-                "{family}:* networks need paywire's `{feature}` feature, which this build does not have"
-            ),
+            #[cfg(feature = "std")]
+            ErrorKind::NetworkFamilyNotBuilt { family } => {
+                f.write_str(family)?;
+                f.write_str(":* networks need paywire's `svm` feature, not in this build")
+            }
         }
     }
 }

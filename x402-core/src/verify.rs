@@ -10,8 +10,9 @@
 //!
 //! Dispatch follows the reference facilitator: on the requirements' network
 //! family first — `solana:*` (v2) goes to `svm::verify` (feature `svm`;
-//! without it, `unsupported_scheme` with
-//! [`ErrorKind::NetworkFamilyNotBuilt`](crate::error::ErrorKind::NetworkFamilyNotBuilt)),
+//! without it, with `std`, `unsupported_scheme` with
+//! [`ErrorKind::NetworkFamilyNotBuilt`](crate::error::ErrorKind::NetworkFamilyNotBuilt);
+//! `no_std` builds without it leave that refusal out, for size),
 //! its verdict carried by `Verdict::svm_payer` and `Verdict::svm_chain_checks`
 //! —, then on the scheme (`exact`, `upto`),
 //! then on the payload's shape (`permit2Authorization` → Permit2, otherwise
@@ -571,6 +572,13 @@ fn verify_v2(
     };
     // Solana's family has its own verifier (`exact` only: any other scheme is
     // its `invalid_exact_svm_unsupported_scheme`, as the reference answers).
+
+    // Solana's family has its own verifier (`exact` only: any other scheme is
+    // its `invalid_exact_svm_unsupported_scheme`, as the reference answers).
+    // Without `svm`, builds with `std` refuse it as such; the smallest
+    // (`no_std`) builds leave that out and answer what the EVM verifiers
+    // make of it.
+    #[cfg(any(feature = "svm", feature = "std"))]
     if r.network.namespace() == Some("solana") {
         return verify_svm(p, r);
     }
@@ -644,16 +652,13 @@ fn verify_svm(p: &v2::PaymentPayload<'_>, r: &v2::PaymentRequirements<'_>) -> Ve
     Verdict::from_svm(&crate::svm::verify::verify_parts(p, r, &config))
 }
 
-/// `solana:*` in a build without the `svm` feature: refused with
-/// a typed error ([`ErrorKind::NetworkFamilyNotBuilt`]).
-#[cfg(not(feature = "svm"))]
+/// `solana:*` in a build with `std` but without the `svm` feature: refused
+/// with a typed error ([`ErrorKind::NetworkFamilyNotBuilt`](crate::error::ErrorKind::NetworkFamilyNotBuilt)).
+#[cfg(all(not(feature = "svm"), feature = "std"))]
 fn verify_svm(_: &v2::PaymentPayload<'_>, _: &v2::PaymentRequirements<'_>) -> Verdict {
     let e = Error::new(
         Reason::UnsupportedScheme,
-        crate::error::ErrorKind::NetworkFamilyNotBuilt {
-            family: "solana",
-            feature: "svm",
-        },
+        crate::error::ErrorKind::NetworkFamilyNotBuilt { family: "solana" },
     )
     .at("network")
     .in_object("paymentRequirements");
