@@ -10,7 +10,9 @@ use paywire::svm::Pubkey;
 use paywire::svm::client::SigningKey;
 use wasm_bindgen::prelude::*;
 
-use crate::{Failure, get_random_values, js, json_arg, optional_json_arg, read_options};
+use crate::{
+    Failure, PaymentOptions, get_random_values, js, json_arg, optional_json_arg, read_options,
+};
 
 /// Reads an Ed25519 seed given as hex (`0x` + 64 digits, or 64 digits).
 ///
@@ -81,12 +83,12 @@ pub fn create_svm_payment_js(
     payment_required: JsValue,
     seed: &str,
     #[wasm_bindgen(unchecked_param_type = "SvmFacts | string")] facts: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "PaymentOptions")] options: Option<JsValue>,
+    options: Option<PaymentOptions>,
 ) -> Result<String, JsValue> {
     let pr = json_arg(&payment_required, "paymentRequired")?;
     let facts = json_arg(&facts, "facts")?;
     let opts = js(read_options(
-        optional_json_arg(options.as_ref(), "options")?.as_deref(),
+        optional_json_arg(options.as_deref(), "options")?.as_deref(),
     ))?;
     let key = js(read_seed(seed))?;
     let nonce = match opts.nonce {
