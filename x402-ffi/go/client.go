@@ -2,6 +2,7 @@ package paywire
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -29,6 +30,21 @@ type PayingTransport struct {
 	Now func() time.Time
 	// OnPayment, when set, is told of every payment made, before it is sent.
 	OnPayment func(req *http.Request, p Payment)
+	// Solana, when set, pays a 402 that PrivateKey cannot (exact on a
+	// solana:* network), within the same Policy.
+	Solana *SolanaPayer
+}
+
+// SolanaPayer is how a PayingTransport pays exact on Solana: the first
+// solana:* requirement Policy allows is paid with an Ed25519 key.
+type SolanaPayer struct {
+	// Seed is the payer's Ed25519 seed.
+	Seed [32]byte
+	// Facts answers what only the chain tells about the offer it is given
+	// (the PaymentRequired, JSON or a PAYMENT-REQUIRED value): the mint's
+	// token program and decimals, and a recent blockhash for a requirement
+	// without extra.recentBlockhash. An error leaves the 402 unpaid.
+	Facts func(ctx context.Context, paymentRequired []byte) (SvmFacts, error)
 }
 
 // maxOffer bounds the 402 body read for a v1 PaymentRequired.
@@ -75,6 +91,9 @@ func (t *PayingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = t.Now
 	}
 	payment, err := CreatePayment([]byte(offer), t.PrivateKey, now(), t.Policy)
+	if err != nil && t.Solana != nil && t.Solana.Facts != nil {
+		payment, err = t.Solana.pay(req.Context(), []byte(offer), t.Policy)
+	}
 	if err != nil {
 		return resp, nil
 	}
@@ -93,4 +112,17 @@ func (t *PayingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxOffer))
 	resp.Body.Close()
 	return base.RoundTrip(retry)
+}
+
+// pay makes a Solana payment for the offer, as a Payment in PAYMENT-SIGNATURE.
+func (s *SolanaPayer) pay(ctx context.Context, offer []byte, policy *Policy) (Payment, error) {
+	facts, err := s.Facts(ctx, offer)
+	if err != nil {
+		return Payment{}, err
+	}
+	p, err := CreateSvmPayment(offer, s.Seed, facts, policy)
+	if err != nil {
+		return Payment{}, err
+	}
+	return Payment{Header: HeaderPaymentSignature, Value: p.Value, AcceptsIndex: p.AcceptsIndex, Payer: p.Payer}, nil
 }

@@ -1,10 +1,14 @@
 package paywire
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,5 +218,98 @@ func TestSvmCreatePaymentErrors(t *testing.T) {
 	_, err = CreatePayment(pr, seed, svmNow, nil)
 	if !errors.As(err, &e) || !strings.Contains(e.Message, "Ed25519") {
 		t.Fatalf("EVM key: %v", err)
+	}
+}
+
+func TestPayingTransportPaysOnSolana(t *testing.T) {
+	payments, _ := svmVectors(t)
+	p := payments[0]
+	c := p.Client
+	pr, _ := json.Marshal(map[string]any{
+		"x402Version": 2,
+		"resource":    map[string]string{"url": "https://example.com/a"},
+		"accepts":     []json.RawMessage{p.PaymentRequirements},
+	})
+	offer, err := EncodeHeader(HeaderPaymentRequired, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A server that asks for the Solana payment and checks it offline.
+	var verdicts []VerifyResponse
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sig := r.Header.Get("PAYMENT-SIGNATURE")
+		if sig == "" {
+			w.Header().Set("PAYMENT-REQUIRED", offer)
+			w.WriteHeader(402)
+			return
+		}
+		v, err := VerifyHeader(sig, p.PaymentRequirements, svmNow)
+		if err != nil {
+			w.WriteHeader(500)
+			return
+		}
+		verdicts = append(verdicts, v)
+		if !v.IsValid {
+			w.WriteHeader(402)
+			return
+		}
+		io.WriteString(w, "paid")
+	}))
+	defer srv.Close()
+	var seed [32]byte
+	if _, err := hex.Decode(seed[:], []byte(c.PayerSeed)); err != nil {
+		t.Fatal(err)
+	}
+	facts := func(_ context.Context, offer []byte) (SvmFacts, error) {
+		return SvmFacts{TokenProgram: c.TokenProgram, Decimals: c.Decimals}, nil
+	}
+	// Without a Solana payer, the 402 comes back as it came.
+	var evmKey [32]byte
+	evmKey[31] = 1
+	plain := &http.Client{Transport: &PayingTransport{PrivateKey: evmKey, Policy: &Policy{MaxAmount: "1000"}}}
+	resp, err := plain.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 402 {
+		t.Fatalf("without a Solana payer: %d", resp.StatusCode)
+	}
+	var paid []Payment
+	client := &http.Client{Transport: &PayingTransport{PrivateKey: evmKey, Policy: &Policy{MaxAmount: "1000"},
+		Solana:    &SolanaPayer{Seed: seed, Facts: facts},
+		OnPayment: func(_ *http.Request, p Payment) { paid = append(paid, p) }}}
+	resp, err = client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "paid" || len(paid) != 1 || paid[0].Payer != c.Payer ||
+		paid[0].Header != HeaderPaymentSignature || len(verdicts) != 1 || verdicts[0].Payer != c.Payer {
+		t.Fatalf("paid on Solana: %d %q %+v %+v", resp.StatusCode, body, paid, verdicts)
+	}
+	// Over the policy's maximum: not paid.
+	client.Transport.(*PayingTransport).Policy = &Policy{MaxAmount: "999"}
+	resp, err = client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 402 || len(paid) != 1 {
+		t.Fatalf("over the maximum: %d, %d payments", resp.StatusCode, len(paid))
+	}
+	// Facts that fail leave the 402 unpaid.
+	client.Transport.(*PayingTransport).Policy = &Policy{MaxAmount: "1000"}
+	client.Transport.(*PayingTransport).Solana.Facts = func(context.Context, []byte) (SvmFacts, error) {
+		return SvmFacts{}, errors.New("no node")
+	}
+	resp, err = client.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 402 || len(paid) != 1 {
+		t.Fatalf("no facts: %d, %d payments", resp.StatusCode, len(paid))
 	}
 }
