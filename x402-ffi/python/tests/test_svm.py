@@ -100,3 +100,54 @@ def test_create_says_what_it_lacks():
     with pytest.raises(paywire.PaywireError) as e:
         paywire.create_payment(offer(req), c["payerSeed"], NOW)
     assert "Ed25519" in str(e.value)
+
+
+def test_paying_transport_pays_on_solana():
+    httpx = pytest.importorskip("httpx")
+    from paywire.httpx import PayingTransport, SolanaPayer
+
+    p = SVM["payments"][0]
+    c = p["client"]
+    offer_value = paywire.encode_header(paywire.HeaderKind.PAYMENT_REQUIRED,
+                                        offer(p["paymentRequirements"]))
+    verdicts = []
+
+    def server(request):
+        sig = request.headers.get("payment-signature")
+        if sig is None:
+            return httpx.Response(402, headers={"payment-required": offer_value})
+        v = paywire.verify_header(sig, p["paymentRequirements"], NOW)
+        verdicts.append(v)
+        return httpx.Response(200 if v.is_valid else 402, text="paid")
+
+    evm_key = "11" * 32
+    policy = paywire.Policy(max_amount=1000)
+    # Without a Solana payer: the 402 as it came.
+    plain = httpx.Client(transport=PayingTransport(evm_key, policy,
+                                                   transport=httpx.MockTransport(server)))
+    assert plain.get("https://shop.example/a").status_code == 402
+
+    paid = []
+    solana = SolanaPayer(c["payerSeed"], lambda _offer: facts(c, blockhash=False))
+    client = httpx.Client(transport=PayingTransport(
+        evm_key, policy, transport=httpx.MockTransport(server), solana=solana,
+        on_payment=lambda _req, payment: paid.append(payment)))
+    r = client.get("https://shop.example/a")
+    assert r.status_code == 200 and r.text == "paid"
+    assert len(paid) == 1 and paid[0].payer == c["payer"]
+    assert verdicts[-1].is_valid and verdicts[-1].payer == c["payer"]
+
+    # Over the maximum, or facts that fail: unpaid.
+    over = httpx.Client(transport=PayingTransport(
+        evm_key, paywire.Policy(max_amount=999), transport=httpx.MockTransport(server),
+        solana=solana))
+    assert over.get("https://shop.example/a").status_code == 402
+
+    def no_node(_offer):
+        raise RuntimeError("no node")
+
+    broken = httpx.Client(transport=PayingTransport(
+        evm_key, policy, transport=httpx.MockTransport(server),
+        solana=SolanaPayer(c["payerSeed"], no_node)))
+    assert broken.get("https://shop.example/a").status_code == 402
+    assert len(paid) == 1
