@@ -152,7 +152,8 @@ impl Lifecycle {
         let same_asset =
             |r: &v2::PaymentRequirements<'_>| match (r.asset_address(), accepted.asset_address()) {
                 (Ok(a), Ok(b)) => a == b,
-                _ => false,
+                // A Solana mint: base58, compared as written.
+                _ => is_solana(r) && r.asset.to_cow() == accepted.asset.to_cow(),
             };
         let found = route.accepts.iter().enumerate().find(|(_, r)| {
             !is_batch(r)
@@ -171,7 +172,13 @@ impl Lifecycle {
         let asset = req
             .asset_address()
             .map(|a| lower(a.checksummed().as_str()))
-            .unwrap_or_default();
+            .unwrap_or_else(|_| req.asset.to_cow().into_owned());
+        #[cfg(feature = "svm")]
+        let solana = is_solana(&req)
+            .then(|| solana_ids(&payload, &req, self.now))
+            .flatten();
+        #[cfg(not(feature = "svm"))]
+        let solana: Option<(String, String, u64)> = None;
         let ids = payload
             .payload_json()
             .and_then(SchemePayload::from_object)
@@ -189,6 +196,15 @@ impl Lifecycle {
                 )),
                 SchemePayload::Batch(_) => None,
             });
+        let ids = ids
+            .map(|(payer, nonce, expires)| {
+                (
+                    lower(payer.checksummed().as_str()),
+                    nonce,
+                    expires.to_u64().unwrap_or(u64::MAX),
+                )
+            })
+            .or(solana);
         let Some((payer, nonce, expires)) = ids else {
             // Not a payment that can be keyed: verification says what is wrong.
             let verdict = verify::verify_parts(
@@ -208,14 +224,14 @@ impl Lifecycle {
         let route_url = route.resource.url.to_cow().into_owned();
         self.payment = Payment::new(
             &scheme,
-            &lower(payer.checksummed().as_str()),
+            &payer,
             &nonce,
             amount,
             network.as_str(),
             &asset,
             &route_url,
             self.now,
-            expires.to_u64().unwrap_or(u64::MAX),
+            expires,
         );
         // A payment-identifier, on a route that declares the extension, is
         // bound to the first payment that carries it (per payee).
@@ -358,6 +374,48 @@ impl Lifecycle {
             _ => Some((Reason::InvalidPayload, String::new())),
         }
     }
+}
+
+/// Whether a requirement is on a Solana network.
+fn is_solana(r: &v2::PaymentRequirements<'_>) -> bool {
+    r.network.namespace() == Some("solana")
+}
+
+/// How long after it is presented a Solana payment may still land: a
+/// transaction's blockhash is valid for 150 slots (about a minute; longer when
+/// slots are slow), so its record is kept this much beyond
+/// `maxTimeoutSeconds`.
+#[cfg(feature = "svm")]
+const SOLANA_BLOCKHASH_SECONDS: u64 = 180;
+
+/// The replay key's parts of a Solana payment that passes the offline checks:
+/// its payer (base58), the payer's signature (base58: no two transactions
+/// share it) and when its record may be forgotten. `None` for a payment that
+/// fails them (verification then says why).
+#[cfg(feature = "svm")]
+fn solana_ids(
+    payload: &v2::PaymentPayload<'_>,
+    req: &v2::PaymentRequirements<'_>,
+    now: u64,
+) -> Option<(String, String, u64)> {
+    use crate::svm::verify::{Config, Verdict, decode_base64, verify_parts};
+    let Verdict::Valid { payer, .. } = verify_parts(payload, req, &Config::default()) else {
+        return None;
+    };
+    let text = payload.payload.as_json()?.get("transaction")?.as_str()?;
+    let mut buf = [0u8; crate::svm::tx::MAX_TRANSACTION_SIZE];
+    let tx = crate::svm::tx::Transaction::decode(decode_base64(text, &mut buf)?).ok()?;
+    let signer =
+        (0..usize::from(tx.header.num_required_signatures)).find(|&i| tx.key(i) == Some(payer))?;
+    let mut b58 = [0u8; crate::svm::SIGNATURE_BASE58_MAX];
+    let n = bs58::encode(tx.signature(signer)?)
+        .onto(&mut b58[..])
+        .ok()?;
+    let nonce = core::str::from_utf8(b58.get(..n)?).ok()?;
+    let expires = now
+        .saturating_add(req.max_timeout_seconds)
+        .saturating_add(SOLANA_BLOCKHASH_SECONDS);
+    Some((payer.to_string(), String::from(nonce), expires))
 }
 
 /// Reasons that say only that a payment is outside its validity window.

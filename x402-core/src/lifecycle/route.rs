@@ -76,6 +76,8 @@ impl Route {
                     )
                     .at("network"));
                 }
+            } else if r.scheme == "exact" && r.network.namespace() == Some("solana") {
+                check_solana(&r)?;
             } else if r.scheme == "exact" || r.scheme == "upto" {
                 r.asset_address()?;
                 r.pay_to_address()?;
@@ -281,4 +283,36 @@ pub enum HandlerResult<'a> {
     Status(u16),
     /// It threw, or could not answer; the text is for the log.
     Failed(&'a str),
+}
+
+/// `exact` on `solana:*` (feature `svm`): base58 addresses for `asset`,
+/// `payTo` and `extra.feePayer` (the facilitator's fee payer, which the payer
+/// needs to build the transaction).
+#[cfg(feature = "svm")]
+fn check_solana(r: &v2::PaymentRequirements<'_>) -> Result<(), Error> {
+    use crate::svm::verify::{FeePayer, Requirements};
+    let read = Requirements::from_requirements(r);
+    let refuse = |field| {
+        bad(
+            Reason::InvalidPaymentRequirements,
+            "a Solana address (base58 of 32 bytes)",
+        )
+        .at(field)
+    };
+    read.asset.ok_or(refuse("asset"))?;
+    read.pay_to.ok_or(refuse("payTo"))?;
+    match read.fee_payer {
+        FeePayer::Key(_) => Ok(()),
+        FeePayer::Missing | FeePayer::Invalid => Err(refuse("extra.feePayer")),
+    }
+}
+
+/// Without `svm`, `solana:*` is not offered.
+#[cfg(not(feature = "svm"))]
+fn check_solana(_: &v2::PaymentRequirements<'_>) -> Result<(), Error> {
+    Err(bad(
+        Reason::InvalidPaymentRequirements,
+        "exact on solana:* needs the `svm` feature",
+    )
+    .at("network"))
 }

@@ -2213,3 +2213,148 @@ fn paywire_json(json: &str) -> crate::types::facilitator::PaymentPayload<'_> {
     )
     .unwrap()
 }
+
+/// `exact` on Solana: a route on `solana:*` takes the official client's
+/// payment (svm.json), settles it once through the facilitator and keys its
+/// record by the payer and the payer's signature; a mutated payment is
+/// refused with the reference's reason, before any record is read.
+#[cfg(feature = "svm")]
+mod solana {
+    use super::*;
+
+    fn vectors() -> serde_json::Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/svm.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn route_of(req: &serde_json::Value) -> Route {
+        let json = serde_json::json!({
+            "x402Version": 2,
+            "resource": {"url": "https://example.com/report"},
+            "accepts": [req],
+        });
+        Route::from_json(json.to_string().as_bytes()).unwrap()
+    }
+
+    fn present(route: &Route, payment_payload: &serde_json::Value) -> Lifecycle {
+        use base64::Engine as _;
+        let value = base64::engine::general_purpose::STANDARD.encode(payment_payload.to_string());
+        let headers = [("PAYMENT-SIGNATURE", value.as_str())];
+        let req = Request {
+            method: "GET",
+            url: "https://example.com/report",
+            headers: &headers,
+        };
+        Lifecycle::new(route, &req, NOW, "s", &Settings::default())
+    }
+
+    #[test]
+    fn a_solana_payment_is_settled_once() {
+        let f = vectors();
+        let p = &f["payments"][0];
+        let payer = p["client"]["payer"].as_str().unwrap();
+        let route = route_of(&p["paymentRequirements"]);
+        let settled: &'static str = Box::leak(
+            format!(
+                r#"{{"success":true,"payer":"{payer}","transaction":"5j7s1QzqC9JWuNYRjtXEy1ajhTrJLJT1Bz1sN4CM9kMwUqpCGx6nmrPt7CSgnc1qbxgmr2Jmh6vqTZgmyAzC2yAs","network":"{}"}}"#,
+                f["network"].as_str().unwrap()
+            )
+            .into_boxed_str(),
+        );
+        let reply = || {
+            (
+                SettleReply::Answered {
+                    status: 200,
+                    body: settled.as_bytes(),
+                },
+                "",
+            )
+        };
+        let mut store = Store::default();
+        let run = drive(
+            &mut present(&route, &p["paymentPayload"]),
+            &mut store,
+            200,
+            &reply,
+        );
+        assert_eq!(run.answer.status, 200, "{:?}", run.answer);
+        assert!(run.handled);
+        assert_eq!(run.settles.len(), 1);
+        let body: serde_json::Value = serde_json::from_str(&run.settles[0]).unwrap();
+        assert_eq!(
+            body["paymentPayload"]["payload"],
+            p["paymentPayload"]["payload"]
+        );
+        let key = run.key.unwrap();
+        assert!(
+            key.starts_with(&format!(
+                "{}/{}/{payer}/",
+                f["network"].as_str().unwrap(),
+                p["paymentRequirements"]["asset"].as_str().unwrap()
+            )),
+            "{key}"
+        );
+        assert_eq!(store.state(&key).as_deref(), Some("delivered"));
+        // Presented again: the earlier result, no second settlement.
+        let again = drive(
+            &mut present(&route, &p["paymentPayload"]),
+            &mut store,
+            200,
+            &reply,
+        );
+        assert_eq!(
+            (again.answer.status, again.answer.outcome),
+            (409, Outcome::AlreadyDelivered)
+        );
+        assert!(again.settles.is_empty() && !again.handled);
+    }
+
+    #[test]
+    fn a_mutated_solana_payment_is_refused_with_the_references_reason() {
+        let f = vectors();
+        let route = route_of(&f["payments"][0]["paymentRequirements"]);
+        for name in ["amount-plus-1", "bad-signature", "wrong-mint"] {
+            let v = f["verdicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .unwrap();
+            let mut store = Store::default();
+            let run = drive(
+                &mut present(&route, &v["paymentPayload"]),
+                &mut store,
+                200,
+                &ok,
+            );
+            assert_eq!(run.answer.status, 402, "{name}");
+            assert!(
+                error_of(&run.answer).starts_with(v["official"]["invalidReason"].as_str().unwrap()),
+                "{name}: {}",
+                error_of(&run.answer)
+            );
+            assert!(run.settles.is_empty() && !run.handled && store.records.is_empty());
+        }
+    }
+
+    #[test]
+    fn solana_routes_are_checked() {
+        let f = vectors();
+        let req = &f["payments"][0]["paymentRequirements"];
+        let mut no_fee_payer = req.clone();
+        no_fee_payer["extra"]
+            .as_object_mut()
+            .unwrap()
+            .remove("feePayer");
+        let mut evm_asset = req.clone();
+        evm_asset["asset"] = USDC.into();
+        for bad in [no_fee_payer, evm_asset] {
+            let json =
+                serde_json::json!({"x402Version": 2, "resource": {"url": "u"}, "accepts": [bad]});
+            assert!(
+                Route::from_json(json.to_string().as_bytes()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
