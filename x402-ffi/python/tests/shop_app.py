@@ -8,8 +8,10 @@ recipient), /metered (upto 0.01 USDC), /ided (declares payment-identifier) and
 /upfront (settled before its handler). /_state/{store} shows the test what happened (not paywalled).
 """
 
+import json
 import os
 import threading
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -21,6 +23,8 @@ MERCHANT = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C"
 OTHER = "0x000000000000000000000000000000000000dEaD"
 CONTENT = "the paid text"
 SIGNER = "0xfac11174700000000000000000000000000000fa"  # the facilitator's, for upto
+SOLANA = json.loads((Path(__file__).resolve().parents[3] / "x402-core" / "tests" / "vectors" / "svm.json")
+                    .read_text(encoding="utf-8"))["payments"][0]
 
 
 def routes(prefix):
@@ -37,8 +41,12 @@ def routes(prefix):
                                                             "schema": {"type": "object"}}})
     upfront = paywire.Route(path=f"{prefix}/upfront", network="eip155:84532", asset=USDC, pay_to=MERCHANT,
                             amount=10000, extra={"name": "USDC", "version": "2", "paymentFlow": "upfront"})
+    # exact on Solana: the official client's requirement (svm.json).
+    sol = SOLANA["paymentRequirements"]
+    solana = paywire.Route(path=f"{prefix}/sol", network=sol["network"], asset=sol["asset"],
+                           pay_to=sol["payTo"], amount=sol["amount"], extra=sol["extra"])
     return [route("/paid", 10000, MERCHANT), route("/dear", 20000, MERCHANT),
-            route("/elsewhere", 10000, OTHER), upto, ided, upfront]
+            route("/elsewhere", 10000, OTHER), upto, ided, upfront, solana]
 
 
 facilitator = paywire.HTTPFacilitator(os.environ["PAYWIRE_TEST_FACILITATOR"],

@@ -472,6 +472,33 @@ def test_paying_transports(shop, double):
     assert r.status_code == 502 and len(sent) == 1
 
 
+def test_a_solana_route(shop, double):
+    from paywire.httpx import SolanaPayer
+
+    from conftest import VECTORS
+
+    p = json.loads((VECTORS / "svm.json").read_text(encoding="utf-8"))["payments"][0]
+    c = p["client"]
+    solana = SolanaPayer(c["payerSeed"], lambda _offer: paywire.SvmFacts(c["tokenProgram"], c["decimals"]))
+    before = double.settles()
+    sent = []
+    with paying_client(paywire.Policy(max_amount=1000), sent=sent, solana=solana) as client:
+        r = client.get(f"{shop.url}/mem/sol")
+    assert r.status_code == 200 and r.text == CONTENT, (r.status_code, reason_of(r))
+    assert double.settles() == before + 1 and len(sent) == 1
+    settled = double.calls[-1]
+    assert settled["paymentRequirements"]["network"].startswith("solana:")
+    assert "transaction" in settled["paymentPayload"]["payload"]
+    records = [json.loads(v) if isinstance(v, str) else v for v in shop.state("mem")["records"]]
+    assert any(c["payer"] in json.dumps(rec) for rec in records)
+    # The same payment again: the earlier result, no second settlement.
+    again = present(f"{shop.url}/mem/sol", sent[0])
+    assert again.status_code == 409 and double.settles() == before + 1
+    # Without the Solana payer: the 402 as it came.
+    with paying_client(paywire.Policy(max_amount=1000)) as client:
+        assert client.get(f"{shop.url}/mem/sol").status_code == 402
+
+
 def test_upto_route(shop, double):
     url = f"{shop.url}/sql/metered"
     sent = []
