@@ -36,7 +36,7 @@ export interface FetchAgent {
 export interface WrapFetchOptions {
   /** The package: `import * as x402 from "paywire"` (or `paywire/fast`, `paywire/full`). */
   x402: unknown;
-  /** The payer's EVM key, 0x + 64 hex digits. */
+  /** The payer's EVM key, 0x + 64 hex digits (optional with `agent` or `solana`). */
   privateKey?: string;
   policy?: FetchPolicy;
   /** For batch-settlement offers (the `full` flavour). */
@@ -52,6 +52,23 @@ export interface WrapFetchOptions {
   rpcUrl?: string | Record<string, string>;
   /** Time allowed for each of those reads (default 5000 ms). */
   rpcTimeoutMs?: number;
+  /**
+   * `exact` on Solana (`paywire/full` only): an offer the EVM key cannot pay
+   * is paid with `createSvmPayment`, within the same policy.
+   */
+  solana?: FetchSolanaPayer;
+}
+
+/** How `wrapFetch` pays on Solana. */
+export interface FetchSolanaPayer {
+  /** The payer's Ed25519 seed, 64 hex digits (0x optional). */
+  seed: string;
+  /**
+   * What only the chain tells about the offer (the `PAYMENT-REQUIRED` value):
+   * the mint's token program and decimals, and a recent blockhash for a
+   * requirement without `extra.recentBlockhash`. A rejection leaves it unpaid.
+   */
+  facts(offer: string): Promise<{ tokenProgram: string; decimals: number; recentBlockhash?: string }>;
 }
 
 export function wrapFetch(

@@ -135,19 +135,31 @@ async function chainFacts(x402, offer, privateKey, policy, rpcUrl, timeoutMs) {
  * `rpcUrl` (optional; `paywire/full`): a node's JSON-RPC
  * URL, or an object of them by network (CAIP-2), read for
  * `eip2612GasSponsoring` (each read bounded by `rpcTimeoutMs`, 5000 by default).
+ * `solana` (optional; `paywire/full`): `{seed, facts}`, the payer's Ed25519
+ * seed (hex) and `async facts(offer)` answering the mint's `{tokenProgram,
+ * decimals, recentBlockhash?}`: an offer the EVM key cannot pay is then paid
+ * with `exact` on `solana:*` (`createSvmPayment`), within the same policy.
  */
-export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent, rpcUrl, rpcTimeoutMs = 5000 }) {
+export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent, rpcUrl, rpcTimeoutMs = 5000, solana }) {
   if (typeof x402?.createPayment !== "function") {
     throw new TypeError("wrapFetch: pass the package as `x402` (import * as x402 from \"paywire\")");
   }
   if (agent && typeof x402.signRequest !== "function") {
     throw new TypeError("wrapFetch: an agent signs with the `full` flavour (import * as x402 from \"paywire/full\")");
   }
-  if (typeof privateKey !== "string" && !agent) {
+  if (solana !== undefined) {
+    if (typeof x402.createSvmPayment !== "function") {
+      throw new TypeError('wrapFetch: solana needs the full flavour (import * as x402 from "paywire/full")');
+    }
+    if (typeof solana?.seed !== "string" || typeof solana.facts !== "function") {
+      throw new TypeError("wrapFetch: solana is {seed: 64 hex digits, facts: async (offer) => SvmFacts}");
+    }
+  }
+  if (typeof privateKey !== "string" && !agent && !solana) {
     throw new TypeError("wrapFetch: privateKey is 0x + 64 hex digits");
   }
   // The server names the price: without a cap it could ask for the whole wallet.
-  if (typeof privateKey === "string" && typeof policy.maxAmount !== "string") {
+  if ((typeof privateKey === "string" || solana) && typeof policy.maxAmount !== "string") {
     throw new TypeError("wrapFetch: policy.maxAmount is required (the most one call pays, atomic units, a decimal string)");
   }
   if (rpcUrl !== undefined) {
@@ -197,15 +209,29 @@ export function wrapFetch(fetchImpl, { x402, privateKey, policy = {}, agent, rpc
     if (batch) {
       for (const [n, v] of Object.entries(batchHeaders(x402, again, batch, agent))) again.headers.set(n, v);
     } else {
-      if (typeof privateKey !== "string") {
+      if (typeof privateKey !== "string" && !solana) {
         throw new PaymentPolicyError("not paid: no batch-settlement offer the agent may commit to", first);
       }
-      const facts = rpcUrl === undefined ? undefined : await chainFacts(x402, offer, privateKey, policy, rpcUrl, rpcTimeoutMs);
       let payment;
-      try {
-        payment = x402.createPayment(offer, privateKey, facts ? { ...policy, chainFacts: facts } : { ...policy });
-      } catch (e) {
-        throw new PaymentPolicyError(`not paid: ${e?.message ?? e}`, first);
+      const why = [];
+      if (typeof privateKey === "string") {
+        const facts = rpcUrl === undefined ? undefined : await chainFacts(x402, offer, privateKey, policy, rpcUrl, rpcTimeoutMs);
+        try {
+          payment = x402.createPayment(offer, privateKey, facts ? { ...policy, chainFacts: facts } : { ...policy });
+        } catch (e) {
+          why.push(e?.message ?? String(e));
+        }
+      }
+      // exact on Solana is x402 v2: the offer is the PAYMENT-REQUIRED header.
+      if (payment === undefined && solana && header) {
+        try {
+          payment = x402.createSvmPayment(offer, solana.seed, await solana.facts(offer), { ...policy });
+        } catch (e) {
+          why.push(`on Solana: ${e?.message ?? e}`);
+        }
+      }
+      if (payment === undefined) {
+        throw new PaymentPolicyError(`not paid: ${why.join("; ") || "no requirement to pay"}`, first);
       }
       again.headers.set(name, payment);
     }

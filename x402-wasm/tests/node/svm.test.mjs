@@ -10,6 +10,8 @@ import { test } from "node:test";
 import * as lean from "paywire";
 import * as fast from "paywire/fast";
 import * as full from "paywire/full";
+import { PaymentPolicyError, wrapFetch } from "paywire/fetch";
+import { MemoryRecords, paywall } from "paywire/paywall";
 
 import { VECTORS_DIR } from "../lib/harness.mjs";
 
@@ -102,4 +104,71 @@ test("the default and fast flavours carry no Solana code", () => {
     assert.equal(v.isValid, false);
     assert.equal(v.invalidReason, "invalid_payload");
   }
+});
+
+test("wrapFetch pays on Solana with the full flavour", async () => {
+  const p = SVM.payments[0];
+  const c = p.client;
+  const offerValue = full.encodeHeader("PAYMENT-REQUIRED", offer(p.paymentRequirements));
+  const seen = [];
+  const server = async (request) => {
+    const sig = request.headers.get("payment-signature");
+    if (!sig) return new Response("pay", { status: 402, headers: { "payment-required": offerValue } });
+    const v = full.verifyPaymentHeader(sig, p.paymentRequirements, NOW);
+    seen.push(v);
+    return new Response(v.isValid ? "paid" : "no", { status: v.isValid ? 200 : 402 });
+  };
+  const facts = async () => ({ tokenProgram: c.tokenProgram, decimals: c.decimals });
+  const pay = wrapFetch(server, {
+    x402: full,
+    privateKey: "0x" + "11".repeat(32),
+    policy: { maxAmount: "1000" },
+    solana: { seed: c.payerSeed, facts },
+  });
+  const res = await pay("https://shop.example/a");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "paid");
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].payer, c.payer);
+  // A Solana payer alone, over its maximum: not paid.
+  const capped = wrapFetch(server, { x402: full, policy: { maxAmount: "999" }, solana: { seed: c.payerSeed, facts } });
+  await assert.rejects(capped("https://shop.example/a"), (e) => e instanceof PaymentPolicyError && /Solana/.test(e.message));
+  // Facts that fail: not paid.
+  const broken = wrapFetch(server, {
+    x402: full,
+    policy: { maxAmount: "1000" },
+    solana: { seed: c.payerSeed, facts: async () => { throw new Error("no node"); } },
+  });
+  await assert.rejects(broken("https://shop.example/a"), (e) => e instanceof PaymentPolicyError && /no node/.test(e.message));
+  // The default flavour has no Solana client.
+  assert.throws(() => wrapFetch(server, { x402: lean, policy: { maxAmount: "1000" }, solana: { seed: c.payerSeed, facts } }), TypeError);
+});
+
+test("the paywall takes a Solana payment, paid by wrapFetch, settled once", async () => {
+  const p = SVM.payments[0];
+  const c = p.client;
+  const settles = [];
+  const guard = paywall(full, { "GET /report": offer(p.paymentRequirements) }, {
+    records: new MemoryRecords(),
+    settle: (body) => {
+      settles.push(JSON.parse(body));
+      return {
+        status: 200,
+        body: JSON.stringify({ success: true, payer: c.payer, transaction: "5j7s", network: SVM.network }),
+      };
+    },
+  });
+  const shop = guard(() => new Response("the report"));
+  const fetchShop = (request) => shop(request, {}, {});
+  const pay = wrapFetch(fetchShop, {
+    x402: full,
+    policy: { maxAmount: "1000" },
+    solana: { seed: c.payerSeed, facts: async () => ({ tokenProgram: c.tokenProgram, decimals: c.decimals }) },
+  });
+  const res = await pay("https://shop.example/report");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), "the report");
+  assert.equal(settles.length, 1);
+  assert.equal(settles[0].paymentRequirements.network, SVM.network);
+  assert.ok(res.headers.get("payment-response"));
 });
