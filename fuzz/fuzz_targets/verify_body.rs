@@ -182,16 +182,25 @@ fuzz_target!(|data: &[u8]| {
         resp.invalid_reason.map(|r| r.to_cow().into_owned()),
         verdict.reason.map(|r| r.as_str().to_owned())
     );
-    assert_eq!(
-        resp.payer.map(|p| p.to_cow().into_owned()),
-        verdict.payer.map(|p| p.to_string())
-    );
+    // The payer: an EVM address, or a Solana one (base58) for `solana:*`.
+    let payer = verdict
+        .payer
+        .map(|p| p.to_string())
+        .or_else(|| verdict.svm_payer().map(|p| p.to_string()));
+    assert_eq!(resp.payer.map(|p| p.to_cow().into_owned()), payer);
 
     let req = VerifyRequest::from_json_bytes(data, &BODY_LIMITS);
     match verdict.reason {
         Some(reason) => {
             assert!(!verdict.message.as_str().is_empty(), "{reason}: no message");
             assert_eq!(paywire::Reason::from_wire(reason.as_str()), Some(reason));
+            assert_eq!(verdict.chain_checks().count(), 0);
+            assert_eq!(verdict.svm_chain_checks().count(), 0);
+        }
+        // A valid Solana payment (the Solana verifier's own target,
+        // `svm_verify`, checks it): its payer, and the four owed checks.
+        None if verdict.svm_payer().is_some() => {
+            assert_eq!(verdict.svm_chain_checks().count(), 4);
             assert_eq!(verdict.chain_checks().count(), 0);
         }
         None => {
