@@ -83,6 +83,9 @@ cargo test --workspace --features paywire-server/mcp --locked
 
 step "exact on Solana: the core's svm feature against the official @x402/svm vectors"
 cargo test -p paywire --features svm --locked -- svm
+# Without svm (the workspace's test run has it, through the C library): a
+# Solana requirement is a typed refusal.
+cargo test -p paywire --locked --test it svm_generic
 
 step "exact on Solana in the facilitator: litesvm behind a JSON-RPC shim on 127.0.0.1 (scripts/test-svm.sh)"
 scripts/test-svm.sh
