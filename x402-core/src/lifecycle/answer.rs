@@ -193,10 +193,21 @@ impl Lifecycle {
     }
 
     pub(super) fn problem(&mut self, status: u16, outcome: Outcome, reason: Reason, message: &str) {
+        self.problem_text(status, outcome, reason.as_str(), message);
+    }
+
+    /// [`Lifecycle::problem`] with a reason given as text (a scheme's own).
+    pub(super) fn problem_text(
+        &mut self,
+        status: u16,
+        outcome: Outcome,
+        reason: &str,
+        message: &str,
+    ) {
         let mut body = Vec::new();
         let _ = (|| {
             let mut w = ObjectWriter::new(&mut body)?;
-            w.str_field("error", JsonStr::new(reason.as_str()))?;
+            w.str_field("error", JsonStr::new(reason))?;
             w.str_field("message", JsonStr::new(message))?;
             w.end()
         })();
@@ -219,7 +230,7 @@ impl Lifecycle {
         self.answer(Answer {
             status,
             outcome,
-            reason: reason.as_str().into(),
+            reason: reason.into(),
             message: message.to_owned(),
             headers,
             body: Some(String::from_utf8(body).unwrap_or_default()),

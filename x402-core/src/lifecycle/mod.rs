@@ -106,6 +106,8 @@ mod answer;
 #[cfg(feature = "batch")]
 mod batch;
 mod classify;
+#[cfg(feature = "evm-batch")]
+mod evm_batch;
 mod json;
 mod machine;
 mod presented;
@@ -150,10 +152,17 @@ const BATCH_NETWORK: &str = crate::batch::NETWORK;
 #[cfg(not(feature = "batch"))]
 const BATCH_NETWORK: &str = "cloudflare:402";
 
-/// Whether a requirement is `batch-settlement`.
+/// Whether a requirement is `batch-settlement` (on any network).
 fn is_batch(r: &v2::PaymentRequirements<'_>) -> bool {
     r.scheme == BATCH_SCHEME
 }
 
+/// Whether a requirement is `batch-settlement` on an EVM network.
+fn is_evm_batch(r: &v2::PaymentRequirements<'_>) -> bool {
+    is_batch(r) && r.network.namespace() == Some("eip155")
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, feature = "evm-batch"))]
+mod tests_evm_batch;

@@ -31,6 +31,9 @@ pub(super) enum Presented {
         /// Once verified: what the receipt says but the amount charged.
         receipt: Option<BatchReceipt>,
     },
+    /// `batch-settlement` on EVM: a deposit, voucher or refund on a channel.
+    #[cfg(feature = "evm-batch")]
+    EvmBatch(alloc::boxed::Box<super::evm_batch::EvmBatch>),
 }
 
 /// A verified `batch-settlement` commitment's receipt, less the amount.
@@ -101,15 +104,22 @@ impl Lifecycle {
                 return;
             }
         };
-        let scheme = crate::json::parse(&json, &Limits::DEFAULT)
+        let accepted = crate::json::parse(&json, &Limits::DEFAULT)
             .ok()
             .and_then(|v| v.as_object())
             .and_then(|o| o.get("accepted"))
-            .and_then(|a| a.as_object())
-            .and_then(|a| a.get("scheme"))
-            .and_then(|s| s.as_str())
-            .is_some_and(|s| s == BATCH_SCHEME);
-        if scheme {
+            .and_then(|a| a.as_object());
+        let member = |k: &str| {
+            accepted
+                .and_then(|a| a.get(k))
+                .and_then(|s| s.as_str())
+                .map(|s| s.to_cow().into_owned())
+        };
+        let scheme = member("scheme").is_some_and(|s| s == BATCH_SCHEME);
+        let evm = member("network").is_some_and(|n| n.starts_with("eip155:"));
+        if scheme && evm {
+            self.start_evm_batch(json);
+        } else if scheme {
             self.start_batch();
         } else {
             self.start_evm(json);
@@ -274,6 +284,16 @@ impl Lifecycle {
         }
     }
 
+    /// A build without `evm-batch` refuses `batch-settlement` payments on EVM.
+    #[cfg(not(feature = "evm-batch"))]
+    fn start_evm_batch(&mut self, json: Vec<u8>) {
+        let _ = json;
+        self.payment_required(
+            Reason::UnsupportedScheme.as_str(),
+            "batch-settlement on EVM is not supported by this build",
+        );
+    }
+
     /// A build without `batch` refuses `batch-settlement` payments.
     #[cfg(not(feature = "batch"))]
     fn start_batch(&mut self) {
@@ -346,6 +366,8 @@ impl Lifecycle {
             // Verified before the key was known.
             #[cfg(feature = "batch")]
             Some(Presented::Batch { .. }) => None,
+            #[cfg(feature = "evm-batch")]
+            Some(Presented::EvmBatch(_)) => None,
             None => Some((Reason::InvalidPayload, String::new())),
         }
     }

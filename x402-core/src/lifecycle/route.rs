@@ -10,7 +10,7 @@ use crate::evm::Address;
 use crate::json::{JsonStr, Limits, ToJson};
 use crate::types::{FromJson, v2};
 
-use super::{BATCH_NETWORK, bad, is_batch, limits};
+use super::{BATCH_NETWORK, bad, is_batch, is_evm_batch, limits};
 
 /// The largest route document accepted.
 const MAX_ROUTE: usize = 64 * 1024;
@@ -61,7 +61,17 @@ impl Route {
                 )
                 .at("extra.paymentFlow"));
             }
-            if is_batch(&r) {
+            if is_evm_batch(&r) {
+                if !cfg!(feature = "evm-batch") {
+                    return Err(bad(
+                        Reason::InvalidPaymentRequirements,
+                        "batch-settlement on EVM needs the `evm-batch` feature",
+                    )
+                    .at("scheme"));
+                }
+                #[cfg(feature = "evm-batch")]
+                crate::evm::batch_settlement::verify::Requirements::from_requirements(&r)?;
+            } else if is_batch(&r) {
                 if !cfg!(feature = "batch") {
                     return Err(bad(
                         Reason::InvalidPaymentRequirements,

@@ -157,6 +157,9 @@ impl Lifecycle {
             // Dynamic pricing: at most what the agent committed to.
             #[cfg(feature = "batch")]
             Some(Presented::Batch { receipt, .. }) => receipt.as_ref().map(|r| r.committed),
+            // At most the route's amount, the most a voucher covers.
+            #[cfg(feature = "evm-batch")]
+            Some(Presented::EvmBatch(_)) => self.evm_batch_permitted(),
             _ => None,
         };
         let Some(permitted) = permitted else {
@@ -175,6 +178,11 @@ impl Lifecycle {
         let Phase::Handle { redelivery } = &self.phase else {
             return;
         };
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            self.evm_batch_handled(result);
+            return;
+        }
         let redelivery = redelivery.clone();
         let status = match (result, &self.charge) {
             // A charge that cannot be read fails the handler's answer.
@@ -243,6 +251,9 @@ impl Lifecycle {
                 self.payment_response = Some(pr);
                 self.swap(Purpose::RecordSettled, Some(new));
             }
+            // Handled before (`evm_batch_handled`).
+            #[cfg(feature = "evm-batch")]
+            Some(Presented::EvmBatch(_)) => self.phase = Phase::Done,
             None => self.phase = Phase::Done,
         }
     }
@@ -309,6 +320,11 @@ impl Lifecycle {
     /// [`Action::Verify`]: super::Action::Verify
     pub fn feed_verify(&mut self, reply: SettleReply<'_>, detail: &str) {
         if !matches!(self.phase, Phase::Verify { .. }) {
+            return;
+        }
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            self.evm_batch_verified(reply, detail);
             return;
         }
         let verdict = match reply {
@@ -421,6 +437,11 @@ impl Lifecycle {
         if !matches!(self.phase, Phase::Settle { .. }) {
             return;
         }
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            self.evm_batch_settled(reply, detail);
+            return;
+        }
         let offered = match &self.presented {
             Some(Presented::Evm { index, .. }) => self
                 .route
@@ -482,7 +503,7 @@ fn with_detail(cause: String, detail: &str) -> String {
 /// is never passed on): its own response, or a 500 saying so; for a
 /// `settled` payment (its `PAYMENT-RESPONSE`), with the settlement and
 /// never a 402.
-fn handler_failed(status: u16, settled: Option<&str>) -> Answer {
+pub(super) fn handler_failed(status: u16, settled: Option<&str>) -> Answer {
     let mut headers = Vec::new();
     if let Some(pr) = settled {
         headers.push((HeaderKind::PaymentResponse.name(), String::from(pr)));

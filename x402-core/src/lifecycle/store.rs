@@ -43,6 +43,11 @@ impl Lifecycle {
         if !matches!(self.phase, Phase::Lookup) {
             return;
         }
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            self.evm_batch_record(record);
+            return;
+        }
         self.seen = record.map(str::to_owned);
         self.decide_on_record(true);
     }
@@ -208,6 +213,14 @@ impl Lifecycle {
         let Phase::Swap { purpose, new, .. } = &self.phase else {
             return;
         };
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            if result.is_ok() {
+                self.seen.clone_from(new);
+            }
+            self.evm_batch_swapped(result);
+            return;
+        }
         let (purpose, new) = (*purpose, new.clone());
         match result {
             Ok(()) => {
@@ -236,6 +249,11 @@ impl Lifecycle {
             Phase::Swap { purpose, .. } => Some(*purpose),
             _ => return,
         };
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.presented, Some(Presented::EvmBatch(_))) {
+            self.evm_batch_store_error(detail);
+            return;
+        }
         let unavailable = |life: &mut Lifecycle| {
             life.problem(
                 503,
