@@ -67,6 +67,11 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
 # through `paywire facilitator` (deposit, vouchers, claim, sweep, refund).
 (cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
   timeout 120 node --test batch.test.mjs)
+# batch-settlement through this project's Rust paywall layer (the core's
+# lifecycle), paid by the official client: deposit, vouchers without a
+# transaction, the client's refund, and a sweep through paywire facilitator.
+(cd "$interop" && PAYWIRE_TEST_RPC="$url" PAYWIRE_TEST_CONTRACTS="$HARDHAT_CONTRACTS" PAYWIRE_BIN="$target/debug/paywire" \
+  PAYWIRE_TEST_LAYER_BIN="$target/debug/examples/paywall" timeout 120 node --test batch-paywall.test.mjs)
 
 # Built once with evm-batch: the same test binary runs the batch-settlement
 # channels last (below), as they move the chain's clock forward.

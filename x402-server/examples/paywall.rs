@@ -9,7 +9,10 @@
 //!
 //! `GET /weather` costs `PRICE` atomic units of the token (`TOKEN_NAME` and
 //! `TOKEN_VERSION`, its EIP-712 domain, default `USD Coin` / `2`); `GET /` is
-//! free. Prints `listening on http://127.0.0.1:PORT` once it serves.
+//! free. `OFFER`, when set, is the route's whole `PaymentRequired` document
+//! instead (`upto`, `batch-settlement`, several requirements), and `PAY_TO`,
+//! `NETWORK`, `ASSET` and `PRICE` are not read. Prints `listening on
+//! http://127.0.0.1:PORT` once it serves.
 
 use std::sync::Arc;
 
@@ -27,17 +30,20 @@ async fn main() -> Result<(), String> {
     if let Ok(key) = env("FACILITATOR_API_KEY") {
         facilitator = facilitator.api_key(&key);
     }
-    let offer = Offer::exact(
-        &env("NETWORK")?,
-        &env("ASSET")?,
-        &env("PRICE")?,
-        &env("PAY_TO")?,
-    )
-    .token(
-        &env("TOKEN_NAME").unwrap_or_else(|_| "USD Coin".into()),
-        &env("TOKEN_VERSION").unwrap_or_else(|_| "2".into()),
-    )
-    .describe("today's weather", "application/json");
+    let offer = match env("OFFER") {
+        Ok(document) => Offer::document(&document),
+        Err(_) => Offer::exact(
+            &env("NETWORK")?,
+            &env("ASSET")?,
+            &env("PRICE")?,
+            &env("PAY_TO")?,
+        )
+        .token(
+            &env("TOKEN_NAME").unwrap_or_else(|_| "USD Coin".into()),
+            &env("TOKEN_VERSION").unwrap_or_else(|_| "2".into()),
+        )
+        .describe("today's weather", "application/json"),
+    };
     let port: u16 = env("PORT")
         .unwrap_or_else(|_| "8080".into())
         .parse()

@@ -75,6 +75,56 @@
 //! - **Paid responses are private**: `Cache-Control: private, no-store`, so no
 //!   shared cache serves them to someone who did not pay.
 //!
+//! # `batch-settlement` on EVM (feature `evm-batch`)
+//! A payment on a channel of the x402 batch-settlement contract (`deposit`,
+//! `voucher` or `refund`), judged by
+//! [`evm::batch_settlement::server`](crate::evm::batch_settlement::server):
+//! - **One record per channel**, under `batch-settlement/{network}/{channelId}`
+//!   in the same store, read with [`Action::Lookup`] and changed only by
+//!   [`Action::Swap`] against the record read: the swap is the channel's
+//!   serialization across threads, processes and Worker locations. A swap
+//!   that loses answers 402 `invalid_batch_settlement_evm_channel_busy`
+//!   (as the reference does) and delivers nothing; the client pays again on
+//!   the channel's new state.
+//! - **A voucher** checked here (one signature recovery against the mirrored
+//!   on-chain state, trusted for a third of the channel's withdraw delay,
+//!   30 s to 5 min) runs the handler with its response held back; only a 2xx
+//!   response commits the charge, and the commit is the payment: the
+//!   response is released, with a `PAYMENT-RESPONSE` whose `extra` is the
+//!   channel's state and the charge, only once the swap succeeded. No
+//!   facilitator call, no transaction. A handler that fails commits nothing.
+//! - **The facilitator verifies** ([`Action::Verify`]) a deposit, a refund,
+//!   and a voucher whose mirrored state is stale or absent; the record is
+//!   then read again and judged with the verified state.
+//! - **A deposit** runs the handler, then settles through the facilitator
+//!   ([`Action::Settle`]), then commits; its response is released only after
+//!   both. A refused settlement answers 402 with the facilitator's reason; a
+//!   facilitator never reached, 502 `facilitator_unavailable`; an uncertain
+//!   one (the rules above, and a `success: true` without a transaction)
+//!   502 `settlement_uncertain`, with a record to reconcile under
+//!   `batch-settlement/{network}/{channelId}/uncertain/{request id}`. A deposit
+//!   settled whose commit loses or fails answers 409 or 503 with its
+//!   `PAYMENT-RESPONSE`, never a 402.
+//! - **A refund** runs no handler: it settles through the facilitator with the
+//!   members the server adds (`amount` when the client gave none,
+//!   `refundNonce`, the claim of what was charged; the facilitator signs as
+//!   the channels' receiver authorizer), then the record is updated (or
+//!   removed when nothing is left above the charged total); the answer is
+//!   200 `{}` with the settlement's `PAYMENT-RESPONSE`.
+//! - **The price** is the route's `amount` (the most a voucher covers), or
+//!   less when the handler says so with `Settlement-Overrides`
+//!   ([`SETTLEMENT_OVERRIDES_HEADER`]); never more.
+//! - A voucher that does not sign the charged total plus `amount` gets the
+//!   corrective 402: `invalid_batch_settlement_evm_cumulative_amount_mismatch`
+//!   with `extra.channelState` and `extra.voucherState` added to the matching
+//!   `accepts` entry.
+//! - A store that fails answers 503
+//!   `invalid_batch_settlement_evm_verification_state_unavailable` and delivers
+//!   nothing.
+//!
+//! The channel manager's work (claiming vouchers, sweeping, refunding idle
+//! channels) is the host's, through the facilitator.
+//!
 //! # Records
 //! The store maps a key (text) to a record (JSON text) that only this module
 //! writes; hosts compare records byte for byte and never read them, except to

@@ -1,0 +1,310 @@
+// batch-settlement on EVM through this project's Rust paywall layer: the
+// paywall example (an axum app behind paywire-server's paywall, the core's
+// lifecycle) sells a `batch-settlement` route, settles through `paywire
+// facilitator`, and is paid by the official TypeScript client (@x402/fetch
+// with @x402/evm's batch-settlement client scheme), on a local Hardhat chain
+// with the batch-settlement contract and its deposit collectors at their
+// canonical addresses. The first request opens a channel with a deposit
+// (verified, handled, settled, then committed), the next ones pay with
+// vouchers checked by the paywall alone (no transaction); the official
+// client's cooperative refund goes through the paywall too (claim of what
+// was charged and refund of the rest in one transaction); the receiver's
+// claimed funds are then swept through the facilitator. Exact balances at
+// each step.
+//
+// Run by scripts/test-settlement.sh: PAYWIRE_TEST_RPC,
+// PAYWIRE_TEST_CONTRACTS, PAYWIRE_BIN, PAYWIRE_TEST_LAYER_BIN.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import { x402Client } from "@x402/core/client";
+import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
+import { toClientEvmSigner } from "@x402/evm";
+import { BatchSettlementEvmScheme as BatchClient } from "@x402/evm/batch-settlement/client";
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  encodeAbiParameters,
+  encodeFunctionData,
+  http as viemHttp,
+  parseAbi,
+} from "viem";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+const RPC = process.env.PAYWIRE_TEST_RPC;
+const NETWORK = "eip155:31337";
+const API_KEY = "batch-paywall-resource-server-key-0123";
+const PRICE = 1000n;
+const BATCH = "0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003";
+const ERC3009_COLLECTOR = "0x4020806089470a89826cB9fB1f4059150b550004";
+const PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005";
+
+const chain = defineChain({
+  id: 31337,
+  name: "hardhat",
+  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+  rpcUrls: { default: { http: [RPC] } },
+});
+const pub = createPublicClient({ chain, transport: viemHttp(RPC) });
+const tokenAbi = parseAbi([
+  "function mint(address to, uint256 value)",
+  "function balanceOf(address) view returns (uint256)",
+]);
+const work = mkdtempSync(join(tmpdir(), "paywire-batch-paywall-"));
+const children = [];
+let token;
+let facilitatorUrl;
+let requirement;
+let resourceUrl;
+const payTo = privateKeyToAccount(generatePrivateKey()).address;
+const authorizerKey = generatePrivateKey();
+const authorizer = privateKeyToAccount(authorizerKey).address;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(name, cmd, args, env) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const proc = { name, child, log: () => log };
+  children.push(proc);
+  return proc;
+}
+
+async function waitFor(url, proc, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.log()}`);
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await r.body?.cancel();
+      return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${proc.name} did not answer ${url}:\n${proc.log()}`);
+}
+
+function secret(name, text) {
+  const p = join(work, name);
+  writeFileSync(p, text);
+  chmodSync(p, 0o600);
+  return p;
+}
+
+const balance = (owner) => pub.readContract({ address: token, abi: tokenAbi, functionName: "balanceOf", args: [owner] });
+
+async function payer(amount) {
+  const account = privateKeyToAccount(generatePrivateKey());
+  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
+  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
+  const hash = await wallet.sendTransaction({
+    to: token,
+    data: encodeFunctionData({ abi: tokenAbi, functionName: "mint", args: [account.address, amount] }),
+  });
+  await pub.waitForTransactionReceipt({ hash });
+  return account;
+}
+
+function officialClient(account) {
+  const scheme = new BatchClient(toClientEvmSigner(account, pub), { depositPolicy: { depositMultiplier: 5 } });
+  const client = new x402Client();
+  client.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: token }] });
+  client.register(NETWORK, scheme);
+  return { scheme, pay: wrapFetchWithPayment(fetch, client) };
+}
+
+/** `POST /settle` to paywire facilitator, as a resource server's channel manager does. */
+async function settleAtFacilitator(payload) {
+  const res = await fetch(`${facilitatorUrl}/settle`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({
+      x402Version: 2,
+      paymentPayload: { x402Version: 2, accepted: requirement, payload },
+      paymentRequirements: requirement,
+    }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body;
+}
+
+before(async () => {
+  assert.ok(RPC, "PAYWIRE_TEST_RPC is not set");
+  assert.ok(process.env.PAYWIRE_TEST_LAYER_BIN, "PAYWIRE_TEST_LAYER_BIN is not set");
+  await pub.request({ method: "evm_setAutomine", params: [true] });
+  const artifacts = JSON.parse(readFileSync(process.env.PAYWIRE_TEST_CONTRACTS, "utf8"));
+  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
+  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
+  const init =
+    artifacts.contracts.Eip3009Token.bytecode +
+    encodeAbiParameters([{ type: "string" }, { type: "string" }, { type: "string" }], ["USD Coin", "2", "USDC"]).slice(2);
+  const hash = await wallet.sendTransaction({ data: init, gas: 5_000_000n });
+  token = (await pub.waitForTransactionReceipt({ hash })).contractAddress;
+  for (const [address, name] of [
+    [BATCH, "X402BatchSettlement"],
+    [ERC3009_COLLECTOR, "Erc3009DepositCollector"],
+    [PERMIT2_COLLECTOR, "Permit2DepositCollector"],
+  ]) {
+    await pub.request({ method: "hardhat_setCode", params: [address, artifacts.contracts[name].deployedBytecode] });
+  }
+
+  // paywire facilitator: a signer with gas, and the receiver authorizer.
+  const signerKey = generatePrivateKey();
+  await pub.request({ method: "hardhat_setBalance", params: [privateKeyToAccount(signerKey).address, "0x56bc75e2d63100000"] });
+  const port = await freePort();
+  facilitatorUrl = `http://127.0.0.1:${port}`;
+  const toml = [
+    `[server]`,
+    `listen = "127.0.0.1:${port}"`,
+    `[store]`,
+    `url = "sqlite://${join(work, "facilitator.db")}"`,
+    `[[access.keys]]`,
+    `name = "resource-servers"`,
+    `key_file = "${secret("api.key", API_KEY)}"`,
+    `[[signers]]`,
+    `name = "gas"`,
+    `key_file = "${secret("signer.key", signerKey)}"`,
+    `[[signers]]`,
+    `name = "authorizer"`,
+    `key_file = "${secret("authorizer.key", authorizerKey)}"`,
+    `[[networks]]`,
+    `id = "${NETWORK}"`,
+    `rpc = ["${RPC}"]`,
+    `schemes = ["batch-settlement"]`,
+    `signers = ["gas"]`,
+    `assets = ["${token}"]`,
+    `receiver_authorizer = "authorizer"`,
+  ].join("\n");
+  writeFileSync(join(work, "facilitator.toml"), toml);
+  const fac = start("paywire facilitator", process.env.PAYWIRE_BIN, ["facilitator", "--config", join(work, "facilitator.toml")], {
+    RUST_LOG: "info",
+  });
+  await waitFor(`${facilitatorUrl}/health`, fac);
+
+  // The Rust paywall layer selling GET /weather as batch-settlement.
+  const shopPort = await freePort();
+  resourceUrl = `http://127.0.0.1:${shopPort}/weather`;
+  requirement = {
+    scheme: "batch-settlement",
+    network: NETWORK,
+    amount: String(PRICE),
+    asset: token,
+    payTo,
+    maxTimeoutSeconds: 300,
+    extra: { receiverAuthorizer: authorizer, withdrawDelay: 900, name: "USD Coin", version: "2" },
+  };
+  const offer = {
+    x402Version: 2,
+    resource: { url: resourceUrl, description: "the weather, paid per request from a channel", mimeType: "application/json" },
+    accepts: [requirement],
+  };
+  const shop = start("the paywall example", process.env.PAYWIRE_TEST_LAYER_BIN, [], {
+    FACILITATOR_URL: facilitatorUrl,
+    FACILITATOR_API_KEY: API_KEY,
+    PORT: String(shopPort),
+    OFFER: JSON.stringify(offer),
+    RUST_LOG: "info",
+  });
+  await waitFor(`http://127.0.0.1:${shopPort}/`, shop);
+});
+
+after(async () => {
+  for (const p of children) {
+    if (p.child.exitCode === null) {
+      p.child.kill("SIGTERM");
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          p.child.kill("SIGKILL");
+          r();
+        }, 10_000);
+        p.child.on("exit", () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("batch-settlement: the Rust paywall layer paid by the official client through paywire facilitator", () => {
+  test("the offer is the route's", async () => {
+    const res = await fetch(resourceUrl);
+    assert.equal(res.status, 402);
+    const offer = JSON.parse(Buffer.from(res.headers.get("payment-required"), "base64").toString("utf8"));
+    assert.equal(offer.accepts[0].scheme, "batch-settlement");
+    assert.equal(offer.accepts[0].extra.receiverAuthorizer, authorizer);
+  });
+
+  test("a deposit, vouchers without a transaction, a refund through the paywall, a sweep: balances exact", async (t) => {
+    const START = 1_000_000n;
+    const account = await payer(START);
+    const { scheme, pay } = officialClient(account);
+    const REQUESTS = 4;
+    let deposited = 0n;
+    for (let i = 0; i < REQUESTS; i++) {
+      const blockBefore = await pub.getBlockNumber({ cacheTime: 0 });
+      const res = await pay(resourceUrl);
+      const body = await res.text();
+      assert.equal(res.status, 200, `request ${i}: ${res.status} ${body}`);
+      assert.match(body, /sunny/);
+      const pr = decodePaymentResponseHeader(res.headers.get("payment-response"));
+      assert.equal(pr.success, true);
+      assert.equal(pr.extra.chargedAmount, String(PRICE));
+      assert.equal(pr.extra.channelState.chargedCumulativeAmount, String(BigInt(i + 1) * PRICE), JSON.stringify(pr));
+      const blockAfter = await pub.getBlockNumber({ cacheTime: 0 });
+      if (i === 0) {
+        // The deposit: one transaction, named in the payment response.
+        assert.match(pr.transaction, /^0x[0-9a-f]{64}$/);
+        assert.equal(blockAfter, blockBefore + 1n);
+        deposited = START - (await balance(account.address));
+        assert.ok(deposited >= BigInt(REQUESTS) * PRICE, `the deposit: ${deposited}`);
+        assert.equal(pr.extra.channelState.balance, String(deposited));
+      } else {
+        // A voucher: checked by the paywall alone, nothing on chain.
+        assert.equal(pr.transaction, "");
+        assert.equal(blockAfter, blockBefore, `request ${i} sent a transaction`);
+      }
+    }
+    assert.equal(await balance(account.address), START - deposited);
+    assert.equal(await balance(BATCH), deposited);
+    assert.equal(await balance(payTo), 0n);
+    t.diagnostic(`after ${REQUESTS} requests: payer ${START - deposited}, contract ${deposited}, receiver 0`);
+
+    // The official client's cooperative refund, through the paywall: what was
+    // charged is claimed for the receiver, the rest goes back to the payer.
+    const refunded = await scheme.refund(resourceUrl);
+    assert.equal(refunded.success, true, JSON.stringify(refunded));
+    const charged = BigInt(REQUESTS) * PRICE;
+    assert.equal(await balance(account.address), START - charged, "the rest refunded");
+    assert.equal(await balance(BATCH), charged, "the charged amount, claimed for the receiver");
+    assert.equal(await balance(payTo), 0n);
+    t.diagnostic(`after the refund: payer ${START - charged}, contract ${charged}, receiver 0`);
+
+    // The receiver's claimed funds swept to it through the facilitator.
+    const swept = await settleAtFacilitator({ type: "settle", receiver: payTo, token });
+    assert.equal(swept.success, true, JSON.stringify(swept));
+    assert.equal(await balance(payTo), charged);
+    assert.equal(await balance(BATCH), 0n);
+    assert.equal(await balance(account.address), START - charged);
+    t.diagnostic(`after the sweep: payer ${START - charged}, contract 0, receiver ${charged}`);
+  });
+});
