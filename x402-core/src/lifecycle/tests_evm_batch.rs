@@ -709,3 +709,107 @@ fn a_store_failure_delivers_nothing() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_voucher_on_a_stale_or_unknown_channel_is_verified_by_the_facilitator_first() {
+    // The server restarted (no record): the facilitator verifies, and the
+    // record is made from the verified state.
+    let c = voucher(4000);
+    let mut host = Host::default();
+    let answer = run(
+        &mut host,
+        &header_of(&c),
+        &Script {
+            verify: valid(10_000),
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(host.verifies.len(), 1);
+    assert!(host.settles.is_empty());
+    let rec = read(&host.store[&channel_key(&c)]);
+    assert_eq!(rec["chargedCumulativeAmount"], "4000");
+    assert_eq!(rec["balance"], "10000");
+    // A record whose mirror is older than the policy trusts: verified again.
+    let mut stale: Value = read(&record(3000));
+    stale["onchainSyncedAt"] = json!(NOW - 3600);
+    let mut host = Host::default();
+    host.store.insert(channel_key(&c), stale.to_string());
+    let answer = run(
+        &mut host,
+        &header_of(&c),
+        &Script {
+            verify: valid(12_000),
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(host.verifies.len(), 1);
+    let rec = read(&host.store[&channel_key(&c)]);
+    assert_eq!(rec["balance"], "12000");
+    assert_eq!(rec["onchainSyncedAt"], NOW);
+}
+
+#[test]
+fn a_settled_deposit_whose_commit_loses_is_never_a_402() {
+    let c = deposit(10_000, 1000);
+    let key = channel_key(&c);
+    let other = move |s: &mut HashMap<String, String>| {
+        s.insert(key.clone(), record(3000));
+    };
+    let mut host = Host::default();
+    let answer = run(
+        &mut host,
+        &header_of(&c),
+        &Script {
+            verify: valid(0),
+            settle: settled(10_000),
+            before_swap: Some(&other),
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 409);
+    assert_eq!(answer.reason, "invalid_batch_settlement_evm_channel_busy");
+    assert!(!answer.use_handler_response);
+    // The deposit's settlement, so the client knows its funds are in.
+    let pr = decoded(answer.header("PAYMENT-RESPONSE").unwrap());
+    assert_eq!(pr["transaction"], TX);
+}
+
+#[test]
+fn the_json_form_drives_a_voucher_alike() {
+    let c = voucher(4000);
+    let payment = header_of(&c);
+    let headers = [("PAYMENT-SIGNATURE", payment.as_str())];
+    let req = Request {
+        method: "GET",
+        url: "https://example.com/report",
+        headers: &headers,
+    };
+    let mut life = Lifecycle::new(&route(), &req, NOW, "r", &Settings::default());
+    let mut store: HashMap<String, String> = HashMap::new();
+    store.insert(channel_key(&c), record(3000));
+    let mut status = 0;
+    for _ in 0..20 {
+        let step: Value = serde_json::from_str(&life.next_json()).unwrap();
+        let answer = match step["action"].as_str().unwrap() {
+            "lookup" => json!({"record": store.get(step["key"].as_str().unwrap())}),
+            "swap" => {
+                let k = step["key"].as_str().unwrap().to_owned();
+                assert_eq!(store.get(&k).map(String::as_str), step["expected"].as_str());
+                store.insert(k, step["new"].as_str().unwrap().to_owned());
+                json!({"swapped": true})
+            }
+            "handle" => json!({"status": 200}),
+            "respond" => {
+                status = step["status"].as_u64().unwrap();
+                json!({})
+            }
+            "done" => break,
+            other => panic!("{other}"),
+        };
+        life.feed_json(answer.to_string().as_bytes()).unwrap();
+    }
+    assert_eq!(status, 200);
+    assert_eq!(charged_in(&store, &channel_key(&c)), "4000");
+}
