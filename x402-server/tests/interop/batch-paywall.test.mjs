@@ -6,7 +6,9 @@
 // with the batch-settlement contract and its deposit collectors at their
 // canonical addresses. The first request opens a channel with a deposit
 // (verified, handled, settled, then committed), the next ones pay with
-// vouchers checked by the paywall alone (no transaction); the official
+// vouchers checked by the paywall alone (no transaction); a fresh client of
+// the same payer (its channel state lost) is corrected by the paywall's 402
+// (`extra.channelState`, `extra.voucherState`) and pays on; the official
 // client's cooperative refund goes through the paywall too (claim of what
 // was charged and refund of the rest in one transaction); the receiver's
 // claimed funds are then swept through the facilitator. Exact balances at
@@ -254,11 +256,11 @@ describe("batch-settlement: the Rust paywall layer paid by the official client t
     assert.equal(offer.accepts[0].extra.receiverAuthorizer, authorizer);
   });
 
-  test("a deposit, vouchers without a transaction, a refund through the paywall, a sweep: balances exact", async (t) => {
+  test("a deposit, vouchers without a transaction, a corrective 402, a refund through the paywall, a sweep: balances exact", async (t) => {
     const START = 1_000_000n;
     const account = await payer(START);
-    const { scheme, pay } = officialClient(account);
-    const REQUESTS = 4;
+    const { pay } = officialClient(account);
+    const REQUESTS = 3;
     let deposited = 0n;
     for (let i = 0; i < REQUESTS; i++) {
       const blockBefore = await pub.getBlockNumber({ cacheTime: 0 });
@@ -289,11 +291,45 @@ describe("batch-settlement: the Rust paywall layer paid by the official client t
     assert.equal(await balance(payTo), 0n);
     t.diagnostic(`after ${REQUESTS} requests: payer ${START - deposited}, contract ${deposited}, receiver 0`);
 
+    // The same payer from a fresh client (its channel state lost): its voucher
+    // starts from the wrong total, the paywall's corrective 402 carries the
+    // channel's state and latest voucher, and the client signs on from them.
+    const fresh = officialClient(account);
+    const probe = await fetch(resourceUrl);
+    await probe.body?.cancel();
+    const blockBefore = await pub.getBlockNumber({ cacheTime: 0 });
+    const seen = [];
+    const watching = async (input, init) => {
+      const res = await fetch(input, init);
+      seen.push(res.status);
+      if (res.status === 402) {
+        const offer = JSON.parse(Buffer.from(res.headers.get("payment-required"), "base64").toString("utf8"));
+        const { channelState, voucherState } = offer.accepts[0].extra;
+        if (channelState) seen.push(`corrective: charged ${channelState.chargedCumulativeAmount}, signed ${voucherState.signedMaxClaimable}`);
+      }
+      return res;
+    };
+    const client = new x402Client();
+    client.setSpendControls({ allowedAssets: [{ network: NETWORK, asset: token }] });
+    client.register(NETWORK, fresh.scheme);
+    const res = await wrapFetchWithPayment(watching, client)(resourceUrl);
+    const body = await res.text();
+    assert.equal(res.status, 200, `${res.status} ${body} ${JSON.stringify(seen)}`);
+    const pr = decodePaymentResponseHeader(res.headers.get("payment-response"));
+    t.diagnostic(`the fresh client's statuses: ${JSON.stringify(seen)}; charged ${pr.extra.channelState.chargedCumulativeAmount}`);
+    const total = BigInt(REQUESTS + 1) * PRICE;
+    const base = String(BigInt(REQUESTS) * PRICE);
+    assert.deepEqual(seen, [402, 402, `corrective: charged ${base}, signed ${base}`, 200]);
+    assert.equal(pr.extra.channelState.chargedCumulativeAmount, String(total));
+    assert.equal(pr.transaction, "");
+    assert.equal(await pub.getBlockNumber({ cacheTime: 0 }), blockBefore);
+    assert.equal(await balance(BATCH), deposited);
+
     // The official client's cooperative refund, through the paywall: what was
     // charged is claimed for the receiver, the rest goes back to the payer.
-    const refunded = await scheme.refund(resourceUrl);
+    const refunded = await fresh.scheme.refund(resourceUrl);
     assert.equal(refunded.success, true, JSON.stringify(refunded));
-    const charged = BigInt(REQUESTS) * PRICE;
+    const charged = BigInt(REQUESTS + 1) * PRICE;
     assert.equal(await balance(account.address), START - charged, "the rest refunded");
     assert.equal(await balance(BATCH), charged, "the charged amount, claimed for the receiver");
     assert.equal(await balance(payTo), 0n);
