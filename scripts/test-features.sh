@@ -7,7 +7,8 @@
 # alone, as a no_std user with an allocator builds it), the default (std,
 # batch, precomputed-tables), alloc + gas-sponsoring, alloc + erc20-approval,
 # sponsored-payer (the paying side of gas sponsoring, no_std), evm-batch (the EVM
-# batch-settlement scheme in the no_std core), and svm (`exact` on Solana in the
+# batch-settlement scheme in the no_std core), alloc + evm-batch (with the
+# lifecycle, which drives it, and without cloudflare's batch), and svm (`exact` on Solana in the
 # no_std core). The workspace's clippy run covers the default with
 # libsecp256k1 (the CLI and the C library turn it on). The full powerset (cargo
 # hack) runs in scripts/test-long.sh.
@@ -25,6 +26,7 @@ combos=(
   "alloc,erc20-approval"
   "sponsored-payer"
   "evm-batch"
+  "alloc,evm-batch"
   "svm"
 )
 for f in "${combos[@]}"; do
