@@ -278,7 +278,7 @@ pub struct SolanaNetworkConfig {
     #[serde(default = "default_max_compute_units")]
     pub max_compute_units: u32,
     /// The highest compute unit price a payment may set, micro-lamports (at
-    /// most the scheme's 5,000,000).
+    /// most the scheme's 5,000,000; 100,000 by default).
     #[serde(default = "default_max_compute_unit_price")]
     pub max_compute_unit_price: u64,
     /// How long a settlement request waits for its confirmation before
@@ -291,8 +291,12 @@ pub struct SolanaNetworkConfig {
 const fn default_max_compute_units() -> u32 {
     paywire::svm::verify::DEFAULT_MAX_COMPUTE_UNITS
 }
+/// 100,000 micro-lamports a unit: at most 40,000 lamports of priority fee
+/// at 400,000 units (the official client sets 1 micro-lamport and 20,000
+/// units); the scheme's ceiling, 5,000,000, would let a payer make the fee
+/// payer spend 2,000,000 lamports on one transfer.
 const fn default_max_compute_unit_price() -> u64 {
-    paywire::svm::MAX_COMPUTE_UNIT_PRICE
+    100_000
 }
 
 /// A scheme a network settles.
@@ -617,6 +621,12 @@ impl Config {
                     );
                 }
             }
+            if n.schemes.contains(&SchemeConfig::BatchSettlement) && n.assets.is_empty() {
+                return fail(
+                    format!("networks[{i}].assets"),
+                    "list the tokens settled with batch-settlement (a token of a caller's making could spend the signers' gas)".into(),
+                );
+            }
             if let Some(name) = &n.receiver_authorizer {
                 if !self.signers.iter().any(|s| &s.name == name) {
                     return fail(
@@ -934,7 +944,7 @@ fee_payers = ["sol"]
         let c = Config::parse(Path::new("f.toml"), &format!("{GOOD}{SOLANA}")).unwrap();
         let n = &c.solana_networks[0];
         assert_eq!(n.max_compute_units, 400_000);
-        assert_eq!(n.max_compute_unit_price, 5_000_000);
+        assert_eq!(n.max_compute_unit_price, 100_000);
         assert_eq!(c.signers[1].kind, SignerKind::Ed25519);
         // A Solana network alone is enough.
         let only = format!("{GOOD}{SOLANA}").replace(

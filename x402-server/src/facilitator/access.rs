@@ -100,6 +100,16 @@ impl Caller<'_> {
         }
     }
 
+    /// Whether this caller names `receiver` in its key's `pay_to` list: what
+    /// the receiver authorizer's signature needs (an anonymous caller or a
+    /// key without a list is not enough).
+    pub(crate) fn names_receiver(&self, receiver: &Address) -> bool {
+        match self {
+            Caller::Anyone => false,
+            Caller::Key(k) => k.pay_to.contains(receiver),
+        }
+    }
+
     /// Whether this caller may settle for the Solana `pay_to` (`None`: not
     /// an address, which only an unrestricted caller may present).
     pub(crate) fn may_pay_solana(&self, pay_to: Option<&paywire::svm::Pubkey>) -> bool {

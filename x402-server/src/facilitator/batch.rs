@@ -31,16 +31,32 @@
 //! The watcher takes unfinished ones up again (finds them by hash, or sends
 //! the same bytes again).
 //!
-//! # Who may ask
+//! # Who may ask, and what it costs the facilitator
 //! A claim, sweep or refund moves a receiver's funds: an API key limited to
 //! some `payTo` may ask only for those receivers (every claim row's, the
-//! refund's, the sweep's).
+//! refund's, the sweep's). The receiver authorizer signs only for a key
+//! whose `pay_to` names every receiver involved (never for an anonymous
+//! caller or a key without a list), and signs a refund only when the payer's
+//! voucher in it is the payer's and what it says was charged is claimed
+//! first. Every token moved must be in the network's `assets` (required with
+//! `batch-settlement`), and each kind of call has a gas ceiling (deposit
+//! 400,000; sweep 200,000; claims 100,000 + 60,000 a channel; refund 300,000
+//! plus its claims): a token or wallet of a caller's making cannot burn the
+//! signers' gas.
 //!
-//! Left out: deposits signed by smart wallets (ERC-1271 / ERC-6492
-//! authorizations are refused as invalid signatures), Permit2 deposits
-//! carrying a gas-sponsoring extension (an allowance must exist), and the
-//! replacement of a stuck transaction at its nonce (the watcher sends the
-//! same bytes again).
+//! # Left out
+//! Deposits signed by smart wallets (ERC-1271 / ERC-6492 authorizations are
+//! refused as invalid signatures), Permit2 deposits carrying a gas-sponsoring
+//! extension (an allowance must exist), and the replacement of a stuck
+//! transaction at its nonce (the watcher sends the same bytes again; a
+//! transaction stuck under a rising base fee holds the signer's later ones
+//! back). A transaction mined and reverted is final for its key: a refund
+//! reverted by a race (a withdrawal finalized meanwhile) is not tried again
+//! at that nonce, and its signature is public (the reference has the same
+//! property); the chain's state is not read again to tell a copied
+//! transaction that landed first from a failure. Receipts are decided at one
+//! block (`confirmations` is not applied here), and an answer rebuilt from
+//! the store carries no `amount` or channel state.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -70,6 +86,24 @@ use super::calls::{POLL, ask, known, prices, quantity, read_word};
 use super::{Chain, Inner, now};
 use crate::signer::Signer;
 use crate::store::{Claim, Holder, Record, State};
+
+/// The most gas a deposit may take (the collectors' pull and the channel's
+/// update; about 150,000 on the contract as deployed).
+const DEPOSIT_GAS: u64 = 400_000;
+/// The most gas a sweep may take (one transfer; the reference sends it with
+/// 120,000).
+const SWEEP_GAS: u64 = 200_000;
+
+/// The most gas a claim batch of `rows` channels may take (about 25,000 a
+/// channel on the contract as deployed).
+fn claim_gas(rows: usize) -> u64 {
+    100_000u64.saturating_add(60_000u64.saturating_mul(rows as u64))
+}
+
+/// The most gas a refund may take, with `rows` claims applied first.
+fn refund_gas(rows: usize) -> u64 {
+    300_000u64.saturating_add(if rows > 0 { claim_gas(rows) } else { 0 })
+}
 
 /// The store keys of this scheme's transactions start so.
 pub(crate) const KEY_PREFIX: &str = "batch-settlement/";
@@ -135,20 +169,22 @@ fn receivers(body: &[u8]) -> (Vec<Address>, bool) {
     }
 }
 
-/// 403 when the caller's key may not act for a receiver the payload pays, or
-/// when an anonymous caller (an open facilitator) asks the receiver
-/// authorizer to sign: a refund it signed for anyone would let a payer take
-/// back what the receiver has charged and not yet claimed.
+/// 403 when the caller's key may not act for a receiver the payload pays,
+/// or when it asks the receiver authorizer to sign without naming every
+/// receiver involved in its key's `pay_to` list: an anonymous caller (an open
+/// facilitator) or a key without a list never gets a signature — a refund
+/// signed for anyone would let a payer take back what the receiver charged
+/// and has not claimed.
 pub(crate) fn refuse_receivers(
     who: &Caller<'_>,
     body: &[u8],
 ) -> Option<axum::http::Response<axum::body::Body>> {
     let (receivers, signs) = receivers(body);
-    if signs && matches!(who, Caller::Anyone) {
+    if signs && !receivers.iter().all(|r| who.names_receiver(r)) {
         return Some(super::problem(
             axum::http::StatusCode::FORBIDDEN,
             "authorizer_needs_a_key",
-            "the receiver authorizer signs claims and refunds only for callers with an API key",
+            "the receiver authorizer signs claims and refunds only for an API key whose pay_to names every receiver involved",
         ));
     }
     receivers.iter().any(|r| !who.may_pay(r)).then(|| {
@@ -554,6 +590,7 @@ async fn send_once(
     payer: Option<Address>,
     to: Address,
     data: &[u8],
+    max_gas: u64,
     simulation_failed: BatchReason,
     transaction_failed: BatchReason,
     deadline: Instant,
@@ -622,6 +659,15 @@ async fn send_once(
         Ok(Err(e)) => return release((scheme(simulation_failed), e)).await,
         Err(e) => return release(("unexpected_settle_error", e)).await,
     };
+    // What a call of this kind needs; more is a token or a wallet run by the
+    // caller burning the facilitator's gas.
+    if gas > max_gas {
+        return release((
+            scheme(simulation_failed),
+            format!("it needs {gas} gas, more than the {max_gas} this facilitator pays for it"),
+        ))
+        .await;
+    }
     let gas_limit = gas.saturating_add(gas / 5).saturating_add(10_000);
     let pending = quantity(
         chain,
@@ -901,6 +947,24 @@ pub(crate) async fn settle(
         Ok(None) => return refused(scheme(BatchReason::InvalidPayloadType), ""),
         Err(e) => return refused(e.reason().as_str(), &e.to_string()),
     };
+    // Every token moved is one this network settles: a token of the caller's
+    // making could run anything on the facilitator's gas.
+    if !chain.assets.is_empty() {
+        let tokens: Vec<Address> = match &action {
+            SettleAction::Deposit(d) => vec![d.channel_config.token],
+            SettleAction::Claim(c) => c.claims.rows().map(|r| r.channel.token).collect(),
+            SettleAction::Settle(s) => vec![s.token],
+            SettleAction::Refund(r) => core::iter::once(r.channel_config.token)
+                .chain(r.claims.rows().map(|c| c.channel.token))
+                .collect(),
+        };
+        if let Some(t) = tokens.iter().find(|t| !chain.assets.contains(t)) {
+            return refused(
+                "invalid_payment_requirements",
+                &format!("this facilitator does not settle {t} on {network}"),
+            );
+        }
+    }
     let (json, label, tx, payer) = match action {
         SettleAction::Deposit(d) => settle_deposit(inner, chain, req, &d, deadline).await,
         SettleAction::Claim(c) => {
@@ -953,18 +1017,12 @@ async fn settle_deposit(
         );
     };
     let data = call;
-    let auth_sig = match (
-        &d.deposit.authorization.permit2,
-        &d.deposit.authorization.erc3009,
-    ) {
-        (Some(p), _) if permit2 => p.signature,
-        (_, Some(e)) => e.signature,
-        _ => JsonStr::new(""),
-    };
+    // Keyed by what is sent (the signature as the contract takes it, `v`
+    // 27/28, whatever its spelling), so one authorization is one deposit.
     let key = format!(
         "{KEY_PREFIX}{}/deposit/{}",
         chain.chain_id,
-        B256(keccak256(auth_sig.as_str().unwrap_or_default().as_bytes()))
+        B256(keccak256(data))
     );
     // Settled (or being settled) already: that transaction's outcome; the
     // authorization is spent, so judging it again would say otherwise.
@@ -1012,6 +1070,7 @@ async fn settle_deposit(
         Some(payer),
         BATCH_SETTLEMENT_ADDRESS,
         data,
+        DEPOSIT_GAS,
         BatchReason::DepositSimulationFailed,
         BatchReason::DepositTransactionFailed,
         deadline,
@@ -1150,6 +1209,7 @@ async fn claim(
         None,
         BATCH_SETTLEMENT_ADDRESS,
         &data,
+        claim_gas(rows.len()),
         BatchReason::ClaimSimulationFailed,
         BatchReason::ClaimTransactionFailed,
         deadline,
@@ -1242,6 +1302,7 @@ async fn sweep(
         None,
         BATCH_SETTLEMENT_ADDRESS,
         &data,
+        SWEEP_GAS,
         BatchReason::SettleSimulationFailed,
         BatchReason::SettleTransactionFailed,
         deadline,
@@ -1336,6 +1397,41 @@ async fn refund(
             "Nothing to refund".into(),
         );
     }
+    // Signed here: never a refund of what the payer's own voucher says was
+    // charged — that much must be claimed first (by this refund's claims, or
+    // before).
+    if r.refund_authorizer_signature.is_none() {
+        let cc = &r.channel_config;
+        let signer = if cc.payer_authorizer == Address([0; 20]) {
+            cc.payer
+        } else {
+            cc.payer_authorizer
+        };
+        let digest = bs::voucher_digest(
+            chain.chain_id,
+            &r.voucher.channel_id,
+            &r.voucher.max_claimable_amount,
+        );
+        let signed = r.voucher.channel_id == id
+            && paywire::evm::Signature::parse_hex(r.voucher.signature)
+                .and_then(|s| s.recover(&digest))
+                .is_ok_and(|a| a == signer);
+        if !signed {
+            return out(
+                scheme(BatchReason::InvalidVoucherSignature),
+                "the refund's voucher is not the payer's for this channel".into(),
+            );
+        }
+        if r.claimed_after(chain.chain_id, &before) < r.voucher.max_claimable_amount {
+            return out(
+                scheme(BatchReason::RefundPayload),
+                format!(
+                    "the payer's voucher says {} was charged: a refund signed here claims it first",
+                    r.voucher.max_claimable_amount
+                ),
+            );
+        }
+    }
     let sent = send_once(
         inner,
         chain,
@@ -1343,6 +1439,7 @@ async fn refund(
         payer,
         BATCH_SETTLEMENT_ADDRESS,
         &data,
+        refund_gas(r.claims.len()),
         BatchReason::RefundSimulationFailed,
         BatchReason::RefundTransactionFailed,
         deadline,

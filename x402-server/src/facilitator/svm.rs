@@ -56,13 +56,18 @@ pub(crate) struct SolanaChain {
     pub(crate) receipt_timeout: Duration,
 }
 
+/// The most signatures a payment's transaction may require.
+const MAX_REQUIRED_SIGNATURES: u8 = 3;
+
 impl SolanaChain {
     fn config(&self) -> Config<'_> {
         Config {
             fee_payers: &self.keys,
             max_compute_units: self.max_compute_units,
             max_compute_unit_price: self.max_compute_unit_price,
-            max_required_signatures: None,
+            // The payer and the fee payer (and one more, for a payer's
+            // co-signer): each signature costs the fee payer 5,000 lamports.
+            max_required_signatures: Some(MAX_REQUIRED_SIGNATURES),
         }
     }
 

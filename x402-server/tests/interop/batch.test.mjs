@@ -172,6 +172,7 @@ before(async () => {
     `[[access.keys]]`,
     `name = "resource-servers"`,
     `key_file = "${secret("api.key", API_KEY)}"`,
+    `pay_to = ["${payTo}"]`,
     `[[signers]]`,
     `name = "gas"`,
     `key_file = "${secret("signer.key", signerKey)}"`,

@@ -142,7 +142,8 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     let auth_file = dir.secret("authorizer.key", &authorizer_hex);
     let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
     let extra = format!(
-        "receiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n"
+        "assets = [\"{}\"]\nreceiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n",
+        chain.token
     );
     setup.extra_network = &extra;
     // The resource server's key acts for its own receiver only.
@@ -343,6 +344,16 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
             "claims": [claim_row(&config2, &v2, 2 * PRICE)]
         }),
     );
+    // Without the claim of what the payer's voucher says was charged, the
+    // facilitator signs no refund: nothing moves.
+    let mut unclaimed: Value = serde_json::from_str(&refund2).unwrap();
+    unclaimed["paymentPayload"]["payload"]["claims"] = json!([]);
+    let (_, u) = f.post("/settle", &unclaimed.to_string()).await;
+    assert_eq!(
+        u["errorReason"], "invalid_batch_settlement_evm_refund_payload",
+        "{u}"
+    );
+    assert_eq!(token_balance(&chain, &payer2.address()).await, 0);
     let (_, r2) = f.post("/settle", &refund2).await;
     assert_eq!(r2["success"], true, "{r2}");
     assert_eq!(

@@ -61,6 +61,10 @@
 //! - A channel id that is not a 32-byte hex word
 //!   (`invalid_batch_settlement_evm_channel_id_invalid` there) does not reach
 //!   this module: the payload's parser refuses it (`invalid_payload`).
+//! - While the payer has asked to withdraw (`withdrawRequestedAt` ≠ 0) every
+//!   voucher goes to the facilitator: the withdrawal may be finalized at any
+//!   moment, and the mirrored balance would let vouchers above what the
+//!   channel holds through (the reference checks them locally).
 //! - The local signature check is [`verify`](super::verify)'s: high-s and
 //!   64-byte signatures are refused where viem recovers them.
 //! - A refund whose channel id is not its config's is
@@ -508,8 +512,12 @@ fn verify_locally(
     now: u64,
 ) -> Option<Result<(), BatchReason>> {
     let config = payload.channel_config();
+    // A withdrawal the payer asked for may be finalized at any time after its
+    // delay: the mirrored balance is then no longer what the channel holds,
+    // and only the chain can say.
     if !record.is_fresh(policy.onchain_state_ttl, now)
         || config.payer_authorizer == Address([0; 20])
+        || record.onchain.withdraw_requested_at != 0
     {
         return None;
     }
