@@ -139,7 +139,8 @@ typedef uint32_t paywire_header_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// What became of a `POST /settle`, for `paywire_lifecycle_feed_settle` (passed
+// What became of a `POST /settle` or `POST /verify`, for
+// `paywire_lifecycle_feed_settle` and `paywire_lifecycle_feed_verify` (passed
 // as `uint32_t`).
 enum paywire_settle_reply
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -515,7 +516,9 @@ void paywire_chain_free(struct paywire_chain *chain);
 // Checks a route's document, as `paywire_lifecycle_new` reads it: a
 // PaymentRequired of x402 version 2 (`resource`, `accepts`, `extensions`)
 // whose requirements are `exact` or `upto` on an `eip155` network (asset and
-// `payTo` addresses) or `batch-settlement` on `cloudflare:402`. For hosts
+// `payTo` addresses), `batch-settlement` on an `eip155` network (with
+// `extra.receiverAuthorizer` and `extra.withdrawDelay`) or on
+// `cloudflare:402`. For hosts
 // that read their routes once, at start-up, and want a bad one refused then.
 // A document the lifecycle cannot sell is
 // `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS` (or the code of what else
@@ -540,7 +543,10 @@ paywire_result paywire_route_check(const uint8_t *route_json, size_t route_len, 
 //   written into the records it makes.
 // - `settings_json` may be NULL (defaults), or `{"settleTimeoutSeconds": 30,
 //   "claimSeconds": 60, "retryAfterSeconds": 2, "facilitatorAddresses":
-//   ["0x..."]}` (every member optional; an unknown member is refused).
+//   ["0x..."], "verifyAtFacilitator": false}` (every member optional; an
+//   unknown member is refused; with `verifyAtFacilitator`, every `eip155`
+//   payment is also verified through the facilitator's `/verify` before its
+//   handler runs).
 //
 // A request without a payment, or with one that does not verify, is not an
 // error: its first step is then the 402 to send. A route the lifecycle cannot
@@ -564,6 +570,9 @@ paywire_result paywire_lifecycle_new(const uint8_t *route_json, size_t route_len
 // - `{"action":"directory","agent"}`: the key directory of a
 //   `batch-settlement` agent;
 // - `{"action":"handle"}`: run the resource's handler, holding its response back;
+// - `{"action":"verify","body","timeoutMs"}`: `POST` `body` (JSON) to the
+//   facilitator's `/verify`, waiting at most `timeoutMs`; then
+//   `paywire_lifecycle_feed_verify`;
 // - `{"action":"settle","body","timeoutMs"}`: `POST` `body` (JSON) to the
 //   facilitator's `/settle`, waiting at most `timeoutMs`; then
 //   `paywire_lifecycle_feed_settle`;
@@ -589,8 +598,9 @@ paywire_result paywire_lifecycle_next(const struct paywire_lifecycle *lifecycle,
 // (swap), `{"storeError": text}` (lookup or swap: the store failed),
 // `{"directory": jwks|null}` (directory), `{"status": n}` or `{"error": text}`
 // (handle: the handler's status, or why it failed), `{"status": n, "body":
-// text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle; but prefer
-// `paywire_lifecycle_feed_settle`, which takes the body as bytes), `{}`
+// text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle and verify;
+// but prefer `paywire_lifecycle_feed_settle` and
+// `paywire_lifecycle_feed_verify`, which take the body as bytes), `{}`
 // (respond). Any of them may add `"now"`: the host's clock in unix seconds
 // once the step is over (after the handler, after settlement), from which
 // the leases written next run.
@@ -627,6 +637,31 @@ paywire_result paywire_lifecycle_feed(struct paywire_lifecycle *lifecycle, const
 // when not NULL, for `detail_len`; `err_buf`, when not NULL, for `err_cap`
 // bytes of writes.
 paywire_result paywire_lifecycle_feed_settle(struct paywire_lifecycle *lifecycle, uint32_t reply, uint16_t status, const uint8_t *body, size_t body_len, const char *detail, size_t detail_len, uint64_t now_unix, char *err_buf, size_t err_cap);
+
+// Feeds what came of the `POST /verify` the current step asked for (a
+// `batch-settlement` deposit, refund or voucher on an `eip155` network, or
+// any `eip155` payment with the setting `"verifyAtFacilitator": true`):
+// `reply` is a `paywire_settle_reply` (the same three outcomes); with
+// `PAYWIRE_SETTLE_REPLY_ANSWERED`, `status` and the whole `body` as received
+// (any bytes: the core reads them); otherwise `status` and `body` are
+// ignored. `detail` (may be NULL) says what happened; `now_unix` is the
+// host's clock once the reply came (0: unchanged).
+//
+// Nothing is charged by a verification, and the handler runs only after a
+// valid one: a payment the facilitator finds invalid is answered 402 with its
+// reason; a facilitator not reached, not answering, or answering something
+// other than a 2xx VerifyResponse, 502 (outcome `facilitatorUnavailable`),
+// and the same payment may be presented again.
+//
+// When the current step is not `verify`, or `reply` is unknown, the call is
+// `PAYWIRE_RESULT_INVALID_ARGUMENT` and leaves the lifecycle as it was.
+//
+// # Safety
+// `lifecycle` is a live handle not used concurrently; `body` is valid for
+// `body_len` bytes of reads (it may be NULL when `body_len` is 0); `detail`,
+// when not NULL, for `detail_len`; `err_buf`, when not NULL, for `err_cap`
+// bytes of writes.
+paywire_result paywire_lifecycle_feed_verify(struct paywire_lifecycle *lifecycle, uint32_t reply, uint16_t status, const uint8_t *body, size_t body_len, const char *detail, size_t detail_len, uint64_t now_unix, char *err_buf, size_t err_cap);
 
 // Writes the payment's replay key (the key of its record in the store) once
 // the lifecycle knows it, else nothing (`*out_len` is 0). UTF-8, not

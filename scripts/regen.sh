@@ -3,6 +3,10 @@
 #
 #   include/paywire.h   cbindgen (pinned below) from x402-ffi/src; all of its
 #                    configuration is in x402-ffi/cbindgen.toml
+#   x402-core/tests/vectors/batch-settlement-paywall.json   the core's
+#                    batch-settlement client (EVM), by the example
+#                    x402-core/examples/batch_settlement_payments.rs: the
+#                    payments the Go and Python paywalls are tested with
 #   x402-core/tests/vectors/svm.json   the official @x402/svm client and
 #                    facilitator (x402-core/tests/vectors/gen/src/gen-svm.mjs,
 #                    packages pinned by the root package-lock.json)
@@ -26,6 +30,10 @@ gen_c_header() {
   (cd "$root/x402-ffi" && cbindgen --quiet --output "$1")
 }
 
+gen_batch_paywall_vectors() {
+  cargo run --quiet --locked -p paywire --features evm-batch --example batch_settlement_payments >"$1"
+}
+
 gen_svm_vectors() {
   "$root/scripts/install-js.sh"
   node "$root/x402-core/tests/vectors/gen/src/gen-svm.mjs" "$1"
@@ -38,6 +46,7 @@ gen_batch_server_vectors() {
 
 GENERATORS=(
   "include/paywire.h gen_c_header"
+  "x402-core/tests/vectors/batch-settlement-paywall.json gen_batch_paywall_vectors"
   "x402-core/tests/vectors/svm.json gen_svm_vectors"
   "x402-core/tests/vectors/batch-settlement-server.json gen_batch_server_vectors"
 )

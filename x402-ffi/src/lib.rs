@@ -56,9 +56,9 @@ pub use chain::{
 };
 pub use lifecycle::{
     paywire_lifecycle, paywire_lifecycle_feed, paywire_lifecycle_feed_settle,
-    paywire_lifecycle_free, paywire_lifecycle_key, paywire_lifecycle_new, paywire_lifecycle_next,
-    paywire_lifecycle_verdict, paywire_record_forgettable, paywire_record_info,
-    paywire_route_check, paywire_settle_reply,
+    paywire_lifecycle_feed_verify, paywire_lifecycle_free, paywire_lifecycle_key,
+    paywire_lifecycle_new, paywire_lifecycle_next, paywire_lifecycle_verdict,
+    paywire_record_forgettable, paywire_record_info, paywire_route_check, paywire_settle_reply,
 };
 pub use result::paywire_result;
 

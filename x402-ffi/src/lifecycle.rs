@@ -6,10 +6,11 @@
 //! a facilitator's reply reads, what to answer); the host does the I/O it asks
 //! for and feeds the results back. Steps go out as JSON
 //! ([`Lifecycle::next_json`]), results come back as JSON
-//! ([`Lifecycle::feed_json`]), except a facilitator's reply to `POST /settle`,
-//! which comes back as the raw bytes it was ([`paywire_lifecycle_feed_settle`]):
-//! a body that is not UTF-8 must reach the core as it is, to be read as what it
-//! is (not a SettleResponse).
+//! ([`Lifecycle::feed_json`]), except a facilitator's reply to `POST /settle`
+//! or `POST /verify`, which comes back as the raw bytes it was
+//! ([`paywire_lifecycle_feed_settle`], [`paywire_lifecycle_feed_verify`]): a
+//! body that is not UTF-8 must reach the core as it is, to be read as what it
+//! is (not a SettleResponse, not a VerifyResponse).
 
 use std::ffi::c_char;
 
@@ -20,7 +21,8 @@ use paywire::lifecycle::{
 use crate::boundary::{Failure, Out, Report, Slot, boundary, bytes, optional, text};
 use crate::result::paywire_result;
 
-/// What became of a `POST /settle`, for `paywire_lifecycle_feed_settle` (passed
+/// What became of a `POST /settle` or `POST /verify`, for
+/// `paywire_lifecycle_feed_settle` and `paywire_lifecycle_feed_verify` (passed
 /// as `uint32_t`).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +89,9 @@ fn read_settings(json: Option<&[u8]>) -> Result<(), Failure> {
 /// Checks a route's document, as `paywire_lifecycle_new` reads it: a
 /// PaymentRequired of x402 version 2 (`resource`, `accepts`, `extensions`)
 /// whose requirements are `exact` or `upto` on an `eip155` network (asset and
-/// `payTo` addresses) or `batch-settlement` on `cloudflare:402`. For hosts
+/// `payTo` addresses), `batch-settlement` on an `eip155` network (with
+/// `extra.receiverAuthorizer` and `extra.withdrawDelay`) or on
+/// `cloudflare:402`. For hosts
 /// that read their routes once, at start-up, and want a bad one refused then.
 /// A document the lifecycle cannot sell is
 /// `PAYWIRE_RESULT_INVALID_PAYMENT_REQUIREMENTS` (or the code of what else
@@ -128,7 +132,10 @@ pub unsafe extern "C" fn paywire_route_check(
 ///   written into the records it makes.
 /// - `settings_json` may be NULL (defaults), or `{"settleTimeoutSeconds": 30,
 ///   "claimSeconds": 60, "retryAfterSeconds": 2, "facilitatorAddresses":
-///   ["0x..."]}` (every member optional; an unknown member is refused).
+///   ["0x..."], "verifyAtFacilitator": false}` (every member optional; an
+///   unknown member is refused; with `verifyAtFacilitator`, every `eip155`
+///   payment is also verified through the facilitator's `/verify` before its
+///   handler runs).
 ///
 /// A request without a payment, or with one that does not verify, is not an
 /// error: its first step is then the 402 to send. A route the lifecycle cannot
@@ -190,6 +197,9 @@ pub unsafe extern "C" fn paywire_lifecycle_new(
 /// - `{"action":"directory","agent"}`: the key directory of a
 ///   `batch-settlement` agent;
 /// - `{"action":"handle"}`: run the resource's handler, holding its response back;
+/// - `{"action":"verify","body","timeoutMs"}`: `POST` `body` (JSON) to the
+///   facilitator's `/verify`, waiting at most `timeoutMs`; then
+///   `paywire_lifecycle_feed_verify`;
 /// - `{"action":"settle","body","timeoutMs"}`: `POST` `body` (JSON) to the
 ///   facilitator's `/settle`, waiting at most `timeoutMs`; then
 ///   `paywire_lifecycle_feed_settle`;
@@ -229,8 +239,9 @@ pub unsafe extern "C" fn paywire_lifecycle_next(
 /// (swap), `{"storeError": text}` (lookup or swap: the store failed),
 /// `{"directory": jwks|null}` (directory), `{"status": n}` or `{"error": text}`
 /// (handle: the handler's status, or why it failed), `{"status": n, "body":
-/// text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle; but prefer
-/// `paywire_lifecycle_feed_settle`, which takes the body as bytes), `{}`
+/// text}`, `{"notSent": text}` or `{"noAnswer": text}` (settle and verify;
+/// but prefer `paywire_lifecycle_feed_settle` and
+/// `paywire_lifecycle_feed_verify`, which take the body as bytes), `{}`
 /// (respond). Any of them may add `"now"`: the host's clock in unix seconds
 /// once the step is over (after the handler, after settlement), from which
 /// the leases written next run.
@@ -298,14 +309,113 @@ pub unsafe extern "C" fn paywire_lifecycle_feed_settle(
     err_buf: *mut c_char,
     err_cap: usize,
 ) -> paywire_result {
-    // SAFETY: `err_buf` follows this function's contract; there is no reason buffer.
+    // SAFETY: every pointer follows this function's contract, which is
+    // `feed_reply`'s.
+    unsafe {
+        feed_reply(
+            Facilitated::Settle,
+            lifecycle,
+            reply,
+            status,
+            body,
+            body_len,
+            detail,
+            detail_len,
+            now_unix,
+            err_buf,
+            err_cap,
+        )
+    }
+}
+
+/// Feeds what came of the `POST /verify` the current step asked for (a
+/// `batch-settlement` deposit, refund or voucher on an `eip155` network, or
+/// any `eip155` payment with the setting `"verifyAtFacilitator": true`):
+/// `reply` is a `paywire_settle_reply` (the same three outcomes); with
+/// `PAYWIRE_SETTLE_REPLY_ANSWERED`, `status` and the whole `body` as received
+/// (any bytes: the core reads them); otherwise `status` and `body` are
+/// ignored. `detail` (may be NULL) says what happened; `now_unix` is the
+/// host's clock once the reply came (0: unchanged).
+///
+/// Nothing is charged by a verification, and the handler runs only after a
+/// valid one: a payment the facilitator finds invalid is answered 402 with its
+/// reason; a facilitator not reached, not answering, or answering something
+/// other than a 2xx VerifyResponse, 502 (outcome `facilitatorUnavailable`),
+/// and the same payment may be presented again.
+///
+/// When the current step is not `verify`, or `reply` is unknown, the call is
+/// `PAYWIRE_RESULT_INVALID_ARGUMENT` and leaves the lifecycle as it was.
+///
+/// # Safety
+/// `lifecycle` is a live handle not used concurrently; `body` is valid for
+/// `body_len` bytes of reads (it may be NULL when `body_len` is 0); `detail`,
+/// when not NULL, for `detail_len`; `err_buf`, when not NULL, for `err_cap`
+/// bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn paywire_lifecycle_feed_verify(
+    lifecycle: *mut paywire_lifecycle,
+    reply: u32,
+    status: u16,
+    body: *const u8,
+    body_len: usize,
+    detail: *const c_char,
+    detail_len: usize,
+    now_unix: u64,
+    err_buf: *mut c_char,
+    err_cap: usize,
+) -> paywire_result {
+    // SAFETY: every pointer follows this function's contract, which is
+    // `feed_reply`'s.
+    unsafe {
+        feed_reply(
+            Facilitated::Verify,
+            lifecycle,
+            reply,
+            status,
+            body,
+            body_len,
+            detail,
+            detail_len,
+            now_unix,
+            err_buf,
+            err_cap,
+        )
+    }
+}
+
+/// The facilitator call whose reply is fed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Facilitated {
+    Settle,
+    Verify,
+}
+
+/// Feeds a facilitator's reply to the step `call`.
+///
+/// # Safety
+/// As `paywire_lifecycle_feed_settle`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn feed_reply(
+    call: Facilitated,
+    lifecycle: *mut paywire_lifecycle,
+    reply: u32,
+    status: u16,
+    body: *const u8,
+    body_len: usize,
+    detail: *const c_char,
+    detail_len: usize,
+    now_unix: u64,
+    err_buf: *mut c_char,
+    err_cap: usize,
+) -> paywire_result {
+    // SAFETY: `err_buf` follows the caller's contract; there is no reason buffer.
     let report = unsafe { Report::new(err_buf, err_cap, std::ptr::null_mut(), 0) };
     boundary(report, || {
-        // SAFETY: `lifecycle` follows this function's contract.
+        // SAFETY: `lifecycle` follows the caller's contract.
         let life = unsafe { borrow_mut(lifecycle) }?;
-        // SAFETY: `body` follows this function's contract (NULL only with length 0).
+        // SAFETY: `body` follows the caller's contract (NULL only with length 0).
         let body = unsafe { optional(body, body_len) }?;
-        // SAFETY: `detail` follows this function's contract.
+        // SAFETY: `detail` follows the caller's contract.
         let detail = unsafe { optional(detail.cast::<u8>(), detail_len) }?;
         let body = match body {
             Some(b) => b,
@@ -330,14 +440,25 @@ pub unsafe extern "C" fn paywire_lifecycle_feed_settle(
                 ));
             }
         };
-        if !matches!(life.next(), Action::Settle { .. }) {
+        let at_step = match (call, life.next()) {
+            (Facilitated::Settle, Action::Settle { .. }) => true,
+            (Facilitated::Verify, Action::Verify { .. }) => true,
+            _ => false,
+        };
+        if !at_step {
             return Err(Failure::new(
                 paywire_result::InvalidArgument,
-                "the current step is not settle",
+                match call {
+                    Facilitated::Settle => "the current step is not settle",
+                    Facilitated::Verify => "the current step is not verify",
+                },
             ));
         }
         life.advance_clock(now_unix);
-        life.feed_settle(reply, detail);
+        match call {
+            Facilitated::Settle => life.feed_settle(reply, detail),
+            Facilitated::Verify => life.feed_verify(reply, detail),
+        }
         Ok(())
     })
 }
@@ -533,6 +654,26 @@ mod tests {
             )
         };
         assert_eq!(r, paywire_result::InvalidArgument);
+        // So is a verification, and a reply of no known kind.
+        for reply in [paywire_settle_reply::Answered as u32, 7] {
+            let body = br#"{"isValid":true}"#;
+            // SAFETY: as above; a live body of its length.
+            let r = unsafe {
+                paywire_lifecycle_feed_verify(
+                    life,
+                    reply,
+                    200,
+                    body.as_ptr(),
+                    body.len(),
+                    std::ptr::null(),
+                    0,
+                    0,
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            assert_eq!(r, paywire_result::InvalidArgument);
+        }
         let done = b"{}";
         // SAFETY: as above.
         let r = unsafe {

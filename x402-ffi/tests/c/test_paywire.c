@@ -1093,6 +1093,31 @@ static void vector_svm_payment(char **f) {
 static void vector_batch_key(char **f);
 static void vector_batch(char **f);
 
+/* batch-settlement on EVM (batch-settlement-paywall.json), for the lifecycle:
+ * the route, the payer, the channel, and the payments by name. */
+#define EVM_BATCH_MAX 8
+static char EVM_BATCH_ROUTE[4096], EVM_BATCH_PAYER[64], EVM_BATCH_CHANNEL[80];
+static char *evm_batch_names[EVM_BATCH_MAX], *evm_batch_headers[EVM_BATCH_MAX];
+static int n_evm_batch;
+
+static void vector_evm_batch(char **f) {
+  if (n_evm_batch >= EVM_BATCH_MAX) return;
+  snprintf(EVM_BATCH_ROUTE, sizeof EVM_BATCH_ROUTE, "%s", f[2]);
+  snprintf(EVM_BATCH_PAYER, sizeof EVM_BATCH_PAYER, "%s", f[4]);
+  snprintf(EVM_BATCH_CHANNEL, sizeof EVM_BATCH_CHANNEL, "%s", f[5]);
+  evm_batch_names[n_evm_batch] = strdup(f[1]);
+  evm_batch_headers[n_evm_batch] = strdup(f[3]);
+  n_evm_batch++;
+}
+
+/* The PAYMENT-SIGNATURE of the batch-settlement payment `name`. */
+static const char *evm_batch_payment(const char *name) {
+  for (int i = 0; i < n_evm_batch; i++)
+    if (strcmp(evm_batch_names[i], name) == 0) return evm_batch_headers[i];
+  CHECK(0, "no batch-settlement vector %s", name);
+  return "";
+}
+
 static void run_vectors(const char *path) {
   FILE *fp = fopen(path, "r");
   CHECK(fp != NULL, "open %s", path);
@@ -1138,6 +1163,10 @@ static void run_vectors(const char *path) {
         CHECK(nf == 8, "Z fields %d", nf);
         if (nf == 8) vector_svm_payment(f);
         break;
+      case 'D':
+        CHECK(nf == 6, "D fields %d", nf);
+        if (nf == 6) vector_evm_batch(f);
+        break;
       default:
         CHECK(0, "unknown record %s", f[0]);
     }
@@ -1145,7 +1174,7 @@ static void run_vectors(const char *path) {
   free(line);
   fclose(fp);
   CHECK(n_verdicts >= 100 && n_payments >= 10 && n_headers >= 20 && n_eip712 >= 80 &&
-            n_batch >= 26 && n_svm >= 20,
+            n_batch >= 26 && n_svm >= 20 && n_evm_batch >= 3,
         "vector counts %lu %lu %lu %lu %lu %lu", n_verdicts, n_payments, n_headers, n_eip712,
         n_batch, n_svm);
   printf("vectors: %lu verdicts, %lu payments, %lu headers, %lu EIP-712, %lu batch-settlement, "
@@ -1903,6 +1932,10 @@ struct host {
   uint16_t status;        /* with ANSWERED */
   const uint8_t *body;    /* with ANSWERED */
   size_t body_len;
+  uint32_t vreply;        /* POST /verify: paywire_settle_reply */
+  uint16_t vstatus;       /* with ANSWERED */
+  const char *vbody;      /* with ANSWERED (NULL: none) */
+  int verifies;           /* counted under the store's lock */
   int handler_status;     /* 0: the handler fails */
   int settles, handled;   /* counted under the store's lock */
   char record_key[512];   /* the last key a lookup named */
@@ -1994,6 +2027,23 @@ static int drive(paywire_lifecycle *life, struct store *s, struct host *h, char 
                                                        "the facilitator double", 22, 1750000002, err,
                                                        sizeof err);
       CHECK(r == PAYWIRE_RESULT_OK, "feed_settle: %s %s", msg(r), err);
+    } else if (strstr(step, "{\"action\":\"verify\"") == step) {
+      CHECK(strstr(step, "\\\"paymentPayload\\\"") && strstr(step, "\"timeoutMs\":"), "verify step: %.200s",
+            step);
+      pthread_mutex_lock(&s->mu);
+      h->verifies++;
+      pthread_mutex_unlock(&s->mu);
+      char err[256] = "";
+      /* Out of turn: the settle feed refuses a verify step. */
+      CHECK(paywire_lifecycle_feed_settle(life, PAYWIRE_SETTLE_REPLY_NO_ANSWER, 0, NULL, 0, NULL, 0, 0, err,
+                                          sizeof err) == PAYWIRE_RESULT_INVALID_ARGUMENT &&
+                strstr(err, "not settle"),
+            "feed_settle at a verify step: %s", err);
+      size_t vlen = h->vbody ? strlen(h->vbody) : 0;
+      paywire_result r = paywire_lifecycle_feed_verify(life, h->vreply, h->vstatus, u8(h->vbody), vlen,
+                                                       "the facilitator double", 22, 1750000001, err,
+                                                       sizeof err);
+      CHECK(r == PAYWIRE_RESULT_OK, "feed_verify: %s %s", msg(r), err);
     } else if (strstr(step, "{\"action\":\"respond\"") == step) {
       status = atoi(step + strlen("{\"action\":\"respond\",\"status\":"));
       if (answer) snprintf(answer, cap, "%s", step);
@@ -2225,6 +2275,94 @@ static void test_lifecycle_flows(void) {
   paywire_lifecycle_free(life);
   free(req);
   store_free(&s);
+}
+
+/* Presents the batch-settlement payment `name` on its route; returns the
+ * answer's status. */
+static int present_evm_batch(struct store *s, struct host *h, const char *name, char *answer, size_t cap) {
+  char *req = life_request("GET", evm_batch_payment(name));
+  paywire_lifecycle *life = life_start(EVM_BATCH_ROUTE, req, "c-test-batch");
+  int status = life ? drive(life, s, h, answer, cap) : -1;
+  paywire_lifecycle_free(life);
+  free(req);
+  return status;
+}
+
+/* batch-settlement on EVM: a deposit is verified (paywire_lifecycle_feed_verify),
+ * handled, settled; the next voucher is checked here with no facilitator call;
+ * a voucher off the charged total gets the corrective 402; a facilitator that
+ * refuses or is not reached runs no handler and stores nothing. */
+static void test_lifecycle_evm_batch(void) {
+  struct store s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  char answer[BIG], verified[1024], settled[1024], state[512];
+  snprintf(state, sizeof state,
+           "{\"channelId\":\"%s\",\"balance\":\"%%s\",\"totalClaimed\":\"0\",\"withdrawRequestedAt\":0,"
+           "\"refundNonce\":\"0\"}",
+           EVM_BATCH_CHANNEL);
+  char before[600], after[600];
+  snprintf(before, sizeof before, state, "0");
+  snprintf(after, sizeof after, state, "10000");
+  snprintf(verified, sizeof verified, "{\"isValid\":true,\"payer\":\"%s\",\"extra\":%s}", EVM_BATCH_PAYER,
+           before);
+  snprintf(settled, sizeof settled,
+           "{\"success\":true,\"payer\":\"%s\",\"transaction\":\"0xabababababababababababababababababababab"
+           "abababababababababababab\",\"network\":\"eip155:84532\",\"extra\":{\"channelState\":%s}}",
+           EVM_BATCH_PAYER, after);
+
+  /* The facilitator refuses the deposit: 402 with its reason, no handler, nothing stored. */
+  struct host h = {.reply = PAYWIRE_SETTLE_REPLY_ANSWERED, .status = 200, .body = u8(settled),
+                   .body_len = strlen(settled), .vreply = PAYWIRE_SETTLE_REPLY_ANSWERED, .vstatus = 200,
+                   .vbody = "{\"isValid\":false,\"invalidReason\":\"invalid_batch_settlement_evm_deposit_"
+                            "insufficient_balance\"}",
+                   .handler_status = 200};
+  CHECK(present_evm_batch(&s, &h, "deposit", answer, sizeof answer) == 402 &&
+            strstr(answer, "invalid_batch_settlement_evm_deposit_insufficient_balance"),
+        "verify refused: %s", answer);
+  CHECK(h.verifies == 1 && h.handled == 0 && h.settles == 0 && s.n == 0,
+        "refused: one verification, no handler, no settlement, nothing stored (%d %d %d %d)", h.verifies,
+        h.handled, h.settles, s.n);
+
+  /* Not reached: 502, nothing charged, nothing stored. */
+  h.vreply = PAYWIRE_SETTLE_REPLY_NOT_SENT;
+  CHECK(present_evm_batch(&s, &h, "deposit", answer, sizeof answer) == 502 &&
+            strstr(answer, "\"outcome\":\"facilitatorUnavailable\"") && strstr(answer, "the facilitator double"),
+        "verify not sent: %s", answer);
+  CHECK(h.handled == 0 && h.settles == 0 && s.n == 0, "not sent: no handler, nothing stored");
+
+  /* Verified, handled, settled, committed: 200 with PAYMENT-RESPONSE. */
+  h.vreply = PAYWIRE_SETTLE_REPLY_ANSWERED;
+  h.vbody = verified;
+  h.verifies = 0;
+  CHECK(present_evm_batch(&s, &h, "deposit", answer, sizeof answer) == 200 &&
+            strstr(answer, "\"useHandlerResponse\":true") && strstr(answer, "[\"PAYMENT-RESPONSE\",\"") &&
+            strstr(answer, "\"outcome\":\"delivered\""),
+        "deposit: %s", answer);
+  CHECK(h.verifies == 1 && h.handled == 1 && h.settles == 1 && s.n == 1,
+        "deposit: one verification (%d), handler (%d), settlement (%d), record (%d)", h.verifies, h.handled,
+        h.settles, s.n);
+  CHECK(s.n == 1 && strstr(s.vals[0], "chargedCumulativeAmount\\\":\\\"1000"), "charged 1000: %s",
+        s.n ? s.vals[0] : "");
+
+  /* The next voucher: checked here, no facilitator call, the charge committed. */
+  CHECK(present_evm_batch(&s, &h, "voucher2000", answer, sizeof answer) == 200 &&
+            strstr(answer, "[\"PAYMENT-RESPONSE\",\""),
+        "voucher: %s", answer);
+  CHECK(h.verifies == 1 && h.settles == 1 && h.handled == 2, "voucher: no facilitator call");
+  CHECK(s.n == 1 && strstr(s.vals[0], "chargedCumulativeAmount\\\":\\\"2000"), "charged 2000: %s",
+        s.n ? s.vals[0] : "");
+
+  /* A voucher off the charged total: the 402 with the channel's state, no handler. */
+  CHECK(present_evm_batch(&s, &h, "voucher5000", answer, sizeof answer) == 402 &&
+            strstr(answer, "invalid_batch_settlement_evm_cumulative_amount_mismatch") &&
+            strstr(answer, "channelState"),
+        "wrong total: %s", answer);
+  CHECK(h.verifies == 1 && h.settles == 1 && h.handled == 2, "wrong total: no facilitator call, no handler");
+  store_free(&s);
+  for (int i = 0; i < n_evm_batch; i++) {
+    free(evm_batch_names[i]);
+    free(evm_batch_headers[i]);
+  }
+  n_evm_batch = 0;
 }
 
 static void test_lifecycle_misuse(void) {
@@ -2473,6 +2611,7 @@ int main(int argc, char **argv) {
   test_lifecycle_flows();
   test_lifecycle_records();
   test_lifecycle_concurrent();
+  test_lifecycle_evm_batch();
   free((void *)VALID_V2_BODY);
   printf("%lu passed, %lu failed\n", checks - failures, failures);
   return failures ? 1 : 0;

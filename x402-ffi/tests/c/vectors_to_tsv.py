@@ -14,6 +14,8 @@ Records (first field):
   S name isValid invalidReason payer request_json     (svm.json: exact on Solana, verified)
   Z name seed_hex nonce_hex facts_json payment_required_json requirements_json transaction
                                                       (svm.json: a payment the official client made)
+  D name route_json header_value payer channel_id    (batch-settlement-paywall.json: a
+                                                      batch-settlement payment on EVM, for the lifecycle)
 """
 import json
 import sys
@@ -85,6 +87,12 @@ def main(vectors_dir, out_path):
         rows.append(["Z", v["name"], c["payerSeed"], nonce, compact(facts), compact(pr),
                      compact(v["paymentRequirements"]),
                      v["paymentPayload"]["payload"]["transaction"]])
+    evm_batch = json.loads((d / "batch-settlement-paywall.json").read_text(encoding="utf-8"))
+    route = {"x402Version": 2, "resource": {"url": "https://api.example.com/data"},
+             "accepts": [evm_batch["paymentRequirements"]]}
+    for v in evm_batch["vectors"]:
+        rows.append(["D", v["name"], compact(route), v["header"], evm_batch["payer"],
+                     evm_batch["channelId"]])
     with open(out_path, "w", encoding="utf-8") as out:
         for r in rows:
             assert all("\t" not in f and "\n" not in f for f in r)
