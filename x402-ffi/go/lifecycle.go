@@ -30,6 +30,11 @@ type LifecycleSettings struct {
 	// FacilitatorAddresses are the facilitator's signers (upto payments must
 	// name one of them).
 	FacilitatorAddresses []string `json:"facilitatorAddresses,omitempty"`
+	// VerifyAtFacilitator has every eip155 payment verified through the
+	// facilitator's POST /verify before its handler runs, besides the
+	// library's own checks. batch-settlement deposits, refunds and vouchers on
+	// a stale channel are verified there whatever this says.
+	VerifyAtFacilitator bool `json:"verifyAtFacilitator,omitempty"`
 }
 
 func (s *LifecycleSettings) json() ([]byte, error) {
@@ -42,8 +47,8 @@ func (s *LifecycleSettings) json() ([]byte, error) {
 // Step is what a Lifecycle asks of the host next (Action), with what that
 // step needs. Records and bodies are JSON texts.
 type Step struct {
-	// Action is "lookup", "swap", "directory", "handle", "settle", "respond"
-	// or "done".
+	// Action is "lookup", "swap", "directory", "handle", "verify", "settle",
+	// "respond" or "done".
 	Action string `json:"action"`
 	// Key is the payment's replay key (lookup, swap).
 	Key string `json:"key,omitempty"`
@@ -53,10 +58,10 @@ type Step struct {
 	New      *string `json:"new"`
 	// Agent is the batch-settlement agent whose key directory is asked for.
 	Agent string `json:"agent,omitempty"`
-	// Body is the POST /settle body (settle), or the answer's body (respond;
-	// nil with UseHandlerResponse).
+	// Body is the POST /verify body (verify), the POST /settle body
+	// (settle), or the answer's body (respond; nil with UseHandlerResponse).
 	Body *string `json:"body"`
-	// TimeoutMs is the deadline of POST /settle.
+	// TimeoutMs is the deadline of POST /verify or POST /settle.
 	TimeoutMs uint64 `json:"timeoutMs,omitempty"`
 	// Status, Outcome, Reason, Message, Headers and UseHandlerResponse
 	// describe the answer to send (respond); Outcome also says what the
@@ -74,7 +79,7 @@ type Step struct {
 	UncertainRecord string `json:"uncertainRecord,omitempty"`
 }
 
-// SettleOutcome says what became of a POST /settle.
+// SettleOutcome says what became of a POST /settle (or a POST /verify).
 type SettleOutcome uint32
 
 // The settle outcomes (paywire_settle_reply).
@@ -90,7 +95,8 @@ const (
 	SettleNoAnswer SettleOutcome = C.PAYWIRE_SETTLE_REPLY_NO_ANSWER
 )
 
-// SettleReply is what came of a POST /settle, for Lifecycle.FeedSettle.
+// SettleReply is what came of a POST /settle, for Lifecycle.FeedSettle, or of
+// a POST /verify, for Lifecycle.FeedVerify.
 type SettleReply struct {
 	Outcome SettleOutcome
 	// Status and Body: the whole answer, with SettleAnswered.
@@ -250,6 +256,20 @@ func (l *Lifecycle) Responded() error {
 // FeedSettle answers a settle step with what came of POST /settle, at time
 // now (when it came). The body goes to the library as the bytes it was.
 func (l *Lifecycle) FeedSettle(reply SettleReply, now time.Time) error {
+	return l.feedReply(false, reply, now)
+}
+
+// FeedVerify answers a verify step with what came of POST /verify, at time
+// now (when it came). The body goes to the library as the bytes it was; one
+// that is not a VerifyResponse fails the verification. A verification charges
+// nothing: a payment refused, or a facilitator not reached, leaves the handler
+// unrun.
+func (l *Lifecycle) FeedVerify(reply SettleReply, now time.Time) error {
+	return l.feedReply(true, reply, now)
+}
+
+// feedReply feeds a facilitator's reply to the verify or the settle step.
+func (l *Lifecycle) feedReply(verify bool, reply SettleReply, now time.Time) error {
 	if err := l.closed(); err != nil {
 		return err
 	}
@@ -259,9 +279,13 @@ func (l *Lifecycle) FeedSettle(reply SettleReply, now time.Time) error {
 	d := []byte(reply.Detail)
 	var rep report
 	r := rep.call(func(e *C.char, ec C.size_t, _ *C.char, _ C.size_t) C.paywire_result {
+		body, detail := ptr(reply.Body), (*C.char)(unsafe.Pointer(ptr(d)))
+		if verify {
+			return C.paywire_lifecycle_feed_verify(l.p, C.uint32_t(reply.Outcome), C.uint16_t(reply.Status),
+				body, C.size_t(len(reply.Body)), detail, C.size_t(len(d)), unixSeconds(now), e, ec)
+		}
 		return C.paywire_lifecycle_feed_settle(l.p, C.uint32_t(reply.Outcome), C.uint16_t(reply.Status),
-			ptr(reply.Body), C.size_t(len(reply.Body)), (*C.char)(unsafe.Pointer(ptr(d))), C.size_t(len(d)),
-			unixSeconds(now), e, ec)
+			body, C.size_t(len(reply.Body)), detail, C.size_t(len(d)), unixSeconds(now), e, ec)
 	})
 	runtime.KeepAlive(l)
 	if r != C.PAYWIRE_RESULT_OK {

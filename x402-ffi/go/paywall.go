@@ -23,7 +23,10 @@ import (
 type Route struct {
 	// Path is the request path sold (exact match, e.g. "/report").
 	Path string
-	// Scheme is "exact" (the default) or "upto".
+	// Scheme is "exact" (the default), "upto" or "batch-settlement" (payment
+	// channels on an eip155 network: Extra then names the receiverAuthorizer
+	// and the withdrawDelay, besides the token's name and version; the
+	// channel's record is kept in the paywall's RecordStore).
 	Scheme string
 	// Network is a CAIP-2 network ("eip155:8453").
 	Network string
@@ -96,7 +99,18 @@ type Facilitator interface {
 	Settle(ctx context.Context, body []byte, timeout time.Duration) SettleReply
 }
 
-// HTTPFacilitator is any x402 facilitator over HTTP (POST {URL}/settle).
+// FacilitatorVerifier is a Facilitator that also verifies payments: it POSTs
+// the body the lifecycle wrote to a facilitator's /verify within timeout and
+// says what came of it, as Settle does. A paywall needs one for batch-settlement routes
+// on eip155 networks (a deposit, a refund, or a voucher on a channel whose
+// state is stale is verified there first) and for
+// LifecycleSettings.VerifyAtFacilitator; HTTPFacilitator is one.
+type FacilitatorVerifier interface {
+	Verify(ctx context.Context, body []byte, timeout time.Duration) SettleReply
+}
+
+// HTTPFacilitator is any x402 facilitator over HTTP (POST {URL}/settle and
+// POST {URL}/verify).
 type HTTPFacilitator struct {
 	// URL is the facilitator's base URL ("https://facilitator.example").
 	URL string
@@ -119,6 +133,17 @@ var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Reques
 // before one was made is SettleNotSent; any failure after it is
 // SettleNoAnswer (the facilitator may have settled).
 func (f *HTTPFacilitator) Settle(ctx context.Context, body []byte, timeout time.Duration) SettleReply {
+	return f.post(ctx, "/settle", body, timeout)
+}
+
+// Verify POSTs body to {URL}/verify once (never retried) within timeout, with
+// the same headers, limits and reading of failures as Settle.
+func (f *HTTPFacilitator) Verify(ctx context.Context, body []byte, timeout time.Duration) SettleReply {
+	return f.post(ctx, "/verify", body, timeout)
+}
+
+// post POSTs body to {URL}{path} once within timeout.
+func (f *HTTPFacilitator) post(ctx context.Context, path string, body []byte, timeout time.Duration) SettleReply {
 	client := f.Client
 	if client == nil {
 		client = noRedirects
@@ -131,7 +156,7 @@ func (f *HTTPFacilitator) Settle(ctx context.Context, body []byte, timeout time.
 	defer cancel()
 	var connected int32
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { atomic.StoreInt32(&connected, 1) }}
-	url := strings.TrimRight(f.URL, "/") + "/settle"
+	url := strings.TrimRight(f.URL, "/") + path
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return SettleReply{Outcome: SettleNotSent, Detail: err.Error()}
@@ -254,7 +279,9 @@ func (m *MemoryStore) Forget(now time.Time) int {
 type PaywallConfig struct {
 	// Routes are the paid routes; requests to other paths pass through.
 	Routes []Route
-	// Facilitator settles the payments.
+	// Facilitator settles the payments. For batch-settlement routes on eip155
+	// networks, and with Settings.VerifyAtFacilitator, it must also be a
+	// FacilitatorVerifier (NewPaywall checks).
 	Facilitator Facilitator
 	// Records keeps the replay records (nil: a new MemoryStore).
 	Records RecordStore
@@ -273,7 +300,10 @@ type PaywallConfig struct {
 // verified against the route's own requirements, its record claimed, then the
 // handler runs with its response held back (buffered in memory, never sent),
 // then the payment is settled, and only once settlement succeeded with a
-// transaction is the held response sent, with PAYMENT-RESPONSE. A handler
+// transaction is the held response sent, with PAYMENT-RESPONSE (a
+// batch-settlement voucher on a channel whose state the store holds is
+// checked here and charged by the record's swap, with no facilitator call;
+// a deposit is verified and settled by the facilitator). A handler
 // answering outside 2xx, or panicking, is not settled. Handlers of paid
 // routes must not hijack the connection nor rely on streaming.
 type Paywall struct {
@@ -339,6 +369,16 @@ func NewPaywall(cfg PaywallConfig) (*Paywall, error) {
 		probe = doc
 	}
 	// Bad settings are refused now, not on the first paid request.
+	if _, ok := p.facilitator.(FacilitatorVerifier); !ok {
+		if p.settings != nil && p.settings.VerifyAtFacilitator {
+			return nil, errors.New("paywire: VerifyAtFacilitator needs a Facilitator that is a FacilitatorVerifier")
+		}
+		for path, rt := range p.routes {
+			if rt.Scheme == "batch-settlement" && strings.HasPrefix(rt.Network, "eip155:") {
+				return nil, fmt.Errorf("paywire: route %q: batch-settlement on %s needs a Facilitator that is a FacilitatorVerifier", path, rt.Network)
+			}
+		}
+	}
 	if p.settings != nil && probe != nil {
 		l, err := NewLifecycle(probe, HTTPRequest{Method: "GET", URL: "http://localhost/"}, p.now(), "probe", p.settings)
 		if err != nil {
@@ -438,6 +478,21 @@ func settle(ctx context.Context, f Facilitator, body []byte, timeout time.Durati
 	return f.Settle(ctx, body, timeout)
 }
 
+// verify asks the facilitator to verify; one that panics, or cannot verify,
+// gives no verdict (nothing is charged: the request is answered 502).
+func verify(ctx context.Context, f Facilitator, body []byte, timeout time.Duration) (reply SettleReply) {
+	v, ok := f.(FacilitatorVerifier)
+	if !ok {
+		return SettleReply{Outcome: SettleNotSent, Detail: "the Facilitator is not a FacilitatorVerifier"}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			reply = SettleReply{Outcome: SettleNoAnswer, Detail: fmt.Sprintf("the facilitator client panicked: %v", p)}
+		}
+	}()
+	return v.Verify(ctx, body, timeout)
+}
+
 // write sends the answer of a respond step.
 func write(w http.ResponseWriter, step *Step, held *heldResponse) {
 	h := w.Header()
@@ -459,6 +514,15 @@ func write(w http.ResponseWriter, step *Step, held *heldResponse) {
 	if step.Body != nil {
 		_, _ = io.WriteString(w, *step.Body)
 	}
+}
+
+// stepTimeout is a step's deadline (at least a millisecond: a zero timeout
+// would cancel the request before it is sent).
+func stepTimeout(ms uint64) time.Duration {
+	if ms == 0 {
+		ms = 1
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 func internalError(w http.ResponseWriter, why string) {
@@ -527,12 +591,19 @@ func (p *Paywall) serve(w http.ResponseWriter, r *http.Request, rt *Route, next 
 			} else {
 				err = life.FeedHandler(held.status, p.now())
 			}
+		case "verify":
+			body := ""
+			if step.Body != nil {
+				body = *step.Body
+			}
+			reply := verify(ctx, p.facilitator, []byte(body), stepTimeout(step.TimeoutMs))
+			err = life.FeedVerify(reply, p.now())
 		case "settle":
 			body := ""
 			if step.Body != nil {
 				body = *step.Body
 			}
-			reply := settle(ctx, p.facilitator, []byte(body), time.Duration(step.TimeoutMs)*time.Millisecond)
+			reply := settle(ctx, p.facilitator, []byte(body), stepTimeout(step.TimeoutMs))
 			err = life.FeedSettle(reply, p.now())
 		case "respond":
 			if step.UncertainRecord != "" {
