@@ -440,11 +440,11 @@ unsafe fn feed_reply(
                 ));
             }
         };
-        let at_step = match (call, life.next()) {
-            (Facilitated::Settle, Action::Settle { .. }) => true,
-            (Facilitated::Verify, Action::Verify { .. }) => true,
-            _ => false,
-        };
+        let at_step = matches!(
+            (call, life.next()),
+            (Facilitated::Settle, Action::Settle { .. })
+                | (Facilitated::Verify, Action::Verify { .. })
+        );
         if !at_step {
             return Err(Failure::new(
                 paywire_result::InvalidArgument,
