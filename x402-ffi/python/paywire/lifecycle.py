@@ -4,7 +4,7 @@ The library decides everything about a payment (which of the route's
 requirements it pays, verification, its replay record, when to settle, how the
 facilitator's reply reads, what to answer); the host does what
 :meth:`Lifecycle.next` asks (read or swap a record, run the handler with its
-response held back, ``POST /settle``, send the answer) and feeds the result
+response held back, ``POST /verify``, ``POST /settle``, send the answer) and feeds the result
 back. :class:`paywire.paywall.Paywall` drives it for ASGI; this module is for
 other servers.
 """
@@ -37,6 +37,7 @@ _lib.paywire_lifecycle_feed_settle.argtypes = [
     _lifep, ctypes.c_uint32, ctypes.c_uint16, ctypes.c_char_p, _size, ctypes.c_char_p, _size,
     ctypes.c_uint64, ctypes.c_void_p, _size,
 ]
+_lib.paywire_lifecycle_feed_verify.argtypes = _lib.paywire_lifecycle_feed_settle.argtypes
 _lib.paywire_lifecycle_key.argtypes = [_lifep, ctypes.c_void_p, _size, ctypes.POINTER(_size)]
 _lib.paywire_lifecycle_verdict.argtypes = [_lifep, ctypes.c_void_p, _size, ctypes.POINTER(_size)]
 _lib.paywire_record_info.argtypes = [
@@ -47,7 +48,8 @@ _lib.paywire_record_forgettable.argtypes = [
     ctypes.c_char_p, _size, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint8),
 ]
 for _f in (_lib.paywire_route_check, _lib.paywire_lifecycle_new, _lib.paywire_lifecycle_next,
-           _lib.paywire_lifecycle_feed, _lib.paywire_lifecycle_feed_settle, _lib.paywire_lifecycle_key,
+           _lib.paywire_lifecycle_feed, _lib.paywire_lifecycle_feed_settle,
+           _lib.paywire_lifecycle_feed_verify, _lib.paywire_lifecycle_key,
            _lib.paywire_lifecycle_verdict, _lib.paywire_record_info, _lib.paywire_record_forgettable):
     _f.restype = ctypes.c_uint32
 _lib.paywire_lifecycle_free.argtypes = [_lifep]
@@ -55,7 +57,8 @@ _lib.paywire_lifecycle_free.restype = None
 
 
 class SettleOutcome(enum.IntEnum):
-    """What became of a ``POST /settle`` (paywire_settle_reply)."""
+    """What became of a ``POST /settle`` or a ``POST /verify``
+    (paywire_settle_reply)."""
 
     #: a complete HTTP answer arrived (``status``, ``body``)
     ANSWERED = 0
@@ -69,7 +72,8 @@ class SettleOutcome(enum.IntEnum):
 
 @dataclass(frozen=True)
 class SettleReply:
-    """What came of a ``POST /settle``, for :meth:`Lifecycle.feed_settle`."""
+    """What came of a ``POST /settle``, for :meth:`Lifecycle.feed_settle`, or
+    of a ``POST /verify``, for :meth:`Lifecycle.feed_verify`."""
 
     outcome: SettleOutcome
     status: int = 0  #: with ANSWERED
@@ -90,6 +94,10 @@ class LifecycleSettings:
     #: what carries the requests: ``"http"`` (the default) or ``"mcp"`` (tool
     #: calls: each respond step also has ``toolResult`` / ``toolMeta``)
     transport: Optional[str] = None
+    #: verify every eip155 payment at the facilitator's ``POST /verify`` too,
+    #: before its handler runs (batch-settlement deposits, refunds and vouchers
+    #: on a stale channel are verified there whatever this says)
+    verify_at_facilitator: bool = False
 
     def _json(self) -> bytes:
         from . import _bytes
@@ -105,6 +113,8 @@ class LifecycleSettings:
             d["facilitatorAddresses"] = list(self.facilitator_addresses)
         if self.transport is not None:
             d["transport"] = self.transport
+        if self.verify_at_facilitator:
+            d["verifyAtFacilitator"] = True
         return _bytes(d)
 
 
@@ -201,7 +211,7 @@ class Lifecycle:
 
     def next(self) -> Dict[str, Any]:
         """What to do next: ``{"action": "lookup" | "swap" | "directory" |
-        "handle" | "settle" | "respond" | "done", ...}`` (include/paywire.h,
+        "handle" | "verify" | "settle" | "respond" | "done", ...}`` (include/paywire.h,
         paywire_lifecycle_next). It does not change the lifecycle."""
         from . import _out_bytes
 
@@ -257,6 +267,16 @@ class Lifecycle:
     def feed_settle(self, reply: SettleReply, now: Any) -> None:
         """Answers a settle step with what came of ``POST /settle``, at ``now``.
         The body goes to the library as the bytes it was."""
+        self._feed_reply(_lib.paywire_lifecycle_feed_settle, reply, now)
+
+    def feed_verify(self, reply: SettleReply, now: Any) -> None:
+        """Answers a verify step with what came of ``POST /verify``, at ``now``.
+        The body goes to the library as the bytes it was. A verification
+        charges nothing: a payment refused, or a facilitator not reached,
+        leaves the handler unrun."""
+        self._feed_reply(_lib.paywire_lifecycle_feed_verify, reply, now)
+
+    def _feed_reply(self, feed: Any, reply: SettleReply, now: Any) -> None:
         from . import _Report, _unix
 
         h = self._handle()
@@ -264,8 +284,8 @@ class Lifecycle:
         detail = reply.detail.encode("utf-8")
         report = _Report()
         err, cap, _, _ = report.args()
-        r = _lib.paywire_lifecycle_feed_settle(h, int(reply.outcome), int(reply.status), body, len(body),
-                                               detail, len(detail), _unix(now), err, cap)
+        r = feed(h, int(reply.outcome), int(reply.status), body, len(body), detail, len(detail),
+                 _unix(now), err, cap)
         if r != 0:
             raise report.error(r)
 

@@ -75,7 +75,8 @@ class PaidTools:
 
     ``records`` defaults to a :class:`~paywire.paywall.MemoryStore` (one
     process; :class:`~paywire.paywall.SQLiteStore` for several);
-    ``facilitator`` has ``settle(body, timeout)`` as the paywall's."""
+    ``facilitator`` has ``settle(body, timeout)``, and ``verify(body, timeout)``
+    for what the lifecycle verifies at the facilitator, as the paywall's."""
 
     def __init__(self, server: Any, *, facilitator: Any, records: Optional[RecordStore] = None,
                  settings: Optional[LifecycleSettings] = None,

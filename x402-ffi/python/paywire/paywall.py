@@ -8,7 +8,11 @@ handler run with its response held back (buffered, never sent), the payment
 settled through a facilitator (:class:`HTTPFacilitator`: any x402 facilitator
 over HTTP), and the held response sent only once settlement succeeded with a
 transaction, with ``PAYMENT-RESPONSE``. A handler that answers outside 2xx, or
-raises, is not settled. A facilitator failure never delivers the content, and a
+raises, is not settled. ``batch-settlement`` routes on ``eip155`` networks sell
+through payment channels: a deposit is verified at the facilitator's
+``/verify``, handled, then settled; the vouchers that follow are checked here
+and charged by the swap of the channel's record in the store, with no
+facilitator call. A facilitator failure never delivers the content, and a
 payment that may have settled is never answered with a new 402.
 
 The core package needs no third-party module: the facilitator client is
@@ -53,7 +57,10 @@ class Route:
     asset: str  #: the token's address
     pay_to: str  #: the recipient's address
     amount: Union[int, str]  #: the price in the token's atomic units (10000 is 0.01 USDC)
-    scheme: str = "exact"  #: ``exact`` or ``upto``
+    #: ``exact``, ``upto``, or ``batch-settlement`` (payment channels on an
+    #: ``eip155`` network: ``extra`` then names the ``receiverAuthorizer`` and
+    #: the ``withdrawDelay`` besides the token's ``name`` and ``version``)
+    scheme: str = "exact"
     #: the requirement's extra: for EIP-3009 tokens their EIP-712 domain ``{"name", "version"}``
     extra: Optional[Mapping[str, Any]] = None
     max_timeout_seconds: int = 60
@@ -236,8 +243,8 @@ class SQLiteStore(RecordStore):
 
 
 class HTTPFacilitator:
-    """Any x402 facilitator over HTTP: ``POST {url}/settle``, once, never
-    retried, no redirect followed. Whether the request can have left is
+    """Any x402 facilitator over HTTP: ``POST {url}/settle`` and ``POST
+    {url}/verify``, once, never retried, no redirect followed. Whether the request can have left is
     decided by the connection: a failure before one was made is NOT_SENT;
     any failure after it is NO_ANSWER (the facilitator may have settled)."""
 
@@ -251,7 +258,15 @@ class HTTPFacilitator:
 
     def settle(self, body: bytes, timeout: float) -> SettleReply:
         """``POST {url}/settle`` with ``body`` (JSON) within ``timeout`` seconds."""
-        u = urllib.parse.urlsplit(self.url + "/settle")
+        return self._post("/settle", body, timeout)
+
+    def verify(self, body: bytes, timeout: float) -> SettleReply:
+        """``POST {url}/verify`` with ``body`` (JSON) within ``timeout`` seconds,
+        with the same headers, limits and reading of failures as :meth:`settle`."""
+        return self._post("/verify", body, timeout)
+
+    def _post(self, endpoint: str, body: bytes, timeout: float) -> SettleReply:
+        u = urllib.parse.urlsplit(self.url + endpoint)
         if u.scheme not in ("http", "https") or not u.hostname:
             return SettleReply(SettleOutcome.NOT_SENT, detail=f"unusable facilitator URL {self.url!r}")
         deadline = time.monotonic() + timeout
@@ -278,7 +293,7 @@ class HTTPFacilitator:
                 while True:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise socket.timeout("the answer took longer than the settle timeout")
+                        raise socket.timeout(f"the answer took longer than the {endpoint[1:]} timeout")
                     if conn.sock is not None:
                         conn.sock.settimeout(left)
                     chunk = resp.read(65536)
@@ -350,7 +365,8 @@ async def drive(life: Lifecycle, *, records: RecordStore, facilitator: Any,
     """Drives one lifecycle to its answer, for a paywall of any transport
     (HTTP here, MCP tools in :mod:`paywire.mcp`): reads and swaps records,
     runs ``handle()`` (awaited: ``(status, "")``, or ``(None, why)`` when the
-    handler failed), settles through ``facilitator``, and hands the answer
+    handler failed), verifies (``facilitator.verify``) and settles
+    (``facilitator.settle``) through ``facilitator``, and hands the answer
     step to ``respond(step)`` (awaited) once. Closes ``life``; returns whether
     an answer was given."""
     answered = False
@@ -386,6 +402,17 @@ async def drive(life: Lifecycle, *, records: RecordStore, facilitator: Any,
                     life.feed_handler_failure(failure, clock())
                 else:
                     life.feed_handler(status, clock())
+            elif action == "verify":
+                verify = getattr(facilitator, "verify", None)
+                if verify is None:
+                    reply = SettleReply(SettleOutcome.NOT_SENT, detail="the facilitator has no verify method")
+                else:
+                    try:
+                        reply = await _run(True, verify, step["body"].encode("utf-8"),
+                                           max(step["timeoutMs"], 1) / 1000.0)
+                    except Exception as e:  # no verdict: nothing is charged
+                        reply = SettleReply(SettleOutcome.NO_ANSWER, detail=f"{type(e).__name__}: {e}")
+                life.feed_verify(reply, clock())
             elif action == "settle":
                 try:
                     reply = await _run(True, facilitator.settle, step["body"].encode("utf-8"),
@@ -426,7 +453,11 @@ class Paywall:
                  on_uncertain: Optional[Callable[[str, RecordInfo], Any]] = None,
                  clock: Callable[[], float] = time.time):
         """``facilitator`` has ``settle(body: bytes, timeout: float) ->
-        SettleReply`` (plain or a coroutine); ``records`` defaults to a
+        SettleReply`` (plain or a coroutine), and ``verify`` of the same shape
+        for ``batch-settlement`` routes on ``eip155`` networks and for
+        ``settings.verify_at_facilitator`` (:class:`HTTPFacilitator` has
+        both; a route or setting that needs ``verify`` without it is a
+        ``ValueError``); ``records`` defaults to a
         :class:`MemoryStore`; ``on_uncertain(key, info)`` is told of every
         payment whose settlement became uncertain (default: a warning on the
         ``paywire`` logger)."""
@@ -445,7 +476,14 @@ class Paywall:
             if r.path in self.routes:
                 raise ValueError(f"route {r.path!r} given twice")
             check_route(r.document(f"http://localhost{r.path}"))
+            if (r.scheme == "batch-settlement" and r.network.startswith("eip155:")
+                    and not callable(getattr(facilitator, "verify", None))):
+                raise ValueError(f"route {r.path!r}: batch-settlement on {r.network} needs a facilitator "
+                                 "with verify(body, timeout)")
             self.routes[r.path] = r
+        if settings is not None and settings.verify_at_facilitator and not callable(
+                getattr(facilitator, "verify", None)):
+            raise ValueError("verify_at_facilitator needs a facilitator with verify(body, timeout)")
         if settings is not None and self.routes:
             # Bad settings are refused now, not on the first paid request.
             probe = next(iter(self.routes.values()))
