@@ -274,27 +274,15 @@ async fn channel_state(
     id: &B256,
     deadline: Instant,
 ) -> Result<ChannelState, String> {
-    let c = read(
-        chain,
-        BATCH_SETTLEMENT_ADDRESS,
-        &abi::channels(id),
-        deadline,
-    )
-    .await?;
-    let w = read(
-        chain,
-        BATCH_SETTLEMENT_ADDRESS,
-        &abi::pending_withdrawals(id),
-        deadline,
-    )
-    .await?;
-    let n = read(
-        chain,
-        BATCH_SETTLEMENT_ADDRESS,
-        &abi::refund_nonce(id),
-        deadline,
-    )
-    .await?;
+    let mut answers = Vec::with_capacity(3);
+    for call in [
+        abi::channels(id),
+        abi::pending_withdrawals(id),
+        abi::refund_nonce(id),
+    ] {
+        answers.push(read(chain, BATCH_SETTLEMENT_ADDRESS, &call, deadline).await?);
+    }
+    let [c, w, n] = <[Vec<u8>; 3]>::try_from(answers).map_err(|_| "three reads".to_string())?;
     let bad = |what: &str, e: paywire::evm::abi::AbiError| format!("{what}: {e:?}");
     let (balance, total_claimed) = abi::decode_channels(&c).map_err(|e| bad("channels", e))?;
     let (_, withdraw_requested_at) =

@@ -17,9 +17,7 @@
 // Run by scripts/test-settlement.sh: PAYWIRE_TEST_RPC,
 // PAYWIRE_TEST_CONTRACTS, PAYWIRE_BIN, PAYWIRE_TEST_LAYER_BIN.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -28,38 +26,19 @@ import { x402Client } from "@x402/core/client";
 import { decodePaymentResponseHeader, wrapFetchWithPayment } from "@x402/fetch";
 import { toClientEvmSigner } from "@x402/evm";
 import { BatchSettlementEvmScheme as BatchClient } from "@x402/evm/batch-settlement/client";
-import {
-  createPublicClient,
-  createWalletClient,
-  defineChain,
-  encodeAbiParameters,
-  encodeFunctionData,
-  http as viemHttp,
-  parseAbi,
-} from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
+import { BATCH, NETWORK, batchChain, freePort, processes, startBatchFacilitator, waitFor } from "./support.mjs";
+
 const RPC = process.env.PAYWIRE_TEST_RPC;
-const NETWORK = "eip155:31337";
 const API_KEY = "batch-paywall-resource-server-key-0123";
 const PRICE = 1000n;
-const BATCH = "0x4020074e9dF2ce1deE5A9C1b5c3f541D02a10003";
-const ERC3009_COLLECTOR = "0x4020806089470a89826cB9fB1f4059150b550004";
-const PERMIT2_COLLECTOR = "0x4020425FAf3B746C082C2f942b4E5159887B0005";
 
-const chain = defineChain({
-  id: 31337,
-  name: "hardhat",
-  nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
-  rpcUrls: { default: { http: [RPC] } },
-});
-const pub = createPublicClient({ chain, transport: viemHttp(RPC) });
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 value)",
-  "function balanceOf(address) view returns (uint256)",
-]);
 const work = mkdtempSync(join(tmpdir(), "paywire-batch-paywall-"));
-const children = [];
+const procs = processes();
+let pub;
+let balance;
+let payer;
 let token;
 let facilitatorUrl;
 let requirement;
@@ -67,62 +46,6 @@ let resourceUrl;
 const payTo = privateKeyToAccount(generatePrivateKey()).address;
 const authorizerKey = generatePrivateKey();
 const authorizer = privateKeyToAccount(authorizerKey).address;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name, cmd, args, env) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const proc = { name, child, log: () => log };
-  children.push(proc);
-  return proc;
-}
-
-async function waitFor(url, proc, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.log()}`);
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await r.body?.cancel();
-      return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${proc.name} did not answer ${url}:\n${proc.log()}`);
-}
-
-function secret(name, text) {
-  const p = join(work, name);
-  writeFileSync(p, text);
-  chmodSync(p, 0o600);
-  return p;
-}
-
-const balance = (owner) => pub.readContract({ address: token, abi: tokenAbi, functionName: "balanceOf", args: [owner] });
-
-async function payer(amount) {
-  const account = privateKeyToAccount(generatePrivateKey());
-  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
-  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
-  const hash = await wallet.sendTransaction({
-    to: token,
-    data: encodeFunctionData({ abi: tokenAbi, functionName: "mint", args: [account.address, amount] }),
-  });
-  await pub.waitForTransactionReceipt({ hash });
-  return account;
-}
 
 function officialClient(account) {
   const scheme = new BatchClient(toClientEvmSigner(account, pub), { depositPolicy: { depositMultiplier: 5 } });
@@ -151,56 +74,8 @@ async function settleAtFacilitator(payload) {
 before(async () => {
   assert.ok(RPC, "PAYWIRE_TEST_RPC is not set");
   assert.ok(process.env.PAYWIRE_TEST_LAYER_BIN, "PAYWIRE_TEST_LAYER_BIN is not set");
-  await pub.request({ method: "evm_setAutomine", params: [true] });
-  const artifacts = JSON.parse(readFileSync(process.env.PAYWIRE_TEST_CONTRACTS, "utf8"));
-  const [minter] = await pub.request({ method: "eth_accounts", params: [] });
-  const wallet = createWalletClient({ account: minter, chain, transport: viemHttp(RPC) });
-  const init =
-    artifacts.contracts.Eip3009Token.bytecode +
-    encodeAbiParameters([{ type: "string" }, { type: "string" }, { type: "string" }], ["USD Coin", "2", "USDC"]).slice(2);
-  const hash = await wallet.sendTransaction({ data: init, gas: 5_000_000n });
-  token = (await pub.waitForTransactionReceipt({ hash })).contractAddress;
-  for (const [address, name] of [
-    [BATCH, "X402BatchSettlement"],
-    [ERC3009_COLLECTOR, "Erc3009DepositCollector"],
-    [PERMIT2_COLLECTOR, "Permit2DepositCollector"],
-  ]) {
-    await pub.request({ method: "hardhat_setCode", params: [address, artifacts.contracts[name].deployedBytecode] });
-  }
-
-  // paywire facilitator: a signer with gas, and the receiver authorizer.
-  const signerKey = generatePrivateKey();
-  await pub.request({ method: "hardhat_setBalance", params: [privateKeyToAccount(signerKey).address, "0x56bc75e2d63100000"] });
-  const port = await freePort();
-  facilitatorUrl = `http://127.0.0.1:${port}`;
-  const toml = [
-    `[server]`,
-    `listen = "127.0.0.1:${port}"`,
-    `[store]`,
-    `url = "sqlite://${join(work, "facilitator.db")}"`,
-    `[[access.keys]]`,
-    `name = "resource-servers"`,
-    `key_file = "${secret("api.key", API_KEY)}"`,
-    `pay_to = ["${payTo}"]`,
-    `[[signers]]`,
-    `name = "gas"`,
-    `key_file = "${secret("signer.key", signerKey)}"`,
-    `[[signers]]`,
-    `name = "authorizer"`,
-    `key_file = "${secret("authorizer.key", authorizerKey)}"`,
-    `[[networks]]`,
-    `id = "${NETWORK}"`,
-    `rpc = ["${RPC}"]`,
-    `schemes = ["batch-settlement"]`,
-    `signers = ["gas"]`,
-    `assets = ["${token}"]`,
-    `receiver_authorizer = "authorizer"`,
-  ].join("\n");
-  writeFileSync(join(work, "facilitator.toml"), toml);
-  const fac = start("paywire facilitator", process.env.PAYWIRE_BIN, ["facilitator", "--config", join(work, "facilitator.toml")], {
-    RUST_LOG: "info",
-  });
-  await waitFor(`${facilitatorUrl}/health`, fac);
+  ({ pub, token, balance, payer } = await batchChain(RPC, process.env.PAYWIRE_TEST_CONTRACTS));
+  facilitatorUrl = await startBatchFacilitator({ procs, work, pub, rpc: RPC, token, apiKey: API_KEY, payTo, authorizerKey });
 
   // The Rust paywall layer selling GET /weather as batch-settlement.
   const shopPort = await freePort();
@@ -219,7 +94,7 @@ before(async () => {
     resource: { url: resourceUrl, description: "the weather, paid per request from a channel", mimeType: "application/json" },
     accepts: [requirement],
   };
-  const shop = start("the paywall example", process.env.PAYWIRE_TEST_LAYER_BIN, [], {
+  const shop = procs.start("the paywall example", process.env.PAYWIRE_TEST_LAYER_BIN, [], {
     FACILITATOR_URL: facilitatorUrl,
     FACILITATOR_API_KEY: API_KEY,
     PORT: String(shopPort),
@@ -230,21 +105,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of children) {
-    if (p.child.exitCode === null) {
-      p.child.kill("SIGTERM");
-      await new Promise((r) => {
-        const t = setTimeout(() => {
-          p.child.kill("SIGKILL");
-          r();
-        }, 10_000);
-        p.child.on("exit", () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
+  await procs.stopAll();
   rmSync(work, { recursive: true, force: true });
 });
 

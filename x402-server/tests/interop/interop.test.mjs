@@ -39,8 +39,7 @@
 //   npm package's directory; empty: part 8 is not run).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -70,6 +69,8 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
+import { freePort, processes, secretsIn, waitFor } from "./support.mjs";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..", "..");
 const RPC = process.env.PAYWIRE_TEST_RPC;
@@ -91,52 +92,10 @@ const tokenAbi = parseAbi([
 ]);
 
 const work = mkdtempSync(join(tmpdir(), "paywire-interop-"));
-const children = [];
+const { children, start } = processes();
+const secret = secretsIn(work);
 let token;
 const payTo = privateKeyToAccount(generatePrivateKey()).address;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A child process with its output kept, stopped by its PID at the end. */
-function start(name, cmd, args, env, options = {}) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], ...options });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const proc = { name, child, log: () => log };
-  children.push(proc);
-  return proc;
-}
-
-async function waitFor(url, proc, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.log()}`);
-    try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      await r.body?.cancel();
-      return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${proc.name} did not answer ${url}:\n${proc.log()}`);
-}
-
-function secret(name, text) {
-  const p = join(work, name);
-  writeFileSync(p, text);
-  chmodSync(p, 0o600);
-  return p;
-}
 
 const balance = (owner) => pub.readContract({ address: token, abi: tokenAbi, functionName: "balanceOf", args: [owner] });
 
