@@ -106,6 +106,7 @@ pub use options::{AllowedFactories, Options};
 pub use outcome::{ChainVerdict, Outcome, Settlement};
 pub use payment::PaymentId;
 pub use sent::SentTransaction;
+pub use transaction::refused_before_broadcast;
 
 #[cfg(test)]
 mod tests;

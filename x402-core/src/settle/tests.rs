@@ -973,3 +973,13 @@ fn a_permit2_payment_with_an_eip2612_permit_is_simulated_and_settled_through_set
         assert!(sim.contains(&format!(r#""data":"{selector}"#)), "{sim}");
     }
 }
+
+#[test]
+fn send_errors_that_prove_nothing_left() {
+    use super::refused_before_broadcast as refused;
+    assert!(refused("Insufficient funds for gas * price + value"));
+    assert!(refused("replacement transaction underpriced"));
+    assert!(!refused("connection reset"));
+    assert!(!refused("already known"));
+    assert!(!refused(""));
+}

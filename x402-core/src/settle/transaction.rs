@@ -107,6 +107,19 @@ const NOT_BROADCAST: &[&str] = &[
     "invalid signature",
 ];
 
+/// Whether a node's `eth_sendRawTransaction` error says it refused the
+/// transaction before broadcasting it (so it can never be mined: its nonce may
+/// be given back); any other error leaves the transaction's fate open.
+#[must_use]
+pub fn refused_before_broadcast(message: &str) -> bool {
+    let hay = message.as_bytes();
+    NOT_BROADCAST.iter().any(|m| {
+        let needle = m.as_bytes();
+        hay.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
 impl Run {
     /// After a passing gas estimate: the gas limit with its margin, then the
     /// nonce (asked of the node unless the host keeps it).

@@ -56,7 +56,10 @@
 //! property); the chain's state is not read again to tell a copied
 //! transaction that landed first from a failure. Receipts are decided at one
 //! block (`confirmations` is not applied here), and an answer rebuilt from
-//! the store carries no `amount` or channel state.
+//! the store carries no `amount` or channel state. A send the node refused
+//! before broadcasting it (its error says so, and it does not know the
+//! transaction) gives its nonce and key back; any other send error is
+//! followed as sent.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -751,13 +754,12 @@ async fn send_once(
         |r| r.map(|_| ()),
     )
     .await;
-    let refused = match answer {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
-        Err(e) => Some(e),
-    };
-    if let Some(e) = refused
-        && !known(chain, hash, deadline).await.unwrap_or(true)
+    // Given back only when the node said it refused the transaction before
+    // broadcasting it and does not know it: any other error (or no answer)
+    // may have let it out, and it is followed (the watcher sends it again).
+    if let Ok(Err(e)) = &answer
+        && paywire::settle::refused_before_broadcast(e)
+        && matches!(known(chain, hash, deadline).await, Ok(false))
     {
         let _ = store.withdraw(key, &owner).await;
         return Sent::Unsent((

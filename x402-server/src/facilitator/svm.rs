@@ -760,24 +760,12 @@ pub(crate) async fn settle(
         }]),
     )
     .await;
-    if let Err(RpcError::Node(why)) = &sent {
-        // Refused outright by the node: never broadcast, unless it had it
-        // already (then its status tells).
-        if matches!(status(&chain.rpc, &signature).await, Ok(Status::Unknown)) {
-            let _ = inner.store.withdraw(&key, &owner).await;
-            return (
-                settle_answer(
-                    false,
-                    Some(SvmReason::TransactionFailed.as_str()),
-                    why,
-                    Some(&payer.to_string()),
-                    "",
-                    network,
-                ),
-                SvmReason::TransactionFailed.as_str().into(),
-                String::new(),
-            );
-        }
+    // Whatever the node said, the transaction may have gone out (a node may
+    // forward what it then reports as an error): it is followed by its
+    // signature until its blockhash expires, never given up on here — the
+    // same bytes sent again are harmless, an early "failed" would not be.
+    if let Err(e) = &sent {
+        tracing::warn!(network = %network, signature = %signature, error = %e, "sendTransaction failed; following the transaction until its blockhash expires");
     }
     record.sent = vec![sent_json(&signed, &signature, &blockhash)];
     record.state = State::Sent;
