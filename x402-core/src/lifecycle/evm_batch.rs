@@ -39,11 +39,22 @@ pub(super) fn channel_key(network: &str, channel_id: &crate::evm::B256) -> Strin
     format!("{BATCH_SCHEME}/{network}/{channel_id}")
 }
 
+/// The store key of the claim a deposit or a refund holds on its channel
+/// (`channel`: the channel's key) from before it reaches the facilitator
+/// until its answer is out: one settlement at a time per channel, and never
+/// the same one sent twice by concurrent presentations.
+fn claim_key(channel: &str) -> String {
+    format!("{channel}/claim")
+}
+
 /// Where an EVM `batch-settlement` payment is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Step {
     /// The channel's record is being read, before anything else.
     Lookup,
+    /// A deposit or a refund claims its channel before it goes to the
+    /// facilitator.
+    Claim,
     /// The facilitator verifies the payment.
     Verify,
     /// The record is read again after the facilitator's verification.
@@ -87,6 +98,11 @@ pub(super) struct EvmBatch {
     payment_response: Option<String>,
     /// Why the settlement is uncertain, for the answer.
     cause: String,
+    /// The channel's claim this request holds (key, record), given back once
+    /// its answer is out.
+    claim: Option<(String, String)>,
+    /// Where the payment goes once its claim is taken.
+    after_claim: Option<(Step, Phase)>,
 }
 
 /// A decision with everything owned, to apply to the lifecycle.
@@ -311,6 +327,8 @@ impl Lifecycle {
                     refund_payload: None,
                     payment_response: None,
                     cause: String::new(),
+                    claim: None,
+                    after_claim: None,
                 })));
                 self.phase = Phase::Lookup;
             }
@@ -476,31 +494,165 @@ impl Lifecycle {
             }
             Next::Verify => {
                 let body = self.batch_facilitator_body(None);
-                if let Some(b) = self.evm_batch_mut() {
-                    b.step = Step::Verify;
-                }
-                self.phase = Phase::Verify {
+                let verify = Phase::Verify {
                     body,
                     timeout_ms: self.batch_timeout_ms(),
                 };
+                // A deposit settles later in this request: it claims the
+                // channel first. A voucher only reads the chain's state.
+                let deposit = self
+                    .with_parts(|_, p, _, _, _| p.kind() == PayloadType::Deposit)
+                    .unwrap_or(false);
+                if deposit {
+                    self.claim_then(Step::Verify, verify);
+                } else {
+                    if let Some(b) = self.evm_batch_mut() {
+                        b.step = Step::Verify;
+                    }
+                    self.phase = verify;
+                }
             }
             Next::Refund { record, payload } => {
                 let body = self.batch_facilitator_body(Some(&payload));
                 if let Some(b) = self.evm_batch_mut() {
                     b.next = Some(record);
                     b.refund_payload = Some(payload);
-                    b.step = Step::SettleRefund;
                 }
-                self.phase = Phase::Settle {
+                let settle = Phase::Settle {
                     body,
                     timeout_ms: self.batch_timeout_ms(),
                 };
+                self.claim_then(Step::SettleRefund, settle);
             }
             Next::Refuse { reason, corrective } => self.batch_refused(reason, corrective),
             Next::Broken(why) => {
                 self.problem(500, Outcome::StoreError, Reason::UnexpectedSettleError, why)
             }
         }
+    }
+
+    /// Claims the channel (a claim record under [`claim_key`], written only
+    /// where there is none or an expired one), then goes on to `phase`.
+    fn claim_then(&mut self, step: Step, phase: Phase) {
+        let key = claim_key(&self.payment.key);
+        // Long enough for the verification, the handler and the settlement.
+        let lease = self
+            .settings
+            .claim_seconds
+            .saturating_add(self.batch_timeout_ms().div_ceil(1000).saturating_mul(2));
+        let new = self.record(State::Claimed, self.now.saturating_add(lease), None, "");
+        if let Some(b) = self.evm_batch_mut() {
+            b.step = Step::Claim;
+            b.after_claim = Some((step, phase));
+        }
+        self.phase = Phase::ClaimSwap {
+            key,
+            expected: None,
+            new: Some(new),
+        };
+    }
+
+    /// Feeds the result of a swap of the channel's claim.
+    pub(super) fn evm_batch_claim_swapped(&mut self, result: Result<(), Option<&str>>) {
+        let Phase::ClaimSwap { key, new, .. } = &self.phase else {
+            return;
+        };
+        let (key, new) = (key.clone(), new.clone());
+        // Given back: nothing more to do, whoever holds it now.
+        let Some(new) = new else {
+            self.phase = Phase::Done;
+            return;
+        };
+        match result {
+            Ok(()) => {
+                self.swaps = 0;
+                let Some(b) = self.evm_batch_mut() else {
+                    return;
+                };
+                b.claim = Some((key, new));
+                match b.after_claim.take() {
+                    Some((step, phase)) => {
+                        b.step = step;
+                        self.phase = phase;
+                    }
+                    None => self.phase = Phase::Done,
+                }
+            }
+            Err(current) => {
+                self.swaps = self.swaps.saturating_add(1);
+                if self.swaps > super::store::MAX_SWAPS {
+                    self.problem(
+                        500,
+                        Outcome::StoreError,
+                        Reason::UnexpectedSettleError,
+                        "the replay store kept changing under this request",
+                    );
+                    return;
+                }
+                let seen = current.map(|c| (c, super::record::read_record(c)));
+                let expected = match seen {
+                    None => None,
+                    // Another request settles on this channel now.
+                    Some((_, Some(held))) if held.until > self.now => {
+                        self.problem(
+                            409,
+                            Outcome::InProgress,
+                            Reason::PaymentInProgress,
+                            "another request is settling on this channel now; nothing was charged: retry shortly",
+                        );
+                        return;
+                    }
+                    // Its holder is gone: take it over.
+                    Some((c, Some(_))) => Some(String::from(c)),
+                    Some((_, None)) => {
+                        self.problem(
+                            500,
+                            Outcome::StoreError,
+                            Reason::UnexpectedSettleError,
+                            "the store holds a channel claim this server cannot read",
+                        );
+                        return;
+                    }
+                };
+                self.phase = Phase::ClaimSwap {
+                    key,
+                    expected,
+                    new: Some(new),
+                };
+            }
+        }
+    }
+
+    /// Says the store failed for a swap of the channel's claim.
+    pub(super) fn evm_batch_claim_store_error(&mut self, detail: &str) {
+        let Phase::ClaimSwap { new, .. } = &self.phase else {
+            return;
+        };
+        if new.is_none() {
+            // Not given back: it expires.
+            self.phase = Phase::Done;
+            return;
+        }
+        self.problem_text(
+            503,
+            Outcome::StoreError,
+            BatchReason::VerificationStateUnavailable.as_str(),
+            &format!("the channel store is unavailable ({detail}); nothing was charged"),
+        );
+    }
+
+    /// Gives the channel's claim back, once the answer is out; `false` when
+    /// this request holds none.
+    pub(super) fn evm_batch_release(&mut self) -> bool {
+        let Some((key, claim)) = self.evm_batch_mut().and_then(|b| b.claim.take()) else {
+            return false;
+        };
+        self.phase = Phase::ClaimSwap {
+            key,
+            expected: Some(claim),
+            new: None,
+        };
+        true
     }
 
     /// 402 with `reason`; for a cumulative-amount mismatch, the matching
@@ -883,6 +1035,9 @@ impl Lifecycle {
                 if let Some(b) = self.evm_batch_mut() {
                     b.step = Step::RecordUncertain;
                     b.cause = cause;
+                    // The claim stays until it expires: the same payment
+                    // presented meanwhile is not sent again.
+                    b.claim = None;
                 }
                 self.seen = None;
                 self.swap(Purpose::RecordUncertain, Some(new));

@@ -64,6 +64,15 @@ pub(super) enum Phase {
         body: String,
         timeout_ms: u64,
     },
+    /// Take (`new`) or give back (`new: None`) the claim an EVM
+    /// `batch-settlement` deposit or refund holds on its channel while it is
+    /// verified and settled; `key` is the claim's.
+    #[cfg(feature = "evm-batch")]
+    ClaimSwap {
+        key: String,
+        expected: Option<String>,
+        new: Option<String>,
+    },
     Respond {
         answer: Answer,
         /// The swap to make once the answer is out (mark delivered).
@@ -197,6 +206,12 @@ impl Lifecycle {
                 body,
                 timeout_ms: *timeout_ms,
             },
+            #[cfg(feature = "evm-batch")]
+            Phase::ClaimSwap { key, expected, new } => Action::Swap {
+                key,
+                expected: expected.as_deref(),
+                new: new.as_deref(),
+            },
             Phase::Respond { answer, .. } => Action::Respond(answer),
             Phase::Done => Action::Done,
         }
@@ -251,7 +266,15 @@ impl Lifecycle {
                 self.seen = expected;
                 self.swap(Purpose::MarkDelivered, new);
             }
-            None => self.phase = Phase::Done,
+            None => {
+                // An EVM batch-settlement claim is given back once the answer
+                // is out, whatever it was.
+                #[cfg(feature = "evm-batch")]
+                if self.evm_batch_release() {
+                    return;
+                }
+                self.phase = Phase::Done;
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use super::presented::Presented;
 use super::record::{Seen, State, payment_key, payment_time, read_record, same_purchase};
 
 /// How many times a compare-and-swap that lost a race is retried.
-const MAX_SWAPS: u8 = 6;
+pub(super) const MAX_SWAPS: u8 = 6;
 
 impl Lifecycle {
     pub(super) fn swap(&mut self, purpose: Purpose, new: Option<String>) {
@@ -210,6 +210,11 @@ impl Lifecycle {
             }
             return;
         }
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.phase, Phase::ClaimSwap { .. }) {
+            self.evm_batch_claim_swapped(result);
+            return;
+        }
         let Phase::Swap { purpose, new, .. } = &self.phase else {
             return;
         };
@@ -244,6 +249,11 @@ impl Lifecycle {
     /// [`Action::Lookup`]: super::Action::Lookup
     /// [`Action::Swap`]: super::Action::Swap
     pub fn feed_store_error(&mut self, detail: &str) {
+        #[cfg(feature = "evm-batch")]
+        if matches!(self.phase, Phase::ClaimSwap { .. }) {
+            self.evm_batch_claim_store_error(detail);
+            return;
+        }
         let purpose = match &self.phase {
             Phase::Lookup | Phase::BindLookup | Phase::BindSwap { .. } => None,
             Phase::Swap { purpose, .. } => Some(*purpose),

@@ -139,6 +139,8 @@ struct Host {
     settles: Vec<String>,
     handled: bool,
     swaps: usize,
+    /// The swaps of the channel's claim: (expected, new).
+    claims: Vec<(Option<String>, Option<String>)>,
 }
 
 /// Another request changing the store.
@@ -151,6 +153,8 @@ struct Script<'s> {
     settle: Option<(u16, String)>,
     /// Runs before the first swap (another request changing the store).
     before_swap: Option<&'s Meddle>,
+    /// The request's time.
+    now: u64,
 }
 
 impl Default for Script<'_> {
@@ -161,6 +165,7 @@ impl Default for Script<'_> {
             verify: None,
             settle: None,
             before_swap: None,
+            now: NOW,
         }
     }
 }
@@ -172,7 +177,7 @@ fn run(host: &mut Host, payment: &str, script: &Script<'_>) -> Answer {
         url: "https://example.com/report",
         headers: &headers,
     };
-    let mut life = Lifecycle::new(&route(), &req, NOW, "req-1", &Settings::default());
+    let mut life = Lifecycle::new(&route(), &req, script.now, "req-1", &Settings::default());
     let mut answer = None;
     for _ in 0..40 {
         match life.next() {
@@ -186,12 +191,18 @@ fn run(host: &mut Host, payment: &str, script: &Script<'_>) -> Answer {
                     expected.map(str::to_owned),
                     new.map(str::to_owned),
                 );
-                if host.swaps == 0 {
-                    if let Some(f) = script.before_swap {
-                        f(&mut host.store);
+                // Another request's change lands before this one's first
+                // write of the channel's record (after its claim, if any).
+                if key.ends_with("/claim") {
+                    host.claims.push((expected.clone(), new.clone()));
+                } else {
+                    if host.swaps == 0 {
+                        if let Some(f) = script.before_swap {
+                            f(&mut host.store);
+                        }
                     }
+                    host.swaps += 1;
                 }
-                host.swaps += 1;
                 let current = host.store.get(&key).cloned();
                 if current != expected {
                     life.feed_swap(Err(current.as_deref()));
@@ -539,10 +550,18 @@ fn an_uncertain_deposit_is_a_502_recorded_for_reconciliation() {
         assert_eq!(answer.status, 502, "{settle:?}");
         assert_eq!(answer.reason, "settlement_uncertain");
         assert!(!answer.use_handler_response);
-        // No channel record; one uncertain record to reconcile.
+        // No channel record; one uncertain record to reconcile, and the
+        // channel's claim kept until it expires (the same deposit presented
+        // meanwhile is not sent again).
         assert!(!host.store.contains_key(&channel_key(&c)));
-        assert_eq!(host.store.len(), 1);
-        let (k, r) = host.store.iter().next().unwrap();
+        assert_eq!(host.store.len(), 2);
+        let claim = record_info(&host.store[&format!("{}/claim", channel_key(&c))]).unwrap();
+        assert_eq!(claim.state, "claimed");
+        let (k, r) = host
+            .store
+            .iter()
+            .find(|(k, _)| k.contains("/uncertain/"))
+            .unwrap();
         assert!(k.starts_with(&channel_key(&c)), "{k}");
         let info = record_info(r).unwrap();
         assert_eq!(info.state, "uncertain");
@@ -812,4 +831,176 @@ fn the_json_form_drives_a_voucher_alike() {
     }
     assert_eq!(status, 200);
     assert_eq!(charged_in(&store, &channel_key(&c)), "4000");
+}
+
+/// The claim's key of the channel of `c`.
+fn claim_of(c: &Created) -> String {
+    format!("{}/claim", channel_key(c))
+}
+
+#[test]
+fn a_deposit_claims_its_channel_and_gives_the_claim_back_after_its_answer() {
+    let c = deposit(10_000, 1000);
+    let refused = json!({"success": false, "errorReason": "invalid_batch_settlement_evm_deposit_simulation_failed",
+        "transaction": "", "network": NETWORK}).to_string();
+    let invalid = json!({"isValid": false, "invalidReason": "invalid_batch_settlement_evm_deposit_insufficient_balance"})
+        .to_string();
+    for (name, script, status) in [
+        (
+            "settled",
+            Script {
+                verify: valid(0),
+                settle: settled(10_000),
+                ..Script::default()
+            },
+            200,
+        ),
+        (
+            "refused",
+            Script {
+                verify: valid(0),
+                settle: Some((200, refused)),
+                ..Script::default()
+            },
+            402,
+        ),
+        (
+            "handler failed",
+            Script {
+                verify: valid(0),
+                handler: 500,
+                ..Script::default()
+            },
+            500,
+        ),
+        (
+            "not verified",
+            Script {
+                verify: Some((200, invalid)),
+                ..Script::default()
+            },
+            402,
+        ),
+    ] {
+        let mut host = Host::default();
+        let answer = run(&mut host, &header_of(&c), &script);
+        assert_eq!(answer.status, status, "{name}: {answer:?}");
+        // Claimed where nothing was, before the facilitator saw it; given
+        // back, as written, once the answer was out.
+        assert_eq!(host.claims.len(), 2, "{name}");
+        let (expected, claim) = &host.claims[0];
+        assert!(expected.is_none(), "{name}");
+        let claim = claim.clone().unwrap();
+        let info = record_info(&claim).unwrap();
+        assert_eq!(info.state, "claimed", "{name}");
+        // The verification, the handler and the settlement fit in its lease.
+        assert_eq!(read(&claim)["until"], NOW + 60 + 2 * 30, "{name}");
+        assert_eq!(host.claims[1], (Some(claim), None), "{name}");
+        assert!(!host.store.contains_key(&claim_of(&c)), "{name}");
+    }
+}
+
+#[test]
+fn a_deposit_while_another_settles_on_its_channel_is_sent_nowhere() {
+    let c = deposit(10_000, 1000);
+    // A deposit whose settlement is uncertain keeps its claim.
+    let mut host = Host::default();
+    let answer = run(
+        &mut host,
+        &header_of(&c),
+        &Script {
+            verify: valid(0),
+            settle: Some((500, String::from("oops"))),
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 502);
+    let held = host.store[&claim_of(&c)].clone();
+    // The same deposit again, while the claim holds: in progress, never a
+    // 402; not verified, not handled, not settled; the claim untouched.
+    let mut again = Host {
+        store: host.store.clone(),
+        ..Host::default()
+    };
+    let answer = run(&mut again, &header_of(&c), &Script::default());
+    assert_eq!(answer.status, 409, "{answer:?}");
+    assert_eq!(answer.reason, "payment_in_progress");
+    assert!(answer.header("PAYMENT-REQUIRED").is_none());
+    assert!(again.verifies.is_empty() && again.settles.is_empty() && !again.handled);
+    assert_eq!(again.claims.len(), 1);
+    assert_eq!(again.store[&claim_of(&c)], held);
+    // A refund on that channel waits alike.
+    let refund = client::create_refund(&key(2), &config(), CHAIN, a(3000), None).unwrap();
+    let mut store = host.store.clone();
+    store.insert(channel_key(&refund), record(3000));
+    let mut refunding = Host {
+        store,
+        ..Host::default()
+    };
+    let answer = run(
+        &mut refunding,
+        &header_of(&refund),
+        &Script {
+            verify: valid(10_000),
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 409, "{answer:?}");
+    assert!(refunding.settles.is_empty());
+    // Once the claim expired (its holder gone), the next presentation takes
+    // it over and settles.
+    let expires = read(&held)["until"].as_u64().unwrap();
+    let mut later = Host {
+        store: host.store.clone(),
+        ..Host::default()
+    };
+    let answer = run(
+        &mut later,
+        &header_of(&c),
+        &Script {
+            verify: valid(0),
+            settle: settled(10_000),
+            now: expires,
+            ..Script::default()
+        },
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        later
+            .claims
+            .iter()
+            .any(|(e, n)| e.as_deref() == Some(held.as_str()) && n.is_some())
+    );
+    assert_eq!(later.settles.len(), 1);
+    assert!(!later.store.contains_key(&claim_of(&c)));
+}
+
+#[test]
+fn a_store_failure_on_the_claim_sends_nothing() {
+    let c = deposit(10_000, 1000);
+    let req_headers = [("PAYMENT-SIGNATURE", header_of(&c))];
+    let headers: Vec<(&str, &str)> = req_headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let req = Request {
+        method: "GET",
+        url: "https://example.com/report",
+        headers: &headers,
+    };
+    let mut life = Lifecycle::new(&route(), &req, NOW, "r", &Settings::default());
+    assert!(matches!(life.next(), Action::Lookup { .. }));
+    life.feed_record(None);
+    let Action::Swap { key, .. } = life.next() else {
+        panic!("no claim")
+    };
+    assert!(key.ends_with("/claim"), "{key}");
+    life.feed_store_error("down");
+    let Action::Respond(answer) = life.next() else {
+        panic!("no answer")
+    };
+    assert_eq!(answer.status, 503);
+    assert_eq!(
+        answer.reason,
+        "invalid_batch_settlement_evm_verification_state_unavailable"
+    );
+    life.responded();
+    assert!(matches!(life.next(), Action::Done));
 }
