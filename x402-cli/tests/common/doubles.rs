@@ -98,7 +98,11 @@ impl Mode {
 
 struct Shared {
     mode: Mutex<Mode>,
+    /// How `POST /verify` is answered (`None`: valid).
+    verify_mode: Mutex<Option<Mode>>,
     calls: Mutex<Vec<serde_json::Value>>,
+    /// The `POST /verify` bodies received so far.
+    verifies: Mutex<Vec<serde_json::Value>>,
     /// The `Authorization` header of each call, if any.
     authorizations: Mutex<Vec<Option<String>>>,
     stop: AtomicBool,
@@ -117,7 +121,9 @@ impl Facilitator {
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
             mode: Mutex::new(mode),
+            verify_mode: Mutex::new(None),
             calls: Mutex::new(Vec::new()),
+            verifies: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
@@ -138,6 +144,17 @@ impl Facilitator {
         *self.shared.mode.lock().unwrap() = mode;
         // Let the accept loop notice a change to or from `Refuse`.
         std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// How `POST /verify` is answered from now on (`None`: valid, the
+    /// default; `Refuse` is not for it: it stops the whole double).
+    pub fn set_verify(&self, mode: Option<Mode>) {
+        *self.shared.verify_mode.lock().unwrap() = mode;
+    }
+
+    /// The `POST /verify` bodies received so far.
+    pub fn verifies(&self) -> Vec<serde_json::Value> {
+        self.shared.verifies.lock().unwrap().clone()
     }
 
     /// The `POST /settle` bodies received so far.
@@ -252,10 +269,25 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
         return;
     }
     if line.starts_with("POST /verify ") {
-        let payer = request["paymentPayload"]["payload"]["authorization"]["from"].clone();
-        answer(
+        shared.verifies.lock().unwrap().push(request.clone());
+        let mode = shared.verify_mode.lock().unwrap().clone();
+        let payload = request["paymentPayload"]["payload"].clone();
+        let valid = move || {
+            let doc = if payload["type"].is_string() {
+                // batch-settlement on EVM: valid, with the channel's state
+                // before this payment (an empty channel).
+                serde_json::json!({"isValid": true, "payer": payload["channelConfig"]["payer"],
+                                   "extra": channel_state(&payload, "0")})
+            } else {
+                serde_json::json!({"isValid": true, "payer": payload["authorization"]["from"]})
+            };
+            doc.to_string().into_bytes()
+        };
+        reply(
             &mut stream,
-            serde_json::json!({"isValid": true, "payer": payer}),
+            shared,
+            mode.unwrap_or_else(Mode::settled),
+            valid,
         );
         return;
     }
@@ -272,6 +304,16 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
             .map(|(_, v)| v.clone()),
     );
     let mode = shared.mode.lock().unwrap().clone();
+    reply(&mut stream, shared, mode, || settled_body(&request));
+}
+
+/// Answers as `mode` says; `settled` makes the body of a success.
+fn reply(
+    stream: &mut TcpStream,
+    shared: &Arc<Shared>,
+    mode: Mode,
+    settled: impl FnOnce() -> Vec<u8>,
+) {
     match mode {
         Mode::Hang | Mode::Refuse => {
             let start = Instant::now();
@@ -287,7 +329,7 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
             cut_off,
         } => {
             std::thread::sleep(delay);
-            let body = body.unwrap_or_else(|| settled_body(&request));
+            let body = body.unwrap_or_else(settled);
             let head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
@@ -300,10 +342,39 @@ fn serve_one(mut stream: TcpStream, shared: &Arc<Shared>) {
     }
 }
 
+/// The `channelState` of an EVM batch-settlement payload's channel with
+/// `balance` and nothing claimed.
+fn channel_state(payload: &serde_json::Value, balance: &str) -> serde_json::Value {
+    serde_json::json!({"channelId": payload["voucher"]["channelId"], "balance": balance,
+                       "totalClaimed": "0", "withdrawRequestedAt": 0, "refundNonce": "0"})
+}
+
 /// A SettleResponse with success for a `POST /settle` body; its transaction is
-/// a stand-in: the authorization nonce's hex digits, reversed.
+/// a stand-in: the authorization nonce's hex digits, reversed (for an EVM
+/// batch-settlement deposit: the channel id's, with the channel's state after
+/// the deposit).
 pub fn settled_body(request: &serde_json::Value) -> Vec<u8> {
-    let auth = &request["paymentPayload"]["payload"]["authorization"];
+    let payload = &request["paymentPayload"]["payload"];
+    if payload["type"] == "deposit" {
+        let id = payload["voucher"]["channelId"].as_str().unwrap_or("0x");
+        let tx = format!(
+            "0x{}",
+            id.trim_start_matches("0x")
+                .chars()
+                .rev()
+                .collect::<String>()
+        );
+        return serde_json::json!({
+            "success": true,
+            "transaction": tx,
+            "network": request["paymentRequirements"]["network"],
+            "payer": payload["channelConfig"]["payer"],
+            "extra": {"channelState": channel_state(payload, payload["deposit"]["amount"].as_str().unwrap_or("0"))},
+        })
+        .to_string()
+        .into_bytes();
+    }
+    let auth = &payload["authorization"];
     let nonce = auth["nonce"].as_str().unwrap_or("0x");
     let tx: String = format!(
         "0x{}",

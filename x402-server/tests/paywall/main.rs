@@ -4,7 +4,8 @@
 //! once (one settlement, one 200), a payment for one route refused on
 //! another, the API key sent, free routes untouched, the records in SQLite
 //! and (when `PAYWIRE_TEST_POSTGRES` names a server) PostgreSQL, a
-//! `payment-identifier` bound to its first payment, and an `upfront` route.
+//! `payment-identifier` bound to its first payment, and an `upfront` route;
+//! `batch-settlement` on EVM in `evm_batch`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +15,7 @@
 
 #[path = "../../../x402-cli/tests/common/doubles.rs"]
 mod doubles;
+mod evm_batch;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

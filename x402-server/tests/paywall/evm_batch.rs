@@ -1,0 +1,657 @@
+//! `batch-settlement` on EVM through the paywall layer: payment channels
+//! paid with cumulative vouchers, payments made by the core's client at the
+//! time of the test, a facilitator double answering `/verify` and `/settle`
+//! as a facilitator of that scheme does. The facilitator-failure table of a
+//! deposit, concurrent presentations of one voucher and of one deposit (in
+//! memory, SQLite and, when `PAYWIRE_TEST_POSTGRES` names a server,
+//! PostgreSQL), and slow or abusive clients on the route.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use paywire::Amount;
+use paywire::evm::batch_settlement::client::{self, Created, DepositMethod};
+use paywire::evm::batch_settlement::verify::Requirements;
+use paywire::evm::{B256, PrivateKey};
+use paywire::json::{Limits, ToJson};
+use paywire::lifecycle::{Settings, record_info};
+use paywire::types::FromJson;
+use paywire::types::v2::PaymentRequirements;
+use paywire_server::paywall::{
+    Facilitator, MemoryRecords, Offer, Paywall, PostgresRecords, RecordStore, SqliteRecords,
+};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::doubles::{Facilitator as Double, Mode};
+use super::{CONTENT, Got, USDC, fetch, now, unb64};
+
+const NETWORK: &str = "eip155:84532";
+const CHAIN: u64 = 84532;
+const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
+const PRICE: u64 = 1000;
+
+fn requirement() -> String {
+    format!(
+        r#"{{"scheme":"batch-settlement","network":"{NETWORK}","amount":"{PRICE}","asset":"{USDC}","payTo":"{PAY_TO}","maxTimeoutSeconds":300,"extra":{{"receiverAuthorizer":"0x1111111111111111111111111111111111111111","withdrawDelay":900,"name":"USDC","version":"2"}}}}"#
+    )
+}
+
+/// A payer's channel (its salt from `label`), and payments on it made by the
+/// core's client.
+struct Channel {
+    payer: PrivateKey,
+    authorizer: PrivateKey,
+    config: paywire::evm::batch_settlement::ChannelConfig,
+}
+
+impl Channel {
+    fn new(label: &str) -> Channel {
+        let mut salt = [0u8; 32];
+        let l = label.as_bytes();
+        salt[..l.len().min(32)].copy_from_slice(&l[..l.len().min(32)]);
+        let payer = PrivateKey::from_bytes(&[1; 32]).unwrap();
+        let authorizer = PrivateKey::from_bytes(&[2; 32]).unwrap();
+        let text = requirement();
+        let r = PaymentRequirements::from_json_bytes(text.as_bytes(), &Limits::DEFAULT).unwrap();
+        let rq = Requirements::from_requirements(&r).unwrap();
+        let config =
+            client::channel_config(payer.address(), Some(authorizer.address()), &rq, B256(salt))
+                .unwrap();
+        Channel {
+            payer,
+            authorizer,
+            config,
+        }
+    }
+
+    /// The store key of the channel's record.
+    fn key(&self) -> String {
+        let v = client::create_voucher(&self.authorizer, &self.config, CHAIN, Amount::ZERO);
+        format!("batch-settlement/{NETWORK}/{}", v.unwrap().channel_id())
+    }
+
+    /// A deposit of `amount` with the first voucher (`PRICE`).
+    fn deposit(&self, amount: u64) -> String {
+        let text = requirement();
+        let r = PaymentRequirements::from_json_bytes(text.as_bytes(), &Limits::DEFAULT).unwrap();
+        let rq = Requirements::from_requirements(&r).unwrap();
+        let mut salt = [9u8; 32];
+        salt[..8].copy_from_slice(&amount.to_be_bytes());
+        let c = client::create_deposit(
+            &self.payer,
+            &self.authorizer,
+            &self.config,
+            &rq,
+            Amount::from(amount),
+            Amount::from(PRICE),
+            DepositMethod::Erc3009 { salt: B256(salt) },
+            now(),
+        )
+        .unwrap();
+        header_of(&c)
+    }
+
+    /// A voucher for the cumulative `total`.
+    fn voucher(&self, total: u64) -> String {
+        let c = client::create_voucher(&self.authorizer, &self.config, CHAIN, Amount::from(total));
+        header_of(&c.unwrap())
+    }
+}
+
+fn header_of(c: &Created) -> String {
+    let doc = format!(
+        r#"{{"x402Version":2,"accepted":{},"payload":{}}}"#,
+        requirement(),
+        c.to_json_string()
+    );
+    let mut b64 = vec![0u8; paywire::header::base64_encoded_len(doc.len())];
+    let n = paywire::header::base64_encode(doc.as_bytes(), &mut b64).unwrap();
+    b64.truncate(n);
+    String::from_utf8(b64).unwrap()
+}
+
+/// An axum app selling `GET /report` as `batch-settlement` through `fac`,
+/// its handler counting its calls (and taking `handler_delay`).
+struct Shop {
+    url: String,
+    origin: String,
+    handled: Arc<AtomicUsize>,
+    records: Arc<dyn RecordStore>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn shop(
+    fac: &str,
+    records: Arc<dyn RecordStore>,
+    limits: paywire_server::http::Limits,
+    handler_delay: Duration,
+) -> Shop {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("{origin}/report");
+    let offer = format!(
+        r#"{{"x402Version":2,"resource":{{"url":"{url}","description":"a report, paid per request from a channel","mimeType":"text/plain"}},"accepts":[{}]}}"#,
+        requirement()
+    );
+    let settings = Settings {
+        settle_timeout_seconds: 2,
+        ..Settings::default()
+    };
+    let paywall = Paywall::new(Facilitator::new(fac).unwrap(), Arc::clone(&records))
+        .settings(settings)
+        .route("GET /report", Offer::document(&offer))
+        .unwrap();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let app = Router::new()
+        .route(
+            "/report",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    tokio::time::sleep(handler_delay).await;
+                    CONTENT
+                }
+            }),
+        )
+        .route("/free", get(|| async { "free" }))
+        .layer(paywall.layer());
+    let server = tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+    Shop {
+        url,
+        origin,
+        handled,
+        records,
+        _server: server,
+    }
+}
+
+async fn plain_shop(fac: &str, records: Arc<dyn RecordStore>) -> Shop {
+    shop(
+        fac,
+        records,
+        paywire_server::http::Limits::default(),
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// The charged total of the channel's record, if there is one.
+async fn charged(records: &dyn RecordStore, ch: &Channel) -> Option<String> {
+    let rec = records.get(&ch.key()).await.unwrap()?;
+    let v: Value = serde_json::from_str(&rec).unwrap();
+    Some(v["chargedCumulativeAmount"].as_str().unwrap().to_string())
+}
+
+/// The uncertain records of the channel.
+async fn uncertain(records: &dyn RecordStore, ch: &Channel) -> Vec<String> {
+    let key = ch.key();
+    let all = records.uncertain().await.unwrap();
+    all.into_iter()
+        .filter(|(k, _)| k.starts_with(&key))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+fn delivered(g: &Got) -> bool {
+    g.body == CONTENT
+}
+
+async fn deposit_then_vouchers(records: Arc<dyn RecordStore>, label: &str) {
+    let fac = Double::start(Mode::settled());
+    let shop = plain_shop(&fac.url(), records).await;
+    let ch = Channel::new(label);
+    // Unpaid: 402 offering the channel scheme.
+    let got = fetch(shop.url.clone(), None).await;
+    assert_eq!(got.status, 402);
+    // The deposit: verified, handled, settled, committed.
+    let got = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert!(delivered(&got));
+    assert_eq!((fac.verifies().len(), fac.calls().len()), (1, 1));
+    assert_eq!(
+        fac.calls()[0]["paymentPayload"]["payload"]["type"],
+        "deposit"
+    );
+    let pr = unb64(got.payment_response.as_deref().unwrap());
+    assert_eq!(pr["extra"]["chargedAmount"], "1000");
+    assert_eq!(pr["extra"]["channelState"]["balance"], "10000");
+    assert_eq!(
+        charged(shop.records.as_ref(), &ch).await.as_deref(),
+        Some("1000")
+    );
+    // Vouchers: checked here, no facilitator call; the next total only.
+    let got = fetch(shop.url.clone(), Some(ch.voucher(2000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+    let got = fetch(shop.url.clone(), Some(ch.voucher(5000))).await;
+    assert_eq!(got.status, 402);
+    assert_eq!(
+        got.reason,
+        "invalid_batch_settlement_evm_cumulative_amount_mismatch"
+    );
+    let required: Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(
+        required["accepts"][0]["extra"]["channelState"]["chargedCumulativeAmount"],
+        "2000"
+    );
+    let got = fetch(shop.url.clone(), Some(ch.voucher(2000))).await;
+    assert_eq!(got.status, 402, "a voucher is charged once");
+    let got = fetch(shop.url.clone(), Some(ch.voucher(3000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+    assert_eq!((fac.verifies().len(), fac.calls().len()), (1, 1));
+    assert_eq!(shop.handled.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        charged(shop.records.as_ref(), &ch).await.as_deref(),
+        Some("3000")
+    );
+    // The deposit's claim was given back.
+    assert!(
+        shop.records
+            .get(&format!("{}/claim", ch.key()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A failure case: name, the verification's answer (`None`: valid), the
+/// settlement's, the status and reason the client gets, whether the deposit
+/// reaches `/settle`, whether it is recorded as uncertain.
+type Case<'a> = (&'a str, Option<Mode>, Mode, u16, &'a str, bool, bool);
+
+/// Each way a deposit's settlement can fail: what the client gets, and
+/// that nothing is delivered or committed.
+async fn failure_table(records: Arc<dyn RecordStore>, label: &str) {
+    let fac = Double::start(Mode::settled());
+    let shop = plain_shop(&fac.url(), records).await;
+    let reply = |status: u16, body: &str| Mode::Reply {
+        status,
+        content_type: "application/json".into(),
+        body: Some(body.as_bytes().to_vec()),
+        delay: Duration::ZERO,
+        cut_off: false,
+    };
+    let refused = r#"{"success":false,"errorReason":"invalid_batch_settlement_evm_deposit_simulation_failed","transaction":"","network":"eip155:84532"}"#;
+    let no_tx = r#"{"success":true,"transaction":"","network":"eip155:84532"}"#;
+    let invalid = r#"{"isValid":false,"invalidReason":"invalid_batch_settlement_evm_deposit_insufficient_balance"}"#;
+    // (name, verify, settle, status, reason, settled?, uncertain?)
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "verify refused",
+            Some(reply(200, invalid)),
+            Mode::settled(),
+            402,
+            "invalid_batch_settlement_evm_deposit_insufficient_balance",
+            false,
+            false,
+        ),
+        (
+            "verify 500",
+            Some(reply(500, r#"{"error":"down"}"#)),
+            Mode::settled(),
+            502,
+            "",
+            false,
+            false,
+        ),
+        (
+            "verify hangs",
+            Some(Mode::Hang),
+            Mode::settled(),
+            502,
+            "",
+            false,
+            false,
+        ),
+        (
+            "settle refused",
+            None,
+            reply(200, refused),
+            402,
+            "invalid_batch_settlement_evm_deposit_simulation_failed",
+            true,
+            false,
+        ),
+        (
+            "settle 500",
+            None,
+            reply(500, "oops"),
+            502,
+            "settlement_uncertain",
+            true,
+            true,
+        ),
+        (
+            "settle garbage",
+            None,
+            reply(200, "{not json"),
+            502,
+            "settlement_uncertain",
+            true,
+            true,
+        ),
+        (
+            "settle cut off",
+            None,
+            Mode::Reply {
+                status: 200,
+                content_type: "application/json".into(),
+                body: None,
+                delay: Duration::ZERO,
+                cut_off: true,
+            },
+            502,
+            "settlement_uncertain",
+            true,
+            true,
+        ),
+        (
+            "settle hangs past the timeout",
+            None,
+            Mode::Hang,
+            502,
+            "settlement_uncertain",
+            true,
+            true,
+        ),
+        (
+            "success without transaction",
+            None,
+            reply(200, no_tx),
+            502,
+            "settlement_uncertain",
+            true,
+            true,
+        ),
+    ];
+    for (i, (name, verify, settle, status, reason, settles, is_uncertain)) in
+        cases.into_iter().enumerate()
+    {
+        let ch = Channel::new(&format!("{label}-{i}"));
+        fac.set_verify(verify);
+        fac.set(settle);
+        let (verifies, calls) = (fac.verifies().len(), fac.calls().len());
+        let handled = shop.handled.load(Ordering::SeqCst);
+        let got = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+        assert_eq!(got.status, status, "{name}: {got:?}");
+        assert!(got.reason.starts_with(reason), "{name}: {got:?}");
+        assert!(!delivered(&got), "{name}");
+        assert!(got.payment_response.is_none(), "{name}");
+        assert_eq!(fac.verifies().len(), verifies + 1, "{name}");
+        assert_eq!(fac.calls().len(), calls + usize::from(settles), "{name}");
+        // The handler runs only for a verified deposit (its answer held).
+        assert_eq!(
+            shop.handled.load(Ordering::SeqCst),
+            handled + usize::from(settles),
+            "{name}"
+        );
+        assert_eq!(charged(shop.records.as_ref(), &ch).await, None, "{name}");
+        let u = uncertain(shop.records.as_ref(), &ch).await;
+        assert_eq!(u.len(), usize::from(is_uncertain), "{name}");
+        if is_uncertain {
+            let info = record_info(&u[0]).unwrap();
+            assert_eq!(
+                (info.amount.as_str(), info.network.as_str()),
+                ("10000", NETWORK)
+            );
+            // Presented again meanwhile: not sent again, never a 402.
+            fac.set(Mode::settled());
+            let calls = fac.calls().len();
+            let again = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+            assert_eq!(again.status, 409, "{name} again: {again:?}");
+            assert_eq!(fac.calls().len(), calls, "{name} again");
+        } else {
+            // Nothing happened: the same deposit settles once the
+            // facilitator is well.
+            fac.set_verify(None);
+            fac.set(Mode::settled());
+            let again = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+            assert_eq!(
+                (again.status, delivered(&again)),
+                (200, true),
+                "{name} again"
+            );
+            assert_eq!(
+                charged(shop.records.as_ref(), &ch).await.as_deref(),
+                Some("1000")
+            );
+        }
+    }
+    // Unreachable: nothing sent, nothing recorded; the same deposit settles
+    // when the facilitator is back.
+    let ch = Channel::new(&format!("{label}-unreachable"));
+    fac.set_verify(None);
+    fac.set(Mode::Refuse);
+    let got = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+    assert_eq!(got.status, 502, "{got:?}");
+    assert!(!delivered(&got) && got.payment_response.is_none());
+    assert_eq!(charged(shop.records.as_ref(), &ch).await, None);
+    assert!(uncertain(shop.records.as_ref(), &ch).await.is_empty());
+    fac.set(Mode::settled());
+    let got = fetch(shop.url.clone(), Some(ch.deposit(10_000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+}
+
+/// `n` presentations of `payment` at once.
+async fn at_once(url: &str, payment: &str, n: usize) -> Vec<Got> {
+    let handles: Vec<_> = (0..n)
+        .map(|_| tokio::spawn(fetch(url.to_string(), Some(payment.to_string()))))
+        .collect();
+    super::futures_join(handles).await
+}
+
+async fn concurrent(records: Arc<dyn RecordStore>, label: &str) {
+    // Slow enough that every presentation arrives while the first settles.
+    let fac = Double::start(Mode::settled_after(Duration::from_millis(400)));
+    let shop = plain_shop(&fac.url(), records).await;
+    let ch = Channel::new(label);
+    // One deposit, eight times at once: one settlement, one delivery, the
+    // others told it is in progress (never a 402).
+    let answers = at_once(&shop.url, &ch.deposit(10_000), 8).await;
+    let ok: Vec<_> = answers.iter().filter(|g| delivered(g)).collect();
+    assert_eq!(ok.len(), 1, "{answers:?}");
+    assert_eq!(ok[0].status, 200);
+    for g in answers.iter().filter(|g| !delivered(g)) {
+        assert_eq!(g.status, 409, "{g:?}");
+        assert!(
+            g.payment_response.is_none() || g.reason.contains("channel_busy"),
+            "{g:?}"
+        );
+    }
+    assert_eq!(fac.calls().len(), 1, "one settlement");
+    assert_eq!(fac.verifies().len(), 1, "one verification");
+    assert_eq!(
+        charged(shop.records.as_ref(), &ch).await.as_deref(),
+        Some("1000")
+    );
+    // One voucher, eight times at once: one charge, one delivery; the
+    // others refused (the channel moved under them), nothing sent anywhere.
+    let answers = at_once(&shop.url, &ch.voucher(2000), 8).await;
+    let ok = answers.iter().filter(|g| delivered(g)).count();
+    assert_eq!(ok, 1, "{answers:?}");
+    for g in answers.iter().filter(|g| !delivered(g)) {
+        assert_eq!(g.status, 402, "{g:?}");
+        assert!(
+            g.reason
+                .starts_with("invalid_batch_settlement_evm_channel_busy")
+                || g.reason
+                    .starts_with("invalid_batch_settlement_evm_cumulative_amount_mismatch"),
+            "{g:?}"
+        );
+        assert!(g.payment_response.is_none());
+    }
+    assert_eq!((fac.verifies().len(), fac.calls().len()), (1, 1));
+    assert_eq!(
+        charged(shop.records.as_ref(), &ch).await.as_deref(),
+        Some("2000")
+    );
+    // Charged once: the next total is accepted.
+    let got = fetch(shop.url.clone(), Some(ch.voucher(3000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+}
+
+fn sqlite(name: &str) -> (Arc<dyn RecordStore>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("paywire-evm-batch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let records = SqliteRecords::open(&dir.join("records.db")).unwrap();
+    (Arc::new(records), dir)
+}
+
+async fn postgres() -> Option<Arc<dyn RecordStore>> {
+    let Ok(url) = std::env::var("PAYWIRE_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("PAYWIRE_REQUIRE_POSTGRES").is_err(),
+            "PAYWIRE_REQUIRE_POSTGRES is set but PAYWIRE_TEST_POSTGRES is not"
+        );
+        eprintln!("NOT RUN: PAYWIRE_TEST_POSTGRES is not set");
+        return None;
+    };
+    Some(Arc::new(PostgresRecords::connect(&url).await.unwrap()))
+}
+
+/// A label unique to this run (the PostgreSQL store outlives it).
+fn label(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), now())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_a_deposit_then_vouchers_in_every_store() {
+    deposit_then_vouchers(Arc::new(MemoryRecords::default()), &label("m")).await;
+    let (records, dir) = sqlite("flow");
+    deposit_then_vouchers(records, &label("s")).await;
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(records) = postgres().await {
+        deposit_then_vouchers(records, &label("p")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_every_facilitator_failure_of_a_deposit() {
+    failure_table(Arc::new(MemoryRecords::default()), &label("fm")).await;
+    let (records, dir) = sqlite("failures");
+    failure_table(records, &label("fs")).await;
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(records) = postgres().await {
+        failure_table(records, &label("fp")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_one_voucher_or_one_deposit_presented_at_once_is_charged_and_settled_once() {
+    concurrent(Arc::new(MemoryRecords::default()), &label("cm")).await;
+    let (records, dir) = sqlite("concurrent");
+    concurrent(records, &label("cs")).await;
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(records) = postgres().await {
+        concurrent(records, &label("cp")).await;
+    }
+}
+
+/// Reads until the server closes (or `within` passes): what it sent.
+async fn until_closed(s: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(end, s.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return Some(out),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_slow_and_abusive_clients_are_cut_off_and_charge_nothing() {
+    let fac = Double::start(Mode::settled());
+    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
+    let limits = paywire_server::http::Limits {
+        header_timeout: Duration::from_millis(800),
+        request_timeout: Duration::from_secs(2),
+        max_head: 16 * 1024,
+        ..paywire_server::http::Limits::default()
+    };
+    let fast = shop(&fac.url(), Arc::clone(&records), limits, Duration::ZERO).await;
+    // The same channels, behind a handler slower than the request's limit.
+    let slow = shop(
+        &fac.url(),
+        Arc::clone(&records),
+        limits,
+        Duration::from_secs(4),
+    )
+    .await;
+    let ch = Channel::new(&label("slow"));
+    let got = fetch(fast.url.clone(), Some(ch.deposit(10_000))).await;
+    assert_eq!(got.status, 200, "{got:?}");
+
+    // A client trickling a paid request's head, never ending it: closed
+    // after the head timeout, its voucher never charged; meanwhile the
+    // route serves others.
+    let addr = fast.origin.trim_start_matches("http://").to_string();
+    let mut trickling = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "GET /report HTTP/1.1\r\nHost: x\r\nPAYMENT-SIGNATURE: {}\r\n",
+        ch.voucher(2000)
+    );
+    let started = std::time::Instant::now();
+    let t = tokio::spawn(async move {
+        for chunk in head.as_bytes().chunks(64) {
+            if trickling.write_all(chunk).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        until_closed(&mut trickling, Duration::from_secs(10)).await
+    });
+    let other = Channel::new(&label("other"));
+    let got = fetch(fast.url.clone(), Some(other.deposit(10_000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+    assert!(
+        t.await.unwrap().is_some(),
+        "the trickling client was not closed"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        charged(records.as_ref(), &ch).await.as_deref(),
+        Some("1000")
+    );
+
+    // A payment header past the head limit: 431, nothing read or stored.
+    let handled = fast.handled.load(Ordering::SeqCst);
+    let huge = format!("{}{}", ch.voucher(2000), "A".repeat(20 * 1024));
+    let got = fetch(fast.url.clone(), Some(huge)).await;
+    assert_eq!(got.status, 431, "{got:?}");
+    assert_eq!(fast.handled.load(Ordering::SeqCst), handled);
+
+    // A handler slower than the request's limit: 408, the voucher not
+    // charged (it pays on the fast route afterwards).
+    let got = fetch(slow.url.clone(), Some(ch.voucher(2000))).await;
+    assert_eq!(got.status, 408, "{got:?}");
+    assert!(!delivered(&got));
+    assert_eq!(
+        charged(records.as_ref(), &ch).await.as_deref(),
+        Some("1000")
+    );
+    let got = fetch(fast.url.clone(), Some(ch.voucher(2000))).await;
+    assert_eq!((got.status, delivered(&got)), (200, true), "{got:?}");
+    assert_eq!(
+        charged(records.as_ref(), &ch).await.as_deref(),
+        Some("2000")
+    );
+    // The facilitator saw the two deposits only.
+    assert_eq!((fac.verifies().len(), fac.calls().len()), (2, 2));
+}
