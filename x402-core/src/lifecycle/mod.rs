@@ -96,6 +96,16 @@
 //! - **The facilitator verifies** ([`Action::Verify`]) a deposit, a refund,
 //!   and a voucher whose mirrored state is stale or absent; the record is
 //!   then read again and judged with the verified state.
+//! - **One settlement at a time per channel.** A deposit (before the
+//!   facilitator verifies it) and a refund (before it settles) first claim
+//!   the channel: a claim record under
+//!   `batch-settlement/{network}/{channelId}/claim`, written by [`Action::Swap`]
+//!   only where there is none (or one whose lease, the claim time plus twice
+//!   the settlement timeout, has passed), and given back by a last swap after
+//!   the answer went out. A presentation while another holds it answers 409
+//!   `payment_in_progress` and reaches no facilitator, so one deposit
+//!   presented many times at once is verified and settled once. An uncertain
+//!   settlement keeps its claim until the lease ends.
 //! - **A deposit** runs the handler, then settles through the facilitator
 //!   ([`Action::Settle`]), then commits; its response is released only after
 //!   both. A refused settlement answers 402 with the facilitator's reason; a
