@@ -580,13 +580,7 @@ impl Lifecycle {
             }
             Err(current) => {
                 self.swaps = self.swaps.saturating_add(1);
-                if self.swaps > super::store::MAX_SWAPS {
-                    self.problem(
-                        500,
-                        Outcome::StoreError,
-                        Reason::UnexpectedSettleError,
-                        "the replay store kept changing under this request",
-                    );
+                if self.swapped_too_often() {
                     return;
                 }
                 let seen = current.map(|c| (c, super::record::read_record(c)));

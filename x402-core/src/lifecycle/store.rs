@@ -14,7 +14,7 @@ use super::presented::Presented;
 use super::record::{Seen, State, payment_key, payment_time, read_record, same_purchase};
 
 /// How many times a compare-and-swap that lost a race is retried.
-pub(super) const MAX_SWAPS: u8 = 6;
+const MAX_SWAPS: u8 = 6;
 
 impl Lifecycle {
     pub(super) fn swap(&mut self, purpose: Purpose, new: Option<String>) {
@@ -343,14 +343,23 @@ impl Lifecycle {
         }
     }
 
+    /// Answers 500 when a record kept changing under this request (more
+    /// lost swaps than [`MAX_SWAPS`]); `true` then.
+    pub(super) fn swapped_too_often(&mut self) -> bool {
+        if self.swaps <= MAX_SWAPS {
+            return false;
+        }
+        self.problem(
+            500,
+            Outcome::StoreError,
+            Reason::UnexpectedSettleError,
+            "the replay store kept changing under this request",
+        );
+        true
+    }
+
     fn lost(&mut self, purpose: Purpose) {
-        if self.swaps > MAX_SWAPS {
-            self.problem(
-                500,
-                Outcome::StoreError,
-                Reason::UnexpectedSettleError,
-                "the replay store kept changing under this request",
-            );
+        if self.swapped_too_often() {
             return;
         }
         match purpose {
