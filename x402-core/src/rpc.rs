@@ -750,6 +750,15 @@ impl<'a> Log<'a> {
             .and_then(|t| hash(t, "logs.topics").ok())
     }
 
+    /// `data` decoded into `buf`.
+    ///
+    /// # Errors
+    /// `invalid_response` for malformed hex, or if it does not fit `buf`
+    /// (kind [`ErrorKind::BufferTooSmall`]).
+    pub fn read_data<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], Error> {
+        decode_hex(self.data, buf, "logs.data")
+    }
+
     /// Whether this is `Transfer(from, to, value)` emitted by `token`.
     #[must_use]
     pub fn is_transfer(
@@ -765,10 +774,7 @@ impl<'a> Log<'a> {
             && self.topic(0) == Some(crate::evm::abi::TRANSFER_EVENT_TOPIC)
             && self.topic(1) == Some(B256(from.to_word()))
             && self.topic(2) == Some(B256(to.to_word()))
-            && decode_hex(self.data, &mut buf, "logs.data")
-                .ok()
-                .map(<[u8]>::len)
-                == Some(32)
+            && self.read_data(&mut buf).ok().map(<[u8]>::len) == Some(32)
             && Amount::from_be_bytes(buf) == *value
     }
 }

@@ -26,6 +26,7 @@ use crate::evm::abi::{
 };
 use crate::evm::{Address, B256};
 use crate::json::BufferTooSmall;
+use crate::rpc::Log;
 
 /// `deposit(ChannelConfig,uint128,address,bytes)`.
 pub const DEPOSIT: Selector = [0x14, 0x0f, 0x1e, 0x75];
@@ -215,6 +216,26 @@ pub fn settled_amount(
         }
         _ => None,
     }
+}
+
+/// [`settled_amount`] of a receipt's log: the amount it pays `receiver` in
+/// `token` when it is the contract's `Settled` event; `None` for any other
+/// log, and for one that is not well formed.
+#[must_use]
+pub fn settled_log_amount(log: &Log<'_>, receiver: &Address, token: &Address) -> Option<Amount> {
+    if log.address != super::BATCH_SETTLEMENT_ADDRESS {
+        return None;
+    }
+    let mut topics = [[0u8; 32]; 4];
+    if log.topics.len() != topics.len() {
+        return None;
+    }
+    for (i, t) in topics.iter_mut().enumerate() {
+        *t = log.topic(i)?.0;
+    }
+    let mut buf = [0u8; 64];
+    let data = log.read_data(&mut buf).ok()?;
+    settled_amount(&topics, data, receiver, token)
 }
 
 /// Length of [`deposit`] with `collector_data_len` bytes of collector data.
@@ -450,6 +471,36 @@ mod tests {
             keccak256(b"Settled(address,address,address,uint128)"),
             SETTLED_TOPIC
         );
+    }
+
+    #[test]
+    fn reads_the_amount_of_a_receipts_settled_log() {
+        let contract = super::super::BATCH_SETTLEMENT_ADDRESS;
+        let receiver = Address([0x22; 20]);
+        let token = Address([0x44; 20]);
+        let word = |a: &Address| B256(a.to_word()).to_string();
+        let topics = [
+            B256(SETTLED_TOPIC).to_string(),
+            word(&receiver),
+            word(&token),
+            word(&Address([0x55; 20])),
+        ];
+        let amount = format!("0x{:064x}", 1234);
+        let read = |from: &Address, topics: &[String]| {
+            let json = format!(
+                r#"{{"address":"{from}","topics":["{}"],"data":"{amount}"}}"#,
+                topics.join(r#"",""#)
+            );
+            let v = crate::json::parse(json.as_bytes(), &crate::json::Limits::DEFAULT).unwrap();
+            settled_log_amount(&Log::from_json(v).unwrap(), &receiver, &token)
+        };
+        assert_eq!(read(&contract, &topics), Some(Amount::from(1234u64)));
+        // Another emitter, another receiver, a topic short.
+        assert_eq!(read(&token, &topics), None);
+        let mut other = topics.clone();
+        other[1] = word(&token);
+        assert_eq!(read(&contract, &other), None);
+        assert_eq!(read(&contract, &topics[..3]), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! Parsing is as strict as [`super::types`]: the payloads are read without
 //! allocation; a claim batch is kept as its JSON array and read row by row
 //! ([`Claims::rows`]). The refund's arithmetic ([`refundable`],
-//! [`refund_outcome`]) is the reference facilitator's.
+//! [`refund_outcome`]) is the reference facilitator's; [`may_sign_refund`]
+//! is the rule by which a facilitator that is the receiver authorizer signs
+//! refunds.
 
 use crate::amount::Amount;
 use crate::error::{Error, ErrorKind, Reason};
@@ -17,8 +19,10 @@ use crate::json::{JsonArray, JsonObject, JsonStr, JsonValue};
 use crate::types::payload::hex_string;
 use crate::types::{address, err, fields, object, required, string, uint_string};
 
+use super::reason::BatchReason;
 use super::types::{ChannelConfig, ChannelState, ChannelStateExtra, DepositPayload};
 use super::types::{Voucher, fits_u128};
+use super::verify::{Config, check_voucher};
 use super::{ClaimEntry, channel_id};
 
 const R: Reason = Reason::InvalidPayload;
@@ -314,6 +318,76 @@ pub fn refundable(r: &RefundSettlement<'_>, chain_id: u64, state: &ChannelState)
     })
 }
 
+/// Why the receiver authorizer may not sign a refund ([`may_sign_refund`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundRefusal {
+    /// The refund's voucher is not the payer's for this channel: it names
+    /// another channel, or its signature does not recover to the channel's
+    /// payer authorizer (the payer, when it has none).
+    VoucherNotThePayers,
+    /// What the payer's voucher says was charged (this amount, its
+    /// `maxClaimableAmount`) is not claimed first, by the refund's claims or
+    /// before.
+    ChargedNotClaimed(Amount),
+}
+
+impl RefundRefusal {
+    /// The reason answered: `invalid_batch_settlement_evm_voucher_signature`
+    /// or `invalid_batch_settlement_evm_refund_payload`.
+    #[must_use]
+    pub const fn reason(&self) -> BatchReason {
+        match self {
+            RefundRefusal::VoucherNotThePayers => BatchReason::InvalidVoucherSignature,
+            RefundRefusal::ChargedNotClaimed(_) => BatchReason::RefundPayload,
+        }
+    }
+}
+
+impl core::fmt::Display for RefundRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RefundRefusal::VoucherNotThePayers => {
+                f.write_str("the refund's voucher is not the payer's for this channel")
+            }
+            RefundRefusal::ChargedNotClaimed(charged) => write!(
+                f,
+                "the payer's voucher says {charged} was charged: a refund signed here claims it first"
+            ),
+        }
+    }
+}
+
+/// Whether a facilitator that is the channel's receiver authorizer may sign
+/// the refund `r` itself: only when its voucher is the payer's for the
+/// refund's channel (a 65-byte ECDSA signature: a smart wallet's is not
+/// checked here), and what that voucher says was charged is claimed first —
+/// by the refund's claims, or before (`state`, the channel as read before
+/// the refund) — so that a refund never gives the payer back what the
+/// receiver charged and has not claimed.
+///
+/// # Errors
+/// The first rule broken.
+pub fn may_sign_refund(
+    r: &RefundSettlement<'_>,
+    chain_id: u64,
+    state: &ChannelState,
+) -> Result<(), RefundRefusal> {
+    let config = &r.channel_config;
+    let ecdsa_only = Config {
+        smart_wallets: false,
+    };
+    let payers = r.voucher.channel_id == channel_id(config, chain_id)
+        && check_voucher(config, &r.voucher, chain_id, &ecdsa_only) == Ok(None);
+    if !payers {
+        return Err(RefundRefusal::VoucherNotThePayers);
+    }
+    let charged = r.voucher.max_claimable_amount;
+    if r.claimed_after(chain_id, state) < charged {
+        return Err(RefundRefusal::ChargedNotClaimed(charged));
+    }
+    Ok(())
+}
+
 /// A refund's payment-response `amount` and `extra.channelState`, from the
 /// channel's state before and after it (as read once it is mined).
 #[must_use]
@@ -473,6 +547,82 @@ mod tests {
         let plain = format!(r#"{{"type":"refund","channelConfig":{CC},"voucher":{v}}}"#);
         assert_eq!(action(&plain), Ok(None));
         assert_eq!(action(r#"{"type":"other"}"#), Ok(None));
+    }
+
+    #[test]
+    fn the_receiver_authorizer_signs_a_refund_of_the_payers_voucher_claimed_first() {
+        use super::super::client::sign_voucher;
+        use crate::evm::PrivateKey;
+        use crate::json::ToJson;
+        let chain_id = 84532;
+        let payer = PrivateKey::from_bytes(&[1; 32]).unwrap();
+        let other = PrivateKey::from_bytes(&[2; 32]).unwrap();
+        let cc = ChannelConfig {
+            payer: payer.address(),
+            payer_authorizer: payer.address(),
+            receiver: Address([0x22; 20]),
+            receiver_authorizer: Address([0x33; 20]),
+            token: Address([0x44; 20]),
+            withdraw_delay: 900,
+            salt: B256([1; 32]),
+        };
+        let id = channel_id(&cc, chain_id);
+        let charged = Amount::from(30u64);
+        let cc_json = cc.to_json_string();
+        // A refund of the channel with `voucher` (by `key`, of `channel`),
+        // applying a claim of `claimed` first, if any.
+        let refund = |key: &PrivateKey, channel: B256, claimed: Option<&str>| {
+            let v = sign_voucher(key, chain_id, channel, charged).unwrap();
+            let sig = v.signature.to_hex();
+            let claims = claimed.map(|total| {
+                format!(
+                    r#"{{"voucher":{{"channel":{cc_json},"maxClaimableAmount":"30"}},"signature":"{}","totalClaimed":"{total}"}}"#,
+                    sig.as_str()
+                )
+            });
+            format!(
+                r#"{{"type":"refund","channelConfig":{cc_json},"voucher":{{"channelId":"{channel}","maxClaimableAmount":"30","signature":"{}"}},"amount":"70","refundNonce":"0","claims":[{}]}}"#,
+                sig.as_str(),
+                claims.unwrap_or_default()
+            )
+        };
+        let judge = |json: &str, state: &ChannelState| {
+            let Some(SettleAction::Refund(r)) = action(json).unwrap() else {
+                panic!("a refund")
+            };
+            may_sign_refund(&r, chain_id, state)
+        };
+        let state = ChannelState {
+            balance: Amount::from(100u64),
+            total_claimed: Amount::from(10u64),
+            ..ChannelState::default()
+        };
+        assert_eq!(judge(&refund(&payer, id, Some("30")), &state), Ok(()));
+        // Claimed before: nothing to claim first.
+        let claimed = ChannelState {
+            total_claimed: charged,
+            ..state
+        };
+        assert_eq!(judge(&refund(&payer, id, None), &claimed), Ok(()));
+
+        for forged in [
+            refund(&other, id, Some("30")),
+            refund(&payer, B256([9; 32]), Some("30")),
+        ] {
+            let refused = judge(&forged, &state).unwrap_err();
+            assert_eq!(refused, RefundRefusal::VoucherNotThePayers);
+            assert_eq!(refused.reason(), BatchReason::InvalidVoucherSignature);
+        }
+
+        for unclaimed in [refund(&payer, id, None), refund(&payer, id, Some("20"))] {
+            let refused = judge(&unclaimed, &state).unwrap_err();
+            assert_eq!(refused, RefundRefusal::ChargedNotClaimed(charged));
+            assert_eq!(refused.reason(), BatchReason::RefundPayload);
+            assert_eq!(
+                refused.to_string(),
+                "the payer's voucher says 30 was charged: a refund signed here claims it first"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! [`ChainFacts`] the host already holds, or listed in the valid verdict as
 //! owed [`ChainCheck`]s, as [`crate::verify`] does for `exact`. The channel
 //! checks are also available alone ([`check_channel_state`]), for a host that
-//! reads the state afterwards.
+//! reads the state afterwards, and so is the voucher's signature
+//! ([`check_voucher`]).
 //!
 //! [`check_cumulative`] is the resource server's own check: the voucher must
 //! sign exactly what the server has charged plus this request's price.
@@ -474,13 +475,22 @@ impl Owed {
     }
 }
 
-fn check_voucher(
+/// The voucher's signature on chain `chain_id`: `Ok(None)` when it recovers
+/// to the channel's payer authorizer, or to the payer when the channel has
+/// none (`payerAuthorizer` zero). Such a payer may be a smart wallet: with
+/// [`Config::smart_wallets`], a signature that does not recover to it passes
+/// owing [`ChainCheck::PayerSignature`] (`Ok(Some(..))`). The voucher's
+/// `channelId` is not compared with `config` here
+/// ([`check_channel_config`] does).
+///
+/// # Errors
+/// [`BatchReason::InvalidVoucherSignature`].
+pub fn check_voucher(
     config: &ChannelConfig,
     voucher: &Voucher<'_>,
     chain_id: u64,
     cfg: &Config,
-    owed: &mut Owed,
-) -> Result<(), BatchReason> {
+) -> Result<Option<ChainCheck>, BatchReason> {
     let digest = voucher_digest(chain_id, &voucher.channel_id, &voucher.max_claimable_amount);
     let zero = Address([0; 20]);
     let (signer, may_be_wallet) = if config.payer_authorizer == zero {
@@ -489,15 +499,12 @@ fn check_voucher(
         (config.payer_authorizer, false)
     };
     match check_signature(voucher.signature, &digest, signer, may_be_wallet, cfg) {
-        Sig::Ok => Ok(()),
-        Sig::Owed => {
-            owed.push(ChainCheck::PayerSignature {
-                payer: signer,
-                digest: B256(digest),
-                reason: BatchReason::InvalidVoucherSignature,
-            });
-            Ok(())
-        }
+        Sig::Ok => Ok(None),
+        Sig::Owed => Ok(Some(ChainCheck::PayerSignature {
+            payer: signer,
+            digest: B256(digest),
+            reason: BatchReason::InvalidVoucherSignature,
+        })),
         Sig::Bad => Err(BatchReason::InvalidVoucherSignature),
     }
 }
@@ -530,8 +537,10 @@ pub fn verify_payload(
     } else {
         None
     };
-    if let Err(r) = check_voucher(cc, voucher, req.chain_id, config, &mut owed) {
-        return Verdict::bad(r, payer);
+    match check_voucher(cc, voucher, req.chain_id, config) {
+        Ok(Some(check)) => owed.push(check),
+        Ok(None) => {}
+        Err(r) => return Verdict::bad(r, payer),
     }
     // A deposit reads the channel and the payer's balance together, and judges
     // the balance first.
