@@ -64,7 +64,9 @@ use paywire::settle::PaymentId;
 use paywire::types::facilitator::{PaymentPayload, VerifyRequest};
 use paywire::verify::Config;
 
-use super::calls::{ask, known, pending_balance, prices, quantity, read_word, receipt, wait};
+use super::calls::{
+    OnError, ask, known, pending_balance, prices, quantity, read_word, receipt, wait,
+};
 use super::{Account, Chain};
 use crate::store::{Claim, Record, State, Store};
 
@@ -276,7 +278,7 @@ pub(crate) async fn prepare(
     let hash = tx.hash();
     let unexpected = |e: String| (Reason::UnexpectedSettleError, e);
     if let Some(mined) = receipt(chain, hash, deadline).await.map_err(unexpected)? {
-        return mined_ok(mined, hash);
+        return mined_ok(mined.status, hash);
     }
     let state = payer_state(chain, id, deadline).await?;
     let (base, tip) = prices(chain, deadline).await.map_err(unexpected)?;
@@ -368,8 +370,8 @@ fn mined_ok(status: bool, hash: B256) -> Result<(), Refusal> {
 }
 
 async fn await_approval(chain: &Chain, hash: B256, deadline: Instant) -> Result<(), Refusal> {
-    match wait(chain, hash, deadline).await {
-        Ok(Some(status)) => mined_ok(status, hash),
+    match wait(chain, hash, deadline, OnError::Stop).await {
+        Ok(Some(mined)) => mined_ok(mined.status, hash),
         Ok(None) => Err((
             Reason::SettlementPending,
             format!(
@@ -630,9 +632,9 @@ async fn send_funding(
 }
 
 async fn await_funding(chain: &Chain, hash: B256, deadline: Instant) -> Result<(), Refusal> {
-    match wait(chain, hash, deadline).await {
-        Ok(Some(true)) => Ok(()),
-        Ok(Some(false)) => Err((
+    match wait(chain, hash, deadline, OnError::Stop).await {
+        Ok(Some(mined)) if mined.status => Ok(()),
+        Ok(Some(_)) => Err((
             Reason::UnexpectedSettleError,
             format!("the approval's gas funding {hash} reverted"),
         )),

@@ -79,13 +79,13 @@ use paywire::evm::eip712::PERMIT2_ADDRESS;
 use paywire::evm::tx::{Eip1559Transaction, SignedTransaction};
 use paywire::evm::{Address, B256, keccak256};
 use paywire::json::{JsonObject, JsonStr, Limits, ObjectWriter, ToJson};
-use paywire::rpc::{BlockTag, CallRequest, Receipt, Request};
+use paywire::rpc::{BlockTag, CallRequest, Request};
 use paywire::settle::SentTransaction;
 use paywire::types::FromJson;
 use paywire::types::facilitator::{PaymentRequirements, VerifyRequest, VerifyResponse};
 
 use super::access::Caller;
-use super::calls::{POLL, ask, known, prices, quantity, read_word};
+use super::calls::{Mined, OnError, ask, known, prices, quantity, read_word, receipt, wait};
 use super::{Chain, Inner, now};
 use crate::signer::Signer;
 use crate::store::{Claim, Holder, Record, State};
@@ -212,15 +212,6 @@ fn hex_bytes(s: JsonStr<'_>) -> Option<Vec<u8>> {
     let mut out = vec![0u8; t.len() / 2];
     base16ct::mixed::decode(t, &mut out).ok()?;
     Some(out)
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(2 + b.len() * 2);
-    s.push_str("0x");
-    for x in b {
-        s.push_str(&format!("{x:02x}"));
-    }
-    s
 }
 
 // ---------------------------------------------------------------------------
@@ -541,12 +532,8 @@ impl Answer {
 
 /// What sending a contract call came to.
 enum Sent {
-    /// Mined: its hash, status and logs (the receipt's `logs` JSON).
-    Mined {
-        hash: B256,
-        status: bool,
-        logs: String,
-    },
+    /// Mined: its hash and receipt.
+    Mined { hash: B256, receipt: Mined },
     /// Sent, not mined by the deadline.
     Pending(B256),
     /// An earlier request's answer for the same transaction.
@@ -562,7 +549,8 @@ fn take_up_request(to: &Address, data: &[u8], failure: &'static str) -> String {
     let _ = (|| {
         let mut w = ObjectWriter::new(&mut out)?;
         w.field("to", to)?;
-        w.str_field("data", JsonStr::new(&hex(data)))?;
+        let data = format!("0x{}", base16ct::lower::encode_string(data));
+        w.str_field("data", JsonStr::new(&data))?;
         w.str_field("failure", JsonStr::new(failure))?;
         w.end()
     })();
@@ -770,29 +758,12 @@ async fn send_once(
     wait_mined(chain, hash, deadline).await
 }
 
-/// Waits for `hash`'s receipt until `deadline`.
+/// Waits for `hash`'s receipt until `deadline` (a failed ask is asked
+/// again).
 async fn wait_mined(chain: &Chain, hash: B256, deadline: Instant) -> Sent {
-    loop {
-        let r = ask(
-            chain,
-            Request::GetTransactionReceipt { hash },
-            deadline,
-            |r| {
-                r.and_then(|v| {
-                    Receipt::from_json(v)
-                        .map(|r| r.map(|r| (r.status, r.logs.raw().to_string())))
-                        .map_err(|e| e.to_string())
-                })
-            },
-        )
-        .await;
-        if let Ok(Ok(Some((status, logs)))) = r {
-            return Sent::Mined { hash, status, logs };
-        }
-        if Instant::now() + POLL >= deadline {
-            return Sent::Pending(hash);
-        }
-        tokio::time::sleep(POLL).await;
+    match wait(chain, hash, deadline, OnError::AskAgain).await {
+        Ok(Some(receipt)) => Sent::Mined { hash, receipt },
+        _ => Sent::Pending(hash),
     }
 }
 
@@ -865,7 +836,7 @@ async fn decide(
     sent: Sent,
     payer: Option<Address>,
     failure: BatchReason,
-    success: impl AsyncFnOnce(B256, &str) -> Answer,
+    success: impl AsyncFnOnce(B256, &Mined) -> Answer,
 ) -> (String, String, String) {
     let network = chain.network.as_str();
     match sent {
@@ -892,9 +863,9 @@ async fn decide(
                 hash.to_string(),
             )
         }
-        Sent::Mined { hash, status, logs } => {
-            let a = if status {
-                success(hash, &logs).await
+        Sent::Mined { hash, receipt } => {
+            let a = if receipt.status {
+                success(hash, &receipt).await
             } else {
                 Answer {
                     payer,
@@ -1222,23 +1193,9 @@ async fn claim(
 }
 
 /// The amount a receipt's `Settled` log pays `receiver` in `token`.
-fn settled_amount(logs: &str, receiver: &Address, token: &Address) -> Option<Amount> {
-    let v = paywire::json::parse(logs.as_bytes(), &limits()).ok()?;
-    for log in v.as_array()?.iter() {
-        let o = log.as_object()?;
-        let from: Address = o.get("address")?.as_str()?.as_str()?.parse().ok()?;
-        if from != BATCH_SETTLEMENT_ADDRESS {
-            continue;
-        }
-        let mut topics = Vec::new();
-        for t in o.get("topics")?.as_array()?.iter() {
-            let mut w = [0u8; 32];
-            let b = paywire::rpc::data(t, &mut w).ok()?;
-            topics.push(<[u8; 32]>::try_from(b).ok()?);
-        }
-        let mut buf = [0u8; 64];
-        let data = paywire::rpc::data(o.get("data")?, &mut buf).ok()?;
-        if let Some(a) = abi::settled_amount(&topics, data, receiver, token) {
+fn settled_amount(mined: &Mined, receiver: &Address, token: &Address) -> Option<Amount> {
+    for log in mined.receipt()?.logs() {
+        if let Some(a) = abi::settled_log_amount(&log.ok()?, receiver, token) {
             return Some(a);
         }
     }
@@ -1305,10 +1262,10 @@ async fn sweep(
         sent,
         None,
         BatchReason::SettleTransactionFailed,
-        async |hash, logs| Answer {
+        async |hash, mined| Answer {
             success: true,
             transaction: Some(hash),
-            amount: Some(settled_amount(logs, &receiver, &token).unwrap_or_default()),
+            amount: Some(settled_amount(mined, &receiver, &token).unwrap_or_default()),
             ..Answer::default()
         },
     )
@@ -1390,37 +1347,10 @@ async fn refund(
     // Signed here: never a refund of what the payer's own voucher says was
     // charged — that much must be claimed first (by this refund's claims, or
     // before).
-    if r.refund_authorizer_signature.is_none() {
-        let cc = &r.channel_config;
-        let signer = if cc.payer_authorizer == Address([0; 20]) {
-            cc.payer
-        } else {
-            cc.payer_authorizer
-        };
-        let digest = bs::voucher_digest(
-            chain.chain_id,
-            &r.voucher.channel_id,
-            &r.voucher.max_claimable_amount,
-        );
-        let signed = r.voucher.channel_id == id
-            && paywire::evm::Signature::parse_hex(r.voucher.signature)
-                .and_then(|s| s.recover(&digest))
-                .is_ok_and(|a| a == signer);
-        if !signed {
-            return out(
-                scheme(BatchReason::InvalidVoucherSignature),
-                "the refund's voucher is not the payer's for this channel".into(),
-            );
-        }
-        if r.claimed_after(chain.chain_id, &before) < r.voucher.max_claimable_amount {
-            return out(
-                scheme(BatchReason::RefundPayload),
-                format!(
-                    "the payer's voucher says {} was charged: a refund signed here claims it first",
-                    r.voucher.max_claimable_amount
-                ),
-            );
-        }
+    if r.refund_authorizer_signature.is_none()
+        && let Err(refused) = settlement::may_sign_refund(r, chain.chain_id, &before)
+    {
+        return out(scheme(refused.reason()), refused.to_string());
     }
     let sent = send_once(
         inner,
@@ -1509,20 +1439,7 @@ pub(crate) async fn take_up(inner: &Inner, record: &Record) -> super::SettleSumm
         summary.detail = "its request cannot be read again".into();
         return summary;
     };
-    let receipt = ask(
-        &chain,
-        Request::GetTransactionReceipt { hash: tx.hash },
-        deadline,
-        |r| {
-            r.and_then(|v| {
-                Receipt::from_json(v)
-                    .map(|r| r.map(|r| r.status))
-                    .map_err(|e| e.to_string())
-            })
-        },
-    )
-    .await;
-    if let Ok(Ok(Some(status))) = receipt {
+    if let Ok(Some(Mined { status, .. })) = receipt(&chain, tx.hash, deadline).await {
         let a = if status {
             Answer {
                 success: true,

@@ -67,12 +67,27 @@ pub(crate) async fn known(chain: &Chain, hash: B256, deadline: Instant) -> Resul
     .and_then(|r| r.map_err(|e| format!("eth_getTransactionByHash: {e}")))
 }
 
-/// The transaction's receipt status, if mined.
+/// A mined transaction's receipt, kept as the node sent it.
+pub(crate) struct Mined {
+    /// Whether it succeeded (`status` `0x1`).
+    pub(crate) status: bool,
+    json: String,
+}
+
+impl Mined {
+    /// The receipt, read again with its logs ([`Receipt::logs`]).
+    pub(crate) fn receipt(&self) -> Option<Receipt<'_>> {
+        let v = paywire::json::parse(self.json.as_bytes(), &paywire::rpc::RESPONSE_LIMITS).ok()?;
+        Receipt::from_json(v).ok().flatten()
+    }
+}
+
+/// The transaction's receipt, if mined.
 pub(crate) async fn receipt(
     chain: &Chain,
     hash: B256,
     deadline: Instant,
-) -> Result<Option<bool>, String> {
+) -> Result<Option<Mined>, String> {
     ask(
         chain,
         Request::GetTransactionReceipt { hash },
@@ -80,7 +95,12 @@ pub(crate) async fn receipt(
         |r| {
             r.and_then(|v| {
                 Receipt::from_json(v)
-                    .map(|r| r.map(|r| r.status))
+                    .map(|r| {
+                        r.map(|r| Mined {
+                            status: r.status,
+                            json: v.raw().to_owned(),
+                        })
+                    })
                     .map_err(|e| e.to_string())
             })
         },
@@ -89,16 +109,34 @@ pub(crate) async fn receipt(
     .and_then(|r| r.map_err(|e| format!("eth_getTransactionReceipt: {e}")))
 }
 
-/// Waits for the transaction's receipt until `deadline`: its status, or
-/// `None` when it is not mined by then.
+/// What a wait for a receipt makes of a failed ask (no answer, or an
+/// error answer).
+#[derive(Clone, Copy)]
+pub(crate) enum OnError {
+    /// The wait ends with its error.
+    Stop,
+    /// Asked again while time remains.
+    AskAgain,
+}
+
+/// Waits for the transaction's receipt until `deadline`, asking every
+/// [`POLL`]: the receipt, or `None` when it is not mined by then; a failed
+/// ask as `on_error` says.
 pub(crate) async fn wait(
     chain: &Chain,
     hash: B256,
     deadline: Instant,
-) -> Result<Option<bool>, String> {
+    on_error: OnError,
+) -> Result<Option<Mined>, String> {
     loop {
-        if let Some(status) = receipt(chain, hash, deadline).await? {
-            return Ok(Some(status));
+        match receipt(chain, hash, deadline).await {
+            Ok(Some(mined)) => return Ok(Some(mined)),
+            Ok(None) => {}
+            Err(e) => {
+                if let OnError::Stop = on_error {
+                    return Err(e);
+                }
+            }
         }
         if Instant::now() + POLL >= deadline {
             return Ok(None);

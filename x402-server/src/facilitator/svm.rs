@@ -171,14 +171,6 @@ fn base58_sig(sig: &[u8; 64]) -> String {
     signature_to_base58(sig, &mut buf).to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 // ---------------------------------------------------------------------------
 // JSON-RPC
 
@@ -605,9 +597,12 @@ pub(crate) async fn settle(
         Verdict::Invalid { reason, payer } => return fail(reason.as_str(), "", payer.as_ref()),
     };
     let Some(key) = wire_of(body).and_then(|w| {
-        Transaction::decode(&w)
-            .ok()
-            .map(|t| format!("{network}/svm/{}", hex(&t.message_hash())))
+        Transaction::decode(&w).ok().map(|t| {
+            format!(
+                "{network}/svm/{}",
+                base16ct::lower::encode_string(&t.message_hash())
+            )
+        })
     }) else {
         return fail(
             SvmReason::TransactionCouldNotBeDecoded.as_str(),
