@@ -1,6 +1,8 @@
 // Test doubles on 127.0.0.1 for the paywall tests: a facilitator that can be
-// told to misbehave, an origin whose answer can be switched, an agent's key
-// directory. Each is closed by its test; held connections are destroyed then.
+// told to misbehave (for `exact`, and for `batch-settlement` on EVM: its
+// verification and its settlement of a deposit), an origin whose answer can
+// be switched, an agent's key directory. Each is closed by its test; held
+// connections are destroyed then.
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -8,9 +10,52 @@ import { join } from "node:path";
 
 import { BIN_DIR, WASM_DIR, freePort, startProcess, waitForHttp } from "../lib/harness.mjs";
 
+const isBatch = (request) => request?.paymentRequirements?.scheme === "batch-settlement";
+
+/**
+ * The on-chain state of an EVM batch-settlement channel as a facilitator
+ * reports it (a VerifyResponse's `extra`, a SettleResponse's
+ * `extra.channelState`): the channel of `request`'s payload, holding `balance`.
+ */
+function channelState(request, balance) {
+  return {
+    channelId: request?.paymentPayload?.payload?.voucher?.channelId,
+    balance,
+    totalClaimed: "0",
+    withdrawRequestedAt: 0,
+    refundNonce: "0",
+  };
+}
+
+/**
+ * A valid VerifyResponse for a POST /verify body. For batch-settlement on
+ * EVM: the channel before its deposit (a balance of 0), its payer the
+ * channel's.
+ */
+export function validBody(request) {
+  if (isBatch(request)) {
+    const payer = request.paymentPayload?.payload?.channelConfig?.payer;
+    return JSON.stringify({ isValid: true, payer, extra: channelState(request, "0") });
+  }
+  return JSON.stringify({ isValid: true, payer: request?.paymentPayload?.payload?.authorization?.from });
+}
+
 /** A SettleResponse with success for a POST /settle body; the transaction is a
- * stand-in: the authorization nonce's hex digits, reversed. */
+ * stand-in: the authorization nonce's hex digits, reversed (for a
+ * batch-settlement deposit, the channel id's, and the channel's state after
+ * it: the deposit's amount as balance). */
 export function settledBody(request) {
+  if (isBatch(request)) {
+    const payload = request.paymentPayload?.payload ?? {};
+    const id = String(payload.voucher?.channelId ?? "0x").replace(/^0x/, "");
+    return JSON.stringify({
+      success: true,
+      payer: payload.channelConfig?.payer,
+      transaction: `0x${[...id].reverse().join("")}`,
+      network: request.paymentRequirements.network,
+      extra: { channelState: channelState(request, payload.deposit?.amount ?? "0") },
+    });
+  }
   const auth = request?.paymentPayload?.payload?.authorization ?? {};
   const nonce = String(auth.nonce ?? "0x").replace(/^0x/, "");
   return JSON.stringify({
@@ -35,6 +80,9 @@ export function modeOf(reply) {
 
 export const SETTLED = { status: 200, contentType: "application/json", body: null };
 
+/** The /verify mode of a valid verification (validBody). */
+export const VALID = { status: 200, contentType: "application/json", body: null };
+
 function listen(server, port = 0) {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -50,12 +98,37 @@ function close(server, sockets) {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The facilitator double: records each POST /settle body, answers as `mode` says (POST /verify: valid). */
+/**
+ * The facilitator double: records each POST /settle and POST /verify body,
+ * answers /settle as `mode` says and /verify as `verifyMode` says (valid by
+ * default). Modes: `{status, contentType, body}` (body null: the success
+ * answer, settledBody or validBody, with that status), `{hang: true}` (never
+ * answered), `delayMs`; for /settle, `{refuse: true}` (the facilitator is
+ * down: connections refused, /verify's too) and `{refuseAfterVerify: true}`
+ * (it goes down between the verification and the settlement: the next
+ * /verify is answered, then connections are refused until the next `set`).
+ */
 export async function startFacilitator(initial = SETTLED) {
   let mode = initial;
+  let verifyMode = VALID;
   const calls = [];
   const verifies = [];
+  const posts = [];
   const sockets = new Set();
+  let listening = true;
+  let closed = Promise.resolve();
+  const answer = async (res, m, request, success) => {
+    if (m.hang) return; // never answered; destroyed on close
+    if (m.delayMs) await new Promise((r) => setTimeout(r, m.delayMs));
+    const payload = Buffer.from(m.body ?? success(request));
+    res.writeHead(m.status, { "content-type": m.contentType, "content-length": payload.length });
+    if (m.cutOff) {
+      res.write(payload.subarray(0, payload.length >> 1));
+      res.socket.destroy();
+      return;
+    }
+    res.end(payload);
+  };
   const server = createServer(async (req, res) => {
     let text = "";
     for await (const chunk of req) text += chunk;
@@ -66,57 +139,66 @@ export async function startFacilitator(initial = SETTLED) {
       body = text;
     }
     if (req.method === "POST" && req.url === "/verify") {
-      // Verification (an official resource server asks first): valid.
+      // Verification (an official resource server, a batch-settlement deposit).
       verifies.push(body);
-      const payer = body?.paymentPayload?.payload?.authorization?.from;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ isValid: true, payer }));
+      posts.push("/verify");
+      if (mode.refuseAfterVerify && listening) {
+        // Down from now on: no new connection is accepted, and this one
+        // closes once answered.
+        listening = false;
+        closed = new Promise((resolve) => server.close(() => resolve()));
+        res.setHeader("connection", "close");
+      }
+      await answer(res, verifyMode, body, validBody);
       return;
     }
     if (req.method !== "POST" || req.url !== "/settle") {
       // GET /supported, and anything else: the facilitator is up, for exact
-      // payments on Base Sepolia.
+      // and batch-settlement payments on Base Sepolia.
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({
-        kinds: [{ x402Version: 2, scheme: "exact", network: "eip155:84532" }],
+        kinds: [
+          { x402Version: 2, scheme: "exact", network: "eip155:84532" },
+          { x402Version: 2, scheme: "batch-settlement", network: "eip155:84532" },
+        ],
         extensions: [],
         signers: {},
       }));
       return;
     }
     calls.push(body);
-    const m = mode;
-    if (m.hang) return; // never answered; destroyed on close
-    if (m.delayMs) await new Promise((r) => setTimeout(r, m.delayMs));
-    const payload = Buffer.from(m.body ?? settledBody(body));
-    res.writeHead(m.status, { "content-type": m.contentType, "content-length": payload.length });
-    if (m.cutOff) {
-      res.write(payload.subarray(0, payload.length >> 1));
-      res.socket.destroy();
-      return;
-    }
-    res.end(payload);
+    posts.push("/settle");
+    await answer(res, mode, body, settledBody);
   });
   server.on("connection", (s) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
   const port = await listen(server);
-  let listening = true;
   const f = {
     url: `http://127.0.0.1:${port}/`,
     /** The bodies of POST /settle, in order. */
     calls,
     /** The bodies of POST /verify, in order. */
     verifies,
-    /** Switches the behaviour; `{refuse: true}` stops listening (connections refused). */
+    /** The paths of the POSTs (/verify, /settle), in order. */
+    posts,
+    /** Switches the behaviour of /settle; `{refuse: true}` stops listening (connections refused). */
     async set(next) {
       mode = next;
       if (next.refuse && listening) {
         listening = false;
-        await close(server, sockets);
+        closed = close(server, sockets);
+        await closed;
       } else if (!next.refuse && !listening) {
+        for (const s of sockets) s.destroy();
+        await closed;
         await listen(server, port);
         listening = true;
       }
+    },
+    /** Switches the behaviour of /verify (VALID: a valid verification). */
+    setVerify(next) {
+      verifyMode = next;
     },
     /** Waits (bounded) until `n` settlements arrived. */
     async waitCalls(n) {
@@ -126,19 +208,31 @@ export async function startFacilitator(initial = SETTLED) {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    close: () => (listening ? close(server, sockets) : Promise.resolve()),
+    async close() {
+      if (listening) {
+        listening = false;
+        closed = close(server, sockets);
+      }
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
   };
   if (initial.refuse) await f.set(initial);
   return f;
 }
 
-/** An origin whose answer is `ok` (200, cacheable), `fail` (500) or `moved` (302). */
+/**
+ * An origin whose answer is `ok` (200, cacheable), `fail` (500) or `moved`
+ * (302), after `delayMs` (0 unless set).
+ */
 export async function startOrigin() {
   let mode = "ok";
   let hits = 0;
+  let delayMs = 0;
   const sockets = new Set();
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     hits++;
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     if (mode === "fail") res.writeHead(500, { "content-type": "text/plain" }).end("oops\n");
     else if (mode === "moved") res.writeHead(302, { location: "/elsewhere" }).end();
     else {
@@ -154,6 +248,8 @@ export async function startOrigin() {
   return {
     url: `http://127.0.0.1:${port}`,
     set: (m) => (mode = m),
+    /** Holds each answer back for `ms` milliseconds. */
+    delay: (ms) => (delayMs = ms),
     hits: () => hits,
     close: () => close(server, sockets),
   };
