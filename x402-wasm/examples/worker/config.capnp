@@ -65,6 +65,9 @@ const paidWorker :Workerd.Worker = (
     (name = "PREMIUM_ORIGIN", fromEnvironment = "PREMIUM_ORIGIN"),
     (name = "AGENTS", fromEnvironment = "AGENTS"),
     (name = "DEFERRED_PRICE", fromEnvironment = "DEFERRED_PRICE"),
+    (name = "CHANNEL_RECEIVER_AUTHORIZER", fromEnvironment = "CHANNEL_RECEIVER_AUTHORIZER"),
+    (name = "CHANNEL_PRICE", fromEnvironment = "CHANNEL_PRICE"),
+    (name = "CHANNEL_WITHDRAW_DELAY", fromEnvironment = "CHANNEL_WITHDRAW_DELAY"),
     (name = "ADMIN_TOKEN", fromEnvironment = "ADMIN_TOKEN"),
   ],
 );

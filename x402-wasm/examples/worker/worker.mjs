@@ -6,6 +6,10 @@
 //                   Worker itself through a node (RPC_URL, FACILITATOR_PRIVATE_KEY)
 //   GET /deferred   batch-settlement on cloudflare:402: the agent signs its
 //                   request (RFC 9421); the commitment is recorded, billed later
+//   GET /metered    batch-settlement on the EVM network (when
+//                   CHANNEL_RECEIVER_AUTHORIZER is set): a payment channel,
+//                   opened by a deposit settled through the facilitator, then
+//                   each request paid by a cumulative voucher checked here
 //   GET /x402/uncertain   the payments to reconcile (Authorization: Bearer ADMIN_TOKEN)
 //
 // Every paid request goes through the package's paywall (paywire/paywall),
@@ -26,19 +30,26 @@
 //   never a second settlement;
 // - a facilitator that fails never gets content delivered nor the client
 //   asked to pay again: 502 facilitator_unavailable when nothing can have
-//   settled, 502 settlement_uncertain (recorded for reconciliation) when it may have.
+//   settled, 502 settlement_uncertain (recorded for reconciliation) when it may have;
+// - a channel (/metered) is charged only by a compare-and-swap of its record,
+//   after the handler answered 2xx: a voucher is the payment (no facilitator
+//   call), a voucher that lost the race to another request gets 402
+//   invalid_batch_settlement_evm_channel_busy, and nothing is delivered.
 //
 // Settings (env): PAY_TO (required), NETWORK, ASSET, PRICE (atomic units),
 // TOKEN_NAME and TOKEN_VERSION (the token's EIP-712 domain), FACILITATOR_URL
 // (and FACILITATOR_API_KEY, when the facilitator asks for one),
 // or RPC_URL and FACILITATOR_PRIVATE_KEY (0x + 64 hex digits; it pays the gas),
 // SETTLE_TIMEOUT_SECONDS, CLAIM_SECONDS, PREMIUM_ORIGIN (the content of
-// /premium: an origin whose answer to the same path is held back until
-// settled; a fixed JSON document otherwise), AGENTS (origins of the agents
-// allowed to pay /deferred, comma-separated), DEFERRED_PRICE (cents of USD),
+// /premium and /metered: an origin whose answer to the same path is held back
+// until settled; a fixed JSON document otherwise), AGENTS (origins of the
+// agents allowed to pay /deferred, comma-separated), DEFERRED_PRICE (cents of
+// USD), CHANNEL_RECEIVER_AUTHORIZER (the address that authorizes claims and
+// refunds of /metered's channels for PAY_TO; /metered answers 404 without it),
+// CHANNEL_PRICE (atomic units per request), CHANNEL_WITHDRAW_DELAY (seconds),
 // ADMIN_TOKEN. Bindings: PAYMENTS, the PaymentRecords Durable Object namespace.
 import * as x402 from "paywire";
-import { paywall, settleThroughFacilitator } from "paywire/paywall";
+import { paywall, settleThroughFacilitator, verifyThroughFacilitator } from "paywire/paywall";
 
 export { PaymentRecords } from "paywire/durable-object";
 
@@ -107,7 +118,36 @@ function deferredRoute(request, env) {
   };
 }
 
-/** The content of /premium, held back until the payment settles. */
+/**
+ * /metered: batch-settlement on an EVM network, a payment channel of the
+ * batch-settlement contract with PAY_TO as receiver. The client's first
+ * request opens the channel with a deposit (and a voucher for the first
+ * price), the next ones pay with vouchers signing the cumulative total.
+ */
+function meteredRoute(request, env) {
+  const url = new URL(request.url);
+  return {
+    x402Version: 2,
+    resource: { url: `${url.origin}/metered`, description: "Metered data", mimeType: "application/json" },
+    accepts: [{
+      scheme: "batch-settlement",
+      network: env.NETWORK ?? "eip155:84532",
+      amount: env.CHANNEL_PRICE ?? "1000",
+      asset: env.ASSET ?? "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+      payTo: env.PAY_TO,
+      // A deposit is a transaction the facilitator sends and waits for.
+      maxTimeoutSeconds: 300,
+      extra: {
+        receiverAuthorizer: env.CHANNEL_RECEIVER_AUTHORIZER,
+        withdrawDelay: Number(env.CHANNEL_WITHDRAW_DELAY ?? 900),
+        name: env.TOKEN_NAME ?? "USDC",
+        version: env.TOKEN_VERSION ?? "2",
+      },
+    }],
+  };
+}
+
+/** The content of /premium and /metered, held back until the payment is committed. */
 async function premiumContent(request, env) {
   if (env.PREMIUM_ORIGIN) {
     const url = new URL(request.url);
@@ -115,7 +155,7 @@ async function premiumContent(request, env) {
     // A redirect is the origin's answer: not followed, not settled.
     return fetch(`${origin}${url.pathname}${url.search}`, { redirect: "manual" });
   }
-  return json({ data: "premium content" }, 200);
+  return json({ data: new URL(request.url).pathname === "/metered" ? "metered content" : "premium content" }, 200);
 }
 
 async function deferredContent() {
@@ -160,14 +200,26 @@ async function settleOnChain(rpcUrl, privateKey, body) {
   }
 }
 
+const facilitatorOf = (env) => ({ url: env.FACILITATOR_URL, apiKey: env.FACILITATOR_API_KEY });
+
 function settle(body, timeoutMs, env) {
   if (env.FACILITATOR_URL) {
-    return settleThroughFacilitator({ url: env.FACILITATOR_URL, apiKey: env.FACILITATOR_API_KEY }, body, timeoutMs);
+    return settleThroughFacilitator(facilitatorOf(env), body, timeoutMs);
   }
   if (env.RPC_URL && env.FACILITATOR_PRIVATE_KEY) {
     return settleOnChain(env.RPC_URL, env.FACILITATOR_PRIVATE_KEY, body);
   }
   return { notSent: "no settlement is configured (FACILITATOR_URL, or RPC_URL and FACILITATOR_PRIVATE_KEY)" };
+}
+
+/**
+ * Verification at the facilitator: a /metered deposit, and a voucher on a
+ * channel this Worker has no fresh record of, are verified there (the
+ * channel's state on chain) before the handler runs.
+ */
+function verify(body, timeoutMs, env) {
+  if (env.FACILITATOR_URL) return verifyThroughFacilitator(facilitatorOf(env), body, timeoutMs);
+  return { notSent: "no facilitator is configured (FACILITATOR_URL): channels are verified there" };
 }
 
 // ---------------------------------------------------------------------------
@@ -196,10 +248,11 @@ async function agentDirectory(agent, env) {
 
 const protect = paywall(
   x402,
-  { "GET /premium": premiumRoute, "GET /deferred": deferredRoute },
+  { "GET /premium": premiumRoute, "GET /deferred": deferredRoute, "GET /metered": meteredRoute },
   {
     records,
     settle,
+    verify,
     directory: agentDirectory,
     settings: (env) => ({
       ...(env.SETTLE_TIMEOUT_SECONDS ? { settleTimeoutSeconds: Number(env.SETTLE_TIMEOUT_SECONDS) } : {}),
@@ -225,7 +278,10 @@ export default {
     if (pathname === "/agents") {
       return new Response(`Agents allowed to pay /deferred:\n${(env.AGENTS ?? "").split(",").join("\n")}\n`);
     }
-    if (pathname !== "/premium" && pathname !== "/deferred") {
+    if (pathname === "/metered" && !env.CHANNEL_RECEIVER_AUTHORIZER) {
+      return json({ error: "not found" }, 404);
+    }
+    if (pathname !== "/premium" && pathname !== "/deferred" && pathname !== "/metered") {
       return json({ error: "not found" }, 404);
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -234,7 +290,7 @@ export default {
     if (!records(env)) {
       return json({ error: "no payment records: bind PAYMENTS to the PaymentRecords Durable Object" }, 500);
     }
-    if (pathname === "/premium" && !env.PAY_TO) return json({ error: "PAY_TO is not configured" }, 500);
+    if (pathname !== "/deferred" && !env.PAY_TO) return json({ error: "PAY_TO is not configured" }, 500);
     return content(request, env, ctx);
   },
 };
