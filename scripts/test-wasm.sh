@@ -7,7 +7,9 @@
 #             served by workerd, paid by a Node client
 #   paywall   the example Worker and its Durable Object in workerd, against a
 #             facilitator double told to misbehave (x402-core/tests/vectors/paywall.json),
-#             concurrency, restarts, handler failures, the deferred route
+#             concurrency, restarts, handler failures, the deferred route, the
+#             metered route (batch-settlement on EVM: a deposit and its vouchers,
+#             x402-core/tests/vectors/batch-settlement-paywall.json)
 #   mcp       paid MCP tools (paywire/mcp): this package's paying client and
 #             Cloudflare's (agents) against this package's paid tool and
 #             Cloudflare's, over stdio and Streamable HTTP; the facilitator-failure
