@@ -14,6 +14,7 @@ use crate::error::Reason;
 use crate::evm::batch_settlement::server::{
     self, Accepted, ChannelRecord, Decision, Policy, Settle as AfterHandler,
 };
+use crate::evm::batch_settlement::settlement::ClaimRow;
 use crate::evm::batch_settlement::types::{
     BatchPayload, ChannelStateExtra, PayloadType, PaymentResponseExtra,
 };
@@ -148,15 +149,13 @@ impl ToJson for EnrichedRefund<'_> {
         w.field("refundNonce", &s.refund_nonce)?;
         w.key(JsonStr::new("claims"))?;
         w.sink().put(b"[")?;
-        let mut row = ObjectWriter::new(w.sink())?;
-        row.key(JsonStr::new("voucher"))?;
-        let mut voucher = ObjectWriter::new(row.sink())?;
-        voucher.field("channel", self.config)?;
-        voucher.field("maxClaimableAmount", &s.claim.max_claimable_amount)?;
-        voucher.end()?;
-        row.str_field("signature", self.signature)?;
-        row.field("totalClaimed", &s.claim.total_claimed)?;
-        row.end()?;
+        ClaimRow {
+            channel: *self.config,
+            max_claimable_amount: s.claim.max_claimable_amount,
+            signature: self.signature,
+            total_claimed: s.claim.total_claimed,
+        }
+        .write_json(w.sink())?;
         w.sink().put(b"]")?;
         w.end()
     }

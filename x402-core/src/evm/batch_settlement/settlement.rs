@@ -15,7 +15,9 @@
 use crate::amount::Amount;
 use crate::error::{Error, ErrorKind, Reason};
 use crate::evm::{Address, B256};
-use crate::json::{JsonArray, JsonObject, JsonStr, JsonValue};
+use crate::json::{
+    JsonArray, JsonObject, JsonStr, JsonValue, ObjectWriter, Sink, SinkFull, ToJson,
+};
 use crate::types::payload::hex_string;
 use crate::types::{address, err, fields, object, required, string, uint_string};
 
@@ -100,6 +102,21 @@ impl<'a> ClaimRow<'a> {
     }
 }
 
+/// The row as `claims` carries it (what [`ClaimRow::from_json`] reads).
+impl ToJson for ClaimRow<'_> {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut row = ObjectWriter::new(out)?;
+        row.key(JsonStr::new("voucher"))?;
+        let mut voucher = ObjectWriter::new(row.sink())?;
+        voucher.field("channel", &self.channel)?;
+        voucher.field("maxClaimableAmount", &self.max_claimable_amount)?;
+        voucher.end()?;
+        row.str_field("signature", self.signature)?;
+        row.field("totalClaimed", &self.total_claimed)?;
+        row.end()
+    }
+}
+
 /// A claim batch, read row by row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claims<'a> {
@@ -167,6 +184,17 @@ pub struct SettlePayload {
     pub receiver: Address,
     /// The token.
     pub token: Address,
+}
+
+/// The payload as a resource server sends it: `{"type":"settle","receiver","token"}`.
+impl ToJson for SettlePayload {
+    fn write_json(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
+        let mut w = ObjectWriter::new(out)?;
+        w.str_field("type", JsonStr::new("settle"))?;
+        w.field("receiver", &self.receiver)?;
+        w.field("token", &self.token)?;
+        w.end()
+    }
 }
 
 /// `{type: "refund", channelConfig, voucher, amount, refundNonce, claims,
