@@ -21,13 +21,17 @@
 //!   or refuse with the corrective 402's state ([`server`]);
 //! - payload creation with a [`PrivateKey`](crate::evm::PrivateKey) ([`client`]);
 //! - the contract's calls a facilitator makes, ABI-encoded, and its state
-//!   reads decoded ([`abi`]).
+//!   reads decoded ([`abi`]);
+//! - the channel manager's requests (claiming what was charged, sweeping the
+//!   claimed funds to the receiver) and the reading of their answers
+//!   ([`manager`]).
 //!
 //! It is not the `batch` module's `batch-settlement` on `cloudflare:402`, a
 //! different scheme under the same name.
 
 pub mod abi;
 pub mod client;
+pub mod manager;
 pub mod reason;
 pub mod server;
 pub mod settlement;
