@@ -31,6 +31,9 @@ pub trait BlockingRecords: Send + Sync {
     -> Result<Swapped, String>;
     /// Every record whose state is `uncertain`: (key, record).
     fn uncertain(&self) -> Result<Vec<(String, String)>, String>;
+    /// Every record whose key starts with `prefix`: (key, record), by key
+    /// (the channel manager lists `batch-settlement/{network}/` so).
+    fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String>;
 }
 
 fn state_of(record: &str) -> String {
@@ -139,6 +142,17 @@ impl BlockingRecords for MemoryRecords {
             .map
             .iter()
             .filter(|(_, r)| state_of(r) == "uncertain")
+            .map(|(k, r)| (k.clone(), r.clone()))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        let mut out: Vec<(String, String)> = lock(&self.records)
+            .map
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
             .map(|(k, r)| (k.clone(), r.clone()))
             .collect();
         out.sort();
@@ -259,6 +273,20 @@ impl BlockingRecords for SqliteRecords {
             .map_err(db)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
+
+    fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        let conn = lock(&self.conn);
+        // A comparison of the key's first characters: no LIKE wildcards.
+        let mut stmt = conn
+            .prepare(
+                "SELECT key, record FROM paywire_payments WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+    }
 }
 
 /// What the lifecycle needs of a store, for an async host (the paywall
@@ -277,6 +305,10 @@ pub trait RecordStore: Send + Sync {
     ) -> Result<Swapped, String>;
     /// Every record whose state is `uncertain`: (key, record).
     async fn uncertain(&self) -> Result<Vec<(String, String)>, String>;
+    /// Every record whose key starts with `prefix`: (key, record), by key.
+    /// The channel manager lists a network's `batch-settlement` channel
+    /// records so (`batch-settlement/{network}/`).
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String>;
 }
 
 /// In memory, a map behind a mutex held for a moment: called in place.
@@ -297,6 +329,10 @@ impl RecordStore for MemoryRecords {
 
     async fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
         BlockingRecords::uncertain(self)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        BlockingRecords::list(self, prefix)
     }
 }
 
@@ -340,6 +376,12 @@ impl RecordStore for SqliteRecords {
 
     async fn uncertain(&self) -> Result<Vec<(String, String)>, String> {
         self.blocking(BlockingRecords::uncertain).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |s| BlockingRecords::list(s, &prefix))
+            .await
     }
 }
 
@@ -465,6 +507,19 @@ impl RecordStore for PostgresRecords {
             .map_err(pg)?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<(String, String)>, String> {
+        let client = self.pool.get().await.map_err(pg)?;
+        // A comparison of the key's first characters: no LIKE wildcards.
+        let rows = client
+            .query(
+                "SELECT key, record FROM paywire_payments WHERE left(key, char_length($1)) = $1 ORDER BY key",
+                &[&prefix],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }
 
 #[cfg(test)]
@@ -481,6 +536,23 @@ mod tests {
         assert_eq!(s.get("k").unwrap().as_deref(), Some("b"));
         assert_eq!(s.swap("k", Some("b"), None).unwrap(), Ok(()));
         assert_eq!(s.get("k").unwrap(), None);
+        // Listed by prefix, taken literally (`_` and `%` are no wildcards).
+        for k in ["a/b_1", "a/b_2", "a/bx3", "a/b", "b/b_1"] {
+            s.swap(k, None, Some(k)).unwrap().unwrap();
+        }
+        let listed: Vec<String> = s
+            .list("a/b_")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(listed, ["a/b_1", "a/b_2"]);
+        assert_eq!(s.list("a/").unwrap().len(), 4);
+        assert_eq!(s.list("a/b_1").unwrap(), [("a/b_1".into(), "a/b_1".into())]);
+        assert!(s.list("c").unwrap().is_empty());
+        for k in ["a/b_1", "a/b_2", "a/bx3", "a/b", "b/b_1"] {
+            s.swap(k, Some(k), None).unwrap().unwrap();
+        }
     }
 
     #[test]
