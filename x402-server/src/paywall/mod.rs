@@ -50,6 +50,7 @@
 mod body;
 mod client;
 mod directories;
+mod manager;
 mod records;
 
 use std::convert::Infallible;
@@ -69,6 +70,10 @@ use tower::{Layer, Service};
 
 pub use client::{Facilitator, Reply, Settler};
 pub use directories::{AgentDirectories, Directories};
+pub use manager::{
+    ChannelManager, ClaimBatchReport, ClaimReport, ClaimedChannel, DEFAULT_MANAGER_TIMEOUT,
+    ManagerOutcome, NotClaimed, RecordUpdate,
+};
 pub use records::{
     BlockingRecords, DEFAULT_MEMORY_RECORDS, MemoryRecords, PostgresRecords, RecordStore,
     SqliteRecords, Swapped,

@@ -15,13 +15,14 @@ use axum::routing::get;
 use paywire::Amount;
 use paywire::evm::batch_settlement::client::{self, Created, DepositMethod};
 use paywire::evm::batch_settlement::verify::Requirements;
-use paywire::evm::{B256, PrivateKey};
+use paywire::evm::{B256, PrivateKey, keccak256};
 use paywire::json::{Limits, ToJson};
 use paywire::lifecycle::{Settings, record_info};
 use paywire::types::FromJson;
 use paywire::types::v2::PaymentRequirements;
 use paywire_server::paywall::{
-    Facilitator, MemoryRecords, Offer, Paywall, PostgresRecords, RecordStore, SqliteRecords,
+    ChannelManager, Facilitator, ManagerOutcome, MemoryRecords, Offer, Paywall, PostgresRecords,
+    RecordStore, RecordUpdate, Reply, Settler, SqliteRecords,
 };
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,9 +35,9 @@ const CHAIN: u64 = 84532;
 const PAY_TO: &str = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 const PRICE: u64 = 1000;
 
-fn requirement() -> String {
+fn requirement_for(pay_to: &str) -> String {
     format!(
-        r#"{{"scheme":"batch-settlement","network":"{NETWORK}","amount":"{PRICE}","asset":"{USDC}","payTo":"{PAY_TO}","maxTimeoutSeconds":300,"extra":{{"receiverAuthorizer":"0x1111111111111111111111111111111111111111","withdrawDelay":900,"name":"USDC","version":"2"}}}}"#
+        r#"{{"scheme":"batch-settlement","network":"{NETWORK}","amount":"{PRICE}","asset":"{USDC}","payTo":"{pay_to}","maxTimeoutSeconds":300,"extra":{{"receiverAuthorizer":"0x1111111111111111111111111111111111111111","withdrawDelay":900,"name":"USDC","version":"2"}}}}"#
     )
 }
 
@@ -46,16 +47,22 @@ struct Channel {
     payer: PrivateKey,
     authorizer: PrivateKey,
     config: paywire::evm::batch_settlement::ChannelConfig,
+    pay_to: String,
 }
 
 impl Channel {
     fn new(label: &str) -> Channel {
+        Channel::paying(label, PAY_TO)
+    }
+
+    /// A channel to `pay_to`.
+    fn paying(label: &str, pay_to: &str) -> Channel {
         let mut salt = [0u8; 32];
         let l = label.as_bytes();
         salt[..l.len().min(32)].copy_from_slice(&l[..l.len().min(32)]);
         let payer = PrivateKey::from_bytes(&[1; 32]).unwrap();
         let authorizer = PrivateKey::from_bytes(&[2; 32]).unwrap();
-        let text = requirement();
+        let text = requirement_for(pay_to);
         let r = PaymentRequirements::from_json_bytes(text.as_bytes(), &Limits::DEFAULT).unwrap();
         let rq = Requirements::from_requirements(&r).unwrap();
         let config =
@@ -65,6 +72,7 @@ impl Channel {
             payer,
             authorizer,
             config,
+            pay_to: pay_to.to_owned(),
         }
     }
 
@@ -76,7 +84,7 @@ impl Channel {
 
     /// A deposit of `amount` with the first voucher (`PRICE`).
     fn deposit(&self, amount: u64) -> String {
-        let text = requirement();
+        let text = requirement_for(&self.pay_to);
         let r = PaymentRequirements::from_json_bytes(text.as_bytes(), &Limits::DEFAULT).unwrap();
         let rq = Requirements::from_requirements(&r).unwrap();
         let mut salt = [9u8; 32];
@@ -92,20 +100,20 @@ impl Channel {
             now(),
         )
         .unwrap();
-        header_of(&c)
+        header_of(&c, &self.pay_to)
     }
 
     /// A voucher for the cumulative `total`.
     fn voucher(&self, total: u64) -> String {
         let c = client::create_voucher(&self.authorizer, &self.config, CHAIN, Amount::from(total));
-        header_of(&c.unwrap())
+        header_of(&c.unwrap(), &self.pay_to)
     }
 }
 
-fn header_of(c: &Created) -> String {
+fn header_of(c: &Created, pay_to: &str) -> String {
     let doc = format!(
         r#"{{"x402Version":2,"accepted":{},"payload":{}}}"#,
-        requirement(),
+        requirement_for(pay_to),
         c.to_json_string()
     );
     let mut b64 = vec![0u8; paywire::header::base64_encoded_len(doc.len())];
@@ -130,12 +138,22 @@ async fn shop(
     limits: paywire_server::http::Limits,
     handler_delay: Duration,
 ) -> Shop {
+    shop_paying(fac, records, limits, handler_delay, PAY_TO).await
+}
+
+async fn shop_paying(
+    fac: &str,
+    records: Arc<dyn RecordStore>,
+    limits: paywire_server::http::Limits,
+    handler_delay: Duration,
+    pay_to: &str,
+) -> Shop {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let url = format!("{origin}/report");
     let offer = format!(
         r#"{{"x402Version":2,"resource":{{"url":"{url}","description":"a report, paid per request from a channel","mimeType":"text/plain"}},"accepts":[{}]}}"#,
-        requirement()
+        requirement_for(pay_to)
     );
     let settings = Settings {
         settle_timeout_seconds: 2,
@@ -654,4 +672,367 @@ async fn evm_batch_slow_and_abusive_clients_are_cut_off_and_charge_nothing() {
     );
     // The facilitator saw the two deposits only.
     assert_eq!((fac.verifies().len(), fac.calls().len()), (2, 2));
+}
+
+/// A receiver of this run's own (the PostgreSQL store outlives runs and is
+/// shared by the tests running at once: a manager lists only its receiver's
+/// channels).
+fn receiver(label: &str) -> String {
+    paywire::evm::Address(keccak256(label.as_bytes())[..20].try_into().unwrap()).to_string()
+}
+
+/// The record of the channel, as JSON.
+async fn record(records: &dyn RecordStore, ch: &Channel) -> Value {
+    serde_json::from_str(&records.get(&ch.key()).await.unwrap().unwrap()).unwrap()
+}
+
+/// A facilitator through which a voucher is charged on the channel while a
+/// claim is on its way: the record changes between the listing and the
+/// update.
+struct ChargingMeanwhile {
+    inner: Facilitator,
+    charge: std::sync::Mutex<Option<(String, String)>>,
+}
+
+#[async_trait::async_trait]
+impl Settler for ChargingMeanwhile {
+    async fn settle(&self, body: &str, timeout: Duration) -> Reply {
+        let charge = self.charge.lock().unwrap().take();
+        if let Some((url, voucher)) = charge {
+            let got = fetch(url, Some(voucher)).await;
+            assert_eq!(got.status, 200, "{got:?}");
+        }
+        self.inner.settle(body, timeout).await
+    }
+
+    async fn verify(&self, body: &str, timeout: Duration) -> Reply {
+        self.inner.verify(body, timeout).await
+    }
+}
+
+async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
+    let fac = Double::start(Mode::settled());
+    let pay_to = receiver(label);
+    let shop = shop_paying(
+        &fac.url(),
+        Arc::clone(&records),
+        paywire_server::http::Limits::default(),
+        Duration::ZERO,
+        &pay_to,
+    )
+    .await;
+    let ch = Channel::paying(label, &pay_to);
+    // Another channel of the same receiver, deposited and not charged since.
+    let other = Channel::paying(&format!("{label}/2"), &pay_to);
+    for (payment, status) in [
+        (ch.deposit(10_000), 200),
+        (ch.voucher(2000), 200),
+        (ch.voucher(3000), 200),
+        (other.deposit(5000), 200),
+    ] {
+        let got = fetch(shop.url.clone(), Some(payment)).await;
+        assert_eq!(got.status, status, "{got:?}");
+    }
+    let manager = ChannelManager::new(
+        Facilitator::new(&fac.url()).unwrap(),
+        Arc::clone(&records),
+        NETWORK,
+        USDC,
+        &pay_to,
+    )
+    .unwrap();
+
+    // One claim naming both channels, each at its charged total under its
+    // latest voucher.
+    let before = fac.calls().len();
+    let report = manager.claim().await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.batches.len(), 1, "{report:?}");
+    assert_eq!(report.claimed_channels(), 2);
+    assert_eq!(report.claimed_amount(), Amount::from(4000u64));
+    let claim_tx = format!("0x{}", "c".repeat(64));
+    assert_eq!(report.transactions(), [claim_tx.as_str()]);
+    let calls = fac.calls();
+    assert_eq!(calls.len(), before + 1);
+    let call = &calls[before];
+    let payload = &call["paymentPayload"]["payload"];
+    assert_eq!(payload["type"], "claim");
+    assert!(payload.get("claimAuthorizerSignature").is_none());
+    assert_eq!(call["paymentRequirements"]["amount"], "0");
+    assert_eq!(call["paymentRequirements"]["payTo"], pay_to.as_str());
+    assert_eq!(call["paymentRequirements"]["asset"], USDC);
+    assert_eq!(
+        call["paymentPayload"]["accepted"],
+        call["paymentRequirements"]
+    );
+    let latest = |c: &Channel, total: u64| {
+        let v =
+            client::create_voucher(&c.authorizer, &c.config, CHAIN, Amount::from(total)).unwrap();
+        serde_json::json!({
+            "voucher": {
+                "channel": serde_json::from_str::<Value>(&c.config.to_json_string()).unwrap(),
+                "maxClaimableAmount": total.to_string(),
+            },
+            "signature": v.voucher.voucher().signature.as_str().unwrap(),
+            "totalClaimed": total.to_string(),
+        })
+    };
+    let mut rows = payload["claims"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r["totalClaimed"].as_str().unwrap().parse::<u64>().unwrap());
+    assert_eq!(rows, [latest(&other, 1000), latest(&ch, 3000)]);
+    for c in &report.batches[0].channels {
+        assert_eq!(c.record, RecordUpdate::Updated, "{c:?}");
+    }
+    let r = record(records.as_ref(), &ch).await;
+    assert_eq!(
+        (
+            r["totalClaimed"].as_str(),
+            r["chargedCumulativeAmount"].as_str()
+        ),
+        (Some("3000"), Some("3000"))
+    );
+    assert_eq!(
+        record(records.as_ref(), &other).await["totalClaimed"],
+        "1000"
+    );
+
+    // Nothing charged since: nothing sent.
+    let report = manager.claim().await;
+    assert!(
+        report.batches.is_empty() && report.failures.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(fac.calls().len(), before + 1);
+
+    // The sweep: the receiver and the token.
+    let swept = manager.sweep().await;
+    assert_eq!(
+        swept.transaction(),
+        Some(format!("0x{}", "5".repeat(64)).as_str()),
+        "{swept}"
+    );
+    let call = &fac.calls()[before + 1];
+    assert_eq!(
+        call["paymentPayload"]["payload"],
+        serde_json::json!({"type": "settle", "receiver": pay_to, "token": USDC})
+    );
+
+    // Charged again; the facilitator failing in each way: the record is
+    // left as it was, the outcome told apart.
+    let got = fetch(shop.url.clone(), Some(ch.voucher(4000))).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    let reply = |status: u16, body: &str| Mode::Reply {
+        status,
+        content_type: "application/json".into(),
+        body: Some(body.as_bytes().to_vec()),
+        delay: Duration::ZERO,
+        cut_off: false,
+    };
+    let refused = r#"{"success":false,"errorReason":"invalid_batch_settlement_evm_claim_simulation_failed","transaction":"","network":"eip155:84532"}"#;
+    let pending = format!(
+        r#"{{"success":false,"errorReason":"settlement_pending","transaction":"0x{}","network":"eip155:84532"}}"#,
+        "d".repeat(64)
+    );
+    let no_tx = r#"{"success":true,"transaction":"","network":"eip155:84532"}"#;
+    let manager = manager.timeout(Duration::from_secs(1));
+    let uncertain = |o: &ManagerOutcome| matches!(o, ManagerOutcome::Uncertain { .. });
+    let cases: Vec<(&str, Mode, fn(&ManagerOutcome) -> bool)> = vec![
+        (
+            "refused",
+            reply(200, refused),
+            |o| matches!(o, ManagerOutcome::Refused { reason, .. } if reason == "invalid_batch_settlement_evm_claim_simulation_failed"),
+        ),
+        ("HTTP 500", reply(500, "oops"), |o| {
+            matches!(o, ManagerOutcome::Uncertain { .. })
+        }),
+        ("garbage", reply(200, "<html>"), |o| {
+            matches!(o, ManagerOutcome::Uncertain { .. })
+        }),
+        (
+            "pending",
+            reply(200, &pending),
+            |o| matches!(o, ManagerOutcome::Uncertain { transaction: Some(t), .. } if t.starts_with("0xddd")),
+        ),
+        ("success without a transaction", reply(200, no_tx), |o| {
+            matches!(o, ManagerOutcome::Uncertain { .. })
+        }),
+        (
+            "forbidden",
+            reply(403, r#"{"error":"pay_to_not_allowed"}"#),
+            |o| matches!(o, ManagerOutcome::Refused { status: 403, .. }),
+        ),
+        ("hangs", Mode::Hang, |o| {
+            matches!(o, ManagerOutcome::Uncertain { .. })
+        }),
+    ];
+    let kept = records.get(&ch.key()).await.unwrap();
+    for (name, mode, expected) in cases {
+        fac.set(mode);
+        let started = std::time::Instant::now();
+        let report = manager.claim().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{name}: bounded"
+        );
+        assert_eq!(report.batches.len(), 1, "{name}: {report:?}");
+        let batch = &report.batches[0];
+        assert!(expected(&batch.outcome), "{name}: {}", batch.outcome);
+        assert_eq!(batch.channels.len(), 1, "{name}");
+        assert_eq!(batch.channels[0].record, RecordUpdate::Unchanged, "{name}");
+        assert_eq!(report.claimed_channels(), 0, "{name}");
+        assert!(!report.is_complete(), "{name}");
+        assert_eq!(
+            records.get(&ch.key()).await.unwrap(),
+            kept,
+            "{name}: unchanged"
+        );
+    }
+    let _ = uncertain;
+    fac.set(Mode::Refuse);
+    let report = manager.claim().await;
+    assert!(
+        matches!(report.batches[0].outcome, ManagerOutcome::NotSent(_)),
+        "{report:?}"
+    );
+    assert_eq!(records.get(&ch.key()).await.unwrap(), kept);
+
+    // Working again, and a voucher charged while the claim is on its way:
+    // the record read again and raised, the new charge kept.
+    let fac2 = Double::start(Mode::settled());
+    let meanwhile = ChargingMeanwhile {
+        inner: Facilitator::new(&fac2.url()).unwrap(),
+        charge: std::sync::Mutex::new(Some((shop.url.clone(), ch.voucher(5000)))),
+    };
+    let manager =
+        ChannelManager::new(meanwhile, Arc::clone(&records), NETWORK, USDC, &pay_to).unwrap();
+    let report = manager.claim().await;
+    assert!(report.is_complete(), "{report:?}");
+    assert_eq!(report.claimed_amount(), Amount::from(1000u64));
+    assert_eq!(report.batches[0].channels[0].record, RecordUpdate::Updated);
+    let r = record(records.as_ref(), &ch).await;
+    assert_eq!(
+        (
+            r["totalClaimed"].as_str(),
+            r["chargedCumulativeAmount"].as_str()
+        ),
+        (Some("4000"), Some("5000")),
+        "{r}"
+    );
+    let rows = fac2.calls()[0]["paymentPayload"]["payload"]["claims"].clone();
+    assert_eq!(rows, serde_json::json!([latest(&ch, 4000)]));
+    // And the next claim takes the new charge.
+    let manager = ChannelManager::new(
+        Facilitator::new(&fac2.url()).unwrap(),
+        Arc::clone(&records),
+        NETWORK,
+        USDC,
+        &pay_to,
+    )
+    .unwrap();
+    let report = manager.claim().await;
+    assert_eq!(report.claimed_amount(), Amount::from(1000u64), "{report:?}");
+    assert_eq!(record(records.as_ref(), &ch).await["totalClaimed"], "5000");
+    // Another receiver's manager claims none of these.
+    let stranger = ChannelManager::new(
+        Facilitator::new(&fac2.url()).unwrap(),
+        Arc::clone(&records),
+        NETWORK,
+        USDC,
+        &receiver(&format!("{label}/x")),
+    )
+    .unwrap();
+    let report = stranger.claim().await;
+    assert!(report.batches.is_empty(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_the_channel_manager_claims_what_was_charged_in_every_store() {
+    claimed_by_the_manager(Arc::new(MemoryRecords::default()), &label("km")).await;
+    let (records, dir) = sqlite("manager");
+    claimed_by_the_manager(records, &label("ks")).await;
+    let _ = std::fs::remove_dir_all(dir);
+    if let Some(records) = postgres().await {
+        claimed_by_the_manager(records, &label("kp")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels() {
+    let fac = Double::start(Mode::settled());
+    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
+    let label = label("kb");
+    let pay_to = receiver(&label);
+    let shop = shop_paying(
+        &fac.url(),
+        Arc::clone(&records),
+        paywire_server::http::Limits::default(),
+        Duration::ZERO,
+        &pay_to,
+    )
+    .await;
+    let channels: Vec<Channel> = (0..5)
+        .map(|i| Channel::paying(&format!("{label}/{i}"), &pay_to))
+        .collect();
+    for c in &channels {
+        let got = fetch(shop.url.clone(), Some(c.deposit(10_000))).await;
+        assert_eq!(got.status, 200, "{got:?}");
+    }
+    // A deposit settling on the last channel (its claim held, live).
+    let busy = format!("{}/claim", channels[4].key());
+    let claim = format!(
+        r#"{{"state":"claimed","id":"r","payment":{{"scheme":"batch-settlement","payer":"0x1","nonce":"0x2","amount":"1","network":"{NETWORK}","asset":"0x3","route":"/","time":1,"expires":{}}}}}"#,
+        now() + 600
+    );
+    records
+        .swap(&busy, None, Some(&claim))
+        .await
+        .unwrap()
+        .unwrap();
+    // A record that is no channel record.
+    let broken = format!("batch-settlement/{NETWORK}/0x{}", "e".repeat(64));
+    records
+        .swap(&broken, None, Some("{}"))
+        .await
+        .unwrap()
+        .unwrap();
+    let manager = ChannelManager::new(
+        Facilitator::new(&fac.url()).unwrap(),
+        Arc::clone(&records),
+        NETWORK,
+        USDC,
+        &pay_to,
+    )
+    .unwrap()
+    .claims_per_batch(2);
+    let report = manager.claim().await;
+    assert_eq!(
+        report
+            .batches
+            .iter()
+            .map(|b| b.channels.len())
+            .collect::<Vec<_>>(),
+        [2, 2],
+        "{report:?}"
+    );
+    assert_eq!(fac.calls().len(), 5 + 2);
+    assert_eq!(report.claimed_channels(), 4);
+    assert_eq!(report.claimed_amount(), Amount::from(4000u64));
+    let mut failed: Vec<&str> = report.failures.iter().map(|f| f.key.as_str()).collect();
+    failed.sort_unstable();
+    let mut expected = vec![broken.as_str(), channels[4].key().leak() as &str];
+    expected.sort_unstable();
+    assert_eq!(failed, expected, "{report:?}");
+    assert!(!report.is_complete());
+    // The claim given back (or its lease over): claimed next time.
+    records
+        .swap(&busy, Some(&claim), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let report = manager.claim().await;
+    assert_eq!(report.claimed_channels(), 1, "{report:?}");
+    assert_eq!(
+        record(records.as_ref(), &channels[4]).await["totalClaimed"],
+        "1000"
+    );
 }
