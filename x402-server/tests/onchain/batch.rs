@@ -380,3 +380,229 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     assert_eq!(chain.sent_by(&signer.address(), start).await.len(), 7);
     f.stop().await;
 }
+
+/// A `PAYMENT-SIGNATURE` header carrying `c` for `accepted`.
+fn header_of(accepted: &Value, c: &Created) -> String {
+    let doc = json!({"x402Version": 2, "accepted": accepted, "payload": payload_of(c)}).to_string();
+    let mut b64 = vec![0u8; paywire::header::base64_encoded_len(doc.len())];
+    let n = paywire::header::base64_encode(doc.as_bytes(), &mut b64).unwrap();
+    b64.truncate(n);
+    String::from_utf8(b64).unwrap()
+}
+
+/// `GET url` paying with `payment`: the status.
+async fn pay_route(url: &str, payment: String) -> (u16, String) {
+    let r = support::http()
+        .get(url)
+        .header("PAYMENT-SIGNATURE", payment)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a local chain: run scripts/test-settlement.sh"]
+async fn the_paywalls_channels_are_claimed_and_swept_by_its_channel_manager() {
+    use paywire_server::paywall::{
+        ChannelManager, Facilitator as Client, ManagerOutcome, MemoryRecords, Offer, Paywall,
+        RecordStore, RecordUpdate,
+    };
+    use std::sync::Arc;
+
+    let chain = Hardhat::connect().await;
+    place_contracts(&chain).await;
+    let dir = Scratch::new("batch-manager");
+    let (signer, signer_hex) = key("batch-manager/signer");
+    let (authorizer, authorizer_hex) = key("batch-manager/authorizer");
+    let (payer, _) = key("batch-manager/payer");
+    let (payer2, _) = key("batch-manager/payer2");
+    let receiver = key("batch-manager/receiver").0.address();
+    chain.fund(&signer.address()).await;
+    chain.mint(&payer.address(), 1_000_000).await;
+    chain.mint(&payer2.address(), 50_000).await;
+    let auth_file = dir.secret("authorizer.key", &authorizer_hex);
+    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
+    let extra = format!(
+        "assets = [\"{}\"]\nreceiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n",
+        chain.token
+    );
+    setup.extra_network = &extra;
+    let own = format!("pay_to = [\"{receiver}\"]");
+    setup.extra_key = &own;
+    let toml = setup.toml(&dir).replace(
+        "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
+        "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
+    );
+    let f = Running::start(&toml).await;
+    let start = chain.block_number().await;
+
+    // The Rust paywall layer selling GET /report as batch-settlement,
+    // settling through the facilitator.
+    let accepted = requirements(&chain, &receiver, &authorizer.address());
+    let req = core_requirements(&chain, &receiver, &authorizer.address());
+    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/report", listener.local_addr().unwrap());
+    let offer = json!({"x402Version": 2, "resource": {"url": url, "mimeType": "text/plain"}, "accepts": [accepted]});
+    let paywall = Paywall::new(
+        Client::new(&f.url).unwrap().api_key(support::API_KEY),
+        Arc::clone(&records),
+    )
+    .route("GET /report", Offer::document(&offer.to_string()))
+    .unwrap();
+    let app = axum::Router::new()
+        .route("/report", axum::routing::get(|| async { "the report" }))
+        .layer(paywall.layer());
+    let server = tokio::spawn(paywire_server::http::serve(
+        listener,
+        app,
+        paywire_server::http::Limits::default(),
+        std::future::pending(),
+    ));
+
+    // Two payers: a deposit each (its first voucher charged), then vouchers
+    // checked by the paywall alone.
+    let salt = B256(keccak256(format!("{}/manager", chain.token).as_bytes()));
+    let config = channel_config(payer.address(), None, &req, salt).unwrap();
+    let config2 = channel_config(payer2.address(), None, &req, salt).unwrap();
+    let now = chain.now().await;
+    let deposit =
+        |who: &paywire::evm::PrivateKey, config: &ChannelConfig, amount: u64, tag: &str| {
+            let d = create_deposit(
+                who,
+                who,
+                config,
+                &req,
+                Amount::from(amount),
+                Amount::from(PRICE),
+                DepositMethod::Erc3009 {
+                    salt: B256(keccak256(format!("{}/{tag}", chain.token).as_bytes())),
+                },
+                now,
+            );
+            d.unwrap()
+        };
+    let voucher = |who: &paywire::evm::PrivateKey, config: &ChannelConfig, total: u128| {
+        create_voucher(who, config, chain.chain_id, Amount::from(total)).unwrap()
+    };
+    let d1 = deposit(&payer, &config, 100_000, "manager-deposit");
+    let d2 = deposit(&payer2, &config2, 50_000, "manager-deposit2");
+    for (payment, what) in [
+        (header_of(&accepted, &d1), "deposit"),
+        (
+            header_of(&accepted, &voucher(&payer, &config, 2 * PRICE)),
+            "2,000",
+        ),
+        (
+            header_of(&accepted, &voucher(&payer, &config, 3 * PRICE)),
+            "3,000",
+        ),
+        (header_of(&accepted, &d2), "deposit 2"),
+        (
+            header_of(&accepted, &voucher(&payer2, &config2, 2 * PRICE)),
+            "2,000 (2)",
+        ),
+    ] {
+        let (status, body) = pay_route(&url, payment).await;
+        assert_eq!((status, body.as_str()), (200, "the report"), "{what}");
+    }
+    assert_eq!(token_balance(&chain, &payer.address()).await, 900_000);
+    assert_eq!(token_balance(&chain, &payer2.address()).await, 0);
+    assert_eq!(
+        token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await,
+        150_000
+    );
+    assert_eq!(token_balance(&chain, &receiver).await, 0);
+    assert_eq!(channel(&chain, &config).await, (100_000, 0));
+
+    // The channel manager: one claim of both channels at their charged
+    // totals, signed by the facilitator as receiver authorizer.
+    let manager = ChannelManager::new(
+        Client::new(&f.url).unwrap().api_key(support::API_KEY),
+        Arc::clone(&records),
+        &chain.network,
+        &chain.token.to_string(),
+        &receiver.to_string(),
+    )
+    .unwrap();
+    let claimed = manager.claim().await;
+    assert!(claimed.is_complete(), "{claimed:?}");
+    assert_eq!(claimed.claimed_channels(), 2);
+    assert_eq!(claimed.claimed_amount(), Amount::from(5_000u64));
+    assert!(
+        claimed.batches[0]
+            .channels
+            .iter()
+            .all(|c| c.record == RecordUpdate::Updated)
+    );
+    assert_eq!(channel(&chain, &config).await, (100_000, 3_000));
+    assert_eq!(channel(&chain, &config2).await, (50_000, 2_000));
+    assert_eq!(
+        token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await,
+        150_000
+    );
+    assert_eq!(token_balance(&chain, &receiver).await, 0);
+    // Nothing charged since: nothing claimed.
+    let again = manager.claim().await;
+    assert!(
+        again.batches.is_empty() && again.failures.is_empty(),
+        "{again:?}"
+    );
+
+    // The sweep: the receiver gets exactly what was charged.
+    let swept = manager.sweep().await;
+    let ManagerOutcome::Done {
+        transaction: sweep_tx,
+        amount,
+    } = &swept
+    else {
+        panic!("{swept}")
+    };
+    assert_eq!(*amount, Some(Amount::from(5_000u64)));
+    assert_eq!(token_balance(&chain, &receiver).await, 5_000);
+    assert_eq!(
+        token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await,
+        145_000
+    );
+    // The same sweep again: the same transaction, nothing moves.
+    assert_eq!(manager.sweep().await.transaction(), Some(sweep_tx.as_str()));
+    assert_eq!(token_balance(&chain, &receiver).await, 5_000);
+
+    // Charged on, claimed and swept again: the new charge only.
+    let (status, _) = pay_route(
+        &url,
+        header_of(&accepted, &voucher(&payer, &config, 4 * PRICE)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let claimed2 = manager.claim().await;
+    assert!(claimed2.is_complete(), "{claimed2:?}");
+    assert_eq!(claimed2.claimed_channels(), 1);
+    assert_eq!(claimed2.claimed_amount(), Amount::from(1_000u64));
+    assert_eq!(channel(&chain, &config).await, (100_000, 4_000));
+    let swept2 = manager.sweep().await;
+    assert!(
+        matches!(&swept2, ManagerOutcome::Done { amount: Some(a), .. } if *a == Amount::from(1_000u64)),
+        "{swept2}"
+    );
+    assert_eq!(token_balance(&chain, &receiver).await, 6_000);
+    assert_eq!(
+        token_balance(&chain, &BATCH_SETTLEMENT_ADDRESS).await,
+        144_000
+    );
+    assert_eq!(token_balance(&chain, &payer.address()).await, 900_000);
+    assert_eq!(token_balance(&chain, &payer2.address()).await, 0);
+    // Nothing left to sweep: the last sweep's outcome again, nothing moves.
+    assert_eq!(manager.sweep().await, swept2);
+    assert_eq!(token_balance(&chain, &receiver).await, 6_000);
+
+    // Six transactions from the facilitator's signer: two deposits, two
+    // claims, two sweeps.
+    let sent = chain.sent_by(&signer.address(), start).await;
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    assert!(sent.contains(&claimed.transactions()[0].to_owned()));
+    assert!(sent.contains(sweep_tx));
+    server.abort();
+    f.stop().await;
+}
