@@ -467,7 +467,7 @@ impl ChannelManager {
                 outcome: ManagerOutcome::NotSent("an empty or oversized claim batch".into()),
             };
         };
-        let outcome = self.send(&payload).await;
+        let outcome = self.send(self.body(&payload)).await;
         if outcome.transaction().is_some() {
             for (c, (key, text, _, row)) in channels.iter_mut().zip(batch) {
                 c.record = self.mark_claimed(key, text, row.total_claimed).await;
@@ -510,16 +510,20 @@ impl ChannelManager {
     /// (`settle(receiver, token)`, one transfer). Nothing claimed and not
     /// swept yet: refused with `invalid_batch_settlement_evm_nothing_to_settle`.
     pub async fn sweep(&self) -> ManagerOutcome {
-        self.send(&self.requirements.sweep()).await
+        self.send(self.body(&self.requirements.sweep())).await
     }
 
-    /// Sends `payload` to `POST /settle`, bounded by the timeout.
-    async fn send(&self, payload: &dyn ToJson) -> ManagerOutcome {
-        let body = SettleRequest {
+    /// The `POST /settle` body carrying `payload`.
+    fn body(&self, payload: &dyn ToJson) -> String {
+        SettleRequest {
             requirements: &self.requirements,
             payload,
         }
-        .to_json_string();
+        .to_json_string()
+    }
+
+    /// Sends `body` to `POST /settle`, bounded by the timeout.
+    async fn send(&self, body: String) -> ManagerOutcome {
         // The facilitator client bounds the request itself; a `Settler` that
         // does not is cut off a little after.
         let reply = tokio::time::timeout(
@@ -569,4 +573,12 @@ async fn store<T>(op: impl std::future::Future<Output = Result<T, String>>) -> R
     tokio::time::timeout(STORE_TIMEOUT, op)
         .await
         .unwrap_or_else(|_| Err(format!("the store did not answer within {STORE_TIMEOUT:?}")))
+}
+
+/// The manager's futures can be spawned.
+#[allow(dead_code)]
+fn futures_are_send(m: &ChannelManager) {
+    fn send<T: Send>(_: T) {}
+    send(m.claim());
+    send(m.sweep());
 }
