@@ -542,37 +542,48 @@ fn label(name: &str) -> String {
     format!("{name}-{}-{}", std::process::id(), now())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn evm_batch_a_deposit_then_vouchers_in_every_store() {
-    deposit_then_vouchers(Arc::new(MemoryRecords::default()), &label("m")).await;
-    let (records, dir) = sqlite("flow");
-    deposit_then_vouchers(records, &label("s")).await;
+/// Runs `test` on a store of each kind (PostgreSQL when the run has one),
+/// with a label of this run's own per store (`prefix` + `m`, `s`, `p`).
+async fn in_every_store<F, T>(name: &str, prefix: &str, test: F)
+where
+    F: Fn(Arc<dyn RecordStore>, String) -> T,
+    T: std::future::Future<Output = ()>,
+{
+    test(
+        Arc::new(MemoryRecords::default()),
+        label(&format!("{prefix}m")),
+    )
+    .await;
+    let (records, dir) = sqlite(name);
+    test(records, label(&format!("{prefix}s"))).await;
     let _ = std::fs::remove_dir_all(dir);
     if let Some(records) = postgres().await {
-        deposit_then_vouchers(records, &label("p")).await;
+        test(records, label(&format!("{prefix}p"))).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_a_deposit_then_vouchers_in_every_store() {
+    in_every_store("flow", "", |records, label| async move {
+        deposit_then_vouchers(records, &label).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evm_batch_every_facilitator_failure_of_a_deposit() {
-    failure_table(Arc::new(MemoryRecords::default()), &label("fm")).await;
-    let (records, dir) = sqlite("failures");
-    failure_table(records, &label("fs")).await;
-    let _ = std::fs::remove_dir_all(dir);
-    if let Some(records) = postgres().await {
-        failure_table(records, &label("fp")).await;
-    }
+    in_every_store("failures", "f", |records, label| async move {
+        failure_table(records, &label).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evm_batch_one_voucher_or_one_deposit_presented_at_once_is_charged_and_settled_once() {
-    concurrent(Arc::new(MemoryRecords::default()), &label("cm")).await;
-    let (records, dir) = sqlite("concurrent");
-    concurrent(records, &label("cs")).await;
-    let _ = std::fs::remove_dir_all(dir);
-    if let Some(records) = postgres().await {
-        concurrent(records, &label("cp")).await;
-    }
+    in_every_store("concurrent", "c", |records, label| async move {
+        concurrent(records, &label).await;
+    })
+    .await;
 }
 
 /// Reads until the server closes (or `within` passes): what it sent.
@@ -710,6 +721,9 @@ impl Settler for ChargingMeanwhile {
     }
 }
 
+/// What a claim's outcome should be.
+type Expected = fn(&ManagerOutcome) -> bool;
+
 async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
     let fac = Double::start(Mode::settled());
     let pay_to = receiver(label);
@@ -835,8 +849,7 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
     );
     let no_tx = r#"{"success":true,"transaction":"","network":"eip155:84532"}"#;
     let manager = manager.timeout(Duration::from_secs(1));
-    let uncertain = |o: &ManagerOutcome| matches!(o, ManagerOutcome::Uncertain { .. });
-    let cases: Vec<(&str, Mode, fn(&ManagerOutcome) -> bool)> = vec![
+    let cases: Vec<(&str, Mode, Expected)> = vec![
         (
             "refused",
             reply(200, refused),
@@ -887,7 +900,6 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
             "{name}: unchanged"
         );
     }
-    let _ = uncertain;
     fac.set(Mode::Refuse);
     let report = manager.claim().await;
     assert!(
@@ -947,13 +959,10 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evm_batch_the_channel_manager_claims_what_was_charged_in_every_store() {
-    claimed_by_the_manager(Arc::new(MemoryRecords::default()), &label("km")).await;
-    let (records, dir) = sqlite("manager");
-    claimed_by_the_manager(records, &label("ks")).await;
-    let _ = std::fs::remove_dir_all(dir);
-    if let Some(records) = postgres().await {
-        claimed_by_the_manager(records, &label("kp")).await;
-    }
+    in_every_store("manager", "k", |records, label| async move {
+        claimed_by_the_manager(records, &label).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
