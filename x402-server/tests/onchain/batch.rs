@@ -125,6 +125,32 @@ async fn channel(chain: &Hardhat, config: &ChannelConfig) -> (u128, u128) {
     (word(0), word(1))
 }
 
+/// `paywire facilitator` settling `batch-settlement` with `signer_hex`,
+/// signing claims and refunds as the receiver authorizer `authorizer_hex`;
+/// the resource server's key acts for its own `receiver` only.
+async fn authorizing_facilitator(
+    chain: &Hardhat,
+    dir: &Scratch,
+    signer_hex: &str,
+    authorizer_hex: &str,
+    receiver: &Address,
+) -> Running {
+    let auth_file = dir.secret("authorizer.key", authorizer_hex);
+    let mut setup = Setup::new(sqlite(dir), &chain.url, &chain.network, &[signer_hex]);
+    let extra = format!(
+        "assets = [\"{}\"]\nreceiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n",
+        chain.token
+    );
+    setup.extra_network = &extra;
+    let own = format!("pay_to = [\"{receiver}\"]");
+    setup.extra_key = &own;
+    let toml = setup.toml(dir).replace(
+        "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
+        "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
+    );
+    Running::start(&toml).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a local chain: run scripts/test-settlement.sh"]
 async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
@@ -139,21 +165,7 @@ async fn a_channel_is_funded_claimed_swept_and_refunded_each_once() {
     let receiver = key("batch/receiver").0.address();
     chain.fund(&signer.address()).await;
     chain.mint(&payer.address(), 1_000_000).await;
-    let auth_file = dir.secret("authorizer.key", &authorizer_hex);
-    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
-    let extra = format!(
-        "assets = [\"{}\"]\nreceiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n",
-        chain.token
-    );
-    setup.extra_network = &extra;
-    // The resource server's key acts for its own receiver only.
-    let own = format!("pay_to = [\"{receiver}\"]");
-    setup.extra_key = &own;
-    let toml = setup.toml(&dir).replace(
-        "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
-        "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
-    );
-    let f = Running::start(&toml).await;
+    let f = authorizing_facilitator(&chain, &dir, &signer_hex, &authorizer_hex, &receiver).await;
 
     // Advertised with its receiver authorizer.
     let (_, supported) = f.get("/supported").await;
@@ -421,20 +433,7 @@ async fn the_paywalls_channels_are_claimed_and_swept_by_its_channel_manager() {
     chain.fund(&signer.address()).await;
     chain.mint(&payer.address(), 1_000_000).await;
     chain.mint(&payer2.address(), 50_000).await;
-    let auth_file = dir.secret("authorizer.key", &authorizer_hex);
-    let mut setup = Setup::new(sqlite(&dir), &chain.url, &chain.network, &[&signer_hex]);
-    let extra = format!(
-        "assets = [\"{}\"]\nreceiver_authorizer = \"auth\"\n\n[[signers]]\nname = \"auth\"\nkey_file = {auth_file:?}\n",
-        chain.token
-    );
-    setup.extra_network = &extra;
-    let own = format!("pay_to = [\"{receiver}\"]");
-    setup.extra_key = &own;
-    let toml = setup.toml(&dir).replace(
-        "schemes = [\"exact-eip3009\", \"exact-permit2\", \"upto\"]",
-        "schemes = [\"exact-eip3009\", \"batch-settlement\"]",
-    );
-    let f = Running::start(&toml).await;
+    let f = authorizing_facilitator(&chain, &dir, &signer_hex, &authorizer_hex, &receiver).await;
     let start = chain.block_number().await;
 
     // The Rust paywall layer selling GET /report as batch-settlement,
