@@ -13,12 +13,20 @@
 //! instead (`upto`, `batch-settlement`, several requirements), and `PAY_TO`,
 //! `NETWORK`, `ASSET` and `PRICE` are not read. Prints `listening on
 //! http://127.0.0.1:PORT` once it serves.
+//!
+//! A `batch-settlement` requirement on an EVM network in `OFFER` gets its
+//! channel manager: every `CLAIM_SECONDS` (300 by default) what the
+//! channels were charged is claimed through the facilitator and swept to
+//! `payTo` (`paywire facilitator` signs the claims when it is the
+//! requirement's `receiverAuthorizer`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use paywire_server::paywall::{Facilitator, MemoryRecords, Offer, Paywall};
+use paywire_server::paywall::{
+    ChannelManager, Facilitator, MemoryRecords, Offer, Paywall, RecordStore,
+};
 
 fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("{name} is not set"))
@@ -30,8 +38,18 @@ async fn main() -> Result<(), String> {
     if let Ok(key) = env("FACILITATOR_API_KEY") {
         facilitator = facilitator.api_key(&key);
     }
+    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
     let offer = match env("OFFER") {
-        Ok(document) => Offer::document(&document),
+        Ok(document) => {
+            let seconds: u64 = env("CLAIM_SECONDS")
+                .unwrap_or_else(|_| "300".into())
+                .parse()
+                .map_err(|e| format!("CLAIM_SECONDS: {e}"))?;
+            for manager in channel_managers(&document, &facilitator, &records)? {
+                tokio::spawn(claim_and_sweep(manager, seconds.max(1)));
+            }
+            Offer::document(&document)
+        }
         Err(_) => Offer::exact(
             &env("NETWORK")?,
             &env("ASSET")?,
@@ -48,7 +66,7 @@ async fn main() -> Result<(), String> {
         .unwrap_or_else(|_| "8080".into())
         .parse()
         .map_err(|e| format!("PORT: {e}"))?;
-    let paywall = Paywall::new(facilitator, Arc::new(MemoryRecords::default()))
+    let paywall = Paywall::new(facilitator, records)
         .origin(&format!("http://127.0.0.1:{port}"))
         .route("GET /weather", offer)
         .map_err(|e| e.to_string())?;
@@ -73,4 +91,65 @@ async fn main() -> Result<(), String> {
     )
     .await;
     Ok(())
+}
+
+/// A channel manager for each `batch-settlement` requirement on an EVM
+/// network of the `PaymentRequired` document.
+fn channel_managers(
+    document: &str,
+    facilitator: &Facilitator,
+    records: &Arc<dyn RecordStore>,
+) -> Result<Vec<ChannelManager>, String> {
+    let doc: serde_json::Value =
+        serde_json::from_str(document).map_err(|e| format!("OFFER: {e}"))?;
+    let accepts = doc
+        .get("accepts")
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let text = |r: &serde_json::Value, k: &str| {
+        r.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    accepts
+        .iter()
+        .filter(|r| {
+            text(r, "scheme") == "batch-settlement" && text(r, "network").starts_with("eip155:")
+        })
+        .map(|r| {
+            ChannelManager::new(
+                facilitator.clone(),
+                Arc::clone(records),
+                &text(r, "network"),
+                &text(r, "asset"),
+                &text(r, "payTo"),
+            )
+            .map_err(|e| format!("OFFER: {e}"))
+        })
+        .collect()
+}
+
+/// Claims what was charged, then sweeps it to the receiver, every `seconds`.
+async fn claim_and_sweep(manager: ChannelManager, seconds: u64) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(seconds));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let claimed = manager.claim().await;
+        for batch in &claimed.batches {
+            println!(
+                "claim of {} channels: {}",
+                batch.channels.len(),
+                batch.outcome
+            );
+        }
+        for failure in &claimed.failures {
+            println!("not claimed: {failure}");
+        }
+        if claimed.claimed_channels() > 0 {
+            println!("sweep: {}", manager.sweep().await);
+        }
+    }
 }
