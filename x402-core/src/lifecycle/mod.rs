@@ -133,7 +133,9 @@
 //!   nothing.
 //!
 //! The channel manager's work (claiming vouchers, sweeping, refunding idle
-//! channels) is the host's, through the facilitator.
+//! channels) is the host's, through the facilitator; the requests for
+//! claiming and sweeping are
+//! [`evm::batch_settlement::manager`](crate::evm::batch_settlement::manager)'s.
 //!
 //! # Records
 //! The store maps a key (text) to a record (JSON text) that only this module

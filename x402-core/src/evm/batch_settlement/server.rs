@@ -79,7 +79,8 @@
 //! store fails), the facilitator's calls, the receiver authorizer's signatures
 //! of a refund ([`refund_digest`](super::refund_digest)) and of its claim
 //! ([`claim_batch_digest`](super::claim_batch_digest)), and the channel
-//! manager's work (claiming, settling and refunding idle channels).
+//! manager's work (claiming, settling and refunding idle channels; its
+//! requests for claiming and sweeping are [`manager`](super::manager)'s).
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
