@@ -25,6 +25,9 @@
 //!   transaction still pending): the report says so, and the next `claim()`
 //!   sends the same claim again, which the facilitator answers with the same
 //!   transaction's outcome (it never sends one claim twice).
+//! - A batch the facilitator refuses (one channel the contract refuses fails
+//!   the whole `claimWithSignature`) is followed by a claim of each of its
+//!   channels alone, so that one channel does not hold the others back.
 //! - A channel on which a deposit or a refund is settling (its claim record
 //!   under `…/{channelId}/claim` is live) is left for the next round: a
 //!   refund claims what was charged itself.
@@ -264,17 +267,26 @@ impl ClaimReport {
             .collect()
     }
 
-    /// Whether everything claimable was claimed and mirrored: every batch
-    /// done, every record updated, nothing failed.
+    /// Whether everything claimable was claimed and mirrored: every channel
+    /// of the batches in a batch done (a refused batch's channels then
+    /// claimed alone), every record updated, nothing failed.
     #[must_use]
     pub fn is_complete(&self) -> bool {
+        let done: BTreeSet<&str> = self
+            .done()
+            .flat_map(|b| &b.channels)
+            .map(|c| c.key.as_str())
+            .collect();
         self.failures.is_empty()
-            && self.batches.iter().all(|b| {
-                b.outcome.transaction().is_some()
-                    && b.channels
-                        .iter()
-                        .all(|c| !matches!(c.record, RecordUpdate::Failed(_)))
-            })
+            && self
+                .batches
+                .iter()
+                .flat_map(|b| &b.channels)
+                .all(|c| done.contains(c.key.as_str()))
+            && self
+                .done()
+                .flat_map(|b| &b.channels)
+                .all(|c| !matches!(c.record, RecordUpdate::Failed(_)))
     }
 
     fn done(&self) -> impl Iterator<Item = &ClaimBatchReport> {
@@ -437,7 +449,17 @@ impl ChannelManager {
             candidates.push((key, text, record, row));
         }
         for batch in candidates.chunks(self.per_batch) {
-            report.batches.push(self.claim_batch(batch).await);
+            let claimed = self.claim_batch(batch).await;
+            let refused = matches!(claimed.outcome, ManagerOutcome::Refused { .. });
+            report.batches.push(claimed);
+            // One channel the contract refuses (its charged total above what
+            // a completed withdrawal left, say) fails its whole batch: the
+            // others are claimed alone.
+            if refused && batch.len() > 1 {
+                for one in batch.chunks(1) {
+                    report.batches.push(self.claim_batch(one).await);
+                }
+            }
         }
         report
     }

@@ -1045,3 +1045,93 @@ async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels
         "1000"
     );
 }
+
+/// A facilitator that refuses every claim naming one channel (its salt), as
+/// the contract refuses a whole batch for one channel.
+struct RefusingOne {
+    inner: Facilitator,
+    salt: String,
+}
+
+#[async_trait::async_trait]
+impl Settler for RefusingOne {
+    async fn settle(&self, body: &str, timeout: Duration) -> Reply {
+        if body.contains(&self.salt) {
+            return Reply::Answered {
+                status: 200,
+                body: br#"{"success":false,"errorReason":"invalid_batch_settlement_evm_claim_simulation_failed","transaction":"","network":"eip155:84532"}"#.to_vec(),
+            };
+        }
+        self.inner.settle(body, timeout).await
+    }
+
+    async fn verify(&self, body: &str, timeout: Duration) -> Reply {
+        self.inner.verify(body, timeout).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_a_refused_batch_is_claimed_channel_by_channel() {
+    let fac = Double::start(Mode::settled());
+    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
+    let label = label("kr");
+    let pay_to = receiver(&label);
+    let shop = shop_paying(
+        &fac.url(),
+        Arc::clone(&records),
+        paywire_server::http::Limits::default(),
+        Duration::ZERO,
+        &pay_to,
+    )
+    .await;
+    let channels: Vec<Channel> = (0..3)
+        .map(|i| Channel::paying(&format!("{label}/{i}"), &pay_to))
+        .collect();
+    for c in &channels {
+        let got = fetch(shop.url.clone(), Some(c.deposit(10_000))).await;
+        assert_eq!(got.status, 200, "{got:?}");
+    }
+    let poisoned = &channels[1];
+    let manager = ChannelManager::new(
+        RefusingOne {
+            inner: Facilitator::new(&fac.url()).unwrap(),
+            salt: poisoned.config.salt.to_string(),
+        },
+        Arc::clone(&records),
+        NETWORK,
+        USDC,
+        &pay_to,
+    )
+    .unwrap();
+    let report = manager.claim().await;
+    // The batch of three refused, then each channel alone: two claimed.
+    let outcomes: Vec<(usize, bool)> = report
+        .batches
+        .iter()
+        .map(|b| (b.channels.len(), b.outcome.transaction().is_some()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(3, false), (1, true), (1, false), (1, true)],
+        "{report:?}"
+    );
+    assert_eq!(report.claimed_channels(), 2);
+    assert_eq!(report.claimed_amount(), Amount::from(2000u64));
+    assert!(!report.is_complete());
+    assert_eq!(
+        record(records.as_ref(), &channels[0]).await["totalClaimed"],
+        "1000"
+    );
+    assert_eq!(
+        record(records.as_ref(), poisoned).await["totalClaimed"],
+        "0"
+    );
+    assert_eq!(
+        record(records.as_ref(), &channels[2]).await["totalClaimed"],
+        "1000"
+    );
+    // Next time only the refused one is tried, alone.
+    let report = manager.claim().await;
+    assert_eq!(report.batches.len(), 1, "{report:?}");
+    assert_eq!(report.batches[0].channels[0].key, poisoned.key());
+}
