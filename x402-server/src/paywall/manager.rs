@@ -316,11 +316,16 @@ impl std::fmt::Debug for ChannelManager {
     }
 }
 
-fn limits() -> Limits {
-    Limits {
+/// A channel record as the paywall stored it.
+fn read_record(text: &str) -> Result<ChannelRecord<'_>, String> {
+    let limits = Limits {
         max_len: 64 * 1024,
         ..Limits::DEFAULT
-    }
+    };
+    paywire::json::parse(text.as_bytes(), &limits)
+        .map_err(|e| e.to_string())
+        .and_then(|v| ChannelRecord::from_json(v).map_err(|e| e.to_string()))
+        .map_err(|e| format!("not a channel record: {e}"))
 }
 
 fn unix_now() -> u64 {
@@ -416,15 +421,10 @@ impl ChannelManager {
                 key: key.clone(),
                 reason,
             };
-            let record = match paywire::json::parse(text.as_bytes(), &limits())
-                .map_err(|e| format!("{e:?}"))
-                .and_then(|v| ChannelRecord::from_json(v).map_err(|e| e.to_string()))
-            {
+            let record = match read_record(text) {
                 Ok(r) => r,
                 Err(e) => {
-                    report
-                        .failures
-                        .push(failed(format!("not a channel record: {e}")));
+                    report.failures.push(failed(e));
                     continue;
                 }
             };
@@ -507,14 +507,11 @@ impl ChannelManager {
             let Some(text) = current else {
                 return RecordUpdate::Current;
             };
-            let next = match paywire::json::parse(text.as_bytes(), &limits())
-                .map_err(|e| format!("{e:?}"))
-                .and_then(|v| ChannelRecord::from_json(v).map_err(|e| e.to_string()))
-            {
+            let next = match read_record(&text) {
                 Ok(record) => {
                     core_manager::claim_settled(&record, total).map(|r| r.to_json_string())
                 }
-                Err(e) => return RecordUpdate::Failed(format!("not a channel record: {e}")),
+                Err(e) => return RecordUpdate::Failed(e),
             };
             let Some(next) = next else {
                 return RecordUpdate::Current;
