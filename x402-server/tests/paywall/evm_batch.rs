@@ -193,6 +193,18 @@ async fn shop_paying(
     }
 }
 
+/// A plain shop selling to `pay_to`.
+async fn plain_shop_paying(fac: &str, records: Arc<dyn RecordStore>, pay_to: &str) -> Shop {
+    shop_paying(
+        fac,
+        records,
+        paywire_server::http::Limits::default(),
+        Duration::ZERO,
+        pay_to,
+    )
+    .await
+}
+
 async fn plain_shop(fac: &str, records: Arc<dyn RecordStore>) -> Shop {
     shop(
         fac,
@@ -286,18 +298,22 @@ async fn deposit_then_vouchers(records: Arc<dyn RecordStore>, label: &str) {
 /// reaches `/settle`, whether it is recorded as uncertain.
 type Case<'a> = (&'a str, Option<Mode>, Mode, u16, &'a str, bool, bool);
 
-/// Each way a deposit's settlement can fail: what the client gets, and
-/// that nothing is delivered or committed.
-async fn failure_table(records: Arc<dyn RecordStore>, label: &str) {
-    let fac = Double::start(Mode::settled());
-    let shop = plain_shop(&fac.url(), records).await;
-    let reply = |status: u16, body: &str| Mode::Reply {
+/// The double answering `status` with the JSON `body`, at once.
+fn reply(status: u16, body: &str) -> Mode {
+    Mode::Reply {
         status,
         content_type: "application/json".into(),
         body: Some(body.as_bytes().to_vec()),
         delay: Duration::ZERO,
         cut_off: false,
-    };
+    }
+}
+
+/// Each way a deposit's settlement can fail: what the client gets, and
+/// that nothing is delivered or committed.
+async fn failure_table(records: Arc<dyn RecordStore>, label: &str) {
+    let fac = Double::start(Mode::settled());
+    let shop = plain_shop(&fac.url(), records).await;
     let refused = r#"{"success":false,"errorReason":"invalid_batch_settlement_evm_deposit_simulation_failed","transaction":"","network":"eip155:84532"}"#;
     let no_tx = r#"{"success":true,"transaction":"","network":"eip155:84532"}"#;
     let invalid = r#"{"isValid":false,"invalidReason":"invalid_batch_settlement_evm_deposit_insufficient_balance"}"#;
@@ -692,6 +708,15 @@ fn receiver(label: &str) -> String {
     paywire::evm::Address(keccak256(label.as_bytes())[..20].try_into().unwrap()).to_string()
 }
 
+/// A channel manager of `records` for `pay_to`'s channels, through `settler`.
+fn manager_for(
+    settler: impl Settler + 'static,
+    records: &Arc<dyn RecordStore>,
+    pay_to: &str,
+) -> ChannelManager {
+    ChannelManager::new(settler, Arc::clone(records), NETWORK, USDC, pay_to).unwrap()
+}
+
 /// The record of the channel, as JSON.
 async fn record(records: &dyn RecordStore, ch: &Channel) -> Value {
     serde_json::from_str(&records.get(&ch.key()).await.unwrap().unwrap()).unwrap()
@@ -727,14 +752,7 @@ type Expected = fn(&ManagerOutcome) -> bool;
 async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
     let fac = Double::start(Mode::settled());
     let pay_to = receiver(label);
-    let shop = shop_paying(
-        &fac.url(),
-        Arc::clone(&records),
-        paywire_server::http::Limits::default(),
-        Duration::ZERO,
-        &pay_to,
-    )
-    .await;
+    let shop = plain_shop_paying(&fac.url(), Arc::clone(&records), &pay_to).await;
     let ch = Channel::paying(label, &pay_to);
     // Another channel of the same receiver, deposited and not charged since.
     let other = Channel::paying(&format!("{label}/2"), &pay_to);
@@ -747,14 +765,7 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
         let got = fetch(shop.url.clone(), Some(payment)).await;
         assert_eq!(got.status, status, "{got:?}");
     }
-    let manager = ChannelManager::new(
-        Facilitator::new(&fac.url()).unwrap(),
-        Arc::clone(&records),
-        NETWORK,
-        USDC,
-        &pay_to,
-    )
-    .unwrap();
+    let manager = manager_for(Facilitator::new(&fac.url()).unwrap(), &records, &pay_to);
 
     // One claim naming both channels, each at its charged total under its
     // latest voucher.
@@ -835,13 +846,6 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
     // left as it was, the outcome told apart.
     let got = fetch(shop.url.clone(), Some(ch.voucher(4000))).await;
     assert_eq!(got.status, 200, "{got:?}");
-    let reply = |status: u16, body: &str| Mode::Reply {
-        status,
-        content_type: "application/json".into(),
-        body: Some(body.as_bytes().to_vec()),
-        delay: Duration::ZERO,
-        cut_off: false,
-    };
     let refused = r#"{"success":false,"errorReason":"invalid_batch_settlement_evm_claim_simulation_failed","transaction":"","network":"eip155:84532"}"#;
     let pending = format!(
         r#"{{"success":false,"errorReason":"settlement_pending","transaction":"0x{}","network":"eip155:84532"}}"#,
@@ -915,8 +919,7 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
         inner: Facilitator::new(&fac2.url()).unwrap(),
         charge: std::sync::Mutex::new(Some((shop.url.clone(), ch.voucher(5000)))),
     };
-    let manager =
-        ChannelManager::new(meanwhile, Arc::clone(&records), NETWORK, USDC, &pay_to).unwrap();
+    let manager = manager_for(meanwhile, &records, &pay_to);
     let report = manager.claim().await;
     assert!(report.is_complete(), "{report:?}");
     assert_eq!(report.claimed_amount(), Amount::from(1000u64));
@@ -933,26 +936,16 @@ async fn claimed_by_the_manager(records: Arc<dyn RecordStore>, label: &str) {
     let rows = fac2.calls()[0]["paymentPayload"]["payload"]["claims"].clone();
     assert_eq!(rows, serde_json::json!([latest(&ch, 4000)]));
     // And the next claim takes the new charge.
-    let manager = ChannelManager::new(
-        Facilitator::new(&fac2.url()).unwrap(),
-        Arc::clone(&records),
-        NETWORK,
-        USDC,
-        &pay_to,
-    )
-    .unwrap();
+    let manager = manager_for(Facilitator::new(&fac2.url()).unwrap(), &records, &pay_to);
     let report = manager.claim().await;
     assert_eq!(report.claimed_amount(), Amount::from(1000u64), "{report:?}");
     assert_eq!(record(records.as_ref(), &ch).await["totalClaimed"], "5000");
     // Another receiver's manager claims none of these.
-    let stranger = ChannelManager::new(
+    let stranger = manager_for(
         Facilitator::new(&fac2.url()).unwrap(),
-        Arc::clone(&records),
-        NETWORK,
-        USDC,
+        &records,
         &receiver(&format!("{label}/x")),
-    )
-    .unwrap();
+    );
     let report = stranger.claim().await;
     assert!(report.batches.is_empty(), "{report:?}");
 }
@@ -965,27 +958,47 @@ async fn evm_batch_the_channel_manager_claims_what_was_charged_in_every_store() 
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels() {
+/// `n` channels to a receiver of their own, each with a deposit of 10,000
+/// and its first voucher charged, in memory.
+struct Funded {
+    fac: Double,
+    records: Arc<dyn RecordStore>,
+    pay_to: String,
+    _shop: Shop,
+    channels: Vec<Channel>,
+}
+
+async fn funded(tag: &str, n: usize) -> Funded {
     let fac = Double::start(Mode::settled());
     let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
-    let label = label("kb");
+    let label = label(tag);
     let pay_to = receiver(&label);
-    let shop = shop_paying(
-        &fac.url(),
-        Arc::clone(&records),
-        paywire_server::http::Limits::default(),
-        Duration::ZERO,
-        &pay_to,
-    )
-    .await;
-    let channels: Vec<Channel> = (0..5)
+    let shop = plain_shop_paying(&fac.url(), Arc::clone(&records), &pay_to).await;
+    let channels: Vec<Channel> = (0..n)
         .map(|i| Channel::paying(&format!("{label}/{i}"), &pay_to))
         .collect();
     for c in &channels {
         let got = fetch(shop.url.clone(), Some(c.deposit(10_000))).await;
         assert_eq!(got.status, 200, "{got:?}");
     }
+    Funded {
+        fac,
+        records,
+        pay_to,
+        _shop: shop,
+        channels,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels() {
+    let Funded {
+        fac,
+        records,
+        pay_to,
+        _shop,
+        channels,
+    } = funded("kb", 5).await;
     // A deposit settling on the last channel (its claim held, live).
     let busy = format!("{}/claim", channels[4].key());
     let claim = format!(
@@ -1004,15 +1017,8 @@ async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels
         .await
         .unwrap()
         .unwrap();
-    let manager = ChannelManager::new(
-        Facilitator::new(&fac.url()).unwrap(),
-        Arc::clone(&records),
-        NETWORK,
-        USDC,
-        &pay_to,
-    )
-    .unwrap()
-    .claims_per_batch(2);
+    let manager =
+        manager_for(Facilitator::new(&fac.url()).unwrap(), &records, &pay_to).claims_per_batch(2);
     let report = manager.claim().await;
     assert_eq!(
         report
@@ -1072,37 +1078,22 @@ impl Settler for RefusingOne {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn evm_batch_a_refused_batch_is_claimed_channel_by_channel() {
-    let fac = Double::start(Mode::settled());
-    let records: Arc<dyn RecordStore> = Arc::new(MemoryRecords::default());
-    let label = label("kr");
-    let pay_to = receiver(&label);
-    let shop = shop_paying(
-        &fac.url(),
-        Arc::clone(&records),
-        paywire_server::http::Limits::default(),
-        Duration::ZERO,
-        &pay_to,
-    )
-    .await;
-    let channels: Vec<Channel> = (0..3)
-        .map(|i| Channel::paying(&format!("{label}/{i}"), &pay_to))
-        .collect();
-    for c in &channels {
-        let got = fetch(shop.url.clone(), Some(c.deposit(10_000))).await;
-        assert_eq!(got.status, 200, "{got:?}");
-    }
+    let Funded {
+        fac,
+        records,
+        pay_to,
+        _shop,
+        channels,
+    } = funded("kr", 3).await;
     let poisoned = &channels[1];
-    let manager = ChannelManager::new(
+    let manager = manager_for(
         RefusingOne {
             inner: Facilitator::new(&fac.url()).unwrap(),
             salt: poisoned.config.salt.to_string(),
         },
-        Arc::clone(&records),
-        NETWORK,
-        USDC,
+        &records,
         &pay_to,
-    )
-    .unwrap();
+    );
     let report = manager.claim().await;
     // The batch of three refused, then each channel alone (in the order of
     // their keys): all but the refused one claimed.
