@@ -37,7 +37,9 @@ use super::{BATCH_SCHEME, limits};
 
 /// The store key of a channel's record.
 pub(super) fn channel_key(network: &str, channel_id: &crate::evm::B256) -> String {
-    format!("{BATCH_SCHEME}/{network}/{channel_id}")
+    let mut key = Vec::new();
+    let _ = server::write_channel_key_prefix(network, &mut key);
+    format!("{}{channel_id}", String::from_utf8_lossy(&key))
 }
 
 /// The store key of the claim a deposit or a refund holds on its channel
@@ -45,7 +47,17 @@ pub(super) fn channel_key(network: &str, channel_id: &crate::evm::B256) -> Strin
 /// until its answer is out: one settlement at a time per channel, and never
 /// the same one sent twice by concurrent presentations.
 fn claim_key(channel: &str) -> String {
-    format!("{channel}/claim")
+    format!("{channel}{}", server::CLAIM_KEY_SUFFIX)
+}
+
+/// The key of the channel record whose claim `record` (under `key`) is, when
+/// it is a channel's claim that a deposit or a refund holds at `now`
+/// (unix seconds): a channel manager leaves that channel for later.
+#[must_use]
+pub fn held_channel_claim<'k>(key: &'k str, record: &str, now: u64) -> Option<&'k str> {
+    let channel = key.strip_suffix(server::CLAIM_KEY_SUFFIX)?;
+    let seen = super::record::read_record(record)?;
+    (seen.state == State::Claimed && seen.until > now).then_some(channel)
 }
 
 /// Where an EVM `batch-settlement` payment is.

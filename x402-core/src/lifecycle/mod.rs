@@ -183,6 +183,8 @@ pub use classify::{
     SettleReply, Settled, classify_settle_reply, extension_responses_summary,
     settlement_has_transaction,
 };
+#[cfg(feature = "evm-batch")]
+pub use evm_batch::held_channel_claim;
 pub use machine::Lifecycle;
 pub use record::{RecordInfo, record_forgettable, record_info};
 pub use route::{HandlerResult, Request, Route, Settings, Transport};

@@ -916,6 +916,16 @@ fn a_deposit_while_another_settles_on_its_channel_is_sent_nowhere() {
     );
     assert_eq!(answer.status, 502);
     let held = host.store[&claim_of(&c)].clone();
+    // What a channel manager reads of it: held until its lease ends.
+    let claim = claim_of(&c);
+    let channel = channel_key(&c);
+    assert_eq!(
+        super::held_channel_claim(&claim, &held, NOW),
+        Some(channel.as_str())
+    );
+    let until = read(&held)["until"].as_u64().unwrap();
+    assert_eq!(super::held_channel_claim(&claim, &held, until), None);
+    assert_eq!(super::held_channel_claim(&channel, &held, NOW), None);
     // The same deposit again, while the claim holds: in progress, never a
     // 402; not verified, not handled, not settled; the claim untouched.
     let mut again = Host {

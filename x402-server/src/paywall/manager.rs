@@ -405,18 +405,14 @@ impl ChannelManager {
         let now = unix_now();
         let busy: BTreeSet<&str> = listed
             .iter()
-            .filter_map(|(k, r)| {
-                let channel = k.strip_prefix(&prefix)?.strip_suffix("/claim")?;
-                let live = paywire::lifecycle::record_info(r)
-                    .is_ok_and(|i| i.state == "claimed" && i.expires > now);
-                live.then_some(channel)
-            })
+            .filter_map(|(k, r)| paywire::lifecycle::held_channel_claim(k, r, now))
             .collect();
         let mut candidates: Vec<(&str, &str, ChannelRecord<'_>, ClaimRow<'_>)> = Vec::new();
         for (key, text) in &listed {
-            let Some(channel) = key.strip_prefix(&prefix).filter(|c| !c.contains('/')) else {
+            // Channel records only (not their claims, nor uncertain records).
+            if key.strip_prefix(&prefix).is_none_or(|c| c.contains('/')) {
                 continue;
-            };
+            }
             let failed = |reason: String| NotClaimed {
                 key: key.clone(),
                 reason,
@@ -440,7 +436,7 @@ impl ChannelManager {
                     continue;
                 }
             };
-            if busy.contains(channel) {
+            if busy.contains(key.as_str()) {
                 report.failures.push(failed(
                     "a deposit or a refund is settling on it: left for the next claim".into(),
                 ));

@@ -999,10 +999,11 @@ async fn evm_batch_the_channel_manager_claims_in_batches_and_skips_busy_channels
         _shop,
         channels,
     } = funded("kb", 5).await;
-    // A deposit settling on the last channel (its claim held, live).
+    // A deposit settling on the last channel (its claim held, live: the
+    // lifecycle's claim record, leased until `until`).
     let busy = format!("{}/claim", channels[4].key());
     let claim = format!(
-        r#"{{"state":"claimed","id":"r","payment":{{"scheme":"batch-settlement","payer":"0x1","nonce":"0x2","amount":"1","network":"{NETWORK}","asset":"0x3","route":"/","time":1,"expires":{}}}}}"#,
+        r#"{{"state":"claimed","until":{},"id":"r","payment":{{"scheme":"batch-settlement","payer":"0x1","nonce":"0x2","amount":"1","network":"{NETWORK}","asset":"0x3","route":"/","time":1}}}}"#,
         now() + 600
     );
     records

@@ -229,10 +229,7 @@ impl ManagerRequirements {
     /// The store-key prefix of this network's channel records
     /// (`batch-settlement/{network}/`; a record's key adds its channel id).
     pub fn write_key_prefix(&self, out: &mut dyn Sink) -> Result<(), SinkFull> {
-        out.put(SCHEME.as_bytes())?;
-        out.put(b"/")?;
-        out.put(self.network.as_str().as_bytes())?;
-        out.put(b"/")
+        super::server::write_channel_key_prefix(self.network.as_str(), out)
     }
 }
 

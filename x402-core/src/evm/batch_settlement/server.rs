@@ -84,7 +84,7 @@
 
 use crate::amount::Amount;
 use crate::error::{Error, Reason};
-use crate::evm::{Address, B256, Signature};
+use crate::evm::{Address, B256};
 use crate::json::{JsonStr, JsonValue, ObjectWriter, Sink, SinkFull, ToJson};
 use crate::types::payload::hex_string;
 use crate::types::{b256, fields, integer, object, required, uint_string};
@@ -94,8 +94,8 @@ use super::types::{
     BatchPayload, ChannelConfig, ChannelState, ChannelStateExtra, PayloadType,
     PaymentResponseExtra, VoucherState,
 };
-use super::verify::{Requirements, check_channel_config};
-use super::{ClaimEntry, MIN_WITHDRAW_DELAY, channel_id, voucher_digest};
+use super::verify::{Config, Requirements, check_channel_config, check_voucher};
+use super::{ClaimEntry, MIN_WITHDRAW_DELAY, channel_id};
 
 /// What the server holds about one channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -524,17 +524,16 @@ fn verify_locally(
     }
     let voucher = payload.voucher();
     Some((|| {
+        // The config is the voucher's channel's: its id is the voucher's.
         check_channel_config(config, &voucher.channel_id, req)?;
-        if channel_id(config, req.chain_id) != record.channel_id {
+        if voucher.channel_id != record.channel_id {
             return Err(BatchReason::ChannelIdMismatch);
         }
-        let digest = voucher_digest(
-            req.chain_id,
-            &voucher.channel_id,
-            &voucher.max_claimable_amount,
-        );
-        let signer = Signature::parse_hex(voucher.signature).and_then(|s| s.recover(&digest));
-        if signer != Ok(config.payer_authorizer) {
+        // A payer authorizer's ECDSA signature (no smart wallet: it is set).
+        let ecdsa = Config {
+            smart_wallets: false,
+        };
+        if check_voucher(config, voucher, req.chain_id, &ecdsa) != Ok(None) {
             return Err(BatchReason::InvalidVoucherSignature);
         }
         if voucher.max_claimable_amount > record.onchain.balance {
@@ -546,6 +545,23 @@ fn verify_locally(
         Ok(())
     })())
 }
+
+/// Writes the store-key prefix of `network`'s channel records,
+/// `batch-settlement/{network}/`: a channel's record is under the prefix and
+/// its channel id, the claim a deposit or refund holds on it under the
+/// record's key and [`CLAIM_KEY_SUFFIX`].
+///
+/// # Errors
+/// The sink is full.
+pub fn write_channel_key_prefix(network: &str, out: &mut dyn Sink) -> Result<(), SinkFull> {
+    out.put(super::SCHEME.as_bytes())?;
+    out.put(b"/")?;
+    out.put(network.as_bytes())?;
+    out.put(b"/")
+}
+
+/// What a channel's claim key adds to its record's key.
+pub const CLAIM_KEY_SUFFIX: &str = "/claim";
 
 fn check_price(price: &Amount, req: &Requirements<'_>) -> Result<(), PriceAboveMaximum> {
     if *price > req.amount {
